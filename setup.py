@@ -1,0 +1,79 @@
+"""Build script for velox's native extensions.
+
+Every ``velox/*.pyx`` becomes an extension module of the same name. Each .pyx names the C
+sources it links in its own header line (``# distutils: sources = csrc/velox/ring.c ...``),
+so adding a module means adding a .pyx, nothing here.
+
+Build switches (environment variables, read at build time):
+
+- ``VELOX_SANITIZE=thread|address``: build with ThreadSanitizer, or AddressSanitizer +
+  UndefinedBehaviorSanitizer (``address`` implies ``undefined``). Import the result with the
+  sanitizer runtime preloaded (see docs/reliability.md).
+- ``VELOX_DEBUG=1``: ``-O1 -g``, asserts kept, and the debug-only checks (SPSC misuse guard,
+  order-book invariant checks) compiled in.
+- ``VELOX_NATIVE=1``: ``-march=native`` (for a build that stays on this machine).
+- ``VELOX_ONLY=velox._ring,velox.tsc``: build only these modules (developer convenience).
+"""
+
+import glob
+import os
+
+import numpy
+from Cython.Build import cythonize
+from setuptools import Extension, setup
+
+SANITIZE = os.environ.get("VELOX_SANITIZE", "").strip()
+DEBUG = os.environ.get("VELOX_DEBUG", "").strip() not in ("", "0")
+NATIVE = os.environ.get("VELOX_NATIVE", "").strip() not in ("", "0")
+ONLY = {m.strip() for m in os.environ.get("VELOX_ONLY", "").split(",") if m.strip()}
+
+if SANITIZE not in ("", "thread", "address"):
+    raise SystemExit(f"VELOX_SANITIZE must be 'thread' or 'address', got {SANITIZE!r}")
+
+compile_args = ["-std=c11", "-Wall", "-Wextra", "-Wno-unused-function", "-fno-strict-aliasing"]
+link_args = ["-pthread"]
+macros = [("NPY_NO_DEPRECATED_API", "NPY_1_7_API_VERSION"), ("_GNU_SOURCE", "1")]
+if DEBUG or SANITIZE:
+    compile_args += ["-O1", "-g", "-fno-omit-frame-pointer"]
+    macros.append(("VELOX_DEBUG", "1"))
+else:
+    compile_args += ["-O3"]
+    macros.append(("NDEBUG", "1"))
+if DEBUG:
+    compile_args.append("-UNDEBUG")
+if SANITIZE == "thread":
+    compile_args.append("-fsanitize=thread")
+    link_args.append("-fsanitize=thread")
+elif SANITIZE == "address":
+    compile_args += ["-fsanitize=address,undefined", "-fno-sanitize-recover=undefined"]
+    link_args += ["-fsanitize=address,undefined"]
+if NATIVE:
+    compile_args.append("-march=native")
+
+
+def module_name(pyx_path):
+    return os.path.splitext(pyx_path)[0].replace(os.sep, ".")
+
+
+extensions = [
+    Extension(
+        module_name(pyx),
+        [pyx],
+        include_dirs=["csrc", numpy.get_include()],
+        define_macros=macros,
+        extra_compile_args=compile_args,
+        extra_link_args=link_args,
+    )
+    for pyx in sorted(glob.glob(os.path.join("velox", "*.pyx")))
+    if not ONLY or module_name(pyx) in ONLY
+]
+
+setup(
+    ext_modules=cythonize(
+        extensions,
+        language_level=3,
+        compiler_directives={"embedsignature": True, "boundscheck": False, "wraparound": False},
+        # A sanitizer or debug build must never reuse C generated for another configuration.
+        force=bool(SANITIZE or DEBUG),
+    ),
+)

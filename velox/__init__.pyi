@@ -1,0 +1,20 @@
+from velox import tsc as tsc
+from velox._records import (
+    BUNDLE_CAPACITY as BUNDLE_CAPACITY,
+    BUNDLE_DTYPE as BUNDLE_DTYPE,
+    BUY as BUY,
+    CANCEL as CANCEL,
+    NEW as NEW,
+    PRICE_SCALE as PRICE_SCALE,
+    SELL as SELL,
+    TXN_DTYPE as TXN_DTYPE,
+    Bundle as Bundle,
+    Kind as Kind,
+    Side as Side,
+    Transaction as Transaction,
+    from_fixed as from_fixed,
+    to_fixed as to_fixed,
+)
+
+__version__: str
+# --- modules added by each component (one block each) ---

@@ -1,0 +1,399 @@
+# cython: language_level=3, embedsignature=True, freethreading_compatible=True
+# distutils: sources = csrc/velox/types.c
+"""Records: the 32-byte Transaction and the 528-byte Bundle, their NumPy dtypes, and the
+fixed-point price helpers. Thin wrappers over ``csrc/velox/types.h``."""
+
+cimport cython
+from cpython.buffer cimport PyBUF_SIMPLE, PyBuffer_Release, PyObject_GetBuffer
+from cpython.bytes cimport PyBytes_FromStringAndSize
+from libc.stdint cimport int64_t, uint32_t, uint64_t
+from libc.string cimport memcmp, memcpy, memset
+
+from velox.includes.types cimport *
+
+import enum
+import math
+from decimal import Decimal, InvalidOperation
+
+import numpy as np
+
+PRICE_SCALE = VX_PRICE_SCALE
+"""Fixed-point scale: a price ``p`` is stored as the integer ``round(p * PRICE_SCALE)``."""
+
+
+class Side(enum.IntEnum):
+    BUY = VX_BUY
+    SELL = VX_SELL
+
+
+class Kind(enum.IntEnum):
+    NEW = VX_NEW
+    CANCEL = VX_CANCEL
+
+
+BUY = Side.BUY
+SELL = Side.SELL
+NEW = Kind.NEW
+CANCEL = Kind.CANCEL
+BUNDLE_CAPACITY = VX_BUNDLE_CAPACITY
+
+# Host byte order ('=') because the C structs are host-ordered (little-endian on every
+# platform velox supports). Padding is unnamed: NumPy may leave it uninitialised, and velox
+# ignores it on input.
+TXN_DTYPE = np.dtype({
+    "names": ["tsc", "seq", "price", "qty", "side", "kind"],
+    "formats": ["=u8", "=u8", "=i8", "=u4", "u1", "u1"],
+    "offsets": [VX_TXN_OFFSET_TSC, VX_TXN_OFFSET_SEQ, VX_TXN_OFFSET_PRICE,
+                VX_TXN_OFFSET_QTY, VX_TXN_OFFSET_SIDE, VX_TXN_OFFSET_KIND],
+    "itemsize": sizeof(vx_txn),
+})
+BUNDLE_DTYPE = np.dtype({
+    "names": ["bundle_id", "count", "txns"],
+    "formats": ["=u8", "=u4", (TXN_DTYPE, VX_BUNDLE_CAPACITY)],
+    "offsets": [VX_BUNDLE_OFFSET_ID, VX_BUNDLE_OFFSET_COUNT, VX_BUNDLE_OFFSET_TXNS],
+    "itemsize": sizeof(vx_bundle),
+})
+
+
+def _c_layout():
+    """The C compiler's sizeof/offsetof for both records (what the dtypes must match)."""
+    return {
+        "txn_size": sizeof(vx_txn),
+        "txn_offsets": {"tsc": VX_TXN_OFFSET_TSC, "seq": VX_TXN_OFFSET_SEQ,
+                        "price": VX_TXN_OFFSET_PRICE, "qty": VX_TXN_OFFSET_QTY,
+                        "side": VX_TXN_OFFSET_SIDE, "kind": VX_TXN_OFFSET_KIND},
+        "bundle_size": sizeof(vx_bundle),
+        "bundle_offsets": {"bundle_id": VX_BUNDLE_OFFSET_ID, "count": VX_BUNDLE_OFFSET_COUNT,
+                           "txns": VX_BUNDLE_OFFSET_TXNS},
+    }
+
+
+# ---------------------------------------------------------------------------------------------
+# Fixed-point prices
+
+_INT64_MIN = -(1 << 63)
+_INT64_MAX = (1 << 63) - 1
+
+
+def to_fixed(price):
+    """Convert a price to velox's fixed point: ``round(price * PRICE_SCALE)`` (half to even).
+
+    ``int``, ``Decimal`` and ``str`` convert exactly; a ``float`` is exact for prices with at
+    most 8 decimals and magnitude below about 9e7 (float's 53-bit mantissa). NaN, infinity,
+    booleans and results outside int64 raise ``ValueError``/``TypeError``.
+    """
+    if isinstance(price, bool):
+        raise TypeError(f"price must be a number, got {price!r}")
+    if isinstance(price, int):
+        result = price * VX_PRICE_SCALE
+    elif isinstance(price, float):
+        if not math.isfinite(price):
+            raise ValueError(f"price must be finite, got {price!r}")
+        result = round(price * VX_PRICE_SCALE)
+    elif isinstance(price, (Decimal, str)):
+        try:
+            d = Decimal(price)
+        except InvalidOperation:
+            raise ValueError(f"price is not a number: {price!r}") from None
+        if not d.is_finite():
+            raise ValueError(f"price must be finite, got {price!r}")
+        result = int((d * VX_PRICE_SCALE).to_integral_value())
+    else:
+        raise TypeError(f"price must be int, float, Decimal or str, got {type(price).__name__}: {price!r}")
+    if not _INT64_MIN <= result <= _INT64_MAX:
+        raise ValueError(f"price {price!r} is outside the int64 fixed-point range")
+    return result
+
+
+def from_fixed(fixed):
+    """Convert a fixed-point integer back to a float price (``fixed / PRICE_SCALE``)."""
+    if isinstance(fixed, bool) or not isinstance(fixed, (int, np.integer)):
+        raise TypeError(f"fixed-point price must be an int, got {type(fixed).__name__}: {fixed!r}")
+    return int(fixed) / VX_PRICE_SCALE
+
+
+# ---------------------------------------------------------------------------------------------
+# Field checks: every value is checked before it is cast to a C type (no silent wraparound).
+
+cdef inline object _int_field(str name, object value, object lo, object hi):
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
+        if name == "price" and isinstance(value, (float, Decimal)):
+            raise TypeError(f"price must be a fixed-point int (see velox.to_fixed), got {value!r}")
+        raise TypeError(f"{name} must be an int, got {type(value).__name__}: {value!r}")
+    v = int(value)
+    if not lo <= v <= hi:
+        raise ValueError(f"{name} must be in [{lo}, {hi}], got {value!r}")
+    return v
+
+
+cdef inline uint64_t _u64(str name, object value) except? 0:
+    return _int_field(name, value, 0, 0xFFFFFFFFFFFFFFFF)
+
+
+cdef int _fill_txn(vx_txn *t, object tsc, object seq, object price, object qty,
+                   object side, object kind) except -1:
+    memset(t, 0, sizeof(vx_txn))
+    t.tsc = _u64("tsc", tsc)
+    t.seq = _u64("seq", seq)
+    t.price = <int64_t>_int_field("price", price, _INT64_MIN, _INT64_MAX)
+    t.qty = <uint32_t>_int_field("qty", qty, 0, 0xFFFFFFFF)
+    t.side = <uint8_t>_int_field("side", side, VX_BUY, VX_SELL)
+    t.kind = <uint8_t>_int_field("kind", kind, VX_NEW, VX_CANCEL)
+    return 0
+
+
+cdef const unsigned char *_exact_bytes(object data, Py_ssize_t size, str what, Py_buffer *view) except NULL:
+    """Get a C-contiguous buffer of exactly size bytes (caller releases view)."""
+    if isinstance(data, str):
+        raise TypeError(f"{what}.from_bytes needs a bytes-like object, got str")
+    try:
+        PyObject_GetBuffer(data, view, PyBUF_SIMPLE)
+    except TypeError:
+        raise TypeError(f"{what}.from_bytes needs a bytes-like object, got {type(data).__name__}") from None
+    if view.len != size:
+        n = view.len
+        PyBuffer_Release(view)
+        raise ValueError(f"{what}.from_bytes needs exactly {size} bytes, got {n}")
+    return <const unsigned char *>view.buf
+
+
+cdef str _field_error(vx_txn_field f, const vx_txn *t):
+    if f == VX_FIELD_SIDE:
+        return f"side must be BUY (0) or SELL (1), got {t.side}"
+    if f == VX_FIELD_KIND:
+        return f"kind must be NEW (0) or CANCEL (1), got {t.kind}"
+    return "invalid transaction"
+
+
+cdef str _side_name(uint8_t side):
+    return "BUY" if side == VX_BUY else "SELL"
+
+
+cdef str _kind_name(uint8_t kind):
+    return "NEW" if kind == VX_NEW else "CANCEL"
+
+
+# ---------------------------------------------------------------------------------------------
+
+@cython.final
+@cython.freelist(64)
+cdef class Transaction:
+    """One order-flow event: the Python face of the 32-byte C ``vx_txn``.
+
+    Immutable and hashable. ``price`` is fixed point (see ``to_fixed``), ``qty`` a u32,
+    ``side`` ``BUY``/``SELL``, ``kind`` ``NEW``/``CANCEL``, ``tsc`` TSC ticks, ``seq`` a u64.
+    """
+
+    def __init__(self, *, tsc=0, seq=0, price=0, qty=0, side=VX_BUY, kind=VX_NEW):
+        _fill_txn(&self.c, tsc, seq, price, qty, side, kind)
+
+    @property
+    def tsc(self):
+        return self.c.tsc
+
+    @property
+    def seq(self):
+        return self.c.seq
+
+    @property
+    def price(self):
+        return self.c.price
+
+    @property
+    def qty(self):
+        return self.c.qty
+
+    @property
+    def side(self):
+        return Side(self.c.side)
+
+    @property
+    def kind(self):
+        return Kind(self.c.kind)
+
+    @property
+    def price_float(self):
+        """The price as a float (``price / PRICE_SCALE``)."""
+        return self.c.price / <double>VX_PRICE_SCALE
+
+    def to_bytes(self):
+        """The 32 bytes of the C struct (host byte order, zero padding)."""
+        return PyBytes_FromStringAndSize(<const char *>&self.c, sizeof(vx_txn))
+
+    @classmethod
+    def from_bytes(cls, data):
+        """Build a Transaction from exactly 32 bytes (any bytes-like object)."""
+        cdef Py_buffer view
+        cdef const unsigned char *p = _exact_bytes(data, sizeof(vx_txn), "Transaction", &view)
+        cdef Transaction t = Transaction.__new__(Transaction)
+        memcpy(&t.c, p, sizeof(vx_txn))
+        PyBuffer_Release(&view)
+        t.c.pad[0] = 0
+        t.c.pad[1] = 0
+        cdef vx_txn_field f = vx_txn_validate(&t.c)
+        if f != VX_FIELD_NONE:
+            raise ValueError(_field_error(f, &t.c))
+        return t
+
+    def to_numpy(self):
+        """This transaction as a NumPy structured scalar (``numpy.void`` of ``TXN_DTYPE``)."""
+        return np.frombuffer(self.to_bytes(), dtype=TXN_DTYPE)[0]
+
+    @classmethod
+    def from_numpy(cls, row):
+        """Build a Transaction from a ``TXN_DTYPE`` scalar (``numpy.void``) or 1-element array."""
+        dt = getattr(row, "dtype", None)
+        if dt != TXN_DTYPE:
+            raise TypeError(f"from_numpy needs a TXN_DTYPE record, got dtype {dt!r}")
+        if isinstance(row, np.ndarray) and row.size != 1:
+            raise ValueError(f"from_numpy needs exactly one record, got an array of {row.size}")
+        return Transaction.from_bytes(np.ascontiguousarray(row).tobytes())
+
+    def replace(self, **fields):
+        """A copy with the given fields changed (the record is immutable)."""
+        d = dict(tsc=self.c.tsc, seq=self.c.seq, price=self.c.price, qty=self.c.qty,
+                 side=self.c.side, kind=self.c.kind)
+        unknown = set(fields) - d.keys()
+        if unknown:
+            raise TypeError(f"unknown Transaction field(s): {sorted(unknown)}")
+        d.update(fields)
+        return Transaction(**d)
+
+    def __eq__(self, other):
+        if not isinstance(other, Transaction):
+            return NotImplemented
+        return memcmp(&self.c, &(<Transaction>other).c, sizeof(vx_txn)) == 0
+
+    def __hash__(self):
+        return hash(self.to_bytes())
+
+    def __repr__(self):
+        return (f"Transaction(tsc={self.c.tsc}, seq={self.c.seq}, price={self.c.price}, "
+                f"qty={self.c.qty}, side={_side_name(self.c.side)}, kind={_kind_name(self.c.kind)})")
+
+    def __reduce__(self):
+        return (Transaction.from_bytes, (self.to_bytes(),))
+
+
+cdef Transaction transaction_from_c(const vx_txn *txn):
+    cdef Transaction t = Transaction.__new__(Transaction)
+    memcpy(&t.c, txn, sizeof(vx_txn))
+    return t
+
+
+@cython.final
+cdef class Bundle:
+    """Up to 16 transactions travelling together: the Python face of the 528-byte ``vx_bundle``.
+
+    Immutable and hashable; a sequence of its transactions (``len``, indexing, iteration).
+    """
+
+    def __init__(self, *, bundle_id=0, transactions=()):
+        memset(&self.c, 0, sizeof(vx_bundle))
+        self.c.header.bundle_id = _u64("bundle_id", bundle_id)
+        txns = tuple(transactions)
+        if len(txns) > VX_BUNDLE_CAPACITY:
+            raise ValueError(f"a Bundle holds at most {VX_BUNDLE_CAPACITY} transactions, got {len(txns)}")
+        cdef Py_ssize_t i
+        for i, t in enumerate(txns):
+            if not isinstance(t, Transaction):
+                raise TypeError(f"transactions[{i}] must be a Transaction, got {type(t).__name__}: {t!r}")
+            memcpy(&self.c.txns[i], &(<Transaction>t).c, sizeof(vx_txn))
+        self.c.header.count = <uint32_t>len(txns)
+
+    @property
+    def bundle_id(self):
+        return self.c.header.bundle_id
+
+    @property
+    def count(self):
+        return self.c.header.count
+
+    @property
+    def transactions(self):
+        """The bundle's transactions, as a tuple of ``Transaction``."""
+        return tuple(transaction_from_c(&self.c.txns[i]) for i in range(self.c.header.count))
+
+    def __len__(self):
+        return self.c.header.count
+
+    def __getitem__(self, index):
+        if isinstance(index, slice):
+            return self.transactions[index]
+        cdef Py_ssize_t n = self.c.header.count
+        cdef Py_ssize_t i = index
+        if i < 0:
+            i += n
+        if not 0 <= i < n:
+            raise IndexError(f"bundle index {index!r} out of range for {n} transactions")
+        return transaction_from_c(&self.c.txns[i])
+
+    def __iter__(self):
+        return iter(self.transactions)
+
+    def to_bytes(self):
+        """The 528 bytes of the C struct (host byte order, zero padding and unused slots)."""
+        return PyBytes_FromStringAndSize(<const char *>&self.c, sizeof(vx_bundle))
+
+    @classmethod
+    def from_bytes(cls, data):
+        """Build a Bundle from exactly 528 bytes (any bytes-like object)."""
+        cdef Py_buffer view
+        cdef const unsigned char *p = _exact_bytes(data, sizeof(vx_bundle), "Bundle", &view)
+        cdef Bundle b = Bundle.__new__(Bundle)
+        memcpy(&b.c, p, sizeof(vx_bundle))
+        PyBuffer_Release(&view)
+        cdef int bad = -1
+        cdef vx_txn_field f = vx_bundle_validate(&b.c, &bad)
+        if f == VX_FIELD_COUNT:
+            raise ValueError(f"bundle count must be in [0, {VX_BUNDLE_CAPACITY}], got {b.c.header.count}")
+        if f != VX_FIELD_NONE:
+            raise ValueError(f"bundle transaction {bad}: " + _field_error(vx_txn_validate(&b.c.txns[bad]), &b.c.txns[bad]))
+        _canonicalise(&b.c)
+        return b
+
+    def to_numpy(self):
+        """This bundle as a NumPy structured scalar (``numpy.void`` of ``BUNDLE_DTYPE``)."""
+        return np.frombuffer(self.to_bytes(), dtype=BUNDLE_DTYPE)[0]
+
+    @classmethod
+    def from_numpy(cls, row):
+        """Build a Bundle from a ``BUNDLE_DTYPE`` scalar (``numpy.void``) or 1-element array."""
+        dt = getattr(row, "dtype", None)
+        if dt != BUNDLE_DTYPE:
+            raise TypeError(f"from_numpy needs a BUNDLE_DTYPE record, got dtype {dt!r}")
+        if isinstance(row, np.ndarray) and row.size != 1:
+            raise ValueError(f"from_numpy needs exactly one record, got an array of {row.size}")
+        return Bundle.from_bytes(np.ascontiguousarray(row).tobytes())
+
+    def __eq__(self, other):
+        if not isinstance(other, Bundle):
+            return NotImplemented
+        return memcmp(&self.c, &(<Bundle>other).c, sizeof(vx_bundle)) == 0
+
+    def __hash__(self):
+        return hash(self.to_bytes())
+
+    def __repr__(self):
+        return f"Bundle(bundle_id={self.c.header.bundle_id}, transactions={list(self.transactions)!r})"
+
+    def __reduce__(self):
+        return (Bundle.from_bytes, (self.to_bytes(),))
+
+
+cdef void _canonicalise(vx_bundle *b) noexcept nogil:
+    """Zero padding and unused slots so equal bundles are equal bytewise."""
+    cdef int i
+    b.header.pad = 0
+    for i in range(VX_BUNDLE_CAPACITY):
+        if <uint32_t>i < b.header.count:
+            b.txns[i].pad[0] = 0
+            b.txns[i].pad[1] = 0
+        else:
+            memset(&b.txns[i], 0, sizeof(vx_txn))
+
+
+cdef Bundle bundle_from_c(const vx_bundle *bundle):
+    cdef Bundle b = Bundle.__new__(Bundle)
+    memcpy(&b.c, bundle, sizeof(vx_bundle))
+    return b
