@@ -52,3 +52,33 @@ __all__ = [
 ]
 
 # --- modules added by each component (one block each) ---
+
+# ring (SPSC ring)
+from velox._ring import SpscRing  # noqa: E402
+
+__all__ += ["SpscRing"]
+
+# histogram + pipeline (native pipeline)
+from velox._histogram import Histogram  # noqa: E402
+
+__all__ += ["Histogram", "Pipeline"]
+
+
+def __getattr__(name):
+    # velox.Pipeline is imported lazily: importing velox.pipeline here would make
+    # `python -m velox.pipeline` warn (runpy finds the module already imported).
+    if name == "Pipeline":
+        from velox.pipeline import Pipeline
+
+        return Pipeline
+    raise AttributeError(f"module 'velox' has no attribute {name!r}")
+
+# orderbook (price-ladder order book)
+from velox._orderbook import OrderBook  # noqa: E402
+
+__all__ += ["OrderBook"]
+
+# shm (cross-process shared-memory rings)
+from velox._shm import SharedRing  # noqa: E402
+
+__all__ += ["SharedRing"]

@@ -18,3 +18,16 @@ from velox._records import (
 
 __version__: str
 # --- modules added by each component (one block each) ---
+
+# ring (SPSC ring)
+from velox._ring import SpscRing as SpscRing
+
+# histogram + pipeline (native pipeline)
+from velox._histogram import Histogram as Histogram
+from velox.pipeline import Pipeline as Pipeline
+
+# orderbook (price-ladder order book)
+from velox._orderbook import OrderBook as OrderBook
+
+# shm (cross-process shared-memory rings)
+from velox._shm import SharedRing as SharedRing

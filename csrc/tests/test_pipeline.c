@@ -1,0 +1,257 @@
+/* test_pipeline.c — the native pipeline end to end: conservation in drop and block modes,
+ * byte-identical output for the same seed whatever the thread mapping, the python ring, a
+ * paced run without drops, and config validation. Every bundle written is checked. */
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "check.h"
+#include "velox/pipeline.h"
+#include "velox/tsc.h"
+#include "velox/types.h"
+
+static double ticks_per_ns;
+
+static void base_config(vx_pipeline_config *c) {
+    vx_pipeline_config_default(c);
+    c->ticks_per_ns = ticks_per_ns;
+    c->levels = 64; /* debug builds verify the book after every apply: O(levels) */
+    c->rate_per_s = 0;
+    c->wait = VX_WAIT_YIELD;
+}
+
+static void map_threads(vx_pipeline_config *c, uint32_t threads) {
+    static const uint32_t maps[5][VX_STAGES] = {{0}, {0, 0, 0, 0}, {0, 0, 1, 1}, {0, 1, 2, 2}, {0, 1, 2, 3}};
+    c->thread_count = threads;
+    memcpy(c->stage_thread, maps[threads], sizeof c->stage_thread);
+}
+
+/* Runs to completion (max_txns set) and returns the final counters. */
+static void run_to_end(vx_pipeline *p, vx_pipeline_counters *c) {
+    REQUIRE(vx_pipeline_start(p) == VX_OK);
+    for (int i = 0; i < 200000 && !vx_pipeline_finished(p); i++) { /* <= ~20 s */
+        struct timespec ts = {0, 100000};
+        nanosleep(&ts, NULL);
+    }
+    REQUIRE(vx_pipeline_finished(p));
+    REQUIRE(vx_pipeline_join(p) == VX_OK);
+    vx_pipeline_read_counters(p, c);
+}
+
+static void check_file(FILE *f, uint64_t want_bundles, uint64_t want_txns) {
+    rewind(f);
+    vx_bundle b;
+    uint64_t bundles = 0, txns = 0, last_seq = 0;
+    int have_seq = 0;
+    while (fread(&b, sizeof b, 1, f) == 1) {
+        int bad = 0;
+        REQUIRE(vx_bundle_validate(&b, &bad) == VX_FIELD_NONE);
+        REQUIRE(b.header.bundle_id == bundles); /* block mode: nothing dropped, ids consecutive */
+        REQUIRE(b.header.count >= 1);
+        for (uint32_t k = 0; k < b.header.count; k++) {
+            REQUIRE(!have_seq || b.txns[k].seq > last_seq); /* FIFO through every stage */
+            last_seq = b.txns[k].seq;
+            have_seq = 1;
+        }
+        bundles++;
+        txns += b.header.count;
+    }
+    CHECK(bundles == want_bundles);
+    CHECK(txns == want_txns);
+}
+
+static void test_block_mode_conserves_and_is_deterministic_across_mappings(void) {
+    const uint64_t n = vx_test_count(200000, 3000);
+    uint64_t digest0 = 0;
+    long size0 = -1;
+    char *bytes0 = NULL;
+    for (uint32_t threads = 1; threads <= 4; threads++) {
+        vx_pipeline_config c;
+        base_config(&c);
+        map_threads(&c, threads);
+        c.on_full = VX_ON_FULL_BLOCK;
+        c.max_txns = n;
+        c.seed = 99;
+        c.bundle_timeout_ns = 0;
+        c.txn_ring_capacity = 256; /* small rings: lots of backpressure */
+        c.bundle_ring_capacity = 16;
+        FILE *f = tmpfile();
+        REQUIRE(f);
+        c.output_fd = fileno(f);
+        vx_pipeline *p = NULL;
+        REQUIRE(vx_pipeline_create(&c, &p) == VX_OK);
+        vx_pipeline_counters k;
+        run_to_end(p, &k);
+        CHECK(k.finished == 1);
+        CHECK(k.generated == n);
+        CHECK(vx_pipeline_check_conservation(&k, 0) == 0);
+        CHECK(k.drops_ingress + k.drops_book + k.drops_bundler == 0);
+        CHECK(k.applied > n / 2 && k.rejected > 0); /* realistic flow: some cancels miss */
+        CHECK(k.write_errors == 0);
+        CHECK(k.bytes_written == k.output_bundles * sizeof(vx_bundle));
+        CHECK(k.bundles == (k.bundled + 15) / 16); /* no timeout: all full but the last */
+        check_file(f, k.output_bundles, k.bundled);
+        uint64_t digest = vx_pipeline_book_digest(p);
+        fseek(f, 0, SEEK_END);
+        long size = ftell(f);
+        CHECK(size == (long)(k.output_bundles * sizeof(vx_bundle)));
+        char *bytes = malloc((size_t)size + 1);
+        REQUIRE(bytes);
+        rewind(f);
+        REQUIRE(fread(bytes, 1, (size_t)size, f) == (size_t)size);
+        /* every byte but the creation timestamps (wall-clock TSC) must match across runs */
+        for (long off = 0; off + (long)sizeof(vx_bundle) <= size; off += (long)sizeof(vx_bundle))
+            for (int t = 0; t < VX_BUNDLE_CAPACITY; t++)
+                memset(bytes + off + VX_BUNDLE_OFFSET_TXNS + t * sizeof(vx_txn) + VX_TXN_OFFSET_TSC, 0, 8);
+        if (threads == 1) {
+            digest0 = digest;
+            size0 = size;
+            bytes0 = bytes;
+        } else {
+            CHECK(digest == digest0);
+            CHECK(size == size0 && memcmp(bytes, bytes0, (size_t)size) == 0);
+            free(bytes);
+        }
+        fclose(f);
+        vx_pipeline_destroy(p);
+    }
+    free(bytes0);
+}
+
+static void test_drop_mode_conserves(void) {
+    for (uint32_t threads = 1; threads <= 2; threads++) {
+        vx_pipeline_config c;
+        base_config(&c);
+        map_threads(&c, threads);
+        c.on_full = VX_ON_FULL_DROP;
+        c.max_txns = vx_test_count(200000, 5000);
+        c.txn_ring_capacity = 64; /* tiny rings: drops happen */
+        c.bundle_ring_capacity = 4;
+        c.python_ring_capacity = 4; /* nobody drains it: every bundle after 4 drops there */
+        c.bundle_timeout_ns = 1000;
+        vx_pipeline *p = NULL;
+        REQUIRE(vx_pipeline_create(&c, &p) == VX_OK);
+        vx_pipeline_counters k;
+        run_to_end(p, &k);
+        CHECK(k.generated == c.max_txns);
+        CHECK(vx_pipeline_check_conservation(&k, 1) == 0);
+        CHECK(k.python_bundles == 4 || k.output_bundles < 4);
+        CHECK(k.drops_python == k.output_bundles - k.python_bundles);
+        vx_pipeline_destroy(p);
+    }
+}
+
+static void test_python_ring_drained_by_another_thread_sees_every_bundle(void) {
+    vx_pipeline_config c;
+    base_config(&c);
+    c.on_full = VX_ON_FULL_BLOCK;
+    c.max_txns = vx_test_count(100000, 2000);
+    c.python_ring_capacity = 8;
+    c.bundle_timeout_ns = 0;
+    vx_pipeline *p = NULL;
+    REQUIRE(vx_pipeline_create(&c, &p) == VX_OK);
+    vx_ring *py = vx_pipeline_python_ring(p);
+    REQUIRE(py);
+    REQUIRE(vx_pipeline_start(p) == VX_OK);
+    static vx_bundle got[8];
+    uint64_t bundles = 0, txns = 0, next_id = 0;
+    for (long i = 0; i < 100000000L; i++) { /* bounded; ends when finished and empty */
+        int finished = vx_pipeline_finished(p);
+        uint32_t k = 0;
+        vx_ring_pop_n(py, got, 8, &k);
+        for (uint32_t j = 0; j < k; j++) {
+            REQUIRE(got[j].header.bundle_id == next_id++);
+            txns += got[j].header.count;
+        }
+        bundles += k;
+        if (finished && k == 0) break;
+        if (k == 0) sched_yield();
+    }
+    vx_pipeline_join(p);
+    vx_pipeline_counters k;
+    vx_pipeline_read_counters(p, &k);
+    CHECK(vx_pipeline_check_conservation(&k, 1) == 0);
+    CHECK(bundles == k.output_bundles && bundles == k.python_bundles);
+    CHECK(txns == k.bundled);
+    CHECK(k.drops_python == 0);
+    vx_pipeline_destroy(p);
+}
+
+static void test_paced_run_stops_and_drains_without_drops(void) {
+    vx_pipeline_config c;
+    base_config(&c);
+    c.rate_per_s = 50000;
+    c.wait = VX_WAIT_BACKOFF;
+    vx_pipeline *p = NULL;
+    REQUIRE(vx_pipeline_create(&c, &p) == VX_OK);
+    REQUIRE(vx_pipeline_start(p) == VX_OK);
+    struct timespec ts = {0, 100 * 1000 * 1000}; /* 100 ms: ~5000 txns */
+    nanosleep(&ts, NULL);
+    vx_pipeline_stop(p);
+    REQUIRE(vx_pipeline_join(p) == VX_OK);
+    vx_pipeline_counters k;
+    vx_pipeline_read_counters(p, &k);
+    CHECK(k.finished);
+    CHECK(k.generated > 100);
+    CHECK(k.drops_ingress + k.drops_book + k.drops_bundler == 0);
+    CHECK(vx_pipeline_check_conservation(&k, 0) == 0);
+    const vx_histogram *e2e = vx_pipeline_histogram(p, VX_HIST_END_TO_END);
+    CHECK(vx_histogram_count(e2e) == k.output_txns);
+    CHECK(vx_histogram_count(vx_pipeline_histogram(p, VX_HIST_INGRESS_TO_BOOK)) == k.applied + k.rejected);
+    CHECK(vx_histogram_count(vx_pipeline_histogram(p, VX_HIST_INGRESS_LATENESS)) == k.generated);
+    CHECK(vx_pipeline_histogram(p, VX_PIPELINE_HISTS) == NULL);
+    vx_pipeline_destroy(p);
+}
+
+static void test_abandon_and_destroy_while_running(void) {
+    vx_pipeline_config c;
+    base_config(&c);
+    c.on_full = VX_ON_FULL_BLOCK;
+    c.python_ring_capacity = 2; /* never drained: output blocks forever */
+    vx_pipeline *p = NULL;
+    REQUIRE(vx_pipeline_create(&c, &p) == VX_OK);
+    REQUIRE(vx_pipeline_start(p) == VX_OK);
+    CHECK(vx_pipeline_start(p) == VX_ESTATE);
+    struct timespec ts = {0, 20 * 1000 * 1000};
+    nanosleep(&ts, NULL);
+    vx_pipeline_destroy(p); /* abandons and joins */
+}
+
+static void test_config_validation_names_the_field(void) {
+    vx_pipeline_config c;
+    const char *field = NULL;
+    base_config(&c);
+    CHECK(vx_pipeline_config_validate(&c, &field) == VX_OK && field == NULL);
+    c.levels = 100;
+    CHECK(vx_pipeline_config_validate(&c, &field) == VX_EINVAL && strcmp(field, "levels") == 0);
+    base_config(&c);
+    c.stage_thread[VX_STAGE_OUTPUT] = 2;
+    CHECK(vx_pipeline_config_validate(&c, &field) == VX_EINVAL && strcmp(field, "stage_thread") == 0);
+    base_config(&c);
+    c.thread_count = 3; /* thread 2 has no stage */
+    CHECK(vx_pipeline_config_validate(&c, &field) == VX_EINVAL && strcmp(field, "stage_thread") == 0);
+    base_config(&c);
+    c.ticks_per_ns = 0;
+    CHECK(vx_pipeline_config_validate(&c, &field) == VX_EINVAL && strcmp(field, "ticks_per_ns") == 0);
+    base_config(&c);
+    c.rate_per_s = 0.5;
+    CHECK(vx_pipeline_config_validate(&c, &field) == VX_EINVAL && strcmp(field, "rate_per_s") == 0);
+    vx_pipeline *p = NULL;
+    CHECK(vx_pipeline_create(&c, &p) == VX_EINVAL && p == NULL);
+    vx_pipeline_destroy(NULL);
+}
+
+int main(void) {
+    ticks_per_ns = vx_tsc_calibrate(20 * 1000 * 1000);
+    REQUIRE(ticks_per_ns > 0);
+    RUN(test_config_validation_names_the_field);
+    RUN(test_block_mode_conserves_and_is_deterministic_across_mappings);
+    RUN(test_drop_mode_conserves);
+    RUN(test_python_ring_drained_by_another_thread_sees_every_bundle);
+    RUN(test_paced_run_stops_and_drains_without_drops);
+    RUN(test_abandon_and_destroy_while_running);
+    return CHECK_SUMMARY("test_pipeline");
+}

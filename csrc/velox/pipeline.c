@@ -1,0 +1,808 @@
+/* velox/pipeline.c — see pipeline.h for the contract. */
+#include "velox/pipeline.h"
+
+#include <errno.h>
+#include <math.h>
+#include <pthread.h>
+#include <sched.h>
+#include <stdalign.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#ifdef __linux__
+#include <sys/prctl.h>
+#endif
+
+#include "velox/backoff.h"
+#include "velox/orderbook.h"
+#include "velox/prng.h"
+#include "velox/tsc.h"
+
+/* Stage state lives on its own lines: each block is written by one thread only. 128, not 64:
+ * adjacent-line prefetch pairs lines (see ring.h). */
+#define VX_PIPE_LINE 128
+#define VX_PIPE_MAX_BATCH 4096u
+#define VX_PIPE_IDLE_BEFORE_SLEEP_NS 200000u /* backoff: yield this long before sleeping */
+
+_Static_assert(sizeof(vx_txn) == 32 && sizeof(vx_bundle) == 528, "record sizes the rings hold");
+_Static_assert(VX_STAGES == 4 && VX_PIPELINE_MAX_THREADS == 4, "four stages, at most one thread each");
+
+/* A counter with one writer: relaxed load + relaxed store (no lost update is possible with a
+ * single writer, and it avoids a locked RMW). Readers load it relaxed (a statistic). */
+typedef _Atomic uint64_t vx_counter;
+static inline void counter_add(vx_counter *c, uint64_t n) {
+    /* relaxed: single writer; pairs with the relaxed loads in vx_pipeline_read_counters */
+    atomic_store_explicit(c, atomic_load_explicit(c, memory_order_relaxed) + n, memory_order_relaxed);
+}
+static inline uint64_t counter_get(const vx_counter *c) {
+    /* relaxed: pairs with the relaxed store in counter_add (a statistic) */
+    return atomic_load_explicit(c, memory_order_relaxed);
+}
+
+typedef struct ingress_state {
+    vx_prng rng;
+    uint64_t seq;
+    uint64_t next_due_tsc;     /* paced: TSC tick the next transaction is scheduled for */
+    double mean_gap_ticks;     /* paced: 1 / rate in ticks */
+    int64_t mid_level;         /* the random-walking mid, as a level index */
+    int done;
+    vx_counter generated, drops, late;
+} ingress_state;
+
+typedef struct book_state {
+    uint64_t pushed;           /* txns pushed into ring_mid: index into book_exit_tsc */
+    int done;
+    vx_counter applied, rejected, traded, cas_timeouts, drops;
+} book_state;
+
+typedef struct bundler_state {
+    vx_bundle open;            /* the bundle being filled */
+    uint64_t open_since_tsc;   /* when its first transaction arrived */
+    uint64_t closed_tsc;       /* block mode: close time of `open` while it waits to be pushed */
+    int closed_pending;        /* block mode: `open` is closed but ring_out was full */
+    uint64_t next_bundle_id;
+    uint64_t popped;           /* txns taken from ring_mid: index into book_exit_tsc */
+    uint64_t pushed;           /* bundles pushed into ring_out: index into bundle_close_tsc */
+    int done;
+    vx_counter bundled, bundles, timed_out, drops, drops_txns;
+} bundler_state;
+
+typedef struct output_state {
+    uint64_t popped;           /* bundles taken from ring_out: index into bundle_close_tsc */
+    uint32_t buffered;         /* bundles waiting in out_buf */
+    int done;
+    vx_counter bundles, txns, python_bundles, bytes_written, write_errors, drops_python;
+    _Atomic int32_t last_errno;
+} output_state;
+
+typedef struct thread_arg {
+    vx_pipeline *p;
+    uint32_t index;
+} thread_arg;
+
+struct vx_pipeline {
+    vx_pipeline_config cfg;
+    double ns_per_tick;
+    uint64_t timeout_ticks;
+    vx_ring *ring_in, *ring_mid, *ring_out, *ring_py;
+    vx_book *book;
+    uint64_t *book_exit_tsc;     /* [txn_ring_capacity], lockstep with ring_mid's slots */
+    uint64_t *bundle_close_tsc;  /* [bundle_ring_capacity], lockstep with ring_out's slots */
+    vx_bundle *out_buf;          /* [output_buffer_bundles] */
+    int64_t *depth_prices;       /* [levels], for the digest */
+    uint64_t *depth_qtys;
+    vx_histogram *hists;         /* [VX_PIPELINE_HISTS] */
+    uint64_t memory_bytes;
+    pthread_t threads[VX_PIPELINE_MAX_THREADS];
+    thread_arg args[VX_PIPELINE_MAX_THREADS];
+    uint32_t threads_created;
+    int started, joined;
+
+    alignas(VX_PIPE_LINE) _Atomic uint32_t stop;   /* set by vx_pipeline_stop */
+    _Atomic uint32_t abandon;                      /* set by vx_pipeline_abandon */
+    alignas(VX_PIPE_LINE) _Atomic uint32_t stage_done[VX_STAGES];
+    _Atomic uint32_t threads_running;
+    vx_counter pin_failures;                       /* RMW: several threads add */
+    alignas(VX_PIPE_LINE) ingress_state ingress;
+    alignas(VX_PIPE_LINE) book_state bookst;
+    alignas(VX_PIPE_LINE) bundler_state bundler;
+    alignas(VX_PIPE_LINE) output_state output;
+};
+
+/* ---- configuration ------------------------------------------------------------------ */
+
+void vx_pipeline_config_default(vx_pipeline_config *cfg) {
+    memset(cfg, 0, sizeof *cfg);
+    cfg->ticks_per_ns = 0.0;
+    cfg->rate_per_s = 100000.0;
+    cfg->max_txns = 0;
+    cfg->seed = 1;
+    cfg->logical_timestamps = 0;
+    cfg->levels = 1024;
+    cfg->tick_size = VX_PRICE_SCALE / 100;   /* 0.01 */
+    cfg->base_price = 100 * VX_PRICE_SCALE;  /* 100.00 */
+    cfg->cancel_share = 0.2;
+    cfg->max_qty = 100;
+    cfg->bundle_timeout_ns = 100000;
+    cfg->on_full = VX_ON_FULL_DROP;
+    cfg->wait = VX_WAIT_BACKOFF;
+    cfg->batch = 64;
+    cfg->txn_ring_capacity = 4096;
+    cfg->bundle_ring_capacity = 1024;
+    cfg->python_ring_capacity = 0;
+    cfg->output_fd = -1;
+    cfg->output_buffer_bundles = 64;
+    cfg->thread_count = 2;
+    cfg->stage_thread[VX_STAGE_INGRESS] = 0;
+    cfg->stage_thread[VX_STAGE_BOOK] = 0;
+    cfg->stage_thread[VX_STAGE_BUNDLER] = 1;
+    cfg->stage_thread[VX_STAGE_OUTPUT] = 1;
+    for (int t = 0; t < VX_PIPELINE_MAX_THREADS; t++) cfg->thread_cpu[t] = -1;
+}
+
+static int is_pow2_in(uint32_t v, uint32_t lo, uint32_t hi) {
+    return v >= lo && v <= hi && (v & (v - 1)) == 0;
+}
+
+vx_status vx_pipeline_config_validate(const vx_pipeline_config *c, const char **field) {
+    const char *bad = NULL;
+    if (!c) bad = "config";
+    else if (!(c->ticks_per_ns > 0.0) || !isfinite(c->ticks_per_ns)) bad = "ticks_per_ns";
+    else if (!(c->rate_per_s == 0.0 || (c->rate_per_s >= 1.0 && c->rate_per_s <= 1e9))) bad = "rate_per_s";
+    else if (!is_pow2_in(c->levels, VX_BOOK_MIN_LEVELS, VX_BOOK_MAX_LEVELS)) bad = "levels";
+    else if (c->tick_size <= 0) bad = "tick_size";
+    else if (c->base_price <= 0 || c->base_price > INT64_MAX - (int64_t)c->levels * c->tick_size
+             || c->tick_size > INT64_MAX / (int64_t)c->levels) bad = "base_price";
+    else if (!(c->cancel_share >= 0.0 && c->cancel_share < 1.0)) bad = "cancel_share";
+    else if (c->max_qty < 1) bad = "max_qty";
+    else if (c->logical_timestamps > 1) bad = "logical_timestamps";
+    else if (c->bundle_timeout_ns > UINT64_C(3600000000000)) bad = "bundle_timeout_ns";
+    else if (c->on_full != VX_ON_FULL_DROP && c->on_full != VX_ON_FULL_BLOCK) bad = "on_full";
+    else if (c->wait != VX_WAIT_SPIN && c->wait != VX_WAIT_YIELD && c->wait != VX_WAIT_BACKOFF) bad = "wait";
+    else if (c->batch < 1 || c->batch > VX_PIPE_MAX_BATCH) bad = "batch";
+    else if (!is_pow2_in(c->txn_ring_capacity, 2, 1u << 24)) bad = "txn_ring_capacity";
+    else if (!is_pow2_in(c->bundle_ring_capacity, 2, 1u << 20)) bad = "bundle_ring_capacity";
+    else if (c->python_ring_capacity != 0 && !is_pow2_in(c->python_ring_capacity, 2, 1u << 20))
+        bad = "python_ring_capacity";
+    else if (c->output_fd < -1) bad = "output_fd";
+    else if (c->output_buffer_bundles < 1 || c->output_buffer_bundles > 65536) bad = "output_buffer_bundles";
+    else if (c->thread_count < 1 || c->thread_count > VX_PIPELINE_MAX_THREADS) bad = "thread_count";
+    if (!bad) {
+        uint32_t used = 0;
+        for (int s = 0; s < VX_STAGES; s++) {
+            if (c->stage_thread[s] >= c->thread_count) { bad = "stage_thread"; break; }
+            used |= 1u << c->stage_thread[s];
+        }
+        if (!bad && used != (1u << c->thread_count) - 1) bad = "stage_thread"; /* an idle thread */
+        for (uint32_t t = 0; !bad && t < c->thread_count; t++)
+            if (c->thread_cpu[t] < -1 || c->thread_cpu[t] >= CPU_SETSIZE) bad = "thread_cpu";
+    }
+    if (field) *field = bad;
+    return bad ? VX_EINVAL : VX_OK;
+}
+
+/* ---- construction ------------------------------------------------------------------- */
+
+static void *alloc_zero(vx_pipeline *p, size_t n) {
+    void *m = calloc(1, n);
+    if (m) p->memory_bytes += n;
+    return m;
+}
+
+vx_status vx_pipeline_create(const vx_pipeline_config *cfg, vx_pipeline **out) {
+    if (!out || vx_pipeline_config_validate(cfg, NULL) != VX_OK) return VX_EINVAL;
+    vx_pipeline *p = aligned_alloc(VX_PIPE_LINE, (sizeof(vx_pipeline) + VX_PIPE_LINE - 1) / VX_PIPE_LINE * VX_PIPE_LINE);
+    if (!p) return VX_ENOMEM;
+    memset(p, 0, sizeof *p);
+    p->cfg = *cfg;
+    p->memory_bytes = sizeof *p;
+    p->ns_per_tick = 1.0 / cfg->ticks_per_ns;
+    p->timeout_ticks = vx_ns_to_ticks(cfg->bundle_timeout_ns, cfg->ticks_per_ns);
+    if (cfg->bundle_timeout_ns && !p->timeout_ticks) p->timeout_ticks = 1;
+    vx_status st = VX_OK;
+    if ((st = vx_ring_create(cfg->txn_ring_capacity, sizeof(vx_txn), &p->ring_in)) != VX_OK) goto fail;
+    if ((st = vx_ring_create(cfg->txn_ring_capacity, sizeof(vx_txn), &p->ring_mid)) != VX_OK) goto fail;
+    if ((st = vx_ring_create(cfg->bundle_ring_capacity, sizeof(vx_bundle), &p->ring_out)) != VX_OK) goto fail;
+    p->memory_bytes += 2 * vx_ring_footprint(cfg->txn_ring_capacity, sizeof(vx_txn))
+                       + vx_ring_footprint(cfg->bundle_ring_capacity, sizeof(vx_bundle));
+    if (cfg->python_ring_capacity) {
+        if ((st = vx_ring_create(cfg->python_ring_capacity, sizeof(vx_bundle), &p->ring_py)) != VX_OK) goto fail;
+        p->memory_bytes += vx_ring_footprint(cfg->python_ring_capacity, sizeof(vx_bundle));
+    }
+    if ((st = vx_book_create(cfg->levels, cfg->tick_size, cfg->base_price, &p->book)) != VX_OK) goto fail;
+    p->memory_bytes += 2 * (uint64_t)cfg->levels * sizeof(uint64_t); /* the ladders (approx.) */
+    st = VX_ENOMEM;
+    if (!(p->book_exit_tsc = alloc_zero(p, cfg->txn_ring_capacity * sizeof(uint64_t)))) goto fail;
+    if (!(p->bundle_close_tsc = alloc_zero(p, cfg->bundle_ring_capacity * sizeof(uint64_t)))) goto fail;
+    if (!(p->out_buf = alloc_zero(p, (size_t)cfg->output_buffer_bundles * sizeof(vx_bundle)))) goto fail;
+    if (!(p->depth_prices = alloc_zero(p, cfg->levels * sizeof(int64_t)))) goto fail;
+    if (!(p->depth_qtys = alloc_zero(p, cfg->levels * sizeof(uint64_t)))) goto fail;
+    if (!(p->hists = alloc_zero(p, VX_PIPELINE_HISTS * sizeof(vx_histogram)))) goto fail;
+    for (int h = 0; h < VX_PIPELINE_HISTS; h++) vx_histogram_init(&p->hists[h]);
+
+    /* ingress: seeded generator, mid in the middle of the window */
+    vx_prng_seed(&p->ingress.rng, cfg->seed);
+    p->ingress.mid_level = cfg->levels / 2;
+    p->ingress.mean_gap_ticks = cfg->rate_per_s > 0 ? 1e9 * cfg->ticks_per_ns / cfg->rate_per_s : 0.0;
+    atomic_init(&p->output.last_errno, 0);
+    *out = p;
+    return VX_OK;
+fail:
+    vx_pipeline_destroy(p);
+    return st;
+}
+
+/* ---- ingress ------------------------------------------------------------------------- */
+
+/* Makes the next transaction of the order flow into *t (tsc set by the caller). */
+static void ingress_make(vx_pipeline *p, vx_txn *t) {
+    ingress_state *s = &p->ingress;
+    const int64_t levels = p->cfg.levels;
+    uint64_t r = vx_prng_next(&s->rng);
+    /* mid: with probability 1/8 a step of one tick, reflected inside the middle half */
+    if ((r & 7) == 0) {
+        s->mid_level += (r & 8) ? 1 : -1;
+        if (s->mid_level < levels / 4) s->mid_level = levels / 4 + 1;
+        if (s->mid_level > levels - levels / 4 - 1) s->mid_level = levels - levels / 4 - 2;
+        if (s->mid_level < 1) s->mid_level = 1;
+        if (s->mid_level > levels - 2) s->mid_level = levels - 2;
+    }
+    memset(t, 0, sizeof *t);
+    t->seq = s->seq++;
+    t->side = (r >> 4) & 1 ? VX_SELL : VX_BUY;
+    int64_t level;
+    if (vx_prng_unit(&s->rng) < p->cfg.cancel_share) {
+        /* cancel a little passive size a few ticks behind the mid, where orders rest */
+        t->kind = VX_CANCEL;
+        int64_t away = 1 + (int64_t)vx_prng_below(&s->rng, 8);
+        level = t->side == VX_BUY ? s->mid_level - away : s->mid_level + away;
+        t->qty = 1 + vx_prng_below(&s->rng, p->cfg.max_qty / 4 + 1);
+    } else {
+        /* a new order: mostly passive (1..8 ticks behind the mid), sometimes marketable */
+        t->kind = VX_NEW;
+        int64_t away = (int64_t)vx_prng_below(&s->rng, 11) - 2; /* -2..8 */
+        level = t->side == VX_BUY ? s->mid_level - away : s->mid_level + away;
+        t->qty = 1 + vx_prng_below(&s->rng, p->cfg.max_qty);
+    }
+    if (level < 0) level = 0;
+    if (level >= levels) level = levels - 1;
+    t->price = p->cfg.base_price + level * p->cfg.tick_size;
+}
+
+static inline vx_txn *span_txn(const vx_ring_span *sp, uint32_t i) {
+    return i < sp->first_n ? (vx_txn *)sp->first + i : (vx_txn *)sp->second + (i - sp->first_n);
+}
+static inline vx_bundle *span_bundle(const vx_ring_span *sp, uint32_t i) {
+    return i < sp->first_n ? (vx_bundle *)sp->first + i : (vx_bundle *)sp->second + (i - sp->first_n);
+}
+
+static void stage_finish(vx_pipeline *p, int stage, int *done) {
+    *done = 1;
+    /* release pairs with the acquire load of stage_done in the next stage's turn: every
+     * record this stage published happens-before the next stage sees it finished */
+    atomic_store_explicit(&p->stage_done[stage], 1, memory_order_release);
+}
+
+/* Ticks until the next paced transaction is due (0 if due now or unpaced/finished). */
+static uint64_t ingress_ticks_until_due(const vx_pipeline *p, uint64_t now) {
+    const ingress_state *s = &p->ingress;
+    if (s->done || p->cfg.rate_per_s == 0.0 || s->next_due_tsc <= now) return 0;
+    return s->next_due_tsc - now;
+}
+
+static uint32_t ingress_turn(vx_pipeline *p) {
+    ingress_state *s = &p->ingress;
+    if (s->done) return 0;
+    uint64_t generated = counter_get(&s->generated);
+    /* acquire pairs with the release store in vx_pipeline_stop */
+    if (atomic_load_explicit(&p->stop, memory_order_acquire)
+        || (p->cfg.max_txns && generated >= p->cfg.max_txns)) {
+        stage_finish(p, VX_STAGE_INGRESS, &s->done);
+        return 0;
+    }
+    uint32_t want = p->cfg.batch;
+    if (p->cfg.max_txns && p->cfg.max_txns - generated < want) want = (uint32_t)(p->cfg.max_txns - generated);
+    uint64_t now = vx_tsc_read();
+    const int paced = p->cfg.rate_per_s > 0.0;
+    if (paced && s->next_due_tsc > now) return 0;
+    vx_ring_span span = {0};
+    uint32_t room = 0;
+    if (vx_ring_reserve(p->ring_in, want, &span) == VX_OK) room = span.first_n + span.second_n;
+    if (p->cfg.on_full == VX_ON_FULL_BLOCK) {
+        if (room == 0) return 0; /* blocked: make nothing; pacing falls behind and catches up */
+        want = room;
+    }
+    const uint64_t late_ticks = vx_ns_to_ticks(VX_PIPELINE_LATE_NS, p->cfg.ticks_per_ns);
+    uint32_t made = 0, dropped = 0, late = 0;
+    vx_txn scratch;
+    for (uint32_t i = 0; i < want; i++) { /* bounded by batch */
+        if (paced) {
+            if (s->next_due_tsc > now) break;
+            uint64_t lateness = now - s->next_due_tsc;
+            vx_histogram_record(&p->hists[VX_HIST_INGRESS_LATENESS], (uint64_t)((double)lateness * p->ns_per_tick));
+            late += lateness >= late_ticks;
+            uint64_t gap = (uint64_t)vx_prng_exponential(&s->rng, s->mean_gap_ticks);
+            s->next_due_tsc += gap ? gap : 1;
+        }
+        vx_txn *t = i < room ? span_txn(&span, i) : &scratch;
+        ingress_make(p, t);
+        t->tsc = p->cfg.logical_timestamps ? t->seq : now;
+        if (i < room) made++;
+        else dropped++;
+    }
+    if (room) vx_ring_commit(p->ring_in, made);
+    counter_add(&s->generated, made + dropped);
+    if (dropped) counter_add(&s->drops, dropped);
+    if (late) counter_add(&s->late, late);
+    return made + dropped;
+}
+
+/* ---- book ------------------------------------------------------------------------------ */
+
+static inline uint64_t elapsed_ns(const vx_pipeline *p, uint64_t now, uint64_t then) {
+    return now > then ? (uint64_t)((double)(now - then) * p->ns_per_tick) : 0;
+}
+
+static uint32_t book_turn(vx_pipeline *p) {
+    book_state *s = &p->bookst;
+    if (s->done) return 0;
+    /* acquire pairs with the release in stage_finish(ingress); read before the ring so that
+     * "finished and empty" cannot miss a last record */
+    uint32_t upstream_done = atomic_load_explicit(&p->stage_done[VX_STAGE_INGRESS], memory_order_acquire);
+    vx_ring_span in;
+    if (vx_ring_peek(p->ring_in, p->cfg.batch, &in) != VX_OK) {
+        if (upstream_done) stage_finish(p, VX_STAGE_BOOK, &s->done);
+        return 0;
+    }
+    uint32_t n = in.first_n + in.second_n;
+    vx_ring_span out = {0};
+    uint32_t room = 0;
+    if (vx_ring_reserve(p->ring_mid, n, &out) == VX_OK) room = out.first_n + out.second_n;
+    if (p->cfg.on_full == VX_ON_FULL_BLOCK) {
+        /* only take what can surely go on: applying is not undoable */
+        if (room == 0) {
+            vx_ring_release(p->ring_in, 0);
+            return 0;
+        }
+        if (n > room) n = room;
+    }
+    const uint64_t now = vx_tsc_read();
+    const uint32_t mask = p->cfg.txn_ring_capacity - 1;
+    uint32_t pushed = 0, applied = 0, rejected = 0, traded = 0, timeouts = 0, dropped = 0;
+    vx_histogram *h = &p->hists[VX_HIST_INGRESS_TO_BOOK];
+    for (uint32_t i = 0; i < n; i++) {
+        const vx_txn *t = span_txn(&in, i);
+        vx_apply_result res;
+        if (!p->cfg.logical_timestamps) vx_histogram_record(h, elapsed_ns(p, now, t->tsc));
+        if (vx_book_apply(p->book, t, &res) != VX_OK) {
+            rejected++;
+            timeouts += res.status == VX_TIMEOUT;
+            continue;
+        }
+        applied++;
+        traded += res.traded_qty > 0;
+        if (pushed < room) {
+            *span_txn(&out, pushed) = *t;
+            /* plain store: the commit below (release) publishes it with the record, and the
+             * slot is not reused before the bundler releases the ring slot (see header) */
+            p->book_exit_tsc[(s->pushed + pushed) & mask] = now;
+            pushed++;
+        } else {
+            dropped++;
+        }
+    }
+    if (room) vx_ring_commit(p->ring_mid, pushed);
+    vx_ring_release(p->ring_in, n);
+    s->pushed += pushed;
+    counter_add(&s->applied, applied);
+    if (rejected) counter_add(&s->rejected, rejected);
+    if (traded) counter_add(&s->traded, traded);
+    if (timeouts) counter_add(&s->cas_timeouts, timeouts);
+    if (dropped) counter_add(&s->drops, dropped);
+    return n;
+}
+
+/* ---- bundler ----------------------------------------------------------------------------- */
+
+/* Pushes the closed `open` bundle into ring_out. Returns 1 if it left the bundler (pushed or,
+ * in drop mode, dropped), 0 if it must wait (block mode, ring full). */
+static int bundler_push(vx_pipeline *p, uint64_t close_tsc) {
+    bundler_state *s = &p->bundler;
+    vx_ring_span sp;
+    if (vx_ring_reserve(p->ring_out, 1, &sp) == VX_OK) {
+        memcpy(sp.first, &s->open, sizeof(vx_bundle));
+        /* plain store published by the commit (release); see book_exit_tsc */
+        p->bundle_close_tsc[s->pushed & (p->cfg.bundle_ring_capacity - 1)] = close_tsc;
+        vx_ring_commit(p->ring_out, 1);
+        s->pushed++;
+    } else if (p->cfg.on_full == VX_ON_FULL_BLOCK) {
+        s->closed_pending = 1;
+        s->closed_tsc = close_tsc;
+        return 0;
+    } else {
+        counter_add(&s->drops, 1);
+        counter_add(&s->drops_txns, s->open.header.count);
+    }
+    s->closed_pending = 0;
+    memset(&s->open, 0, sizeof s->open); /* unused slots and padding stay zero */
+    return 1;
+}
+
+static void bundler_close(vx_pipeline *p, uint64_t now, int timed_out) {
+    bundler_state *s = &p->bundler;
+    s->open.header.bundle_id = s->next_bundle_id++;
+    counter_add(&s->bundles, 1);
+    if (timed_out) counter_add(&s->timed_out, 1);
+    bundler_push(p, now);
+}
+
+static uint32_t bundler_turn(vx_pipeline *p) {
+    bundler_state *s = &p->bundler;
+    if (s->done) return 0;
+    uint32_t work = 0;
+    if (s->closed_pending) {
+        if (!bundler_push(p, s->closed_tsc)) return 0; /* still blocked */
+        work++;
+    }
+    /* acquire pairs with the release in stage_finish(book) */
+    uint32_t upstream_done = atomic_load_explicit(&p->stage_done[VX_STAGE_BOOK], memory_order_acquire);
+    vx_ring_span in;
+    if (vx_ring_peek(p->ring_mid, p->cfg.batch, &in) != VX_OK) {
+        if (s->open.header.count) {
+            uint64_t now = vx_tsc_read();
+            if (upstream_done) bundler_close(p, now, 0);
+            else if (p->timeout_ticks && now - s->open_since_tsc >= p->timeout_ticks) bundler_close(p, now, 1);
+            if (s->closed_pending) return work;
+        }
+        if (upstream_done && !s->open.header.count) stage_finish(p, VX_STAGE_BUNDLER, &s->done);
+        return work;
+    }
+    uint32_t n = in.first_n + in.second_n, taken = 0;
+    const uint64_t now = vx_tsc_read();
+    const uint32_t mask = p->cfg.txn_ring_capacity - 1;
+    vx_histogram *h_book = &p->hists[VX_HIST_BOOK_TO_BUNDLER];
+    vx_histogram *h_ingress = &p->hists[VX_HIST_INGRESS_TO_BUNDLER];
+    while (taken < n) { /* bounded by batch */
+        const vx_txn *t = span_txn(&in, taken);
+        /* plain load: written before the book's commit (release), read after our peek
+         * (acquire) and before our release of the slot, so the book cannot rewrite it yet */
+        vx_histogram_record(h_book, elapsed_ns(p, now, p->book_exit_tsc[(s->popped + taken) & mask]));
+        if (!p->cfg.logical_timestamps) vx_histogram_record(h_ingress, elapsed_ns(p, now, t->tsc));
+        if (s->open.header.count == 0) s->open_since_tsc = now;
+        s->open.txns[s->open.header.count++] = *t;
+        taken++;
+        if (s->open.header.count == VX_BUNDLE_CAPACITY) {
+            bundler_close(p, now, 0);
+            if (s->closed_pending) break; /* block mode: wait for room before taking more */
+        }
+    }
+    vx_ring_release(p->ring_mid, taken);
+    s->popped += taken;
+    counter_add(&s->bundled, taken);
+    if (!s->closed_pending && s->open.header.count && p->timeout_ticks
+        && now - s->open_since_tsc >= p->timeout_ticks)
+        bundler_close(p, now, 1);
+    return work + taken;
+}
+
+/* ---- output -------------------------------------------------------------------------------- */
+
+static void output_flush(vx_pipeline *p) {
+    output_state *s = &p->output;
+    if (!s->buffered) return;
+    const char *buf = (const char *)p->out_buf;
+    size_t left = (size_t)s->buffered * sizeof(vx_bundle);
+    for (int attempts = 0; left && attempts < 1000; attempts++) { /* bounded retries */
+        ssize_t w = write(p->cfg.output_fd, buf, left);
+        if (w > 0) {
+            buf += w;
+            left -= (size_t)w;
+            counter_add(&s->bytes_written, (uint64_t)w);
+        } else if (w < 0 && errno != EINTR && errno != EAGAIN) {
+            /* relaxed: a diagnostic read after join */
+            atomic_store_explicit(&s->last_errno, errno, memory_order_relaxed);
+            break;
+        }
+    }
+    if (left) counter_add(&s->write_errors, 1);
+    s->buffered = 0;
+}
+
+static uint32_t output_turn(vx_pipeline *p) {
+    output_state *s = &p->output;
+    if (s->done) return 0;
+    /* acquire pairs with the release in stage_finish(bundler) */
+    uint32_t upstream_done = atomic_load_explicit(&p->stage_done[VX_STAGE_BUNDLER], memory_order_acquire);
+    vx_ring_span in;
+    if (vx_ring_peek(p->ring_out, p->cfg.batch, &in) != VX_OK) {
+        if (upstream_done) {
+            if (p->cfg.output_fd >= 0) output_flush(p);
+            stage_finish(p, VX_STAGE_OUTPUT, &s->done);
+        }
+        return 0;
+    }
+    uint32_t n = in.first_n + in.second_n;
+    vx_ring_span py = {0};
+    uint32_t room = 0;
+    if (p->ring_py) {
+        if (vx_ring_reserve(p->ring_py, n, &py) == VX_OK) room = py.first_n + py.second_n;
+        if (p->cfg.on_full == VX_ON_FULL_BLOCK) {
+            if (room == 0) {
+                vx_ring_release(p->ring_out, 0);
+                return 0;
+            }
+            if (n > room) n = room;
+        }
+    }
+    const uint64_t now = vx_tsc_read();
+    const uint32_t mask = p->cfg.bundle_ring_capacity - 1;
+    uint64_t txns = 0;
+    uint32_t to_python = 0;
+    vx_histogram *h_close = &p->hists[VX_HIST_BUNDLE_TO_OUTPUT];
+    vx_histogram *h_e2e = &p->hists[VX_HIST_END_TO_END];
+    for (uint32_t i = 0; i < n; i++) {
+        const vx_bundle *b = span_bundle(&in, i);
+        /* plain load, see bundle_close_tsc in bundler_push */
+        vx_histogram_record(h_close, elapsed_ns(p, now, p->bundle_close_tsc[(s->popped + i) & mask]));
+        uint32_t count = b->header.count <= VX_BUNDLE_CAPACITY ? b->header.count : VX_BUNDLE_CAPACITY;
+        if (!p->cfg.logical_timestamps) {
+            for (uint32_t k = 0; k < count; k++) vx_histogram_record(h_e2e, elapsed_ns(p, now, b->txns[k].tsc));
+        }
+        txns += count;
+        if (p->cfg.output_fd >= 0) {
+            p->out_buf[s->buffered++] = *b;
+            if (s->buffered == p->cfg.output_buffer_bundles) output_flush(p);
+        }
+        if (p->ring_py && to_python < room) *span_bundle(&py, to_python++) = *b;
+    }
+    if (room) vx_ring_commit(p->ring_py, to_python);
+    vx_ring_release(p->ring_out, n);
+    s->popped += n;
+    counter_add(&s->bundles, n);
+    counter_add(&s->txns, txns);
+    if (p->ring_py) {
+        counter_add(&s->python_bundles, to_python);
+        if (n > to_python) counter_add(&s->drops_python, n - to_python);
+    }
+    return n;
+}
+
+/* ---- threads ------------------------------------------------------------------------------ */
+
+typedef uint32_t (*stage_turn_fn)(vx_pipeline *);
+static const stage_turn_fn stage_turns[VX_STAGES] = {ingress_turn, book_turn, bundler_turn, output_turn};
+
+static int stage_is_done(const vx_pipeline *p, int stage) {
+    switch (stage) {
+    case VX_STAGE_INGRESS: return p->ingress.done;
+    case VX_STAGE_BOOK: return p->bookst.done;
+    case VX_STAGE_BUNDLER: return p->bundler.done;
+    default: return p->output.done;
+    }
+}
+
+/* One idle round of a thread none of whose stages had work. idle_since: TSC of the first
+ * idle round in this idle streak. */
+static void idle_wait(vx_pipeline *p, int runs_ingress, vx_backoff *b, uint64_t idle_since) {
+    switch (p->cfg.wait) {
+    case VX_WAIT_SPIN:
+        vx_cpu_relax();
+        return;
+    case VX_WAIT_YIELD:
+        sched_yield();
+        return;
+    default:
+        if (!vx_backoff_is_completed(b)) {
+            vx_backoff_snooze(b); /* spin 1..64 pauses, then a few yields */
+            return;
+        }
+        uint64_t now = vx_tsc_read();
+        if (vx_ticks_to_ns(now - idle_since, p->cfg.ticks_per_ns) < VX_PIPE_IDLE_BEFORE_SLEEP_NS) {
+            sched_yield();
+            return;
+        }
+        uint64_t sleep_ns = VX_PIPELINE_BACKOFF_SLEEP_NS;
+        if (runs_ingress && p->cfg.rate_per_s > 0.0) {
+            /* never sleep past the next scheduled transaction */
+            uint64_t until = vx_ticks_to_ns(ingress_ticks_until_due(p, now), p->cfg.ticks_per_ns);
+            if (until < 2000) {
+                sched_yield();
+                return;
+            }
+            if (until < sleep_ns) sleep_ns = until - 1000;
+        }
+        struct timespec ts = {0, (long)sleep_ns};
+        nanosleep(&ts, NULL);
+    }
+}
+
+static void *thread_main(void *arg_) {
+    thread_arg *arg = arg_;
+    vx_pipeline *p = arg->p;
+    const vx_pipeline_config *c = &p->cfg;
+    int stages[VX_STAGES], n_stages = 0, runs_ingress = 0;
+    for (int s = 0; s < VX_STAGES; s++)
+        if (c->stage_thread[s] == arg->index) {
+            stages[n_stages++] = s;
+            runs_ingress |= s == VX_STAGE_INGRESS;
+        }
+    if (c->thread_cpu[arg->index] >= 0) {
+        cpu_set_t set;
+        CPU_ZERO(&set);
+        CPU_SET(c->thread_cpu[arg->index], &set);
+        if (pthread_setaffinity_np(pthread_self(), sizeof set, &set) != 0)
+            /* relaxed RMW: several threads may add; read as a statistic */
+            atomic_fetch_add_explicit(&p->pin_failures, 1, memory_order_relaxed);
+    }
+#ifdef __linux__
+    /* 1 ns timer slack: the backoff's short sleeps must not stretch to the default 50 us */
+    prctl(PR_SET_TIMERSLACK, 1UL, 0UL, 0UL, 0UL);
+#endif
+    vx_backoff backoff;
+    vx_backoff_init(&backoff);
+    uint64_t idle_since = 0;
+    /* bounded: ends when every stage of this thread has finished (ingress finishes at stop or
+     * max_txns, each later stage once its upstream finished and its input drained), or at
+     * abandon */
+    for (;;) {
+        /* relaxed: abandon is a "quit now" hint; nothing is published through it */
+        if (atomic_load_explicit(&p->abandon, memory_order_relaxed)) break;
+        uint32_t work = 0;
+        int all_done = 1;
+        for (int i = 0; i < n_stages; i++) {
+            if (stage_is_done(p, stages[i])) continue;
+            work += stage_turns[stages[i]](p);
+            all_done &= stage_is_done(p, stages[i]);
+        }
+        if (all_done) break;
+        if (work) {
+            vx_backoff_reset(&backoff);
+            idle_since = 0;
+        } else {
+            if (!idle_since) idle_since = vx_tsc_read();
+            idle_wait(p, runs_ingress, &backoff, idle_since);
+        }
+    }
+    /* release pairs with the acquire load in vx_pipeline_finished: this thread's last
+     * counter updates and file writes happen-before "finished" is seen */
+    atomic_fetch_sub_explicit(&p->threads_running, 1, memory_order_release);
+    return NULL;
+}
+
+vx_status vx_pipeline_start(vx_pipeline *p) {
+    if (!p || p->started) return VX_ESTATE;
+    p->started = 1;
+    uint64_t now = vx_tsc_read();
+    p->ingress.next_due_tsc = now;
+    /* relaxed: published to the threads by pthread_create */
+    atomic_store_explicit(&p->threads_running, p->cfg.thread_count, memory_order_relaxed);
+    for (uint32_t t = 0; t < p->cfg.thread_count; t++) {
+        p->args[t].p = p;
+        p->args[t].index = t;
+        int err = pthread_create(&p->threads[t], NULL, thread_main, &p->args[t]);
+        if (err) {
+            /* the threads never created will not decrement threads_running: do it for them */
+            atomic_fetch_sub_explicit(&p->threads_running, p->cfg.thread_count - t, memory_order_release);
+            vx_pipeline_abandon(p);
+            for (uint32_t k = 0; k < t; k++) pthread_join(p->threads[k], NULL);
+            p->threads_created = 0;
+            p->joined = 1;
+            errno = err;
+            return VX_ESYS;
+        }
+        p->threads_created = t + 1;
+    }
+    return VX_OK;
+}
+
+void vx_pipeline_stop(vx_pipeline *p) {
+    /* release pairs with the acquire load in ingress_turn */
+    atomic_store_explicit(&p->stop, 1, memory_order_release);
+}
+
+void vx_pipeline_abandon(vx_pipeline *p) {
+    vx_pipeline_stop(p);
+    /* relaxed: see the load in thread_main */
+    atomic_store_explicit(&p->abandon, 1, memory_order_relaxed);
+}
+
+int vx_pipeline_finished(const vx_pipeline *p) {
+    /* acquire pairs with the release fetch_sub at the end of thread_main */
+    return p->started && atomic_load_explicit(&p->threads_running, memory_order_acquire) == 0;
+}
+
+vx_status vx_pipeline_join(vx_pipeline *p) {
+    if (!p || !p->started) return VX_ESTATE;
+    if (p->joined) return VX_OK;
+    for (uint32_t t = 0; t < p->threads_created; t++) pthread_join(p->threads[t], NULL);
+    p->joined = 1;
+    return VX_OK;
+}
+
+void vx_pipeline_destroy(vx_pipeline *p) {
+    if (!p) return;
+    if (p->started && !p->joined) {
+        vx_pipeline_abandon(p);
+        vx_pipeline_join(p);
+    }
+    vx_ring_destroy(p->ring_in);
+    vx_ring_destroy(p->ring_mid);
+    vx_ring_destroy(p->ring_out);
+    vx_ring_destroy(p->ring_py);
+    vx_book_destroy(p->book);
+    free(p->book_exit_tsc);
+    free(p->bundle_close_tsc);
+    free(p->out_buf);
+    free(p->depth_prices);
+    free(p->depth_qtys);
+    free(p->hists);
+    free(p);
+}
+
+/* ---- observers -------------------------------------------------------------------------------- */
+
+void vx_pipeline_read_counters(const vx_pipeline *p, vx_pipeline_counters *c) {
+    memset(c, 0, sizeof *c);
+    /* finished first (acquire), so a reader that sees finished also sees the final counts */
+    c->finished = (uint32_t)vx_pipeline_finished(p);
+    c->generated = counter_get(&p->ingress.generated);
+    c->drops_ingress = counter_get(&p->ingress.drops);
+    c->late = counter_get(&p->ingress.late);
+    c->applied = counter_get(&p->bookst.applied);
+    c->rejected = counter_get(&p->bookst.rejected);
+    c->traded = counter_get(&p->bookst.traded);
+    c->cas_timeouts = counter_get(&p->bookst.cas_timeouts);
+    c->drops_book = counter_get(&p->bookst.drops);
+    c->bundled = counter_get(&p->bundler.bundled);
+    c->bundles = counter_get(&p->bundler.bundles);
+    c->bundles_timed_out = counter_get(&p->bundler.timed_out);
+    c->drops_bundler = counter_get(&p->bundler.drops);
+    c->drops_bundler_txns = counter_get(&p->bundler.drops_txns);
+    c->output_bundles = counter_get(&p->output.bundles);
+    c->output_txns = counter_get(&p->output.txns);
+    c->python_bundles = counter_get(&p->output.python_bundles);
+    c->bytes_written = counter_get(&p->output.bytes_written);
+    c->write_errors = counter_get(&p->output.write_errors);
+    c->drops_python = counter_get(&p->output.drops_python);
+    c->pin_failures = counter_get(&p->pin_failures);
+    /* relaxed: a diagnostic */
+    c->last_write_errno = atomic_load_explicit(&p->output.last_errno, memory_order_relaxed);
+}
+
+const vx_histogram *vx_pipeline_histogram(const vx_pipeline *p, vx_pipeline_hist which) {
+    if ((unsigned)which >= VX_PIPELINE_HISTS) return NULL;
+    return &p->hists[which];
+}
+
+vx_ring *vx_pipeline_python_ring(vx_pipeline *p) { return p->ring_py; }
+
+uint32_t vx_pipeline_check_conservation(const vx_pipeline_counters *c, int python_ring) {
+    uint32_t bad = 0;
+    if (c->generated != c->applied + c->rejected + c->drops_ingress) bad |= VX_CONSERVE_BOOK;
+    if (c->applied != c->bundled + c->drops_book) bad |= VX_CONSERVE_BUNDLER;
+    if (c->bundled != c->output_txns + c->drops_bundler_txns) bad |= VX_CONSERVE_BUNDLES;
+    if (c->bundles != c->output_bundles + c->drops_bundler) bad |= VX_CONSERVE_OUTPUT;
+    if (python_ring && c->output_bundles != c->python_bundles + c->drops_python) bad |= VX_CONSERVE_PYTHON;
+    return bad;
+}
+
+uint64_t vx_pipeline_memory_bytes(const vx_pipeline *p) { return p->memory_bytes; }
+
+static uint64_t fnv1a(uint64_t h, const void *data, size_t n) {
+    const unsigned char *b = data;
+    for (size_t i = 0; i < n; i++) h = (h ^ b[i]) * UINT64_C(0x100000001b3);
+    return h;
+}
+
+uint64_t vx_pipeline_book_digest(const vx_pipeline *p) {
+    uint64_t h = UINT64_C(0xcbf29ce484222325);
+    for (int side = VX_BUY; side <= VX_SELL; side++) {
+        size_t n = vx_book_depth(p->book, side, p->cfg.levels, p->depth_prices, p->depth_qtys);
+        h = fnv1a(h, &n, sizeof n);
+        h = fnv1a(h, p->depth_prices, n * sizeof(int64_t));
+        h = fnv1a(h, p->depth_qtys, n * sizeof(uint64_t));
+    }
+    return h;
+}

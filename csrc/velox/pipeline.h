@@ -1,0 +1,203 @@
+/*
+ * velox/pipeline.h — the native transaction pipeline: four stages on pinned pthreads,
+ * connected by SPSC rings, with no locks and no allocation after vx_pipeline_create.
+ *
+ *   ingress ──ring(txns)──▶ book ──ring(txns)──▶ bundler ──ring(bundles)──▶ output
+ *                                                                  └─▶ [python ring]
+ *
+ * Stages
+ *   - ingress: deterministic order flow from a seeded xoshiro256** (vx_prng): a mid price that
+ *     random-walks inside the book's price window, buys and sells, sizes, a share of cancels.
+ *     Each transaction's tsc is the TSC read when it is made (or, with logical_timestamps,
+ *     its seq, so that a seeded unpaced block-mode run writes byte-identical output). Paced as a Poisson process at
+ *     rate_per_s (exponential gaps scheduled in TSC ticks; when behind it catches up, and the
+ *     gap between schedule and creation goes into the ingress_lateness histogram) or unpaced
+ *     (rate_per_s == 0). Stops at max_txns (if > 0) or at vx_pipeline_stop.
+ *   - book: vx_book_apply on every transaction; accepted ones go downstream, rejected ones
+ *     are counted and dropped from the flow (they are answered, not lost).
+ *   - bundler: packs up to 16 transactions per bundle; a bundle closes when full, when its
+ *     oldest transaction has waited bundle_timeout_ns in the bundler (0: no timeout), or at
+ *     shutdown. bundle_id counts from 0.
+ *   - output: consumes bundles; counts them; optionally writes them (raw 528-byte records,
+ *     through a buffer allocated at create) to output_fd, and/or copies them into the
+ *     "python ring" that the Python driver drains on its own thread.
+ *
+ * Full rings: VX_ON_FULL_DROP counts and discards what does not fit; VX_ON_FULL_BLOCK holds
+ * it and retries (backpressure all the way up to ingress). A stage never waits inside its own
+ * turn, so stages grouped on one thread cannot deadlock each other.
+ *
+ * Threads: thread_count threads (1..4); stage_thread[s] says which thread runs stage s; a
+ * thread runs its stages round-robin, each doing at most `batch` items per turn, and waits
+ * with the wait strategy only when none of its stages had work. thread_cpu[t] pins thread t
+ * (pthread_setaffinity_np) or, when -1, leaves it unpinned. Pinning failures are reported in
+ * the counters (pin_failures), not fatal.
+ *
+ * Shutdown: vx_pipeline_stop sets a flag (release) that ingress reads (acquire); ingress then
+ * finishes; each downstream stage finishes once its upstream stage has finished (acquire)
+ * and its input ring is empty, after flushing what it holds. So every transaction made is
+ * accounted for. vx_pipeline_abandon makes every stage quit at once (for teardown when
+ * nobody will drain the python ring); conservation then does not hold.
+ *
+ * Conservation (exact once vx_pipeline_finished, checked by vx_pipeline_check_conservation):
+ *     generated      = applied + rejected + drops[ingress->book]
+ *     applied        = bundled + drops[book->bundler]
+ *     bundled        = output_txns + dropped bundle txns      (sum of bundle counts)
+ *     bundles        = output_bundles + drops[bundler->output]
+ *     output_bundles = python_bundles + drops[output->python]  (when the python ring is on)
+ *
+ * Threading contract: create/start/join/destroy from one controlling thread; stop, abandon,
+ * finished, counters, histogram reads and the python ring's consumer side from any one
+ * thread at a time (the python ring is SPSC: its consumer is the driver).
+ */
+#ifndef VELOX_PIPELINE_H
+#define VELOX_PIPELINE_H
+
+#include <stdint.h>
+
+#include "velox/histogram.h"
+#include "velox/ring.h"
+#include "velox/types.h"
+
+enum { VX_STAGE_INGRESS = 0, VX_STAGE_BOOK = 1, VX_STAGE_BUNDLER = 2, VX_STAGE_OUTPUT = 3, VX_STAGES = 4 };
+enum { VX_PIPELINE_MAX_THREADS = VX_STAGES };
+
+typedef enum vx_on_full { VX_ON_FULL_DROP = 0, VX_ON_FULL_BLOCK = 1 } vx_on_full;
+
+/* How an idle thread waits: spin (pause), yield (sched_yield), or backoff (spin, then yield,
+ * then sleep VX_PIPELINE_BACKOFF_SLEEP_NS per round; a paced ingress never sleeps past its
+ * next scheduled transaction). */
+typedef enum vx_wait { VX_WAIT_SPIN = 0, VX_WAIT_YIELD = 1, VX_WAIT_BACKOFF = 2 } vx_wait;
+#define VX_PIPELINE_BACKOFF_SLEEP_NS 20000u
+
+/* Histograms (all in nanoseconds; each written by exactly one stage). */
+typedef enum vx_pipeline_hist {
+    VX_HIST_INGRESS_TO_BOOK = 0,     /* txn made -> book applies it          (book) */
+    VX_HIST_BOOK_TO_BUNDLER = 1,     /* book published it -> bundler takes it (bundler) */
+    VX_HIST_INGRESS_TO_BUNDLER = 2,  /* txn made -> bundler takes it          (bundler) */
+    VX_HIST_BUNDLE_TO_OUTPUT = 3,    /* bundle closed -> output takes it      (output) */
+    VX_HIST_END_TO_END = 4,          /* txn made -> output takes its bundle   (output) */
+    VX_HIST_INGRESS_LATENESS = 5,    /* scheduled time -> creation (paced)    (ingress) */
+    VX_PIPELINE_HISTS = 6
+} vx_pipeline_hist;
+
+typedef struct vx_pipeline_config {
+    double ticks_per_ns;            /* from vx_tsc_calibrate; > 0 */
+    double rate_per_s;              /* Poisson rate; 0 = unpaced ("max"); else in [1, 1e9] */
+    uint64_t max_txns;              /* stop ingress after this many (0: no limit) */
+    uint64_t seed;                  /* PRNG seed */
+    uint32_t logical_timestamps;    /* 1: txn.tsc = its seq (deterministic output; the
+                                       histograms timed from txn.tsc — ingress_to_book,
+                                       ingress_to_bundler, end_to_end — stay empty); 0: TSC */
+    uint32_t levels;                /* book price levels, [2, 1<<20] (vx_book_create) */
+    int64_t tick_size;              /* fixed-point price step, > 0 */
+    int64_t base_price;             /* fixed-point price of level 0, > 0 */
+    double cancel_share;            /* share of cancels in [0, 1) */
+    uint32_t max_qty;               /* sizes uniform in [1, max_qty], max_qty >= 1 */
+    uint64_t bundle_timeout_ns;     /* 0: bundles close only when full or at shutdown */
+    vx_on_full on_full;
+    vx_wait wait;
+    uint32_t batch;                 /* items per stage turn, [1, 4096] */
+    uint32_t txn_ring_capacity;     /* power of two, [2, 2^24] (default 4096) */
+    uint32_t bundle_ring_capacity;  /* power of two, [2, 2^20] (default 1024) */
+    uint32_t python_ring_capacity;  /* 0: no python ring; else power of two [2, 2^20] */
+    int output_fd;                  /* -1: no file output; else an fd open for writing */
+    uint32_t output_buffer_bundles; /* file write buffer, in bundles, [1, 65536] (default 64) */
+    uint32_t thread_count;          /* [1, 4] */
+    uint32_t stage_thread[VX_STAGES]; /* thread of each stage; every thread gets >= 1 stage */
+    int32_t thread_cpu[VX_PIPELINE_MAX_THREADS]; /* CPU to pin thread t to, or -1 */
+} vx_pipeline_config;
+
+/* A consistent-enough snapshot of the counters (relaxed loads; exact once finished). */
+typedef struct vx_pipeline_counters {
+    uint64_t generated;         /* ingress: transactions made */
+    uint64_t applied;           /* book: accepted by vx_book_apply */
+    uint64_t rejected;          /* book: refused by vx_book_apply */
+    uint64_t traded;            /* book: accepted transactions that traded */
+    uint64_t cas_timeouts;      /* book: VX_TIMEOUT results of vx_book_apply */
+    uint64_t bundled;           /* bundler: transactions put into bundles */
+    uint64_t bundles;           /* bundler: bundles closed */
+    uint64_t bundles_timed_out; /* bundler: closed by the timeout (subset of bundles) */
+    uint64_t output_bundles;    /* output: bundles consumed */
+    uint64_t output_txns;       /* output: sum of their counts */
+    uint64_t python_bundles;    /* output: bundles copied into the python ring */
+    uint64_t bytes_written;     /* output: bytes written to output_fd */
+    uint64_t write_errors;      /* output: failed write() calls (errno in last_write_errno) */
+    uint64_t drops_ingress;     /* txns dropped: ingress->book ring full */
+    uint64_t drops_book;        /* txns dropped: book->bundler ring full */
+    uint64_t drops_bundler;     /* bundles dropped: bundler->output ring full */
+    uint64_t drops_bundler_txns;/* the transactions inside those bundles */
+    uint64_t drops_python;      /* bundles dropped: python ring full */
+    uint64_t late;              /* ingress: txns made >= VX_PIPELINE_LATE_NS after schedule */
+    uint64_t pin_failures;      /* threads that could not be pinned */
+    int32_t last_write_errno;
+    uint32_t finished;          /* 1 once every stage has finished */
+} vx_pipeline_counters;
+#define VX_PIPELINE_LATE_NS 10000u
+
+/* Which conservation equation failed (bit set), 0 when all hold. */
+enum {
+    VX_CONSERVE_BOOK = 1,    /* generated = applied + rejected + drops_ingress */
+    VX_CONSERVE_BUNDLER = 2, /* applied = bundled + drops_book */
+    VX_CONSERVE_BUNDLES = 4, /* bundled = output_txns + drops_bundler_txns */
+    VX_CONSERVE_OUTPUT = 8,  /* bundles = output_bundles + drops_bundler */
+    VX_CONSERVE_PYTHON = 16  /* output_bundles = python_bundles + drops_python (python ring on) */
+};
+
+typedef struct vx_pipeline vx_pipeline;
+
+/* Fills cfg with the defaults (documented per field above; 2-stage grouping onto two
+ * unpinned threads, drop, backoff, rate 100000/s, 4096/1024 rings, no outputs, levels 1024,
+ * tick 0.01, base price 100.00, cancel share 0.2, max_qty 100, timeout 100 us, batch 64).
+ * ticks_per_ns is set to 0: the caller must calibrate. */
+void vx_pipeline_config_default(vx_pipeline_config *cfg);
+
+/* Checks cfg; on failure returns VX_EINVAL and, if field is not NULL, the name of the first
+ * bad field (static string). */
+vx_status vx_pipeline_config_validate(const vx_pipeline_config *cfg, const char **field);
+
+/* Validates cfg and allocates everything the run needs (rings, book, buffers). VX_EINVAL
+ * (bad cfg; *out untouched), VX_ENOMEM. */
+vx_status vx_pipeline_create(const vx_pipeline_config *cfg, vx_pipeline **out);
+
+/* Starts the threads. VX_ESTATE if already started; VX_ESYS if a thread could not be
+ * created (the ones already started are abandoned and joined; errno set). */
+vx_status vx_pipeline_start(vx_pipeline *p);
+
+/* Asks ingress to stop; the rest drain. Returns at once (any thread; idempotent). */
+void vx_pipeline_stop(vx_pipeline *p);
+
+/* Asks every stage to quit at once without draining (any thread; idempotent). */
+void vx_pipeline_abandon(vx_pipeline *p);
+
+/* 1 once every stage has finished (so join will not wait), 0 before. */
+int vx_pipeline_finished(const vx_pipeline *p);
+
+/* Joins the threads (blocks until they end: call after stop, or after finished). VX_ESTATE
+ * if never started; a second join is a no-op returning VX_OK. */
+vx_status vx_pipeline_join(vx_pipeline *p);
+
+/* Abandons and joins if running, then frees. NULL is a no-op. */
+void vx_pipeline_destroy(vx_pipeline *p);
+
+void vx_pipeline_read_counters(const vx_pipeline *p, vx_pipeline_counters *out);
+
+/* The live histogram `which` (read-only for the caller; single writer is the stage). NULL if
+ * which is out of range. */
+const vx_histogram *vx_pipeline_histogram(const vx_pipeline *p, vx_pipeline_hist which);
+
+/* The python ring (vx_bundle records), or NULL when python_ring_capacity was 0. The caller
+ * is its only consumer. */
+vx_ring *vx_pipeline_python_ring(vx_pipeline *p);
+
+/* Bitmask of failed VX_CONSERVE_* equations (0 = all hold). python_ring: whether the python
+ * ring was configured. Meaningful once finished. */
+uint32_t vx_pipeline_check_conservation(const vx_pipeline_counters *c, int python_ring);
+
+/* Bytes allocated by create (rings, book, buffers, histograms): the working set. */
+uint64_t vx_pipeline_memory_bytes(const vx_pipeline *p);
+
+/* A 64-bit FNV-1a digest of the book's levels (both sides' depth; call after join), for
+ * determinism checks. Uses buffers allocated at create. */
+uint64_t vx_pipeline_book_digest(const vx_pipeline *p);
+
+#endif /* VELOX_PIPELINE_H */

@@ -1,0 +1,400 @@
+/* velox/shm.c — SPSC ring in a POSIX shared-memory segment. See shm.h for the contract. */
+#include "velox/shm.h"
+
+#include <errno.h>
+#include <sched.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "velox/tsc.h"
+
+#define VX_SHM_DEPARTED (1ull << 63)
+#define VX_SHM_PID_MASK 0xFFFFFFFFull
+#define VX_SHM_START_MASK 0x7FFFFFFFull /* 31 bits of start time, below the departed bit */
+
+/* ---- names and sizes --------------------------------------------------------------------- */
+
+int vx_shm_name_valid(const char *name) {
+    if (name == NULL || name[0] == '\0' || name[0] == '.') return 0;
+    size_t i = 0;
+    for (; name[i] != '\0'; i++) { /* bounded: stops at VX_SHM_NAME_MAX + 1 */
+        if (i >= VX_SHM_NAME_MAX) return 0;
+        char c = name[i];
+        int ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+                 c == '.' || c == '_' || c == '-';
+        if (!ok) return 0;
+    }
+    return 1;
+}
+
+static int shm_set_name(vx_shm *shm, const char *name) {
+    if (!vx_shm_name_valid(name)) return 0;
+    shm->name[0] = '/';
+    memcpy(shm->name + 1, name, strlen(name) + 1);
+    return 1;
+}
+
+size_t vx_shm_segment_size(uint32_t capacity, uint32_t record_size) {
+    size_t ring = vx_ring_footprint(capacity, record_size);
+    if (ring == 0 || ring > SIZE_MAX - sizeof(vx_shm_header)) return 0;
+    return sizeof(vx_shm_header) + ring;
+}
+
+static vx_status shm_fail(vx_shm *shm, vx_status status, vx_shm_fault fault, int err) {
+    shm->fault = fault;
+    shm->sys_errno = err;
+    return status;
+}
+
+/* ---- create / attach / detach / unlink --------------------------------------------------- */
+
+vx_status vx_shm_create(vx_shm *shm, const char *name, uint32_t capacity, uint32_t record_size,
+                        const char *dtype, size_t dtype_len) {
+    memset(shm, 0, sizeof *shm);
+    if (!shm_set_name(shm, name)) return shm_fail(shm, VX_EINVAL, VX_SHM_FAULT_NAME, 0);
+    size_t total = vx_shm_segment_size(capacity, record_size);
+    if (total == 0 || dtype == NULL || dtype_len >= VX_SHM_DTYPE_MAX ||
+        memchr(dtype, '\0', dtype_len) != NULL)
+        return shm_fail(shm, VX_EINVAL, VX_SHM_FAULT_ARGUMENT, 0);
+
+    int fd = shm_open(shm->name, O_CREAT | O_EXCL | O_RDWR, 0600);
+    if (fd < 0) return shm_fail(shm, VX_ESYS, VX_SHM_FAULT_SYSTEM, errno);
+    if (ftruncate(fd, (off_t)total) != 0) {
+        int err = errno;
+        close(fd);
+        shm_unlink(shm->name);
+        return shm_fail(shm, VX_ESYS, VX_SHM_FAULT_SYSTEM, err);
+    }
+    void *base = mmap(NULL, total, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+    int map_errno = errno;
+    close(fd); /* the mapping keeps the segment referenced */
+    if (base == MAP_FAILED) {
+        shm_unlink(shm->name);
+        return shm_fail(shm, VX_ESYS, VX_SHM_FAULT_SYSTEM, map_errno);
+    }
+
+    /* ftruncate zero-filled the segment: state is INITIALISING, role words are free. */
+    vx_shm_header *h = base;
+    h->magic = VX_SHM_MAGIC;
+    h->layout_version = VX_SHM_LAYOUT_VERSION;
+    h->header_size = (uint32_t)sizeof(vx_shm_header);
+    h->segment_size = total;
+    h->ring_offset = sizeof(vx_shm_header);
+    h->ring_size = total - sizeof(vx_shm_header);
+    h->capacity = capacity;
+    h->record_size = record_size;
+    h->dtype_len = (uint32_t)dtype_len;
+    h->creator_pid = (int32_t)getpid();
+    memcpy(h->dtype, dtype, dtype_len);
+    h->dtype[dtype_len] = '\0';
+
+    vx_ring *ring = (vx_ring *)((char *)base + h->ring_offset);
+    vx_status st = vx_ring_init_in(ring, (size_t)h->ring_size, capacity, record_size);
+    if (st != VX_OK) {
+        munmap(base, total);
+        shm_unlink(shm->name);
+        return shm_fail(shm, st, VX_SHM_FAULT_ARGUMENT, 0);
+    }
+    /* pairs with the acquire load of state in vx_shm_attach: everything above is visible to
+     * an attacher that sees READY */
+    atomic_store_explicit(&h->state, VX_SHM_READY, memory_order_release);
+
+    shm->header = h;
+    shm->ring = ring;
+    shm->mapped_size = total;
+    return VX_OK;
+}
+
+static void shm_sleep_ns(long ns) {
+    struct timespec ts = {0, ns};
+    nanosleep(&ts, NULL);
+}
+
+/* Validates a mapped, READY header against the segment's real size. */
+static vx_shm_fault shm_validate(const vx_shm_header *h, size_t real_size,
+                                 uint32_t expected_record_size) {
+    if (h->magic != VX_SHM_MAGIC) return VX_SHM_FAULT_MAGIC;
+    if (h->layout_version != VX_SHM_LAYOUT_VERSION) return VX_SHM_FAULT_VERSION;
+    if (h->header_size != sizeof(vx_shm_header) || h->ring_offset != sizeof(vx_shm_header))
+        return VX_SHM_FAULT_HEADER;
+    size_t expect = h->capacity > VX_RING_MAX_CAPACITY
+                        ? 0
+                        : vx_shm_segment_size((uint32_t)h->capacity, h->record_size);
+    if (expect == 0 || h->segment_size != expect || h->segment_size != real_size ||
+        h->ring_size != expect - sizeof(vx_shm_header))
+        return VX_SHM_FAULT_HEADER;
+    if (h->dtype_len >= VX_SHM_DTYPE_MAX || h->dtype[h->dtype_len] != '\0' ||
+        memchr(h->dtype, '\0', h->dtype_len) != NULL)
+        return VX_SHM_FAULT_DTYPE;
+    if (expected_record_size != 0 && h->record_size != expected_record_size)
+        return VX_SHM_FAULT_RECORD_SIZE;
+    return VX_SHM_FAULT_NONE;
+}
+
+vx_status vx_shm_attach(vx_shm *shm, const char *name, uint32_t expected_record_size,
+                        uint64_t wait_ns) {
+    memset(shm, 0, sizeof *shm);
+    if (!shm_set_name(shm, name)) return shm_fail(shm, VX_EINVAL, VX_SHM_FAULT_NAME, 0);
+    int fd = shm_open(shm->name, O_RDWR, 0);
+    if (fd < 0) return shm_fail(shm, VX_ESYS, VX_SHM_FAULT_SYSTEM, errno);
+
+    /* A creator between shm_open and ftruncate shows a zero-size segment: wait for the size,
+     * then for READY. Bounded by the deadline. */
+    uint64_t deadline = vx_monotonic_ns() + wait_ns;
+    struct stat sb;
+    for (;;) {
+        if (fstat(fd, &sb) != 0) {
+            int err = errno;
+            close(fd);
+            return shm_fail(shm, VX_ESYS, VX_SHM_FAULT_SYSTEM, err);
+        }
+        if ((size_t)sb.st_size >= sizeof(vx_shm_header)) break;
+        if (sb.st_size != 0 || vx_monotonic_ns() >= deadline) {
+            close(fd);
+            return sb.st_size == 0 ? shm_fail(shm, VX_TIMEOUT, VX_SHM_FAULT_NOT_READY, 0)
+                                   : shm_fail(shm, VX_ESTATE, VX_SHM_FAULT_TOO_SMALL, 0);
+        }
+        shm_sleep_ns(100000);
+    }
+    size_t size = (size_t)sb.st_size;
+    void *base = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+    int map_errno = errno;
+    close(fd);
+    if (base == MAP_FAILED) return shm_fail(shm, VX_ESYS, VX_SHM_FAULT_SYSTEM, map_errno);
+
+    vx_shm_header *h = base;
+    vx_shm_fault fault = VX_SHM_FAULT_NONE;
+    vx_status st = VX_OK;
+    if (h->magic != VX_SHM_MAGIC && h->magic != 0) {
+        fault = VX_SHM_FAULT_MAGIC; /* not ours: do not wait for a READY that will never come */
+    } else {
+        /* pairs with the release store of READY in vx_shm_create */
+        while (atomic_load_explicit(&h->state, memory_order_acquire) != VX_SHM_READY) {
+            if (vx_monotonic_ns() >= deadline) { /* bounded by the deadline */
+                fault = VX_SHM_FAULT_NOT_READY;
+                break;
+            }
+            shm_sleep_ns(100000);
+        }
+        if (fault == VX_SHM_FAULT_NONE) fault = shm_validate(h, size, expected_record_size);
+    }
+    vx_ring *ring = NULL;
+    if (fault == VX_SHM_FAULT_NONE &&
+        (vx_ring_attach((char *)base + h->ring_offset, (size_t)h->ring_size, &ring) != VX_OK ||
+         vx_ring_capacity(ring) != h->capacity || vx_ring_elem_size(ring) != h->record_size))
+        fault = VX_SHM_FAULT_RING;
+    if (fault != VX_SHM_FAULT_NONE) {
+        munmap(base, size);
+        st = fault == VX_SHM_FAULT_NOT_READY ? VX_TIMEOUT : VX_ESTATE;
+        return shm_fail(shm, st, fault, 0);
+    }
+    shm->header = h;
+    shm->ring = ring;
+    shm->mapped_size = size;
+    return VX_OK;
+}
+
+vx_status vx_shm_detach(vx_shm *shm) {
+    if (shm->header == NULL) return VX_OK;
+    int rc = munmap(shm->header, shm->mapped_size);
+    shm->header = NULL;
+    shm->ring = NULL;
+    shm->mapped_size = 0;
+    if (rc != 0) return shm_fail(shm, VX_ESYS, VX_SHM_FAULT_SYSTEM, errno);
+    return VX_OK;
+}
+
+vx_status vx_shm_unlink(const char *name) {
+    char path[VX_SHM_NAME_MAX + 2];
+    if (!vx_shm_name_valid(name)) {
+        errno = EINVAL;
+        return VX_EINVAL;
+    }
+    path[0] = '/';
+    memcpy(path + 1, name, strlen(name) + 1);
+    return shm_unlink(path) == 0 ? VX_OK : VX_ESYS;
+}
+
+/* ---- roles and liveness ------------------------------------------------------------------ */
+
+/* Reads state and start time (field 22) of /proc/<pid>/stat. Returns 1 if read, 0 if the
+ * process does not exist, -1 if /proc cannot tell (not Linux, not mounted). */
+static int shm_proc_stat(pid_t pid, char *state, uint64_t *start_time) {
+    char path[64], buf[1024];
+    snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return errno == ENOENT || errno == ESRCH ? 0 : -1;
+    ssize_t n = read(fd, buf, sizeof buf - 1);
+    close(fd);
+    if (n <= 0) return n == 0 ? 0 : -1;
+    buf[n] = '\0';
+    /* "pid (comm) S ppid ...": comm may contain spaces and ')', so parse after the last ')'. */
+    char *p = strrchr(buf, ')');
+    if (p == NULL || p[1] != ' ' || p[2] == '\0') return -1;
+    *state = p[2];
+    p += 3;
+    /* fields 4..21 are 18 fields to skip; start time is field 22. Bounded: 18 iterations. */
+    for (int field = 4; field <= 21; field++) {
+        p = strchr(p, ' ');
+        if (p == NULL) return -1;
+        p++;
+    }
+    char *end = NULL;
+    unsigned long long v = strtoull(p, &end, 10);
+    if (end == p) return -1;
+    *start_time = v;
+    return 1;
+}
+
+uint64_t vx_shm_identity(pid_t pid) {
+    if (pid <= 0) return 0;
+    char state = 0;
+    uint64_t start = 0;
+    int rc = shm_proc_stat(pid, &state, &start);
+    if (rc == 0) return 0;
+    if (rc < 0 && kill(pid, 0) != 0 && errno == ESRCH) return 0;
+    if (rc < 0) start = 0;
+    return ((start & VX_SHM_START_MASK) << 32) | ((uint64_t)(uint32_t)pid & VX_SHM_PID_MASK);
+}
+
+static _Atomic uint64_t *shm_role_word(const vx_shm *shm, vx_shm_role role) {
+    vx_shm_header *h = shm->header;
+    return role == VX_SHM_PRODUCER ? &h->producer : &h->consumer;
+}
+
+/* Liveness of the identity in a role word (departed bit already cleared). */
+static vx_shm_peer shm_identity_state(uint64_t identity) {
+    pid_t pid = (pid_t)(identity & VX_SHM_PID_MASK);
+    char state = 0;
+    uint64_t start = 0;
+    int rc = shm_proc_stat(pid, &state, &start);
+    if (rc == 0) return VX_SHM_PEER_DEAD;
+    if (rc > 0) {
+        /* A zombie still answers kill(pid, 0): it is dead for us. A different start time
+         * means the pid was recycled by another process. */
+        if (state == 'Z' || state == 'X' || state == 'x') return VX_SHM_PEER_DEAD;
+        if ((identity >> 32) != 0 && ((identity >> 32) & VX_SHM_START_MASK) !=
+                                         (start & VX_SHM_START_MASK))
+            return VX_SHM_PEER_DEAD;
+        return VX_SHM_PEER_ALIVE;
+    }
+    if (kill(pid, 0) != 0 && errno == ESRCH) return VX_SHM_PEER_DEAD;
+    return VX_SHM_PEER_ALIVE; /* exists (EPERM counts: another user's live process) */
+}
+
+vx_shm_peer vx_shm_peer_state(const vx_shm *shm, vx_shm_role role, pid_t *pid) {
+    /* pairs with the release CAS in vx_shm_claim / vx_shm_release: a departed mark is seen
+     * after every record the leaver pushed or popped before leaving */
+    uint64_t word = atomic_load_explicit(shm_role_word(shm, role), memory_order_acquire);
+    if (pid) *pid = (pid_t)(word & VX_SHM_PID_MASK);
+    if (word == 0) return VX_SHM_PEER_NONE;
+    if (word & VX_SHM_DEPARTED) return VX_SHM_PEER_DEPARTED;
+    return shm_identity_state(word);
+}
+
+vx_status vx_shm_claim(vx_shm *shm, vx_shm_role role, uint64_t me, pid_t *holder_pid) {
+    if (holder_pid) *holder_pid = 0;
+    if (shm->header == NULL || me == 0 || (me & VX_SHM_DEPARTED)) return VX_EINVAL;
+    _Atomic uint64_t *word = shm_role_word(shm, role);
+    /* pairs with the release CAS of a previous holder's vx_shm_release / vx_shm_claim */
+    uint64_t seen = atomic_load_explicit(word, memory_order_acquire);
+    /* Bounded: each failed CAS means another process changed the word; give up after a few. */
+    for (int attempt = 0; attempt < 16; attempt++) {
+        if (seen == me) return VX_OK;
+        if (seen != 0 && !(seen & VX_SHM_DEPARTED) &&
+            shm_identity_state(seen) == VX_SHM_PEER_ALIVE) {
+            if (holder_pid) *holder_pid = (pid_t)(seen & VX_SHM_PID_MASK);
+            return VX_EMISUSE;
+        }
+        /* acq_rel: acquire the previous holder's ring accesses, release ours to the next */
+        if (atomic_compare_exchange_strong_explicit(word, &seen, me, memory_order_acq_rel,
+                                                    memory_order_acquire))
+            return VX_OK;
+    }
+    if (holder_pid) *holder_pid = (pid_t)(seen & VX_SHM_PID_MASK);
+    return VX_EMISUSE;
+}
+
+vx_status vx_shm_release(vx_shm *shm, vx_shm_role role, uint64_t me) {
+    if (shm->header == NULL || me == 0) return VX_EINVAL;
+    uint64_t expected = me;
+    /* release: a peer that acquires the departed mark sees every record we moved before it
+     * (pairs with the acquire load in vx_shm_peer_state) */
+    if (atomic_compare_exchange_strong_explicit(shm_role_word(shm, role), &expected,
+                                                me | VX_SHM_DEPARTED, memory_order_release,
+                                                memory_order_relaxed))
+        return VX_OK;
+    return VX_ESTATE;
+}
+
+/* ---- blocking push / pop ----------------------------------------------------------------- */
+
+/* The shared wait loop: the ring's own bounded wait (spin, yield, sleep) in slices of
+ * VX_SHM_PEER_CHECK_NS, checking the peer between slices. wait_fn is vx_ring_push_wait or
+ * vx_ring_pop_wait. Bounded by the deadline. */
+typedef vx_status (*shm_wait_fn)(vx_ring *, void *, uint64_t, vx_ring_backoff *);
+
+static vx_status shm_wait(vx_shm *shm, vx_shm_role peer_role, uint64_t timeout_ns,
+                          pid_t *peer_pid, shm_wait_fn wait_fn, void *record) {
+    if (peer_pid) *peer_pid = 0;
+    vx_ring_backoff backoff = {0};
+    uint64_t start = vx_monotonic_ns();
+    uint64_t deadline = timeout_ns > UINT64_MAX - start ? UINT64_MAX : start + timeout_ns;
+    uint64_t slice_end = timeout_ns > VX_SHM_PEER_CHECK_NS ? start + VX_SHM_PEER_CHECK_NS : deadline;
+    vx_status st = wait_fn(shm->ring, record, slice_end, &backoff); /* tries at least once */
+    for (;;) { /* bounded by the deadline: every slice ends by it */
+        if (st != VX_TIMEOUT) return st; /* VX_OK or VX_EMISUSE */
+        pid_t pid = 0;
+        vx_shm_peer peer = vx_shm_peer_state(shm, peer_role, &pid);
+        if (peer == VX_SHM_PEER_DEAD || peer == VX_SHM_PEER_DEPARTED) {
+            /* the peer may have moved records just before leaving: one last try */
+            st = wait_fn(shm->ring, record, 0, &backoff);
+            if (st != VX_TIMEOUT) return st;
+            if (peer_pid) *peer_pid = pid;
+            return VX_ESTATE;
+        }
+        uint64_t now = vx_monotonic_ns();
+        if (now >= deadline) return VX_TIMEOUT;
+        slice_end = deadline - now > VX_SHM_PEER_CHECK_NS ? now + VX_SHM_PEER_CHECK_NS : deadline;
+        st = wait_fn(shm->ring, record, slice_end, &backoff);
+    }
+}
+
+static vx_status shm_push_wait(vx_ring *ring, void *record, uint64_t deadline_ns,
+                               vx_ring_backoff *backoff) {
+    return vx_ring_push_wait(ring, record, deadline_ns, backoff);
+}
+
+vx_status vx_shm_push_wait(vx_shm *shm, const void *record, uint64_t timeout_ns,
+                           pid_t *peer_pid) {
+    return shm_wait(shm, VX_SHM_CONSUMER, timeout_ns, peer_pid, shm_push_wait, (void *)record);
+}
+
+vx_status vx_shm_pop_wait(vx_shm *shm, void *record, uint64_t timeout_ns, pid_t *peer_pid) {
+    return shm_wait(shm, VX_SHM_PRODUCER, timeout_ns, peer_pid, vx_ring_pop_wait, record);
+}
+
+const char *vx_shm_fault_name(vx_shm_fault fault) {
+    switch (fault) {
+    case VX_SHM_FAULT_NONE: return "no fault";
+    case VX_SHM_FAULT_NAME: return "invalid segment name";
+    case VX_SHM_FAULT_ARGUMENT: return "argument out of range";
+    case VX_SHM_FAULT_SYSTEM: return "operating system call failed";
+    case VX_SHM_FAULT_NOT_READY: return "creator did not finish initialising the segment";
+    case VX_SHM_FAULT_TOO_SMALL: return "segment smaller than the velox header";
+    case VX_SHM_FAULT_MAGIC: return "bad magic: not a velox segment, or corrupted";
+    case VX_SHM_FAULT_VERSION: return "segment written by another layout version";
+    case VX_SHM_FAULT_HEADER: return "inconsistent header sizes or offsets (corrupt segment)";
+    case VX_SHM_FAULT_DTYPE: return "dtype description not terminated (corrupt segment)";
+    case VX_SHM_FAULT_RECORD_SIZE: return "record size differs from the expected one";
+    case VX_SHM_FAULT_RING: return "ring header disagrees with the segment header";
+    }
+    return "unknown fault";
+}

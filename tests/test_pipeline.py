@@ -1,0 +1,180 @@
+"""velox.Pipeline: conservation in drop and block modes, no drops at a moderate paced
+rate, same seed -> same output and book, both the grouped and the 1-CPU mapping, the Python
+callback sees every bundle, bad arguments raise naming the value."""
+
+import os
+import time
+
+import numpy as np
+import pytest
+
+import velox
+from velox import BUNDLE_DTYPE, Pipeline
+from velox._pipeline import NativePipeline
+from velox.pipeline import available_cpus, parse_cores, stage_mapping
+
+CPUS = available_cpus()
+
+
+def check_bundles(bundles, report):
+    """Every bundle valid: ids consecutive from 0, counts 1..16, unused slots zero, sequence
+    ids strictly increasing through the whole run (FIFO through every stage)."""
+    c = report["counters"]
+    assert len(bundles) == c["output_bundles"]
+    assert np.array_equal(bundles["bundle_id"], np.arange(len(bundles)))
+    counts = bundles["count"].astype(np.int64)
+    assert counts.min() >= 1 and counts.max() <= 16
+    assert counts.sum() == c["bundled"]
+    txns = bundles["txns"]
+    used = np.arange(16)[None, :] < counts[:, None]
+    for field in txns.dtype.names:
+        assert not txns[field][~used].any()
+    seqs = txns["seq"][used]
+    assert np.all(np.diff(seqs.astype(np.int64)) > 0)
+    return txns[used]
+
+
+def run_block(tmp_path, name, cores, seed=7, count=30_000):
+    path = tmp_path / name
+    p = Pipeline("max", cores=cores, seed=seed, on_full="block", bundle_timeout_us=0,
+                 output=path, max_txns=count, levels=256, timestamps="logical")
+    p.start()
+    assert p.wait(timeout=30)
+    report = p.stop()
+    return path, report
+
+
+def test_block_mode_conserves_and_same_seed_gives_same_output_and_book(tmp_path):
+    path1, r1 = run_block(tmp_path, "a.bin", cores=[CPUS[0]])           # 1 thread
+    path2, r2 = run_block(tmp_path, "b.bin", cores=CPUS[:2])             # grouped (2 CPUs here)
+    for r in (r1, r2):
+        c = r["counters"]
+        assert r["conservation_ok"] and not r["abandoned"]
+        assert c["generated"] == 30_000
+        assert sum(v for v in c["drops"].values()) == 0
+        assert c["applied"] + c["rejected"] == c["generated"]
+        assert c["bundles"] == -(-c["bundled"] // 16)  # no timeout: all full but the last
+    b1 = np.fromfile(path1, BUNDLE_DTYPE)
+    b2 = np.fromfile(path2, BUNDLE_DTYPE)
+    check_bundles(b1, r1)
+    check_bundles(b2, r2)
+    assert os.path.getsize(path1) == r1["counters"]["bytes_written"] == len(b1) * 528
+    # logical timestamps: each transaction carries its seq, so the runs are byte-identical
+    used = np.arange(16)[None, :] < b1["count"][:, None]
+    assert np.array_equal(b1["txns"]["tsc"][used], b1["txns"]["seq"][used])
+    assert path1.read_bytes() == path2.read_bytes()
+    assert r1["latency_ns"]["end_to_end"]["count"] == 0
+    assert r1["book_digest"] == r2["book_digest"]
+    assert r1["counters"]["traded"] == r2["counters"]["traded"]
+    # a different seed gives a different flow
+    path3, r3 = run_block(tmp_path, "c.bin", cores=[CPUS[0]], seed=8)
+    assert path3.read_bytes() != path1.read_bytes()
+
+
+@pytest.mark.parametrize("threads", [1, 2, 4])
+def test_drop_mode_conserves_with_tiny_rings(threads):
+    maps = {1: (0, 0, 0, 0), 2: (0, 0, 1, 1), 4: (0, 1, 2, 3)}
+    n = NativePipeline(ticks_per_ns=velox.tsc.ticks_per_ns(), rate_per_s=0, max_txns=50_000,
+                       on_full="drop", levels=64, txn_ring_capacity=16, bundle_ring_capacity=2,
+                       python_ring_capacity=2, bundle_timeout_ns=500, wait="yield",
+                       stage_thread=maps[threads], thread_cpu=(-1,) * threads)
+    n.start()  # max_txns ends the run by itself
+    deadline = time.monotonic() + 30
+    while not n.finished and time.monotonic() < deadline:
+        time.sleep(0.002)
+    n.join()
+    c = n.counters()
+    assert c["finished"] and c["generated"] == 50_000
+    assert n.conservation_failures() == []
+    assert c["python_bundles"] == min(2, c["output_bundles"])  # nobody drained the python ring
+    assert c["drops"]["output_to_python"] == c["output_bundles"] - c["python_bundles"]
+    assert len(n.drain(10)) == c["python_bundles"]
+
+
+def test_no_drops_at_a_moderate_paced_rate_and_histograms_count_everything():
+    p = Pipeline(20_000, bundle_timeout_us=50, levels=256)
+    with p:
+        time.sleep(0.4)
+        live = p.stats()
+        assert live["counters"]["generated"] > 0
+    r = p.stop()  # idempotent: the report from __exit__
+    c = r["counters"]
+    assert r["conservation_ok"]
+    assert sum(c["drops"].values()) == 0
+    assert 2_000 < c["generated"] < 20_000
+    lat = r["latency_ns"]
+    assert lat["ingress_to_book"]["count"] == c["applied"] + c["rejected"]
+    assert lat["end_to_end"]["count"] == c["bundled"] == lat["ingress_to_bundler"]["count"]
+    assert lat["bundle_to_output"]["count"] == c["output_bundles"]
+    for name in ("ingress_to_book", "book_to_bundler", "bundle_to_output", "end_to_end"):
+        h = lat[name]
+        assert h["p50"] <= h["p90"] <= h["p99"] <= h["p999"] <= h["max"]
+    assert r["rate"]["target"] == 20_000 and r["rate"]["achieved"] > 0
+    assert set(r["mapping"]) == {"ingress", "book", "bundler", "output"}
+    assert r["memory_bytes"] > 0
+
+
+def test_callback_gets_every_bundle_on_the_driver_thread():
+    import threading
+    seen, threads = [], set()
+
+    def cb(batch):
+        assert batch.dtype == BUNDLE_DTYPE
+        threads.add(threading.get_ident())
+        seen.append(batch.copy())
+
+    p = Pipeline("max", on_full="block", callback=cb, max_txns=40_000, bundle_timeout_us=0,
+                 levels=256)
+    p.start()
+    assert p.wait(timeout=30)
+    r = p.stop()
+    got = np.concatenate(seen)
+    assert r["conservation_ok"]
+    assert threads == {threading.get_ident()}
+    assert r["counters"]["python_bundles"] == len(got) == r["counters"]["output_bundles"]
+    check_bundles(got, r)
+
+
+def test_stage_mapping_groups_stages_onto_the_cpus_given():
+    st, tc, m = stage_mapping([CPUS[0]])
+    assert st == [0, 0, 0, 0] and tc == [CPUS[0]] and set(m.values()) == {CPUS[0]}
+    if len(CPUS) >= 2:
+        st, tc, m = stage_mapping(CPUS[:2])
+        assert st == [0, 0, 1, 1]
+        assert m == {"ingress": CPUS[0], "book": CPUS[0], "bundler": CPUS[1], "output": CPUS[1]}
+    assert parse_cores("0-2,5") == [0, 1, 2, 5]
+    with pytest.raises(ValueError, match="not available"):
+        stage_mapping([max(CPUS) + 1000])
+    for bad in ("", "a", "3-1", "1,1", "-1"):
+        with pytest.raises(ValueError):
+            parse_cores(bad)
+
+
+@pytest.mark.parametrize("kwargs, exc, text", [
+    ({"rate": -5}, ValueError, "-5"),
+    ({"rate": "fast"}, TypeError, "'fast'"),
+    ({"levels": 1000}, ValueError, "1000"),
+    ({"on_full": "wait"}, ValueError, "'wait'"),
+    ({"wait": "sleep"}, ValueError, "'sleep'"),
+    ({"bundle_timeout_us": -1}, ValueError, "-1"),
+    ({"tick_size": 0}, ValueError, "0"),
+    ({"seed": -1}, ValueError, "-1"),
+    ({"cancel_share": 1.0}, ValueError, "1.0"),
+    ({"callback": 3}, TypeError, "3"),
+])
+def test_bad_arguments_raise_naming_the_value(kwargs, exc, text):
+    with pytest.raises(exc, match=text):
+        Pipeline(**kwargs)
+
+
+def test_lifecycle_errors():
+    p = Pipeline(1000)
+    with pytest.raises(RuntimeError, match="never started"):
+        p.stop()
+    p.start()
+    with pytest.raises(RuntimeError, match="already started"):
+        p.start()
+    r = p.stop()
+    assert r["conservation_ok"]
+    with pytest.raises(RuntimeError, match="no python ring"):
+        p._native.drain()

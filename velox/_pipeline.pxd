@@ -1,0 +1,12 @@
+# Cython interface of velox._pipeline: downstream Cython can cimport NativePipeline and reach
+# the C pipeline (p.p) without Python, e.g. to read counters nogil:
+#     from velox._pipeline cimport NativePipeline
+#     from velox.includes.pipeline cimport vx_pipeline_read_counters, vx_pipeline_counters
+from velox.includes.pipeline cimport vx_pipeline, vx_pipeline_config
+
+cdef class NativePipeline:
+    cdef vx_pipeline *p
+    cdef vx_pipeline_config cfg
+    cdef bint started
+    cdef bint joined
+    cdef object bundle_dtype

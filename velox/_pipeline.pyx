@@ -1,0 +1,240 @@
+# cython: language_level=3, embedsignature=True
+# distutils: sources = csrc/velox/pipeline.c csrc/velox/orderbook.c csrc/velox/ring.c csrc/velox/histogram.c csrc/velox/tsc.c csrc/velox/types.c
+"""NativePipeline: the C pipeline (csrc/velox/pipeline.h) as a thin Cython class. Use
+velox.Pipeline (velox/pipeline.py) for the friendly interface; this class takes the C
+configuration fields as keyword arguments, checks their ranges, and calls one C function per
+method. Python never runs on the pipeline's threads.
+
+Not marked free-threading compatible: start/stop/join/drain assume one controlling thread,
+which the GIL provides."""
+
+cimport numpy as cnp
+import numpy as np
+from libc.stdint cimport int32_t, uint32_t, uint64_t
+
+from velox._histogram cimport histogram_snapshot
+from velox.includes.histogram cimport vx_histogram
+from velox.includes.pipeline cimport *
+from velox.includes.types cimport VX_OK, vx_status, vx_status_name
+
+from velox._records import BUNDLE_DTYPE
+
+cnp.import_array()
+
+STAGES = ("ingress", "book", "bundler", "output")
+HISTOGRAMS = ("ingress_to_book", "book_to_bundler", "ingress_to_bundler",
+              "bundle_to_output", "end_to_end", "ingress_lateness")
+ON_FULL = {"drop": VX_ON_FULL_DROP, "block": VX_ON_FULL_BLOCK}
+WAIT = {"spin": VX_WAIT_SPIN, "yield": VX_WAIT_YIELD, "backoff": VX_WAIT_BACKOFF}
+LATE_NS = VX_PIPELINE_LATE_NS
+MAX_THREADS = VX_PIPELINE_MAX_THREADS
+
+_U32 = 2**32 - 1
+_U64 = 2**64 - 1
+_I64 = 2**63 - 1
+
+_CONSERVATION = (
+    (VX_CONSERVE_BOOK, "generated == applied + rejected + drops.ingress_to_book"),
+    (VX_CONSERVE_BUNDLER, "applied == bundled + drops.book_to_bundler"),
+    (VX_CONSERVE_BUNDLES, "bundled == sum of bundle counts (output_txns + dropped bundles' txns)"),
+    (VX_CONSERVE_OUTPUT, "bundles == output_bundles + drops.bundler_to_output"),
+    (VX_CONSERVE_PYTHON, "output_bundles == python_bundles + drops.output_to_python"),
+)
+
+
+def _int_in(name, value, lo, hi):
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
+        raise TypeError(f"{name} must be an integer, got {value!r}")
+    if not lo <= value <= hi:
+        raise ValueError(f"{name} must be in [{lo}, {hi}], got {value!r}")
+    return int(value)
+
+
+def _float_in(name, value, lo, hi):
+    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
+        raise TypeError(f"{name} must be a number, got {value!r}")
+    v = float(value)
+    if not lo <= v <= hi:  # also rejects NaN
+        raise ValueError(f"{name} must be in [{lo}, {hi}], got {value!r}")
+    return v
+
+
+cdef class NativePipeline:
+    """NativePipeline(*, ticks_per_ns, rate_per_s=1e5, max_txns=0, seed=1, levels=1024,
+    tick_size=1_000_000, base_price=10_000_000_000, cancel_share=0.2, max_qty=100,
+    bundle_timeout_ns=100_000, on_full="drop", wait="backoff", batch=64,
+    txn_ring_capacity=4096, bundle_ring_capacity=1024, python_ring_capacity=0,
+    output_fd=-1, output_buffer_bundles=64, stage_thread=(0, 0, 1, 1), thread_cpu=(-1, -1),
+    logical_timestamps=False)
+
+    Prices are fixed point (VX_PRICE_SCALE units). stage_thread gives the thread of
+    (ingress, book, bundler, output); thread_cpu the CPU of each thread (-1: not pinned)."""
+
+    def __cinit__(self, *, ticks_per_ns, rate_per_s=1e5, max_txns=0, seed=1, levels=1024,
+                  tick_size=1_000_000, base_price=10_000_000_000, cancel_share=0.2, max_qty=100,
+                  bundle_timeout_ns=100_000, on_full="drop", wait="backoff", batch=64,
+                  txn_ring_capacity=4096, bundle_ring_capacity=1024, python_ring_capacity=0,
+                  output_fd=-1, output_buffer_bundles=64, stage_thread=(0, 0, 1, 1),
+                  thread_cpu=(-1, -1), logical_timestamps=False):
+        self.p = NULL
+        self.bundle_dtype = BUNDLE_DTYPE
+        vx_pipeline_config_default(&self.cfg)
+        cdef vx_pipeline_config *c = &self.cfg
+        c.ticks_per_ns = _float_in("ticks_per_ns", ticks_per_ns, 1e-6, 1e6)
+        c.rate_per_s = _float_in("rate_per_s", rate_per_s, 0.0, 1e9)
+        if 0.0 < c.rate_per_s < 1.0:
+            raise ValueError(f"rate_per_s must be 0 (unpaced) or in [1, 1e9], got {rate_per_s!r}")
+        c.max_txns = _int_in("max_txns", max_txns, 0, _U64)
+        c.seed = _int_in("seed", seed, 0, _U64)
+        if not isinstance(logical_timestamps, bool):
+            raise TypeError(f"logical_timestamps must be a bool, got {logical_timestamps!r}")
+        c.logical_timestamps = 1 if logical_timestamps else 0
+        c.levels = _int_in("levels", levels, 2, 1 << 20)
+        if levels & (levels - 1):
+            raise ValueError(f"levels must be a power of two in [2, 2**20], got {levels!r}")
+        c.tick_size = _int_in("tick_size", tick_size, 1, _I64)
+        c.base_price = _int_in("base_price", base_price, 1, _I64)
+        c.cancel_share = _float_in("cancel_share", cancel_share, 0.0, 0.999999)
+        c.max_qty = _int_in("max_qty", max_qty, 1, _U32)
+        c.bundle_timeout_ns = _int_in("bundle_timeout_ns", bundle_timeout_ns, 0, 3_600_000_000_000)
+        if on_full not in ON_FULL:
+            raise ValueError(f"on_full must be 'drop' or 'block', got {on_full!r}")
+        c.on_full = ON_FULL[on_full]
+        if wait not in WAIT:
+            raise ValueError(f"wait must be 'spin', 'yield' or 'backoff', got {wait!r}")
+        c.wait = WAIT[wait]
+        c.batch = _int_in("batch", batch, 1, 4096)
+        c.txn_ring_capacity = _int_in("txn_ring_capacity", txn_ring_capacity, 2, 1 << 24)
+        c.bundle_ring_capacity = _int_in("bundle_ring_capacity", bundle_ring_capacity, 2, 1 << 20)
+        c.python_ring_capacity = _int_in("python_ring_capacity", python_ring_capacity, 0, 1 << 20)
+        c.output_fd = _int_in("output_fd", output_fd, -1, 2**31 - 1)
+        c.output_buffer_bundles = _int_in("output_buffer_bundles", output_buffer_bundles, 1, 65536)
+        stage_thread = tuple(stage_thread)
+        thread_cpu = tuple(thread_cpu)
+        if len(stage_thread) != VX_STAGES:
+            raise ValueError(f"stage_thread must give a thread for each of the 4 stages, got {stage_thread!r}")
+        if not 1 <= len(thread_cpu) <= VX_PIPELINE_MAX_THREADS:
+            raise ValueError(f"thread_cpu must list 1 to 4 threads' CPUs, got {thread_cpu!r}")
+        c.thread_count = len(thread_cpu)
+        cdef int i
+        for i in range(VX_STAGES):
+            c.stage_thread[i] = _int_in("stage_thread", stage_thread[i], 0, len(thread_cpu) - 1)
+        for i in range(len(thread_cpu)):
+            c.thread_cpu[i] = _int_in("thread_cpu", thread_cpu[i], -1, 1023)
+        cdef const char *field = NULL
+        if vx_pipeline_config_validate(c, &field) != VX_OK:
+            name = field.decode() if field != NULL else "config"
+            raise ValueError(f"invalid pipeline configuration: {name} "
+                             f"(stage_thread={stage_thread!r}, thread_cpu={thread_cpu!r})")
+        cdef vx_status st = vx_pipeline_create(c, &self.p)
+        if st != VX_OK:
+            if st == 4:  # VX_ENOMEM
+                raise MemoryError("cannot allocate the pipeline")
+            raise ValueError(f"cannot create the pipeline: {vx_status_name(st).decode()}")
+
+    def __dealloc__(self):
+        if self.p != NULL:
+            with nogil:
+                vx_pipeline_destroy(self.p)  # abandons and joins if still running
+            self.p = NULL
+
+    def start(self):
+        """Starts the native threads."""
+        if self.started:
+            raise RuntimeError("the pipeline was already started (a pipeline runs once)")
+        cdef vx_status st = vx_pipeline_start(self.p)
+        if st != VX_OK:
+            raise OSError(f"cannot start the pipeline threads: {vx_status_name(st).decode()}")
+        self.started = True
+
+    def stop(self):
+        """Asks ingress to stop; the other stages drain. Returns at once."""
+        vx_pipeline_stop(self.p)
+
+    def abandon(self):
+        """Asks every stage to quit at once, without draining."""
+        vx_pipeline_abandon(self.p)
+
+    @property
+    def finished(self):
+        """True once every stage has finished (join will not wait)."""
+        return bool(vx_pipeline_finished(self.p))
+
+    def join(self):
+        """Joins the threads (GIL released). Call after stop() and once finished is true, or
+        after abandon(); otherwise it waits for max_txns to be reached."""
+        if not self.started:
+            raise RuntimeError("the pipeline was never started")
+        with nogil:
+            vx_pipeline_join(self.p)
+        self.joined = True
+
+    def counters(self):
+        """Counter snapshot as a dict (exact once finished)."""
+        cdef vx_pipeline_counters c
+        vx_pipeline_read_counters(self.p, &c)
+        return _counters_dict(&c)
+
+    def conservation_failures(self, counters=None):
+        """Descriptions of the conservation equations that do not hold for the final
+        counters (empty list: all hold). Only meaningful once finished."""
+        cdef vx_pipeline_counters c
+        vx_pipeline_read_counters(self.p, &c)
+        cdef uint32_t bad = vx_pipeline_check_conservation(&c, self.cfg.python_ring_capacity != 0)
+        return [text for bit, text in _CONSERVATION if bad & bit]
+
+    def histogram(self, name):
+        """A snapshot (velox.Histogram copy) of the live histogram `name` (see HISTOGRAMS)."""
+        try:
+            which = HISTOGRAMS.index(name)
+        except ValueError:
+            raise ValueError(f"histogram must be one of {HISTOGRAMS}, got {name!r}") from None
+        return histogram_snapshot(vx_pipeline_histogram(self.p, <vx_pipeline_hist>which))
+
+    def drain(self, max_bundles=1024):
+        """Pops up to max_bundles bundles from the python ring into a new BUNDLE_DTYPE array
+        (GIL released around the copy). Empty array when nothing is waiting."""
+        cdef vx_ring *ring = vx_pipeline_python_ring(self.p)
+        if ring == NULL:
+            raise RuntimeError("this pipeline has no python ring (python_ring_capacity=0)")
+        cdef uint32_t n = _int_in("max_bundles", max_bundles, 1, _U32)
+        cdef uint32_t waiting = vx_ring_size(ring)
+        if waiting < n:
+            n = waiting
+        out = np.empty(n, self.bundle_dtype)
+        if n == 0:
+            return out
+        cdef cnp.ndarray arr = out
+        cdef void *data = cnp.PyArray_DATA(arr)
+        cdef uint32_t popped = 0
+        with nogil:
+            vx_ring_pop_n(ring, data, n, &popped)
+        return out[:popped]
+
+    @property
+    def memory_bytes(self):
+        """Bytes allocated at creation (rings, book, buffers, histograms)."""
+        return vx_pipeline_memory_bytes(self.p)
+
+    def book_digest(self):
+        """64-bit digest of the book's levels (for determinism checks). Call after join()."""
+        if self.started and not self.joined:
+            raise RuntimeError("book_digest() needs the pipeline joined (the book stage writes the book)")
+        return vx_pipeline_book_digest(self.p)
+
+
+cdef dict _counters_dict(const vx_pipeline_counters *c):
+    return {
+        "generated": c.generated, "applied": c.applied, "rejected": c.rejected,
+        "traded": c.traded, "cas_timeouts": c.cas_timeouts, "bundled": c.bundled,
+        "bundles": c.bundles, "bundles_timed_out": c.bundles_timed_out,
+        "output_bundles": c.output_bundles, "output_txns": c.output_txns,
+        "python_bundles": c.python_bundles, "bytes_written": c.bytes_written,
+        "write_errors": c.write_errors, "last_write_errno": c.last_write_errno,
+        "late": c.late, "pin_failures": c.pin_failures, "finished": bool(c.finished),
+        "drops": {
+            "ingress_to_book": c.drops_ingress, "book_to_bundler": c.drops_book,
+            "bundler_to_output": c.drops_bundler, "bundler_to_output_txns": c.drops_bundler_txns,
+            "output_to_python": c.drops_python,
+        },
+    }

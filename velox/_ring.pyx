@@ -1,0 +1,534 @@
+# cython: language_level=3, embedsignature=True, freethreading_compatible=True
+# distutils: sources = csrc/velox/ring.c csrc/velox/tsc.c csrc/velox/types.c
+"""SpscRing: a lock-free single-producer single-consumer ring of fixed-size NumPy records.
+Thin wrapper over ``csrc/velox/ring.h`` (see docs/ring.md).
+
+Free-threading compatible: the C ring is built for one producer thread and one consumer
+thread running truly in parallel; the Python object's own state is fixed at construction
+except two scratch buffers, one owned by each side."""
+
+from cpython.buffer cimport PyBUF_SIMPLE, PyBuffer_Release, PyObject_GetBuffer
+from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_CheckExact, PyBytes_GET_SIZE
+from cpython.exc cimport PyErr_CheckSignals
+from cpython.mem cimport PyMem_Free, PyMem_Malloc
+from cpython.number cimport PyNumber_Index
+from cpython.object cimport PyObject
+from libc.math cimport isfinite
+from libc.stdint cimport uint32_t, uint64_t
+from libc.string cimport memcpy, memset
+
+cimport numpy as cnp
+import numpy as np
+
+from velox._records cimport Bundle, Transaction
+from velox.includes.ring cimport *
+from velox.includes.tsc cimport vx_cpu_relax, vx_monotonic_ns
+from velox.includes.types cimport vx_bundle, vx_status, vx_status_name, vx_txn
+from velox.includes.types cimport VX_EMISUSE, VX_EMPTY, VX_FULL, VX_OK, VX_TIMEOUT
+
+from velox._records import BUNDLE_DTYPE, TXN_DTYPE
+
+cnp.import_array()
+
+cdef extern from "numpy/arrayobject.h":
+    ctypedef struct PyVoidScalarObject:
+        char *obval
+        cnp.PyArray_Descr *descr
+    # base must be NULL (not None) so the scalar owns a copy rather than viewing our memory.
+    object PyArray_Scalar(void *data, cnp.dtype descr, PyObject *base)
+    void PyArray_ScalarAsCtype(object scalar, void *ctypeptr)
+
+cdef extern from *:
+    """
+    #ifdef VELOX_DEBUG
+    #define VX_RING_PY_DEBUG_CHECKS 1
+    #else
+    #define VX_RING_PY_DEBUG_CHECKS 0
+    #endif
+    """
+    int VX_RING_PY_DEBUG_CHECKS
+
+#: True when built with VELOX_DEBUG (setup.py compiles ring.c with the same macros): the SPSC
+#: misuse guard is active and a second concurrent producer/consumer raises RuntimeError.
+DEBUG_CHECKS = bool(VX_RING_PY_DEBUG_CHECKS)
+
+MIN_CAPACITY = VX_RING_MIN_CAPACITY
+MAX_CAPACITY = VX_RING_MAX_CAPACITY
+MAX_ITEMSIZE = VX_RING_MAX_ELEM_SIZE
+
+# Batch copies at least this large run with the GIL released (a 4096-transaction batch is
+# 128 KiB). Smaller ones are cheaper than a GIL hand-off.
+NOGIL_COPY_BYTES = 64 * 1024
+# Blocking waits re-take the GIL this often to run signal handlers (Ctrl-C) and to check the
+# deadline.
+SIGNAL_CHECK_NS = 5_000_000
+
+cdef enum RecordKind:
+    KIND_OTHER = 0
+    KIND_TXN = 1
+    KIND_BUNDLE = 2
+
+cdef type _void_type = np.void
+cdef type _generic_type = np.generic
+cdef type _ndarray_type = np.ndarray
+cdef uint64_t _nogil_copy_bytes = NOGIL_COPY_BYTES
+cdef uint64_t _signal_check_ns = SIGNAL_CHECK_NS
+
+
+cdef int _raise_status(vx_status st, str where) except -1:
+    if st == VX_EMISUSE:
+        raise RuntimeError(
+            f"SpscRing.{where}: another thread is using the same side of the ring at the same "
+            "time; an SpscRing allows one producer thread and one consumer thread "
+            "(detected by the VELOX_DEBUG build's misuse guard)")
+    raise RuntimeError(f"SpscRing.{where}: unexpected status {vx_status_name(st).decode()}")
+
+
+cdef inline bint _same_dtype(cnp.PyArray_Descr *descr, object dtype):
+    return <object>descr is dtype or <object>descr == dtype
+
+
+cdef uint64_t _deadline_ns(object timeout) except? 0:
+    """Absolute vx_monotonic_ns deadline; UINT64_MAX for timeout=None."""
+    if timeout is None:
+        return <uint64_t>-1
+    cdef double seconds
+    try:
+        seconds = float(timeout)
+    except (TypeError, ValueError):
+        raise TypeError(f"timeout must be a number of seconds or None, got {timeout!r}") from None
+    if not isfinite(seconds) or seconds < 0:
+        raise ValueError(f"timeout must be a finite number of seconds >= 0, got {timeout!r}")
+    if seconds > 1e9:  # ~31 years: treat as forever rather than overflow the ns clock
+        return <uint64_t>-1
+    return vx_monotonic_ns() + <uint64_t>(seconds * 1e9)
+
+
+cdef class SpscRing:
+    """SpscRing(capacity=4096, dtype=velox.TXN_DTYPE)
+
+    A bounded lock-free FIFO of fixed-size records for exactly one producer thread and one
+    consumer thread (the SPSC contract; a debug build detects two threads using the same side
+    at once and raises RuntimeError). ``capacity`` must be a power of two in [2, 2**30];
+    ``dtype`` is any fixed-size NumPy dtype without Python objects (``TXN_DTYPE``,
+    ``BUNDLE_DTYPE``, ``'<u8'``, a structured dtype...).
+
+    Items pushed: a ``Transaction`` (TXN_DTYPE rings) or ``Bundle`` (BUNDLE_DTYPE rings), a
+    NumPy scalar or 0-d / 1-element C-contiguous array of exactly the ring's dtype, or a
+    bytes-like object of exactly ``itemsize`` bytes. Items popped: a NumPy scalar of the ring's
+    dtype (``numpy.void`` for structured dtypes; ``Transaction.from_numpy(row)`` converts).
+    """
+
+    def __cinit__(self, capacity=4096, dtype=TXN_DTYPE):
+        self.ring = NULL
+        self._push_scratch = NULL
+        self._pop_scratch = NULL
+        if isinstance(capacity, bool) or not hasattr(type(capacity), "__index__"):
+            raise TypeError(f"capacity must be an int, got {capacity!r}")
+        cap = PyNumber_Index(capacity)
+        if cap < VX_RING_MIN_CAPACITY or cap > VX_RING_MAX_CAPACITY or (cap & (cap - 1)) != 0:
+            raise ValueError(f"capacity must be a power of two in [2, 2**30], got {capacity!r}")
+        try:
+            dt = np.dtype(dtype)
+        except TypeError as exc:
+            raise TypeError(f"dtype must be a NumPy dtype, got {dtype!r} ({exc})") from None
+        if dt.hasobject:
+            raise ValueError(f"dtype must not contain Python objects, got {dt!r}")
+        if dt.itemsize < 1 or dt.itemsize > VX_RING_MAX_ELEM_SIZE:
+            raise ValueError(
+                f"dtype itemsize must be in [1, {VX_RING_MAX_ELEM_SIZE}] bytes, got {dt!r} "
+                f"with itemsize {dt.itemsize}")
+        self.dtype = dt
+        self.itemsize = dt.itemsize
+        self._capacity = <uint32_t>cap
+        if dt == TXN_DTYPE:
+            self._record_kind = KIND_TXN
+        elif dt == BUNDLE_DTYPE:
+            self._record_kind = KIND_BUNDLE
+        else:
+            self._record_kind = KIND_OTHER
+        self._push_scratch = <char *>PyMem_Malloc(self.itemsize)
+        self._pop_scratch = <char *>PyMem_Malloc(self.itemsize)
+        if self._push_scratch == NULL or self._pop_scratch == NULL:
+            raise MemoryError()
+        cdef vx_status st = vx_ring_create(self._capacity, <uint32_t>self.itemsize, &self.ring)
+        if st != VX_OK:
+            self.ring = NULL
+            raise MemoryError(
+                f"cannot allocate a ring of {capacity} x {self.itemsize} bytes "
+                f"({vx_status_name(st).decode()})")
+
+    def __dealloc__(self):
+        vx_ring_destroy(self.ring)
+        PyMem_Free(self._push_scratch)
+        PyMem_Free(self._pop_scratch)
+
+    # ---- shape and counters -------------------------------------------------------------
+
+    @property
+    def capacity(self):
+        """Number of slots (a power of two)."""
+        return self._capacity
+
+    @property
+    def free(self):
+        """Free slots (capacity - len): exact for the producer, a snapshot for others."""
+        return vx_ring_free_slots(self.ring)
+
+    @property
+    def pushed(self):
+        """Records ever pushed."""
+        return vx_ring_pushed(self.ring)
+
+    @property
+    def popped(self):
+        """Records ever popped."""
+        return vx_ring_popped(self.ring)
+
+    @property
+    def rejected_full(self):
+        """Records refused because the ring was full (try_push, push_many). Blocking push
+        does not count its retries."""
+        return vx_ring_rejected_full(self.ring)
+
+    def __len__(self):
+        """Records held: exact for the producer or consumer, a snapshot for others."""
+        return vx_ring_size(self.ring)
+
+    def __repr__(self):
+        return (f"SpscRing(capacity={self._capacity}, dtype={self.dtype!r}, "
+                f"len={vx_ring_size(self.ring)})")
+
+    def __reduce__(self):
+        raise TypeError("an SpscRing cannot be pickled (it is shared by reference between threads)")
+
+    # ---- conversion ---------------------------------------------------------------------
+
+    cdef const char *_item_data(self, object item, str where) except NULL:
+        """Pointer to the item's itemsize bytes, valid while item is alive and the GIL held
+        (a buffer-protocol object is copied into the producer scratch buffer)."""
+        cdef type t = type(item)
+        cdef cnp.ndarray arr
+        cdef Py_buffer view
+        if t is Transaction:
+            if self._record_kind != KIND_TXN:
+                raise TypeError(f"SpscRing.{where}: a Transaction needs a TXN_DTYPE ring, this "
+                                f"ring's dtype is {self.dtype!r}")
+            return <const char *>&(<Transaction>item).c
+        if t is Bundle:
+            if self._record_kind != KIND_BUNDLE:
+                raise TypeError(f"SpscRing.{where}: a Bundle needs a BUNDLE_DTYPE ring, this "
+                                f"ring's dtype is {self.dtype!r}")
+            return <const char *>&(<Bundle>item).c
+        if t is _void_type or isinstance(item, _void_type):
+            if not _same_dtype((<PyVoidScalarObject *>item).descr, self.dtype):
+                raise TypeError(f"SpscRing.{where}: record dtype {item.dtype!r} does not match "
+                                f"the ring's dtype {self.dtype!r}")
+            return (<PyVoidScalarObject *>item).obval
+        if isinstance(item, _ndarray_type):
+            arr = <cnp.ndarray>item
+            if not _same_dtype(cnp.PyArray_DESCR(arr), self.dtype):
+                raise TypeError(f"SpscRing.{where}: array dtype {item.dtype!r} does not match "
+                                f"the ring's dtype {self.dtype!r}")
+            if cnp.PyArray_SIZE(arr) != 1:
+                raise ValueError(f"SpscRing.{where}: needs one record, got an array of shape "
+                                 f"{item.shape!r}; use push_many for batches")
+            return <const char *>cnp.PyArray_DATA(arr)
+        if isinstance(item, _generic_type):
+            if item.dtype != self.dtype:
+                raise TypeError(f"SpscRing.{where}: scalar dtype {item.dtype!r} does not match "
+                                f"the ring's dtype {self.dtype!r}")
+            PyArray_ScalarAsCtype(item, self._push_scratch)
+            return self._push_scratch
+        if PyBytes_CheckExact(item):
+            if PyBytes_GET_SIZE(item) != self.itemsize:
+                raise ValueError(f"SpscRing.{where}: needs exactly {self.itemsize} bytes, got "
+                                 f"{PyBytes_GET_SIZE(item)}")
+            return PyBytes_AS_STRING(item)
+        if isinstance(item, str):
+            raise TypeError(f"SpscRing.{where}: cannot push a str ({item!r}); pass bytes")
+        try:
+            PyObject_GetBuffer(item, &view, PyBUF_SIMPLE)
+        except (TypeError, BufferError):
+            raise TypeError(
+                f"SpscRing.{where}: cannot push {type(item).__name__} {item!r:.80}; pass a "
+                "Transaction/Bundle, a NumPy record of the ring's dtype or bytes of itemsize"
+            ) from None
+        try:
+            if view.len != self.itemsize:
+                raise ValueError(f"SpscRing.{where}: needs exactly {self.itemsize} bytes, got "
+                                 f"{view.len}")
+            memcpy(self._push_scratch, view.buf, self.itemsize)
+        finally:
+            PyBuffer_Release(&view)
+        return self._push_scratch
+
+    cdef object _batch_array(self, object array, str where, bint writable):
+        if not isinstance(array, _ndarray_type):
+            raise TypeError(f"SpscRing.{where}: needs a NumPy array of the ring's dtype, got "
+                            f"{type(array).__name__}")
+        cdef cnp.ndarray arr = <cnp.ndarray>array
+        if not _same_dtype(cnp.PyArray_DESCR(arr), self.dtype):
+            raise TypeError(f"SpscRing.{where}: array dtype {array.dtype!r} does not match the "
+                            f"ring's dtype {self.dtype!r}")
+        if cnp.PyArray_NDIM(arr) != 1:
+            raise ValueError(f"SpscRing.{where}: needs a 1-D array, got shape {array.shape!r}")
+        if not cnp.PyArray_IS_C_CONTIGUOUS(arr):
+            raise ValueError(f"SpscRing.{where}: needs a C-contiguous array, got strides "
+                             f"{array.strides!r} (use np.ascontiguousarray)")
+        if writable and not cnp.PyArray_ISWRITEABLE(arr):
+            raise ValueError(f"SpscRing.{where}: out array is read-only")
+        return arr
+
+    cdef object _scalar_from(self, const void *data):
+        return PyArray_Scalar(<void *>data, <cnp.dtype>self.dtype, NULL)
+
+    # ---- producer -----------------------------------------------------------------------
+
+    def try_push(self, item):
+        """Copy one record in. Returns True, or False when the ring is full (counted in
+        rejected_full). Never blocks."""
+        cdef const char *data = self._item_data(item, "try_push")
+        cdef vx_status st = vx_ring_try_push(self.ring, data)
+        if st == VX_OK:
+            return True
+        if st == VX_FULL:
+            return False
+        _raise_status(st, "try_push")
+
+    def push(self, item, timeout=None):
+        """Copy one record in, waiting (GIL released; spin, then yield, then sleep) while the
+        ring is full. Raises TimeoutError if still full after timeout seconds (None: forever).
+        Ctrl-C and other signal handlers run while waiting."""
+        cdef const char *data = self._item_data(item, "push")
+        cdef vx_ring_backoff backoff
+        backoff.step = 0
+        # One attempt that, unlike try_push, does not count a full ring as a rejection.
+        cdef vx_status st = vx_ring_push_wait(self.ring, data, 0, &backoff)
+        if st == VX_OK:
+            return None
+        if st != VX_TIMEOUT:
+            _raise_status(st, "push")
+        cdef uint64_t deadline = _deadline_ns(timeout)
+        if data != self._push_scratch:
+            memcpy(self._push_scratch, data, self.itemsize)  # item may change without the GIL
+        data = self._push_scratch
+        self._wait(True, data, NULL, deadline, timeout, "push")
+        return None
+
+    def push_many(self, array):
+        """Copy records from a 1-D C-contiguous array of the ring's dtype, as many as fit
+        (oldest first). Returns how many were taken; the rest count in rejected_full. Reads
+        the array in place; the GIL is released for large copies."""
+        cdef cnp.ndarray arr = self._batch_array(array, "push_many", False)
+        cdef Py_ssize_t length = cnp.PyArray_DIM(arr, 0)
+        cdef uint32_t n = <uint32_t>length if length < <Py_ssize_t>0xFFFFFFFF else 0xFFFFFFFF
+        cdef uint32_t pushed = 0
+        cdef vx_status st
+        cdef const void *src = cnp.PyArray_DATA(arr)
+        if n == 0:
+            return 0
+        if <uint64_t>(n if n < self._capacity else self._capacity) * <uint64_t>self.itemsize >= _nogil_copy_bytes:
+            with nogil:
+                st = vx_ring_push_n(self.ring, src, n, &pushed)
+        else:
+            st = vx_ring_push_n(self.ring, src, n, &pushed)
+        if st != VX_OK and st != VX_FULL:
+            _raise_status(st, "push_many")
+        return pushed
+
+    # ---- consumer -----------------------------------------------------------------------
+
+    def try_pop(self):
+        """Take the oldest record as a NumPy scalar of the ring's dtype, or None if the ring
+        is empty. Never blocks."""
+        cdef vx_ring_span span
+        cdef vx_status st = vx_ring_peek(self.ring, 1, &span)
+        if st == VX_EMPTY:
+            return None
+        if st != VX_OK:
+            _raise_status(st, "try_pop")
+        try:
+            item = self._scalar_from(span.first)
+        except BaseException:
+            vx_ring_release(self.ring, 0)  # keep the record; drop the debug guard
+            raise
+        vx_ring_release(self.ring, 1)
+        return item
+
+    def pop(self, timeout=None):
+        """Take the oldest record, waiting (GIL released; spin, then yield, then sleep) while
+        the ring is empty. Raises TimeoutError if still empty after timeout seconds (None:
+        forever). Ctrl-C and other signal handlers run while waiting."""
+        item = self.try_pop()
+        if item is not None:
+            return item
+        cdef uint64_t deadline = _deadline_ns(timeout)
+        self._wait(False, NULL, self._pop_scratch, deadline, timeout, "pop")
+        return self._scalar_from(self._pop_scratch)
+
+    def pop_many(self, out_or_max_n):
+        """pop_many(out) -> int: fill a caller's 1-D C-contiguous writable array of the ring's
+        dtype from its start with up to len(out) records; returns how many.
+        pop_many(max_n) -> ndarray: a new array of up to max_n records (what was there).
+        The GIL is released for large copies."""
+        cdef cnp.ndarray arr
+        cdef uint32_t n, popped = 0
+        cdef Py_ssize_t length
+        cdef vx_status st
+        cdef void *dst
+        is_int = not isinstance(out_or_max_n, (_ndarray_type, bool)) and hasattr(
+            type(out_or_max_n), "__index__")
+        if is_int:
+            max_n = PyNumber_Index(out_or_max_n)
+            if max_n < 0:
+                raise ValueError(f"SpscRing.pop_many: max_n must be >= 0, got {out_or_max_n!r}")
+            size = vx_ring_size(self.ring)
+            arr = np.empty(min(max_n, size), dtype=self.dtype)
+        else:
+            if isinstance(out_or_max_n, bool):
+                raise TypeError(f"SpscRing.pop_many: needs an int or an array, got {out_or_max_n!r}")
+            arr = self._batch_array(out_or_max_n, "pop_many", True)
+        length = cnp.PyArray_DIM(arr, 0)
+        n = <uint32_t>length if length < <Py_ssize_t>0xFFFFFFFF else 0xFFFFFFFF
+        dst = cnp.PyArray_DATA(arr)
+        if n:
+            if <uint64_t>(n if n < self._capacity else self._capacity) * <uint64_t>self.itemsize >= _nogil_copy_bytes:
+                with nogil:
+                    st = vx_ring_pop_n(self.ring, dst, n, &popped)
+            else:
+                st = vx_ring_pop_n(self.ring, dst, n, &popped)
+            if st != VX_OK and st != VX_EMPTY:
+                _raise_status(st, "pop_many")
+        if not is_int:
+            return popped
+        return arr if popped == n else arr[:popped]
+
+    # ---- waiting ------------------------------------------------------------------------
+
+    cdef int _wait(self, bint producer, const char *src, char *dst, uint64_t deadline,
+                   object timeout, str where) except -1:
+        """Bounded-chunk wait with the GIL released; re-takes the GIL every SIGNAL_CHECK_NS
+        to run signal handlers and check the deadline."""
+        cdef vx_ring_backoff backoff
+        backoff.step = 0
+        cdef vx_status st
+        cdef uint64_t now, chunk_end
+        while True:  # bounded: each pass ends at the deadline or raises
+            now = vx_monotonic_ns()
+            chunk_end = now + _signal_check_ns
+            if chunk_end > deadline or chunk_end < now:
+                chunk_end = deadline
+            with nogil:
+                if producer:
+                    st = vx_ring_push_wait(self.ring, src, chunk_end, &backoff)
+                else:
+                    st = vx_ring_pop_wait(self.ring, dst, chunk_end, &backoff)
+            if st == VX_OK:
+                return 0
+            if st != VX_TIMEOUT:
+                _raise_status(st, where)
+            if vx_monotonic_ns() >= deadline:
+                raise TimeoutError(f"SpscRing.{where}: ring still "
+                                   f"{'full' if producer else 'empty'} after timeout={timeout!r} s")
+            PyErr_CheckSignals()
+
+
+# ---- native benchmark loops (private; used by benchmarks/bench_ring.py) ----------------------
+# Each runs entirely in C with the GIL released, so two Python threads calling them (each
+# pinned with os.sched_setaffinity) measure the ring itself, not the interpreter.
+
+def _native_produce(SpscRing ring, uint64_t count, uint32_t batch):
+    """Push count numbered vx_txn records (seq = 0..count-1), batch at a time (1: try_push).
+    Returns elapsed ns. TXN_DTYPE rings only."""
+    if ring._record_kind != KIND_TXN or batch < 1 or batch > 4096:
+        raise ValueError("_native_produce needs a TXN_DTYPE ring and 1 <= batch <= 4096")
+    cdef vx_txn *buf = <vx_txn *>PyMem_Malloc(batch * sizeof(vx_txn))
+    if buf == NULL:
+        raise MemoryError()
+    cdef uint64_t seq = 0, t0, t1
+    cdef uint32_t i, n, got
+    cdef vx_status st
+    memset(buf, 0, batch * sizeof(vx_txn))
+    with nogil:
+        t0 = vx_monotonic_ns()
+        if batch == 1:
+            while seq < count:
+                buf[0].seq = seq
+                if vx_ring_try_push(ring.ring, buf) == VX_OK:
+                    seq += 1
+                else:
+                    vx_cpu_relax()
+        else:
+            while seq < count:
+                n = batch if count - seq > batch else <uint32_t>(count - seq)
+                for i in range(n):
+                    buf[i].seq = seq + i
+                st = vx_ring_push_n(ring.ring, buf, n, &got)
+                seq += got
+                if got == 0:
+                    vx_cpu_relax()
+        t1 = vx_monotonic_ns()
+    PyMem_Free(buf)
+    return t1 - t0
+
+
+def _native_consume(SpscRing ring, uint64_t count, uint32_t batch):
+    """Pop count records, batch at a time, checking every seq is the next one. Returns
+    elapsed ns; raises AssertionError on a gap, duplicate or reorder."""
+    if ring._record_kind != KIND_TXN or batch < 1 or batch > 4096:
+        raise ValueError("_native_consume needs a TXN_DTYPE ring and 1 <= batch <= 4096")
+    cdef vx_txn *buf = <vx_txn *>PyMem_Malloc(batch * sizeof(vx_txn))
+    if buf == NULL:
+        raise MemoryError()
+    cdef uint64_t seq = 0, t0, t1, bad = <uint64_t>-1
+    cdef uint32_t i, got
+    cdef vx_status st
+    with nogil:
+        t0 = vx_monotonic_ns()
+        while seq < count and bad == <uint64_t>-1:
+            if batch == 1:
+                got = 1 if vx_ring_try_pop(ring.ring, buf) == VX_OK else 0
+            else:
+                st = vx_ring_pop_n(ring.ring, buf, batch, &got)
+            for i in range(got):
+                if buf[i].seq != seq + i:
+                    bad = seq + i
+            seq += got
+            if got == 0:
+                vx_cpu_relax()
+        t1 = vx_monotonic_ns()
+    PyMem_Free(buf)
+    if bad != <uint64_t>-1:
+        raise AssertionError(f"record {bad} out of sequence")
+    return t1 - t0
+
+
+def _native_ping(SpscRing to_echo, SpscRing from_echo, uint64_t count):
+    """Send count records one at a time and wait for each to come back (round trip over two
+    rings). Returns elapsed ns for all round trips."""
+    cdef vx_txn t
+    cdef uint64_t i, t0, t1
+    memset(&t, 0, sizeof(t))
+    with nogil:
+        t0 = vx_monotonic_ns()
+        for i in range(count):
+            t.seq = i
+            while vx_ring_try_push(to_echo.ring, &t) != VX_OK:
+                vx_cpu_relax()
+            while vx_ring_try_pop(from_echo.ring, &t) != VX_OK:
+                vx_cpu_relax()
+        t1 = vx_monotonic_ns()
+    return t1 - t0
+
+
+def _native_echo(SpscRing from_ping, SpscRing to_ping, uint64_t count):
+    """Return each of count records to the pinger."""
+    cdef vx_txn t
+    cdef uint64_t i
+    with nogil:
+        for i in range(count):
+            while vx_ring_try_pop(from_ping.ring, &t) != VX_OK:
+                vx_cpu_relax()
+            while vx_ring_try_push(to_ping.ring, &t) != VX_OK:
+                vx_cpu_relax()

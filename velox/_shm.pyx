@@ -1,0 +1,560 @@
+# cython: language_level=3, embedsignature=True
+# distutils: sources = csrc/velox/shm.c csrc/velox/ring.c csrc/velox/tsc.c csrc/velox/types.c
+"""SharedRing: the SPSC ring of velox._ring placed in a named POSIX shared-memory segment, so
+two processes move fixed-size records with no syscall on the hot path. Thin wrapper over
+``csrc/velox/shm.h`` (see docs/ipc.md).
+
+SharedRing subclasses SpscRing: the conversion code, try/batch operations and dtype checks are
+SpscRing's, run on a ring that lives in the segment. What SharedRing adds: the segment's
+lifecycle (create / attach / close / unlink), role claiming (the first push makes this process
+the producer, the first pop the consumer), blocking waits that notice a dead or departed peer
+(BrokenPipeError), and pickling by name.
+
+Not free-threading compatible (close() and the role claims mutate the object); under the GIL,
+close() refuses to unmap while another thread is inside a GIL-free section of this object."""
+
+import ast
+import os
+import uuid
+
+import numpy as np
+from numpy.lib.format import descr_to_dtype, dtype_to_descr
+
+from cpython.exc cimport PyErr_CheckSignals
+from libc.stdint cimport uint32_t, uint64_t
+from libc.errno cimport ENOENT, errno
+from libc.string cimport memcpy
+from posix.types cimport pid_t
+from posix.unistd cimport getpid
+
+from velox._ring cimport SpscRing
+from velox._ring import SpscRing as _SpscRing
+from velox.includes.ring cimport (VX_RING_MAX_CAPACITY, VX_RING_MAX_ELEM_SIZE, vx_ring_destroy,
+                                  vx_ring_free_slots, vx_ring_peek, vx_ring_popped,
+                                  vx_ring_pushed, vx_ring_rejected_full, vx_ring_release,
+                                  vx_ring_size, vx_ring_span, vx_ring_try_push,
+                                  vx_ring_backoff, vx_ring_push_wait)
+from velox.includes.shm cimport *
+from velox.includes.tsc cimport vx_monotonic_ns
+from velox.includes.types cimport (VX_EMISUSE, VX_EMPTY, VX_ESTATE, VX_ESYS, VX_FULL, VX_OK,
+                                   VX_TIMEOUT, vx_status, vx_status_name)
+
+DTYPE_MAX = VX_SHM_DTYPE_MAX - 1
+"""Longest dtype description (characters of ``repr(dtype_to_descr(dtype))``) a segment holds."""
+NAME_MAX = VX_SHM_NAME_MAX
+LAYOUT_VERSION = VX_SHM_LAYOUT_VERSION
+PEER_CHECK_NS = VX_SHM_PEER_CHECK_NS
+# Blocking waits re-take the GIL this often to run signal handlers and check the deadline.
+SIGNAL_CHECK_NS = 5_000_000
+# How long attach waits for a creator that is still initialising the segment.
+ATTACH_WAIT_S = 1.0
+
+cdef uint64_t _signal_check_ns = SIGNAL_CHECK_NS
+
+# ---- process identity ----------------------------------------------------------------------
+# A role claimed by this process stays valid until it forks: the child gets a new generation,
+# so a SharedRing object inherited across fork re-claims (and is refused while the parent
+# lives) instead of silently acting as a second producer or consumer.
+cdef long _generation = 0
+cdef uint64_t _identity = 0
+
+
+def _after_fork_in_child():
+    global _generation, _identity
+    _generation += 1
+    _identity = 0
+
+
+os.register_at_fork(after_in_child=_after_fork_in_child)
+
+
+cdef uint64_t _my_identity() except 0:
+    global _identity
+    if _identity == 0:
+        _identity = vx_shm_identity(getpid())
+        if _identity == 0:
+            raise OSError(f"cannot read this process's identity (pid {getpid()})")
+    return _identity
+
+
+# ---- helpers -------------------------------------------------------------------------------
+
+cdef bytes _encode_name(object name):
+    if not isinstance(name, str):
+        raise TypeError(f"name must be a str, got {name!r}")
+    cdef bytes raw = name.encode("ascii", "replace")
+    if not vx_shm_name_valid(raw):
+        raise ValueError(
+            f"name must be 1..{VX_SHM_NAME_MAX} characters of [A-Za-z0-9._-] not starting with "
+            f"'.', got {name!r}")
+    return raw
+
+
+cdef str _describe(object dtype):
+    """The dtype as the text stored in the segment; checks it round-trips."""
+    text = repr(dtype_to_descr(dtype))
+    if len(text) > VX_SHM_DTYPE_MAX - 1:
+        raise ValueError(f"dtype description must be at most {VX_SHM_DTYPE_MAX - 1} characters, "
+                         f"got {len(text)} for {dtype!r}")
+    if _parse_dtype(text) != dtype:
+        raise ValueError(f"dtype {dtype!r} does not survive numpy's descr round trip; use a "
+                         f"structured dtype instead")
+    return text
+
+
+cdef object _parse_dtype(str text):
+    # literal_eval, never eval: the text comes from a segment another process wrote.
+    return descr_to_dtype(ast.literal_eval(text))
+
+
+cdef _raise_sys(int err, str what, str name):
+    raise OSError(err, f"{what} {name!r}: {os.strerror(err)}", name)
+
+
+cdef class SharedRing(SpscRing):
+    """A lock-free SPSC ring of fixed-size NumPy records in POSIX shared memory.
+
+    Make one with ``SharedRing.create(name, capacity, dtype)`` and open it in other processes
+    with ``SharedRing.attach(name)`` (or pass the object to ``multiprocessing.Process``: it
+    pickles by name). Same API as SpscRing. The first push (try_push / push / push_many) in a
+    process makes it the producer, the first pop the consumer; another live process claiming
+    a taken role gets RuntimeError. Blocking push/pop raise BrokenPipeError when the peer
+    process died or closed the ring (pop first returns every record still in the ring).
+    ``close()`` unmaps (and marks this process's roles departed); ``unlink()`` removes the
+    name; ``with SharedRing.create(...) as ring:`` closes, and unlinks if this process is the
+    creator.
+    """
+
+    def __cinit__(self, *args, **kwargs):
+        # SpscRing.__cinit__ has already run (with the same arguments) and allocated a small
+        # heap ring with the dtype checks done; create/attach swap in the segment's ring.
+        self._producer_gen = -1
+        self._consumer_gen = -1
+        self._busy = 0
+        self._creator_pid = 0
+
+    def __init__(self, *args, **kwargs):
+        raise TypeError("use SharedRing.create(name, capacity, dtype) or SharedRing.attach(name)")
+
+    def __dealloc__(self):
+        # Runs before SpscRing.__dealloc__, which must not free the segment's ring. Not a cdef
+        # method call: when SpscRing.__cinit__ raised, the vtable is not set up yet.
+        _unmap(self)
+
+    cdef int _adopt(self, unsigned int capacity) except -1:
+        """Replace the heap ring from SpscRing.__cinit__ by the mapped one."""
+        vx_ring_destroy(self.ring)
+        self.ring = self.shm.ring
+        self._capacity = capacity
+        return 0
+
+    # ---- construction ---------------------------------------------------------------------
+
+    @staticmethod
+    def create(name=None, capacity=4096, dtype=None):
+        """create(name=None, capacity=4096, dtype=velox.TXN_DTYPE) -> SharedRing
+
+        Create the segment ``name`` (on Linux /dev/shm/NAME; None: a fresh
+        ``velox-<pid>-<uuid>``) holding an empty ring of ``capacity`` records (a power of two
+        in [2, 2**30]) of ``dtype`` (any fixed-size NumPy dtype without Python objects whose
+        description fits DTYPE_MAX characters). FileExistsError if the name exists."""
+        if dtype is None:
+            from velox._records import TXN_DTYPE
+            dtype = TXN_DTYPE
+        if name is None:
+            name = f"velox-{os.getpid()}-{uuid.uuid4().hex[:12]}"
+        cdef bytes raw = _encode_name(name)
+        if isinstance(capacity, bool) or not hasattr(type(capacity), "__index__"):
+            raise TypeError(f"capacity must be an int, got {capacity!r}")
+        cap = capacity.__index__()
+        if cap < 2 or cap > VX_RING_MAX_CAPACITY or (cap & (cap - 1)) != 0:
+            raise ValueError(f"capacity must be a power of two in [2, 2**30], got {capacity!r}")
+        cdef SharedRing self = SharedRing.__new__(SharedRing, 2, dtype)  # checks the dtype
+        cdef bytes text = _describe(self.dtype).encode("ascii")
+        cdef vx_status st = vx_shm_create(&self.shm, raw, <uint32_t>cap, <uint32_t>self.itemsize,
+                                          text, len(text))
+        if st != VX_OK:
+            if self.shm.fault == VX_SHM_FAULT_SYSTEM:
+                _raise_sys(self.shm.sys_errno, "cannot create shared ring", name)
+            raise ValueError(f"cannot create shared ring {name!r}: "
+                             f"{vx_shm_fault_name(self.shm.fault).decode()}")
+        self._adopt(<uint32_t>cap)
+        self.name = name
+        self._creator_pid = getpid()
+        return self
+
+    @staticmethod
+    def attach(name, dtype=None, timeout=ATTACH_WAIT_S):
+        """attach(name, dtype=None, timeout=1.0) -> SharedRing
+
+        Map the existing segment ``name`` and rebuild its dtype from the stored description.
+        If ``dtype`` is given it must equal the stored one. FileNotFoundError if there is no
+        such segment; ValueError if it is not a compatible velox ring (bad magic, other layout
+        version, other record size, inconsistent sizes); TimeoutError if its creator did not
+        finish initialising it within ``timeout`` seconds."""
+        cdef bytes raw = _encode_name(name)
+        expected = None
+        cdef uint32_t expected_size = 0
+        if dtype is not None:
+            expected = np.dtype(dtype)
+            if expected.itemsize < 1 or expected.itemsize > VX_RING_MAX_ELEM_SIZE:
+                raise ValueError(f"dtype itemsize must be in [1, {VX_RING_MAX_ELEM_SIZE}], got "
+                                 f"{expected!r}")
+            expected_size = <uint32_t>expected.itemsize
+        try:
+            wait_s = float(timeout)
+        except (TypeError, ValueError):
+            raise TypeError(f"timeout must be a number of seconds, got {timeout!r}") from None
+        if not (0 <= wait_s <= 3600):
+            raise ValueError(f"timeout must be in [0, 3600] seconds, got {timeout!r}")
+        cdef vx_shm shm
+        cdef vx_status st
+        cdef uint64_t wait_ns = <uint64_t>(wait_s * 1e9)
+        cdef const char *c_name = raw
+        with nogil:
+            st = vx_shm_attach(&shm, c_name, expected_size, wait_ns)
+        if st != VX_OK:
+            if shm.fault == VX_SHM_FAULT_SYSTEM:
+                if shm.sys_errno == ENOENT:
+                    raise FileNotFoundError(2, f"no shared ring named {name!r}", name)
+                _raise_sys(shm.sys_errno, "cannot attach to shared ring", name)
+            if shm.fault == VX_SHM_FAULT_NOT_READY:
+                raise TimeoutError(f"shared ring {name!r} was not initialised by its creator "
+                                   f"within timeout={timeout!r} s")
+            raise ValueError(f"cannot attach to shared ring {name!r}: "
+                             f"{vx_shm_fault_name(shm.fault).decode()}")
+        cdef SharedRing self
+        try:
+            text = shm.header.dtype[:shm.header.dtype_len].decode("ascii")
+            try:
+                stored = _parse_dtype(text)
+            except (ValueError, SyntaxError, TypeError) as exc:
+                raise ValueError(f"cannot attach to shared ring {name!r}: stored dtype "
+                                 f"description {text!r} is not valid ({exc})") from None
+            if stored.itemsize != shm.header.record_size:
+                raise ValueError(f"cannot attach to shared ring {name!r}: stored dtype "
+                                 f"{stored!r} has itemsize {stored.itemsize}, the segment "
+                                 f"says {shm.header.record_size}")
+            if expected is not None and expected != stored:
+                raise ValueError(f"shared ring {name!r} holds dtype {stored!r}, not the "
+                                 f"expected {expected!r}")
+            self = SharedRing.__new__(SharedRing, 2, stored)
+        except BaseException:
+            vx_shm_detach(&shm)
+            raise
+        self.shm = shm
+        self._adopt(<uint32_t>shm.header.capacity)
+        self.name = name
+        return self
+
+    def __reduce__(self):
+        """Pickles by name: unpickling attaches to the same segment (so it must still exist;
+        the unpickled ring holds no role until it pushes or pops)."""
+        return (_attach_by_name, (self.name,))
+
+    # ---- lifecycle ------------------------------------------------------------------------
+
+    @property
+    def closed(self):
+        """True after close()."""
+        return self.shm.header == NULL
+
+    @property
+    def is_creator(self):
+        """True in the process that created the segment (not in its forked children)."""
+        return self._creator_pid != 0 and self._creator_pid == getpid()
+
+    def close(self):
+        """Unmap the segment and mark this process's roles departed (a peer blocked on us gets
+        BrokenPipeError). The name stays (see unlink). Idempotent."""
+        if self._busy:
+            raise RuntimeError(f"SharedRing.close: ring {self.name!r} is in use by a blocking "
+                               "call or batch copy in another thread")
+        _unmap(self)
+
+    def unlink(self):
+        """Remove the segment's name (the creator's job): new attaches fail, mapped processes
+        keep working, the memory is freed when the last one closes. FileNotFoundError if the
+        name is already gone."""
+        _unlink_name(self.name)
+
+    def __enter__(self):
+        self._check_open("__enter__")
+        return self
+
+    def __exit__(self, *exc_info):
+        creator = self.is_creator
+        self.close()
+        if creator:
+            try:
+                _unlink_name(self.name)
+            except FileNotFoundError:
+                pass
+        return False
+
+    # ---- roles ----------------------------------------------------------------------------
+
+    cdef int _check_open(self, str where) except -1:
+        if self.shm.header == NULL:
+            raise ValueError(f"SharedRing.{where}: ring {self.name!r} is closed")
+        return 0
+
+    cdef int _claim(self, vx_shm_role role, str where) except -1:
+        self._check_open(where)
+        cdef pid_t holder = 0
+        cdef vx_status st = vx_shm_claim(&self.shm, role, _my_identity(), &holder)
+        what = "producer" if role == VX_SHM_PRODUCER else "consumer"
+        if st == VX_EMISUSE:
+            raise RuntimeError(
+                f"SharedRing.{where}: ring {self.name!r} already has a live {what}, pid "
+                f"{holder}; a SharedRing allows one producer process and one consumer process")
+        if st != VX_OK:
+            raise RuntimeError(f"SharedRing.{where}: cannot claim the {what} role "
+                               f"({vx_status_name(st).decode()})")
+        if role == VX_SHM_PRODUCER:
+            self._producer_gen = _generation
+        else:
+            self._consumer_gen = _generation
+        return 0
+
+    cdef object _peer(self, vx_shm_role role):
+        self._check_open("peer")
+        cdef pid_t pid = 0
+        cdef vx_shm_peer state = vx_shm_peer_state(&self.shm, role, &pid)
+        return state, pid
+
+    @property
+    def producer_pid(self):
+        """Pid of the process holding the producer role (0 if none yet); it may be dead."""
+        return self._peer(VX_SHM_PRODUCER)[1]
+
+    @property
+    def consumer_pid(self):
+        """Pid of the process holding the consumer role (0 if none yet); it may be dead."""
+        return self._peer(VX_SHM_CONSUMER)[1]
+
+    @property
+    def producer_alive(self):
+        """True if a producer claimed the ring and its process is still running and has not
+        closed the ring (a syscall: not for the hot path)."""
+        return self._peer(VX_SHM_PRODUCER)[0] == VX_SHM_PEER_ALIVE
+
+    @property
+    def consumer_alive(self):
+        """True if a consumer claimed the ring and its process is still running and has not
+        closed the ring."""
+        return self._peer(VX_SHM_CONSUMER)[0] == VX_SHM_PEER_ALIVE
+
+    @property
+    def creator_pid(self):
+        """Pid of the process that created the segment."""
+        self._check_open("creator_pid")
+        return self.shm.header.creator_pid
+
+    # ---- SpscRing API on the segment ------------------------------------------------------
+
+    @property
+    def capacity(self):
+        self._check_open("capacity")
+        return self._capacity
+
+    @property
+    def free(self):
+        self._check_open("free")
+        return vx_ring_free_slots(self.ring)
+
+    @property
+    def pushed(self):
+        self._check_open("pushed")
+        return vx_ring_pushed(self.ring)
+
+    @property
+    def popped(self):
+        self._check_open("popped")
+        return vx_ring_popped(self.ring)
+
+    @property
+    def rejected_full(self):
+        self._check_open("rejected_full")
+        return vx_ring_rejected_full(self.ring)
+
+    def __len__(self):
+        self._check_open("__len__")
+        return vx_ring_size(self.ring)
+
+    def __repr__(self):
+        if self.shm.header == NULL:
+            return f"SharedRing(name={self.name!r}, closed)"
+        return (f"SharedRing(name={self.name!r}, capacity={self._capacity}, "
+                f"dtype={self.dtype!r}, len={vx_ring_size(self.ring)})")
+
+    def try_push(self, item):
+        """Copy one record in. True, or False when full. Never blocks, never checks the peer."""
+        if self._producer_gen != _generation:
+            self._claim(VX_SHM_PRODUCER, "try_push")
+        cdef const char *data = self._item_data(item, "try_push")
+        cdef vx_status st = vx_ring_try_push(self.ring, data)
+        if st == VX_OK:
+            return True
+        if st == VX_FULL:
+            return False
+        _raise_misuse(st, "try_push")
+
+    def try_pop(self):
+        """Take the oldest record (NumPy scalar of the dtype), or None if empty. Never blocks."""
+        if self._consumer_gen != _generation:
+            self._claim(VX_SHM_CONSUMER, "try_pop")
+        cdef vx_ring_span span
+        cdef vx_status st = vx_ring_peek(self.ring, 1, &span)
+        if st == VX_EMPTY:
+            return None
+        if st != VX_OK:
+            _raise_misuse(st, "try_pop")
+        try:
+            item = self._scalar_from(span.first)
+        except BaseException:
+            vx_ring_release(self.ring, 0)
+            raise
+        vx_ring_release(self.ring, 1)
+        return item
+
+    def push_many(self, array):
+        """Copy as many records of a 1-D C-contiguous array as fit; returns how many."""
+        if self._producer_gen != _generation:
+            self._claim(VX_SHM_PRODUCER, "push_many")
+        self._busy += 1
+        try:
+            return SpscRing.push_many(self, array)
+        finally:
+            self._busy -= 1
+
+    def pop_many(self, out_or_max_n):
+        """pop_many(out) -> int fills out; pop_many(max_n) -> new ndarray. See SpscRing."""
+        if self._consumer_gen != _generation:
+            self._claim(VX_SHM_CONSUMER, "pop_many")
+        self._busy += 1
+        try:
+            return SpscRing.pop_many(self, out_or_max_n)
+        finally:
+            self._busy -= 1
+
+    def push(self, item, timeout=None):
+        """Copy one record in, waiting (GIL released) while full. TimeoutError after timeout
+        seconds (None: forever); BrokenPipeError if the consumer died or closed the ring."""
+        if self._producer_gen != _generation:
+            self._claim(VX_SHM_PRODUCER, "push")
+        cdef const char *data = self._item_data(item, "push")
+        cdef vx_ring_backoff backoff
+        backoff.step = 0
+        # One attempt with the GIL held (like SpscRing.push: not counted in rejected_full).
+        cdef vx_status st = vx_ring_push_wait(self.ring, data, 0, &backoff)
+        if st == VX_OK:
+            return None
+        if st != VX_TIMEOUT:
+            _raise_misuse(st, "push")
+        if data != self._push_scratch:
+            memcpy(self._push_scratch, data, self.itemsize)  # item may change without the GIL
+        self._shm_wait(True, _deadline(timeout), timeout, "push")
+
+    def pop(self, timeout=None):
+        """Take the oldest record, waiting (GIL released) while empty. TimeoutError after
+        timeout seconds (None: forever); BrokenPipeError once the ring is empty and the
+        producer died or closed the ring."""
+        item = self.try_pop()
+        if item is not None:
+            return item
+        self._shm_wait(False, _deadline(timeout), timeout, "pop")
+        return self._scalar_from(self._pop_scratch)
+
+    cdef int _shm_wait(self, bint producer, unsigned long long deadline, object timeout,
+                       str where) except -1:
+        cdef vx_status st
+        cdef uint64_t now, chunk
+        cdef pid_t peer = 0
+        self._busy += 1
+        try:
+            while True:  # bounded: each pass ends by the deadline or raises
+                now = vx_monotonic_ns()
+                chunk = _signal_check_ns if deadline - now > _signal_check_ns else deadline - now
+                if now >= deadline:
+                    chunk = 0
+                with nogil:
+                    if producer:
+                        st = vx_shm_push_wait(&self.shm, self._push_scratch, chunk, &peer)
+                    else:
+                        st = vx_shm_pop_wait(&self.shm, self._pop_scratch, chunk, &peer)
+                if st == VX_OK:
+                    return 0
+                if st == VX_ESTATE:
+                    what = "consumer" if producer else "producer"
+                    state = self._peer(VX_SHM_CONSUMER if producer else VX_SHM_PRODUCER)[0]
+                    how = "closed the ring" if state == VX_SHM_PEER_DEPARTED else "died"
+                    raise BrokenPipeError(
+                        f"SharedRing.{where}: the {what} (pid {peer}) {how}; ring "
+                        f"{self.name!r} is {'full' if producer else 'empty'}")
+                if st != VX_TIMEOUT:
+                    _raise_misuse(st, where)
+                if vx_monotonic_ns() >= deadline:
+                    raise TimeoutError(f"SharedRing.{where}: ring {self.name!r} still "
+                                       f"{'full' if producer else 'empty'} after "
+                                       f"timeout={timeout!r} s")
+                PyErr_CheckSignals()
+        finally:
+            self._busy -= 1
+
+
+cdef void _unmap(SharedRing self) noexcept:
+    """Release this process's roles (marks them departed), unmap, forget the ring pointer."""
+    cdef uint64_t me
+    if self.shm.header == NULL:
+        return
+    if self._producer_gen == _generation or self._consumer_gen == _generation:
+        me = vx_shm_identity(getpid())
+        if self._producer_gen == _generation:
+            vx_shm_release(&self.shm, VX_SHM_PRODUCER, me)
+        if self._consumer_gen == _generation:
+            vx_shm_release(&self.shm, VX_SHM_CONSUMER, me)
+    self._producer_gen = -1
+    self._consumer_gen = -1
+    vx_shm_detach(&self.shm)
+    self.ring = NULL
+
+
+cdef _raise_misuse(vx_status st, str where):
+    if st == VX_EMISUSE:
+        raise RuntimeError(f"SharedRing.{where}: another thread is using the same side of the "
+                           "ring at the same time (VELOX_DEBUG misuse guard)")
+    raise RuntimeError(f"SharedRing.{where}: unexpected status {vx_status_name(st).decode()}")
+
+
+cdef uint64_t _deadline(object timeout) except? 0:
+    if timeout is None:
+        return <uint64_t>-1
+    cdef double seconds
+    try:
+        seconds = float(timeout)
+    except (TypeError, ValueError):
+        raise TypeError(f"timeout must be a number of seconds or None, got {timeout!r}") from None
+    if not (seconds >= 0) or seconds == float("inf"):
+        raise ValueError(f"timeout must be a finite number of seconds >= 0, got {timeout!r}")
+    if seconds > 1e9:
+        return <uint64_t>-1
+    return vx_monotonic_ns() + <uint64_t>(seconds * 1e9)
+
+
+def _unlink_name(name):
+    cdef bytes raw = _encode_name(name)
+    if vx_shm_unlink(raw) != VX_OK:
+        err = errno  # set by shm_unlink
+        if err == ENOENT:
+            raise FileNotFoundError(err, f"no shared ring named {name!r}", name)
+        _raise_sys(err, "cannot unlink shared ring", name)
+
+
+def _attach_by_name(name):
+    return SharedRing.attach(name)
+
+
+def unlink(name):
+    """Remove the shared ring segment ``name`` (FileNotFoundError if there is none)."""
+    _unlink_name(name)

@@ -1,0 +1,111 @@
+# C declarations of csrc/velox/pipeline.h (the native pipeline).
+from libc.stdint cimport int32_t, int64_t, uint32_t, uint64_t
+
+from velox.includes.histogram cimport vx_histogram
+from velox.includes.types cimport vx_status
+
+cdef extern from "velox/ring.h" nogil:
+    ctypedef struct vx_ring:
+        pass
+    vx_status vx_ring_pop_n(vx_ring *r, void *out, uint32_t max_n, uint32_t *popped)
+    uint32_t vx_ring_size(const vx_ring *r)
+
+cdef extern from "velox/pipeline.h" nogil:
+    enum:
+        VX_STAGE_INGRESS
+        VX_STAGE_BOOK
+        VX_STAGE_BUNDLER
+        VX_STAGE_OUTPUT
+        VX_STAGES
+        VX_PIPELINE_MAX_THREADS
+        VX_PIPELINE_LATE_NS
+        VX_CONSERVE_BOOK
+        VX_CONSERVE_BUNDLER
+        VX_CONSERVE_BUNDLES
+        VX_CONSERVE_OUTPUT
+        VX_CONSERVE_PYTHON
+
+    ctypedef enum vx_on_full:
+        VX_ON_FULL_DROP
+        VX_ON_FULL_BLOCK
+
+    ctypedef enum vx_wait:
+        VX_WAIT_SPIN
+        VX_WAIT_YIELD
+        VX_WAIT_BACKOFF
+
+    ctypedef enum vx_pipeline_hist:
+        VX_HIST_INGRESS_TO_BOOK
+        VX_HIST_BOOK_TO_BUNDLER
+        VX_HIST_INGRESS_TO_BUNDLER
+        VX_HIST_BUNDLE_TO_OUTPUT
+        VX_HIST_END_TO_END
+        VX_HIST_INGRESS_LATENESS
+        VX_PIPELINE_HISTS
+
+    ctypedef struct vx_pipeline_config:
+        double ticks_per_ns
+        double rate_per_s
+        uint64_t max_txns
+        uint64_t seed
+        uint32_t logical_timestamps
+        uint32_t levels
+        int64_t tick_size
+        int64_t base_price
+        double cancel_share
+        uint32_t max_qty
+        uint64_t bundle_timeout_ns
+        vx_on_full on_full
+        vx_wait wait
+        uint32_t batch
+        uint32_t txn_ring_capacity
+        uint32_t bundle_ring_capacity
+        uint32_t python_ring_capacity
+        int output_fd
+        uint32_t output_buffer_bundles
+        uint32_t thread_count
+        uint32_t stage_thread[4]
+        int32_t thread_cpu[4]
+
+    ctypedef struct vx_pipeline_counters:
+        uint64_t generated
+        uint64_t applied
+        uint64_t rejected
+        uint64_t traded
+        uint64_t cas_timeouts
+        uint64_t bundled
+        uint64_t bundles
+        uint64_t bundles_timed_out
+        uint64_t output_bundles
+        uint64_t output_txns
+        uint64_t python_bundles
+        uint64_t bytes_written
+        uint64_t write_errors
+        uint64_t drops_ingress
+        uint64_t drops_book
+        uint64_t drops_bundler
+        uint64_t drops_bundler_txns
+        uint64_t drops_python
+        uint64_t late
+        uint64_t pin_failures
+        int32_t last_write_errno
+        uint32_t finished
+
+    ctypedef struct vx_pipeline:
+        pass
+
+    void vx_pipeline_config_default(vx_pipeline_config *cfg)
+    vx_status vx_pipeline_config_validate(const vx_pipeline_config *cfg, const char **field)
+    vx_status vx_pipeline_create(const vx_pipeline_config *cfg, vx_pipeline **out)
+    vx_status vx_pipeline_start(vx_pipeline *p)
+    void vx_pipeline_stop(vx_pipeline *p)
+    void vx_pipeline_abandon(vx_pipeline *p)
+    int vx_pipeline_finished(const vx_pipeline *p)
+    vx_status vx_pipeline_join(vx_pipeline *p)
+    void vx_pipeline_destroy(vx_pipeline *p)
+    void vx_pipeline_read_counters(const vx_pipeline *p, vx_pipeline_counters *out)
+    const vx_histogram *vx_pipeline_histogram(const vx_pipeline *p, vx_pipeline_hist which)
+    vx_ring *vx_pipeline_python_ring(vx_pipeline *p)
+    uint32_t vx_pipeline_check_conservation(const vx_pipeline_counters *c, int python_ring)
+    uint64_t vx_pipeline_memory_bytes(const vx_pipeline *p)
+    uint64_t vx_pipeline_book_digest(const vx_pipeline *p)

@@ -1,0 +1,595 @@
+"""velox.Pipeline and the ``python -m velox.pipeline`` / ``velox-pipeline`` command.
+
+The pipeline runs natively (csrc/velox/pipeline.c): ingress -> order book -> bundler ->
+output on pinned pthreads connected by SPSC rings. This module chooses the stage -> CPU
+mapping, converts friendly options to the native configuration, drives the run from the
+Python thread (periodic stats, draining bundles to a Python callback, stop/drain/join), and
+reports: counters, rates, latency percentiles, memory, mapping and the conservation check.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import signal
+import sys
+import time
+
+from velox import tsc
+from velox._pipeline import HISTOGRAMS, STAGES, NativePipeline
+from velox._records import PRICE_SCALE
+
+__all__ = ["Pipeline", "stage_mapping", "parse_cores", "main"]
+
+#: Stage groups per thread count: thread t runs the stages in GROUPS[n][t], in that order.
+GROUPS = {
+    1: (("ingress", "book", "bundler", "output"),),
+    2: (("ingress", "book"), ("bundler", "output")),
+    3: (("ingress",), ("book",), ("bundler", "output")),
+    4: (("ingress",), ("book",), ("bundler",), ("output",)),
+}
+
+REPORT_HISTOGRAMS = ("ingress_to_book", "book_to_bundler", "ingress_to_bundler",
+                     "bundle_to_output", "end_to_end")
+
+
+def available_cpus():
+    """Sorted CPUs this process may run on."""
+    try:
+        return sorted(os.sched_getaffinity(0))
+    except (AttributeError, OSError):  # pragma: no cover - non-Linux
+        return list(range(os.cpu_count() or 1))
+
+
+def parse_cores(text):
+    """'0,2-3' -> [0, 2, 3]. Raises ValueError naming the bad part."""
+    cpus = []
+    for part in str(text).split(","):
+        part = part.strip()
+        if not part:
+            raise ValueError(f"empty CPU in {text!r}")
+        try:
+            if "-" in part:
+                lo, hi = (int(x) for x in part.split("-", 1))
+                if lo > hi:
+                    raise ValueError
+                cpus.extend(range(lo, hi + 1))
+            else:
+                cpus.append(int(part))
+        except ValueError:
+            raise ValueError(f"bad CPU list {text!r} (expected e.g. '0', '0,1' or '0-3')") from None
+    if any(c < 0 for c in cpus):
+        raise ValueError(f"CPU numbers must be >= 0, got {text!r}")
+    if len(set(cpus)) != len(cpus):
+        raise ValueError(f"CPU list {text!r} repeats a CPU")
+    return cpus
+
+
+def stage_mapping(cores=None):
+    """Chooses threads for the four stages. cores: CPUs to use (default: all this process
+    may use). Returns (stage_thread, thread_cpu, mapping) where mapping is
+    {stage: cpu}. With >= 4 CPUs one stage per thread; with fewer, stages are grouped
+    (2 CPUs: ingress+book | bundler+output; 1 CPU: all four on one thread)."""
+    allowed = available_cpus()
+    if cores is None:
+        cores = allowed
+    cores = list(cores)
+    if not cores:
+        raise ValueError("cores must name at least one CPU")
+    missing = [c for c in cores if c not in allowed]
+    if missing:
+        raise ValueError(f"CPU {missing[0]} is not available to this process (available: {allowed})")
+    threads = min(len(cores), len(STAGES))
+    groups = GROUPS[threads]
+    stage_thread = [0] * len(STAGES)
+    for t, group in enumerate(groups):
+        for stage in group:
+            stage_thread[STAGES.index(stage)] = t
+    thread_cpu = [cores[t] for t in range(threads)]
+    mapping = {stage: thread_cpu[stage_thread[i]] for i, stage in enumerate(STAGES)}
+    return stage_thread, thread_cpu, mapping
+
+
+def _fixed(name, value):
+    try:
+        v = float(value)
+    except (TypeError, ValueError):
+        raise TypeError(f"{name} must be a number, got {value!r}") from None
+    if not v > 0 or v != v or v > 9e10:
+        raise ValueError(f"{name} must be a positive price, got {value!r}")
+    return int(round(v * PRICE_SCALE))
+
+
+class Pipeline:
+    """The native pipeline, configured and driven from Python.
+
+    Pipeline(rate=100_000, *, cores=None, seed=1, levels=1024, tick_size=0.01,
+             base_price=100.0, bundle_timeout_us=100.0, on_full="drop", wait=None,
+             output=None, callback=None, max_txns=0, cancel_share=0.2, max_qty=100,
+             batch=64, timestamps="tsc")
+
+    rate: transactions/s (Poisson), or "max"/0/None for unpaced. cores: CPUs to use
+    (list, or a string like "0,1"); default all available. wait: "spin", "yield" or
+    "backoff"; default spin when a CPU is left over for Python, else backoff. output: path
+    of a file to write raw 528-byte bundles to. callback: called on the driver (Python)
+    thread with BUNDLE_DTYPE arrays of bundles, from poll(), stats() and stop().
+    max_txns: stop ingress after this many (0: no limit).
+    timestamps: "tsc" (each transaction carries the TSC tick it was made at) or "logical"
+    (it carries its sequence number instead, so a seeded, unpaced, block-mode run with
+    max_txns and no bundle timeout writes byte-identical output; the latency histograms
+    timed from the record -- ingress_to_book, ingress_to_bundler, end_to_end -- stay empty).
+
+    Use as a context manager, or start() / stats() / stop(). stop() drains every ring,
+    joins the threads and returns the final report (a dict; see report()).
+    """
+
+    def __init__(self, rate=100_000, *, cores=None, seed=1, levels=1024, tick_size=0.01,
+                 base_price=100.0, bundle_timeout_us=100.0, on_full="drop", wait=None,
+                 output=None, callback=None, max_txns=0, cancel_share=0.2, max_qty=100,
+                 batch=64, python_ring_capacity=1024, ticks_per_ns=None, timestamps="tsc"):
+        if timestamps not in ("tsc", "logical"):
+            raise ValueError(f"timestamps must be 'tsc' or 'logical', got {timestamps!r}")
+        if rate in (None, "max", 0):
+            rate_per_s = 0.0
+        else:
+            if isinstance(rate, bool) or not isinstance(rate, (int, float)):
+                raise TypeError(f"rate must be a number of transactions/s or 'max', got {rate!r}")
+            if not 1 <= rate <= 1e9:
+                raise ValueError(f"rate must be in [1, 1e9] transactions/s or 'max', got {rate!r}")
+            rate_per_s = float(rate)
+        if isinstance(cores, str):
+            cores = parse_cores(cores)
+        stage_thread, thread_cpu, self.mapping = stage_mapping(cores)
+        if wait is None:
+            wait = "spin" if len(available_cpus()) > len(thread_cpu) else "backoff"
+        if isinstance(bundle_timeout_us, bool) or not isinstance(bundle_timeout_us, (int, float)):
+            raise TypeError(f"bundle_timeout_us must be a number, got {bundle_timeout_us!r}")
+        if not 0 <= bundle_timeout_us <= 3.6e9:
+            raise ValueError(f"bundle_timeout_us must be in [0, 3.6e9], got {bundle_timeout_us!r}")
+        if callback is not None and not callable(callback):
+            raise TypeError(f"callback must be callable, got {callback!r}")
+        if ticks_per_ns is None:
+            ticks_per_ns = tsc.ticks_per_ns()  # calibrates once per process
+        self.rate_per_s = rate_per_s
+        self.wait_strategy = wait
+        self.on_full = on_full
+        self.output = output
+        self.callback = callback
+        self.thread_cpu = thread_cpu
+        self._fd = -1
+        self._native = None
+        self._t_start = None
+        self._t_stop = None
+        self._final = None
+        if output is not None:
+            self._fd = os.open(os.fspath(output), os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+        try:
+            self._native = NativePipeline(
+                ticks_per_ns=ticks_per_ns, rate_per_s=rate_per_s, max_txns=max_txns, seed=seed,
+                levels=levels, tick_size=_fixed("tick_size", tick_size),
+                base_price=_fixed("base_price", base_price), cancel_share=cancel_share,
+                max_qty=max_qty, bundle_timeout_ns=int(round(bundle_timeout_us * 1000)),
+                on_full=on_full, wait=wait, batch=batch,
+                python_ring_capacity=python_ring_capacity if callback is not None else 0,
+                output_fd=self._fd, stage_thread=stage_thread, thread_cpu=thread_cpu,
+                logical_timestamps=timestamps == "logical")
+        except BaseException:
+            self._close_fd()
+            raise
+
+    # -- lifecycle ------------------------------------------------------------------------
+
+    def start(self):
+        """Starts the native threads; returns self."""
+        self._native.start()
+        self._t_start = time.perf_counter()
+        return self
+
+    def __enter__(self):
+        return self.start()
+
+    def __exit__(self, *exc):
+        self.stop()
+        return False
+
+    @property
+    def running(self):
+        return self._t_start is not None and self._final is None
+
+    @property
+    def finished(self):
+        """True once every stage has finished (after stop(), or max_txns reached)."""
+        return self._native.finished
+
+    def poll(self, max_bundles=1024):
+        """Hands waiting bundles to the callback (on this thread). Returns how many."""
+        if self.callback is None:
+            return 0
+        total = 0
+        for _ in range(64):  # bounded: at most 64 batches per call
+            batch = self._native.drain(max_bundles)
+            if not len(batch):
+                break
+            total += len(batch)
+            self.callback(batch)
+        return total
+
+    def wait(self, timeout=None, poll_interval=0.001):
+        """Waits (draining to the callback) until the pipeline finishes by itself (max_txns)
+        or timeout seconds pass. Returns finished."""
+        deadline = None if timeout is None else time.perf_counter() + timeout
+        while not self._native.finished:
+            if deadline is not None and time.perf_counter() >= deadline:
+                return False
+            if not self.poll():
+                time.sleep(poll_interval)
+        return True
+
+    def stop(self, timeout=30.0):
+        """Stops ingress, drains every ring (handing bundles to the callback), joins the
+        threads and returns the final report. Idempotent. If the drain takes longer than
+        timeout seconds (e.g. a callback that never returns), the stages are abandoned and
+        the report says so (conservation then fails)."""
+        if self._final is not None:
+            return self._final
+        if self._t_start is None:
+            raise RuntimeError("the pipeline was never started")
+        self._t_stop = time.perf_counter()
+        self._native.stop()
+        abandoned = not self.wait(timeout)
+        if abandoned:
+            self._native.abandon()
+        self._native.join()
+        self.poll()
+        self._close_fd()
+        self._final = self.report(final=True)
+        self._final["abandoned"] = abandoned
+        return self._final
+
+    def _close_fd(self):
+        if self._fd >= 0:
+            os.close(self._fd)
+            self._fd = -1
+
+    def __del__(self):
+        if getattr(self, "_fd", -1) >= 0:
+            self._close_fd()
+
+    # -- measurement ----------------------------------------------------------------------
+
+    def histogram(self, name):
+        """Snapshot of a latency histogram (velox.Histogram, ns): one of
+        ingress_to_book, book_to_bundler, ingress_to_bundler, bundle_to_output,
+        end_to_end, ingress_lateness."""
+        return self._native.histogram(name)
+
+    def counters(self):
+        return self._native.counters()
+
+    def stats(self):
+        """Live report (counters are a recent snapshot while running)."""
+        self.poll()
+        return self.report(final=False)
+
+    def report(self, final=False):
+        """The machine-readable report (what --json writes)."""
+        c = self._native.counters()
+        now = time.perf_counter()
+        if self._t_start is None:
+            elapsed = 0.0
+        else:
+            elapsed = (self._t_stop if final and self._t_stop else now) - self._t_start
+        # a run that ended by itself (max_txns) ends when ingress stopped making; use the
+        # elapsed time up to stop() either way
+        achieved = c["generated"] / elapsed if elapsed > 0 else 0.0
+        drops_total = (c["drops"]["ingress_to_book"] + c["drops"]["book_to_bundler"]
+                       + c["drops"]["bundler_to_output_txns"])
+        latency = {}
+        for name in HISTOGRAMS:
+            h = self._native.histogram(name)
+            latency[name] = {
+                "count": h.count, "min": h.min, "mean": h.mean, "p50": h.percentile(50),
+                "p90": h.percentile(90), "p99": h.percentile(99), "p999": h.percentile(99.9),
+                "max": h.max,
+            }
+        out = {
+            "rate": {"target": self.rate_per_s or None, "achieved": achieved},
+            "duration_s": elapsed,
+            "counters": c,
+            "drop_rate": drops_total / c["generated"] if c["generated"] else 0.0,
+            "latency_ns": latency,
+            "mapping": dict(self.mapping),
+            "threads": len(self.thread_cpu),
+            "wait": self.wait_strategy,
+            "on_full": self.on_full,
+            "memory_bytes": self._native.memory_bytes,
+        }
+        if final:
+            failures = self._native.conservation_failures()
+            out["conservation_ok"] = not failures and c["finished"]
+            out["conservation_failures"] = failures
+            out["book_digest"] = f"{self._native.book_digest():016x}"
+        return out
+
+
+# -- command line ------------------------------------------------------------------------
+
+DEFAULTS = {
+    "rate": "100000", "duration": 10.0, "cores": None, "seed": 1, "levels": 1024,
+    "tick_size": 0.01, "base_price": 100.0, "bundle_timeout_us": 100.0, "on_full": "drop",
+    "wait": None, "output": None, "json": None, "quiet": False, "count": 0,
+    "cancel_share": 0.2, "timestamps": "tsc",
+}
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message):  # one line, exit 2
+        self.exit(2, f"{self.prog}: error: {message}\n")
+
+
+def _positive_float(text):
+    try:
+        v = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+    if not v > 0 or v != v or v == float("inf"):
+        raise argparse.ArgumentTypeError(f"must be > 0, got {text!r}")
+    return v
+
+
+def _nonneg_float(text):
+    try:
+        v = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+    if not v >= 0 or v == float("inf"):
+        raise argparse.ArgumentTypeError(f"must be >= 0, got {text!r}")
+    return v
+
+
+def _rate(text):
+    if str(text).lower() == "max":
+        return "max"
+    try:
+        v = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected transactions/s or 'max', got {text!r}") from None
+    if not 1 <= v <= 1e9:
+        raise argparse.ArgumentTypeError(f"must be in [1, 1e9] or 'max', got {text!r}")
+    return v
+
+
+def _int_range(lo, hi, pow2=False):
+    def parse(text):
+        try:
+            v = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}") from None
+        if not lo <= v <= hi or (pow2 and v & (v - 1)):
+            what = "a power of two " if pow2 else ""
+            raise argparse.ArgumentTypeError(f"must be {what}in [{lo}, {hi}], got {text!r}")
+        return v
+    return parse
+
+
+def _cores(text):
+    try:
+        cpus = parse_cores(text)
+        stage_mapping(cpus)
+    except ValueError as e:
+        raise argparse.ArgumentTypeError(str(e)) from None
+    return cpus
+
+
+def _share(text):
+    try:
+        v = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+    if not 0 <= v < 1:
+        raise argparse.ArgumentTypeError(f"must be in [0, 1), got {text!r}")
+    return v
+
+
+def build_parser():
+    p = _Parser(
+        prog="velox-pipeline",
+        description="Run velox's native transaction pipeline (ingress -> order book -> bundler "
+                    "-> output on pinned threads) and report rates, drops, latency and the "
+                    "conservation check. Every option can also be set in --config FILE.toml "
+                    "(keys as the long option names, '-' or '_'); the command line wins.",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
+    a = p.add_argument
+    a("--config", metavar="FILE.toml", help="read options from a TOML file (top-level keys, or a [pipeline] table)")
+    a("--rate", type=_rate, help="target ingress rate in transactions/s (Poisson arrivals), or 'max' for unpaced [default: 100000]")
+    a("--duration", type=_positive_float, help="run time in seconds (the run also ends when --count transactions are through) [default: 10]")
+    a("--count", type=_int_range(0, 2**63), help="stop ingress after this many transactions (0: no limit) [default: 0]")
+    a("--cores", type=_cores, help="CPUs to pin the stage threads to, e.g. '0', '0,1', '0-3'; 1 CPU runs all stages on one thread, 2 group them in pairs, 4+ give each its own [default: every CPU this process may use]")
+    a("--seed", type=_int_range(0, 2**64 - 1), help="seed of the order-flow generator [default: 1]")
+    a("--levels", type=_int_range(2, 1 << 20, pow2=True), help="order-book price levels per side (a power of two) [default: 1024]")
+    a("--tick-size", type=_positive_float, help="price step between levels, in price units [default: 0.01]")
+    a("--base-price", type=_positive_float, help="price of the lowest level, in price units [default: 100.0]")
+    a("--cancel-share", type=_share, help="share of generated transactions that are cancels, in [0, 1) [default: 0.2]")
+    a("--bundle-timeout-us", type=_nonneg_float, help="close a bundle when its oldest transaction has waited this many microseconds (0: only when full, or at shutdown) [default: 100]")
+    a("--on-full", choices=("drop", "block"), help="full ring policy: drop (count and continue) or block (backpressure) [default: drop]")
+    a("--wait", choices=("spin", "yield", "backoff"), help="how idle threads wait: spin, yield, or backoff (spin, then yield, then short sleeps) [default: spin if a CPU is left for Python, else backoff]")
+    a("--output", metavar="FILE", help="append every bundle as a raw 528-byte record to FILE (read with numpy.fromfile(FILE, velox.BUNDLE_DTYPE)) [default: none]")
+    a("--timestamps", choices=("tsc", "logical"), help="what each transaction's tsc field holds: the TSC tick it was made at, or (logical) its sequence number, which makes seeded --rate max --on-full block --count N --bundle-timeout-us 0 runs write byte-identical --output files (record-timed latency histograms are then empty) [default: tsc]")
+    a("--json", metavar="FILE", help="write the final report as JSON to FILE ('-' for stdout) [default: none]")
+    a("--quiet", action="store_true", default=None, help="no per-second lines, only the summary")
+    return p
+
+
+def _load_config(path, parser):
+    try:
+        import tomllib
+    except ModuleNotFoundError:  # Python < 3.11
+        try:
+            import tomli as tomllib
+        except ModuleNotFoundError:
+            parser.error("--config: reading TOML needs Python 3.11+ or the 'tomli' package (pip install tomli)")
+    try:
+        with open(path, "rb") as f:
+            data = tomllib.load(f)
+    except OSError as e:
+        parser.error(f"--config: cannot read {path!r}: {e.strerror}")
+    except tomllib.TOMLDecodeError as e:
+        parser.error(f"--config: {path!r} is not valid TOML: {e}")
+    if isinstance(data.get("pipeline"), dict):
+        data = data["pipeline"]
+    known = {act.dest: act for act in parser._actions if act.dest not in ("help", "config")}
+    values = {}
+    for key, value in data.items():
+        dest = key.replace("-", "_")
+        act = known.get(dest)
+        if act is None:
+            parser.error(f"--config: unknown option {key!r} in {path!r}")
+        option = act.option_strings[-1]
+        if dest == "quiet":
+            if not isinstance(value, bool):
+                parser.error(f"--config: {key} must be true or false, got {value!r}")
+            values[dest] = value
+            continue
+        if act.choices is not None and value not in act.choices:
+            parser.error(f"argument {option}: invalid choice {value!r} (choose from {', '.join(act.choices)})")
+        if act.type is not None:
+            try:
+                value = act.type(str(value))
+            except argparse.ArgumentTypeError as e:
+                parser.error(f"argument {option}: {e}")
+        values[dest] = value
+    return values
+
+
+def parse_args(argv=None):
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    merged = dict(DEFAULTS)
+    if args.config:
+        merged.update(_load_config(args.config, parser))
+    for key, value in vars(args).items():
+        if key != "config" and value is not None:
+            merged[key] = value
+    if merged["rate"] == "100000":
+        merged["rate"] = 100000.0
+    return argparse.Namespace(**merged)
+
+
+def _fmt_rate(v):
+    return f"{v / 1e6:.2f}M" if v >= 1e6 else f"{v / 1e3:.1f}k" if v >= 1e3 else f"{v:.0f}"
+
+
+def _progress_line(r, prev, dt):
+    c, pc = r["counters"], prev["counters"] if prev else None
+
+    def rate(key):
+        return (c[key] - (pc[key] if pc else 0)) / dt if dt > 0 else 0.0
+
+    d = c["drops"]
+    e2e = r["latency_ns"]["end_to_end"]
+    return (f"{r['duration_s']:6.1f}s  gen {c['generated']:>11,} ({_fmt_rate(rate('generated'))}/s)"
+            f"  book {c['applied'] + c['rejected']:>11,} ({_fmt_rate(rate('applied') + rate('rejected'))}/s)"
+            f"  bundled {c['bundled']:>11,}  out {c['output_bundles']:>9,} bundles"
+            f"  drops {d['ingress_to_book']}/{d['book_to_bundler']}/{d['bundler_to_output']}"
+            f"  e2e p50 {e2e['p50'] / 1e3:.1f}us p99 {e2e['p99'] / 1e3:.1f}us")
+
+
+def format_summary(r):
+    c, d = r["counters"], r["counters"]["drops"]
+    target = r["rate"]["target"]
+    lines = ["", "== velox pipeline summary =="]
+    tgt = f"{target:,.0f} txn/s" if target else "max (unpaced)"
+    pct = f" ({100 * r['rate']['achieved'] / target:.2f}% of target)" if target else ""
+    lines.append(f"rate: target {tgt}, achieved {r['rate']['achieved']:,.0f} txn/s{pct} over {r['duration_s']:.2f} s")
+    lines.append(f"generated {c['generated']:,}  applied {c['applied']:,}  rejected {c['rejected']:,}"
+                 f"  traded {c['traded']:,}  cas timeouts {c['cas_timeouts']:,}  late {c['late']:,}")
+    lines.append(f"bundled {c['bundled']:,} txns into {c['bundles']:,} bundles"
+                 f" ({c['bundles_timed_out']:,} closed by timeout); output {c['output_bundles']:,} bundles")
+    lines.append(f"drops: ingress->book {d['ingress_to_book']:,}, book->bundler {d['book_to_bundler']:,},"
+                 f" bundler->output {d['bundler_to_output']:,} bundles ({d['bundler_to_output_txns']:,} txns),"
+                 f" output->python {d['output_to_python']:,}; drop rate {100 * r['drop_rate']:.4f}%")
+    lines.append("latency (ns)           count        p50        p90        p99      p99.9        max")
+    for name in REPORT_HISTOGRAMS + ("ingress_lateness",):
+        h = r["latency_ns"][name]
+        lines.append(f"  {name:<18} {h['count']:>9,} {h['p50']:>10,} {h['p90']:>10,} {h['p99']:>10,}"
+                     f" {h['p999']:>10,} {h['max']:>10,}")
+    lines.append(f"working set: {r['memory_bytes'] / 1024:,.0f} KiB allocated at start")
+    mapping = ", ".join(f"{s}->cpu{cpu}" for s, cpu in r["mapping"].items())
+    lines.append(f"mapping ({r['threads']} thread(s), wait={r['wait']}, on_full={r['on_full']}): {mapping}")
+    if c["pin_failures"]:
+        lines.append(f"warning: {c['pin_failures']} thread(s) could not be pinned")
+    if c["write_errors"]:
+        lines.append(f"warning: {c['write_errors']} output write(s) failed (errno {c['last_write_errno']})")
+    ok = r.get("conservation_ok")
+    lines.append("conservation: " + ("OK (generated = applied + rejected + drops; applied = bundled + drops;"
+                                     " bundle counts = bundled; bundles out = bundles - drops)"
+                                     if ok else "FAILED: " + "; ".join(r.get("conservation_failures") or ["not finished"])))
+    return "\n".join(lines)
+
+
+def main(argv=None):
+    """Entry point of ``python -m velox.pipeline`` and ``velox-pipeline``. Returns 0, or
+    exits 2 on invalid options."""
+    args = parse_args(argv)
+    try:
+        pipe = Pipeline(
+            rate=args.rate, cores=args.cores, seed=args.seed, levels=args.levels,
+            tick_size=args.tick_size, base_price=args.base_price,
+            bundle_timeout_us=args.bundle_timeout_us, on_full=args.on_full, wait=args.wait,
+            output=args.output, max_txns=args.count, cancel_share=args.cancel_share,
+            timestamps=args.timestamps)
+    except (ValueError, TypeError) as e:
+        print(f"velox-pipeline: error: {e}", file=sys.stderr)
+        return 2
+    except OSError as e:
+        print(f"velox-pipeline: error: --output: cannot open {args.output!r}: {e.strerror}", file=sys.stderr)
+        return 2
+
+    interrupted = []
+
+    def on_signal(signum, frame):
+        interrupted.append(signum)
+
+    old = {s: signal.signal(s, on_signal) for s in (signal.SIGINT, signal.SIGTERM)}
+    out = sys.stdout
+    try:
+        mapping = ", ".join(f"{s}->cpu{cpu}" for s, cpu in pipe.mapping.items())
+        if not args.quiet:
+            print(f"velox pipeline: rate {args.rate}, duration {args.duration} s, "
+                  f"{len(pipe.thread_cpu)} thread(s): {mapping}", file=out, flush=True)
+        pipe.start()
+        t0 = time.perf_counter()
+        next_tick = t0 + 1.0
+        prev, prev_t = None, t0
+        while not interrupted:
+            now = time.perf_counter()
+            if now - t0 >= args.duration or pipe.finished:
+                break
+            if now >= next_tick:
+                r = pipe.stats()
+                if not args.quiet:
+                    print(_progress_line(r, prev, now - prev_t), file=out, flush=True)
+                prev, prev_t = r, now
+                next_tick += 1.0
+            time.sleep(min(0.02, max(0.0, next_tick - now)))
+        report = pipe.stop()
+    finally:
+        for s, h in old.items():
+            signal.signal(s, h)
+    if interrupted:
+        report["interrupted_by"] = signal.Signals(interrupted[0]).name
+    print(format_summary(report), file=out, flush=True)
+    if args.json:
+        text = json.dumps(report, indent=2, sort_keys=True)
+        if args.json == "-":
+            print(text, file=out)
+        else:
+            with open(args.json, "w") as f:
+                f.write(text + "\n")
+    return 0 if report["conservation_ok"] else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
