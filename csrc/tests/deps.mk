@@ -9,3 +9,5 @@ TESTS += test_orderbook
 TEST_DEPS_test_orderbook = orderbook types
 TESTS += test_pipeline
 TEST_DEPS_test_pipeline = pipeline orderbook ring histogram tsc types
+TESTS += test_litmus_ring
+TEST_DEPS_test_litmus_ring = ring tsc types
