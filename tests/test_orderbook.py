@@ -256,3 +256,145 @@ def test_concurrent_writers_conserve_quantity_while_reader_polls():
             price = P(100 + k if side == 0 else 120 + k)
             assert book.qty(side, price) == expected[side][k]
     book.verify_invariants()
+
+
+# ---- set_many (batch L2 updates) -------------------------------------------------------------
+
+def l2(sides, prices, qtys):
+    return (np.asarray(sides, dtype=np.uint8), np.asarray(prices, dtype=np.int64),
+            np.asarray(qtys, dtype=np.uint64))
+
+
+def test_set_many_applies_in_order_and_counts_rejections(book):
+    r = book.set_many(*l2([0, 0, 1, 0, 2, 1, 0, 1],
+                          [P(10), P(10), P(20), P(99), P(11), P(21) + 1, P(12), P(20)],
+                          [5, 7, 3, 1, 4, 1, MAX_QTY + 1, 0]))
+    assert r == (4, 4, 3)  # applied, rejected (window, side 2, off grid, qty), first rejected
+    assert (r.applied, r.rejected, r.first_rejected) == (4, 4, 3)
+    assert book.qty(0, P(10)) == 7  # later update of the same level wins
+    assert book.qty(0, P(12)) == 0 and book.best_ask() is None  # set to 0 cleared it
+    assert book.best_bid() == (P(10), 7)
+    assert book.counters.out_of_window == 1
+    assert book.set_many(*l2([], [], [])) == (0, 0, -1)
+    # matched by kind and size: np.longlong / np.ulonglong are int64 / uint64 here too
+    r = book.set_many(np.array([1], np.uint8), np.array([P(30)], np.longlong),
+                      np.array([2], np.ulonglong))
+    assert r == (1, 0, -1) and book.best_ask() == (P(30), 2)
+    book.verify_invariants()
+
+
+def test_set_many_large_batch_releases_the_gil_and_matches_set(book):
+    rng = np.random.default_rng(5)
+    n = 5000
+    sides, prices, qtys = l2(rng.integers(0, 2, n), P(rng.integers(0, 64, n)), rng.integers(0, 9, n))
+    r = book.set_many(sides, prices, qtys)
+    assert r == (n, 0, -1)
+    ref = OrderBook(64, TICK, BASE)
+    for s, p, q in zip(sides.tolist(), prices.tolist(), qtys.tolist()):
+        ref.set(s, p, q)
+    assert [a.tolist() for side in book.depth(64) for a in side] == \
+        [a.tolist() for side in ref.depth(64) for a in side]
+
+
+@pytest.mark.parametrize("args, exc, text", [
+    (([0], [P(1)], [1]), TypeError, "sides must be a numpy array of uint8, got list"),
+    ((np.zeros(1, np.int64), np.array([P(1)]), np.ones(1, np.uint64)), TypeError,
+     "sides must be a numpy array of uint8, got int64"),
+    ((np.zeros(1, np.uint8), np.array([P(1)], np.uint64), np.ones(1, np.uint64)), TypeError,
+     "prices must be a numpy array of int64, got uint64"),
+    ((np.zeros(1, np.uint8), np.array([P(1)]), np.ones(1, np.int64)), TypeError,
+     "qtys must be a numpy array of uint64, got int64"),
+    ((np.zeros(1, np.uint8), np.array([P(1)], ">i8"), np.ones(1, np.uint64)), ValueError,
+     "prices must be C-contiguous, aligned and in native byte order"),
+    ((np.zeros(4, np.uint8)[::2], np.full(2, P(1)), np.ones(2, np.uint64)), ValueError,
+     "sides must be C-contiguous"),
+    ((np.zeros((1, 1), np.uint8), np.full(1, P(1)), np.ones(1, np.uint64)), ValueError,
+     r"sides must be 1-D, got shape \(1, 1\)"),
+    ((np.zeros(2, np.uint8), np.full(1, P(1)), np.ones(2, np.uint64)), ValueError,
+     "equal lengths, got 2, 1, 2"),
+])
+def test_set_many_rejects_wrong_arrays_naming_them(book, args, exc, text):
+    with pytest.raises(exc, match=text):
+        book.set_many(*args)
+    assert book.best_bid() is None and book.best_ask() is None
+
+
+def test_best_tuples_follow_every_change(book):
+    """best_bid/best_ask may return a cached tuple; it must never be stale."""
+    book.set(0, P(5), 3)
+    first = book.best_bid()
+    assert first == (P(5), 3) and book.best_bid() == first
+    book.set(0, P(5), 4)  # same price, new qty
+    assert book.best_bid() == (P(5), 4)
+    book.set(0, P(6), 4)  # new price, same qty
+    assert book.best_bid() == (P(6), 4)
+    book.set(0, P(6), 0)
+    assert book.best_bid() == (P(5), 4)
+    book.set(0, P(5), 0)
+    assert book.best_bid() is None
+    book.set(0, P(5), 3)
+    assert book.best_bid() == (P(5), 3) and book.best_ask() is None
+    book.set(1, P(9), 3)
+    assert book.best_ask() == (P(9), 3) and book.best_bid() == (P(5), 3)
+
+
+def test_set_many_from_threads_on_disjoint_levels_while_reader_polls():
+    """Two threads stream set_many batches (GIL released) onto their own levels, a third
+    calls set() on others; afterwards every level holds the last value its writer set."""
+    book = OrderBook(256, TICK, BASE)
+    batches, n = 40, 500
+    problems = []
+    stop = threading.Event()
+    final = {}
+    lock = threading.Lock()
+
+    def batch_writer(seed, side, lo):
+        rng = np.random.default_rng(seed)
+        last = {}
+        for _ in range(batches):
+            ks = rng.integers(lo, lo + 16, n)
+            sides, prices, qtys = l2(np.full(n, side), P(ks), rng.integers(0, 50, n))
+            r = book.set_many(sides, prices, qtys)
+            if r != (n, 0, -1):
+                problems.append(r)
+            for p, q in zip(prices.tolist(), qtys.tolist()):
+                last[(side, p)] = q
+        with lock:
+            final.update(last)
+
+    def single_writer():
+        rng = np.random.default_rng(99)
+        last = {}
+        for _ in range(2000):
+            k, q = int(rng.integers(200, 216)), int(rng.integers(0, 50))
+            book.set(1, P(k), q)
+            last[(1, P(k))] = q
+        with lock:
+            final.update(last)
+
+    def reader():
+        while not stop.is_set():
+            for best in (book.best_bid(), book.best_ask()):
+                if best is not None and best[1] == 0:
+                    problems.append(best)
+
+    writers = [threading.Thread(target=batch_writer, args=(1, 0, 10)),
+               threading.Thread(target=batch_writer, args=(2, 1, 100)),
+               threading.Thread(target=single_writer)]
+    r = threading.Thread(target=reader)
+    r.start()
+    for t in writers:
+        t.start()
+    for t in writers:
+        t.join()
+    stop.set()
+    r.join()
+    assert problems == []
+    assert len(final) == 48
+    for (side, price), q in final.items():
+        assert book.qty(side, price) == q
+    assert book.best_bid() == max(((p, q) for (s, p), q in final.items() if s == 0 and q),
+                                  default=None)
+    assert book.best_ask() == min(((p, q) for (s, p), q in final.items() if s == 1 and q),
+                                  default=None)
+    book.verify_invariants()

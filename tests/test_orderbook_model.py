@@ -6,7 +6,7 @@ level, the full depth and the counters must agree.
 """
 
 import numpy as np
-from hypothesis import settings
+from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, rule
 
@@ -214,3 +214,41 @@ class BookMachine(RuleBasedStateMachine):
 
 
 TestBookAgainstReference = BookMachine.TestCase
+
+
+# ---- set_many == the same set() calls one by one -----------------------------------------------
+
+l2_update = st.tuples(
+    st.one_of(sides, sides, sides, st.integers(0, 255)),        # sides: mostly valid, some bad
+    any_price,                                                  # on/off grid, in/out of window
+    st.one_of(small_qty, small_qty, st.integers(MAX_QTY - 1, 2**64 - 1)))  # some above MAX_QTY
+
+
+@settings(max_examples=200, deadline=None)
+@given(before=st.lists(l2_update, max_size=20), batch=st.lists(l2_update, max_size=80))
+def test_set_many_equals_sequence_of_set_calls(before, batch):
+    one_by_one = OrderBook(LEVELS, TICK, BASE)
+    batched = OrderBook(LEVELS, TICK, BASE)
+    for book in (one_by_one, batched):  # same starting state, built with set()
+        for side, price, qty in before:
+            try:
+                book.set(side, price, qty)
+            except ValueError:
+                pass
+    applied, first_rejected = 0, -1
+    for i, (side, price, qty) in enumerate(batch):
+        try:
+            one_by_one.set(side, price, qty)
+            applied += 1
+        except ValueError:
+            if first_rejected < 0:
+                first_rejected = i
+    cols = list(zip(*batch)) or [(), (), ()]
+    got = batched.set_many(np.array(cols[0], dtype=np.uint8), np.array(cols[1], dtype=np.int64),
+                           np.array(cols[2], dtype=np.uint64))
+    assert got == (applied, len(batch) - applied, first_rejected)
+    assert [a.tolist() for side in batched.depth(LEVELS) for a in side] == \
+        [a.tolist() for side in one_by_one.depth(LEVELS) for a in side]
+    assert batched.best_bid() == one_by_one.best_bid()
+    assert batched.best_ask() == one_by_one.best_ask()
+    assert batched.counters == one_by_one.counters

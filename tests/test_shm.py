@@ -2,6 +2,7 @@
 Cross-process transfer and peer death are in test_shm_processes.py."""
 
 import collections
+import inspect
 import os
 import pickle
 import uuid
@@ -110,6 +111,74 @@ def test_close_then_use_raises(ring):
             op(other)
     assert "closed" in repr(other)
     assert not ring.closed and len(ring) == 0  # the other handle is unaffected
+
+
+# Public members that stay meaningful on a closed ring: identity and lifecycle. Everything
+# else -- including any method added to SpscRing later -- must raise ValueError.
+USABLE_AFTER_CLOSE = {"attach", "create", "close", "unlink", "closed", "is_creator", "name",
+                      "dtype", "itemsize"}
+
+
+def test_every_public_member_of_a_closed_ring_raises(ring):
+    other = SharedRing.attach(ring.name)
+    other.close()
+    checked = []
+    for name in dir(SharedRing):
+        if name.startswith("_") or name in USABLE_AFTER_CLOSE:
+            continue
+        attr = inspect.getattr_static(SharedRing, name)
+        with pytest.raises(ValueError, match=rf"SharedRing\.\w+: ring '{other.name}' is closed"):
+            if callable(attr) and not hasattr(attr, "__set__"):
+                params = inspect.signature(getattr(other, name)).parameters.values()
+                required = [p for p in params if p.default is inspect.Parameter.empty
+                            and p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
+                getattr(other, name)(*[txns(0, 1)] * len(required))
+            else:
+                getattr(other, name)  # a property
+        checked.append(name)
+    for dunder in (len, lambda r: r.__enter__()):
+        with pytest.raises(ValueError, match="is closed"):
+            dunder(other)
+    # the introspection really saw the SpscRing API and SharedRing's own members
+    assert {"try_push", "push", "push_many", "try_pop", "pop", "pop_many", "capacity", "free",
+            "pushed", "popped", "rejected_full", "producer_pid", "consumer_alive",
+            "creator_pid"} <= set(checked)
+    assert not ring.closed and len(ring) == 0
+
+
+def test_names_with_nul_are_refused():
+    from velox._shm import is_valid_name
+
+    # the C side sees a NUL as the end of the string: "a\0b" must not create segment "a"
+    with pytest.raises(ValueError, match="name must be"):
+        SharedRing.create("a\x00b")
+    assert not is_valid_name("a\x00b") and not is_valid_name("a/b") and not is_valid_name("")
+    assert not is_valid_name(".x") and not is_valid_name(b"x") and not is_valid_name("x" * 201)
+    assert is_valid_name("feed-1.a_b") and is_valid_name("x" * 200)
+
+
+def test_native_helpers_refuse_a_closed_ring(ring):
+    from velox import _ring
+
+    other = SharedRing.attach(ring.name)
+    other.close()
+    live = velox.SpscRing(8)
+    calls = {
+        "_native_produce": lambda: _ring._native_produce(other, 1, 1),
+        "_native_consume": lambda: _ring._native_consume(other, 1, 1),
+        "_native_ping to_echo": lambda: _ring._native_ping(other, live, 1),
+        "_native_ping from_echo": lambda: _ring._native_ping(live, other, 1),
+        "_native_echo from_ping": lambda: _ring._native_echo(other, live, 1),
+        "_native_echo to_ping": lambda: _ring._native_echo(live, other, 1),
+    }
+    for what, call in calls.items():
+        with pytest.raises(ValueError, match=f"_native_\\w+: ring '{other.name}' is closed"):
+            call()
+    with pytest.raises(TypeError):
+        _ring._native_produce(None, 1, 1)
+    with pytest.raises(ValueError, match="TXN_DTYPE"):
+        _ring._native_ping(velox.SpscRing(8, "<u8"), live, 1)
+    assert (live.pushed, live.popped) == (0, 0)  # nothing ran
 
 
 def test_unlink_keeps_mappings_working():

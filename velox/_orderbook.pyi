@@ -25,6 +25,11 @@ class BatchResult(NamedTuple):
     rejected: int
     cas_timeouts: int
 
+class SetBatchResult(NamedTuple):
+    applied: int
+    rejected: int
+    first_rejected: int  # -1 when nothing was rejected
+
 class BookCounters(NamedTuple):
     applied: int
     rejected: int
@@ -55,6 +60,12 @@ class OrderBook:
     def add(self, side: int, price: int, qty: int) -> None: ...
     def reduce(self, side: int, price: int, qty: int) -> None: ...
     def set(self, side: int, price: int, qty: int) -> None: ...
+    def set_many(
+        self,
+        sides: npt.NDArray[np.uint8],
+        prices: npt.NDArray[np.int64],
+        qtys: npt.NDArray[np.uint64],
+    ) -> SetBatchResult: ...
     def qty(self, side: int, price: int) -> int: ...
     def best_bid(self) -> Optional[Tuple[int, int]]: ...
     def best_ask(self) -> Optional[Tuple[int, int]]: ...

@@ -14,8 +14,9 @@ says — breaking that contract gives wrong quantities, never a crash.
 
 from collections import namedtuple
 
-from cpython.long cimport PyLong_Check
-from libc.stdint cimport int64_t, uint32_t, uint64_t
+cimport cython
+from cpython.long cimport PyLong_AsLongLongAndOverflow, PyLong_Check
+from libc.stdint cimport int64_t, uint8_t, uint32_t, uint64_t
 
 cimport numpy as cnp
 import numpy as np
@@ -36,13 +37,16 @@ MAX_LEVELS = VX_BOOK_MAX_LEVELS
 MAX_QTY = VX_BOOK_MAX_QTY
 CAS_ATTEMPTS = VX_BOOK_CAS_ATTEMPTS
 
-# apply_many batches at least this long drop the GIL (shorter ones are cheaper than the hand-off).
+# apply_many / set_many batches at least this long drop the GIL (shorter ones are cheaper than the hand-off).
 NOGIL_BATCH = 64
 
 ApplyResult = namedtuple("ApplyResult", "traded_qty rested_qty cancelled_qty levels_matched")
 ApplyResult.__doc__ = "What one OrderBook.apply did (lots traded, rested, cancelled; levels hit)."
 BatchResult = namedtuple("BatchResult", "applied traded rejected cas_timeouts")
 BatchResult.__doc__ = "What OrderBook.apply_many did: transactions applied/rejected, lots traded."
+SetBatchResult = namedtuple("SetBatchResult", "applied rejected first_rejected")
+SetBatchResult.__doc__ = ("What OrderBook.set_many did: updates applied/rejected, index of the "
+                          "first rejected one (-1 if none).")
 BookCounters = namedtuple(
     "BookCounters",
     "applied rejected traded_qty out_of_window cas_retries cas_timeouts recenters")
@@ -75,12 +79,12 @@ cdef int _side_slow(object side) except -1:
     raise ValueError(f"side must be velox.BUY (0) or velox.SELL (1), got {side!r}")
 
 cdef inline int _side(object side) except -1:
-    cdef long v
-    if PyLong_Check(side) and type(side) is not bool:  # int, IntEnum (velox.BUY), ...
-        try:
-            v = side
-        except OverflowError:
-            v = -1
+    # Fast path: an int or int subclass (velox.BUY is an IntEnum) other than bool, 0 or 1.
+    # PyLong_AsLongLongAndOverflow reports overflow in a flag, not an exception: no try block.
+    cdef int overflow = 0
+    cdef long long v
+    if PyLong_Check(side) and type(side) is not bool:
+        v = PyLong_AsLongLongAndOverflow(side, &overflow)
         if v == 0 or v == 1:
             return <int>v
     return _side_slow(side)
@@ -95,12 +99,12 @@ cdef int64_t _price_slow(object price, str what) except? -1:
     return <int64_t>value
 
 cdef inline int64_t _price(object price, str what="price") except? -1:
-    cdef int64_t value
+    cdef int overflow = 0
+    cdef long long value
     if type(price) is int:
-        try:
-            value = price
-        except OverflowError:
-            raise ValueError(f"{what} must fit in int64, got {price!r}") from None
+        value = PyLong_AsLongLongAndOverflow(price, &overflow)
+        if overflow:
+            raise ValueError(f"{what} must fit in int64, got {price!r}")
         return value
     return _price_slow(price, what)
 
@@ -113,16 +117,33 @@ cdef uint64_t _qty_slow(object qty) except? 0xFFFFFFFFFFFFFFFF:
     return <uint64_t>value
 
 cdef inline uint64_t _qty(object qty) except? 0xFFFFFFFFFFFFFFFF:
-    cdef uint64_t value
+    # MAX_QTY == INT64_MAX, so every valid qty fits a long long: overflow or < 0 is the error.
+    cdef int overflow = 0
+    cdef long long value
     if type(qty) is int:
-        try:
-            value = qty
-        except OverflowError:
-            raise ValueError(f"qty must be in [0, {VX_BOOK_MAX_QTY}], got {qty!r}") from None
-        if value > VX_BOOK_MAX_QTY:
+        value = PyLong_AsLongLongAndOverflow(qty, &overflow)
+        if overflow or value < 0:
             raise ValueError(f"qty must be in [0, {VX_BOOK_MAX_QTY}], got {qty!r}")
-        return value
+        return <uint64_t>value
     return _qty_slow(qty)
+
+
+# set_many's arrays: exactly these dtypes (native byte order, aligned, C-contiguous, 1-D).
+# Matched by kind and size, not type number: int64 is both NPY_LONG and NPY_LONGLONG on LP64.
+cdef cnp.ndarray _l2_array(object arr, str name, char kind, int itemsize, str dtype_name):
+    if (not isinstance(arr, np.ndarray)
+            or (<cnp.dtype>cnp.PyArray_DESCR(<cnp.ndarray>arr)).kind != kind
+            or cnp.PyArray_ITEMSIZE(<cnp.ndarray>arr) != itemsize):
+        got = arr.dtype if isinstance(arr, np.ndarray) else type(arr).__name__
+        raise TypeError(f"{name} must be a numpy array of {dtype_name}, got {got} "
+                        f"(convert once with np.asarray({name}, dtype=np.{dtype_name}))")
+    cdef cnp.ndarray a = <cnp.ndarray>arr
+    if cnp.PyArray_NDIM(a) != 1:
+        raise ValueError(f"{name} must be 1-D, got shape {arr.shape!r}")
+    if not (cnp.PyArray_ISCARRAY_RO(a) and cnp.PyArray_ISNOTSWAPPED(a)):
+        raise ValueError(f"{name} must be C-contiguous, aligned and in native byte order "
+                         f"(use np.ascontiguousarray({name}, dtype=np.{dtype_name}))")
+    return a
 
 
 cdef class OrderBook:
@@ -247,6 +268,34 @@ cdef class OrderBook:
         if st != VX_OK:
             self._raise(st, "set", s, p, qty)
 
+    def set_many(self, sides, prices, qtys):
+        """Apply a batch of L2 level updates in C, in order: level ``(sides[i], prices[i])`` =
+        ``qtys[i]``, exactly like ``set`` called for each i (multi-writer safe). Arrays: 1-D,
+        C-contiguous, equal length, dtypes exactly uint8 / int64 / uint64 (TypeError naming
+        the array otherwise; nothing is converted or copied). An update ``set`` would refuse
+        (side not 0/1, price off the grid or outside the window, qty > MAX_QTY) is counted,
+        not raised. GIL released for batches of at least NOGIL_BATCH.
+        Returns SetBatchResult(applied, rejected, first_rejected) (first_rejected: index of
+        the first refused update, -1 if none)."""
+        cdef cnp.ndarray s = _l2_array(sides, "sides", b'u', 1, "uint8")
+        cdef cnp.ndarray p = _l2_array(prices, "prices", b'i', 8, "int64")
+        cdef cnp.ndarray q = _l2_array(qtys, "qtys", b'u', 8, "uint64")
+        cdef size_t n = <size_t>cnp.PyArray_DIM(s, 0)
+        if <size_t>cnp.PyArray_DIM(p, 0) != n or <size_t>cnp.PyArray_DIM(q, 0) != n:
+            raise ValueError(f"sides, prices and qtys must have equal lengths, got "
+                             f"{len(s)}, {len(p)}, {len(q)}")
+        cdef const uint8_t *sd = <const uint8_t *>cnp.PyArray_DATA(s)
+        cdef const int64_t *pd = <const int64_t *>cnp.PyArray_DATA(p)
+        cdef const uint64_t *qd = <const uint64_t *>cnp.PyArray_DATA(q)
+        cdef vx_set_batch_result r
+        if n >= NOGIL_BATCH:
+            with nogil:
+                vx_book_set_many(self.book, sd, pd, qd, n, &r)
+        else:
+            vx_book_set_many(self.book, sd, pd, qd, n, &r)
+        return SetBatchResult(r.applied, r.rejected,
+                              -1 if r.first_rejected == n else <Py_ssize_t>r.first_rejected)
+
     def qty(self, side, price):
         """Lots resting at ``price`` on ``side`` (0 for an empty level)."""
         cdef int s = _side(side)
@@ -259,22 +308,38 @@ cdef class OrderBook:
 
     # ---- readers ------------------------------------------------------------------------------
 
+    cdef object _best(self, int side):
+        # Returns the cached tuple when the best level still has the same price and qty, so a
+        # poll of an unchanged book allocates nothing. The critical section makes the cache
+        # update atomic in free-threaded builds (a no-op with the GIL).
+        cdef int64_t p
+        cdef uint64_t q
+        if vx_book_best(self.book, side, &p, &q) != VX_OK:
+            return None
+        with cython.critical_section(self):
+            cached = self._bid_tuple if side == 0 else self._ask_tuple
+            if cached is not None and self._best_price[side] == p and self._best_qty[side] == q:
+                return cached
+            cached = (p, q)
+            if side == 0:
+                self._bid_tuple = cached
+            else:
+                self._ask_tuple = cached
+            self._best_price[side] = p
+            self._best_qty[side] = q
+            return cached
+
+    @cython.always_allow_keywords(False)
     def best_bid(self):
         """``(price, qty)`` of the highest non-empty bid level, or None."""
-        cdef int64_t p
-        cdef uint64_t q
-        if vx_book_best(self.book, 0, &p, &q) != VX_OK:
-            return None
-        return (p, q)
+        return self._best(0)
 
+    @cython.always_allow_keywords(False)
     def best_ask(self):
         """``(price, qty)`` of the lowest non-empty ask level, or None."""
-        cdef int64_t p
-        cdef uint64_t q
-        if vx_book_best(self.book, 1, &p, &q) != VX_OK:
-            return None
-        return (p, q)
+        return self._best(1)
 
+    @cython.always_allow_keywords(False)
     def spread(self):
         """best ask - best bid (fixed point), or None unless both sides have a level."""
         cdef int64_t s
@@ -282,6 +347,7 @@ cdef class OrderBook:
             return None
         return s
 
+    @cython.always_allow_keywords(False)
     def mid(self):
         """(best bid + best ask) / 2 as a float in fixed-point units, or None."""
         cdef double m
@@ -373,6 +439,7 @@ cdef class OrderBook:
         return RecenterResult(r.dropped_levels[0], r.dropped_qty[0],
                               r.dropped_levels[1], r.dropped_qty[1])
 
+    @cython.always_allow_keywords(False)
     def verify_invariants(self):
         """Check (with writers quiescent) that no level wrapped, the best hints match the
         ladder, and best bid < best ask. Raises AssertionError naming the broken invariant."""

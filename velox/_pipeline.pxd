@@ -10,3 +10,7 @@ cdef class NativePipeline:
     cdef bint started
     cdef bint joined
     cdef object bundle_dtype
+    cdef readonly object external_ring  # the SpscRing/SharedRing given as external_ring, or None
+    cdef bint external_busy             # we hold external_ring._producer_busy (start..join)
+
+    cdef int _release_external(self) except -1

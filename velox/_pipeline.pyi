@@ -3,6 +3,7 @@ from typing import Any, Sequence
 import numpy as np
 
 from velox._histogram import Histogram
+from velox._ring import SpscRing
 
 STAGES: tuple[str, str, str, str]
 HISTOGRAMS: tuple[str, ...]
@@ -19,7 +20,10 @@ class NativePipeline:
         batch: int = ..., txn_ring_capacity: int = ..., bundle_ring_capacity: int = ...,
         python_ring_capacity: int = ..., output_fd: int = ..., output_buffer_bundles: int = ...,
         stage_thread: Sequence[int] = ..., thread_cpu: Sequence[int] = ...,
+        logical_timestamps: bool = ..., external_ring: SpscRing | None = ...,
     ) -> None: ...
+    @property
+    def external_ring(self) -> SpscRing | None: ...
     def start(self) -> None: ...
     def stop(self) -> None: ...
     def abandon(self) -> None: ...

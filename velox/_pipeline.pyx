@@ -8,14 +8,17 @@ method. Python never runs on the pipeline's threads.
 Not marked free-threading compatible: start/stop/join/drain assume one controlling thread,
 which the GIL provides."""
 
+cimport cython
 cimport numpy as cnp
 import numpy as np
 from libc.stdint cimport int32_t, uint32_t, uint64_t
 
 from velox._histogram cimport histogram_snapshot
+from velox._ring cimport SpscRing
 from velox.includes.histogram cimport vx_histogram
 from velox.includes.pipeline cimport *
-from velox.includes.types cimport VX_OK, vx_status, vx_status_name
+from velox.includes.ring cimport vx_ring_elem_size
+from velox.includes.types cimport VX_OK, vx_bundle, vx_status, vx_status_name
 
 from velox._records import BUNDLE_DTYPE
 
@@ -39,6 +42,7 @@ _CONSERVATION = (
     (VX_CONSERVE_BUNDLES, "bundled == sum of bundle counts (output_txns + dropped bundles' txns)"),
     (VX_CONSERVE_OUTPUT, "bundles == output_bundles + drops.bundler_to_output"),
     (VX_CONSERVE_PYTHON, "output_bundles == python_bundles + drops.output_to_python"),
+    (VX_CONSERVE_EXTERNAL, "output_bundles == external_bundles + drops.output_to_external"),
 )
 
 
@@ -59,24 +63,34 @@ def _float_in(name, value, lo, hi):
     return v
 
 
+# no_gc_clear: __dealloc__ joins the threads, which may still be writing into external_ring,
+# so the ring must not be cleared (and possibly freed or unmapped) before that.
+@cython.no_gc_clear
 cdef class NativePipeline:
     """NativePipeline(*, ticks_per_ns, rate_per_s=1e5, max_txns=0, seed=1, levels=1024,
     tick_size=1_000_000, base_price=10_000_000_000, cancel_share=0.2, max_qty=100,
     bundle_timeout_ns=100_000, on_full="drop", wait="backoff", batch=64,
     txn_ring_capacity=4096, bundle_ring_capacity=1024, python_ring_capacity=0,
     output_fd=-1, output_buffer_bundles=64, stage_thread=(0, 0, 1, 1), thread_cpu=(-1, -1),
-    logical_timestamps=False)
+    logical_timestamps=False, external_ring=None)
 
     Prices are fixed point (VX_PRICE_SCALE units). stage_thread gives the thread of
-    (ingress, book, bundler, output); thread_cpu the CPU of each thread (-1: not pinned)."""
+    (ingress, book, bundler, output); thread_cpu the CPU of each thread (-1: not pinned).
+    external_ring: an SpscRing (or SharedRing) of BUNDLE_DTYPE that the output stage pushes
+    every bundle into (drop or block per on_full); this object becomes its producer: it
+    claims the producer side at construction (a SharedRing's process role), and from start()
+    to join() marks it busy (a SharedRing then refuses close()). Pop from it on one other
+    thread or process."""
 
     def __cinit__(self, *, ticks_per_ns, rate_per_s=1e5, max_txns=0, seed=1, levels=1024,
                   tick_size=1_000_000, base_price=10_000_000_000, cancel_share=0.2, max_qty=100,
                   bundle_timeout_ns=100_000, on_full="drop", wait="backoff", batch=64,
                   txn_ring_capacity=4096, bundle_ring_capacity=1024, python_ring_capacity=0,
                   output_fd=-1, output_buffer_bundles=64, stage_thread=(0, 0, 1, 1),
-                  thread_cpu=(-1, -1), logical_timestamps=False):
+                  thread_cpu=(-1, -1), logical_timestamps=False, external_ring=None):
         self.p = NULL
+        self.external_ring = None
+        self.external_busy = False
         self.bundle_dtype = BUNDLE_DTYPE
         vx_pipeline_config_default(&self.cfg)
         cdef vx_pipeline_config *c = &self.cfg
@@ -121,6 +135,18 @@ cdef class NativePipeline:
             c.stage_thread[i] = _int_in("stage_thread", stage_thread[i], 0, len(thread_cpu) - 1)
         for i in range(len(thread_cpu)):
             c.thread_cpu[i] = _int_in("thread_cpu", thread_cpu[i], -1, 1023)
+        cdef SpscRing ext
+        if external_ring is not None:
+            if not isinstance(external_ring, SpscRing):
+                raise TypeError(f"external_ring must be a velox.SpscRing or SharedRing of "
+                                f"BUNDLE_DTYPE, got {external_ring!r}")
+            ext = <SpscRing>external_ring
+            ext._live("external_ring")
+            if ext.dtype != BUNDLE_DTYPE or vx_ring_elem_size(ext.ring) != sizeof(vx_bundle):
+                raise ValueError(f"external_ring must hold BUNDLE_DTYPE records, got a ring of "
+                                 f"{ext.dtype!r}")
+            ext._side(True, "external_ring")  # a SharedRing claims the producer role here
+            c.external_ring = ext.ring
         cdef const char *field = NULL
         if vx_pipeline_config_validate(c, &field) != VX_OK:
             name = field.decode() if field != NULL else "config"
@@ -131,19 +157,38 @@ cdef class NativePipeline:
             if st == 4:  # VX_ENOMEM
                 raise MemoryError("cannot allocate the pipeline")
             raise ValueError(f"cannot create the pipeline: {vx_status_name(st).decode()}")
+        self.external_ring = external_ring
 
     def __dealloc__(self):
         if self.p != NULL:
             with nogil:
                 vx_pipeline_destroy(self.p)  # abandons and joins if still running
             self.p = NULL
+        if self.external_busy:  # inline, not _release_external: no method calls in dealloc
+            (<SpscRing>self.external_ring)._producer_busy -= 1
+            self.external_busy = False
+
+    cdef int _release_external(self) except -1:
+        if self.external_busy:
+            (<SpscRing>self.external_ring)._producer_busy -= 1
+            self.external_busy = False
+        return 0
 
     def start(self):
         """Starts the native threads."""
         if self.started:
             raise RuntimeError("the pipeline was already started (a pipeline runs once)")
+        cdef SpscRing ext = self.external_ring
+        if ext is not None:
+            ext._live("external_ring")  # closed between construction and start?
+            if ext._producer_busy:
+                raise RuntimeError("external_ring is in use by another producer (a blocking "
+                                   "push, batch copy or another pipeline)")
+            ext._producer_busy += 1
+            self.external_busy = True
         cdef vx_status st = vx_pipeline_start(self.p)
         if st != VX_OK:
+            self._release_external()
             raise OSError(f"cannot start the pipeline threads: {vx_status_name(st).decode()}")
         self.started = True
 
@@ -168,6 +213,7 @@ cdef class NativePipeline:
         with nogil:
             vx_pipeline_join(self.p)
         self.joined = True
+        self._release_external()  # the output thread is gone: the ring may be closed now
 
     def counters(self):
         """Counter snapshot as a dict (exact once finished)."""
@@ -180,7 +226,12 @@ cdef class NativePipeline:
         counters (empty list: all hold). Only meaningful once finished."""
         cdef vx_pipeline_counters c
         vx_pipeline_read_counters(self.p, &c)
-        cdef uint32_t bad = vx_pipeline_check_conservation(&c, self.cfg.python_ring_capacity != 0)
+        cdef uint32_t sinks = 0
+        if self.cfg.python_ring_capacity != 0:
+            sinks |= VX_PIPELINE_SINK_PYTHON
+        if self.cfg.external_ring != NULL:
+            sinks |= VX_PIPELINE_SINK_EXTERNAL
+        cdef uint32_t bad = vx_pipeline_check_conservation(&c, sinks)
         return [text for bit, text in _CONSERVATION if bad & bit]
 
     def histogram(self, name):
@@ -229,12 +280,13 @@ cdef dict _counters_dict(const vx_pipeline_counters *c):
         "traded": c.traded, "cas_timeouts": c.cas_timeouts, "bundled": c.bundled,
         "bundles": c.bundles, "bundles_timed_out": c.bundles_timed_out,
         "output_bundles": c.output_bundles, "output_txns": c.output_txns,
-        "python_bundles": c.python_bundles, "bytes_written": c.bytes_written,
+        "python_bundles": c.python_bundles, "external_bundles": c.external_bundles,
+        "bytes_written": c.bytes_written,
         "write_errors": c.write_errors, "last_write_errno": c.last_write_errno,
         "late": c.late, "pin_failures": c.pin_failures, "finished": bool(c.finished),
         "drops": {
             "ingress_to_book": c.drops_ingress, "book_to_bundler": c.drops_book,
             "bundler_to_output": c.drops_bundler, "bundler_to_output_txns": c.drops_bundler_txns,
-            "output_to_python": c.drops_python,
+            "output_to_python": c.drops_python, "output_to_external": c.drops_external,
         },
     }

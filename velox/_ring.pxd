@@ -9,7 +9,10 @@
 #     with nogil:
 #         if vx_ring_try_push(ring.ring, &t) == VX_OK: ...
 #
-# Keep a Python reference to the SpscRing for as long as the C pointer is used.
+# Keep a Python reference to the SpscRing for as long as the C pointer is used, and check
+# ``ring.ring != NULL`` first (or call ``ring._live("where")``): a closed SharedRing (a
+# subclass) has ring == NULL. Bump ``_producer_busy`` / ``_consumer_busy`` around a GIL-free
+# section so that a SharedRing refuses close() meanwhile.
 from libc.stdint cimport uint32_t, uint64_t
 
 from velox.includes.ring cimport vx_ring
@@ -22,6 +25,22 @@ cdef class SpscRing:
     cdef int _record_kind         # 1: TXN_DTYPE, 2: BUNDLE_DTYPE, 0: other
     cdef char *_push_scratch      # producer-owned, itemsize bytes
     cdef char *_pop_scratch       # consumer-owned, itemsize bytes
+    cdef char *_wait_scratch      # producer-owned: the record a blocking push waits with
+    cdef int _producer_busy       # producer-side GIL-free sections in progress (producer-owned)
+    cdef int _consumer_busy       # consumer-side GIL-free sections in progress (consumer-owned)
+
+    # Every public method and every module-level function taking a ring calls _live first:
+    # a subclass (SharedRing) sets ring = NULL when closed, and this turns that into a
+    # ValueError instead of a NULL dereference. Inline: one compare on the hot path.
+    cdef inline int _live(self, str where) except -1:
+        if self.ring == NULL:
+            return self._raise_closed(where)
+        return 0
+
+    cdef int _raise_closed(self, str where) except -1
+    # Hook run by every producer (producer=True) or consumer method after _live, before it
+    # touches the ring: a no-op here; SharedRing claims the process-wide role.
+    cdef int _side(self, bint producer, str where) except -1
 
     cdef const char *_item_data(self, object item, str where) except NULL
     cdef object _batch_array(self, object array, str where, bint writable)

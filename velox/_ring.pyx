@@ -123,6 +123,9 @@ cdef class SpscRing:
         self.ring = NULL
         self._push_scratch = NULL
         self._pop_scratch = NULL
+        self._wait_scratch = NULL
+        self._producer_busy = 0
+        self._consumer_busy = 0
         if isinstance(capacity, bool) or not hasattr(type(capacity), "__index__"):
             raise TypeError(f"capacity must be an int, got {capacity!r}")
         cap = PyNumber_Index(capacity)
@@ -149,7 +152,8 @@ cdef class SpscRing:
             self._record_kind = KIND_OTHER
         self._push_scratch = <char *>PyMem_Malloc(self.itemsize)
         self._pop_scratch = <char *>PyMem_Malloc(self.itemsize)
-        if self._push_scratch == NULL or self._pop_scratch == NULL:
+        self._wait_scratch = <char *>PyMem_Malloc(self.itemsize)
+        if self._push_scratch == NULL or self._pop_scratch == NULL or self._wait_scratch == NULL:
             raise MemoryError()
         cdef vx_status st = vx_ring_create(self._capacity, <uint32_t>self.itemsize, &self.ring)
         if st != VX_OK:
@@ -162,40 +166,57 @@ cdef class SpscRing:
         vx_ring_destroy(self.ring)
         PyMem_Free(self._push_scratch)
         PyMem_Free(self._pop_scratch)
+        PyMem_Free(self._wait_scratch)
+
+    # ---- liveness and roles -------------------------------------------------------------
+
+    cdef int _raise_closed(self, str where) except -1:
+        raise ValueError(f"{type(self).__name__}.{where}: the ring is closed")
+
+    cdef int _side(self, bint producer, str where) except -1:
+        return 0
 
     # ---- shape and counters -------------------------------------------------------------
 
     @property
     def capacity(self):
         """Number of slots (a power of two)."""
+        self._live("capacity")
         return self._capacity
 
     @property
     def free(self):
         """Free slots (capacity - len): exact for the producer, a snapshot for others."""
+        self._live("free")
         return vx_ring_free_slots(self.ring)
 
     @property
     def pushed(self):
         """Records ever pushed."""
+        self._live("pushed")
         return vx_ring_pushed(self.ring)
 
     @property
     def popped(self):
         """Records ever popped."""
+        self._live("popped")
         return vx_ring_popped(self.ring)
 
     @property
     def rejected_full(self):
         """Records refused because the ring was full (try_push, push_many). Blocking push
         does not count its retries."""
+        self._live("rejected_full")
         return vx_ring_rejected_full(self.ring)
 
     def __len__(self):
         """Records held: exact for the producer or consumer, a snapshot for others."""
+        self._live("__len__")
         return vx_ring_size(self.ring)
 
     def __repr__(self):
+        if self.ring == NULL:
+            return f"{type(self).__name__}(closed)"
         return (f"SpscRing(capacity={self._capacity}, dtype={self.dtype!r}, "
                 f"len={vx_ring_size(self.ring)})")
 
@@ -288,6 +309,8 @@ cdef class SpscRing:
     def try_push(self, item):
         """Copy one record in. Returns True, or False when the ring is full (counted in
         rejected_full). Never blocks."""
+        self._live("try_push")
+        self._side(True, "try_push")
         cdef const char *data = self._item_data(item, "try_push")
         cdef vx_status st = vx_ring_try_push(self.ring, data)
         if st == VX_OK:
@@ -300,6 +323,8 @@ cdef class SpscRing:
         """Copy one record in, waiting (GIL released; spin, then yield, then sleep) while the
         ring is full. Raises TimeoutError if still full after timeout seconds (None: forever).
         Ctrl-C and other signal handlers run while waiting."""
+        self._live("push")
+        self._side(True, "push")
         cdef const char *data = self._item_data(item, "push")
         cdef vx_ring_backoff backoff
         backoff.step = 0
@@ -310,16 +335,19 @@ cdef class SpscRing:
         if st != VX_TIMEOUT:
             _raise_status(st, "push")
         cdef uint64_t deadline = _deadline_ns(timeout)
-        if data != self._push_scratch:
-            memcpy(self._push_scratch, data, self.itemsize)  # item may change without the GIL
-        data = self._push_scratch
-        self._wait(True, data, NULL, deadline, timeout, "push")
+        # The wait reads its own copy: the item may change without the GIL, and a misusing
+        # second producer thread converting its item into _push_scratch meanwhile (which the
+        # debug guard then rejects) must not change the record this wait pushes.
+        memcpy(self._wait_scratch, data, self.itemsize)
+        self._wait(True, self._wait_scratch, NULL, deadline, timeout, "push")
         return None
 
     def push_many(self, array):
         """Copy records from a 1-D C-contiguous array of the ring's dtype, as many as fit
         (oldest first). Returns how many were taken; the rest count in rejected_full. Reads
         the array in place; the GIL is released for large copies."""
+        self._live("push_many")
+        self._side(True, "push_many")
         cdef cnp.ndarray arr = self._batch_array(array, "push_many", False)
         cdef Py_ssize_t length = cnp.PyArray_DIM(arr, 0)
         cdef uint32_t n = <uint32_t>length if length < <Py_ssize_t>0xFFFFFFFF else 0xFFFFFFFF
@@ -329,8 +357,10 @@ cdef class SpscRing:
         if n == 0:
             return 0
         if <uint64_t>(n if n < self._capacity else self._capacity) * <uint64_t>self.itemsize >= _nogil_copy_bytes:
+            self._producer_busy += 1
             with nogil:
                 st = vx_ring_push_n(self.ring, src, n, &pushed)
+            self._producer_busy -= 1
         else:
             st = vx_ring_push_n(self.ring, src, n, &pushed)
         if st != VX_OK and st != VX_FULL:
@@ -342,6 +372,8 @@ cdef class SpscRing:
     def try_pop(self):
         """Take the oldest record as a NumPy scalar of the ring's dtype, or None if the ring
         is empty. Never blocks."""
+        self._live("try_pop")
+        self._side(False, "try_pop")
         cdef vx_ring_span span
         cdef vx_status st = vx_ring_peek(self.ring, 1, &span)
         if st == VX_EMPTY:
@@ -360,6 +392,8 @@ cdef class SpscRing:
         """Take the oldest record, waiting (GIL released; spin, then yield, then sleep) while
         the ring is empty. Raises TimeoutError if still empty after timeout seconds (None:
         forever). Ctrl-C and other signal handlers run while waiting."""
+        self._live("pop")
+        self._side(False, "pop")
         item = self.try_pop()
         if item is not None:
             return item
@@ -377,6 +411,8 @@ cdef class SpscRing:
         cdef Py_ssize_t length
         cdef vx_status st
         cdef void *dst
+        self._live("pop_many")
+        self._side(False, "pop_many")
         is_int = not isinstance(out_or_max_n, (_ndarray_type, bool)) and hasattr(
             type(out_or_max_n), "__index__")
         if is_int:
@@ -394,8 +430,10 @@ cdef class SpscRing:
         dst = cnp.PyArray_DATA(arr)
         if n:
             if <uint64_t>(n if n < self._capacity else self._capacity) * <uint64_t>self.itemsize >= _nogil_copy_bytes:
+                self._consumer_busy += 1
                 with nogil:
                     st = vx_ring_pop_n(self.ring, dst, n, &popped)
+                self._consumer_busy -= 1
             else:
                 st = vx_ring_pop_n(self.ring, dst, n, &popped)
             if st != VX_OK and st != VX_EMPTY:
@@ -419,11 +457,16 @@ cdef class SpscRing:
             chunk_end = now + _signal_check_ns
             if chunk_end > deadline or chunk_end < now:
                 chunk_end = deadline
-            with nogil:
-                if producer:
+            if producer:
+                self._producer_busy += 1
+                with nogil:
                     st = vx_ring_push_wait(self.ring, src, chunk_end, &backoff)
-                else:
+                self._producer_busy -= 1
+            else:
+                self._consumer_busy += 1
+                with nogil:
                     st = vx_ring_pop_wait(self.ring, dst, chunk_end, &backoff)
+                self._consumer_busy -= 1
             if st == VX_OK:
                 return 0
             if st != VX_TIMEOUT:
@@ -437,10 +480,14 @@ cdef class SpscRing:
 # ---- native benchmark loops (private; used by benchmarks/bench_ring.py) ----------------------
 # Each runs entirely in C with the GIL released, so two Python threads calling them (each
 # pinned with os.sched_setaffinity) measure the ring itself, not the interpreter.
+# Like the methods, each refuses a closed ring (_live) and marks the sides it drives busy for
+# the GIL-free loop, so a SharedRing cannot be closed (unmapped) under it.
 
-def _native_produce(SpscRing ring, uint64_t count, uint32_t batch):
+def _native_produce(SpscRing ring not None, uint64_t count, uint32_t batch):
     """Push count numbered vx_txn records (seq = 0..count-1), batch at a time (1: try_push).
     Returns elapsed ns. TXN_DTYPE rings only."""
+    ring._live("_native_produce")
+    ring._side(True, "_native_produce")
     if ring._record_kind != KIND_TXN or batch < 1 or batch > 4096:
         raise ValueError("_native_produce needs a TXN_DTYPE ring and 1 <= batch <= 4096")
     cdef vx_txn *buf = <vx_txn *>PyMem_Malloc(batch * sizeof(vx_txn))
@@ -450,6 +497,7 @@ def _native_produce(SpscRing ring, uint64_t count, uint32_t batch):
     cdef uint32_t i, n, got
     cdef vx_status st
     memset(buf, 0, batch * sizeof(vx_txn))
+    ring._producer_busy += 1
     with nogil:
         t0 = vx_monotonic_ns()
         if batch == 1:
@@ -469,13 +517,16 @@ def _native_produce(SpscRing ring, uint64_t count, uint32_t batch):
                 if got == 0:
                     vx_cpu_relax()
         t1 = vx_monotonic_ns()
+    ring._producer_busy -= 1
     PyMem_Free(buf)
     return t1 - t0
 
 
-def _native_consume(SpscRing ring, uint64_t count, uint32_t batch):
+def _native_consume(SpscRing ring not None, uint64_t count, uint32_t batch):
     """Pop count records, batch at a time, checking every seq is the next one. Returns
     elapsed ns; raises AssertionError on a gap, duplicate or reorder."""
+    ring._live("_native_consume")
+    ring._side(False, "_native_consume")
     if ring._record_kind != KIND_TXN or batch < 1 or batch > 4096:
         raise ValueError("_native_consume needs a TXN_DTYPE ring and 1 <= batch <= 4096")
     cdef vx_txn *buf = <vx_txn *>PyMem_Malloc(batch * sizeof(vx_txn))
@@ -484,6 +535,7 @@ def _native_consume(SpscRing ring, uint64_t count, uint32_t batch):
     cdef uint64_t seq = 0, t0, t1, bad = <uint64_t>-1
     cdef uint32_t i, got
     cdef vx_status st
+    ring._consumer_busy += 1
     with nogil:
         t0 = vx_monotonic_ns()
         while seq < count and bad == <uint64_t>-1:
@@ -498,18 +550,25 @@ def _native_consume(SpscRing ring, uint64_t count, uint32_t batch):
             if got == 0:
                 vx_cpu_relax()
         t1 = vx_monotonic_ns()
+    ring._consumer_busy -= 1
     PyMem_Free(buf)
     if bad != <uint64_t>-1:
         raise AssertionError(f"record {bad} out of sequence")
     return t1 - t0
 
 
-def _native_ping(SpscRing to_echo, SpscRing from_echo, uint64_t count):
+def _native_ping(SpscRing to_echo not None, SpscRing from_echo not None, uint64_t count):
     """Send count records one at a time and wait for each to come back (round trip over two
-    rings). Returns elapsed ns for all round trips."""
+    rings). Returns elapsed ns for all round trips. Records must fit: itemsize >= 32 bytes."""
+    _check_record_room(to_echo, "_native_ping")
+    _check_record_room(from_echo, "_native_ping")
+    to_echo._side(True, "_native_ping")
+    from_echo._side(False, "_native_ping")
     cdef vx_txn t
     cdef uint64_t i, t0, t1
     memset(&t, 0, sizeof(t))
+    to_echo._producer_busy += 1
+    from_echo._consumer_busy += 1
     with nogil:
         t0 = vx_monotonic_ns()
         for i in range(count):
@@ -519,16 +578,33 @@ def _native_ping(SpscRing to_echo, SpscRing from_echo, uint64_t count):
             while vx_ring_try_pop(from_echo.ring, &t) != VX_OK:
                 vx_cpu_relax()
         t1 = vx_monotonic_ns()
+    to_echo._producer_busy -= 1
+    from_echo._consumer_busy -= 1
     return t1 - t0
 
 
-def _native_echo(SpscRing from_ping, SpscRing to_ping, uint64_t count):
+def _native_echo(SpscRing from_ping not None, SpscRing to_ping not None, uint64_t count):
     """Return each of count records to the pinger."""
+    _check_record_room(from_ping, "_native_echo")
+    _check_record_room(to_ping, "_native_echo")
+    from_ping._side(False, "_native_echo")
+    to_ping._side(True, "_native_echo")
     cdef vx_txn t
     cdef uint64_t i
+    from_ping._consumer_busy += 1
+    to_ping._producer_busy += 1
     with nogil:
         for i in range(count):
             while vx_ring_try_pop(from_ping.ring, &t) != VX_OK:
                 vx_cpu_relax()
             while vx_ring_try_push(to_ping.ring, &t) != VX_OK:
                 vx_cpu_relax()
+    from_ping._consumer_busy -= 1
+    to_ping._producer_busy -= 1
+
+
+cdef int _check_record_room(SpscRing ring, str where) except -1:
+    ring._live(where)
+    if ring._record_kind != KIND_TXN:
+        raise ValueError(f"{where} needs TXN_DTYPE rings, got dtype {ring.dtype!r}")
+    return 0

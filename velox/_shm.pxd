@@ -12,7 +12,8 @@
 # non-inline C functions (no globals in csrc, so separate copies are safe).
 # The nogil path skips role claiming and peer checks: the calling process must be the only
 # producer (or consumer) of the segment, and must keep the SharedRing open while it uses the
-# pointer. ``ring.shm`` gives the segment handle for vx_shm_push_wait / vx_shm_pop_wait.
+# pointer (bump ring._producer_busy / _consumer_busy around the GIL-free section so close()
+# refuses meanwhile). ``ring.shm`` gives the segment handle for vx_shm_push_wait / vx_shm_pop_wait.
 from posix.types cimport pid_t
 
 from velox._ring cimport SpscRing
@@ -23,12 +24,8 @@ cdef class SharedRing(SpscRing):
     cdef readonly object name       # segment name, without the leading '/'
     cdef long _producer_gen         # fork generation in which we claimed the producer role
     cdef long _consumer_gen         # likewise for the consumer role (-1: not claimed)
-    cdef int _busy                  # GIL-free sections in progress (close() refuses then)
     cdef pid_t _creator_pid         # getpid() of the creator, 0 for attached handles
 
     cdef int _adopt(self, unsigned int capacity) except -1
-    cdef int _check_open(self, str where) except -1
     cdef int _claim(self, vx_shm_role role, str where) except -1
     cdef object _peer(self, vx_shm_role role)
-    cdef int _shm_wait(self, bint producer, unsigned long long deadline, object timeout,
-                       str where) except -1

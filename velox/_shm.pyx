@@ -4,11 +4,13 @@
 two processes move fixed-size records with no syscall on the hot path. Thin wrapper over
 ``csrc/velox/shm.h`` (see docs/ipc.md).
 
-SharedRing subclasses SpscRing: the conversion code, try/batch operations and dtype checks are
-SpscRing's, run on a ring that lives in the segment. What SharedRing adds: the segment's
-lifecycle (create / attach / close / unlink), role claiming (the first push makes this process
-the producer, the first pop the consumer), blocking waits that notice a dead or departed peer
-(BrokenPipeError), and pickling by name.
+SharedRing subclasses SpscRing and overrides none of its public operations: every SpscRing
+method runs on the ring that lives in the segment, after SpscRing's closed check (_live, which
+raises ValueError here once close() has set the ring pointer to NULL). What SharedRing adds is
+confined to hooks and its own methods: the segment's lifecycle (create / attach / close /
+unlink), role claiming (the _side hook: the first push makes this process the producer, the
+first pop the consumer), blocking waits that notice a dead or departed peer (the _wait hook:
+BrokenPipeError), and pickling by name.
 
 Not free-threading compatible (close() and the role claims mutate the object); under the GIL,
 close() refuses to unmap while another thread is inside a GIL-free section of this object."""
@@ -23,21 +25,17 @@ from numpy.lib.format import descr_to_dtype, dtype_to_descr
 from cpython.exc cimport PyErr_CheckSignals
 from libc.stdint cimport uint32_t, uint64_t
 from libc.errno cimport ENOENT, errno
-from libc.string cimport memcpy
 from posix.types cimport pid_t
 from posix.unistd cimport getpid
 
 from velox._ring cimport SpscRing
 from velox._ring import SpscRing as _SpscRing
 from velox.includes.ring cimport (VX_RING_MAX_CAPACITY, VX_RING_MAX_ELEM_SIZE, vx_ring_destroy,
-                                  vx_ring_free_slots, vx_ring_peek, vx_ring_popped,
-                                  vx_ring_pushed, vx_ring_rejected_full, vx_ring_release,
-                                  vx_ring_size, vx_ring_span, vx_ring_try_push,
-                                  vx_ring_backoff, vx_ring_push_wait)
+                                  vx_ring_size)
 from velox.includes.shm cimport *
 from velox.includes.tsc cimport vx_monotonic_ns
-from velox.includes.types cimport (VX_EMISUSE, VX_EMPTY, VX_ESTATE, VX_ESYS, VX_FULL, VX_OK,
-                                   VX_TIMEOUT, vx_status, vx_status_name)
+from velox.includes.types cimport (VX_EMISUSE, VX_ESTATE, VX_OK, VX_TIMEOUT, vx_status,
+                                   vx_status_name)
 
 DTYPE_MAX = VX_SHM_DTYPE_MAX - 1
 """Longest dtype description (characters of ``repr(dtype_to_descr(dtype))``) a segment holds."""
@@ -83,7 +81,7 @@ cdef bytes _encode_name(object name):
     if not isinstance(name, str):
         raise TypeError(f"name must be a str, got {name!r}")
     cdef bytes raw = name.encode("ascii", "replace")
-    if not vx_shm_name_valid(raw):
+    if b"\0" in raw or not vx_shm_name_valid(raw):  # a NUL would end the C string early
         raise ValueError(
             f"name must be 1..{VX_SHM_NAME_MAX} characters of [A-Za-z0-9._-] not starting with "
             f"'.', got {name!r}")
@@ -130,7 +128,6 @@ cdef class SharedRing(SpscRing):
         # heap ring with the dtype checks done; create/attach swap in the segment's ring.
         self._producer_gen = -1
         self._consumer_gen = -1
-        self._busy = 0
         self._creator_pid = 0
 
     def __init__(self, *args, **kwargs):
@@ -267,9 +264,10 @@ cdef class SharedRing(SpscRing):
     def close(self):
         """Unmap the segment and mark this process's roles departed (a peer blocked on us gets
         BrokenPipeError). The name stays (see unlink). Idempotent."""
-        if self._busy:
+        if self._producer_busy or self._consumer_busy:
             raise RuntimeError(f"SharedRing.close: ring {self.name!r} is in use by a blocking "
-                               "call or batch copy in another thread")
+                               "call, a batch copy or a native loop (e.g. a running Pipeline's "
+                               "output stage) in another thread")
         _unmap(self)
 
     def unlink(self):
@@ -279,7 +277,7 @@ cdef class SharedRing(SpscRing):
         _unlink_name(self.name)
 
     def __enter__(self):
-        self._check_open("__enter__")
+        self._live("__enter__")
         return self
 
     def __exit__(self, *exc_info):
@@ -294,13 +292,8 @@ cdef class SharedRing(SpscRing):
 
     # ---- roles ----------------------------------------------------------------------------
 
-    cdef int _check_open(self, str where) except -1:
-        if self.shm.header == NULL:
-            raise ValueError(f"SharedRing.{where}: ring {self.name!r} is closed")
-        return 0
-
     cdef int _claim(self, vx_shm_role role, str where) except -1:
-        self._check_open(where)
+        self._live(where)
         cdef pid_t holder = 0
         cdef vx_status st = vx_shm_claim(&self.shm, role, _my_identity(), &holder)
         what = "producer" if role == VX_SHM_PRODUCER else "consumer"
@@ -318,7 +311,7 @@ cdef class SharedRing(SpscRing):
         return 0
 
     cdef object _peer(self, vx_shm_role role):
-        self._check_open("peer")
+        self._live("peer")
         cdef pid_t pid = 0
         cdef vx_shm_peer state = vx_shm_peer_state(&self.shm, role, &pid)
         return state, pid
@@ -348,39 +341,13 @@ cdef class SharedRing(SpscRing):
     @property
     def creator_pid(self):
         """Pid of the process that created the segment."""
-        self._check_open("creator_pid")
+        self._live("creator_pid")
         return self.shm.header.creator_pid
 
-    # ---- SpscRing API on the segment ------------------------------------------------------
-
-    @property
-    def capacity(self):
-        self._check_open("capacity")
-        return self._capacity
-
-    @property
-    def free(self):
-        self._check_open("free")
-        return vx_ring_free_slots(self.ring)
-
-    @property
-    def pushed(self):
-        self._check_open("pushed")
-        return vx_ring_pushed(self.ring)
-
-    @property
-    def popped(self):
-        self._check_open("popped")
-        return vx_ring_popped(self.ring)
-
-    @property
-    def rejected_full(self):
-        self._check_open("rejected_full")
-        return vx_ring_rejected_full(self.ring)
-
-    def __len__(self):
-        self._check_open("__len__")
-        return vx_ring_size(self.ring)
+    # ---- what differs from SpscRing ---------------------------------------------------------
+    # Everything else (counters, len, try/batch/blocking push and pop, conversions) is
+    # SpscRing's code on the mapped ring: each of its methods calls _live (closed check) and
+    # _side (role claim) first, and its blocking methods call _wait (overridden below).
 
     def __repr__(self):
         if self.shm.header == NULL:
@@ -388,119 +355,56 @@ cdef class SharedRing(SpscRing):
         return (f"SharedRing(name={self.name!r}, capacity={self._capacity}, "
                 f"dtype={self.dtype!r}, len={vx_ring_size(self.ring)})")
 
-    def try_push(self, item):
-        """Copy one record in. True, or False when full. Never blocks, never checks the peer."""
-        if self._producer_gen != _generation:
-            self._claim(VX_SHM_PRODUCER, "try_push")
-        cdef const char *data = self._item_data(item, "try_push")
-        cdef vx_status st = vx_ring_try_push(self.ring, data)
-        if st == VX_OK:
-            return True
-        if st == VX_FULL:
-            return False
-        _raise_misuse(st, "try_push")
+    cdef int _raise_closed(self, str where) except -1:
+        raise ValueError(f"SharedRing.{where}: ring {self.name!r} is closed")
 
-    def try_pop(self):
-        """Take the oldest record (NumPy scalar of the dtype), or None if empty. Never blocks."""
-        if self._consumer_gen != _generation:
-            self._claim(VX_SHM_CONSUMER, "try_pop")
-        cdef vx_ring_span span
-        cdef vx_status st = vx_ring_peek(self.ring, 1, &span)
-        if st == VX_EMPTY:
-            return None
-        if st != VX_OK:
-            _raise_misuse(st, "try_pop")
-        try:
-            item = self._scalar_from(span.first)
-        except BaseException:
-            vx_ring_release(self.ring, 0)
-            raise
-        vx_ring_release(self.ring, 1)
-        return item
+    cdef int _side(self, bint producer, str where) except -1:
+        """The first producer (consumer) operation in this process claims the role."""
+        if producer:
+            if self._producer_gen != _generation:
+                self._claim(VX_SHM_PRODUCER, where)
+        elif self._consumer_gen != _generation:
+            self._claim(VX_SHM_CONSUMER, where)
+        return 0
 
-    def push_many(self, array):
-        """Copy as many records of a 1-D C-contiguous array as fit; returns how many."""
-        if self._producer_gen != _generation:
-            self._claim(VX_SHM_PRODUCER, "push_many")
-        self._busy += 1
-        try:
-            return SpscRing.push_many(self, array)
-        finally:
-            self._busy -= 1
-
-    def pop_many(self, out_or_max_n):
-        """pop_many(out) -> int fills out; pop_many(max_n) -> new ndarray. See SpscRing."""
-        if self._consumer_gen != _generation:
-            self._claim(VX_SHM_CONSUMER, "pop_many")
-        self._busy += 1
-        try:
-            return SpscRing.pop_many(self, out_or_max_n)
-        finally:
-            self._busy -= 1
-
-    def push(self, item, timeout=None):
-        """Copy one record in, waiting (GIL released) while full. TimeoutError after timeout
-        seconds (None: forever); BrokenPipeError if the consumer died or closed the ring."""
-        if self._producer_gen != _generation:
-            self._claim(VX_SHM_PRODUCER, "push")
-        cdef const char *data = self._item_data(item, "push")
-        cdef vx_ring_backoff backoff
-        backoff.step = 0
-        # One attempt with the GIL held (like SpscRing.push: not counted in rejected_full).
-        cdef vx_status st = vx_ring_push_wait(self.ring, data, 0, &backoff)
-        if st == VX_OK:
-            return None
-        if st != VX_TIMEOUT:
-            _raise_misuse(st, "push")
-        if data != self._push_scratch:
-            memcpy(self._push_scratch, data, self.itemsize)  # item may change without the GIL
-        self._shm_wait(True, _deadline(timeout), timeout, "push")
-
-    def pop(self, timeout=None):
-        """Take the oldest record, waiting (GIL released) while empty. TimeoutError after
-        timeout seconds (None: forever); BrokenPipeError once the ring is empty and the
-        producer died or closed the ring."""
-        item = self.try_pop()
-        if item is not None:
-            return item
-        self._shm_wait(False, _deadline(timeout), timeout, "pop")
-        return self._scalar_from(self._pop_scratch)
-
-    cdef int _shm_wait(self, bint producer, unsigned long long deadline, object timeout,
-                       str where) except -1:
+    cdef int _wait(self, bint producer, const char *src, char *dst, uint64_t deadline,
+                   object timeout, str where) except -1:
+        """SpscRing._wait, but through vx_shm_push_wait / vx_shm_pop_wait, which also watch
+        the peer process: BrokenPipeError when it died or closed the ring."""
         cdef vx_status st
         cdef uint64_t now, chunk
         cdef pid_t peer = 0
-        self._busy += 1
-        try:
-            while True:  # bounded: each pass ends by the deadline or raises
-                now = vx_monotonic_ns()
-                chunk = _signal_check_ns if deadline - now > _signal_check_ns else deadline - now
-                if now >= deadline:
-                    chunk = 0
+        while True:  # bounded: each pass ends by the deadline or raises
+            now = vx_monotonic_ns()
+            chunk = _signal_check_ns if deadline - now > _signal_check_ns else deadline - now
+            if now >= deadline:
+                chunk = 0
+            if producer:
+                self._producer_busy += 1
                 with nogil:
-                    if producer:
-                        st = vx_shm_push_wait(&self.shm, self._push_scratch, chunk, &peer)
-                    else:
-                        st = vx_shm_pop_wait(&self.shm, self._pop_scratch, chunk, &peer)
-                if st == VX_OK:
-                    return 0
-                if st == VX_ESTATE:
-                    what = "consumer" if producer else "producer"
-                    state = self._peer(VX_SHM_CONSUMER if producer else VX_SHM_PRODUCER)[0]
-                    how = "closed the ring" if state == VX_SHM_PEER_DEPARTED else "died"
-                    raise BrokenPipeError(
-                        f"SharedRing.{where}: the {what} (pid {peer}) {how}; ring "
-                        f"{self.name!r} is {'full' if producer else 'empty'}")
-                if st != VX_TIMEOUT:
-                    _raise_misuse(st, where)
-                if vx_monotonic_ns() >= deadline:
-                    raise TimeoutError(f"SharedRing.{where}: ring {self.name!r} still "
-                                       f"{'full' if producer else 'empty'} after "
-                                       f"timeout={timeout!r} s")
-                PyErr_CheckSignals()
-        finally:
-            self._busy -= 1
+                    st = vx_shm_push_wait(&self.shm, src, chunk, &peer)
+                self._producer_busy -= 1
+            else:
+                self._consumer_busy += 1
+                with nogil:
+                    st = vx_shm_pop_wait(&self.shm, dst, chunk, &peer)
+                self._consumer_busy -= 1
+            if st == VX_OK:
+                return 0
+            if st == VX_ESTATE:
+                what = "consumer" if producer else "producer"
+                state = self._peer(VX_SHM_CONSUMER if producer else VX_SHM_PRODUCER)[0]
+                how = "closed the ring" if state == VX_SHM_PEER_DEPARTED else "died"
+                raise BrokenPipeError(
+                    f"SharedRing.{where}: the {what} (pid {peer}) {how}; ring "
+                    f"{self.name!r} is {'full' if producer else 'empty'}")
+            if st != VX_TIMEOUT:
+                _raise_misuse(st, where)
+            if vx_monotonic_ns() >= deadline:
+                raise TimeoutError(f"SharedRing.{where}: ring {self.name!r} still "
+                                   f"{'full' if producer else 'empty'} after "
+                                   f"timeout={timeout!r} s")
+            PyErr_CheckSignals()
 
 
 cdef void _unmap(SharedRing self) noexcept:
@@ -527,21 +431,6 @@ cdef _raise_misuse(vx_status st, str where):
     raise RuntimeError(f"SharedRing.{where}: unexpected status {vx_status_name(st).decode()}")
 
 
-cdef uint64_t _deadline(object timeout) except? 0:
-    if timeout is None:
-        return <uint64_t>-1
-    cdef double seconds
-    try:
-        seconds = float(timeout)
-    except (TypeError, ValueError):
-        raise TypeError(f"timeout must be a number of seconds or None, got {timeout!r}") from None
-    if not (seconds >= 0) or seconds == float("inf"):
-        raise ValueError(f"timeout must be a finite number of seconds >= 0, got {timeout!r}")
-    if seconds > 1e9:
-        return <uint64_t>-1
-    return vx_monotonic_ns() + <uint64_t>(seconds * 1e9)
-
-
 def _unlink_name(name):
     cdef bytes raw = _encode_name(name)
     if vx_shm_unlink(raw) != VX_OK:
@@ -549,6 +438,15 @@ def _unlink_name(name):
         if err == ENOENT:
             raise FileNotFoundError(err, f"no shared ring named {name!r}", name)
         _raise_sys(err, "cannot unlink shared ring", name)
+
+
+def is_valid_name(name):
+    """True if ``name`` can name a shared ring: a str of 1..NAME_MAX characters of
+    [A-Za-z0-9._-] not starting with '.' (used as /dev/shm/NAME on Linux)."""
+    if not isinstance(name, str):
+        return False
+    raw = name.encode("ascii", "replace")
+    return b"\0" not in raw and bool(vx_shm_name_valid(raw))
 
 
 def _attach_by_name(name):

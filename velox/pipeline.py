@@ -18,9 +18,15 @@ import time
 
 from velox import tsc
 from velox._pipeline import HISTOGRAMS, STAGES, NativePipeline
-from velox._records import PRICE_SCALE
+from velox._records import BUNDLE_DTYPE, PRICE_SCALE
+from velox._shm import NAME_MAX, SharedRing, is_valid_name
+from velox._shm import unlink as _unlink_shm
 
-__all__ = ["Pipeline", "stage_mapping", "parse_cores", "main"]
+__all__ = ["Pipeline", "stage_mapping", "parse_cores", "parse_output", "main"]
+
+#: Slots of the shared ring that ``output="shm:NAME"`` creates (528-byte bundles: 528 KiB).
+SHM_DEFAULT_CAPACITY = 1024
+SHM_MAX_CAPACITY = 1 << 20
 
 #: Stage groups per thread count: thread t runs the stages in GROUPS[n][t], in that order.
 GROUPS = {
@@ -91,6 +97,37 @@ def stage_mapping(cores=None):
     return stage_thread, thread_cpu, mapping
 
 
+def parse_output(spec):
+    """Classifies an ``output`` value. Returns None (no output), ("file", path) or
+    ("shm", name, capacity) for "shm:NAME" / "shm:NAME:CAPACITY" (capacity a power of two in
+    [2, 2**20], default SHM_DEFAULT_CAPACITY). Anything else is a file path (write
+    "./shm:x" for a file literally named like that). Raises ValueError naming the bad part."""
+    if spec is None:
+        return None
+    if isinstance(spec, str) and spec.startswith("shm:"):
+        name, sep, cap_text = spec[4:].partition(":")
+        if not name:
+            raise ValueError(f"output {spec!r}: 'shm:NAME' needs a segment name after 'shm:'")
+        if not is_valid_name(name):
+            raise ValueError(
+                f"output {spec!r}: shared ring name {name!r} must be 1..{NAME_MAX} characters "
+                "of [A-Za-z0-9._-] not starting with '.' (no '/': it is a name, not a path)")
+        capacity = SHM_DEFAULT_CAPACITY
+        if sep:
+            try:
+                capacity = int(cap_text)
+            except ValueError:
+                raise ValueError(f"output {spec!r}: capacity {cap_text!r} is not an integer") from None
+            if not 2 <= capacity <= SHM_MAX_CAPACITY or capacity & (capacity - 1):
+                raise ValueError(f"output {spec!r}: capacity must be a power of two in "
+                                 f"[2, 2**20], got {cap_text!r}")
+        return ("shm", name, capacity)
+    try:
+        return ("file", os.fspath(spec))
+    except TypeError:
+        raise TypeError(f"output must be a file path or 'shm:NAME[:CAPACITY]', got {spec!r}") from None
+
+
 def _fixed(name, value):
     try:
         v = float(value)
@@ -112,7 +149,14 @@ class Pipeline:
     rate: transactions/s (Poisson), or "max"/0/None for unpaced. cores: CPUs to use
     (list, or a string like "0,1"); default all available. wait: "spin", "yield" or
     "backoff"; default spin when a CPU is left over for Python, else backoff. output: path
-    of a file to write raw 528-byte bundles to. callback: called on the driver (Python)
+    of a file to write raw 528-byte bundles to, or "shm:NAME[:CAPACITY]" to push every
+    bundle into a new SharedRing of BUNDLE_DTYPE named NAME (CAPACITY slots, default 1024)
+    that other processes read with ``velox.SharedRing.attach(NAME)``: the pipeline creates the
+    segment at construction (FileExistsError if the name is taken), is its producer, pushes
+    per on_full (drops counted as drops.output_to_external), and at stop() closes it (a
+    consumer's blocking pop then raises BrokenPipeError once it has every bundle) and unlinks
+    the name unless keep_shm=True (a consumer that attached keeps its mapping either way).
+    callback: called on the driver (Python)
     thread with BUNDLE_DTYPE arrays of bundles, from poll(), stats() and stop().
     max_txns: stop ingress after this many (0: no limit).
     timestamps: "tsc" (each transaction carries the TSC tick it was made at) or "logical"
@@ -127,7 +171,8 @@ class Pipeline:
     def __init__(self, rate=100_000, *, cores=None, seed=1, levels=1024, tick_size=0.01,
                  base_price=100.0, bundle_timeout_us=100.0, on_full="drop", wait=None,
                  output=None, callback=None, max_txns=0, cancel_share=0.2, max_qty=100,
-                 batch=64, python_ring_capacity=1024, ticks_per_ns=None, timestamps="tsc"):
+                 batch=64, python_ring_capacity=1024, ticks_per_ns=None, timestamps="tsc",
+                 keep_shm=False):
         if timestamps not in ("tsc", "logical"):
             raise ValueError(f"timestamps must be 'tsc' or 'logical', got {timestamps!r}")
         if rate in (None, "max", 0):
@@ -149,6 +194,9 @@ class Pipeline:
             raise ValueError(f"bundle_timeout_us must be in [0, 3.6e9], got {bundle_timeout_us!r}")
         if callback is not None and not callable(callback):
             raise TypeError(f"callback must be callable, got {callback!r}")
+        if not isinstance(keep_shm, bool):
+            raise TypeError(f"keep_shm must be a bool, got {keep_shm!r}")
+        target = parse_output(output)
         if ticks_per_ns is None:
             ticks_per_ns = tsc.ticks_per_ns()  # calibrates once per process
         self.rate_per_s = rate_per_s
@@ -159,11 +207,16 @@ class Pipeline:
         self.thread_cpu = thread_cpu
         self._fd = -1
         self._native = None
+        #: the SharedRing of output="shm:NAME" (None otherwise); closed by stop()
+        self.output_ring = None
+        self._keep_shm = keep_shm
         self._t_start = None
         self._t_stop = None
         self._final = None
-        if output is not None:
-            self._fd = os.open(os.fspath(output), os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+        if target is not None and target[0] == "file":
+            self._fd = os.open(target[1], os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+        elif target is not None:
+            self.output_ring = SharedRing.create(target[1], target[2], BUNDLE_DTYPE)
         try:
             self._native = NativePipeline(
                 ticks_per_ns=ticks_per_ns, rate_per_s=rate_per_s, max_txns=max_txns, seed=seed,
@@ -173,9 +226,10 @@ class Pipeline:
                 on_full=on_full, wait=wait, batch=batch,
                 python_ring_capacity=python_ring_capacity if callback is not None else 0,
                 output_fd=self._fd, stage_thread=stage_thread, thread_cpu=thread_cpu,
-                logical_timestamps=timestamps == "logical")
+                logical_timestamps=timestamps == "logical", external_ring=self.output_ring)
         except BaseException:
             self._close_fd()
+            self._close_shm(unlink=True)
             raise
 
     # -- lifecycle ------------------------------------------------------------------------
@@ -243,6 +297,7 @@ class Pipeline:
         self._native.join()
         self.poll()
         self._close_fd()
+        self._close_shm(unlink=not self._keep_shm)
         self._final = self.report(final=True)
         self._final["abandoned"] = abandoned
         return self._final
@@ -252,9 +307,31 @@ class Pipeline:
             os.close(self._fd)
             self._fd = -1
 
+    def _close_shm(self, unlink):
+        """Closes the output SharedRing (its consumer sees the producer depart) and, if
+        unlink, removes its name. Call only once the output thread is joined."""
+        ring, self.output_ring = self.output_ring, None
+        if ring is None:
+            return
+        name = ring.name
+        ring.close()
+        if unlink:
+            try:
+                _unlink_shm(name)
+            except FileNotFoundError:  # someone else removed it already
+                pass
+
     def __del__(self):
         if getattr(self, "_fd", -1) >= 0:
             self._close_fd()
+        if getattr(self, "output_ring", None) is not None:
+            # never stopped: dropping the native pipeline abandons and joins its threads
+            # (when nothing else references it), after which the ring can be closed
+            self._native = None
+            try:
+                self._close_shm(unlink=not self._keep_shm)
+            except RuntimeError:  # still in use (the native pipeline is referenced elsewhere)
+                pass
 
     # -- measurement ----------------------------------------------------------------------
 
@@ -319,7 +396,7 @@ DEFAULTS = {
     "rate": "100000", "duration": 10.0, "cores": None, "seed": 1, "levels": 1024,
     "tick_size": 0.01, "base_price": 100.0, "bundle_timeout_us": 100.0, "on_full": "drop",
     "wait": None, "output": None, "json": None, "quiet": False, "count": 0,
-    "cancel_share": 0.2, "timestamps": "tsc",
+    "cancel_share": 0.2, "timestamps": "tsc", "keep_shm": False,
 }
 
 
@@ -382,6 +459,14 @@ def _cores(text):
     return cpus
 
 
+def _output(text):
+    try:
+        parse_output(text)
+    except ValueError as e:
+        raise argparse.ArgumentTypeError(str(e)) from None
+    return text
+
+
 def _share(text):
     try:
         v = float(text)
@@ -415,7 +500,8 @@ def build_parser():
     a("--bundle-timeout-us", type=_nonneg_float, help="close a bundle when its oldest transaction has waited this many microseconds (0: only when full, or at shutdown) [default: 100]")
     a("--on-full", choices=("drop", "block"), help="full ring policy: drop (count and continue) or block (backpressure) [default: drop]")
     a("--wait", choices=("spin", "yield", "backoff"), help="how idle threads wait: spin, yield, or backoff (spin, then yield, then short sleeps) [default: spin if a CPU is left for Python, else backoff]")
-    a("--output", metavar="FILE", help="append every bundle as a raw 528-byte record to FILE (read with numpy.fromfile(FILE, velox.BUNDLE_DTYPE)) [default: none]")
+    a("--output", metavar="FILE|shm:NAME[:CAPACITY]", type=_output, help="write every bundle as a raw 528-byte record to FILE (read with numpy.fromfile(FILE, velox.BUNDLE_DTYPE)), or push it into a new shared-memory ring NAME of CAPACITY bundles (a power of two, default 1024) that another process reads with velox.SharedRing.attach(NAME); the ring is closed at the end (the reader's pop then raises BrokenPipeError after the last bundle) and its name removed unless --keep-shm [default: none]")
+    a("--keep-shm", action="store_true", default=None, help="with --output shm:NAME, leave the segment's name in place at exit (remove it later with velox.SharedRing.attach(NAME).unlink() or rm /dev/shm/NAME)")
     a("--timestamps", choices=("tsc", "logical"), help="what each transaction's tsc field holds: the TSC tick it was made at, or (logical) its sequence number, which makes seeded --rate max --on-full block --count N --bundle-timeout-us 0 runs write byte-identical --output files (record-timed latency histograms are then empty) [default: tsc]")
     a("--json", metavar="FILE", help="write the final report as JSON to FILE ('-' for stdout) [default: none]")
     a("--quiet", action="store_true", default=None, help="no per-second lines, only the summary")
@@ -447,7 +533,7 @@ def _load_config(path, parser):
         if act is None:
             parser.error(f"--config: unknown option {key!r} in {path!r}")
         option = act.option_strings[-1]
-        if dest == "quiet":
+        if dest in ("quiet", "keep_shm"):
             if not isinstance(value, bool):
                 parser.error(f"--config: {key} must be true or false, got {value!r}")
             values[dest] = value
@@ -509,7 +595,8 @@ def format_summary(r):
                  f" ({c['bundles_timed_out']:,} closed by timeout); output {c['output_bundles']:,} bundles")
     lines.append(f"drops: ingress->book {d['ingress_to_book']:,}, book->bundler {d['book_to_bundler']:,},"
                  f" bundler->output {d['bundler_to_output']:,} bundles ({d['bundler_to_output_txns']:,} txns),"
-                 f" output->python {d['output_to_python']:,}; drop rate {100 * r['drop_rate']:.4f}%")
+                 f" output->python {d['output_to_python']:,}, output->shm {d['output_to_external']:,};"
+                 f" drop rate {100 * r['drop_rate']:.4f}%")
     lines.append("latency (ns)           count        p50        p90        p99      p99.9        max")
     for name in REPORT_HISTOGRAMS + ("ingress_lateness",):
         h = r["latency_ns"][name]
@@ -539,12 +626,13 @@ def main(argv=None):
             tick_size=args.tick_size, base_price=args.base_price,
             bundle_timeout_us=args.bundle_timeout_us, on_full=args.on_full, wait=args.wait,
             output=args.output, max_txns=args.count, cancel_share=args.cancel_share,
-            timestamps=args.timestamps)
+            timestamps=args.timestamps, keep_shm=args.keep_shm)
     except (ValueError, TypeError) as e:
         print(f"velox-pipeline: error: {e}", file=sys.stderr)
         return 2
     except OSError as e:
-        print(f"velox-pipeline: error: --output: cannot open {args.output!r}: {e.strerror}", file=sys.stderr)
+        what = "create the shared ring for" if str(args.output).startswith("shm:") else "open"
+        print(f"velox-pipeline: error: --output: cannot {what} {args.output!r}: {e.strerror}", file=sys.stderr)
         return 2
 
     interrupted = []

@@ -29,8 +29,14 @@ echo "+ VELOX_SANITIZE=address $py setup.py build_ext --inplace (in $work/src)"
 VELOX_SANITIZE=address "$py" setup.py -q build_ext --inplace --build-temp build/asan -j 2 >build.log 2>&1 \
     || { tail -50 build.log; exit 1; }
 
+for so in velox/*.so; do
+    nm -D "$so" | grep ' U __asan_init' >/dev/null || { echo "$so is not built with ASan" >&2; exit 1; }
+done
 libasan=$(${CC:-gcc} -print-file-name=libasan.so)
 [ -f "$libasan" ] || { echo "libasan.so not found ($libasan)" >&2; exit 1; }
+LD_PRELOAD="$libasan" ASAN_OPTIONS=detect_leaks=0 "$py" -c "import velox, velox._ring as r
+assert velox.__file__.startswith('$PWD'), velox.__file__
+assert r.DEBUG_CHECKS, 'not a VELOX_DEBUG build'"
 echo "+ LD_PRELOAD=$libasan $py -m pytest tests (ASan+UBSan build)"
 LD_PRELOAD="$libasan" \
 ASAN_OPTIONS="detect_leaks=0:abort_on_error=1:allocator_may_return_null=1" \

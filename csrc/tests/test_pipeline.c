@@ -1,6 +1,6 @@
 /* test_pipeline.c — the native pipeline end to end: conservation in drop and block modes,
  * byte-identical output for the same seed whatever the thread mapping, the python ring, a
- * paced run without drops, and config validation. Every bundle written is checked. */
+ * paced run without drops, the external ring, and config validation. Every bundle written is checked. */
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -180,6 +180,76 @@ static void test_python_ring_drained_by_another_thread_sees_every_bundle(void) {
     vx_pipeline_destroy(p);
 }
 
+/* Pops what is waiting in ring (up to 8) and checks bundle ids continue from *next_id. */
+static uint32_t drain_checked(vx_ring *ring, uint64_t *next_id, uint64_t *txns) {
+    static vx_bundle got[8];
+    uint32_t k = 0;
+    vx_ring_pop_n(ring, got, 8, &k);
+    for (uint32_t j = 0; j < k; j++) {
+        REQUIRE(got[j].header.bundle_id == (*next_id)++);
+        *txns += got[j].header.count;
+    }
+    return k;
+}
+
+static void test_external_ring_and_python_ring_each_see_every_bundle(void) {
+    vx_ring *ext = NULL;
+    REQUIRE(vx_ring_create(8, sizeof(vx_bundle), &ext) == VX_OK); /* caller-owned */
+    vx_pipeline_config c;
+    base_config(&c);
+    c.on_full = VX_ON_FULL_BLOCK;
+    c.max_txns = vx_test_count(100000, 2000);
+    c.python_ring_capacity = 4; /* different sizes: the smaller room limits each turn */
+    c.external_ring = ext;
+    c.bundle_timeout_ns = 0;
+    vx_pipeline *p = NULL;
+    REQUIRE(vx_pipeline_create(&c, &p) == VX_OK);
+    vx_ring *py = vx_pipeline_python_ring(p);
+    REQUIRE(vx_pipeline_start(p) == VX_OK);
+    uint64_t ids[2] = {0, 0}, txns[2] = {0, 0};
+    for (long i = 0; i < 100000000L; i++) { /* bounded; ends when finished and both empty */
+        int finished = vx_pipeline_finished(p);
+        uint32_t k = drain_checked(py, &ids[0], &txns[0]) + drain_checked(ext, &ids[1], &txns[1]);
+        if (finished && k == 0) break;
+        if (k == 0) sched_yield();
+    }
+    REQUIRE(vx_pipeline_join(p) == VX_OK);
+    vx_pipeline_counters k;
+    vx_pipeline_read_counters(p, &k);
+    CHECK(vx_pipeline_check_conservation(&k, VX_PIPELINE_SINK_PYTHON | VX_PIPELINE_SINK_EXTERNAL) == 0);
+    CHECK(ids[0] == k.output_bundles && ids[1] == k.output_bundles);
+    CHECK(k.external_bundles == k.output_bundles && k.python_bundles == k.output_bundles);
+    CHECK(txns[0] == k.bundled && txns[1] == k.bundled);
+    CHECK(k.drops_external == 0 && k.drops_python == 0);
+    vx_pipeline_destroy(p);
+    CHECK(vx_ring_size(ext) == 0); /* the pipeline did not free the caller's ring */
+    vx_ring_destroy(ext);
+}
+
+static void test_external_ring_drop_mode_counts_drops(void) {
+    vx_ring *ext = NULL;
+    REQUIRE(vx_ring_create(4, sizeof(vx_bundle), &ext) == VX_OK);
+    vx_pipeline_config c;
+    base_config(&c);
+    c.on_full = VX_ON_FULL_DROP;
+    c.max_txns = vx_test_count(50000, 2000);
+    c.external_ring = ext; /* nobody drains it: every bundle after 4 drops there */
+    vx_pipeline *p = NULL;
+    REQUIRE(vx_pipeline_create(&c, &p) == VX_OK);
+    vx_pipeline_counters k;
+    run_to_end(p, &k);
+    CHECK(vx_pipeline_check_conservation(&k, VX_PIPELINE_SINK_EXTERNAL) == 0);
+    CHECK(k.output_bundles > 4);
+    CHECK(k.external_bundles == 4 && vx_ring_size(ext) == 4);
+    CHECK(k.drops_external == k.output_bundles - 4);
+    CHECK(k.python_bundles == 0 && k.drops_python == 0);
+    k.drops_external++; /* the equation really is checked */
+    CHECK(vx_pipeline_check_conservation(&k, VX_PIPELINE_SINK_EXTERNAL) == VX_CONSERVE_EXTERNAL);
+    CHECK(vx_pipeline_check_conservation(&k, 0) == 0);
+    vx_pipeline_destroy(p);
+    vx_ring_destroy(ext);
+}
+
 static void test_paced_run_stops_and_drains_without_drops(void) {
     vx_pipeline_config c;
     base_config(&c);
@@ -233,6 +303,14 @@ static void test_config_validation_names_the_field(void) {
     base_config(&c);
     c.thread_count = 3; /* thread 2 has no stage */
     CHECK(vx_pipeline_config_validate(&c, &field) == VX_EINVAL && strcmp(field, "stage_thread") == 0);
+    {
+        vx_ring *txn_ring = NULL;
+        REQUIRE(vx_ring_create(8, sizeof(vx_txn), &txn_ring) == VX_OK);
+        base_config(&c);
+        c.external_ring = txn_ring; /* records of the wrong size */
+        CHECK(vx_pipeline_config_validate(&c, &field) == VX_EINVAL && strcmp(field, "external_ring") == 0);
+        vx_ring_destroy(txn_ring);
+    }
     base_config(&c);
     c.ticks_per_ns = 0;
     CHECK(vx_pipeline_config_validate(&c, &field) == VX_EINVAL && strcmp(field, "ticks_per_ns") == 0);
@@ -251,6 +329,8 @@ int main(void) {
     RUN(test_block_mode_conserves_and_is_deterministic_across_mappings);
     RUN(test_drop_mode_conserves);
     RUN(test_python_ring_drained_by_another_thread_sees_every_bundle);
+    RUN(test_external_ring_and_python_ring_each_see_every_bundle);
+    RUN(test_external_ring_drop_mode_counts_drops);
     RUN(test_paced_run_stops_and_drains_without_drops);
     RUN(test_abandon_and_destroy_while_running);
     return CHECK_SUMMARY("test_pipeline");

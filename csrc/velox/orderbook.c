@@ -44,6 +44,13 @@ struct vx_book {
     int64_t tick_size;
     int64_t base_price;
     _Atomic uint64_t *qty[2]; /* [side][index], `levels` cells each */
+    /* Division-free locate (fixed at creation; recenter keeps the tick): window_span is
+     * levels * tick_size; when window_span * tick_size < 2^64, tick_reciprocal =
+     * floor((2^64 - 1) / tick_size) + 1 and (above * tick_reciprocal) >> 64 == above / tick_size
+     * for every above < window_span (see vx_book_locate); otherwise (and for tick_size 1,
+     * where it would wrap) tick_reciprocal is 0 and locate divides. */
+    uint64_t window_span;
+    uint64_t tick_reciprocal;
 
     struct vx_book_hint best[2]; /* one line each: bid and ask hints are written independently */
 
@@ -189,10 +196,36 @@ static inline void after_level_change(vx_book *b, int side, uint32_t index, uint
     if ((before == 0) != (after == 0)) settle_best(b, side, after ? rank_of_index(b, side, index) : 0);
 }
 
+/* Price → level index (the body of vx_book_locate, inlined into the hot paths).
+ * In-window prices take the division-free path: with m = tick_reciprocal = ceil(2^64 / d) (d =
+ * tick_size, not a power of two; for a power of two m = 2^64 / d exactly), m = 2^64/d + e with
+ * 0 <= e < 1, so (x * m) >> 64 = floor(x/d + x*e/2^64); x*e/2^64 < x/2^64 < 1/d whenever x*d < 2^64,
+ * which create() checked for every x < window_span, and x/d's fractional part is at most
+ * (d-1)/d, so the floor is exactly floor(x/d). Everything outside the window divides. */
+static inline vx_status locate_fast(const vx_book *b, int64_t price, uint32_t *index) {
+    uint64_t tick = (uint64_t)b->tick_size;
+    if (price < b->base_price) {
+        /* unsigned difference is exact: 0 < base - price < 2^64 */
+        uint64_t below = (uint64_t)b->base_price - (uint64_t)price;
+        return below % tick ? VX_EINVAL : VX_ERANGE;
+    }
+    uint64_t above = (uint64_t)price - (uint64_t)b->base_price;
+    if (above >= b->window_span) return above % tick ? VX_EINVAL : VX_ERANGE;
+#ifdef __SIZEOF_INT128__
+    uint64_t k = b->tick_reciprocal ? (uint64_t)(((unsigned __int128)above * b->tick_reciprocal) >> 64)
+                                    : above / tick;
+#else
+    uint64_t k = above / tick;
+#endif
+    if (above - k * tick) return VX_EINVAL;
+    *index = (uint32_t)k; /* k < levels */
+    return VX_OK;
+}
+
 /* locate + count out-of-window. */
-static vx_status locate_counted(const vx_book *b, int64_t price, uint32_t *index) {
-    vx_status st = vx_book_locate(b, price, index);
-    if (st == VX_ERANGE) count(b, (_Atomic uint64_t *)&b->out_of_window, 1);
+static inline vx_status locate_counted(const vx_book *b, int64_t price, uint32_t *index) {
+    vx_status st = locate_fast(b, price, index);
+    if (__builtin_expect(st == VX_ERANGE, 0)) count(b, (_Atomic uint64_t *)&b->out_of_window, 1);
     return st;
 }
 
@@ -220,6 +253,11 @@ vx_status vx_book_create(uint32_t levels, int64_t tick_size, int64_t base_price,
     b->levels = levels;
     b->tick_size = tick_size;
     b->base_price = base_price;
+    b->window_span = (uint64_t)levels * (uint64_t)tick_size; /* <= 2 * 2^63: (levels-1)*tick fits int64 */
+    uint64_t span_times_tick;
+    b->tick_reciprocal = __builtin_mul_overflow(b->window_span, (uint64_t)tick_size, &span_times_tick)
+                             ? 0
+                             : UINT64_MAX / (uint64_t)tick_size + 1;
     for (int side = 0; side < 2; side++) {
         b->qty[side] = alloc_lines((size_t)levels * sizeof(_Atomic uint64_t));
         if (b->qty[side] == NULL) {
@@ -253,18 +291,7 @@ int64_t vx_book_tick_size(const vx_book *b) { return b->tick_size; }
 int64_t vx_book_base_price(const vx_book *b) { return b->base_price; }
 
 vx_status vx_book_locate(const vx_book *b, int64_t price, uint32_t *index) {
-    uint64_t tick = (uint64_t)b->tick_size;
-    if (price < b->base_price) {
-        /* unsigned difference is exact: 0 < base - price < 2^64 */
-        uint64_t below = (uint64_t)b->base_price - (uint64_t)price;
-        return below % tick ? VX_EINVAL : VX_ERANGE;
-    }
-    uint64_t above = (uint64_t)price - (uint64_t)b->base_price;
-    if (above % tick) return VX_EINVAL;
-    uint64_t k = above / tick;
-    if (k >= b->levels) return VX_ERANGE;
-    *index = (uint32_t)k;
-    return VX_OK;
+    return locate_fast(b, price, index);
 }
 
 /* ---------------------------------------------------------------------------------------- */
@@ -292,17 +319,40 @@ vx_status vx_book_reduce(vx_book *b, int side, int64_t price, uint64_t qty) {
     return add_or_reduce(b, side, price, qty, LEVEL_REDUCE);
 }
 
-vx_status vx_book_set(vx_book *b, int side, int64_t price, uint64_t qty) {
+/* vx_book_set's body, inlined into vx_book_set_many. */
+static inline vx_status set_one(vx_book *b, int side, int64_t price, uint64_t qty) {
     if (!valid_side(side)) return VX_EINVAL;
+    /* qty before price, as the Python wrapper converts it: a refused update with a bad qty
+     * never counts as out-of-window, whichever API refused it */
+    if (qty > VX_BOOK_MAX_QTY) return VX_ERANGE;
     uint32_t index;
     vx_status st = locate_counted(b, price, &index);
     if (st != VX_OK) return st;
-    if (qty > VX_BOOK_MAX_QTY) return VX_ERANGE;
     /* An unconditional write needs no retry loop: one exchange cannot fail. release pairs
      * with the acquire loads of readers; the old value tells us whether emptiness changed. */
     uint64_t before = atomic_exchange_explicit(cell_of(b, side, index), qty, memory_order_release);
     after_level_change(b, side, index, before, qty);
     return VX_OK;
+}
+
+vx_status vx_book_set(vx_book *b, int side, int64_t price, uint64_t qty) {
+    return set_one(b, side, price, qty);
+}
+
+void vx_book_set_many(vx_book *b, const uint8_t *sides, const int64_t *prices, const uint64_t *qtys,
+                      size_t n, vx_set_batch_result *out) {
+    uint64_t applied = 0;
+    size_t first_rejected = n;
+    for (size_t i = 0; i < n; i++) { /* bounded by n */
+        if (__builtin_expect(set_one(b, sides[i], prices[i], qtys[i]) == VX_OK, 1)) {
+            applied++;
+        } else if (first_rejected == n) {
+            first_rejected = i;
+        }
+    }
+    out->applied = applied;
+    out->rejected = n - applied;
+    out->first_rejected = first_rejected;
 }
 
 /* ---------------------------------------------------------------------------------------- */

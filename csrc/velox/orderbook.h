@@ -93,6 +93,14 @@ typedef struct vx_apply_batch_result {
     uint64_t cas_timeouts; /* rejected because a CAS loop gave up (0 today: apply has none) */
 } vx_apply_batch_result;
 
+/* What one set_many() did. */
+typedef struct vx_set_batch_result {
+    uint64_t applied;        /* updates written */
+    uint64_t rejected;       /* updates refused: bad side, off the grid, outside the window,
+                              * qty > VX_BOOK_MAX_QTY (out-of-window ones also in counters) */
+    uint64_t first_rejected; /* index of the first refused update, or n if none was */
+} vx_set_batch_result;
+
 /* Monotonic counters since creation; readable from any thread at any time (relaxed). */
 typedef struct vx_book_counters {
     uint64_t applied;       /* apply: accepted transactions */
@@ -129,11 +137,19 @@ vx_status vx_book_locate(const vx_book *book, int64_t price, uint32_t *index);
 /* Level operations (multi-writer safe). side is VX_BUY (bids) or VX_SELL (asks), else VX_EINVAL.
  *   add:    level += qty; VX_ERANGE if it would exceed VX_BOOK_MAX_QTY.
  *   reduce: level -= qty; VX_ERANGE if qty > level (never wraps).
- *   set:    level = qty (0 clears it); VX_ERANGE if qty > VX_BOOK_MAX_QTY.
+ *   set:    level = qty (0 clears it); VX_ERANGE if qty > VX_BOOK_MAX_QTY (checked before the
+ *           price, so such a call never counts as out-of-window).
  * Plus the price errors above, and VX_TIMEOUT (add/reduce) if the CAS loop gave up. */
 vx_status vx_book_add(vx_book *book, int side, int64_t price, uint64_t qty);
 vx_status vx_book_reduce(vx_book *book, int side, int64_t price, uint64_t qty);
 vx_status vx_book_set(vx_book *book, int side, int64_t price, uint64_t qty);
+
+/* vx_book_set for updates i in [0, n) in order: level (sides[i], prices[i]) = qtys[i]. Same
+ * contract as n vx_book_set calls (multi-writer safe; each update is one exchange); never
+ * stops early: an update vx_book_set would refuse is counted in *out and skipped. No
+ * allocation, no Python: callers may drop the GIL. The arrays must not change meanwhile. */
+void vx_book_set_many(vx_book *book, const uint8_t *sides, const int64_t *prices,
+                      const uint64_t *qtys, size_t n, vx_set_batch_result *out);
 
 /* Quantity resting at a price (0 for an empty level). Price errors as above (out-of-window
  * queries are counted). */

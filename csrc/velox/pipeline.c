@@ -74,6 +74,7 @@ typedef struct output_state {
     uint32_t buffered;         /* bundles waiting in out_buf */
     int done;
     vx_counter bundles, txns, python_bundles, bytes_written, write_errors, drops_python;
+    vx_counter external_bundles, drops_external;
     _Atomic int32_t last_errno;
 } output_state;
 
@@ -166,6 +167,8 @@ vx_status vx_pipeline_config_validate(const vx_pipeline_config *c, const char **
     else if (!is_pow2_in(c->bundle_ring_capacity, 2, 1u << 20)) bad = "bundle_ring_capacity";
     else if (c->python_ring_capacity != 0 && !is_pow2_in(c->python_ring_capacity, 2, 1u << 20))
         bad = "python_ring_capacity";
+    else if (c->external_ring && vx_ring_elem_size(c->external_ring) != sizeof(vx_bundle))
+        bad = "external_ring";
     else if (c->output_fd < -1) bad = "output_fd";
     else if (c->output_buffer_bundles < 1 || c->output_buffer_bundles > 65536) bad = "output_buffer_bundles";
     else if (c->thread_count < 1 || c->thread_count > VX_PIPELINE_MAX_THREADS) bad = "thread_count";
@@ -524,22 +527,30 @@ static uint32_t output_turn(vx_pipeline *p) {
         return 0;
     }
     uint32_t n = in.first_n + in.second_n;
-    vx_ring_span py = {0};
-    uint32_t room = 0;
-    if (p->ring_py) {
-        if (vx_ring_reserve(p->ring_py, n, &py) == VX_OK) room = py.first_n + py.second_n;
-        if (p->cfg.on_full == VX_ON_FULL_BLOCK) {
-            if (room == 0) {
-                vx_ring_release(p->ring_out, 0);
-                return 0;
-            }
-            if (n > room) n = room;
+    /* The optional sinks: 0 the python ring, 1 the external ring. Each is reserved for up to
+     * n bundles; in block mode only as many bundles leave ring_out as every sink has room for
+     * (none if one is full: retry next turn); in drop mode a sink's overflow is dropped. */
+    vx_ring *sink[2] = {p->ring_py, p->cfg.external_ring};
+    vx_ring_span sink_span[2] = {{0}, {0}};
+    uint32_t room[2] = {0, 0}, put[2] = {0, 0};
+    int reserved[2] = {0, 0};
+    for (int k = 0; k < 2; k++) {
+        if (!sink[k]) continue;
+        if (vx_ring_reserve(sink[k], n, &sink_span[k]) == VX_OK) {
+            reserved[k] = 1;
+            room[k] = sink_span[k].first_n + sink_span[k].second_n;
         }
+        if (p->cfg.on_full == VX_ON_FULL_BLOCK && n > room[k]) n = room[k];
+    }
+    if (n == 0) { /* block mode and a sink is full: take nothing, close the open reserves */
+        for (int k = 0; k < 2; k++)
+            if (reserved[k]) vx_ring_commit(sink[k], 0);
+        vx_ring_release(p->ring_out, 0);
+        return 0;
     }
     const uint64_t now = vx_tsc_read();
     const uint32_t mask = p->cfg.bundle_ring_capacity - 1;
     uint64_t txns = 0;
-    uint32_t to_python = 0;
     vx_histogram *h_close = &p->hists[VX_HIST_BUNDLE_TO_OUTPUT];
     vx_histogram *h_e2e = &p->hists[VX_HIST_END_TO_END];
     for (uint32_t i = 0; i < n; i++) {
@@ -555,16 +566,22 @@ static uint32_t output_turn(vx_pipeline *p) {
             p->out_buf[s->buffered++] = *b;
             if (s->buffered == p->cfg.output_buffer_bundles) output_flush(p);
         }
-        if (p->ring_py && to_python < room) *span_bundle(&py, to_python++) = *b;
+        for (int k = 0; k < 2; k++)
+            if (put[k] < room[k]) *span_bundle(&sink_span[k], put[k]++) = *b;
     }
-    if (room) vx_ring_commit(p->ring_py, to_python);
+    for (int k = 0; k < 2; k++)
+        if (reserved[k]) vx_ring_commit(sink[k], put[k]); /* release: publishes the copies */
     vx_ring_release(p->ring_out, n);
     s->popped += n;
     counter_add(&s->bundles, n);
     counter_add(&s->txns, txns);
     if (p->ring_py) {
-        counter_add(&s->python_bundles, to_python);
-        if (n > to_python) counter_add(&s->drops_python, n - to_python);
+        counter_add(&s->python_bundles, put[0]);
+        if (n > put[0]) counter_add(&s->drops_python, n - put[0]);
+    }
+    if (p->cfg.external_ring) {
+        counter_add(&s->external_bundles, put[1]);
+        if (n > put[1]) counter_add(&s->drops_external, n - put[1]);
     }
     return n;
 }
@@ -766,6 +783,8 @@ void vx_pipeline_read_counters(const vx_pipeline *p, vx_pipeline_counters *c) {
     c->bytes_written = counter_get(&p->output.bytes_written);
     c->write_errors = counter_get(&p->output.write_errors);
     c->drops_python = counter_get(&p->output.drops_python);
+    c->external_bundles = counter_get(&p->output.external_bundles);
+    c->drops_external = counter_get(&p->output.drops_external);
     c->pin_failures = counter_get(&p->pin_failures);
     /* relaxed: a diagnostic */
     c->last_write_errno = atomic_load_explicit(&p->output.last_errno, memory_order_relaxed);
@@ -778,13 +797,16 @@ const vx_histogram *vx_pipeline_histogram(const vx_pipeline *p, vx_pipeline_hist
 
 vx_ring *vx_pipeline_python_ring(vx_pipeline *p) { return p->ring_py; }
 
-uint32_t vx_pipeline_check_conservation(const vx_pipeline_counters *c, int python_ring) {
+uint32_t vx_pipeline_check_conservation(const vx_pipeline_counters *c, uint32_t sinks) {
     uint32_t bad = 0;
     if (c->generated != c->applied + c->rejected + c->drops_ingress) bad |= VX_CONSERVE_BOOK;
     if (c->applied != c->bundled + c->drops_book) bad |= VX_CONSERVE_BUNDLER;
     if (c->bundled != c->output_txns + c->drops_bundler_txns) bad |= VX_CONSERVE_BUNDLES;
     if (c->bundles != c->output_bundles + c->drops_bundler) bad |= VX_CONSERVE_OUTPUT;
-    if (python_ring && c->output_bundles != c->python_bundles + c->drops_python) bad |= VX_CONSERVE_PYTHON;
+    if ((sinks & VX_PIPELINE_SINK_PYTHON) && c->output_bundles != c->python_bundles + c->drops_python)
+        bad |= VX_CONSERVE_PYTHON;
+    if ((sinks & VX_PIPELINE_SINK_EXTERNAL) && c->output_bundles != c->external_bundles + c->drops_external)
+        bad |= VX_CONSERVE_EXTERNAL;
     return bad;
 }
 

@@ -3,7 +3,8 @@
  * connected by SPSC rings, with no locks and no allocation after vx_pipeline_create.
  *
  *   ingress ──ring(txns)──▶ book ──ring(txns)──▶ bundler ──ring(bundles)──▶ output
- *                                                                  └─▶ [python ring]
+ *                                                                  ├─▶ [python ring]
+ *                                                                  └─▶ [external ring]
  *
  * Stages
  *   - ingress: deterministic order flow from a seeded xoshiro256** (vx_prng): a mid price that
@@ -20,10 +21,17 @@
  *     shutdown. bundle_id counts from 0.
  *   - output: consumes bundles; counts them; optionally writes them (raw 528-byte records,
  *     through a buffer allocated at create) to output_fd, and/or copies them into the
- *     "python ring" that the Python driver drains on its own thread.
+ *     "python ring" that the Python driver drains on its own thread, and/or into an
+ *     "external ring": a caller-owned vx_ring of vx_bundle records (e.g. one placed in a
+ *     shared-memory segment by velox/shm.h, drained by another process). The pipeline never
+ *     allocates, frees or unmaps the external ring; the caller keeps it valid from
+ *     vx_pipeline_create until vx_pipeline_join (or destroy) returns, and the output stage is
+ *     its only producer for that time.
  *
  * Full rings: VX_ON_FULL_DROP counts and discards what does not fit; VX_ON_FULL_BLOCK holds
- * it and retries (backpressure all the way up to ingress). A stage never waits inside its own
+ * it and retries (backpressure all the way up to ingress; with both the python and the external
+ * ring on, the output stage moves a bundle only when both have room, so in block mode each
+ * gets every bundle). A stage never waits inside its own
  * turn, so stages grouped on one thread cannot deadlock each other.
  *
  * Threads: thread_count threads (1..4); stage_thread[s] says which thread runs stage s; a
@@ -44,10 +52,12 @@
  *     bundled        = output_txns + dropped bundle txns      (sum of bundle counts)
  *     bundles        = output_bundles + drops[bundler->output]
  *     output_bundles = python_bundles + drops[output->python]  (when the python ring is on)
+ *     output_bundles = external_bundles + drops[output->external] (when the external ring is on)
  *
  * Threading contract: create/start/join/destroy from one controlling thread; stop, abandon,
  * finished, counters, histogram reads and the python ring's consumer side from any one
- * thread at a time (the python ring is SPSC: its consumer is the driver).
+ * thread at a time (the python ring is SPSC: its consumer is the driver). The external ring's
+ * consumer is whoever the caller designates (one thread or process).
  */
 #ifndef VELOX_PIPELINE_H
 #define VELOX_PIPELINE_H
@@ -100,6 +110,8 @@ typedef struct vx_pipeline_config {
     uint32_t txn_ring_capacity;     /* power of two, [2, 2^24] (default 4096) */
     uint32_t bundle_ring_capacity;  /* power of two, [2, 2^20] (default 1024) */
     uint32_t python_ring_capacity;  /* 0: no python ring; else power of two [2, 2^20] */
+    vx_ring *external_ring;         /* NULL: none; else a caller-owned ring whose elem_size is
+                                       sizeof(vx_bundle) (see "output" above for its lifetime) */
     int output_fd;                  /* -1: no file output; else an fd open for writing */
     uint32_t output_buffer_bundles; /* file write buffer, in bundles, [1, 65536] (default 64) */
     uint32_t thread_count;          /* [1, 4] */
@@ -120,6 +132,7 @@ typedef struct vx_pipeline_counters {
     uint64_t output_bundles;    /* output: bundles consumed */
     uint64_t output_txns;       /* output: sum of their counts */
     uint64_t python_bundles;    /* output: bundles copied into the python ring */
+    uint64_t external_bundles;  /* output: bundles copied into the external ring */
     uint64_t bytes_written;     /* output: bytes written to output_fd */
     uint64_t write_errors;      /* output: failed write() calls (errno in last_write_errno) */
     uint64_t drops_ingress;     /* txns dropped: ingress->book ring full */
@@ -127,6 +140,7 @@ typedef struct vx_pipeline_counters {
     uint64_t drops_bundler;     /* bundles dropped: bundler->output ring full */
     uint64_t drops_bundler_txns;/* the transactions inside those bundles */
     uint64_t drops_python;      /* bundles dropped: python ring full */
+    uint64_t drops_external;    /* bundles dropped: external ring full */
     uint64_t late;              /* ingress: txns made >= VX_PIPELINE_LATE_NS after schedule */
     uint64_t pin_failures;      /* threads that could not be pinned */
     int32_t last_write_errno;
@@ -140,8 +154,12 @@ enum {
     VX_CONSERVE_BUNDLER = 2, /* applied = bundled + drops_book */
     VX_CONSERVE_BUNDLES = 4, /* bundled = output_txns + drops_bundler_txns */
     VX_CONSERVE_OUTPUT = 8,  /* bundles = output_bundles + drops_bundler */
-    VX_CONSERVE_PYTHON = 16  /* output_bundles = python_bundles + drops_python (python ring on) */
+    VX_CONSERVE_PYTHON = 16,  /* output_bundles = python_bundles + drops_python (python ring on) */
+    VX_CONSERVE_EXTERNAL = 32 /* output_bundles = external_bundles + drops_external (external on) */
 };
+
+/* Which optional sinks a run had, for vx_pipeline_check_conservation. */
+enum { VX_PIPELINE_SINK_PYTHON = 1, VX_PIPELINE_SINK_EXTERNAL = 2 };
 
 typedef struct vx_pipeline vx_pipeline;
 
@@ -189,9 +207,10 @@ const vx_histogram *vx_pipeline_histogram(const vx_pipeline *p, vx_pipeline_hist
  * is its only consumer. */
 vx_ring *vx_pipeline_python_ring(vx_pipeline *p);
 
-/* Bitmask of failed VX_CONSERVE_* equations (0 = all hold). python_ring: whether the python
- * ring was configured. Meaningful once finished. */
-uint32_t vx_pipeline_check_conservation(const vx_pipeline_counters *c, int python_ring);
+/* Bitmask of failed VX_CONSERVE_* equations (0 = all hold). sinks: the VX_PIPELINE_SINK_*
+ * bits of the rings that were configured (so 1 = "the python ring was on", as before the
+ * external ring existed). Meaningful once finished. */
+uint32_t vx_pipeline_check_conservation(const vx_pipeline_counters *c, uint32_t sinks);
 
 /* Bytes allocated by create (rings, book, buffers, histograms): the working set. */
 uint64_t vx_pipeline_memory_bytes(const vx_pipeline *p);

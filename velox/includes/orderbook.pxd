@@ -2,7 +2,7 @@
 # csrc/velox/backoff.h (bounded exponential backoff). The header is the contract: level
 # operations are multi-writer safe, apply/apply_many are single-writer, recenter/destroy
 # are exclusive, readers may run anywhere at any time.
-from libc.stdint cimport int64_t, uint32_t, uint64_t
+from libc.stdint cimport int64_t, uint8_t, uint32_t, uint64_t
 
 from velox.includes.types cimport vx_status, vx_txn
 
@@ -52,6 +52,11 @@ cdef extern from "velox/orderbook.h" nogil:
         uint64_t traded_qty
         uint64_t cas_timeouts
 
+    ctypedef struct vx_set_batch_result:
+        uint64_t applied
+        uint64_t rejected
+        uint64_t first_rejected
+
     ctypedef struct vx_book_counters:
         uint64_t applied
         uint64_t rejected
@@ -75,6 +80,8 @@ cdef extern from "velox/orderbook.h" nogil:
     vx_status vx_book_add(vx_book *book, int side, int64_t price, uint64_t qty)
     vx_status vx_book_reduce(vx_book *book, int side, int64_t price, uint64_t qty)
     vx_status vx_book_set(vx_book *book, int side, int64_t price, uint64_t qty)
+    void vx_book_set_many(vx_book *book, const uint8_t *sides, const int64_t *prices,
+                          const uint64_t *qtys, size_t n, vx_set_batch_result *out)
     vx_status vx_book_qty(const vx_book *book, int side, int64_t price, uint64_t *qty)
 
     vx_status vx_book_best(const vx_book *book, int side, int64_t *price, uint64_t *qty)

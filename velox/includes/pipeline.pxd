@@ -4,11 +4,7 @@ from libc.stdint cimport int32_t, int64_t, uint32_t, uint64_t
 from velox.includes.histogram cimport vx_histogram
 from velox.includes.types cimport vx_status
 
-cdef extern from "velox/ring.h" nogil:
-    ctypedef struct vx_ring:
-        pass
-    vx_status vx_ring_pop_n(vx_ring *r, void *out, uint32_t max_n, uint32_t *popped)
-    uint32_t vx_ring_size(const vx_ring *r)
+from velox.includes.ring cimport vx_ring, vx_ring_pop_n, vx_ring_size
 
 cdef extern from "velox/pipeline.h" nogil:
     enum:
@@ -24,6 +20,9 @@ cdef extern from "velox/pipeline.h" nogil:
         VX_CONSERVE_BUNDLES
         VX_CONSERVE_OUTPUT
         VX_CONSERVE_PYTHON
+        VX_CONSERVE_EXTERNAL
+        VX_PIPELINE_SINK_PYTHON
+        VX_PIPELINE_SINK_EXTERNAL
 
     ctypedef enum vx_on_full:
         VX_ON_FULL_DROP
@@ -61,6 +60,7 @@ cdef extern from "velox/pipeline.h" nogil:
         uint32_t txn_ring_capacity
         uint32_t bundle_ring_capacity
         uint32_t python_ring_capacity
+        vx_ring *external_ring
         int output_fd
         uint32_t output_buffer_bundles
         uint32_t thread_count
@@ -79,6 +79,7 @@ cdef extern from "velox/pipeline.h" nogil:
         uint64_t output_bundles
         uint64_t output_txns
         uint64_t python_bundles
+        uint64_t external_bundles
         uint64_t bytes_written
         uint64_t write_errors
         uint64_t drops_ingress
@@ -86,6 +87,7 @@ cdef extern from "velox/pipeline.h" nogil:
         uint64_t drops_bundler
         uint64_t drops_bundler_txns
         uint64_t drops_python
+        uint64_t drops_external
         uint64_t late
         uint64_t pin_failures
         int32_t last_write_errno
@@ -106,6 +108,6 @@ cdef extern from "velox/pipeline.h" nogil:
     void vx_pipeline_read_counters(const vx_pipeline *p, vx_pipeline_counters *out)
     const vx_histogram *vx_pipeline_histogram(const vx_pipeline *p, vx_pipeline_hist which)
     vx_ring *vx_pipeline_python_ring(vx_pipeline *p)
-    uint32_t vx_pipeline_check_conservation(const vx_pipeline_counters *c, int python_ring)
+    uint32_t vx_pipeline_check_conservation(const vx_pipeline_counters *c, uint32_t sinks)
     uint64_t vx_pipeline_memory_bytes(const vx_pipeline *p)
     uint64_t vx_pipeline_book_digest(const vx_pipeline *p)

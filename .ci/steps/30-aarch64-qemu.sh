@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# CI step: the C core and every C test (tsc's CNTVCT_EL0 clock path, ring/book/pipeline/shm
+# stress tests, the ring litmus tests) cross-compiled for aarch64 with Debian's
+# gcc-aarch64-linux-gnu and run under qemu-user.
+#
+#   bash .ci/steps/30-aarch64-qemu.sh           (well under a minute once the packages exist)
+#
+# Installs gcc-aarch64-linux-gnu libc6-dev-arm64-cross qemu-user when missing (apt-get).
+# What this proves and what it cannot (qemu on an x86 host runs guest code with the host's
+# stronger ordering): see docs/reliability.md, "aarch64 under emulation".
+# VELOX_AARCH64_SCALE (default 1) scales the stress counts, like VELOX_TEST_SCALE.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+. .ci/steps/common.inc
+
+start=$(date +%s)
+need_apt gcc-aarch64-linux-gnu libc6-dev-arm64-cross qemu-user
+sysroot=/usr/aarch64-linux-gnu
+echo "+ make -C csrc check-plain CC=aarch64-linux-gnu-gcc RUNNER='qemu-aarch64 -L $sysroot'"
+rm -rf csrc/build/aarch64
+make -C csrc BUILD=build/aarch64 CC=aarch64-linux-gnu-gcc \
+    RUNNER="qemu-aarch64 -L $sysroot" SCALE_plain="${VELOX_AARCH64_SCALE:-1}" check-plain \
+    | grep -v '^aarch64-linux-gnu-gcc '
+# The binaries really are aarch64 (not a host build picked up by mistake).
+file_out=$(od -An -tx1 -j18 -N2 csrc/build/aarch64/plain/test_tsc | tr -d ' ')
+[ "$file_out" = "b700" ] || { echo "test_tsc is not an aarch64 ELF (e_machine $file_out)" >&2; exit 1; }
+echo "30-aarch64-qemu: passed in $(( $(date +%s) - start )) s"
