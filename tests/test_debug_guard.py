@@ -21,8 +21,27 @@ import pytest
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
+def _sanitizer_of_current_build():
+    """'thread' / 'address' if the velox._ring in use was built with that sanitizer, else ''."""
+    from velox import _ring
+
+    with open(_ring.__file__, "rb") as f:
+        image = f.read()
+    if b"__tsan_init" in image:
+        return "thread"
+    if b"__asan_init" in image:
+        return "address"
+    return ""
+
+
 @pytest.fixture(scope="module")
 def debug_tree(tmp_path_factory):
+    import importlib.util
+
+    missing = [m for m in ("Cython", "setuptools") if importlib.util.find_spec(m) is None]
+    assert not missing, (f"tests/test_debug_guard.py builds a debug ring module and needs "
+                         f"{' and '.join(missing)} in the test environment "
+                         f"(pip install 'Cython>=3.0.8,<4' setuptools)")
     tree = tmp_path_factory.mktemp("velox_debug_ring")
     shutil.copy(os.path.join(ROOT, "setup.py"), tree)
     shutil.copy(os.path.join(ROOT, "pyproject.toml"), tree)
@@ -32,8 +51,13 @@ def debug_tree(tmp_path_factory):
                     ignore=shutil.ignore_patterns("__pycache__", "*.c", "*.html"))
     for so in glob.glob(str(pkg / "_ring.*.so")):
         os.remove(so)
+    # Build the debug ring like the modules it will sit next to: under the sanitizer CI steps
+    # those are instrumented, and an uninstrumented ring there would give TSan false reports.
     env = {k: v for k, v in os.environ.items() if k not in ("LD_PRELOAD", "VELOX_SANITIZE")}
     env.update(VELOX_DEBUG="1", VELOX_ONLY="velox._ring")
+    sanitizer = _sanitizer_of_current_build()
+    if sanitizer:
+        env["VELOX_SANITIZE"] = sanitizer
     proc = subprocess.run([sys.executable, "setup.py", "-q", "build_ext", "--inplace",
                            "--build-temp", str(tree / "build")], cwd=tree, env=env,
                           capture_output=True, text=True, timeout=300)
@@ -89,7 +113,7 @@ def test_second_producer_during_blocking_push_raises(debug_tree):
     completes, and the ring holds four records, the first three untouched (the fourth, A's
     own record, is checked by the next test)."""
     r = run_debug(debug_tree, BLOCKED_PRODUCER)
-    assert r["msg"] is not None and "one producer thread" in r["msg"]
+    assert r["msg"] is not None and "one producer thread" in r["msg"], r
     assert r["a"] == "pushed" and r["first"] == 0
     assert r["left"][:3] == [1, 2, 3] and len(r["left"]) == 4 and r["len"] == 0
 
@@ -127,7 +151,7 @@ def test_second_consumer_during_blocking_pop_raises(debug_tree):
         print(json.dumps({"msg": msg, "a": outcome.get("a"), "next": int(ring.pop(timeout=5)),
                           "len": len(ring)}))
     """)
-    assert r["msg"] is not None and "one" in r["msg"] and "consumer" in r["msg"]
+    assert r["msg"] is not None and "one" in r["msg"] and "consumer" in r["msg"], r
     assert r["a"] == 5 and r["next"] == 6 and r["len"] == 0
 
 

@@ -11,7 +11,7 @@ import pytest
 import velox
 from velox import BUNDLE_DTYPE, Pipeline
 from velox._pipeline import NativePipeline
-from velox.pipeline import available_cpus, parse_cores, stage_mapping
+from velox.pipeline import available_cpus, default_cores, parse_cores, stage_mapping
 
 CPUS = available_cpus()
 
@@ -148,6 +148,23 @@ def test_stage_mapping_groups_stages_onto_the_cpus_given():
     for bad in ("", "a", "3-1", "1,1", "-1"):
         with pytest.raises(ValueError):
             parse_cores(bad)
+
+
+def test_default_cores_leave_the_first_cpu_to_python_and_spin():
+    assert default_cores([0]) == [0]
+    assert default_cores([0, 1]) == [1]
+    assert default_cores([2, 3, 5, 6, 7, 9]) == [3, 5, 6, 7, 9]
+    st, tc, m = stage_mapping()
+    assert tc == default_cores()[:4]
+    p = Pipeline(1000)
+    assert p.thread_cpu == tc
+    if len(CPUS) >= 2:
+        assert CPUS[0] not in tc
+        assert p.wait_strategy == "spin"  # a CPU is left over: idle threads spin
+    else:
+        assert p.wait_strategy == "backoff"
+    if len(CPUS) == 2:
+        assert st == [0, 0, 0, 0] and tc == [CPUS[1]]  # one thread runs all four stages
 
 
 @pytest.mark.parametrize("kwargs, exc, text", [

@@ -22,7 +22,7 @@ from velox._records import BUNDLE_DTYPE, PRICE_SCALE
 from velox._shm import NAME_MAX, SharedRing, is_valid_name
 from velox._shm import unlink as _unlink_shm
 
-__all__ = ["Pipeline", "stage_mapping", "parse_cores", "parse_output", "main"]
+__all__ = ["Pipeline", "stage_mapping", "default_cores", "parse_cores", "parse_output", "main"]
 
 #: Slots of the shared ring that ``output="shm:NAME"`` creates (528-byte bundles: 528 KiB).
 SHM_DEFAULT_CAPACITY = 1024
@@ -72,14 +72,27 @@ def parse_cores(text):
     return cpus
 
 
+def default_cores(allowed=None):
+    """The CPUs a Pipeline uses when none are given: every CPU this process may use except the
+    first, which is left to Python (the driver thread, callbacks), the OS and interrupts; all
+    of them when there is only one. So 2 CPUs -> one pipeline thread on the second CPU,
+    5 or more -> four threads. Why: a pinned pipeline thread that shares its CPU with anything
+    runnable gets preempted or yields for a scheduler slice (milliseconds of p99); and on two
+    CPUs one thread running all four stages is faster than two (no cross-core hand-offs; the
+    ingress+book half does ~85 % of the work anyway)."""
+    if allowed is None:
+        allowed = available_cpus()
+    return list(allowed[1:]) if len(allowed) >= 2 else list(allowed)
+
+
 def stage_mapping(cores=None):
-    """Chooses threads for the four stages. cores: CPUs to use (default: all this process
-    may use). Returns (stage_thread, thread_cpu, mapping) where mapping is
-    {stage: cpu}. With >= 4 CPUs one stage per thread; with fewer, stages are grouped
-    (2 CPUs: ingress+book | bundler+output; 1 CPU: all four on one thread)."""
+    """Chooses threads for the four stages. cores: CPUs to use (default: default_cores(),
+    every available CPU but the first). Returns (stage_thread, thread_cpu, mapping) where
+    mapping is {stage: cpu}. With >= 4 CPUs one stage per thread; with fewer, stages are
+    grouped (2 CPUs: ingress+book | bundler+output; 1 CPU: all four on one thread)."""
     allowed = available_cpus()
     if cores is None:
-        cores = allowed
+        cores = default_cores(allowed)
     cores = list(cores)
     if not cores:
         raise ValueError("cores must name at least one CPU")
@@ -147,7 +160,8 @@ class Pipeline:
              batch=64, timestamps="tsc")
 
     rate: transactions/s (Poisson), or "max"/0/None for unpaced. cores: CPUs to use
-    (list, or a string like "0,1"); default all available. wait: "spin", "yield" or
+    (list, or a string like "0,1"); default every available CPU but the first (see
+    default_cores). wait: "spin", "yield" or
     "backoff"; default spin when a CPU is left over for Python, else backoff. output: path
     of a file to write raw 528-byte bundles to, or "shm:NAME[:CAPACITY]" to push every
     bundle into a new SharedRing of BUNDLE_DTYPE named NAME (CAPACITY slots, default 1024)
@@ -491,7 +505,7 @@ def build_parser():
     a("--rate", type=_rate, help="target ingress rate in transactions/s (Poisson arrivals), or 'max' for unpaced [default: 100000]")
     a("--duration", type=_positive_float, help="run time in seconds (the run also ends when --count transactions are through) [default: 10]")
     a("--count", type=_int_range(0, 2**63), help="stop ingress after this many transactions (0: no limit) [default: 0]")
-    a("--cores", type=_cores, help="CPUs to pin the stage threads to, e.g. '0', '0,1', '0-3'; 1 CPU runs all stages on one thread, 2 group them in pairs, 4+ give each its own [default: every CPU this process may use]")
+    a("--cores", type=_cores, help="CPUs to pin the stage threads to, e.g. '0', '0,1', '0-3'; 1 CPU runs all stages on one thread, 2 group them in pairs, 4+ give each its own [default: every CPU this process may use but the first, left to Python and the OS]")
     a("--seed", type=_int_range(0, 2**64 - 1), help="seed of the order-flow generator [default: 1]")
     a("--levels", type=_int_range(2, 1 << 20, pow2=True), help="order-book price levels per side (a power of two) [default: 1024]")
     a("--tick-size", type=_positive_float, help="price step between levels, in price units [default: 0.01]")

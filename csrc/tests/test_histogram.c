@@ -100,6 +100,26 @@ static void test_record_n_equals_record_and_merge_adds(void) {
     CHECK(vx_histogram_count(&hist_a) == 0 && vx_histogram_max(&hist_a) == 0);
 }
 
+/* vx_histogram_record_count(v, k) leaves exactly what k calls of record(v) leave: runs of
+ * equal values (as the pipeline's stages record them) with a saturating one and k = 0. */
+static void test_record_count_equals_repeated_record(void) {
+    vx_prng rng;
+    vx_prng_seed(&rng, 11);
+    vx_histogram_init(&hist_a);
+    vx_histogram_init(&hist_b);
+    for (int run = 0; run < 300; run++) {
+        uint64_t v = run == 7 ? UINT64_MAX : vx_prng_below(&rng, 1u << 30) >> vx_prng_below(&rng, 30);
+        uint64_t k = vx_prng_below(&rng, 70); /* 0 included: records nothing */
+        for (uint64_t i = 0; i < k; i++) vx_histogram_record(&hist_a, v);
+        vx_histogram_record_count(&hist_b, v, k);
+    }
+    CHECK(vx_histogram_count(&hist_a) > 0);
+    CHECK(memcmp(&hist_a, &hist_b, sizeof hist_a) == 0);
+    vx_histogram_init(&hist_b);
+    vx_histogram_record_count(&hist_b, 5, 0);
+    CHECK(vx_histogram_count(&hist_b) == 0 && vx_histogram_min(&hist_b) == 0 && vx_histogram_max(&hist_b) == 0);
+}
+
 static _Atomic int live_done;
 
 static void *live_writer(void *arg) {
@@ -138,6 +158,7 @@ int main(void) {
     RUN(test_bucket_layout_is_contiguous_and_precise);
     RUN(test_percentiles_match_sorted_values);
     RUN(test_record_n_equals_record_and_merge_adds);
+    RUN(test_record_count_equals_repeated_record);
     RUN(test_readable_while_written);
     return CHECK_SUMMARY("test_histogram");
 }

@@ -144,6 +144,58 @@ static void test_drop_mode_conserves(void) {
     }
 }
 
+/* Bundles are filled in place in ring_out's slots (reused: they hold older bundles) and, in
+ * drop mode when ring_out is full, built aside and dropped or pushed at close. Every bundle
+ * that reaches the file must still be exact: ids increasing, FIFO, header padding and every
+ * slot at and after count zero; and dropped bundles keep conservation. */
+static void test_drop_mode_bundles_filled_in_place_are_clean(void) {
+    for (uint32_t threads = 1; threads <= 2; threads++) {
+        vx_pipeline_config c;
+        base_config(&c);
+        map_threads(&c, threads);
+        c.on_full = VX_ON_FULL_DROP;
+        c.max_txns = vx_test_count(100000, 4000);
+        c.bundle_ring_capacity = 2; /* a bundler turn closes up to 4 bundles: some drop */
+        c.bundle_timeout_ns = 500;  /* partial bundles too, in recycled slots */
+        c.output_buffer_bundles = 1;
+        FILE *f = tmpfile();
+        REQUIRE(f);
+        c.output_fd = fileno(f);
+        vx_pipeline *p = NULL;
+        REQUIRE(vx_pipeline_create(&c, &p) == VX_OK);
+        vx_pipeline_counters k;
+        run_to_end(p, &k);
+        CHECK(vx_pipeline_check_conservation(&k, 0) == 0);
+        if (threads == 1) CHECK(k.drops_bundler > 0); /* one thread: the aside path ran */
+        rewind(f);
+        vx_bundle b;
+        static const vx_txn zero_txn;
+        uint64_t bundles = 0, txns = 0, last_id = 0, last_seq = 0;
+        while (fread(&b, sizeof b, 1, f) == 1) {
+            REQUIRE(vx_bundle_validate(&b, NULL) == VX_FIELD_NONE);
+            REQUIRE(b.header.count >= 1 && b.header.pad == 0);
+            REQUIRE(bundles == 0 || b.header.bundle_id > last_id);
+            for (uint32_t t = 0; t < VX_BUNDLE_CAPACITY; t++) {
+                if (t >= b.header.count) {
+                    REQUIRE(memcmp(&b.txns[t], &zero_txn, sizeof zero_txn) == 0);
+                    continue;
+                }
+                REQUIRE((bundles == 0 && t == 0) || b.txns[t].seq > last_seq);
+                REQUIRE(b.txns[t].pad[0] == 0 && b.txns[t].pad[1] == 0);
+                last_seq = b.txns[t].seq;
+            }
+            last_id = b.header.bundle_id;
+            bundles++;
+            txns += b.header.count;
+        }
+        CHECK(bundles == k.output_bundles && txns == k.output_txns);
+        CHECK(k.bundles == k.output_bundles + k.drops_bundler);
+        CHECK(last_id == k.bundles - 1 || k.drops_bundler > 0);
+        fclose(f);
+        vx_pipeline_destroy(p);
+    }
+}
+
 static void test_python_ring_drained_by_another_thread_sees_every_bundle(void) {
     vx_pipeline_config c;
     base_config(&c);
@@ -328,6 +380,7 @@ int main(void) {
     RUN(test_config_validation_names_the_field);
     RUN(test_block_mode_conserves_and_is_deterministic_across_mappings);
     RUN(test_drop_mode_conserves);
+    RUN(test_drop_mode_bundles_filled_in_place_are_clean);
     RUN(test_python_ring_drained_by_another_thread_sees_every_bundle);
     RUN(test_external_ring_and_python_ring_each_see_every_bundle);
     RUN(test_external_ring_drop_mode_counts_drops);

@@ -91,6 +91,32 @@ static inline void vx_histogram_record(vx_histogram *h, uint64_t value) {
                               memory_order_relaxed);
 }
 
+/* Records `count` copies of one value (writer only): exactly what `count` calls of
+ * vx_histogram_record(h, value) would leave, at the cost of one. The pipeline's stages use it
+ * for runs of equal latencies (every transaction of one upstream batch carries the same
+ * timestamp and is taken at the same `now`). count == 0 does nothing. */
+static inline void vx_histogram_record_count(vx_histogram *h, uint64_t value, uint64_t count) {
+    if (count == 0) return;
+    uint32_t i = vx_histogram_bucket_index(value);
+    /* all relaxed: single writer; pairs with the relaxed loads of readers (see record) */
+    atomic_store_explicit(&h->counts[i],
+                          atomic_load_explicit(&h->counts[i], memory_order_relaxed) + count,
+                          memory_order_relaxed);
+    atomic_store_explicit(&h->total_count,
+                          atomic_load_explicit(&h->total_count, memory_order_relaxed) + count,
+                          memory_order_relaxed);
+    atomic_store_explicit(&h->sum, atomic_load_explicit(&h->sum, memory_order_relaxed) + value * count,
+                          memory_order_relaxed);
+    if (value < atomic_load_explicit(&h->min, memory_order_relaxed))
+        atomic_store_explicit(&h->min, value, memory_order_relaxed);
+    if (value > atomic_load_explicit(&h->max, memory_order_relaxed))
+        atomic_store_explicit(&h->max, value, memory_order_relaxed);
+    if (value > VX_HISTOGRAM_MAX_VALUE)
+        atomic_store_explicit(&h->saturated,
+                              atomic_load_explicit(&h->saturated, memory_order_relaxed) + count,
+                              memory_order_relaxed);
+}
+
 /* Records n values (writer only). Counts into the buckets with one pass and updates the
  * summary fields once, so it is much cheaper per value than n calls. */
 void vx_histogram_record_n(vx_histogram *h, const uint64_t *values, size_t n);

@@ -15,7 +15,6 @@
 #include <sys/prctl.h>
 #endif
 
-#include "velox/backoff.h"
 #include "velox/orderbook.h"
 #include "velox/prng.h"
 #include "velox/tsc.h"
@@ -24,7 +23,9 @@
  * adjacent-line prefetch pairs lines (see ring.h). */
 #define VX_PIPE_LINE 128
 #define VX_PIPE_MAX_BATCH 4096u
-#define VX_PIPE_IDLE_BEFORE_SLEEP_NS 200000u /* backoff: yield this long before sleeping */
+#define VX_PIPE_SPIN_NS 50000u               /* backoff: spin this long idle before yielding */
+#define VX_PIPE_IDLE_BEFORE_SLEEP_NS 200000u /* backoff: yield until this long idle, then sleep */
+_Static_assert(VX_PIPE_SPIN_NS < VX_PIPE_IDLE_BEFORE_SLEEP_NS, "spin, then yield, then sleep");
 
 _Static_assert(sizeof(vx_txn) == 32 && sizeof(vx_bundle) == 528, "record sizes the rings hold");
 _Static_assert(VX_STAGES == 4 && VX_PIPELINE_MAX_THREADS == 4, "four stages, at most one thread each");
@@ -47,6 +48,7 @@ typedef struct ingress_state {
     uint64_t next_due_tsc;     /* paced: TSC tick the next transaction is scheduled for */
     double mean_gap_ticks;     /* paced: 1 / rate in ticks */
     int64_t mid_level;         /* the random-walking mid, as a level index */
+    uint64_t cancel_below;     /* ceil(cancel_share * 2^53): the cancel test on 53 random bits */
     int done;
     vx_counter generated, drops, late;
 } ingress_state;
@@ -58,15 +60,17 @@ typedef struct book_state {
 } book_state;
 
 typedef struct bundler_state {
-    vx_bundle open;            /* the bundle being filled */
+    vx_bundle *open;           /* the bundle being filled, NULL when none: normally a slot of
+                                  ring_out reserved when the bundle opened (filled in place, no
+                                  528-byte copy); in drop mode with ring_out full, &aside */
     uint64_t open_since_tsc;   /* when its first transaction arrived */
-    uint64_t closed_tsc;       /* block mode: close time of `open` while it waits to be pushed */
-    int closed_pending;        /* block mode: `open` is closed but ring_out was full */
     uint64_t next_bundle_id;
     uint64_t popped;           /* txns taken from ring_mid: index into book_exit_tsc */
     uint64_t pushed;           /* bundles pushed into ring_out: index into bundle_close_tsc */
     int done;
     vx_counter bundled, bundles, timed_out, drops, drops_txns;
+    vx_bundle aside;           /* drop mode: built here when ring_out had no free slot at open;
+                                  at close it gets one more try, else it is dropped */
 } bundler_state;
 
 typedef struct output_state {
@@ -86,6 +90,7 @@ typedef struct thread_arg {
 struct vx_pipeline {
     vx_pipeline_config cfg;
     double ns_per_tick;
+    uint64_t ns_per_tick_q32;    /* ns_per_tick in 32.32 fixed point (see ticks_to_ns) */
     uint64_t timeout_ticks;
     vx_ring *ring_in, *ring_mid, *ring_out, *ring_py;
     vx_book *book;
@@ -202,6 +207,9 @@ vx_status vx_pipeline_create(const vx_pipeline_config *cfg, vx_pipeline **out) {
     p->cfg = *cfg;
     p->memory_bytes = sizeof *p;
     p->ns_per_tick = 1.0 / cfg->ticks_per_ns;
+    /* 0 when it would not fit 64 bits (ticks_per_ns < ~2.3e-10): ticks_to_ns then uses doubles */
+    p->ns_per_tick_q32 = p->ns_per_tick * 4294967296.0 < 9.2e18
+                             ? (uint64_t)llround(p->ns_per_tick * 4294967296.0) : 0;
     p->timeout_ticks = vx_ns_to_ticks(cfg->bundle_timeout_ns, cfg->ticks_per_ns);
     if (cfg->bundle_timeout_ns && !p->timeout_ticks) p->timeout_ticks = 1;
     vx_status st = VX_OK;
@@ -228,6 +236,7 @@ vx_status vx_pipeline_create(const vx_pipeline_config *cfg, vx_pipeline **out) {
     /* ingress: seeded generator, mid in the middle of the window */
     vx_prng_seed(&p->ingress.rng, cfg->seed);
     p->ingress.mid_level = cfg->levels / 2;
+    p->ingress.cancel_below = (uint64_t)ceil(cfg->cancel_share * 9007199254740992.0); /* 2^53 */
     p->ingress.mean_gap_ticks = cfg->rate_per_s > 0 ? 1e9 * cfg->ticks_per_ns / cfg->rate_per_s : 0.0;
     atomic_init(&p->output.last_errno, 0);
     *out = p;
@@ -239,46 +248,114 @@ fail:
 
 /* ---- ingress ------------------------------------------------------------------------- */
 
+/* The generator's per-turn working copy: ingress_turn loads it into locals and stores it back
+ * once per turn. Why: the PRNG state and the parameters are uint64/int64 words, and so are the
+ * vx_txn fields written in between, so read through `p` the compiler must reload and re-store
+ * them around every record written (they may alias); as locals they stay in registers. */
+typedef struct ingress_gen {
+    vx_prng rng;
+    uint64_t seq;
+    int64_t mid_level;
+    int64_t levels, base_price, tick_size;
+    uint64_t cancel_below;     /* ceil(cancel_share * 2^53), see ingress_make */
+    uint32_t max_qty;
+} ingress_gen;
+
 /* Makes the next transaction of the order flow into *t (tsc set by the caller). */
-static void ingress_make(vx_pipeline *p, vx_txn *t) {
-    ingress_state *s = &p->ingress;
-    const int64_t levels = p->cfg.levels;
-    uint64_t r = vx_prng_next(&s->rng);
+static inline void ingress_make(ingress_gen *g, vx_txn *t) {
+    const int64_t levels = g->levels;
+    uint64_t r = vx_prng_next(&g->rng);
     /* mid: with probability 1/8 a step of one tick, reflected inside the middle half */
     if ((r & 7) == 0) {
-        s->mid_level += (r & 8) ? 1 : -1;
-        if (s->mid_level < levels / 4) s->mid_level = levels / 4 + 1;
-        if (s->mid_level > levels - levels / 4 - 1) s->mid_level = levels - levels / 4 - 2;
-        if (s->mid_level < 1) s->mid_level = 1;
-        if (s->mid_level > levels - 2) s->mid_level = levels - 2;
+        g->mid_level += (r & 8) ? 1 : -1;
+        if (g->mid_level < levels / 4) g->mid_level = levels / 4 + 1;
+        if (g->mid_level > levels - levels / 4 - 1) g->mid_level = levels - levels / 4 - 2;
+        if (g->mid_level < 1) g->mid_level = 1;
+        if (g->mid_level > levels - 2) g->mid_level = levels - 2;
     }
     memset(t, 0, sizeof *t);
-    t->seq = s->seq++;
+    t->seq = g->seq++;
     t->side = (r >> 4) & 1 ? VX_SELL : VX_BUY;
     int64_t level;
-    if (vx_prng_unit(&s->rng) < p->cfg.cancel_share) {
+    /* vx_prng_unit(rng) < cancel_share, exactly, without the double: with y = next >> 11 <
+     * 2^53, y * 2^-53 < c  <=>  y < c * 2^53 (scaling by 2^53 is exact)  <=>  y < ceil(c * 2^53) */
+    if ((vx_prng_next(&g->rng) >> 11) < g->cancel_below) {
         /* cancel a little passive size a few ticks behind the mid, where orders rest */
         t->kind = VX_CANCEL;
-        int64_t away = 1 + (int64_t)vx_prng_below(&s->rng, 8);
-        level = t->side == VX_BUY ? s->mid_level - away : s->mid_level + away;
-        t->qty = 1 + vx_prng_below(&s->rng, p->cfg.max_qty / 4 + 1);
+        int64_t away = 1 + (int64_t)vx_prng_below(&g->rng, 8);
+        level = t->side == VX_BUY ? g->mid_level - away : g->mid_level + away;
+        t->qty = 1 + vx_prng_below(&g->rng, g->max_qty / 4 + 1);
     } else {
         /* a new order: mostly passive (1..8 ticks behind the mid), sometimes marketable */
         t->kind = VX_NEW;
-        int64_t away = (int64_t)vx_prng_below(&s->rng, 11) - 2; /* -2..8 */
-        level = t->side == VX_BUY ? s->mid_level - away : s->mid_level + away;
-        t->qty = 1 + vx_prng_below(&s->rng, p->cfg.max_qty);
+        int64_t away = (int64_t)vx_prng_below(&g->rng, 11) - 2; /* -2..8 */
+        level = t->side == VX_BUY ? g->mid_level - away : g->mid_level + away;
+        t->qty = 1 + vx_prng_below(&g->rng, g->max_qty);
     }
     if (level < 0) level = 0;
     if (level >= levels) level = levels - 1;
-    t->price = p->cfg.base_price + level * p->cfg.tick_size;
+    t->price = g->base_price + level * g->tick_size;
 }
 
-static inline vx_txn *span_txn(const vx_ring_span *sp, uint32_t i) {
-    return i < sp->first_n ? (vx_txn *)sp->first + i : (vx_txn *)sp->second + (i - sp->first_n);
+/* Walks a span's records in order: a pointer and a count in registers, switching to the
+ * second run when the first is used up (no index arithmetic per record). */
+typedef struct span_walk {
+    char *at, *second;
+    uint32_t left;
+} span_walk;
+
+static inline span_walk walk_start(const vx_ring_span *sp) {
+    span_walk w = {(char *)sp->first, (char *)sp->second, sp->first_n};
+    return w;
 }
-static inline vx_bundle *span_bundle(const vx_ring_span *sp, uint32_t i) {
-    return i < sp->first_n ? (vx_bundle *)sp->first + i : (vx_bundle *)sp->second + (i - sp->first_n);
+
+/* The next record (the caller never asks for more than the span holds). */
+static inline void *walk_next(span_walk *w, size_t elem_size) {
+    if (w->left == 0) { /* first run used up: continue in the second */
+        w->at = w->second;
+        w->left = UINT32_MAX;
+    }
+    void *r = w->at;
+    w->at += elem_size;
+    w->left--;
+    return r;
+}
+
+/* TSC ticks -> ns as one 64x64->128 multiply and a shift (ns_per_tick in 32.32 fixed point,
+ * computed once at create): no int<->double conversions on the per-record path. Relative
+ * error <= 2^-32 against the double formula. */
+static inline uint64_t ticks_to_ns(const vx_pipeline *p, uint64_t ticks) {
+#ifdef __SIZEOF_INT128__
+    if (p->ns_per_tick_q32) return (uint64_t)(((unsigned __int128)ticks * p->ns_per_tick_q32) >> 32);
+#endif
+    return (uint64_t)((double)ticks * p->ns_per_tick);
+}
+
+static inline uint64_t elapsed_ns(const vx_pipeline *p, uint64_t now, uint64_t then) {
+    return now > then ? ticks_to_ns(p, now - then) : 0;
+}
+
+/* A run of records sharing one start timestamp, recorded into a histogram as one
+ * vx_histogram_record_count: every record of an upstream batch carries the same timestamp
+ * and a stage takes a whole batch at one `now`, so runs are long (up to the batch size) and
+ * the histogram is touched once per run instead of once per record, with identical content. */
+typedef struct latency_run {
+    uint64_t then;  /* start TSC of the run */
+    uint64_t n;     /* records in it (0: none yet) */
+} latency_run;
+
+static inline void run_flush(const vx_pipeline *p, vx_histogram *h, uint64_t now, latency_run *r) {
+    if (r->n) vx_histogram_record_count(h, elapsed_ns(p, now, r->then), r->n);
+    r->n = 0;
+}
+
+static inline void run_add(const vx_pipeline *p, vx_histogram *h, uint64_t now, latency_run *r,
+                           uint64_t then) {
+    if (then != r->then || r->n == 0) {
+        run_flush(p, h, now, r);
+        r->then = then;
+    }
+    r->n++;
 }
 
 static void stage_finish(vx_pipeline *p, int stage, int *done) {
@@ -320,21 +397,31 @@ static uint32_t ingress_turn(vx_pipeline *p) {
     const uint64_t late_ticks = vx_ns_to_ticks(VX_PIPELINE_LATE_NS, p->cfg.ticks_per_ns);
     uint32_t made = 0, dropped = 0, late = 0;
     vx_txn scratch;
+    span_walk w = walk_start(&span);
+    ingress_gen g = {s->rng, s->seq, s->mid_level, p->cfg.levels, p->cfg.base_price, p->cfg.tick_size,
+                     s->cancel_below, p->cfg.max_qty};
+    const int logical = p->cfg.logical_timestamps;
+    vx_histogram *h_late = &p->hists[VX_HIST_INGRESS_LATENESS];
+    uint64_t next_due = s->next_due_tsc;
     for (uint32_t i = 0; i < want; i++) { /* bounded by batch */
         if (paced) {
-            if (s->next_due_tsc > now) break;
-            uint64_t lateness = now - s->next_due_tsc;
-            vx_histogram_record(&p->hists[VX_HIST_INGRESS_LATENESS], (uint64_t)((double)lateness * p->ns_per_tick));
+            if (next_due > now) break;
+            uint64_t lateness = now - next_due;
+            vx_histogram_record(h_late, ticks_to_ns(p, lateness));
             late += lateness >= late_ticks;
-            uint64_t gap = (uint64_t)vx_prng_exponential(&s->rng, s->mean_gap_ticks);
-            s->next_due_tsc += gap ? gap : 1;
+            uint64_t gap = (uint64_t)vx_prng_exponential(&g.rng, s->mean_gap_ticks);
+            next_due += gap ? gap : 1;
         }
-        vx_txn *t = i < room ? span_txn(&span, i) : &scratch;
-        ingress_make(p, t);
-        t->tsc = p->cfg.logical_timestamps ? t->seq : now;
+        vx_txn *t = i < room ? walk_next(&w, sizeof(vx_txn)) : &scratch;
+        ingress_make(&g, t);
+        t->tsc = logical ? t->seq : now;
         if (i < room) made++;
         else dropped++;
     }
+    s->rng = g.rng;
+    s->seq = g.seq;
+    s->next_due_tsc = next_due;
+    s->mid_level = g.mid_level;
     if (room) vx_ring_commit(p->ring_in, made);
     counter_add(&s->generated, made + dropped);
     if (dropped) counter_add(&s->drops, dropped);
@@ -343,10 +430,6 @@ static uint32_t ingress_turn(vx_pipeline *p) {
 }
 
 /* ---- book ------------------------------------------------------------------------------ */
-
-static inline uint64_t elapsed_ns(const vx_pipeline *p, uint64_t now, uint64_t then) {
-    return now > then ? (uint64_t)((double)(now - then) * p->ns_per_tick) : 0;
-}
 
 static uint32_t book_turn(vx_pipeline *p) {
     book_state *s = &p->bookst;
@@ -373,12 +456,15 @@ static uint32_t book_turn(vx_pipeline *p) {
     }
     const uint64_t now = vx_tsc_read();
     const uint32_t mask = p->cfg.txn_ring_capacity - 1;
+    const int timed = !p->cfg.logical_timestamps;
     uint32_t pushed = 0, applied = 0, rejected = 0, traded = 0, timeouts = 0, dropped = 0;
     vx_histogram *h = &p->hists[VX_HIST_INGRESS_TO_BOOK];
-    for (uint32_t i = 0; i < n; i++) {
-        const vx_txn *t = span_txn(&in, i);
+    latency_run run = {0, 0};
+    span_walk win = walk_start(&in), wout = walk_start(&out);
+    for (uint32_t i = 0; i < n; i++) { /* bounded by batch */
+        const vx_txn *t = walk_next(&win, sizeof(vx_txn));
         vx_apply_result res;
-        if (!p->cfg.logical_timestamps) vx_histogram_record(h, elapsed_ns(p, now, t->tsc));
+        if (timed) run_add(p, h, now, &run, t->tsc);
         if (vx_book_apply(p->book, t, &res) != VX_OK) {
             rejected++;
             timeouts += res.status == VX_TIMEOUT;
@@ -387,7 +473,7 @@ static uint32_t book_turn(vx_pipeline *p) {
         applied++;
         traded += res.traded_qty > 0;
         if (pushed < room) {
-            *span_txn(&out, pushed) = *t;
+            *(vx_txn *)walk_next(&wout, sizeof(vx_txn)) = *t;
             /* plain store: the commit below (release) publishes it with the record, and the
              * slot is not reused before the bundler releases the ring slot (see header) */
             p->book_exit_tsc[(s->pushed + pushed) & mask] = now;
@@ -398,6 +484,7 @@ static uint32_t book_turn(vx_pipeline *p) {
     }
     if (room) vx_ring_commit(p->ring_mid, pushed);
     vx_ring_release(p->ring_in, n);
+    run_flush(p, h, now, &run);
     s->pushed += pushed;
     counter_add(&s->applied, applied);
     if (rejected) counter_add(&s->rejected, rejected);
@@ -409,85 +496,98 @@ static uint32_t book_turn(vx_pipeline *p) {
 
 /* ---- bundler ----------------------------------------------------------------------------- */
 
-/* Pushes the closed `open` bundle into ring_out. Returns 1 if it left the bundler (pushed or,
- * in drop mode, dropped), 0 if it must wait (block mode, ring full). */
-static int bundler_push(vx_pipeline *p, uint64_t close_tsc) {
+/* Opens a bundle at `now`: reserves the next slot of ring_out and fills it in place. Returns 0
+ * (nothing opened) in block mode when ring_out is full; in drop mode it then opens `aside`.
+ * The reserve stays open until bundler_close commits it (the bundler is ring_out's only
+ * producer, so holding it across turns is allowed). */
+static int bundler_open(vx_pipeline *p, uint64_t now) {
     bundler_state *s = &p->bundler;
     vx_ring_span sp;
-    if (vx_ring_reserve(p->ring_out, 1, &sp) == VX_OK) {
-        memcpy(sp.first, &s->open, sizeof(vx_bundle));
-        /* plain store published by the commit (release); see book_exit_tsc */
-        p->bundle_close_tsc[s->pushed & (p->cfg.bundle_ring_capacity - 1)] = close_tsc;
-        vx_ring_commit(p->ring_out, 1);
-        s->pushed++;
-    } else if (p->cfg.on_full == VX_ON_FULL_BLOCK) {
-        s->closed_pending = 1;
-        s->closed_tsc = close_tsc;
-        return 0;
-    } else {
-        counter_add(&s->drops, 1);
-        counter_add(&s->drops_txns, s->open.header.count);
-    }
-    s->closed_pending = 0;
-    memset(&s->open, 0, sizeof s->open); /* unused slots and padding stay zero */
+    if (vx_ring_reserve(p->ring_out, 1, &sp) == VX_OK) s->open = sp.first;
+    else if (p->cfg.on_full == VX_ON_FULL_BLOCK) return 0; /* retried next turn */
+    else s->open = &s->aside;
+    s->open->header.count = 0;
+    s->open->header.pad = 0;
+    s->open_since_tsc = now;
     return 1;
 }
 
+/* Closes the open bundle: id, zeroed unused slots, then commit (or, for `aside`, one more try
+ * for a slot, else count it dropped). Always leaves no bundle open. */
 static void bundler_close(vx_pipeline *p, uint64_t now, int timed_out) {
     bundler_state *s = &p->bundler;
-    s->open.header.bundle_id = s->next_bundle_id++;
+    vx_bundle *b = s->open;
+    uint32_t count = b->header.count;
+    b->header.bundle_id = s->next_bundle_id++;
+    /* a ring slot holds an older bundle: the contract says slots at and after count are zero */
+    if (count < VX_BUNDLE_CAPACITY) memset(&b->txns[count], 0, (VX_BUNDLE_CAPACITY - count) * sizeof(vx_txn));
+    s->open = NULL;
     counter_add(&s->bundles, 1);
     if (timed_out) counter_add(&s->timed_out, 1);
-    bundler_push(p, now);
+    if (b == &s->aside) {
+        vx_ring_span sp;
+        if (vx_ring_reserve(p->ring_out, 1, &sp) != VX_OK) { /* drop mode, still full */
+            counter_add(&s->drops, 1);
+            counter_add(&s->drops_txns, count);
+            return;
+        }
+        memcpy(sp.first, b, sizeof(vx_bundle));
+    }
+    /* plain store published by the commit (release); see book_exit_tsc */
+    p->bundle_close_tsc[s->pushed & (p->cfg.bundle_ring_capacity - 1)] = now;
+    vx_ring_commit(p->ring_out, 1); /* release: publishes the bundle written in place */
+    s->pushed++;
 }
 
 static uint32_t bundler_turn(vx_pipeline *p) {
     bundler_state *s = &p->bundler;
     if (s->done) return 0;
-    uint32_t work = 0;
-    if (s->closed_pending) {
-        if (!bundler_push(p, s->closed_tsc)) return 0; /* still blocked */
-        work++;
-    }
     /* acquire pairs with the release in stage_finish(book) */
     uint32_t upstream_done = atomic_load_explicit(&p->stage_done[VX_STAGE_BOOK], memory_order_acquire);
     vx_ring_span in;
     if (vx_ring_peek(p->ring_mid, p->cfg.batch, &in) != VX_OK) {
-        if (s->open.header.count) {
+        if (s->open) {
             uint64_t now = vx_tsc_read();
             if (upstream_done) bundler_close(p, now, 0);
             else if (p->timeout_ticks && now - s->open_since_tsc >= p->timeout_ticks) bundler_close(p, now, 1);
-            if (s->closed_pending) return work;
         }
-        if (upstream_done && !s->open.header.count) stage_finish(p, VX_STAGE_BUNDLER, &s->done);
-        return work;
+        if (upstream_done && !s->open) stage_finish(p, VX_STAGE_BUNDLER, &s->done);
+        return 0;
     }
     uint32_t n = in.first_n + in.second_n, taken = 0;
     const uint64_t now = vx_tsc_read();
     const uint32_t mask = p->cfg.txn_ring_capacity - 1;
+    const int timed = !p->cfg.logical_timestamps;
     vx_histogram *h_book = &p->hists[VX_HIST_BOOK_TO_BUNDLER];
     vx_histogram *h_ingress = &p->hists[VX_HIST_INGRESS_TO_BUNDLER];
-    while (taken < n) { /* bounded by batch */
-        const vx_txn *t = span_txn(&in, taken);
-        /* plain load: written before the book's commit (release), read after our peek
-         * (acquire) and before our release of the slot, so the book cannot rewrite it yet */
-        vx_histogram_record(h_book, elapsed_ns(p, now, p->book_exit_tsc[(s->popped + taken) & mask]));
-        if (!p->cfg.logical_timestamps) vx_histogram_record(h_ingress, elapsed_ns(p, now, t->tsc));
-        if (s->open.header.count == 0) s->open_since_tsc = now;
-        s->open.txns[s->open.header.count++] = *t;
-        taken++;
-        if (s->open.header.count == VX_BUNDLE_CAPACITY) {
-            bundler_close(p, now, 0);
-            if (s->closed_pending) break; /* block mode: wait for room before taking more */
+    latency_run run_book = {0, 0}, run_ingress = {0, 0};
+    span_walk w = walk_start(&in);
+    while (taken < n) { /* bounded by batch: each round takes >= 1 or breaks */
+        if (!s->open && !bundler_open(p, now)) break; /* block mode: ring_out full, retry later */
+        vx_bundle *b = s->open;
+        uint32_t count = b->header.count;
+        uint32_t k = VX_BUNDLE_CAPACITY - count;
+        if (k > n - taken) k = n - taken;
+        for (uint32_t j = 0; j < k; j++) {
+            const vx_txn *t = walk_next(&w, sizeof(vx_txn));
+            /* plain load: written before the book's commit (release), read after our peek
+             * (acquire) and before our release of the slot, so the book cannot rewrite it yet */
+            run_add(p, h_book, now, &run_book, p->book_exit_tsc[(s->popped + taken + j) & mask]);
+            if (timed) run_add(p, h_ingress, now, &run_ingress, t->tsc);
+            b->txns[count + j] = *t;
         }
+        b->header.count = count + k;
+        taken += k;
+        if (count + k == VX_BUNDLE_CAPACITY) bundler_close(p, now, 0);
     }
     vx_ring_release(p->ring_mid, taken);
+    run_flush(p, h_book, now, &run_book);
+    run_flush(p, h_ingress, now, &run_ingress);
     s->popped += taken;
     counter_add(&s->bundled, taken);
-    if (!s->closed_pending && s->open.header.count && p->timeout_ticks
-        && now - s->open_since_tsc >= p->timeout_ticks)
+    if (s->open && p->timeout_ticks && now - s->open_since_tsc >= p->timeout_ticks)
         bundler_close(p, now, 1);
-    return work + taken;
+    return taken;
 }
 
 /* ---- output -------------------------------------------------------------------------------- */
@@ -553,13 +653,16 @@ static uint32_t output_turn(vx_pipeline *p) {
     uint64_t txns = 0;
     vx_histogram *h_close = &p->hists[VX_HIST_BUNDLE_TO_OUTPUT];
     vx_histogram *h_e2e = &p->hists[VX_HIST_END_TO_END];
-    for (uint32_t i = 0; i < n; i++) {
-        const vx_bundle *b = span_bundle(&in, i);
-        /* plain load, see bundle_close_tsc in bundler_push */
-        vx_histogram_record(h_close, elapsed_ns(p, now, p->bundle_close_tsc[(s->popped + i) & mask]));
+    const int timed = !p->cfg.logical_timestamps;
+    latency_run run_close = {0, 0}, run_e2e = {0, 0};
+    span_walk w = walk_start(&in), wsink[2] = {walk_start(&sink_span[0]), walk_start(&sink_span[1])};
+    for (uint32_t i = 0; i < n; i++) { /* bounded by batch */
+        const vx_bundle *b = walk_next(&w, sizeof(vx_bundle));
+        /* plain load, see bundle_close_tsc in bundler_close */
+        run_add(p, h_close, now, &run_close, p->bundle_close_tsc[(s->popped + i) & mask]);
         uint32_t count = b->header.count <= VX_BUNDLE_CAPACITY ? b->header.count : VX_BUNDLE_CAPACITY;
-        if (!p->cfg.logical_timestamps) {
-            for (uint32_t k = 0; k < count; k++) vx_histogram_record(h_e2e, elapsed_ns(p, now, b->txns[k].tsc));
+        if (timed) {
+            for (uint32_t k = 0; k < count; k++) run_add(p, h_e2e, now, &run_e2e, b->txns[k].tsc);
         }
         txns += count;
         if (p->cfg.output_fd >= 0) {
@@ -567,8 +670,13 @@ static uint32_t output_turn(vx_pipeline *p) {
             if (s->buffered == p->cfg.output_buffer_bundles) output_flush(p);
         }
         for (int k = 0; k < 2; k++)
-            if (put[k] < room[k]) *span_bundle(&sink_span[k], put[k]++) = *b;
+            if (put[k] < room[k]) {
+                *(vx_bundle *)walk_next(&wsink[k], sizeof(vx_bundle)) = *b;
+                put[k]++;
+            }
     }
+    run_flush(p, h_close, now, &run_close);
+    run_flush(p, h_e2e, now, &run_e2e);
     for (int k = 0; k < 2; k++)
         if (reserved[k]) vx_ring_commit(sink[k], put[k]); /* release: publishes the copies */
     vx_ring_release(p->ring_out, n);
@@ -601,8 +709,18 @@ static int stage_is_done(const vx_pipeline *p, int stage) {
 }
 
 /* One idle round of a thread none of whose stages had work. idle_since: TSC of the first
- * idle round in this idle streak. */
-static void idle_wait(vx_pipeline *p, int runs_ingress, vx_backoff *b, uint64_t idle_since) {
+ * idle round in this idle streak.
+ *
+ * backoff, by how long the thread has been idle (not by how many rounds):
+ *   < VX_PIPE_SPIN_NS      spin (pause): in a live stream the next record is microseconds away,
+ *                          and sched_yield/nanosleep on a CPU shared with another runnable task
+ *                          can hand it a whole scheduler slice (milliseconds) — the multi-ms p99
+ *                          that a yield-early backoff caused at 1 M txn/s on a loaded 2-CPU VM;
+ *   < VX_PIPE_IDLE_BEFORE_SLEEP_NS   sched_yield;
+ *   then                   nanosleep VX_PIPELINE_BACKOFF_SLEEP_NS.
+ * A thread running a paced ingress spins whenever its next transaction is due within
+ * VX_PIPE_SPIN_NS (so at >= ~20 k txn/s it never yields or sleeps), and never sleeps past it. */
+static void idle_wait(vx_pipeline *p, int runs_ingress, uint64_t idle_since) {
     switch (p->cfg.wait) {
     case VX_WAIT_SPIN:
         vx_cpu_relax();
@@ -610,28 +728,25 @@ static void idle_wait(vx_pipeline *p, int runs_ingress, vx_backoff *b, uint64_t 
     case VX_WAIT_YIELD:
         sched_yield();
         return;
-    default:
-        if (!vx_backoff_is_completed(b)) {
-            vx_backoff_snooze(b); /* spin 1..64 pauses, then a few yields */
+    default: {
+        const uint64_t now = vx_tsc_read();
+        uint64_t due_ns = UINT64_MAX; /* ns until the next paced transaction, if any */
+        if (runs_ingress && p->cfg.rate_per_s > 0.0 && !p->ingress.done)
+            due_ns = ticks_to_ns(p, ingress_ticks_until_due(p, now));
+        const uint64_t idle_ns = ticks_to_ns(p, now - idle_since);
+        if (idle_ns < VX_PIPE_SPIN_NS || due_ns < VX_PIPE_SPIN_NS) {
+            vx_cpu_relax();
             return;
         }
-        uint64_t now = vx_tsc_read();
-        if (vx_ticks_to_ns(now - idle_since, p->cfg.ticks_per_ns) < VX_PIPE_IDLE_BEFORE_SLEEP_NS) {
+        if (idle_ns < VX_PIPE_IDLE_BEFORE_SLEEP_NS) {
             sched_yield();
             return;
         }
         uint64_t sleep_ns = VX_PIPELINE_BACKOFF_SLEEP_NS;
-        if (runs_ingress && p->cfg.rate_per_s > 0.0) {
-            /* never sleep past the next scheduled transaction */
-            uint64_t until = vx_ticks_to_ns(ingress_ticks_until_due(p, now), p->cfg.ticks_per_ns);
-            if (until < 2000) {
-                sched_yield();
-                return;
-            }
-            if (until < sleep_ns) sleep_ns = until - 1000;
-        }
+        if (due_ns - VX_PIPE_SPIN_NS / 2 < sleep_ns) sleep_ns = due_ns - VX_PIPE_SPIN_NS / 2; /* due_ns >= SPIN_NS */
         struct timespec ts = {0, (long)sleep_ns};
         nanosleep(&ts, NULL);
+    }
     }
 }
 
@@ -657,8 +772,6 @@ static void *thread_main(void *arg_) {
     /* 1 ns timer slack: the backoff's short sleeps must not stretch to the default 50 us */
     prctl(PR_SET_TIMERSLACK, 1UL, 0UL, 0UL, 0UL);
 #endif
-    vx_backoff backoff;
-    vx_backoff_init(&backoff);
     uint64_t idle_since = 0;
     /* bounded: ends when every stage of this thread has finished (ingress finishes at stop or
      * max_txns, each later stage once its upstream finished and its input drained), or at
@@ -675,11 +788,10 @@ static void *thread_main(void *arg_) {
         }
         if (all_done) break;
         if (work) {
-            vx_backoff_reset(&backoff);
             idle_since = 0;
         } else {
             if (!idle_since) idle_since = vx_tsc_read();
-            idle_wait(p, runs_ingress, &backoff, idle_since);
+            idle_wait(p, runs_ingress, idle_since);
         }
     }
     /* release pairs with the acquire load in vx_pipeline_finished: this thread's last

@@ -73,9 +73,11 @@ enum { VX_PIPELINE_MAX_THREADS = VX_STAGES };
 
 typedef enum vx_on_full { VX_ON_FULL_DROP = 0, VX_ON_FULL_BLOCK = 1 } vx_on_full;
 
-/* How an idle thread waits: spin (pause), yield (sched_yield), or backoff (spin, then yield,
- * then sleep VX_PIPELINE_BACKOFF_SLEEP_NS per round; a paced ingress never sleeps past its
- * next scheduled transaction). */
+/* How an idle thread waits: spin (pause), yield (sched_yield), or backoff (by idle time: spin
+ * for the first 50 us, then sched_yield until 200 us, then sleep VX_PIPELINE_BACKOFF_SLEEP_NS
+ * per round; a thread running a paced ingress spins whenever its next transaction is due
+ * within 50 us and never sleeps past it). Yielding early is what costs latency on a shared
+ * CPU: sched_yield can hand the CPU to another runnable task for a whole scheduler slice. */
 typedef enum vx_wait { VX_WAIT_SPIN = 0, VX_WAIT_YIELD = 1, VX_WAIT_BACKOFF = 2 } vx_wait;
 #define VX_PIPELINE_BACKOFF_SLEEP_NS 20000u
 
@@ -106,7 +108,7 @@ typedef struct vx_pipeline_config {
     uint64_t bundle_timeout_ns;     /* 0: bundles close only when full or at shutdown */
     vx_on_full on_full;
     vx_wait wait;
-    uint32_t batch;                 /* items per stage turn, [1, 4096] */
+    uint32_t batch;                 /* items per stage turn, [1, 4096] (default 64) */
     uint32_t txn_ring_capacity;     /* power of two, [2, 2^24] (default 4096) */
     uint32_t bundle_ring_capacity;  /* power of two, [2, 2^20] (default 1024) */
     uint32_t python_ring_capacity;  /* 0: no python ring; else power of two [2, 2^20] */
