@@ -99,6 +99,7 @@ BLOCKED_PRODUCER = """
             ring.try_push(np.uint64(7))   # False (full) until A is inside its wait
         except RuntimeError as exc:
             msg = str(exc)
+        time.sleep(0.0002)                # lets A take the GIL to (re-)enter its wait
     first = int(ring.pop(timeout=5))      # frees a slot: A's wait ends with its push
     t.join(40)
     print(json.dumps({"msg": msg, "a": outcome.get("a"), "first": first,
@@ -124,7 +125,7 @@ def test_refused_producer_does_not_alter_the_blocked_producers_record(debug_tree
     which the blocked push() of thread A was retrying from, so A pushed 7 instead of 99. A
     blocked push now waits on its own copy (_wait_scratch)."""
     r = run_debug(debug_tree, BLOCKED_PRODUCER)
-    assert r["msg"] is not None
+    assert r["msg"] is not None, r
     assert r["left"] == [1, 2, 3, 99]
 
 
@@ -145,6 +146,7 @@ def test_second_consumer_during_blocking_pop_raises(debug_tree):
                 ring.try_pop()                # None (empty) until A is inside its wait
             except RuntimeError as exc:
                 msg = str(exc)
+            time.sleep(0.0002)                # lets A take the GIL to (re-)enter its wait
         ring.push(np.uint64(5))               # A's wait ends with this record
         t.join(40)
         ring.push(np.uint64(6))
