@@ -7,30 +7,16 @@ import multiprocessing
 import os
 import threading
 import time
-import uuid
 
 import numpy as np
 import pytest
 
+from shm_names import fresh_name
 from velox import BUNDLE_DTYPE, TXN_DTYPE, SharedRing, SpscRing
 from velox._pipeline import NativePipeline
 from velox.pipeline import Pipeline, main, parse_output
 
-PREFIX = f"velox-p{os.getpid()}-"
 FORK = multiprocessing.get_context("fork")
-
-
-def fresh_name():
-    return PREFIX + uuid.uuid4().hex[:10]
-
-
-@pytest.fixture(autouse=True)
-def no_leaked_segments():
-    yield
-    left = [n for n in os.listdir("/dev/shm") if n.startswith(PREFIX)]
-    for name in left:  # clean up so one failure does not cascade
-        os.unlink(os.path.join("/dev/shm", name))
-    assert not left, f"test leaked shared-memory segments: {left}"
 
 
 def consume(name, conn):

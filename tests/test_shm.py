@@ -5,7 +5,6 @@ import collections
 import inspect
 import os
 import pickle
-import uuid
 
 import numpy as np
 import pytest
@@ -13,27 +12,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import velox
+from shm_names import fresh_name
 from velox import BUNDLE_DTYPE, TXN_DTYPE, SharedRing
-
-PREFIX = f"velox-t{os.getpid()}-"
-
-
-def fresh_name():
-    return PREFIX + uuid.uuid4().hex[:10]
-
-
-def leftover_segments():
-    return sorted(n for n in os.listdir("/dev/shm") if n.startswith(PREFIX))
-
-
-@pytest.fixture(autouse=True)
-def no_leaked_segments():
-    before = leftover_segments()
-    yield
-    after = leftover_segments()
-    for name in set(after) - set(before):  # clean up so one failure does not cascade
-        os.unlink(os.path.join("/dev/shm", name))
-    assert after == before, f"test leaked shared-memory segments: {after}"
 
 
 @pytest.fixture

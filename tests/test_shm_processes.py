@@ -4,35 +4,16 @@ checked), blocking per-item transfer, role conflicts, and peer death (kill -9)."
 import multiprocessing
 import os
 import signal
-import uuid
 
 import numpy as np
 import pytest
 
+from shm_names import fresh_name
 from velox import TXN_DTYPE, SharedRing
 
-PREFIX = f"velox-p{os.getpid()}-"
 N = 1_000_000
 BATCH = 4096
 TIMEOUT_S = 60  # generous: a loaded 2-core machine; a hang fails instead of blocking forever
-
-
-def fresh_name():
-    return PREFIX + uuid.uuid4().hex[:10]
-
-
-def leftover_segments():
-    return sorted(n for n in os.listdir("/dev/shm") if n.startswith(PREFIX))
-
-
-@pytest.fixture(autouse=True)
-def no_leaked_segments():
-    before = leftover_segments()
-    yield
-    after = leftover_segments()
-    for name in set(after) - set(before):
-        os.unlink(os.path.join("/dev/shm", name))
-    assert after == before, f"test leaked shared-memory segments: {after}"
 
 
 # ---- child entry points (module level: spawn pickles them by name) -----------------------
