@@ -15,6 +15,10 @@ Build switches (environment variables, read at build time):
 - ``VELOX_LTO=0``: no link-time optimisation in release builds (on by default: ``-flto=auto
   -fno-semantic-interposition``).
 - ``VELOX_ONLY=velox._ring,velox.tsc``: build only these modules (developer convenience).
+
+``build_py`` also copies ``csrc/velox/*.h`` and ``*.c`` into the wheel's ``velox/include/velox/``
+so downstream Cython can compile against an installed velox (``velox.get_include()``,
+``velox.get_sources()``; see docs/ring.md).
 """
 
 import glob
@@ -23,6 +27,7 @@ import os
 import numpy
 from Cython.Build import cythonize
 from setuptools import Extension, setup
+from setuptools.command.build_py import build_py as _build_py
 
 SANITIZE = os.environ.get("VELOX_SANITIZE", "").strip()
 DEBUG = os.environ.get("VELOX_DEBUG", "").strip() not in ("", "0")
@@ -82,7 +87,38 @@ extensions = [
     if not ONLY or module_name(pyx) in ONLY
 ]
 
+class build_py(_build_py):
+    """Also ship the C core in the wheel: csrc/velox/*.h and *.c -> velox/include/velox/.
+
+    Downstream Cython that cimports velox's .pxd files compiles these into itself (Python
+    loads extension modules with private symbols); ``velox.get_include()`` and
+    ``velox.get_sources()`` point at them. An editable install skips the copy (setuptools
+    runs no build_py there) and ``get_include()`` falls back to the checkout's ``csrc/``.
+    """
+
+    def _c_core(self):
+        src = os.path.join("csrc", "velox")
+        dst = os.path.join(self.build_lib, "velox", "include", "velox")
+        names = sorted(glob.glob(os.path.join(src, "*.h")) + glob.glob(os.path.join(src, "*.c")))
+        return [(path, os.path.join(dst, os.path.basename(path))) for path in names]
+
+    def run(self):
+        super().run()
+        if self.editable_mode:
+            return
+        for srcfile, target in self._c_core():
+            self.mkpath(os.path.dirname(target))
+            self.copy_file(srcfile, target)
+
+    def get_outputs(self, include_bytecode=True):
+        outputs = super().get_outputs(include_bytecode)
+        if self.editable_mode:
+            return outputs
+        return outputs + [target for _, target in self._c_core()]
+
+
 setup(
+    cmdclass={"build_py": build_py},
     ext_modules=cythonize(
         extensions,
         language_level=3,

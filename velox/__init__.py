@@ -82,3 +82,67 @@ __all__ += ["OrderBook"]
 from velox._shm import SharedRing  # noqa: E402
 
 __all__ += ["SharedRing"]
+
+# C API for downstream Cython (get_include / get_sources)
+import os as _os  # noqa: E402
+
+__all__ += ["get_include", "get_sources"]
+
+
+def get_include():
+    """The directory to add to ``include_dirs`` when compiling against velox's ``.pxd`` files.
+
+    It holds ``velox/ring.h`` and the other C headers, and the C sources
+    ``get_sources()`` names (like ``numpy.get_include()``). An installed wheel carries them in
+    ``velox/include/``; an editable install (``pip install -e .``) uses the checkout's ``csrc/``.
+    """
+    here = _os.path.dirname(_os.path.realpath(__file__))
+    for candidate in (_os.path.join(here, "include"), _os.path.join(_os.path.dirname(here), "csrc")):
+        if _os.path.isfile(_os.path.join(candidate, "velox", "types.h")):
+            return candidate
+    raise RuntimeError(
+        f"velox's C headers are missing: neither {_os.path.join(here, 'include')!r} (wheel) "
+        f"nor {_os.path.join(_os.path.dirname(here), 'csrc')!r} (source checkout) holds "
+        "velox/types.h; reinstall velox"
+    )
+
+
+def _c_modules():
+    """{C module name: its .c file followed by the .c files it needs}, read from the
+    ``# distutils: sources =`` header of each ``velox/*.pyx`` (the lists setup.py builds with;
+    the .pyx files ship in the wheel). A module is named by the first file of its list."""
+    here = _os.path.dirname(_os.path.realpath(__file__))
+    modules = {}
+    for name in sorted(_os.listdir(here)):
+        if not name.endswith(".pyx"):
+            continue
+        with open(_os.path.join(here, name), encoding="utf-8") as f:
+            for line in (f.readline() for _ in range(5)):
+                key, sep, value = line.partition("distutils: sources =")
+                if sep and key.strip() == "#":
+                    stems = [_os.path.splitext(_os.path.basename(p))[0] for p in value.split()]
+                    if stems:
+                        modules[stems[0]] = stems
+                    break
+    return modules
+
+
+def get_sources(*modules):
+    """The C files (absolute paths) a downstream extension must compile to use the named C
+    modules, with their dependencies, each once: ``get_sources("ring")`` gives ``ring.c``,
+    ``tsc.c``, ``types.c`` under ``get_include()``. Names: histogram, orderbook, pipeline,
+    ring, shm, tsc, types."""
+    known = _c_modules()
+    if not modules:
+        raise ValueError(f"name at least one C module, one of {sorted(known)}")
+    files = []
+    for module in modules:
+        if not isinstance(module, str):
+            raise TypeError(f"module names are str, got {module!r}")
+        if module not in known:
+            raise ValueError(f"unknown velox C module {module!r}; known: {sorted(known)}")
+        for stem in known[module]:
+            if stem not in files:
+                files.append(stem)
+    root = _os.path.join(get_include(), "velox")
+    return [_os.path.join(root, stem + ".c") for stem in files]
