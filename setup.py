@@ -27,6 +27,7 @@ import os
 import numpy
 from Cython.Build import cythonize
 from setuptools import Extension, setup
+from setuptools.command.build_ext import build_ext as _build_ext
 from setuptools.command.build_py import build_py as _build_py
 
 SANITIZE = os.environ.get("VELOX_SANITIZE", "").strip()
@@ -87,6 +88,17 @@ extensions = [
     if not ONLY or module_name(pyx) in ONLY
 ]
 
+class build_ext(_build_ext):
+    """Always builds extensions one at a time. Several extensions compile the same
+    ``csrc/velox/*.c`` into the same object path under build_temp; with ``-j N`` two of them
+    rewrite one object while another links it (seen: ``lto1: internal compiler error: Bus
+    error``). The C files are small, so serial building costs little."""
+
+    def finalize_options(self):
+        super().finalize_options()
+        self.parallel = None
+
+
 class build_py(_build_py):
     """Also ship the C core in the wheel: csrc/velox/*.h and *.c -> velox/include/velox/.
 
@@ -118,7 +130,7 @@ class build_py(_build_py):
 
 
 setup(
-    cmdclass={"build_py": build_py},
+    cmdclass={"build_ext": build_ext, "build_py": build_py},
     ext_modules=cythonize(
         extensions,
         language_level=3,

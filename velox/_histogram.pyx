@@ -48,13 +48,7 @@ cdef class Histogram:
 
     def record(self, value):
         """Records one non-negative integer value (ns) <= MAX_VALUE (2**40 - 1)."""
-        cdef unsigned long long v
-        try:
-            if not PyLong_Check(value):
-                value = PyNumber_Index(value)  # numpy integers yes, floats no
-            v = value
-        except (OverflowError, TypeError):
-            raise _bad_value(value)
+        cdef unsigned long long v = _as_u64(value)
         if v > VX_HISTOGRAM_MAX_VALUE:
             raise ValueError(f"value must be an integer in [0, 2**40 - 1], got {value!r}")
         vx_histogram_record(self.h, v)
@@ -168,15 +162,19 @@ cdef class Histogram:
 
 def bucket_bounds(value):
     """(lowest, highest) of the bucket that holds value (a non-negative integer)."""
-    cdef unsigned long long v
+    cdef unsigned long long v = _as_u64(value)
+    cdef unsigned int i = vx_histogram_bucket_index(v)
+    return vx_histogram_bucket_lowest(i), vx_histogram_bucket_highest(i)
+
+
+cdef unsigned long long _as_u64(object value) except? 0:
+    """value as a C u64: Python and NumPy integers; TypeError/ValueError naming it otherwise."""
     try:
         if not PyLong_Check(value):
             value = PyNumber_Index(value)  # numpy integers yes, floats no
-        v = value
+        return value
     except (OverflowError, TypeError):
         raise _bad_value(value)
-    cdef unsigned int i = vx_histogram_bucket_index(v)
-    return vx_histogram_bucket_lowest(i), vx_histogram_bucket_highest(i)
 
 
 cdef object _bad_value(value):

@@ -68,37 +68,16 @@ uint64_t vx_histogram_bucket_highest(uint32_t index);
 void vx_histogram_init(vx_histogram *h);
 #define vx_histogram_reset vx_histogram_init
 
-/* Records one value. Writer only. Relaxed load + relaxed store instead of fetch_add: there is
- * one writer, so no increment can be lost, and readers only need each word untorn. */
-static inline void vx_histogram_record(vx_histogram *h, uint64_t value) {
-    uint32_t i = vx_histogram_bucket_index(value);
-    /* all relaxed: single writer; pairs with the relaxed loads of readers (no ordering needed,
-     * readers tolerate fields from slightly different moments) */
-    atomic_store_explicit(&h->counts[i], atomic_load_explicit(&h->counts[i], memory_order_relaxed) + 1,
-                          memory_order_relaxed);
-    atomic_store_explicit(&h->total_count,
-                          atomic_load_explicit(&h->total_count, memory_order_relaxed) + 1,
-                          memory_order_relaxed);
-    atomic_store_explicit(&h->sum, atomic_load_explicit(&h->sum, memory_order_relaxed) + value,
-                          memory_order_relaxed);
-    if (value < atomic_load_explicit(&h->min, memory_order_relaxed))
-        atomic_store_explicit(&h->min, value, memory_order_relaxed);
-    if (value > atomic_load_explicit(&h->max, memory_order_relaxed))
-        atomic_store_explicit(&h->max, value, memory_order_relaxed);
-    if (value > VX_HISTOGRAM_MAX_VALUE)
-        atomic_store_explicit(&h->saturated,
-                              atomic_load_explicit(&h->saturated, memory_order_relaxed) + 1,
-                              memory_order_relaxed);
-}
-
-/* Records `count` copies of one value (writer only): exactly what `count` calls of
- * vx_histogram_record(h, value) would leave, at the cost of one. The pipeline's stages use it
+/* Records `count` copies of one value (writer only): exactly what `count` separate records
+ * of it would leave, at the cost of one. Relaxed load + relaxed store instead of fetch_add:
+ * there is one writer, so no increment can be lost, and readers only need each word untorn. The pipeline's stages use it
  * for runs of equal latencies (every transaction of one upstream batch carries the same
  * timestamp and is taken at the same `now`). count == 0 does nothing. */
 static inline void vx_histogram_record_count(vx_histogram *h, uint64_t value, uint64_t count) {
     if (count == 0) return;
     uint32_t i = vx_histogram_bucket_index(value);
-    /* all relaxed: single writer; pairs with the relaxed loads of readers (see record) */
+    /* all relaxed: single writer; pairs with the relaxed loads of readers (no ordering needed,
+     * readers tolerate fields from slightly different moments) */
     atomic_store_explicit(&h->counts[i],
                           atomic_load_explicit(&h->counts[i], memory_order_relaxed) + count,
                           memory_order_relaxed);
@@ -115,6 +94,12 @@ static inline void vx_histogram_record_count(vx_histogram *h, uint64_t value, ui
         atomic_store_explicit(&h->saturated,
                               atomic_load_explicit(&h->saturated, memory_order_relaxed) + count,
                               memory_order_relaxed);
+}
+
+/* Records one value. Writer only. (count == 1 folds away: this is as cheap as a dedicated
+ * single-value path.) */
+static inline void vx_histogram_record(vx_histogram *h, uint64_t value) {
+    vx_histogram_record_count(h, value, 1);
 }
 
 /* Records n values (writer only). Counts into the buckets with one pass and updates the
