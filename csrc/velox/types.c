@@ -19,6 +19,17 @@ vx_txn_field vx_bundle_validate(const vx_bundle *bundle, int *bad_index) {
     return VX_FIELD_NONE;
 }
 
+vx_txn_field vx_mbo_validate(const vx_mbo *event) {
+    uint8_t a = event->action;
+    if (a < VX_MBO_ADD || a > VX_MBO_ACTION_MAX) return VX_FIELD_ACTION;
+    if (a <= VX_MBO_REPLACE) {
+        if (event->side != VX_BUY && event->side != VX_SELL) return VX_FIELD_SIDE;
+    } else if (event->side > VX_SIDE_NONE) {
+        return VX_FIELD_SIDE;
+    }
+    return VX_FIELD_NONE;
+}
+
 const char *vx_status_name(vx_status status) {
     switch (status) {
     case VX_OK: return "ok";

@@ -92,13 +92,97 @@ _Static_assert(VX_BUNDLE_OFFSET_COUNT == 8, "count offset");
 _Static_assert(VX_BUNDLE_OFFSET_TXNS == 16, "txns offset");
 _Static_assert(sizeof(int64_t) == 8 && sizeof(uint32_t) == 4, "fixed-width integers");
 
+/* ---- Market-by-order (L3) events: vx_mbo, 48 bytes ----------------------------------------
+ * One exchange message about one order (or one instrument-wide event). velox.MBO_DTYPE mirrors
+ * it field for field. Readers (velox.feeds) produce these; MboBook and the pipeline consume them.
+ *
+ * Semantics per action (what each field means; fields not listed are written as 0):
+ *   ADD      order_id rests on side at price with qty.
+ *   CANCEL   partial cancel: qty lots leave order_id (the rest keeps its queue place).
+ *   DELETE   order_id leaves the book entirely (qty, price ignored on input).
+ *   EXECUTE  qty lots of resting order_id trade (visible execution). price = execution price,
+ *            or 0 = "at the order's own price". ref = the exchange match number (0 if none).
+ *   REPLACE  order_id leaves; ref = the new order id, resting on the same side at price with
+ *            qty (a new queue place, as ITCH U and LOBSTER's cancel+add imply).
+ *   TRADE    a non-displayed execution / trade print: no book effect; price, qty, side (the
+ *            resting side if known, else VX_SIDE_NONE), ref = match number.
+ *   CROSS    an auction cross trade print (ITCH Q): no book effect; price, qty, ref.
+ *   BROKEN   a trade was broken (ITCH B): ref = its match number; no book effect.
+ *   CLEAR    every order of the instrument leaves the book.
+ *   STATUS   a system or trading-status event: status = its code character (ITCH S event code
+ *            'O','S','Q','M','E','C'; ITCH H trading state 'H','P','Q','T'; LOBSTER type 7:
+ *            'H' halt, 'Q' quoting resumes, 'T' trading resumes); flags say which (F_SYSTEM).
+ * instrument: the feed's instrument number (ITCH stock locate; LOBSTER 0 or caller-chosen).
+ * ts: nanoseconds (feeds: since midnight, as the exchange stamps them).
+ */
+enum vx_mbo_action {
+    VX_MBO_ADD = 1,
+    VX_MBO_CANCEL = 2,
+    VX_MBO_DELETE = 3,
+    VX_MBO_EXECUTE = 4,
+    VX_MBO_REPLACE = 5,
+    VX_MBO_TRADE = 6,
+    VX_MBO_CROSS = 7,
+    VX_MBO_BROKEN = 8,
+    VX_MBO_CLEAR = 9,
+    VX_MBO_STATUS = 10,
+    VX_MBO_ACTION_MAX = 10
+};
+enum { VX_SIDE_NONE = 2 }; /* vx_mbo.side for events that have no side (status, clear, cross) */
+enum vx_mbo_flags {
+    VX_MBO_F_SYSTEM = 1,      /* STATUS: a system event (ITCH S); else a trading-state event */
+    VX_MBO_F_PRINTABLE = 2,   /* EXECUTE (ITCH C) / TRADE: the exchange marks it printable */
+    VX_MBO_F_LAST = 4         /* the last event of one source message or packet (batch edge) */
+};
+
+typedef struct vx_mbo {
+    uint64_t ts;        /* ns timestamp                                         offset  0 */
+    uint64_t order_id;  /* the order this event is about (0 for instrument-wide) offset  8 */
+    int64_t price;      /* fixed point, VX_PRICE_SCALE units                     offset 16 */
+    uint64_t ref;       /* REPLACE: new order id; EXECUTE/TRADE/CROSS/BROKEN:
+                           match number; else 0                                   offset 24 */
+    uint32_t qty;       /* lots                                                   offset 32 */
+    uint32_t instrument;/* feed instrument number (ITCH locate)                   offset 36 */
+    uint8_t side;       /* VX_BUY, VX_SELL or VX_SIDE_NONE                        offset 40 */
+    uint8_t action;     /* enum vx_mbo_action                                     offset 41 */
+    uint8_t flags;      /* enum vx_mbo_flags                                      offset 42 */
+    uint8_t status;     /* STATUS: the event/state code character; else 0         offset 43 */
+    uint8_t pad[4];     /* explicit padding, always zero                          offset 44 */
+} vx_mbo;
+
+#define VX_MBO_OFFSET_TS offsetof(vx_mbo, ts)
+#define VX_MBO_OFFSET_ORDER_ID offsetof(vx_mbo, order_id)
+#define VX_MBO_OFFSET_PRICE offsetof(vx_mbo, price)
+#define VX_MBO_OFFSET_REF offsetof(vx_mbo, ref)
+#define VX_MBO_OFFSET_QTY offsetof(vx_mbo, qty)
+#define VX_MBO_OFFSET_INSTRUMENT offsetof(vx_mbo, instrument)
+#define VX_MBO_OFFSET_SIDE offsetof(vx_mbo, side)
+#define VX_MBO_OFFSET_ACTION offsetof(vx_mbo, action)
+#define VX_MBO_OFFSET_FLAGS offsetof(vx_mbo, flags)
+#define VX_MBO_OFFSET_STATUS offsetof(vx_mbo, status)
+
+_Static_assert(sizeof(vx_mbo) == 48, "vx_mbo must be 48 bytes");
+_Static_assert(alignof(vx_mbo) == 8, "vx_mbo must be 8-byte aligned");
+_Static_assert(VX_MBO_OFFSET_TS == 0, "mbo ts offset");
+_Static_assert(VX_MBO_OFFSET_ORDER_ID == 8, "mbo order_id offset");
+_Static_assert(VX_MBO_OFFSET_PRICE == 16, "mbo price offset");
+_Static_assert(VX_MBO_OFFSET_REF == 24, "mbo ref offset");
+_Static_assert(VX_MBO_OFFSET_QTY == 32, "mbo qty offset");
+_Static_assert(VX_MBO_OFFSET_INSTRUMENT == 36, "mbo instrument offset");
+_Static_assert(VX_MBO_OFFSET_SIDE == 40, "mbo side offset");
+_Static_assert(VX_MBO_OFFSET_ACTION == 41, "mbo action offset");
+_Static_assert(VX_MBO_OFFSET_FLAGS == 42, "mbo flags offset");
+_Static_assert(VX_MBO_OFFSET_STATUS == 43, "mbo status offset");
+_Static_assert(offsetof(vx_mbo, pad) == 44, "mbo pad offset");
+
 /* Which field of a record failed validation. */
 typedef enum vx_txn_field {
     VX_FIELD_NONE = 0,
     VX_FIELD_SIDE = 1,
     VX_FIELD_KIND = 2,
     VX_FIELD_COUNT = 3,   /* bundle header count > 16 */
-    VX_FIELD_TXNS = 4     /* a bundle's transaction (see *bad_index) */
+    VX_FIELD_TXNS = 4,    /* a bundle's transaction (see *bad_index) */
+    VX_FIELD_ACTION = 5   /* vx_mbo action not in [VX_MBO_ADD, VX_MBO_ACTION_MAX] */
 } vx_txn_field;
 
 /* Checks a transaction's enumerated fields (side, kind). Padding is not checked: NumPy may
@@ -110,6 +194,11 @@ vx_txn_field vx_txn_validate(const vx_txn *txn);
  * padding are ignored, as for transactions).
  * On failure *bad_index (if not NULL) is the offending transaction's index, or -1. */
 vx_txn_field vx_bundle_validate(const vx_bundle *bundle, int *bad_index);
+
+/* Checks an MBO event's enumerated fields: action in range, side VX_BUY/VX_SELL for the
+ * sided actions (ADD, CANCEL, DELETE, EXECUTE, REPLACE), any of the three otherwise.
+ * Returns VX_FIELD_NONE when valid. */
+vx_txn_field vx_mbo_validate(const vx_mbo *event);
 
 /* Human-readable name of a status code (static string, never NULL). */
 const char *vx_status_name(vx_status status);
