@@ -38,6 +38,17 @@ def test_dtype_layout_matches_c():
     assert BUNDLE_DTYPE.fields["txns"][0].base == TXN_DTYPE
 
 
+def test_mbo_dtype_layout_matches_c():
+    from velox import MBO_DTYPE, Action
+
+    c = _c_layout()
+    assert MBO_DTYPE.itemsize == c["mbo_size"] == 48
+    for name, offset in c["mbo_offsets"].items():
+        assert MBO_DTYPE.fields[name][1] == offset, name
+    assert [a.name for a in Action] == ["ADD", "CANCEL", "DELETE", "EXECUTE", "REPLACE",
+                                        "TRADE", "CROSS", "BROKEN", "CLEAR", "STATUS"]
+
+
 @given(transactions)
 def test_transaction_round_trips(t):
     raw = t.to_bytes()

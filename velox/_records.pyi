@@ -8,6 +8,8 @@ PRICE_SCALE: int
 BUNDLE_CAPACITY: int
 TXN_DTYPE: np.dtype
 BUNDLE_DTYPE: np.dtype
+MBO_DTYPE: np.dtype
+SIDE_NONE: int
 
 class Side(enum.IntEnum):
     BUY = 0
@@ -76,3 +78,21 @@ class Bundle:
     def from_numpy(cls, row: np.void | np.ndarray) -> Bundle: ...
     def __eq__(self, other: object) -> bool: ...
     def __hash__(self) -> int: ...
+
+
+class Action(enum.IntEnum):
+    ADD = 1
+    CANCEL = 2
+    DELETE = 3
+    EXECUTE = 4
+    REPLACE = 5
+    TRADE = 6
+    CROSS = 7
+    BROKEN = 8
+    CLEAR = 9
+    STATUS = 10
+
+class MboFlag(enum.IntFlag):
+    SYSTEM = 1
+    PRINTABLE = 2
+    LAST = 4

@@ -54,6 +54,44 @@ BUNDLE_DTYPE = np.dtype({
     "itemsize": sizeof(vx_bundle),
 })
 
+# Market-by-order (L3) events: csrc/velox/types.h vx_mbo, 48 bytes. Field meanings per action
+# are in types.h and docs/mbo.md.
+MBO_DTYPE = np.dtype({
+    "names": ["ts", "order_id", "price", "ref", "qty", "instrument", "side", "action",
+              "flags", "status"],
+    "formats": ["=u8", "=u8", "=i8", "=u8", "=u4", "=u4", "u1", "u1", "u1", "u1"],
+    "offsets": [VX_MBO_OFFSET_TS, VX_MBO_OFFSET_ORDER_ID, VX_MBO_OFFSET_PRICE,
+                VX_MBO_OFFSET_REF, VX_MBO_OFFSET_QTY, VX_MBO_OFFSET_INSTRUMENT,
+                VX_MBO_OFFSET_SIDE, VX_MBO_OFFSET_ACTION, VX_MBO_OFFSET_FLAGS,
+                VX_MBO_OFFSET_STATUS],
+    "itemsize": sizeof(vx_mbo),
+})
+
+
+class Action(enum.IntEnum):
+    """What a market-by-order event (MBO_DTYPE ``action``) does; see docs/mbo.md."""
+    ADD = VX_MBO_ADD
+    CANCEL = VX_MBO_CANCEL
+    DELETE = VX_MBO_DELETE
+    EXECUTE = VX_MBO_EXECUTE
+    REPLACE = VX_MBO_REPLACE
+    TRADE = VX_MBO_TRADE
+    CROSS = VX_MBO_CROSS
+    BROKEN = VX_MBO_BROKEN
+    CLEAR = VX_MBO_CLEAR
+    STATUS = VX_MBO_STATUS
+
+
+SIDE_NONE = VX_SIDE_NONE
+"""MBO_DTYPE ``side`` for events without a side (status, clear, cross)."""
+
+
+class MboFlag(enum.IntFlag):
+    """MBO_DTYPE ``flags`` bits."""
+    SYSTEM = VX_MBO_F_SYSTEM
+    PRINTABLE = VX_MBO_F_PRINTABLE
+    LAST = VX_MBO_F_LAST
+
 
 def _c_layout():
     """The C compiler's sizeof/offsetof for both records (what the dtypes must match)."""
@@ -65,6 +103,12 @@ def _c_layout():
         "bundle_size": sizeof(vx_bundle),
         "bundle_offsets": {"bundle_id": VX_BUNDLE_OFFSET_ID, "count": VX_BUNDLE_OFFSET_COUNT,
                            "txns": VX_BUNDLE_OFFSET_TXNS},
+        "mbo_size": sizeof(vx_mbo),
+        "mbo_offsets": {"ts": VX_MBO_OFFSET_TS, "order_id": VX_MBO_OFFSET_ORDER_ID,
+                        "price": VX_MBO_OFFSET_PRICE, "ref": VX_MBO_OFFSET_REF,
+                        "qty": VX_MBO_OFFSET_QTY, "instrument": VX_MBO_OFFSET_INSTRUMENT,
+                        "side": VX_MBO_OFFSET_SIDE, "action": VX_MBO_OFFSET_ACTION,
+                        "flags": VX_MBO_OFFSET_FLAGS, "status": VX_MBO_OFFSET_STATUS},
     }
 
 

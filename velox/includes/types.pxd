@@ -56,6 +56,51 @@ cdef extern from "velox/types.h" nogil:
         VX_FIELD_KIND
         VX_FIELD_COUNT
         VX_FIELD_TXNS
+        VX_FIELD_ACTION
+
+    # Market-by-order events (vx_mbo, 48 bytes)
+    enum:
+        VX_MBO_ADD
+        VX_MBO_CANCEL
+        VX_MBO_DELETE
+        VX_MBO_EXECUTE
+        VX_MBO_REPLACE
+        VX_MBO_TRADE
+        VX_MBO_CROSS
+        VX_MBO_BROKEN
+        VX_MBO_CLEAR
+        VX_MBO_STATUS
+        VX_MBO_ACTION_MAX
+        VX_SIDE_NONE
+        VX_MBO_F_SYSTEM
+        VX_MBO_F_PRINTABLE
+        VX_MBO_F_LAST
+
+    ctypedef struct vx_mbo:
+        uint64_t ts
+        uint64_t order_id
+        int64_t price
+        uint64_t ref
+        uint32_t qty
+        uint32_t instrument
+        uint8_t side
+        uint8_t action
+        uint8_t flags
+        uint8_t status
+        uint8_t pad[4]
+
+    size_t VX_MBO_OFFSET_TS
+    size_t VX_MBO_OFFSET_ORDER_ID
+    size_t VX_MBO_OFFSET_PRICE
+    size_t VX_MBO_OFFSET_REF
+    size_t VX_MBO_OFFSET_QTY
+    size_t VX_MBO_OFFSET_INSTRUMENT
+    size_t VX_MBO_OFFSET_SIDE
+    size_t VX_MBO_OFFSET_ACTION
+    size_t VX_MBO_OFFSET_FLAGS
+    size_t VX_MBO_OFFSET_STATUS
+
+    vx_txn_field vx_mbo_validate(const vx_mbo *event)
 
     vx_txn_field vx_txn_validate(const vx_txn *txn)
     vx_txn_field vx_bundle_validate(const vx_bundle *bundle, int *bad_index)
