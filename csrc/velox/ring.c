@@ -499,3 +499,60 @@ vx_status vx_ring_pop_wait(vx_ring *r, void *out, uint64_t deadline_ns, vx_ring_
     VX_RING_LEAVE(consumer);
     return st;
 }
+
+vx_status vx_ring_push_n_wait(vx_ring *r, const void *elems, uint32_t n, uint32_t *pushed,
+                              uint64_t deadline_ns, vx_ring_backoff *b) {
+    *pushed = 0;
+    if (n == 0) return VX_OK;
+    VX_RING_ENTER(producer); /* held for the whole wait (see vx_ring_push_wait) */
+    vx_status st = VX_OK;
+    const char *src = elems;
+    /* Bounded: every pass either takes records (at most n in all) or checks the deadline. */
+    while (*pushed < n) {
+        uint32_t got = 0;
+        st = push_n_unguarded(r, src + (size_t)*pushed * r->elem_size, n - *pushed, &got, 0);
+        if (st == VX_OK) {
+            *pushed += got;
+            b->step = 0;
+            continue;
+        }
+        if (st != VX_FULL) break; /* VX_ECORRUPT */
+        if (vx_monotonic_ns() >= deadline_ns) {
+            st = VX_TIMEOUT;
+            break;
+        }
+        vx_ring_backoff_pause(b);
+    }
+    if (*pushed == n) st = VX_OK;
+    VX_RING_LEAVE(producer);
+    return st;
+}
+
+vx_status vx_ring_pop_n_wait(vx_ring *r, void *out, uint32_t max_n, uint32_t min_n,
+                             uint32_t *popped, uint64_t deadline_ns, vx_ring_backoff *b) {
+    *popped = 0;
+    if (max_n == 0) return VX_OK;
+    if (min_n == 0 || min_n > max_n || min_n > r->capacity) return VX_EINVAL;
+    VX_RING_ENTER(consumer); /* held for the whole wait (see vx_ring_push_wait) */
+    /* relaxed: tail is written only by this (consumer) thread */
+    uint64_t tail = atomic_load_explicit(&r->block->consumer.tail, memory_order_relaxed);
+    vx_status st;
+    /* Bounded by the deadline: every pass that finds fewer than min_n checks it. */
+    for (;;) {
+        uint32_t ready = 0;
+        st = consumer_ready(r, tail, min_n, &ready);
+        if (st != VX_OK) break; /* VX_ECORRUPT */
+        if (ready >= min_n) {
+            st = pop_n_unguarded(r, out, max_n, popped);
+            b->step = 0;
+            break;
+        }
+        if (vx_monotonic_ns() >= deadline_ns) {
+            st = VX_TIMEOUT;
+            break;
+        }
+        vx_ring_backoff_pause(b);
+    }
+    VX_RING_LEAVE(consumer);
+    return st;
+}

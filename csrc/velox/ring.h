@@ -322,4 +322,16 @@ vx_status vx_ring_push_wait(vx_ring *r, const void *elem, uint64_t deadline_ns,
  * VX_EMISUSE. Bounded by the deadline. */
 vx_status vx_ring_pop_wait(vx_ring *r, void *out, uint64_t deadline_ns, vx_ring_backoff *backoff);
 
+/* push_n until all n records are in or vx_monotonic_ns() >= deadline_ns. *pushed says how
+ * many (the first *pushed of elems), also on failure. VX_OK (all n), VX_TIMEOUT (a prefix,
+ * possibly empty), VX_ECORRUPT, VX_EMISUSE. Does not count in rejected_full. Bounded. */
+vx_status vx_ring_push_n_wait(vx_ring *r, const void *elems, uint32_t n, uint32_t *pushed,
+                              uint64_t deadline_ns, vx_ring_backoff *backoff);
+
+/* Waits until at least min_n records are readable (1 <= min_n <= min(max_n, capacity)), then
+ * pops up to max_n of them into out. VX_OK (*popped >= min_n), VX_TIMEOUT (nothing popped),
+ * VX_EINVAL (min_n out of range), VX_ECORRUPT, VX_EMISUSE. max_n == 0: VX_OK at once. */
+vx_status vx_ring_pop_n_wait(vx_ring *r, void *out, uint32_t max_n, uint32_t min_n,
+                             uint32_t *popped, uint64_t deadline_ns, vx_ring_backoff *backoff);
+
 #endif /* VELOX_RING_H */
