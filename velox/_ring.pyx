@@ -158,7 +158,7 @@ cdef class SpscRing:
             raise ValueError(f"capacity must be a power of two in [2, 2**30], got {capacity!r}")
         try:
             dt = np.dtype(dtype)
-        except TypeError as exc:
+        except (TypeError, SyntaxError) as exc:  # np.dtype(",") raises SyntaxError
             raise TypeError(f"dtype must be a NumPy dtype, got {dtype!r} ({exc})") from None
         if dt.hasobject:
             raise ValueError(f"dtype must not contain Python objects, got {dt!r}")
@@ -282,15 +282,26 @@ cdef class SpscRing:
                                  f"{item.shape!r}; use push_many for batches")
             return <const char *>cnp.PyArray_DATA(arr)
         if isinstance(item, _generic_type):
+            kind = item.dtype.kind
+            if kind in "SU":
+                # np.bytes_ / np.str_: PyArray_ScalarAsCtype would store a pointer, not the
+                # data, and the scalar's dtype is its own (NUL-stripped) length. Like NumPy's
+                # assignment into an array, a shorter value is NUL-padded; unlike it, a longer
+                # one is refused, never truncated.
+                if self.dtype.kind != kind or self.dtype.names is not None:
+                    raise TypeError(f"SpscRing.{where}: scalar dtype {item.dtype!r} does not "
+                                    f"match the ring's dtype {self.dtype!r}")
+                if item.dtype.itemsize > self.itemsize:
+                    raise TypeError(f"SpscRing.{where}: scalar dtype {item.dtype!r} is longer "
+                                    f"than the ring's dtype {self.dtype!r}")
+                arr = <cnp.ndarray>np.array(item, dtype=self.dtype)
+                memcpy(self._push_scratch, cnp.PyArray_DATA(arr), self.itemsize)
+                return self._push_scratch
             if item.dtype != self.dtype:
                 raise TypeError(f"SpscRing.{where}: scalar dtype {item.dtype!r} does not match "
                                 f"the ring's dtype {self.dtype!r}")
-            if item.dtype.kind in "SUV":
-                # Flexible scalars: PyArray_ScalarAsCtype would store a pointer, not the data.
-                arr = <cnp.ndarray>np.asarray(item)
-                if arr.nbytes != self.itemsize:
-                    raise ValueError(f"SpscRing.{where}: scalar {item!r:.80} has {arr.nbytes} "
-                                     f"bytes, the ring's records have {self.itemsize}")
+            if kind == "V" or self.dtype.hasobject or self.dtype.names is not None:
+                arr = <cnp.ndarray>np.asarray(item)  # (np.void took the branch above)
                 memcpy(self._push_scratch, cnp.PyArray_DATA(arr), self.itemsize)
                 return self._push_scratch
             PyArray_ScalarAsCtype(item, self._push_scratch)
@@ -778,3 +789,8 @@ cdef int _check_record_room(SpscRing ring, str where) except -1:
     if ring._record_kind != KIND_TXN:
         raise ValueError(f"{where} needs TXN_DTYPE rings, got dtype {ring.dtype!r}")
     return 0
+
+
+def _busy_counts(SpscRing ring not None):
+    """(producer, consumer) GIL-free sections in progress; for tests."""
+    return ring._producer_busy, ring._consumer_busy
