@@ -400,3 +400,29 @@ def test_rejected_full_counts_refusals_not_partial_batches():
     assert ring.push_many(seqs(6)) == 0
     assert not ring.try_push(seqs(1)[0])
     assert ring.rejected_full == 2
+
+
+def test_pipeline_output_into_a_corrupted_shared_ring():
+    """The pipeline's output stage pushes through the same vx_ring handle: a consumer that
+    writes a hostile tail makes the ring corrupt, and the pipeline (drop mode) counts the
+    bundles as dropped instead of writing past the mapping."""
+    code = f"""
+        import mmap
+        from velox.pipeline import Pipeline
+        pipe = Pipeline(rate="max", on_full="drop", max_txns=3000, output="shm:{fresh_name()}:4",
+                        cores=[0], wait="backoff")
+        ring = pipe.output_ring
+        with open("/dev/shm/" + ring.name, "r+b") as f, mmap.mmap(f.fileno(), 0) as m:
+            m[{TAIL}:{TAIL} + 8] = (1000).to_bytes(8, "little")
+        pipe.start()
+        assert pipe.wait(timeout=60)
+        report = pipe.stop()
+        c = report["counters"]
+        assert report["conservation_ok"], report["conservation_failures"]
+        # the first reserves trust the (still sane) cached tail and fill at most the 4 slots;
+        # the first reload sees tail - head out of range: corrupt, every later bundle dropped
+        assert c["external_bundles"] <= 4, c
+        assert c["drops"]["output_to_external"] == c["output_bundles"] - c["external_bundles"] > 0, c
+        print("ok", c["output_bundles"])
+    """
+    assert_clean(run_python(code))
