@@ -455,6 +455,27 @@ static void test_debug_open_span_guard(void) {
 #endif
 
 
+static void test_batch_waits(void) {
+    vx_ring *r = NULL;
+    REQUIRE(vx_ring_create(8, sizeof(vx_txn), &r) == VX_OK);
+    vx_txn in[12], out[12];
+    for (int i = 0; i < 12; i++) in[i] = txn_with_seq((uint64_t)i);
+    vx_ring_backoff b = {0};
+    uint32_t got = 99;
+    CHECK(vx_ring_push_n_wait(r, in, 12, &got, vx_monotonic_ns() + 2000000, &b) == VX_TIMEOUT);
+    CHECK(got == 8 && vx_ring_rejected_full(r) == 0); /* a prefix, no refusal counted */
+    CHECK(vx_ring_pop_n_wait(r, out, 12, 9, &got, 0, &b) == VX_EINVAL); /* min_n > capacity */
+    CHECK(vx_ring_pop_n_wait(r, out, 4, 5, &got, 0, &b) == VX_EINVAL);  /* min_n > max_n */
+    CHECK(vx_ring_pop_n_wait(r, out, 12, 8, &got, 0, &b) == VX_OK && got == 8);
+    for (int i = 0; i < 8; i++) CHECK(txn_matches(&out[i], (uint64_t)i));
+    CHECK(vx_ring_pop_n_wait(r, out, 12, 1, &got, vx_monotonic_ns() + 1000000, &b) == VX_TIMEOUT);
+    CHECK(got == 0);
+    CHECK(vx_ring_push_n_wait(r, in + 8, 4, &got, 0, &b) == VX_OK && got == 4);
+    CHECK(vx_ring_pop_n_wait(r, out, 2, 1, &got, 0, &b) == VX_OK && got == 2);
+    CHECK(txn_matches(&out[0], 8) && txn_matches(&out[1], 9));
+    vx_ring_destroy(r);
+}
+
 /* A peer process can write anything into the shared block. Each write below broke the old
  * ring (out-of-bounds copies, reproduced under ASan); now every call either works inside the
  * handle's slots or returns VX_ECORRUPT, and corrupt is sticky. */
@@ -482,6 +503,8 @@ static void test_hostile_block(void) {
     vx_ring_backoff b = {0};
     CHECK(vx_ring_push_wait(r, &t, vx_monotonic_ns() + 1000000, &b) == VX_ECORRUPT);
     CHECK(vx_ring_pop_wait(r, buf, vx_monotonic_ns() + 1000000, &b) == VX_ECORRUPT);
+    CHECK(vx_ring_push_n_wait(r, buf, 4, &got, vx_monotonic_ns() + 1000000, &b) == VX_ECORRUPT);
+    CHECK(vx_ring_pop_n_wait(r, buf, 4, 1, &got, vx_monotonic_ns() + 1000000, &b) == VX_ECORRUPT);
     CHECK(vx_ring_size(r) <= CAP && vx_ring_free_slots(r) <= CAP);
     vx_ring_destroy(r);
 
@@ -540,6 +563,7 @@ int main(void) {
     RUN(test_batches_wrap);
     RUN(test_zero_copy_wrap);
     RUN(test_waits);
+    RUN(test_batch_waits);
     RUN(test_hostile_block);
     RUN(test_stress_single);
     RUN(test_stress_single_tiny);
