@@ -152,8 +152,9 @@ vx_status vx_shm_attach(vx_shm *shm, const char *name, uint32_t expected_record_
     for (;;) {
         fd = shm_open(shm->name, O_RDWR, 0);
         if (fd >= 0) break;
-        if (errno != ENOENT || vx_monotonic_ns() >= deadline)
-            return shm_fail(shm, VX_ESYS, VX_SHM_FAULT_SYSTEM, errno);
+        int err = errno;
+        if (err != ENOENT || vx_monotonic_ns() >= deadline)
+            return shm_fail(shm, VX_ESYS, VX_SHM_FAULT_SYSTEM, err);
         shm_sleep_ns(100000);
     }
 
