@@ -62,9 +62,9 @@ __all__ = [
 # --- modules added by each component (one block each) ---
 
 # ring (SPSC ring)
-from velox._ring import SpscRing  # noqa: E402
+from velox._ring import RingCorrupted, SpscRing  # noqa: E402
 
-__all__ += ["SpscRing"]
+__all__ += ["SpscRing", "RingCorrupted"]
 
 # histogram + pipeline (native pipeline)
 from velox._histogram import Histogram  # noqa: E402
