@@ -69,7 +69,11 @@ cdef class Histogram:
         if lo < 0 or hi > VX_HISTOGRAM_MAX_VALUE:
             bad = lo if lo < 0 else hi
             raise ValueError(f"values must be integers in [0, 2**40 - 1], got {int(bad)!r}")
-        cdef cnp.ndarray[cnp.uint64_t, ndim=1, mode="c"] u = np.ascontiguousarray(arr, dtype=np.uint64)
+        # "A": aligned too (ascontiguousarray keeps a misaligned view as it is, and C reads
+        # uint64_t *); also converts byte-swapped and narrower integer arrays
+        cdef cnp.ndarray[cnp.uint64_t, ndim=1, mode="c"] u = np.require(arr, np.uint64, ("C", "A"))
+        if (<size_t>cnp.PyArray_DATA(u)) % sizeof(uint64_t):  # belt and braces: the real pointer
+            u = u.copy()
         cdef size_t n = u.shape[0]
         cdef const uint64_t *p = <const uint64_t *>cnp.PyArray_DATA(u)
         with nogil:

@@ -21,6 +21,14 @@ from libc.stdint cimport int64_t, uint8_t, uint32_t, uint64_t
 cimport numpy as cnp
 import numpy as np
 
+cdef extern from *:
+    """
+    #include "velox/types.h"
+    /* the C alignment of vx_txn (8: u64 fields), for apply_many's misaligned-view check */
+    #define VX_TXN_ALIGN_ ((size_t)_Alignof(vx_txn))
+    """
+    size_t _TXN_ALIGN "VX_TXN_ALIGN_"
+
 from velox._records cimport Transaction
 from velox.includes.orderbook cimport *
 from velox.includes.tsc cimport vx_tsc_read
@@ -414,6 +422,10 @@ cdef class OrderBook:
         if txns.ndim != 1:
             raise ValueError(f"txns must be 1-D, got shape {txns.shape!r}")
         cdef cnp.ndarray arr = np.ascontiguousarray(txns)
+        if (<size_t>cnp.PyArray_DATA(arr)) % _TXN_ALIGN:
+            # a contiguous view at an odd offset (np.frombuffer(buf, TXN_DTYPE, offset=1)):
+            # C reads vx_txn fields as u64, so hand it an aligned copy (UBSan: misaligned load)
+            arr = arr.copy()
         cdef const vx_txn *data = <const vx_txn *>cnp.PyArray_DATA(arr)
         cdef size_t n = <size_t>arr.shape[0]
         cdef vx_apply_batch_result r

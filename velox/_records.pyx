@@ -13,7 +13,7 @@ from velox.includes.types cimport *
 
 import enum
 import math
-from decimal import Decimal, InvalidOperation
+from decimal import Context, Decimal, localcontext
 
 import numpy as np
 
@@ -39,20 +39,24 @@ BUNDLE_CAPACITY = VX_BUNDLE_CAPACITY
 
 # Host byte order ('=') because the C structs are host-ordered (little-endian on every
 # platform velox supports). Padding is unnamed: NumPy may leave it uninitialised, and velox
-# ignores it on input.
+# ignores it on input. align=True: the layout is the C one either way (explicit offsets, the
+# struct is naturally aligned), but the dtype's alignment becomes the C struct's (8, not 1),
+# so NumPy's flags.aligned is False for a view at an odd offset and np.require(..., "A")
+# copies it. (A dtype built without align=True still compares equal, so every call that hands
+# a pointer to C also checks the pointer itself.)
 TXN_DTYPE = np.dtype({
     "names": ["tsc", "seq", "price", "qty", "side", "kind"],
     "formats": ["=u8", "=u8", "=i8", "=u4", "u1", "u1"],
     "offsets": [VX_TXN_OFFSET_TSC, VX_TXN_OFFSET_SEQ, VX_TXN_OFFSET_PRICE,
                 VX_TXN_OFFSET_QTY, VX_TXN_OFFSET_SIDE, VX_TXN_OFFSET_KIND],
     "itemsize": sizeof(vx_txn),
-})
+}, align=True)
 BUNDLE_DTYPE = np.dtype({
     "names": ["bundle_id", "count", "txns"],
     "formats": ["=u8", "=u4", (TXN_DTYPE, VX_BUNDLE_CAPACITY)],
     "offsets": [VX_BUNDLE_OFFSET_ID, VX_BUNDLE_OFFSET_COUNT, VX_BUNDLE_OFFSET_TXNS],
     "itemsize": sizeof(vx_bundle),
-})
+}, align=True)
 
 # Market-by-order (L3) events: csrc/velox/types.h vx_mbo, 48 bytes. Field meanings per action
 # are in types.h and docs/mbo.md.
@@ -117,35 +121,85 @@ def _c_layout():
 
 _INT64_MIN = -(1 << 63)
 _INT64_MAX = (1 << 63) - 1
+_SCALE_DIGITS = 8  # PRICE_SCALE == 10**_SCALE_DIGITS (checked at import)
+if 10 ** _SCALE_DIGITS != VX_PRICE_SCALE:
+    raise ImportError("velox: PRICE_SCALE is not 10**8; update _SCALE_DIGITS")
+
+
+def _price_repr(price):
+    """repr for error messages: bounded (a 5000-digit string) and safe (repr of an int above
+    sys.get_int_max_str_digits() raises ValueError itself)."""
+    try:
+        text = repr(price)
+    except ValueError:
+        return f"<int of {price.bit_length()} bits>"
+    return text if len(text) <= 60 else f"{text[:40]}...({len(text)} characters)"
+
+
+def _decimal_to_fixed(d, price):
+    """round(d * PRICE_SCALE), half to even, computed on the digits of ``d`` (sign, digit
+    tuple, exponent): exact, one rounding, independent of the caller's decimal context, and
+    linear in the number of digits (a huge exponent is rejected before any arithmetic)."""
+    sign, digits, exponent = d.as_tuple()
+    if not isinstance(exponent, int):  # 'n' (NaN), 'N' (sNaN), 'F' (infinity)
+        raise ValueError(f"price must be finite, got {_price_repr(price)}")
+    if not any(digits):
+        return 0
+    # strip leading zeros (Decimal keeps none, but a tuple-built one may)
+    first = 0
+    while digits[first] == 0:
+        first += 1
+    digits = digits[first:]
+    n = len(digits)
+    # the scaled value has k digits before the decimal point (k <= 0: it is below 1)
+    k = n + exponent + _SCALE_DIGITS
+    if k > 19:  # >= 10**19 > int64 max: reject before building any big number
+        raise ValueError(f"price {_price_repr(price)} is outside the int64 fixed-point range")
+    if k >= n:  # no fractional part after scaling: exact
+        result = int("".join(map(str, digits))) * 10 ** (k - n)
+    elif k < 0:  # below 0.1 units after scaling: rounds to 0
+        result = 0
+    else:
+        result = int("".join(map(str, digits[:k]))) if k else 0
+        rounding_digit = digits[k]
+        sticky = any(digits[k + 1:])
+        if rounding_digit > 5 or (rounding_digit == 5 and (sticky or result & 1)):
+            result += 1
+    return -result if sign else result
 
 
 def to_fixed(price):
     """Convert a price to velox's fixed point: ``round(price * PRICE_SCALE)`` (half to even).
 
-    ``int``, ``Decimal`` and ``str`` convert exactly; a ``float`` is exact for prices with at
-    most 8 decimals and magnitude below about 9e7 (float's 53-bit mantissa). NaN, infinity,
-    booleans and results outside int64 raise ``ValueError``/``TypeError``.
+    ``int``, ``Decimal`` and ``str`` convert exactly, with one rounding (half to even at the
+    8th decimal), whatever the caller's ``decimal`` context says; a ``float`` is exact for
+    prices with at most 8 decimals and magnitude below about 9e7 (float's 53-bit mantissa).
+    NaN, infinity, sNaN, booleans and results outside int64 raise ``ValueError``/``TypeError``
+    naming the value (a huge exponent such as ``"9e999990"`` is rejected at once).
     """
     if isinstance(price, bool):
-        raise TypeError(f"price must be a number, got {price!r}")
+        raise TypeError(f"price must be a number, got {_price_repr(price)}")
     if isinstance(price, int):
+        if price.bit_length() > 64:  # certainly outside int64 once scaled: no huge multiply
+            raise ValueError(f"price {_price_repr(price)} is outside the int64 fixed-point range")
         result = price * VX_PRICE_SCALE
     elif isinstance(price, float):
         if not math.isfinite(price):
-            raise ValueError(f"price must be finite, got {price!r}")
+            raise ValueError(f"price must be finite, got {_price_repr(price)}")
         result = round(price * VX_PRICE_SCALE)
     elif isinstance(price, (Decimal, str)):
         try:
-            d = Decimal(price)
-        except InvalidOperation:
-            raise ValueError(f"price is not a number: {price!r}") from None
-        if not d.is_finite():
-            raise ValueError(f"price must be finite, got {price!r}")
-        result = int((d * VX_PRICE_SCALE).to_integral_value())
+            # Decimal(str) is exact (the context's precision does not apply); a local default
+            # context makes the traps the same for every caller
+            with localcontext(Context()):
+                d = price if isinstance(price, Decimal) else Decimal(price)
+        except (ArithmeticError, ValueError):  # InvalidOperation, Overflow, ...
+            raise ValueError(f"price is not a number: {_price_repr(price)}") from None
+        result = _decimal_to_fixed(d, price)
     else:
-        raise TypeError(f"price must be int, float, Decimal or str, got {type(price).__name__}: {price!r}")
+        raise TypeError(f"price must be int, float, Decimal or str, got {type(price).__name__}: {_price_repr(price)}")
     if not _INT64_MIN <= result <= _INT64_MAX:
-        raise ValueError(f"price {price!r} is outside the int64 fixed-point range")
+        raise ValueError(f"price {_price_repr(price)} is outside the int64 fixed-point range")
     return result
 
 

@@ -154,11 +154,63 @@ static void test_readable_while_written(void) {
     CHECK(vx_histogram_min(&hist_live) == 100);
 }
 
+/* A reader that sees a count sees the value behind it: a fresh histogram gets one value while
+ * a reader polls it; as soon as count() says 1, min, max and every percentile must be that
+ * value (the writer publishes min/max before total_count with release, readers load the count
+ * with acquire first). Before that order, percentile() could read min == UINT64_MAX after the
+ * count and report "empty" (0). Ping-pong rounds so every round starts from a fresh histogram. */
+static vx_histogram hist_pub;
+static _Atomic uint64_t pub_round, pub_ack;
+
+static void *pub_writer(void *arg) {
+    uint64_t rounds = *(const uint64_t *)arg;
+    vx_test_pin(0);
+    for (uint64_t r = 1; r <= rounds; r++) {
+        vx_histogram_init(&hist_pub);
+        atomic_store_explicit(&pub_round, r, memory_order_release); /* pairs with the reader's acquire */
+        vx_histogram_record(&hist_pub, 1000 + r);
+        /* acquire: pairs with the reader's release of pub_ack (it is done reading hist_pub) */
+        for (uint64_t spin = 0; atomic_load_explicit(&pub_ack, memory_order_acquire) != r; spin++)
+            if (spin > 400000000u) return NULL; /* bounded; the reader's REQUIRE reports */
+            else sched_yield(); /* 2 CPUs may be shared: let the reader run */
+    }
+    return NULL;
+}
+
+static void test_count_publishes_min_max(void) {
+    uint64_t rounds = vx_test_count(1000, 400);
+    atomic_store_explicit(&pub_round, 0, memory_order_relaxed); /* before the thread starts */
+    atomic_store_explicit(&pub_ack, 0, memory_order_relaxed);
+    pthread_t t;
+    REQUIRE(pthread_create(&t, NULL, pub_writer, &rounds) == 0);
+    vx_test_pin(1);
+    uint64_t bad = 0;
+    for (uint64_t r = 1; r <= rounds; r++) {
+        uint64_t spin = 0;
+        /* acquire: pairs with the writer's release of pub_round (the reset is visible) */
+        while (atomic_load_explicit(&pub_round, memory_order_acquire) != r) REQUIRE(++spin < 400000000u);
+        /* tight poll (no yield): catch the writer between its stores */
+        while (vx_histogram_count(&hist_pub) == 0) REQUIRE(++spin < 4000000000u);
+        uint64_t v = 1000 + r;
+        uint64_t p50 = vx_histogram_percentile(&hist_pub, 50, NULL);
+        uint64_t p0 = vx_histogram_percentile(&hist_pub, 0, NULL);
+        uint64_t p100 = vx_histogram_percentile(&hist_pub, 100, NULL);
+        bad += !(vx_histogram_min(&hist_pub) == v && vx_histogram_max(&hist_pub) == v
+                 && p0 == v && p50 == v && p100 == v);
+        atomic_store_explicit(&pub_ack, r, memory_order_release); /* pairs with the writer's acquire */
+    }
+    pthread_join(t, NULL);
+    if (bad) fprintf(stderr, "  %llu of %llu rounds saw a count without its value\n",
+                     (unsigned long long)bad, (unsigned long long)rounds);
+    CHECK(bad == 0);
+}
+
 int main(void) {
     RUN(test_bucket_layout_is_contiguous_and_precise);
     RUN(test_percentiles_match_sorted_values);
     RUN(test_record_n_equals_record_and_merge_adds);
     RUN(test_record_count_equals_repeated_record);
     RUN(test_readable_while_written);
+    RUN(test_count_publishes_min_max);
     return CHECK_SUMMARY("test_histogram");
 }

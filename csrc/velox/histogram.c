@@ -21,7 +21,11 @@ uint64_t vx_histogram_bucket_highest(uint32_t index) {
 
 void vx_histogram_init(vx_histogram *h) {
     /* relaxed stores: the writer (or the owner before any writer starts) resets; readers that
-     * overlap a reset see a mix of old and zero values, which the reader functions tolerate */
+     * overlap a reset see a mix of old and zero values, which the reader functions tolerate
+     * (a count > 0 with min == UINT64_MAX reads as empty). total_count first: a reader that
+     * still sees the old count may see reset fields, never the reverse order's "count 0 but
+     * buckets full" (that would be harmless too: readers decide emptiness by the count). The
+     * next record's release store of total_count publishes all of these. */
     atomic_store_explicit(&h->total_count, 0, memory_order_relaxed);
     atomic_store_explicit(&h->saturated, 0, memory_order_relaxed);
     atomic_store_explicit(&h->sum, 0, memory_order_relaxed);
@@ -46,9 +50,8 @@ void vx_histogram_record_n(vx_histogram *h, const uint64_t *values, size_t n) {
         hi = v > hi ? v : hi;
         saturated += v > VX_HISTOGRAM_MAX_VALUE;
     }
-    /* relaxed, single writer (see vx_histogram_record) */
-    atomic_store_explicit(&h->total_count, atomic_load_explicit(&h->total_count, memory_order_relaxed) + n,
-                          memory_order_relaxed);
+    /* relaxed, single writer; published by the release store of total_count below (see
+     * vx_histogram_record_count) */
     atomic_store_explicit(&h->sum, atomic_load_explicit(&h->sum, memory_order_relaxed) + sum,
                           memory_order_relaxed);
     atomic_store_explicit(&h->saturated,
@@ -58,27 +61,38 @@ void vx_histogram_record_n(vx_histogram *h, const uint64_t *values, size_t n) {
         atomic_store_explicit(&h->min, lo, memory_order_relaxed);
     if (hi > atomic_load_explicit(&h->max, memory_order_relaxed))
         atomic_store_explicit(&h->max, hi, memory_order_relaxed);
+    /* release, last: pairs with the readers' acquire load of total_count */
+    atomic_store_explicit(&h->total_count, atomic_load_explicit(&h->total_count, memory_order_relaxed) + n,
+                          memory_order_release);
 }
 
 uint64_t vx_histogram_count(const vx_histogram *h) {
-    /* relaxed: pairs with the writer's relaxed store in vx_histogram_record */
-    return atomic_load_explicit(&h->total_count, memory_order_relaxed);
+    /* acquire: pairs with the writer's release store of total_count (record_count, record_n,
+     * merge); whatever the caller reads next (min, max, percentile) covers these values */
+    return atomic_load_explicit(&h->total_count, memory_order_acquire);
 }
 
 uint64_t vx_histogram_min(const vx_histogram *h) {
-    /* relaxed: pairs with the writer's relaxed store in vx_histogram_record */
+    /* acquire on total_count (pairs with the writer's release store of it): emptiness is
+     * decided by the count; then min is at least as new as that count */
+    if (atomic_load_explicit(&h->total_count, memory_order_acquire) == 0) return 0;
+    /* relaxed: ordered after the acquire above; UINT64_MAX only during an overlapping reset */
     uint64_t v = atomic_load_explicit(&h->min, memory_order_relaxed);
     return v == UINT64_MAX ? 0 : v;
 }
 
 uint64_t vx_histogram_max(const vx_histogram *h) {
-    /* relaxed: pairs with the writer's relaxed store in vx_histogram_record */
+    /* acquire on total_count: pairs with the writer's release store of it (see _min) */
+    if (atomic_load_explicit(&h->total_count, memory_order_acquire) == 0) return 0;
+    /* relaxed: ordered after the acquire above */
     return atomic_load_explicit(&h->max, memory_order_relaxed);
 }
 
 double vx_histogram_mean(const vx_histogram *h) {
-    /* relaxed: pairs with the writer's relaxed stores in vx_histogram_record */
-    uint64_t n = atomic_load_explicit(&h->total_count, memory_order_relaxed);
+    /* acquire: pairs with the writer's release store of total_count, so sum covers at least
+     * these n values (it may include a few newer ones) */
+    uint64_t n = atomic_load_explicit(&h->total_count, memory_order_acquire);
+    /* relaxed: ordered after the acquire above */
     uint64_t s = atomic_load_explicit(&h->sum, memory_order_relaxed);
     return n ? (double)s / (double)n : 0.0;
 }
@@ -89,11 +103,17 @@ uint64_t vx_histogram_percentile(const vx_histogram *h, double p, int *status) {
         if (status) *status = VX_EINVAL;
         return 0;
     }
-    /* relaxed loads throughout: pair with the writer's relaxed stores; a live snapshot may be
-     * slightly inconsistent, so the walk is bounded by the bucket array and clamped */
+    /* acquire: pairs with the writer's release store of total_count (published last), so
+     * emptiness is decided by the count and min, max and the buckets below cover at least
+     * these values. (Before: min was read first and a writer that had stored the count but
+     * not yet min made a 1-value histogram look empty — csrc/tests/test_histogram.c
+     * test_readable_while_written caught it under TSan.) */
+    if (atomic_load_explicit(&h->total_count, memory_order_acquire) == 0) return 0; /* empty */
+    /* relaxed loads from here: ordered after the acquire above; a live snapshot may still be
+     * slightly newer in some fields, so the walk is bounded by the bucket array and clamped */
     uint64_t lo = atomic_load_explicit(&h->min, memory_order_relaxed);
     uint64_t hi = atomic_load_explicit(&h->max, memory_order_relaxed);
-    if (lo == UINT64_MAX) return 0; /* empty */
+    if (lo == UINT64_MAX) return 0; /* only while a reset overlaps this read */
     if (p == 0.0) return lo;
     if (p == 100.0) return hi;
     /* the count from the buckets themselves, so the rank is reachable in this snapshot */
@@ -130,17 +150,16 @@ void vx_histogram_merge(vx_histogram *dst, const vx_histogram *src) {
     /* all relaxed: src's loads pair with src's writer's relaxed stores; dst is written only
      * by the caller (its single writer) */
     uint64_t added = 0;
+    uint32_t first = 0, last = 0;
     for (uint32_t i = 0; i < VX_HISTOGRAM_BUCKETS; i++) {
         uint64_t c = atomic_load_explicit(&src->counts[i], memory_order_relaxed);
         if (!c) continue;
+        if (!added) first = i;
+        last = i;
         added += c;
         atomic_store_explicit(&dst->counts[i], atomic_load_explicit(&dst->counts[i], memory_order_relaxed) + c,
                               memory_order_relaxed);
     }
-    /* take the count from the buckets copied, so dst stays self-consistent even if src is live */
-    atomic_store_explicit(&dst->total_count,
-                          atomic_load_explicit(&dst->total_count, memory_order_relaxed) + added,
-                          memory_order_relaxed);
     atomic_store_explicit(&dst->sum,
                           atomic_load_explicit(&dst->sum, memory_order_relaxed)
                               + atomic_load_explicit(&src->sum, memory_order_relaxed),
@@ -151,8 +170,17 @@ void vx_histogram_merge(vx_histogram *dst, const vx_histogram *src) {
                           memory_order_relaxed);
     uint64_t lo = atomic_load_explicit(&src->min, memory_order_relaxed);
     uint64_t hi = atomic_load_explicit(&src->max, memory_order_relaxed);
+    /* a live src may have published a bucket before its min/max: bound them by the buckets */
+    if (added && lo > vx_histogram_bucket_highest(first)) lo = vx_histogram_bucket_lowest(first);
+    if (added && hi < vx_histogram_bucket_lowest(last)) hi = vx_histogram_bucket_highest(last);
     if (added && lo < atomic_load_explicit(&dst->min, memory_order_relaxed))
         atomic_store_explicit(&dst->min, lo, memory_order_relaxed);
     if (added && hi > atomic_load_explicit(&dst->max, memory_order_relaxed))
         atomic_store_explicit(&dst->max, hi, memory_order_relaxed);
+    /* release, last: take the count from the buckets copied, so dst stays self-consistent
+     * even if src is live; publishes dst's stores above to readers of dst (pairs with their
+     * acquire load of total_count) */
+    atomic_store_explicit(&dst->total_count,
+                          atomic_load_explicit(&dst->total_count, memory_order_relaxed) + added,
+                          memory_order_release);
 }

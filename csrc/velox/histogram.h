@@ -10,10 +10,13 @@
  *     top bucket and in `saturated`; min/max/sum still see the true value.
  *   - Single writer: exactly one thread calls vx_histogram_record/record_n/reset on a given
  *     histogram. Any number of threads may read it (count, percentile, min, max, mean, copy,
- *     merge-from) at any time, also while it is being written: every field is a relaxed atomic,
- *     so a reader sees each field's value at some recent moment. A snapshot taken while the
- *     writer runs can be slightly inconsistent across fields (e.g. count one ahead of the
- *     bucket sum); readers clamp so that results stay within [min, max].
+ *     merge-from) at any time, also while it is being written. Publication order: the writer
+ *     updates the buckets, sum, saturated, min and max first (relaxed) and then total_count
+ *     with a release store; readers load total_count with acquire first and decide emptiness
+ *     by it. So a reader that sees a count of n also sees at least the buckets, min and max of
+ *     those n values (never "count 1 but min still UINT64_MAX"). Fields written after the
+ *     count a reader saw may be newer (e.g. the bucket sum one ahead of count); readers clamp
+ *     so that results stay within [min, max].
  *   - No allocation: the struct is the whole state (about 18 KB); embed it or allocate it.
  *   - Mergeable: vx_histogram_merge adds one histogram into another (the destination's writer
  *     must be the caller or stopped).
@@ -76,13 +79,11 @@ void vx_histogram_init(vx_histogram *h);
 static inline void vx_histogram_record_count(vx_histogram *h, uint64_t value, uint64_t count) {
     if (count == 0) return;
     uint32_t i = vx_histogram_bucket_index(value);
-    /* all relaxed: single writer; pairs with the relaxed loads of readers (no ordering needed,
-     * readers tolerate fields from slightly different moments) */
+    /* relaxed: single writer; these fields are published by the release store of total_count
+     * below, which pairs with the readers' acquire load of total_count (vx_histogram_count,
+     * _mean, _percentile). The relaxed load + store pairs need no ordering: one writer. */
     atomic_store_explicit(&h->counts[i],
                           atomic_load_explicit(&h->counts[i], memory_order_relaxed) + count,
-                          memory_order_relaxed);
-    atomic_store_explicit(&h->total_count,
-                          atomic_load_explicit(&h->total_count, memory_order_relaxed) + count,
                           memory_order_relaxed);
     atomic_store_explicit(&h->sum, atomic_load_explicit(&h->sum, memory_order_relaxed) + value * count,
                           memory_order_relaxed);
@@ -94,6 +95,12 @@ static inline void vx_histogram_record_count(vx_histogram *h, uint64_t value, ui
         atomic_store_explicit(&h->saturated,
                               atomic_load_explicit(&h->saturated, memory_order_relaxed) + count,
                               memory_order_relaxed);
+    /* release, last: publishes the bucket, sum, min, max and saturated stores above; pairs
+     * with the acquire load of total_count in every reader (a reader that sees the new count
+     * sees them too). The relaxed load is the writer reading its own last store. */
+    atomic_store_explicit(&h->total_count,
+                          atomic_load_explicit(&h->total_count, memory_order_relaxed) + count,
+                          memory_order_release);
 }
 
 /* Records one value. Writer only. (count == 1 folds away: this is as cheap as a dedicated
