@@ -99,7 +99,7 @@ if [ -z "$minor" ] || [ "$minor" -gt "${glibc#2.}" ]; then
 fi
 plat=$found
 echo "+ auditwheel repair --plat $plat"
-"$tools/bin/auditwheel" repair --plat "$plat" -w "$work/repaired" "$raw" > "$work/repair.log" 2>&1 \
+PATH="$tools/bin:$PATH" "$tools/bin/auditwheel" repair --plat "$plat" -w "$work/repaired" "$raw" > "$work/repair.log" 2>&1 \
     || { cat "$work/repair.log"; exit 1; }
 wheel=$(ls "$work"/repaired/velox-*.whl)
 case "$(basename "$wheel")" in *"$plat"*) ;; *) echo "not tagged $plat: $wheel" >&2; exit 1 ;; esac

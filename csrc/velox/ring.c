@@ -89,7 +89,18 @@ void vx_ring_destroy(vx_ring *ring) { free(ring); }
 
 /* ---- debug misuse guard --------------------------------------------------- */
 
-#ifdef VELOX_DEBUG
+/* The guard is compiled in by VELOX_DEBUG, and by VELOX_RING_GUARD, which setup.py defines when
+ * building for a free-threaded CPython (3.13t/3.14t): there, two Python threads really can
+ * enter one side at once, and misuse must raise (VX_EMISUSE -> RuntimeError), not corrupt the
+ * ring. Guarded builds also turn a NULL ring (a SharedRing closed by another thread between
+ * the caller's closed-check and its call) into VX_ESTATE instead of a NULL dereference. */
+#if defined(VELOX_DEBUG) || defined(VELOX_RING_GUARD)
+#define VX_RING_GUARDED 1
+#else
+#define VX_RING_GUARDED 0
+#endif
+
+#if VX_RING_GUARDED
 static inline int guard_enter(_Atomic uint32_t *busy) {
     /* acquire pairs with the release in guard_leave by the previous owner of this side, so
      * role hand-offs between threads are ordered; 1 means another thread is inside. */
@@ -101,6 +112,7 @@ static inline void guard_leave(_Atomic uint32_t *busy) {
 }
 #define VX_RING_ENTER(side)                                 \
     do {                                                    \
+        if (r == NULL) return VX_ESTATE;                    \
         if (!guard_enter(&r->side.busy)) return VX_EMISUSE; \
     } while (0)
 #define VX_RING_LEAVE(side) guard_leave(&r->side.busy)
@@ -286,7 +298,7 @@ vx_status vx_ring_reserve(vx_ring *r, uint32_t max_n, vx_ring_span *span) {
 }
 
 vx_status vx_ring_commit(vx_ring *r, uint32_t n) {
-#ifdef VELOX_DEBUG
+#if VX_RING_GUARDED
     if (r->producer.reserved_n == 0) return n == 0 ? VX_OK : VX_EMISUSE;
     if (n > r->producer.reserved_n) return VX_EMISUSE;
 #endif
@@ -299,7 +311,7 @@ vx_status vx_ring_commit(vx_ring *r, uint32_t n) {
          * place are visible before the consumer can see the new head */
         atomic_store_explicit(&r->producer.head, head + n, memory_order_release);
     }
-#ifdef VELOX_DEBUG
+#if VX_RING_GUARDED
     VX_RING_LEAVE(producer); /* taken by vx_ring_reserve */
 #endif
     return VX_OK;
@@ -324,7 +336,7 @@ vx_status vx_ring_peek(vx_ring *r, uint32_t max_n, vx_ring_span *span) {
 }
 
 vx_status vx_ring_release(vx_ring *r, uint32_t n) {
-#ifdef VELOX_DEBUG
+#if VX_RING_GUARDED
     if (r->consumer.peeked_n == 0) return n == 0 ? VX_OK : VX_EMISUSE;
     if (n > r->consumer.peeked_n) return VX_EMISUSE;
 #endif
@@ -337,7 +349,7 @@ vx_status vx_ring_release(vx_ring *r, uint32_t n) {
          * complete before the producer may overwrite these slots */
         atomic_store_explicit(&r->consumer.tail, tail + n, memory_order_release);
     }
-#ifdef VELOX_DEBUG
+#if VX_RING_GUARDED
     VX_RING_LEAVE(consumer); /* taken by vx_ring_peek */
 #endif
     return VX_OK;
