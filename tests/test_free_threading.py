@@ -9,6 +9,7 @@ GIL check runs only on free-threaded builds; CI's interpreter matrix (.ci/steps/
 60-interpreters.sh) runs this file there and fails unless test_gil_stays_disabled PASSED.
 """
 
+import os
 import subprocess
 import sys
 import sysconfig
@@ -67,8 +68,11 @@ def test_gil_stays_disabled():
             "velox.Histogram().record(1)\n"
             "assert not sys._is_gil_enabled()\n"
             "print('gil disabled after importing', len(sys.modules), 'modules')\n")
-    proc = subprocess.run([sys.executable, "-X", "gil=0", "-c", code], capture_output=True,
-                          text=True, timeout=120)
+    # No -X gil=0 / PYTHON_GIL=0: those would force the GIL off whatever the modules declare.
+    env = {k: v for k, v in os.environ.items() if k != "PYTHON_GIL"}
+    root = os.path.dirname(os.path.dirname(os.path.realpath(velox.__file__)))
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          timeout=120, cwd=root, env=env)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert "gil disabled" in proc.stdout
     assert not sys._is_gil_enabled()
