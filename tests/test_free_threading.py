@@ -80,10 +80,11 @@ def test_gil_stays_disabled():
 
 def test_two_producers_one_ring_never_corrupts():
     """SPSC misuse: two threads push into one ring while one consumer pops. Every push either
-    succeeds, reports full, or (free-threaded build: the always-on misuse guard) raises
-    RuntimeError; every record popped is one that was pushed, exactly once; counts add up."""
-    ring = SpscRing(64, TXN_DTYPE)
-    per_producer = 20_000
+    succeeds or (free-threaded build: the always-on misuse guard) raises RuntimeError; every
+    record popped is one that was pushed, exactly once; counts add up. Without the guard, two
+    producers racing on the head index lose records (seen: 27,257 of 800,000 on 3.13t)."""
+    per_producer = 100_000
+    ring = SpscRing(1 << 18, TXN_DTYPE)  # never full: every overlap is a real race on head
     accepted = [[], []]
     misuse = [0, 0]
     done = threading.Event()
@@ -94,25 +95,24 @@ def test_two_producers_one_ring_never_corrupts():
             for i in range(per_producer):
                 seq = k * per_producer + i
                 try:
-                    if ring.try_push(Transaction(seq=seq, qty=1, price=seq)):
-                        accepted[k].append(seq)
+                    assert ring.try_push(Transaction(seq=seq, qty=1, price=seq))
+                    accepted[k].append(seq)
                 except RuntimeError as exc:
                     assert "another thread" in str(exc)
                     misuse[k] += 1
         return body
 
     def consumer():
+        out = np.empty(4096, TXN_DTYPE)
         while True:
-            try:
-                rec = ring.try_pop()
-            except RuntimeError:  # impossible: one consumer
-                raise
-            if rec is None:
+            n = ring.pop_many(out)
+            if n == 0:
                 if done.is_set() and len(ring) == 0:
                     return
                 continue
-            popped.append(int(rec["seq"]))
-            assert int(rec["price"]) == int(rec["seq"]) and int(rec["qty"]) == 1, rec
+            got = out[:n]
+            assert (got["price"] == got["seq"].astype(np.int64)).all() and (got["qty"] == 1).all()
+            popped.extend(got["seq"].tolist())
 
     cons = threading.Thread(target=consumer)
     cons.start()
@@ -120,14 +120,13 @@ def test_two_producers_one_ring_never_corrupts():
         run_threads([producer(0), producer(1)])
     finally:
         done.set()
-        cons.join(60)
+        cons.join(120)
     assert not cons.is_alive()
     pushed = sorted(accepted[0] + accepted[1])
-    # With two producers racing on one head index (no guard) records would be lost or
-    # duplicated; with the guard (or the GIL) every accepted record arrives exactly once.
+    assert ring.pushed == len(pushed), (ring.pushed, len(pushed), misuse)
     assert sorted(popped) == pushed
-    assert ring.pushed == ring.popped == len(pushed)
-    assert ring.pushed + ring.rejected_full + sum(misuse) == 2 * per_producer
+    assert ring.popped == len(pushed) and len(ring) == 0
+    assert len(pushed) + sum(misuse) == 2 * per_producer
     if not FREE_THREADED:
         assert misuse == [0, 0]
 
