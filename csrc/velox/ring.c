@@ -299,6 +299,7 @@ vx_status vx_ring_reserve(vx_ring *r, uint32_t max_n, vx_ring_span *span) {
 
 vx_status vx_ring_commit(vx_ring *r, uint32_t n) {
 #if VX_RING_GUARDED
+    if (r == NULL) return VX_ESTATE;
     if (r->producer.reserved_n == 0) return n == 0 ? VX_OK : VX_EMISUSE;
     if (n > r->producer.reserved_n) return VX_EMISUSE;
 #endif
@@ -337,6 +338,7 @@ vx_status vx_ring_peek(vx_ring *r, uint32_t max_n, vx_ring_span *span) {
 
 vx_status vx_ring_release(vx_ring *r, uint32_t n) {
 #if VX_RING_GUARDED
+    if (r == NULL) return VX_ESTATE;
     if (r->consumer.peeked_n == 0) return n == 0 ? VX_OK : VX_EMISUSE;
     if (n > r->consumer.peeked_n) return VX_EMISUSE;
 #endif
