@@ -48,6 +48,11 @@ check_log() {  # check_log NAME LOG: a pytest summary with passes and no failure
     fi
 }
 
+show_failure() {  # the assertion lines and the summary of a failed pytest log
+    grep -E '^(E |FAILED |ERROR |Fatal Python error|  File .*velox)' "$1" | head -80
+    tail -15 "$1"
+}
+
 run_host() {  # run_host NAME PYTHON [extra check]
     local name=$1 py=$2 t0 dir
     t0=$(date +%s)
@@ -59,7 +64,7 @@ run_host() {  # run_host NAME PYTHON [extra check]
     # `pytest`, not `python -m pytest`: the working directory (the source copy, no built
     # extension) must not shadow the installed velox.
     (cd "$dir/src" && "$dir/venv/bin/pytest" "${pytest_args[@]}" tests) > "$dir/pytest.log" 2>&1 || true
-    check_log "$name" "$dir/pytest.log" || { tail -60 "$dir/pytest.log"; return 1; }
+    check_log "$name" "$dir/pytest.log" || { show_failure "$dir/pytest.log"; return 1; }
     echo "[$name] passed in $(( $(date +%s) - t0 )) s"
 }
 
@@ -76,7 +81,7 @@ run_debian() {  # run_debian NAME VERSION: Debian's pythonVERSION in the chroot
         PIP_ONLY_BINARY=numpy,hypothesis /velox/venv/bin/pip install -q '/velox/src[test]' > /velox/pip.log 2>&1 || { tail -30 /velox/pip.log; exit 1; }
         cd /velox/src && /velox/venv/bin/pytest ${pytest_args[*]@Q} tests > /velox/pytest.log 2>&1 || true
     "
-    check_log "$name" "$dir/pytest.log" || { tail -60 "$dir/pytest.log"; return 1; }
+    check_log "$name" "$dir/pytest.log" || { show_failure "$dir/pytest.log"; return 1; }
     echo "[$name] passed in $(( $(date +%s) - t0 )) s"
 }
 
