@@ -23,6 +23,7 @@ so downstream Cython can compile against an installed velox (``velox.get_include
 
 import glob
 import os
+import sysconfig
 
 import numpy
 from Cython.Build import cythonize
@@ -59,6 +60,11 @@ else:
     macros.append(("NDEBUG", "1"))
 if DEBUG:
     compile_args.append("-UNDEBUG")
+if sysconfig.get_config_var("Py_GIL_DISABLED"):
+    # Free-threaded CPython (3.13t/3.14t): Python threads run in parallel, so the ring's
+    # per-side misuse guard (debug builds only elsewhere) is always on: a second producer or
+    # consumer thread gets RuntimeError instead of corrupting the ring (see docs/reliability.md).
+    macros.append(("VELOX_RING_GUARD", "1"))
 if SANITIZE == "thread":
     compile_args.append("-fsanitize=thread")
     link_args.append("-fsanitize=thread")

@@ -25,6 +25,10 @@ import textwrap
 import pytest
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+# Subprocesses run where the velox under test imports from: the checkout for an in-place or
+# editable build, site-packages for an installed wheel (scripts/build-wheel.sh, CI's
+# interpreter matrix), never a checkout whose velox/ has no built extension.
+IMPORT_ROOT = os.path.dirname(os.path.dirname(os.path.realpath(__import__("velox").__file__)))
 SHIM_SRC = os.path.join(ROOT, "tests", "native", "malloc_count.c")
 
 
@@ -60,7 +64,7 @@ def run_child(shim, body, timeout=120):
     """)
     env = dict(os.environ)
     env["LD_PRELOAD"] = shim + (" " + env["LD_PRELOAD"] if env.get("LD_PRELOAD") else "")
-    proc = subprocess.run([sys.executable, "-c", prelude + textwrap.dedent(body)], cwd=ROOT,
+    proc = subprocess.run([sys.executable, "-c", prelude + textwrap.dedent(body)], cwd=IMPORT_ROOT,
                           env=env, capture_output=True, text=True, timeout=timeout)
     assert proc.returncode == 0, proc.stderr[-3000:]
     return json.loads(proc.stdout.strip().splitlines()[-1])

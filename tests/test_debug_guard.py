@@ -51,6 +51,12 @@ def debug_tree(tmp_path_factory):
                     ignore=shutil.ignore_patterns("__pycache__", "*.c", "*.html"))
     for so in glob.glob(str(pkg / "_ring.*.so")):
         os.remove(so)
+    # Only _ring is rebuilt: the other modules come from the velox under test (an installed
+    # wheel has them in site-packages, not in the checkout's velox/).
+    import velox
+    for so in glob.glob(os.path.join(os.path.dirname(os.path.realpath(velox.__file__)), "*.so")):
+        if not os.path.basename(so).startswith("_ring.") and not (pkg / os.path.basename(so)).exists():
+            shutil.copy(so, pkg)
     # Build the debug ring like the modules it will sit next to: under the sanitizer CI steps
     # those are instrumented, and an uninstrumented ring there would give TSan false reports.
     env = {k: v for k, v in os.environ.items() if k not in ("LD_PRELOAD", "VELOX_SANITIZE")}

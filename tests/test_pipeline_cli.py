@@ -15,10 +15,14 @@ from velox import BUNDLE_DTYPE
 from velox.pipeline import available_cpus, parse_args
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+# Subprocesses run where the velox under test imports from: the checkout for an in-place or
+# editable build, site-packages for an installed wheel (scripts/build-wheel.sh, CI's
+# interpreter matrix), never a checkout whose velox/ has no built extension.
+IMPORT_ROOT = os.path.dirname(os.path.dirname(os.path.realpath(__import__("velox").__file__)))
 
 
 def run(*args, **kw):
-    return subprocess.run([sys.executable, "-m", "velox.pipeline", *args], cwd=ROOT,
+    return subprocess.run([sys.executable, "-m", "velox.pipeline", *args], cwd=IMPORT_ROOT,
                           capture_output=True, text=True, timeout=60, **kw)
 
 
@@ -44,7 +48,7 @@ def test_short_run_writes_json_and_output(tmp_path):
 def test_sigint_mid_run_exits_0_with_a_complete_summary(tmp_path):
     js = tmp_path / "r.json"
     p = subprocess.Popen([sys.executable, "-m", "velox.pipeline", "--rate", "50000",
-                          "--duration", "30", "--json", str(js)], cwd=ROOT,
+                          "--duration", "30", "--json", str(js)], cwd=IMPORT_ROOT,
                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         first = p.stdout.readline()  # the banner: the pipeline is about to start
@@ -64,7 +68,7 @@ def test_sigint_mid_run_exits_0_with_a_complete_summary(tmp_path):
 
 def test_sigterm_also_stops_cleanly():
     p = subprocess.Popen([sys.executable, "-m", "velox.pipeline", "--rate", "max", "--on-full",
-                          "block", "--duration", "30"], cwd=ROOT,
+                          "block", "--duration", "30"], cwd=IMPORT_ROOT,
                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         assert "velox pipeline" in p.stdout.readline()  # handlers are installed by now

@@ -1,6 +1,7 @@
 """velox.SpscRing: construction, items in and out, edges, batches, blocking waits, errors."""
 
 import threading
+import time
 
 import numpy as np
 import pytest
@@ -274,6 +275,9 @@ def test_blocking_push_item_copied_before_wait():
     item = bytearray((5).to_bytes(8, "little"))
     t = threading.Thread(target=r.push, args=(item,), kwargs={"timeout": 10})
     t.start()
+    # Let the push call start (and copy the item) first: on a free-threaded CPython the two
+    # threads really run at once, and a change before the call is just a different item.
+    time.sleep(0.2)
     item[:] = (9).to_bytes(8, "little")
     assert int(r.pop(timeout=10)) == 0
     t.join(10)

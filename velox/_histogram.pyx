@@ -1,17 +1,21 @@
-# cython: language_level=3, embedsignature=True
+# cython: language_level=3, embedsignature=True, freethreading_compatible=True
 # distutils: sources = csrc/velox/histogram.c csrc/velox/types.c
 """Histogram: a fixed-memory log-linear (HDR-style) latency histogram. Thin wrapper over
 ``csrc/velox/histogram.h``: values are non-negative integers (velox records nanoseconds) up to
 2**40 - 1; every bucket is at most 1/64 (1.6 %) of its values wide; one writer at a time.
 
-Not marked free-threading compatible: record/record_many/reset/merge-into assume one writer
-per histogram, which the GIL guarantees for Python callers."""
+Thread-safe from Python: every method holds the histogram's own lock (a ``cython.pymutex``,
+a PyMutex), so threads recording into one Histogram at once lose no count, with or without
+the GIL (free-threaded 3.14t). C code recording through ``hist.h`` directly (see the .pxd) is
+its own single writer."""
 
 from cpython.long cimport PyLong_Check
 from cpython.mem cimport PyMem_Free, PyMem_Malloc
 from cpython.number cimport PyNumber_Index
 from libc.stdint cimport uint64_t
-from libc.string cimport memset
+from libc.string cimport memcpy, memset
+
+cimport cython
 
 cimport numpy as cnp
 import numpy as np
@@ -51,7 +55,8 @@ cdef class Histogram:
         cdef unsigned long long v = _as_u64(value)
         if v > VX_HISTOGRAM_MAX_VALUE:
             raise ValueError(f"value must be an integer in [0, 2**40 - 1], got {value!r}")
-        vx_histogram_record(self.h, v)
+        with self._lock:
+            vx_histogram_record(self.h, v)
 
     def record_many(self, values):
         """Records every value of a 1-D integer array (or sequence); all must be in
@@ -77,30 +82,36 @@ cdef class Histogram:
         cdef size_t n = u.shape[0]
         cdef const uint64_t *p = <const uint64_t *>cnp.PyArray_DATA(u)
         with nogil:
-            vx_histogram_record_n(self.h, p, n)
+            with self._lock:
+                vx_histogram_record_n(self.h, p, n)
 
     @property
     def count(self):
         """Values recorded."""
-        return vx_histogram_count(self.h)
+        with self._lock:
+            return vx_histogram_count(self.h)
 
     def __len__(self):
-        return vx_histogram_count(self.h)
+        with self._lock:
+            return vx_histogram_count(self.h)
 
     @property
     def min(self):
         """Smallest value recorded (0 when empty)."""
-        return vx_histogram_min(self.h)
+        with self._lock:
+            return vx_histogram_min(self.h)
 
     @property
     def max(self):
         """Largest value recorded (0 when empty)."""
-        return vx_histogram_max(self.h)
+        with self._lock:
+            return vx_histogram_max(self.h)
 
     @property
     def mean(self):
         """Mean of the values recorded (0.0 when empty)."""
-        return vx_histogram_mean(self.h)
+        with self._lock:
+            return vx_histogram_mean(self.h)
 
     def percentile(self, p):
         """Value at percentile p in [0, 100] (0 when empty); see the class doc for precision."""
@@ -110,7 +121,9 @@ cdef class Histogram:
         except TypeError:
             raise TypeError(f"percentile must be a number in [0, 100], got {p!r}") from None
         cdef int status = 0
-        cdef uint64_t v = vx_histogram_percentile(self.h, q, &status)
+        cdef uint64_t v
+        with self._lock:
+            v = vx_histogram_percentile(self.h, q, &status)
         if status != 0:
             raise ValueError(f"percentile must be in [0, 100], got {p!r}")
         return v
@@ -122,7 +135,8 @@ cdef class Histogram:
     def to_numpy(self):
         """Non-empty buckets as a structured array of (lowest, highest, count) in value order."""
         cdef cnp.ndarray[cnp.uint64_t, ndim=1, mode="c"] counts = np.empty(VX_HISTOGRAM_BUCKETS, np.uint64)
-        vx_histogram_copy_counts(self.h, <uint64_t *>cnp.PyArray_DATA(counts), VX_HISTOGRAM_BUCKETS)
+        with self._lock:
+            vx_histogram_copy_counts(self.h, <uint64_t *>cnp.PyArray_DATA(counts), VX_HISTOGRAM_BUCKETS)
         idx = np.flatnonzero(counts)
         out = np.empty(idx.size, BUCKET_DTYPE)
         cdef Py_ssize_t k
@@ -139,15 +153,30 @@ cdef class Histogram:
 
     def merge(self, Histogram other not None):
         """Adds every value recorded in other into this histogram."""
-        vx_histogram_merge(self.h, other.h)
+        # Snapshot other under its lock, then merge under ours: one lock at a time, so
+        # a.merge(b) racing b.merge(a) cannot deadlock, and h.merge(h) works.
+        cdef vx_histogram *tmp = <vx_histogram *>PyMem_Malloc(sizeof(vx_histogram))
+        if tmp == NULL:
+            raise MemoryError("cannot allocate a Histogram snapshot")
+        try:
+            with other._lock:
+                memcpy(tmp, other.h, sizeof(vx_histogram))
+            with self._lock:
+                vx_histogram_merge(self.h, tmp)
+        finally:
+            PyMem_Free(tmp)
 
     def reset(self):
         """Forgets every value."""
-        vx_histogram_init(self.h)
+        with self._lock:
+            vx_histogram_init(self.h)
 
     def copy(self):
         """An independent copy."""
-        return histogram_snapshot(self.h)
+        cdef Histogram h = Histogram.__new__(Histogram)
+        with self._lock:
+            vx_histogram_merge(h.h, self.h)
+        return h
 
     def summary(self):
         """dict with count, min, max, mean and p50/p90/p99/p999/max (ns)."""
@@ -158,7 +187,7 @@ cdef class Histogram:
         }
 
     def __repr__(self):
-        if not vx_histogram_count(self.h):
+        if not self.count:
             return "Histogram(count=0)"
         return (f"Histogram(count={self.count}, min={self.min}, p50={self.percentile(50)}, "
                 f"p99={self.percentile(99)}, max={self.max})")

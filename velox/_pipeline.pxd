@@ -2,6 +2,8 @@
 # the C pipeline (p.p) without Python, e.g. to read counters nogil:
 #     from velox._pipeline cimport NativePipeline
 #     from velox.includes.pipeline cimport vx_pipeline_read_counters, vx_pipeline_counters
+cimport cython
+
 from velox.includes.pipeline cimport vx_pipeline, vx_pipeline_config
 
 cdef class NativePipeline:
@@ -12,5 +14,6 @@ cdef class NativePipeline:
     cdef object bundle_dtype
     cdef readonly object external_ring  # the SpscRing/SharedRing given as external_ring, or None
     cdef bint external_busy             # we hold external_ring._producer_busy (start..join)
+    cdef cython.pymutex _join_lock      # serialises vx_pipeline_join (free-threaded builds)
 
     cdef int _release_external(self) except -1

@@ -1,4 +1,4 @@
-# cython: language_level=3, embedsignature=True
+# cython: language_level=3, embedsignature=True, freethreading_compatible=True
 # distutils: sources = csrc/velox/pipeline.c csrc/velox/orderbook.c csrc/velox/ring.c csrc/velox/histogram.c csrc/velox/tsc.c csrc/velox/types.c
 """NativePipeline: the C pipeline (csrc/velox/pipeline.h) as a thin Cython class. Use
 velox.Pipeline (velox/pipeline.py) for the friendly interface; this class takes the C
@@ -169,28 +169,35 @@ cdef class NativePipeline:
             self.external_busy = False
 
     cdef int _release_external(self) except -1:
-        if self.external_busy:
-            (<SpscRing>self.external_ring)._producer_busy -= 1
-            self.external_busy = False
+        with cython.critical_section(self):
+            if self.external_busy:
+                with cython.critical_section(self.external_ring):
+                    (<SpscRing>self.external_ring)._producer_busy -= 1
+                self.external_busy = False
         return 0
 
     def start(self):
         """Starts the native threads."""
-        if self.started:
-            raise RuntimeError("the pipeline was already started (a pipeline runs once)")
+        # Critical sections (free-threaded builds; no-ops with the GIL): two threads starting
+        # one pipeline, or two pipelines claiming one external ring, must not both pass.
         cdef SpscRing ext = self.external_ring
-        if ext is not None:
-            ext._live("external_ring")  # closed between construction and start?
-            if ext._producer_busy:
-                raise RuntimeError("external_ring is in use by another producer (a blocking "
-                                   "push, batch copy or another pipeline)")
-            ext._producer_busy += 1
-            self.external_busy = True
-        cdef vx_status st = vx_pipeline_start(self.p)
-        if st != VX_OK:
-            self._release_external()
-            raise OSError(f"cannot start the pipeline threads: {vx_status_name(st).decode()}")
-        self.started = True
+        cdef vx_status st
+        with cython.critical_section(self):
+            if self.started:
+                raise RuntimeError("the pipeline was already started (a pipeline runs once)")
+            if ext is not None:
+                with cython.critical_section(ext):
+                    ext._live("external_ring")  # closed between construction and start?
+                    if ext._producer_busy:
+                        raise RuntimeError("external_ring is in use by another producer (a "
+                                           "blocking push, batch copy or another pipeline)")
+                    ext._producer_busy += 1
+                self.external_busy = True
+            st = vx_pipeline_start(self.p)
+            if st != VX_OK:
+                self._release_external()
+                raise OSError(f"cannot start the pipeline threads: {vx_status_name(st).decode()}")
+            self.started = True
 
     def stop(self):
         """Asks ingress to stop; the other stages drain. Returns at once."""
@@ -211,7 +218,10 @@ cdef class NativePipeline:
         if not self.started:
             raise RuntimeError("the pipeline was never started")
         with nogil:
-            vx_pipeline_join(self.p)
+            # _join_lock: two threads joining at once must not both pthread_join the threads
+            # (free-threaded builds; with the GIL, joined is checked in C under the lock too).
+            with self._join_lock:
+                vx_pipeline_join(self.p)
         self.joined = True
         self._release_external()  # the output thread is gone: the ring may be closed now
 

@@ -1,4 +1,4 @@
-# cython: language_level=3, embedsignature=True
+# cython: language_level=3, embedsignature=True, freethreading_compatible=True
 # distutils: sources = csrc/velox/shm.c csrc/velox/ring.c csrc/velox/tsc.c csrc/velox/types.c
 """SharedRing: the SPSC ring of velox._ring placed in a named POSIX shared-memory segment, so
 two processes move fixed-size records with no syscall on the hot path. Thin wrapper over
@@ -27,6 +27,8 @@ from libc.stdint cimport uint32_t, uint64_t
 from libc.errno cimport ENOENT, errno
 from posix.types cimport pid_t
 from posix.unistd cimport getpid
+
+cimport cython
 
 from velox._ring cimport SpscRing
 from velox._ring import RingCorrupted
@@ -104,6 +106,17 @@ cdef str _describe(object dtype):
 cdef object _parse_dtype(str text):
     # literal_eval, never eval: the text comes from a segment another process wrote.
     return descr_to_dtype(ast.literal_eval(text))
+
+
+cdef extern from *:
+    """
+    #ifdef Py_GIL_DISABLED
+    #define VX_SHM_PY_FREE_THREADED 1
+    #else
+    #define VX_SHM_PY_FREE_THREADED 0
+    #endif
+    """
+    int VX_SHM_PY_FREE_THREADED
 
 
 cdef _raise_sys(int err, str what, str name):
@@ -259,7 +272,7 @@ cdef class SharedRing(SpscRing):
     @property
     def closed(self):
         """True after close()."""
-        return self.shm.header == NULL
+        return self.ring == NULL
 
     @property
     def is_creator(self):
@@ -268,12 +281,21 @@ cdef class SharedRing(SpscRing):
 
     def close(self):
         """Unmap the segment and mark this process's roles departed (a peer blocked on us gets
-        BrokenPipeError). The name stays (see unlink). Idempotent."""
-        if self._producer_busy or self._consumer_busy:
-            raise RuntimeError(f"SharedRing.close: ring {self.name!r} is in use by a blocking "
-                               "call, a batch copy or a native loop (e.g. a running Pipeline's "
-                               "output stage) in another thread")
-        _unmap(self)
+        BrokenPipeError). The name stays (see unlink). Idempotent.
+
+        On a free-threaded CPython another thread may be inside any method of this object
+        right now, so close() marks it closed (every later call raises ValueError) and
+        releases the roles at once, but unmaps only when the object is freed: a call already
+        under way never touches unmapped memory."""
+        with cython.critical_section(self):
+            if self._producer_busy or self._consumer_busy:
+                raise RuntimeError(f"SharedRing.close: ring {self.name!r} is in use by a "
+                                   "blocking call, a batch copy or a native loop (e.g. a "
+                                   "running Pipeline's output stage) in another thread")
+            if VX_SHM_PY_FREE_THREADED:
+                _release_roles(self)
+            else:
+                _unmap(self)
 
     def unlink(self):
         """Remove the segment's name (the creator's job): new attaches fail, mapped processes
@@ -355,7 +377,7 @@ cdef class SharedRing(SpscRing):
     # _side (role claim) first, and its blocking methods call _wait (overridden below).
 
     def __repr__(self):
-        if self.shm.header == NULL:
+        if self.ring == NULL:
             return f"SharedRing(name={self.name!r}, closed)"
         return (f"SharedRing(name={self.name!r}, capacity={self._capacity}, "
                 f"dtype={self.dtype!r}, len={vx_ring_size(self.ring)})")
@@ -428,8 +450,18 @@ cdef class SharedRing(SpscRing):
 
 cdef void _unmap(SharedRing self) noexcept:
     """Release this process's roles (marks them departed), unmap, forget the ring pointer."""
-    cdef uint64_t me
     if self.shm.header == NULL:
+        return
+    _release_roles(self)
+    vx_shm_detach(&self.shm)
+
+
+cdef void _release_roles(SharedRing self) noexcept:
+    """Release this process's roles (marks them departed) and forget the ring pointer (the
+    object is closed: _live raises); the mapping stays until _unmap."""
+    cdef uint64_t me
+    if self.shm.header == NULL or self.ring == NULL:
+        self.ring = NULL
         return
     if self._producer_gen == _generation or self._consumer_gen == _generation:
         me = vx_shm_identity(getpid())
@@ -439,7 +471,6 @@ cdef void _unmap(SharedRing self) noexcept:
             vx_shm_release(&self.shm, VX_SHM_CONSUMER, me)
     self._producer_gen = -1
     self._consumer_gen = -1
-    vx_shm_detach(&self.shm)
     self.ring = NULL
 
 

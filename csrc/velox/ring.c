@@ -112,7 +112,18 @@ void vx_ring_destroy(vx_ring *ring) { free(ring); }
 
 /* ---- debug misuse guard --------------------------------------------------- */
 
-#ifdef VELOX_DEBUG
+/* The guard is compiled in by VELOX_DEBUG, and by VELOX_RING_GUARD, which setup.py defines when
+ * building for a free-threaded CPython (3.13t/3.14t): there, two Python threads really can
+ * enter one side at once, and misuse must raise (VX_EMISUSE -> RuntimeError), not corrupt the
+ * ring. Guarded builds also turn a NULL ring (a SharedRing closed by another thread between
+ * the caller's closed-check and its call) into VX_ESTATE instead of a NULL dereference. */
+#if defined(VELOX_DEBUG) || defined(VELOX_RING_GUARD)
+#define VX_RING_GUARDED 1
+#else
+#define VX_RING_GUARDED 0
+#endif
+
+#if VX_RING_GUARDED
 static inline int guard_enter(_Atomic uint32_t *busy) {
     /* acquire pairs with the release in guard_leave by the previous owner of this side, so
      * role hand-offs between threads are ordered; 1 means another thread is inside. */
@@ -124,6 +135,7 @@ static inline void guard_leave(_Atomic uint32_t *busy) {
 }
 #define VX_RING_ENTER(side)                                        \
     do {                                                           \
+        if (r == NULL) return VX_ESTATE;                           \
         if (!guard_enter(&r->block->side.busy)) return VX_EMISUSE; \
     } while (0)
 #define VX_RING_LEAVE(side) guard_leave(&r->block->side.busy)
@@ -362,8 +374,11 @@ vx_status vx_ring_reserve(vx_ring *r, uint32_t max_n, vx_ring_span *span) {
 }
 
 vx_status vx_ring_commit(vx_ring *r, uint32_t n) {
+#if VX_RING_GUARDED
+    if (r == NULL) return VX_ESTATE;
+#endif
     vx_ring_block *b = r->block;
-#ifdef VELOX_DEBUG
+#if VX_RING_GUARDED
     if (b->producer.reserved_n == 0) return n == 0 ? VX_OK : VX_EMISUSE;
     if (n > b->producer.reserved_n) return VX_EMISUSE;
 #endif
@@ -372,7 +387,7 @@ vx_status vx_ring_commit(vx_ring *r, uint32_t n) {
     uint64_t used = head - b->producer.cached_tail;
     if (n && used > r->capacity) { /* the block changed under the reservation */
         b->producer.reserved_n = 0;
-#ifdef VELOX_DEBUG
+#if VX_RING_GUARDED
         VX_RING_LEAVE(producer); /* taken by vx_ring_reserve */
 #endif
         return mark_corrupt(r);
@@ -384,7 +399,7 @@ vx_status vx_ring_commit(vx_ring *r, uint32_t n) {
          * place are visible before the consumer can see the new head */
         atomic_store_explicit(&b->producer.head, head + n, memory_order_release);
     }
-#ifdef VELOX_DEBUG
+#if VX_RING_GUARDED
     VX_RING_LEAVE(producer); /* taken by vx_ring_reserve */
 #endif
     return VX_OK;
@@ -410,8 +425,11 @@ vx_status vx_ring_peek(vx_ring *r, uint32_t max_n, vx_ring_span *span) {
 }
 
 vx_status vx_ring_release(vx_ring *r, uint32_t n) {
+#if VX_RING_GUARDED
+    if (r == NULL) return VX_ESTATE;
+#endif
     vx_ring_block *b = r->block;
-#ifdef VELOX_DEBUG
+#if VX_RING_GUARDED
     if (b->consumer.peeked_n == 0) return n == 0 ? VX_OK : VX_EMISUSE;
     if (n > b->consumer.peeked_n) return VX_EMISUSE;
 #endif
@@ -420,7 +438,7 @@ vx_status vx_ring_release(vx_ring *r, uint32_t n) {
     uint64_t ready = b->consumer.cached_head - tail;
     if (n && ready > r->capacity) { /* the block changed under the peek */
         b->consumer.peeked_n = 0;
-#ifdef VELOX_DEBUG
+#if VX_RING_GUARDED
         VX_RING_LEAVE(consumer); /* taken by vx_ring_peek */
 #endif
         return mark_corrupt(r);
@@ -432,7 +450,7 @@ vx_status vx_ring_release(vx_ring *r, uint32_t n) {
          * complete before the producer may overwrite these slots */
         atomic_store_explicit(&b->consumer.tail, tail + n, memory_order_release);
     }
-#ifdef VELOX_DEBUG
+#if VX_RING_GUARDED
     VX_RING_LEAVE(consumer); /* taken by vx_ring_peek */
 #endif
     return VX_OK;

@@ -212,8 +212,26 @@ void vx_ring_destroy(vx_ring *ring);
 
 /* ---- shape and observers (any thread) ------------------------------------------------ */
 
-static inline uint32_t vx_ring_capacity(const vx_ring *r) { return r->capacity; }
-static inline uint32_t vx_ring_elem_size(const vx_ring *r) { return r->elem_size; }
+/* VELOX_RING_GUARD (free-threaded CPython builds, see ring.c): the observers return 0 for a
+ * NULL ring, which a SharedRing closed by another thread between the caller's closed-check
+ * and its call hands them, instead of dereferencing it. Not compiled into other builds. */
+#ifdef VELOX_RING_GUARD
+#define VX_RING_OBSERVER_NULL_CHECK(r) \
+    do {                               \
+        if ((r) == NULL) return 0;     \
+    } while (0)
+#else
+#define VX_RING_OBSERVER_NULL_CHECK(r) ((void)0)
+#endif
+
+static inline uint32_t vx_ring_capacity(const vx_ring *r) {
+    VX_RING_OBSERVER_NULL_CHECK(r);
+    return r->capacity;
+}
+static inline uint32_t vx_ring_elem_size(const vx_ring *r) {
+    VX_RING_OBSERVER_NULL_CHECK(r);
+    return r->elem_size;
+}
 
 /* 1 once a call found the block's indices broken (VX_ECORRUPT); sticky. */
 static inline int vx_ring_corrupt(const vx_ring *r) {
@@ -229,14 +247,17 @@ static inline void *vx_ring_slot(vx_ring *r, uint64_t index) {
 /* Records ever pushed / popped, and calls refused because full (a try_push that found the
  * ring full, a push_n that could take none of its records; a partial push_n is not one). */
 static inline uint64_t vx_ring_pushed(const vx_ring *r) {
+    VX_RING_OBSERVER_NULL_CHECK(r);
     /* relaxed: a statistic; pairs with nothing (the consumer's acquire load does the sync) */
     return atomic_load_explicit(&r->block->producer.head, memory_order_relaxed);
 }
 static inline uint64_t vx_ring_popped(const vx_ring *r) {
+    VX_RING_OBSERVER_NULL_CHECK(r);
     /* relaxed: a statistic; pairs with nothing (the producer's acquire load does the sync) */
     return atomic_load_explicit(&r->block->consumer.tail, memory_order_relaxed);
 }
 static inline uint64_t vx_ring_rejected_full(const vx_ring *r) {
+    VX_RING_OBSERVER_NULL_CHECK(r);
     /* relaxed: a statistic written only by the producer with a relaxed store */
     return atomic_load_explicit(&r->block->producer.rejected_full, memory_order_relaxed);
 }
@@ -244,6 +265,7 @@ static inline uint64_t vx_ring_rejected_full(const vx_ring *r) {
 /* Records currently held, in [0, capacity]. Exact when called by the producer or the
  * consumer; a snapshot (clamped to capacity) from any other thread while both sides run. */
 static inline uint32_t vx_ring_size(const vx_ring *r) {
+    VX_RING_OBSERVER_NULL_CHECK(r);
     /* Read tail before head so head >= tail: head only grows and never passes tail+capacity
      * as of the moment it is read. acquire pairs with the release stores in pop / push. */
     uint64_t tail = atomic_load_explicit(&r->block->consumer.tail, memory_order_acquire);
@@ -254,6 +276,7 @@ static inline uint32_t vx_ring_size(const vx_ring *r) {
 
 /* Free slots, capacity - size (same exactness as vx_ring_size). */
 static inline uint32_t vx_ring_free_slots(const vx_ring *r) {
+    VX_RING_OBSERVER_NULL_CHECK(r);
     return r->capacity - vx_ring_size(r);
 }
 

@@ -1,0 +1,126 @@
+#!/usr/bin/env bash
+# CI step: the interpreter matrix. For each maintained CPython besides the main run's (3.11):
+# a clean copy of the tree, a fresh venv, `pip install '.[test]'` (builds from source with that
+# interpreter) and pytest on the installed velox. The free-threaded interpreter must also PASS
+# tests/test_free_threading.py::test_gil_stays_disabled (a skip there fails this step).
+#
+#   bash .ci/steps/60-interpreters.sh            (VELOX_INTERPRETERS="3.12 3.13 3.14 ft" default)
+#
+# Where each interpreter comes from (see CLAUDE.md, "Build and distribution"):
+#   3.12, 3.13  pyenv's ~/.pyenv/versions/3.1N.* (or python3.1N on PATH)
+#   3.14        Debian unstable's python3.14 in a debootstrap chroot (scripts/debian-python.sh,
+#               cached under ~/.cache): no 3.14 source is reachable here to build one
+#   ft          a free-threaded build from Debian's CPython source package (scripts/build-cpython.sh,
+#               cached under ~/.cache/velox-cpython): 3.14t when Debian's archive serves the
+#               python3.14 source, else 3.13t (the newest free-threaded CPython whose source it
+#               serves; today's case). The step says which one ran.
+# First run on a machine: ~10 min to build the free-threaded CPython, ~2 min for the chroot.
+# Which tests: the whole suite (about a minute per interpreter; the pip build of velox is
+# most of each interpreter's time).
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+. .ci/steps/common.inc
+here=$(pwd)
+start=$(date +%s)
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+# numpy, hypothesis: wheels only. The newest numpy may have no wheel yet for a new interpreter
+# (cp313t), the newest hypothesis a Rust part without one (no crates.io here),
+# and building numpy from source takes longer than this whole step; pip then picks the newest
+# numpy that has one (the build-isolation env inherits this too).
+export PIP_ONLY_BINARY=numpy,hypothesis
+pytest_args=(-p no:cacheprovider -rA -o "addopts=--strict-markers")
+
+pyenv_python() {  # pyenv_python 3.12 -> path of an installed 3.12, or nothing
+    local v=$1 p
+    for p in $(ls -d "$HOME"/.pyenv/versions/"$v".* 2>/dev/null | sort -V -r); do
+        [ -x "$p/bin/python$v" ] && { echo "$p/bin/python$v"; return 0; }
+    done
+    command -v "python$v" || true
+}
+
+check_log() {  # check_log NAME LOG: a pytest summary with passes and no failure
+    local name=$1 log=$2
+    grep -E '^=+ .*(passed|failed|error).* in [0-9.]+s' "$log" | tail -1 | sed "s/^/$name: /"
+    grep -qE '^=+ .*[0-9]+ passed' "$log" || { echo "$name: pytest ran no test" >&2; return 1; }
+    if grep -qE '^=+ .*[0-9]+ (failed|error)' "$log"; then
+        echo "$name: pytest failures" >&2; return 1
+    fi
+}
+
+show_failure() {  # the assertion lines and the summary of a failed pytest log
+    grep -E '^(E |FAILED |ERROR |Fatal Python error|  File .*velox)' "$1" | head -80
+    tail -15 "$1"
+}
+
+run_host() {  # run_host NAME PYTHON [extra check]
+    local name=$1 py=$2 t0 dir
+    t0=$(date +%s)
+    dir="$work/$name"
+    copy_tree "$dir/src"
+    "$py" -m venv "$dir/venv"
+    echo "+ [$name] $("$dir/venv/bin/python" -VV | head -1): pip install '.[test]'"
+    "$dir/venv/bin/pip" install -q "$dir/src[test]" > "$dir/pip.log" 2>&1 || { tail -30 "$dir/pip.log"; return 1; }
+    # `pytest`, not `python -m pytest`: the working directory (the source copy, no built
+    # extension) must not shadow the installed velox.
+    (cd "$dir/src" && "$dir/venv/bin/pytest" "${pytest_args[@]}" tests) > "$dir/pytest.log" 2>&1 || true
+    check_log "$name" "$dir/pytest.log" || { show_failure "$dir/pytest.log"; return 1; }
+    echo "[$name] passed in $(( $(date +%s) - t0 )) s"
+}
+
+run_debian() {  # run_debian NAME VERSION: Debian's pythonVERSION in the chroot
+    local name=$1 v=$2 t0 dir
+    t0=$(date +%s)
+    dir="$work/$name"
+    copy_tree "$dir/src"
+    echo "+ [$name] Debian python$v (chroot): pip install '.[test]'"
+    scripts/debian-python.sh "$v" "$dir" bash -c "
+        set -e
+        python$v -VV
+        python$v -m venv /velox/venv
+        PIP_ONLY_BINARY=numpy,hypothesis /velox/venv/bin/pip install -q '/velox/src[test]' > /velox/pip.log 2>&1 || { tail -30 /velox/pip.log; exit 1; }
+        cd /velox/src && /velox/venv/bin/pytest ${pytest_args[*]@Q} tests > /velox/pytest.log 2>&1 || true
+    "
+    check_log "$name" "$dir/pytest.log" || { show_failure "$dir/pytest.log"; return 1; }
+    echo "[$name] passed in $(( $(date +%s) - t0 )) s"
+}
+
+free_threaded_python() {  # prints the free-threaded interpreter to use (3.14t, else 3.13t)
+    local v py
+    for v in 3.14 3.13; do
+        if py=$(bash scripts/build-cpython.sh "$v" --disable-gil 2>"$work/build-cpython-$v.log" | tail -1) \
+           && [ -x "$py" ]; then
+            echo "$py"
+            return 0
+        fi
+        echo "interpreters: no free-threaded $v: $(grep -E 'build-cpython.sh: no source|error' "$work/build-cpython-$v.log" | tail -1)" >&2
+    done
+    return 1
+}
+
+status=0
+for which in ${VELOX_INTERPRETERS:-3.12 3.13 3.14 ft}; do
+    case "$which" in
+        3.1[0-3])
+            py=$(pyenv_python "$which")
+            if [ -z "$py" ]; then echo "interpreters: CPython $which not found" >&2; status=1; continue; fi
+            run_host "cp${which/./}" "$py" || status=1 ;;
+        3.14)
+            run_debian cp314 3.14 || status=1 ;;
+        ft)
+            if ! py=$(free_threaded_python); then
+                echo "interpreters: no free-threaded CPython could be built" >&2; status=1; continue
+            fi
+            name="cp$("$py" -c 'import sys; print("%d%d" % sys.version_info[:2])')t"
+            run_host "$name" "$py" || { status=1; continue; }
+            # The GIL check ran and passed (on a GIL build it would be a skip).
+            if ! grep -q '^PASSED tests/test_free_threading.py::test_gil_stays_disabled' "$work/$name/pytest.log"; then
+                echo "$name: test_gil_stays_disabled did not PASS" >&2; status=1
+            else
+                echo "[$name] test_gil_stays_disabled PASSED; GIL disabled: $("$py" -c 'import sys; print(not sys._is_gil_enabled())')"
+            fi ;;
+        *) echo "interpreters: unknown interpreter '$which'" >&2; status=1 ;;
+    esac
+done
+[ "$status" = 0 ] || { echo "60-interpreters: FAILED" >&2; exit 1; }
+echo "60-interpreters: passed in $(( $(date +%s) - start )) s"
