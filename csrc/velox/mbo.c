@@ -794,46 +794,6 @@ void vx_mbo_clear(vx_mbo_book *b) {
 
 static inline uint64_t seq_of(const struct table *t, uint32_t s) { return LD(&t->slots[s].seq_inst) >> INST_BITS; }
 
-/* Merges two seq-sorted singly linked lists (next links). Bounded by their lengths. */
-static uint32_t merge_lists(struct table *t, uint32_t a, uint32_t b) {
-    uint32_t head = NIL, tail = NIL;
-    for (uint64_t n = 0; (a != NIL || b != NIL) && n <= (uint64_t)t->capacity; n++) {
-        uint32_t take;
-        if (b == NIL || (a != NIL && seq_of(t, a) < seq_of(t, b))) {
-            take = a;
-            a = LD(&t->slots[a].next);
-        } else {
-            take = b;
-            b = LD(&t->slots[b].next);
-        }
-        if (tail == NIL) head = take;
-        else ST(&t->slots[tail].next, take);
-        tail = take;
-    }
-    if (tail != NIL) ST(&t->slots[tail].next, NIL);
-    return head;
-}
-
-/* Bottom-up merge sort of a singly linked list by seq, no allocation (64 bins on the stack). */
-static uint32_t sort_list(struct table *t, uint32_t list) {
-    uint32_t bins[64];
-    for (int i = 0; i < 64; i++) bins[i] = NIL;
-    for (uint64_t n = 0; list != NIL && n <= (uint64_t)t->capacity; n++) { /* bounded */
-        uint32_t carry = list;
-        list = LD(&t->slots[list].next);
-        ST(&t->slots[carry].next, NIL);
-        int i = 0;
-        for (; i < 63 && bins[i] != NIL; i++) { /* bounded */
-            carry = merge_lists(t, bins[i], carry);
-            bins[i] = NIL;
-        }
-        bins[i] = bins[i] == NIL ? carry : merge_lists(t, bins[i], carry);
-    }
-    uint32_t result = NIL;
-    for (int i = 0; i < 64; i++) result = merge_lists(t, bins[i], result);
-    return result;
-}
-
 vx_status vx_mbo_recenter(vx_mbo_book *b, int64_t new_base) {
     struct table *t = b->t;
     if (!b->placed) {
@@ -915,10 +875,13 @@ vx_status vx_mbo_recenter(vx_mbo_book *b, int64_t new_base) {
         s = LD(&t->slots[s].next);
     }
     b->g.base = new_base; /* same levels and tick: span and reciprocal unchanged */
-    /* 4. Outside list + leaving orders, sorted by arrival. */
+    /* 4. Outside list + leaving orders. Orders of one price are all in the window or all
+     * outside, so the outside list holds each price's orders in arrival order: leaving queues
+     * are in order and go after every outside order (none at their prices), ADDs append, and
+     * step 5 keeps the list's order. That is all time priority needs (no sort). */
     if (b->out_tail != NIL) ST(&t->slots[b->out_tail].next, leave_head);
     else b->out_head = leave_head;
-    uint32_t all = sort_list(t, b->out_head);
+    uint32_t all = b->out_head;
     b->out_head = b->out_tail = NIL;
     uint32_t out_before = b->out_count;
     b->out_count = 0;
@@ -1175,6 +1138,7 @@ vx_status vx_mbo_verify_invariants(const vx_mbo_book *b, const char **why) {
                 if (count >= t->capacity) FAIL("a level queue is longer than the table (cycle)");
                 if ((st = check_order(b, s, loc_make(side, i), why)) != VX_OK) return st;
                 if (LD(&t->slots[s].prev) != prev) FAIL("a queue's prev link is wrong");
+                if (prev != NIL && seq_of(t, s) <= seq_of(t, prev)) FAIL("a level queue is not in arrival order");
                 sum += LD(&t->slots[s].qty);
                 prev = s;
                 s = LD(&t->slots[s].next);
@@ -1189,7 +1153,6 @@ vx_status vx_mbo_verify_invariants(const vx_mbo_book *b, const char **why) {
                                 : "best ask hint does not match the ladder");
     }
     uint32_t count = 0, prev = NIL;
-    uint64_t last_seq = 0;
     for (uint32_t s = b->out_head; s != NIL; count++) { /* bounded below */
         if (count >= t->capacity) FAIL("the outside list is longer than the table (cycle)");
         if (s >= t->capacity) FAIL("the outside list links beyond the table");
@@ -1200,8 +1163,6 @@ vx_status vx_mbo_verify_invariants(const vx_mbo_book *b, const char **why) {
         uint32_t index;
         if (vx_ladder_locate(&b->g, LD(&t->slots[s].price), &index) == VX_OK)
             FAIL("an order marked outside the window has a price inside it");
-        if (count && seq_of(t, s) <= last_seq) FAIL("the outside list is not in arrival order");
-        last_seq = seq_of(t, s);
         prev = s;
         s = LD(&t->slots[s].next);
     }
