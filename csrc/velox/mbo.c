@@ -16,13 +16,26 @@
  *
  * Concurrency (single writer, readers anywhere). Level aggregates, order counts and best hints
  * are atomics the writer publishes with release stores and readers load with acquire. Slot
- * fields and index entries are relaxed atomics guarded by one seqlock per table: the writer
- * makes it odd before an event changes slots or the index and even after (Boehm's C11
- * seqlock: odd store relaxed + release fence, data stores relaxed, even store release; the
- * reader: acquire load, relaxed data loads, acquire fence, relaxed re-load, equal and even →
- * the reads saw one published state). A reader retries VX_MBO_READ_ATTEMPTS times, then
- * reports VX_TIMEOUT. Every slot index a reader follows is bounds-checked before use (a torn
- * read may produce any value), and every walk is bounded by the capacity.
+ * fields and index entries are atomics too (writer: release stores; readers: acquire loads;
+ * on x86_64 both are plain moves), validated without any per-event cost to the writer:
+ *   - A slot's seq_inst is its GENERATION: 0 while free or being filled, else a value no
+ *     other allocation ever has (arrival sequence, 48 bits, never reused). The writer fills
+ *     the fields, then publishes seq_inst (release), then the index entry; on removal it
+ *     zeroes seq_inst first, then unlinks and frees. A reader loads seq_inst (g1), the fields,
+ *     seq_inst again (g2): g1 == g2 != 0 and the id matches → all fields belong to one
+ *     allocation of that order (fields that change in place, qty and links, are single atomics).
+ *     Any load that saw a store made after the zeroing forces the later g2 load to see 0 or a
+ *     newer generation (release/acquire), so a mixed read cannot validate.
+ *   - A "not found" could be false while a backward shift moves entries past the probe, so
+ *     erase_at makes erase_seq odd before and even after moving entries (relaxed odd store
+ *     followed by release entry stores; even store release); a negative answer is trusted only
+ *     if erase_seq was even and unchanged around the probe. (No fences: GCC's ThreadSanitizer
+ *     cannot check atomic_thread_fence.)
+ *   - queue_position walks prev links from the order; each visited slot is validated the same
+ *     way and must be in the same level with an older arrival sequence than the one visited
+ *     before it (a slot recycled into the queue's tail is caught that way).
+ * A reader retries VX_MBO_READ_ATTEMPTS times, then reports VX_TIMEOUT. Every slot index a
+ * reader follows is bounds-checked before use, and every walk is bounded by the capacity.
  */
 #include "velox/mbo.h"
 
@@ -45,16 +58,21 @@ enum { LINE = 128 };
 #define HASH_MULT 0x9E3779B97F4A7C15ull
 #define HASH_HI 0xFFFFFFFF00000000ull
 
-/* Relaxed access to the slot fields / index entries: the writer is the only writer; readers
- * validate what they read with the table seqlock (see the file comment). */
+/* Slot fields, index entries and level fields (see the file comment):
+ *   LD: the writer reading its own data (relaxed: nobody else writes it);
+ *   ST: the writer's stores, release: orders every earlier store (a zeroed generation, an odd
+ *       erase_seq) ahead of it; pairs with RD in readers;
+ *   RD: readers' loads, acquire: pairs with ST, and keeps every later load (the generation
+ *       or erase_seq re-check) after it. On x86_64 all three are plain moves. */
 #define LD(p) atomic_load_explicit((p), memory_order_relaxed)
-#define ST(p, v) atomic_store_explicit((p), (v), memory_order_relaxed)
+#define ST(p, v) atomic_store_explicit((p), (v), memory_order_release)
+#define RD(p) atomic_load_explicit((p), memory_order_acquire)
 
 struct slot {
     _Atomic uint64_t order_id;
     _Atomic int64_t price;
     _Atomic uint64_t ts;
-    _Atomic uint64_t seq_inst; /* arrival sequence << INST_BITS | book index in the table */
+    _Atomic uint64_t seq_inst; /* generation: arrival seq (>= 1) << INST_BITS | book index; 0 = free */
     _Atomic uint32_t qty;
     _Atomic uint32_t prev;
     _Atomic uint32_t next;     /* also the free-stack link */
@@ -84,7 +102,7 @@ struct table {
     uint32_t nbooks;
     _Atomic uint32_t live;
 
-    alignas(LINE) _Atomic uint64_t seqlock; /* odd while the writer changes slots / index */
+    alignas(LINE) _Atomic uint64_t erase_seq; /* odd while erase_at moves index entries */
 
     /* Counters written only by the writer (load + store), read relaxed by anyone. */
     alignas(LINE) _Atomic uint64_t applied;
@@ -100,7 +118,7 @@ struct table {
     /* Written by readers (fetch_add), on their retry path only. */
     alignas(LINE) _Atomic uint64_t read_retries;
 };
-_Static_assert(offsetof(struct table, seqlock) % LINE == 0, "seqlock owns a line");
+_Static_assert(offsetof(struct table, erase_seq) % LINE == 0, "erase_seq owns a line");
 _Static_assert(offsetof(struct table, applied) % LINE == 0, "writer counters own a line");
 _Static_assert(offsetof(struct table, read_retries) % LINE == 0, "reader counter owns a line");
 
@@ -146,30 +164,15 @@ static void *alloc_lines(size_t bytes) {
     return aligned_alloc(LINE, rounded ? rounded : LINE);
 }
 
-static inline void write_begin(struct table *t) {
-    uint64_t s = LD(&t->seqlock); /* only the writer writes it */
-    ST(&t->seqlock, s + 1);
-    /* release fence: orders the odd value before the data stores that follow; pairs with the
-     * acquire fence in read_end (a reader that saw any of those stores sees the seq change) */
-    atomic_thread_fence(memory_order_release);
-}
-
-static inline void write_end(struct table *t) {
-    uint64_t s = LD(&t->seqlock);
-    /* release: publishes the data stores; pairs with the acquire load in read_begin */
-    atomic_store_explicit(&t->seqlock, s + 1, memory_order_release);
-}
-
 static inline uint64_t read_begin(const struct table *t) {
-    /* acquire: pairs with the release store in write_end */
-    return atomic_load_explicit(&t->seqlock, memory_order_acquire);
+    /* acquire: pairs with the release store in erase_at's end */
+    return atomic_load_explicit(&t->erase_seq, memory_order_acquire);
 }
 
-static inline bool read_end(const struct table *t, uint64_t s1) {
-    /* acquire fence: the relaxed data loads before it happen before the re-load; pairs with
-     * the release fence in write_begin */
-    atomic_thread_fence(memory_order_acquire);
-    return (s1 & 1) == 0 && LD(&t->seqlock) == s1;
+/* A negative probe is trusted when no backward shift overlapped it. */
+static inline bool read_end(const struct table *t, uint64_t e1) {
+    /* relaxed: every load before it was an acquire (RD), so it cannot move above them */
+    return (e1 & 1) == 0 && atomic_load_explicit(&t->erase_seq, memory_order_relaxed) == e1;
 }
 
 static inline uint64_t hash_id(uint64_t id) { return id * HASH_MULT; }
@@ -184,11 +187,11 @@ static inline uint32_t find(const struct table *t, uint64_t id, uint64_t *pos) {
     uint64_t h = hash_id(id), tag = h & HASH_HI;
     uint64_t p = home_of(t, h);
     for (uint64_t probe = 0; probe <= t->index_mask; probe++) {
-        uint64_t e = LD(&t->index[p]);
+        uint64_t e = RD(&t->index[p]);
         if (e == 0) break;
         if ((e & HASH_HI) == tag) {
             uint32_t s = (uint32_t)e - 1;
-            if (s < t->capacity && LD(&t->slots[s].order_id) == id) {
+            if (s < t->capacity && RD(&t->slots[s].order_id) == id) {
                 *pos = p;
                 return s;
             }
@@ -201,6 +204,9 @@ static inline uint32_t find(const struct table *t, uint64_t id, uint64_t *pos) {
 
 /* Removes the entry at pos by backward shift (writer). */
 static void erase_at(struct table *t, uint64_t pos) {
+    uint64_t seq = LD(&t->erase_seq); /* only the writer writes it */
+    /* relaxed: the release entry stores below order it ahead of them (see the file comment) */
+    atomic_store_explicit(&t->erase_seq, seq + 1, memory_order_relaxed);
     uint64_t hole = pos, j = pos;
     for (uint64_t step = 0; step < t->index_mask; step++) { /* bounded by the index size */
         j = (j + 1) & t->index_mask;
@@ -214,6 +220,8 @@ static void erase_at(struct table *t, uint64_t pos) {
         }
     }
     ST(&t->index[hole], 0);
+    /* release: pairs with the acquire load in read_begin */
+    atomic_store_explicit(&t->erase_seq, seq + 2, memory_order_release);
 }
 
 static inline void index_put(struct table *t, uint64_t pos, uint64_t id, uint32_t slot) {
@@ -231,6 +239,7 @@ static inline uint32_t slot_alloc(struct table *t) {
 }
 
 static inline void slot_free(struct table *t, uint32_t s) {
+    ST(&t->slots[s].seq_inst, 0);
     ST(&t->slots[s].loc, LOC_FREE);
     ST(&t->slots[s].order_id, 0);
     ST(&t->slots[s].next, t->free_head);
@@ -376,6 +385,7 @@ static struct table *table_new(uint32_t capacity) {
     memset(t->index, 0, (size_t)(t->index_mask + 1) * sizeof(uint64_t)); /* 0 = empty entry */
     t->capacity = capacity;
     t->free_head = NIL;
+    t->next_seq = 1; /* generation 0 means "free" */
     return t;
 }
 
@@ -569,21 +579,24 @@ static verdict add_order(vx_mbo_book *b, uint64_t id, uint64_t pos, int side, in
     ST(&o->order_id, id);
     ST(&o->price, price);
     ST(&o->ts, ts);
-    ST(&o->seq_inst, t->next_seq++ << INST_BITS | b->book_index);
     ST(&o->qty, qty);
-    index_put(t, pos, id, s);
-    ST(&t->live, LD(&t->live) + 1);
     if (st == VX_OK) {
         queue_append(b, side, level, s);
     } else {
         ST(&o->loc, loc_make(side, LOC_OUTSIDE));
         outside_append(b, s);
     }
+    /* the generation after the fields, the index entry after the generation (both release) */
+    ST(&o->seq_inst, t->next_seq++ << INST_BITS | b->book_index);
+    index_put(t, pos, id, s);
+    ST(&t->live, LD(&t->live) + 1);
     return OK;
 }
 
 static void remove_order(struct table *t, uint32_t s, uint64_t pos) {
-    order_unlink(book_of_slot(t, s), s);
+    vx_mbo_book *ob = book_of_slot(t, s);
+    ST(&t->slots[s].seq_inst, 0); /* generation first: readers stop trusting the slot */
+    order_unlink(ob, s);
     erase_at(t, pos);
     slot_free(t, s);
     ST(&t->live, LD(&t->live) - 1);
@@ -597,7 +610,6 @@ static void reduce_seeded(vx_mbo_book *b, int side, int64_t price, uint32_t qty)
     uint64_t seeded = LD(&l->seeded);
     uint64_t take = seeded < qty ? seeded : qty;
     if (take == 0) return;
-    /* relaxed: seeded is read by readers only for queue_position, under the seqlock */
     ST(&l->seeded, seeded - take);
     uint64_t before = LD(&l->qty);
     set_level(b, side, index, before, before - take);
@@ -611,6 +623,7 @@ static void clear_book(vx_mbo_book *b) {
             for (uint32_t s = l->head, n = 0; s != NIL && n < t->capacity; n++) { /* bounded */
                 uint32_t next = LD(&t->slots[s].next);
                 uint64_t pos;
+                ST(&t->slots[s].seq_inst, 0); /* generation first */
                 if (find(t, LD(&t->slots[s].order_id), &pos) == s) erase_at(t, pos);
                 slot_free(t, s);
                 ST(&t->live, LD(&t->live) - 1);
@@ -628,6 +641,7 @@ static void clear_book(vx_mbo_book *b) {
     for (uint32_t s = b->out_head, n = 0; s != NIL && n < t->capacity; n++) { /* bounded */
         uint32_t next = LD(&t->slots[s].next);
         uint64_t pos;
+        ST(&t->slots[s].seq_inst, 0); /* generation first */
         if (find(t, LD(&t->slots[s].order_id), &pos) == s) erase_at(t, pos);
         slot_free(t, s);
         ST(&t->live, LD(&t->live) - 1);
@@ -712,9 +726,7 @@ static inline verdict apply_event(struct table *t, vx_mbo_book *b, const vx_mbo 
 
 static inline vx_status apply_counted(struct table *t, vx_mbo_book *b, const vx_mbo *e,
                                       vx_mbo_reject *reason) {
-    write_begin(t);
     verdict v = apply_event(t, b, e);
-    write_end(t);
     if (__builtin_expect(v.status == VX_OK, 1)) {
         bump(&t->applied, 1);
         bump(&t->by_action[e->action], 1);
@@ -775,18 +787,14 @@ vx_status vx_mbo_seed_level(vx_mbo_book *b, int side, int64_t price, uint64_t qt
     vx_status st = vx_ladder_locate(&b->g, price, &index);
     if (st != VX_OK) return st;
     struct level *l = &b->lv[side][index];
-    write_begin(b->t);
     uint64_t old = LD(&l->seeded), before = LD(&l->qty);
     ST(&l->seeded, qty);
     set_level(b, side, index, before, before - old + qty);
-    write_end(b->t);
     return VX_OK;
 }
 
 void vx_mbo_clear(vx_mbo_book *b) {
-    write_begin(b->t);
     clear_book(b);
-    write_end(b->t);
 }
 
 /* ---------------------------------------------------------------------------------------- */
@@ -808,7 +816,6 @@ vx_status vx_mbo_recenter(vx_mbo_book *b, int64_t new_base) {
     int64_t shift;
     vx_status st = vx_ladder_shift(&b->g, new_base, &shift);
     if (st != VX_OK) return st;
-    write_begin(t);
     uint32_t n = b->g.levels;
     uint32_t s_abs = (uint32_t)(shift < 0 ? -shift : shift);
     /* 1. Orders of the levels that fall off go to a "leaving" list (next links). */
@@ -916,7 +923,6 @@ vx_status vx_mbo_recenter(vx_mbo_book *b, int64_t new_base) {
         /* release: pairs with the acquire hint loads of readers */
         atomic_store_explicit(&b->best[side], scan_down(b, side, n), memory_order_release);
     }
-    write_end(t);
     bump(&t->dropped_seeded_qty, dropped);
     bump(&t->recenters, 1);
     return VX_OK;
@@ -978,36 +984,42 @@ static void count_retry(const vx_mbo_book *b) {
     atomic_fetch_add_explicit((_Atomic uint64_t *)&b->t->read_retries, 1, memory_order_relaxed);
 }
 
+static inline uint32_t book_index_of(uint64_t generation) {
+    return (uint32_t)(generation & ((1u << INST_BITS) - 1));
+}
+
 vx_status vx_mbo_order(const vx_mbo_book *b, uint64_t order_id, vx_mbo_order_info *out) {
     const struct table *t = b->t;
     vx_backoff backoff;
     vx_backoff_init(&backoff);
     for (uint32_t attempt = 0; attempt < VX_MBO_READ_ATTEMPTS; attempt++) {
-        uint64_t s1 = read_begin(t);
-        uint64_t pos;
+        if (attempt) {
+            count_retry(b);
+            vx_backoff_spin(&backoff);
+        }
+        uint64_t e1 = read_begin(t), pos;
+        uint32_t s = find(t, order_id, &pos);
+        if (s == NIL) {
+            if (read_end(t, e1)) return VX_EINVAL;
+            continue;
+        }
+        const struct slot *o = &t->slots[s];
+        uint64_t g1 = RD(&o->seq_inst);
+        if (g1 == 0) continue; /* being filled or freed */
         vx_mbo_order_info info;
         memset(&info, 0, sizeof info);
-        uint32_t s = (s1 & 1) ? NIL : find(t, order_id, &pos);
-        bool mine = false;
-        if (s != NIL) {
-            const struct slot *o = &t->slots[s];
-            uint32_t loc = LD(&o->loc);
-            mine = loc != LOC_FREE &&
-                   (uint32_t)(LD(&o->seq_inst) & ((1u << INST_BITS) - 1)) == b->book_index;
-            info.order_id = order_id;
-            info.price = LD(&o->price);
-            info.qty = LD(&o->qty);
-            info.side = (uint8_t)loc_side(loc);
-            info.in_window = loc_level(loc) != LOC_OUTSIDE;
-            info.ts = LD(&o->ts);
-        }
-        if (read_end(t, s1)) {
-            if (!mine) return VX_EINVAL;
-            *out = info;
-            return VX_OK;
-        }
-        count_retry(b);
-        vx_backoff_spin(&backoff);
+        uint64_t id = RD(&o->order_id);
+        uint32_t loc = RD(&o->loc);
+        info.order_id = order_id;
+        info.price = RD(&o->price);
+        info.qty = RD(&o->qty);
+        info.ts = RD(&o->ts);
+        info.side = (uint8_t)loc_side(loc);
+        info.in_window = loc_level(loc) != LOC_OUTSIDE;
+        if (RD(&o->seq_inst) != g1 || id != order_id) continue;
+        if (book_index_of(g1) != b->book_index) return VX_EINVAL;
+        *out = info;
+        return VX_OK;
     }
     return VX_TIMEOUT;
 }
@@ -1017,34 +1029,51 @@ vx_status vx_mbo_queue_position(const vx_mbo_book *b, uint64_t order_id, uint64_
     vx_backoff backoff;
     vx_backoff_init(&backoff);
     for (uint32_t attempt = 0; attempt < VX_MBO_READ_ATTEMPTS; attempt++) {
-        uint64_t s1 = read_begin(t);
-        uint64_t pos, sum = 0;
-        vx_status st = VX_EINVAL;
-        uint32_t s = (s1 & 1) ? NIL : find(t, order_id, &pos);
-        if (s != NIL) {
-            const struct slot *o = &t->slots[s];
-            uint32_t loc = LD(&o->loc);
-            if (loc == LOC_FREE ||
-                (uint32_t)(LD(&o->seq_inst) & ((1u << INST_BITS) - 1)) != b->book_index) {
-                st = VX_EINVAL;
-            } else if (loc_level(loc) == LOC_OUTSIDE) {
-                st = VX_ERANGE;
-            } else if (loc_level(loc) < b->g.levels) {
-                sum = LD(&b->lv[loc_side(loc)][loc_level(loc)].seeded);
-                uint32_t p = LD(&o->prev);
-                for (uint32_t c = 0; p != NIL && p < t->capacity && c < t->capacity; c++) { /* bounded */
-                    sum += LD(&t->slots[p].qty);
-                    p = LD(&t->slots[p].prev);
+        if (attempt) {
+            count_retry(b);
+            vx_backoff_spin(&backoff);
+        }
+        uint64_t e1 = read_begin(t), pos;
+        uint32_t s = find(t, order_id, &pos);
+        if (s == NIL) {
+            if (read_end(t, e1)) return VX_EINVAL;
+            continue;
+        }
+        const struct slot *o = &t->slots[s];
+        uint64_t g1 = RD(&o->seq_inst);
+        if (g1 == 0) continue;
+        uint64_t id = RD(&o->order_id);
+        uint32_t loc = RD(&o->loc);
+        uint32_t level = loc_level(loc);
+        bool ok = id == order_id;
+        uint64_t sum = 0;
+        if (ok && book_index_of(g1) == b->book_index && level < b->g.levels) {
+            sum = RD(&b->lv[loc_side(loc)][level].seeded);
+            uint64_t last = g1 >> INST_BITS;
+            uint32_t p = RD(&o->prev);
+            for (uint32_t c = 0; p != NIL && c < t->capacity; c++) { /* bounded */
+                if (p >= t->capacity) {
+                    ok = false;
+                    break;
                 }
-                st = VX_OK;
+                const struct slot *q = &t->slots[p];
+                uint64_t gp = RD(&q->seq_inst);
+                uint32_t lots = RD(&q->qty), ploc = RD(&q->loc), pprev = RD(&q->prev);
+                if (gp == 0 || RD(&q->seq_inst) != gp || ploc != loc || (gp >> INST_BITS) >= last) {
+                    ok = false; /* recycled or moved while we walked: start again */
+                    break;
+                }
+                sum += lots;
+                last = gp >> INST_BITS;
+                p = pprev;
             }
         }
-        if (read_end(t, s1)) {
-            if (st == VX_OK) *ahead = sum;
-            return st;
-        }
-        count_retry(b);
-        vx_backoff_spin(&backoff);
+        if (!ok || RD(&o->seq_inst) != g1) continue;
+        if (book_index_of(g1) != b->book_index) return VX_EINVAL;
+        if (level == LOC_OUTSIDE) return VX_ERANGE;
+        if (level >= b->g.levels) continue; /* cannot happen for a validated read */
+        *ahead = sum;
+        return VX_OK;
     }
     return VX_TIMEOUT;
 }
