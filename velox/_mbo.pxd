@@ -18,6 +18,9 @@ cdef class MboBook:
     cdef vx_mbo_book *book
     cdef readonly int levels
     cdef readonly long long tick_size
+    # The last dtype object equal to MBO_DTYPE that apply() saw (arrays from np.load carry an
+    # equal but distinct dtype): apply() accepts it with a pointer compare.
+    cdef object _descr_ok
 
     cdef int _raise_reject(self, vx_status st, int reason, const vx_mbo *e) except -1
     cdef int _raise_price(self, vx_status st, object price) except -1

@@ -135,6 +135,7 @@ cdef class MboBook:
     def __cinit__(self, levels=VX_MBO_DEFAULT_LEVELS, tick_size=1_000_000, base_price=0,
                   max_orders=DEFAULT_MAX_ORDERS, instrument=None):
         self.book = NULL
+        self._descr_ok = MBO_DTYPE
         if isinstance(levels, bool) or not PyLong_Check(levels):
             raise TypeError(f"levels must be an int, got {levels!r}")
         if not (2 <= levels <= VX_MBO_MAX_LEVELS) or (levels & (levels - 1)):
@@ -244,9 +245,17 @@ cdef class MboBook:
         cdef const vx_mbo *e
         cdef vx_mbo copy
         cdef cnp.ndarray arr
-        if (type(event) is np.void and
-                (<PyVoidScalarObject *>event).descr == <cnp.PyArray_Descr *>MBO_DTYPE):
+        cdef PyVoidScalarObject *v
+        if type(event) is np.void and (
+                (<PyVoidScalarObject *>event).descr == <cnp.PyArray_Descr *>MBO_DTYPE
+                or (<PyVoidScalarObject *>event).descr == <cnp.PyArray_Descr *>self._descr_ok):
+            # fast path: one pointer compare (MBO_DTYPE itself, or the last equal dtype seen)
             e = <const vx_mbo *>(<PyVoidScalarObject *>event).obval
+        elif type(event) is np.void and event.dtype == MBO_DTYPE:
+            # an equal dtype that is another object (np.load, pickling): remember it
+            v = <PyVoidScalarObject *>event
+            self._descr_ok = <object>v.descr
+            e = <const vx_mbo *>v.obval
         else:
             if not isinstance(event, (np.void, np.ndarray)) or event.dtype != MBO_DTYPE:
                 got = event.dtype if isinstance(event, (np.void, np.ndarray)) else type(event).__name__

@@ -71,8 +71,8 @@ enum {
     VX_MBO_MAX_ORDERS = 1 << 30,
     VX_MBO_MAX_INSTRUMENTS = 1 << 16, /* a set's books (ITCH stock locate is 16-bit) */
     VX_MBO_READ_ATTEMPTS = 64,        /* order/queue_position tries, then VX_TIMEOUT */
-    VX_MBO_SLOT_BYTES = 48            /* memory per order: one slot ...               */
-                                      /* ... + 8-16 B of hash index (load factor 1/4 .. 1/2) */
+    VX_MBO_SLOT_BYTES = 48            /* memory per order of capacity: one 48-B slot + 16-32 B of
+                                         hash index (8-B entries, a power of two >= 2 x capacity) */
 };
 /* Largest seeded quantity of one level. With <= 2^30 orders of < 2^32 lots, a level's
  * aggregate stays below 2^63, so it never overflows. */
@@ -187,7 +187,7 @@ vx_status vx_mbo_verify_invariants(const vx_mbo_book *book, const char **why);
 /* ---- Multi-instrument set (see "Multi-instrument" above) ---------------------------------- */
 
 /* instruments in [1, VX_MBO_MAX_INSTRUMENTS] books of `levels` levels of `tick`, one shared
- * table of max_orders. Memory: max_orders * (48 + 8..16) B + instruments * levels * 64 B. */
+ * table of max_orders. Memory: max_orders * (48 + 16..32) B + instruments * levels * 64 B. */
 vx_status vx_mbo_set_create(uint32_t instruments, uint32_t levels, int64_t tick,
                             uint32_t max_orders, vx_mbo_set **out);
 void vx_mbo_set_destroy(vx_mbo_set *set);
