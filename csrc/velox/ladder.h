@@ -50,25 +50,32 @@ static inline vx_status vx_ladder_init(vx_ladder_geometry *g, uint32_t levels, u
     return VX_OK;
 }
 
-/* Price → level index: VX_OK, VX_EINVAL (off the grid) or VX_ERANGE (on the grid, outside). */
-static inline vx_status vx_ladder_locate(const vx_ladder_geometry *g, int64_t price, uint32_t *index) {
-    uint64_t tick = (uint64_t)g->tick;
-    if (price < g->base) {
+/* Price → level index: VX_OK, VX_EINVAL (off the grid) or VX_ERANGE (on the grid, outside).
+ * The raw form takes the geometry's fields (orderbook.c keeps them in its own struct). */
+static inline vx_status vx_ladder_locate_raw(int64_t base, int64_t tick_size, uint64_t window_span,
+                                             uint64_t tick_reciprocal, int64_t price, uint32_t *index) {
+    uint64_t tick = (uint64_t)tick_size;
+    if (price < base) {
         /* unsigned difference is exact: 0 < base - price < 2^64 */
-        uint64_t below = (uint64_t)g->base - (uint64_t)price;
+        uint64_t below = (uint64_t)base - (uint64_t)price;
         return below % tick ? VX_EINVAL : VX_ERANGE;
     }
-    uint64_t above = (uint64_t)price - (uint64_t)g->base;
-    if (above >= g->window_span) return above % tick ? VX_EINVAL : VX_ERANGE;
+    uint64_t above = (uint64_t)price - (uint64_t)base;
+    if (above >= window_span) return above % tick ? VX_EINVAL : VX_ERANGE;
 #ifdef __SIZEOF_INT128__
-    uint64_t k = g->tick_reciprocal ? (uint64_t)(((unsigned __int128)above * g->tick_reciprocal) >> 64)
-                                    : above / tick;
+    uint64_t k = tick_reciprocal ? (uint64_t)(((unsigned __int128)above * tick_reciprocal) >> 64)
+                                 : above / tick;
 #else
+    (void)tick_reciprocal;
     uint64_t k = above / tick;
 #endif
     if (above - k * tick) return VX_EINVAL;
     *index = (uint32_t)k; /* k < levels */
     return VX_OK;
+}
+
+static inline vx_status vx_ladder_locate(const vx_ladder_geometry *g, int64_t price, uint32_t *index) {
+    return vx_ladder_locate_raw(g->base, g->tick, g->window_span, g->tick_reciprocal, price, index);
 }
 
 /* new_base on the current grid (VX_EINVAL) with its top level inside int64 (VX_ERANGE);
