@@ -123,7 +123,8 @@ struct vx_mbo_book {
     struct table *t;
     uint32_t instrument;  /* UINT32_MAX = any */
     uint32_t book_index;  /* index in t->books */
-    bool placed;          /* window placed (a set's books start unplaced) */
+    _Atomic bool placed;  /* window placed (a set's books start unplaced); release after g is
+                           * written (place, recenter), acquire by readers before they read g */
     bool owns;            /* standalone: owns t and lv */
     uint32_t out_head, out_tail, out_count; /* outside list (writer only) */
     alignas(LINE) _Atomic uint32_t best[2]; /* best rank per side; writer release, readers acquire */
@@ -335,26 +336,35 @@ static inline vx_mbo_book *book_of_slot(const struct table *t, uint32_t s) {
     return &t->books[(uint32_t)(LD(&t->slots[s].seq_inst) & ((1u << INST_BITS) - 1))];
 }
 
+static inline bool is_placed(const vx_mbo_book *b) {
+    /* acquire: pairs with the release store after the geometry is written */
+    return atomic_load_explicit(&b->placed, memory_order_acquire);
+}
+
 /* Places an unplaced book's window so price sits at level levels/2 (or as near as int64 allows). */
 static bool place(vx_mbo_book *b, int64_t price) {
     int64_t half, base;
+    vx_ladder_geometry g;
     uint32_t levels = b->g.levels;
     int64_t tick = b->g.tick;
     if (!__builtin_mul_overflow((int64_t)(levels / 2), tick, &half) &&
         !__builtin_sub_overflow(price, half, &base) &&
-        vx_ladder_init(&b->g, levels, VX_MBO_MAX_LEVELS, tick, base) == VX_OK) {
-        b->placed = true;
+        vx_ladder_init(&g, levels, VX_MBO_MAX_LEVELS, tick, base) == VX_OK) {
+        b->g.base = g.base; /* levels, tick, span, reciprocal are unchanged */
+        atomic_store_explicit(&b->placed, true, memory_order_release); /* pairs with is_placed */
         return true;
     }
     int64_t span;
     if (!__builtin_mul_overflow((int64_t)(levels - 1), tick, &span) &&
         !__builtin_sub_overflow(price, span, &base) &&
-        vx_ladder_init(&b->g, levels, VX_MBO_MAX_LEVELS, tick, base) == VX_OK) {
-        b->placed = true;
+        vx_ladder_init(&g, levels, VX_MBO_MAX_LEVELS, tick, base) == VX_OK) {
+        b->g.base = g.base; /* levels, tick, span, reciprocal are unchanged */
+        atomic_store_explicit(&b->placed, true, memory_order_release); /* pairs with is_placed */
         return true;
     }
-    if (vx_ladder_init(&b->g, levels, VX_MBO_MAX_LEVELS, tick, price) == VX_OK) {
-        b->placed = true;
+    if (vx_ladder_init(&g, levels, VX_MBO_MAX_LEVELS, tick, price) == VX_OK) {
+        b->g.base = g.base;
+        atomic_store_explicit(&b->placed, true, memory_order_release); /* pairs with is_placed */
         return true;
     }
     return false;
@@ -436,7 +446,7 @@ vx_status vx_mbo_create(uint32_t levels, int64_t tick, int64_t base, uint32_t ma
     }
     memset(b, 0, sizeof *b);
     b->g = g;
-    b->placed = true;
+    atomic_store_explicit(&b->placed, true, memory_order_release); /* pairs with is_placed */
     b->owns = true;
     book_init(b, t, lv, lv + levels, instrument, 0);
     t->books = b;
@@ -474,7 +484,7 @@ vx_status vx_mbo_set_create(uint32_t instruments, uint32_t levels, int64_t tick,
     for (uint32_t i = 0; i < instruments; i++) { /* bounded */
         vx_mbo_book *b = &books[i];
         b->g = g;
-        b->placed = false;
+        atomic_init(&b->placed, false);
         b->owns = false;
         struct level *mine = lv + (size_t)i * levels * 2;
         book_init(b, t, mine, mine + levels, i, i);
@@ -549,7 +559,7 @@ size_t vx_mbo_memory_bytes(const vx_mbo_book *b) {
 }
 
 vx_status vx_mbo_locate(const vx_mbo_book *b, int64_t price, uint32_t *index) {
-    if (!b->placed) return VX_ERANGE;
+    if (!is_placed(b)) return VX_ERANGE;
     return vx_ladder_locate(&b->g, price, index);
 }
 
@@ -572,7 +582,7 @@ static verdict add_order(vx_mbo_book *b, uint64_t id, uint64_t pos, int side, in
                          uint32_t qty, uint64_t ts) {
     struct table *t = b->t;
     if (t->free_head == NIL && t->high_water >= t->capacity) return rej(VX_MBO_REJECT_FULL, VX_FULL);
-    if (!b->placed && !place(b, price)) return rej(VX_MBO_REJECT_INVALID, VX_EINVAL);
+    if (!is_placed(b) && !place(b, price)) return rej(VX_MBO_REJECT_INVALID, VX_EINVAL);
     uint32_t level;
     vx_status st = vx_ladder_locate(&b->g, price, &level);
     if (st == VX_EINVAL) return rej(VX_MBO_REJECT_OFF_GRID, VX_EINVAL);
@@ -607,7 +617,7 @@ static void remove_order(struct table *t, uint32_t s, uint64_t pos) {
 /* Unknown order: take up to qty lots off the seeded quantity at (side, price). */
 static void reduce_seeded(vx_mbo_book *b, int side, int64_t price, uint32_t qty) {
     uint32_t index;
-    if (!b->placed || vx_ladder_locate(&b->g, price, &index) != VX_OK) return;
+    if (!is_placed(b) || vx_ladder_locate(&b->g, price, &index) != VX_OK) return;
     struct level *l = &b->lv[side][index];
     uint64_t seeded = LD(&l->seeded);
     uint64_t take = seeded < qty ? seeded : qty;
@@ -782,7 +792,7 @@ void vx_mbo_set_apply_many(vx_mbo_set *set, const vx_mbo *events, size_t n, uint
 vx_status vx_mbo_seed_level(vx_mbo_book *b, int side, int64_t price, uint64_t qty) {
     if (!valid_side(side)) return VX_EINVAL;
     if (qty > VX_MBO_MAX_SEED) return VX_ERANGE;
-    if (!b->placed && !place(b, price)) return VX_EINVAL;
+    if (!is_placed(b) && !place(b, price)) return VX_EINVAL;
     uint32_t index;
     vx_status st = vx_ladder_locate(&b->g, price, &index);
     if (st != VX_OK) return st;
@@ -804,12 +814,12 @@ static inline uint64_t seq_of(const struct table *t, uint32_t s) { return LD(&t-
 
 vx_status vx_mbo_recenter(vx_mbo_book *b, int64_t new_base) {
     struct table *t = b->t;
-    if (!b->placed) {
+    if (!is_placed(b)) {
         vx_ladder_geometry g;
         if (vx_ladder_init(&g, b->g.levels, VX_MBO_MAX_LEVELS, b->g.tick, new_base) != VX_OK)
             return VX_ERANGE;
         b->g = g;
-        b->placed = true;
+        atomic_store_explicit(&b->placed, true, memory_order_release); /* pairs with is_placed */
         bump(&t->recenters, 1);
         return VX_OK;
     }
