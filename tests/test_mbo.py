@@ -289,3 +289,15 @@ def test_digest_is_deterministic():
     assert a.digest() == b.digest()
     b.apply_fields(Action.CANCEL, int(ev[0]["side"]), int(ev[0]["order_id"]), 0, 1)
     assert a.digest() != b.digest() or b.order(int(ev[0]["order_id"])) is None
+
+
+def test_apply_accepts_an_equal_but_distinct_dtype():
+    import pickle
+    other = pickle.loads(pickle.dumps(MBO_DTYPE))  # what np.load gives: equal, another object
+    assert other == MBO_DTYPE and other is not MBO_DTYPE
+    ev = events((Action.ADD, BUY, 1, P(3), 5), (Action.ADD, BUY, 2, P(3), 6)).astype(other)
+    book = MboBook(64, TICK, BASE)
+    for e in ev:
+        book.apply(e)
+    assert book.qty(BUY, P(3)) == 11 and book.queue_position(2) == 5
+    assert book.apply_many(ev).rejected == 2   # duplicates now
