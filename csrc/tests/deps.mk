@@ -11,3 +11,5 @@ TESTS += test_pipeline
 TEST_DEPS_test_pipeline = pipeline orderbook ring histogram tsc types
 TESTS += test_litmus_ring
 TEST_DEPS_test_litmus_ring = ring tsc types
+TESTS += test_mbo
+TEST_DEPS_test_mbo = mbo types
