@@ -66,6 +66,11 @@ from velox._ring import SpscRing  # noqa: E402
 
 __all__ += ["SpscRing"]
 
+# txnring (typed per-item ring: pops return Transaction)
+from velox._txnring import InvalidRecordError, TxnRing  # noqa: E402
+
+__all__ += ["InvalidRecordError", "TxnRing"]
+
 # histogram + pipeline (native pipeline)
 from velox._histogram import Histogram  # noqa: E402
 

@@ -16,6 +16,7 @@
 from libc.stdint cimport uint32_t, uint64_t
 
 from velox.includes.ring cimport vx_ring
+from velox.includes.types cimport vx_status
 
 cdef class SpscRing:
     cdef vx_ring *ring            # the C ring (owned; freed with the object)
@@ -47,3 +48,7 @@ cdef class SpscRing:
     cdef object _scalar_from(self, const void *data)
     cdef int _wait(self, bint producer, const char *src, char *dst, uint64_t deadline,
                    object timeout, str where) except -1
+
+# Raise the Python exception for an unexpected C status of the SpscRing method `where` (always
+# raises). Shared with velox._txnring so both map every status the same way.
+cdef int _raise_status(vx_status st, str where) except -1
