@@ -46,6 +46,24 @@ CASES = {
     "dict.set": ("d = {}", "d[10_005_000_000] = 7"),
 }
 
+# The benchmarks' own loops: name -> (script in benchmarks/, function, operations per loop
+# (an attribute of that module or a number), loops for run 1, loops for run 2).
+BENCH_LOOPS = {
+    "bench.ring.txnring": ("bench_ring", "bench_txnring_item", "UNROLL", 500, 5500),
+    "bench.ring.spscring": ("bench_ring", "bench_ring_item", "UNROLL", 500, 5500),
+    "bench.ring.simplequeue": ("bench_ring", "bench_simplequeue_item", "UNROLL", 500, 5500),
+    "bench.ring.deque": ("bench_ring", "bench_deque_item", "UNROLL", 500, 5500),
+    "bench.ob.velox_set": ("bench_orderbook", "bench_velox_set", "N_UPDATES", 1, 3),
+    "bench.ob.order_book": ("bench_orderbook", "bench_order_book", "N_UPDATES", 1, 3),
+    "bench.ob.dict": ("bench_orderbook", "bench_dict", "N_UPDATES", 1, 3),
+}
+BENCH_SCRIPT = """
+import os, sys
+sys.path.insert(0, {bench_dir!r})
+import {module} as m
+m.{function}(int(sys.argv[1]))
+"""
+
 SCRIPT = """
 import sys
 from itertools import repeat
@@ -60,15 +78,22 @@ def run(n):
 run(int(sys.argv[1]))
 """
 
+BENCH_N_UPDATES = 100_000  # bench_orderbook's stream length under valgrind
 LINE = re.compile(r"^\s*([\d,]+)\s+\([^)]*\)\s+(\S.*?)\s*$")
 
 
 def callgrind(case, n, functions):
-    setup, stmt = CASES[case]
+    if case in BENCH_LOOPS:
+        module, function = BENCH_LOOPS[case][:2]
+        script = BENCH_SCRIPT.format(bench_dir=os.path.dirname(os.path.abspath(__file__)),
+                                     module=module, function=function)
+    else:
+        setup, stmt = CASES[case]
+        script = SCRIPT.format(setup=setup or "pass", stmt=stmt)
     with tempfile.TemporaryDirectory() as tmp:
         out = os.path.join(tmp, "cg.out")
-        script = SCRIPT.format(setup=setup or "pass", stmt=stmt)
-        env = dict(os.environ, PYTHONHASHSEED="0", OPENBLAS_NUM_THREADS="1")
+        env = dict(os.environ, PYTHONHASHSEED="0", OPENBLAS_NUM_THREADS="1",
+                   VELOX_BENCH_N_UPDATES=str(BENCH_N_UPDATES))
         subprocess.run(["valgrind", "--tool=callgrind", f"--callgrind-out-file={out}",
                         sys.executable, "-c", script, str(n)],
                        check=True, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
@@ -91,7 +116,8 @@ def callgrind(case, n, functions):
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
-    ap.add_argument("cases", nargs="*", help=f"default: all of {', '.join(CASES)}")
+    ap.add_argument("cases", nargs="*",
+                    help=f"default: all of {', '.join(CASES)}; also {', '.join(BENCH_LOOPS)}")
     ap.add_argument("--n1", type=int, default=20_000)
     ap.add_argument("--n2", type=int, default=220_000)
     ap.add_argument("--functions", action="store_true", help="per-function instructions per iteration")
@@ -99,16 +125,22 @@ def main():
     if not shutil.which("valgrind"):
         sys.exit("count_instructions.py needs valgrind (apt-get install valgrind)")
     cases = args.cases or list(CASES)
-    unknown = [c for c in cases if c not in CASES]
+    unknown = [c for c in cases if c not in CASES and c not in BENCH_LOOPS]
     if unknown:
-        sys.exit(f"unknown case(s) {unknown}; known: {list(CASES)}")
+        sys.exit(f"unknown case(s) {unknown}; known: {list(CASES) + list(BENCH_LOOPS)}")
     if "loop" not in cases:
         cases.insert(0, "loop")
-    dn = args.n2 - args.n1
     per_iter = {}
     for case in cases:
+        if case in BENCH_LOOPS:
+            module, _, per_loop, n1, n2 = BENCH_LOOPS[case]
+            ops = {"UNROLL": 20, "N_UPDATES": BENCH_N_UPDATES}.get(per_loop, per_loop)
+            dn = (n2 - n1) * ops
+        else:
+            n1, n2 = args.n1, args.n2
+            dn = n2 - n1
         try:
-            (a, fa), (b, fb) = (callgrind(case, n, args.functions) for n in (args.n1, args.n2))
+            (a, fa), (b, fb) = (callgrind(case, n, args.functions) for n in (n1, n2))
         except subprocess.CalledProcessError:
             print(f"{case:<24} failed (missing package?)")
             continue
@@ -124,7 +156,11 @@ def main():
           f"{' free-threading' if not getattr(sys, '_is_gil_enabled', lambda: True)() else ''}")
     print(f"{'case':<24}{'instructions/iteration':>24}{'minus loop':>12}")
     for case, v in per_iter.items():
-        print(f"{case:<24}{v:>24.1f}{v - loop if case != 'loop' else v:>12.1f}")
+        minus = "" if case in BENCH_LOOPS else f"{v - loop if case != 'loop' else v:12.1f}"
+        print(f"{case:<24}{v:>24.1f}{minus}")
+    if any(c in BENCH_LOOPS for c in per_iter):
+        print("bench.* rows: the benchmark's whole loop per operation (bench_ring: one "
+              "push+pop pair; bench_orderbook: one update), loop overhead included")
 
 
 if __name__ == "__main__":
