@@ -236,15 +236,32 @@ ALL_CASES = [
 CASES = [c for c in ALL_CASES if HAVE_ORDER_BOOK or not c[0].startswith("order-book")]
 
 
+def add_cmdline_args(cmd, args):
+    if args.only:
+        cmd.extend(("--only", args.only))
+
+
 def main():
-    runner = pyperf.Runner()
+    runner = pyperf.Runner(add_cmdline_args=add_cmdline_args)
+    runner.argparser.add_argument(
+        "--only", default="", help="comma-separated case-name prefixes, e.g. 'velox set (,order-book update,dict'")
     runner.metadata["stream"] = f"{N_UPDATES} L2 updates, seed {SEED}, {LEVELS} levels"
+    args = runner.parse_args()
+    only = [p for p in args.only.split(",") if p]
+    cases = [c for c in CASES if not only or any(c[0].startswith(p) for p in only)]
     results = {}
-    for name, func, per_loop in CASES:
+    for name, func, per_loop in cases:
         bench = runner.bench_time_func(name, func, inner_loops=per_loop)
         if bench is not None and not runner.args.worker:
             results[name] = bench.median()
     if runner.args.worker or not results:
+        return
+    if only:  # a partial run: the rows and the per-call ratio only
+        print(f"\n{sys.version.split()[0]}, load average {os.getloadavg()[0]:.2f}")
+        peer = "order-book update" if "order-book update" in results else "dict update"
+        for name, t in results.items():
+            ratio = f"{results[peer] / t:6.2f}x vs {peer}" if peer in results else ""
+            print(f"{name:32} {t * 1e9:10.1f} ns/update  {ratio}")
         return
     med, p99, timer_ns, loop_ns = native_latency()
     peer = "order-book" if HAVE_ORDER_BOOK else "dict"

@@ -38,7 +38,10 @@ except ImportError:  # run from a source checkout with an in-place build
 from velox import _ring
 
 BATCH = 4096
-UNROLL = 20
+# Each per-item loop body makes 10 push+pop pairs (20 calls); inner_loops=PAIRS makes pyperf
+# report per pair. (Before issue 13 inner_loops was 20, so the py.item.* figures were per call,
+# half a pair: the ratios were right, the absolute ns were half the cost of a pair.)
+PAIRS = 10
 NATIVE_BATCH = 256
 ITEM_RING_CAPACITY = 4096
 FREE_THREADING = not getattr(sys, "_is_gil_enabled", lambda: True)()
@@ -56,7 +59,7 @@ def bench_ring_item(loops):
     ring = velox.SpscRing(4096)
     item = velox.Transaction(seq=1, price=100, qty=5)
     push, pop = ring.try_push, ring.try_pop
-    it = range(loops)  # 20 pairs per iteration (inner_loops=UNROLL)
+    it = range(loops)  # 10 pairs per iteration (inner_loops=PAIRS)
     t0 = time.perf_counter()
     for _ in it:
         push(item); pop(); push(item); pop(); push(item); pop(); push(item); pop(); push(item); pop()  # noqa: E702
@@ -68,7 +71,7 @@ def bench_txnring_item(loops):
     ring = velox.TxnRing(4096)
     item = velox.Transaction(seq=1, price=100, qty=5)
     push, pop = ring.try_push, ring.try_pop
-    it = range(loops)  # 20 pairs per iteration (inner_loops=UNROLL)
+    it = range(loops)  # 10 pairs per iteration (inner_loops=PAIRS)
     t0 = time.perf_counter()
     for _ in it:
         push(item); pop(); push(item); pop(); push(item); pop(); push(item); pop(); push(item); pop()  # noqa: E702
@@ -80,7 +83,7 @@ def bench_simplequeue_item(loops):
     q = queue.SimpleQueue()
     item = velox.Transaction(seq=1, price=100, qty=5)
     put, get = q.put, q.get
-    it = range(loops)  # 20 pairs per iteration (inner_loops=UNROLL)
+    it = range(loops)  # 10 pairs per iteration (inner_loops=PAIRS)
     t0 = time.perf_counter()
     for _ in it:
         put(item); get(); put(item); get(); put(item); get(); put(item); get(); put(item); get()  # noqa: E702
@@ -92,7 +95,7 @@ def bench_deque_item(loops):
     d = collections.deque()
     item = velox.Transaction(seq=1, price=100, qty=5)
     append, popleft = d.append, d.popleft
-    it = range(loops)  # 20 pairs per iteration (inner_loops=UNROLL)
+    it = range(loops)  # 10 pairs per iteration (inner_loops=PAIRS)
     t0 = time.perf_counter()
     for _ in it:
         append(item); popleft(); append(item); popleft(); append(item); popleft(); append(item); popleft(); append(item); popleft()  # noqa: E702,E501
@@ -227,10 +230,10 @@ def bench_native_round_trip(loops):
 
 BENCHMARKS = [
     # (key, pyperf name, function, extra args, inner_loops)
-    ("py.item.txnring", "py.item.TxnRing try_push+try_pop", bench_txnring_item, (), UNROLL),
-    ("py.item.ring", "py.item.ring try_push+try_pop", bench_ring_item, (), UNROLL),
-    ("py.item.simplequeue", "py.item.SimpleQueue put+get", bench_simplequeue_item, (), UNROLL),
-    ("py.item.deque", "py.item.deque append+popleft", bench_deque_item, (), UNROLL),
+    ("py.item.txnring", "py.item.TxnRing try_push+try_pop", bench_txnring_item, (), PAIRS),
+    ("py.item.ring", "py.item.ring try_push+try_pop", bench_ring_item, (), PAIRS),
+    ("py.item.simplequeue", "py.item.SimpleQueue put+get", bench_simplequeue_item, (), PAIRS),
+    ("py.item.deque", "py.item.deque append+popleft", bench_deque_item, (), PAIRS),
     ("py.batch.1t", "py.batch.1t push_many+pop_many 4096", bench_batch_one_thread, (), BATCH),
     ("py.2t.ring", "py.2t.ring push_many/pop_many 4096", bench_batch_two_threads, (), BATCH),
     ("py.2t.item.txnring", "py.2t.item.TxnRing push/pop", bench_txnring_two_threads_item, (), None),

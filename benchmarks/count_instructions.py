@@ -49,10 +49,10 @@ CASES = {
 # The benchmarks' own loops: name -> (script in benchmarks/, function, operations per loop
 # (an attribute of that module or a number), loops for run 1, loops for run 2).
 BENCH_LOOPS = {
-    "bench.ring.txnring": ("bench_ring", "bench_txnring_item", "UNROLL", 500, 5500),
-    "bench.ring.spscring": ("bench_ring", "bench_ring_item", "UNROLL", 500, 5500),
-    "bench.ring.simplequeue": ("bench_ring", "bench_simplequeue_item", "UNROLL", 500, 5500),
-    "bench.ring.deque": ("bench_ring", "bench_deque_item", "UNROLL", 500, 5500),
+    "bench.ring.txnring": ("bench_ring", "bench_txnring_item", "PAIRS", 500, 5500),
+    "bench.ring.spscring": ("bench_ring", "bench_ring_item", "PAIRS", 500, 5500),
+    "bench.ring.simplequeue": ("bench_ring", "bench_simplequeue_item", "PAIRS", 500, 5500),
+    "bench.ring.deque": ("bench_ring", "bench_deque_item", "PAIRS", 500, 5500),
     "bench.ob.velox_set": ("bench_orderbook", "bench_velox_set", "N_UPDATES", 1, 3),
     "bench.ob.order_book": ("bench_orderbook", "bench_order_book", "N_UPDATES", 1, 3),
     "bench.ob.dict": ("bench_orderbook", "bench_dict", "N_UPDATES", 1, 3),
@@ -134,7 +134,7 @@ def main():
     for case in cases:
         if case in BENCH_LOOPS:
             module, _, per_loop, n1, n2 = BENCH_LOOPS[case]
-            ops = {"UNROLL": 20, "N_UPDATES": BENCH_N_UPDATES}.get(per_loop, per_loop)
+            ops = {"PAIRS": 10, "N_UPDATES": BENCH_N_UPDATES}.get(per_loop, per_loop)
             dn = (n2 - n1) * ops
         else:
             n1, n2 = args.n1, args.n2
