@@ -114,8 +114,8 @@ cdef extern from *:
      * (or IntEnum) 0 or 1, price an exact int that fits int64 and qty an exact int in
      * [0, INT64_MAX]; 0 otherwise (then the Cython converters raise the precise error or
      * convert NumPy integers). */
-    static inline int vx_level_args(PyObject *side, PyObject *price, PyObject *qty,
-                                    int *s, int64_t *p, uint64_t *q) {
+    static inline __attribute__((always_inline)) int vx_level_args(
+            PyObject *side, PyObject *price, PyObject *qty, int *s, int64_t *p, uint64_t *q) {
         int64_t sv, qv;
         if (!PyLong_Check(side) || PyBool_Check(side) || !PyLong_CheckExact(price)
                 || !PyLong_CheckExact(qty))
