@@ -57,7 +57,7 @@ class RingModel(RuleBasedStateMachine):
         k = self.ring.push_many(recs)
         assert k == min(n, self.capacity - len(self.model))
         self.model.extend(range(self.next_seq, self.next_seq + k))
-        self.rejected += n - k
+        self.rejected += 1 if n > 0 and k == 0 else 0  # refused calls, not records
         self.next_seq += n
 
     @precondition(lambda self: self.ring is not None and len(self.model) < self.capacity)

@@ -62,9 +62,9 @@ __all__ = [
 # --- modules added by each component (one block each) ---
 
 # ring (SPSC ring)
-from velox._ring import SpscRing  # noqa: E402
+from velox._ring import RingCorrupted, SpscRing  # noqa: E402
 
-__all__ += ["SpscRing"]
+__all__ += ["SpscRing", "RingCorrupted"]
 
 # txnring (typed per-item ring: pops return Transaction)
 from velox._txnring import InvalidRecordError, TxnRing  # noqa: E402

@@ -24,6 +24,7 @@ __version__: str
 # --- modules added by each component (one block each) ---
 
 # ring (SPSC ring)
+from velox._ring import RingCorrupted as RingCorrupted
 from velox._ring import SpscRing as SpscRing
 
 # txnring (typed per-item ring: pops return Transaction)

@@ -15,6 +15,8 @@
 # section so that a SharedRing refuses close() meanwhile.
 from libc.stdint cimport uint32_t, uint64_t
 
+cimport numpy as cnp
+
 from velox.includes.ring cimport vx_ring
 from velox.includes.types cimport vx_status
 
@@ -48,6 +50,13 @@ cdef class SpscRing:
     cdef object _scalar_from(self, const void *data)
     cdef int _wait(self, bint producer, const char *src, char *dst, uint64_t deadline,
                    object timeout, str where) except -1
+    # Hook for the batch waits: 1 if the other side can never move again (a SharedRing's
+    # peer process died or closed the ring); 0 here.
+    cdef int _peer_gone(self, bint producer) except -1
+    cdef object _push_many_wait(self, cnp.ndarray arr, const char *src, Py_ssize_t length,
+                                uint64_t deadline, object timeout)
+    cdef uint32_t _pop_many_wait(self, void *dst, uint32_t n, object min_n, uint64_t deadline,
+                                 object timeout) except? 0xFFFFFFFF
 
 # Raise the Python exception for an unexpected C status of the SpscRing method `where` (always
 # raises). Shared with velox._txnring so both map every status the same way.

@@ -24,7 +24,7 @@ from velox._records cimport Bundle, Transaction
 from velox.includes.ring cimport *
 from velox.includes.tsc cimport vx_cpu_relax, vx_monotonic_ns
 from velox.includes.types cimport vx_bundle, vx_status, vx_status_name, vx_txn
-from velox.includes.types cimport VX_EMISUSE, VX_EMPTY, VX_FULL, VX_OK, VX_TIMEOUT
+from velox.includes.types cimport VX_ECORRUPT, VX_EMISUSE, VX_EMPTY, VX_FULL, VX_OK, VX_TIMEOUT
 
 from velox._records import BUNDLE_DTYPE, TXN_DTYPE
 
@@ -75,7 +75,32 @@ cdef uint64_t _nogil_copy_bytes = NOGIL_COPY_BYTES
 cdef uint64_t _signal_check_ns = SIGNAL_CHECK_NS
 
 
+class RingCorrupted(RuntimeError):
+    """The ring's shared indices broke its invariant (0 <= head - tail <= capacity): another
+    process wrote the shared segment. The ring then refuses every producer and consumer call
+    (sticky) instead of reading or writing outside its slots; close it and start over."""
+
+
+class _NoWait:
+    """Default ``timeout`` of push_many / pop_many: do not wait (return what fitted)."""
+
+    def __repr__(self):
+        return "NO_WAIT"
+
+
+#: Default ``timeout`` of push_many / pop_many: non-blocking.
+NO_WAIT = _NoWait()
+
+
+cdef int _raise_corrupt(str where) except -1:
+    raise RingCorrupted(
+        f"{where}: the ring's shared indices are corrupt (head - tail outside [0, capacity]; "
+        "another process wrote the segment); the ring refuses every further push and pop")
+
+
 cdef int _raise_status(vx_status st, str where) except -1:
+    if st == VX_ECORRUPT:
+        return _raise_corrupt(f"SpscRing.{where}")
     if st == VX_EMISUSE:
         raise RuntimeError(
             f"SpscRing.{where}: another thread is using the same side of the ring at the same "
@@ -133,7 +158,7 @@ cdef class SpscRing:
             raise ValueError(f"capacity must be a power of two in [2, 2**30], got {capacity!r}")
         try:
             dt = np.dtype(dtype)
-        except TypeError as exc:
+        except (TypeError, SyntaxError) as exc:  # np.dtype(",") raises SyntaxError
             raise TypeError(f"dtype must be a NumPy dtype, got {dtype!r} ({exc})") from None
         if dt.hasobject:
             raise ValueError(f"dtype must not contain Python objects, got {dt!r}")
@@ -204,8 +229,9 @@ cdef class SpscRing:
 
     @property
     def rejected_full(self):
-        """Records refused because the ring was full (try_push, push_many). Blocking push
-        does not count its retries."""
+        """Calls refused because the ring was full: a try_push that returned False, a
+        non-blocking push_many that took nothing. A push_many that took some of its records
+        is not a refusal; blocking push / push_many do not count their retries."""
         self._live("rejected_full")
         return vx_ring_rejected_full(self.ring)
 
@@ -256,9 +282,28 @@ cdef class SpscRing:
                                  f"{item.shape!r}; use push_many for batches")
             return <const char *>cnp.PyArray_DATA(arr)
         if isinstance(item, _generic_type):
+            kind = item.dtype.kind
+            if kind in "SU":
+                # np.bytes_ / np.str_: PyArray_ScalarAsCtype would store a pointer, not the
+                # data, and the scalar's dtype is its own (NUL-stripped) length. Like NumPy's
+                # assignment into an array, a shorter value is NUL-padded; unlike it, a longer
+                # one is refused, never truncated.
+                if self.dtype.kind != kind or self.dtype.names is not None:
+                    raise TypeError(f"SpscRing.{where}: scalar dtype {item.dtype!r} does not "
+                                    f"match the ring's dtype {self.dtype!r}")
+                if item.dtype.itemsize > self.itemsize:
+                    raise TypeError(f"SpscRing.{where}: scalar dtype {item.dtype!r} is longer "
+                                    f"than the ring's dtype {self.dtype!r}")
+                arr = <cnp.ndarray>np.array(item, dtype=self.dtype)
+                memcpy(self._push_scratch, cnp.PyArray_DATA(arr), self.itemsize)
+                return self._push_scratch
             if item.dtype != self.dtype:
                 raise TypeError(f"SpscRing.{where}: scalar dtype {item.dtype!r} does not match "
                                 f"the ring's dtype {self.dtype!r}")
+            if kind == "V" or self.dtype.hasobject or self.dtype.names is not None:
+                arr = <cnp.ndarray>np.asarray(item)  # (np.void took the branch above)
+                memcpy(self._push_scratch, cnp.PyArray_DATA(arr), self.itemsize)
+                return self._push_scratch
             PyArray_ScalarAsCtype(item, self._push_scratch)
             return self._push_scratch
         if PyBytes_CheckExact(item):
@@ -342,10 +387,19 @@ cdef class SpscRing:
         self._wait(True, self._wait_scratch, NULL, deadline, timeout, "push")
         return None
 
-    def push_many(self, array):
-        """Copy records from a 1-D C-contiguous array of the ring's dtype, as many as fit
-        (oldest first). Returns how many were taken; the rest count in rejected_full. Reads
-        the array in place; the GIL is released for large copies."""
+    def push_many(self, array, timeout=NO_WAIT):
+        """push_many(array, timeout=NO_WAIT) -> int
+
+        Copy records from a 1-D C-contiguous array of the ring's dtype, oldest first. Reads
+        the array in place; the GIL is released for large copies and for waits.
+
+        Without ``timeout``: as many as fit now; returns how many were taken (0 if the ring
+        was full, which counts one refusal in rejected_full; a partial push is no refusal).
+        With ``timeout`` (seconds, or None for forever): pushes all of them, waiting while
+        the ring is full (GIL released, signal handlers run), and returns len(array); if the
+        deadline passes first, raises TimeoutError after pushing a prefix, whose length is the
+        exception's ``pushed`` attribute (those records are in the ring). A SharedRing raises
+        BrokenPipeError (with ``pushed``) when the consumer died or closed the ring."""
         self._live("push_many")
         self._side(True, "push_many")
         cdef cnp.ndarray arr = self._batch_array(array, "push_many", False)
@@ -353,7 +407,9 @@ cdef class SpscRing:
         cdef uint32_t n = <uint32_t>length if length < <Py_ssize_t>0xFFFFFFFF else 0xFFFFFFFF
         cdef uint32_t pushed = 0
         cdef vx_status st
-        cdef const void *src = cnp.PyArray_DATA(arr)
+        cdef const char *src = <const char *>cnp.PyArray_DATA(arr)
+        if timeout is not NO_WAIT:
+            return self._push_many_wait(arr, src, length, _deadline_ns(timeout), timeout)
         if n == 0:
             return 0
         if <uint64_t>(n if n < self._capacity else self._capacity) * <uint64_t>self.itemsize >= _nogil_copy_bytes:
@@ -366,6 +422,57 @@ cdef class SpscRing:
         if st != VX_OK and st != VX_FULL:
             _raise_status(st, "push_many")
         return pushed
+
+    cdef object _push_many_wait(self, cnp.ndarray arr, const char *src, Py_ssize_t length,
+                                uint64_t deadline, object timeout):
+        """push_many with a deadline: slices of <= SIGNAL_CHECK_NS without the GIL; the
+        producer side stays busy for the whole wait (close() refuses meanwhile)."""
+        cdef vx_ring_backoff backoff
+        backoff.step = 0
+        cdef vx_status st
+        cdef uint32_t n, got
+        cdef Py_ssize_t total = 0
+        cdef uint64_t now, chunk_end
+        self._producer_busy += 1
+        try:
+            while True:  # bounded: each pass takes records or ends at the deadline or raises
+                self._live("push_many")  # re-checked every slice (signal handlers ran)
+                if total == length:
+                    return total
+                n = <uint32_t>(length - total) if length - total < (1 << 30) else (1 << 30)
+                now = vx_monotonic_ns()
+                chunk_end = now + _signal_check_ns
+                if chunk_end > deadline or chunk_end < now:
+                    chunk_end = deadline
+                got = 0
+                with nogil:
+                    st = vx_ring_push_n_wait(self.ring, src + total * self.itemsize, n, &got,
+                                             chunk_end, &backoff)
+                total += got
+                if st == VX_OK:
+                    continue
+                if st != VX_TIMEOUT:
+                    _raise_status(st, "push_many")
+                if self._peer_gone(True):
+                    exc = BrokenPipeError(f"{type(self).__name__}.push_many: the consumer died "
+                                          f"or closed the ring after {total} of {length} "
+                                          "records were pushed")
+                    exc.pushed = total
+                    raise exc
+                if vx_monotonic_ns() >= deadline:
+                    exc = TimeoutError(f"{type(self).__name__}.push_many: pushed {total} of "
+                                       f"{length} records; the ring was still full after "
+                                       f"timeout={timeout!r} s")
+                    exc.pushed = total
+                    raise exc
+                PyErr_CheckSignals()
+        finally:
+            self._producer_busy -= 1
+
+    cdef int _peer_gone(self, bint producer) except -1:
+        """1 if the other side can never move again (SharedRing: its process died or closed
+        the ring). In-process rings: never."""
+        return 0
 
     # ---- consumer -----------------------------------------------------------------------
 
@@ -401,10 +508,20 @@ cdef class SpscRing:
         self._wait(False, NULL, self._pop_scratch, deadline, timeout, "pop")
         return self._scalar_from(self._pop_scratch)
 
-    def pop_many(self, out_or_max_n):
-        """pop_many(out) -> int: fill a caller's 1-D C-contiguous writable array of the ring's
-        dtype from its start with up to len(out) records; returns how many.
-        pop_many(max_n) -> ndarray: a new array of up to max_n records (what was there).
+    def pop_many(self, out_or_max_n, timeout=NO_WAIT, min_n=1):
+        """pop_many(out, timeout=NO_WAIT, min_n=1) -> int: fill a caller's 1-D C-contiguous
+        writable array of the ring's dtype from its start with up to len(out) records;
+        returns how many.
+        pop_many(max_n, timeout=NO_WAIT, min_n=1) -> ndarray: a new array of up to max_n
+        records.
+
+        Without ``timeout``: what is there now (possibly nothing). With ``timeout`` (seconds,
+        or None for forever): waits (GIL released, signal handlers run) until at least
+        ``min_n`` records are readable (1 <= min_n <= min(len(out), capacity)), then takes as
+        many as are there, up to len(out) / max_n: returns as soon as min_n are in, never
+        waits to fill the rest. TimeoutError if fewer than min_n arrived in time (nothing is
+        taken then). A SharedRing whose producer died or closed the ring returns what is left
+        (even fewer than min_n), then raises BrokenPipeError once it is empty.
         The GIL is released for large copies."""
         cdef cnp.ndarray arr
         cdef uint32_t n, popped = 0
@@ -413,13 +530,14 @@ cdef class SpscRing:
         cdef void *dst
         self._live("pop_many")
         self._side(False, "pop_many")
+        cdef bint wait = timeout is not NO_WAIT
         is_int = not isinstance(out_or_max_n, (_ndarray_type, bool)) and hasattr(
             type(out_or_max_n), "__index__")
         if is_int:
             max_n = PyNumber_Index(out_or_max_n)
             if max_n < 0:
                 raise ValueError(f"SpscRing.pop_many: max_n must be >= 0, got {out_or_max_n!r}")
-            size = vx_ring_size(self.ring)
+            size = self._capacity if wait else vx_ring_size(self.ring)
             arr = np.empty(min(max_n, size), dtype=self.dtype)
         else:
             if isinstance(out_or_max_n, bool):
@@ -428,7 +546,12 @@ cdef class SpscRing:
         length = cnp.PyArray_DIM(arr, 0)
         n = <uint32_t>length if length < <Py_ssize_t>0xFFFFFFFF else 0xFFFFFFFF
         dst = cnp.PyArray_DATA(arr)
-        if n:
+        if wait:
+            popped = self._pop_many_wait(dst, n, min_n, _deadline_ns(timeout), timeout)
+        elif isinstance(min_n, bool) or not hasattr(type(min_n), "__index__") or min_n != 1:
+            raise ValueError(f"SpscRing.pop_many: min_n={min_n!r} needs a timeout (without "
+                             "one pop_many takes what is there)")
+        elif n:
             if <uint64_t>(n if n < self._capacity else self._capacity) * <uint64_t>self.itemsize >= _nogil_copy_bytes:
                 self._consumer_busy += 1
                 with nogil:
@@ -440,7 +563,56 @@ cdef class SpscRing:
                 _raise_status(st, "pop_many")
         if not is_int:
             return popped
-        return arr if popped == n else arr[:popped]
+        return arr if popped == length else arr[:popped]
+
+    cdef uint32_t _pop_many_wait(self, void *dst, uint32_t n, object min_n, uint64_t deadline,
+                                 object timeout) except? 0xFFFFFFFF:
+        """pop_many with a deadline (see pop_many); the consumer side stays busy for the whole
+        wait (close() refuses meanwhile)."""
+        if isinstance(min_n, bool) or not hasattr(type(min_n), "__index__"):
+            raise TypeError(f"SpscRing.pop_many: min_n must be an int, got {min_n!r}")
+        want = PyNumber_Index(min_n)
+        if n == 0:
+            if want < 0:
+                raise ValueError(f"SpscRing.pop_many: min_n must be >= 1, got {min_n!r}")
+            return 0
+        if want < 1 or want > n or want > self._capacity:
+            raise ValueError(f"SpscRing.pop_many: min_n must be in [1, {min(n, self._capacity)}] "
+                             f"(the out length and the capacity), got {min_n!r}")
+        cdef uint32_t c_min = <uint32_t>want
+        cdef vx_ring_backoff backoff
+        backoff.step = 0
+        cdef vx_status st
+        cdef uint32_t got = 0
+        cdef uint64_t now, chunk_end
+        self._consumer_busy += 1
+        try:
+            while True:  # bounded: each pass ends at the deadline or returns or raises
+                self._live("pop_many")  # re-checked every slice (signal handlers ran)
+                now = vx_monotonic_ns()
+                chunk_end = now + _signal_check_ns
+                if chunk_end > deadline or chunk_end < now:
+                    chunk_end = deadline
+                with nogil:
+                    st = vx_ring_pop_n_wait(self.ring, dst, n, c_min, &got, chunk_end, &backoff)
+                if st == VX_OK:
+                    return got
+                if st != VX_TIMEOUT:
+                    _raise_status(st, "pop_many")
+                if self._peer_gone(False):
+                    st = vx_ring_pop_n(self.ring, dst, n, &got)  # what the producer left
+                    if st == VX_OK:
+                        return got
+                    if st != VX_EMPTY:
+                        _raise_status(st, "pop_many")
+                    raise BrokenPipeError(f"{type(self).__name__}.pop_many: the producer died "
+                                          "or closed the ring, and the ring is empty")
+                if vx_monotonic_ns() >= deadline:
+                    raise TimeoutError(f"{type(self).__name__}.pop_many: fewer than "
+                                       f"min_n={c_min} records after timeout={timeout!r} s")
+                PyErr_CheckSignals()
+        finally:
+            self._consumer_busy -= 1
 
     # ---- waiting ------------------------------------------------------------------------
 
@@ -452,29 +624,38 @@ cdef class SpscRing:
         backoff.step = 0
         cdef vx_status st
         cdef uint64_t now, chunk_end
-        while True:  # bounded: each pass ends at the deadline or raises
-            now = vx_monotonic_ns()
-            chunk_end = now + _signal_check_ns
-            if chunk_end > deadline or chunk_end < now:
-                chunk_end = deadline
+        # The side stays busy for the whole wait, not just the GIL-free slices: signal
+        # handlers run between slices and must not be able to close (unmap) the ring.
+        if producer:
+            self._producer_busy += 1
+        else:
+            self._consumer_busy += 1
+        try:
+            while True:  # bounded: each pass ends at the deadline or raises
+                self._live(where)  # re-checked every slice (signal handlers ran)
+                now = vx_monotonic_ns()
+                chunk_end = now + _signal_check_ns
+                if chunk_end > deadline or chunk_end < now:
+                    chunk_end = deadline
+                if producer:
+                    with nogil:
+                        st = vx_ring_push_wait(self.ring, src, chunk_end, &backoff)
+                else:
+                    with nogil:
+                        st = vx_ring_pop_wait(self.ring, dst, chunk_end, &backoff)
+                if st == VX_OK:
+                    return 0
+                if st != VX_TIMEOUT:
+                    _raise_status(st, where)
+                if vx_monotonic_ns() >= deadline:
+                    raise TimeoutError(f"SpscRing.{where}: ring still "
+                                       f"{'full' if producer else 'empty'} after timeout={timeout!r} s")
+                PyErr_CheckSignals()
+        finally:
             if producer:
-                self._producer_busy += 1
-                with nogil:
-                    st = vx_ring_push_wait(self.ring, src, chunk_end, &backoff)
                 self._producer_busy -= 1
             else:
-                self._consumer_busy += 1
-                with nogil:
-                    st = vx_ring_pop_wait(self.ring, dst, chunk_end, &backoff)
                 self._consumer_busy -= 1
-            if st == VX_OK:
-                return 0
-            if st != VX_TIMEOUT:
-                _raise_status(st, where)
-            if vx_monotonic_ns() >= deadline:
-                raise TimeoutError(f"SpscRing.{where}: ring still "
-                                   f"{'full' if producer else 'empty'} after timeout={timeout!r} s")
-            PyErr_CheckSignals()
 
 
 # ---- native benchmark loops (private; used by benchmarks/bench_ring.py) ----------------------
@@ -608,3 +789,8 @@ cdef int _check_record_room(SpscRing ring, str where) except -1:
     if ring._record_kind != KIND_TXN:
         raise ValueError(f"{where} needs TXN_DTYPE rings, got dtype {ring.dtype!r}")
     return 0
+
+
+def _busy_counts(SpscRing ring not None):
+    """(producer, consumer) GIL-free sections in progress; for tests."""
+    return ring._producer_busy, ring._consumer_busy

@@ -29,13 +29,14 @@ from posix.types cimport pid_t
 from posix.unistd cimport getpid
 
 from velox._ring cimport SpscRing
+from velox._ring import RingCorrupted
 from velox._ring import SpscRing as _SpscRing
 from velox.includes.ring cimport (VX_RING_MAX_CAPACITY, VX_RING_MAX_ELEM_SIZE, vx_ring_destroy,
                                   vx_ring_size)
 from velox.includes.shm cimport *
 from velox.includes.tsc cimport vx_monotonic_ns
-from velox.includes.types cimport (VX_EMISUSE, VX_ESTATE, VX_OK, VX_TIMEOUT, vx_status,
-                                   vx_status_name)
+from velox.includes.types cimport (VX_ECORRUPT, VX_EMISUSE, VX_ESTATE, VX_OK, VX_TIMEOUT,
+                                   vx_status, vx_status_name)
 
 DTYPE_MAX = VX_SHM_DTYPE_MAX - 1
 """Longest dtype description (characters of ``repr(dtype_to_descr(dtype))``) a segment holds."""
@@ -141,7 +142,7 @@ cdef class SharedRing(SpscRing):
     cdef int _adopt(self, unsigned int capacity) except -1:
         """Replace the heap ring from SpscRing.__cinit__ by the mapped one."""
         vx_ring_destroy(self.ring)
-        self.ring = self.shm.ring
+        self.ring = vx_shm_ring(&self.shm)  # the private handle inside this object
         self._capacity = capacity
         return 0
 
@@ -184,11 +185,13 @@ cdef class SharedRing(SpscRing):
     def attach(name, dtype=None, timeout=ATTACH_WAIT_S):
         """attach(name, dtype=None, timeout=1.0) -> SharedRing
 
-        Map the existing segment ``name`` and rebuild its dtype from the stored description.
-        If ``dtype`` is given it must equal the stored one. FileNotFoundError if there is no
-        such segment; ValueError if it is not a compatible velox ring (bad magic, other layout
-        version, other record size, inconsistent sizes); TimeoutError if its creator did not
-        finish initialising it within ``timeout`` seconds."""
+        Map the segment ``name`` and rebuild its dtype from the stored description, waiting
+        up to ``timeout`` seconds for the segment to appear and for its creator to finish
+        initialising it. If ``dtype`` is given it must equal the stored one.
+        FileNotFoundError if there is still no such segment at the deadline; ValueError if it
+        is not a compatible velox ring (bad magic, other layout version, other record size,
+        inconsistent sizes, indices out of range); TimeoutError if it exists but its creator
+        did not finish initialising it within ``timeout`` seconds."""
         cdef bytes raw = _encode_name(name)
         expected = None
         cdef uint32_t expected_size = 0
@@ -213,7 +216,8 @@ cdef class SharedRing(SpscRing):
         if st != VX_OK:
             if shm.fault == VX_SHM_FAULT_SYSTEM:
                 if shm.sys_errno == ENOENT:
-                    raise FileNotFoundError(2, f"no shared ring named {name!r}", name)
+                    raise FileNotFoundError(2, f"no shared ring named {name!r} (waited "
+                                            f"timeout={timeout!r} s for it)", name)
                 _raise_sys(shm.sys_errno, "cannot attach to shared ring", name)
             if shm.fault == VX_SHM_FAULT_NOT_READY:
                 raise TimeoutError(f"shared ring {name!r} was not initialised by its creator "
@@ -222,16 +226,17 @@ cdef class SharedRing(SpscRing):
                              f"{vx_shm_fault_name(shm.fault).decode()}")
         cdef SharedRing self
         try:
-            text = shm.header.dtype[:shm.header.dtype_len].decode("ascii")
+            # the private copies validated by vx_shm_attach, never the live header
+            text = shm.dtype[:shm.dtype_len].decode("ascii")
             try:
                 stored = _parse_dtype(text)
             except (ValueError, SyntaxError, TypeError) as exc:
                 raise ValueError(f"cannot attach to shared ring {name!r}: stored dtype "
                                  f"description {text!r} is not valid ({exc})") from None
-            if stored.itemsize != shm.header.record_size:
+            if stored.itemsize != shm.record_size:
                 raise ValueError(f"cannot attach to shared ring {name!r}: stored dtype "
                                  f"{stored!r} has itemsize {stored.itemsize}, the segment "
-                                 f"says {shm.header.record_size}")
+                                 f"says {shm.record_size}")
             if expected is not None and expected != stored:
                 raise ValueError(f"shared ring {name!r} holds dtype {stored!r}, not the "
                                  f"expected {expected!r}")
@@ -240,7 +245,7 @@ cdef class SharedRing(SpscRing):
             vx_shm_detach(&shm)
             raise
         self.shm = shm
-        self._adopt(<uint32_t>shm.header.capacity)
+        self._adopt(<uint32_t>shm.capacity)
         self.name = name
         return self
 
@@ -374,37 +379,51 @@ cdef class SharedRing(SpscRing):
         cdef vx_status st
         cdef uint64_t now, chunk
         cdef pid_t peer = 0
-        while True:  # bounded: each pass ends by the deadline or raises
-            now = vx_monotonic_ns()
-            chunk = _signal_check_ns if deadline - now > _signal_check_ns else deadline - now
-            if now >= deadline:
-                chunk = 0
+        # Busy for the whole wait, not just the GIL-free slices: a signal handler running
+        # between slices cannot close (unmap) the ring under the next slice; close() raises.
+        if producer:
+            self._producer_busy += 1
+        else:
+            self._consumer_busy += 1
+        try:
+            while True:  # bounded: each pass ends by the deadline or raises
+                self._live(where)  # re-checked every slice (signal handlers ran)
+                now = vx_monotonic_ns()
+                chunk = _signal_check_ns if deadline - now > _signal_check_ns else deadline - now
+                if now >= deadline:
+                    chunk = 0
+                if producer:
+                    with nogil:
+                        st = vx_shm_push_wait(&self.shm, src, chunk, &peer)
+                else:
+                    with nogil:
+                        st = vx_shm_pop_wait(&self.shm, dst, chunk, &peer)
+                if st == VX_OK:
+                    return 0
+                if st == VX_ESTATE:
+                    what = "consumer" if producer else "producer"
+                    state = self._peer(VX_SHM_CONSUMER if producer else VX_SHM_PRODUCER)[0]
+                    how = "closed the ring" if state == VX_SHM_PEER_DEPARTED else "died"
+                    raise BrokenPipeError(
+                        f"SharedRing.{where}: the {what} (pid {peer}) {how}; ring "
+                        f"{self.name!r} is {'full' if producer else 'empty'}")
+                if st != VX_TIMEOUT:
+                    _raise_misuse(st, where)
+                if vx_monotonic_ns() >= deadline:
+                    raise TimeoutError(f"SharedRing.{where}: ring {self.name!r} still "
+                                       f"{'full' if producer else 'empty'} after "
+                                       f"timeout={timeout!r} s")
+                PyErr_CheckSignals()
+        finally:
             if producer:
-                self._producer_busy += 1
-                with nogil:
-                    st = vx_shm_push_wait(&self.shm, src, chunk, &peer)
                 self._producer_busy -= 1
             else:
-                self._consumer_busy += 1
-                with nogil:
-                    st = vx_shm_pop_wait(&self.shm, dst, chunk, &peer)
                 self._consumer_busy -= 1
-            if st == VX_OK:
-                return 0
-            if st == VX_ESTATE:
-                what = "consumer" if producer else "producer"
-                state = self._peer(VX_SHM_CONSUMER if producer else VX_SHM_PRODUCER)[0]
-                how = "closed the ring" if state == VX_SHM_PEER_DEPARTED else "died"
-                raise BrokenPipeError(
-                    f"SharedRing.{where}: the {what} (pid {peer}) {how}; ring "
-                    f"{self.name!r} is {'full' if producer else 'empty'}")
-            if st != VX_TIMEOUT:
-                _raise_misuse(st, where)
-            if vx_monotonic_ns() >= deadline:
-                raise TimeoutError(f"SharedRing.{where}: ring {self.name!r} still "
-                                   f"{'full' if producer else 'empty'} after "
-                                   f"timeout={timeout!r} s")
-            PyErr_CheckSignals()
+
+    cdef int _peer_gone(self, bint producer) except -1:
+        """1 if the other side's process died or closed the ring (a syscall or two)."""
+        state = self._peer(VX_SHM_CONSUMER if producer else VX_SHM_PRODUCER)[0]
+        return 1 if state == VX_SHM_PEER_DEAD or state == VX_SHM_PEER_DEPARTED else 0
 
 
 cdef void _unmap(SharedRing self) noexcept:
@@ -425,6 +444,11 @@ cdef void _unmap(SharedRing self) noexcept:
 
 
 cdef _raise_misuse(vx_status st, str where):
+    if st == VX_ECORRUPT:
+        raise RingCorrupted(
+            f"SharedRing.{where}: the ring's shared indices are corrupt (head - tail outside "
+            "[0, capacity]; another process wrote the segment); the ring refuses every further "
+            "push and pop")
     if st == VX_EMISUSE:
         raise RuntimeError(f"SharedRing.{where}: another thread is using the same side of the "
                            "ring at the same time (VELOX_DEBUG misuse guard)")

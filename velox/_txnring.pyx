@@ -58,7 +58,7 @@ cdef object _txn_type = Transaction
 cdef object _empty_tuple = ()
 
 
-cdef object _invalid(const vx_txn *copy, str where):
+cdef object _invalid(const vx_txn *copy, str where, bint consumed=True):
     """The InvalidRecordError for a record that failed vx_txn_validate (its message is
     Transaction.from_bytes's, which names the field and the value)."""
     raw = (<const char *>copy)[:sizeof(vx_txn)]
@@ -68,9 +68,10 @@ cdef object _invalid(const vx_txn *copy, str where):
         why = str(exc)
     else:  # pragma: no cover - vx_txn_validate and from_bytes apply the same check
         why = "invalid transaction"
+    taken = "it was taken off the ring; " if consumed else ""
     return InvalidRecordError(
-        f"TxnRing.{where}: the popped record is not a valid Transaction: {why} (it was taken "
-        "off the ring; its 32 bytes are in this exception's .record)", raw)
+        f"TxnRing.{where}: the popped record is not a valid Transaction: {why} ({taken}its 32 "
+        "bytes are in this exception's .record)", raw)
 
 
 @cython.final
@@ -186,12 +187,14 @@ cdef class TxnRing(SpscRing):
         return t
 
     cdef object _scalar_from(self, const void *data):
-        # SpscRing.pop's waiting path copies the record to the consumer scratch buffer and
-        # converts it here.
+        # SpscRing.pop's waiting path copies the record to the consumer scratch buffer (the
+        # record is consumed) and converts it here. SpscRing.try_pop(ring), called unbound,
+        # converts here too but keeps a record whose conversion raised: the message does not
+        # claim either.
         cdef vx_txn copy
         memcpy(&copy, data, sizeof(vx_txn))
         if vx_txn_validate(&copy) != VX_FIELD_NONE:
-            raise _invalid(&copy, "pop")
+            raise _invalid(&copy, "pop", False)
         cdef Transaction t = Transaction.__new__(Transaction)
         memcpy(&t.c, &copy, sizeof(vx_txn))
         t.c.pad[0] = 0

@@ -57,15 +57,18 @@ static void test_placement_and_attach(void) {
     unsigned char *mem = aligned_alloc(VX_RING_ALIGN, need + VX_RING_ALIGN);
     REQUIRE(mem != NULL);
     memset(mem, 0xAB, need + VX_RING_ALIGN);
-    vx_ring *r = NULL;
-    CHECK(vx_ring_attach(mem, need, &r) == VX_ESTATE); /* garbage, no magic */
-    CHECK(vx_ring_init_in(mem + 8, need, 16, 32) == VX_EINVAL);   /* misaligned */
-    CHECK(vx_ring_init_in(mem, need - 1, 16, 32) == VX_EINVAL);   /* too small */
-    CHECK(vx_ring_init_in(NULL, need, 16, 32) == VX_EINVAL);
-    CHECK(vx_ring_init_in(mem, need, 16, 32) == VX_OK);
-    CHECK(vx_ring_attach(mem, need - 1, &r) == VX_ESTATE);
-    CHECK(vx_ring_attach(mem + 8, need, &r) == VX_EINVAL);
-    CHECK(vx_ring_attach(mem, need, &r) == VX_OK && r == (vx_ring *)mem);
+    vx_ring h, h2;
+    vx_ring *r = &h;
+    CHECK(vx_ring_attach(&h, mem, need) == VX_ESTATE); /* garbage, no magic */
+    CHECK(vx_ring_init_in(&h, mem + 8, need, 16, 32) == VX_EINVAL);   /* misaligned */
+    CHECK(vx_ring_init_in(&h, mem, need - 1, 16, 32) == VX_EINVAL);   /* too small */
+    CHECK(vx_ring_init_in(&h, NULL, need, 16, 32) == VX_EINVAL);
+    CHECK(vx_ring_init_in(NULL, mem, need, 16, 32) == VX_EINVAL);
+    CHECK(vx_ring_init_in(&h, mem, need, 16, 32) == VX_OK);
+    CHECK(vx_ring_attach(&h, mem, need - 1) == VX_ESTATE);
+    CHECK(vx_ring_attach(&h, mem + 8, need) == VX_EINVAL);
+    CHECK(vx_ring_attach(NULL, mem, need) == VX_EINVAL);
+    CHECK(vx_ring_attach(&h, mem, need) == VX_OK && h.block == (vx_ring_block *)mem);
 
     /* Position independence: copy the whole block elsewhere and keep using it. */
     vx_txn t = txn_with_seq(7), out;
@@ -73,8 +76,8 @@ static void test_placement_and_attach(void) {
     unsigned char *mem2 = aligned_alloc(VX_RING_ALIGN, need);
     REQUIRE(mem2 != NULL);
     memcpy(mem2, mem, need);
-    vx_ring *r2 = NULL;
-    CHECK(vx_ring_attach(mem2, need, &r2) == VX_OK);
+    vx_ring *r2 = &h2;
+    CHECK(vx_ring_attach(r2, mem2, need) == VX_OK);
     CHECK(vx_ring_size(r2) == 1);
     CHECK(vx_ring_try_pop(r2, &out) == VX_OK && txn_matches(&out, 7));
     CHECK(vx_ring_try_pop(r2, &out) == VX_EMPTY);
@@ -134,9 +137,12 @@ static void test_batches_wrap(void) {
             CHECK(vx_ring_push_n(r, in, n, &got) == VX_OK);
             uint32_t want = n < CAP ? n : CAP;
             CHECK(got == want);
-            CHECK(vx_ring_rejected_full(r) == rejected + (n - want));
+            CHECK(vx_ring_rejected_full(r) == rejected); /* a partial push is not a refusal */
             next_in += got;
-            if (n >= CAP) CHECK(vx_ring_push_n(r, in, 1, &got) == VX_FULL && got == 0);
+            if (n >= CAP) {
+                CHECK(vx_ring_push_n(r, in, 3, &got) == VX_FULL && got == 0);
+                CHECK(vx_ring_rejected_full(r) == rejected + 1); /* one refused call */
+            }
             /* pop in two uneven pieces */
             uint32_t first = want / 3, total = 0;
             if (first) {
@@ -448,6 +454,108 @@ static void test_debug_open_span_guard(void) {
 }
 #endif
 
+
+static void test_batch_waits(void) {
+    vx_ring *r = NULL;
+    REQUIRE(vx_ring_create(8, sizeof(vx_txn), &r) == VX_OK);
+    vx_txn in[12], out[12];
+    for (int i = 0; i < 12; i++) in[i] = txn_with_seq((uint64_t)i);
+    vx_ring_backoff b = {0};
+    uint32_t got = 99;
+    CHECK(vx_ring_push_n_wait(r, in, 12, &got, vx_monotonic_ns() + 2000000, &b) == VX_TIMEOUT);
+    CHECK(got == 8 && vx_ring_rejected_full(r) == 0); /* a prefix, no refusal counted */
+    CHECK(vx_ring_pop_n_wait(r, out, 12, 9, &got, 0, &b) == VX_EINVAL); /* min_n > capacity */
+    CHECK(vx_ring_pop_n_wait(r, out, 4, 5, &got, 0, &b) == VX_EINVAL);  /* min_n > max_n */
+    CHECK(vx_ring_pop_n_wait(r, out, 12, 8, &got, 0, &b) == VX_OK && got == 8);
+    for (int i = 0; i < 8; i++) CHECK(txn_matches(&out[i], (uint64_t)i));
+    CHECK(vx_ring_pop_n_wait(r, out, 12, 1, &got, vx_monotonic_ns() + 1000000, &b) == VX_TIMEOUT);
+    CHECK(got == 0);
+    CHECK(vx_ring_push_n_wait(r, in + 8, 4, &got, 0, &b) == VX_OK && got == 4);
+    CHECK(vx_ring_pop_n_wait(r, out, 2, 1, &got, 0, &b) == VX_OK && got == 2);
+    CHECK(txn_matches(&out[0], 8) && txn_matches(&out[1], 9));
+    vx_ring_destroy(r);
+}
+
+/* A peer process can write anything into the shared block. Each write below broke the old
+ * ring (out-of-bounds copies, reproduced under ASan); now every call either works inside the
+ * handle's slots or returns VX_ECORRUPT, and corrupt is sticky. */
+static void test_hostile_block(void) {
+    enum { CAP = 8, BIG = 1 << 16 };
+    vx_txn *buf = calloc(BIG, sizeof(vx_txn));
+    REQUIRE(buf != NULL);
+    vx_ring *r = NULL;
+    uint32_t got = 0;
+    vx_ring_span sp;
+    vx_txn t = txn_with_seq(1);
+
+    /* head far ahead of tail: the consumer must not copy 2^16 records out of 8 slots */
+    REQUIRE(vx_ring_create(CAP, sizeof(vx_txn), &r) == VX_OK);
+    CHECK(vx_ring_try_push(r, &t) == VX_OK);
+    atomic_store(&r->block->producer.head, (uint64_t)BIG); /* the "peer" */
+    CHECK(vx_ring_pop_n(r, buf, BIG, &got) == VX_ECORRUPT && got == 0);
+    CHECK(vx_ring_corrupt(r));
+    atomic_store(&r->block->producer.head, 1); /* repaired: still corrupt (sticky) */
+    CHECK(vx_ring_try_pop(r, buf) == VX_ECORRUPT);
+    CHECK(vx_ring_try_push(r, &t) == VX_ECORRUPT);
+    CHECK(vx_ring_push_n(r, buf, 4, &got) == VX_ECORRUPT && got == 0);
+    CHECK(vx_ring_reserve(r, 4, &sp) == VX_ECORRUPT && sp.first == NULL);
+    CHECK(vx_ring_peek(r, 4, &sp) == VX_ECORRUPT && sp.first == NULL);
+    vx_ring_backoff b = {0};
+    CHECK(vx_ring_push_wait(r, &t, vx_monotonic_ns() + 1000000, &b) == VX_ECORRUPT);
+    CHECK(vx_ring_pop_wait(r, buf, vx_monotonic_ns() + 1000000, &b) == VX_ECORRUPT);
+    CHECK(vx_ring_push_n_wait(r, buf, 4, &got, vx_monotonic_ns() + 1000000, &b) == VX_ECORRUPT);
+    CHECK(vx_ring_pop_n_wait(r, buf, 4, 1, &got, vx_monotonic_ns() + 1000000, &b) == VX_ECORRUPT);
+    CHECK(vx_ring_size(r) <= CAP && vx_ring_free_slots(r) <= CAP);
+    vx_ring_destroy(r);
+
+    /* tail ahead of head: the producer must not write 1000 records past the slots */
+    REQUIRE(vx_ring_create(CAP, sizeof(vx_txn), &r) == VX_OK);
+    atomic_store(&r->block->consumer.tail, 1000);
+    CHECK(vx_ring_push_n(r, buf, BIG, &got) == VX_ECORRUPT && got == 0);
+    vx_ring_destroy(r);
+    REQUIRE(vx_ring_create(CAP, sizeof(vx_txn), &r) == VX_OK);
+    atomic_store(&r->block->consumer.tail, 1000);
+    CHECK(vx_ring_try_push(r, &t) == VX_OK); /* cache said 8 free: writes slot 0, in bounds */
+    for (int i = 0; i < CAP; i++) (void)vx_ring_try_push(r, &t);
+    CHECK(vx_ring_corrupt(r)); /* the reload saw head - tail out of range */
+    vx_ring_destroy(r);
+
+    /* broken caches alone (tail/head sane) are reloaded, not trusted */
+    REQUIRE(vx_ring_create(CAP, sizeof(vx_txn), &r) == VX_OK);
+    r->block->producer.cached_tail = 5000;
+    CHECK(vx_ring_push_n(r, buf, BIG, &got) == VX_OK && got == CAP);
+    r->block->consumer.cached_head = 7000;
+    CHECK(vx_ring_pop_n(r, buf, BIG, &got) == VX_OK && got == CAP);
+    CHECK(!vx_ring_corrupt(r));
+    vx_ring_destroy(r);
+
+    /* shape in the block rewritten: the handle's shape is what counts */
+    REQUIRE(vx_ring_create(CAP, sizeof(vx_txn), &r) == VX_OK);
+    r->block->config.elem_size = 1u << 20;
+    r->block->config.capacity = 1u << 30;
+    r->block->config.mask = 0xFFFFFFFFu;
+    for (int i = 0; i < CAP; i++) CHECK(vx_ring_try_push(r, &t) == VX_OK);
+    CHECK(vx_ring_try_push(r, &t) == VX_FULL);
+    memset(buf, 0, 2 * sizeof(vx_txn));
+    CHECK(vx_ring_pop_n(r, buf, 1, &got) == VX_OK && got == 1 && txn_matches(&buf[0], 1));
+    CHECK(buf[1].seq == 0); /* nothing written past one record */
+    CHECK(vx_ring_capacity(r) == CAP && vx_ring_elem_size(r) == sizeof(vx_txn));
+    vx_ring_destroy(r);
+
+    /* attach refuses a block whose indices are already out of range */
+    size_t need = vx_ring_footprint(CAP, sizeof(vx_txn));
+    unsigned char *mem = aligned_alloc(VX_RING_ALIGN, need);
+    REQUIRE(mem != NULL);
+    vx_ring h;
+    REQUIRE(vx_ring_init_in(&h, mem, need, CAP, sizeof(vx_txn)) == VX_OK);
+    atomic_store(&h.block->producer.head, CAP + 1);
+    CHECK(vx_ring_attach(&h, mem, need) == VX_ESTATE);
+    atomic_store(&h.block->producer.head, CAP);
+    CHECK(vx_ring_attach(&h, mem, need) == VX_OK);
+    free(mem);
+    free(buf);
+}
+
 int main(void) {
     RUN(test_shapes);
     RUN(test_placement_and_attach);
@@ -455,6 +563,8 @@ int main(void) {
     RUN(test_batches_wrap);
     RUN(test_zero_copy_wrap);
     RUN(test_waits);
+    RUN(test_batch_waits);
+    RUN(test_hostile_block);
     RUN(test_stress_single);
     RUN(test_stress_single_tiny);
     RUN(test_stress_batch);

@@ -79,7 +79,7 @@ static void test_lifecycle(void) {
     CHECK(a.header->capacity == 16 && a.header->record_size == 32);
     CHECK(a.header->creator_pid == (int32_t)getpid());
     CHECK(strcmp(a.header->dtype, DTYPE) == 0 && a.header->dtype_len == strlen(DTYPE));
-    CHECK((uintptr_t)a.ring % VX_RING_ALIGN == 0);
+    CHECK((uintptr_t)a.ring.block % VX_RING_ALIGN == 0);
 
     vx_shm dup;
     CHECK(create_txn_ring(&dup, name, 16) == VX_ESYS && dup.sys_errno == EEXIST);
@@ -89,20 +89,20 @@ static void test_lifecycle(void) {
     CHECK(b.mapped_size == a.mapped_size);
     vx_txn in = {.tsc = 1, .seq = 42, .price = -5, .qty = 7, .side = VX_SELL}, out;
     memset(&out, 0, sizeof out);
-    CHECK(vx_ring_try_push(a.ring, &in) == VX_OK);
-    CHECK(vx_ring_size(b.ring) == 1);
-    CHECK(vx_ring_try_pop(b.ring, &out) == VX_OK);
+    CHECK(vx_ring_try_push(&a.ring, &in) == VX_OK);
+    CHECK(vx_ring_size(&b.ring) == 1);
+    CHECK(vx_ring_try_pop(&b.ring, &out) == VX_OK);
     CHECK(memcmp(&in, &out, sizeof in) == 0);
-    CHECK(vx_ring_try_pop(b.ring, &out) == VX_EMPTY);
+    CHECK(vx_ring_try_pop(&b.ring, &out) == VX_EMPTY);
 
     CHECK(vx_shm_unlink(name) == VX_OK);
     CHECK(vx_shm_unlink(name) == VX_ESYS && errno == ENOENT);
     /* unlinked: the name is gone, the mappings still work */
-    CHECK(vx_ring_try_push(b.ring, &in) == VX_OK && vx_ring_try_pop(a.ring, &out) == VX_OK);
+    CHECK(vx_ring_try_push(&b.ring, &in) == VX_OK && vx_ring_try_pop(&a.ring, &out) == VX_OK);
     vx_shm c;
     CHECK(vx_shm_attach(&c, name, 0, 0) == VX_ESYS && c.sys_errno == ENOENT &&
           c.fault == VX_SHM_FAULT_SYSTEM);
-    CHECK(vx_shm_detach(&a) == VX_OK && a.header == NULL && a.ring == NULL);
+    CHECK(vx_shm_detach(&a) == VX_OK && a.header == NULL && vx_shm_ring(&a) == NULL);
     CHECK(vx_shm_detach(&a) == VX_OK); /* idempotent */
     CHECK(vx_shm_detach(&b) == VX_OK);
 }
@@ -122,10 +122,10 @@ static void expect_attach_fault(const char *what, void (*corrupt)(vx_shm_header 
                 vx_shm_fault_name(b.fault));
     CHECK(st == want_status && b.fault == want);
     if (st == VX_OK) {
-        CHECK(b.ring != NULL && vx_ring_capacity(b.ring) == 8);
+        CHECK(vx_shm_ring(&b) != NULL && vx_ring_capacity(&b.ring) == 8);
         CHECK(vx_shm_detach(&b) == VX_OK);
     }
-    CHECK(b.header == NULL && b.ring == NULL);
+    CHECK(b.header == NULL && vx_shm_ring(&b) == NULL);
     CHECK(vx_shm_detach(&a) == VX_OK);
     CHECK(vx_shm_unlink(name) == VX_OK);
 }
@@ -139,7 +139,7 @@ static void corrupt_capacity_huge(vx_shm_header *h) { h->capacity = 1ull << 40; 
 static void corrupt_dtype(vx_shm_header *h) { memset(h->dtype, 'x', VX_SHM_DTYPE_MAX); }
 static void corrupt_dtype_len(vx_shm_header *h) { h->dtype_len = 3; }
 static void corrupt_ring(vx_shm_header *h) {
-    vx_ring *r = (vx_ring *)((char *)h + h->ring_offset);
+    vx_ring_block *r = (vx_ring_block *)((char *)h + h->ring_offset);
     atomic_store_explicit(&r->config.magic, 0, memory_order_relaxed); /* test only: no peer */
 }
 static void corrupt_state(vx_shm_header *h) {
@@ -245,7 +245,7 @@ static void test_peer_death(void) {
     pid_t pid = 0;
     CHECK(vx_shm_peer_state(&a, VX_SHM_CONSUMER, &pid) == VX_SHM_PEER_ALIVE && pid == child);
     vx_txn t = {.seq = 1};
-    CHECK(vx_ring_try_push(a.ring, &t) == VX_OK && vx_ring_try_push(a.ring, &t) == VX_OK);
+    CHECK(vx_ring_try_push(&a.ring, &t) == VX_OK && vx_ring_try_push(&a.ring, &t) == VX_OK);
     CHECK(vx_shm_push_wait(&a, &t, 1000000, &pid) == VX_TIMEOUT); /* full, consumer alive */
     CHECK(kill(child, SIGKILL) == 0);
     /* not reaped yet: a zombie still answers kill(pid, 0) but is dead */
@@ -313,7 +313,7 @@ static void test_two_process_stress(void) {
                 if (vx_shm_pop_wait(&b, &batch[0], 10000000000ull, &pid) != VX_OK) _exit(4);
                 got = 1;
             } else {
-                vx_status st = vx_ring_pop_n(b.ring, batch, 64, &got);
+                vx_status st = vx_ring_pop_n(&b.ring, batch, 64, &got);
                 if (st == VX_EMPTY) continue;
                 if (st != VX_OK) _exit(5);
             }
@@ -345,7 +345,7 @@ static void test_two_process_stress(void) {
             next += 1;
         } else {
             uint32_t pushed = 0;
-            vx_status st = vx_ring_push_n(a.ring, batch, want, &pushed);
+            vx_status st = vx_ring_push_n(&a.ring, batch, want, &pushed);
             if (st == VX_FULL) continue;
             failed = st != VX_OK;
             next += pushed;
@@ -356,7 +356,7 @@ static void test_two_process_stress(void) {
     CHECK(waitpid(child, &status, 0) == child);
     if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) fprintf(stderr, "  child status %d\n", status);
     CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0);
-    CHECK(vx_ring_pushed(a.ring) == n && vx_ring_popped(a.ring) == n);
+    CHECK(vx_ring_pushed(&a.ring) == n && vx_ring_popped(&a.ring) == n);
     pid_t pid = 0;
     CHECK(vx_shm_peer_state(&a, VX_SHM_CONSUMER, &pid) == VX_SHM_PEER_DEPARTED && pid == child);
     CHECK(vx_shm_detach(&a) == VX_OK);

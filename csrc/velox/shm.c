@@ -95,8 +95,8 @@ vx_status vx_shm_create(vx_shm *shm, const char *name, uint32_t capacity, uint32
     memcpy(h->dtype, dtype, dtype_len);
     h->dtype[dtype_len] = '\0';
 
-    vx_ring *ring = (vx_ring *)((char *)base + h->ring_offset);
-    vx_status st = vx_ring_init_in(ring, (size_t)h->ring_size, capacity, record_size);
+    vx_status st = vx_ring_init_in(&shm->ring, (char *)base + h->ring_offset, (size_t)h->ring_size,
+                                   capacity, record_size);
     if (st != VX_OK) {
         munmap(base, total);
         shm_unlink(shm->name);
@@ -107,8 +107,11 @@ vx_status vx_shm_create(vx_shm *shm, const char *name, uint32_t capacity, uint32
     atomic_store_explicit(&h->state, VX_SHM_READY, memory_order_release);
 
     shm->header = h;
-    shm->ring = ring;
     shm->mapped_size = total;
+    shm->capacity = capacity;
+    shm->record_size = record_size;
+    shm->dtype_len = (uint32_t)dtype_len;
+    memcpy(shm->dtype, h->dtype, dtype_len + 1);
     return VX_OK;
 }
 
@@ -142,12 +145,21 @@ vx_status vx_shm_attach(vx_shm *shm, const char *name, uint32_t expected_record_
                         uint64_t wait_ns) {
     memset(shm, 0, sizeof *shm);
     if (!shm_set_name(shm, name)) return shm_fail(shm, VX_EINVAL, VX_SHM_FAULT_NAME, 0);
-    int fd = shm_open(shm->name, O_RDWR, 0);
-    if (fd < 0) return shm_fail(shm, VX_ESYS, VX_SHM_FAULT_SYSTEM, errno);
+    uint64_t now = vx_monotonic_ns();
+    uint64_t deadline = wait_ns > UINT64_MAX - now ? UINT64_MAX : now + wait_ns;
+    /* A segment not created yet: wait for its name to appear. Bounded by the deadline. */
+    int fd;
+    for (;;) {
+        fd = shm_open(shm->name, O_RDWR, 0);
+        if (fd >= 0) break;
+        int err = errno;
+        if (err != ENOENT || vx_monotonic_ns() >= deadline)
+            return shm_fail(shm, VX_ESYS, VX_SHM_FAULT_SYSTEM, err);
+        shm_sleep_ns(100000);
+    }
 
     /* A creator between shm_open and ftruncate shows a zero-size segment: wait for the size,
      * then for READY. Bounded by the deadline. */
-    uint64_t deadline = vx_monotonic_ns() + wait_ns;
     struct stat sb;
     for (;;) {
         if (fstat(fd, &sb) != 0) {
@@ -172,6 +184,10 @@ vx_status vx_shm_attach(vx_shm *shm, const char *name, uint32_t expected_record_
     vx_shm_header *h = base;
     vx_shm_fault fault = VX_SHM_FAULT_NONE;
     vx_status st = VX_OK;
+    /* line 0 and the dtype text, copied once: validated and kept privately (the peer may
+     * rewrite the mapping at any time) */
+    vx_shm_header snap;
+    memset(&snap, 0, sizeof snap);
     if (h->magic != VX_SHM_MAGIC && h->magic != 0) {
         fault = VX_SHM_FAULT_MAGIC; /* not ours: do not wait for a READY that will never come */
     } else {
@@ -183,12 +199,15 @@ vx_status vx_shm_attach(vx_shm *shm, const char *name, uint32_t expected_record_
             }
             shm_sleep_ns(100000);
         }
-        if (fault == VX_SHM_FAULT_NONE) fault = shm_validate(h, size, expected_record_size);
+        if (fault == VX_SHM_FAULT_NONE) {
+            memcpy(&snap, h, offsetof(vx_shm_header, producer));
+            fault = shm_validate(&snap, size, expected_record_size);
+        }
     }
-    vx_ring *ring = NULL;
     if (fault == VX_SHM_FAULT_NONE &&
-        (vx_ring_attach((char *)base + h->ring_offset, (size_t)h->ring_size, &ring) != VX_OK ||
-         vx_ring_capacity(ring) != h->capacity || vx_ring_elem_size(ring) != h->record_size))
+        (vx_ring_attach(&shm->ring, (char *)base + snap.ring_offset, (size_t)snap.ring_size) != VX_OK ||
+         vx_ring_capacity(&shm->ring) != snap.capacity ||
+         vx_ring_elem_size(&shm->ring) != snap.record_size))
         fault = VX_SHM_FAULT_RING;
     if (fault != VX_SHM_FAULT_NONE) {
         munmap(base, size);
@@ -196,8 +215,11 @@ vx_status vx_shm_attach(vx_shm *shm, const char *name, uint32_t expected_record_
         return shm_fail(shm, st, fault, 0);
     }
     shm->header = h;
-    shm->ring = ring;
     shm->mapped_size = size;
+    shm->capacity = snap.capacity;
+    shm->record_size = snap.record_size;
+    shm->dtype_len = snap.dtype_len;
+    memcpy(shm->dtype, snap.dtype, sizeof shm->dtype); /* NUL at dtype_len: validated */
     return VX_OK;
 }
 
@@ -205,7 +227,7 @@ vx_status vx_shm_detach(vx_shm *shm) {
     if (shm->header == NULL) return VX_OK;
     int rc = munmap(shm->header, shm->mapped_size);
     shm->header = NULL;
-    shm->ring = NULL;
+    memset(&shm->ring, 0, sizeof shm->ring);
     shm->mapped_size = 0;
     if (rc != 0) return shm_fail(shm, VX_ESYS, VX_SHM_FAULT_SYSTEM, errno);
     return VX_OK;
@@ -348,14 +370,14 @@ static vx_status shm_wait(vx_shm *shm, vx_shm_role peer_role, uint64_t timeout_n
     uint64_t start = vx_monotonic_ns();
     uint64_t deadline = timeout_ns > UINT64_MAX - start ? UINT64_MAX : start + timeout_ns;
     uint64_t slice_end = timeout_ns > VX_SHM_PEER_CHECK_NS ? start + VX_SHM_PEER_CHECK_NS : deadline;
-    vx_status st = wait_fn(shm->ring, record, slice_end, &backoff); /* tries at least once */
+    vx_status st = wait_fn(&shm->ring, record, slice_end, &backoff); /* tries at least once */
     for (;;) { /* bounded by the deadline: every slice ends by it */
-        if (st != VX_TIMEOUT) return st; /* VX_OK or VX_EMISUSE */
+        if (st != VX_TIMEOUT) return st; /* VX_OK, VX_EMISUSE or VX_ECORRUPT */
         pid_t pid = 0;
         vx_shm_peer peer = vx_shm_peer_state(shm, peer_role, &pid);
         if (peer == VX_SHM_PEER_DEAD || peer == VX_SHM_PEER_DEPARTED) {
             /* the peer may have moved records just before leaving: one last try */
-            st = wait_fn(shm->ring, record, 0, &backoff);
+            st = wait_fn(&shm->ring, record, 0, &backoff);
             if (st != VX_TIMEOUT) return st;
             if (peer_pid) *peer_pid = pid;
             return VX_ESTATE;
@@ -363,7 +385,7 @@ static vx_status shm_wait(vx_shm *shm, vx_shm_role peer_role, uint64_t timeout_n
         uint64_t now = vx_monotonic_ns();
         if (now >= deadline) return VX_TIMEOUT;
         slice_end = deadline - now > VX_SHM_PEER_CHECK_NS ? now + VX_SHM_PEER_CHECK_NS : deadline;
-        st = wait_fn(shm->ring, record, slice_end, &backoff);
+        st = wait_fn(&shm->ring, record, slice_end, &backoff);
     }
 }
 

@@ -115,15 +115,26 @@ _Static_assert(offsetof(vx_shm_header, consumer) % VX_SHM_LINE == 0, "consumer l
 _Static_assert(sizeof(vx_shm_header) == 7 * VX_SHM_LINE, "header is 896 bytes");
 _Static_assert(sizeof(vx_shm_header) % VX_SHM_LINE == 0, "ring starts on a line boundary");
 
-/* One process's handle on a mapped segment. Caller-owned; zero it or let create/attach fill it. */
+/* One process's handle on a mapped segment. Caller-owned; zero it or let create/attach fill it.
+ * Everything here is process-private and taken once at create/attach; the peer process can
+ * rewrite the mapping at any time, so nothing below is re-read from it (the ring's handle
+ * keeps its own shape, see ring.h HANDLE AND BLOCK). The struct may be copied while no
+ * thread uses it (the ring handle holds no pointer into the struct itself). */
 typedef struct vx_shm {
     vx_shm_header *header;  /* start of the mapping (NULL when not mapped) */
-    vx_ring *ring;          /* inside the mapping, at header->ring_offset */
+    vx_ring ring;           /* private handle on the ring block at header->ring_offset */
     size_t mapped_size;
+    uint64_t capacity;      /* validated copies of line 0, taken at create/attach */
+    uint32_t record_size;
+    uint32_t dtype_len;
+    char dtype[VX_SHM_DTYPE_MAX]; /* validated copy of the dtype text, NUL-terminated */
     vx_shm_fault fault;     /* why the last create/attach failed */
     int sys_errno;          /* errno of the failed OS call, when fault == VX_SHM_FAULT_SYSTEM */
     char name[VX_SHM_NAME_MAX + 2]; /* "/" + name + NUL */
 } vx_shm;
+
+/* The ring handle of a mapped segment (NULL when not mapped). */
+static inline vx_ring *vx_shm_ring(vx_shm *shm) { return shm->header ? &shm->ring : NULL; }
 
 /* Bytes a segment for this ring needs (header + ring), or 0 if the arguments are out of the
  * ring's range. */
@@ -141,10 +152,14 @@ vx_status vx_shm_create(vx_shm *shm, const char *name, uint32_t capacity, uint32
                         const char *dtype, size_t dtype_len);
 
 /* Maps an existing segment read-write and validates it: magic, version, header and ring sizes
- * against the real segment size, the dtype text, and (if expected_record_size != 0) the record
- * size. Waits up to wait_ns for a creator still initialising (polling every 100 µs). Returns
- * VX_OK, VX_EINVAL (NAME), VX_ESYS (SYSTEM: ENOENT if missing), VX_TIMEOUT (NOT_READY), or
- * VX_ESTATE for every validation fault; shm->fault says which. Nothing stays mapped on error. */
+ * against the real segment size (fstat), the dtype text, and (if expected_record_size != 0)
+ * the record size; line 0 and the dtype text are validated in a private copy, which is what
+ * shm keeps. Waits up to wait_ns for the segment to appear (shm_open ENOENT) and for a creator
+ * still initialising (polling every 100 µs). Returns VX_OK, VX_EINVAL (NAME), VX_ESYS
+ * (SYSTEM: ENOENT if still missing at the deadline), VX_TIMEOUT (NOT_READY), or VX_ESTATE for
+ * every validation fault; shm->fault says which. Nothing stays mapped on error.
+ * Residual risk: the mapping is only as large as the file was at attach; if another process
+ * later shrinks the file (ftruncate), touching the lost pages raises SIGBUS (see docs/ipc.md). */
 vx_status vx_shm_attach(vx_shm *shm, const char *name, uint32_t expected_record_size,
                         uint64_t wait_ns);
 

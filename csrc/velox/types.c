@@ -42,6 +42,7 @@ const char *vx_status_name(vx_status status) {
     case VX_ESTATE: return "invalid state";
     case VX_EMISUSE: return "contract misuse";
     case VX_ESYS: return "system error";
+    case VX_ECORRUPT: return "corrupt shared data";
     }
     return "unknown status";
 }

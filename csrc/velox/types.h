@@ -38,7 +38,8 @@ typedef enum vx_status {
     VX_ERANGE = 6,       /* a price outside the book's window, or an underflow */
     VX_ESTATE = 7,       /* the call is not valid in the object's current state */
     VX_EMISUSE = 8,      /* a contract was broken (e.g. two concurrent producers on an SPSC ring) */
-    VX_ESYS = 9          /* an OS call failed; errno says why */
+    VX_ESYS = 9,         /* an OS call failed; errno says why */
+    VX_ECORRUPT = 10     /* shared data broke its invariant (another process wrote it); sticky */
 } vx_status;
 
 /* One order-flow event. 32 bytes, fields in descending size so no implicit padding. */

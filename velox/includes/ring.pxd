@@ -16,7 +16,7 @@ cdef extern from "velox/ring.h" nogil:
     unsigned int VX_RING_MAX_ELEM_SIZE
     unsigned int VX_RING_MAGIC
 
-    # Opaque to Cython: use the functions below.
+    # The process-private handle; opaque to Cython: use the functions below.
     ctypedef struct vx_ring:
         pass
 
@@ -30,13 +30,15 @@ cdef extern from "velox/ring.h" nogil:
         uint32_t step
 
     size_t vx_ring_footprint(uint32_t capacity, uint32_t elem_size)
-    vx_status vx_ring_init_in(void *mem, size_t mem_size, uint32_t capacity, uint32_t elem_size)
-    vx_status vx_ring_attach(void *mem, size_t mem_size, vx_ring **out)
+    vx_status vx_ring_init_in(vx_ring *ring, void *mem, size_t mem_size, uint32_t capacity,
+                              uint32_t elem_size)
+    vx_status vx_ring_attach(vx_ring *ring, void *mem, size_t mem_size)
     vx_status vx_ring_create(uint32_t capacity, uint32_t elem_size, vx_ring **out)
     void vx_ring_destroy(vx_ring *ring)
 
     uint32_t vx_ring_capacity(const vx_ring *r)
     uint32_t vx_ring_elem_size(const vx_ring *r)
+    bint vx_ring_corrupt(const vx_ring *r)
     void *vx_ring_slot(vx_ring *r, uint64_t index)
     uint64_t vx_ring_pushed(const vx_ring *r)
     uint64_t vx_ring_popped(const vx_ring *r)
@@ -59,3 +61,7 @@ cdef extern from "velox/ring.h" nogil:
                                 vx_ring_backoff *backoff)
     vx_status vx_ring_pop_wait(vx_ring *r, void *out, uint64_t deadline_ns,
                                vx_ring_backoff *backoff)
+    vx_status vx_ring_push_n_wait(vx_ring *r, const void *elems, uint32_t n, uint32_t *pushed,
+                                  uint64_t deadline_ns, vx_ring_backoff *backoff)
+    vx_status vx_ring_pop_n_wait(vx_ring *r, void *out, uint32_t max_n, uint32_t min_n,
+                                 uint32_t *popped, uint64_t deadline_ns, vx_ring_backoff *backoff)

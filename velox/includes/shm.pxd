@@ -54,14 +54,19 @@ cdef extern from "velox/shm.h" nogil:
         int32_t creator_pid
         char dtype[512]
 
+    # ring (the private vx_ring handle) is reached through vx_shm_ring().
     ctypedef struct vx_shm:
         vx_shm_header *header
-        vx_ring *ring
         size_t mapped_size
+        uint64_t capacity
+        uint32_t record_size
+        uint32_t dtype_len
+        char dtype[512]
         vx_shm_fault fault
         int sys_errno
         char name[202]
 
+    vx_ring *vx_shm_ring(vx_shm *shm)
     size_t vx_shm_segment_size(uint32_t capacity, uint32_t record_size)
     int vx_shm_name_valid(const char *name)
     vx_status vx_shm_create(vx_shm *shm, const char *name, uint32_t capacity,

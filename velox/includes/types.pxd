@@ -21,6 +21,7 @@ cdef extern from "velox/types.h" nogil:
         VX_ESTATE
         VX_EMISUSE
         VX_ESYS
+        VX_ECORRUPT
 
     ctypedef struct vx_txn:
         uint64_t tsc
