@@ -66,6 +66,11 @@ from velox._ring import RingCorrupted, SpscRing  # noqa: E402
 
 __all__ += ["SpscRing", "RingCorrupted"]
 
+# txnring (typed per-item ring: pops return Transaction)
+from velox._txnring import InvalidRecordError, TxnRing  # noqa: E402
+
+__all__ += ["InvalidRecordError", "TxnRing"]
+
 # histogram + pipeline (native pipeline)
 from velox._histogram import Histogram  # noqa: E402
 

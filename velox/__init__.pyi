@@ -27,6 +27,10 @@ __version__: str
 from velox._ring import RingCorrupted as RingCorrupted
 from velox._ring import SpscRing as SpscRing
 
+# txnring (typed per-item ring: pops return Transaction)
+from velox._txnring import InvalidRecordError as InvalidRecordError
+from velox._txnring import TxnRing as TxnRing
+
 # histogram + pipeline (native pipeline)
 from velox._histogram import Histogram as Histogram
 from velox.pipeline import Pipeline as Pipeline

@@ -18,6 +18,7 @@ from libc.stdint cimport uint32_t, uint64_t
 cimport numpy as cnp
 
 from velox.includes.ring cimport vx_ring
+from velox.includes.types cimport vx_status
 
 cdef class SpscRing:
     cdef vx_ring *ring            # the C ring (owned; freed with the object)
@@ -56,3 +57,7 @@ cdef class SpscRing:
                                 uint64_t deadline, object timeout)
     cdef uint32_t _pop_many_wait(self, void *dst, uint32_t n, object min_n, uint64_t deadline,
                                  object timeout) except? 0xFFFFFFFF
+
+# Raise the Python exception for an unexpected C status of the SpscRing method `where` (always
+# raises). Shared with velox._txnring so both map every status the same way.
+cdef int _raise_status(vx_status st, str where) except -1
