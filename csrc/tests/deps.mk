@@ -11,3 +11,7 @@ TESTS += test_pipeline
 TEST_DEPS_test_pipeline = pipeline orderbook ring histogram tsc types
 TESTS += test_litmus_ring
 TEST_DEPS_test_litmus_ring = ring tsc types
+TESTS += test_itch
+TEST_DEPS_test_itch = itch types
+TESTS += test_lobster
+TEST_DEPS_test_lobster = lobster types
