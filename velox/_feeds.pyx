@@ -213,7 +213,7 @@ def lobster_parse_messages(const uint8_t[::1] data, uint32_t instrument=0):
     if st != VX_OK:
         raise ValueError(f"LOBSTER message file: line {err.line}, column {err.column}: "
                          f"{err.what.decode()}")
-    return out[:got].copy() if got != lines else out
+    return out[:got] if got != lines else out  # a view: ndarray.copy() drops zero padding
 
 
 def lobster_parse_book(const uint8_t[::1] data, levels=None):

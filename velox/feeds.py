@@ -36,6 +36,7 @@ from velox._records import MBO_DTYPE
 __all__ = [
     "ItchParser",
     "ItchReader",
+    "as_itch",
     "LobsterBook",
     "itch_message_length",
     "read_itch",
@@ -53,6 +54,14 @@ _GZIP_MAGIC = b"\x1f\x8b"
 _GZ_IN = 1 << 20       # compressed bytes read per step
 _GZ_OUT = 16 << 20     # decompressed bytes produced per step (bounded memory)
 _MAX_CHUNK = 1 << 28
+
+
+def _copy(events: np.ndarray) -> np.ndarray:
+    """A copy with zero padding (NumPy's ndarray.copy() of a padded structured dtype copies
+    the fields only and leaves the padding bytes uninitialised)."""
+    out = np.zeros(len(events), MBO_DTYPE)
+    out[:] = events
+    return out
 
 
 def _read_bytes(path) -> bytes:
@@ -243,8 +252,13 @@ class ItchReader:
 
     def read(self) -> np.ndarray:
         """Every remaining event in one array."""
-        parts = [c.copy() for c in self] if self.reuse else list(self)
-        return np.concatenate(parts) if parts else np.zeros(0, MBO_DTYPE)
+        parts = [_copy(c) for c in self] if self.reuse else list(self)
+        out = np.zeros(sum(len(p) for p in parts), MBO_DTYPE)
+        pos = 0
+        for p in parts:  # not np.concatenate: it would drop MBO_DTYPE's padded layout
+            out[pos:pos + len(p)] = p
+            pos += len(p)
+        return out
 
 
 def read_itch(path, *, symbols: Optional[Sequence[str]] = None, chunk: int = DEFAULT_CHUNK,
@@ -264,6 +278,16 @@ def read_itch(path, *, symbols: Optional[Sequence[str]] = None, chunk: int = DEF
     not convert are skipped and counted (``counts['skipped']``, ``counts['unknown']``).
     """
     return ItchReader(path, symbols=symbols, chunk=chunk, reuse=reuse)
+
+
+def as_itch(events: np.ndarray) -> np.ndarray:
+    """A copy of ``events`` as an ITCH round trip returns them: ITCH E/C/X/D/U messages carry
+    no side, so the reader writes ``BUY`` there as a placeholder (the book uses the resting
+    order's own side)."""
+    out = _copy(events)
+    a = out["action"]
+    out["side"][(a == 2) | (a == 3) | (a == 4) | (a == 5)] = 0
+    return out
 
 
 def write_itch(path, events: np.ndarray, symbols: Sequence[Optional[str]] = (), *,
