@@ -36,6 +36,9 @@ from velox._orderbook import OrderBook as OrderBook
 # shm (cross-process shared-memory rings)
 from velox._shm import SharedRing as SharedRing
 
+# mbo (market-by-order L3 book)
+from velox._mbo import MboBook as MboBook
+
 # C API for downstream Cython (get_include / get_sources)
 def get_include() -> str: ...
 def get_sources(*modules: str) -> list[str]: ...

@@ -15,3 +15,5 @@ TESTS += test_itch
 TEST_DEPS_test_itch = itch types
 TESTS += test_lobster
 TEST_DEPS_test_lobster = lobster types
+TESTS += test_mbo
+TEST_DEPS_test_mbo = mbo types

@@ -2,8 +2,8 @@
  * velox/mbo.h — a market-by-order (L3) book: orders by id, a FIFO queue per price level,
  * aggregate level quantities on a price ladder like vx_book's (window, tick, recenter).
  *
- * DRAFT CONTRACT (session 2): the signatures below are what other modules (feeds, pipeline)
- * code against; mbo.c implements them. Extend, do not change, what is here.
+ * CONTRACT: the signatures below are what other modules (feeds, pipeline) code against;
+ * mbo.c implements them (docs/mbo.md has the full semantics).
  *
  * Layout
  *   - An order table allocated at create for `max_orders` orders (id → slot by an open-
@@ -17,8 +17,34 @@
  *     snapshot. It sits ahead of every identified order at that level.
  *
  * Partial data: DELETE / CANCEL / EXECUTE of an order the book does not know reduce the
- *   seeded quantity at (side, price) (clamped at zero) and count unknown_orders; they are not
- *   errors. REPLACE of an unknown order does the same for the old order, then adds the new one.
+ *   seeded quantity at (side, price) by qty (clamped at zero; nothing when the price is off
+ *   the grid or outside the window) and count unknown_orders; they are not errors (applied).
+ *   REPLACE of an unknown order counts unknown_orders and adds the new one; it cannot reduce
+ *   a seeded level because the event does not carry the old order's price or size (ITCH U).
+ *
+ * Actions on known orders:
+ *   ADD      a new order at the tail of its level's queue (qty 0 → INVALID, id already live →
+ *            DUPLICATE, table full → FULL, price off the grid → OFF_GRID).
+ *   CANCEL   qty lots leave the order (it keeps its queue place); qty == its remaining qty
+ *            removes it; more than it has → EXCEEDS (book unchanged); qty 0 → INVALID.
+ *   EXECUTE  as CANCEL, and qty counts in traded_qty.
+ *   DELETE   the order leaves (qty, price ignored).
+ *   REPLACE  the order leaves and ref rests on the OLD order's side at price with qty (the back
+ *            of the queue); ref already live (and != order_id) → DUPLICATE, qty 0 → INVALID,
+ *            price off the grid → OFF_GRID, all checked before anything changes.
+ *   TRADE, CROSS, BROKEN, STATUS: no book effect (applied, counted by action).
+ *   CLEAR    every order and every seeded lot of the book leaves.
+ *   A rejected event leaves the book unchanged.
+ *
+ * Multi-instrument (ITCH "a book for every symbol"): vx_mbo_set_create makes `instruments`
+ *   books (instrument ids 0 .. instruments-1, e.g. ITCH stock locates) that share ONE order
+ *   table (order ids are unique across the feed), all allocated up front. vx_mbo_set_apply /
+ *   _apply_many route ADD (and events about unknown orders, CLEAR) by event.instrument and
+ *   every event about a known order to the book the order rests in. vx_mbo_set_book gives
+ *   the per-instrument vx_mbo_book for every reader above (its order/queue_position see only
+ *   its own orders). A set's books start unplaced: the first ADD or seed_level on a book
+ *   centres its window on that price (level levels/2), unless vx_mbo_recenter placed it
+ *   first. Counters, capacity and live_orders of a set's book are the whole set's.
  *
  * Concurrency: SINGLE WRITER (apply, apply_many, seed_level, clear, reserve, recenter);
  *   readers (best, qty, depth, order, queue_position, counters) on any thread at any time:
@@ -37,6 +63,20 @@
 #include "velox/types.h"
 
 typedef struct vx_mbo_book vx_mbo_book; /* opaque; see mbo.c */
+typedef struct vx_mbo_set vx_mbo_set;   /* opaque: books sharing one order table */
+
+enum {
+    VX_MBO_DEFAULT_LEVELS = 1024,
+    VX_MBO_MAX_LEVELS = 1 << 20,
+    VX_MBO_MAX_ORDERS = 1 << 30,
+    VX_MBO_MAX_INSTRUMENTS = 1 << 16, /* a set's books (ITCH stock locate is 16-bit) */
+    VX_MBO_READ_ATTEMPTS = 64,        /* order/queue_position tries, then VX_TIMEOUT */
+    VX_MBO_SLOT_BYTES = 48            /* memory per order of capacity: one 48-B slot + 16-32 B of
+                                         hash index (8-B entries, a power of two >= 2 x capacity) */
+};
+/* Largest seeded quantity of one level. With <= 2^30 orders of < 2^32 lots, a level's
+ * aggregate stays below 2^63, so it never overflows. */
+#define VX_MBO_MAX_SEED ((uint64_t)1 << 62)
 
 typedef enum vx_mbo_reject {
     VX_MBO_REJECT_NONE = 0,
@@ -46,7 +86,8 @@ typedef enum vx_mbo_reject {
     VX_MBO_REJECT_FULL = 4,      /* order table full (vx_mbo_reserve)                VX_FULL   */
     VX_MBO_REJECT_OVERFLOW = 5,  /* a level or order quantity would overflow          VX_ERANGE */
     VX_MBO_REJECT_INSTRUMENT = 6, /* event for another instrument (see create)        VX_EINVAL */
-    VX_MBO_REJECT_COUNT = 7
+    VX_MBO_REJECT_EXCEEDS = 7,   /* CANCEL / EXECUTE of more than the order has       VX_ERANGE */
+    VX_MBO_REJECT_COUNT = 8
 } vx_mbo_reject;
 
 /* Monotonic counters (relaxed reads from any thread). by_action[a] counts applied events of
@@ -59,7 +100,9 @@ typedef struct vx_mbo_counters {
     uint64_t unknown_orders;         /* DELETE/CANCEL/EXECUTE/REPLACE of an unknown id */
     uint64_t out_of_window_orders;   /* live orders now outside the ladder (a gauge) */
     uint64_t recenters;
-    uint64_t traded_qty;             /* EXECUTE lots */
+    uint64_t traded_qty;             /* EXECUTE lots (known and unknown orders) */
+    uint64_t dropped_seeded_qty;     /* seeded lots that left the window in a recenter */
+    uint64_t read_retries;           /* order/queue_position retries (a writer was busy) */
 } vx_mbo_counters;
 
 typedef struct vx_mbo_order_info {
@@ -71,19 +114,24 @@ typedef struct vx_mbo_order_info {
     uint64_t ts;         /* ts of the event that placed it (ADD or REPLACE) */
 } vx_mbo_order_info;
 
-/* levels: power of two in [2, 1 << 20]; tick > 0; max_orders in [1, 1 << 30];
+/* levels: power of two in [2, VX_MBO_MAX_LEVELS]; tick > 0; max_orders in [1, VX_MBO_MAX_ORDERS];
  * instrument: events whose instrument differs are rejected, unless instrument == UINT32_MAX
  * (accept any). VX_EINVAL / VX_ENOMEM; *out set only on VX_OK. */
 vx_status vx_mbo_create(uint32_t levels, int64_t tick, int64_t base, uint32_t max_orders,
                         uint32_t instrument, vx_mbo_book **out);
 void vx_mbo_destroy(vx_mbo_book *book);
-vx_status vx_mbo_reserve(vx_mbo_book *book, uint32_t max_orders); /* EXCLUSIVE; grows only */
+/* EXCLUSIVE; grows only (a smaller max_orders is VX_OK, no change); VX_EINVAL above
+ * VX_MBO_MAX_ORDERS, VX_ENOMEM (book unchanged). A set's book grows the whole set's table. */
+vx_status vx_mbo_reserve(vx_mbo_book *book, uint32_t max_orders);
 
 uint32_t vx_mbo_levels(const vx_mbo_book *book);
 int64_t vx_mbo_tick(const vx_mbo_book *book);
 int64_t vx_mbo_base(const vx_mbo_book *book);
 uint32_t vx_mbo_capacity(const vx_mbo_book *book);  /* max_orders */
 uint32_t vx_mbo_live_orders(const vx_mbo_book *book);
+uint32_t vx_mbo_instrument(const vx_mbo_book *book); /* UINT32_MAX = any */
+size_t vx_mbo_memory_bytes(const vx_mbo_book *book); /* table + index + ladder (a set: table
+                                                        and index are the whole set's) */
 
 /* One event (SINGLE WRITER). Returns VX_OK or the reject's status; *reason may be NULL. */
 vx_status vx_mbo_apply(vx_mbo_book *book, const vx_mbo *event, vx_mbo_reject *reason);
@@ -94,22 +142,36 @@ void vx_mbo_apply_many(vx_mbo_book *book, const vx_mbo *events, size_t n,
                        uint64_t *applied, uint64_t *rejected);
 
 /* Resting quantity with no identity at (side, price), replacing what was seeded there
- * (SINGLE WRITER). Price rules as apply. */
+ * (SINGLE WRITER). VX_EINVAL bad side / off the grid, VX_ERANGE outside the window or
+ * qty > VX_MBO_MAX_SEED. */
 vx_status vx_mbo_seed_level(vx_mbo_book *book, int side, int64_t price, uint64_t qty);
+
+/* Every order and seeded lot leaves the book (SINGLE WRITER); like a CLEAR event. */
+void vx_mbo_clear(vx_mbo_book *book);
+
+/* Locate a price on the book's grid: VX_OK + level index, VX_EINVAL off the grid, VX_ERANGE
+ * outside the window (pure query, any thread). */
+vx_status vx_mbo_locate(const vx_mbo_book *book, int64_t price, uint32_t *index);
 
 /* Readers. Quantities are level aggregates (identified orders + seeded lots). */
 vx_status vx_mbo_best(const vx_mbo_book *book, int side, int64_t *price, uint64_t *qty);
 vx_status vx_mbo_qty(const vx_mbo_book *book, int side, int64_t price, uint64_t *qty);
 size_t vx_mbo_depth(const vx_mbo_book *book, int side, size_t n, int64_t *prices,
                     uint64_t *qtys, uint32_t *order_counts);
+/* VX_OK, VX_EINVAL when unknown (to this book), VX_TIMEOUT when VX_MBO_READ_ATTEMPTS reads
+ * all overlapped a write (only from a non-writer thread). Never a torn or recycled order: every
+ * answer is a state the writer published between two events. */
 vx_status vx_mbo_order(const vx_mbo_book *book, uint64_t order_id, vx_mbo_order_info *out);
 /* Lots ahead of order_id in its level's queue (seeded lots included). VX_ERANGE when the
- * order is outside the window (no ladder queue), VX_EINVAL when unknown. */
+ * order is outside the window (no ladder queue), VX_EINVAL when unknown, VX_TIMEOUT as order.
+ * O(orders ahead). */
 vx_status vx_mbo_queue_position(const vx_mbo_book *book, uint64_t order_id, uint64_t *ahead);
 
 /* Moves the window so level 0 is new_base (EXCLUSIVE). Orders keep their prices: those that
  * leave the window stay in the table (out of window), those that enter it join their level's
- * queue in their original time priority. */
+ * queue in their original time priority. Seeded lots that leave are dropped (counted in
+ * dropped_seeded_qty). VX_EINVAL off the current grid (an unplaced set book: any base),
+ * VX_ERANGE when the top level would overflow int64. O(levels + live orders of the book). */
 vx_status vx_mbo_recenter(vx_mbo_book *book, int64_t new_base);
 
 void vx_mbo_counters_read(const vx_mbo_book *book, vx_mbo_counters *out);
@@ -121,5 +183,20 @@ uint64_t vx_mbo_digest(const vx_mbo_book *book);
 /* With the writer quiescent: every level's aggregate equals its orders + seeded lots, FIFO
  * links are consistent, best hints are exact. VX_OK or VX_ESTATE with *why. */
 vx_status vx_mbo_verify_invariants(const vx_mbo_book *book, const char **why);
+
+/* ---- Multi-instrument set (see "Multi-instrument" above) ---------------------------------- */
+
+/* instruments in [1, VX_MBO_MAX_INSTRUMENTS] books of `levels` levels of `tick`, one shared
+ * table of max_orders. Memory: max_orders * (48 + 16..32) B + instruments * levels * 64 B. */
+vx_status vx_mbo_set_create(uint32_t instruments, uint32_t levels, int64_t tick,
+                            uint32_t max_orders, vx_mbo_set **out);
+void vx_mbo_set_destroy(vx_mbo_set *set);
+uint32_t vx_mbo_set_instruments(const vx_mbo_set *set);
+/* The book of instrument i (NULL when i >= instruments); valid for the set's lifetime. */
+vx_mbo_book *vx_mbo_set_book(vx_mbo_set *set, uint32_t instrument);
+/* SINGLE WRITER for the whole set. Rejects event.instrument >= instruments (INSTRUMENT). */
+vx_status vx_mbo_set_apply(vx_mbo_set *set, const vx_mbo *event, vx_mbo_reject *reason);
+void vx_mbo_set_apply_many(vx_mbo_set *set, const vx_mbo *events, size_t n,
+                           uint64_t *applied, uint64_t *rejected);
 
 #endif /* VELOX_MBO_H */

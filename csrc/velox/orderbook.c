@@ -31,6 +31,7 @@
 #include <string.h>
 
 #include "velox/backoff.h"
+#include "velox/ladder.h"
 
 enum { VX_BOOK_LINE = 128 }; /* adjacent-line prefetch pairs 64-byte lines on x86_64 */
 
@@ -203,23 +204,9 @@ static inline void after_level_change(vx_book *b, int side, uint32_t index, uint
  * which create() checked for every x < window_span, and x/d's fractional part is at most
  * (d-1)/d, so the floor is exactly floor(x/d). Everything outside the window divides. */
 static inline vx_status locate_fast(const vx_book *b, int64_t price, uint32_t *index) {
-    uint64_t tick = (uint64_t)b->tick_size;
-    if (price < b->base_price) {
-        /* unsigned difference is exact: 0 < base - price < 2^64 */
-        uint64_t below = (uint64_t)b->base_price - (uint64_t)price;
-        return below % tick ? VX_EINVAL : VX_ERANGE;
-    }
-    uint64_t above = (uint64_t)price - (uint64_t)b->base_price;
-    if (above >= b->window_span) return above % tick ? VX_EINVAL : VX_ERANGE;
-#ifdef __SIZEOF_INT128__
-    uint64_t k = b->tick_reciprocal ? (uint64_t)(((unsigned __int128)above * b->tick_reciprocal) >> 64)
-                                    : above / tick;
-#else
-    uint64_t k = above / tick;
-#endif
-    if (above - k * tick) return VX_EINVAL;
-    *index = (uint32_t)k; /* k < levels */
-    return VX_OK;
+    /* shared with the MBO book: velox/ladder.h */
+    return vx_ladder_locate_raw(b->base_price, b->tick_size, b->window_span, b->tick_reciprocal,
+                                price, index);
 }
 
 /* locate + count out-of-window. */

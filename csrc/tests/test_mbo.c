@@ -1,0 +1,485 @@
+/* test_mbo.c — the market-by-order book: actions, unknown orders and seeding, the hash index
+ * under churn (backward-shift deletion), out-of-window orders across recenters, reserve, the
+ * multi-instrument set, hostile events, and a writer/reader stress test (run under TSan by
+ * `make check`): a reader polls best/depth/order/queue_position while the writer applies a
+ * generated stream, and every answer must be one the writer could have published. */
+#include "check.h"
+#include "velox/mbo.h"
+#include "velox/prng.h"
+
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <string.h>
+
+#define TICK 1000000LL     /* 0.01 */
+#define BASE 10000000000LL /* 100.00 */
+#define P(i) (BASE + (int64_t)(i) * TICK)
+
+static vx_mbo ev(int action, int side, uint64_t id, int64_t price, uint32_t qty) {
+    vx_mbo e;
+    memset(&e, 0, sizeof e);
+    e.action = (uint8_t)action;
+    e.side = (uint8_t)side;
+    e.order_id = id;
+    e.price = price;
+    e.qty = qty;
+    return e;
+}
+
+static vx_mbo_book *make(uint32_t levels, uint32_t max_orders) {
+    vx_mbo_book *b = NULL;
+    REQUIRE(vx_mbo_create(levels, TICK, BASE, max_orders, UINT32_MAX, &b) == VX_OK && b);
+    return b;
+}
+
+static vx_status apply(vx_mbo_book *b, vx_mbo e) { return vx_mbo_apply(b, &e, NULL); }
+
+static uint64_t qty_at(const vx_mbo_book *b, int side, int64_t price) {
+    uint64_t q = 12345;
+    REQUIRE(vx_mbo_qty(b, side, price, &q) == VX_OK);
+    return q;
+}
+
+static void verify(const vx_mbo_book *b) {
+    const char *why = NULL;
+    vx_status st = vx_mbo_verify_invariants(b, &why);
+    if (st != VX_OK) fprintf(stderr, "invariant: %s\n", why);
+    CHECK(st == VX_OK);
+}
+
+static void test_create_arguments(void) {
+    vx_mbo_book *b = NULL;
+    CHECK(vx_mbo_create(1000, TICK, BASE, 16, UINT32_MAX, &b) == VX_EINVAL);
+    CHECK(vx_mbo_create(1024, 0, BASE, 16, UINT32_MAX, &b) == VX_EINVAL);
+    CHECK(vx_mbo_create(1024, TICK, BASE, 0, UINT32_MAX, &b) == VX_EINVAL);
+    CHECK(vx_mbo_create(1024, TICK, BASE, VX_MBO_MAX_ORDERS + 1u, UINT32_MAX, &b) == VX_EINVAL);
+    CHECK(vx_mbo_create(1024, TICK, INT64_MAX - 10, 16, UINT32_MAX, &b) == VX_EINVAL);
+    CHECK(b == NULL);
+    vx_mbo_set *s = NULL;
+    CHECK(vx_mbo_set_create(0, 64, TICK, 16, &s) == VX_EINVAL);
+    CHECK(vx_mbo_set_create(VX_MBO_MAX_INSTRUMENTS + 1u, 64, TICK, 16, &s) == VX_EINVAL);
+    CHECK(s == NULL);
+}
+
+static void test_fifo_and_queue_position(void) {
+    vx_mbo_book *b = make(64, 16);
+    CHECK(apply(b, ev(VX_MBO_ADD, VX_BUY, 1, P(10), 10)) == VX_OK);
+    CHECK(apply(b, ev(VX_MBO_ADD, VX_BUY, 2, P(10), 20)) == VX_OK);
+    CHECK(apply(b, ev(VX_MBO_ADD, VX_BUY, 3, P(10), 30)) == VX_OK);
+    CHECK(apply(b, ev(VX_MBO_ADD, VX_SELL, 4, P(11), 5)) == VX_OK);
+    uint64_t ahead = 99;
+    CHECK(vx_mbo_queue_position(b, 3, &ahead) == VX_OK && ahead == 30);
+    CHECK(apply(b, ev(VX_MBO_CANCEL, VX_BUY, 2, 0, 15)) == VX_OK); /* keeps its place */
+    CHECK(vx_mbo_queue_position(b, 3, &ahead) == VX_OK && ahead == 15);
+    CHECK(apply(b, ev(VX_MBO_EXECUTE, VX_BUY, 1, 0, 10)) == VX_OK); /* fully executed: leaves */
+    CHECK(vx_mbo_queue_position(b, 3, &ahead) == VX_OK && ahead == 5);
+    CHECK(vx_mbo_queue_position(b, 1, &ahead) == VX_EINVAL);
+    CHECK(apply(b, ev(VX_MBO_CANCEL, VX_BUY, 2, 0, 6)) == VX_ERANGE); /* more than it has */
+    CHECK(qty_at(b, VX_BUY, P(10)) == 35);
+    int64_t price;
+    uint64_t q;
+    CHECK(vx_mbo_best(b, VX_BUY, &price, &q) == VX_OK && price == P(10) && q == 35);
+    CHECK(vx_mbo_best(b, VX_SELL, &price, &q) == VX_OK && price == P(11) && q == 5);
+    int64_t prices[4];
+    uint64_t qtys[4];
+    uint32_t counts[4];
+    CHECK(vx_mbo_depth(b, VX_BUY, 4, prices, qtys, counts) == 1 && counts[0] == 2 && qtys[0] == 35);
+    /* REPLACE: new id, back of the queue, old side kept */
+    vx_mbo r = ev(VX_MBO_REPLACE, VX_SELL, 2, P(10), 7);
+    r.ref = 9;
+    CHECK(vx_mbo_apply(b, &r, NULL) == VX_OK);
+    vx_mbo_order_info info;
+    CHECK(vx_mbo_order(b, 2, &info) == VX_EINVAL);
+    CHECK(vx_mbo_order(b, 9, &info) == VX_OK && info.side == VX_BUY && info.qty == 7 && info.in_window);
+    CHECK(vx_mbo_queue_position(b, 9, &ahead) == VX_OK && ahead == 30);
+    /* duplicates, zero qty, bad side, bad action: rejected, book unchanged */
+    uint64_t d = vx_mbo_digest(b);
+    vx_mbo_reject why;
+    CHECK(vx_mbo_apply(b, &(vx_mbo){.action = VX_MBO_ADD, .order_id = 3, .price = P(1), .qty = 1}, &why) == VX_ESTATE &&
+          why == VX_MBO_REJECT_DUPLICATE);
+    CHECK(apply(b, ev(VX_MBO_ADD, VX_BUY, 50, P(1), 0)) == VX_EINVAL);
+    CHECK(apply(b, ev(VX_MBO_ADD, 2, 50, P(1), 1)) == VX_EINVAL);
+    CHECK(apply(b, ev(0, 0, 50, P(1), 1)) == VX_EINVAL);
+    CHECK(apply(b, ev(200, 0, 50, P(1), 1)) == VX_EINVAL);
+    CHECK(vx_mbo_apply(b, &(vx_mbo){.action = VX_MBO_ADD, .order_id = 51, .price = P(1) + 1, .qty = 1}, &why) == VX_EINVAL &&
+          why == VX_MBO_REJECT_OFF_GRID);
+    CHECK(vx_mbo_digest(b) == d);
+    vx_mbo_counters c;
+    vx_mbo_counters_read(b, &c);
+    CHECK(c.rejected == 7 && c.rejected_by_reason[VX_MBO_REJECT_DUPLICATE] == 1 &&
+          c.rejected_by_reason[VX_MBO_REJECT_INVALID] == 4 && c.rejected_by_reason[VX_MBO_REJECT_OFF_GRID] == 1 &&
+          c.rejected_by_reason[VX_MBO_REJECT_EXCEEDS] == 1);
+    CHECK(c.by_action[VX_MBO_ADD] == 4 && c.by_action[VX_MBO_REPLACE] == 1 && c.traded_qty == 10);
+    verify(b);
+    vx_mbo_destroy(b);
+}
+
+static void test_seeded_and_unknown(void) {
+    vx_mbo_book *b = make(64, 16);
+    CHECK(vx_mbo_seed_level(b, VX_SELL, P(20), 100) == VX_OK);
+    CHECK(apply(b, ev(VX_MBO_ADD, VX_SELL, 1, P(20), 10)) == VX_OK);
+    uint64_t ahead;
+    CHECK(vx_mbo_queue_position(b, 1, &ahead) == VX_OK && ahead == 100);
+    CHECK(apply(b, ev(VX_MBO_EXECUTE, VX_SELL, 777, P(20), 30)) == VX_OK); /* unknown order */
+    CHECK(qty_at(b, VX_SELL, P(20)) == 80);
+    CHECK(apply(b, ev(VX_MBO_DELETE, VX_SELL, 778, P(20), 500)) == VX_OK); /* clamps at 0 */
+    CHECK(qty_at(b, VX_SELL, P(20)) == 10);
+    CHECK(vx_mbo_queue_position(b, 1, &ahead) == VX_OK && ahead == 0);
+    CHECK(apply(b, ev(VX_MBO_CANCEL, VX_SELL, 779, P(5000), 5)) == VX_OK); /* outside: nothing */
+    CHECK(apply(b, ev(VX_MBO_CANCEL, VX_SELL, 779, P(20) + 3, 5)) == VX_OK); /* off grid: nothing */
+    vx_mbo_counters c;
+    vx_mbo_counters_read(b, &c);
+    CHECK(c.unknown_orders == 4 && c.rejected == 0 && c.traded_qty == 30);
+    CHECK(vx_mbo_seed_level(b, VX_SELL, P(64), 1) == VX_ERANGE);
+    CHECK(vx_mbo_seed_level(b, VX_SELL, P(3) + 1, 1) == VX_EINVAL);
+    CHECK(vx_mbo_seed_level(b, 2, P(3), 1) == VX_EINVAL);
+    CHECK(vx_mbo_seed_level(b, VX_BUY, P(3), VX_MBO_MAX_SEED + 1) == VX_ERANGE);
+    CHECK(vx_mbo_seed_level(b, VX_SELL, P(20), 0) == VX_OK);
+    verify(b);
+    vx_mbo_clear(b);
+    CHECK(vx_mbo_live_orders(b) == 0 && vx_mbo_best(b, VX_SELL, NULL, NULL) == VX_EMPTY);
+    verify(b);
+    vx_mbo_destroy(b);
+}
+
+/* The hash index under churn: random and sequential ids, adds and deletes interleaved, every
+ * live id found, every deleted one gone (backward-shift deletion must not lose entries). */
+static void test_index_churn(void) {
+    enum { CAP = 1024, ROUNDS = 40000 };
+    vx_mbo_book *b = make(256, CAP);
+    static uint64_t ids[CAP];
+    uint32_t live = 0;
+    vx_prng rng;
+    vx_prng_seed(&rng, 7);
+    uint64_t next_seq_id = 1;
+    for (uint32_t round = 0; round < ROUNDS; round++) {
+        bool add = live == 0 || (live < CAP && vx_prng_below(&rng, 2));
+        if (add) {
+            uint64_t id = (round & 1) ? next_seq_id++ : (vx_prng_next(&rng) | 1ull << 63);
+            int side = (int)(id & 1);
+            REQUIRE(apply(b, ev(VX_MBO_ADD, side, id, P(vx_prng_below(&rng, 256)), 1 + (uint32_t)(id % 7))) == VX_OK);
+            ids[live++] = id;
+        } else {
+            uint32_t k = vx_prng_below(&rng, live);
+            REQUIRE(apply(b, ev(VX_MBO_DELETE, 0, ids[k], 0, 0)) == VX_OK);
+            vx_mbo_order_info info;
+            REQUIRE(vx_mbo_order(b, ids[k], &info) == VX_EINVAL);
+            ids[k] = ids[--live];
+        }
+        if (round % 4096 == 0) {
+            for (uint32_t i = 0; i < live; i++) {
+                vx_mbo_order_info info;
+                REQUIRE(vx_mbo_order(b, ids[i], &info) == VX_OK && info.order_id == ids[i]);
+            }
+            verify(b);
+        }
+    }
+    CHECK(vx_mbo_live_orders(b) == live);
+    vx_mbo_counters c;
+    vx_mbo_counters_read(b, &c);
+    CHECK(c.unknown_orders == 0 && c.rejected == 0);
+    /* full table */
+    while (live < CAP) {
+        REQUIRE(apply(b, ev(VX_MBO_ADD, 0, next_seq_id, P(1), 1)) == VX_OK);
+        ids[live++] = next_seq_id++;
+    }
+    vx_mbo_reject why;
+    vx_mbo full = ev(VX_MBO_ADD, 0, next_seq_id, P(1), 1);
+    CHECK(vx_mbo_apply(b, &full, &why) == VX_FULL && why == VX_MBO_REJECT_FULL);
+    /* reserve keeps every order and makes room */
+    uint64_t d = vx_mbo_digest(b);
+    CHECK(vx_mbo_reserve(b, CAP * 4) == VX_OK && vx_mbo_capacity(b) == CAP * 4);
+    CHECK(vx_mbo_digest(b) == d);
+    CHECK(vx_mbo_apply(b, &full, NULL) == VX_OK);
+    for (uint32_t i = 0; i < live; i++) {
+        vx_mbo_order_info info;
+        REQUIRE(vx_mbo_order(b, ids[i], &info) == VX_OK);
+    }
+    CHECK(vx_mbo_reserve(b, VX_MBO_MAX_ORDERS + 1u) == VX_EINVAL);
+    verify(b);
+    vx_mbo_destroy(b);
+}
+
+static void test_out_of_window_and_recenter(void) {
+    vx_mbo_book *b = make(16, 64);
+    CHECK(apply(b, ev(VX_MBO_ADD, VX_SELL, 1, P(20), 5)) == VX_OK); /* outside */
+    CHECK(apply(b, ev(VX_MBO_ADD, VX_SELL, 2, P(20), 6)) == VX_OK);
+    CHECK(apply(b, ev(VX_MBO_ADD, VX_BUY, 3, P(2), 7)) == VX_OK);   /* inside */
+    CHECK(apply(b, ev(VX_MBO_ADD, VX_BUY, 4, P(2), 8)) == VX_OK);
+    CHECK(vx_mbo_seed_level(b, VX_BUY, P(2), 100) == VX_OK);
+    vx_mbo_counters c;
+    vx_mbo_counters_read(b, &c);
+    CHECK(c.out_of_window_orders == 2);
+    uint64_t ahead;
+    CHECK(vx_mbo_queue_position(b, 2, &ahead) == VX_ERANGE);
+    CHECK(vx_mbo_best(b, VX_SELL, NULL, NULL) == VX_EMPTY);
+    CHECK(vx_mbo_recenter(b, P(10)) == VX_OK); /* 20 enters, 2 leaves */
+    CHECK(vx_mbo_queue_position(b, 2, &ahead) == VX_OK && ahead == 5);
+    CHECK(vx_mbo_queue_position(b, 4, &ahead) == VX_ERANGE);
+    vx_mbo_counters_read(b, &c);
+    CHECK(c.out_of_window_orders == 2 && c.dropped_seeded_qty == 100 && c.recenters == 1);
+    verify(b);
+    CHECK(apply(b, ev(VX_MBO_ADD, VX_BUY, 5, P(2), 9)) == VX_OK); /* joins 3, 4 outside */
+    CHECK(vx_mbo_recenter(b, P(0)) == VX_OK);
+    CHECK(vx_mbo_queue_position(b, 5, &ahead) == VX_OK && ahead == 15); /* time priority kept */
+    CHECK(vx_mbo_queue_position(b, 4, &ahead) == VX_OK && ahead == 7);
+    CHECK(qty_at(b, VX_BUY, P(2)) == 24);
+    CHECK(vx_mbo_recenter(b, P(0) + 1) == VX_EINVAL);
+    CHECK(vx_mbo_recenter(b, BASE + ((INT64_MAX - BASE) / TICK - 5) * TICK) == VX_ERANGE);
+    CHECK(vx_mbo_recenter(b, P(-100000)) == VX_OK); /* everything leaves */
+    vx_mbo_counters_read(b, &c);
+    CHECK(c.out_of_window_orders == 5 && vx_mbo_live_orders(b) == 5);
+    verify(b);
+    CHECK(vx_mbo_recenter(b, P(0)) == VX_OK);
+    CHECK(vx_mbo_queue_position(b, 5, &ahead) == VX_OK && ahead == 15);
+    verify(b);
+    vx_mbo_destroy(b);
+}
+
+static void test_set_routing(void) {
+    vx_mbo_set *s = NULL;
+    REQUIRE(vx_mbo_set_create(3, 64, TICK, 32, &s) == VX_OK);
+    vx_mbo_book *b0 = vx_mbo_set_book(s, 0), *b2 = vx_mbo_set_book(s, 2);
+    CHECK(vx_mbo_set_book(s, 3) == NULL);
+    vx_mbo e = ev(VX_MBO_ADD, VX_BUY, 10, P(500), 4);
+    e.instrument = 2;
+    CHECK(vx_mbo_set_apply(s, &e, NULL) == VX_OK); /* places book 2's window around P(500) */
+    CHECK(vx_mbo_base(b2) == P(500) - 32 * TICK);
+    int64_t price;
+    CHECK(vx_mbo_best(b2, VX_BUY, &price, NULL) == VX_OK && price == P(500));
+    CHECK(vx_mbo_best(b0, VX_BUY, NULL, NULL) == VX_EMPTY);
+    vx_mbo_order_info info;
+    CHECK(vx_mbo_order(b2, 10, &info) == VX_OK && vx_mbo_order(b0, 10, &info) == VX_EINVAL);
+    /* an event about a known order goes to the order's book whatever its instrument says */
+    vx_mbo d = ev(VX_MBO_CANCEL, VX_BUY, 10, 0, 1);
+    d.instrument = 0;
+    CHECK(vx_mbo_set_apply(s, &d, NULL) == VX_OK && qty_at(b2, VX_BUY, P(500)) == 3);
+    e.instrument = 3;
+    vx_mbo_reject why;
+    CHECK(vx_mbo_set_apply(s, &e, &why) == VX_EINVAL && why == VX_MBO_REJECT_INSTRUMENT);
+    e.instrument = 0;
+    CHECK(vx_mbo_set_apply(s, &e, &why) == VX_ESTATE && why == VX_MBO_REJECT_DUPLICATE); /* ids are global */
+    e.order_id = 11;
+    CHECK(vx_mbo_set_apply(s, &e, NULL) == VX_OK);
+    vx_mbo clr = ev(VX_MBO_CLEAR, VX_SIDE_NONE, 0, 0, 0);
+    clr.instrument = 2;
+    CHECK(vx_mbo_set_apply(s, &clr, NULL) == VX_OK);
+    CHECK(vx_mbo_live_orders(b0) == 1 && vx_mbo_order(b0, 11, &info) == VX_OK);
+    CHECK(vx_mbo_best(b2, VX_BUY, NULL, NULL) == VX_EMPTY);
+    /* a book of a set only accepts its own instrument through vx_mbo_apply */
+    e.order_id = 12;
+    CHECK(vx_mbo_apply(b2, &e, &why) == VX_EINVAL && why == VX_MBO_REJECT_INSTRUMENT);
+    e.instrument = 2;
+    CHECK(vx_mbo_apply(b2, &e, NULL) == VX_OK);
+    vx_mbo_destroy(b2); /* no-op: the set owns it */
+    verify(b0);
+    verify(b2);
+    vx_mbo_set_destroy(s);
+}
+
+/* Hostile events: every byte pattern is either applied or rejected, never a crash, and the
+ * book stays consistent. */
+static void test_random_bytes(void) {
+    vx_mbo_book *b = make(32, 64);
+    vx_prng rng;
+    vx_prng_seed(&rng, 99);
+    uint64_t n = vx_test_count(200000, 5000);
+    for (uint64_t i = 0; i < n; i++) {
+        vx_mbo e;
+        uint64_t *w = (uint64_t *)&e;
+        for (size_t k = 0; k < sizeof e / 8; k++) w[k] = vx_prng_next(&rng);
+        /* bias towards plausible values so deep paths run too */
+        e.action = (uint8_t)(e.action % 12);
+        e.side = (uint8_t)(e.side % 4);
+        e.order_id %= 96;
+        e.ref %= 96;
+        e.price = P((int64_t)(vx_prng_below(&rng, 48)) - 8) + (vx_prng_below(&rng, 8) == 0);
+        e.qty %= 9;
+        vx_mbo_apply(b, &e, NULL);
+        if ((i & 1023) == 0 && vx_prng_below(&rng, 4) == 0)
+            vx_mbo_recenter(b, P((int64_t)vx_prng_below(&rng, 16) - 8));
+    }
+    verify(b);
+    vx_mbo_counters c;
+    vx_mbo_counters_read(b, &c);
+    uint64_t by = 0;
+    for (int a = 0; a <= VX_MBO_ACTION_MAX; a++) by += c.by_action[a];
+    uint64_t rj = 0;
+    for (int r = 0; r < VX_MBO_REJECT_COUNT; r++) rj += c.rejected_by_reason[r];
+    CHECK(c.applied + c.rejected == n && by == c.applied && rj == c.rejected);
+    vx_mbo_destroy(b);
+}
+
+/* ---- writer / reader stress ------------------------------------------------------------- */
+
+enum { SL = 256 }; /* levels: bids in [SL/4, SL/2), asks in [SL/2, 3SL/4): never crosses */
+
+static int side_of(uint64_t id) { return (int)(id & 1); }
+static uint32_t max_qty_of(uint64_t id) { return 1 + (uint32_t)(id % 100); }
+static int64_t price_of(uint64_t id) {
+    uint32_t k = (uint32_t)((id * 0x9E3779B97F4A7C15ull) >> 58) % (SL / 4); /* 0..63 */
+    return P(side_of(id) ? SL / 2 + k : SL / 4 + k);
+}
+
+typedef struct {
+    vx_mbo *events;
+    size_t n;
+    uint64_t max_id;
+} stream;
+
+/* A stream keeping ~target orders live; every order's side, price, qty bound and ts are
+ * functions of its id, so a reader can tell a real version from a torn or recycled one. */
+static stream make_stream(size_t n, uint32_t target, uint64_t seed) {
+    stream s = {malloc(n * sizeof(vx_mbo)), n, 0};
+    uint64_t *live = malloc((size_t)target * 2 * sizeof(uint64_t));
+    uint32_t *left = malloc((size_t)target * 2 * sizeof(uint32_t));
+    REQUIRE(s.events && live && left);
+    uint32_t nlive = 0;
+    uint64_t next = 1;
+    vx_prng rng;
+    vx_prng_seed(&rng, seed);
+    for (size_t i = 0; i < n; i++) {
+        vx_mbo *e = &s.events[i];
+        memset(e, 0, sizeof *e);
+        if (nlive < target / 2 || (nlive < target * 2 - 1 && vx_prng_below(&rng, 2))) {
+            uint64_t id = next++;
+            *e = ev(VX_MBO_ADD, side_of(id), id, price_of(id), max_qty_of(id));
+            e->ts = id * 7;
+            live[nlive] = id;
+            left[nlive++] = max_qty_of(id);
+            continue;
+        }
+        uint32_t k = vx_prng_below(&rng, nlive);
+        uint64_t id = live[k];
+        uint32_t roll = vx_prng_below(&rng, 10);
+        if (roll < 4 || (roll < 8 && left[k] == 1)) {
+            *e = ev(VX_MBO_DELETE, side_of(id), id, 0, 0);
+            live[k] = live[--nlive];
+            left[k] = left[nlive];
+        } else if (roll < 8) {
+            uint32_t q = 1 + vx_prng_below(&rng, left[k] - 1);
+            *e = ev(roll < 6 ? VX_MBO_CANCEL : VX_MBO_EXECUTE, side_of(id), id, 0, q);
+            left[k] -= q;
+        } else {
+            uint64_t nid = next++;
+            if (side_of(nid) != side_of(id)) nid = next++;
+            *e = ev(VX_MBO_REPLACE, side_of(id), id, price_of(nid), max_qty_of(nid));
+            e->ref = nid;
+            e->ts = nid * 7;
+            live[k] = nid;
+            left[k] = max_qty_of(nid);
+        }
+    }
+    s.max_id = next;
+    free(live);
+    free(left);
+    return s;
+}
+
+typedef struct {
+    vx_mbo_book *book;
+    uint64_t max_id;
+    _Atomic uint64_t recent_id; /* the newest id the writer has applied (relaxed: a hint) */
+    _Atomic int done;
+    uint64_t polls, found, timeouts;
+} reader_arg;
+
+static void *reader_main(void *p) {
+    reader_arg *r = p;
+    vx_prng rng;
+    vx_prng_seed(&rng, 5);
+    int64_t prices[8];
+    uint64_t qtys[8];
+    uint32_t counts[8];
+    /* acquire: pairs with the writer's release store of done */
+    while (!atomic_load_explicit(&r->done, memory_order_acquire)) {
+        r->polls++;
+        int64_t bid, ask;
+        uint64_t bq, aq;
+        vx_status sb = vx_mbo_best(r->book, VX_BUY, &bid, &bq);
+        vx_status sa = vx_mbo_best(r->book, VX_SELL, &ask, &aq);
+        if (sb == VX_OK) REQUIRE(bq > 0 && bid >= P(SL / 4) && bid < P(SL / 2));
+        if (sa == VX_OK) REQUIRE(aq > 0 && ask >= P(SL / 2) && ask < P(3 * SL / 4));
+        if (sb == VX_OK && sa == VX_OK) REQUIRE(bid < ask);
+        for (int side = 0; side < 2; side++) {
+            size_t got = vx_mbo_depth(r->book, side, 8, prices, qtys, counts);
+            for (size_t i = 0; i < got; i++) {
+                REQUIRE(qtys[i] > 0);
+                if (i) REQUIRE(side == VX_BUY ? prices[i] < prices[i - 1] : prices[i] > prices[i - 1]);
+            }
+        }
+        /* mostly recent ids (likely live), sometimes any id */
+        uint64_t recent = atomic_load_explicit(&r->recent_id, memory_order_relaxed); /* a hint */
+        uint64_t id = vx_prng_below(&rng, 4) && recent > 4000 ? recent - vx_prng_below(&rng, 4000)
+                                                              : 1 + vx_prng_below(&rng, (uint32_t)r->max_id);
+        vx_mbo_order_info info;
+        vx_status so = vx_mbo_order(r->book, id, &info);
+        if (so == VX_OK) {
+            r->found++;
+            REQUIRE(info.order_id == id && info.side == side_of(id) && info.price == price_of(id));
+            REQUIRE(info.qty >= 1 && info.qty <= max_qty_of(id) && info.ts == id * 7 && info.in_window);
+        } else if (so == VX_TIMEOUT) {
+            r->timeouts++;
+        } else {
+            REQUIRE(so == VX_EINVAL);
+        }
+        uint64_t ahead;
+        vx_status sq = vx_mbo_queue_position(r->book, id, &ahead);
+        /* at most every live order ahead, each < 101 lots */
+        if (sq == VX_OK) REQUIRE(ahead <= (uint64_t)vx_mbo_capacity(r->book) * 100);
+        else REQUIRE(sq == VX_EINVAL || sq == VX_TIMEOUT);
+    }
+    return NULL;
+}
+
+static void test_writer_reader_stress(void) {
+    size_t n = (size_t)vx_test_count(2000000, 20000);
+    stream s = make_stream(n, 2000, 11);
+    vx_mbo_book *b = make(SL, 8192);
+    reader_arg r = {.book = b, .max_id = s.max_id};
+    atomic_init(&r.done, 0);
+    atomic_init(&r.recent_id, 0);
+    pthread_t rt;
+    REQUIRE(pthread_create(&rt, NULL, reader_main, &r) == 0);
+    uint64_t applied = 0, rejected = 0;
+    for (size_t off = 0; off < n; off += 4096) { /* in batches, like apply_many callers */
+        size_t k = n - off < 4096 ? n - off : 4096;
+        uint64_t a, j;
+        vx_mbo_apply_many(b, s.events + off, k, &a, &j);
+        applied += a;
+        rejected += j;
+        const vx_mbo *last = &s.events[off + k - 1];
+        uint64_t newest = last->ref > last->order_id ? last->ref : last->order_id;
+        atomic_store_explicit(&r.recent_id, newest, memory_order_relaxed); /* a hint for the reader */
+    }
+    /* release: pairs with the reader's acquire load of done */
+    atomic_store_explicit(&r.done, 1, memory_order_release);
+    REQUIRE(pthread_join(rt, NULL) == 0);
+    CHECK(applied == n && rejected == 0);
+    verify(b);
+    printf("     stress: %zu events, reader %llu polls, %llu orders found, %llu timeouts\n", n,
+           (unsigned long long)r.polls, (unsigned long long)r.found, (unsigned long long)r.timeouts);
+    CHECK(r.polls > 0);
+    /* determinism: the same stream in another book gives the same digest */
+    vx_mbo_book *b2 = make(SL, 8192);
+    vx_mbo_apply_many(b2, s.events, n, NULL, NULL);
+    CHECK(vx_mbo_digest(b2) == vx_mbo_digest(b));
+    vx_mbo_counters c;
+    vx_mbo_counters_read(b, &c);
+    CHECK(c.unknown_orders == 0 && c.out_of_window_orders == 0);
+    vx_mbo_destroy(b2);
+    vx_mbo_destroy(b);
+    free(s.events);
+}
+
+int main(void) {
+    RUN(test_create_arguments);
+    RUN(test_fifo_and_queue_position);
+    RUN(test_seeded_and_unknown);
+    RUN(test_index_churn);
+    RUN(test_out_of_window_and_recenter);
+    RUN(test_set_routing);
+    RUN(test_random_bytes);
+    RUN(test_writer_reader_stress);
+    return CHECK_SUMMARY("test_mbo");
+}

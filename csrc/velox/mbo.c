@@ -1,0 +1,1212 @@
+/* velox/mbo.c — the market-by-order (L3) book. See mbo.h for the contract, docs/mbo.md for
+ * the semantics.
+ *
+ * Order table. Orders live in `slots` (48 B each, allocated at create / reserve), found by
+ * order id through an open-addressing index of 8-byte entries (linear probing, load factor
+ * <= 1/2, deletion by backward shift, so no tombstones). An entry is
+ *     key << 32 | (slot + 1),   key = 32 bits of the id with its high bits folded in (hash_id),
+ * 0 = empty. The entry's home position is key & index_mask, so the backward shift never
+ * reads a slot, and a probe compares the stored key before it touches a slot. Free slots form a stack through `next`; slots above high_water were never used.
+ *
+ * Queues. Each level keeps its FIFO as a doubly linked list of slot indices (head/tail in the
+ * level, prev/next in the slots). Orders outside the window sit in the book's `outside` list,
+ * kept in arrival order (seq), so a recenter can move them onto the ladder in time priority.
+ *
+ * Concurrency (single writer, readers anywhere). Level aggregates, order counts and best hints
+ * are atomics the writer publishes with release stores and readers load with acquire. Slot
+ * fields and index entries are atomics too (writer: release stores; readers: acquire loads;
+ * on x86_64 both are plain moves), validated without any per-event cost to the writer:
+ *   - A slot's seq_inst is its GENERATION: 0 while free or being filled, else a value no
+ *     other allocation ever has (arrival sequence, 48 bits, never reused). The writer fills
+ *     the fields, then publishes seq_inst (release), then the index entry; on removal it
+ *     zeroes seq_inst first, then unlinks and frees. A reader loads seq_inst (g1), the fields,
+ *     seq_inst again (g2): g1 == g2 != 0 and the id matches → all fields belong to one
+ *     allocation of that order (fields that change in place, qty and links, are single atomics).
+ *     Any load that saw a store made after the zeroing forces the later g2 load to see 0 or a
+ *     newer generation (release/acquire), so a mixed read cannot validate.
+ *   - A "not found" could be false while a backward shift moves entries past the probe, so
+ *     erase_at makes erase_seq odd before and even after moving entries (relaxed odd store
+ *     followed by release entry stores; even store release); a negative answer is trusted only
+ *     if erase_seq was even and unchanged around the probe. (No fences: GCC's ThreadSanitizer
+ *     cannot check atomic_thread_fence.)
+ *   - queue_position walks prev links from the order; each visited slot is validated the same
+ *     way and must be in the same level with an older arrival sequence than the one visited
+ *     before it (a slot recycled into the queue's tail is caught that way).
+ * A reader retries VX_MBO_READ_ATTEMPTS times, then reports VX_TIMEOUT. Every slot index a
+ * reader follows is bounds-checked before use, and every walk is bounded by the capacity.
+ */
+#include "velox/mbo.h"
+
+#include <stdalign.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "velox/backoff.h"
+#include "velox/ladder.h"
+
+enum { LINE = 128 };
+
+#define NIL UINT32_MAX
+#define LOC_FREE 0x7FFFFFFEu       /* slot.loc of a free slot (no level has this index) */
+#define LOC_OUTSIDE 0x7FFFFFFFu    /* level bits of an out-of-window order */
+#define LOC_SIDE_BIT 31
+#define INST_BITS 16               /* slot.seq_inst = arrival seq << 16 | book index */
+#define HASH_HI 0xFFFFFFFF00000000ull
+
+/* Slot fields, index entries and level fields (see the file comment):
+ *   LD: the writer reading its own data (relaxed: nobody else writes it);
+ *   ST: the writer's stores, release: orders every earlier store (a zeroed generation, an odd
+ *       erase_seq) ahead of it; pairs with RD in readers;
+ *   RD: readers' loads, acquire: pairs with ST, and keeps every later load (the generation
+ *       or erase_seq re-check) after it. On x86_64 all three are plain moves. */
+#define LD(p) atomic_load_explicit((p), memory_order_relaxed)
+#define ST(p, v) atomic_store_explicit((p), (v), memory_order_release)
+#define RD(p) atomic_load_explicit((p), memory_order_acquire)
+
+struct slot {
+    _Atomic uint64_t order_id;
+    _Atomic int64_t price;
+    _Atomic uint64_t ts;
+    _Atomic uint64_t seq_inst; /* generation: arrival seq (>= 1) << INST_BITS | book index; 0 = free */
+    _Atomic uint32_t qty;
+    _Atomic uint32_t prev;
+    _Atomic uint32_t next;     /* also the free-stack link */
+    _Atomic uint32_t loc;      /* side << 31 | level index (LOC_OUTSIDE), LOC_FREE if free */
+};
+_Static_assert(sizeof(struct slot) == VX_MBO_SLOT_BYTES, "an order slot is 48 bytes");
+
+struct level {
+    _Atomic uint64_t qty;    /* orders + seeded; release by the writer, acquire by readers */
+    _Atomic uint64_t seeded; /* lots without identity */
+    _Atomic uint32_t count;  /* identified orders in the queue */
+    uint32_t head, tail;     /* writer only */
+    uint32_t pad;
+};
+_Static_assert(sizeof(struct level) == 32, "a level is 32 bytes");
+
+struct table {
+    struct slot *slots;
+    _Atomic uint64_t *index;
+    uint32_t capacity;
+    uint32_t high_water;
+    uint32_t free_head;
+    uint32_t index_bits; /* index has 1 << index_bits entries, >= 2 * capacity */
+    uint64_t index_mask;
+    uint64_t next_seq;
+    vx_mbo_book *books; /* the books whose orders this table holds: [0, nbooks) */
+    uint32_t nbooks;
+    _Atomic uint32_t live;
+
+    alignas(LINE) _Atomic uint64_t erase_seq; /* odd while erase_at moves index entries */
+
+    /* Counters written only by the writer (load + store), read relaxed by anyone. */
+    alignas(LINE) _Atomic uint64_t by_action[VX_MBO_ACTION_MAX + 1];
+    _Atomic uint64_t by_reason[VX_MBO_REJECT_COUNT];
+    _Atomic uint64_t unknown_orders;
+    _Atomic uint64_t outside;
+    _Atomic uint64_t recenters;
+    _Atomic uint64_t traded_qty;
+    _Atomic uint64_t dropped_seeded_qty;
+
+    /* Written by readers (fetch_add), on their retry path only. */
+    alignas(LINE) _Atomic uint64_t read_retries;
+};
+_Static_assert(offsetof(struct table, erase_seq) % LINE == 0, "erase_seq owns a line");
+_Static_assert(offsetof(struct table, by_action) % LINE == 0, "writer counters own a line");
+_Static_assert(offsetof(struct table, read_retries) % LINE == 0, "reader counter owns a line");
+
+struct vx_mbo_book {
+    vx_ladder_geometry g; /* base changes only in recenter (exclusive) or placement */
+    struct level *lv[2];  /* [side][index] */
+    struct table *t;
+    uint32_t instrument;  /* UINT32_MAX = any */
+    uint32_t book_index;  /* index in t->books */
+    bool placed;          /* window placed (a set's books start unplaced) */
+    bool owns;            /* standalone: owns t and lv */
+    uint32_t out_head, out_tail, out_count; /* outside list (writer only) */
+    alignas(LINE) _Atomic uint32_t best[2]; /* best rank per side; writer release, readers acquire */
+};
+_Static_assert(offsetof(struct vx_mbo_book, best) % LINE == 0, "hints own a line");
+_Static_assert(VX_MBO_MAX_INSTRUMENTS <= (1u << INST_BITS), "book index fits in INST_BITS");
+_Static_assert(VX_MBO_MAX_LEVELS < LOC_OUTSIDE, "level index fits below LOC_OUTSIDE");
+_Static_assert((uint64_t)VX_MBO_MAX_ORDERS * UINT32_MAX + VX_MBO_MAX_SEED < (uint64_t)INT64_MAX,
+               "a level aggregate cannot overflow");
+
+struct vx_mbo_set {
+    struct table *t;
+    vx_mbo_book *books;
+    struct level *levels; /* one block for every book */
+    uint32_t instruments;
+};
+
+/* ---------------------------------------------------------------------------------------- */
+/* Small helpers                                                                             */
+
+static inline bool valid_side(int side) { return side == VX_BUY || side == VX_SELL; }
+static inline uint32_t loc_make(int side, uint32_t level) { return (uint32_t)side << LOC_SIDE_BIT | level; }
+static inline int loc_side(uint32_t loc) { return (int)(loc >> LOC_SIDE_BIT); }
+static inline uint32_t loc_level(uint32_t loc) { return loc & LOC_OUTSIDE; }
+
+static inline void bump(_Atomic uint64_t *c, uint64_t n) {
+    /* single writer: load + store, no locked instruction; readers load relaxed */
+    ST(c, LD(c) + n);
+}
+
+static void *alloc_lines(size_t bytes) {
+    size_t rounded = (bytes + LINE - 1) / LINE * LINE;
+    return aligned_alloc(LINE, rounded ? rounded : LINE);
+}
+
+static inline uint64_t read_begin(const struct table *t) {
+    /* acquire: pairs with the release store in erase_at's end */
+    return atomic_load_explicit(&t->erase_seq, memory_order_acquire);
+}
+
+/* A negative probe is trusted when no backward shift overlapped it. */
+static inline bool read_end(const struct table *t, uint64_t e1) {
+    /* relaxed: every load before it was an acquire (RD), so it cannot move above them */
+    return (e1 & 1) == 0 && atomic_load_explicit(&t->erase_seq, memory_order_relaxed) == e1;
+}
+
+/* The 32-bit key an entry stores: the id's low bits with its higher bits folded in. Feed ids
+ * are mostly sequential (ITCH order references, LOBSTER ids), so recent orders take
+ * neighbouring entries: an ADD touches the line the previous ADD touched, and the live
+ * orders' entries stay a compact, cache-friendly range (Fibonacci hashing spread them over
+ * the whole index: 64 % of per-call apply time was that one cache miss). Crafted ids can
+ * collide; probes stay bounded by the index size. */
+static inline uint64_t hash_id(const struct table *t, uint64_t id) {
+    return (uint64_t)(uint32_t)(id ^ (id >> t->index_bits) ^ (id >> 32)) << 32;
+}
+static inline uint64_t home_of(const struct table *t, uint64_t entry_or_hash) {
+    return (entry_or_hash >> 32) & t->index_mask;
+}
+
+/* Slot of order_id, or NIL; *pos = its index position, or (NIL) the empty position where the
+ * probe stopped (where an insert goes). Bounded by the index size. Safe for readers: every
+ * slot index is bounds-checked. */
+static inline uint32_t find(const struct table *t, uint64_t id, uint64_t *pos) {
+    uint64_t h = hash_id(t, id), tag = h;
+    uint64_t p = home_of(t, h);
+    for (uint64_t probe = 0; probe <= t->index_mask; probe++) {
+        uint64_t e = RD(&t->index[p]);
+        if (e == 0) break;
+        if ((e & HASH_HI) == tag) {
+            uint32_t s = (uint32_t)e - 1;
+            if (s < t->capacity && RD(&t->slots[s].order_id) == id) {
+                *pos = p;
+                return s;
+            }
+        }
+        p = (p + 1) & t->index_mask;
+    }
+    *pos = p;
+    return NIL;
+}
+
+/* Removes the entry at pos by backward shift (writer). */
+static void erase_at(struct table *t, uint64_t pos) {
+    uint64_t seq = LD(&t->erase_seq); /* only the writer writes it */
+    /* relaxed: the release entry stores below order it ahead of them (see the file comment) */
+    atomic_store_explicit(&t->erase_seq, seq + 1, memory_order_relaxed);
+    uint64_t hole = pos, j = pos;
+    for (uint64_t step = 0; step < t->index_mask; step++) { /* bounded by the index size */
+        j = (j + 1) & t->index_mask;
+        uint64_t e = LD(&t->index[j]);
+        if (e == 0) break;
+        uint64_t home = home_of(t, e);
+        /* e may move to the hole unless its home lies cyclically in (hole, j] */
+        if (((j - home) & t->index_mask) >= ((j - hole) & t->index_mask)) {
+            ST(&t->index[hole], e);
+            hole = j;
+        }
+    }
+    ST(&t->index[hole], 0);
+    /* release: pairs with the acquire load in read_begin */
+    atomic_store_explicit(&t->erase_seq, seq + 2, memory_order_release);
+}
+
+static inline void index_put(struct table *t, uint64_t pos, uint64_t id, uint32_t slot) {
+    ST(&t->index[pos], hash_id(t, id) | ((uint64_t)slot + 1));
+}
+
+static inline uint32_t slot_alloc(struct table *t) {
+    uint32_t s = t->free_head;
+    if (s != NIL) {
+        t->free_head = LD(&t->slots[s].next);
+        return s;
+    }
+    if (t->high_water < t->capacity) return t->high_water++;
+    return NIL;
+}
+
+/* The caller zeroed the generation first. order_id is left: no index entry points here. */
+static inline void slot_free(struct table *t, uint32_t s) {
+    ST(&t->slots[s].loc, LOC_FREE);
+    ST(&t->slots[s].next, t->free_head);
+    t->free_head = s;
+}
+
+/* First non-empty rank at or below start (0 if none). */
+static uint32_t scan_down(const vx_mbo_book *b, int side, uint32_t start) {
+    for (uint32_t r = start; r > 0; r--) { /* bounded: start <= levels */
+        /* acquire: pairs with the release store in set_level */
+        if (atomic_load_explicit(&b->lv[side][vx_ladder_index_of_rank(b->g.levels, side, r)].qty,
+                                 memory_order_acquire) != 0)
+            return r;
+    }
+    return 0;
+}
+
+/* Writer: a level's aggregate goes before → after; settle the hint if emptiness changed. */
+static inline void set_level(vx_mbo_book *b, int side, uint32_t index, uint64_t before, uint64_t after) {
+    /* release: pairs with the acquire loads of readers (scan_down, best, qty, depth) */
+    atomic_store_explicit(&b->lv[side][index].qty, after, memory_order_release);
+    if ((before == 0) != (after == 0)) {
+        /* relaxed: only the writer writes hints */
+        uint32_t start = atomic_load_explicit(&b->best[side], memory_order_relaxed);
+        uint32_t rank = vx_ladder_rank_of_index(b->g.levels, side, index);
+        if (after && rank > start) start = rank;
+        /* release: pairs with the acquire hint loads of readers */
+        atomic_store_explicit(&b->best[side], scan_down(b, side, start), memory_order_release);
+    }
+}
+
+static inline void set_count(struct level *l, uint32_t count) {
+    /* release: pairs with the acquire load in vx_mbo_depth */
+    atomic_store_explicit(&l->count, count, memory_order_release);
+}
+
+/* ---- queues ---- */
+
+static inline void queue_append(vx_mbo_book *b, int side, uint32_t index, uint32_t s) {
+    struct table *t = b->t;
+    struct level *l = &b->lv[side][index];
+    ST(&t->slots[s].prev, l->tail);
+    ST(&t->slots[s].next, NIL);
+    if (l->tail == NIL) l->head = s;
+    else ST(&t->slots[l->tail].next, s);
+    l->tail = s;
+    ST(&t->slots[s].loc, loc_make(side, index));
+    uint64_t before = LD(&l->qty); /* our own value */
+    set_count(l, LD(&l->count) + 1);
+    set_level(b, side, index, before, before + LD(&t->slots[s].qty));
+}
+
+static inline void outside_append(vx_mbo_book *b, uint32_t s) {
+    struct table *t = b->t;
+    ST(&t->slots[s].prev, b->out_tail);
+    ST(&t->slots[s].next, NIL);
+    if (b->out_tail == NIL) b->out_head = s;
+    else ST(&t->slots[b->out_tail].next, s);
+    b->out_tail = s;
+    b->out_count++;
+    bump(&t->outside, 1);
+}
+
+/* Unlinks s from its level queue or the outside list and takes its qty off the level. */
+static void order_unlink(vx_mbo_book *b, uint32_t s) {
+    struct table *t = b->t;
+    struct slot *o = &t->slots[s];
+    uint32_t loc = LD(&o->loc), prev = LD(&o->prev), next = LD(&o->next);
+    uint32_t level = loc_level(loc);
+    if (level == LOC_OUTSIDE) {
+        if (prev == NIL) b->out_head = next;
+        else ST(&t->slots[prev].next, next);
+        if (next == NIL) b->out_tail = prev;
+        else ST(&t->slots[next].prev, prev);
+        b->out_count--;
+        ST(&t->outside, LD(&t->outside) - 1);
+        return;
+    }
+    int side = loc_side(loc);
+    struct level *l = &b->lv[side][level];
+    if (prev == NIL) l->head = next;
+    else ST(&t->slots[prev].next, next);
+    if (next == NIL) l->tail = prev;
+    else ST(&t->slots[next].prev, prev);
+    uint64_t before = LD(&l->qty);
+    set_count(l, LD(&l->count) - 1);
+    set_level(b, side, level, before, before - LD(&o->qty));
+}
+
+static inline vx_mbo_book *book_of_slot(const struct table *t, uint32_t s) {
+    return &t->books[(uint32_t)(LD(&t->slots[s].seq_inst) & ((1u << INST_BITS) - 1))];
+}
+
+/* Places an unplaced book's window so price sits at level levels/2 (or as near as int64 allows). */
+static bool place(vx_mbo_book *b, int64_t price) {
+    int64_t half, base;
+    uint32_t levels = b->g.levels;
+    int64_t tick = b->g.tick;
+    if (!__builtin_mul_overflow((int64_t)(levels / 2), tick, &half) &&
+        !__builtin_sub_overflow(price, half, &base) &&
+        vx_ladder_init(&b->g, levels, VX_MBO_MAX_LEVELS, tick, base) == VX_OK) {
+        b->placed = true;
+        return true;
+    }
+    int64_t span;
+    if (!__builtin_mul_overflow((int64_t)(levels - 1), tick, &span) &&
+        !__builtin_sub_overflow(price, span, &base) &&
+        vx_ladder_init(&b->g, levels, VX_MBO_MAX_LEVELS, tick, base) == VX_OK) {
+        b->placed = true;
+        return true;
+    }
+    if (vx_ladder_init(&b->g, levels, VX_MBO_MAX_LEVELS, tick, price) == VX_OK) {
+        b->placed = true;
+        return true;
+    }
+    return false;
+}
+
+/* ---------------------------------------------------------------------------------------- */
+/* Construction                                                                              */
+
+static uint32_t index_bits_for(uint32_t capacity) {
+    uint32_t bits = 2;
+    while (bits < 32 && ((uint64_t)1 << bits) < (uint64_t)capacity * 2) bits++; /* bounded */
+    return bits;
+}
+
+static struct table *table_new(uint32_t capacity) {
+    struct table *t = alloc_lines(sizeof *t);
+    if (t == NULL) return NULL;
+    memset(t, 0, sizeof *t);
+    t->index_bits = index_bits_for(capacity);
+    t->index_mask = ((uint64_t)1 << t->index_bits) - 1;
+    t->slots = alloc_lines((size_t)capacity * sizeof(struct slot));
+    t->index = alloc_lines((size_t)(t->index_mask + 1) * sizeof(uint64_t));
+    if (t->slots == NULL || t->index == NULL) {
+        free(t->slots);
+        free(t->index);
+        free(t);
+        return NULL;
+    }
+    memset(t->slots, 0, (size_t)capacity * sizeof(struct slot));
+    memset(t->index, 0, (size_t)(t->index_mask + 1) * sizeof(uint64_t)); /* 0 = empty entry */
+    t->capacity = capacity;
+    t->free_head = NIL;
+    t->next_seq = 1; /* generation 0 means "free" */
+    return t;
+}
+
+static void table_free(struct table *t) {
+    if (t == NULL) return;
+    free(t->slots);
+    free(t->index);
+    free(t);
+}
+
+static void book_init(vx_mbo_book *b, struct table *t, struct level *bids, struct level *asks,
+                      uint32_t instrument, uint32_t book_index) {
+    b->lv[0] = bids;
+    b->lv[1] = asks;
+    for (int side = 0; side < 2; side++) {
+        for (uint32_t i = 0; i < b->g.levels; i++) { /* bounded */
+            struct level *l = &b->lv[side][i];
+            atomic_init(&l->qty, 0);
+            atomic_init(&l->seeded, 0);
+            atomic_init(&l->count, 0);
+            l->head = l->tail = NIL;
+            l->pad = 0;
+        }
+        atomic_init(&b->best[side], 0);
+    }
+    b->t = t;
+    b->instrument = instrument;
+    b->book_index = book_index;
+    b->out_head = b->out_tail = NIL;
+    b->out_count = 0;
+}
+
+vx_status vx_mbo_create(uint32_t levels, int64_t tick, int64_t base, uint32_t max_orders,
+                        uint32_t instrument, vx_mbo_book **out) {
+    if (out == NULL || max_orders < 1 || max_orders > VX_MBO_MAX_ORDERS) return VX_EINVAL;
+    vx_ladder_geometry g;
+    if (vx_ladder_init(&g, levels, VX_MBO_MAX_LEVELS, tick, base) != VX_OK) return VX_EINVAL;
+    vx_mbo_book *b = alloc_lines(sizeof *b);
+    struct level *lv = alloc_lines((size_t)levels * 2 * sizeof(struct level));
+    struct table *t = table_new(max_orders);
+    if (b == NULL || lv == NULL || t == NULL) {
+        free(b);
+        free(lv);
+        table_free(t);
+        return VX_ENOMEM;
+    }
+    memset(b, 0, sizeof *b);
+    b->g = g;
+    b->placed = true;
+    b->owns = true;
+    book_init(b, t, lv, lv + levels, instrument, 0);
+    t->books = b;
+    t->nbooks = 1;
+    *out = b;
+    return VX_OK;
+}
+
+void vx_mbo_destroy(vx_mbo_book *b) {
+    if (b == NULL || !b->owns) return; /* a set's books die with the set */
+    table_free(b->t);
+    free(b->lv[0]);
+    free(b);
+}
+
+vx_status vx_mbo_set_create(uint32_t instruments, uint32_t levels, int64_t tick,
+                            uint32_t max_orders, vx_mbo_set **out) {
+    if (out == NULL || instruments < 1 || instruments > VX_MBO_MAX_INSTRUMENTS ||
+        max_orders < 1 || max_orders > VX_MBO_MAX_ORDERS)
+        return VX_EINVAL;
+    vx_ladder_geometry g;
+    if (vx_ladder_init(&g, levels, VX_MBO_MAX_LEVELS, tick, 0) != VX_OK) return VX_EINVAL;
+    vx_mbo_set *set = malloc(sizeof *set);
+    vx_mbo_book *books = alloc_lines((size_t)instruments * sizeof(vx_mbo_book));
+    struct level *lv = alloc_lines((size_t)instruments * levels * 2 * sizeof(struct level));
+    struct table *t = table_new(max_orders);
+    if (set == NULL || books == NULL || lv == NULL || t == NULL) {
+        free(set);
+        free(books);
+        free(lv);
+        table_free(t);
+        return VX_ENOMEM;
+    }
+    memset(books, 0, (size_t)instruments * sizeof(vx_mbo_book));
+    for (uint32_t i = 0; i < instruments; i++) { /* bounded */
+        vx_mbo_book *b = &books[i];
+        b->g = g;
+        b->placed = false;
+        b->owns = false;
+        struct level *mine = lv + (size_t)i * levels * 2;
+        book_init(b, t, mine, mine + levels, i, i);
+    }
+    t->books = books;
+    t->nbooks = instruments;
+    set->t = t;
+    set->books = books;
+    set->levels = lv;
+    set->instruments = instruments;
+    *out = set;
+    return VX_OK;
+}
+
+void vx_mbo_set_destroy(vx_mbo_set *set) {
+    if (set == NULL) return;
+    table_free(set->t);
+    free(set->levels);
+    free(set->books);
+    free(set);
+}
+
+uint32_t vx_mbo_set_instruments(const vx_mbo_set *set) { return set->instruments; }
+
+vx_mbo_book *vx_mbo_set_book(vx_mbo_set *set, uint32_t instrument) {
+    return instrument < set->instruments ? &set->books[instrument] : NULL;
+}
+
+vx_status vx_mbo_reserve(vx_mbo_book *b, uint32_t max_orders) {
+    struct table *t = b->t;
+    if (max_orders > VX_MBO_MAX_ORDERS) return VX_EINVAL;
+    if (max_orders <= t->capacity) return VX_OK;
+    uint32_t bits = index_bits_for(max_orders);
+    uint64_t mask = ((uint64_t)1 << bits) - 1;
+    struct slot *slots = alloc_lines((size_t)max_orders * sizeof(struct slot));
+    _Atomic uint64_t *index = alloc_lines((size_t)(mask + 1) * sizeof(uint64_t));
+    if (slots == NULL || index == NULL) {
+        free(slots);
+        free(index);
+        return VX_ENOMEM;
+    }
+    memcpy(slots, t->slots, (size_t)t->capacity * sizeof(struct slot)); /* exclusive: no reader */
+    memset(slots + t->capacity, 0, (size_t)(max_orders - t->capacity) * sizeof(struct slot));
+    memset(index, 0, (size_t)(mask + 1) * sizeof(uint64_t));
+    free(t->slots);
+    free(t->index);
+    t->slots = slots;
+    t->index = index;
+    t->capacity = max_orders;
+    t->index_bits = bits;
+    t->index_mask = mask;
+    for (uint32_t s = 0; s < t->high_water; s++) { /* re-insert every live order; bounded */
+        if (LD(&slots[s].loc) == LOC_FREE) continue;
+        uint64_t pos;
+        uint64_t id = LD(&slots[s].order_id);
+        (void)find(t, id, &pos);
+        index_put(t, pos, id, s);
+    }
+    return VX_OK;
+}
+
+uint32_t vx_mbo_levels(const vx_mbo_book *b) { return b->g.levels; }
+int64_t vx_mbo_tick(const vx_mbo_book *b) { return b->g.tick; }
+int64_t vx_mbo_base(const vx_mbo_book *b) { return b->g.base; }
+uint32_t vx_mbo_capacity(const vx_mbo_book *b) { return b->t->capacity; }
+uint32_t vx_mbo_live_orders(const vx_mbo_book *b) { return LD(&b->t->live); }
+uint32_t vx_mbo_instrument(const vx_mbo_book *b) { return b->instrument; }
+
+size_t vx_mbo_memory_bytes(const vx_mbo_book *b) {
+    return (size_t)b->t->capacity * sizeof(struct slot) + (size_t)(b->t->index_mask + 1) * 8 +
+           (size_t)b->g.levels * 2 * sizeof(struct level) + sizeof *b;
+}
+
+vx_status vx_mbo_locate(const vx_mbo_book *b, int64_t price, uint32_t *index) {
+    if (!b->placed) return VX_ERANGE;
+    return vx_ladder_locate(&b->g, price, index);
+}
+
+/* ---------------------------------------------------------------------------------------- */
+/* apply (single writer)                                                                     */
+
+typedef struct {
+    vx_status status;
+    vx_mbo_reject reason;
+} verdict;
+
+static inline verdict rej(vx_mbo_reject reason, vx_status st) {
+    verdict v = {st, reason};
+    return v;
+}
+static const verdict OK = {VX_OK, VX_MBO_REJECT_NONE};
+
+/* Rests a new order (id free at index position pos) in book b. Checks before changing. */
+static verdict add_order(vx_mbo_book *b, uint64_t id, uint64_t pos, int side, int64_t price,
+                         uint32_t qty, uint64_t ts) {
+    struct table *t = b->t;
+    if (t->free_head == NIL && t->high_water >= t->capacity) return rej(VX_MBO_REJECT_FULL, VX_FULL);
+    if (!b->placed && !place(b, price)) return rej(VX_MBO_REJECT_INVALID, VX_EINVAL);
+    uint32_t level;
+    vx_status st = vx_ladder_locate(&b->g, price, &level);
+    if (st == VX_EINVAL) return rej(VX_MBO_REJECT_OFF_GRID, VX_EINVAL);
+    uint32_t s = slot_alloc(t);
+    struct slot *o = &t->slots[s];
+    ST(&o->order_id, id);
+    ST(&o->price, price);
+    ST(&o->ts, ts);
+    ST(&o->qty, qty);
+    if (st == VX_OK) {
+        queue_append(b, side, level, s);
+    } else {
+        ST(&o->loc, loc_make(side, LOC_OUTSIDE));
+        outside_append(b, s);
+    }
+    /* the generation after the fields, the index entry after the generation (both release) */
+    ST(&o->seq_inst, t->next_seq++ << INST_BITS | b->book_index);
+    index_put(t, pos, id, s);
+    ST(&t->live, LD(&t->live) + 1);
+    return OK;
+}
+
+static void remove_order(struct table *t, uint32_t s, uint64_t pos) {
+    vx_mbo_book *ob = book_of_slot(t, s);
+    ST(&t->slots[s].seq_inst, 0); /* generation first: readers stop trusting the slot */
+    order_unlink(ob, s);
+    erase_at(t, pos);
+    slot_free(t, s);
+    ST(&t->live, LD(&t->live) - 1);
+}
+
+/* Unknown order: take up to qty lots off the seeded quantity at (side, price). */
+static void reduce_seeded(vx_mbo_book *b, int side, int64_t price, uint32_t qty) {
+    uint32_t index;
+    if (!b->placed || vx_ladder_locate(&b->g, price, &index) != VX_OK) return;
+    struct level *l = &b->lv[side][index];
+    uint64_t seeded = LD(&l->seeded);
+    uint64_t take = seeded < qty ? seeded : qty;
+    if (take == 0) return;
+    ST(&l->seeded, seeded - take);
+    uint64_t before = LD(&l->qty);
+    set_level(b, side, index, before, before - take);
+}
+
+static void clear_book(vx_mbo_book *b) {
+    struct table *t = b->t;
+    for (int side = 0; side < 2; side++) {
+        for (uint32_t i = 0; i < b->g.levels; i++) { /* bounded */
+            struct level *l = &b->lv[side][i];
+            for (uint32_t s = l->head, n = 0; s != NIL && n < t->capacity; n++) { /* bounded */
+                uint32_t next = LD(&t->slots[s].next);
+                uint64_t pos;
+                ST(&t->slots[s].seq_inst, 0); /* generation first */
+                if (find(t, LD(&t->slots[s].order_id), &pos) == s) erase_at(t, pos);
+                slot_free(t, s);
+                ST(&t->live, LD(&t->live) - 1);
+                s = next;
+            }
+            l->head = l->tail = NIL;
+            set_count(l, 0);
+            ST(&l->seeded, 0);
+            /* release: pairs with the acquire loads of readers */
+            atomic_store_explicit(&l->qty, 0, memory_order_release);
+        }
+        /* release: pairs with the acquire hint loads of readers */
+        atomic_store_explicit(&b->best[side], 0, memory_order_release);
+    }
+    for (uint32_t s = b->out_head, n = 0; s != NIL && n < t->capacity; n++) { /* bounded */
+        uint32_t next = LD(&t->slots[s].next);
+        uint64_t pos;
+        ST(&t->slots[s].seq_inst, 0); /* generation first */
+        if (find(t, LD(&t->slots[s].order_id), &pos) == s) erase_at(t, pos);
+        slot_free(t, s);
+        ST(&t->live, LD(&t->live) - 1);
+        s = next;
+    }
+    ST(&t->outside, LD(&t->outside) - b->out_count);
+    b->out_head = b->out_tail = NIL;
+    b->out_count = 0;
+}
+
+/* One event. `b` is the book events about new or unknown orders go to. */
+static inline verdict apply_event(struct table *t, vx_mbo_book *b, const vx_mbo *e) {
+    uint32_t action = e->action;
+    /* vx_mbo_validate, inlined: action in range; side BUY/SELL for the sided actions (the
+     * first five), any of BUY/SELL/NONE otherwise */
+    if (__builtin_expect(action - VX_MBO_ADD > VX_MBO_ACTION_MAX - VX_MBO_ADD, 0) ||
+        __builtin_expect(e->side > (action <= VX_MBO_REPLACE ? VX_SELL : VX_SIDE_NONE), 0))
+        return rej(VX_MBO_REJECT_INVALID, VX_EINVAL);
+    if (action > VX_MBO_REPLACE) {
+        if (action == VX_MBO_CLEAR) clear_book(b);
+        return OK; /* TRADE, CROSS, BROKEN, STATUS: no book effect */
+    }
+    uint64_t pos;
+    uint32_t s = find(t, e->order_id, &pos);
+    int side = e->side;
+    switch (action) {
+    case VX_MBO_ADD:
+        if (e->qty == 0) return rej(VX_MBO_REJECT_INVALID, VX_EINVAL);
+        if (s != NIL) return rej(VX_MBO_REJECT_DUPLICATE, VX_ESTATE);
+        return add_order(b, e->order_id, pos, side, e->price, e->qty, e->ts);
+    case VX_MBO_CANCEL:
+    case VX_MBO_EXECUTE: {
+        if (e->qty == 0) return rej(VX_MBO_REJECT_INVALID, VX_EINVAL);
+        if (s == NIL) {
+            reduce_seeded(b, side, e->price, e->qty);
+            bump(&t->unknown_orders, 1);
+        } else {
+            struct slot *o = &t->slots[s];
+            uint32_t have = LD(&o->qty);
+            if (e->qty > have) return rej(VX_MBO_REJECT_EXCEEDS, VX_ERANGE);
+            if (e->qty == have) {
+                remove_order(t, s, pos);
+            } else {
+                ST(&o->qty, have - e->qty);
+                uint32_t loc = LD(&o->loc);
+                if (loc_level(loc) != LOC_OUTSIDE) {
+                    vx_mbo_book *ob = book_of_slot(t, s);
+                    struct level *l = &ob->lv[loc_side(loc)][loc_level(loc)];
+                    uint64_t before = LD(&l->qty);
+                    set_level(ob, loc_side(loc), loc_level(loc), before, before - e->qty);
+                }
+            }
+        }
+        if (action == VX_MBO_EXECUTE) bump(&t->traded_qty, e->qty);
+        return OK;
+    }
+    case VX_MBO_DELETE:
+        if (s == NIL) {
+            reduce_seeded(b, side, e->price, e->qty);
+            bump(&t->unknown_orders, 1);
+        } else {
+            remove_order(t, s, pos);
+        }
+        return OK;
+    default: { /* VX_MBO_REPLACE */
+        if (e->qty == 0) return rej(VX_MBO_REJECT_INVALID, VX_EINVAL);
+        uint64_t new_pos;
+        uint32_t clash = find(t, e->ref, &new_pos);
+        if (clash != NIL && e->ref != e->order_id) return rej(VX_MBO_REJECT_DUPLICATE, VX_ESTATE);
+        if (s == NIL) {
+            verdict v = add_order(b, e->ref, new_pos, side, e->price, e->qty, e->ts);
+            if (v.status == VX_OK) bump(&t->unknown_orders, 1);
+            return v;
+        }
+        vx_mbo_book *ob = book_of_slot(t, s);
+        uint32_t level;
+        if (vx_ladder_locate(&ob->g, e->price, &level) == VX_EINVAL)
+            return rej(VX_MBO_REJECT_OFF_GRID, VX_EINVAL);
+        int old_side = loc_side(LD(&t->slots[s].loc));
+        remove_order(t, s, pos);
+        (void)find(t, e->ref, &new_pos); /* the index moved: probe again */
+        return add_order(ob, e->ref, new_pos, old_side, e->price, e->qty, e->ts); /* a slot is free */
+    }
+    }
+}
+
+static inline vx_status apply_counted(struct table *t, vx_mbo_book *b, const vx_mbo *e,
+                                      vx_mbo_reject *reason) {
+    verdict v = apply_event(t, b, e);
+    /* applied / rejected are the sums of these (computed by vx_mbo_counters_read) */
+    if (__builtin_expect(v.status == VX_OK, 1)) bump(&t->by_action[e->action], 1);
+    else bump(&t->by_reason[v.reason], 1);
+    if (reason) *reason = v.reason;
+    return v.status;
+}
+
+static inline vx_status book_apply(vx_mbo_book *b, const vx_mbo *e, vx_mbo_reject *reason) {
+    if (__builtin_expect(b->instrument != UINT32_MAX && e->instrument != b->instrument, 0)) {
+        bump(&b->t->by_reason[VX_MBO_REJECT_INSTRUMENT], 1);
+        if (reason) *reason = VX_MBO_REJECT_INSTRUMENT;
+        return VX_EINVAL;
+    }
+    /* (no per-event invariant assert in debug builds: verify is O(index); tests call it) */
+    return apply_counted(b->t, b, e, reason);
+}
+
+vx_status vx_mbo_apply(vx_mbo_book *b, const vx_mbo *e, vx_mbo_reject *reason) {
+    return book_apply(b, e, reason);
+}
+
+void vx_mbo_apply_many(vx_mbo_book *b, const vx_mbo *events, size_t n, uint64_t *applied,
+                       uint64_t *rejected) {
+    uint64_t ok = 0;
+    for (size_t i = 0; i < n; i++) ok += book_apply(b, &events[i], NULL) == VX_OK; /* bounded */
+    if (applied) *applied = ok;
+    if (rejected) *rejected = n - ok;
+}
+
+vx_status vx_mbo_set_apply(vx_mbo_set *set, const vx_mbo *e, vx_mbo_reject *reason) {
+    if (__builtin_expect(e->instrument >= set->instruments, 0)) {
+        bump(&set->t->by_reason[VX_MBO_REJECT_INSTRUMENT], 1);
+        if (reason) *reason = VX_MBO_REJECT_INSTRUMENT;
+        return VX_EINVAL;
+    }
+    return apply_counted(set->t, &set->books[e->instrument], e, reason);
+}
+
+void vx_mbo_set_apply_many(vx_mbo_set *set, const vx_mbo *events, size_t n, uint64_t *applied,
+                           uint64_t *rejected) {
+    uint64_t ok = 0;
+    for (size_t i = 0; i < n; i++) ok += vx_mbo_set_apply(set, &events[i], NULL) == VX_OK; /* bounded */
+    if (applied) *applied = ok;
+    if (rejected) *rejected = n - ok;
+}
+
+vx_status vx_mbo_seed_level(vx_mbo_book *b, int side, int64_t price, uint64_t qty) {
+    if (!valid_side(side)) return VX_EINVAL;
+    if (qty > VX_MBO_MAX_SEED) return VX_ERANGE;
+    if (!b->placed && !place(b, price)) return VX_EINVAL;
+    uint32_t index;
+    vx_status st = vx_ladder_locate(&b->g, price, &index);
+    if (st != VX_OK) return st;
+    struct level *l = &b->lv[side][index];
+    uint64_t old = LD(&l->seeded), before = LD(&l->qty);
+    ST(&l->seeded, qty);
+    set_level(b, side, index, before, before - old + qty);
+    return VX_OK;
+}
+
+void vx_mbo_clear(vx_mbo_book *b) {
+    clear_book(b);
+}
+
+/* ---------------------------------------------------------------------------------------- */
+/* recenter (exclusive)                                                                      */
+
+static inline uint64_t seq_of(const struct table *t, uint32_t s) { return LD(&t->slots[s].seq_inst) >> INST_BITS; }
+
+vx_status vx_mbo_recenter(vx_mbo_book *b, int64_t new_base) {
+    struct table *t = b->t;
+    if (!b->placed) {
+        vx_ladder_geometry g;
+        if (vx_ladder_init(&g, b->g.levels, VX_MBO_MAX_LEVELS, b->g.tick, new_base) != VX_OK)
+            return VX_ERANGE;
+        b->g = g;
+        b->placed = true;
+        bump(&t->recenters, 1);
+        return VX_OK;
+    }
+    int64_t shift;
+    vx_status st = vx_ladder_shift(&b->g, new_base, &shift);
+    if (st != VX_OK) return st;
+    uint32_t n = b->g.levels;
+    uint32_t s_abs = (uint32_t)(shift < 0 ? -shift : shift);
+    /* 1. Orders of the levels that fall off go to a "leaving" list (next links). */
+    uint32_t leave_head = NIL, leave_tail = NIL;
+    uint64_t dropped = 0;
+    for (int side = 0; side < 2; side++) {
+        for (uint32_t k = 0; k < s_abs; k++) { /* bounded by levels */
+            struct level *l = &b->lv[side][shift > 0 ? k : n - 1 - k];
+            dropped += LD(&l->seeded);
+            if (l->head == NIL) continue;
+            if (leave_tail == NIL) leave_head = l->head;
+            else ST(&t->slots[leave_tail].next, l->head);
+            leave_tail = l->tail;
+        }
+        /* 2. Shift the levels (exclusive: relaxed copies). */
+        struct level *lv = b->lv[side];
+        if (shift > 0) {
+            for (uint32_t i = 0; i < n; i++) { /* new[i] = old[i + s], ascending */
+                struct level *dst = &lv[i];
+                if (i + s_abs < n) {
+                    struct level *src = &lv[i + s_abs];
+                    ST(&dst->qty, LD(&src->qty));
+                    ST(&dst->seeded, LD(&src->seeded));
+                    ST(&dst->count, LD(&src->count));
+                    dst->head = src->head;
+                    dst->tail = src->tail;
+                } else {
+                    ST(&dst->qty, 0);
+                    ST(&dst->seeded, 0);
+                    ST(&dst->count, 0);
+                    dst->head = dst->tail = NIL;
+                }
+            }
+        } else if (shift < 0) {
+            for (uint32_t i = n; i-- > 0;) { /* new[i] = old[i - s], descending */
+                struct level *dst = &lv[i];
+                if (i >= s_abs) {
+                    struct level *src = &lv[i - s_abs];
+                    ST(&dst->qty, LD(&src->qty));
+                    ST(&dst->seeded, LD(&src->seeded));
+                    ST(&dst->count, LD(&src->count));
+                    dst->head = src->head;
+                    dst->tail = src->tail;
+                } else {
+                    ST(&dst->qty, 0);
+                    ST(&dst->seeded, 0);
+                    ST(&dst->count, 0);
+                    dst->head = dst->tail = NIL;
+                }
+            }
+        }
+        /* 3. Every queued order learns its new level index. */
+        for (uint32_t i = 0; i < n; i++) { /* bounded */
+            uint32_t c = 0;
+            for (uint32_t s = lv[i].head; s != NIL && c < t->capacity; c++) { /* bounded */
+                ST(&t->slots[s].loc, loc_make(side, i));
+                s = LD(&t->slots[s].next);
+            }
+        }
+    }
+    if (leave_tail != NIL) ST(&t->slots[leave_tail].next, NIL);
+    for (uint32_t s = leave_head, c = 0; s != NIL && c < t->capacity; c++) { /* bounded */
+        ST(&t->slots[s].loc, loc_make(loc_side(LD(&t->slots[s].loc)), LOC_OUTSIDE));
+        s = LD(&t->slots[s].next);
+    }
+    b->g.base = new_base; /* same levels and tick: span and reciprocal unchanged */
+    /* 4. Outside list + leaving orders. Orders of one price are all in the window or all
+     * outside, so the outside list holds each price's orders in arrival order: leaving queues
+     * are in order and go after every outside order (none at their prices), ADDs append, and
+     * step 5 keeps the list's order. That is all time priority needs (no sort). */
+    if (b->out_tail != NIL) ST(&t->slots[b->out_tail].next, leave_head);
+    else b->out_head = leave_head;
+    uint32_t all = b->out_head;
+    b->out_head = b->out_tail = NIL;
+    uint32_t out_before = b->out_count;
+    b->out_count = 0;
+    /* 5. In arrival order: an order now in the window joins its level's tail (those levels were
+     * outside before, so they hold no earlier order); the rest rebuild the outside list. */
+    for (uint32_t s = all, c = 0; s != NIL && c <= t->capacity; c++) { /* bounded */
+        uint32_t next = LD(&t->slots[s].next);
+        uint32_t level;
+        int side = loc_side(LD(&t->slots[s].loc));
+        if (vx_ladder_locate(&b->g, LD(&t->slots[s].price), &level) == VX_OK) {
+            struct level *l = &b->lv[side][level];
+            ST(&t->slots[s].prev, l->tail);
+            ST(&t->slots[s].next, NIL);
+            if (l->tail == NIL) l->head = s;
+            else ST(&t->slots[l->tail].next, s);
+            l->tail = s;
+            ST(&t->slots[s].loc, loc_make(side, level));
+            ST(&l->count, LD(&l->count) + 1);
+            ST(&l->qty, LD(&l->qty) + LD(&t->slots[s].qty));
+        } else {
+            ST(&t->slots[s].prev, b->out_tail);
+            ST(&t->slots[s].next, NIL);
+            if (b->out_tail == NIL) b->out_head = s;
+            else ST(&t->slots[b->out_tail].next, s);
+            b->out_tail = s;
+            b->out_count++;
+        }
+        s = next;
+    }
+    ST(&t->outside, LD(&t->outside) - out_before + b->out_count);
+    for (int side = 0; side < 2; side++) {
+        /* release: pairs with the acquire hint loads of readers */
+        atomic_store_explicit(&b->best[side], scan_down(b, side, n), memory_order_release);
+    }
+    bump(&t->dropped_seeded_qty, dropped);
+    bump(&t->recenters, 1);
+    return VX_OK;
+}
+
+/* ---------------------------------------------------------------------------------------- */
+/* Readers (any thread)                                                                      */
+
+vx_status vx_mbo_best(const vx_mbo_book *b, int side, int64_t *price, uint64_t *qty) {
+    if (!valid_side(side)) return VX_EINVAL;
+    /* acquire: pairs with the release hint stores in set_level / recenter / clear */
+    uint32_t hint = atomic_load_explicit(&b->best[side], memory_order_acquire);
+    for (uint32_t r = hint; r > 0; r--) { /* bounded: hint <= levels; normally one step */
+        uint32_t index = vx_ladder_index_of_rank(b->g.levels, side, r);
+        /* acquire: pairs with the release store in set_level */
+        uint64_t q = atomic_load_explicit(&b->lv[side][index].qty, memory_order_acquire);
+        if (q != 0) {
+            if (price) *price = vx_ladder_price(&b->g, index);
+            if (qty) *qty = q;
+            return VX_OK;
+        }
+    }
+    return VX_EMPTY;
+}
+
+vx_status vx_mbo_qty(const vx_mbo_book *b, int side, int64_t price, uint64_t *qty) {
+    if (!valid_side(side)) return VX_EINVAL;
+    uint32_t index;
+    vx_status st = vx_mbo_locate(b, price, &index);
+    if (st != VX_OK) return st;
+    /* acquire: pairs with the release store in set_level */
+    *qty = atomic_load_explicit(&b->lv[side][index].qty, memory_order_acquire);
+    return VX_OK;
+}
+
+size_t vx_mbo_depth(const vx_mbo_book *b, int side, size_t n, int64_t *prices, uint64_t *qtys,
+                    uint32_t *order_counts) {
+    if (!valid_side(side)) return 0;
+    /* acquire: pairs with the release hint stores */
+    uint32_t hint = atomic_load_explicit(&b->best[side], memory_order_acquire);
+    size_t written = 0;
+    for (uint32_t r = hint; r > 0 && written < n; r--) { /* bounded: hint <= levels */
+        uint32_t index = vx_ladder_index_of_rank(b->g.levels, side, r);
+        const struct level *l = &b->lv[side][index];
+        /* acquire: pairs with the release store in set_level */
+        uint64_t q = atomic_load_explicit(&l->qty, memory_order_acquire);
+        if (q == 0) continue;
+        if (prices) prices[written] = vx_ladder_price(&b->g, index);
+        if (qtys) qtys[written] = q;
+        /* acquire: pairs with the release store in set_count */
+        if (order_counts) order_counts[written] = atomic_load_explicit(&l->count, memory_order_acquire);
+        written++;
+    }
+    return written;
+}
+
+static void count_retry(const vx_mbo_book *b) {
+    /* relaxed fetch_add: statistics, written by readers only */
+    atomic_fetch_add_explicit((_Atomic uint64_t *)&b->t->read_retries, 1, memory_order_relaxed);
+}
+
+static inline uint32_t book_index_of(uint64_t generation) {
+    return (uint32_t)(generation & ((1u << INST_BITS) - 1));
+}
+
+vx_status vx_mbo_order(const vx_mbo_book *b, uint64_t order_id, vx_mbo_order_info *out) {
+    const struct table *t = b->t;
+    vx_backoff backoff;
+    vx_backoff_init(&backoff);
+    for (uint32_t attempt = 0; attempt < VX_MBO_READ_ATTEMPTS; attempt++) {
+        if (attempt) {
+            count_retry(b);
+            vx_backoff_spin(&backoff);
+        }
+        uint64_t e1 = read_begin(t), pos;
+        uint32_t s = find(t, order_id, &pos);
+        if (s == NIL) {
+            if (read_end(t, e1)) return VX_EINVAL;
+            continue;
+        }
+        const struct slot *o = &t->slots[s];
+        uint64_t g1 = RD(&o->seq_inst);
+        if (g1 == 0) continue; /* being filled or freed */
+        vx_mbo_order_info info;
+        memset(&info, 0, sizeof info);
+        uint64_t id = RD(&o->order_id);
+        uint32_t loc = RD(&o->loc);
+        info.order_id = order_id;
+        info.price = RD(&o->price);
+        info.qty = RD(&o->qty);
+        info.ts = RD(&o->ts);
+        info.side = (uint8_t)loc_side(loc);
+        info.in_window = loc_level(loc) != LOC_OUTSIDE;
+        if (RD(&o->seq_inst) != g1 || id != order_id) continue;
+        if (book_index_of(g1) != b->book_index) return VX_EINVAL;
+        *out = info;
+        return VX_OK;
+    }
+    return VX_TIMEOUT;
+}
+
+vx_status vx_mbo_queue_position(const vx_mbo_book *b, uint64_t order_id, uint64_t *ahead) {
+    const struct table *t = b->t;
+    vx_backoff backoff;
+    vx_backoff_init(&backoff);
+    for (uint32_t attempt = 0; attempt < VX_MBO_READ_ATTEMPTS; attempt++) {
+        if (attempt) {
+            count_retry(b);
+            vx_backoff_spin(&backoff);
+        }
+        uint64_t e1 = read_begin(t), pos;
+        uint32_t s = find(t, order_id, &pos);
+        if (s == NIL) {
+            if (read_end(t, e1)) return VX_EINVAL;
+            continue;
+        }
+        const struct slot *o = &t->slots[s];
+        uint64_t g1 = RD(&o->seq_inst);
+        if (g1 == 0) continue;
+        uint64_t id = RD(&o->order_id);
+        uint32_t loc = RD(&o->loc);
+        uint32_t level = loc_level(loc);
+        bool ok = id == order_id;
+        uint64_t sum = 0;
+        if (ok && book_index_of(g1) == b->book_index && level < b->g.levels) {
+            sum = RD(&b->lv[loc_side(loc)][level].seeded);
+            uint64_t last = g1 >> INST_BITS;
+            uint32_t p = RD(&o->prev);
+            for (uint32_t c = 0; p != NIL && c < t->capacity; c++) { /* bounded */
+                if (p >= t->capacity) {
+                    ok = false;
+                    break;
+                }
+                const struct slot *q = &t->slots[p];
+                uint64_t gp = RD(&q->seq_inst);
+                uint32_t lots = RD(&q->qty), ploc = RD(&q->loc), pprev = RD(&q->prev);
+                if (gp == 0 || RD(&q->seq_inst) != gp || ploc != loc || (gp >> INST_BITS) >= last) {
+                    ok = false; /* recycled or moved while we walked: start again */
+                    break;
+                }
+                sum += lots;
+                last = gp >> INST_BITS;
+                p = pprev;
+            }
+        }
+        if (!ok || RD(&o->seq_inst) != g1) continue;
+        if (book_index_of(g1) != b->book_index) return VX_EINVAL;
+        if (level == LOC_OUTSIDE) return VX_ERANGE;
+        if (level >= b->g.levels) continue; /* cannot happen for a validated read */
+        *ahead = sum;
+        return VX_OK;
+    }
+    return VX_TIMEOUT;
+}
+
+void vx_mbo_counters_read(const vx_mbo_book *b, vx_mbo_counters *out) {
+    const struct table *t = b->t;
+    /* relaxed: statistics, each value atomic on its own */
+    out->applied = out->rejected = 0;
+    for (int a = 0; a <= VX_MBO_ACTION_MAX; a++) out->applied += out->by_action[a] = LD(&t->by_action[a]);
+    for (int r = 0; r < VX_MBO_REJECT_COUNT; r++)
+        out->rejected += out->rejected_by_reason[r] = LD(&t->by_reason[r]);
+    out->unknown_orders = LD(&t->unknown_orders);
+    out->out_of_window_orders = LD(&t->outside);
+    out->recenters = LD(&t->recenters);
+    out->traded_qty = LD(&t->traded_qty);
+    out->dropped_seeded_qty = LD(&t->dropped_seeded_qty);
+    out->read_retries = LD(&t->read_retries);
+}
+
+/* ---------------------------------------------------------------------------------------- */
+/* Digest and invariants (writer quiescent)                                                  */
+
+static inline uint64_t mix(uint64_t h, uint64_t v) {
+    h ^= v;
+    h *= 0x100000001B3ull * 0x9E3779B97F4A7C15ull | 1;
+    return h ^ (h >> 31);
+}
+
+uint64_t vx_mbo_digest(const vx_mbo_book *b) {
+    const struct table *t = b->t;
+    uint64_t h = 0xCBF29CE484222325ull;
+    h = mix(h, (uint64_t)b->g.base);
+    for (int side = 0; side < 2; side++) {
+        for (uint32_t i = 0; i < b->g.levels; i++) { /* bounded */
+            const struct level *l = &b->lv[side][i];
+            if (LD(&l->qty) == 0) continue;
+            h = mix(h, (uint64_t)side << 32 | i);
+            h = mix(h, LD(&l->qty));
+            h = mix(h, LD(&l->seeded));
+            h = mix(h, LD(&l->count));
+            for (uint32_t s = l->head, c = 0; s != NIL && c < t->capacity; c++) { /* bounded */
+                h = mix(h, LD(&t->slots[s].order_id));
+                h = mix(h, LD(&t->slots[s].qty));
+                h = mix(h, LD(&t->slots[s].ts));
+                s = LD(&t->slots[s].next);
+            }
+        }
+    }
+    for (uint32_t s = b->out_head, c = 0; s != NIL && c < t->capacity; c++) { /* bounded */
+        h = mix(h, LD(&t->slots[s].order_id));
+        h = mix(h, (uint64_t)LD(&t->slots[s].price));
+        h = mix(h, LD(&t->slots[s].qty));
+        h = mix(h, LD(&t->slots[s].loc));
+        h = mix(h, LD(&t->slots[s].ts));
+        s = LD(&t->slots[s].next);
+    }
+    return h;
+}
+
+#define FAIL(msg)       \
+    do {                \
+        *why = (msg);   \
+        return VX_ESTATE; \
+    } while (0)
+
+static vx_status check_order(const vx_mbo_book *b, uint32_t s, uint32_t expect_loc, const char **why) {
+    const struct table *t = b->t;
+    if (s >= t->capacity || s >= t->high_water) FAIL("a queue links to a slot beyond the table");
+    const struct slot *o = &t->slots[s];
+    if (LD(&o->loc) != expect_loc) FAIL("an order's location does not match its queue");
+    if (LD(&o->qty) == 0) FAIL("a resting order has qty 0");
+    if ((uint32_t)(LD(&o->seq_inst) & ((1u << INST_BITS) - 1)) != b->book_index)
+        FAIL("an order's book index does not match its book");
+    uint64_t pos;
+    if (find(t, LD(&o->order_id), &pos) != s) FAIL("a resting order is not found by its id");
+    return VX_OK;
+}
+
+vx_status vx_mbo_verify_invariants(const vx_mbo_book *b, const char **why) {
+    const char *ignored;
+    if (why == NULL) why = &ignored;
+    *why = NULL;
+    const struct table *t = b->t;
+    vx_status st;
+    for (int side = 0; side < 2; side++) {
+        for (uint32_t i = 0; i < b->g.levels; i++) { /* bounded */
+            const struct level *l = &b->lv[side][i];
+            uint64_t sum = LD(&l->seeded);
+            uint32_t count = 0, prev = NIL;
+            for (uint32_t s = l->head; s != NIL; count++) { /* bounded below */
+                if (count >= t->capacity) FAIL("a level queue is longer than the table (cycle)");
+                if ((st = check_order(b, s, loc_make(side, i), why)) != VX_OK) return st;
+                if (LD(&t->slots[s].prev) != prev) FAIL("a queue's prev link is wrong");
+                if (prev != NIL && seq_of(t, s) <= seq_of(t, prev)) FAIL("a level queue is not in arrival order");
+                sum += LD(&t->slots[s].qty);
+                prev = s;
+                s = LD(&t->slots[s].next);
+            }
+            if (l->tail != prev) FAIL("a level's tail is not its last order");
+            if (count != LD(&l->count)) FAIL("a level's order count does not match its queue");
+            if (sum != LD(&l->qty)) FAIL("a level's aggregate != its orders + seeded lots");
+            if (LD(&l->seeded) > VX_MBO_MAX_SEED) FAIL("a level's seeded qty exceeds VX_MBO_MAX_SEED");
+        }
+        if (atomic_load_explicit(&b->best[side], memory_order_acquire) != scan_down(b, side, b->g.levels))
+            FAIL(side == VX_BUY ? "best bid hint does not match the ladder"
+                                : "best ask hint does not match the ladder");
+    }
+    uint32_t count = 0, prev = NIL;
+    for (uint32_t s = b->out_head; s != NIL; count++) { /* bounded below */
+        if (count >= t->capacity) FAIL("the outside list is longer than the table (cycle)");
+        if (s >= t->capacity) FAIL("the outside list links beyond the table");
+        uint32_t loc = LD(&t->slots[s].loc);
+        if (loc == LOC_FREE || loc_level(loc) != LOC_OUTSIDE) FAIL("an outside order is marked in window");
+        if ((st = check_order(b, s, loc, why)) != VX_OK) return st;
+        if (LD(&t->slots[s].prev) != prev) FAIL("the outside list's prev link is wrong");
+        uint32_t index;
+        if (vx_ladder_locate(&b->g, LD(&t->slots[s].price), &index) == VX_OK)
+            FAIL("an order marked outside the window has a price inside it");
+        prev = s;
+        s = LD(&t->slots[s].next);
+    }
+    if (b->out_tail != prev || b->out_count != count) FAIL("the outside list's tail/count is wrong");
+    /* table-wide: live + free == high_water, index entries == live */
+    uint32_t free_count = 0;
+    for (uint32_t s = t->free_head; s != NIL; free_count++) { /* bounded below */
+        if (free_count >= t->capacity || s >= t->high_water) FAIL("the free list is corrupt");
+        if (LD(&t->slots[s].loc) != LOC_FREE) FAIL("a free-list slot is not marked free");
+        s = LD(&t->slots[s].next);
+    }
+    if ((uint64_t)free_count + LD(&t->live) != t->high_water) FAIL("live + free slots != slots used");
+    uint64_t entries = 0;
+    for (uint64_t p = 0; p <= t->index_mask; p++) entries += LD(&t->index[p]) != 0; /* bounded */
+    if (entries != LD(&t->live)) FAIL("index entries != live orders");
+    if (t->nbooks == 1 && LD(&t->outside) != b->out_count) FAIL("out_of_window gauge != outside orders");
+    return VX_OK;
+}
