@@ -229,4 +229,5 @@ def lobster_events(n_messages: int, *, seed: int = 0) -> np.ndarray:
     trade = ev["action"] == Action.TRADE
     ev["side"][trade] = SELL
     ev["flags"] = 0  # LOBSTER has no printable flag
+    ev["ref"] = 0    # nor match numbers
     return ev
