@@ -27,10 +27,6 @@ cdef class ItchBooks:
     """``instruments`` books (instrument = ITCH stock locate, 0 .. instruments-1) of ``levels``
     price levels of ``tick`` (velox fixed point) sharing one table of ``max_orders`` orders.
     Single writer: ``feed`` and ``apply_many`` hold a lock."""
-    cdef vx_mbo_set *set
-    cdef readonly uint32_t instruments
-    cdef object _lock
-
     def __cinit__(self, uint32_t instruments=65536, uint32_t levels=4096,
                   int64_t tick=1000000, uint32_t max_orders=1 << 20):
         self.set = NULL
