@@ -9,7 +9,7 @@ processes would take an hour). Usage:
 
 Parse-only: the file is memory-mapped and parsed in place by velox.feeds.ItchParser into one
 reused 65,536-event buffer (after a warm-up pass, i.e. from the page cache). Parse+books:
-velox._feedbooks.ItchBooks parses each batch and applies it to a vx_mbo_set (one book per
+velox._feeds.ItchBooks parses each batch and applies it to a vx_mbo_set (one book per
 stock locate, one shared order table) in the same GIL-free loop. Each phase runs in its own
 subprocess so its peak RSS (ru_maxrss, which includes touched page-cache pages of the map) is
 its own. Prints rates in messages/s (every ITCH message, R/S/H included).
@@ -83,7 +83,7 @@ def phase_books(path, repeat, batch, symbols, max_orders, levels):
     from velox import MBO_DTYPE
     from velox.feedgen import TICK
     from velox.feeds import ItchParser
-    from velox._feedbooks import ItchBooks
+    from velox._feeds import ItchBooks
     f, mm = _map(path)
     view = memoryview(mm)
     out = np.empty(batch, MBO_DTYPE)

@@ -1,4 +1,4 @@
-"""ITCH -> a book for every symbol (velox._feedbooks.ItchBooks over vx_mbo_set), checked
+"""ITCH -> a book for every symbol (velox._feeds.ItchBooks over vx_mbo_set), checked
 against a Python replay of the same events (dict of orders -> per-level aggregates)."""
 
 from collections import defaultdict
@@ -10,7 +10,7 @@ from velox import MBO_DTYPE, Action
 from velox import feeds
 from velox.feedgen import TICK, write_itch_file
 
-_feedbooks = pytest.importorskip("velox._feedbooks")
+from velox import _feeds as _feedbooks
 
 
 def model_levels(ev):

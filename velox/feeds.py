@@ -23,6 +23,7 @@ from typing import Iterator, NamedTuple, Optional, Sequence
 import numpy as np
 
 from velox._feeds import (
+    ItchBooks,
     ItchParser,
     itch_directory,
     itch_message_length,
@@ -34,6 +35,7 @@ from velox._feeds import (
 from velox._records import MBO_DTYPE
 
 __all__ = [
+    "ItchBooks",
     "ItchParser",
     "ItchReader",
     "as_itch",
