@@ -106,8 +106,8 @@ vx_status vx_lobster_parse_messages(const char *buf, size_t len, uint32_t instru
     *n = 0;
     while (c.pos < c.len) { /* each pass consumes a line or returns */
         if (k == cap) return bad(&c, "more lines than the output can hold"), VX_ERANGE;
-        uint64_t ts, type, id, size;
-        int64_t price, dir;
+        uint64_t ts = 0, type = 0, id = 0, size = 0;
+        int64_t price = 0, dir = 0;
         TRY(read_time(&c, &ts));
         TRY(comma(&c));
         size_t type_pos = c.pos;
@@ -171,8 +171,8 @@ vx_status vx_lobster_parse_book(const char *buf, size_t len, size_t levels, int6
     while (c.pos < c.len) {
         if (r == cap_rows) return bad(&c, "more lines than the output can hold"), VX_ERANGE;
         for (size_t l = 0; l < levels; l++) {
-            int64_t ap, bp;
-            uint64_t aq, bq;
+            int64_t ap = 0, bp = 0;
+            uint64_t aq = 0, bq = 0;
             size_t at;
             if (l) TRY(comma(&c));
             at = c.pos;
