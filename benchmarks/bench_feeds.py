@@ -1,0 +1,162 @@
+"""ITCH 5.0 day-sized benchmark: parse-only and parse + a book for every symbol.
+
+A plain timed script (not pyperf: one run reads a multi-GB file; pyperf's many worker
+processes would take an hour). Usage:
+
+    python benchmarks/bench_feeds.py --generate PATH [--messages 101000000 --symbols 1200]
+    python benchmarks/bench_feeds.py PATH [--repeat 3]       # parse-only, then parse+books
+    python benchmarks/bench_feeds.py PATH --phase parse|books  # one phase (own peak RSS)
+
+Parse-only: the file is memory-mapped and parsed in place by velox.feeds.ItchParser into one
+reused 65,536-event buffer (after a warm-up pass, i.e. from the page cache). Parse+books:
+velox._feeds.ItchBooks parses each batch and applies it to a vx_mbo_set (one book per
+stock locate, one shared order table) in the same GIL-free loop. Each phase runs in its own
+subprocess so its peak RSS (ru_maxrss, which includes touched page-cache pages of the map) is
+its own. Prints rates in messages/s (every ITCH message, R/S/H included).
+"""
+
+import argparse
+import json
+import mmap
+import os
+import resource
+import subprocess
+import sys
+import time
+
+import numpy as np
+
+
+def generate(path, messages, symbols, seed):
+    from velox.feedgen import write_itch_file
+    t = time.perf_counter()
+    info = write_itch_file(path, messages, symbols, seed=seed, p_rest=0.25)
+    info["seconds"] = time.perf_counter() - t
+    info["maxrss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(json.dumps(info))
+
+
+def _map(path):
+    f = open(path, "rb")
+    mm = mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ)
+    mm.madvise(mmap.MADV_SEQUENTIAL)
+    return f, mm
+
+
+def phase_parse(path, repeat, batch):
+    from velox import MBO_DTYPE
+    from velox.feeds import ItchParser
+    f, mm = _map(path)
+    view = memoryview(mm)
+    out = np.empty(batch, MBO_DTYPE)
+    rates = []
+    cpu_rates = []
+    for r in range(repeat + 1):  # pass 0 warms the page cache
+        p = ItchParser()
+        pos = 0
+        t = time.perf_counter()
+        tc = time.thread_time()
+        while True:
+            c, n = p.parse(view[pos:], out)
+            pos += c
+            if n < batch:
+                break
+        dt = time.perf_counter() - t
+        dc = time.thread_time() - tc
+        assert pos == len(mm), (pos, len(mm))
+        msgs = p.counts["messages"]
+        if r:
+            rates.append(msgs / dt)
+            cpu_rates.append(msgs / dc)
+    counts = p.counts
+    view.release()
+    mm.close()
+    f.close()
+    return {"phase": "parse", "messages": msgs, "events": counts["events"],
+            "by_type": counts["by_type"], "rates": rates, "best": max(rates),
+            "best_cpu": max(cpu_rates),
+            "median": float(np.median(rates)),
+            "maxrss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
+
+
+def phase_books(path, repeat, batch, symbols, max_orders, levels):
+    from velox import MBO_DTYPE
+    from velox.feedgen import TICK
+    from velox.feeds import ItchParser
+    from velox._feeds import ItchBooks
+    f, mm = _map(path)
+    view = memoryview(mm)
+    out = np.empty(batch, MBO_DTYPE)
+    rates = []
+    cpu_rates = []
+    res = None
+    for r in range(repeat + 1):  # pass 0 warms the page cache (and is timed too)
+        books = ItchBooks(symbols + 1, levels, TICK, max_orders)
+        p = ItchParser()
+        t = time.perf_counter()
+        tc = time.thread_time()
+        consumed, events, applied, rejected = books.feed(p, view, out)
+        dt = time.perf_counter() - t
+        dc = time.thread_time() - tc
+        assert consumed == len(mm)
+        msgs = p.counts["messages"]
+        rates.append(msgs / dt)
+        cpu_rates.append(msgs / dc)
+        c = books.counters()
+        res = {"live_orders": books.live_orders, "book_memory_mb": books.memory_bytes / 2**20,
+               "applied": applied, "rejected": rejected,
+               "rejected_by_reason": c["rejected_by_reason"],
+               "unknown_orders": c["unknown_orders"],
+               "out_of_window_orders": c["out_of_window_orders"]}
+        del books
+    view.release()
+    mm.close()
+    f.close()
+    warm = rates[1:] or rates
+    res.update({"phase": "books", "messages": msgs, "rates": rates, "best": max(warm),
+                "best_cpu": max(cpu_rates[1:] or cpu_rates),
+                "median": float(np.median(warm)),
+                "maxrss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024})
+    return res
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("path")
+    ap.add_argument("--generate", action="store_true")
+    ap.add_argument("--messages", type=int, default=101_000_000)
+    ap.add_argument("--symbols", type=int, default=1200)
+    ap.add_argument("--seed", type=int, default=42)
+    ap.add_argument("--repeat", type=int, default=3)
+    ap.add_argument("--batch", type=int, default=65536)
+    ap.add_argument("--max-orders", type=int, default=1 << 24)
+    ap.add_argument("--levels", type=int, default=1024)
+    ap.add_argument("--phase", choices=["parse", "books"])
+    a = ap.parse_args()
+    if a.generate:
+        return generate(a.path, a.messages, a.symbols, a.seed)
+    if a.phase == "parse":
+        print(json.dumps(phase_parse(a.path, a.repeat, a.batch)))
+        return
+    if a.phase == "books":
+        print(json.dumps(phase_books(a.path, a.repeat, a.batch, a.symbols, a.max_orders,
+                                     a.levels)))
+        return
+    size = os.path.getsize(a.path)
+    print(f"file {a.path}: {size / 1e9:.2f} GB; load: {os.getloadavg()}")
+    for ph in ("parse", "books"):
+        cmd = [sys.executable, __file__, a.path, "--phase", ph, "--repeat", str(a.repeat),
+               "--batch", str(a.batch), "--symbols", str(a.symbols),
+               "--max-orders", str(a.max_orders), "--levels", str(a.levels)]
+        r = json.loads(subprocess.run(cmd, check=True, capture_output=True, text=True).stdout)
+        rates = ", ".join(f"{x / 1e6:.1f}" for x in r["rates"])
+        print(f"{ph:6s} {r['messages']:,} messages: best {r['best'] / 1e6:.1f} M msg/s, "
+              f"median {r['median'] / 1e6:.1f} (runs: {rates}); per CPU-second "
+              f"{r['best_cpu'] / 1e6:.1f} M/s; peak RSS {r['maxrss_mb']:.0f} MB")
+        extra = {k: v for k, v in r.items() if k not in ("rates", "best", "best_cpu", "median", "phase",
+                                                         "messages", "maxrss_mb")}
+        print("       ", json.dumps(extra))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,404 @@
+/*
+ * itch.c — ITCH 5.0 parser and writer (contract in itch.h).
+ *
+ * The parse loop reads a 2-byte length, checks that the whole message is in the buffer, looks
+ * up the type's fixed length (a 256-entry table; 0 = not an ITCH 5.0 type) and compares, and
+ * only then reads fields, each at a constant offset below that fixed length. So no field read
+ * can leave the buffer whatever the bytes say.
+ */
+#include "velox/itch.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+struct vx_itch_parser {
+    vx_itch_counts counts;
+    uint64_t offset;                 /* absolute bytes consumed */
+    uint64_t error_offset;
+    const char *error;
+    uint8_t error_type;
+    uint8_t filter_on;
+    uint8_t known[VX_ITCH_LOCATES];  /* 1 = directory entry present */
+    uint8_t allow[VX_ITCH_LOCATES];  /* filter_on: 1 = events of this locate pass */
+    char symbols[VX_ITCH_LOCATES][VX_ITCH_SYMBOL_LEN];
+    size_t n_wanted;
+    uint64_t wanted[];               /* sorted 8-byte symbols as big-endian integers */
+};
+
+/* Fixed lengths, type byte included (NASDAQ TotalView-ITCH 5.0 specification). */
+static const uint8_t LEN[256] = {
+    ['S'] = 12, ['R'] = 39, ['H'] = 25, ['Y'] = 20, ['L'] = 26, ['V'] = 35, ['W'] = 12,
+    ['K'] = 28, ['J'] = 35, ['h'] = 21, ['A'] = 36, ['F'] = 40, ['E'] = 31, ['C'] = 36,
+    ['X'] = 23, ['D'] = 19, ['U'] = 35, ['P'] = 44, ['Q'] = 40, ['B'] = 19, ['I'] = 50,
+    ['N'] = 20, ['O'] = 48,
+};
+_Static_assert(sizeof(vx_mbo) == 48, "vx_mbo is 48 bytes");
+
+size_t vx_itch_message_length(uint8_t type) { return LEN[type]; }
+
+static inline uint16_t be16(const uint8_t *p) { return (uint16_t)((uint16_t)p[0] << 8 | p[1]); }
+static inline uint32_t be32(const uint8_t *p) {
+    uint32_t v;
+    memcpy(&v, p, 4);
+    return __builtin_bswap32(v);
+}
+static inline uint64_t be64(const uint8_t *p) {
+    uint64_t v;
+    memcpy(&v, p, 8);
+    return __builtin_bswap64(v);
+}
+static inline uint64_t be48(const uint8_t *p) {
+    return (uint64_t)be16(p) << 32 | be32(p + 2);
+}
+static inline void put16(uint8_t *p, uint16_t v) { p[0] = (uint8_t)(v >> 8); p[1] = (uint8_t)v; }
+static inline void put32(uint8_t *p, uint32_t v) { v = __builtin_bswap32(v); memcpy(p, &v, 4); }
+static inline void put64(uint8_t *p, uint64_t v) { v = __builtin_bswap64(v); memcpy(p, &v, 8); }
+static inline void put48(uint8_t *p, uint64_t v) { put16(p, (uint16_t)(v >> 32)); put32(p + 2, (uint32_t)v); }
+
+vx_status vx_itch_parser_create(vx_itch_parser **out) {
+    if (!out) return VX_EINVAL;
+    vx_itch_parser *p = calloc(1, sizeof *p + VX_ITCH_MAX_WANTED * sizeof(uint64_t));
+    if (!p) return VX_ENOMEM;
+    p->error = "";
+    *out = p;
+    return VX_OK;
+}
+
+void vx_itch_parser_destroy(vx_itch_parser *p) { free(p); }
+
+void vx_itch_parser_reset(vx_itch_parser *p) {
+    memset(p, 0, sizeof *p);
+    p->error = "";
+}
+
+static int cmp_u64(const void *a, const void *b) {
+    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+    return (x > y) - (x < y);
+}
+
+vx_status vx_itch_filter_symbols(vx_itch_parser *p, const char *symbols, size_t n) {
+    if (!p || n > VX_ITCH_MAX_WANTED || (n && !symbols)) return VX_EINVAL;
+    for (size_t i = 0; i < n; i++) p->wanted[i] = be64((const uint8_t *)symbols + 8 * i);
+    qsort(p->wanted, n, sizeof(uint64_t), cmp_u64);
+    p->n_wanted = n;
+    p->filter_on = n > 0;
+    memset(p->allow, 0, sizeof p->allow);
+    /* locates already in the directory */
+    for (size_t loc = 0; loc < VX_ITCH_LOCATES && p->filter_on; loc++) {
+        if (!p->known[loc]) continue;
+        uint64_t key = be64((const uint8_t *)p->symbols[loc]);
+        p->allow[loc] = bsearch(&key, p->wanted, n, sizeof(uint64_t), cmp_u64) != NULL;
+    }
+    return VX_OK;
+}
+
+static inline vx_status fail(vx_itch_parser *p, size_t pos, uint8_t type, const char *why) {
+    p->error_offset = p->offset + pos;
+    p->error_type = type;
+    p->error = why;
+    return VX_EINVAL;
+}
+
+static inline void base(vx_mbo *e, const uint8_t *m, uint8_t action) {
+    memset(e, 0, sizeof *e);
+    e->instrument = be16(m + 1);
+    e->ts = be48(m + 5);
+    e->action = action;
+}
+
+vx_status vx_itch_parse(vx_itch_parser *p, const uint8_t *buf, size_t len, vx_mbo *out,
+                        size_t cap, size_t *consumed, size_t *produced) {
+    size_t pos = 0, k = 0;
+    vx_status st = VX_OK;
+    vx_itch_counts *c = &p->counts;
+    const int filter = p->filter_on;
+    /* bounded: each pass consumes >= 3 bytes or leaves */
+    while (k < cap && len - pos >= 2) {
+        size_t mlen = be16(buf + pos);
+        if (mlen == 0) { st = fail(p, pos, 0, "zero message length"); break; }
+        if (len - pos - 2 < mlen) break; /* incomplete: resume here with more bytes */
+        const uint8_t *m = buf + pos + 2;
+        uint8_t type = m[0];
+        size_t want = LEN[type];
+        if (want == 0) { /* not an ITCH 5.0 type: skip by its prefix */
+            c->unknown++;
+            c->by_type[type]++;
+            c->messages++;
+            pos += 2 + mlen;
+            continue;
+        }
+        if (mlen != want) { st = fail(p, pos, type, "message length differs from its type's fixed length"); break; }
+        vx_mbo *e = &out[k];
+        int ev = 1;
+        switch (type) {
+        case 'A':
+        case 'F': {
+            uint8_t s = m[19];
+            if (s != 'B' && s != 'S') { st = fail(p, pos, type, "add order side is not 'B' or 'S'"); goto done; }
+            base(e, m, VX_MBO_ADD);
+            e->order_id = be64(m + 11);
+            e->side = s == 'B' ? VX_BUY : VX_SELL;
+            e->qty = be32(m + 20);
+            e->price = (int64_t)be32(m + 32) * 10000;
+            break;
+        }
+        case 'E':
+            base(e, m, VX_MBO_EXECUTE);
+            e->order_id = be64(m + 11);
+            e->qty = be32(m + 19);
+            e->ref = be64(m + 23);
+            break;
+        case 'C':
+            base(e, m, VX_MBO_EXECUTE);
+            e->order_id = be64(m + 11);
+            e->qty = be32(m + 19);
+            e->ref = be64(m + 23);
+            e->flags = m[31] == 'Y' ? VX_MBO_F_PRINTABLE : 0;
+            e->price = (int64_t)be32(m + 32) * 10000;
+            break;
+        case 'X':
+            base(e, m, VX_MBO_CANCEL);
+            e->order_id = be64(m + 11);
+            e->qty = be32(m + 19);
+            break;
+        case 'D':
+            base(e, m, VX_MBO_DELETE);
+            e->order_id = be64(m + 11);
+            break;
+        case 'U':
+            base(e, m, VX_MBO_REPLACE);
+            e->order_id = be64(m + 11);
+            e->ref = be64(m + 19);
+            e->qty = be32(m + 27);
+            e->price = (int64_t)be32(m + 31) * 10000;
+            break;
+        case 'P': {
+            uint8_t s = m[19];
+            base(e, m, VX_MBO_TRADE);
+            e->order_id = be64(m + 11);
+            e->side = s == 'B' ? VX_BUY : s == 'S' ? VX_SELL : VX_SIDE_NONE;
+            e->qty = be32(m + 20);
+            e->price = (int64_t)be32(m + 32) * 10000;
+            e->ref = be64(m + 36);
+            break;
+        }
+        case 'Q': {
+            uint64_t shares = be64(m + 11);
+            if (shares > UINT32_MAX) { st = fail(p, pos, type, "cross shares exceed 2^32-1"); goto done; }
+            base(e, m, VX_MBO_CROSS);
+            e->side = VX_SIDE_NONE;
+            e->qty = (uint32_t)shares;
+            e->price = (int64_t)be32(m + 27) * 10000;
+            e->ref = be64(m + 31);
+            e->status = m[39];
+            break;
+        }
+        case 'B':
+            base(e, m, VX_MBO_BROKEN);
+            e->side = VX_SIDE_NONE;
+            e->ref = be64(m + 11);
+            break;
+        case 'S':
+            base(e, m, VX_MBO_STATUS);
+            e->side = VX_SIDE_NONE;
+            e->flags = VX_MBO_F_SYSTEM;
+            e->status = m[11];
+            break;
+        case 'H':
+            base(e, m, VX_MBO_STATUS);
+            e->side = VX_SIDE_NONE;
+            e->status = m[19];
+            break;
+        case 'R': {
+            uint16_t loc = be16(m + 1);
+            memcpy(p->symbols[loc], m + 11, VX_ITCH_SYMBOL_LEN);
+            p->known[loc] = 1;
+            if (filter) {
+                uint64_t key = be64(m + 11);
+                p->allow[loc] = bsearch(&key, p->wanted, p->n_wanted, sizeof(uint64_t), cmp_u64) != NULL;
+            }
+            ev = 0;
+            break;
+        }
+        default:
+            c->skipped++;
+            ev = 0;
+            break;
+        }
+        c->by_type[type]++;
+        c->messages++;
+        pos += 2 + mlen;
+        if (ev) {
+            if (filter && type != 'S' && !p->allow[e->instrument]) {
+                c->filtered++;
+            } else {
+                k++;
+            }
+        }
+    }
+done:
+    c->events += k;
+    p->offset += pos;
+    *consumed = pos;
+    *produced = k;
+    return st;
+}
+
+const vx_itch_counts *vx_itch_counts_get(const vx_itch_parser *p) { return &p->counts; }
+uint64_t vx_itch_offset(const vx_itch_parser *p) { return p->offset; }
+uint64_t vx_itch_error_offset(const vx_itch_parser *p) { return p->error_offset; }
+uint8_t vx_itch_error_type(const vx_itch_parser *p) { return p->error_type; }
+const char *vx_itch_error(const vx_itch_parser *p) { return p->error; }
+
+int vx_itch_symbol(const vx_itch_parser *p, uint16_t locate, char out[VX_ITCH_SYMBOL_LEN]) {
+    if (!p->known[locate]) return 0;
+    memcpy(out, p->symbols[locate], VX_ITCH_SYMBOL_LEN);
+    return 1;
+}
+
+/* ---- writer ----------------------------------------------------------------------------- */
+
+static inline int price4(int64_t price, uint32_t *out) {
+    if (price < 0 || price % 10000 != 0 || price / 10000 > UINT32_MAX) return 0;
+    *out = (uint32_t)(price / 10000);
+    return 1;
+}
+
+static inline void head(uint8_t *w, uint8_t type, const vx_mbo *e) {
+    put16(w, LEN[type]);
+    w[2] = type;
+    put16(w + 3, (uint16_t)e->instrument);
+    put16(w + 5, 0);
+    put48(w + 7, e->ts);
+}
+
+vx_status vx_itch_write(const vx_mbo *events, size_t n, const char *symbols, size_t n_symbols,
+                        uint8_t *out, size_t cap, size_t *done, size_t *written) {
+    size_t pos = 0, i = 0;
+    vx_status st = VX_OK;
+    for (; i < n; i++) {
+        const vx_mbo *e = &events[i];
+        uint8_t type;
+        switch (e->action) {
+        case VX_MBO_ADD: type = 'A'; break;
+        case VX_MBO_EXECUTE: type = e->price ? 'C' : 'E'; break;
+        case VX_MBO_CANCEL: type = 'X'; break;
+        case VX_MBO_DELETE: type = 'D'; break;
+        case VX_MBO_REPLACE: type = 'U'; break;
+        case VX_MBO_TRADE: type = 'P'; break;
+        case VX_MBO_CROSS: type = 'Q'; break;
+        case VX_MBO_BROKEN: type = 'B'; break;
+        case VX_MBO_STATUS: type = (e->flags & VX_MBO_F_SYSTEM) ? 'S' : 'H'; break;
+        default: st = VX_EINVAL; goto out;
+        }
+        if (e->ts >> 48 || e->instrument > 65535 || vx_mbo_validate(e) != VX_FIELD_NONE) { st = VX_EINVAL; goto out; }
+        if ((type == 'A' || type == 'P' || type == 'Q' || type == 'H') && e->instrument >= n_symbols) {
+            st = VX_EINVAL;
+            goto out;
+        }
+        size_t need = 2 + (size_t)LEN[type];
+        if (cap - pos < need) break;
+        uint8_t *w = out + pos;
+        uint32_t px = 0;
+        const uint8_t *sym = (const uint8_t *)symbols + 8 * (size_t)e->instrument;
+        head(w, type, e);
+        uint8_t *m = w + 2;
+        switch (type) {
+        case 'A':
+            if (!price4(e->price, &px)) { st = VX_EINVAL; goto out; }
+            put64(m + 11, e->order_id);
+            m[19] = e->side == VX_BUY ? 'B' : 'S';
+            put32(m + 20, e->qty);
+            memcpy(m + 24, sym, 8);
+            put32(m + 32, px);
+            break;
+        case 'E':
+        case 'C':
+            put64(m + 11, e->order_id);
+            put32(m + 19, e->qty);
+            put64(m + 23, e->ref);
+            if (type == 'C') {
+                if (!price4(e->price, &px)) { st = VX_EINVAL; goto out; }
+                m[31] = (e->flags & VX_MBO_F_PRINTABLE) ? 'Y' : 'N';
+                put32(m + 32, px);
+            }
+            break;
+        case 'X':
+            put64(m + 11, e->order_id);
+            put32(m + 19, e->qty);
+            break;
+        case 'D':
+            put64(m + 11, e->order_id);
+            break;
+        case 'U':
+            if (!price4(e->price, &px)) { st = VX_EINVAL; goto out; }
+            put64(m + 11, e->order_id);
+            put64(m + 19, e->ref);
+            put32(m + 27, e->qty);
+            put32(m + 31, px);
+            break;
+        case 'P':
+            if (!price4(e->price, &px)) { st = VX_EINVAL; goto out; }
+            put64(m + 11, e->order_id);
+            m[19] = e->side == VX_BUY ? 'B' : e->side == VX_SELL ? 'S' : ' ';
+            put32(m + 20, e->qty);
+            memcpy(m + 24, sym, 8);
+            put32(m + 32, px);
+            put64(m + 36, e->ref);
+            break;
+        case 'Q':
+            if (!price4(e->price, &px)) { st = VX_EINVAL; goto out; }
+            put64(m + 11, e->qty);
+            memcpy(m + 19, sym, 8);
+            put32(m + 27, px);
+            put64(m + 31, e->ref);
+            m[39] = e->status ? e->status : 'O';
+            break;
+        case 'B':
+            put64(m + 11, e->ref);
+            break;
+        case 'S':
+            m[11] = e->status;
+            break;
+        case 'H':
+            memcpy(m + 11, sym, 8);
+            m[19] = e->status;
+            m[20] = ' ';
+            memcpy(m + 21, "    ", 4);
+            break;
+        }
+        pos += need;
+    }
+out:
+    *done = i;
+    *written = pos;
+    return st;
+}
+
+vx_status vx_itch_write_directory(uint16_t locate, uint64_t ts, const char *symbol,
+                                  uint8_t *out, size_t cap, size_t *written) {
+    if (cap < 41 || ts >> 48) return VX_EINVAL;
+    uint8_t *w = out;
+    memset(w, 0, 41);
+    put16(w, 39);
+    uint8_t *m = w + 2;
+    m[0] = 'R';
+    put16(m + 1, locate);
+    put48(m + 5, ts);
+    memcpy(m + 11, symbol, 8);
+    m[19] = 'Q';        /* market category */
+    m[20] = 'N';        /* financial status */
+    put32(m + 21, 100); /* round lot size */
+    m[25] = 'N';        /* round lots only */
+    m[26] = 'C';        /* issue classification */
+    m[27] = 'Z'; m[28] = ' '; /* issue sub-type */
+    m[29] = 'P';        /* authenticity */
+    m[30] = 'N';        /* short sale threshold */
+    m[31] = 'N';        /* IPO flag */
+    m[32] = '1';        /* LULD reference price tier */
+    m[33] = 'N';        /* ETP flag */
+    put32(m + 34, 0);   /* ETP leverage factor */
+    m[38] = 'N';        /* inverse indicator */
+    *written = 41;
+    return VX_OK;
+}

@@ -1,0 +1,57 @@
+# C declarations of csrc/velox/itch.h and csrc/velox/lobster.h.
+from libc.stdint cimport int64_t, uint8_t, uint16_t, uint32_t, uint64_t
+
+from velox.includes.types cimport vx_mbo, vx_status
+
+cdef extern from "velox/itch.h" nogil:
+    enum:
+        VX_ITCH_LOCATES
+        VX_ITCH_SYMBOL_LEN
+        VX_ITCH_MAX_WANTED
+
+    ctypedef struct vx_itch_counts:
+        uint64_t messages
+        uint64_t events
+        uint64_t skipped
+        uint64_t unknown
+        uint64_t filtered
+        uint64_t by_type[256]
+
+    ctypedef struct vx_itch_parser:
+        pass
+
+    vx_status vx_itch_parser_create(vx_itch_parser **out)
+    void vx_itch_parser_destroy(vx_itch_parser *p)
+    void vx_itch_parser_reset(vx_itch_parser *p)
+    vx_status vx_itch_filter_symbols(vx_itch_parser *p, const char *symbols, size_t n)
+    vx_status vx_itch_parse(vx_itch_parser *p, const uint8_t *buf, size_t len, vx_mbo *out,
+                            size_t cap, size_t *consumed, size_t *produced)
+    const vx_itch_counts *vx_itch_counts_get(const vx_itch_parser *p)
+    uint64_t vx_itch_offset(const vx_itch_parser *p)
+    int vx_itch_symbol(const vx_itch_parser *p, uint16_t locate, char *out)
+    uint64_t vx_itch_error_offset(const vx_itch_parser *p)
+    uint8_t vx_itch_error_type(const vx_itch_parser *p)
+    const char *vx_itch_error(const vx_itch_parser *p)
+    size_t vx_itch_message_length(uint8_t type)
+    vx_status vx_itch_write(const vx_mbo *events, size_t n, const char *symbols, size_t n_symbols,
+                            uint8_t *out, size_t cap, size_t *done, size_t *written)
+    vx_status vx_itch_write_directory(uint16_t locate, uint64_t ts, const char *symbol,
+                                      uint8_t *out, size_t cap, size_t *written)
+
+cdef extern from "velox/lobster.h" nogil:
+    enum:
+        VX_LOBSTER_MAX_LINE
+
+    ctypedef struct vx_lobster_error:
+        uint64_t line
+        uint64_t column
+        const char *what
+
+    vx_status vx_lobster_parse_messages(const char *buf, size_t len, uint32_t instrument,
+                                        vx_mbo *out, size_t cap, size_t *n, vx_lobster_error *err)
+    vx_status vx_lobster_parse_book(const char *buf, size_t len, size_t levels, int64_t *ask_px,
+                                    uint64_t *ask_qty, int64_t *bid_px, uint64_t *bid_qty,
+                                    size_t cap_rows, size_t *rows, vx_lobster_error *err)
+    size_t vx_lobster_first_line_fields(const char *buf, size_t len)
+    vx_status vx_lobster_write_messages(const vx_mbo *events, size_t n, char *out, size_t cap,
+                                        size_t *done, size_t *written)
