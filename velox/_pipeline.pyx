@@ -43,6 +43,7 @@ _CONSERVATION = (
     (VX_CONSERVE_OUTPUT, "bundles == output_bundles + drops.bundler_to_output"),
     (VX_CONSERVE_PYTHON, "output_bundles == python_bundles + drops.output_to_python"),
     (VX_CONSERVE_EXTERNAL, "output_bundles == external_bundles + drops.output_to_external"),
+    (VX_CONSERVE_FILE, "bytes_written == output_bundles * 528 with no write errors"),
 )
 
 
@@ -231,6 +232,8 @@ cdef class NativePipeline:
             sinks |= VX_PIPELINE_SINK_PYTHON
         if self.cfg.external_ring != NULL:
             sinks |= VX_PIPELINE_SINK_EXTERNAL
+        if self.cfg.output_fd >= 0:
+            sinks |= VX_PIPELINE_SINK_FILE
         cdef uint32_t bad = vx_pipeline_check_conservation(&c, sinks)
         return [text for bit, text in _CONSERVATION if bad & bit]
 

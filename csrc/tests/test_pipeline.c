@@ -1,6 +1,7 @@
 /* test_pipeline.c — the native pipeline end to end: conservation in drop and block modes,
  * byte-identical output for the same seed whatever the thread mapping, the python ring, a
  * paced run without drops, the external ring, and config validation. Every bundle written is checked. */
+#include <fcntl.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -88,6 +89,7 @@ static void test_block_mode_conserves_and_is_deterministic_across_mappings(void)
         CHECK(k.finished == 1);
         CHECK(k.generated == n);
         CHECK(vx_pipeline_check_conservation(&k, 0) == 0);
+        CHECK(vx_pipeline_check_conservation(&k, VX_PIPELINE_SINK_FILE) == 0);
         CHECK(k.drops_ingress + k.drops_book + k.drops_bundler == 0);
         CHECK(k.applied > n / 2 && k.rejected > 0); /* realistic flow: some cancels miss */
         CHECK(k.write_errors == 0);
@@ -302,6 +304,25 @@ static void test_external_ring_drop_mode_counts_drops(void) {
     vx_ring_destroy(ext);
 }
 
+static void test_failed_writes_break_file_conservation(void) {
+    int fd = open("/dev/full", O_WRONLY);
+    if (fd < 0) return; /* no /dev/full on this system */
+    vx_pipeline_config c;
+    base_config(&c);
+    c.on_full = VX_ON_FULL_BLOCK;
+    c.max_txns = vx_test_count(20000, 2000);
+    c.output_fd = fd;
+    vx_pipeline *p = NULL;
+    REQUIRE(vx_pipeline_create(&c, &p) == VX_OK);
+    vx_pipeline_counters k;
+    run_to_end(p, &k);
+    CHECK(k.write_errors > 0 && k.bytes_written == 0 && k.output_bundles > 0);
+    CHECK(vx_pipeline_check_conservation(&k, 0) == 0); /* the in-memory stages conserve */
+    CHECK(vx_pipeline_check_conservation(&k, VX_PIPELINE_SINK_FILE) == VX_CONSERVE_FILE);
+    vx_pipeline_destroy(p);
+    close(fd);
+}
+
 static void test_paced_run_stops_and_drains_without_drops(void) {
     vx_pipeline_config c;
     base_config(&c);
@@ -384,6 +405,7 @@ int main(void) {
     RUN(test_python_ring_drained_by_another_thread_sees_every_bundle);
     RUN(test_external_ring_and_python_ring_each_see_every_bundle);
     RUN(test_external_ring_drop_mode_counts_drops);
+    RUN(test_failed_writes_break_file_conservation);
     RUN(test_paced_run_stops_and_drains_without_drops);
     RUN(test_abandon_and_destroy_while_running);
     return CHECK_SUMMARY("test_pipeline");

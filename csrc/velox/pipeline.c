@@ -919,6 +919,9 @@ uint32_t vx_pipeline_check_conservation(const vx_pipeline_counters *c, uint32_t 
         bad |= VX_CONSERVE_PYTHON;
     if ((sinks & VX_PIPELINE_SINK_EXTERNAL) && c->output_bundles != c->external_bundles + c->drops_external)
         bad |= VX_CONSERVE_EXTERNAL;
+    if ((sinks & VX_PIPELINE_SINK_FILE) &&
+        (c->write_errors != 0 || c->bytes_written != c->output_bundles * (uint64_t)sizeof(vx_bundle)))
+        bad |= VX_CONSERVE_FILE;
     return bad;
 }
 

@@ -53,6 +53,7 @@
  *     bundles        = output_bundles + drops[bundler->output]
  *     output_bundles = python_bundles + drops[output->python]  (when the python ring is on)
  *     output_bundles = external_bundles + drops[output->external] (when the external ring is on)
+ *     bytes_written  = output_bundles * sizeof(vx_bundle), write_errors = 0 (when output_fd is on)
  *
  * Threading contract: create/start/join/destroy from one controlling thread; stop, abandon,
  * finished, counters, histogram reads and the python ring's consumer side from any one
@@ -157,11 +158,14 @@ enum {
     VX_CONSERVE_BUNDLES = 4, /* bundled = output_txns + drops_bundler_txns */
     VX_CONSERVE_OUTPUT = 8,  /* bundles = output_bundles + drops_bundler */
     VX_CONSERVE_PYTHON = 16,  /* output_bundles = python_bundles + drops_python (python ring on) */
-    VX_CONSERVE_EXTERNAL = 32 /* output_bundles = external_bundles + drops_external (external on) */
+    VX_CONSERVE_EXTERNAL = 32, /* output_bundles = external_bundles + drops_external (external on) */
+    VX_CONSERVE_FILE = 64      /* bytes_written = output_bundles * sizeof(vx_bundle) and
+                                * write_errors = 0 (output_fd on): a run that failed to write
+                                * what it counted does not conserve */
 };
 
 /* Which optional sinks a run had, for vx_pipeline_check_conservation. */
-enum { VX_PIPELINE_SINK_PYTHON = 1, VX_PIPELINE_SINK_EXTERNAL = 2 };
+enum { VX_PIPELINE_SINK_PYTHON = 1, VX_PIPELINE_SINK_EXTERNAL = 2, VX_PIPELINE_SINK_FILE = 4 };
 
 typedef struct vx_pipeline vx_pipeline;
 

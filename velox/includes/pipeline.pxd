@@ -21,8 +21,10 @@ cdef extern from "velox/pipeline.h" nogil:
         VX_CONSERVE_OUTPUT
         VX_CONSERVE_PYTHON
         VX_CONSERVE_EXTERNAL
+        VX_CONSERVE_FILE
         VX_PIPELINE_SINK_PYTHON
         VX_PIPELINE_SINK_EXTERNAL
+        VX_PIPELINE_SINK_FILE
 
     ctypedef enum vx_on_full:
         VX_ON_FULL_DROP
