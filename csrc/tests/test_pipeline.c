@@ -11,6 +11,7 @@
 
 #include "check.h"
 #include "velox/pipeline.h"
+#include "velox/stage_builtin.h"
 #include "velox/tsc.h"
 #include "velox/types.h"
 
@@ -323,6 +324,54 @@ static void test_failed_writes_break_file_conservation(void) {
     close(fd);
 }
 
+/* The user-stage host: every builtin kind, block and drop mode, 1 and 4 threads. Checks
+ * conservation with the emitted orders, the hostile stages' counters, init/finish once. */
+static void test_user_stage_host(void) {
+    for (int kind = 0; kind < VX_BUILTIN_KINDS; kind++) {
+        for (int mode = 0; mode < 2; mode++) {
+            vx_builtin_stage st;
+            REQUIRE(vx_builtin_stage_init(&st, (vx_builtin_kind)kind, 2) == VX_OK);
+            vx_pipeline_config c;
+            base_config(&c);
+            map_threads(&c, mode ? 4 : 1);
+            c.on_full = mode ? VX_ON_FULL_DROP : VX_ON_FULL_BLOCK;
+            c.max_txns = vx_test_count(40000, 2000);
+            c.user_stage = &st.table;
+            c.user_emit_capacity = 16;
+            c.txn_ring_capacity = 64; /* backpressure with the emit room reserved */
+            vx_pipeline *p = NULL;
+            REQUIRE(vx_pipeline_create(&c, &p) == VX_OK);
+            vx_pipeline_counters k;
+            run_to_end(p, &k);
+            CHECK(vx_pipeline_check_conservation(&k, 0) == 0);
+            CHECK(st.state.inits == 1 && st.state.finishes == (kind == VX_BUILTIN_FAIL_INIT ? 0u : 1u));
+            CHECK(k.user_init_failed == (kind == VX_BUILTIN_FAIL_INIT));
+            if (kind == VX_BUILTIN_FAIL_INIT) CHECK(k.user_batches == 0 && st.state.batches == 0);
+            else CHECK(k.user_batches == st.state.batches && st.state.events == k.applied);
+            if (kind == VX_BUILTIN_BAD_COUNT) CHECK(k.user_bad_returns == k.user_batches && k.user_emitted == 0);
+            else CHECK(k.user_bad_returns == 0);
+            if (kind == VX_BUILTIN_BAD_RECORDS) {
+                CHECK(k.user_rejected == 2 * k.user_batches && k.user_emitted == k.user_batches);
+            }
+            if (kind == VX_BUILTIN_ECHO) CHECK(k.user_emitted == st.state.orders && k.user_emitted > 0);
+            if (kind == VX_BUILTIN_IMBALANCE) CHECK(k.user_emitted == st.state.orders);
+            if (mode == 0) CHECK(k.bundled == k.applied + k.user_emitted); /* block: no drops */
+            vx_pipeline_destroy(p);
+        }
+    }
+    vx_builtin_stage bad;
+    REQUIRE(vx_builtin_stage_init(&bad, VX_BUILTIN_NOOP, 1) == VX_OK);
+    bad.table.abi_version = 99;
+    vx_pipeline_config c;
+    base_config(&c);
+    c.user_stage = &bad.table;
+    const char *field = NULL;
+    CHECK(vx_pipeline_config_validate(&c, &field) == VX_EINVAL && field && strcmp(field, "user_stage") == 0);
+    bad.table.abi_version = VX_STAGE_ABI_VERSION;
+    c.user_emit_capacity = c.txn_ring_capacity;
+    CHECK(vx_pipeline_config_validate(&c, &field) == VX_EINVAL && strcmp(field, "user_emit_capacity") == 0);
+}
+
 static void test_paced_run_stops_and_drains_without_drops(void) {
     vx_pipeline_config c;
     base_config(&c);
@@ -406,6 +455,7 @@ int main(void) {
     RUN(test_external_ring_and_python_ring_each_see_every_bundle);
     RUN(test_external_ring_drop_mode_counts_drops);
     RUN(test_failed_writes_break_file_conservation);
+    RUN(test_user_stage_host);
     RUN(test_paced_run_stops_and_drains_without_drops);
     RUN(test_abandon_and_destroy_while_running);
     return CHECK_SUMMARY("test_pipeline");

@@ -47,6 +47,8 @@ void vx_pipeline_config_default(vx_pipeline_config *cfg) {
     cfg->python_ring_capacity = 0;
     cfg->output_fd = -1;
     cfg->output_buffer_bundles = 64;
+    cfg->user_stage = NULL;
+    cfg->user_emit_capacity = 64;
     cfg->thread_count = 2;
     cfg->stage_thread[VX_STAGE_INGRESS] = 0;
     cfg->stage_thread[VX_STAGE_BOOK] = 0;
@@ -84,6 +86,10 @@ vx_status vx_pipeline_config_validate(const vx_pipeline_config *c, const char **
     else if (c->output_fd < -1) bad = "output_fd";
     else if (c->output_buffer_bundles < 1 || c->output_buffer_bundles > 65536) bad = "output_buffer_bundles";
     else if (c->thread_count < 1 || c->thread_count > VX_PIPELINE_MAX_THREADS) bad = "thread_count";
+    else if (c->user_stage && vx_user_stage_check(c->user_stage) != VX_OK) bad = "user_stage";
+    else if (c->user_stage && (c->user_emit_capacity < 1 || c->user_emit_capacity > VX_STAGE_MAX_EMIT ||
+                               c->user_emit_capacity >= c->txn_ring_capacity))
+        bad = "user_emit_capacity"; /* block mode needs room for a batch plus the emit buffer */
     if (!bad) {
         uint32_t used = 0;
         for (int s = 0; s < VX_STAGES; s++) {
@@ -138,6 +144,10 @@ vx_status vx_pipeline_create(const vx_pipeline_config *cfg, vx_pipeline **out) {
     if (!(p->depth_prices = alloc_zero(p, cfg->levels * sizeof(int64_t)))) goto fail;
     if (!(p->depth_qtys = alloc_zero(p, cfg->levels * sizeof(uint64_t)))) goto fail;
     if (!(p->hists = alloc_zero(p, VX_PIPELINE_HISTS * sizeof(vx_histogram)))) goto fail;
+    if (cfg->user_stage) {
+        if (!(p->user_events = alloc_zero(p, (size_t)cfg->batch * sizeof(vx_txn)))) goto fail;
+        if (!(p->user_orders = alloc_zero(p, (size_t)cfg->user_emit_capacity * sizeof(vx_txn)))) goto fail;
+    }
     for (int h = 0; h < VX_PIPELINE_HISTS; h++) vx_histogram_init(&p->hists[h]);
 
     /* ingress: seeded generator, mid in the middle of the window */
@@ -316,6 +326,9 @@ void vx_pipeline_destroy(vx_pipeline *p) {
         vx_pipeline_abandon(p);
         vx_pipeline_join(p);
     }
+    /* an abandoned run's stage never saw its book stage finish: finish it here (joined) */
+    if (p->bookst.user_live && !p->bookst.user_finished && p->cfg.user_stage->finish)
+        p->cfg.user_stage->finish(p->cfg.user_stage->state);
     vx_ring_destroy(p->ring_in);
     vx_ring_destroy(p->ring_mid);
     vx_ring_destroy(p->ring_out);
@@ -327,6 +340,8 @@ void vx_pipeline_destroy(vx_pipeline *p) {
     free(p->depth_prices);
     free(p->depth_qtys);
     free(p->hists);
+    free(p->user_events);
+    free(p->user_orders);
     free(p);
 }
 
@@ -358,6 +373,11 @@ void vx_pipeline_read_counters(const vx_pipeline *p, vx_pipeline_counters *c) {
     c->external_bundles = counter_get(&p->output.external_bundles);
     c->drops_external = counter_get(&p->output.drops_external);
     c->pin_failures = counter_get(&p->pin_failures);
+    c->user_batches = counter_get(&p->bookst.user_batches);
+    c->user_emitted = counter_get(&p->bookst.user_emitted);
+    c->user_rejected = counter_get(&p->bookst.user_rejected);
+    c->user_bad_returns = counter_get(&p->bookst.user_bad_returns);
+    c->user_init_failed = counter_get(&p->bookst.user_init_failed);
     /* relaxed: a diagnostic */
     c->last_write_errno = atomic_load_explicit(&p->output.last_errno, memory_order_relaxed);
 }
@@ -372,7 +392,7 @@ vx_ring *vx_pipeline_python_ring(vx_pipeline *p) { return p->ring_py; }
 uint32_t vx_pipeline_check_conservation(const vx_pipeline_counters *c, uint32_t sinks) {
     uint32_t bad = 0;
     if (c->generated != c->applied + c->rejected + c->drops_ingress) bad |= VX_CONSERVE_BOOK;
-    if (c->applied != c->bundled + c->drops_book) bad |= VX_CONSERVE_BUNDLER;
+    if (c->applied + c->user_emitted != c->bundled + c->drops_book) bad |= VX_CONSERVE_BUNDLER;
     if (c->bundled != c->output_txns + c->drops_bundler_txns) bad |= VX_CONSERVE_BUNDLES;
     if (c->bundles != c->output_bundles + c->drops_bundler) bad |= VX_CONSERVE_OUTPUT;
     if ((sinks & VX_PIPELINE_SINK_PYTHON) && c->output_bundles != c->python_bundles + c->drops_python)

@@ -67,6 +67,7 @@
 
 #include "velox/histogram.h"
 #include "velox/ring.h"
+#include "velox/stage.h"
 #include "velox/types.h"
 
 enum { VX_STAGE_INGRESS = 0, VX_STAGE_BOOK = 1, VX_STAGE_BUNDLER = 2, VX_STAGE_OUTPUT = 3, VX_STAGES = 4 };
@@ -120,6 +121,10 @@ typedef struct vx_pipeline_config {
     uint32_t thread_count;          /* [1, 4] */
     uint32_t stage_thread[VX_STAGES]; /* thread of each stage; every thread gets >= 1 stage */
     int32_t thread_cpu[VX_PIPELINE_MAX_THREADS]; /* CPU to pin thread t to, or -1 */
+    const vx_user_stage *user_stage; /* NULL: none; else run on the book thread after the
+                                        book (velox/stage.h); must outlive the pipeline */
+    uint32_t user_emit_capacity;     /* orders a stage may emit per batch, [1, 4096] and <
+                                        txn_ring_capacity (default 64) */
 } vx_pipeline_config;
 
 /* A consistent-enough snapshot of the counters (relaxed loads; exact once finished). */
@@ -146,6 +151,11 @@ typedef struct vx_pipeline_counters {
     uint64_t drops_external;    /* bundles dropped: external ring full */
     uint64_t late;              /* ingress: txns made >= VX_PIPELINE_LATE_NS after schedule */
     uint64_t pin_failures;      /* threads that could not be pinned */
+    uint64_t user_batches;      /* user stage: on_batch calls */
+    uint64_t user_emitted;      /* user stage: valid orders it emitted (forwarded or dropped) */
+    uint64_t user_rejected;     /* user stage: emitted orders that failed vx_txn_validate */
+    uint64_t user_bad_returns;  /* user stage: on_batch returned more than its capacity */
+    uint64_t user_init_failed;  /* user stage: 1 if init refused (the stage then never ran) */
     int32_t last_write_errno;
     uint32_t finished;          /* 1 once every stage has finished */
 } vx_pipeline_counters;
@@ -154,7 +164,7 @@ typedef struct vx_pipeline_counters {
 /* Which conservation equation failed (bit set), 0 when all hold. */
 enum {
     VX_CONSERVE_BOOK = 1,    /* generated = applied + rejected + drops_ingress */
-    VX_CONSERVE_BUNDLER = 2, /* applied = bundled + drops_book */
+    VX_CONSERVE_BUNDLER = 2, /* applied + user_emitted = bundled + drops_book */
     VX_CONSERVE_BUNDLES = 4, /* bundled = output_txns + drops_bundler_txns */
     VX_CONSERVE_OUTPUT = 8,  /* bundles = output_bundles + drops_bundler */
     VX_CONSERVE_PYTHON = 16,  /* output_bundles = python_bundles + drops_python (python ring on) */

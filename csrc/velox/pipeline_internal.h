@@ -59,6 +59,10 @@ typedef struct book_state {
     uint64_t pushed;           /* txns pushed into ring_mid: index into book_exit_tsc */
     int done;
     vx_counter applied, rejected, traded, cas_timeouts, drops;
+    /* the user stage (cfg.user_stage), hosted by the book stage's thread */
+    int user_inited, user_live, user_finished;
+    uint64_t user_batch_index;
+    vx_counter user_batches, user_emitted, user_rejected, user_bad_returns, user_init_failed;
 } book_state;
 
 typedef struct bundler_state {
@@ -102,6 +106,8 @@ struct vx_pipeline {
     int64_t *depth_prices;       /* [levels], for the digest */
     uint64_t *depth_qtys;
     vx_histogram *hists;         /* [VX_PIPELINE_HISTS] */
+    vx_txn *user_events;         /* [batch]: the accepted txns of a book turn, contiguous */
+    vx_txn *user_orders;         /* [user_emit_capacity]: the stage's emit buffer */
     uint64_t memory_bytes;
     pthread_t threads[VX_PIPELINE_MAX_THREADS];
     thread_arg args[VX_PIPELINE_MAX_THREADS];
