@@ -12,5 +12,6 @@ cdef class NativePipeline:
     cdef object bundle_dtype
     cdef readonly object external_ring  # the SpscRing/SharedRing given as external_ring, or None
     cdef bint external_busy             # we hold external_ring._producer_busy (start..join)
+    cdef readonly object user_stage     # the object given as user_stage (kept alive), or None
 
     cdef int _release_external(self) except -1

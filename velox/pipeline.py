@@ -199,7 +199,14 @@ class Pipeline:
     max_txns and no bundle timeout writes byte-identical output; the latency histograms
     timed from the record -- ingress_to_book, ingress_to_bundler, end_to_end -- stay empty).
 
-    Use as a context manager, or start() / stats() / stop(). stop() drains every ring,
+    stage: a native user stage (csrc/velox/stage.h ABI): an object with __velox_stage__()
+    returning a PyCapsule named "velox.stage.v1" (e.g. velox._pipeline.BuiltinStage("imbalance")
+    or a downstream Cython extension's), or such a capsule. It runs on the book's pipeline
+    thread after every book batch, reads the book, and may emit up to emit_capacity orders
+    (Transaction records) per batch into the bundler; counts and records it returns are
+    validated (counters["user_stage"]). The Pipeline keeps the object alive.
+
+    Use as a context manager, or start() / stop(). stop() drains every ring,
     joins the threads and returns the final report (a dict; see report()).
     """
 
@@ -222,7 +229,8 @@ class Pipeline:
                  cancel_share: float = 0.2, max_qty: int = 100, batch: int = 64,
                  python_ring_capacity: int = 1024, ticks_per_ns: float | None = None,
                  timestamps: str = "tsc", keep_shm: bool = False,
-                 callback_thread: bool = True) -> None:
+                 callback_thread: bool = True, stage: object = None,
+                 emit_capacity: int = 64) -> None:
         if timestamps not in ("tsc", "logical"):
             raise ValueError(f"timestamps must be 'tsc' or 'logical', got {timestamps!r}")
         if rate in (None, "max", 0):
@@ -258,6 +266,8 @@ class Pipeline:
         self.output = output
         self.callback = callback
         self.thread_cpu = thread_cpu
+        #: the user stage (an object with __velox_stage__() or a "velox.stage.v1" capsule)
+        self.stage = stage
         self._fd = -1
         self._native: NativePipeline | None = None
         self.output_ring = None
@@ -283,7 +293,8 @@ class Pipeline:
                 on_full=on_full, wait=wait, batch=batch,
                 python_ring_capacity=python_ring_capacity if callback is not None else 0,
                 output_fd=self._fd, stage_thread=stage_thread, thread_cpu=thread_cpu,
-                logical_timestamps=timestamps == "logical", external_ring=self.output_ring)
+                logical_timestamps=timestamps == "logical", external_ring=self.output_ring,
+                user_stage=stage, user_emit_capacity=emit_capacity)
         except BaseException:
             self._close_fd()
             self._close_shm(unlink=True)
@@ -477,6 +488,7 @@ class Pipeline:
             "on_full": self.on_full,
             "memory_bytes": native.memory_bytes,
             "bundle_timeout_us": self._bundle_timeout_us,
+            "stage": None if self.stage is None else repr(self.stage),
         }
         if final:
             failures = native.conservation_failures()
@@ -744,6 +756,12 @@ def format_summary(r: dict[str, Any]) -> str:
                  f" bundler->output {d['bundler_to_output']:,} bundles ({d['bundler_to_output_txns']:,} txns),"
                  f" output->python {d['output_to_python']:,}, output->shm {d['output_to_external']:,};"
                  f" drop rate {100 * r['drop_rate']:.4f}%")
+    if r.get("stage"):
+        u = c["user_stage"]
+        lines.append(f"user stage {r['stage']}: {u['batches']:,} batches, {u['emitted']:,} orders"
+                     f" emitted into the bundler, {u['rejected']:,} invalid orders refused,"
+                     f" {u['bad_returns']:,} returns over capacity refused"
+                     + ("; init refused: the stage never ran" if u["init_failed"] else ""))
     lines.append("latency                count        p50        p90        p99      p99.9        max")
     for name in REPORT_HISTOGRAMS + ("ingress_lateness",):
         h = r["latency_ns"][name]

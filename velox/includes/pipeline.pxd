@@ -5,6 +5,7 @@ from velox.includes.histogram cimport vx_histogram
 from velox.includes.types cimport vx_status
 
 from velox.includes.ring cimport vx_ring, vx_ring_pop_n, vx_ring_size
+from velox.includes.stage cimport vx_user_stage
 
 cdef extern from "velox/pipeline.h" nogil:
     enum:
@@ -68,6 +69,8 @@ cdef extern from "velox/pipeline.h" nogil:
         uint32_t thread_count
         uint32_t stage_thread[4]
         int32_t thread_cpu[4]
+        const vx_user_stage *user_stage
+        uint32_t user_emit_capacity
 
     ctypedef struct vx_pipeline_counters:
         uint64_t generated
@@ -92,6 +95,11 @@ cdef extern from "velox/pipeline.h" nogil:
         uint64_t drops_external
         uint64_t late
         uint64_t pin_failures
+        uint64_t user_batches
+        uint64_t user_emitted
+        uint64_t user_rejected
+        uint64_t user_bad_returns
+        uint64_t user_init_failed
         int32_t last_write_errno
         uint32_t finished
 
