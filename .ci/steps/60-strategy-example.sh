@@ -3,7 +3,7 @@
 # the velox installed by README's test command and runs it in the pipeline (~15 s).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
-py=.venv/bin/python
+py="$PWD/.venv/bin/python"
 [ -x "$py" ] || py=python3
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
