@@ -87,6 +87,7 @@ vx_status vx_pipeline_config_validate(const vx_pipeline_config *c, const char **
     else if (c->output_buffer_bundles < 1 || c->output_buffer_bundles > 65536) bad = "output_buffer_bundles";
     else if (c->thread_count < 1 || c->thread_count > VX_PIPELINE_MAX_THREADS) bad = "thread_count";
     else if (c->user_stage && vx_user_stage_check(c->user_stage) != VX_OK) bad = "user_stage";
+    else if (c->source_ring && vx_ring_elem_size(c->source_ring) != sizeof(vx_txn)) bad = "source_ring";
     else if (c->user_stage && (c->user_emit_capacity < 1 || c->user_emit_capacity > VX_STAGE_MAX_EMIT ||
                                c->user_emit_capacity >= c->txn_ring_capacity))
         bad = "user_emit_capacity"; /* block mode needs room for a batch plus the emit buffer */
@@ -299,6 +300,12 @@ vx_status vx_pipeline_start(vx_pipeline *p) {
 void vx_pipeline_stop(vx_pipeline *p) {
     /* release pairs with the acquire load in ingress_turn */
     atomic_store_explicit(&p->stop, 1, memory_order_release);
+}
+
+void vx_pipeline_close_source(vx_pipeline *p) {
+    /* release pairs with the acquire load in the source turn: every record pushed into the
+     * source ring before this call is seen there before "closed" */
+    atomic_store_explicit(&p->source_closed, 1, memory_order_release);
 }
 
 void vx_pipeline_abandon(vx_pipeline *p) {

@@ -125,6 +125,14 @@ typedef struct vx_pipeline_config {
                                         book (velox/stage.h); must outlive the pipeline */
     uint32_t user_emit_capacity;     /* orders a stage may emit per batch, [1, 4096] and <
                                         txn_ring_capacity (default 64) */
+    vx_ring *source_ring;            /* NULL: the synthetic generator; else the source is this
+                                        caller-owned ring of vx_txn (elem_size 32) fed by one
+                                        producer (Python's Pipeline.feed, a file reader, another
+                                        process): ingress pops it (rate/seed/max_txns unused),
+                                        stamps tsc (not in logical mode), and finishes once
+                                        vx_pipeline_close_source (or stop) was called and the
+                                        ring is empty. Records are not trusted: the book
+                                        rejects invalid ones (counted in rejected). */
 } vx_pipeline_config;
 
 /* A consistent-enough snapshot of the counters (relaxed loads; exact once finished). */
@@ -199,6 +207,9 @@ vx_status vx_pipeline_start(vx_pipeline *p);
 
 /* Asks ingress to stop; the rest drain. Returns at once (any thread; idempotent). */
 void vx_pipeline_stop(vx_pipeline *p);
+/* With a source_ring: no more records will come; ingress finishes once the ring is empty
+ * (vx_pipeline_stop does the same). Any thread; idempotent. */
+void vx_pipeline_close_source(vx_pipeline *p);
 
 /* Asks every stage to quit at once without draining (any thread; idempotent). */
 void vx_pipeline_abandon(vx_pipeline *p);

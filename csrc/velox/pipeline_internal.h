@@ -115,6 +115,7 @@ struct vx_pipeline {
     int started, joined;
 
     alignas(VX_PIPE_LINE) _Atomic uint32_t stop;   /* set by vx_pipeline_stop */
+    _Atomic uint32_t source_closed;                /* set by vx_pipeline_close_source */
     _Atomic uint32_t abandon;                      /* set by vx_pipeline_abandon */
     alignas(VX_PIPE_LINE) _Atomic uint32_t stage_done[VX_STAGES];
     _Atomic uint32_t threads_running;

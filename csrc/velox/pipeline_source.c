@@ -57,9 +57,49 @@ static inline void ingress_make(ingress_gen *g, vx_txn *t) {
     t->price = g->base_price + level * g->tick_size;
 }
 
+/* The ring source: moves up to a batch of records from cfg.source_ring into ring_in. */
+static uint32_t ring_source_turn(vx_pipeline *p, ingress_state *s) {
+    /* acquire pairs with the release stores in vx_pipeline_close_source / vx_pipeline_stop;
+     * loaded before the peek so that "closed and empty" cannot miss a last record */
+    int closed = atomic_load_explicit(&p->source_closed, memory_order_acquire)
+                 || atomic_load_explicit(&p->stop, memory_order_acquire);
+    vx_ring_span in;
+    if (vx_ring_peek(p->cfg.source_ring, p->cfg.batch, &in) != VX_OK) {
+        if (closed) stage_finish(p, VX_STAGE_INGRESS, &s->done);
+        return 0;
+    }
+    uint32_t n = in.first_n + in.second_n;
+    vx_ring_span out = {0};
+    uint32_t room = 0;
+    int reserved = vx_ring_reserve(p->ring_in, n, &out) == VX_OK;
+    if (reserved) room = out.first_n + out.second_n;
+    if (p->cfg.on_full == VX_ON_FULL_BLOCK) {
+        if (room == 0) {
+            vx_ring_release(p->cfg.source_ring, 0);
+            return 0;
+        }
+        if (n > room) n = room;
+    }
+    const uint64_t now = vx_tsc_read();
+    const int logical = p->cfg.logical_timestamps;
+    uint32_t put = n < room ? n : room;
+    span_walk win = walk_start(&in), wout = walk_start(&out);
+    for (uint32_t i = 0; i < put; i++) { /* bounded by batch */
+        vx_txn *t = walk_next(&wout, sizeof(vx_txn));
+        *t = *(const vx_txn *)walk_next(&win, sizeof(vx_txn));
+        if (!logical) t->tsc = now; /* latency is timed from entry into the pipeline */
+    }
+    if (reserved) vx_ring_commit(p->ring_in, put);
+    vx_ring_release(p->cfg.source_ring, n);
+    counter_add(&s->generated, n);
+    if (n > put) counter_add(&s->drops, n - put);
+    return n;
+}
+
 uint32_t vx_pipe_ingress_turn(vx_pipeline *p) {
     ingress_state *s = &p->ingress;
     if (s->done) return 0;
+    if (p->cfg.source_ring) return ring_source_turn(p, s);
     uint64_t generated = counter_get(&s->generated);
     /* acquire pairs with the release store in vx_pipeline_stop */
     if (atomic_load_explicit(&p->stop, memory_order_acquire)
