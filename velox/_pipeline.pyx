@@ -23,7 +23,7 @@ from cpython.pycapsule cimport PyCapsule_CheckExact, PyCapsule_GetPointer, PyCap
 from libc.stdlib cimport free, malloc
 from velox.includes.types cimport VX_OK, vx_bundle, vx_status, vx_status_name
 
-from velox._records import BUNDLE_DTYPE
+from velox._records import BUNDLE_DTYPE, TXN_DTYPE
 
 cnp.import_array()
 
@@ -92,11 +92,12 @@ cdef class NativePipeline:
                   txn_ring_capacity=4096, bundle_ring_capacity=1024, python_ring_capacity=0,
                   output_fd=-1, output_buffer_bundles=64, stage_thread=(0, 0, 1, 1),
                   thread_cpu=(-1, -1), logical_timestamps=False, external_ring=None,
-                  user_stage=None, user_emit_capacity=64):
+                  user_stage=None, user_emit_capacity=64, source_ring=None):
         self.p = NULL
         self.external_ring = None
         self.external_busy = False
         self.user_stage = None
+        self.source_ring = None
         self.bundle_dtype = BUNDLE_DTYPE
         vx_pipeline_config_default(&self.cfg)
         cdef vx_pipeline_config *c = &self.cfg
@@ -153,6 +154,16 @@ cdef class NativePipeline:
                                  f"{ext.dtype!r}")
             ext._side(True, "external_ring")  # a SharedRing claims the producer role here
             c.external_ring = ext.ring
+        cdef SpscRing src
+        if source_ring is not None:
+            if not isinstance(source_ring, SpscRing):
+                raise TypeError(f"source_ring must be a velox.SpscRing of TXN_DTYPE, got {source_ring!r}")
+            src = <SpscRing>source_ring
+            src._live("source_ring")
+            if vx_ring_elem_size(src.ring) != 32 or src.dtype != TXN_DTYPE:
+                raise ValueError(f"source_ring must hold TXN_DTYPE records, got a ring of {src.dtype!r}")
+            c.source_ring = src.ring
+            self.source_ring = source_ring
         if user_stage is not None:
             c.user_stage = _stage_table(user_stage)
             c.user_emit_capacity = _int_in("user_emit_capacity", user_emit_capacity, 1, VX_STAGE_MAX_EMIT)
@@ -205,6 +216,11 @@ cdef class NativePipeline:
     def stop(self):
         """Asks ingress to stop; the other stages drain. Returns at once."""
         vx_pipeline_stop(self.p)
+
+    def close_source(self):
+        """With a source_ring: no more records will be pushed; ingress finishes once the ring
+        is empty."""
+        vx_pipeline_close_source(self.p)
 
     def abandon(self):
         """Asks every stage to quit at once, without draining."""

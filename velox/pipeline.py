@@ -25,7 +25,8 @@ import numpy.typing as npt
 from velox import tsc
 from velox._histogram import Histogram
 from velox._pipeline import HISTOGRAMS, LATE_NS, STAGES, NativePipeline
-from velox._records import BUNDLE_DTYPE, PRICE_SCALE
+from velox._records import BUNDLE_DTYPE, PRICE_SCALE, TXN_DTYPE
+from velox._ring import SpscRing
 from velox._shm import NAME_MAX, SharedRing, is_valid_name
 from velox._shm import unlink as _unlink_shm
 
@@ -154,6 +155,33 @@ def parse_output(spec: object) -> tuple[str, str] | tuple[str, str, int] | None:
         raise TypeError(f"output must be a file path or 'shm:NAME[:CAPACITY]', got {spec!r}") from None
 
 
+def parse_input(spec: object) -> tuple[str, str]:
+    """Classifies an ``input`` value: "synthetic" (the Poisson generator), "feed"
+    (Pipeline.feed() from Python) or "events:PATH" (a raw TXN_DTYPE file, replayed unpaced).
+    Returns (kind, path-or-""). Raises ValueError naming the bad value."""
+    if not isinstance(spec, str):
+        raise TypeError(f"input must be 'synthetic', 'feed' or 'events:PATH', got {spec!r}")
+    if spec in ("synthetic", "feed"):
+        return (spec, "")
+    if spec.startswith("events:"):
+        path = spec[len("events:"):]
+        if not path:
+            raise ValueError(f"input {spec!r}: 'events:PATH' needs a file path")
+        return ("events", path)
+    raise ValueError(f"input must be 'synthetic', 'feed' or 'events:PATH', got {spec!r} "
+                     "(lobster:, itch: and shm: sources are not implemented yet)")
+
+
+def _check_events_file(path: str) -> None:
+    try:
+        size = os.stat(path).st_size
+    except OSError as e:
+        raise ValueError(f"input 'events:{path}': cannot read it: {e.strerror}") from None
+    if size % TXN_DTYPE.itemsize:
+        raise ValueError(f"input 'events:{path}': {size} bytes is not a whole number of "
+                         f"{TXN_DTYPE.itemsize}-byte TXN_DTYPE records")
+
+
 def _fixed(name: str, value: object) -> int:
     try:
         v = float(value)  # type: ignore[arg-type]
@@ -230,7 +258,8 @@ class Pipeline:
                  python_ring_capacity: int = 1024, ticks_per_ns: float | None = None,
                  timestamps: str = "tsc", keep_shm: bool = False,
                  callback_thread: bool = True, stage: object = None,
-                 emit_capacity: int = 64) -> None:
+                 emit_capacity: int = 64, input: str = "synthetic",
+                 feed_capacity: int = 1 << 16) -> None:
         if timestamps not in ("tsc", "logical"):
             raise ValueError(f"timestamps must be 'tsc' or 'logical', got {timestamps!r}")
         if rate in (None, "max", 0):
@@ -256,6 +285,7 @@ class Pipeline:
             raise TypeError(f"keep_shm must be a bool, got {keep_shm!r}")
         if not isinstance(callback_thread, bool):
             raise TypeError(f"callback_thread must be a bool, got {callback_thread!r}")
+        source = parse_input(input)
         target = parse_output(output)
         if ticks_per_ns is None:
             ticks_per_ns = tsc.ticks_per_ns()  # calibrates once per process
@@ -266,6 +296,18 @@ class Pipeline:
         self.output = output
         self.callback = callback
         self.thread_cpu = thread_cpu
+        self.input = input
+        self._source = source
+        #: fed(): records handed to the source ring by feed() or the file reader
+        self.fed = 0
+        self._feed_lock = threading.Lock()  # the source ring has one producer at a time
+        self._feed_ring: SpscRing | None = None
+        self._reader: threading.Thread | None = None
+        self._reader_error: list[BaseException] = []
+        if source[0] != "synthetic":
+            self._feed_ring = SpscRing(feed_capacity, TXN_DTYPE)
+        if source[0] == "events":
+            _check_events_file(source[1])
         #: the user stage (an object with __velox_stage__() or a "velox.stage.v1" capsule)
         self.stage = stage
         self._fd = -1
@@ -280,6 +322,7 @@ class Pipeline:
         self._drain_stop = threading.Event()
         self._drainer: threading.Thread | None = None
         self._drain_error: list[BaseException] = []
+        self._stopping = False
         if target is not None and target[0] == "file":
             self._fd = os.open(target[1], os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
         elif target is not None and len(target) == 3:
@@ -294,7 +337,8 @@ class Pipeline:
                 python_ring_capacity=python_ring_capacity if callback is not None else 0,
                 output_fd=self._fd, stage_thread=stage_thread, thread_cpu=thread_cpu,
                 logical_timestamps=timestamps == "logical", external_ring=self.output_ring,
-                user_stage=stage, user_emit_capacity=emit_capacity)
+                user_stage=stage, user_emit_capacity=emit_capacity,
+                source_ring=self._feed_ring)
         except BaseException:
             self._close_fd()
             self._close_shm(unlink=True)
@@ -313,6 +357,11 @@ class Pipeline:
         drain thread); returns self."""
         self._nat.start()
         self._t_start = time.perf_counter()
+        if self._source[0] == "events":
+            self._reader = threading.Thread(
+                target=self._read_events, args=(self._source[1],), name="velox-pipeline-reader",
+                daemon=True)
+            self._reader.start()
         if self.callback is not None and self._callback_thread:
             self._drainer = threading.Thread(
                 target=_drain_loop, name="velox-pipeline-drain", daemon=True,
@@ -335,6 +384,66 @@ class Pipeline:
     def finished(self) -> bool:
         """True once every stage has finished (after stop(), or max_txns reached)."""
         return self._nat.finished
+
+    def feed(self, events: npt.NDArray[np.void], timeout: float | None = None) -> int:
+        """Pushes a 1-D TXN_DTYPE array into the pipeline (input="feed"), waiting while the
+        source ring is full (GIL released for large copies; sleeps 50 us between tries) up to
+        timeout seconds (None: until all are in). Returns how many went in (all of them unless
+        the timeout expired); counted in `fed`. Records are not trusted: the book rejects
+        invalid ones (counters.rejected)."""
+        if self._source[0] != "feed":
+            raise RuntimeError(f"feed() needs Pipeline(input='feed'), this one has input={self.input!r}")
+        if self._t_start is None or self._final is not None:
+            raise RuntimeError("feed() needs a started, not yet stopped pipeline")
+        return self._push(events, timeout)
+
+    def _push(self, events: npt.NDArray[np.void], timeout: float | None) -> int:
+        arr = np.ascontiguousarray(events)
+        if arr.dtype != TXN_DTYPE or arr.ndim != 1:
+            raise TypeError(f"events must be a 1-D TXN_DTYPE array, got {arr.dtype} with shape {arr.shape}")
+        ring = self._feed_ring
+        assert ring is not None
+        deadline = None if timeout is None else time.perf_counter() + timeout
+        done = 0
+        with self._feed_lock:
+            while done < len(arr):
+                n = ring.push_many(arr[done:])
+                done += n
+                self.fed += n
+                if done < len(arr):
+                    if deadline is not None and time.perf_counter() >= deadline:
+                        break
+                    if self._nat.finished:
+                        raise RuntimeError("the pipeline finished: it takes no more input")
+                    time.sleep(0.00005)
+        return done
+
+    def close_feed(self) -> None:
+        """input="feed": no more feed() calls; the run ends by itself once everything fed is
+        through (finished, wait() returns)."""
+        self._nat.close_source()
+
+    def _read_events(self, path: str) -> None:
+        """The file reader thread (input="events:PATH"): streams the file in 1 MiB chunks
+        into the source ring, then closes it."""
+        chunk = (1 << 20) // TXN_DTYPE.itemsize
+        try:
+            with open(path, "rb") as f:
+                while self._final is None and not self._stopping:
+                    data = f.read(chunk * TXN_DTYPE.itemsize)
+                    if not data:
+                        break
+                    if len(data) % TXN_DTYPE.itemsize:
+                        raise ValueError(f"{path!r}: size is not a multiple of "
+                                         f"{TXN_DTYPE.itemsize} (truncated?)")
+                    arr = np.frombuffer(data, TXN_DTYPE)
+                    while len(arr) and not self._stopping:
+                        n = self._push(arr, 0.05)
+                        arr = arr[n:]
+        except BaseException as e:  # re-raised by stop()
+            self._reader_error.append(e)
+        finally:
+            self._nat.close_source()
 
     def _raise_drain_error(self) -> None:
         if self._drain_error:
@@ -374,6 +483,10 @@ class Pipeline:
             raise RuntimeError("the pipeline was never started")
         self._t_stop = time.perf_counter()
         native = self._nat
+        self._stopping = True
+        if self._reader is not None:
+            self._reader.join()
+            self._reader = None
         native.stop()
         abandoned = True
         try:
@@ -391,6 +504,12 @@ class Pipeline:
                 self._close_shm(unlink=not self._keep_shm)
                 self._final = self.report(final=True)
                 self._final["abandoned"] = abandoned
+                if self._reader_error:  # the file reader failed: the run did not see it all
+                    err = self._reader_error[0]
+                    self._final["input_error"] = f"{type(err).__name__}: {err}"
+                    self._final["conservation_ok"] = False
+                    self._final["conservation_failures"].append(
+                        f"input reader failed: {self._final['input_error']}")
         return self._final
 
     def _stop_drainer(self) -> None:
@@ -489,9 +608,13 @@ class Pipeline:
             "memory_bytes": native.memory_bytes,
             "bundle_timeout_us": self._bundle_timeout_us,
             "stage": None if self.stage is None else repr(self.stage),
+            "input": self.input,
+            "fed": self.fed if self._source[0] != "synthetic" else None,
         }
         if final:
             failures = native.conservation_failures()
+            if self._source[0] != "synthetic" and c["generated"] != self.fed:
+                failures.append(f"fed ({self.fed}) == generated ({c['generated']})")
             out["conservation_ok"] = not failures and c["finished"]
             out["conservation_failures"] = failures
             out["book_digest"] = f"{native.book_digest():016x}"
@@ -531,10 +654,10 @@ def _drain_loop(native: NativePipeline, callback: Callback, lock: threading.Lock
 # -- command line ------------------------------------------------------------------------
 
 DEFAULTS: dict[str, Any] = {
-    "rate": "100000", "duration": 10.0, "cores": None, "seed": 1, "levels": 1024,
+    "rate": "100000", "duration": None, "cores": None, "seed": 1, "levels": 1024,
     "tick_size": 0.01, "base_price": 100.0, "bundle_timeout_us": 100.0, "on_full": "drop",
     "wait": None, "output": None, "json": None, "quiet": False, "count": 0,
-    "cancel_share": 0.2, "timestamps": "tsc", "keep_shm": False,
+    "cancel_share": 0.2, "timestamps": "tsc", "keep_shm": False, "input": "synthetic",
 }
 
 
@@ -595,6 +718,18 @@ def _cores(text: str) -> list[int]:
     return cpus
 
 
+def _input(text: str) -> str:
+    try:
+        kind, path = parse_input(text)
+        if kind == "feed":
+            raise ValueError("'feed' is for Pipeline.feed() from Python, not the command line")
+        if kind == "events":
+            _check_events_file(path)
+    except ValueError as e:
+        raise argparse.ArgumentTypeError(str(e)) from None
+    return text
+
+
 def _output(text: str) -> str:
     try:
         parse_output(text)
@@ -616,7 +751,8 @@ def build_parser() -> argparse.ArgumentParser:
     a = p.add_argument
     a("--config", metavar="FILE.toml", help="read options from a TOML file (top-level keys, or a [pipeline] table)")
     a("--rate", type=_rate, help="target ingress rate in transactions/s (Poisson arrivals), or 'max' for unpaced [default: 100000]")
-    a("--duration", type=_positive_float, help="run time in seconds (the run also ends when --count transactions are through) [default: 10]")
+    a("--input", metavar="synthetic|events:PATH", type=_input, help="the source: the synthetic Poisson generator, or a raw TXN_DTYPE file replayed unpaced (numpy's arr.tofile(PATH)); a file ends the run by itself [default: synthetic]")
+    a("--duration", type=_positive_float, help="run time in seconds (the run also ends when --count transactions are through, or a file input is replayed) [default: 10 for synthetic input, unlimited for a file]")
     a("--count", type=_int_range(0, 2**63), help="stop ingress after this many transactions (0: no limit) [default: 0]")
     a("--cores", type=_cores, help="CPUs to pin the stage threads to, e.g. '0', '0,1', '0-3'; 1 CPU runs all stages on one thread, 2 group them in pairs, 4+ give each its own [default: every CPU this process may use but the first, left to Python and the OS]")
     a("--seed", type=_int_range(0, 2**64 - 1), help="seed of the order-flow generator [default: 1]")
@@ -688,6 +824,8 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
             merged[key] = value
     if merged["rate"] == "100000":
         merged["rate"] = 100000.0
+    if merged["duration"] is None:  # a file input runs until it is replayed
+        merged["duration"] = 10.0 if merged["input"] == "synthetic" else math.inf
     return argparse.Namespace(**merged)
 
 
@@ -812,7 +950,7 @@ def _run(args: argparse.Namespace, json_file: IO[str] | None) -> int:
             tick_size=args.tick_size, base_price=args.base_price,
             bundle_timeout_us=args.bundle_timeout_us, on_full=args.on_full, wait=args.wait,
             output=args.output, max_txns=args.count, cancel_share=args.cancel_share,
-            timestamps=args.timestamps, keep_shm=args.keep_shm)
+            timestamps=args.timestamps, keep_shm=args.keep_shm, input=args.input)
     except (ValueError, TypeError) as e:
         print(f"velox-pipeline: error: {e}", file=sys.stderr)
         return 2

@@ -71,6 +71,7 @@ cdef extern from "velox/pipeline.h" nogil:
         int32_t thread_cpu[4]
         const vx_user_stage *user_stage
         uint32_t user_emit_capacity
+        vx_ring *source_ring
 
     ctypedef struct vx_pipeline_counters:
         uint64_t generated
@@ -118,6 +119,7 @@ cdef extern from "velox/pipeline.h" nogil:
     void vx_pipeline_read_counters(const vx_pipeline *p, vx_pipeline_counters *out)
     const vx_histogram *vx_pipeline_histogram(const vx_pipeline *p, vx_pipeline_hist which)
     vx_ring *vx_pipeline_python_ring(vx_pipeline *p)
+    void vx_pipeline_close_source(vx_pipeline *p)
     uint32_t vx_pipeline_check_conservation(const vx_pipeline_counters *c, uint32_t sinks)
     uint64_t vx_pipeline_memory_bytes(const vx_pipeline *p)
     uint64_t vx_pipeline_book_digest(const vx_pipeline *p)
