@@ -36,7 +36,10 @@ def _env():
     directory holding the imported velox package (site-packages, or the checkout)."""
     import velox
     env = dict(os.environ)
-    env["MYPYPATH"] = os.path.dirname(os.path.dirname(os.path.abspath(velox.__file__)))
+    # and at examples/strategy, whose package docs/pipeline.md's worked example imports
+    env["MYPYPATH"] = os.pathsep.join([
+        os.path.dirname(os.path.dirname(os.path.abspath(velox.__file__))),
+        os.path.join(ROOT, "examples", "strategy")])
     return env
 
 
