@@ -128,3 +128,29 @@ def test_cli_replays_an_events_file_and_ends_by_itself(tmp_path):
     r = subprocess.run([sys.executable, "-m", "velox.pipeline", "--input", "events:"],
                        cwd=ROOT, capture_output=True, text=True, timeout=60)
     assert r.returncode == 2 and "--input" in r.stderr and len(r.stderr.strip().splitlines()) == 1
+
+
+def test_live_book_view_while_running_and_after():
+    """Pipeline.book reads the running book (no crash, sane answers while the book thread
+    writes) and, once finished, agrees with the digest's book (a replayed flow)."""
+    a = flow(200_000)
+    with Pipeline(input="feed", on_full="block", levels=1024) as p:
+        seen = 0
+        for i in range(0, len(a), 20_000):
+            p.feed(a[i:i + 20_000])
+            bid, ask = p.book.best_bid(), p.book.best_ask()
+            for best in (bid, ask):
+                if best is not None:
+                    assert best[1] > 0 and best[0] > 0
+                    seen += 1
+            (bp, bq), (ap, aq) = p.book.depth(5)
+            assert len(bp) == len(bq) <= 5 and (bq > 0).all() and (aq > 0).all()
+            assert (np.diff(bp) < 0).all() and (np.diff(ap) > 0).all()  # best first
+        p.close_feed()
+        assert p.wait(timeout=30)
+        final_bid = p.book.best_bid()
+    assert seen > 0 and final_bid is not None
+    (bp, bq), _ = p.book.depth(1024)
+    assert final_bid == (int(bp[0]), int(bq[0]))
+    with pytest.raises(ValueError, match="side"):
+        p._native.best(2)

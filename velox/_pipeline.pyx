@@ -11,7 +11,7 @@ which the GIL provides."""
 cimport cython
 cimport numpy as cnp
 import numpy as np
-from libc.stdint cimport int32_t, uint32_t, uint64_t
+from libc.stdint cimport int32_t, int64_t, uint32_t, uint64_t
 
 from velox._histogram cimport histogram_snapshot
 from velox._ring cimport SpscRing
@@ -19,6 +19,7 @@ from velox.includes.histogram cimport vx_histogram
 from velox.includes.pipeline cimport *
 from velox.includes.ring cimport vx_ring_elem_size
 from velox.includes.stage cimport *
+from velox.includes.orderbook cimport vx_book_best, vx_book_depth
 from cpython.pycapsule cimport PyCapsule_CheckExact, PyCapsule_GetPointer, PyCapsule_IsValid, PyCapsule_New
 from libc.stdlib cimport free, malloc
 from velox.includes.types cimport VX_OK, vx_bundle, vx_status, vx_status_name
@@ -216,6 +217,29 @@ cdef class NativePipeline:
     def stop(self):
         """Asks ingress to stop; the other stages drain. Returns at once."""
         vx_pipeline_stop(self.p)
+
+    def best(self, int side):
+        """(price, qty) of the live book's best level on side (0 buy, 1 sell), or None. A
+        reader of the running pipeline's book (atomic level reads; GIL held, no lock)."""
+        if side not in (0, 1):
+            raise ValueError(f"side must be 0 (buy) or 1 (sell), got {side!r}")
+        cdef int64_t px
+        cdef uint64_t q
+        if vx_book_best(vx_pipeline_book(self.p), side, &px, &q) != VX_OK:
+            return None
+        return (px, q)
+
+    def depth(self, int side, n=10):
+        """Up to n (price, qty) levels of the live book's side, best first (a recent view)."""
+        if side not in (0, 1):
+            raise ValueError(f"side must be 0 (buy) or 1 (sell), got {side!r}")
+        cdef size_t k = _int_in("n", n, 1, self.cfg.levels)
+        prices = np.empty(k, np.int64)
+        qtys = np.empty(k, np.uint64)
+        cdef int64_t[::1] pv = prices
+        cdef uint64_t[::1] qv = qtys
+        cdef size_t got = vx_book_depth(vx_pipeline_book(self.p), side, k, &pv[0], &qv[0])
+        return prices[:got], qtys[:got]
 
     def close_source(self):
         """With a source_ring: no more records will be pushed; ingress finishes once the ring

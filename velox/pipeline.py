@@ -385,6 +385,13 @@ class Pipeline:
         """True once every stage has finished (after stop(), or max_txns reached)."""
         return self._nat.finished
 
+    @property
+    def book(self) -> BookView:
+        """The live view of the pipeline's L2 book (best bid/ask, depth), readable while it
+        runs: atomic level reads under the book's reader contract, no lock, nothing the book
+        stage waits for. A multi-level answer is a recent view, not a snapshot."""
+        return BookView(self._nat)
+
     def feed(self, events: npt.NDArray[np.void], timeout: float | None = None) -> int:
         """Pushes a 1-D TXN_DTYPE array into the pipeline (input="feed"), waiting while the
         source ring is full (GIL released for large copies; sleeps 50 us between tries) up to
@@ -619,6 +626,24 @@ class Pipeline:
             out["conservation_failures"] = failures
             out["book_digest"] = f"{native.book_digest():016x}"
         return out
+
+
+class BookView:
+    """Pipeline.book: reads the running pipeline's L2 book (prices in fixed point)."""
+
+    def __init__(self, native: NativePipeline) -> None:
+        self._native = native
+
+    def best_bid(self) -> tuple[int, int] | None:
+        return self._native.best(0)
+
+    def best_ask(self) -> tuple[int, int] | None:
+        return self._native.best(1)
+
+    def depth(self, n: int = 10) -> tuple[tuple[npt.NDArray[np.int64], npt.NDArray[np.uint64]],
+                                          tuple[npt.NDArray[np.int64], npt.NDArray[np.uint64]]]:
+        """((bid prices, bid qtys), (ask prices, ask qtys)), best first, up to n levels each."""
+        return self._native.depth(0, n), self._native.depth(1, n)
 
 
 def _drain_batches(native: NativePipeline, callback: Callback, max_bundles: int) -> int:

@@ -396,6 +396,8 @@ const vx_histogram *vx_pipeline_histogram(const vx_pipeline *p, vx_pipeline_hist
 
 vx_ring *vx_pipeline_python_ring(vx_pipeline *p) { return p->ring_py; }
 
+const vx_book *vx_pipeline_book(const vx_pipeline *p) { return p->book; }
+
 uint32_t vx_pipeline_check_conservation(const vx_pipeline_counters *c, uint32_t sinks) {
     uint32_t bad = 0;
     if (c->generated != c->applied + c->rejected + c->drops_ingress) bad |= VX_CONSERVE_BOOK;

@@ -66,6 +66,7 @@
 #include <stdint.h>
 
 #include "velox/histogram.h"
+#include "velox/orderbook.h"
 #include "velox/ring.h"
 #include "velox/stage.h"
 #include "velox/types.h"
@@ -210,6 +211,12 @@ void vx_pipeline_stop(vx_pipeline *p);
 /* With a source_ring: no more records will come; ingress finishes once the ring is empty
  * (vx_pipeline_stop does the same). Any thread; idempotent. */
 void vx_pipeline_close_source(vx_pipeline *p);
+
+/* The pipeline's L2 book, for the live view: only its reader functions (vx_book_qty, _best,
+ * _best_bid/_ask, _spread, _mid, _depth) may be called on it, from any thread, while the
+ * pipeline runs (orderbook.h's reader contract: each level read is atomic, a multi-level
+ * answer is a recent view). Valid until vx_pipeline_destroy. */
+const vx_book *vx_pipeline_book(const vx_pipeline *p);
 
 /* Asks every stage to quit at once without draining (any thread; idempotent). */
 void vx_pipeline_abandon(vx_pipeline *p);

@@ -6,6 +6,7 @@ from velox.includes.types cimport vx_status
 
 from velox.includes.ring cimport vx_ring, vx_ring_pop_n, vx_ring_size
 from velox.includes.stage cimport vx_user_stage
+from velox.includes.orderbook cimport vx_book
 
 cdef extern from "velox/pipeline.h" nogil:
     enum:
@@ -120,6 +121,7 @@ cdef extern from "velox/pipeline.h" nogil:
     const vx_histogram *vx_pipeline_histogram(const vx_pipeline *p, vx_pipeline_hist which)
     vx_ring *vx_pipeline_python_ring(vx_pipeline *p)
     void vx_pipeline_close_source(vx_pipeline *p)
+    const vx_book *vx_pipeline_book(const vx_pipeline *p)
     uint32_t vx_pipeline_check_conservation(const vx_pipeline_counters *c, uint32_t sinks)
     uint64_t vx_pipeline_memory_bytes(const vx_pipeline *p)
     uint64_t vx_pipeline_book_digest(const vx_pipeline *p)
