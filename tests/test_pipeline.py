@@ -124,7 +124,7 @@ def test_callback_gets_every_bundle_on_the_driver_thread():
         seen.append(batch.copy())
 
     p = Pipeline("max", on_full="block", callback=cb, max_txns=40_000, bundle_timeout_us=0,
-                 levels=256)
+                 levels=256, callback_thread=False)
     p.start()
     assert p.wait(timeout=30)
     r = p.stop()
@@ -195,3 +195,79 @@ def test_lifecycle_errors():
     assert r["conservation_ok"]
     with pytest.raises(RuntimeError, match="no python ring"):
         p._native.drain()
+
+
+def test_callback_drain_thread_loses_nothing_without_poll_in_block_mode():
+    """with Pipeline(callback=f): sleep() -- nobody calls poll(); the drain thread started by
+    start() must hand every bundle over (issue 10: 17,057 of 18,081 were dropped)."""
+    import threading
+    seen, threads = [], set()
+
+    def cb(batch):
+        threads.add(threading.get_ident())
+        seen.append(batch.copy())
+
+    with Pipeline("max", on_full="block", callback=cb, max_txns=200_000, bundle_timeout_us=0,
+                  levels=256, python_ring_capacity=16) as p:
+        deadline = time.monotonic() + 30
+        while not p.finished and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert p.finished  # without a drainer block mode stalls on the full python ring
+    r = p.stop()
+    assert r["conservation_ok"], r["conservation_failures"]
+    assert r["counters"]["generated"] == 200_000
+    assert r["counters"]["drops"]["output_to_python"] == 0
+    got = np.concatenate(seen)
+    assert r["counters"]["python_bundles"] == len(got) == r["counters"]["output_bundles"]
+    assert threading.get_ident() not in threads and len(threads) == 1
+    check_bundles(got, r)
+
+
+def test_callback_exception_on_the_drain_thread_is_raised_by_stop():
+    calls = []
+
+    def cb(batch):
+        calls.append(len(batch))
+        if len(calls) == 1:
+            raise ZeroDivisionError("from the callback")
+
+    p = Pipeline("max", on_full="block", callback=cb, max_txns=5_000, levels=256)
+    p.start()
+    with pytest.raises(ZeroDivisionError, match="from the callback"):
+        p.wait(timeout=30)
+        p.stop(timeout=5)
+    r = p.stop()  # the report exists; the native threads are joined
+    assert r["counters"]["finished"] and not p.running
+
+
+def test_dropping_a_running_pipeline_joins_its_threads_before_closing_the_fd(tmp_path):
+    """__del__ of a started, never stopped pipeline used to close the output fd while the
+    native threads still wrote: a file opened meanwhile (same fd number) got bundles. Hold
+    the native object elsewhere so its threads outlive the Pipeline object."""
+    p = Pipeline("max", output=tmp_path / "out.bin", levels=256)
+    p.start()
+    native = p._native
+    time.sleep(0.05)
+    del p  # __del__ must stop the native threads first
+    victim = tmp_path / "victim.bin"
+    fd = os.open(victim, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+    try:
+        time.sleep(0.3)
+    finally:
+        os.close(fd)
+    assert victim.stat().st_size == 0
+    assert native.finished
+    del native
+
+
+def test_failed_output_writes_break_conservation():
+    if not os.path.exists("/dev/full"):
+        pytest.skip("no /dev/full")
+    p = Pipeline("max", output="/dev/full", max_txns=20_000, on_full="block", levels=256)
+    p.start()
+    assert p.wait(timeout=30)
+    r = p.stop()
+    c = r["counters"]
+    assert c["write_errors"] > 0 and c["bytes_written"] < c["output_bundles"] * 528
+    assert r["conservation_ok"] is False
+    assert any("bytes_written" in f for f in r["conservation_failures"])

@@ -129,6 +129,52 @@ def test_help_explains_options_with_defaults():
                 "--config"):
         assert opt in r.stdout
     assert "transactions/s" in r.stdout and "microseconds" in r.stdout
+    assert "(default: None)" not in r.stdout  # each default stated once, by the help text
+    assert r.stdout.count("[default: 100000]") == 1
+
+
+def test_json_dash_puts_only_the_json_on_stdout():
+    for quiet in ((), ("--quiet",)):
+        r = run("--rate", "20000", "--duration", "0.3", "--json", "-", *quiet)
+        assert r.returncode == 0, r.stderr
+        report = json.loads(r.stdout)  # the whole of stdout is the JSON
+        assert report["conservation_ok"] is True
+        assert "velox pipeline summary" in r.stderr
+
+
+def test_bad_json_path_exits_2_before_the_run(tmp_path):
+    t0 = time.monotonic()
+    r = run("--duration", "30", "--json", str(tmp_path / "no" / "such" / "dir.json"))
+    assert time.monotonic() - t0 < 20  # not after the 30 s run
+    assert r.returncode == 2
+    lines = r.stderr.strip().splitlines()
+    assert len(lines) == 1 and "--json" in lines[0] and "Traceback" not in r.stderr
+    assert "velox pipeline summary" not in r.stdout
+
+
+def test_output_to_dev_full_fails_the_run(tmp_path):
+    if not os.path.exists("/dev/full"):
+        pytest.skip("no /dev/full")
+    js = tmp_path / "r.json"
+    r = run("--rate", "max", "--count", "20000", "--output", "/dev/full", "--json", str(js),
+            "--quiet")
+    assert r.returncode == 1
+    report = json.loads(js.read_text())
+    assert report["conservation_ok"] is False and report["counters"]["write_errors"] > 0
+    assert "conservation: FAILED" in r.stdout and "write" in r.stdout
+
+
+def test_summary_explains_its_figures():
+    r = run("--rate", "20000", "--duration", "0.5", "--quiet")
+    assert r.returncode == 0, r.stderr
+    out = r.stdout
+    assert "cancels whose order was no longer in the book" in out
+    assert "scheduled Poisson time" in out  # what late means
+    assert "closed by the 100 us timeout" in out
+    assert "dominated by" in out  # at 20k/s nearly every bundle closes by timeout
+    assert "txn/s (mean over the run)" in out
+    lat = [line for line in out.splitlines() if line.strip().startswith("ingress_lateness")]
+    assert lat and ("us" in lat[0] or "ns" in lat[0] or "ms" in lat[0])
 
 
 def test_seeded_unpaced_block_runs_write_byte_identical_files(tmp_path):

@@ -15,5 +15,7 @@ cdef class NativePipeline:
     cdef readonly object external_ring  # the SpscRing/SharedRing given as external_ring, or None
     cdef bint external_busy             # we hold external_ring._producer_busy (start..join)
     cdef cython.pymutex _join_lock      # serialises vx_pipeline_join (free-threaded builds)
+    cdef readonly object user_stage     # the object given as user_stage (kept alive), or None
+    cdef readonly object source_ring    # the SpscRing of TXN_DTYPE given as source_ring, or None
 
     cdef int _release_external(self) except -1

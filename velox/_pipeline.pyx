@@ -1,5 +1,5 @@
 # cython: language_level=3, embedsignature=True, freethreading_compatible=True
-# distutils: sources = csrc/velox/pipeline.c csrc/velox/orderbook.c csrc/velox/ring.c csrc/velox/histogram.c csrc/velox/tsc.c csrc/velox/types.c
+# distutils: sources = csrc/velox/pipeline.c csrc/velox/pipeline_source.c csrc/velox/pipeline_book.c csrc/velox/pipeline_bundler.c csrc/velox/pipeline_sink.c csrc/velox/stage_builtin.c csrc/velox/orderbook.c csrc/velox/ring.c csrc/velox/histogram.c csrc/velox/tsc.c csrc/velox/types.c
 """NativePipeline: the C pipeline (csrc/velox/pipeline.h) as a thin Cython class. Use
 velox.Pipeline (velox/pipeline.py) for the friendly interface; this class takes the C
 configuration fields as keyword arguments, checks their ranges, and calls one C function per
@@ -11,16 +11,20 @@ which the GIL provides."""
 cimport cython
 cimport numpy as cnp
 import numpy as np
-from libc.stdint cimport int32_t, uint32_t, uint64_t
+from libc.stdint cimport int32_t, int64_t, uint32_t, uint64_t
 
 from velox._histogram cimport histogram_snapshot
 from velox._ring cimport SpscRing
 from velox.includes.histogram cimport vx_histogram
 from velox.includes.pipeline cimport *
 from velox.includes.ring cimport vx_ring_elem_size
+from velox.includes.stage cimport *
+from velox.includes.orderbook cimport vx_book_best, vx_book_depth
+from cpython.pycapsule cimport PyCapsule_CheckExact, PyCapsule_GetPointer, PyCapsule_IsValid, PyCapsule_New
+from libc.stdlib cimport free, malloc
 from velox.includes.types cimport VX_OK, vx_bundle, vx_status, vx_status_name
 
-from velox._records import BUNDLE_DTYPE
+from velox._records import BUNDLE_DTYPE, TXN_DTYPE
 
 cnp.import_array()
 
@@ -38,11 +42,12 @@ _I64 = 2**63 - 1
 
 _CONSERVATION = (
     (VX_CONSERVE_BOOK, "generated == applied + rejected + drops.ingress_to_book"),
-    (VX_CONSERVE_BUNDLER, "applied == bundled + drops.book_to_bundler"),
+    (VX_CONSERVE_BUNDLER, "applied + user_stage.emitted == bundled + drops.book_to_bundler"),
     (VX_CONSERVE_BUNDLES, "bundled == sum of bundle counts (output_txns + dropped bundles' txns)"),
     (VX_CONSERVE_OUTPUT, "bundles == output_bundles + drops.bundler_to_output"),
     (VX_CONSERVE_PYTHON, "output_bundles == python_bundles + drops.output_to_python"),
     (VX_CONSERVE_EXTERNAL, "output_bundles == external_bundles + drops.output_to_external"),
+    (VX_CONSERVE_FILE, "bytes_written == output_bundles * 528 with no write errors"),
 )
 
 
@@ -87,10 +92,13 @@ cdef class NativePipeline:
                   bundle_timeout_ns=100_000, on_full="drop", wait="backoff", batch=64,
                   txn_ring_capacity=4096, bundle_ring_capacity=1024, python_ring_capacity=0,
                   output_fd=-1, output_buffer_bundles=64, stage_thread=(0, 0, 1, 1),
-                  thread_cpu=(-1, -1), logical_timestamps=False, external_ring=None):
+                  thread_cpu=(-1, -1), logical_timestamps=False, external_ring=None,
+                  user_stage=None, user_emit_capacity=64, source_ring=None):
         self.p = NULL
         self.external_ring = None
         self.external_busy = False
+        self.user_stage = None
+        self.source_ring = None
         self.bundle_dtype = BUNDLE_DTYPE
         vx_pipeline_config_default(&self.cfg)
         cdef vx_pipeline_config *c = &self.cfg
@@ -147,6 +155,20 @@ cdef class NativePipeline:
                                  f"{ext.dtype!r}")
             ext._side(True, "external_ring")  # a SharedRing claims the producer role here
             c.external_ring = ext.ring
+        cdef SpscRing src
+        if source_ring is not None:
+            if not isinstance(source_ring, SpscRing):
+                raise TypeError(f"source_ring must be a velox.SpscRing of TXN_DTYPE, got {source_ring!r}")
+            src = <SpscRing>source_ring
+            src._live("source_ring")
+            if vx_ring_elem_size(src.ring) != 32 or src.dtype != TXN_DTYPE:
+                raise ValueError(f"source_ring must hold TXN_DTYPE records, got a ring of {src.dtype!r}")
+            c.source_ring = src.ring
+            self.source_ring = source_ring
+        if user_stage is not None:
+            c.user_stage = _stage_table(user_stage)
+            c.user_emit_capacity = _int_in("user_emit_capacity", user_emit_capacity, 1, VX_STAGE_MAX_EMIT)
+            self.user_stage = user_stage
         cdef const char *field = NULL
         if vx_pipeline_config_validate(c, &field) != VX_OK:
             name = field.decode() if field != NULL else "config"
@@ -203,6 +225,34 @@ cdef class NativePipeline:
         """Asks ingress to stop; the other stages drain. Returns at once."""
         vx_pipeline_stop(self.p)
 
+    def best(self, int side):
+        """(price, qty) of the live book's best level on side (0 buy, 1 sell), or None. A
+        reader of the running pipeline's book (atomic level reads; GIL held, no lock)."""
+        if side not in (0, 1):
+            raise ValueError(f"side must be 0 (buy) or 1 (sell), got {side!r}")
+        cdef int64_t px
+        cdef uint64_t q
+        if vx_book_best(vx_pipeline_book(self.p), side, &px, &q) != VX_OK:
+            return None
+        return (px, q)
+
+    def depth(self, int side, n=10):
+        """Up to n (price, qty) levels of the live book's side, best first (a recent view)."""
+        if side not in (0, 1):
+            raise ValueError(f"side must be 0 (buy) or 1 (sell), got {side!r}")
+        cdef size_t k = _int_in("n", n, 1, self.cfg.levels)
+        prices = np.empty(k, np.int64)
+        qtys = np.empty(k, np.uint64)
+        cdef int64_t[::1] pv = prices
+        cdef uint64_t[::1] qv = qtys
+        cdef size_t got = vx_book_depth(vx_pipeline_book(self.p), side, k, &pv[0], &qv[0])
+        return prices[:got], qtys[:got]
+
+    def close_source(self):
+        """With a source_ring: no more records will be pushed; ingress finishes once the ring
+        is empty."""
+        vx_pipeline_close_source(self.p)
+
     def abandon(self):
         """Asks every stage to quit at once, without draining."""
         vx_pipeline_abandon(self.p)
@@ -241,6 +291,8 @@ cdef class NativePipeline:
             sinks |= VX_PIPELINE_SINK_PYTHON
         if self.cfg.external_ring != NULL:
             sinks |= VX_PIPELINE_SINK_EXTERNAL
+        if self.cfg.output_fd >= 0:
+            sinks |= VX_PIPELINE_SINK_FILE
         cdef uint32_t bad = vx_pipeline_check_conservation(&c, sinks)
         return [text for bit, text in _CONSERVATION if bad & bit]
 
@@ -294,9 +346,80 @@ cdef dict _counters_dict(const vx_pipeline_counters *c):
         "bytes_written": c.bytes_written,
         "write_errors": c.write_errors, "last_write_errno": c.last_write_errno,
         "late": c.late, "pin_failures": c.pin_failures, "finished": bool(c.finished),
+        "user_stage": {
+            "batches": c.user_batches, "emitted": c.user_emitted, "rejected": c.user_rejected,
+            "bad_returns": c.user_bad_returns, "init_failed": bool(c.user_init_failed),
+        },
         "drops": {
             "ingress_to_book": c.drops_ingress, "book_to_bundler": c.drops_book,
             "bundler_to_output": c.drops_bundler, "bundler_to_output_txns": c.drops_bundler_txns,
             "output_to_python": c.drops_python, "output_to_external": c.drops_external,
         },
     }
+
+
+# -- user stages (csrc/velox/stage.h) ----------------------------------------------------------
+
+STAGE_CAPSULE_NAME = "velox.stage.v1"
+STAGE_ABI_VERSION = VX_STAGE_ABI_VERSION
+BUILTIN_STAGES = ("noop", "imbalance", "echo", "bad_count", "bad_records", "fail_init")
+
+
+cdef const vx_user_stage *_stage_table(object stage) except NULL:
+    """The vx_user_stage* of a stage object: an object with __velox_stage__() returning a
+    PyCapsule named "velox.stage.v1", or such a capsule itself. Checks the ABI version, the
+    struct size and that on_batch is set."""
+    cap = stage.__velox_stage__() if hasattr(stage, "__velox_stage__") else stage
+    if not PyCapsule_CheckExact(cap):
+        raise TypeError(f"user_stage must be a PyCapsule named {STAGE_CAPSULE_NAME!r} or an "
+                        f"object with __velox_stage__(), got {stage!r}")
+    if not PyCapsule_IsValid(cap, VX_STAGE_CAPSULE_NAME):
+        raise ValueError(f"user_stage capsule must be named {STAGE_CAPSULE_NAME!r} "
+                         f"(a vx_user_stage of ABI {VX_STAGE_ABI_VERSION}), got {cap!r}")
+    cdef const vx_user_stage *t = <const vx_user_stage *>PyCapsule_GetPointer(cap, VX_STAGE_CAPSULE_NAME)
+    if vx_user_stage_check(t) != VX_OK:
+        raise ValueError(f"user_stage {stage!r}: bad vx_user_stage table (abi_version "
+                         f"{t.abi_version}, want {VX_STAGE_ABI_VERSION}; struct_size "
+                         f"{t.struct_size}, want >= {sizeof(vx_user_stage)}; on_batch set?)")
+    return t
+
+
+@cython.final
+cdef class BuiltinStage:
+    """A user stage shipped with velox (C, csrc/velox/stage_builtin.c): "noop" (emits
+    nothing: the cost of hosting a stage), "imbalance" (emits one order per batch against a
+    lopsided top of book: buy at the ask when bid qty >= ratio x ask qty, sell at the bid in
+    the mirror case), "echo" (one order per event), and the hostile "bad_count" (returns
+    capacity + 1), "bad_records" (invalid orders), "fail_init" (init refuses). Pass it as
+    ``Pipeline(stage=BuiltinStage("imbalance"))``. Its counters are plain fields written by
+    the pipeline thread: read them after stop()."""
+    cdef vx_builtin_stage *b
+    cdef readonly str kind
+
+    def __cinit__(self, kind="noop", *, ratio=2):
+        if kind not in BUILTIN_STAGES:
+            raise ValueError(f"kind must be one of {BUILTIN_STAGES}, got {kind!r}")
+        cdef uint64_t r = _int_in("ratio", ratio, 1, _U32)
+        self.b = <vx_builtin_stage *>malloc(sizeof(vx_builtin_stage))
+        if self.b == NULL:
+            raise MemoryError()
+        cdef int k = BUILTIN_STAGES.index(kind)
+        vx_builtin_stage_init(self.b, <vx_builtin_kind>k, <uint32_t>r)
+        self.kind = kind
+
+    def __dealloc__(self):
+        free(self.b)
+
+    def __velox_stage__(self):
+        """The PyCapsule of the vx_user_stage table (valid while this object lives)."""
+        return PyCapsule_New(&self.b.table, VX_STAGE_CAPSULE_NAME, NULL)
+
+    @property
+    def counts(self):
+        """{"inits", "finishes", "batches", "events", "orders"} as the stage saw them."""
+        s = &self.b.state
+        return {"inits": s.inits, "finishes": s.finishes, "batches": s.batches,
+                "events": s.events, "orders": s.orders}
+
+    def __repr__(self):
+        return f"BuiltinStage({self.kind!r})"

@@ -15,13 +15,25 @@ import math
 import os
 import signal
 import sys
+import threading
 import time
+from typing import IO, Any, Callable, Iterable, Sequence, Union
+
+import numpy as np
+import numpy.typing as npt
 
 from velox import tsc
-from velox._pipeline import HISTOGRAMS, STAGES, NativePipeline
-from velox._records import BUNDLE_DTYPE, PRICE_SCALE
+from velox._histogram import Histogram
+from velox._pipeline import HISTOGRAMS, LATE_NS, STAGES, NativePipeline
+from velox._records import BUNDLE_DTYPE, PRICE_SCALE, TXN_DTYPE
+from velox._ring import SpscRing
 from velox._shm import NAME_MAX, SharedRing, is_valid_name
 from velox._shm import unlink as _unlink_shm
+
+#: what ``callback`` receives: a BUNDLE_DTYPE array of bundles
+Callback = Callable[[npt.NDArray[np.void]], object]
+#: a cores value: CPU numbers, or a string like "0,2-3"
+Cores = Union[Sequence[int], str, None]
 
 __all__ = ["Pipeline", "stage_mapping", "default_cores", "parse_cores", "parse_output", "main"]
 
@@ -41,7 +53,7 @@ REPORT_HISTOGRAMS = ("ingress_to_book", "book_to_bundler", "ingress_to_bundler",
                      "bundle_to_output", "end_to_end")
 
 
-def available_cpus():
+def available_cpus() -> list[int]:
     """Sorted CPUs this process may run on."""
     try:
         return sorted(os.sched_getaffinity(0))
@@ -49,9 +61,9 @@ def available_cpus():
         return list(range(os.cpu_count() or 1))
 
 
-def parse_cores(text):
+def parse_cores(text: object) -> list[int]:
     """'0,2-3' -> [0, 2, 3]. Raises ValueError naming the bad part."""
-    cpus = []
+    cpus: list[int] = []
     for part in str(text).split(","):
         part = part.strip()
         if not part:
@@ -73,7 +85,7 @@ def parse_cores(text):
     return cpus
 
 
-def default_cores(allowed=None):
+def default_cores(allowed: Sequence[int] | None = None) -> list[int]:
     """The CPUs a Pipeline uses when none are given: every CPU this process may use except the
     first, which is left to Python (the driver thread, callbacks), the OS and interrupts; all
     of them when there is only one. So 2 CPUs -> one pipeline thread on the second CPU,
@@ -86,7 +98,8 @@ def default_cores(allowed=None):
     return list(allowed[1:]) if len(allowed) >= 2 else list(allowed)
 
 
-def stage_mapping(cores=None):
+def stage_mapping(cores: Iterable[int] | None = None
+                  ) -> tuple[list[int], list[int], dict[str, int]]:
     """Chooses threads for the four stages. cores: CPUs to use (default: default_cores(),
     every available CPU but the first). Returns (stage_thread, thread_cpu, mapping) where
     mapping is {stage: cpu}. With >= 4 CPUs one stage per thread; with fewer, stages are
@@ -111,7 +124,7 @@ def stage_mapping(cores=None):
     return stage_thread, thread_cpu, mapping
 
 
-def parse_output(spec):
+def parse_output(spec: object) -> tuple[str, str] | tuple[str, str, int] | None:
     """Classifies an ``output`` value. Returns None (no output), ("file", path) or
     ("shm", name, capacity) for "shm:NAME" / "shm:NAME:CAPACITY" (capacity a power of two in
     [2, 2**20], default SHM_DEFAULT_CAPACITY). Anything else is a file path (write
@@ -137,14 +150,41 @@ def parse_output(spec):
                                  f"[2, 2**20], got {cap_text!r}")
         return ("shm", name, capacity)
     try:
-        return ("file", os.fspath(spec))
+        return ("file", os.fsdecode(os.fspath(spec)))  # type: ignore[call-overload]
     except TypeError:
         raise TypeError(f"output must be a file path or 'shm:NAME[:CAPACITY]', got {spec!r}") from None
 
 
-def _fixed(name, value):
+def parse_input(spec: object) -> tuple[str, str]:
+    """Classifies an ``input`` value: "synthetic" (the Poisson generator), "feed"
+    (Pipeline.feed() from Python) or "events:PATH" (a raw TXN_DTYPE file, replayed unpaced).
+    Returns (kind, path-or-""). Raises ValueError naming the bad value."""
+    if not isinstance(spec, str):
+        raise TypeError(f"input must be 'synthetic', 'feed' or 'events:PATH', got {spec!r}")
+    if spec in ("synthetic", "feed"):
+        return (spec, "")
+    if spec.startswith("events:"):
+        path = spec[len("events:"):]
+        if not path:
+            raise ValueError(f"input {spec!r}: 'events:PATH' needs a file path")
+        return ("events", path)
+    raise ValueError(f"input must be 'synthetic', 'feed' or 'events:PATH', got {spec!r} "
+                     "(lobster:, itch: and shm: sources are not implemented yet)")
+
+
+def _check_events_file(path: str) -> None:
     try:
-        v = float(value)
+        size = os.stat(path).st_size
+    except OSError as e:
+        raise ValueError(f"input 'events:{path}': cannot read it: {e.strerror}") from None
+    if size % TXN_DTYPE.itemsize:
+        raise ValueError(f"input 'events:{path}': {size} bytes is not a whole number of "
+                         f"{TXN_DTYPE.itemsize}-byte TXN_DTYPE records")
+
+
+def _fixed(name: str, value: object) -> int:
+    try:
+        v = float(value)  # type: ignore[arg-type]
     except (TypeError, ValueError):
         raise TypeError(f"{name} must be a number, got {value!r}") from None
     if not v > 0 or v != v or v > 9e10:
@@ -171,23 +211,55 @@ class Pipeline:
     per on_full (drops counted as drops.output_to_external), and at stop() closes it (a
     consumer's blocking pop then raises BrokenPipeError once it has every bundle) and unlinks
     the name unless keep_shm=True (a consumer that attached keeps its mapping either way).
-    callback: called on the driver (Python)
-    thread with BUNDLE_DTYPE arrays of bundles, from poll(), stats() and stop().
+    callback: called with BUNDLE_DTYPE arrays of bundles. By default (callback_thread=True)
+    start() starts a drain thread in this process that pops the python ring and calls the
+    callback, so ``with Pipeline(callback=f): time.sleep(2)`` loses nothing in block mode
+    (in drop mode only what the callback is too slow for is dropped, counted as
+    drops.output_to_python). Its cost: the thread holds the GIL while it copies a batch and
+    runs the callback, and sleeps 0.2 ms when the ring is empty (about 5,000 wake-ups/s when
+    idle). An exception raised by the callback stops the drain thread and is re-raised by the
+    next poll()/stats()/wait()/stop(). With callback_thread=False the callback runs on the
+    calling thread, only from poll(), stats(), wait() and stop(): call poll() often, or
+    bundles are dropped once the python ring (python_ring_capacity bundles) is full.
     max_txns: stop ingress after this many (0: no limit).
     timestamps: "tsc" (each transaction carries the TSC tick it was made at) or "logical"
     (it carries its sequence number instead, so a seeded, unpaced, block-mode run with
     max_txns and no bundle timeout writes byte-identical output; the latency histograms
     timed from the record -- ingress_to_book, ingress_to_bundler, end_to_end -- stay empty).
 
-    Use as a context manager, or start() / stats() / stop(). stop() drains every ring,
+    stage: a native user stage (csrc/velox/stage.h ABI): an object with __velox_stage__()
+    returning a PyCapsule named "velox.stage.v1" (e.g. velox._pipeline.BuiltinStage("imbalance")
+    or a downstream Cython extension's), or such a capsule. It runs on the book's pipeline
+    thread after every book batch, reads the book, and may emit up to emit_capacity orders
+    (Transaction records) per batch into the bundler; counts and records it returns are
+    validated (counters["user_stage"]). The Pipeline keeps the object alive.
+
+    Use as a context manager, or start() / stop(). stop() drains every ring,
     joins the threads and returns the final report (a dict; see report()).
     """
 
-    def __init__(self, rate=100_000, *, cores=None, seed=1, levels=1024, tick_size=0.01,
-                 base_price=100.0, bundle_timeout_us=100.0, on_full="drop", wait=None,
-                 output=None, callback=None, max_txns=0, cancel_share=0.2, max_qty=100,
-                 batch=64, python_ring_capacity=1024, ticks_per_ns=None, timestamps="tsc",
-                 keep_shm=False):
+    mapping: dict[str, int]
+    rate_per_s: float
+    wait_strategy: str
+    on_full: str
+    output: object
+    callback: Callback | None
+    thread_cpu: list[int]
+    #: the SharedRing of output="shm:NAME" (None otherwise); closed by stop()
+    output_ring: SharedRing | None
+
+    def __init__(self, rate: float | str | None = 100_000, *, cores: Cores = None,
+                 seed: int = 1, levels: int = 1024, tick_size: float = 0.01,
+                 base_price: float = 100.0, bundle_timeout_us: float = 100.0,
+                 on_full: str = "drop", wait: str | None = None,
+                 output: str | os.PathLike[str] | None = None,
+                 callback: Callback | None = None, max_txns: int = 0,
+                 cancel_share: float = 0.2, max_qty: int = 100, batch: int = 64,
+                 python_ring_capacity: int = 1024, ticks_per_ns: float | None = None,
+                 timestamps: str = "tsc", keep_shm: bool = False,
+                 callback_thread: bool = True, stage: object = None,
+                 emit_capacity: int = 64, input: str = "synthetic",
+                 feed_capacity: int = 1 << 16) -> None:
         if timestamps not in ("tsc", "logical"):
             raise ValueError(f"timestamps must be 'tsc' or 'logical', got {timestamps!r}")
         if rate in (None, "max", 0):
@@ -211,26 +283,49 @@ class Pipeline:
             raise TypeError(f"callback must be callable, got {callback!r}")
         if not isinstance(keep_shm, bool):
             raise TypeError(f"keep_shm must be a bool, got {keep_shm!r}")
+        if not isinstance(callback_thread, bool):
+            raise TypeError(f"callback_thread must be a bool, got {callback_thread!r}")
+        source = parse_input(input)
         target = parse_output(output)
         if ticks_per_ns is None:
             ticks_per_ns = tsc.ticks_per_ns()  # calibrates once per process
         self.rate_per_s = rate_per_s
+        self._bundle_timeout_us = float(bundle_timeout_us)
         self.wait_strategy = wait
         self.on_full = on_full
         self.output = output
         self.callback = callback
         self.thread_cpu = thread_cpu
+        self.input = input
+        self._source = source
+        #: fed(): records handed to the source ring by feed() or the file reader
+        self.fed = 0
+        self._feed_lock = threading.Lock()  # the source ring has one producer at a time
+        self._feed_ring: SpscRing | None = None
+        self._reader: threading.Thread | None = None
+        self._reader_error: list[BaseException] = []
+        if source[0] != "synthetic":
+            self._feed_ring = SpscRing(feed_capacity, TXN_DTYPE)
+        if source[0] == "events":
+            _check_events_file(source[1])
+        #: the user stage (an object with __velox_stage__() or a "velox.stage.v1" capsule)
+        self.stage = stage
         self._fd = -1
-        self._native = None
-        #: the SharedRing of output="shm:NAME" (None otherwise); closed by stop()
+        self._native: NativePipeline | None = None
         self.output_ring = None
         self._keep_shm = keep_shm
-        self._t_start = None
-        self._t_stop = None
-        self._final = None
+        self._t_start: float | None = None
+        self._t_stop: float | None = None
+        self._final: dict[str, Any] | None = None
+        self._callback_thread = callback_thread
+        self._drain_lock = threading.Lock()  # one consumer of the python ring at a time
+        self._drain_stop = threading.Event()
+        self._drainer: threading.Thread | None = None
+        self._drain_error: list[BaseException] = []
+        self._stopping = False
         if target is not None and target[0] == "file":
             self._fd = os.open(target[1], os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
-        elif target is not None:
+        elif target is not None and len(target) == 3:
             self.output_ring = SharedRing.create(target[1], target[2], BUNDLE_DTYPE)
         try:
             self._native = NativePipeline(
@@ -241,7 +336,9 @@ class Pipeline:
                 on_full=on_full, wait=wait, batch=batch,
                 python_ring_capacity=python_ring_capacity if callback is not None else 0,
                 output_fd=self._fd, stage_thread=stage_thread, thread_cpu=thread_cpu,
-                logical_timestamps=timestamps == "logical", external_ring=self.output_ring)
+                logical_timestamps=timestamps == "logical", external_ring=self.output_ring,
+                user_stage=stage, user_emit_capacity=emit_capacity,
+                source_ring=self._feed_ring)
         except BaseException:
             self._close_fd()
             self._close_shm(unlink=True)
@@ -249,53 +346,140 @@ class Pipeline:
 
     # -- lifecycle ------------------------------------------------------------------------
 
-    def start(self):
-        """Starts the native threads; returns self."""
-        self._native.start()
+    @property
+    def _nat(self) -> NativePipeline:
+        if self._native is None:
+            raise RuntimeError("the pipeline's native part is gone")
+        return self._native
+
+    def start(self) -> Pipeline:
+        """Starts the native threads (and, with a callback and callback_thread=True, the
+        drain thread); returns self."""
+        self._nat.start()
         self._t_start = time.perf_counter()
+        if self._source[0] == "events":
+            self._reader = threading.Thread(
+                target=self._read_events, args=(self._source[1],), name="velox-pipeline-reader",
+                daemon=True)
+            self._reader.start()
+        if self.callback is not None and self._callback_thread:
+            self._drainer = threading.Thread(
+                target=_drain_loop, name="velox-pipeline-drain", daemon=True,
+                args=(self._nat, self.callback, self._drain_lock, self._drain_stop,
+                      self._drain_error))
+            self._drainer.start()
         return self
 
-    def __enter__(self):
+    def __enter__(self) -> Pipeline:
         return self.start()
 
-    def __exit__(self, *exc):
+    def __exit__(self, *exc: object) -> None:
         self.stop()
-        return False
 
     @property
-    def running(self):
+    def running(self) -> bool:
         return self._t_start is not None and self._final is None
 
     @property
-    def finished(self):
+    def finished(self) -> bool:
         """True once every stage has finished (after stop(), or max_txns reached)."""
-        return self._native.finished
+        return self._nat.finished
 
-    def poll(self, max_bundles=1024):
-        """Hands waiting bundles to the callback (on this thread). Returns how many."""
+    @property
+    def book(self) -> BookView:
+        """The live view of the pipeline's L2 book (best bid/ask, depth), readable while it
+        runs: atomic level reads under the book's reader contract, no lock, nothing the book
+        stage waits for. A multi-level answer is a recent view, not a snapshot."""
+        return BookView(self._nat)
+
+    def feed(self, events: npt.NDArray[np.void], timeout: float | None = None) -> int:
+        """Pushes a 1-D TXN_DTYPE array into the pipeline (input="feed"), waiting while the
+        source ring is full (GIL released for large copies; sleeps 50 us between tries) up to
+        timeout seconds (None: until all are in). Returns how many went in (all of them unless
+        the timeout expired); counted in `fed`. Records are not trusted: the book rejects
+        invalid ones (counters.rejected)."""
+        if self._source[0] != "feed":
+            raise RuntimeError(f"feed() needs Pipeline(input='feed'), this one has input={self.input!r}")
+        if self._t_start is None or self._final is not None:
+            raise RuntimeError("feed() needs a started, not yet stopped pipeline")
+        return self._push(events, timeout)
+
+    def _push(self, events: npt.NDArray[np.void], timeout: float | None) -> int:
+        arr = np.ascontiguousarray(events)
+        if arr.dtype != TXN_DTYPE or arr.ndim != 1:
+            raise TypeError(f"events must be a 1-D TXN_DTYPE array, got {arr.dtype} with shape {arr.shape}")
+        ring = self._feed_ring
+        assert ring is not None
+        deadline = None if timeout is None else time.perf_counter() + timeout
+        done = 0
+        with self._feed_lock:
+            while done < len(arr):
+                n = ring.push_many(arr[done:])
+                done += n
+                self.fed += n
+                if done < len(arr):
+                    if deadline is not None and time.perf_counter() >= deadline:
+                        break
+                    if self._nat.finished:
+                        raise RuntimeError("the pipeline finished: it takes no more input")
+                    time.sleep(0.00005)
+        return done
+
+    def close_feed(self) -> None:
+        """input="feed": no more feed() calls; the run ends by itself once everything fed is
+        through (finished, wait() returns)."""
+        self._nat.close_source()
+
+    def _read_events(self, path: str) -> None:
+        """The file reader thread (input="events:PATH"): streams the file in 1 MiB chunks
+        into the source ring, then closes it."""
+        chunk = (1 << 20) // TXN_DTYPE.itemsize
+        try:
+            with open(path, "rb") as f:
+                while self._final is None and not self._stopping:
+                    data = f.read(chunk * TXN_DTYPE.itemsize)
+                    if not data:
+                        break
+                    if len(data) % TXN_DTYPE.itemsize:
+                        raise ValueError(f"{path!r}: size is not a multiple of "
+                                         f"{TXN_DTYPE.itemsize} (truncated?)")
+                    arr = np.frombuffer(data, TXN_DTYPE)
+                    while len(arr) and not self._stopping:
+                        n = self._push(arr, 0.05)
+                        arr = arr[n:]
+        except BaseException as e:  # re-raised by stop()
+            self._reader_error.append(e)
+        finally:
+            self._nat.close_source()
+
+    def _raise_drain_error(self) -> None:
+        if self._drain_error:
+            err = self._drain_error.pop()
+            raise err
+
+    def poll(self, max_bundles: int = 1024) -> int:
+        """Hands waiting bundles to the callback (on this thread). Returns how many. With the
+        drain thread running this only re-raises a callback exception it caught."""
+        self._raise_drain_error()
         if self.callback is None:
             return 0
-        total = 0
-        for _ in range(64):  # bounded: at most 64 batches per call
-            batch = self._native.drain(max_bundles)
-            if not len(batch):
-                break
-            total += len(batch)
-            self.callback(batch)
-        return total
+        if self._drainer is not None and self._drainer.is_alive():
+            return 0
+        with self._drain_lock:
+            return _drain_batches(self._nat, self.callback, max_bundles)
 
-    def wait(self, timeout=None, poll_interval=0.001):
+    def wait(self, timeout: float | None = None, poll_interval: float = 0.001) -> bool:
         """Waits (draining to the callback) until the pipeline finishes by itself (max_txns)
         or timeout seconds pass. Returns finished."""
         deadline = None if timeout is None else time.perf_counter() + timeout
-        while not self._native.finished:
+        while not self._nat.finished:
             if deadline is not None and time.perf_counter() >= deadline:
                 return False
             if not self.poll():
                 time.sleep(poll_interval)
         return True
 
-    def stop(self, timeout=30.0):
+    def stop(self, timeout: float = 30.0) -> dict[str, Any]:
         """Stops ingress, drains every ring (handing bundles to the callback), joins the
         threads and returns the final report. Idempotent. If the drain takes longer than
         timeout seconds (e.g. a callback that never returns), the stages are abandoned and
@@ -305,24 +489,48 @@ class Pipeline:
         if self._t_start is None:
             raise RuntimeError("the pipeline was never started")
         self._t_stop = time.perf_counter()
-        self._native.stop()
-        abandoned = not self.wait(timeout)
-        if abandoned:
-            self._native.abandon()
-        self._native.join()
-        self.poll()
-        self._close_fd()
-        self._close_shm(unlink=not self._keep_shm)
-        self._final = self.report(final=True)
-        self._final["abandoned"] = abandoned
+        native = self._nat
+        self._stopping = True
+        if self._reader is not None:
+            self._reader.join()
+            self._reader = None
+        native.stop()
+        abandoned = True
+        try:
+            abandoned = not self.wait(timeout)
+            self.poll()  # with callback_thread=False: what the last wait() turn left
+        finally:  # also when the callback raised: never leave threads writing
+            if not native.finished:
+                native.abandon()
+            native.join()
+            self._stop_drainer()  # its last drain runs after the join: sees every bundle
+            try:
+                self.poll()  # re-raises what the callback raised on the drain thread
+            finally:
+                self._close_fd()
+                self._close_shm(unlink=not self._keep_shm)
+                self._final = self.report(final=True)
+                self._final["abandoned"] = abandoned
+                if self._reader_error:  # the file reader failed: the run did not see it all
+                    err = self._reader_error[0]
+                    self._final["input_error"] = f"{type(err).__name__}: {err}"
+                    self._final["conservation_ok"] = False
+                    self._final["conservation_failures"].append(
+                        f"input reader failed: {self._final['input_error']}")
         return self._final
 
-    def _close_fd(self):
+    def _stop_drainer(self) -> None:
+        drainer, self._drainer = self._drainer, None
+        if drainer is not None:
+            self._drain_stop.set()
+            drainer.join()
+
+    def _close_fd(self) -> None:
         if self._fd >= 0:
             os.close(self._fd)
             self._fd = -1
 
-    def _close_shm(self, unlink):
+    def _close_shm(self, unlink: bool) -> None:
         """Closes the output SharedRing (its consumer sees the producer depart) and, if
         unlink, removes its name. Call only once the output thread is joined."""
         ring, self.output_ring = self.output_ring, None
@@ -336,7 +544,15 @@ class Pipeline:
             except FileNotFoundError:  # someone else removed it already
                 pass
 
-    def __del__(self):
+    def __del__(self) -> None:
+        native = getattr(self, "_native", None)
+        if (native is not None and getattr(self, "_t_start", None) is not None
+                and getattr(self, "_final", None) is None):
+            # started, never stopped: the native threads may still write to the output fd
+            # (and a file opened meanwhile would get that fd number): quit, join, then close
+            native.abandon()
+            native.join()
+            self._stop_drainer()
         if getattr(self, "_fd", -1) >= 0:
             self._close_fd()
         if getattr(self, "output_ring", None) is not None:
@@ -350,23 +566,24 @@ class Pipeline:
 
     # -- measurement ----------------------------------------------------------------------
 
-    def histogram(self, name):
+    def histogram(self, name: str) -> Histogram:
         """Snapshot of a latency histogram (velox.Histogram, ns): one of
         ingress_to_book, book_to_bundler, ingress_to_bundler, bundle_to_output,
         end_to_end, ingress_lateness."""
-        return self._native.histogram(name)
+        return self._nat.histogram(name)
 
-    def counters(self):
-        return self._native.counters()
+    def counters(self) -> dict[str, Any]:
+        return self._nat.counters()
 
-    def stats(self):
+    def stats(self) -> dict[str, Any]:
         """Live report (counters are a recent snapshot while running)."""
         self.poll()
         return self.report(final=False)
 
-    def report(self, final=False):
+    def report(self, final: bool = False) -> dict[str, Any]:
         """The machine-readable report (what --json writes)."""
-        c = self._native.counters()
+        native = self._nat
+        c = native.counters()
         now = time.perf_counter()
         if self._t_start is None:
             elapsed = 0.0
@@ -377,9 +594,9 @@ class Pipeline:
         achieved = c["generated"] / elapsed if elapsed > 0 else 0.0
         drops_total = (c["drops"]["ingress_to_book"] + c["drops"]["book_to_bundler"]
                        + c["drops"]["bundler_to_output_txns"])
-        latency = {}
+        latency: dict[str, dict[str, float]] = {}
         for name in HISTOGRAMS:
-            h = self._native.histogram(name)
+            h = native.histogram(name)
             latency[name] = {
                 "count": h.count, "min": h.min, "mean": h.mean, "p50": h.percentile(50),
                 "p90": h.percentile(90), "p99": h.percentile(99), "p999": h.percentile(99.9),
@@ -395,34 +612,88 @@ class Pipeline:
             "threads": len(self.thread_cpu),
             "wait": self.wait_strategy,
             "on_full": self.on_full,
-            "memory_bytes": self._native.memory_bytes,
+            "memory_bytes": native.memory_bytes,
+            "bundle_timeout_us": self._bundle_timeout_us,
+            "stage": None if self.stage is None else repr(self.stage),
+            "input": self.input,
+            "fed": self.fed if self._source[0] != "synthetic" else None,
         }
         if final:
-            failures = self._native.conservation_failures()
+            failures = native.conservation_failures()
+            if self._source[0] != "synthetic" and c["generated"] != self.fed:
+                failures.append(f"fed ({self.fed}) == generated ({c['generated']})")
             out["conservation_ok"] = not failures and c["finished"]
             out["conservation_failures"] = failures
-            out["book_digest"] = f"{self._native.book_digest():016x}"
+            out["book_digest"] = f"{native.book_digest():016x}"
         return out
+
+
+class BookView:
+    """Pipeline.book: reads the running pipeline's L2 book (prices in fixed point)."""
+
+    def __init__(self, native: NativePipeline) -> None:
+        self._native = native
+
+    def best_bid(self) -> tuple[int, int] | None:
+        return self._native.best(0)
+
+    def best_ask(self) -> tuple[int, int] | None:
+        return self._native.best(1)
+
+    def depth(self, n: int = 10) -> tuple[tuple[npt.NDArray[np.int64], npt.NDArray[np.uint64]],
+                                          tuple[npt.NDArray[np.int64], npt.NDArray[np.uint64]]]:
+        """((bid prices, bid qtys), (ask prices, ask qtys)), best first, up to n levels each."""
+        return self._native.depth(0, n), self._native.depth(1, n)
+
+
+def _drain_batches(native: NativePipeline, callback: Callback, max_bundles: int) -> int:
+    total = 0
+    for _ in range(64):  # bounded: at most 64 batches per call
+        batch = native.drain(max_bundles)
+        if not len(batch):
+            break
+        total += len(batch)
+        callback(batch)
+    return total
+
+
+def _drain_loop(native: NativePipeline, callback: Callback, lock: threading.Lock,
+                stop: threading.Event, errors: list[BaseException]) -> None:
+    """The drain thread: pops the python ring into the callback until stop is set (after
+    the native threads are joined, so the final drain sees every bundle). Holds no reference
+    to the Pipeline (so dropping it still runs __del__)."""
+    while True:
+        stopping = stop.is_set()  # read before the drain: a set flag means joined threads
+        try:
+            with lock:
+                n = _drain_batches(native, callback, 1024)
+        except BaseException as e:  # re-raised on the driver by poll()/stop()
+            errors.append(e)
+            return
+        if stopping and not n:
+            return
+        if not n:
+            stop.wait(0.0002)
 
 
 # -- command line ------------------------------------------------------------------------
 
-DEFAULTS = {
-    "rate": "100000", "duration": 10.0, "cores": None, "seed": 1, "levels": 1024,
+DEFAULTS: dict[str, Any] = {
+    "rate": "100000", "duration": None, "cores": None, "seed": 1, "levels": 1024,
     "tick_size": 0.01, "base_price": 100.0, "bundle_timeout_us": 100.0, "on_full": "drop",
     "wait": None, "output": None, "json": None, "quiet": False, "count": 0,
-    "cancel_share": 0.2, "timestamps": "tsc", "keep_shm": False,
+    "cancel_share": 0.2, "timestamps": "tsc", "keep_shm": False, "input": "synthetic",
 }
 
 
 class _Parser(argparse.ArgumentParser):
-    def error(self, message):  # one line, exit 2
+    def error(self, message: str) -> Any:  # one line, exit 2 (never returns)
         self.exit(2, f"{self.prog}: error: {message}\n")
 
 
-def _float_option(accept, requirement):
+def _float_option(accept: Callable[[float], bool], requirement: str) -> Callable[[str], float]:
     """An argparse type: a float for which accept(value) holds, else "must be <requirement>"."""
-    def parse(text):
+    def parse(text: str) -> float:
         try:
             v = float(text)
         except ValueError:
@@ -438,7 +709,7 @@ _nonneg_float = _float_option(lambda v: 0 <= v < math.inf, ">= 0")
 _share = _float_option(lambda v: 0 <= v < 1, "in [0, 1)")
 
 
-def _rate(text):
+def _rate(text: str) -> float | str:
     if str(text).lower() == "max":
         return "max"
     try:
@@ -450,8 +721,8 @@ def _rate(text):
     return v
 
 
-def _int_range(lo, hi, pow2=False):
-    def parse(text):
+def _int_range(lo: int, hi: int, pow2: bool = False) -> Callable[[str], int]:
+    def parse(text: str) -> int:
         try:
             v = int(text)
         except ValueError:
@@ -463,7 +734,7 @@ def _int_range(lo, hi, pow2=False):
     return parse
 
 
-def _cores(text):
+def _cores(text: str) -> list[int]:
     try:
         cpus = parse_cores(text)
         stage_mapping(cpus)
@@ -472,7 +743,19 @@ def _cores(text):
     return cpus
 
 
-def _output(text):
+def _input(text: str) -> str:
+    try:
+        kind, path = parse_input(text)
+        if kind == "feed":
+            raise ValueError("'feed' is for Pipeline.feed() from Python, not the command line")
+        if kind == "events":
+            _check_events_file(path)
+    except ValueError as e:
+        raise argparse.ArgumentTypeError(str(e)) from None
+    return text
+
+
+def _output(text: str) -> str:
     try:
         parse_output(text)
     except ValueError as e:
@@ -480,19 +763,21 @@ def _output(text):
     return text
 
 
-def build_parser():
+def build_parser() -> argparse.ArgumentParser:
     p = _Parser(
         prog="velox-pipeline",
         description="Run velox's native transaction pipeline (ingress -> order book -> bundler "
                     "-> output on pinned threads) and report rates, drops, latency and the "
                     "conservation check. Every option can also be set in --config FILE.toml "
                     "(keys as the long option names, '-' or '_'); the command line wins.",
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+        # each help text states its default itself ("[default: X]"); the
+        # ArgumentDefaultsHelpFormatter would add a second "(default: None)"
     )
     a = p.add_argument
     a("--config", metavar="FILE.toml", help="read options from a TOML file (top-level keys, or a [pipeline] table)")
     a("--rate", type=_rate, help="target ingress rate in transactions/s (Poisson arrivals), or 'max' for unpaced [default: 100000]")
-    a("--duration", type=_positive_float, help="run time in seconds (the run also ends when --count transactions are through) [default: 10]")
+    a("--input", metavar="synthetic|events:PATH", type=_input, help="the source: the synthetic Poisson generator, or a raw TXN_DTYPE file replayed unpaced (numpy's arr.tofile(PATH)); a file ends the run by itself [default: synthetic]")
+    a("--duration", type=_positive_float, help="run time in seconds (the run also ends when --count transactions are through, or a file input is replayed) [default: 10 for synthetic input, unlimited for a file]")
     a("--count", type=_int_range(0, 2**63), help="stop ingress after this many transactions (0: no limit) [default: 0]")
     a("--cores", type=_cores, help="CPUs to pin the stage threads to, e.g. '0', '0,1', '0-3'; 1 CPU runs all stages on one thread, 2 group them in pairs, 4+ give each its own [default: every CPU this process may use but the first, left to Python and the OS]")
     a("--seed", type=_int_range(0, 2**64 - 1), help="seed of the order-flow generator [default: 1]")
@@ -511,10 +796,10 @@ def build_parser():
     return p
 
 
-def _load_config(path, parser):
-    try:
+def _load_config(path: str, parser: argparse.ArgumentParser) -> dict[str, Any]:
+    if sys.version_info >= (3, 11):
         import tomllib
-    except ModuleNotFoundError:  # Python < 3.11
+    else:  # Python < 3.11
         try:
             import tomli as tomllib
         except ModuleNotFoundError:
@@ -529,7 +814,7 @@ def _load_config(path, parser):
     if isinstance(data.get("pipeline"), dict):
         data = data["pipeline"]
     known = {act.dest: act for act in parser._actions if act.dest not in ("help", "config")}
-    values = {}
+    values: dict[str, Any] = {}
     for key, value in data.items():
         dest = key.replace("-", "_")
         act = known.get(dest)
@@ -543,16 +828,17 @@ def _load_config(path, parser):
             continue
         if act.choices is not None and value not in act.choices:
             parser.error(f"argument {option}: invalid choice {value!r} (choose from {', '.join(act.choices)})")
-        if act.type is not None:
+        convert = act.type
+        if callable(convert):
             try:
-                value = act.type(str(value))
+                value = convert(str(value))
             except argparse.ArgumentTypeError as e:
                 parser.error(f"argument {option}: {e}")
         values[dest] = value
     return values
 
 
-def parse_args(argv=None):
+def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser = build_parser()
     args = parser.parse_args(argv)
     merged = dict(DEFAULTS)
@@ -563,73 +849,133 @@ def parse_args(argv=None):
             merged[key] = value
     if merged["rate"] == "100000":
         merged["rate"] = 100000.0
+    if merged["duration"] is None:  # a file input runs until it is replayed
+        merged["duration"] = 10.0 if merged["input"] == "synthetic" else math.inf
     return argparse.Namespace(**merged)
 
 
-def _fmt_rate(v):
+def _fmt_rate(v: float) -> str:
     return f"{v / 1e6:.2f}M" if v >= 1e6 else f"{v / 1e3:.1f}k" if v >= 1e3 else f"{v:.0f}"
 
 
-def _progress_line(r, prev, dt):
+def _fmt_ns(v: float) -> str:
+    """A duration in ns with a readable unit: 850ns, 12.3us, 4.56ms, 1.23s."""
+    if v < 1e3:
+        return f"{v:.0f}ns"
+    if v < 1e6:
+        return f"{v / 1e3:.1f}us"
+    if v < 1e9:
+        return f"{v / 1e6:.2f}ms"
+    return f"{v / 1e9:.2f}s"
+
+
+def _progress_line(r: dict[str, Any], prev: dict[str, Any] | None, dt: float) -> str:
     c, pc = r["counters"], prev["counters"] if prev else None
 
-    def rate(key):
+    def rate(key: str) -> float:
         return (c[key] - (pc[key] if pc else 0)) / dt if dt > 0 else 0.0
 
     d = c["drops"]
     e2e = r["latency_ns"]["end_to_end"]
-    return (f"{r['duration_s']:6.1f}s  gen {c['generated']:>11,} ({_fmt_rate(rate('generated'))}/s)"
-            f"  book {c['applied'] + c['rejected']:>11,} ({_fmt_rate(rate('applied') + rate('rejected'))}/s)"
+    return (f"{r['duration_s']:6.1f}s  generated {c['generated']:>11,} total"
+            f" ({_fmt_rate(rate('generated'))} txn/s this second)"
+            f"  book {c['applied'] + c['rejected']:>11,}"
+            f" ({_fmt_rate(rate('applied') + rate('rejected'))} txn/s)"
             f"  bundled {c['bundled']:>11,}  out {c['output_bundles']:>9,} bundles"
             f"  drops {d['ingress_to_book']}/{d['book_to_bundler']}/{d['bundler_to_output']}"
-            f"  e2e p50 {e2e['p50'] / 1e3:.1f}us p99 {e2e['p99'] / 1e3:.1f}us")
+            f"  e2e p50 {_fmt_ns(e2e['p50'])} p99 {_fmt_ns(e2e['p99'])}")
 
 
-def format_summary(r):
+def format_summary(r: dict[str, Any]) -> str:
+    """The human summary of a report (what the CLI prints at the end)."""
     c, d = r["counters"], r["counters"]["drops"]
     target = r["rate"]["target"]
     lines = ["", "== velox pipeline summary =="]
     tgt = f"{target:,.0f} txn/s" if target else "max (unpaced)"
     pct = f" ({100 * r['rate']['achieved'] / target:.2f}% of target)" if target else ""
-    lines.append(f"rate: target {tgt}, achieved {r['rate']['achieved']:,.0f} txn/s{pct} over {r['duration_s']:.2f} s")
-    lines.append(f"generated {c['generated']:,}  applied {c['applied']:,}  rejected {c['rejected']:,}"
-                 f"  traded {c['traded']:,}  cas timeouts {c['cas_timeouts']:,}  late {c['late']:,}")
+    if r.get("interrupted_by"):
+        lines.append(f"interrupted by {r['interrupted_by']} after {r['duration_s']:.2f} s:"
+                     " ingress stopped early, every ring drained (the counts below are complete)")
+    lines.append(f"rate: target {tgt}, achieved {r['rate']['achieved']:,.0f} txn/s (mean over the run)"
+                 f"{pct} over {r['duration_s']:.2f} s")
+    lines.append(f"generated {c['generated']:,}  applied {c['applied']:,}"
+                 f"  rejected {c['rejected']:,} (cancels whose order was no longer in the book)"
+                 f"  traded {c['traded']:,}  cas timeouts {c['cas_timeouts']:,}")
+    if r["rate"]["target"]:
+        lines.append(f"late {c['late']:,}: transactions made >= {LATE_NS // 1000} us after their"
+                     " scheduled Poisson time (ingress could not keep up, or was preempted)")
+    timeout_us = r.get("bundle_timeout_us")
     lines.append(f"bundled {c['bundled']:,} txns into {c['bundles']:,} bundles"
+                 f" ({c['bundles_timed_out']:,} closed by the {timeout_us:g} us timeout, the rest"
+                 f" full at 16 or at shutdown); output {c['output_bundles']:,} bundles"
+                 if timeout_us is not None else
+                 f"bundled {c['bundled']:,} txns into {c['bundles']:,} bundles"
                  f" ({c['bundles_timed_out']:,} closed by timeout); output {c['output_bundles']:,} bundles")
+    if c["bundles"] and c["bundles_timed_out"] * 2 >= c["bundles"] and timeout_us:
+        lines.append(f"note: most bundles closed by the timeout, so end-to-end p50 is dominated by"
+                     f" the wait in an open bundle (up to {timeout_us:g} us), not by the stages;"
+                     " see bundle_to_output and book_to_bundler for the stages themselves")
     lines.append(f"drops: ingress->book {d['ingress_to_book']:,}, book->bundler {d['book_to_bundler']:,},"
                  f" bundler->output {d['bundler_to_output']:,} bundles ({d['bundler_to_output_txns']:,} txns),"
                  f" output->python {d['output_to_python']:,}, output->shm {d['output_to_external']:,};"
                  f" drop rate {100 * r['drop_rate']:.4f}%")
-    lines.append("latency (ns)           count        p50        p90        p99      p99.9        max")
+    if r.get("stage"):
+        u = c["user_stage"]
+        lines.append(f"user stage {r['stage']}: {u['batches']:,} batches, {u['emitted']:,} orders"
+                     f" emitted into the bundler, {u['rejected']:,} invalid orders refused,"
+                     f" {u['bad_returns']:,} returns over capacity refused"
+                     + ("; init refused: the stage never ran" if u["init_failed"] else ""))
+    lines.append("latency                count        p50        p90        p99      p99.9        max")
     for name in REPORT_HISTOGRAMS + ("ingress_lateness",):
         h = r["latency_ns"][name]
-        lines.append(f"  {name:<18} {h['count']:>9,} {h['p50']:>10,} {h['p90']:>10,} {h['p99']:>10,}"
-                     f" {h['p999']:>10,} {h['max']:>10,}")
+        cells = " ".join(f"{_fmt_ns(h[k]):>10}" for k in ("p50", "p90", "p99", "p999", "max"))
+        lines.append(f"  {name:<18} {h['count']:>9,} {cells}")
     lines.append(f"working set: {r['memory_bytes'] / 1024:,.0f} KiB allocated at start")
     mapping = ", ".join(f"{s}->cpu{cpu}" for s, cpu in r["mapping"].items())
     lines.append(f"mapping ({r['threads']} thread(s), wait={r['wait']}, on_full={r['on_full']}): {mapping}")
     if c["pin_failures"]:
         lines.append(f"warning: {c['pin_failures']} thread(s) could not be pinned")
     if c["write_errors"]:
-        lines.append(f"warning: {c['write_errors']} output write(s) failed (errno {c['last_write_errno']})")
+        err = c["last_write_errno"]
+        lines.append(f"error: {c['write_errors']} output write(s) failed"
+                     f" (errno {err}: {os.strerror(err) if err else '?'}); {c['bytes_written']:,} of"
+                     f" {c['output_bundles'] * BUNDLE_DTYPE.itemsize:,} bytes written")
     ok = r.get("conservation_ok")
     lines.append("conservation: " + ("OK (generated = applied + rejected + drops; applied = bundled + drops;"
-                                     " bundle counts = bundled; bundles out = bundles - drops)"
+                                     " bundle counts = bundled; bundles out = bundles - drops;"
+                                     " bytes written = bundles out x 528)"
                                      if ok else "FAILED: " + "; ".join(r.get("conservation_failures") or ["not finished"])))
     return "\n".join(lines)
 
 
-def main(argv=None):
-    """Entry point of ``python -m velox.pipeline`` and ``velox-pipeline``. Returns 0, or
-    exits 2 on invalid options."""
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of ``python -m velox.pipeline`` and ``velox-pipeline``. Returns 0, 1 when
+    conservation failed (a lost item, a failed output write), or exits 2 on invalid options
+    (including a --json file that cannot be written, found before the run starts)."""
     args = parse_args(argv)
+    json_file: IO[str] | None = None
+    if args.json and args.json != "-":
+        try:  # found now, not after a long run
+            json_file = open(args.json, "w")
+        except OSError as e:
+            print(f"velox-pipeline: error: --json: cannot write {args.json!r}: {e.strerror}",
+                  file=sys.stderr)
+            return 2
+    try:
+        return _run(args, json_file)
+    finally:
+        if json_file is not None:
+            json_file.close()
+
+
+def _run(args: argparse.Namespace, json_file: IO[str] | None) -> int:
     try:
         pipe = Pipeline(
             rate=args.rate, cores=args.cores, seed=args.seed, levels=args.levels,
             tick_size=args.tick_size, base_price=args.base_price,
             bundle_timeout_us=args.bundle_timeout_us, on_full=args.on_full, wait=args.wait,
             output=args.output, max_txns=args.count, cancel_share=args.cancel_share,
-            timestamps=args.timestamps, keep_shm=args.keep_shm)
+            timestamps=args.timestamps, keep_shm=args.keep_shm, input=args.input)
     except (ValueError, TypeError) as e:
         print(f"velox-pipeline: error: {e}", file=sys.stderr)
         return 2
@@ -638,13 +984,14 @@ def main(argv=None):
         print(f"velox-pipeline: error: --output: cannot {what} {args.output!r}: {e.strerror}", file=sys.stderr)
         return 2
 
-    interrupted = []
+    interrupted: list[int] = []
 
-    def on_signal(signum, frame):
+    def on_signal(signum: int, frame: object) -> None:
         interrupted.append(signum)
 
     old = {s: signal.signal(s, on_signal) for s in (signal.SIGINT, signal.SIGTERM)}
-    out = sys.stdout
+    # with --json - stdout carries the JSON alone; the human text goes to stderr
+    out = sys.stderr if args.json == "-" else sys.stdout
     try:
         mapping = ", ".join(f"{s}->cpu{cpu}" for s, cpu in pipe.mapping.items())
         if not args.quiet:
@@ -674,11 +1021,10 @@ def main(argv=None):
     print(format_summary(report), file=out, flush=True)
     if args.json:
         text = json.dumps(report, indent=2, sort_keys=True)
-        if args.json == "-":
-            print(text, file=out)
+        if json_file is None:
+            print(text, file=sys.stdout, flush=True)
         else:
-            with open(args.json, "w") as f:
-                f.write(text + "\n")
+            json_file.write(text + "\n")
     return 0 if report["conservation_ok"] else 1
 
 

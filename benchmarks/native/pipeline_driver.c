@@ -4,7 +4,9 @@
  * determinism check of the output file against another build.
  *
  *   S=csrc; gcc -std=c11 -O3 -g -DNDEBUG -D_GNU_SOURCE -I$S benchmarks/native/pipeline_driver.c \
- *       $S/velox/pipeline.c $S/velox/orderbook.c $S/velox/ring.c $S/velox/histogram.c \
+ *       $S/velox/pipeline.c $S/velox/pipeline_source.c $S/velox/pipeline_book.c \
+ *       $S/velox/pipeline_bundler.c $S/velox/pipeline_sink.c \
+ *       $S/velox/orderbook.c $S/velox/ring.c $S/velox/histogram.c \
  *       $S/velox/tsc.c $S/velox/types.c -o build/pipeline_driver -pthread -lm   [-flto]
  *   valgrind --tool=callgrind build/pipeline_driver 1000000 1 64 2.5   # Ir / 1e6 = per txn
  *   build/pipeline_driver 20000000 1                                   # unpaced throughput

@@ -1,6 +1,9 @@
 /* test_pipeline.c — the native pipeline end to end: conservation in drop and block modes,
  * byte-identical output for the same seed whatever the thread mapping, the python ring, a
  * paced run without drops, the external ring, and config validation. Every bundle written is checked. */
+#include <fcntl.h>
+#include <pthread.h>
+#include <sched.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -10,6 +13,9 @@
 
 #include "check.h"
 #include "velox/pipeline.h"
+#include "velox/prng.h"
+#include "velox/ring.h"
+#include "velox/stage_builtin.h"
 #include "velox/tsc.h"
 #include "velox/types.h"
 
@@ -88,6 +94,7 @@ static void test_block_mode_conserves_and_is_deterministic_across_mappings(void)
         CHECK(k.finished == 1);
         CHECK(k.generated == n);
         CHECK(vx_pipeline_check_conservation(&k, 0) == 0);
+        CHECK(vx_pipeline_check_conservation(&k, VX_PIPELINE_SINK_FILE) == 0);
         CHECK(k.drops_ingress + k.drops_book + k.drops_bundler == 0);
         CHECK(k.applied > n / 2 && k.rejected > 0); /* realistic flow: some cancels miss */
         CHECK(k.write_errors == 0);
@@ -302,6 +309,145 @@ static void test_external_ring_drop_mode_counts_drops(void) {
     vx_ring_destroy(ext);
 }
 
+static void test_failed_writes_break_file_conservation(void) {
+    int fd = open("/dev/full", O_WRONLY);
+    if (fd < 0) return; /* no /dev/full on this system */
+    vx_pipeline_config c;
+    base_config(&c);
+    c.on_full = VX_ON_FULL_BLOCK;
+    c.max_txns = vx_test_count(20000, 2000);
+    c.output_fd = fd;
+    vx_pipeline *p = NULL;
+    REQUIRE(vx_pipeline_create(&c, &p) == VX_OK);
+    vx_pipeline_counters k;
+    run_to_end(p, &k);
+    CHECK(k.write_errors > 0 && k.bytes_written == 0 && k.output_bundles > 0);
+    CHECK(vx_pipeline_check_conservation(&k, 0) == 0); /* the in-memory stages conserve */
+    CHECK(vx_pipeline_check_conservation(&k, VX_PIPELINE_SINK_FILE) == VX_CONSERVE_FILE);
+    vx_pipeline_destroy(p);
+    close(fd);
+}
+
+/* The user-stage host: every builtin kind, block and drop mode, 1 and 4 threads. Checks
+ * conservation with the emitted orders, the hostile stages' counters, init/finish once. */
+static void test_user_stage_host(void) {
+    for (int kind = 0; kind < VX_BUILTIN_KINDS; kind++) {
+        for (int mode = 0; mode < 2; mode++) {
+            vx_builtin_stage st;
+            REQUIRE(vx_builtin_stage_init(&st, (vx_builtin_kind)kind, 2) == VX_OK);
+            vx_pipeline_config c;
+            base_config(&c);
+            map_threads(&c, mode ? 4 : 1);
+            c.on_full = mode ? VX_ON_FULL_DROP : VX_ON_FULL_BLOCK;
+            c.max_txns = vx_test_count(40000, 2000);
+            c.user_stage = &st.table;
+            c.user_emit_capacity = 16;
+            c.txn_ring_capacity = 64; /* backpressure with the emit room reserved */
+            vx_pipeline *p = NULL;
+            REQUIRE(vx_pipeline_create(&c, &p) == VX_OK);
+            vx_pipeline_counters k;
+            run_to_end(p, &k);
+            CHECK(vx_pipeline_check_conservation(&k, 0) == 0);
+            CHECK(st.state.inits == 1 && st.state.finishes == (kind == VX_BUILTIN_FAIL_INIT ? 0u : 1u));
+            CHECK(k.user_init_failed == (kind == VX_BUILTIN_FAIL_INIT));
+            if (kind == VX_BUILTIN_FAIL_INIT) CHECK(k.user_batches == 0 && st.state.batches == 0);
+            else CHECK(k.user_batches == st.state.batches && st.state.events == k.applied);
+            if (kind == VX_BUILTIN_BAD_COUNT) CHECK(k.user_bad_returns == k.user_batches && k.user_emitted == 0);
+            else CHECK(k.user_bad_returns == 0);
+            if (kind == VX_BUILTIN_BAD_RECORDS) {
+                CHECK(k.user_rejected == 2 * k.user_batches && k.user_emitted == k.user_batches);
+            }
+            if (kind == VX_BUILTIN_ECHO) CHECK(k.user_emitted == st.state.orders && k.user_emitted > 0);
+            if (kind == VX_BUILTIN_IMBALANCE) CHECK(k.user_emitted == st.state.orders);
+            if (mode == 0) CHECK(k.bundled == k.applied + k.user_emitted); /* block: no drops */
+            vx_pipeline_destroy(p);
+        }
+    }
+    vx_builtin_stage bad;
+    REQUIRE(vx_builtin_stage_init(&bad, VX_BUILTIN_NOOP, 1) == VX_OK);
+    bad.table.abi_version = 99;
+    vx_pipeline_config c;
+    base_config(&c);
+    c.user_stage = &bad.table;
+    const char *field = NULL;
+    CHECK(vx_pipeline_config_validate(&c, &field) == VX_EINVAL && field && strcmp(field, "user_stage") == 0);
+    bad.table.abi_version = VX_STAGE_ABI_VERSION;
+    c.user_emit_capacity = c.txn_ring_capacity;
+    CHECK(vx_pipeline_config_validate(&c, &field) == VX_EINVAL && strcmp(field, "user_emit_capacity") == 0);
+}
+
+/* A ring source fed by another thread: every record counted, hostile ones rejected by the
+ * book, the run ends by itself once the source is closed and drained. */
+typedef struct feeder_arg {
+    vx_ring *ring;
+    vx_pipeline *p;
+    uint64_t n;
+} feeder_arg;
+
+static void *feeder_main(void *a_) {
+    feeder_arg *a = a_;
+    vx_prng rng;
+    vx_prng_seed(&rng, 5);
+    for (uint64_t i = 0; i < a->n;) { /* bounded: each round pushes one or sleeps */
+        vx_txn t;
+        memset(&t, 0, sizeof t);
+        uint64_t r = vx_prng_next(&rng);
+        t.seq = i;
+        t.side = (uint8_t)(r & 1);
+        t.kind = (uint8_t)((r >> 1) % 5 == 0);
+        t.qty = (uint32_t)(1 + (r >> 8) % 50);
+        t.price = 10000 + (int64_t)((r >> 20) % 64) * 100;
+        if (i % 97 == 0) memset(&t, 0xEE, sizeof t); /* hostile bytes */
+        if (vx_ring_try_push(a->ring, &t) == VX_OK) i++;
+        else sched_yield();
+    }
+    vx_pipeline_close_source(a->p);
+    return NULL;
+}
+
+static void test_ring_source_fed_by_another_thread(void) {
+    for (int mode = 0; mode < 2; mode++) {
+        vx_ring *src = NULL;
+        REQUIRE(vx_ring_create(256, sizeof(vx_txn), &src) == VX_OK);
+        vx_pipeline_config c;
+        base_config(&c);
+        c.tick_size = 100;
+        c.base_price = 10000;
+        map_threads(&c, mode ? 4 : 1);
+        c.on_full = mode ? VX_ON_FULL_DROP : VX_ON_FULL_BLOCK;
+        c.source_ring = src;
+        vx_pipeline *p = NULL;
+        REQUIRE(vx_pipeline_create(&c, &p) == VX_OK);
+        feeder_arg a = {src, p, vx_test_count(60000, 3000)};
+        pthread_t th;
+        REQUIRE(vx_pipeline_start(p) == VX_OK);
+        REQUIRE(pthread_create(&th, NULL, feeder_main, &a) == 0);
+        pthread_join(th, NULL);
+        vx_pipeline_counters k;
+        for (int i = 0; i < 200000 && !vx_pipeline_finished(p); i++) {
+            struct timespec ts = {0, 100000};
+            nanosleep(&ts, NULL);
+        }
+        REQUIRE(vx_pipeline_join(p) == VX_OK);
+        vx_pipeline_read_counters(p, &k);
+        CHECK(k.finished == 1);
+        CHECK(k.generated == a.n);
+        CHECK(vx_pipeline_check_conservation(&k, 0) == 0);
+        CHECK(k.rejected >= a.n / 97); /* at least the hostile ones */
+        if (mode == 0) CHECK(k.drops_ingress == 0 && k.bundled == k.applied);
+        vx_pipeline_destroy(p);
+        vx_ring_destroy(src);
+    }
+    vx_ring *wrong = NULL;
+    REQUIRE(vx_ring_create(8, 16, &wrong) == VX_OK);
+    vx_pipeline_config c;
+    base_config(&c);
+    c.source_ring = wrong;
+    const char *field = NULL;
+    CHECK(vx_pipeline_config_validate(&c, &field) == VX_EINVAL && strcmp(field, "source_ring") == 0);
+    vx_ring_destroy(wrong);
+}
+
 static void test_paced_run_stops_and_drains_without_drops(void) {
     vx_pipeline_config c;
     base_config(&c);
@@ -384,6 +530,9 @@ int main(void) {
     RUN(test_python_ring_drained_by_another_thread_sees_every_bundle);
     RUN(test_external_ring_and_python_ring_each_see_every_bundle);
     RUN(test_external_ring_drop_mode_counts_drops);
+    RUN(test_failed_writes_break_file_conservation);
+    RUN(test_user_stage_host);
+    RUN(test_ring_source_fed_by_another_thread);
     RUN(test_paced_run_stops_and_drains_without_drops);
     RUN(test_abandon_and_destroy_while_running);
     return CHECK_SUMMARY("test_pipeline");

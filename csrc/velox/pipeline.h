@@ -53,6 +53,7 @@
  *     bundles        = output_bundles + drops[bundler->output]
  *     output_bundles = python_bundles + drops[output->python]  (when the python ring is on)
  *     output_bundles = external_bundles + drops[output->external] (when the external ring is on)
+ *     bytes_written  = output_bundles * sizeof(vx_bundle), write_errors = 0 (when output_fd is on)
  *
  * Threading contract: create/start/join/destroy from one controlling thread; stop, abandon,
  * finished, counters, histogram reads and the python ring's consumer side from any one
@@ -65,7 +66,9 @@
 #include <stdint.h>
 
 #include "velox/histogram.h"
+#include "velox/orderbook.h"
 #include "velox/ring.h"
+#include "velox/stage.h"
 #include "velox/types.h"
 
 enum { VX_STAGE_INGRESS = 0, VX_STAGE_BOOK = 1, VX_STAGE_BUNDLER = 2, VX_STAGE_OUTPUT = 3, VX_STAGES = 4 };
@@ -119,6 +122,18 @@ typedef struct vx_pipeline_config {
     uint32_t thread_count;          /* [1, 4] */
     uint32_t stage_thread[VX_STAGES]; /* thread of each stage; every thread gets >= 1 stage */
     int32_t thread_cpu[VX_PIPELINE_MAX_THREADS]; /* CPU to pin thread t to, or -1 */
+    const vx_user_stage *user_stage; /* NULL: none; else run on the book thread after the
+                                        book (velox/stage.h); must outlive the pipeline */
+    uint32_t user_emit_capacity;     /* orders a stage may emit per batch, [1, 4096] and <
+                                        txn_ring_capacity (default 64) */
+    vx_ring *source_ring;            /* NULL: the synthetic generator; else the source is this
+                                        caller-owned ring of vx_txn (elem_size 32) fed by one
+                                        producer (Python's Pipeline.feed, a file reader, another
+                                        process): ingress pops it (rate/seed/max_txns unused),
+                                        stamps tsc (not in logical mode), and finishes once
+                                        vx_pipeline_close_source (or stop) was called and the
+                                        ring is empty. Records are not trusted: the book
+                                        rejects invalid ones (counted in rejected). */
 } vx_pipeline_config;
 
 /* A consistent-enough snapshot of the counters (relaxed loads; exact once finished). */
@@ -145,6 +160,11 @@ typedef struct vx_pipeline_counters {
     uint64_t drops_external;    /* bundles dropped: external ring full */
     uint64_t late;              /* ingress: txns made >= VX_PIPELINE_LATE_NS after schedule */
     uint64_t pin_failures;      /* threads that could not be pinned */
+    uint64_t user_batches;      /* user stage: on_batch calls */
+    uint64_t user_emitted;      /* user stage: valid orders it emitted (forwarded or dropped) */
+    uint64_t user_rejected;     /* user stage: emitted orders that failed vx_txn_validate */
+    uint64_t user_bad_returns;  /* user stage: on_batch returned more than its capacity */
+    uint64_t user_init_failed;  /* user stage: 1 if init refused (the stage then never ran) */
     int32_t last_write_errno;
     uint32_t finished;          /* 1 once every stage has finished */
 } vx_pipeline_counters;
@@ -153,15 +173,18 @@ typedef struct vx_pipeline_counters {
 /* Which conservation equation failed (bit set), 0 when all hold. */
 enum {
     VX_CONSERVE_BOOK = 1,    /* generated = applied + rejected + drops_ingress */
-    VX_CONSERVE_BUNDLER = 2, /* applied = bundled + drops_book */
+    VX_CONSERVE_BUNDLER = 2, /* applied + user_emitted = bundled + drops_book */
     VX_CONSERVE_BUNDLES = 4, /* bundled = output_txns + drops_bundler_txns */
     VX_CONSERVE_OUTPUT = 8,  /* bundles = output_bundles + drops_bundler */
     VX_CONSERVE_PYTHON = 16,  /* output_bundles = python_bundles + drops_python (python ring on) */
-    VX_CONSERVE_EXTERNAL = 32 /* output_bundles = external_bundles + drops_external (external on) */
+    VX_CONSERVE_EXTERNAL = 32, /* output_bundles = external_bundles + drops_external (external on) */
+    VX_CONSERVE_FILE = 64      /* bytes_written = output_bundles * sizeof(vx_bundle) and
+                                * write_errors = 0 (output_fd on): a run that failed to write
+                                * what it counted does not conserve */
 };
 
 /* Which optional sinks a run had, for vx_pipeline_check_conservation. */
-enum { VX_PIPELINE_SINK_PYTHON = 1, VX_PIPELINE_SINK_EXTERNAL = 2 };
+enum { VX_PIPELINE_SINK_PYTHON = 1, VX_PIPELINE_SINK_EXTERNAL = 2, VX_PIPELINE_SINK_FILE = 4 };
 
 typedef struct vx_pipeline vx_pipeline;
 
@@ -185,6 +208,15 @@ vx_status vx_pipeline_start(vx_pipeline *p);
 
 /* Asks ingress to stop; the rest drain. Returns at once (any thread; idempotent). */
 void vx_pipeline_stop(vx_pipeline *p);
+/* With a source_ring: no more records will come; ingress finishes once the ring is empty
+ * (vx_pipeline_stop does the same). Any thread; idempotent. */
+void vx_pipeline_close_source(vx_pipeline *p);
+
+/* The pipeline's L2 book, for the live view: only its reader functions (vx_book_qty, _best,
+ * _best_bid/_ask, _spread, _mid, _depth) may be called on it, from any thread, while the
+ * pipeline runs (orderbook.h's reader contract: each level read is atomic, a multi-level
+ * answer is a recent view). Valid until vx_pipeline_destroy. */
+const vx_book *vx_pipeline_book(const vx_pipeline *p);
 
 /* Asks every stage to quit at once without draining (any thread; idempotent). */
 void vx_pipeline_abandon(vx_pipeline *p);

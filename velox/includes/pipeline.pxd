@@ -5,6 +5,8 @@ from velox.includes.histogram cimport vx_histogram
 from velox.includes.types cimport vx_status
 
 from velox.includes.ring cimport vx_ring, vx_ring_pop_n, vx_ring_size
+from velox.includes.stage cimport vx_user_stage
+from velox.includes.orderbook cimport vx_book
 
 cdef extern from "velox/pipeline.h" nogil:
     enum:
@@ -21,8 +23,10 @@ cdef extern from "velox/pipeline.h" nogil:
         VX_CONSERVE_OUTPUT
         VX_CONSERVE_PYTHON
         VX_CONSERVE_EXTERNAL
+        VX_CONSERVE_FILE
         VX_PIPELINE_SINK_PYTHON
         VX_PIPELINE_SINK_EXTERNAL
+        VX_PIPELINE_SINK_FILE
 
     ctypedef enum vx_on_full:
         VX_ON_FULL_DROP
@@ -66,6 +70,9 @@ cdef extern from "velox/pipeline.h" nogil:
         uint32_t thread_count
         uint32_t stage_thread[4]
         int32_t thread_cpu[4]
+        const vx_user_stage *user_stage
+        uint32_t user_emit_capacity
+        vx_ring *source_ring
 
     ctypedef struct vx_pipeline_counters:
         uint64_t generated
@@ -90,6 +97,11 @@ cdef extern from "velox/pipeline.h" nogil:
         uint64_t drops_external
         uint64_t late
         uint64_t pin_failures
+        uint64_t user_batches
+        uint64_t user_emitted
+        uint64_t user_rejected
+        uint64_t user_bad_returns
+        uint64_t user_init_failed
         int32_t last_write_errno
         uint32_t finished
 
@@ -108,6 +120,8 @@ cdef extern from "velox/pipeline.h" nogil:
     void vx_pipeline_read_counters(const vx_pipeline *p, vx_pipeline_counters *out)
     const vx_histogram *vx_pipeline_histogram(const vx_pipeline *p, vx_pipeline_hist which)
     vx_ring *vx_pipeline_python_ring(vx_pipeline *p)
+    void vx_pipeline_close_source(vx_pipeline *p)
+    const vx_book *vx_pipeline_book(const vx_pipeline *p)
     uint32_t vx_pipeline_check_conservation(const vx_pipeline_counters *c, uint32_t sinks)
     uint64_t vx_pipeline_memory_bytes(const vx_pipeline *p)
     uint64_t vx_pipeline_book_digest(const vx_pipeline *p)

@@ -1,0 +1,142 @@
+/* velox/pipeline_book.c — the book stage (applies transactions to the L2 ladder). See pipeline.h for the contract,
+ * pipeline_internal.h for the shared state. */
+#include <errno.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "velox/pipeline_internal.h"
+
+/* ---- book ------------------------------------------------------------------------------ */
+
+/* The user stage's start (init, once, on this thread) and finish. */
+static void user_stage_start(vx_pipeline *p, book_state *s) {
+    s->user_inited = 1;
+    const vx_user_stage *us = p->cfg.user_stage;
+    if (us->init && us->init(us->state) != 0) {
+        counter_add(&s->user_init_failed, 1);
+        return;
+    }
+    s->user_live = 1;
+}
+
+static void user_stage_finish(vx_pipeline *p, book_state *s) {
+    if (s->user_live && !s->user_finished) {
+        s->user_finished = 1;
+        if (p->cfg.user_stage->finish) p->cfg.user_stage->finish(p->cfg.user_stage->state);
+    }
+}
+
+/* Runs the user stage on the `accepted` txns of this turn and moves its valid orders into
+ * the ring_mid span behind them. Returns how many it pushed; counts the rest. */
+static uint32_t user_stage_batch(vx_pipeline *p, book_state *s, uint64_t now, uint32_t accepted,
+                                 span_walk *wout, uint32_t pushed, uint32_t room,
+                                 uint32_t *dropped) {
+    const vx_user_stage *us = p->cfg.user_stage;
+    const uint32_t cap = p->cfg.user_emit_capacity;
+    const uint32_t mask = p->cfg.txn_ring_capacity - 1;
+    vx_stage_ctx ctx = {p->book, now, s->user_batch_index++, cap, 0};
+    uint32_t r = us->on_batch(us->state, &ctx, p->user_events, accepted, p->user_orders, cap);
+    counter_add(&s->user_batches, 1);
+    if (r > cap) { /* never trusted: a count past the buffer discards the batch's orders */
+        counter_add(&s->user_bad_returns, 1);
+        return 0;
+    }
+    uint32_t emitted = 0, bad = 0, put = 0;
+    const int timed = !p->cfg.logical_timestamps;
+    for (uint32_t i = 0; i < r; i++) { /* bounded by cap */
+        vx_txn o = p->user_orders[i];
+        if (vx_txn_validate(&o) != VX_FIELD_NONE || o.qty == 0) {
+            bad++;
+            continue;
+        }
+        o.pad[0] = o.pad[1] = 0; /* velox writes padding as zero */
+        if (timed) o.tsc = now;
+        emitted++;
+        if (pushed + put < room) {
+            *(vx_txn *)walk_next(wout, sizeof(vx_txn)) = o;
+            p->book_exit_tsc[(s->pushed + pushed + put) & mask] = now; /* see book_turn */
+            put++;
+        } else {
+            (*dropped)++;
+        }
+    }
+    if (emitted) counter_add(&s->user_emitted, emitted);
+    if (bad) counter_add(&s->user_rejected, bad);
+    return put;
+}
+
+uint32_t vx_pipe_book_turn(vx_pipeline *p) {
+    book_state *s = &p->bookst;
+    if (s->done) return 0;
+    if (p->cfg.user_stage && !s->user_inited) user_stage_start(p, s);
+    /* acquire pairs with the release in stage_finish(ingress); read before the ring so that
+     * "finished and empty" cannot miss a last record */
+    uint32_t upstream_done = atomic_load_explicit(&p->stage_done[VX_STAGE_INGRESS], memory_order_acquire);
+    vx_ring_span in;
+    if (vx_ring_peek(p->ring_in, p->cfg.batch, &in) != VX_OK) {
+        if (upstream_done) {
+            user_stage_finish(p, s);
+            stage_finish(p, VX_STAGE_BOOK, &s->done);
+        }
+        return 0;
+    }
+    uint32_t n = in.first_n + in.second_n;
+    /* with a live user stage, room for its emit buffer too */
+    const uint32_t extra = s->user_live ? p->cfg.user_emit_capacity : 0;
+    vx_ring_span out = {0};
+    uint32_t room = 0;
+    int reserved = vx_ring_reserve(p->ring_mid, n + extra, &out) == VX_OK;
+    if (reserved) room = out.first_n + out.second_n;
+    if (p->cfg.on_full == VX_ON_FULL_BLOCK) {
+        /* only take what can surely go on: applying is not undoable (nor is a stage's
+         * decision to emit: keep room for the whole emit buffer) */
+        if (room <= extra) {
+            if (reserved) vx_ring_commit(p->ring_mid, 0);
+            vx_ring_release(p->ring_in, 0);
+            return 0;
+        }
+        if (n > room - extra) n = room - extra;
+    }
+    const uint64_t now = vx_tsc_read();
+    const uint32_t mask = p->cfg.txn_ring_capacity - 1;
+    const int timed = !p->cfg.logical_timestamps;
+    uint32_t pushed = 0, applied = 0, rejected = 0, traded = 0, timeouts = 0, dropped = 0;
+    vx_histogram *h = &p->hists[VX_HIST_INGRESS_TO_BOOK];
+    latency_run run = {0, 0};
+    span_walk win = walk_start(&in), wout = walk_start(&out);
+    vx_txn *events = s->user_live ? p->user_events : NULL;
+    for (uint32_t i = 0; i < n; i++) { /* bounded by batch */
+        const vx_txn *t = walk_next(&win, sizeof(vx_txn));
+        vx_apply_result res;
+        if (timed) run_add(p, h, now, &run, t->tsc);
+        if (vx_book_apply(p->book, t, &res) != VX_OK) {
+            rejected++;
+            timeouts += res.status == VX_TIMEOUT;
+            continue;
+        }
+        if (events) events[applied] = *t; /* applied < n <= batch */
+        applied++;
+        traded += res.traded_qty > 0;
+        if (pushed < room) {
+            *(vx_txn *)walk_next(&wout, sizeof(vx_txn)) = *t;
+            /* plain store: the commit below (release) publishes it with the record, and the
+             * slot is not reused before the bundler releases the ring slot (see header) */
+            p->book_exit_tsc[(s->pushed + pushed) & mask] = now;
+            pushed++;
+        } else {
+            dropped++;
+        }
+    }
+    if (events && applied)
+        pushed += user_stage_batch(p, s, now, applied, &wout, pushed, room, &dropped);
+    if (reserved) vx_ring_commit(p->ring_mid, pushed);
+    vx_ring_release(p->ring_in, n);
+    run_flush(p, h, now, &run);
+    s->pushed += pushed;
+    counter_add(&s->applied, applied);
+    if (rejected) counter_add(&s->rejected, rejected);
+    if (traded) counter_add(&s->traded, traded);
+    if (timeouts) counter_add(&s->cas_timeouts, timeouts);
+    if (dropped) counter_add(&s->drops, dropped);
+    return n;
+}

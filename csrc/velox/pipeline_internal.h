@@ -1,0 +1,213 @@
+/* velox/pipeline_internal.h — private to the pipeline's C files (pipeline.c wires the
+ * stages; pipeline_source.c, pipeline_book.c, pipeline_bundler.c, pipeline_sink.c each hold one
+ * stage kind's turn function). Not a public contract: the public one is pipeline.h. Shared
+ * here: the pipeline struct (each stage's state block on its own lines, written by that
+ * stage's thread only), the single-writer counters, the span walker, tick->ns conversion and
+ * the latency-run helpers the stages use on their hot paths (static inline: no call cost,
+ * with or without LTO). */
+#ifndef VELOX_PIPELINE_INTERNAL_H
+#define VELOX_PIPELINE_INTERNAL_H
+
+#include "velox/pipeline.h"
+
+#include <pthread.h>
+#include <stdalign.h>
+#include <stdatomic.h>
+#include <stdint.h>
+
+#include "velox/histogram.h"
+#include "velox/orderbook.h"
+#include "velox/prng.h"
+#include "velox/ring.h"
+#include "velox/tsc.h"
+
+/* Stage state lives on its own lines: each block is written by one thread only. 128, not 64:
+ * adjacent-line prefetch pairs lines (see ring.h). */
+#define VX_PIPE_LINE 128
+#define VX_PIPE_MAX_BATCH 4096u
+#define VX_PIPE_SPIN_NS 50000u               /* backoff: spin this long idle before yielding */
+#define VX_PIPE_IDLE_BEFORE_SLEEP_NS 200000u /* backoff: yield until this long idle, then sleep */
+_Static_assert(VX_PIPE_SPIN_NS < VX_PIPE_IDLE_BEFORE_SLEEP_NS, "spin, then yield, then sleep");
+
+_Static_assert(sizeof(vx_txn) == 32 && sizeof(vx_bundle) == 528, "record sizes the rings hold");
+_Static_assert(VX_STAGES == 4 && VX_PIPELINE_MAX_THREADS == 4, "four stages, at most one thread each");
+
+/* A counter with one writer: relaxed load + relaxed store (no lost update is possible with a
+ * single writer, and it avoids a locked RMW). Readers load it relaxed (a statistic). */
+typedef _Atomic uint64_t vx_counter;
+static inline void counter_add(vx_counter *c, uint64_t n) {
+    /* relaxed: single writer; pairs with the relaxed loads in vx_pipeline_read_counters */
+    atomic_store_explicit(c, atomic_load_explicit(c, memory_order_relaxed) + n, memory_order_relaxed);
+}
+static inline uint64_t counter_get(const vx_counter *c) {
+    /* relaxed: pairs with the relaxed store in counter_add (a statistic) */
+    return atomic_load_explicit(c, memory_order_relaxed);
+}
+
+typedef struct ingress_state {
+    vx_prng rng;
+    uint64_t seq;
+    uint64_t next_due_tsc;     /* paced: TSC tick the next transaction is scheduled for */
+    double mean_gap_ticks;     /* paced: 1 / rate in ticks */
+    int64_t mid_level;         /* the random-walking mid, as a level index */
+    uint64_t cancel_below;     /* ceil(cancel_share * 2^53): the cancel test on 53 random bits */
+    int done;
+    vx_counter generated, drops, late;
+} ingress_state;
+
+typedef struct book_state {
+    uint64_t pushed;           /* txns pushed into ring_mid: index into book_exit_tsc */
+    int done;
+    vx_counter applied, rejected, traded, cas_timeouts, drops;
+    /* the user stage (cfg.user_stage), hosted by the book stage's thread */
+    int user_inited, user_live, user_finished;
+    uint64_t user_batch_index;
+    vx_counter user_batches, user_emitted, user_rejected, user_bad_returns, user_init_failed;
+} book_state;
+
+typedef struct bundler_state {
+    vx_bundle *open;           /* the bundle being filled, NULL when none: normally a slot of
+                                  ring_out reserved when the bundle opened (filled in place, no
+                                  528-byte copy); in drop mode with ring_out full, &aside */
+    uint64_t open_since_tsc;   /* when its first transaction arrived */
+    uint64_t next_bundle_id;
+    uint64_t popped;           /* txns taken from ring_mid: index into book_exit_tsc */
+    uint64_t pushed;           /* bundles pushed into ring_out: index into bundle_close_tsc */
+    int done;
+    vx_counter bundled, bundles, timed_out, drops, drops_txns;
+    vx_bundle aside;           /* drop mode: built here when ring_out had no free slot at open;
+                                  at close it gets one more try, else it is dropped */
+} bundler_state;
+
+typedef struct output_state {
+    uint64_t popped;           /* bundles taken from ring_out: index into bundle_close_tsc */
+    uint32_t buffered;         /* bundles waiting in out_buf */
+    int done;
+    vx_counter bundles, txns, python_bundles, bytes_written, write_errors, drops_python;
+    vx_counter external_bundles, drops_external;
+    _Atomic int32_t last_errno;
+} output_state;
+
+typedef struct thread_arg {
+    vx_pipeline *p;
+    uint32_t index;
+} thread_arg;
+
+struct vx_pipeline {
+    vx_pipeline_config cfg;
+    double ns_per_tick;
+    uint64_t ns_per_tick_q32;    /* ns_per_tick in 32.32 fixed point (see ticks_to_ns) */
+    uint64_t timeout_ticks;
+    vx_ring *ring_in, *ring_mid, *ring_out, *ring_py;
+    vx_book *book;
+    uint64_t *book_exit_tsc;     /* [txn_ring_capacity], lockstep with ring_mid's slots */
+    uint64_t *bundle_close_tsc;  /* [bundle_ring_capacity], lockstep with ring_out's slots */
+    vx_bundle *out_buf;          /* [output_buffer_bundles] */
+    int64_t *depth_prices;       /* [levels], for the digest */
+    uint64_t *depth_qtys;
+    vx_histogram *hists;         /* [VX_PIPELINE_HISTS] */
+    vx_txn *user_events;         /* [batch]: the accepted txns of a book turn, contiguous */
+    vx_txn *user_orders;         /* [user_emit_capacity]: the stage's emit buffer */
+    uint64_t memory_bytes;
+    pthread_t threads[VX_PIPELINE_MAX_THREADS];
+    thread_arg args[VX_PIPELINE_MAX_THREADS];
+    uint32_t threads_created;
+    int started, joined;
+
+    alignas(VX_PIPE_LINE) _Atomic uint32_t stop;   /* set by vx_pipeline_stop */
+    _Atomic uint32_t source_closed;                /* set by vx_pipeline_close_source */
+    _Atomic uint32_t abandon;                      /* set by vx_pipeline_abandon */
+    alignas(VX_PIPE_LINE) _Atomic uint32_t stage_done[VX_STAGES];
+    _Atomic uint32_t threads_running;
+    vx_counter pin_failures;                       /* RMW: several threads add */
+    alignas(VX_PIPE_LINE) ingress_state ingress;
+    alignas(VX_PIPE_LINE) book_state bookst;
+    alignas(VX_PIPE_LINE) bundler_state bundler;
+    alignas(VX_PIPE_LINE) output_state output;
+};
+
+/* Walks a span's records in order: a pointer and a count in registers, switching to the
+ * second run when the first is used up (no index arithmetic per record). */
+typedef struct span_walk {
+    char *at, *second;
+    uint32_t left;
+} span_walk;
+
+static inline span_walk walk_start(const vx_ring_span *sp) {
+    span_walk w = {(char *)sp->first, (char *)sp->second, sp->first_n};
+    return w;
+}
+
+/* The next record (the caller never asks for more than the span holds). */
+static inline void *walk_next(span_walk *w, size_t elem_size) {
+    if (w->left == 0) { /* first run used up: continue in the second */
+        w->at = w->second;
+        w->left = UINT32_MAX;
+    }
+    void *r = w->at;
+    w->at += elem_size;
+    w->left--;
+    return r;
+}
+
+/* TSC ticks -> ns as one 64x64->128 multiply and a shift (ns_per_tick in 32.32 fixed point,
+ * computed once at create): no int<->double conversions on the per-record path. Relative
+ * error <= 2^-32 against the double formula. */
+static inline uint64_t ticks_to_ns(const vx_pipeline *p, uint64_t ticks) {
+#ifdef __SIZEOF_INT128__
+    if (p->ns_per_tick_q32) return (uint64_t)(((unsigned __int128)ticks * p->ns_per_tick_q32) >> 32);
+#endif
+    return (uint64_t)((double)ticks * p->ns_per_tick);
+}
+
+static inline uint64_t elapsed_ns(const vx_pipeline *p, uint64_t now, uint64_t then) {
+    return now > then ? ticks_to_ns(p, now - then) : 0;
+}
+
+/* A run of records sharing one start timestamp, recorded into a histogram as one
+ * vx_histogram_record_count: every record of an upstream batch carries the same timestamp
+ * and a stage takes a whole batch at one `now`, so runs are long (up to the batch size) and
+ * the histogram is touched once per run instead of once per record, with identical content. */
+typedef struct latency_run {
+    uint64_t then;  /* start TSC of the run */
+    uint64_t n;     /* records in it (0: none yet) */
+} latency_run;
+
+static inline void run_flush(const vx_pipeline *p, vx_histogram *h, uint64_t now, latency_run *r) {
+    if (r->n) vx_histogram_record_count(h, elapsed_ns(p, now, r->then), r->n);
+    r->n = 0;
+}
+
+static inline void run_add(const vx_pipeline *p, vx_histogram *h, uint64_t now, latency_run *r,
+                           uint64_t then) {
+    if (then != r->then || r->n == 0) {
+        run_flush(p, h, now, r);
+        r->then = then;
+    }
+    r->n++;
+}
+
+static inline void stage_finish(vx_pipeline *p, int stage, int *done) {
+    *done = 1;
+    /* release pairs with the acquire load of stage_done in the next stage's turn: every
+     * record this stage published happens-before the next stage sees it finished */
+    atomic_store_explicit(&p->stage_done[stage], 1, memory_order_release);
+}
+
+/* Ticks until the next paced transaction is due (0 if due now or unpaced/finished). Read by
+ * the ingress stage and by its thread's idle wait. */
+static inline uint64_t ingress_ticks_until_due(const vx_pipeline *p, uint64_t now) {
+    const ingress_state *s = &p->ingress;
+    if (s->done || p->cfg.rate_per_s == 0.0 || s->next_due_tsc <= now) return 0;
+    return s->next_due_tsc - now;
+}
+
+/* The stage turns: each runs one bounded turn (<= cfg.batch items) of its stage and returns
+ * how many items it moved (0: idle this turn). One writer each: the thread the stage is
+ * mapped to. */
+uint32_t vx_pipe_ingress_turn(vx_pipeline *p); /* pipeline_source.c */
+uint32_t vx_pipe_book_turn(vx_pipeline *p);    /* pipeline_book.c */
+uint32_t vx_pipe_bundler_turn(vx_pipeline *p); /* pipeline_bundler.c */
+uint32_t vx_pipe_output_turn(vx_pipeline *p);  /* pipeline_sink.c */
+
+#endif

@@ -1,0 +1,107 @@
+"""User native stages (csrc/velox/stage.h) hosted by the pipeline's book stage: orders a
+stage emits reach the output, conservation holds with them, hostile stages (count past the
+buffer, invalid records, init refusal) are counted and never crash, a no-op stage changes
+nothing, replays are byte-identical, bad stage objects raise naming the value."""
+
+import numpy as np
+import pytest
+
+from velox import BUNDLE_DTYPE, Pipeline
+from velox._pipeline import BUILTIN_STAGES, BuiltinStage
+
+STAGE_SEQ = 1 << 62  # builtin stages number their orders from here
+
+
+def run(tmp_path, name, stage=None, count=30_000, on_full="block", **kw):
+    path = tmp_path / name
+    p = Pipeline("max", on_full=on_full, bundle_timeout_us=0, output=path, max_txns=count,
+                 levels=256, timestamps="logical", stage=stage, **kw)
+    p.start()
+    assert p.wait(timeout=60)
+    r = p.stop()
+    return r, np.fromfile(path, BUNDLE_DTYPE)
+
+
+def txns_of(bundles):
+    used = np.arange(16)[None, :] < bundles["count"].astype(np.int64)[:, None]
+    return bundles["txns"][used]
+
+
+def test_imbalance_stage_orders_reach_the_output(tmp_path):
+    st = BuiltinStage("imbalance")
+    r, b = run(tmp_path, "out.bin", st)
+    assert r["conservation_ok"], r["conservation_failures"]
+    u = r["counters"]["user_stage"]
+    assert u["emitted"] > 0 and u["rejected"] == 0 and u["bad_returns"] == 0
+    assert st.counts["inits"] == 1 and st.counts["finishes"] == 1
+    assert st.counts["events"] == r["counters"]["applied"]
+    assert st.counts["orders"] == u["emitted"] == u["emitted"]
+    t = txns_of(b)
+    orders = t[t["seq"] >= STAGE_SEQ]
+    assert len(orders) == u["emitted"]
+    assert np.array_equal(orders["seq"], STAGE_SEQ + np.arange(len(orders), dtype=np.uint64))
+    assert set(orders["qty"]) == {1} and set(orders["kind"]) == {0}
+    assert len(t) == r["counters"]["applied"] + u["emitted"] == r["counters"]["bundled"]
+    assert "user stage" in __import__("velox.pipeline").pipeline.format_summary(r)
+
+
+def test_noop_stage_changes_nothing_and_replays_are_identical(tmp_path):
+    r0, b0 = run(tmp_path, "plain.bin")
+    r1, b1 = run(tmp_path, "noop.bin", BuiltinStage("noop"))
+    assert r1["conservation_ok"] and r1["counters"]["user_stage"]["batches"] > 0
+    assert b0.tobytes() == b1.tobytes() and r0["book_digest"] == r1["book_digest"]
+    r2, b2 = run(tmp_path, "i1.bin", BuiltinStage("imbalance"))
+    r3, b3 = run(tmp_path, "i2.bin", BuiltinStage("imbalance"))
+    assert b2.tobytes() == b3.tobytes() and r2["book_digest"] == r3["book_digest"]
+
+
+@pytest.mark.parametrize("on_full", ["block", "drop"])
+@pytest.mark.parametrize("cores", [1, 2])
+def test_echo_stage_conserves_in_both_modes(tmp_path, on_full, cores):
+    import velox.pipeline as vp
+    cpus = vp.available_cpus()[:cores]
+    r, b = run(tmp_path, "e.bin", BuiltinStage("echo"), on_full=on_full, cores=cpus,
+               emit_capacity=8, count=20_000)
+    assert r["conservation_ok"], r["conservation_failures"]
+    u = r["counters"]["user_stage"]
+    assert u["emitted"] > 0
+    if on_full == "block":
+        assert r["counters"]["bundled"] == r["counters"]["applied"] + u["emitted"]
+
+
+@pytest.mark.parametrize("kind", ["bad_count", "bad_records", "fail_init"])
+def test_hostile_stages_are_counted_never_trusted(tmp_path, kind):
+    st = BuiltinStage(kind)
+    r, b = run(tmp_path, "h.bin", st, count=10_000)
+    assert r["conservation_ok"], r["conservation_failures"]
+    u = r["counters"]["user_stage"]
+    if kind == "bad_count":
+        assert u["bad_returns"] == u["batches"] > 0 and u["emitted"] == 0
+    elif kind == "bad_records":
+        assert u["rejected"] == 2 * u["batches"] and u["emitted"] == u["batches"]
+        t = txns_of(b)
+        assert set(t["side"]) <= {0, 1}  # nothing invalid reached the output
+    else:
+        assert u["init_failed"] and u["batches"] == 0 and st.counts["finishes"] == 0
+    assert len(txns_of(b)) == r["counters"]["bundled"]
+
+
+def test_bad_stage_objects_raise_naming_the_value():
+    with pytest.raises(TypeError, match="user_stage"):
+        Pipeline(stage=3)
+    import ctypes
+    cap = ctypes.pythonapi.PyCapsule_New
+    cap.restype = ctypes.py_object
+    cap.argtypes = [ctypes.c_void_p, ctypes.c_void_p, ctypes.c_void_p]
+    buf = ctypes.create_string_buffer(64)
+    other = ctypes.create_string_buffer(b"other.name")
+    with pytest.raises(ValueError, match="velox.stage.v1"):
+        Pipeline(stage=cap(ctypes.addressof(buf), ctypes.addressof(other), None))
+    name = ctypes.create_string_buffer(b"velox.stage.v1")
+    with pytest.raises(ValueError, match="abi_version"):  # a zeroed table: version 0
+        Pipeline(stage=cap(ctypes.addressof(buf), ctypes.addressof(name), None))
+    with pytest.raises(ValueError, match="kind"):
+        BuiltinStage("nope")
+    with pytest.raises(ValueError, match="user_emit_capacity"):
+        Pipeline(stage=BuiltinStage("noop"), emit_capacity=0)
+    assert set(BUILTIN_STAGES) >= {"noop", "imbalance", "echo"}
