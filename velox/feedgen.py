@@ -38,11 +38,14 @@ DAY_END = 57_600 * 10**9    # 16:00:00
 
 def concat(parts) -> np.ndarray:
     """np.concatenate for MBO_DTYPE arrays that keeps the padded layout (NumPy's promotion
-    of structured dtypes would drop the padding and the offsets)."""
+    of structured dtypes would drop the padding and the offsets). Copies field by field into a
+    zeroed array: NumPy's boolean/fancy indexing and whole-record copies carry a source's
+    uninitialised padding bytes along, and velox's records compare bytewise."""
     out = np.zeros(sum(len(p) for p in parts), MBO_DTYPE)
     pos = 0
     for p in parts:
-        out[pos:pos + len(p)] = p
+        for name in MBO_DTYPE.names:
+            out[name][pos:pos + len(p)] = p[name]
         pos += len(p)
     return out
 
@@ -230,4 +233,4 @@ def lobster_events(n_messages: int, *, seed: int = 0) -> np.ndarray:
     ev["side"][trade] = SELL
     ev["flags"] = 0  # LOBSTER has no printable flag
     ev["ref"] = 0    # nor match numbers
-    return ev
+    return concat([ev])  # boolean indexing above left the padding uninitialised
