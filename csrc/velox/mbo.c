@@ -171,14 +171,20 @@ static inline bool read_end(const struct table *t, uint64_t e1) {
     return (e1 & 1) == 0 && atomic_load_explicit(&t->erase_seq, memory_order_relaxed) == e1;
 }
 
-/* The 32-bit key an entry stores: the id's low bits with its higher bits folded in. Feed ids
- * are mostly sequential (ITCH order references, LOBSTER ids), so recent orders take
- * neighbouring entries: an ADD touches the line the previous ADD touched, and the live
- * orders' entries stay a compact, cache-friendly range (Fibonacci hashing spread them over
- * the whole index: 64 % of per-call apply time was that one cache miss). Crafted ids can
- * collide; probes stay bounded by the index size. */
+/* The 32-bit key an entry stores: runs of 16 consecutive ids keep consecutive keys (the low 4
+ * bits are the id's), and each run is placed by a Fibonacci multiply of id >> 4. Feed ids are
+ * mostly sequential (ITCH order references, LOBSTER ids): 16 ADDs in a row touch the same
+ * 128 bytes of the index (Fibonacci hashing of the whole id spread them over the index: 64 %
+ * of per-call apply time was that one cache miss), while runs land far apart. A near-identity
+ * key (the first design) kept the whole dense window of recent ids contiguous: once one
+ * entry was displaced every later sequential insert was too, and a cluster grew with the
+ * live orders (2.3 M msg/s at 1.3 M live orders vs 18 M/s at 58 k, ITCH -> books). Crafted
+ * ids can collide; probes stay bounded by the index size. */
 static inline uint64_t hash_id(const struct table *t, uint64_t id) {
-    return (uint64_t)(uint32_t)(id ^ (id >> t->index_bits) ^ (id >> 32)) << 32;
+    (void)t;
+    uint64_t run = (id >> 4) * UINT64_C(0x9E3779B97F4A7C15);
+    uint32_t key = (uint32_t)((run >> 32) << 4) | (uint32_t)(id & 15u);
+    return (uint64_t)key << 32;
 }
 static inline uint64_t home_of(const struct table *t, uint64_t entry_or_hash) {
     return (entry_or_hash >> 32) & t->index_mask;
