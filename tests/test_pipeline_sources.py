@@ -17,6 +17,10 @@ from velox import BUNDLE_DTYPE, TXN_DTYPE, Pipeline
 from velox._pipeline import BuiltinStage
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+# Where `python -m velox.pipeline` subprocesses run: the folder velox is imported from (the
+# checkout for an editable build, site-packages for an installed wheel), never a checkout
+# whose velox/ has no built extension (as in scripts/build-wheel.sh's test run).
+IMPORT_ROOT = os.path.dirname(os.path.dirname(os.path.realpath(__import__("velox").__file__)))
 
 
 def flow(n, seed=3):
@@ -120,13 +124,13 @@ def test_cli_replays_an_events_file_and_ends_by_itself(tmp_path):
     flow(30_000).tofile(src)
     js = tmp_path / "r.json"
     r = subprocess.run([sys.executable, "-m", "velox.pipeline", "--input", f"events:{src}",
-                        "--on-full", "block", "--json", str(js), "--quiet"], cwd=ROOT,
+                        "--on-full", "block", "--json", str(js), "--quiet"], cwd=IMPORT_ROOT,
                        capture_output=True, text=True, timeout=120)
     assert r.returncode == 0, r.stderr
     rep = json.loads(js.read_text())
     assert rep["conservation_ok"] and rep["counters"]["generated"] == 30_000 and rep["fed"] == 30_000
     r = subprocess.run([sys.executable, "-m", "velox.pipeline", "--input", "events:"],
-                       cwd=ROOT, capture_output=True, text=True, timeout=60)
+                       cwd=IMPORT_ROOT, capture_output=True, text=True, timeout=60)
     assert r.returncode == 2 and "--input" in r.stderr and len(r.stderr.strip().splitlines()) == 1
 
 
