@@ -567,18 +567,12 @@ vx_status vx_book_recenter(vx_book *b, int64_t new_base, vx_recenter_result *out
     vx_recenter_result ignored;
     if (out == NULL) out = &ignored;
     memset(out, 0, sizeof *out);
-    uint64_t tick = (uint64_t)b->tick_size;
-    bool up = new_base >= b->base_price;
-    uint64_t distance = up ? (uint64_t)new_base - (uint64_t)b->base_price
-                           : (uint64_t)b->base_price - (uint64_t)new_base;
-    if (distance % tick) return VX_EINVAL;
-    int64_t span, top;
-    if (__builtin_mul_overflow((int64_t)(b->levels - 1), b->tick_size, &span) ||
-        __builtin_add_overflow(new_base, span, &top))
-        return VX_ERANGE;
-    uint64_t steps = distance / tick;
-    int64_t shift = steps >= b->levels ? (int64_t)b->levels : (int64_t)steps;
-    if (!up) shift = -shift;
+    /* the grid and overflow checks and the clipped level distance are ladder.h's */
+    const vx_ladder_geometry g = {.base = b->base_price, .tick = b->tick_size,
+                                  .levels = b->levels};
+    int64_t shift;
+    vx_status st = vx_ladder_shift(&g, new_base, &shift);
+    if (st != VX_OK) return st;
     for (int side = 0; side < 2; side++) {
         shift_side(b, side, shift, out);
         /* acq_rel exchange: hint writes stay RMWs (see settle_best); exact, since exclusive */
