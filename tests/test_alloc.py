@@ -24,11 +24,9 @@ import textwrap
 
 import pytest
 
+from child_env import IMPORT_ROOT
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-# Subprocesses run where the velox under test imports from: the checkout for an in-place or
-# editable build, site-packages for an installed wheel (scripts/build-wheel.sh, CI's
-# interpreter matrix), never a checkout whose velox/ has no built extension.
-IMPORT_ROOT = os.path.dirname(os.path.dirname(os.path.realpath(__import__("velox").__file__)))
 SHIM_SRC = os.path.join(ROOT, "tests", "native", "malloc_count.c")
 
 

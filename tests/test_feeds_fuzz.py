@@ -11,6 +11,7 @@ import textwrap
 
 import numpy as np
 
+from child_env import child_env
 import velox
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -104,13 +105,8 @@ def test_mutations_in_a_subprocess(tmp_path):
                 errors += 1
         print(ok, errors)
     """)
-    # The child imports the velox under test (an in-place tree in the sanitizer steps, where
-    # velox is not installed): put its folder on the child's path.
-    root = os.path.dirname(os.path.dirname(os.path.realpath(velox.__file__)))
-    env = dict(os.environ, PYTHONPATH=os.pathsep.join(
-        p for p in (root, os.environ.get("PYTHONPATH", "")) if p))
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                       timeout=600, cwd=str(tmp_path), env=env)
+                       timeout=600, cwd=str(tmp_path), env=child_env())
     assert r.returncode == 0, r.stderr
     ok, errors = map(int, r.stdout.split())
     assert ok + errors == 4000 and errors > 0 and ok > 0

@@ -98,7 +98,7 @@ def test_two_producers_one_ring_never_corrupts():
                     assert ring.try_push(Transaction(seq=seq, qty=1, price=seq))
                     accepted[k].append(seq)
                 except RuntimeError as exc:
-                    assert "another thread" in str(exc)
+                    assert "another thread" in str(exc) and "free-threaded builds" in str(exc)
                     misuse[k] += 1
         return body
 
@@ -129,6 +129,8 @@ def test_two_producers_one_ring_never_corrupts():
     assert len(pushed) + sum(misuse) == 2 * per_producer
     if not FREE_THREADED:
         assert misuse == [0, 0]
+    else:  # the guard is compiled into every free-threaded build, and says so
+        assert velox._ring.DEBUG_CHECKS
 
 
 def test_histogram_shared_by_threads_loses_no_count():

@@ -11,14 +11,11 @@ import time
 import numpy as np
 import pytest
 
+from child_env import IMPORT_ROOT
 from velox import BUNDLE_DTYPE
 from velox.pipeline import available_cpus, parse_args
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-# Subprocesses run where the velox under test imports from: the checkout for an in-place or
-# editable build, site-packages for an installed wheel (scripts/build-wheel.sh, CI's
-# interpreter matrix), never a checkout whose velox/ has no built extension.
-IMPORT_ROOT = os.path.dirname(os.path.dirname(os.path.realpath(__import__("velox").__file__)))
 
 
 def run(*args, **kw):

@@ -12,6 +12,7 @@ import sys
 import numpy as np
 import pytest
 
+from child_env import IMPORT_ROOT
 import velox
 from velox import BUNDLE_DTYPE, TXN_DTYPE, Pipeline
 from velox._pipeline import BuiltinStage
@@ -20,7 +21,6 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 # Where `python -m velox.pipeline` subprocesses run: the folder velox is imported from (the
 # checkout for an editable build, site-packages for an installed wheel), never a checkout
 # whose velox/ has no built extension (as in scripts/build-wheel.sh's test run).
-IMPORT_ROOT = os.path.dirname(os.path.dirname(os.path.realpath(__import__("velox").__file__)))
 
 
 def flow(n, seed=3):

@@ -25,24 +25,21 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from child_env import IMPORT_ROOT, child_env
 import velox
 from shm_names import fresh_name
 from velox import TXN_DTYPE, RingCorrupted, SharedRing, SpscRing
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(velox.__file__)))
 HEAD = 896 + 128            # ring block at 896; producer line: head, cached_tail
 TAIL = 896 + 256            # consumer line: tail, cached_head
-# Children import the velox under test (an in-place tree in the sanitizer steps, where velox
-# is not installed; a script's own folder, not the cwd, starts its sys.path).
-CHILD_ENV = dict(os.environ, PYTHONPATH=os.pathsep.join(
-    p for p in (ROOT, os.environ.get("PYTHONPATH", "")) if p))
+CHILD_ENV = child_env()  # a script's own folder, not the cwd, starts a child's sys.path
 ELEM_SIZE = 896 + 20        # ring config line: magic, version, line_size, capacity, mask, elem_size
 
 
 def run_python(code, timeout=120):
     """Runs code in a fresh interpreter (cwd = the velox tree the tests import)."""
-    return subprocess.run([sys.executable, "-c", textwrap.dedent(code)], cwd=ROOT,
+    return subprocess.run([sys.executable, "-c", textwrap.dedent(code)], cwd=IMPORT_ROOT,
                           env=CHILD_ENV, capture_output=True, text=True, timeout=timeout)
 
 
@@ -55,7 +52,7 @@ def assert_clean(proc):
 def test_every_header_and_control_word():
     args = [] if os.environ.get("VELOX_FUZZ_EXAMPLES") else ["--quick"]
     proc = subprocess.run([sys.executable, os.path.join(HERE, "hostile_shm_worker.py"), *args],
-                          cwd=ROOT, env=CHILD_ENV, capture_output=True, text=True, timeout=600)
+                          cwd=IMPORT_ROOT, env=CHILD_ENV, capture_output=True, text=True, timeout=600)
     assert_clean(proc)
     assert "cases held" in proc.stdout
 
@@ -129,7 +126,7 @@ def test_corruption_from_another_process_while_blocked():
             with open("/dev/shm/{name}", "r+b") as f, mmap.mmap(f.fileno(), 0) as m:
                 m[{HEAD}:{HEAD} + 8] = (1 << 40).to_bytes(8, "little")
         """
-        child = subprocess.Popen([sys.executable, "-c", textwrap.dedent(code)], cwd=ROOT,
+        child = subprocess.Popen([sys.executable, "-c", textwrap.dedent(code)], cwd=IMPORT_ROOT,
                                  env=CHILD_ENV)
         with pytest.raises(RingCorrupted):
             ring.pop(timeout=10)

@@ -10,6 +10,7 @@ import sys
 
 import pytest
 
+from child_env import child_env
 import velox
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -45,16 +46,11 @@ def test_strategy_example_builds_and_its_orders_reach_the_output(tmp_path):
     src = os.path.join(ROOT, "examples", "strategy")
     work = tmp_path / "strategy"
     shutil.copytree(src, work, ignore=shutil.ignore_patterns("build", "*.so", "*.c"))
-    # Children import the velox under test (an in-place tree in the sanitizer steps, where
-    # velox is not installed): its folder goes on their path.
-    root = os.path.dirname(os.path.dirname(os.path.realpath(velox.__file__)))
-    path = [p for p in (root, os.environ.get("PYTHONPATH", "")) if p]
     b = subprocess.run([sys.executable, "setup.py", "build_ext", "--inplace",
                         "--build-temp", str(tmp_path / "tmp")],
                        cwd=work, capture_output=True, text=True, timeout=600,
-                       env=dict(os.environ, PYTHONPATH=os.pathsep.join(path)))
+                       env=child_env())
     assert b.returncode == 0, b.stdout[-3000:] + b.stderr[-3000:]
-    env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(work), *path]))
-    r = subprocess.run([sys.executable, "-c", SCRIPT], cwd=tmp_path, env=env,
+    r = subprocess.run([sys.executable, "-c", SCRIPT], cwd=tmp_path, env=child_env(work),
                        capture_output=True, text=True, timeout=300)
     assert r.returncode == 0 and r.stdout.startswith("OK"), r.stdout + r.stderr

@@ -40,7 +40,7 @@ cdef extern from "numpy/arrayobject.h":
 
 cdef extern from *:
     """
-    #ifdef VELOX_DEBUG
+    #if defined(VELOX_DEBUG) || defined(VELOX_RING_GUARD)
     #define VX_RING_PY_DEBUG_CHECKS 1
     #else
     #define VX_RING_PY_DEBUG_CHECKS 0
@@ -48,8 +48,9 @@ cdef extern from *:
     """
     int VX_RING_PY_DEBUG_CHECKS
 
-#: True when built with VELOX_DEBUG (setup.py compiles ring.c with the same macros): the SPSC
-#: misuse guard is active and a second concurrent producer/consumer raises RuntimeError.
+#: True when the SPSC misuse guard is compiled in (VELOX_DEBUG builds, and every free-threaded
+#: build, where setup.py defines VELOX_RING_GUARD; ring.c is compiled with the same macros): a
+#: second concurrent producer/consumer then raises RuntimeError.
 DEBUG_CHECKS = bool(VX_RING_PY_DEBUG_CHECKS)
 
 MIN_CAPACITY = VX_RING_MIN_CAPACITY
@@ -105,7 +106,7 @@ cdef int _raise_status(vx_status st, str where) except -1:
         raise RuntimeError(
             f"SpscRing.{where}: another thread is using the same side of the ring at the same "
             "time; an SpscRing allows one producer thread and one consumer thread "
-            "(detected by the VELOX_DEBUG build's misuse guard)")
+            "(detected by the ring's misuse guard, compiled into debug and free-threaded builds)")
     raise RuntimeError(f"SpscRing.{where}: unexpected status {vx_status_name(st).decode()}")
 
 

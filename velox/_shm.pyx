@@ -482,7 +482,8 @@ cdef _raise_misuse(vx_status st, str where):
             "push and pop")
     if st == VX_EMISUSE:
         raise RuntimeError(f"SharedRing.{where}: another thread is using the same side of the "
-                           "ring at the same time (VELOX_DEBUG misuse guard)")
+                           "ring at the same time (the ring's misuse guard, compiled into debug and "
+                           "free-threaded builds)")
     raise RuntimeError(f"SharedRing.{where}: unexpected status {vx_status_name(st).decode()}")
 
 

@@ -27,8 +27,10 @@ trap 'rm -rf "$work"' EXIT
 # numpy, hypothesis: wheels only. The newest numpy may have no wheel yet for a new interpreter
 # (cp313t), the newest hypothesis a Rust part without one (no crates.io here),
 # and building numpy from source takes longer than this whole step; pip then picks the newest
-# numpy that has one (the build-isolation env inherits this too).
-export PIP_ONLY_BINARY=numpy,hypothesis
+# numpy that has one (the build-isolation env inherits this too). ast-serialize and librt
+# (mypy >= 1.19's native parts) ship abi3 wheels only, which a free-threaded CPython cannot
+# load, and their sdists need crates.io: binary-only makes pip take mypy 1.18 there.
+export PIP_ONLY_BINARY=numpy,hypothesis,ast-serialize,librt
 pytest_args=(-p no:cacheprovider -rA -o "addopts=--strict-markers")
 
 pyenv_python() {  # pyenv_python 3.12 -> path of an installed 3.12, or nothing
@@ -78,7 +80,7 @@ run_debian() {  # run_debian NAME VERSION: Debian's pythonVERSION in the chroot
         set -e
         python$v -VV
         python$v -m venv /velox/venv
-        PIP_ONLY_BINARY=numpy,hypothesis /velox/venv/bin/pip install -q '/velox/src[test]' > /velox/pip.log 2>&1 || { tail -30 /velox/pip.log; exit 1; }
+        PIP_ONLY_BINARY=numpy,hypothesis,ast-serialize,librt /velox/venv/bin/pip install -q '/velox/src[test]' > /velox/pip.log 2>&1 || { tail -30 /velox/pip.log; exit 1; }
         cd /velox/src && /velox/venv/bin/pytest ${pytest_args[*]@Q} tests > /velox/pytest.log 2>&1 || true
     "
     check_log "$name" "$dir/pytest.log" || { show_failure "$dir/pytest.log"; return 1; }

@@ -1004,24 +1004,38 @@ static inline uint32_t book_index_of(uint64_t generation) {
     return (uint32_t)(generation & ((1u << INST_BITS) - 1));
 }
 
-vx_status vx_mbo_order(const vx_mbo_book *b, uint64_t order_id, vx_mbo_order_info *out) {
+enum lookup { LOOKUP_FOUND, LOOKUP_ABSENT, LOOKUP_RETRY };
+
+/* The reader's first half of one lookup attempt, shared by vx_mbo_order and
+ * vx_mbo_queue_position: backs off before every retry, finds the order's slot and reads its
+ * generation (g1 != 0). ABSENT only when the index had no such id and no writer moved it
+ * meanwhile (read_end); RETRY when a writer interfered or the slot is mid-fill. The caller
+ * copies what it needs, then re-reads seq_inst == g1 to validate the copy. */
+static inline enum lookup lookup_begin(const vx_mbo_book *b, uint64_t order_id, uint32_t attempt,
+                                       vx_backoff *backoff, const struct slot **slot,
+                                       uint64_t *g1) {
     const struct table *t = b->t;
+    if (attempt) {
+        count_retry(b);
+        vx_backoff_spin(backoff);
+    }
+    uint64_t e1 = read_begin(t), pos;
+    uint32_t s = find(t, order_id, &pos);
+    if (s == NIL) return read_end(t, e1) ? LOOKUP_ABSENT : LOOKUP_RETRY;
+    *slot = &t->slots[s];
+    *g1 = RD(&(*slot)->seq_inst);
+    return *g1 == 0 ? LOOKUP_RETRY : LOOKUP_FOUND; /* 0: being filled or freed */
+}
+
+vx_status vx_mbo_order(const vx_mbo_book *b, uint64_t order_id, vx_mbo_order_info *out) {
     vx_backoff backoff;
     vx_backoff_init(&backoff);
     for (uint32_t attempt = 0; attempt < VX_MBO_READ_ATTEMPTS; attempt++) {
-        if (attempt) {
-            count_retry(b);
-            vx_backoff_spin(&backoff);
-        }
-        uint64_t e1 = read_begin(t), pos;
-        uint32_t s = find(t, order_id, &pos);
-        if (s == NIL) {
-            if (read_end(t, e1)) return VX_EINVAL;
-            continue;
-        }
-        const struct slot *o = &t->slots[s];
-        uint64_t g1 = RD(&o->seq_inst);
-        if (g1 == 0) continue; /* being filled or freed */
+        const struct slot *o;
+        uint64_t g1;
+        enum lookup r = lookup_begin(b, order_id, attempt, &backoff, &o, &g1);
+        if (r == LOOKUP_ABSENT) return VX_EINVAL;
+        if (r == LOOKUP_RETRY) continue;
         vx_mbo_order_info info;
         memset(&info, 0, sizeof info);
         uint64_t id = RD(&o->order_id);
@@ -1045,19 +1059,11 @@ vx_status vx_mbo_queue_position(const vx_mbo_book *b, uint64_t order_id, uint64_
     vx_backoff backoff;
     vx_backoff_init(&backoff);
     for (uint32_t attempt = 0; attempt < VX_MBO_READ_ATTEMPTS; attempt++) {
-        if (attempt) {
-            count_retry(b);
-            vx_backoff_spin(&backoff);
-        }
-        uint64_t e1 = read_begin(t), pos;
-        uint32_t s = find(t, order_id, &pos);
-        if (s == NIL) {
-            if (read_end(t, e1)) return VX_EINVAL;
-            continue;
-        }
-        const struct slot *o = &t->slots[s];
-        uint64_t g1 = RD(&o->seq_inst);
-        if (g1 == 0) continue;
+        const struct slot *o;
+        uint64_t g1;
+        enum lookup r = lookup_begin(b, order_id, attempt, &backoff, &o, &g1);
+        if (r == LOOKUP_ABSENT) return VX_EINVAL;
+        if (r == LOOKUP_RETRY) continue;
         uint64_t id = RD(&o->order_id);
         uint32_t loc = RD(&o->loc);
         uint32_t level = loc_level(loc);
