@@ -1031,8 +1031,8 @@ vx_status vx_mbo_order(const vx_mbo_book *b, uint64_t order_id, vx_mbo_order_inf
     vx_backoff backoff;
     vx_backoff_init(&backoff);
     for (uint32_t attempt = 0; attempt < VX_MBO_READ_ATTEMPTS; attempt++) {
-        const struct slot *o;
-        uint64_t g1;
+        const struct slot *o = NULL;
+        uint64_t g1 = 0;
         enum lookup r = lookup_begin(b, order_id, attempt, &backoff, &o, &g1);
         if (r == LOOKUP_ABSENT) return VX_EINVAL;
         if (r == LOOKUP_RETRY) continue;
@@ -1059,8 +1059,8 @@ vx_status vx_mbo_queue_position(const vx_mbo_book *b, uint64_t order_id, uint64_
     vx_backoff backoff;
     vx_backoff_init(&backoff);
     for (uint32_t attempt = 0; attempt < VX_MBO_READ_ATTEMPTS; attempt++) {
-        const struct slot *o;
-        uint64_t g1;
+        const struct slot *o = NULL;
+        uint64_t g1 = 0;
         enum lookup r = lookup_begin(b, order_id, attempt, &backoff, &o, &g1);
         if (r == LOOKUP_ABSENT) return VX_EINVAL;
         if (r == LOOKUP_RETRY) continue;
