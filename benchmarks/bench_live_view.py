@@ -1,0 +1,89 @@
+"""What reading the running pipeline's book from Python costs the book stage (issue 12, item 5).
+
+    python benchmarks/bench_live_view.py [--rounds 7] [--txns 4000000] [--polls-per-s 1000]
+
+Each round runs the same unpaced block-mode pipeline (``Pipeline("max", on_full="block",
+bundle_timeout_us=0, max_txns=N)``, default mapping) twice, in alternating order: once alone,
+once with a Python thread polling ``Pipeline.book`` (best_bid + best_ask + depth(10), the
+reads a strategy monitor makes) at the given rate. Throughput = applied transactions / wall
+time from start() to the run's own end. Alternating A/B pairs cancel slow drifts of machine
+load; the figure is the median over rounds of (polled / alone). Target: >= 0.95 (the view
+costs <= 5 %). Prints the UTC time and load average: figures on a busy machine are
+provisional.
+"""
+
+import argparse
+import os
+import statistics
+import threading
+import time
+
+from velox import Pipeline
+
+
+def one_run(n, polls_per_s):
+    p = Pipeline("max", on_full="block", bundle_timeout_us=0, max_txns=n)
+    stop = threading.Event()
+    polls = [0]
+
+    def poller():
+        period = 1.0 / polls_per_s
+        nxt = time.perf_counter()
+        book = p.book
+        while not stop.is_set():
+            book.best_bid(), book.best_ask(), book.depth(10)
+            polls[0] += 1
+            nxt += period
+            delay = nxt - time.perf_counter()
+            if delay > 0:
+                time.sleep(delay)
+
+    t0 = time.perf_counter()
+    p.start()
+    th = None
+    if polls_per_s:
+        th = threading.Thread(target=poller, daemon=True)
+        th.start()
+    p.wait(timeout=300)
+    wall = time.perf_counter() - t0
+    stop.set()
+    if th:
+        th.join()
+    report = p.stop()
+    assert report["conservation_ok"], report["conservation_failures"]
+    applied = report["counters"]["applied"] + report["counters"]["rejected"]
+    return applied / wall, polls[0] / wall
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--rounds", type=int, default=7)
+    ap.add_argument("--txns", type=int, default=4_000_000)
+    ap.add_argument("--polls-per-s", type=float, default=1000.0)
+    a = ap.parse_args()
+    print(f"bench_live_view: {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}, "
+          f"load {os.getloadavg()[0]:.2f}, {a.txns:,} txns per run, {a.rounds} rounds")
+    one_run(a.txns // 10, 0)  # warm-up
+    ratios, alone_all, polled_all, rates = [], [], [], []
+    for r in range(a.rounds):
+        order = (False, True) if r % 2 == 0 else (True, False)
+        got = {}
+        for polled in order:
+            tput, poll_rate = one_run(a.txns, a.polls_per_s if polled else 0)
+            got[polled] = tput
+            if polled:
+                rates.append(poll_rate)
+        ratios.append(got[True] / got[False])
+        alone_all.append(got[False])
+        polled_all.append(got[True])
+        print(f"  round {r + 1}: alone {got[False] / 1e6:6.2f} M txn/s, polled "
+              f"{got[True] / 1e6:6.2f} M txn/s ({rates[-1]:.0f} polls/s), ratio {ratios[-1]:.3f}")
+    med = statistics.median(ratios)
+    print(f"median alone {statistics.median(alone_all) / 1e6:.2f} M txn/s, polled "
+          f"{statistics.median(polled_all) / 1e6:.2f} M txn/s at {statistics.median(rates):.0f} "
+          f"polls/s; median ratio {med:.3f} (cost {100 * (1 - med):.1f} %)")
+    print(f"target: live view costs <= 5 % -> {'met' if med >= 0.95 else 'NOT met'}")
+
+
+if __name__ == "__main__":
+    main()
