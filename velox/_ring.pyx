@@ -40,7 +40,7 @@ cdef extern from "numpy/arrayobject.h":
 
 cdef extern from *:
     """
-    #if defined(VELOX_DEBUG) || defined(VELOX_RING_GUARD)
+    #ifdef VELOX_DEBUG
     #define VX_RING_PY_DEBUG_CHECKS 1
     #else
     #define VX_RING_PY_DEBUG_CHECKS 0
@@ -48,9 +48,10 @@ cdef extern from *:
     """
     int VX_RING_PY_DEBUG_CHECKS
 
-#: True when the SPSC misuse guard is compiled in (VELOX_DEBUG builds, and every free-threaded
-#: build, where setup.py defines VELOX_RING_GUARD; ring.c is compiled with the same macros): a
-#: second concurrent producer/consumer then raises RuntimeError.
+#: True in VELOX_DEBUG builds (setup.py compiles ring.c with the same macros): the SPSC misuse
+#: guard is active and a second concurrent producer/consumer raises RuntimeError. Free-threaded
+#: builds compile the guard in too (VELOX_RING_GUARD) but keep this False: tests/
+#: test_debug_guard.py's debug-only checks assume a VELOX_DEBUG build.
 DEBUG_CHECKS = bool(VX_RING_PY_DEBUG_CHECKS)
 
 MIN_CAPACITY = VX_RING_MIN_CAPACITY
