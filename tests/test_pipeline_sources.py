@@ -16,6 +16,7 @@ from child_env import IMPORT_ROOT
 import velox
 from velox import BUNDLE_DTYPE, TXN_DTYPE, Pipeline
 from velox._pipeline import BuiltinStage
+from velox.feedgen import txn_flow
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 # Where `python -m velox.pipeline` subprocesses run: the folder velox is imported from (the
@@ -25,14 +26,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 def flow(n, seed=3):
     """A valid-looking order flow on Pipeline's default book (base 100.00, tick 0.01)."""
-    rng = np.random.default_rng(seed)
-    a = np.zeros(n, TXN_DTYPE)
-    a["seq"] = np.arange(n)
-    a["side"] = rng.integers(0, 2, n)
-    a["kind"] = rng.random(n) < 0.2
-    a["qty"] = rng.integers(1, 50, n)
-    a["price"] = velox.to_fixed(100) + rng.integers(400, 600, n) * velox.to_fixed("0.01")
-    return a
+    return txn_flow(n, seed)
 
 
 @pytest.mark.parametrize("on_full", ["block", "drop"])

@@ -16,6 +16,10 @@ cdef class NativePipeline:
     cdef bint external_busy             # we hold external_ring._producer_busy (start..join)
     cdef cython.pymutex _join_lock      # serialises vx_pipeline_join (free-threaded builds)
     cdef readonly object user_stage     # the object given as user_stage (kept alive), or None
-    cdef readonly object source_ring    # the SpscRing of TXN_DTYPE given as source_ring, or None
+    cdef readonly object source_ring    # the SpscRing/SharedRing of TXN_DTYPE given as source_ring, or None
+    cdef bint source_busy               # we hold source_ring._consumer_busy (start..join)
 
     cdef int _release_external(self) except -1
+    cdef int _release_rings_locked(self) except -1
+    cdef int _claim_ring(self, object ring, bint producer, str what) except -1
+    cdef int _release_ring(self, object ring, bint producer) except -1

@@ -22,7 +22,7 @@ class NativePipeline:
         stage_thread: Sequence[int] = ..., thread_cpu: Sequence[int] = ...,
         logical_timestamps: bool = ..., external_ring: SpscRing | None = ...,
         user_stage: object = ..., user_emit_capacity: int = ...,
-        source_ring: SpscRing | None = ...,
+        source_ring: SpscRing | None = ..., replay_speed: float = ...,
     ) -> None: ...
     @property
     def source_ring(self) -> SpscRing | None: ...

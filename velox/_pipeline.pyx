@@ -93,7 +93,8 @@ cdef class NativePipeline:
                   txn_ring_capacity=4096, bundle_ring_capacity=1024, python_ring_capacity=0,
                   output_fd=-1, output_buffer_bundles=64, stage_thread=(0, 0, 1, 1),
                   thread_cpu=(-1, -1), logical_timestamps=False, external_ring=None,
-                  user_stage=None, user_emit_capacity=64, source_ring=None):
+                  user_stage=None, user_emit_capacity=64, source_ring=None,
+                  replay_speed=0.0):
         self.p = NULL
         self.external_ring = None
         self.external_busy = False
@@ -158,13 +159,21 @@ cdef class NativePipeline:
         cdef SpscRing src
         if source_ring is not None:
             if not isinstance(source_ring, SpscRing):
-                raise TypeError(f"source_ring must be a velox.SpscRing of TXN_DTYPE, got {source_ring!r}")
+                raise TypeError(f"source_ring must be a velox.SpscRing or SharedRing of "
+                                f"TXN_DTYPE, got {source_ring!r}")
             src = <SpscRing>source_ring
             src._live("source_ring")
             if vx_ring_elem_size(src.ring) != 32 or src.dtype != TXN_DTYPE:
                 raise ValueError(f"source_ring must hold TXN_DTYPE records, got a ring of {src.dtype!r}")
+            src._side(False, "source_ring")  # a SharedRing claims the consumer role here
             c.source_ring = src.ring
             self.source_ring = source_ring
+        if isinstance(replay_speed, bool) or not isinstance(replay_speed, (int, float, np.integer, np.floating)):
+            raise TypeError(f"replay_speed must be a number, got {replay_speed!r}")
+        if replay_speed != 0:
+            if source_ring is None:
+                raise ValueError("replay_speed needs a source_ring (pacing replays recorded timestamps)")
+            c.replay_speed = _float_in("replay_speed", replay_speed, 1e-3, 1e6)
         if user_stage is not None:
             c.user_stage = _stage_table(user_stage)
             c.user_emit_capacity = _int_in("user_emit_capacity", user_emit_capacity, 1, VX_STAGE_MAX_EMIT)
@@ -189,13 +198,49 @@ cdef class NativePipeline:
         if self.external_busy:  # inline, not _release_external: no method calls in dealloc
             (<SpscRing>self.external_ring)._producer_busy -= 1
             self.external_busy = False
+        if self.source_busy:
+            (<SpscRing>self.source_ring)._consumer_busy -= 1
+            self.source_busy = False
+
+    cdef int _claim_ring(self, object ring, bint producer, str what) except -1:
+        """Marks the side of `ring` that the native threads drive busy (start..join), so a
+        SharedRing refuses close() (unmap) under them. Caller holds self's critical section."""
+        cdef SpscRing r = ring
+        with cython.critical_section(r):
+            r._live(what)  # closed between construction and start?
+            if (r._producer_busy if producer else r._consumer_busy):
+                raise RuntimeError(f"{what} is in use by another "
+                                   f"{'producer' if producer else 'consumer'} (a blocking call, "
+                                   "batch copy or another pipeline)")
+            if producer:
+                r._producer_busy += 1
+            else:
+                r._consumer_busy += 1
+        return 0
+
+    cdef int _release_ring(self, object ring, bint producer) except -1:
+        cdef SpscRing r = ring
+        with cython.critical_section(r):
+            if producer:
+                r._producer_busy -= 1
+            else:
+                r._consumer_busy -= 1
+        return 0
+
+    cdef int _release_rings_locked(self) except -1:
+        """Caller holds self's critical section."""
+        if self.external_busy:
+            self._release_ring(self.external_ring, True)
+            self.external_busy = False
+        if self.source_busy:
+            self._release_ring(self.source_ring, False)
+            self.source_busy = False
+        return 0
 
     cdef int _release_external(self) except -1:
+        """After join: the rings the threads drove may be closed now."""
         with cython.critical_section(self):
-            if self.external_busy:
-                with cython.critical_section(self.external_ring):
-                    (<SpscRing>self.external_ring)._producer_busy -= 1
-                self.external_busy = False
+            self._release_rings_locked()
         return 0
 
     def start(self):
@@ -208,16 +253,18 @@ cdef class NativePipeline:
             if self.started:
                 raise RuntimeError("the pipeline was already started (a pipeline runs once)")
             if ext is not None:
-                with cython.critical_section(ext):
-                    ext._live("external_ring")  # closed between construction and start?
-                    if ext._producer_busy:
-                        raise RuntimeError("external_ring is in use by another producer (a "
-                                           "blocking push, batch copy or another pipeline)")
-                    ext._producer_busy += 1
+                self._claim_ring(ext, True, "external_ring")
                 self.external_busy = True
+            if self.source_ring is not None:
+                try:
+                    self._claim_ring(self.source_ring, False, "source_ring")
+                except BaseException:
+                    self._release_rings_locked()
+                    raise
+                self.source_busy = True
             st = vx_pipeline_start(self.p)
             if st != VX_OK:
-                self._release_external()
+                self._release_rings_locked()
                 raise OSError(f"cannot start the pipeline threads: {vx_status_name(st).decode()}")
             self.started = True
 
@@ -346,6 +393,8 @@ cdef dict _counters_dict(const vx_pipeline_counters *c):
         "bytes_written": c.bytes_written,
         "write_errors": c.write_errors, "last_write_errno": c.last_write_errno,
         "late": c.late, "pin_failures": c.pin_failures, "finished": bool(c.finished),
+        "source_errors": c.source_errors,
+        "source_status": vx_status_name(<vx_status>c.source_status).decode() if c.source_status else None,
         "user_stage": {
             "batches": c.user_batches, "emitted": c.user_emitted, "rejected": c.user_rejected,
             "bad_returns": c.user_bad_returns, "init_failed": bool(c.user_init_failed),

@@ -19,6 +19,8 @@ Generation works window by window (``window_ns`` of the day): follow-up events t
 later window wait in per-window buckets, so memory stays proportional to one window plus the
 pending follow-ups, not the whole day. ``write_itch_file`` writes the day as ITCH 5.0 (R
 directory first); ``lobster_events`` makes one symbol's LOBSTER-representable stream.
+``txn_flow`` makes a TXN_DTYPE order flow for the pipeline's L2 book (Pipeline.feed, events:
+files, shm: sources).
 """
 
 from __future__ import annotations
@@ -29,7 +31,7 @@ from typing import Iterator, List, Optional
 import numpy as np
 
 from velox._feeds import itch_directory, itch_write
-from velox._records import BUY, MBO_DTYPE, SELL, SIDE_NONE, Action, MboFlag
+from velox._records import BUY, MBO_DTYPE, PRICE_SCALE, SELL, SIDE_NONE, TXN_DTYPE, Action, MboFlag
 
 TICK = 1_000_000          # $0.01 in velox fixed point (1e8 scale)
 DAY_START = 34_200 * 10**9  # 09:30:00
@@ -44,7 +46,7 @@ def concat(parts) -> np.ndarray:
     out = np.zeros(sum(len(p) for p in parts), MBO_DTYPE)
     pos = 0
     for p in parts:
-        for name in MBO_DTYPE.names:
+        for name in MBO_DTYPE.names or ():
             out[name][pos:pos + len(p)] = p[name]
         pos += len(p)
     return out
@@ -234,3 +236,20 @@ def lobster_events(n_messages: int, *, seed: int = 0) -> np.ndarray:
     ev["flags"] = 0  # LOBSTER has no printable flag
     ev["ref"] = 0    # nor match numbers
     return concat([ev])  # boolean indexing above left the padding uninitialised
+
+
+def txn_flow(n: int, seed: int = 3, gap_ns: int = 0) -> np.ndarray:
+    """n TXN_DTYPE records of a valid-looking order flow on velox.Pipeline's default book (base
+    100.00, tick 0.01): seq = 0..n-1, random sides, 20 % cancels, sizes 1..49, prices 104.00 to
+    105.99; tsc = i * gap_ns (a recorded ns timestamp, for paced replays)."""
+    if n < 0 or gap_ns < 0:
+        raise ValueError(f"txn_flow needs n >= 0 and gap_ns >= 0, got n={n!r}, gap_ns={gap_ns!r}")
+    rng = np.random.default_rng(seed)
+    a = np.zeros(n, TXN_DTYPE)
+    a["seq"] = np.arange(n)
+    a["side"] = rng.integers(0, 2, n)
+    a["kind"] = rng.random(n) < 0.2
+    a["qty"] = rng.integers(1, 50, n)
+    a["price"] = 100 * PRICE_SCALE + rng.integers(400, 600, n) * (PRICE_SCALE // 100)
+    a["tsc"] = np.arange(n, dtype=np.uint64) * np.uint64(gap_ns)
+    return a

@@ -124,6 +124,16 @@ def stage_mapping(cores: Iterable[int] | None = None
     return stage_thread, thread_cpu, mapping
 
 
+def _check_shm_name(what: str, spec: str, name: str) -> None:
+    """ValueError naming the spec unless name can name a shared ring."""
+    if not name:
+        raise ValueError(f"{what} {spec!r}: 'shm:NAME' needs a segment name after 'shm:'")
+    if not is_valid_name(name):
+        raise ValueError(
+            f"{what} {spec!r}: shared ring name {name!r} must be 1..{NAME_MAX} characters "
+            "of [A-Za-z0-9._-] not starting with '.' (no '/': it is a name, not a path)")
+
+
 def parse_output(spec: object) -> tuple[str, str] | tuple[str, str, int] | None:
     """Classifies an ``output`` value. Returns None (no output), ("file", path) or
     ("shm", name, capacity) for "shm:NAME" / "shm:NAME:CAPACITY" (capacity a power of two in
@@ -133,12 +143,7 @@ def parse_output(spec: object) -> tuple[str, str] | tuple[str, str, int] | None:
         return None
     if isinstance(spec, str) and spec.startswith("shm:"):
         name, sep, cap_text = spec[4:].partition(":")
-        if not name:
-            raise ValueError(f"output {spec!r}: 'shm:NAME' needs a segment name after 'shm:'")
-        if not is_valid_name(name):
-            raise ValueError(
-                f"output {spec!r}: shared ring name {name!r} must be 1..{NAME_MAX} characters "
-                "of [A-Za-z0-9._-] not starting with '.' (no '/': it is a name, not a path)")
+        _check_shm_name("output", spec, name)
         capacity = SHM_DEFAULT_CAPACITY
         if sep:
             try:
@@ -157,10 +162,11 @@ def parse_output(spec: object) -> tuple[str, str] | tuple[str, str, int] | None:
 
 def parse_input(spec: object) -> tuple[str, str]:
     """Classifies an ``input`` value: "synthetic" (the Poisson generator), "feed"
-    (Pipeline.feed() from Python) or "events:PATH" (a raw TXN_DTYPE file, replayed unpaced).
-    Returns (kind, path-or-""). Raises ValueError naming the bad value."""
+    (Pipeline.feed() from Python), "events:PATH" (a raw TXN_DTYPE file) or "shm:NAME" (a
+    velox.SharedRing of TXN_DTYPE that another process creates and pushes into).
+    Returns (kind, path-or-name-or-""). Raises ValueError naming the bad value."""
     if not isinstance(spec, str):
-        raise TypeError(f"input must be 'synthetic', 'feed' or 'events:PATH', got {spec!r}")
+        raise TypeError(f"input must be 'synthetic', 'feed', 'events:PATH' or 'shm:NAME', got {spec!r}")
     if spec in ("synthetic", "feed"):
         return (spec, "")
     if spec.startswith("events:"):
@@ -168,8 +174,13 @@ def parse_input(spec: object) -> tuple[str, str]:
         if not path:
             raise ValueError(f"input {spec!r}: 'events:PATH' needs a file path")
         return ("events", path)
-    raise ValueError(f"input must be 'synthetic', 'feed' or 'events:PATH', got {spec!r} "
-                     "(lobster:, itch: and shm: sources are not implemented yet)")
+    if spec.startswith("shm:"):
+        name = spec[len("shm:"):]
+        _check_shm_name("input", spec, name)
+        return ("shm", name)
+    raise ValueError(f"input must be 'synthetic', 'feed', 'events:PATH' or 'shm:NAME', got {spec!r} "
+                     "(lobster: and itch: sources are not implemented yet: read them with "
+                     "velox.feeds)")
 
 
 def _check_events_file(path: str) -> None:
@@ -259,7 +270,8 @@ class Pipeline:
                  timestamps: str = "tsc", keep_shm: bool = False,
                  callback_thread: bool = True, stage: object = None,
                  emit_capacity: int = 64, input: str = "synthetic",
-                 feed_capacity: int = 1 << 16) -> None:
+                 feed_capacity: int = 1 << 16, replay_speed: float | None = None,
+                 attach_timeout: float = 10.0) -> None:
         if timestamps not in ("tsc", "logical"):
             raise ValueError(f"timestamps must be 'tsc' or 'logical', got {timestamps!r}")
         if rate in (None, "max", 0):
@@ -287,6 +299,20 @@ class Pipeline:
             raise TypeError(f"callback_thread must be a bool, got {callback_thread!r}")
         source = parse_input(input)
         target = parse_output(output)
+        if replay_speed is not None and replay_speed != 0:
+            if isinstance(replay_speed, bool) or not isinstance(replay_speed, (int, float)):
+                raise TypeError(f"replay_speed must be a number, got {replay_speed!r}")
+            if source[0] == "synthetic":
+                raise ValueError("replay_speed paces a replayed input by its recorded timestamps: "
+                                 "it needs input='events:PATH', 'shm:NAME' or 'feed' (the "
+                                 "synthetic source is paced by rate)")
+            if not 1e-3 <= replay_speed <= 1e6:
+                raise ValueError(f"replay_speed must be in [0.001, 1e6] (1 = recorded speed), "
+                                 f"got {replay_speed!r}")
+        if isinstance(attach_timeout, bool) or not isinstance(attach_timeout, (int, float)):
+            raise TypeError(f"attach_timeout must be a number of seconds, got {attach_timeout!r}")
+        if not 0 <= attach_timeout <= 3600:
+            raise ValueError(f"attach_timeout must be in [0, 3600] seconds, got {attach_timeout!r}")
         if ticks_per_ns is None:
             ticks_per_ns = tsc.ticks_per_ns()  # calibrates once per process
         self.rate_per_s = rate_per_s
@@ -301,13 +327,28 @@ class Pipeline:
         #: fed(): records handed to the source ring by feed() or the file reader
         self.fed = 0
         self._feed_lock = threading.Lock()  # the source ring has one producer at a time
+        self.replay_speed = float(replay_speed) if replay_speed else None
         self._feed_ring: SpscRing | None = None
+        #: input="shm:NAME": the attached SharedRing (this process is its consumer); None else
+        self.input_ring: SharedRing | None = None
         self._reader: threading.Thread | None = None
         self._reader_error: list[BaseException] = []
-        if source[0] != "synthetic":
-            self._feed_ring = SpscRing(feed_capacity, TXN_DTYPE)
         if source[0] == "events":
             _check_events_file(source[1])
+        if source[0] == "shm":
+            # waits up to attach_timeout for the producer process to create it
+            try:
+                self.input_ring = SharedRing.attach(source[1], TXN_DTYPE, timeout=attach_timeout)
+            except FileNotFoundError:
+                raise FileNotFoundError(
+                    f"input {input!r}: no shared ring named {source[1]!r} appeared within "
+                    f"attach_timeout={attach_timeout!r} s (the producer process creates it with "
+                    "velox.SharedRing.create(NAME, capacity, velox.TXN_DTYPE))") from None
+            except TimeoutError as e:
+                raise TimeoutError(f"input {input!r}: {e}") from None
+            self._feed_ring = self.input_ring
+        elif source[0] != "synthetic":
+            self._feed_ring = SpscRing(feed_capacity, TXN_DTYPE)
         #: the user stage (an object with __velox_stage__() or a "velox.stage.v1" capsule)
         self.stage = stage
         self._fd = -1
@@ -338,10 +379,11 @@ class Pipeline:
                 output_fd=self._fd, stage_thread=stage_thread, thread_cpu=thread_cpu,
                 logical_timestamps=timestamps == "logical", external_ring=self.output_ring,
                 user_stage=stage, user_emit_capacity=emit_capacity,
-                source_ring=self._feed_ring)
+                source_ring=self._feed_ring, replay_speed=self.replay_speed or 0.0)
         except BaseException:
             self._close_fd()
             self._close_shm(unlink=True)
+            self._close_input_ring()
             raise
 
     # -- lifecycle ------------------------------------------------------------------------
@@ -361,6 +403,10 @@ class Pipeline:
             self._reader = threading.Thread(
                 target=self._read_events, args=(self._source[1],), name="velox-pipeline-reader",
                 daemon=True)
+            self._reader.start()
+        elif self._source[0] == "shm":
+            self._reader = threading.Thread(
+                target=self._watch_input_ring, name="velox-pipeline-shm-watch", daemon=True)
             self._reader.start()
         if self.callback is not None and self._callback_thread:
             self._drainer = threading.Thread(
@@ -452,6 +498,29 @@ class Pipeline:
         finally:
             self._nat.close_source()
 
+    def _watch_input_ring(self) -> None:
+        """input="shm:NAME": ends the source once the producer process closed the ring or died
+        (the native source then takes what is left in the ring and finishes). Polls the
+        producer's role word every 2 ms (a syscall or two), never the hot path."""
+        ring = self.input_ring
+        assert ring is not None
+        try:
+            while self._final is None and not self._stopping and not self._nat.finished:
+                if ring.producer_pid != 0 and not ring.producer_alive:
+                    break
+                time.sleep(0.002)
+        except BaseException as e:  # re-raised by stop()
+            self._reader_error.append(e)
+        finally:
+            self._nat.close_source()
+
+    def _close_input_ring(self) -> None:
+        """Closes the attached input SharedRing (its producer sees the consumer depart); the
+        name stays: it is the creator's to remove. Call only once the threads are joined."""
+        ring, self.input_ring = self.input_ring, None
+        if ring is not None:
+            ring.close()
+
     def _raise_drain_error(self) -> None:
         if self._drain_error:
             err = self._drain_error.pop()
@@ -510,7 +579,16 @@ class Pipeline:
                 self._close_fd()
                 self._close_shm(unlink=not self._keep_shm)
                 self._final = self.report(final=True)
+                self._close_input_ring()
                 self._final["abandoned"] = abandoned
+                c = self._final["counters"]
+                if c["source_errors"]:  # the source ring broke: what was lost is unknown
+                    self._final["input_error"] = (
+                        f"the source ring{' ' + repr(self._source[1]) if self._source[0] == 'shm' else ''} "
+                        f"broke its invariant ({c['source_status']}: its other side wrote "
+                        "indices out of range); the source ended there")
+                    self._final["conservation_ok"] = False
+                    self._final["conservation_failures"].append(self._final["input_error"])
                 if self._reader_error:  # the file reader failed: the run did not see it all
                     err = self._reader_error[0]
                     self._final["input_error"] = f"{type(err).__name__}: {err}"
@@ -555,6 +633,11 @@ class Pipeline:
             self._stop_drainer()
         if getattr(self, "_fd", -1) >= 0:
             self._close_fd()
+        if getattr(self, "input_ring", None) is not None:
+            try:
+                self._close_input_ring()
+            except RuntimeError:  # still in use (the native pipeline is referenced elsewhere)
+                pass
         if getattr(self, "output_ring", None) is not None:
             # never stopped: dropping the native pipeline abandons and joins its threads
             # (when nothing else references it), after which the ring can be closed
@@ -616,11 +699,15 @@ class Pipeline:
             "bundle_timeout_us": self._bundle_timeout_us,
             "stage": None if self.stage is None else repr(self.stage),
             "input": self.input,
-            "fed": self.fed if self._source[0] != "synthetic" else None,
+            "fed": self.fed if self._source[0] not in ("synthetic", "shm") else None,
+            "replay_speed": self.replay_speed,
         }
+        if self.input_ring is not None and not self.input_ring.closed:
+            # records the producer pushed that the run has not taken (yet, or at stop)
+            out["input_left"] = len(self.input_ring)
         if final:
             failures = native.conservation_failures()
-            if self._source[0] != "synthetic" and c["generated"] != self.fed:
+            if self._source[0] not in ("synthetic", "shm") and c["generated"] != self.fed:
                 failures.append(f"fed ({self.fed}) == generated ({c['generated']})")
             out["conservation_ok"] = not failures and c["finished"]
             out["conservation_failures"] = failures
@@ -683,6 +770,7 @@ DEFAULTS: dict[str, Any] = {
     "tick_size": 0.01, "base_price": 100.0, "bundle_timeout_us": 100.0, "on_full": "drop",
     "wait": None, "output": None, "json": None, "quiet": False, "count": 0,
     "cancel_share": 0.2, "timestamps": "tsc", "keep_shm": False, "input": "synthetic",
+    "speed": None,
 }
 
 
@@ -707,6 +795,7 @@ def _float_option(accept: Callable[[float], bool], requirement: str) -> Callable
 _positive_float = _float_option(lambda v: 0 < v < math.inf, "> 0")
 _nonneg_float = _float_option(lambda v: 0 <= v < math.inf, ">= 0")
 _share = _float_option(lambda v: 0 <= v < 1, "in [0, 1)")
+_speed = _float_option(lambda v: 1e-3 <= v <= 1e6, "in [0.001, 1e6]")
 
 
 def _rate(text: str) -> float | str:
@@ -776,7 +865,8 @@ def build_parser() -> argparse.ArgumentParser:
     a = p.add_argument
     a("--config", metavar="FILE.toml", help="read options from a TOML file (top-level keys, or a [pipeline] table)")
     a("--rate", type=_rate, help="target ingress rate in transactions/s (Poisson arrivals), or 'max' for unpaced [default: 100000]")
-    a("--input", metavar="synthetic|events:PATH", type=_input, help="the source: the synthetic Poisson generator, or a raw TXN_DTYPE file replayed unpaced (numpy's arr.tofile(PATH)); a file ends the run by itself [default: synthetic]")
+    a("--input", metavar="synthetic|events:PATH|shm:NAME", type=_input, help="the source: the synthetic Poisson generator; a raw TXN_DTYPE file (numpy's arr.tofile(PATH)); or a velox.SharedRing of TXN_DTYPE named NAME that another process creates and pushes into (waited for up to 10 s). A file ends the run by itself, a shared ring when its producer closes it or exits [default: synthetic]")
+    a("--speed", type=_speed, help="pace a file or shared-ring input by its records' tsc field read as ns timestamps: 1 = as recorded, 10 = ten times faster (in [0.001, 1e6]) [default: as fast as possible]")
     a("--duration", type=_positive_float, help="run time in seconds (the run also ends when --count transactions are through, or a file input is replayed) [default: 10 for synthetic input, unlimited for a file]")
     a("--count", type=_int_range(0, 2**63), help="stop ingress after this many transactions (0: no limit) [default: 0]")
     a("--cores", type=_cores, help="CPUs to pin the stage threads to, e.g. '0', '0,1', '0-3'; 1 CPU runs all stages on one thread, 2 group them in pairs, 4+ give each its own [default: every CPU this process may use but the first, left to Python and the OS]")
@@ -975,11 +1065,15 @@ def _run(args: argparse.Namespace, json_file: IO[str] | None) -> int:
             tick_size=args.tick_size, base_price=args.base_price,
             bundle_timeout_us=args.bundle_timeout_us, on_full=args.on_full, wait=args.wait,
             output=args.output, max_txns=args.count, cancel_share=args.cancel_share,
-            timestamps=args.timestamps, keep_shm=args.keep_shm, input=args.input)
+            timestamps=args.timestamps, keep_shm=args.keep_shm, input=args.input,
+            replay_speed=args.speed)
     except (ValueError, TypeError) as e:
         print(f"velox-pipeline: error: {e}", file=sys.stderr)
         return 2
     except OSError as e:
+        if str(e).startswith("input "):  # --input shm:NAME did not appear / initialise
+            print(f"velox-pipeline: error: --input: {e}", file=sys.stderr)
+            return 2
         what = "create the shared ring for" if str(args.output).startswith("shm:") else "open"
         print(f"velox-pipeline: error: --output: cannot {what} {args.output!r}: {e.strerror}", file=sys.stderr)
         return 2

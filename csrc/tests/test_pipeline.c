@@ -2,6 +2,7 @@
  * byte-identical output for the same seed whatever the thread mapping, the python ring, a
  * paced run without drops, the external ring, and config validation. Every bundle written is checked. */
 #include <fcntl.h>
+#include <math.h>
 #include <pthread.h>
 #include <sched.h>
 #include <stdatomic.h>
@@ -448,6 +449,138 @@ static void test_ring_source_fed_by_another_thread(void) {
     vx_ring_destroy(wrong);
 }
 
+/* A source ring already filled and closed: n records stamped tsc = first_ns + i * gap_ns. */
+static vx_ring *filled_source(uint32_t cap, uint32_t n, uint64_t first_ns, uint64_t gap_ns) {
+    vx_ring *src = NULL;
+    REQUIRE(vx_ring_create(cap, sizeof(vx_txn), &src) == VX_OK);
+    for (uint32_t i = 0; i < n; i++) {
+        vx_txn t;
+        memset(&t, 0, sizeof t);
+        t.seq = i;
+        t.side = (uint8_t)(i & 1);
+        t.kind = VX_NEW;
+        t.qty = 1;
+        t.price = i & 1 ? 10000 + 40 * 100 : 10000 + 10 * 100; /* never crosses */
+        t.tsc = first_ns + i * gap_ns;
+        REQUIRE(vx_ring_try_push(src, &t) == VX_OK);
+    }
+    return src;
+}
+
+static void replay_config(vx_pipeline_config *c, vx_ring *src, double speed) {
+    base_config(c);
+    c->tick_size = 100;
+    c->base_price = 10000;
+    c->on_full = VX_ON_FULL_BLOCK;
+    c->logical_timestamps = 1; /* the bundles keep the recorded timestamps */
+    c->source_ring = src;
+    c->replay_speed = speed;
+    c->wait = VX_WAIT_BACKOFF;
+}
+
+/* Paced replay: records are released no earlier than their recorded time / speed after the
+ * first (a lower bound only: a loaded machine may be late, never early), in order, each
+ * lateness recorded; unpaced, the same records all go through. */
+static void test_paced_replay_waits_for_recorded_time(void) {
+    enum { N = 50 };
+    const uint64_t gap_ns = 200000; /* 0.2 ms recorded: 9.8 ms from first to last */
+    const double speeds[] = {1.0, 4.0};
+    for (int k = 0; k < 2; k++) {
+        vx_ring *src = filled_source(64, N, 1000000000, gap_ns);
+        vx_pipeline_config c;
+        replay_config(&c, src, speeds[k]);
+        map_threads(&c, 2);
+        char path[] = "/tmp/velox-replay-XXXXXX";
+        int fd = mkstemp(path);
+        REQUIRE(fd >= 0);
+        unlink(path);
+        c.output_fd = fd;
+        vx_pipeline *p = NULL;
+        REQUIRE(vx_pipeline_create(&c, &p) == VX_OK);
+        vx_pipeline_close_source(p);
+        const uint64_t t0 = vx_monotonic_ns();
+        vx_pipeline_counters m;
+        run_to_end(p, &m);
+        const uint64_t took = vx_monotonic_ns() - t0;
+        const uint64_t span_ns = (uint64_t)((double)((N - 1) * gap_ns) / speeds[k]);
+        CHECK(took >= span_ns); /* never early */
+        CHECK(m.generated == N && m.applied == N && vx_pipeline_check_conservation(&m, VX_PIPELINE_SINK_FILE) == 0);
+        CHECK(vx_histogram_count(vx_pipeline_histogram(p, VX_HIST_INGRESS_LATENESS)) == N);
+        FILE *f = fdopen(fd, "rb");
+        REQUIRE(f != NULL);
+        rewind(f);
+        vx_bundle b;
+        uint64_t seen = 0;
+        while (fread(&b, sizeof b, 1, f) == 1)
+            for (uint32_t i = 0; i < b.header.count; i++, seen++)
+                CHECK(b.txns[i].seq == seen && b.txns[i].tsc == 1000000000 + seen * gap_ns);
+        CHECK(seen == N);
+        fclose(f);
+        vx_pipeline_destroy(p);
+        vx_ring_destroy(src);
+    }
+}
+
+/* A record stamped far in the future holds a paced replay; stop() takes the rest unpaced, so
+ * nothing fed is lost. A record stamped before the first is due at once. */
+static void test_paced_replay_stop_takes_the_rest(void) {
+    vx_ring *src = filled_source(8, 2, 1000, 0);
+    vx_txn t;
+    memset(&t, 0, sizeof t);
+    t.side = VX_BUY;
+    t.kind = VX_NEW;
+    t.qty = 1;
+    t.price = 10000 + 100;
+    t.seq = 2;
+    t.tsc = 10; /* before the first: due at once */
+    REQUIRE(vx_ring_try_push(src, &t) == VX_OK);
+    t.seq = 3;
+    t.tsc = UINT64_C(1) << 62; /* ~146 years after the first */
+    REQUIRE(vx_ring_try_push(src, &t) == VX_OK);
+    vx_pipeline_config c;
+    replay_config(&c, src, 1.0);
+    map_threads(&c, 1);
+    vx_pipeline *p = NULL;
+    REQUIRE(vx_pipeline_create(&c, &p) == VX_OK);
+    vx_pipeline_close_source(p);
+    REQUIRE(vx_pipeline_start(p) == VX_OK);
+    vx_pipeline_counters m;
+    for (int i = 0; i < 200000; i++) { /* <= ~20 s: until the first three are through */
+        vx_pipeline_read_counters(p, &m);
+        if (m.generated >= 3) break;
+        struct timespec ts = {0, 100000};
+        nanosleep(&ts, NULL);
+    }
+    CHECK(m.generated == 3 && !m.finished); /* the fourth waits for its time */
+    vx_pipeline_stop(p);
+    REQUIRE(vx_pipeline_join(p) == VX_OK);
+    vx_pipeline_read_counters(p, &m);
+    CHECK(m.finished && m.generated == 4 && vx_pipeline_check_conservation(&m, 0) == 0);
+    vx_pipeline_destroy(p);
+    vx_ring_destroy(src);
+}
+
+/* A source ring whose indices were broken by its other side (a hostile process): the source
+ * ends by itself, says why, and nothing outside the ring's slots is read. */
+static void test_corrupt_source_ring_ends_the_source(void) {
+    vx_ring *src = filled_source(8, 3, 0, 0);
+    atomic_store(&src->block->producer.head, (uint64_t)1 << 40); /* the "peer" */
+    vx_pipeline_config c;
+    base_config(&c);
+    c.tick_size = 100;
+    c.base_price = 10000;
+    c.source_ring = src;
+    map_threads(&c, 2);
+    vx_pipeline *p = NULL;
+    REQUIRE(vx_pipeline_create(&c, &p) == VX_OK);
+    vx_pipeline_counters m;
+    run_to_end(p, &m); /* no close_source: the corrupt ring ends the run */
+    CHECK(m.source_errors == 1 && m.source_status == VX_ECORRUPT);
+    CHECK(m.generated == 0 && vx_pipeline_check_conservation(&m, 0) == 0);
+    vx_pipeline_destroy(p);
+    vx_ring_destroy(src);
+}
+
 static void test_paced_run_stops_and_drains_without_drops(void) {
     vx_pipeline_config c;
     base_config(&c);
@@ -513,6 +646,23 @@ static void test_config_validation_names_the_field(void) {
     c.ticks_per_ns = 0;
     CHECK(vx_pipeline_config_validate(&c, &field) == VX_EINVAL && strcmp(field, "ticks_per_ns") == 0);
     base_config(&c);
+    c.replay_speed = 1.0; /* pacing needs a source ring */
+    CHECK(vx_pipeline_config_validate(&c, &field) == VX_EINVAL && strcmp(field, "replay_speed") == 0);
+    {
+        vx_ring *src = NULL;
+        REQUIRE(vx_ring_create(8, sizeof(vx_txn), &src) == VX_OK);
+        const double bad[] = {-1.0, 1e-4, 2e6, NAN};
+        for (int i = 0; i < 4; i++) {
+            base_config(&c);
+            c.source_ring = src;
+            c.replay_speed = bad[i];
+            CHECK(vx_pipeline_config_validate(&c, &field) == VX_EINVAL && strcmp(field, "replay_speed") == 0);
+        }
+        c.replay_speed = 1e-3;
+        CHECK(vx_pipeline_config_validate(&c, &field) == VX_OK);
+        vx_ring_destroy(src);
+    }
+    base_config(&c);
     c.rate_per_s = 0.5;
     CHECK(vx_pipeline_config_validate(&c, &field) == VX_EINVAL && strcmp(field, "rate_per_s") == 0);
     vx_pipeline *p = NULL;
@@ -534,6 +684,9 @@ int main(void) {
     RUN(test_user_stage_host);
     RUN(test_ring_source_fed_by_another_thread);
     RUN(test_paced_run_stops_and_drains_without_drops);
+    RUN(test_paced_replay_waits_for_recorded_time);
+    RUN(test_paced_replay_stop_takes_the_rest);
+    RUN(test_corrupt_source_ring_ends_the_source);
     RUN(test_abandon_and_destroy_while_running);
     return CHECK_SUMMARY("test_pipeline");
 }

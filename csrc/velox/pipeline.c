@@ -88,6 +88,9 @@ vx_status vx_pipeline_config_validate(const vx_pipeline_config *c, const char **
     else if (c->thread_count < 1 || c->thread_count > VX_PIPELINE_MAX_THREADS) bad = "thread_count";
     else if (c->user_stage && vx_user_stage_check(c->user_stage) != VX_OK) bad = "user_stage";
     else if (c->source_ring && vx_ring_elem_size(c->source_ring) != sizeof(vx_txn)) bad = "source_ring";
+    else if (!(c->replay_speed == 0.0 || (c->replay_speed >= 1e-3 && c->replay_speed <= 1e6)))
+        bad = "replay_speed"; /* also NaN */
+    else if (c->replay_speed != 0.0 && !c->source_ring) bad = "replay_speed"; /* replay only */
     else if (c->user_stage && (c->user_emit_capacity < 1 || c->user_emit_capacity > VX_STAGE_MAX_EMIT ||
                                c->user_emit_capacity >= c->txn_ring_capacity))
         bad = "user_emit_capacity"; /* block mode needs room for a batch plus the emit buffer */
@@ -156,6 +159,8 @@ vx_status vx_pipeline_create(const vx_pipeline_config *cfg, vx_pipeline **out) {
     p->ingress.mid_level = cfg->levels / 2;
     p->ingress.cancel_below = (uint64_t)ceil(cfg->cancel_share * 9007199254740992.0); /* 2^53 */
     p->ingress.mean_gap_ticks = cfg->rate_per_s > 0 ? 1e9 * cfg->ticks_per_ns / cfg->rate_per_s : 0.0;
+    p->ingress.replay_ticks_per_ns = cfg->replay_speed > 0 ? cfg->ticks_per_ns / cfg->replay_speed : 0.0;
+    atomic_init(&p->ingress.source_status, 0);
     atomic_init(&p->output.last_errno, 0);
     *out = p;
     return VX_OK;
@@ -202,7 +207,7 @@ static void idle_wait(vx_pipeline *p, int runs_ingress, uint64_t idle_since) {
     default: {
         const uint64_t now = vx_tsc_read();
         uint64_t due_ns = UINT64_MAX; /* ns until the next paced transaction, if any */
-        if (runs_ingress && p->cfg.rate_per_s > 0.0 && !p->ingress.done)
+        if (runs_ingress && ingress_scheduled(p))
             due_ns = ticks_to_ns(p, ingress_ticks_until_due(p, now));
         const uint64_t idle_ns = ticks_to_ns(p, now - idle_since);
         if (idle_ns < VX_PIPE_SPIN_NS || due_ns < VX_PIPE_SPIN_NS) {
@@ -385,6 +390,9 @@ void vx_pipeline_read_counters(const vx_pipeline *p, vx_pipeline_counters *c) {
     c->user_rejected = counter_get(&p->bookst.user_rejected);
     c->user_bad_returns = counter_get(&p->bookst.user_bad_returns);
     c->user_init_failed = counter_get(&p->bookst.user_init_failed);
+    c->source_errors = counter_get(&p->ingress.source_errors);
+    /* relaxed: a diagnostic, written once before the source finishes */
+    c->source_status = atomic_load_explicit(&p->ingress.source_status, memory_order_relaxed);
     /* relaxed: a diagnostic */
     c->last_write_errno = atomic_load_explicit(&p->output.last_errno, memory_order_relaxed);
 }

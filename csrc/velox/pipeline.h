@@ -133,7 +133,21 @@ typedef struct vx_pipeline_config {
                                         stamps tsc (not in logical mode), and finishes once
                                         vx_pipeline_close_source (or stop) was called and the
                                         ring is empty. Records are not trusted: the book
-                                        rejects invalid ones (counted in rejected). */
+                                        rejects invalid ones (counted in rejected). A ring
+                                        whose indices break the ring's invariant (a hostile
+                                        or broken peer process: VX_ECORRUPT), or any other
+                                        failed peek, ends the source: it finishes at once,
+                                        counted in source_errors (status in source_status). */
+    double replay_speed;             /* source_ring only. 0: as fast as possible. Else paced
+                                        replay: a record is released into the pipeline once
+                                        (its tsc - the first record's tsc) / replay_speed ns
+                                        have passed since the first record was taken (its tsc
+                                        field read as a ns timestamp, e.g. a feed's); a
+                                        record older than the first is due at once; the wait
+                                        before each (lateness) goes into ingress_lateness and
+                                        `late`. In [1e-3, 1e6]. After vx_pipeline_stop the rest
+                                        of the ring is taken unpaced (so every record pushed is
+                                        accounted for). */
 } vx_pipeline_config;
 
 /* A consistent-enough snapshot of the counters (relaxed loads; exact once finished). */
@@ -165,6 +179,9 @@ typedef struct vx_pipeline_counters {
     uint64_t user_rejected;     /* user stage: emitted orders that failed vx_txn_validate */
     uint64_t user_bad_returns;  /* user stage: on_batch returned more than its capacity */
     uint64_t user_init_failed;  /* user stage: 1 if init refused (the stage then never ran) */
+    uint64_t source_errors;     /* source ring: 1 if a peek failed (VX_ECORRUPT: the ring's
+                                   indices were broken by its other side); the source ended */
+    int32_t source_status;      /* the vx_status of that failed peek (0 = none) */
     int32_t last_write_errno;
     uint32_t finished;          /* 1 once every stage has finished */
 } vx_pipeline_counters;

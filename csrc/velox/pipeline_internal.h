@@ -52,7 +52,14 @@ typedef struct ingress_state {
     int64_t mid_level;         /* the random-walking mid, as a level index */
     uint64_t cancel_below;     /* ceil(cancel_share * 2^53): the cancel test on 53 random bits */
     int done;
-    vx_counter generated, drops, late;
+    /* paced replay of a source ring (cfg.replay_speed > 0) */
+    int replay_started;        /* the first record fixed the time origin */
+    int replay_waiting;        /* the oldest record is not due yet: next_due_tsc is its time */
+    uint64_t replay_base_rec;  /* the first record's tsc (a ns timestamp) */
+    uint64_t replay_base_tsc;  /* when it was taken */
+    double replay_ticks_per_ns;/* ticks_per_ns / replay_speed: TSC ticks per recorded ns */
+    vx_counter generated, drops, late, source_errors;
+    _Atomic int32_t source_status;
 } ingress_state;
 
 typedef struct book_state {
@@ -194,11 +201,20 @@ static inline void stage_finish(vx_pipeline *p, int stage, int *done) {
     atomic_store_explicit(&p->stage_done[stage], 1, memory_order_release);
 }
 
-/* Ticks until the next paced transaction is due (0 if due now or unpaced/finished). Read by
- * the ingress stage and by its thread's idle wait. */
+/* 1 when ingress has a next record scheduled at next_due_tsc: a paced synthetic generator,
+ * or a paced replay holding a record that is not due yet. Read by ingress's thread only. */
+static inline int ingress_scheduled(const vx_pipeline *p) {
+    const ingress_state *s = &p->ingress;
+    if (s->done) return 0;
+    if (p->cfg.source_ring) return s->replay_waiting;
+    return p->cfg.rate_per_s > 0.0;
+}
+
+/* Ticks until the next scheduled record is due (0 if due now or nothing is scheduled). Read
+ * by the ingress stage and by its thread's idle wait. */
 static inline uint64_t ingress_ticks_until_due(const vx_pipeline *p, uint64_t now) {
     const ingress_state *s = &p->ingress;
-    if (s->done || p->cfg.rate_per_s == 0.0 || s->next_due_tsc <= now) return 0;
+    if (!ingress_scheduled(p) || s->next_due_tsc <= now) return 0;
     return s->next_due_tsc - now;
 }
 

@@ -57,15 +57,43 @@ static inline void ingress_make(ingress_gen *g, vx_txn *t) {
     t->price = g->base_price + level * g->tick_size;
 }
 
-/* The ring source: moves up to a batch of records from cfg.source_ring into ring_in. */
+/* Paced replay: the TSC tick at which a record stamped rec_ns (a ns timestamp) is due. The
+ * first record taken fixes the origin (due at once); a record stamped before it is due at
+ * once; a due time past the TSC's range is UINT64_MAX (never, until stop: see the caller). */
+static uint64_t replay_due_tsc(ingress_state *s, uint64_t rec_ns, uint64_t now) {
+    if (!s->replay_started) {
+        s->replay_started = 1;
+        s->replay_base_rec = rec_ns;
+        s->replay_base_tsc = now;
+        return now;
+    }
+    if (rec_ns <= s->replay_base_rec) return s->replay_base_tsc;
+    const double ticks = (double)(rec_ns - s->replay_base_rec) * s->replay_ticks_per_ns;
+    if (!(ticks < 1.8e19 - (double)s->replay_base_tsc)) return UINT64_MAX; /* 2^64 ~ 1.84e19 */
+    return s->replay_base_tsc + (uint64_t)ticks;
+}
+
+/* The ring source: moves up to a batch of records from cfg.source_ring into ring_in (paced by
+ * their timestamps when cfg.replay_speed > 0). */
 static uint32_t ring_source_turn(vx_pipeline *p, ingress_state *s) {
     /* acquire pairs with the release stores in vx_pipeline_close_source / vx_pipeline_stop;
      * loaded before the peek so that "closed and empty" cannot miss a last record */
-    int closed = atomic_load_explicit(&p->source_closed, memory_order_acquire)
-                 || atomic_load_explicit(&p->stop, memory_order_acquire);
+    const int stopping = atomic_load_explicit(&p->stop, memory_order_acquire);
+    const int closed = stopping || atomic_load_explicit(&p->source_closed, memory_order_acquire);
     vx_ring_span in;
-    if (vx_ring_peek(p->cfg.source_ring, p->cfg.batch, &in) != VX_OK) {
-        if (closed) stage_finish(p, VX_STAGE_INGRESS, &s->done);
+    s->replay_waiting = 0;
+    const vx_status st = vx_ring_peek(p->cfg.source_ring, p->cfg.batch, &in);
+    if (st != VX_OK) {
+        if (st != VX_EMPTY) {
+            /* VX_ECORRUPT (the other side broke the ring's indices; sticky) or a misuse: no
+             * record can be trusted to come any more. End the source; the report says why. */
+            counter_add(&s->source_errors, 1);
+            /* relaxed: a diagnostic; the stage_finish release below publishes it anyway */
+            atomic_store_explicit(&s->source_status, (int32_t)st, memory_order_relaxed);
+            stage_finish(p, VX_STAGE_INGRESS, &s->done);
+        } else if (closed) {
+            stage_finish(p, VX_STAGE_INGRESS, &s->done);
+        }
         return 0;
     }
     uint32_t n = in.first_n + in.second_n;
@@ -82,18 +110,39 @@ static uint32_t ring_source_turn(vx_pipeline *p, ingress_state *s) {
     }
     const uint64_t now = vx_tsc_read();
     const int logical = p->cfg.logical_timestamps;
-    uint32_t put = n < room ? n : room;
+    /* after stop, the rest is taken unpaced: every record pushed is accounted for */
+    const int paced = p->cfg.replay_speed > 0.0 && !stopping;
+    const uint64_t late_ticks = vx_ns_to_ticks(VX_PIPELINE_LATE_NS, p->cfg.ticks_per_ns);
+    vx_histogram *h_late = &p->hists[VX_HIST_INGRESS_LATENESS];
+    uint32_t taken = 0, put = 0, late = 0;
     span_walk win = walk_start(&in), wout = walk_start(&out);
-    for (uint32_t i = 0; i < put; i++) { /* bounded by batch */
-        vx_txn *t = walk_next(&wout, sizeof(vx_txn));
-        *t = *(const vx_txn *)walk_next(&win, sizeof(vx_txn));
-        if (!logical) t->tsc = now; /* latency is timed from entry into the pipeline */
+    for (uint32_t i = 0; i < n; i++) { /* bounded by batch */
+        const vx_txn *r = walk_next(&win, sizeof(vx_txn));
+        if (paced) {
+            const uint64_t due = replay_due_tsc(s, r->tsc, now);
+            if (due > now) { /* not yet: it stays in the source ring, first in line */
+                s->next_due_tsc = due;
+                s->replay_waiting = 1;
+                break;
+            }
+            const uint64_t lateness = now - due;
+            vx_histogram_record(h_late, ticks_to_ns(p, lateness));
+            late += lateness >= late_ticks;
+        }
+        taken++;
+        if (put < room) {
+            vx_txn *t = walk_next(&wout, sizeof(vx_txn));
+            *t = *r;
+            if (!logical) t->tsc = now; /* latency is timed from entry into the pipeline */
+            put++;
+        }
     }
     if (reserved) vx_ring_commit(p->ring_in, put);
-    vx_ring_release(p->cfg.source_ring, n);
-    counter_add(&s->generated, n);
-    if (n > put) counter_add(&s->drops, n - put);
-    return n;
+    vx_ring_release(p->cfg.source_ring, taken);
+    if (taken) counter_add(&s->generated, taken);
+    if (taken > put) counter_add(&s->drops, taken - put);
+    if (late) counter_add(&s->late, late);
+    return taken;
 }
 
 uint32_t vx_pipe_ingress_turn(vx_pipeline *p) {

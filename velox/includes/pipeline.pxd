@@ -73,6 +73,7 @@ cdef extern from "velox/pipeline.h" nogil:
         const vx_user_stage *user_stage
         uint32_t user_emit_capacity
         vx_ring *source_ring
+        double replay_speed
 
     ctypedef struct vx_pipeline_counters:
         uint64_t generated
@@ -102,6 +103,8 @@ cdef extern from "velox/pipeline.h" nogil:
         uint64_t user_rejected
         uint64_t user_bad_returns
         uint64_t user_init_failed
+        uint64_t source_errors
+        int32_t source_status
         int32_t last_write_errno
         uint32_t finished
 
