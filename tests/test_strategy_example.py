@@ -3,6 +3,7 @@ velox (get_include/get_sources + its .pxd files) and runs in the pipeline: its o
 the output, counted, and identical (byte for byte) to velox's own C "imbalance" stage, which
 implements the same rule."""
 
+import json
 import os
 import shutil
 import subprocess
@@ -54,3 +55,14 @@ def test_strategy_example_builds_and_its_orders_reach_the_output(tmp_path):
     r = subprocess.run([sys.executable, "-c", SCRIPT], cwd=tmp_path, env=child_env(work),
                        capture_output=True, text=True, timeout=300)
     assert r.returncode == 0 and r.stdout.startswith("OK"), r.stdout + r.stderr
+    # the same compiled stage chosen from the command line (and so from TOML: same key)
+    js = tmp_path / "cli.json"
+    r = subprocess.run([sys.executable, "-m", "velox.pipeline", "--rate", "max", "--count",
+                        "50000", "--on-full", "block", "--levels", "256", "--stage",
+                        "velox_strategy:Imbalance", "--json", str(js), "--quiet"],
+                       cwd=tmp_path, env=child_env(work), capture_output=True, text=True,
+                       timeout=300)
+    assert r.returncode == 0, r.stdout + r.stderr
+    rep = json.loads(js.read_text())
+    assert rep["conservation_ok"] and "Imbalance" in rep["stage"]
+    assert rep["counters"]["user_stage"]["emitted"] > 0

@@ -10,6 +10,7 @@ reports: counters, rates, latency percentiles, memory, mapping and the conservat
 from __future__ import annotations
 
 import argparse
+import importlib
 import json
 import math
 import os
@@ -35,7 +36,8 @@ Callback = Callable[[npt.NDArray[np.void]], object]
 #: a cores value: CPU numbers, or a string like "0,2-3"
 Cores = Union[Sequence[int], str, None]
 
-__all__ = ["Pipeline", "stage_mapping", "default_cores", "parse_cores", "parse_output", "main"]
+__all__ = ["Pipeline", "stage_mapping", "default_cores", "parse_cores", "parse_output",
+           "load_stage", "main"]
 
 #: Slots of the shared ring that ``output="shm:NAME"`` creates (528-byte bundles: 528 KiB).
 SHM_DEFAULT_CAPACITY = 1024
@@ -122,6 +124,44 @@ def stage_mapping(cores: Iterable[int] | None = None
     thread_cpu = [cores[t] for t in range(threads)]
     mapping = {stage: thread_cpu[stage_thread[i]] for i, stage in enumerate(STAGES)}
     return stage_thread, thread_cpu, mapping
+
+
+def load_stage(spec: object) -> object:
+    """The user stage a ``--stage`` / TOML ``stage`` spec names:
+
+    - ``"builtin:KIND"``: velox's own C stage (``velox._pipeline.BuiltinStage(KIND)``; KIND one
+      of noop, imbalance, echo and the hostile bad_count, bad_records, fail_init);
+    - ``"MODULE:ATTR"``: ``ATTR`` of the imported ``MODULE`` (e.g. ``velox_strategy:Imbalance``):
+      a stage object (with ``__velox_stage__()``) or a "velox.stage.v1" capsule is used as it
+      is; a class or other callable is called with no arguments to make one.
+
+    Raises ValueError naming the spec (bad form, unknown builtin, missing attribute, or an
+    import that fails, with its reason). The ABI checks happen when the Pipeline takes it."""
+    from velox._pipeline import BUILTIN_STAGES, BuiltinStage
+    if not isinstance(spec, str):
+        raise TypeError(f"stage spec must be a str like 'builtin:imbalance' or 'MODULE:ATTR', got {spec!r}")
+    module, sep, attr = spec.partition(":")
+    if not sep or not module or not attr:
+        raise ValueError(f"stage {spec!r}: expected 'builtin:KIND' or 'MODULE:ATTR' "
+                         "(e.g. 'velox_strategy:Imbalance')")
+    if module == "builtin":
+        if attr not in BUILTIN_STAGES:
+            raise ValueError(f"stage {spec!r}: builtin stages are {', '.join(BUILTIN_STAGES)}")
+        return BuiltinStage(attr)
+    try:
+        mod = importlib.import_module(module)
+    except Exception as e:  # ImportError, or whatever the module raised at import
+        raise ValueError(f"stage {spec!r}: cannot import {module!r}: {type(e).__name__}: {e}") from None
+    try:
+        obj = getattr(mod, attr)
+    except AttributeError:
+        raise ValueError(f"stage {spec!r}: module {module!r} has no attribute {attr!r}") from None
+    if not hasattr(obj, "__velox_stage__") and callable(obj):
+        try:
+            obj = obj()
+        except Exception as e:
+            raise ValueError(f"stage {spec!r}: {attr}() failed: {type(e).__name__}: {e}") from None
+    return obj
 
 
 def _check_shm_name(what: str, spec: str, name: str) -> None:
@@ -770,7 +810,7 @@ DEFAULTS: dict[str, Any] = {
     "tick_size": 0.01, "base_price": 100.0, "bundle_timeout_us": 100.0, "on_full": "drop",
     "wait": None, "output": None, "json": None, "quiet": False, "count": 0,
     "cancel_share": 0.2, "timestamps": "tsc", "keep_shm": False, "input": "synthetic",
-    "speed": None,
+    "speed": None, "stage": None,
 }
 
 
@@ -866,6 +906,7 @@ def build_parser() -> argparse.ArgumentParser:
     a("--config", metavar="FILE.toml", help="read options from a TOML file (top-level keys, or a [pipeline] table)")
     a("--rate", type=_rate, help="target ingress rate in transactions/s (Poisson arrivals), or 'max' for unpaced [default: 100000]")
     a("--input", metavar="synthetic|events:PATH|shm:NAME", type=_input, help="the source: the synthetic Poisson generator; a raw TXN_DTYPE file (numpy's arr.tofile(PATH)); or a velox.SharedRing of TXN_DTYPE named NAME that another process creates and pushes into (waited for up to 10 s). A file ends the run by itself, a shared ring when its producer closes it or exits [default: synthetic]")
+    a("--stage", metavar="builtin:KIND|MODULE:ATTR", help="a user stage on the book's thread: velox's builtin:noop|imbalance|echo, or ATTR of an importable MODULE (a compiled strategy such as examples/strategy's velox_strategy:Imbalance; a class is instantiated with no arguments) [default: none]")
     a("--speed", type=_speed, help="pace a file or shared-ring input by its records' tsc field read as ns timestamps: 1 = as recorded, 10 = ten times faster (in [0.001, 1e6]) [default: as fast as possible]")
     a("--duration", type=_positive_float, help="run time in seconds (the run also ends when --count transactions are through, or a file input is replayed) [default: 10 for synthetic input, unlimited for a file]")
     a("--count", type=_int_range(0, 2**63), help="stop ingress after this many transactions (0: no limit) [default: 0]")
@@ -1066,7 +1107,8 @@ def _run(args: argparse.Namespace, json_file: IO[str] | None) -> int:
             bundle_timeout_us=args.bundle_timeout_us, on_full=args.on_full, wait=args.wait,
             output=args.output, max_txns=args.count, cancel_share=args.cancel_share,
             timestamps=args.timestamps, keep_shm=args.keep_shm, input=args.input,
-            replay_speed=args.speed)
+            replay_speed=args.speed,
+            stage=None if args.stage is None else load_stage(args.stage))
     except (ValueError, TypeError) as e:
         print(f"velox-pipeline: error: {e}", file=sys.stderr)
         return 2
