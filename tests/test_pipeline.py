@@ -7,11 +7,13 @@ import time
 
 import numpy as np
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 import velox
 from velox import BUNDLE_DTYPE, Pipeline
 from velox._pipeline import NativePipeline
-from velox.pipeline import available_cpus, default_cores, parse_cores, stage_mapping
+from velox.pipeline import available_cpus, default_cores, parse_cores, parse_topology, stage_mapping
 
 CPUS = available_cpus()
 
@@ -34,9 +36,9 @@ def check_bundles(bundles, report):
     return txns[used]
 
 
-def run_block(tmp_path, name, cores, seed=7, count=30_000):
+def run_block(tmp_path, name, cores=None, seed=7, count=30_000, topology=None):
     path = tmp_path / name
-    p = Pipeline("max", cores=cores, seed=seed, on_full="block", bundle_timeout_us=0,
+    p = Pipeline("max", cores=cores, topology=topology, seed=seed, on_full="block", bundle_timeout_us=0,
                  output=path, max_txns=count, levels=256, timestamps="logical")
     p.start()
     assert p.wait(timeout=30)
@@ -271,3 +273,67 @@ def test_failed_output_writes_break_conservation():
     assert c["write_errors"] > 0 and c["bytes_written"] < c["output_bundles"] * 528
     assert r["conservation_ok"] is False
     assert any("bytes_written" in f for f in r["conservation_failures"])
+
+
+# ---- explicit topologies ----------------------------------------------------------------------
+
+STAGE_NAMES = ("ingress", "book", "bundler", "output")
+
+
+@st.composite
+def topologies(draw):
+    """Any partition of the four stages onto 1-4 threads, each pinned to an available CPU or
+    unpinned: more threads than CPUs included (4 threads on a 2-CPU machine)."""
+    n = draw(st.integers(1, 4))
+    owner = draw(st.lists(st.integers(0, n - 1), min_size=4, max_size=4))
+    used = sorted(set(owner))  # renumber so that every thread has a stage
+    groups = [[s for s, o in zip(STAGE_NAMES, owner) if o == t] for t in used]
+    cpus = draw(st.lists(st.one_of(st.none(), st.sampled_from(CPUS)), min_size=len(groups),
+                         max_size=len(groups)))
+    return list(zip(groups, cpus))
+
+
+@settings(max_examples=12, deadline=None, suppress_health_check=list(HealthCheck))
+@given(topologies())
+def test_any_topology_conserves_and_writes_the_same_bytes(tmp_path_factory, topo):
+    """Grouped onto fewer threads than stages, or spread over more threads than CPUs, the
+    pipeline never deadlocks and a block-mode run writes what the one-thread run writes."""
+    tmp = tmp_path_factory.mktemp("topo")
+    ref, _ = run_block(tmp, "ref.bin", count=5_000, cores=[CPUS[0]])
+    spec = ",".join("+".join(g) + ("@*" if c is None else f"@{c}") for g, c in topo)
+    for form in (spec, topo):
+        path, r = run_block(tmp, "t.bin", count=5_000, topology=form)
+        assert r["conservation_ok"] and not r["abandoned"], (spec, r["conservation_failures"])
+        assert path.read_bytes() == ref.read_bytes(), spec
+        assert r["threads"] == len(topo)
+        assert r["mapping"] == {s: (-1 if c is None else c) for g, c in topo for s in g}
+    # what the C pipeline was given: each stage on its group's thread, each thread's CPU
+    p = Pipeline("max", topology=spec, max_txns=1)
+    assert p._nat.stage_thread == tuple(t for s in STAGE_NAMES for t, (g, _) in enumerate(topo) if s in g)
+    assert p._nat.thread_cpu == tuple(-1 if c is None else c for _, c in topo)
+
+
+@pytest.mark.parametrize("spec, exc, text", [
+    ("ingress+book@0,bundler", ValueError, "no thread runs output"),
+    ("ingress+book+bundler+output+ingress", ValueError, "on two threads"),
+    ("ingress+book,bundler,output,,", ValueError, "1 to 4 threads"),
+    ("ingress+book,,bundler+output", ValueError, "thread 1 has no stage"),
+    ("ingress+boook,bundler+output", ValueError, "unknown stage 'boook'"),
+    ("ingress+book@x,bundler+output", ValueError, "not a CPU number"),
+    ("ingress+book@100000,bundler+output", ValueError, "not available"),
+    ([("ingress", 0)], TypeError, "pairs"),
+    ([(("ingress", "book", "bundler", "output"), True)], TypeError, "pairs"),
+    (3, TypeError, "topology must be"),
+])
+def test_bad_topologies_raise_naming_the_part(spec, exc, text):
+    with pytest.raises(exc, match=text):
+        parse_topology(spec)
+    with pytest.raises(exc, match=text):
+        Pipeline(topology=spec)
+
+
+def test_topology_and_cores_are_exclusive_and_unpinned_threads_back_off():
+    with pytest.raises(ValueError, match="not both"):
+        Pipeline(topology="ingress+book+bundler+output", cores=[CPUS[0]])
+    p = Pipeline(topology="ingress+book@*,bundler+output@*")
+    assert p.wait_strategy == "backoff" and p.mapping["book"] == -1

@@ -90,6 +90,9 @@ def test_sigterm_also_stops_cleanly():
     (["--bundle-timeout-us", "-1"], "--bundle-timeout-us"),
     (["--seed", "-1"], "--seed"),
     (["--bogus"], "--bogus"),
+    (["--topology", "ingress+book,bundler"], "--topology"),
+    (["--topology", "ingress+book@x,bundler+output"], "--topology"),
+    (["--speed", "0"], "--speed"),
 ])
 def test_bad_options_exit_2_with_one_line_naming_the_option(args, option):
     r = run(*args)
@@ -189,3 +192,22 @@ def test_seeded_unpaced_block_runs_write_byte_identical_files(tmp_path):
         assert len(data) == 528 * report["counters"]["output_bundles"] > 0
         outputs.append((data, report["book_digest"]))
     assert outputs[0] == outputs[1]
+
+
+def test_topology_from_the_command_line_and_toml(tmp_path):
+    cpu = available_cpus()[-1]
+    js = tmp_path / "r.json"
+    r = run("--rate", "max", "--count", "20000", "--on-full", "block", "--topology",
+            f"ingress+bundler@{cpu},book+output@*", "--json", str(js), "--quiet")
+    assert r.returncode == 0, r.stderr
+    rep = json.loads(js.read_text())
+    assert rep["conservation_ok"] and rep["threads"] == 2
+    assert rep["mapping"] == {"ingress": cpu, "bundler": cpu, "book": -1, "output": -1}
+    assert rep["wait"] == "backoff"  # an unpinned thread: never spin by default
+    toml = tmp_path / "t.toml"
+    toml.write_text(f'topology = "ingress+book+bundler+output@{cpu}"\ncount = 5000\nrate = "max"\n')
+    r = run("--config", str(toml), "--json", str(js), "--quiet")
+    assert r.returncode == 0, r.stderr
+    assert json.loads(js.read_text())["mapping"] == dict.fromkeys(("ingress", "book", "bundler", "output"), cpu)
+    r = run("--topology", f"ingress+book+bundler+output@{cpu}", "--cores", str(cpu))
+    assert r.returncode == 2 and "not both" in r.stderr and len(r.stderr.strip().splitlines()) == 1

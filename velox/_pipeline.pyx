@@ -372,6 +372,16 @@ cdef class NativePipeline:
         return out[:popped]
 
     @property
+    def stage_thread(self):
+        """The thread of each stage (ingress, book, bundler, output) as the C pipeline has it."""
+        return tuple(self.cfg.stage_thread[i] for i in range(VX_STAGES))
+
+    @property
+    def thread_cpu(self):
+        """The CPU each thread is pinned to (-1: not pinned), as the C pipeline has it."""
+        return tuple(self.cfg.thread_cpu[i] for i in range(self.cfg.thread_count))
+
+    @property
     def memory_bytes(self):
         """Bytes allocated at creation (rings, book, buffers, histograms)."""
         return vx_pipeline_memory_bytes(self.p)

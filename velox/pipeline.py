@@ -18,7 +18,7 @@ import signal
 import sys
 import threading
 import time
-from typing import IO, Any, Callable, Iterable, Sequence, Union
+from typing import IO, Any, Callable, Iterable, Optional, Sequence, Union
 
 import numpy as np
 import numpy.typing as npt
@@ -35,9 +35,12 @@ from velox._shm import unlink as _unlink_shm
 Callback = Callable[[npt.NDArray[np.void]], object]
 #: a cores value: CPU numbers, or a string like "0,2-3"
 Cores = Union[Sequence[int], str, None]
+#: a topology: "ingress+book@1,bundler+output@2", or [(("ingress", "book"), 1), ...]
+#: (CPU None or "@*": that thread is not pinned)
+Topology = Union[str, Sequence[tuple[Sequence[str], Optional[int]]], None]
 
-__all__ = ["Pipeline", "stage_mapping", "default_cores", "parse_cores", "parse_output",
-           "load_stage", "main"]
+__all__ = ["Pipeline", "stage_mapping", "parse_topology", "default_cores", "parse_cores",
+           "parse_output", "load_stage", "main"]
 
 #: Slots of the shared ring that ``output="shm:NAME"`` creates (528-byte bundles: 528 KiB).
 SHM_DEFAULT_CAPACITY = 1024
@@ -164,6 +167,66 @@ def load_stage(spec: object) -> object:
     return obj
 
 
+def parse_topology(spec: Topology) -> tuple[list[int], list[int], dict[str, int]]:
+    """An explicit thread layout: which stages each native thread runs and the CPU it is
+    pinned to. ``"ingress+book@1,bundler+output@2"`` (threads separated by ',', stages by '+',
+    '@CPU' pins the thread; no '@' or '@*' leaves it unpinned), or the same as a sequence of
+    (stages, cpu-or-None) pairs. Every stage (ingress, book, bundler, output) on exactly one of
+    1 to 4 threads, in any grouping: a thread runs its stages round-robin and no stage waits
+    inside its turn, so no grouping can deadlock. The user stage always runs on the book's
+    thread. Returns (stage_thread, thread_cpu, mapping) like stage_mapping (-1: unpinned).
+    Raises ValueError naming the bad part."""
+    groups: list[tuple[list[str], int | None]] = []
+    if isinstance(spec, str):
+        for part in spec.split(","):
+            stages_text, sep, cpu_text = part.strip().partition("@")
+            cpu: int | None = None
+            if sep and cpu_text.strip() not in ("", "*"):
+                try:
+                    cpu = int(cpu_text)
+                except ValueError:
+                    raise ValueError(f"topology {spec!r}: {cpu_text!r} is not a CPU number "
+                                     "(write '@3', or '@*' for unpinned)") from None
+            groups.append(([x.strip() for x in stages_text.split("+") if x.strip()], cpu))
+    elif isinstance(spec, Sequence):
+        for item in spec:
+            if (not isinstance(item, (tuple, list)) or len(item) != 2 or isinstance(item[0], str)
+                    or not isinstance(item[0], Sequence)
+                    or not (item[1] is None or (isinstance(item[1], int) and not isinstance(item[1], bool)))):
+                raise TypeError(f"topology entries must be (stages, cpu-or-None) pairs such as "
+                                f"(('ingress', 'book'), 1), got {item!r}")
+            groups.append((list(item[0]), item[1]))
+    else:
+        raise TypeError(f"topology must be a str like 'ingress+book@1,bundler+output@2' or a "
+                        f"sequence of (stages, cpu) pairs, got {spec!r}")
+    if not 1 <= len(groups) <= len(STAGES):
+        raise ValueError(f"topology {spec!r}: 1 to {len(STAGES)} threads, got {len(groups)}")
+    thread_of: dict[str, int] = {}
+    for t, (stages, _) in enumerate(groups):
+        if not stages:
+            raise ValueError(f"topology {spec!r}: thread {t} has no stage")
+        for name in stages:
+            if name not in STAGES:
+                raise ValueError(f"topology {spec!r}: unknown stage {name!r} (stages: "
+                                 f"{', '.join(STAGES)})")
+            if name in thread_of:
+                raise ValueError(f"topology {spec!r}: stage {name!r} is on two threads")
+            thread_of[name] = t
+    missing = [name for name in STAGES if name not in thread_of]
+    if missing:
+        raise ValueError(f"topology {spec!r}: no thread runs {', '.join(missing)}")
+    allowed = available_cpus()
+    thread_cpu = []
+    for _, cpu in groups:
+        if cpu is not None and cpu not in allowed:
+            raise ValueError(f"topology {spec!r}: CPU {cpu} is not available to this process "
+                             f"(available: {allowed})")
+        thread_cpu.append(-1 if cpu is None else cpu)
+    stage_thread = [thread_of[name] for name in STAGES]
+    mapping = {name: thread_cpu[thread_of[name]] for name in STAGES}
+    return stage_thread, thread_cpu, mapping
+
+
 def _check_shm_name(what: str, spec: str, name: str) -> None:
     """ValueError naming the spec unless name can name a shared ring."""
     if not name:
@@ -285,6 +348,13 @@ class Pipeline:
     (Transaction records) per batch into the bundler; counts and records it returns are
     validated (counters["user_stage"]). The Pipeline keeps the object alive.
 
+    input: "synthetic", "feed" (Pipeline.feed), "events:PATH" (a TXN_DTYPE file) or
+    "shm:NAME" (a SharedRing of TXN_DTYPE fed by another process; attached as its consumer,
+    waiting up to attach_timeout s for it to appear; the run ends when its producer closes
+    it or dies). replay_speed: pace a non-synthetic input by its records' tsc read as ns
+    timestamps (1 = as recorded; None = as fast as possible). topology: an explicit layout
+    instead of cores, "ingress+book@1,bundler+output@2" (see parse_topology).
+
     Use as a context manager, or start() / stop(). stop() drains every ring,
     joins the threads and returns the final report (a dict; see report()).
     """
@@ -311,7 +381,7 @@ class Pipeline:
                  callback_thread: bool = True, stage: object = None,
                  emit_capacity: int = 64, input: str = "synthetic",
                  feed_capacity: int = 1 << 16, replay_speed: float | None = None,
-                 attach_timeout: float = 10.0) -> None:
+                 attach_timeout: float = 10.0, topology: Topology = None) -> None:
         if timestamps not in ("tsc", "logical"):
             raise ValueError(f"timestamps must be 'tsc' or 'logical', got {timestamps!r}")
         if rate in (None, "max", 0):
@@ -322,11 +392,19 @@ class Pipeline:
             if not 1 <= rate <= 1e9:
                 raise ValueError(f"rate must be in [1, 1e9] transactions/s or 'max', got {rate!r}")
             rate_per_s = float(rate)
-        if isinstance(cores, str):
-            cores = parse_cores(cores)
-        stage_thread, thread_cpu, self.mapping = stage_mapping(cores)
+        if topology is not None:
+            if cores is not None:
+                raise ValueError("give cores or topology, not both (a topology names each "
+                                 "thread's CPU)")
+            stage_thread, thread_cpu, self.mapping = parse_topology(topology)
+        else:
+            if isinstance(cores, str):
+                cores = parse_cores(cores)
+            stage_thread, thread_cpu, self.mapping = stage_mapping(cores)
         if wait is None:
-            wait = "spin" if len(available_cpus()) > len(thread_cpu) else "backoff"
+            # spin only when every thread has a CPU of its own and one is left over
+            own_cpus = -1 not in thread_cpu and len(set(thread_cpu)) == len(thread_cpu)
+            wait = "spin" if own_cpus and len(available_cpus()) > len(thread_cpu) else "backoff"
         if isinstance(bundle_timeout_us, bool) or not isinstance(bundle_timeout_us, (int, float)):
             raise TypeError(f"bundle_timeout_us must be a number, got {bundle_timeout_us!r}")
         if not 0 <= bundle_timeout_us <= 3.6e9:
@@ -810,7 +888,7 @@ DEFAULTS: dict[str, Any] = {
     "tick_size": 0.01, "base_price": 100.0, "bundle_timeout_us": 100.0, "on_full": "drop",
     "wait": None, "output": None, "json": None, "quiet": False, "count": 0,
     "cancel_share": 0.2, "timestamps": "tsc", "keep_shm": False, "input": "synthetic",
-    "speed": None, "stage": None,
+    "speed": None, "stage": None, "topology": None,
 }
 
 
@@ -872,6 +950,21 @@ def _cores(text: str) -> list[int]:
     return cpus
 
 
+def _checked(check: Callable[[str], object]) -> Callable[[str], str]:
+    """An argparse type that keeps the text once check(text) accepts it (no ValueError)."""
+    def parse(text: str) -> str:
+        try:
+            check(text)
+        except ValueError as e:
+            raise argparse.ArgumentTypeError(str(e)) from None
+        return text
+    return parse
+
+
+_topology = _checked(parse_topology)
+_output = _checked(parse_output)
+
+
 def _input(text: str) -> str:
     try:
         kind, path = parse_input(text)
@@ -879,14 +972,6 @@ def _input(text: str) -> str:
             raise ValueError("'feed' is for Pipeline.feed() from Python, not the command line")
         if kind == "events":
             _check_events_file(path)
-    except ValueError as e:
-        raise argparse.ArgumentTypeError(str(e)) from None
-    return text
-
-
-def _output(text: str) -> str:
-    try:
-        parse_output(text)
     except ValueError as e:
         raise argparse.ArgumentTypeError(str(e)) from None
     return text
@@ -906,6 +991,7 @@ def build_parser() -> argparse.ArgumentParser:
     a("--config", metavar="FILE.toml", help="read options from a TOML file (top-level keys, or a [pipeline] table)")
     a("--rate", type=_rate, help="target ingress rate in transactions/s (Poisson arrivals), or 'max' for unpaced [default: 100000]")
     a("--input", metavar="synthetic|events:PATH|shm:NAME", type=_input, help="the source: the synthetic Poisson generator; a raw TXN_DTYPE file (numpy's arr.tofile(PATH)); or a velox.SharedRing of TXN_DTYPE named NAME that another process creates and pushes into (waited for up to 10 s). A file ends the run by itself, a shared ring when its producer closes it or exits [default: synthetic]")
+    a("--topology", metavar="STAGES@CPU,...", type=_topology, help="an explicit thread layout instead of --cores: threads separated by ',', the stages each runs joined by '+', '@CPU' pins it ('@*' or none: unpinned); stages ingress, book, bundler, output, each on one of 1-4 threads, e.g. 'ingress+book@1,bundler+output@1' [default: from --cores]")
     a("--stage", metavar="builtin:KIND|MODULE:ATTR", help="a user stage on the book's thread: velox's builtin:noop|imbalance|echo, or ATTR of an importable MODULE (a compiled strategy such as examples/strategy's velox_strategy:Imbalance; a class is instantiated with no arguments) [default: none]")
     a("--speed", type=_speed, help="pace a file or shared-ring input by its records' tsc field read as ns timestamps: 1 = as recorded, 10 = ten times faster (in [0.001, 1e6]) [default: as fast as possible]")
     a("--duration", type=_positive_float, help="run time in seconds (the run also ends when --count transactions are through, or a file input is replayed) [default: 10 for synthetic input, unlimited for a file]")
@@ -1017,6 +1103,10 @@ def _progress_line(r: dict[str, Any], prev: dict[str, Any] | None, dt: float) ->
             f"  e2e p50 {_fmt_ns(e2e['p50'])} p99 {_fmt_ns(e2e['p99'])}")
 
 
+def _cpu_name(cpu: int) -> str:
+    return f"cpu{cpu}" if cpu >= 0 else "unpinned"
+
+
 def format_summary(r: dict[str, Any]) -> str:
     """The human summary of a report (what the CLI prints at the end)."""
     c, d = r["counters"], r["counters"]["drops"]
@@ -1062,7 +1152,7 @@ def format_summary(r: dict[str, Any]) -> str:
         cells = " ".join(f"{_fmt_ns(h[k]):>10}" for k in ("p50", "p90", "p99", "p999", "max"))
         lines.append(f"  {name:<18} {h['count']:>9,} {cells}")
     lines.append(f"working set: {r['memory_bytes'] / 1024:,.0f} KiB allocated at start")
-    mapping = ", ".join(f"{s}->cpu{cpu}" for s, cpu in r["mapping"].items())
+    mapping = ", ".join(f"{s}->{_cpu_name(cpu)}" for s, cpu in r["mapping"].items())
     lines.append(f"mapping ({r['threads']} thread(s), wait={r['wait']}, on_full={r['on_full']}): {mapping}")
     if c["pin_failures"]:
         lines.append(f"warning: {c['pin_failures']} thread(s) could not be pinned")
@@ -1102,7 +1192,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 def _run(args: argparse.Namespace, json_file: IO[str] | None) -> int:
     try:
         pipe = Pipeline(
-            rate=args.rate, cores=args.cores, seed=args.seed, levels=args.levels,
+            rate=args.rate, cores=args.cores, topology=args.topology, seed=args.seed,
+            levels=args.levels,
             tick_size=args.tick_size, base_price=args.base_price,
             bundle_timeout_us=args.bundle_timeout_us, on_full=args.on_full, wait=args.wait,
             output=args.output, max_txns=args.count, cancel_share=args.cancel_share,
@@ -1129,7 +1220,7 @@ def _run(args: argparse.Namespace, json_file: IO[str] | None) -> int:
     # with --json - stdout carries the JSON alone; the human text goes to stderr
     out = sys.stderr if args.json == "-" else sys.stdout
     try:
-        mapping = ", ".join(f"{s}->cpu{cpu}" for s, cpu in pipe.mapping.items())
+        mapping = ", ".join(f"{s}->{_cpu_name(cpu)}" for s, cpu in pipe.mapping.items())
         if not args.quiet:
             print(f"velox pipeline: rate {args.rate}, duration {args.duration} s, "
                   f"{len(pipe.thread_cpu)} thread(s): {mapping}", file=out, flush=True)
