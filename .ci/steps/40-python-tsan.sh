@@ -44,7 +44,11 @@ VELOX_SANITIZE=thread "$py" setup.py -q build_ext --inplace --build-temp build/t
 libtsan=$(${CC:-gcc} -print-file-name=libtsan.so)
 [ -f "$libtsan" ] || { echo "libtsan.so not found ($libtsan)" >&2; exit 1; }
 mapfile -t threaded < <(grep -l -E 'threading|Thread\(' tests/test_*.py | grep -v 'tests/test_alloc')
-threaded+=(tests/test_pipeline.py)
+# the pipeline tests: the native stage threads (and the shm: watcher, the file reader) run
+# whether or not the test file itself mentions threading (not test_pipeline_cli.py: it drives
+# child processes, whose threads this process's TSan does not see)
+threaded+=(tests/test_pipeline.py tests/test_pipeline_shm_source.py tests/test_pipeline_sources.py
+           tests/test_pipeline_stage.py)
 mapfile -t threaded < <(printf '%s\n' "${threaded[@]}" | sort -u)
 export LD_PRELOAD="$libtsan"
 export TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1 suppressions=$supp"
