@@ -98,6 +98,15 @@ extensions = [
 _build_thread = threading.local()  # which extension this build_ext worker thread compiles
 
 
+def usable_cpus():
+    """CPUs this process may run on (its affinity mask: a container or taskset may allow fewer
+    than os.cpu_count())."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except (AttributeError, OSError):  # not Linux
+        return os.cpu_count() or 1
+
+
 class build_ext(_build_ext):
     """Builds the extensions in parallel (one per CPU, ``-j N`` still wins), each into its own
     ``build_temp/<module>/``. Several extensions compile the same ``csrc/velox/*.c``; with one
@@ -108,7 +117,7 @@ class build_ext(_build_ext):
     def finalize_options(self):
         super().finalize_options()
         if not self.parallel:
-            self.parallel = os.cpu_count() or 1
+            self.parallel = usable_cpus()
 
     @property
     def build_temp(self):
@@ -166,6 +175,6 @@ setup(
         compiler_directives={"embedsignature": True, "boundscheck": False, "wraparound": False},
         # A sanitizer or debug build must never reuse C generated for another configuration.
         force=bool(SANITIZE or DEBUG),
-        nthreads=os.cpu_count() or 1,
+        nthreads=usable_cpus(),
     ),
 )

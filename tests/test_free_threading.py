@@ -244,3 +244,12 @@ def test_pipeline_started_and_joined_from_two_threads():
     c = p.counters()
     assert c["finished"] and c["generated"] == 20_000
     assert p.conservation_failures() == []
+
+
+def test_guard_flags_say_what_is_compiled_in():
+    """GUARDED: the misuse guard is in (free-threaded or VELOX_DEBUG build); DEBUG_CHECKS: a
+    VELOX_DEBUG build. On a free-threaded build the guard is in whatever DEBUG_CHECKS says."""
+    from velox import _ring
+    free_threaded = bool(sysconfig.get_config_var("Py_GIL_DISABLED"))
+    assert _ring.GUARDED == (free_threaded or _ring.DEBUG_CHECKS)
+    # (that it really guards, on every build where it is in: test_ring_threads.test_second_producer)

@@ -35,7 +35,8 @@ flow = txn_flow  # records on Pipeline's default book; tsc = i * gap_ns
 def producer(tmp_path, name, records, after="close", capacity=4096):
     """Starts a child process that creates the shared ring `name`, pushes `records` (blocking:
     the pipeline drains it) and then closes the ring ("close"), or kills itself with SIGKILL
-    without releasing anything ("kill"), or writes a hostile head index ("corrupt")."""
+    without releasing anything ("kill"), or, once the pipeline has attached, writes a hostile
+    head index ("corrupt")."""
     src = tmp_path / f"{name}.npy"
     np.save(src, records)
     code = f"""
@@ -48,9 +49,13 @@ def producer(tmp_path, name, records, after="close", capacity=4096):
         if {after!r} == "kill":
             os.kill(os.getpid(), signal.SIGKILL)
         if {after!r} == "corrupt":
+            import time
+            deadline = time.monotonic() + 60
+            while ring.consumer_pid == 0 and time.monotonic() < deadline:
+                time.sleep(0.005)  # attached first: attach itself refuses a broken ring
             with open("/dev/shm/" + ring.name, "r+b") as f, mmap.mmap(f.fileno(), 0) as m:
                 m[{HEAD}:{HEAD} + 8] = (1 << 40).to_bytes(8, "little")
-            import time; time.sleep(1.0)  # stays alive: only the corruption can end the run
+            time.sleep(1.0)  # stays alive: only the corruption can end the run
         ring.close()
     """
     return subprocess.Popen([sys.executable, "-c", textwrap.dedent(code)], cwd=IMPORT_ROOT,

@@ -103,9 +103,9 @@ def test_batches_between_threads_every_record_checked():
 
 
 def test_second_producer():
-    """Debug builds (VELOX_DEBUG, also every sanitizer build) hold the producer guard for the
-    whole blocking wait, so a second producer arriving meanwhile gets RuntimeError. Release
-    builds do not check; there the test pins down the legal case instead: two producer threads
+    """Guarded builds (VELOX_DEBUG -- every sanitizer build -- and free-threaded builds) hold
+    the producer guard for the whole blocking wait, so a second producer arriving meanwhile
+    gets RuntimeError. Release builds with a GIL do not check; there the test pins down the legal case instead: two producer threads
     taking turns through a join hand-off both succeed and keep FIFO order."""
     from velox import _ring
 
@@ -119,7 +119,7 @@ def test_second_producer():
         except BaseException as exc:
             errors.append(exc)
 
-    if _ring.DEBUG_CHECKS:
+    if _ring.GUARDED:
         first = threading.Thread(target=blocked_producer, args=(2.0,))
         first.start()
         import time

@@ -6,6 +6,7 @@ import numpy.typing as npt
 from velox._records import Bundle, Transaction
 
 DEBUG_CHECKS: bool
+GUARDED: bool
 MIN_CAPACITY: int
 MAX_CAPACITY: int
 MAX_ITEMSIZE: int

@@ -45,14 +45,22 @@ cdef extern from *:
     #else
     #define VX_RING_PY_DEBUG_CHECKS 0
     #endif
+    #if defined(VELOX_DEBUG) || defined(VELOX_RING_GUARD)
+    #define VX_RING_PY_GUARDED 1
+    #else
+    #define VX_RING_PY_GUARDED 0
+    #endif
     """
     int VX_RING_PY_DEBUG_CHECKS
+    int VX_RING_PY_GUARDED
 
-#: True in VELOX_DEBUG builds (setup.py compiles ring.c with the same macros): the SPSC misuse
-#: guard is active and a second concurrent producer/consumer raises RuntimeError. Free-threaded
-#: builds compile the guard in too (VELOX_RING_GUARD) but keep this False: tests/
-#: test_debug_guard.py's debug-only checks assume a VELOX_DEBUG build.
+#: True in VELOX_DEBUG builds (setup.py compiles ring.c with the same macros; every sanitizer
+#: build is one): the debug-only checks (tests/test_debug_guard.py) apply.
 DEBUG_CHECKS = bool(VX_RING_PY_DEBUG_CHECKS)
+#: True when the SPSC misuse guard is compiled in: VELOX_DEBUG builds and free-threaded builds
+#: (VELOX_RING_GUARD). A second producer (consumer) that overlaps the first on one ring then
+#: raises RuntimeError instead of corrupting it.
+GUARDED = bool(VX_RING_PY_GUARDED)
 
 MIN_CAPACITY = VX_RING_MIN_CAPACITY
 MAX_CAPACITY = VX_RING_MAX_CAPACITY

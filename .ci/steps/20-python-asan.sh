@@ -26,7 +26,7 @@ py=$(python_with_deps "${VELOX_CI_PYTHON:-python3}" "$work/venv")
 cd "$work/src"
 
 echo "+ VELOX_SANITIZE=address $py setup.py build_ext --inplace (in $work/src)"
-VELOX_SANITIZE=address "$py" setup.py -q build_ext --inplace --build-temp build/asan -j 2 >build.log 2>&1 \
+VELOX_SANITIZE=address "$py" setup.py -q build_ext --inplace --build-temp build/asan >build.log 2>&1 \
     || { tail -50 build.log; exit 1; }
 
 for so in velox/*.so; do

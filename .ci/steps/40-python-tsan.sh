@@ -38,7 +38,7 @@ supp="$PWD/.ci/tsan.supp"
 cd "$work/src"
 
 echo "+ VELOX_SANITIZE=thread $py setup.py build_ext --inplace (in $work/src)"
-VELOX_SANITIZE=thread "$py" setup.py -q build_ext --inplace --build-temp build/tsan -j 2 >build.log 2>&1 \
+VELOX_SANITIZE=thread "$py" setup.py -q build_ext --inplace --build-temp build/tsan >build.log 2>&1 \
     || { tail -50 build.log; exit 1; }
 
 libtsan=$(${CC:-gcc} -print-file-name=libtsan.so)
