@@ -86,7 +86,7 @@ def run_feed(tmp_path, records, out):
 
 
 def test_shm_source_counts_every_record_and_matches_a_feed_run(tmp_path):
-    records = flow(60_000)  # 15 ring-fulls: the producer blocks on the pipeline many times
+    records = flow(30_000)  # 7 ring-fulls: the producer blocks on the pipeline many times
     name = fresh_name()
     child = producer(tmp_path, name, records)
     try:
@@ -96,7 +96,7 @@ def test_shm_source_counts_every_record_and_matches_a_feed_run(tmp_path):
         unlink_quietly(name)
     c = r["counters"]
     assert r["conservation_ok"], r["conservation_failures"]
-    assert c["generated"] == 60_000 and c["source_errors"] == 0 and r["fed"] is None
+    assert c["generated"] == 30_000 and c["source_errors"] == 0 and r["fed"] is None
     assert c["drops"]["ingress_to_book"] == 0 and c["bundled"] == c["applied"]
     ref, ref_data = run_feed(tmp_path, records, "feed.bin")
     assert data == ref_data and r["book_digest"] == ref["book_digest"] and len(data) > 0
