@@ -4,6 +4,7 @@
 #     from velox.includes.pipeline cimport vx_pipeline_read_counters, vx_pipeline_counters
 cimport cython
 
+from velox.includes.mbo cimport vx_mbo_book
 from velox.includes.pipeline cimport vx_pipeline, vx_pipeline_config
 
 cdef class NativePipeline:
@@ -18,8 +19,10 @@ cdef class NativePipeline:
     cdef readonly object user_stage     # the object given as user_stage (kept alive), or None
     cdef readonly object source_ring    # the SpscRing/SharedRing of TXN_DTYPE given as source_ring, or None
     cdef bint source_busy               # we hold source_ring._consumer_busy (start..join)
+    cdef readonly str records           # "txn" or "mbo"
 
     cdef int _release_external(self) except -1
+    cdef const vx_mbo_book *_mbo_book(self, object instrument) except NULL
     cdef int _release_rings_locked(self) except -1
     cdef int _claim_ring(self, object ring, bint producer, str what) except -1
     cdef int _release_ring(self, object ring, bint producer) except -1

@@ -1,5 +1,5 @@
 # cython: language_level=3, embedsignature=True, freethreading_compatible=True
-# distutils: sources = csrc/velox/pipeline.c csrc/velox/pipeline_source.c csrc/velox/pipeline_book.c csrc/velox/pipeline_bundler.c csrc/velox/pipeline_sink.c csrc/velox/stage_builtin.c csrc/velox/orderbook.c csrc/velox/ring.c csrc/velox/histogram.c csrc/velox/tsc.c csrc/velox/types.c
+# distutils: sources = csrc/velox/pipeline.c csrc/velox/pipeline_source.c csrc/velox/pipeline_book.c csrc/velox/pipeline_bundler.c csrc/velox/pipeline_sink.c csrc/velox/stage_builtin.c csrc/velox/orderbook.c csrc/velox/mbo.c csrc/velox/ring.c csrc/velox/histogram.c csrc/velox/tsc.c csrc/velox/types.c
 """NativePipeline: the C pipeline (csrc/velox/pipeline.h) as a thin Cython class. Use
 velox.Pipeline (velox/pipeline.py) for the friendly interface; this class takes the C
 configuration fields as keyword arguments, checks their ranges, and calls one C function per
@@ -20,11 +20,13 @@ from velox.includes.pipeline cimport *
 from velox.includes.ring cimport vx_ring_elem_size
 from velox.includes.stage cimport *
 from velox.includes.orderbook cimport vx_book_best, vx_book_depth
+from velox.includes.mbo cimport (vx_mbo_best, vx_mbo_depth, vx_mbo_order, vx_mbo_order_info,
+                                 vx_mbo_queue_position, vx_mbo_set_reader, vx_mbo_book)
 from cpython.pycapsule cimport PyCapsule_CheckExact, PyCapsule_GetPointer, PyCapsule_IsValid, PyCapsule_New
 from libc.stdlib cimport free, malloc
-from velox.includes.types cimport VX_OK, vx_bundle, vx_status, vx_status_name
+from velox.includes.types cimport VX_OK, VX_TIMEOUT, vx_bundle, vx_status, vx_status_name
 
-from velox._records import BUNDLE_DTYPE, TXN_DTYPE
+from velox._records import BUNDLE_DTYPE, MBO_DTYPE, TXN_DTYPE
 
 cnp.import_array()
 
@@ -94,7 +96,7 @@ cdef class NativePipeline:
                   output_fd=-1, output_buffer_bundles=64, stage_thread=(0, 0, 1, 1),
                   thread_cpu=(-1, -1), logical_timestamps=False, external_ring=None,
                   user_stage=None, user_emit_capacity=64, source_ring=None,
-                  replay_speed=0.0):
+                  replay_speed=0.0, records="txn", mbo_instruments=1, mbo_max_orders=1 << 20):
         self.p = NULL
         self.external_ring = None
         self.external_busy = False
@@ -156,6 +158,18 @@ cdef class NativePipeline:
                                  f"{ext.dtype!r}")
             ext._side(True, "external_ring")  # a SharedRing claims the producer role here
             c.external_ring = ext.ring
+        if records not in ("txn", "mbo"):
+            raise ValueError(f"records must be 'txn' (transactions, L2 book) or 'mbo' "
+                             f"(market-by-order events, MBO books), got {records!r}")
+        c.records = VX_RECORDS_MBO if records == "mbo" else VX_RECORDS_TXN
+        self.records = records
+        if records == "mbo":
+            c.mbo_instruments = _int_in("mbo_instruments", mbo_instruments, 1, 1 << 16)
+            c.mbo_max_orders = _int_in("mbo_max_orders", mbo_max_orders, 1, 1 << 30)
+            if source_ring is None:
+                raise ValueError("records='mbo' needs a source_ring of MBO_DTYPE (there is no "
+                                 "market-by-order generator)")
+        record_dtype = MBO_DTYPE if records == "mbo" else TXN_DTYPE
         cdef SpscRing src
         if source_ring is not None:
             if not isinstance(source_ring, SpscRing):
@@ -163,8 +177,9 @@ cdef class NativePipeline:
                                 f"TXN_DTYPE, got {source_ring!r}")
             src = <SpscRing>source_ring
             src._live("source_ring")
-            if vx_ring_elem_size(src.ring) != 32 or src.dtype != TXN_DTYPE:
-                raise ValueError(f"source_ring must hold TXN_DTYPE records, got a ring of {src.dtype!r}")
+            if vx_ring_elem_size(src.ring) != record_dtype.itemsize or src.dtype != record_dtype:
+                raise ValueError(f"source_ring must hold {'MBO' if records == 'mbo' else 'TXN'}"
+                                 f"_DTYPE records (records={records!r}), got a ring of {src.dtype!r}")
             src._side(False, "source_ring")  # a SharedRing claims the consumer role here
             c.source_ring = src.ring
             self.source_ring = source_ring
@@ -272,19 +287,30 @@ cdef class NativePipeline:
         """Asks ingress to stop; the other stages drain. Returns at once."""
         vx_pipeline_stop(self.p)
 
-    def best(self, int side):
+    cdef const vx_mbo_book *_mbo_book(self, object instrument) except NULL:
+        cdef uint32_t i = _int_in("instrument", instrument, 0, self.cfg.mbo_instruments - 1)
+        return vx_mbo_set_reader(vx_pipeline_mbo(self.p), i)
+
+    def best(self, int side, instrument=0):
         """(price, qty) of the live book's best level on side (0 buy, 1 sell), or None. A
-        reader of the running pipeline's book (atomic level reads; GIL held, no lock)."""
+        reader of the running pipeline's book (atomic level reads; GIL held, no lock).
+        records='mbo': of the book of `instrument` (0 .. mbo_instruments - 1)."""
         if side not in (0, 1):
             raise ValueError(f"side must be 0 (buy) or 1 (sell), got {side!r}")
         cdef int64_t px
         cdef uint64_t q
-        if vx_book_best(vx_pipeline_book(self.p), side, &px, &q) != VX_OK:
+        cdef vx_status st
+        if self.cfg.records == VX_RECORDS_MBO:
+            st = vx_mbo_best(self._mbo_book(instrument), side, &px, &q)
+        else:
+            st = vx_book_best(vx_pipeline_book(self.p), side, &px, &q)
+        if st != VX_OK:
             return None
         return (px, q)
 
-    def depth(self, int side, n=10):
-        """Up to n (price, qty) levels of the live book's side, best first (a recent view)."""
+    def depth(self, int side, n=10, instrument=0):
+        """Up to n (price, qty) levels of the live book's side, best first (a recent view).
+        records='mbo': of the book of `instrument`."""
         if side not in (0, 1):
             raise ValueError(f"side must be 0 (buy) or 1 (sell), got {side!r}")
         cdef size_t k = _int_in("n", n, 1, self.cfg.levels)
@@ -292,8 +318,45 @@ cdef class NativePipeline:
         qtys = np.empty(k, np.uint64)
         cdef int64_t[::1] pv = prices
         cdef uint64_t[::1] qv = qtys
-        cdef size_t got = vx_book_depth(vx_pipeline_book(self.p), side, k, &pv[0], &qv[0])
+        cdef size_t got
+        if self.cfg.records == VX_RECORDS_MBO:
+            got = vx_mbo_depth(self._mbo_book(instrument), side, k, &pv[0], &qv[0], NULL)
+        else:
+            got = vx_book_depth(vx_pipeline_book(self.p), side, k, &pv[0], &qv[0])
         return prices[:got], qtys[:got]
+
+    def order(self, order_id, instrument=0):
+        """records='mbo': the live order `order_id` of `instrument`'s book as a dict (order_id,
+        price, qty, side, in_window, ts), or None if that book does not hold it. A seqlock
+        read (mbo.h): never a torn order; TimeoutError if the book thread kept rewriting it."""
+        self._need_mbo("order")
+        cdef uint64_t oid = _int_in("order_id", order_id, 0, _U64)
+        cdef const vx_mbo_book *b = self._mbo_book(instrument)
+        cdef vx_mbo_order_info info
+        cdef vx_status st = vx_mbo_order(b, oid, &info)
+        if st == VX_TIMEOUT:
+            raise TimeoutError(f"order({order_id!r}): the book thread rewrote it on every read")
+        if st != VX_OK:
+            return None
+        return {"order_id": info.order_id, "price": info.price, "qty": info.qty,
+                "side": info.side, "in_window": bool(info.in_window), "ts": info.ts}
+
+    def queue_position(self, order_id, instrument=0):
+        """records='mbo': lots ahead of `order_id` in its level's queue, or None if unknown
+        (or outside the book's window)."""
+        self._need_mbo("queue_position")
+        cdef uint64_t oid = _int_in("order_id", order_id, 0, _U64)
+        cdef const vx_mbo_book *b = self._mbo_book(instrument)
+        cdef uint64_t ahead = 0
+        cdef vx_status st = vx_mbo_queue_position(b, oid, &ahead)
+        if st == VX_TIMEOUT:
+            raise TimeoutError(f"queue_position({order_id!r}): the book thread rewrote it on every read")
+        return ahead if st == VX_OK else None
+
+    def _need_mbo(self, what):
+        if self.cfg.records != VX_RECORDS_MBO:
+            raise RuntimeError(f"{what}() needs a market-by-order pipeline (records='mbo'): an "
+                               "L2 book has no order identity")
 
     def close_source(self):
         """With a source_ring: no more records will be pushed; ingress finishes once the ring

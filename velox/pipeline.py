@@ -26,7 +26,7 @@ import numpy.typing as npt
 from velox import tsc
 from velox._histogram import Histogram
 from velox._pipeline import HISTOGRAMS, LATE_NS, STAGES, NativePipeline
-from velox._records import BUNDLE_DTYPE, PRICE_SCALE, TXN_DTYPE
+from velox._records import BUNDLE_DTYPE, MBO_DTYPE, PRICE_SCALE, TXN_DTYPE
 from velox._ring import SpscRing
 from velox._shm import NAME_MAX, SharedRing, is_valid_name
 from velox._shm import unlink as _unlink_shm
@@ -159,7 +159,8 @@ def load_stage(spec: object) -> object:
         obj = getattr(mod, attr)
     except AttributeError:
         raise ValueError(f"stage {spec!r}: module {module!r} has no attribute {attr!r}") from None
-    if not hasattr(obj, "__velox_stage__") and callable(obj):
+    if isinstance(obj, type) or (not hasattr(obj, "__velox_stage__") and callable(obj)):
+        # a class (its __velox_stage__ is unbound), or a factory function
         try:
             obj = obj()
         except Exception as e:
@@ -281,19 +282,28 @@ def parse_input(spec: object) -> tuple[str, str]:
         name = spec[len("shm:"):]
         _check_shm_name("input", spec, name)
         return ("shm", name)
-    raise ValueError(f"input must be 'synthetic', 'feed', 'events:PATH' or 'shm:NAME', got {spec!r} "
-                     "(lobster: and itch: sources are not implemented yet: read them with "
+    for kind in ("lobster", "mbo"):
+        if spec.startswith(kind + ":"):
+            path = spec[len(kind) + 1:]
+            if not path:
+                raise ValueError(f"input {spec!r}: '{kind}:PATH' needs a file path")
+            return (kind, path)
+    raise ValueError(f"input must be 'synthetic', 'feed', 'events:PATH', 'mbo:PATH', "
+                     f"'lobster:PATH' or 'shm:NAME', got {spec!r} "
+                     "(the itch: source is not implemented yet: read ITCH with "
                      "velox.feeds)")
 
 
-def _check_events_file(path: str) -> None:
+def _check_events_file(path: str, kind: str = "events") -> None:
+    """ValueError unless path is readable and (events:, mbo:) a whole number of records."""
     try:
         size = os.stat(path).st_size
     except OSError as e:
-        raise ValueError(f"input 'events:{path}': cannot read it: {e.strerror}") from None
-    if size % TXN_DTYPE.itemsize:
-        raise ValueError(f"input 'events:{path}': {size} bytes is not a whole number of "
-                         f"{TXN_DTYPE.itemsize}-byte TXN_DTYPE records")
+        raise ValueError(f"input '{kind}:{path}': cannot read it: {e.strerror}") from None
+    dtype, name = (MBO_DTYPE, "MBO_DTYPE") if kind == "mbo" else (TXN_DTYPE, "TXN_DTYPE")
+    if kind != "lobster" and size % dtype.itemsize:
+        raise ValueError(f"input '{kind}:{path}': {size} bytes is not a whole number of "
+                         f"{dtype.itemsize}-byte {name} records")
 
 
 def _fixed(name: str, value: object) -> int:
@@ -381,7 +391,9 @@ class Pipeline:
                  callback_thread: bool = True, stage: object = None,
                  emit_capacity: int = 64, input: str = "synthetic",
                  feed_capacity: int = 1 << 16, replay_speed: float | None = None,
-                 attach_timeout: float = 10.0, topology: Topology = None) -> None:
+                 attach_timeout: float = 10.0, topology: Topology = None,
+                 records: str | None = None, instruments: int = 1,
+                 max_orders: int = 1 << 20) -> None:
         if timestamps not in ("tsc", "logical"):
             raise ValueError(f"timestamps must be 'tsc' or 'logical', got {timestamps!r}")
         if rate in (None, "max", 0):
@@ -451,22 +463,36 @@ class Pipeline:
         self.input_ring: SharedRing | None = None
         self._reader: threading.Thread | None = None
         self._reader_error: list[BaseException] = []
-        if source[0] == "events":
-            _check_events_file(source[1])
+        # which records flow: files say it themselves; feed/shm default to transactions
+        if records is None:
+            records = "mbo" if source[0] in ("lobster", "mbo") else "txn"
+        if records not in ("txn", "mbo"):
+            raise ValueError(f"records must be 'txn' (transactions, L2 book) or 'mbo' "
+                             f"(market-by-order events, MBO books), got {records!r}")
+        if source[0] in ("lobster", "mbo") and records != "mbo":
+            raise ValueError(f"input {input!r} carries market-by-order events: records must be 'mbo'")
+        if source[0] in ("events", "synthetic") and records != "txn":
+            raise ValueError(f"input {input!r} carries transactions: records must be 'txn'")
+        #: "txn" (transactions through the L2 ladder) or "mbo" (events through MBO books)
+        self.records = records
+        self._dtype = MBO_DTYPE if records == "mbo" else TXN_DTYPE
+        if source[0] in ("events", "mbo", "lobster"):
+            _check_events_file(source[1], source[0])
         if source[0] == "shm":
             # waits up to attach_timeout for the producer process to create it
             try:
-                self.input_ring = SharedRing.attach(source[1], TXN_DTYPE, timeout=attach_timeout)
+                self.input_ring = SharedRing.attach(source[1], self._dtype, timeout=attach_timeout)
             except FileNotFoundError:
                 raise FileNotFoundError(
                     f"input {input!r}: no shared ring named {source[1]!r} appeared within "
                     f"attach_timeout={attach_timeout!r} s (the producer process creates it with "
-                    "velox.SharedRing.create(NAME, capacity, velox.TXN_DTYPE))") from None
+                    f"velox.SharedRing.create(NAME, capacity, velox.{'MBO' if records == 'mbo' else 'TXN'}"
+                    "_DTYPE))") from None
             except TimeoutError as e:
                 raise TimeoutError(f"input {input!r}: {e}") from None
             self._feed_ring = self.input_ring
         elif source[0] != "synthetic":
-            self._feed_ring = SpscRing(feed_capacity, TXN_DTYPE)
+            self._feed_ring = SpscRing(feed_capacity, self._dtype)
         #: the user stage (an object with __velox_stage__() or a "velox.stage.v1" capsule)
         self.stage = stage
         self._fd = -1
@@ -497,7 +523,8 @@ class Pipeline:
                 output_fd=self._fd, stage_thread=stage_thread, thread_cpu=thread_cpu,
                 logical_timestamps=timestamps == "logical", external_ring=self.output_ring,
                 user_stage=stage, user_emit_capacity=emit_capacity,
-                source_ring=self._feed_ring, replay_speed=self.replay_speed or 0.0)
+                source_ring=self._feed_ring, replay_speed=self.replay_speed or 0.0,
+                records=records, mbo_instruments=instruments, mbo_max_orders=max_orders)
         except BaseException:
             self._close_fd()
             self._close_shm(unlink=True)
@@ -517,7 +544,7 @@ class Pipeline:
         drain thread); returns self."""
         self._nat.start()
         self._t_start = time.perf_counter()
-        if self._source[0] == "events":
+        if self._source[0] in ("events", "mbo", "lobster"):
             self._reader = threading.Thread(
                 target=self._read_events, args=(self._source[1],), name="velox-pipeline-reader",
                 daemon=True)
@@ -570,8 +597,10 @@ class Pipeline:
 
     def _push(self, events: npt.NDArray[np.void], timeout: float | None) -> int:
         arr = np.ascontiguousarray(events)
-        if arr.dtype != TXN_DTYPE or arr.ndim != 1:
-            raise TypeError(f"events must be a 1-D TXN_DTYPE array, got {arr.dtype} with shape {arr.shape}")
+        if arr.dtype != self._dtype or arr.ndim != 1:
+            want = "MBO_DTYPE" if self.records == "mbo" else "TXN_DTYPE"
+            raise TypeError(f"events must be a 1-D {want} array (records={self.records!r}), "
+                            f"got {arr.dtype} with shape {arr.shape}")
         ring = self._feed_ring
         assert ring is not None
         deadline = None if timeout is None else time.perf_counter() + timeout
@@ -595,26 +624,34 @@ class Pipeline:
         self._nat.close_source()
 
     def _read_events(self, path: str) -> None:
-        """The file reader thread (input="events:PATH"): streams the file in 1 MiB chunks
-        into the source ring, then closes it."""
-        chunk = (1 << 20) // TXN_DTYPE.itemsize
+        """The file reader thread (input="events:PATH", "mbo:PATH", "lobster:PATH"): streams
+        the records into the source ring (raw files in 1 MiB chunks; a LOBSTER message file
+        parsed by velox.feeds.read_lobster), then closes it."""
+        dtype = self._dtype
         try:
+            if self._source[0] == "lobster":
+                from velox.feeds import read_lobster
+                self._push_all(read_lobster(path))
+                return
+            chunk = (1 << 20) // dtype.itemsize
             with open(path, "rb") as f:
                 while self._final is None and not self._stopping:
-                    data = f.read(chunk * TXN_DTYPE.itemsize)
+                    data = f.read(chunk * dtype.itemsize)
                     if not data:
                         break
-                    if len(data) % TXN_DTYPE.itemsize:
+                    if len(data) % dtype.itemsize:
                         raise ValueError(f"{path!r}: size is not a multiple of "
-                                         f"{TXN_DTYPE.itemsize} (truncated?)")
-                    arr = np.frombuffer(data, TXN_DTYPE)
-                    while len(arr) and not self._stopping:
-                        n = self._push(arr, 0.05)
-                        arr = arr[n:]
+                                         f"{dtype.itemsize} (truncated?)")
+                    self._push_all(np.frombuffer(data, dtype))
         except BaseException as e:  # re-raised by stop()
             self._reader_error.append(e)
         finally:
             self._nat.close_source()
+
+    def _push_all(self, arr: npt.NDArray[np.void]) -> None:
+        while len(arr) and not self._stopping:  # bounded: each round pushes or times out
+            n = self._push(arr, 0.05)
+            arr = arr[n:]
 
     def _watch_input_ring(self) -> None:
         """input="shm:NAME": ends the source once the producer process closed the ring or died
@@ -819,6 +856,7 @@ class Pipeline:
             "input": self.input,
             "fed": self.fed if self._source[0] not in ("synthetic", "shm") else None,
             "replay_speed": self.replay_speed,
+            "records": self.records,
         }
         if self.input_ring is not None and not self.input_ring.closed:
             # records the producer pushed that the run has not taken (yet, or at stop)
@@ -834,21 +872,32 @@ class Pipeline:
 
 
 class BookView:
-    """Pipeline.book: reads the running pipeline's L2 book (prices in fixed point)."""
+    """Pipeline.book: reads the running pipeline's book (prices in fixed point): the L2 ladder
+    (records="txn"), or the market-by-order book of `instrument` (records="mbo"; 0 ..
+    instruments - 1), which also answers order lookups."""
 
     def __init__(self, native: NativePipeline) -> None:
         self._native = native
 
-    def best_bid(self) -> tuple[int, int] | None:
-        return self._native.best(0)
+    def best_bid(self, instrument: int = 0) -> tuple[int, int] | None:
+        return self._native.best(0, instrument)
 
-    def best_ask(self) -> tuple[int, int] | None:
-        return self._native.best(1)
+    def best_ask(self, instrument: int = 0) -> tuple[int, int] | None:
+        return self._native.best(1, instrument)
 
-    def depth(self, n: int = 10) -> tuple[tuple[npt.NDArray[np.int64], npt.NDArray[np.uint64]],
-                                          tuple[npt.NDArray[np.int64], npt.NDArray[np.uint64]]]:
+    def depth(self, n: int = 10, instrument: int = 0
+              ) -> tuple[tuple[npt.NDArray[np.int64], npt.NDArray[np.uint64]],
+                         tuple[npt.NDArray[np.int64], npt.NDArray[np.uint64]]]:
         """((bid prices, bid qtys), (ask prices, ask qtys)), best first, up to n levels each."""
-        return self._native.depth(0, n), self._native.depth(1, n)
+        return self._native.depth(0, n, instrument), self._native.depth(1, n, instrument)
+
+    def order(self, order_id: int, instrument: int = 0) -> dict[str, int | bool] | None:
+        """records="mbo": the live order (order_id, price, qty, side, in_window, ts) or None."""
+        return self._native.order(order_id, instrument)
+
+    def queue_position(self, order_id: int, instrument: int = 0) -> int | None:
+        """records="mbo": lots ahead of the order in its level's FIFO queue, or None."""
+        return self._native.queue_position(order_id, instrument)
 
 
 def _drain_batches(native: NativePipeline, callback: Callback, max_bundles: int) -> int:
@@ -970,8 +1019,8 @@ def _input(text: str) -> str:
         kind, path = parse_input(text)
         if kind == "feed":
             raise ValueError("'feed' is for Pipeline.feed() from Python, not the command line")
-        if kind == "events":
-            _check_events_file(path)
+        if kind in ("events", "mbo", "lobster"):
+            _check_events_file(path, kind)
     except ValueError as e:
         raise argparse.ArgumentTypeError(str(e)) from None
     return text
@@ -990,7 +1039,7 @@ def build_parser() -> argparse.ArgumentParser:
     a = p.add_argument
     a("--config", metavar="FILE.toml", help="read options from a TOML file (top-level keys, or a [pipeline] table)")
     a("--rate", type=_rate, help="target ingress rate in transactions/s (Poisson arrivals), or 'max' for unpaced [default: 100000]")
-    a("--input", metavar="synthetic|events:PATH|shm:NAME", type=_input, help="the source: the synthetic Poisson generator; a raw TXN_DTYPE file (numpy's arr.tofile(PATH)); or a velox.SharedRing of TXN_DTYPE named NAME that another process creates and pushes into (waited for up to 10 s). A file ends the run by itself, a shared ring when its producer closes it or exits [default: synthetic]")
+    a("--input", metavar="synthetic|events:PATH|mbo:PATH|lobster:PATH|shm:NAME", type=_input, help="the source: the synthetic Poisson generator; a raw TXN_DTYPE file (numpy's arr.tofile(PATH)); a raw MBO_DTYPE file or a LOBSTER message file (market-by-order events into a market-by-order book); or a velox.SharedRing of TXN_DTYPE named NAME that another process creates and pushes into (waited for up to 10 s). A file ends the run by itself, a shared ring when its producer closes it or exits [default: synthetic]")
     a("--topology", metavar="STAGES@CPU,...", type=_topology, help="an explicit thread layout instead of --cores: threads separated by ',', the stages each runs joined by '+', '@CPU' pins it ('@*' or none: unpinned); stages ingress, book, bundler, output, each on one of 1-4 threads, e.g. 'ingress+book@1,bundler+output@1' [default: from --cores]")
     a("--stage", metavar="builtin:KIND|MODULE:ATTR", help="a user stage on the book's thread: velox's builtin:noop|imbalance|echo, or ATTR of an importable MODULE (a compiled strategy such as examples/strategy's velox_strategy:Imbalance; a class is instantiated with no arguments) [default: none]")
     a("--speed", type=_speed, help="pace a file or shared-ring input by its records' tsc field read as ns timestamps: 1 = as recorded, 10 = ten times faster (in [0.001, 1e6]) [default: as fast as possible]")

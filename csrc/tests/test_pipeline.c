@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "check.h"
+#include "velox/mbo.h"
 #include "velox/pipeline.h"
 #include "velox/prng.h"
 #include "velox/ring.h"
@@ -449,6 +450,15 @@ static void test_ring_source_fed_by_another_thread(void) {
     vx_ring_destroy(wrong);
 }
 
+/* An unlinked temporary file for a run's output (read back with fdopen + rewind). */
+static int scratch_fd(void) {
+    char path[] = "/tmp/velox-test-XXXXXX";
+    int fd = mkstemp(path);
+    REQUIRE(fd >= 0);
+    unlink(path);
+    return fd;
+}
+
 /* A source ring already filled and closed: n records stamped tsc = first_ns + i * gap_ns. */
 static vx_ring *filled_source(uint32_t cap, uint32_t n, uint64_t first_ns, uint64_t gap_ns) {
     vx_ring *src = NULL;
@@ -490,10 +500,7 @@ static void test_paced_replay_waits_for_recorded_time(void) {
         vx_pipeline_config c;
         replay_config(&c, src, speeds[k]);
         map_threads(&c, 2);
-        char path[] = "/tmp/velox-replay-XXXXXX";
-        int fd = mkstemp(path);
-        REQUIRE(fd >= 0);
-        unlink(path);
+        int fd = scratch_fd();
         c.output_fd = fd;
         vx_pipeline *p = NULL;
         REQUIRE(vx_pipeline_create(&c, &p) == VX_OK);
@@ -579,6 +586,196 @@ static void test_corrupt_source_ring_ends_the_source(void) {
     CHECK(m.generated == 0 && vx_pipeline_check_conservation(&m, 0) == 0);
     vx_pipeline_destroy(p);
     vx_ring_destroy(src);
+}
+
+/* ---- market-by-order pipelines ------------------------------------------------------------ */
+
+/* Event i of a deterministic two-instrument MBO flow: mostly ADDs, some partial cancels,
+ * executions and deletes of earlier ids (known or not), a duplicate ADD now and then, and
+ * hostile bytes (refused by the book). */
+static vx_mbo mbo_event(uint64_t i) {
+    vx_mbo e;
+    memset(&e, 0, sizeof e);
+    uint64_t r = i * UINT64_C(0x9E3779B97F4A7C15);
+    e.ts = 1000 + i * 10;
+    e.instrument = (uint32_t)(i & 1);
+    e.side = (uint8_t)((r >> 7) & 1);
+    e.price = 10000 + (int64_t)((r >> 20) % 20) * 100 + (e.side == VX_SELL ? 2500 : 0);
+    e.qty = (uint32_t)(1 + (r >> 40) % 50);
+    switch (i % 8) {
+    case 3: e.action = VX_MBO_CANCEL; e.order_id = i - 2; e.qty = 1; break;
+    case 5: e.action = VX_MBO_EXECUTE; e.order_id = i - 4; e.qty = 1; break;
+    case 6: e.action = VX_MBO_DELETE; e.order_id = i - 5; break;
+    case 7: e.action = VX_MBO_ADD; e.order_id = i - 5; break; /* event i - 6 added it: duplicate */
+    default: e.action = VX_MBO_ADD; e.order_id = i + 1; break;
+    }
+    if (i % 101 == 100) memset(&e, 0xEE, sizeof e); /* hostile bytes */
+    return e;
+}
+
+typedef struct mbo_feeder_arg {
+    vx_ring *ring;
+    vx_pipeline *p;
+    uint64_t n;
+    _Atomic int reading; /* the live-view reader thread runs while this is 1 */
+} mbo_feeder_arg;
+
+static void *mbo_feeder_main(void *a_) {
+    mbo_feeder_arg *a = a_;
+    for (uint64_t i = 0; i < a->n;) { /* bounded: each round pushes one or yields */
+        vx_mbo e = mbo_event(i);
+        if (vx_ring_try_push(a->ring, &e) == VX_OK) i++;
+        else sched_yield();
+    }
+    vx_pipeline_close_source(a->p);
+    return NULL;
+}
+
+/* The live view from another thread while the book thread writes (TSan: no race; the answers
+ * are whatever the book published). */
+static void *mbo_reader_main(void *a_) {
+    mbo_feeder_arg *a = a_;
+    const vx_mbo_set *set = vx_pipeline_mbo(a->p);
+    uint64_t spins = 0;
+    while (atomic_load(&a->reading) && spins < 50000000) { /* bounded */
+        for (uint32_t k = 0; k < 2; k++) {
+            const vx_mbo_book *b = vx_mbo_set_reader(set, k);
+            int64_t px;
+            uint64_t q;
+            vx_mbo_order_info info;
+            (void)vx_mbo_best(b, VX_BUY, &px, &q);
+            (void)vx_mbo_order(b, 1 + (spins % 1000) * 8, &info);
+        }
+        spins++;
+    }
+    return NULL;
+}
+
+/* An MBO pipeline applies every event to its set of books exactly as a direct replay does
+ * (same digest per instrument, same applied / rejected), the stage sees every applied event
+ * (echo: one order per applied ADD, all in the output), and conservation holds in block and
+ * drop mode on 1 and 4 threads. */
+static void test_mbo_pipeline_matches_a_direct_replay(void) {
+    const uint64_t n = vx_test_count(40000, 3000);
+    vx_mbo_set *ref = NULL;
+    REQUIRE(vx_mbo_set_create(2, 64, 100, 1u << 16, &ref) == VX_OK);
+    uint64_t ref_applied = 0, ref_rejected = 0, ref_adds = 0;
+    for (uint64_t i = 0; i < n; i++) {
+        vx_mbo e = mbo_event(i);
+        if (vx_mbo_set_apply(ref, &e, NULL) == VX_OK) {
+            ref_applied++;
+            ref_adds += e.action == VX_MBO_ADD;
+        } else {
+            ref_rejected++;
+        }
+    }
+    CHECK(ref_rejected > n / 101 && ref_adds > n / 3); /* the flow does exercise both */
+    for (int mode = 0; mode < 2; mode++) {
+        vx_ring *src = NULL;
+        REQUIRE(vx_ring_create(256, sizeof(vx_mbo), &src) == VX_OK);
+        vx_builtin_stage echo;
+        REQUIRE(vx_builtin_stage_init(&echo, VX_BUILTIN_ECHO, 1) == VX_OK);
+        vx_pipeline_config c;
+        base_config(&c);
+        c.records = VX_RECORDS_MBO;
+        c.mbo_instruments = 2;
+        c.mbo_max_orders = 1u << 16;
+        c.tick_size = 100;
+        c.source_ring = src;
+        c.user_stage = &echo.table;
+        c.on_full = mode ? VX_ON_FULL_DROP : VX_ON_FULL_BLOCK;
+        map_threads(&c, mode ? 4 : 1);
+        int fd = scratch_fd();
+        c.output_fd = fd;
+        vx_pipeline *p = NULL;
+        REQUIRE(vx_pipeline_create(&c, &p) == VX_OK);
+        CHECK(vx_pipeline_book(p) == NULL && vx_pipeline_mbo(p) != NULL);
+        mbo_feeder_arg a = {src, p, n, 1};
+        pthread_t feeder, reader;
+        REQUIRE(vx_pipeline_start(p) == VX_OK);
+        REQUIRE(pthread_create(&feeder, NULL, mbo_feeder_main, &a) == 0);
+        REQUIRE(pthread_create(&reader, NULL, mbo_reader_main, &a) == 0);
+        pthread_join(feeder, NULL);
+        for (int i = 0; i < 200000 && !vx_pipeline_finished(p); i++) {
+            struct timespec ts = {0, 100000};
+            nanosleep(&ts, NULL);
+        }
+        atomic_store(&a.reading, 0);
+        pthread_join(reader, NULL);
+        REQUIRE(vx_pipeline_join(p) == VX_OK);
+        vx_pipeline_counters k;
+        vx_pipeline_read_counters(p, &k);
+        CHECK(k.finished && k.records == VX_RECORDS_MBO);
+        CHECK(k.generated == n);
+        CHECK(vx_pipeline_check_conservation(&k, VX_PIPELINE_SINK_FILE) == 0);
+        CHECK(k.applied + k.rejected + k.drops_ingress == n);
+        if (mode == 0) { /* block: nothing dropped, the books equal the direct replay's */
+            CHECK(k.drops_ingress == 0 && k.applied == ref_applied && k.rejected == ref_rejected);
+            CHECK(k.user_emitted == ref_adds && k.bundled == ref_adds && echo.state.orders == ref_adds);
+            for (uint32_t i = 0; i < 2; i++)
+                CHECK(vx_mbo_digest(vx_mbo_set_reader(vx_pipeline_mbo(p), i)) ==
+                      vx_mbo_digest(vx_mbo_set_reader(ref, i)));
+            const vx_histogram *e2e = vx_pipeline_histogram(p, VX_HIST_INGRESS_TO_BOOK);
+            CHECK(vx_histogram_count(e2e) == 0); /* an event's ts is the exchange's: not timed */
+            FILE *f = fdopen(fd, "rb");
+            REQUIRE(f != NULL);
+            rewind(f);
+            vx_bundle b;
+            uint64_t orders = 0;
+            while (fread(&b, sizeof b, 1, f) == 1) orders += b.header.count;
+            CHECK(orders == ref_adds);
+            fclose(f);
+        } else {
+            close(fd);
+        }
+        vx_pipeline_destroy(p);
+        vx_ring_destroy(src);
+    }
+    vx_mbo_set_destroy(ref);
+}
+
+/* Which records a pipeline carries decides which source ring and which stage callback it
+ * needs; the config check names the field. */
+static void test_mbo_config_validation(void) {
+    vx_ring *mbo_ring = NULL, *txn_ring = NULL;
+    REQUIRE(vx_ring_create(8, sizeof(vx_mbo), &mbo_ring) == VX_OK);
+    REQUIRE(vx_ring_create(8, sizeof(vx_txn), &txn_ring) == VX_OK);
+    vx_builtin_stage st;
+    REQUIRE(vx_builtin_stage_init(&st, VX_BUILTIN_NOOP, 1) == VX_OK);
+    const char *field = NULL;
+    vx_pipeline_config c;
+    base_config(&c);
+    c.records = VX_RECORDS_MBO; /* no source: there is no MBO generator */
+    CHECK(vx_pipeline_config_validate(&c, &field) == VX_EINVAL && strcmp(field, "source_ring") == 0);
+    c.source_ring = txn_ring;   /* records of the wrong size */
+    CHECK(vx_pipeline_config_validate(&c, &field) == VX_EINVAL && strcmp(field, "source_ring") == 0);
+    c.source_ring = mbo_ring;
+    CHECK(vx_pipeline_config_validate(&c, &field) == VX_OK);
+    c.mbo_instruments = 0;
+    CHECK(vx_pipeline_config_validate(&c, &field) == VX_EINVAL && strcmp(field, "mbo_instruments") == 0);
+    c.mbo_instruments = 1;
+    c.mbo_max_orders = 0;
+    CHECK(vx_pipeline_config_validate(&c, &field) == VX_EINVAL && strcmp(field, "mbo_max_orders") == 0);
+    c.mbo_max_orders = 16;
+    c.records = (vx_pipeline_records)7;
+    CHECK(vx_pipeline_config_validate(&c, &field) == VX_EINVAL && strcmp(field, "records") == 0);
+    /* a stage compiled before on_mbo_batch existed runs in transaction pipelines only */
+    c.records = VX_RECORDS_MBO;
+    st.table.struct_size = VX_USER_STAGE_V1_SIZE;
+    c.user_stage = &st.table;
+    CHECK(vx_pipeline_config_validate(&c, &field) == VX_EINVAL && strcmp(field, "user_stage") == 0);
+    base_config(&c);
+    c.user_stage = &st.table;
+    CHECK(vx_pipeline_config_validate(&c, &field) == VX_OK);
+    /* an MBO-only stage (no on_batch) cannot run on transactions */
+    st.table.struct_size = sizeof(vx_user_stage);
+    st.table.on_batch = NULL;
+    CHECK(vx_user_stage_check(&st.table) == VX_OK);
+    CHECK(vx_pipeline_config_validate(&c, &field) == VX_EINVAL && strcmp(field, "user_stage") == 0);
+    st.table.on_mbo_batch = NULL; /* no callback at all */
+    CHECK(vx_user_stage_check(&st.table) == VX_EINVAL);
+    vx_ring_destroy(mbo_ring);
+    vx_ring_destroy(txn_ring);
 }
 
 static void test_paced_run_stops_and_drains_without_drops(void) {
@@ -687,6 +884,8 @@ int main(void) {
     RUN(test_paced_replay_waits_for_recorded_time);
     RUN(test_paced_replay_stop_takes_the_rest);
     RUN(test_corrupt_source_ring_ends_the_source);
+    RUN(test_mbo_pipeline_matches_a_direct_replay);
+    RUN(test_mbo_config_validation);
     RUN(test_abandon_and_destroy_while_running);
     return CHECK_SUMMARY("test_pipeline");
 }

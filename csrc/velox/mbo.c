@@ -519,6 +519,10 @@ vx_mbo_book *vx_mbo_set_book(vx_mbo_set *set, uint32_t instrument) {
     return instrument < set->instruments ? &set->books[instrument] : NULL;
 }
 
+const vx_mbo_book *vx_mbo_set_reader(const vx_mbo_set *set, uint32_t instrument) {
+    return instrument < set->instruments ? &set->books[instrument] : NULL;
+}
+
 vx_status vx_mbo_reserve(vx_mbo_book *b, uint32_t max_orders) {
     struct table *t = b->t;
     if (max_orders > VX_MBO_MAX_ORDERS) return VX_EINVAL;

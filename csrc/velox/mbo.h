@@ -194,6 +194,9 @@ void vx_mbo_set_destroy(vx_mbo_set *set);
 uint32_t vx_mbo_set_instruments(const vx_mbo_set *set);
 /* The book of instrument i (NULL when i >= instruments); valid for the set's lifetime. */
 vx_mbo_book *vx_mbo_set_book(vx_mbo_set *set, uint32_t instrument);
+/* The same book for readers only (best, qty, depth, order, queue_position, counters): what a
+ * pipeline's user stage and live view get. */
+const vx_mbo_book *vx_mbo_set_reader(const vx_mbo_set *set, uint32_t instrument);
 /* SINGLE WRITER for the whole set. Rejects event.instrument >= instruments (INSTRUMENT). */
 vx_status vx_mbo_set_apply(vx_mbo_set *set, const vx_mbo *event, vx_mbo_reject *reason);
 void vx_mbo_set_apply_many(vx_mbo_set *set, const vx_mbo *events, size_t n,

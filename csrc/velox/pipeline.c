@@ -49,6 +49,9 @@ void vx_pipeline_config_default(vx_pipeline_config *cfg) {
     cfg->output_buffer_bundles = 64;
     cfg->user_stage = NULL;
     cfg->user_emit_capacity = 64;
+    cfg->records = VX_RECORDS_TXN;
+    cfg->mbo_instruments = 1;
+    cfg->mbo_max_orders = 1u << 20;
     cfg->thread_count = 2;
     cfg->stage_thread[VX_STAGE_INGRESS] = 0;
     cfg->stage_thread[VX_STAGE_BOOK] = 0;
@@ -87,7 +90,19 @@ vx_status vx_pipeline_config_validate(const vx_pipeline_config *c, const char **
     else if (c->output_buffer_bundles < 1 || c->output_buffer_bundles > 65536) bad = "output_buffer_bundles";
     else if (c->thread_count < 1 || c->thread_count > VX_PIPELINE_MAX_THREADS) bad = "thread_count";
     else if (c->user_stage && vx_user_stage_check(c->user_stage) != VX_OK) bad = "user_stage";
-    else if (c->source_ring && vx_ring_elem_size(c->source_ring) != sizeof(vx_txn)) bad = "source_ring";
+    else if (c->records != VX_RECORDS_TXN && c->records != VX_RECORDS_MBO) bad = "records";
+    else if (c->source_ring && vx_ring_elem_size(c->source_ring) !=
+                                   (c->records == VX_RECORDS_MBO ? sizeof(vx_mbo) : sizeof(vx_txn)))
+        bad = "source_ring";
+    else if (c->records == VX_RECORDS_MBO && !c->source_ring) bad = "source_ring"; /* no MBO generator */
+    else if (c->records == VX_RECORDS_MBO &&
+             (c->mbo_instruments < 1 || c->mbo_instruments > VX_MBO_MAX_INSTRUMENTS))
+        bad = "mbo_instruments";
+    else if (c->records == VX_RECORDS_MBO && (c->mbo_max_orders < 1 || c->mbo_max_orders > VX_MBO_MAX_ORDERS))
+        bad = "mbo_max_orders";
+    else if (c->user_stage && (c->records == VX_RECORDS_MBO ? !vx_user_stage_mbo_batch(c->user_stage)
+                                                             : !c->user_stage->on_batch))
+        bad = "user_stage"; /* the stage has no callback for this pipeline's records */
     else if (!(c->replay_speed == 0.0 || (c->replay_speed >= 1e-3 && c->replay_speed <= 1e6)))
         bad = "replay_speed"; /* also NaN */
     else if (c->replay_speed != 0.0 && !c->source_ring) bad = "replay_speed"; /* replay only */
@@ -130,17 +145,26 @@ vx_status vx_pipeline_create(const vx_pipeline_config *cfg, vx_pipeline **out) {
     p->timeout_ticks = vx_ns_to_ticks(cfg->bundle_timeout_ns, cfg->ticks_per_ns);
     if (cfg->bundle_timeout_ns && !p->timeout_ticks) p->timeout_ticks = 1;
     vx_status st = VX_OK;
-    if ((st = vx_ring_create(cfg->txn_ring_capacity, sizeof(vx_txn), &p->ring_in)) != VX_OK) goto fail;
+    p->in_elem = cfg->records == VX_RECORDS_MBO ? (uint32_t)sizeof(vx_mbo) : (uint32_t)sizeof(vx_txn);
+    if ((st = vx_ring_create(cfg->txn_ring_capacity, p->in_elem, &p->ring_in)) != VX_OK) goto fail;
     if ((st = vx_ring_create(cfg->txn_ring_capacity, sizeof(vx_txn), &p->ring_mid)) != VX_OK) goto fail;
     if ((st = vx_ring_create(cfg->bundle_ring_capacity, sizeof(vx_bundle), &p->ring_out)) != VX_OK) goto fail;
-    p->memory_bytes += 2 * vx_ring_footprint(cfg->txn_ring_capacity, sizeof(vx_txn))
+    p->memory_bytes += vx_ring_footprint(cfg->txn_ring_capacity, p->in_elem)
+                       + vx_ring_footprint(cfg->txn_ring_capacity, sizeof(vx_txn))
                        + vx_ring_footprint(cfg->bundle_ring_capacity, sizeof(vx_bundle));
     if (cfg->python_ring_capacity) {
         if ((st = vx_ring_create(cfg->python_ring_capacity, sizeof(vx_bundle), &p->ring_py)) != VX_OK) goto fail;
         p->memory_bytes += vx_ring_footprint(cfg->python_ring_capacity, sizeof(vx_bundle));
     }
-    if ((st = vx_book_create(cfg->levels, cfg->tick_size, cfg->base_price, &p->book)) != VX_OK) goto fail;
-    p->memory_bytes += 2 * (uint64_t)cfg->levels * sizeof(uint64_t); /* the ladders (approx.) */
+    if (cfg->records == VX_RECORDS_MBO) {
+        if ((st = vx_mbo_set_create(cfg->mbo_instruments, cfg->levels, cfg->tick_size,
+                                    cfg->mbo_max_orders, &p->mbo)) != VX_OK) goto fail;
+        p->memory_bytes += vx_mbo_memory_bytes(vx_mbo_set_book(p->mbo, 0))
+                           + (uint64_t)(cfg->mbo_instruments - 1) * cfg->levels * 64; /* mbo.h */
+    } else {
+        if ((st = vx_book_create(cfg->levels, cfg->tick_size, cfg->base_price, &p->book)) != VX_OK) goto fail;
+        p->memory_bytes += 2 * (uint64_t)cfg->levels * sizeof(uint64_t); /* the ladders (approx.) */
+    }
     st = VX_ENOMEM;
     if (!(p->book_exit_tsc = alloc_zero(p, cfg->txn_ring_capacity * sizeof(uint64_t)))) goto fail;
     if (!(p->bundle_close_tsc = alloc_zero(p, cfg->bundle_ring_capacity * sizeof(uint64_t)))) goto fail;
@@ -148,7 +172,10 @@ vx_status vx_pipeline_create(const vx_pipeline_config *cfg, vx_pipeline **out) {
     if (!(p->depth_prices = alloc_zero(p, cfg->levels * sizeof(int64_t)))) goto fail;
     if (!(p->depth_qtys = alloc_zero(p, cfg->levels * sizeof(uint64_t)))) goto fail;
     if (!(p->hists = alloc_zero(p, VX_PIPELINE_HISTS * sizeof(vx_histogram)))) goto fail;
-    if (cfg->user_stage) {
+    if (cfg->user_stage && cfg->records == VX_RECORDS_MBO) {
+        if (!(p->user_mbo_events = alloc_zero(p, (size_t)cfg->batch * sizeof(vx_mbo)))) goto fail;
+        if (!(p->user_orders = alloc_zero(p, (size_t)cfg->user_emit_capacity * sizeof(vx_txn)))) goto fail;
+    } else if (cfg->user_stage) {
         if (!(p->user_events = alloc_zero(p, (size_t)cfg->batch * sizeof(vx_txn)))) goto fail;
         if (!(p->user_orders = alloc_zero(p, (size_t)cfg->user_emit_capacity * sizeof(vx_txn)))) goto fail;
     }
@@ -346,6 +373,7 @@ void vx_pipeline_destroy(vx_pipeline *p) {
     vx_ring_destroy(p->ring_out);
     vx_ring_destroy(p->ring_py);
     vx_book_destroy(p->book);
+    vx_mbo_set_destroy(p->mbo);
     free(p->book_exit_tsc);
     free(p->bundle_close_tsc);
     free(p->out_buf);
@@ -353,6 +381,7 @@ void vx_pipeline_destroy(vx_pipeline *p) {
     free(p->depth_qtys);
     free(p->hists);
     free(p->user_events);
+    free(p->user_mbo_events);
     free(p->user_orders);
     free(p);
 }
@@ -393,6 +422,7 @@ void vx_pipeline_read_counters(const vx_pipeline *p, vx_pipeline_counters *c) {
     c->source_errors = counter_get(&p->ingress.source_errors);
     /* relaxed: a diagnostic, written once before the source finishes */
     c->source_status = atomic_load_explicit(&p->ingress.source_status, memory_order_relaxed);
+    c->records = (uint32_t)p->cfg.records;
     /* relaxed: a diagnostic */
     c->last_write_errno = atomic_load_explicit(&p->output.last_errno, memory_order_relaxed);
 }
@@ -406,10 +436,14 @@ vx_ring *vx_pipeline_python_ring(vx_pipeline *p) { return p->ring_py; }
 
 const vx_book *vx_pipeline_book(const vx_pipeline *p) { return p->book; }
 
+const vx_mbo_set *vx_pipeline_mbo(const vx_pipeline *p) { return p->mbo; }
+
 uint32_t vx_pipeline_check_conservation(const vx_pipeline_counters *c, uint32_t sinks) {
     uint32_t bad = 0;
     if (c->generated != c->applied + c->rejected + c->drops_ingress) bad |= VX_CONSERVE_BOOK;
-    if (c->applied + c->user_emitted != c->bundled + c->drops_book) bad |= VX_CONSERVE_BUNDLER;
+    /* MBO events are not bundled: only the stage's orders reach the bundler */
+    const uint64_t into_bundler = (c->records == VX_RECORDS_MBO ? 0 : c->applied) + c->user_emitted;
+    if (into_bundler != c->bundled + c->drops_book) bad |= VX_CONSERVE_BUNDLER;
     if (c->bundled != c->output_txns + c->drops_bundler_txns) bad |= VX_CONSERVE_BUNDLES;
     if (c->bundles != c->output_bundles + c->drops_bundler) bad |= VX_CONSERVE_OUTPUT;
     if ((sinks & VX_PIPELINE_SINK_PYTHON) && c->output_bundles != c->python_bundles + c->drops_python)
@@ -432,6 +466,13 @@ static uint64_t fnv1a(uint64_t h, const void *data, size_t n) {
 
 uint64_t vx_pipeline_book_digest(const vx_pipeline *p) {
     uint64_t h = UINT64_C(0xcbf29ce484222325);
+    if (p->mbo) {
+        for (uint32_t i = 0; i < p->cfg.mbo_instruments; i++) { /* bounded by instruments */
+            uint64_t d = vx_mbo_digest(vx_mbo_set_reader(p->mbo, i));
+            h = fnv1a(h, &d, sizeof d);
+        }
+        return h;
+    }
     for (int side = VX_BUY; side <= VX_SELL; side++) {
         size_t n = vx_book_depth(p->book, side, p->cfg.levels, p->depth_prices, p->depth_qtys);
         h = fnv1a(h, &n, sizeof n);

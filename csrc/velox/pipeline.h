@@ -66,6 +66,7 @@
 #include <stdint.h>
 
 #include "velox/histogram.h"
+#include "velox/mbo.h"
 #include "velox/orderbook.h"
 #include "velox/ring.h"
 #include "velox/stage.h"
@@ -75,6 +76,18 @@ enum { VX_STAGE_INGRESS = 0, VX_STAGE_BOOK = 1, VX_STAGE_BUNDLER = 2, VX_STAGE_O
 enum { VX_PIPELINE_MAX_THREADS = VX_STAGES };
 
 typedef enum vx_on_full { VX_ON_FULL_DROP = 0, VX_ON_FULL_BLOCK = 1 } vx_on_full;
+
+/* What the source carries, and so which book the book stage keeps (cfg.records):
+ *   VX_RECORDS_TXN  transactions (vx_txn, 32 B) applied to the L2 ladder (vx_book); accepted
+ *                   ones go on to the bundler (today's pipeline).
+ *   VX_RECORDS_MBO  market-by-order events (vx_mbo, 48 B, e.g. from velox's LOBSTER / ITCH
+ *                   readers) applied to a vx_mbo_set of mbo_instruments books (one shared
+ *                   order table of mbo_max_orders; each book's window placed at its first
+ *                   ADD). Needs a source_ring of vx_mbo. Events are not bundled: the bundler
+ *                   carries the orders a user stage (on_mbo_batch) emits. An event's ts is
+ *                   never overwritten (it is the exchange's), so the histograms timed from the
+ *                   record (ingress_to_book, ingress_to_bundler, end_to_end) stay empty. */
+typedef enum vx_pipeline_records { VX_RECORDS_TXN = 0, VX_RECORDS_MBO = 1 } vx_pipeline_records;
 
 /* How an idle thread waits: spin (pause), yield (sched_yield), or backoff (by idle time: spin
  * for the first 50 us, then sched_yield until 200 us, then sleep VX_PIPELINE_BACKOFF_SLEEP_NS
@@ -148,6 +161,9 @@ typedef struct vx_pipeline_config {
                                         `late`. In [1e-3, 1e6]. After vx_pipeline_stop the rest
                                         of the ring is taken unpaced (so every record pushed is
                                         accounted for). */
+    vx_pipeline_records records;     /* VX_RECORDS_TXN (default) or VX_RECORDS_MBO (see above) */
+    uint32_t mbo_instruments;        /* MBO: books, instrument ids 0 .. n-1, [1, 65536] (1) */
+    uint32_t mbo_max_orders;         /* MBO: live orders the table holds, [1, 2^30] (2^20) */
 } vx_pipeline_config;
 
 /* A consistent-enough snapshot of the counters (relaxed loads; exact once finished). */
@@ -182,6 +198,7 @@ typedef struct vx_pipeline_counters {
     uint64_t source_errors;     /* source ring: 1 if a peek failed (VX_ECORRUPT: the ring's
                                    indices were broken by its other side); the source ended */
     int32_t source_status;      /* the vx_status of that failed peek (0 = none) */
+    uint32_t records;           /* cfg.records (which conservation equations apply) */
     int32_t last_write_errno;
     uint32_t finished;          /* 1 once every stage has finished */
 } vx_pipeline_counters;
@@ -190,7 +207,8 @@ typedef struct vx_pipeline_counters {
 /* Which conservation equation failed (bit set), 0 when all hold. */
 enum {
     VX_CONSERVE_BOOK = 1,    /* generated = applied + rejected + drops_ingress */
-    VX_CONSERVE_BUNDLER = 2, /* applied + user_emitted = bundled + drops_book */
+    VX_CONSERVE_BUNDLER = 2, /* applied + user_emitted = bundled + drops_book (MBO: user_emitted
+                              * = bundled + drops_book: events are not bundled) */
     VX_CONSERVE_BUNDLES = 4, /* bundled = output_txns + drops_bundler_txns */
     VX_CONSERVE_OUTPUT = 8,  /* bundles = output_bundles + drops_bundler */
     VX_CONSERVE_PYTHON = 16,  /* output_bundles = python_bundles + drops_python (python ring on) */
@@ -235,6 +253,11 @@ void vx_pipeline_close_source(vx_pipeline *p);
  * answer is a recent view). Valid until vx_pipeline_destroy. */
 const vx_book *vx_pipeline_book(const vx_pipeline *p);
 
+/* The pipeline's market-by-order books (cfg.records = VX_RECORDS_MBO; NULL otherwise), for
+ * the live view: vx_mbo_set_reader and mbo.h's readers only, from any thread, while it runs
+ * (mbo.h's reader contract). Valid until vx_pipeline_destroy. */
+const vx_mbo_set *vx_pipeline_mbo(const vx_pipeline *p);
+
 /* Asks every stage to quit at once without draining (any thread; idempotent). */
 void vx_pipeline_abandon(vx_pipeline *p);
 
@@ -267,7 +290,8 @@ uint32_t vx_pipeline_check_conservation(const vx_pipeline_counters *c, uint32_t 
 uint64_t vx_pipeline_memory_bytes(const vx_pipeline *p);
 
 /* A 64-bit FNV-1a digest of the book's levels (both sides' depth; call after join), for
- * determinism checks. Uses buffers allocated at create. */
+ * determinism checks; MBO: of every instrument's vx_mbo_digest. Uses buffers allocated at
+ * create. */
 uint64_t vx_pipeline_book_digest(const vx_pipeline *p);
 
 #endif /* VELOX_PIPELINE_H */

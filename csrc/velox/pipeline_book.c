@@ -26,16 +26,21 @@ static void user_stage_finish(vx_pipeline *p, book_state *s) {
     }
 }
 
-/* Runs the user stage on the `accepted` txns of this turn and moves its valid orders into
- * the ring_mid span behind them. Returns how many it pushed; counts the rest. */
+/* Runs the user stage on the `accepted` records of this turn (p->user_events, or
+ * p->user_mbo_events in an MBO pipeline) and moves its valid orders into the ring_mid span
+ * behind the `pushed` records already there. Returns how many it pushed; counts the rest. */
 static uint32_t user_stage_batch(vx_pipeline *p, book_state *s, uint64_t now, uint32_t accepted,
                                  span_walk *wout, uint32_t pushed, uint32_t room,
                                  uint32_t *dropped) {
     const vx_user_stage *us = p->cfg.user_stage;
     const uint32_t cap = p->cfg.user_emit_capacity;
     const uint32_t mask = p->cfg.txn_ring_capacity - 1;
-    vx_stage_ctx ctx = {p->book, now, s->user_batch_index++, cap, 0};
-    uint32_t r = us->on_batch(us->state, &ctx, p->user_events, accepted, p->user_orders, cap);
+    vx_stage_ctx ctx = {p->book, now, s->user_batch_index++, cap, 0, p->mbo};
+    /* which callback exists for this pipeline's records was checked by config_validate */
+    uint32_t r = p->mbo ? vx_user_stage_mbo_batch(us)(us->state, &ctx, p->user_mbo_events,
+                                                      accepted, p->user_orders, cap)
+                        : us->on_batch(us->state, &ctx, p->user_events, accepted,
+                                       p->user_orders, cap);
     counter_add(&s->user_batches, 1);
     if (r > cap) { /* never trusted: a count past the buffer discards the batch's orders */
         counter_add(&s->user_bad_returns, 1);
@@ -65,6 +70,53 @@ static uint32_t user_stage_batch(vx_pipeline *p, book_state *s, uint64_t now, ui
     return put;
 }
 
+/* An MBO pipeline's turn: applies the peeked events to the set of books; the user stage sees
+ * the applied ones and only its orders go on to the bundler (events are not bundled). */
+static uint32_t mbo_turn(vx_pipeline *p, book_state *s, const vx_ring_span *in) {
+    const uint32_t n = in->first_n + in->second_n;
+    const uint32_t cap = s->user_live ? p->cfg.user_emit_capacity : 0;
+    vx_ring_span out = {0};
+    uint32_t room = 0;
+    int reserved = 0;
+    if (cap) {
+        reserved = vx_ring_reserve(p->ring_mid, cap, &out) == VX_OK;
+        if (reserved) room = out.first_n + out.second_n;
+        if (p->cfg.on_full == VX_ON_FULL_BLOCK && room < cap) {
+            /* applying is not undoable, nor is a stage's decision to emit: only go on with
+             * room for the whole emit buffer */
+            if (reserved) vx_ring_commit(p->ring_mid, 0);
+            vx_ring_release(p->ring_in, 0);
+            return 0;
+        }
+    }
+    const uint64_t now = vx_tsc_read();
+    uint32_t applied = 0, rejected = 0, traded = 0, pushed = 0, dropped = 0;
+    vx_mbo *events = s->user_live ? p->user_mbo_events : NULL;
+    span_walk win = walk_start(in);
+    for (uint32_t i = 0; i < n; i++) { /* bounded by batch */
+        const vx_mbo *e = walk_next(&win, sizeof(vx_mbo));
+        if (vx_mbo_set_apply(p->mbo, e, NULL) != VX_OK) { /* untrusted input: refused, counted */
+            rejected++;
+            continue;
+        }
+        if (events) events[applied] = *e; /* applied < n <= batch */
+        applied++;
+        traded += e->action == VX_MBO_EXECUTE;
+    }
+    if (events && applied) {
+        span_walk wout = walk_start(&out);
+        pushed = user_stage_batch(p, s, now, applied, &wout, 0, room, &dropped);
+    }
+    if (reserved) vx_ring_commit(p->ring_mid, pushed);
+    vx_ring_release(p->ring_in, n);
+    s->pushed += pushed;
+    counter_add(&s->applied, applied);
+    if (rejected) counter_add(&s->rejected, rejected);
+    if (traded) counter_add(&s->traded, traded);
+    if (dropped) counter_add(&s->drops, dropped);
+    return n;
+}
+
 uint32_t vx_pipe_book_turn(vx_pipeline *p) {
     book_state *s = &p->bookst;
     if (s->done) return 0;
@@ -80,6 +132,7 @@ uint32_t vx_pipe_book_turn(vx_pipeline *p) {
         }
         return 0;
     }
+    if (p->mbo) return mbo_turn(p, s, &in);
     uint32_t n = in.first_n + in.second_n;
     /* with a live user stage, room for its emit buffer too */
     const uint32_t extra = s->user_live ? p->cfg.user_emit_capacity : 0;

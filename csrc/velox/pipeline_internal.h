@@ -13,9 +13,11 @@
 #include <pthread.h>
 #include <stdalign.h>
 #include <stdatomic.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "velox/histogram.h"
+#include "velox/mbo.h"
 #include "velox/orderbook.h"
 #include "velox/prng.h"
 #include "velox/ring.h"
@@ -29,7 +31,10 @@
 #define VX_PIPE_IDLE_BEFORE_SLEEP_NS 200000u /* backoff: yield until this long idle, then sleep */
 _Static_assert(VX_PIPE_SPIN_NS < VX_PIPE_IDLE_BEFORE_SLEEP_NS, "spin, then yield, then sleep");
 
-_Static_assert(sizeof(vx_txn) == 32 && sizeof(vx_bundle) == 528, "record sizes the rings hold");
+_Static_assert(sizeof(vx_txn) == 32 && sizeof(vx_bundle) == 528 && sizeof(vx_mbo) == 48,
+               "record sizes the rings hold");
+/* the source turn reads either record's timestamp at offset 0 (paced replay, entry stamp) */
+_Static_assert(offsetof(vx_txn, tsc) == 0 && offsetof(vx_mbo, ts) == 0, "timestamps first");
 _Static_assert(VX_STAGES == 4 && VX_PIPELINE_MAX_THREADS == 4, "four stages, at most one thread each");
 
 /* A counter with one writer: relaxed load + relaxed store (no lost update is possible with a
@@ -106,7 +111,9 @@ struct vx_pipeline {
     uint64_t ns_per_tick_q32;    /* ns_per_tick in 32.32 fixed point (see ticks_to_ns) */
     uint64_t timeout_ticks;
     vx_ring *ring_in, *ring_mid, *ring_out, *ring_py;
-    vx_book *book;
+    vx_book *book;               /* TXN records: the L2 ladder */
+    vx_mbo_set *mbo;             /* MBO records: the market-by-order books */
+    uint32_t in_elem;            /* bytes per source / ring_in record: 32 (txn) or 48 (mbo) */
     uint64_t *book_exit_tsc;     /* [txn_ring_capacity], lockstep with ring_mid's slots */
     uint64_t *bundle_close_tsc;  /* [bundle_ring_capacity], lockstep with ring_out's slots */
     vx_bundle *out_buf;          /* [output_buffer_bundles] */
@@ -114,6 +121,7 @@ struct vx_pipeline {
     uint64_t *depth_qtys;
     vx_histogram *hists;         /* [VX_PIPELINE_HISTS] */
     vx_txn *user_events;         /* [batch]: the accepted txns of a book turn, contiguous */
+    vx_mbo *user_mbo_events;     /* [batch]: the applied events of an MBO book turn */
     vx_txn *user_orders;         /* [user_emit_capacity]: the stage's emit buffer */
     uint64_t memory_bytes;
     pthread_t threads[VX_PIPELINE_MAX_THREADS];

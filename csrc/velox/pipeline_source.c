@@ -115,11 +115,15 @@ static uint32_t ring_source_turn(vx_pipeline *p, ingress_state *s) {
     const uint64_t late_ticks = vx_ns_to_ticks(VX_PIPELINE_LATE_NS, p->cfg.ticks_per_ns);
     vx_histogram *h_late = &p->hists[VX_HIST_INGRESS_LATENESS];
     uint32_t taken = 0, put = 0, late = 0;
+    const int mbo = p->cfg.records == VX_RECORDS_MBO;
+    const size_t elem = p->in_elem;
     span_walk win = walk_start(&in), wout = walk_start(&out);
     for (uint32_t i = 0; i < n; i++) { /* bounded by batch */
-        const vx_txn *r = walk_next(&win, sizeof(vx_txn));
+        const void *r = walk_next(&win, elem);
         if (paced) {
-            const uint64_t due = replay_due_tsc(s, r->tsc, now);
+            uint64_t rec_ts; /* vx_txn.tsc or vx_mbo.ts: both at offset 0 (internal header) */
+            memcpy(&rec_ts, r, sizeof rec_ts);
+            const uint64_t due = replay_due_tsc(s, rec_ts, now);
             if (due > now) { /* not yet: it stays in the source ring, first in line */
                 s->next_due_tsc = due;
                 s->replay_waiting = 1;
@@ -131,9 +135,13 @@ static uint32_t ring_source_turn(vx_pipeline *p, ingress_state *s) {
         }
         taken++;
         if (put < room) {
-            vx_txn *t = walk_next(&wout, sizeof(vx_txn));
-            *t = *r;
-            if (!logical) t->tsc = now; /* latency is timed from entry into the pipeline */
+            void *t = walk_next(&wout, elem);
+            if (mbo) {
+                *(vx_mbo *)t = *(const vx_mbo *)r; /* ts is the exchange's: kept */
+            } else {
+                *(vx_txn *)t = *(const vx_txn *)r;
+                if (!logical) ((vx_txn *)t)->tsc = now; /* latency is timed from entry */
+            }
             put++;
         }
     }

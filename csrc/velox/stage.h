@@ -21,6 +21,12 @@
  *                              The stage writes up to `capacity` orders (vx_txn) into
  *                              `orders` and returns how many it wrote. No allocation, no
  *                              blocking, no locks: this is the hot path of the book thread.
+ *   on_mbo_batch(state, ctx, events, n, orders, capacity)
+ *                              the same, in a market-by-order pipeline (cfg.records =
+ *                              VX_RECORDS_MBO): `events` are the vx_mbo events the MBO book
+ *                              just applied; `ctx->mbo` is the set of books after them (read
+ *                              with vx_mbo_set_reader + mbo.h's readers: best, depth, order,
+ *                              queue_position). A stage may offer both callbacks.
  *   finish(state)              once, when the book stage finishes (after its last batch), or
  *                              from vx_pipeline_destroy if the run was abandoned. May be NULL.
  *
@@ -38,8 +44,10 @@
 #ifndef VELOX_STAGE_H
 #define VELOX_STAGE_H
 
+#include <stddef.h>
 #include <stdint.h>
 
+#include "velox/mbo.h"
 #include "velox/orderbook.h"
 #include "velox/types.h"
 
@@ -49,12 +57,22 @@
 
 /* What a batch call sees besides its events. Read-only for the stage. */
 typedef struct vx_stage_ctx {
-    const vx_book *book; /* the pipeline's book, after this batch (single writer: this thread) */
+    const vx_book *book; /* transaction pipelines: the L2 book after this batch (single writer:
+                            this thread); market-by-order pipelines: NULL */
     uint64_t now_tsc;    /* TSC of the book turn */
     uint64_t batch_index;/* 0, 1, 2, ... per on_batch call */
     uint32_t capacity;   /* = the capacity argument */
     uint32_t reserved;
+    /* appended after the first release (a stage compiled before reads only the fields above) */
+    const vx_mbo_set *mbo; /* market-by-order pipelines: the books after this batch (read them
+                              with vx_mbo_set_reader(mbo, instrument) and mbo.h's readers);
+                              transaction pipelines: NULL */
 } vx_stage_ctx;
+
+/* The batch callback of market-by-order pipelines (see on_mbo_batch below). */
+typedef uint32_t (*vx_stage_mbo_batch_fn)(void *state, const vx_stage_ctx *ctx,
+                                          const vx_mbo *events, uint32_t n, vx_txn *orders,
+                                          uint32_t capacity);
 
 typedef struct vx_user_stage {
     uint32_t abi_version; /* VX_STAGE_ABI_VERSION */
@@ -63,16 +81,35 @@ typedef struct vx_user_stage {
     void *state;          /* the stage's own state, passed to every call */
     int (*init)(void *state);                 /* may be NULL */
     uint32_t (*on_batch)(void *state, const vx_stage_ctx *ctx, const vx_txn *events,
-                         uint32_t n, vx_txn *orders, uint32_t capacity); /* required */
+                         uint32_t n, vx_txn *orders, uint32_t capacity); /* transaction
+                                                       pipelines: required; may be NULL in a
+                                                       stage for MBO pipelines only */
     void (*finish)(void *state);              /* may be NULL */
+    /* appended after the first release: read only when struct_size covers it */
+    vx_stage_mbo_batch_fn on_mbo_batch; /* market-by-order pipelines: required; the n events
+                                           the book just applied, in order; same rules as
+                                           on_batch (ctx->mbo is set, ctx->book NULL) */
 } vx_user_stage;
 
-_Static_assert(sizeof(vx_stage_ctx) == 32, "vx_stage_ctx is part of the ABI");
+/* The size of a table compiled before on_mbo_batch existed: still accepted (it runs in
+ * transaction pipelines only). */
+#define VX_USER_STAGE_V1_SIZE offsetof(vx_user_stage, on_mbo_batch)
 
-/* VX_OK if the table can be run (version, size, on_batch set), else VX_EINVAL. */
+_Static_assert(offsetof(vx_stage_ctx, mbo) == 32 && sizeof(vx_stage_ctx) == 40,
+               "vx_stage_ctx is part of the ABI: fields are only ever appended");
+_Static_assert(offsetof(vx_user_stage, on_mbo_batch) == 48, "vx_user_stage: appended only");
+
+/* The table's on_mbo_batch, or NULL when it has none (or was compiled before it existed). */
+static inline vx_stage_mbo_batch_fn vx_user_stage_mbo_batch(const vx_user_stage *s) {
+    return s->struct_size >= offsetof(vx_user_stage, on_mbo_batch) + sizeof s->on_mbo_batch
+               ? s->on_mbo_batch : NULL;
+}
+
+/* VX_OK if the table can be run (version, size, a batch callback set), else VX_EINVAL.
+ * Which callback a pipeline needs is checked by vx_pipeline_config_validate. */
 static inline vx_status vx_user_stage_check(const vx_user_stage *s) {
-    if (!s || s->abi_version != VX_STAGE_ABI_VERSION || s->struct_size < sizeof(vx_user_stage) ||
-        !s->on_batch)
+    if (!s || s->abi_version != VX_STAGE_ABI_VERSION || s->struct_size < VX_USER_STAGE_V1_SIZE ||
+        (!s->on_batch && !vx_user_stage_mbo_batch(s)))
         return VX_EINVAL;
     return VX_OK;
 }

@@ -3,7 +3,9 @@
  * signal of examples/strategy: one order against a lopsided top of book), "echo" (one order
  * per event, up to the capacity), and hostile ones that the host must survive:
  * "bad_count" (returns capacity + 1), "bad_records" (invalid side / zero qty), "fail_init".
- * Each instance owns its state (no globals): several pipelines can run one each. */
+ * Each offers on_batch (transactions) and on_mbo_batch (market-by-order events: "imbalance"
+ * on the events' instrument's book, "echo" one order per ADD). Each instance owns its state (no
+ * globals): several pipelines can run one each. */
 #ifndef VELOX_STAGE_BUILTIN_H
 #define VELOX_STAGE_BUILTIN_H
 

@@ -7,6 +7,7 @@ from velox.includes.types cimport vx_status
 from velox.includes.ring cimport vx_ring, vx_ring_pop_n, vx_ring_size
 from velox.includes.stage cimport vx_user_stage
 from velox.includes.orderbook cimport vx_book
+from velox.includes.mbo cimport vx_mbo_set
 
 cdef extern from "velox/pipeline.h" nogil:
     enum:
@@ -31,6 +32,10 @@ cdef extern from "velox/pipeline.h" nogil:
     ctypedef enum vx_on_full:
         VX_ON_FULL_DROP
         VX_ON_FULL_BLOCK
+
+    ctypedef enum vx_pipeline_records:
+        VX_RECORDS_TXN
+        VX_RECORDS_MBO
 
     ctypedef enum vx_wait:
         VX_WAIT_SPIN
@@ -74,6 +79,9 @@ cdef extern from "velox/pipeline.h" nogil:
         uint32_t user_emit_capacity
         vx_ring *source_ring
         double replay_speed
+        vx_pipeline_records records
+        uint32_t mbo_instruments
+        uint32_t mbo_max_orders
 
     ctypedef struct vx_pipeline_counters:
         uint64_t generated
@@ -105,6 +113,7 @@ cdef extern from "velox/pipeline.h" nogil:
         uint64_t user_init_failed
         uint64_t source_errors
         int32_t source_status
+        uint32_t records
         int32_t last_write_errno
         uint32_t finished
 
@@ -125,6 +134,7 @@ cdef extern from "velox/pipeline.h" nogil:
     vx_ring *vx_pipeline_python_ring(vx_pipeline *p)
     void vx_pipeline_close_source(vx_pipeline *p)
     const vx_book *vx_pipeline_book(const vx_pipeline *p)
+    const vx_mbo_set *vx_pipeline_mbo(const vx_pipeline *p)
     uint32_t vx_pipeline_check_conservation(const vx_pipeline_counters *c, uint32_t sinks)
     uint64_t vx_pipeline_memory_bytes(const vx_pipeline *p)
     uint64_t vx_pipeline_book_digest(const vx_pipeline *p)

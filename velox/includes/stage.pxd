@@ -1,8 +1,9 @@
 # C declarations of csrc/velox/stage.h (the user-stage ABI) and stage_builtin.h.
 from libc.stdint cimport int64_t, uint32_t, uint64_t
 
+from velox.includes.mbo cimport vx_mbo_set
 from velox.includes.orderbook cimport vx_book
-from velox.includes.types cimport vx_status, vx_txn
+from velox.includes.types cimport vx_mbo, vx_status, vx_txn
 
 cdef extern from "velox/stage.h" nogil:
     enum:
@@ -15,6 +16,11 @@ cdef extern from "velox/stage.h" nogil:
         uint64_t now_tsc
         uint64_t batch_index
         uint32_t capacity
+        const vx_mbo_set *mbo   # market-by-order pipelines (book is then NULL)
+
+    ctypedef uint32_t (*vx_stage_mbo_batch_fn)(void *state, const vx_stage_ctx *ctx,
+                                               const vx_mbo *events, uint32_t n, vx_txn *orders,
+                                               uint32_t capacity) noexcept nogil
 
     ctypedef struct vx_user_stage:
         uint32_t abi_version
@@ -25,8 +31,10 @@ cdef extern from "velox/stage.h" nogil:
         uint32_t (*on_batch)(void *state, const vx_stage_ctx *ctx, const vx_txn *events,
                              uint32_t n, vx_txn *orders, uint32_t capacity) noexcept nogil
         void (*finish)(void *state) noexcept nogil
+        vx_stage_mbo_batch_fn on_mbo_batch
 
     vx_status vx_user_stage_check(const vx_user_stage *s)
+    vx_stage_mbo_batch_fn vx_user_stage_mbo_batch(const vx_user_stage *s)
 
 cdef extern from "velox/stage_builtin.h" nogil:
     ctypedef enum vx_builtin_kind:
