@@ -282,6 +282,9 @@ def parse_input(spec: object) -> tuple[str, str]:
         name = spec[len("shm:"):]
         _check_shm_name("input", spec, name)
         return ("shm", name)
+    if spec.startswith("itch:"):
+        _itch_spec(spec)
+        return ("itch", spec[len("itch:"):])
     for kind in ("lobster", "mbo"):
         if spec.startswith(kind + ":"):
             path = spec[len(kind) + 1:]
@@ -289,9 +292,23 @@ def parse_input(spec: object) -> tuple[str, str]:
                 raise ValueError(f"input {spec!r}: '{kind}:PATH' needs a file path")
             return (kind, path)
     raise ValueError(f"input must be 'synthetic', 'feed', 'events:PATH', 'mbo:PATH', "
-                     f"'lobster:PATH' or 'shm:NAME', got {spec!r} "
-                     "(the itch: source is not implemented yet: read ITCH with "
+                     f"'lobster:PATH', 'itch:PATH?symbols=A,B' or 'shm:NAME', got {spec!r} "
+                     "(other formats: read them into MBO_DTYPE arrays, e.g. with "
                      "velox.feeds)")
+
+
+def _itch_spec(spec: str) -> tuple[str, list[str]]:
+    """"itch:PATH?symbols=A,B" -> (PATH, ["A", "B"]). ValueError naming what is missing."""
+    path, sep, names = spec[len("itch:"):].rpartition("?symbols=")
+    symbols = [n.strip() for n in names.split(",") if n.strip()] if sep else []
+    if not sep or not path:
+        raise ValueError(f"input {spec!r}: write 'itch:PATH?symbols=AAPL,MSFT' (one book per "
+                         "symbol; an unfiltered ITCH day has thousands of instruments)")
+    if not symbols or len(set(symbols)) != len(symbols):
+        raise ValueError(f"input {spec!r}: name each symbol once after '?symbols='")
+    if any(len(n) > 8 for n in symbols):
+        raise ValueError(f"input {spec!r}: ITCH symbols are at most 8 characters")
+    return path, symbols
 
 
 def _check_events_file(path: str, kind: str = "events") -> None:
@@ -301,7 +318,7 @@ def _check_events_file(path: str, kind: str = "events") -> None:
     except OSError as e:
         raise ValueError(f"input '{kind}:{path}': cannot read it: {e.strerror}") from None
     dtype, name = (MBO_DTYPE, "MBO_DTYPE") if kind == "mbo" else (TXN_DTYPE, "TXN_DTYPE")
-    if kind != "lobster" and size % dtype.itemsize:
+    if kind in ("events", "mbo") and size % dtype.itemsize:
         raise ValueError(f"input '{kind}:{path}': {size} bytes is not a whole number of "
                          f"{dtype.itemsize}-byte {name} records")
 
@@ -465,18 +482,24 @@ class Pipeline:
         self._reader_error: list[BaseException] = []
         # which records flow: files say it themselves; feed/shm default to transactions
         if records is None:
-            records = "mbo" if source[0] in ("lobster", "mbo") else "txn"
+            records = "mbo" if source[0] in ("lobster", "mbo", "itch") else "txn"
         if records not in ("txn", "mbo"):
             raise ValueError(f"records must be 'txn' (transactions, L2 book) or 'mbo' "
                              f"(market-by-order events, MBO books), got {records!r}")
-        if source[0] in ("lobster", "mbo") and records != "mbo":
+        if source[0] in ("lobster", "mbo", "itch") and records != "mbo":
             raise ValueError(f"input {input!r} carries market-by-order events: records must be 'mbo'")
         if source[0] in ("events", "synthetic") and records != "txn":
             raise ValueError(f"input {input!r} carries transactions: records must be 'txn'")
         #: "txn" (transactions through the L2 ladder) or "mbo" (events through MBO books)
         self.records = records
         self._dtype = MBO_DTYPE if records == "mbo" else TXN_DTYPE
-        if source[0] in ("events", "mbo", "lobster"):
+        #: input="itch:...": the symbols, book i = symbols[i] (stock locates are remapped)
+        self.symbols: list[str] | None = None
+        if source[0] == "itch":
+            itch_path, self.symbols = _itch_spec(input)
+            instruments = len(self.symbols)
+            _check_events_file(itch_path, "itch")
+        elif source[0] in ("events", "mbo", "lobster"):
             _check_events_file(source[1], source[0])
         if source[0] == "shm":
             # waits up to attach_timeout for the producer process to create it
@@ -544,7 +567,7 @@ class Pipeline:
         drain thread); returns self."""
         self._nat.start()
         self._t_start = time.perf_counter()
-        if self._source[0] in ("events", "mbo", "lobster"):
+        if self._source[0] in ("events", "mbo", "lobster", "itch"):
             self._reader = threading.Thread(
                 target=self._read_events, args=(self._source[1],), name="velox-pipeline-reader",
                 daemon=True)
@@ -633,6 +656,9 @@ class Pipeline:
                 from velox.feeds import read_lobster
                 self._push_all(read_lobster(path))
                 return
+            if self._source[0] == "itch":
+                self._read_itch(*_itch_spec("itch:" + path))
+                return
             chunk = (1 << 20) // dtype.itemsize
             with open(path, "rb") as f:
                 while self._final is None and not self._stopping:
@@ -647,6 +673,29 @@ class Pipeline:
             self._reader_error.append(e)
         finally:
             self._nat.close_source()
+
+    def _read_itch(self, path: str, symbols: list[str]) -> None:
+        """Streams the file's events for `symbols` (velox.feeds.ItchReader, filtered natively),
+        with each stock locate remapped to its book, symbols.index(symbol); system events
+        (locate 0) go to book 0 (no book effect); any other locate to book len(symbols), which
+        the book refuses (counted in rejected)."""
+        from velox.feeds import ItchReader
+        reader = ItchReader(path, symbols=symbols)
+        lut = np.full(1 << 16, len(symbols), np.uint32)
+        lut[0] = 0
+        known = 0
+        for chunk in reader:
+            if self._final is not None or self._stopping:
+                break
+            if len(reader.symbols) != known:  # the directory (R messages) comes first
+                for locate, name in reader.symbols.items():
+                    if name in symbols and 0 < locate < len(lut):
+                        lut[locate] = symbols.index(name)
+                known = len(reader.symbols)
+            inst = chunk["instrument"]
+            chunk["instrument"] = np.where(inst < len(lut), lut[np.minimum(inst, len(lut) - 1)],
+                                           len(symbols))
+            self._push_all(chunk)
 
     def _push_all(self, arr: npt.NDArray[np.void]) -> None:
         while len(arr) and not self._stopping:  # bounded: each round pushes or times out
@@ -857,6 +906,7 @@ class Pipeline:
             "fed": self.fed if self._source[0] not in ("synthetic", "shm") else None,
             "replay_speed": self.replay_speed,
             "records": self.records,
+            "symbols": self.symbols,
         }
         if self.input_ring is not None and not self.input_ring.closed:
             # records the producer pushed that the run has not taken (yet, or at stop)
@@ -1021,6 +1071,8 @@ def _input(text: str) -> str:
             raise ValueError("'feed' is for Pipeline.feed() from Python, not the command line")
         if kind in ("events", "mbo", "lobster"):
             _check_events_file(path, kind)
+        if kind == "itch":
+            _check_events_file(_itch_spec(text)[0], kind)
     except ValueError as e:
         raise argparse.ArgumentTypeError(str(e)) from None
     return text
@@ -1039,7 +1091,7 @@ def build_parser() -> argparse.ArgumentParser:
     a = p.add_argument
     a("--config", metavar="FILE.toml", help="read options from a TOML file (top-level keys, or a [pipeline] table)")
     a("--rate", type=_rate, help="target ingress rate in transactions/s (Poisson arrivals), or 'max' for unpaced [default: 100000]")
-    a("--input", metavar="synthetic|events:PATH|mbo:PATH|lobster:PATH|shm:NAME", type=_input, help="the source: the synthetic Poisson generator; a raw TXN_DTYPE file (numpy's arr.tofile(PATH)); a raw MBO_DTYPE file or a LOBSTER message file (market-by-order events into a market-by-order book); or a velox.SharedRing of TXN_DTYPE named NAME that another process creates and pushes into (waited for up to 10 s). A file ends the run by itself, a shared ring when its producer closes it or exits [default: synthetic]")
+    a("--input", metavar="synthetic|events:PATH|mbo:PATH|lobster:PATH|itch:PATH?symbols=A,B|shm:NAME", type=_input, help="the source: the synthetic Poisson generator; a raw TXN_DTYPE file (numpy's arr.tofile(PATH)); a raw MBO_DTYPE file, a LOBSTER message file or a NASDAQ ITCH 5.0 file (plain or gzip; one book per named symbol) (market-by-order events into market-by-order books); or a velox.SharedRing of TXN_DTYPE named NAME that another process creates and pushes into (waited for up to 10 s). A file ends the run by itself, a shared ring when its producer closes it or exits [default: synthetic]")
     a("--topology", metavar="STAGES@CPU,...", type=_topology, help="an explicit thread layout instead of --cores: threads separated by ',', the stages each runs joined by '+', '@CPU' pins it ('@*' or none: unpinned); stages ingress, book, bundler, output, each on one of 1-4 threads, e.g. 'ingress+book@1,bundler+output@1' [default: from --cores]")
     a("--stage", metavar="builtin:KIND|MODULE:ATTR", help="a user stage on the book's thread: velox's builtin:noop|imbalance|echo, or ATTR of an importable MODULE (a compiled strategy such as examples/strategy's velox_strategy:Imbalance; a class is instantiated with no arguments) [default: none]")
     a("--speed", type=_speed, help="pace a file or shared-ring input by its records' tsc field read as ns timestamps: 1 = as recorded, 10 = ten times faster (in [0.001, 1e6]) [default: as fast as possible]")
