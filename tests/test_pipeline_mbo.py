@@ -7,18 +7,20 @@ the pipeline's MBO book.
 - A user stage sees every applied event: the builtin "echo" sends one order per ADD, and the
   output holds exactly those orders, in order, byte-identical across two runs.
 - Hostile event bytes are refused by the book (counted), never crash; conservation is exact.
+- itch:PATH?symbols=...: one book per symbol; shm:NAME: events from another process.
 - Bad combinations raise naming the value; order lookups need an MBO pipeline.
 """
 
 import json
-import os
 import subprocess
 import sys
+import textwrap
 
 import numpy as np
 import pytest
 
-from child_env import IMPORT_ROOT
+from child_env import IMPORT_ROOT, child_env
+from shm_names import fresh_name
 import velox
 from velox import BUNDLE_DTYPE, MBO_DTYPE, MboBook, Pipeline
 from velox._pipeline import BuiltinStage
@@ -185,3 +187,37 @@ def test_itch_replay_gives_each_symbol_its_own_book(tmp_path):
         Pipeline(input=f"itch:{path}?symbols=S1,S1")
     with pytest.raises(ValueError, match="cannot read"):
         Pipeline(input=f"itch:{tmp_path / 'none.itch'}?symbols=S1")
+
+
+def test_shm_source_of_mbo_events_from_another_process(tmp_path, lobster_file):
+    """A feed-handler process pushes MBO events into a SharedRing of MBO_DTYPE; the pipeline
+    (input="shm:NAME", records="mbo") builds the same book as a direct replay."""
+    events = read_lobster(lobster_file)
+    src = tmp_path / "ev.npy"
+    np.save(src, events)
+    name = fresh_name()
+    code = f"""
+        import numpy as np
+        from velox import SharedRing, MBO_DTYPE
+        ev = np.load({str(src)!r})
+        ring = SharedRing.create({name!r}, 4096, MBO_DTYPE)
+        assert ring.push_many(ev, timeout=120) == len(ev)
+        ring.close()
+    """
+    child = subprocess.Popen([sys.executable, "-c", textwrap.dedent(code)], cwd=IMPORT_ROOT,
+                             env=child_env(), stderr=subprocess.PIPE, text=True)
+    try:
+        with Pipeline(input=f"shm:{name}", records="mbo", on_full="block", levels=LEVELS,
+                      attach_timeout=60) as p:
+            assert p.wait(timeout=120)
+            view = p.book
+        r = p.stop()
+        assert child.wait(timeout=120) == 0, child.stderr.read()
+    finally:
+        try:
+            velox._shm.unlink(name)
+        except FileNotFoundError:
+            pass
+    assert r["conservation_ok"] and r["counters"]["generated"] == len(events)
+    ref = direct_book(events)
+    assert view.best_bid() == ref.best_bid() and view.best_ask() == ref.best_ask()
