@@ -93,6 +93,9 @@ def test_sigterm_also_stops_cleanly():
     (["--topology", "ingress+book,bundler"], "--topology"),
     (["--topology", "ingress+book@x,bundler+output"], "--topology"),
     (["--speed", "0"], "--speed"),
+    (["--records", "l3"], "--records"),
+    (["--instruments", "0"], "--instruments"),
+    (["--max-orders", "0"], "--max-orders"),
 ])
 def test_bad_options_exit_2_with_one_line_naming_the_option(args, option):
     r = run(*args)

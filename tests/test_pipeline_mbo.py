@@ -156,6 +156,16 @@ def test_cli_replays_a_lobster_file(tmp_path, lobster_file):
     assert rep["conservation_ok"] and rep["records"] == "mbo"
     assert rep["counters"]["generated"] == len(read_lobster(lobster_file))
     assert rep["counters"]["user_stage"]["emitted"] > 0
+    # records must match what the input carries; the market-by-order sizes are checked
+    r = subprocess.run([sys.executable, "-m", "velox.pipeline", "--input", f"lobster:{lobster_file}",
+                        "--records", "txn"], cwd=IMPORT_ROOT, capture_output=True, text=True,
+                       timeout=120)
+    assert r.returncode == 2 and "records must be 'mbo'" in r.stderr, r.stderr
+    r = subprocess.run([sys.executable, "-m", "velox.pipeline", "--input", f"lobster:{lobster_file}",
+                        "--max-orders", "10", "--quiet", "--json", str(js)], cwd=IMPORT_ROOT,
+                       capture_output=True, text=True, timeout=120)
+    rep = json.loads(js.read_text())  # a 10-order table: ADDs beyond it are refused, counted
+    assert r.returncode == 0 and rep["conservation_ok"] and rep["counters"]["rejected"] > 0
 
 
 def test_itch_replay_gives_each_symbol_its_own_book(tmp_path):

@@ -987,7 +987,8 @@ DEFAULTS: dict[str, Any] = {
     "tick_size": 0.01, "base_price": 100.0, "bundle_timeout_us": 100.0, "on_full": "drop",
     "wait": None, "output": None, "json": None, "quiet": False, "count": 0,
     "cancel_share": 0.2, "timestamps": "tsc", "keep_shm": False, "input": "synthetic",
-    "speed": None, "stage": None, "topology": None,
+    "speed": None, "stage": None, "topology": None, "records": None, "instruments": 1,
+    "max_orders": 1 << 20,
 }
 
 
@@ -1100,6 +1101,9 @@ def build_parser() -> argparse.ArgumentParser:
     a("--cores", type=_cores, help="CPUs to pin the stage threads to, e.g. '0', '0,1', '0-3'; 1 CPU runs all stages on one thread, 2 group them in pairs, 4+ give each its own [default: every CPU this process may use but the first, left to Python and the OS]")
     a("--seed", type=_int_range(0, 2**64 - 1), help="seed of the order-flow generator [default: 1]")
     a("--levels", type=_int_range(2, 1 << 20, pow2=True), help="order-book price levels per side (a power of two) [default: 1024]")
+    a("--records", choices=("txn", "mbo"), help="what a shm: input carries: transactions into the L2 book, or market-by-order events into market-by-order books (file inputs say it themselves) [default: txn, mbo for lobster:/itch:/mbo: files]")
+    a("--instruments", type=_int_range(1, 1 << 16), help="market-by-order books, instrument ids 0..N-1 (itch: one per named symbol) [default: 1]")
+    a("--max-orders", type=_int_range(1, 1 << 30), help="live orders the market-by-order books hold together [default: 1048576]")
     a("--tick-size", type=_positive_float, help="price step between levels, in price units [default: 0.01]")
     a("--base-price", type=_positive_float, help="price of the lowest level, in price units [default: 100.0]")
     a("--cancel-share", type=_share, help="share of generated transactions that are cancels, in [0, 1) [default: 0.2]")
@@ -1299,7 +1303,8 @@ def _run(args: argparse.Namespace, json_file: IO[str] | None) -> int:
             bundle_timeout_us=args.bundle_timeout_us, on_full=args.on_full, wait=args.wait,
             output=args.output, max_txns=args.count, cancel_share=args.cancel_share,
             timestamps=args.timestamps, keep_shm=args.keep_shm, input=args.input,
-            replay_speed=args.speed,
+            replay_speed=args.speed, records=args.records, instruments=args.instruments,
+            max_orders=args.max_orders,
             stage=None if args.stage is None else load_stage(args.stage))
     except (ValueError, TypeError) as e:
         print(f"velox-pipeline: error: {e}", file=sys.stderr)
