@@ -269,7 +269,11 @@ def test_spscring_wait_keeps_side_busy_across_slices():
             pass
         finally:
             signal.setitimer(signal.ITIMER_REAL, 0, 0)
-        assert seen and all(c == (0, 1) for c in seen), seen
+        # every handler that ran inside the wait saw the consumer side busy; the last one may
+        # have run just after pop returned (a SIGALRM that arrived in the final slice runs at
+        # the next bytecode), when nothing is busy any more: that one may see (0, 0)
+        assert seen and all(c == (0, 1) for c in seen[:-1]) and seen[-1] in ((0, 1), (0, 0)), seen
+        assert (0, 1) in seen, seen
         assert velox._ring._busy_counts(ring) == (0, 0)
     """
     assert_clean(run_python(code))
