@@ -56,30 +56,32 @@ def pipe(**kw):
     return Pipeline("max", on_full="block", bundle_timeout_us=0, **kw)
 
 
-def run_ceiling(n):
-    p = pipe(max_txns=n)
+def timed_run(p, n, feed=None):
+    """Records/s of one run from start() to its end (every record counted): feed(p), if
+    given, pushes the input from this thread and closes it."""
     t0 = time.perf_counter()
     p.start()
+    if feed is not None:
+        feed(p)
+        p.close_feed()
     assert p.wait(timeout=600)
     dt = time.perf_counter() - t0
     r = p.stop()
-    assert r["conservation_ok"] and r["counters"]["generated"] == n
+    assert r["conservation_ok"] and r["counters"]["generated"] == n, r["conservation_failures"]
     return n / dt
+
+
+def run_ceiling(n):
+    return timed_run(pipe(max_txns=n), n)
 
 
 def run_feed(n):
     recs = flow(n)
-    p = pipe(input="feed")
-    t0 = time.perf_counter()
-    p.start()
-    for i in range(0, n, 1 << 16):
-        p.feed(recs[i:i + (1 << 16)])
-    p.close_feed()
-    assert p.wait(timeout=600)
-    dt = time.perf_counter() - t0
-    r = p.stop()
-    assert r["conservation_ok"] and r["counters"]["generated"] == n
-    return n / dt
+
+    def feed(p):
+        for i in range(0, n, 1 << 16):
+            p.feed(recs[i:i + (1 << 16)])
+    return timed_run(pipe(input="feed"), n, feed)
 
 
 def run_shm(n, k):
@@ -89,20 +91,13 @@ def run_shm(n, k):
     proc.start()
     ready.wait(60)
     try:
-        p = pipe(input=f"shm:{name}", attach_timeout=60)
-        t0 = time.perf_counter()
-        p.start()
-        assert p.wait(timeout=600)
-        dt = time.perf_counter() - t0
-        r = p.stop()
-        proc.join(60)
-        assert r["conservation_ok"] and r["counters"]["generated"] == n, r["conservation_failures"]
+        return timed_run(pipe(input=f"shm:{name}", attach_timeout=60), n)
     finally:
+        proc.join(60)
         try:
             velox._shm.unlink(name)
         except FileNotFoundError:
             pass
-    return n / dt
 
 
 def run_queue(n):
@@ -111,21 +106,14 @@ def run_queue(n):
     proc = mp.Process(target=queue_producer, args=(q, n, ready))
     proc.start()
     ready.wait(60)
-    p = pipe(input="feed")
-    t0 = time.perf_counter()
-    p.start()
-    while True:
-        batch = q.get()
-        if batch is None:
-            break
-        p.feed(batch)
-    p.close_feed()
-    assert p.wait(timeout=600)
-    dt = time.perf_counter() - t0
-    r = p.stop()
-    proc.join(60)
-    assert r["conservation_ok"] and r["counters"]["generated"] == n
-    return n / dt
+
+    def feed(p):
+        while (batch := q.get()) is not None:  # bounded: the producer sends None last
+            p.feed(batch)
+    try:
+        return timed_run(pipe(input="feed"), n, feed)
+    finally:
+        proc.join(60)
 
 
 def main():

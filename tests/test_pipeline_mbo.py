@@ -14,13 +14,12 @@ the pipeline's MBO book.
 import json
 import subprocess
 import sys
-import textwrap
 
 import numpy as np
 import pytest
 
-from child_env import IMPORT_ROOT, child_env
-from shm_names import fresh_name
+from child_env import IMPORT_ROOT
+from shm_producer import producer_process
 import velox
 from velox import BUNDLE_DTYPE, MBO_DTYPE, MboBook, Pipeline
 from velox._pipeline import BuiltinStage
@@ -203,31 +202,12 @@ def test_shm_source_of_mbo_events_from_another_process(tmp_path, lobster_file):
     """A feed-handler process pushes MBO events into a SharedRing of MBO_DTYPE; the pipeline
     (input="shm:NAME", records="mbo") builds the same book as a direct replay."""
     events = read_lobster(lobster_file)
-    src = tmp_path / "ev.npy"
-    np.save(src, events)
-    name = fresh_name()
-    code = f"""
-        import numpy as np
-        from velox import SharedRing, MBO_DTYPE
-        ev = np.load({str(src)!r})
-        ring = SharedRing.create({name!r}, 4096, MBO_DTYPE)
-        assert ring.push_many(ev, timeout=120) == len(ev)
-        ring.close()
-    """
-    child = subprocess.Popen([sys.executable, "-c", textwrap.dedent(code)], cwd=IMPORT_ROOT,
-                             env=child_env(), stderr=subprocess.PIPE, text=True)
-    try:
+    with producer_process(tmp_path, events) as name:
         with Pipeline(input=f"shm:{name}", records="mbo", on_full="block", levels=LEVELS,
                       attach_timeout=60) as p:
             assert p.wait(timeout=120)
             view = p.book
         r = p.stop()
-        assert child.wait(timeout=120) == 0, child.stderr.read()
-    finally:
-        try:
-            velox._shm.unlink(name)
-        except FileNotFoundError:
-            pass
     assert r["conservation_ok"] and r["counters"]["generated"] == len(events)
     ref = direct_book(events)
     assert view.best_bid() == ref.best_bid() and view.best_ask() == ref.best_ask()

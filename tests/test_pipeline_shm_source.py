@@ -11,10 +11,8 @@
 """
 
 import json
-import os
 import subprocess
 import sys
-import textwrap
 
 import numpy as np
 import pytest
@@ -22,51 +20,14 @@ import pytest
 from child_env import IMPORT_ROOT, child_env
 import velox
 from shm_names import fresh_name
-from velox import TXN_DTYPE, Pipeline
+from velox import Pipeline
 from velox.feedgen import txn_flow
+from shm_producer import producer_process
 
 CHILD_ENV = child_env()
-HEAD = 896 + 128  # the ring block starts at 896; the producer line holds head (see test_shm_hostile)
 
 
 flow = txn_flow  # records on Pipeline's default book; tsc = i * gap_ns
-
-
-def producer(tmp_path, name, records, after="close", capacity=4096):
-    """Starts a child process that creates the shared ring `name`, pushes `records` (blocking:
-    the pipeline drains it) and then closes the ring ("close"), or kills itself with SIGKILL
-    without releasing anything ("kill"), or, once the pipeline has attached, writes a hostile
-    head index ("corrupt")."""
-    src = tmp_path / f"{name}.npy"
-    np.save(src, records)
-    code = f"""
-        import mmap, os, signal, numpy as np
-        from velox import SharedRing, TXN_DTYPE
-        recs = np.load({str(src)!r})
-        ring = SharedRing.create({name!r}, {capacity}, TXN_DTYPE)
-        pushed = ring.push_many(recs, timeout=120)
-        assert pushed == len(recs), pushed
-        if {after!r} == "kill":
-            os.kill(os.getpid(), signal.SIGKILL)
-        if {after!r} == "corrupt":
-            import time
-            deadline = time.monotonic() + 60
-            while ring.consumer_pid == 0 and time.monotonic() < deadline:
-                time.sleep(0.005)  # attached first: attach itself refuses a broken ring
-            with open("/dev/shm/" + ring.name, "r+b") as f, mmap.mmap(f.fileno(), 0) as m:
-                m[{HEAD}:{HEAD} + 8] = (1 << 40).to_bytes(8, "little")
-            time.sleep(1.0)  # stays alive: only the corruption can end the run
-        ring.close()
-    """
-    return subprocess.Popen([sys.executable, "-c", textwrap.dedent(code)], cwd=IMPORT_ROOT,
-                            env=CHILD_ENV, stderr=subprocess.PIPE, text=True)
-
-
-def unlink_quietly(name):
-    try:
-        velox._shm.unlink(name)
-    except FileNotFoundError:
-        pass
 
 
 def run_shm(tmp_path, name, out, **kw):
@@ -87,13 +48,8 @@ def run_feed(tmp_path, records, out):
 
 def test_shm_source_counts_every_record_and_matches_a_feed_run(tmp_path):
     records = flow(30_000)  # 7 ring-fulls: the producer blocks on the pipeline many times
-    name = fresh_name()
-    child = producer(tmp_path, name, records)
-    try:
+    with producer_process(tmp_path, records) as name:
         r, data = run_shm(tmp_path, name, "shm.bin")
-        assert child.wait(timeout=120) == 0, child.stderr.read()
-    finally:
-        unlink_quietly(name)
     c = r["counters"]
     assert r["conservation_ok"], r["conservation_failures"]
     assert c["generated"] == 30_000 and c["source_errors"] == 0 and r["fed"] is None
@@ -104,26 +60,16 @@ def test_shm_source_counts_every_record_and_matches_a_feed_run(tmp_path):
 
 def test_shm_source_ends_when_the_producer_dies(tmp_path):
     records = flow(10_000, seed=5)
-    name = fresh_name()
-    child = producer(tmp_path, name, records, after="kill")
-    try:
+    with producer_process(tmp_path, records, after="kill") as name:  # exits with -9
         r, _ = run_shm(tmp_path, name, "killed.bin")
-        assert child.wait(timeout=120) == -9
-    finally:
-        unlink_quietly(name)
     assert r["conservation_ok"], r["conservation_failures"]
     assert r["counters"]["generated"] == 10_000  # everything it pushed before dying
 
 
 def test_shm_source_corrupted_by_its_producer_is_an_error_not_a_crash(tmp_path):
     records = flow(3_000, seed=7)
-    name = fresh_name()
-    child = producer(tmp_path, name, records, after="corrupt")
-    try:
+    with producer_process(tmp_path, records, after="corrupt") as name:
         r, _ = run_shm(tmp_path, name, "corrupt.bin")
-        assert child.wait(timeout=120) == 0, child.stderr.read()
-    finally:
-        unlink_quietly(name)
     c = r["counters"]
     assert c["source_errors"] == 1 and c["source_status"] == "corrupt shared data", c
     assert not r["conservation_ok"] and "broke its invariant" in r["input_error"]
@@ -154,17 +100,12 @@ def test_shm_source_missing_segment_and_bad_specs():
 
 def test_cli_input_shm(tmp_path):
     records = flow(20_000, seed=11)
-    name = fresh_name()
-    child = producer(tmp_path, name, records)
     js = tmp_path / "r.json"
-    try:
+    with producer_process(tmp_path, records) as name:
         r = subprocess.run([sys.executable, "-m", "velox.pipeline", "--input", f"shm:{name}",
                             "--on-full", "block", "--json", str(js), "--quiet"],
                            cwd=IMPORT_ROOT, env=CHILD_ENV, capture_output=True, text=True,
                            timeout=180)
-        assert child.wait(timeout=120) == 0, child.stderr.read()
-    finally:
-        unlink_quietly(name)
     assert r.returncode == 0, r.stderr
     rep = json.loads(js.read_text())
     assert rep["conservation_ok"] and rep["counters"]["generated"] == 20_000

@@ -42,6 +42,10 @@ Topology = Union[str, Sequence[tuple[Sequence[str], Optional[int]]], None]
 __all__ = ["Pipeline", "stage_mapping", "parse_topology", "default_cores", "parse_cores",
            "parse_output", "load_stage", "main"]
 
+#: Inputs that are files, replayed by the reader thread; those carrying market-by-order events.
+FILE_INPUTS = ("events", "mbo", "lobster", "itch")
+MBO_FILE_INPUTS = ("mbo", "lobster", "itch")
+
 #: Slots of the shared ring that ``output="shm:NAME"`` creates (528-byte bundles: 528 KiB).
 SHM_DEFAULT_CAPACITY = 1024
 SHM_MAX_CAPACITY = 1 << 20
@@ -283,8 +287,7 @@ def parse_input(spec: object) -> tuple[str, str]:
         _check_shm_name("input", spec, name)
         return ("shm", name)
     if spec.startswith("itch:"):
-        _itch_spec(spec)
-        return ("itch", spec[len("itch:"):])
+        return ("itch", _itch_spec(spec)[0])  # the file; the symbols: _itch_spec(spec)[1]
     for kind in ("lobster", "mbo"):
         if spec.startswith(kind + ":"):
             path = spec[len(kind) + 1:]
@@ -451,8 +454,8 @@ class Pipeline:
                 raise TypeError(f"replay_speed must be a number, got {replay_speed!r}")
             if source[0] == "synthetic":
                 raise ValueError("replay_speed paces a replayed input by its recorded timestamps: "
-                                 "it needs input='events:PATH', 'shm:NAME' or 'feed' (the "
-                                 "synthetic source is paced by rate)")
+                                 "it needs a file, 'shm:NAME' or 'feed' input (the synthetic "
+                                 "source is paced by rate)")
             if not 1e-3 <= replay_speed <= 1e6:
                 raise ValueError(f"replay_speed must be in [0.001, 1e6] (1 = recorded speed), "
                                  f"got {replay_speed!r}")
@@ -482,11 +485,11 @@ class Pipeline:
         self._reader_error: list[BaseException] = []
         # which records flow: files say it themselves; feed/shm default to transactions
         if records is None:
-            records = "mbo" if source[0] in ("lobster", "mbo", "itch") else "txn"
+            records = "mbo" if source[0] in MBO_FILE_INPUTS else "txn"
         if records not in ("txn", "mbo"):
             raise ValueError(f"records must be 'txn' (transactions, L2 book) or 'mbo' "
                              f"(market-by-order events, MBO books), got {records!r}")
-        if source[0] in ("lobster", "mbo", "itch") and records != "mbo":
+        if source[0] in MBO_FILE_INPUTS and records != "mbo":
             raise ValueError(f"input {input!r} carries market-by-order events: records must be 'mbo'")
         if source[0] in ("events", "synthetic") and records != "txn":
             raise ValueError(f"input {input!r} carries transactions: records must be 'txn'")
@@ -496,10 +499,9 @@ class Pipeline:
         #: input="itch:...": the symbols, book i = symbols[i] (stock locates are remapped)
         self.symbols: list[str] | None = None
         if source[0] == "itch":
-            itch_path, self.symbols = _itch_spec(input)
+            self.symbols = _itch_spec(input)[1]
             instruments = len(self.symbols)
-            _check_events_file(itch_path, "itch")
-        elif source[0] in ("events", "mbo", "lobster"):
+        if source[0] in FILE_INPUTS:
             _check_events_file(source[1], source[0])
         if source[0] == "shm":
             # waits up to attach_timeout for the producer process to create it
@@ -567,7 +569,7 @@ class Pipeline:
         drain thread); returns self."""
         self._nat.start()
         self._t_start = time.perf_counter()
-        if self._source[0] in ("events", "mbo", "lobster", "itch"):
+        if self._source[0] in FILE_INPUTS:
             self._reader = threading.Thread(
                 target=self._read_events, args=(self._source[1],), name="velox-pipeline-reader",
                 daemon=True)
@@ -657,7 +659,8 @@ class Pipeline:
                 self._push_all(read_lobster(path))
                 return
             if self._source[0] == "itch":
-                self._read_itch(*_itch_spec("itch:" + path))
+                assert self.symbols is not None
+                self._read_itch(path, self.symbols)
                 return
             chunk = (1 << 20) // dtype.itemsize
             with open(path, "rb") as f:
@@ -1070,10 +1073,8 @@ def _input(text: str) -> str:
         kind, path = parse_input(text)
         if kind == "feed":
             raise ValueError("'feed' is for Pipeline.feed() from Python, not the command line")
-        if kind in ("events", "mbo", "lobster"):
+        if kind in FILE_INPUTS:
             _check_events_file(path, kind)
-        if kind == "itch":
-            _check_events_file(_itch_spec(text)[0], kind)
     except ValueError as e:
         raise argparse.ArgumentTypeError(str(e)) from None
     return text
