@@ -97,6 +97,14 @@ def test_lobster_replay_builds_the_direct_replays_book_and_feeds_the_stage(tmp_p
     events.tofile(raw)
     r2, data2, _ = run(tmp_path, "b.bin", stage=BuiltinStage("echo"), input=f"mbo:{raw}")
     assert data2 == data and r2["book_digest"] == r["book_digest"]
+    # two stages over the same events: every batch's echo orders twice, stage 0's first
+    r3, data3, _ = run(tmp_path, "c.bin", stage=[BuiltinStage("echo"), BuiltinStage("echo")],
+                       input=f"mbo:{raw}")
+    per = r3["counters"]["user_stages"]
+    assert r3["conservation_ok"] and r3["book_digest"] == r["book_digest"]
+    assert per[0]["emitted"] == per[1]["emitted"] == r["counters"]["user_stage"]["emitted"]
+    one, two = orders_of(data), orders_of(data3)
+    assert len(two) == 2 * len(one) and sorted(two["seq"].tolist()) == sorted(one["seq"].tolist() * 2)
 
 
 def test_feed_of_mbo_events_and_a_live_view_while_it_runs(tmp_path, lobster_file):

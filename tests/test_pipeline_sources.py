@@ -168,7 +168,24 @@ def test_cli_and_toml_choose_a_user_stage(tmp_path):
     rep = json.loads(js.read_text())
     u = rep["counters"]["user_stage"]
     assert rep["conservation_ok"] and u["emitted"] == rep["counters"]["applied"] > 0  # one per event
+    # two stages, in order: each echoes every event
+    r = subprocess.run(base + ["--stage", "builtin:echo", "--stage", "builtin:echo"], cwd=IMPORT_ROOT,
+                       capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0, r.stderr
+    rep = json.loads(js.read_text())
+    assert rep["conservation_ok"] and [u["emitted"] for u in rep["counters"]["user_stages"]] == [
+        rep["counters"]["applied"]] * 2
     toml = tmp_path / "p.toml"
+    toml.write_text('[pipeline]\nstage = ["builtin:echo", "builtin:imbalance"]\n')
+    r = subprocess.run(base + ["--config", str(toml)], cwd=IMPORT_ROOT, capture_output=True,
+                       text=True, timeout=120)
+    assert r.returncode == 0, r.stderr
+    rep = json.loads(js.read_text())
+    assert rep["conservation_ok"] and len(rep["stages"]) == 2 and "imbalance" in rep["stages"][1]
+    toml.write_text('[pipeline]\nstage = 3\n')
+    r = subprocess.run(base + ["--config", str(toml)], cwd=IMPORT_ROOT, capture_output=True,
+                       text=True, timeout=120)
+    assert r.returncode == 2 and "stage must be a spec string or a list" in r.stderr, r.stderr
     toml.write_text('[pipeline]\nstage = "builtin:imbalance"\n')
     r = subprocess.run(base + ["--config", str(toml)], cwd=IMPORT_ROOT, capture_output=True,
                        text=True, timeout=120)

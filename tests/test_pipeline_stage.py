@@ -105,3 +105,59 @@ def test_bad_stage_objects_raise_naming_the_value():
     with pytest.raises(ValueError, match="user_emit_capacity"):
         Pipeline(stage=BuiltinStage("noop"), emit_capacity=0)
     assert set(BUILTIN_STAGES) >= {"noop", "imbalance", "echo"}
+
+
+def test_several_stages_run_in_order_over_the_same_events(tmp_path):
+    """stage=[...]: every live stage sees every accepted transaction, once per book batch, in
+    list order; a batch's orders follow its transactions, stage 0's first; a refusing init or
+    a no-op stage in the list changes nothing for the others; counters per stage and summed."""
+    stages = [BuiltinStage("echo"), BuiltinStage("fail_init"), BuiltinStage("noop"),
+              BuiltinStage("imbalance")]
+    r, b = run(tmp_path, "chain.bin", stages, count=20_000, emit_capacity=64)
+    assert r["conservation_ok"], r["conservation_failures"]
+    c = r["counters"]
+    per = c["user_stages"]
+    assert [u["init_failed"] for u in per] == [False, True, False, False]
+    assert per[0]["batches"] == per[2]["batches"] == per[3]["batches"] > 0 and per[1]["batches"] == 0
+    assert per[0]["emitted"] == c["applied"]  # echo: one order per txn
+    assert per[3]["emitted"] > 0
+    assert c["user_stage"]["emitted"] == sum(u["emitted"] for u in per)
+    assert c["user_stage"]["init_failures"] == 1
+    assert [s.counts["events"] for s in stages] == [c["applied"], 0, c["applied"], c["applied"]]
+    assert c["bundled"] == c["applied"] + c["user_stage"]["emitted"]  # block: nothing dropped
+    t = txns_of(b)
+    is_order = t["seq"] >= STAGE_SEQ
+    i = echoed = imbalanced = batches = 0
+    while i < len(t):  # [batch's txns][echo's n orders][imbalance's 0..1], batch after batch
+        j = i
+        while j < len(t) and not is_order[j]:
+            j += 1
+        n = j - i
+        assert 0 < n <= 64, (i, n)
+        events, echo = t[i:j], t[j:j + n]
+        assert len(echo) == n and is_order[j:j + n].all(), (i, n)
+        assert np.array_equal(echo["seq"], STAGE_SEQ + echoed + np.arange(n, dtype=np.uint64))
+        for f in ("price", "qty", "side"):
+            assert np.array_equal(echo[f], events[f]), (i, f)
+        echoed += n
+        i = j + n
+        while i < len(t) and is_order[i]:  # then the imbalance stage's orders
+            assert t[i]["seq"] == STAGE_SEQ + imbalanced and t[i]["qty"] == 1, i
+            imbalanced += 1
+            i += 1
+        batches += 1
+    assert echoed == c["applied"] and imbalanced == per[3]["emitted"]
+    assert batches == per[0]["batches"]
+    summary = __import__("velox.pipeline").pipeline.format_summary(r)
+    assert summary.count("user stage BuiltinStage") == 4 and "init refused" in summary
+
+
+def test_stage_lists_are_checked():
+    with pytest.raises(ValueError, match="1 to 8 stages, got 9"):
+        Pipeline(stage=[BuiltinStage("noop") for _ in range(9)])
+    with pytest.raises(ValueError, match="1 to 8 stages, got 0"):
+        Pipeline(stage=[])
+    with pytest.raises(TypeError, match="got 3"):
+        Pipeline(stage=[BuiltinStage("noop"), 3])
+    with pytest.raises(ValueError, match="x 8 stage"):  # 8 x 512 emit buffers = the ring
+        Pipeline(stage=[BuiltinStage("noop") for _ in range(8)], emit_capacity=512)

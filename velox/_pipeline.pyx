@@ -101,6 +101,7 @@ cdef class NativePipeline:
         self.external_ring = None
         self.external_busy = False
         self.user_stage = None
+        self.user_stages = ()
         self.source_ring = None
         self.bundle_dtype = BUNDLE_DTYPE
         vx_pipeline_config_default(&self.cfg)
@@ -189,10 +190,18 @@ cdef class NativePipeline:
             if source_ring is None:
                 raise ValueError("replay_speed needs a source_ring (pacing replays recorded timestamps)")
             c.replay_speed = _float_in("replay_speed", replay_speed, 1e-3, 1e6)
-        if user_stage is not None:
-            c.user_stage = _stage_table(user_stage)
+        stages = _stage_list(user_stage)
+        for i, stage in enumerate(stages):
+            c.user_stages[i] = _stage_table(stage)
+        c.user_stage_count = len(stages)
+        if stages:
             c.user_emit_capacity = _int_in("user_emit_capacity", user_emit_capacity, 1, VX_STAGE_MAX_EMIT)
+            if len(stages) * c.user_emit_capacity >= c.txn_ring_capacity:
+                raise ValueError(f"user_emit_capacity={user_emit_capacity!r} x {len(stages)} stage(s) "
+                                 f"must stay below txn_ring_capacity={c.txn_ring_capacity} (block mode "
+                                 "reserves every stage's emit buffer beside a batch)")
             self.user_stage = user_stage
+            self.user_stages = tuple(stages)
         cdef const char *field = NULL
         if vx_pipeline_config_validate(c, &field) != VX_OK:
             name = field.decode() if field != NULL else "config"
@@ -389,7 +398,7 @@ cdef class NativePipeline:
         """Counter snapshot as a dict (exact once finished)."""
         cdef vx_pipeline_counters c
         vx_pipeline_read_counters(self.p, &c)
-        return _counters_dict(&c)
+        return _counters_dict(&c, self.cfg.user_stage_count)
 
     def conservation_failures(self, counters=None):
         """Descriptions of the conservation equations that do not hold for the final
@@ -456,7 +465,12 @@ cdef class NativePipeline:
         return vx_pipeline_book_digest(self.p)
 
 
-cdef dict _counters_dict(const vx_pipeline_counters *c):
+cdef dict _stage_counters(const vx_pipeline_stage_counters *u):
+    return {"batches": u.batches, "emitted": u.emitted, "rejected": u.rejected,
+            "bad_returns": u.bad_returns, "init_failed": bool(u.init_failed)}
+
+
+cdef dict _counters_dict(const vx_pipeline_counters *c, uint32_t stages):
     return {
         "generated": c.generated, "applied": c.applied, "rejected": c.rejected,
         "traded": c.traded, "cas_timeouts": c.cas_timeouts, "bundled": c.bundled,
@@ -471,7 +485,9 @@ cdef dict _counters_dict(const vx_pipeline_counters *c):
         "user_stage": {
             "batches": c.user_batches, "emitted": c.user_emitted, "rejected": c.user_rejected,
             "bad_returns": c.user_bad_returns, "init_failed": bool(c.user_init_failed),
+            "init_failures": c.user_init_failed,
         },
+        "user_stages": [_stage_counters(&c.user[i]) for i in range(stages)],
         "drops": {
             "ingress_to_book": c.drops_ingress, "book_to_bundler": c.drops_book,
             "bundler_to_output": c.drops_bundler, "bundler_to_output_txns": c.drops_bundler_txns,
@@ -485,6 +501,23 @@ cdef dict _counters_dict(const vx_pipeline_counters *c):
 STAGE_CAPSULE_NAME = "velox.stage.v1"
 STAGE_ABI_VERSION = VX_STAGE_ABI_VERSION
 BUILTIN_STAGES = ("noop", "imbalance", "echo", "bad_count", "bad_records", "fail_init")
+
+
+MAX_USER_STAGES = VX_PIPELINE_MAX_USER_STAGES
+
+
+cdef list _stage_list(object user_stage):
+    """user_stage as a list of stage objects: [] for None, [x] for one stage, the items of a
+    list or tuple (1 .. MAX_USER_STAGES of them)."""
+    if user_stage is None:
+        return []
+    if not isinstance(user_stage, (list, tuple)):
+        return [user_stage]
+    stages = list(user_stage)
+    if not 1 <= len(stages) <= VX_PIPELINE_MAX_USER_STAGES:
+        raise ValueError(f"user_stage: a list of 1 to {VX_PIPELINE_MAX_USER_STAGES} stages, "
+                         f"got {len(stages)}")
+    return stages
 
 
 cdef const vx_user_stage *_stage_table(object stage) except NULL:

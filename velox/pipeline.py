@@ -373,10 +373,12 @@ class Pipeline:
 
     stage: a native user stage (csrc/velox/stage.h ABI): an object with __velox_stage__()
     returning a PyCapsule named "velox.stage.v1" (e.g. velox._pipeline.BuiltinStage("imbalance")
-    or a downstream Cython extension's), or such a capsule. It runs on the book's pipeline
-    thread after every book batch, reads the book, and may emit up to emit_capacity orders
-    (Transaction records) per batch into the bundler; counts and records it returns are
-    validated (counters["user_stage"]). The Pipeline keeps the object alive.
+    or a downstream Cython extension's), or such a capsule; or a list of up to 8 of them. Each
+    runs on the book's pipeline thread after every book batch, in list order, over the same
+    events, reads the book, and may emit up to emit_capacity orders (Transaction records) per
+    batch into the bundler (stage 0's first); counts and records they return are validated
+    (counters["user_stages"][i] per stage, counters["user_stage"] summed). The Pipeline keeps
+    the objects alive.
 
     input: "synthetic", "feed" (Pipeline.feed), "events:PATH" (a TXN_DTYPE file) or
     "shm:NAME" (a SharedRing of TXN_DTYPE fed by another process; attached as its consumer,
@@ -905,6 +907,7 @@ class Pipeline:
             "memory_bytes": native.memory_bytes,
             "bundle_timeout_us": self._bundle_timeout_us,
             "stage": None if self.stage is None else repr(self.stage),
+            "stages": [repr(x) for x in native.user_stages],
             "input": self.input,
             "fed": self.fed if self._source[0] not in ("synthetic", "shm") else None,
             "replay_speed": self.replay_speed,
@@ -1095,7 +1098,7 @@ def build_parser() -> argparse.ArgumentParser:
     a("--rate", type=_rate, help="target ingress rate in transactions/s (Poisson arrivals), or 'max' for unpaced [default: 100000]")
     a("--input", metavar="synthetic|events:PATH|mbo:PATH|lobster:PATH|itch:PATH?symbols=A,B|shm:NAME", type=_input, help="the source: the synthetic Poisson generator; a raw TXN_DTYPE file (numpy's arr.tofile(PATH)); a raw MBO_DTYPE file, a LOBSTER message file or a NASDAQ ITCH 5.0 file (plain or gzip; one book per named symbol) (market-by-order events into market-by-order books); or a velox.SharedRing of TXN_DTYPE named NAME that another process creates and pushes into (waited for up to 10 s). A file ends the run by itself, a shared ring when its producer closes it or exits [default: synthetic]")
     a("--topology", metavar="STAGES@CPU,...", type=_topology, help="an explicit thread layout instead of --cores: threads separated by ',', the stages each runs joined by '+', '@CPU' pins it ('@*' or none: unpinned); stages ingress, book, bundler, output, each on one of 1-4 threads, e.g. 'ingress+book@1,bundler+output@1' [default: from --cores]")
-    a("--stage", metavar="builtin:KIND|MODULE:ATTR", help="a user stage on the book's thread: velox's builtin:noop|imbalance|echo, or ATTR of an importable MODULE (a compiled strategy such as examples/strategy's velox_strategy:Imbalance; a class is instantiated with no arguments) [default: none]")
+    a("--stage", metavar="builtin:KIND|MODULE:ATTR", action="append", help="a user stage on the book's thread: velox's builtin:noop|imbalance|echo, or ATTR of an importable MODULE (a compiled strategy such as examples/strategy's velox_strategy:Imbalance; a class is instantiated with no arguments); repeat for several stages (up to 8), run in that order over the same events [default: none]")
     a("--speed", type=_speed, help="pace a file or shared-ring input by its records' tsc field read as ns timestamps: 1 = as recorded, 10 = ten times faster (in [0.001, 1e6]) [default: as fast as possible]")
     a("--duration", type=_positive_float, help="run time in seconds (the run also ends when --count transactions are through, or a file input is replayed) [default: 10 for synthetic input, unlimited for a file]")
     a("--count", type=_int_range(0, 2**63), help="stop ingress after this many transactions (0: no limit) [default: 0]")
@@ -1144,6 +1147,12 @@ def _load_config(path: str, parser: argparse.ArgumentParser) -> dict[str, Any]:
         if act is None:
             parser.error(f"--config: unknown option {key!r} in {path!r}")
         option = act.option_strings[-1]
+        if dest == "stage":  # one spec, or a list of them (stages run in that order)
+            specs = [value] if isinstance(value, str) else value
+            if not isinstance(specs, list) or not specs or not all(isinstance(x, str) for x in specs):
+                parser.error(f"--config: stage must be a spec string or a list of them, got {value!r}")
+            values[dest] = list(specs)
+            continue
         if dest in ("quiet", "keep_shm"):
             if not isinstance(value, bool):
                 parser.error(f"--config: {key} must be true or false, got {value!r}")
@@ -1246,9 +1255,8 @@ def format_summary(r: dict[str, Any]) -> str:
                  f" bundler->output {d['bundler_to_output']:,} bundles ({d['bundler_to_output_txns']:,} txns),"
                  f" output->python {d['output_to_python']:,}, output->shm {d['output_to_external']:,};"
                  f" drop rate {100 * r['drop_rate']:.4f}%")
-    if r.get("stage"):
-        u = c["user_stage"]
-        lines.append(f"user stage {r['stage']}: {u['batches']:,} batches, {u['emitted']:,} orders"
+    for name, u in zip(r.get("stages") or (), c["user_stages"]):
+        lines.append(f"user stage {name}: {u['batches']:,} batches, {u['emitted']:,} orders"
                      f" emitted into the bundler, {u['rejected']:,} invalid orders refused,"
                      f" {u['bad_returns']:,} returns over capacity refused"
                      + ("; init refused: the stage never ran" if u["init_failed"] else ""))
@@ -1306,7 +1314,7 @@ def _run(args: argparse.Namespace, json_file: IO[str] | None) -> int:
             timestamps=args.timestamps, keep_shm=args.keep_shm, input=args.input,
             replay_speed=args.speed, records=args.records, instruments=args.instruments,
             max_orders=args.max_orders,
-            stage=None if args.stage is None else load_stage(args.stage))
+            stage=None if not args.stage else [load_stage(x) for x in args.stage])
     except (ValueError, TypeError) as e:
         print(f"velox-pipeline: error: {e}", file=sys.stderr)
         return 2

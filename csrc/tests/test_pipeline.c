@@ -342,7 +342,8 @@ static void test_user_stage_host(void) {
             map_threads(&c, mode ? 4 : 1);
             c.on_full = mode ? VX_ON_FULL_DROP : VX_ON_FULL_BLOCK;
             c.max_txns = vx_test_count(40000, 2000);
-            c.user_stage = &st.table;
+            c.user_stages[0] = &st.table;
+    c.user_stage_count = 1;
             c.user_emit_capacity = 16;
             c.txn_ring_capacity = 64; /* backpressure with the emit room reserved */
             vx_pipeline *p = NULL;
@@ -370,12 +371,92 @@ static void test_user_stage_host(void) {
     bad.table.abi_version = 99;
     vx_pipeline_config c;
     base_config(&c);
-    c.user_stage = &bad.table;
+    c.user_stages[0] = &bad.table;
+    c.user_stage_count = 1;
     const char *field = NULL;
-    CHECK(vx_pipeline_config_validate(&c, &field) == VX_EINVAL && field && strcmp(field, "user_stage") == 0);
+    CHECK(vx_pipeline_config_validate(&c, &field) == VX_EINVAL && field && strcmp(field, "user_stages") == 0);
     bad.table.abi_version = VX_STAGE_ABI_VERSION;
     c.user_emit_capacity = c.txn_ring_capacity;
     CHECK(vx_pipeline_config_validate(&c, &field) == VX_EINVAL && strcmp(field, "user_emit_capacity") == 0);
+}
+
+/* Several user stages on the book thread: each runs once per batch in cfg order over the
+ * same events, a refusing init or a hostile stage affects only its own counters, the per-stage
+ * counters sum to the totals, and every valid order reaches the bundler (block mode). */
+static void test_user_stage_chain(void) {
+    static const vx_builtin_kind kinds[] = {VX_BUILTIN_ECHO, VX_BUILTIN_FAIL_INIT, VX_BUILTIN_BAD_COUNT,
+                                            VX_BUILTIN_IMBALANCE, VX_BUILTIN_BAD_RECORDS, VX_BUILTIN_NOOP,
+                                            VX_BUILTIN_ECHO, VX_BUILTIN_IMBALANCE};
+    enum { N = sizeof kinds / sizeof kinds[0] };
+    _Static_assert((int)N == (int)VX_PIPELINE_MAX_USER_STAGES, "the test fills every slot");
+    for (int mode = 0; mode < 2; mode++) {
+        vx_builtin_stage st[N];
+        vx_pipeline_config c;
+        base_config(&c);
+        map_threads(&c, mode ? 4 : 1);
+        c.on_full = mode ? VX_ON_FULL_DROP : VX_ON_FULL_BLOCK;
+        c.max_txns = vx_test_count(40000, 2000);
+        for (uint32_t k = 0; k < N; k++) {
+            REQUIRE(vx_builtin_stage_init(&st[k], kinds[k], 2) == VX_OK);
+            c.user_stages[k] = &st[k].table;
+        }
+        c.user_stage_count = N;
+        c.user_emit_capacity = 8;
+        c.txn_ring_capacity = 128; /* 8 stages x 8 orders reserved + a batch: backpressure */
+        vx_pipeline *p = NULL;
+        REQUIRE(vx_pipeline_create(&c, &p) == VX_OK);
+        vx_pipeline_counters k;
+        run_to_end(p, &k);
+        CHECK(vx_pipeline_check_conservation(&k, 0) == 0);
+        uint64_t batches = 0, emitted = 0, rejected = 0, bad = 0, init_failed = 0;
+        uint64_t live_batches = k.user[0].batches;
+        CHECK(live_batches > 0);
+        for (uint32_t i = 0; i < N; i++) {
+            const vx_pipeline_stage_counters *u = &k.user[i];
+            batches += u->batches;
+            emitted += u->emitted;
+            rejected += u->rejected;
+            bad += u->bad_returns;
+            init_failed += u->init_failed;
+            CHECK(st[i].state.inits == 1);
+            if (kinds[i] == VX_BUILTIN_FAIL_INIT) {
+                CHECK(u->init_failed == 1 && u->batches == 0 && st[i].state.batches == 0);
+                CHECK(st[i].state.finishes == 0);
+                continue;
+            }
+            CHECK(u->init_failed == 0 && st[i].state.finishes == 1);
+            CHECK(u->batches == live_batches && st[i].state.batches == live_batches);
+            CHECK(st[i].state.events == k.applied); /* every stage saw every accepted txn */
+            CHECK(u->bad_returns == (kinds[i] == VX_BUILTIN_BAD_COUNT ? u->batches : 0));
+            if (kinds[i] == VX_BUILTIN_BAD_RECORDS) CHECK(u->rejected == 2 * u->batches);
+            else CHECK(u->rejected == 0);
+            if (kinds[i] == VX_BUILTIN_ECHO || kinds[i] == VX_BUILTIN_IMBALANCE)
+                CHECK(u->emitted == st[i].state.orders);
+        }
+        CHECK(k.user[0].emitted > 0 && k.user[3].emitted > 0);
+        CHECK(batches == k.user_batches && emitted == k.user_emitted && rejected == k.user_rejected);
+        CHECK(bad == k.user_bad_returns && init_failed == k.user_init_failed && init_failed == 1);
+        if (mode == 0) CHECK(k.bundled == k.applied + k.user_emitted && k.drops_book == 0);
+        for (uint32_t i = N; i < VX_PIPELINE_MAX_USER_STAGES; i++) CHECK(k.user[i].batches == 0);
+        vx_pipeline_destroy(p);
+    }
+    /* limits: the count, and room for every stage's buffer beside a batch */
+    vx_builtin_stage one;
+    REQUIRE(vx_builtin_stage_init(&one, VX_BUILTIN_NOOP, 1) == VX_OK);
+    vx_pipeline_config c;
+    base_config(&c);
+    for (uint32_t k = 0; k < VX_PIPELINE_MAX_USER_STAGES; k++) c.user_stages[k] = &one.table;
+    const char *field = NULL;
+    c.user_stage_count = VX_PIPELINE_MAX_USER_STAGES + 1;
+    CHECK(vx_pipeline_config_validate(&c, &field) == VX_EINVAL && strcmp(field, "user_stage_count") == 0);
+    c.user_stage_count = 4;
+    c.txn_ring_capacity = 256;
+    c.user_emit_capacity = 64; /* 4 x 64 = 256: no room left for a batch */
+    CHECK(vx_pipeline_config_validate(&c, &field) == VX_EINVAL && strcmp(field, "user_emit_capacity") == 0);
+    c.user_emit_capacity = 63;
+    CHECK(vx_pipeline_config_validate(&c, &field) == VX_OK);
+    c.user_stages[2] = NULL; /* a hole in the first count tables */
+    CHECK(vx_pipeline_config_validate(&c, &field) == VX_EINVAL && strcmp(field, "user_stages") == 0);
 }
 
 /* A ring source fed by another thread: every record counted, hostile ones rejected by the
@@ -682,7 +763,8 @@ static void test_mbo_pipeline_matches_a_direct_replay(void) {
         c.mbo_max_orders = 1u << 16;
         c.tick_size = 100;
         c.source_ring = src;
-        c.user_stage = &echo.table;
+        c.user_stages[0] = &echo.table;
+    c.user_stage_count = 1;
         c.on_full = mode ? VX_ON_FULL_DROP : VX_ON_FULL_BLOCK;
         map_threads(&c, mode ? 4 : 1);
         int fd = scratch_fd();
@@ -762,16 +844,18 @@ static void test_mbo_config_validation(void) {
     /* a stage compiled before on_mbo_batch existed runs in transaction pipelines only */
     c.records = VX_RECORDS_MBO;
     st.table.struct_size = VX_USER_STAGE_V1_SIZE;
-    c.user_stage = &st.table;
-    CHECK(vx_pipeline_config_validate(&c, &field) == VX_EINVAL && strcmp(field, "user_stage") == 0);
+    c.user_stages[0] = &st.table;
+    c.user_stage_count = 1;
+    CHECK(vx_pipeline_config_validate(&c, &field) == VX_EINVAL && strcmp(field, "user_stages") == 0);
     base_config(&c);
-    c.user_stage = &st.table;
+    c.user_stages[0] = &st.table;
+    c.user_stage_count = 1;
     CHECK(vx_pipeline_config_validate(&c, &field) == VX_OK);
     /* an MBO-only stage (no on_batch) cannot run on transactions */
     st.table.struct_size = sizeof(vx_user_stage);
     st.table.on_batch = NULL;
     CHECK(vx_user_stage_check(&st.table) == VX_OK);
-    CHECK(vx_pipeline_config_validate(&c, &field) == VX_EINVAL && strcmp(field, "user_stage") == 0);
+    CHECK(vx_pipeline_config_validate(&c, &field) == VX_EINVAL && strcmp(field, "user_stages") == 0);
     st.table.on_mbo_batch = NULL; /* no callback at all */
     CHECK(vx_user_stage_check(&st.table) == VX_EINVAL);
     vx_ring_destroy(mbo_ring);
@@ -879,6 +963,7 @@ int main(void) {
     RUN(test_external_ring_drop_mode_counts_drops);
     RUN(test_failed_writes_break_file_conservation);
     RUN(test_user_stage_host);
+    RUN(test_user_stage_chain);
     RUN(test_ring_source_fed_by_another_thread);
     RUN(test_paced_run_stops_and_drains_without_drops);
     RUN(test_paced_replay_waits_for_recorded_time);

@@ -47,7 +47,8 @@ void vx_pipeline_config_default(vx_pipeline_config *cfg) {
     cfg->python_ring_capacity = 0;
     cfg->output_fd = -1;
     cfg->output_buffer_bundles = 64;
-    cfg->user_stage = NULL;
+    for (int k = 0; k < VX_PIPELINE_MAX_USER_STAGES; k++) cfg->user_stages[k] = NULL;
+    cfg->user_stage_count = 0;
     cfg->user_emit_capacity = 64;
     cfg->records = VX_RECORDS_TXN;
     cfg->mbo_instruments = 1;
@@ -62,6 +63,19 @@ void vx_pipeline_config_default(vx_pipeline_config *cfg) {
 
 static int is_pow2_in(uint32_t v, uint32_t lo, uint32_t hi) {
     return v >= lo && v <= hi && (v & (v - 1)) == 0;
+}
+
+/* The first user_stage_count tables are set and runnable (records = 0), or each has the
+ * batch callback this pipeline's records need (records = 1). */
+static int user_stages_ok(const vx_pipeline_config *c, int records) {
+    for (uint32_t k = 0; k < c->user_stage_count; k++) { /* count checked <= MAX first */
+        const vx_user_stage *us = c->user_stages[k];
+        if (!records && vx_user_stage_check(us) != VX_OK) return 0;
+        if (records && !(c->records == VX_RECORDS_MBO ? vx_user_stage_mbo_batch(us) != NULL
+                                                      : us->on_batch != NULL))
+            return 0;
+    }
+    return 1;
 }
 
 vx_status vx_pipeline_config_validate(const vx_pipeline_config *c, const char **field) {
@@ -89,7 +103,8 @@ vx_status vx_pipeline_config_validate(const vx_pipeline_config *c, const char **
     else if (c->output_fd < -1) bad = "output_fd";
     else if (c->output_buffer_bundles < 1 || c->output_buffer_bundles > 65536) bad = "output_buffer_bundles";
     else if (c->thread_count < 1 || c->thread_count > VX_PIPELINE_MAX_THREADS) bad = "thread_count";
-    else if (c->user_stage && vx_user_stage_check(c->user_stage) != VX_OK) bad = "user_stage";
+    else if (c->user_stage_count > VX_PIPELINE_MAX_USER_STAGES) bad = "user_stage_count";
+    else if (!user_stages_ok(c, 0)) bad = "user_stages";
     else if (c->records != VX_RECORDS_TXN && c->records != VX_RECORDS_MBO) bad = "records";
     else if (c->source_ring && vx_ring_elem_size(c->source_ring) !=
                                    (c->records == VX_RECORDS_MBO ? sizeof(vx_mbo) : sizeof(vx_txn)))
@@ -100,15 +115,14 @@ vx_status vx_pipeline_config_validate(const vx_pipeline_config *c, const char **
         bad = "mbo_instruments";
     else if (c->records == VX_RECORDS_MBO && (c->mbo_max_orders < 1 || c->mbo_max_orders > VX_MBO_MAX_ORDERS))
         bad = "mbo_max_orders";
-    else if (c->user_stage && (c->records == VX_RECORDS_MBO ? !vx_user_stage_mbo_batch(c->user_stage)
-                                                             : !c->user_stage->on_batch))
-        bad = "user_stage"; /* the stage has no callback for this pipeline's records */
+    else if (!user_stages_ok(c, 1))
+        bad = "user_stages"; /* a stage has no callback for this pipeline's records */
     else if (!(c->replay_speed == 0.0 || (c->replay_speed >= 1e-3 && c->replay_speed <= 1e6)))
         bad = "replay_speed"; /* also NaN */
     else if (c->replay_speed != 0.0 && !c->source_ring) bad = "replay_speed"; /* replay only */
-    else if (c->user_stage && (c->user_emit_capacity < 1 || c->user_emit_capacity > VX_STAGE_MAX_EMIT ||
-                               c->user_emit_capacity >= c->txn_ring_capacity))
-        bad = "user_emit_capacity"; /* block mode needs room for a batch plus the emit buffer */
+    else if (c->user_stage_count && (c->user_emit_capacity < 1 || c->user_emit_capacity > VX_STAGE_MAX_EMIT ||
+                                     (uint64_t)c->user_stage_count * c->user_emit_capacity >= c->txn_ring_capacity))
+        bad = "user_emit_capacity"; /* block mode needs room for a batch plus every emit buffer */
     if (!bad) {
         uint32_t used = 0;
         for (int s = 0; s < VX_STAGES; s++) {
@@ -172,10 +186,10 @@ vx_status vx_pipeline_create(const vx_pipeline_config *cfg, vx_pipeline **out) {
     if (!(p->depth_prices = alloc_zero(p, cfg->levels * sizeof(int64_t)))) goto fail;
     if (!(p->depth_qtys = alloc_zero(p, cfg->levels * sizeof(uint64_t)))) goto fail;
     if (!(p->hists = alloc_zero(p, VX_PIPELINE_HISTS * sizeof(vx_histogram)))) goto fail;
-    if (cfg->user_stage && cfg->records == VX_RECORDS_MBO) {
+    if (cfg->user_stage_count && cfg->records == VX_RECORDS_MBO) {
         if (!(p->user_mbo_events = alloc_zero(p, (size_t)cfg->batch * sizeof(vx_mbo)))) goto fail;
         if (!(p->user_orders = alloc_zero(p, (size_t)cfg->user_emit_capacity * sizeof(vx_txn)))) goto fail;
-    } else if (cfg->user_stage) {
+    } else if (cfg->user_stage_count) {
         if (!(p->user_events = alloc_zero(p, (size_t)cfg->batch * sizeof(vx_txn)))) goto fail;
         if (!(p->user_orders = alloc_zero(p, (size_t)cfg->user_emit_capacity * sizeof(vx_txn)))) goto fail;
     }
@@ -365,9 +379,8 @@ void vx_pipeline_destroy(vx_pipeline *p) {
         vx_pipeline_abandon(p);
         vx_pipeline_join(p);
     }
-    /* an abandoned run's stage never saw its book stage finish: finish it here (joined) */
-    if (p->bookst.user_live && !p->bookst.user_finished && p->cfg.user_stage->finish)
-        p->cfg.user_stage->finish(p->cfg.user_stage->state);
+    /* an abandoned run's stages never saw their book stage finish: finish them here (joined) */
+    vx_pipe_user_stages_finish(p);
     vx_ring_destroy(p->ring_in);
     vx_ring_destroy(p->ring_mid);
     vx_ring_destroy(p->ring_out);
@@ -414,11 +427,20 @@ void vx_pipeline_read_counters(const vx_pipeline *p, vx_pipeline_counters *c) {
     c->external_bundles = counter_get(&p->output.external_bundles);
     c->drops_external = counter_get(&p->output.drops_external);
     c->pin_failures = counter_get(&p->pin_failures);
-    c->user_batches = counter_get(&p->bookst.user_batches);
-    c->user_emitted = counter_get(&p->bookst.user_emitted);
-    c->user_rejected = counter_get(&p->bookst.user_rejected);
-    c->user_bad_returns = counter_get(&p->bookst.user_bad_returns);
-    c->user_init_failed = counter_get(&p->bookst.user_init_failed);
+    for (uint32_t k = 0; k < p->cfg.user_stage_count; k++) {
+        const user_slot *u = &p->bookst.user[k];
+        vx_pipeline_stage_counters *o = &c->user[k];
+        o->batches = counter_get(&u->batches);
+        o->emitted = counter_get(&u->emitted);
+        o->rejected = counter_get(&u->rejected);
+        o->bad_returns = counter_get(&u->bad_returns);
+        o->init_failed = counter_get(&u->init_failed);
+        c->user_batches += o->batches;
+        c->user_emitted += o->emitted;
+        c->user_rejected += o->rejected;
+        c->user_bad_returns += o->bad_returns;
+        c->user_init_failed += o->init_failed;
+    }
     c->source_errors = counter_get(&p->ingress.source_errors);
     /* relaxed: a diagnostic, written once before the source finishes */
     c->source_status = atomic_load_explicit(&p->ingress.source_status, memory_order_relaxed);

@@ -74,6 +74,8 @@
 
 enum { VX_STAGE_INGRESS = 0, VX_STAGE_BOOK = 1, VX_STAGE_BUNDLER = 2, VX_STAGE_OUTPUT = 3, VX_STAGES = 4 };
 enum { VX_PIPELINE_MAX_THREADS = VX_STAGES };
+/* User stages one pipeline hosts (cfg.user_stages): all on the book's thread, in order. */
+enum { VX_PIPELINE_MAX_USER_STAGES = 8 };
 
 typedef enum vx_on_full { VX_ON_FULL_DROP = 0, VX_ON_FULL_BLOCK = 1 } vx_on_full;
 
@@ -135,10 +137,15 @@ typedef struct vx_pipeline_config {
     uint32_t thread_count;          /* [1, 4] */
     uint32_t stage_thread[VX_STAGES]; /* thread of each stage; every thread gets >= 1 stage */
     int32_t thread_cpu[VX_PIPELINE_MAX_THREADS]; /* CPU to pin thread t to, or -1 */
-    const vx_user_stage *user_stage; /* NULL: none; else run on the book thread after the
-                                        book (velox/stage.h); must outlive the pipeline */
-    uint32_t user_emit_capacity;     /* orders a stage may emit per batch, [1, 4096] and <
-                                        txn_ring_capacity (default 64) */
+    const vx_user_stage *user_stages[VX_PIPELINE_MAX_USER_STAGES]; /* the first
+                                        user_stage_count are run, in this order, on the book
+                                        thread after each book batch (velox/stage.h); each
+                                        sees the same events and book, and its valid orders
+                                        follow the previous stage's into the bundler; each
+                                        must outlive the pipeline */
+    uint32_t user_stage_count;       /* [0, VX_PIPELINE_MAX_USER_STAGES] (default 0) */
+    uint32_t user_emit_capacity;     /* orders each stage may emit per batch, [1, 4096], and
+                                        user_stage_count * it < txn_ring_capacity (default 64) */
     vx_ring *source_ring;            /* NULL: the synthetic generator; else the source is this
                                         caller-owned ring of vx_txn (elem_size 32) fed by one
                                         producer (Python's Pipeline.feed, a file reader, another
@@ -166,6 +173,15 @@ typedef struct vx_pipeline_config {
     uint32_t mbo_max_orders;         /* MBO: live orders the table holds, [1, 2^30] (2^20) */
 } vx_pipeline_config;
 
+/* One user stage's counters (cfg.user_stages[i]). */
+typedef struct vx_pipeline_stage_counters {
+    uint64_t batches;     /* on_batch / on_mbo_batch calls */
+    uint64_t emitted;     /* valid orders it emitted (forwarded or dropped by a full ring) */
+    uint64_t rejected;    /* orders it returned that failed vx_txn_validate (or qty 0) */
+    uint64_t bad_returns; /* calls that returned more than the capacity (orders discarded) */
+    uint64_t init_failed; /* 1 if its init refused (it then never ran) */
+} vx_pipeline_stage_counters;
+
 /* A consistent-enough snapshot of the counters (relaxed loads; exact once finished). */
 typedef struct vx_pipeline_counters {
     uint64_t generated;         /* ingress: transactions made */
@@ -190,11 +206,12 @@ typedef struct vx_pipeline_counters {
     uint64_t drops_external;    /* bundles dropped: external ring full */
     uint64_t late;              /* ingress: txns made >= VX_PIPELINE_LATE_NS after schedule */
     uint64_t pin_failures;      /* threads that could not be pinned */
-    uint64_t user_batches;      /* user stage: on_batch calls */
-    uint64_t user_emitted;      /* user stage: valid orders it emitted (forwarded or dropped) */
-    uint64_t user_rejected;     /* user stage: emitted orders that failed vx_txn_validate */
-    uint64_t user_bad_returns;  /* user stage: on_batch returned more than its capacity */
-    uint64_t user_init_failed;  /* user stage: 1 if init refused (the stage then never ran) */
+    uint64_t user_batches;      /* user stages, summed: on_batch calls */
+    uint64_t user_emitted;      /* user stages, summed: valid orders (forwarded or dropped) */
+    uint64_t user_rejected;     /* user stages, summed: orders that failed vx_txn_validate */
+    uint64_t user_bad_returns;  /* user stages, summed: returns over the capacity */
+    uint64_t user_init_failed;  /* user stages whose init refused (they never ran) */
+    vx_pipeline_stage_counters user[VX_PIPELINE_MAX_USER_STAGES]; /* per stage, in cfg order */
     uint64_t source_errors;     /* source ring: 1 if a peek failed (VX_ECORRUPT: the ring's
                                    indices were broken by its other side); the source ended */
     int32_t source_status;      /* the vx_status of that failed peek (0 = none) */

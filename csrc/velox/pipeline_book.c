@@ -8,42 +8,49 @@
 
 /* ---- book ------------------------------------------------------------------------------ */
 
-/* The user stage's start (init, once, on this thread) and finish. */
-static void user_stage_start(vx_pipeline *p, book_state *s) {
+/* The user stages' start (each init once, on this thread, in order) and finish. */
+static void user_stages_start(vx_pipeline *p, book_state *s) {
     s->user_inited = 1;
-    const vx_user_stage *us = p->cfg.user_stage;
-    if (us->init && us->init(us->state) != 0) {
-        counter_add(&s->user_init_failed, 1);
-        return;
-    }
-    s->user_live = 1;
-}
-
-static void user_stage_finish(vx_pipeline *p, book_state *s) {
-    if (s->user_live && !s->user_finished) {
-        s->user_finished = 1;
-        if (p->cfg.user_stage->finish) p->cfg.user_stage->finish(p->cfg.user_stage->state);
+    for (uint32_t k = 0; k < p->cfg.user_stage_count; k++) { /* bounded by MAX_USER_STAGES */
+        const vx_user_stage *us = p->cfg.user_stages[k];
+        if (us->init && us->init(us->state) != 0) {
+            counter_add(&s->user[k].init_failed, 1);
+            continue;
+        }
+        s->user[k].live = 1;
+        s->user_live++;
     }
 }
 
-/* Runs the user stage on the `accepted` records of this turn (p->user_events, or
+void vx_pipe_user_stages_finish(vx_pipeline *p) {
+    book_state *s = &p->bookst;
+    for (uint32_t k = 0; k < p->cfg.user_stage_count; k++) {
+        if (s->user[k].live && !s->user[k].finished) {
+            s->user[k].finished = 1;
+            if (p->cfg.user_stages[k]->finish) p->cfg.user_stages[k]->finish(p->cfg.user_stages[k]->state);
+        }
+    }
+}
+
+/* Runs user stage k on the `accepted` records of this turn (p->user_events, or
  * p->user_mbo_events in an MBO pipeline) and moves its valid orders into the ring_mid span
  * behind the `pushed` records already there. Returns how many it pushed; counts the rest. */
-static uint32_t user_stage_batch(vx_pipeline *p, book_state *s, uint64_t now, uint32_t accepted,
-                                 span_walk *wout, uint32_t pushed, uint32_t room,
-                                 uint32_t *dropped) {
-    const vx_user_stage *us = p->cfg.user_stage;
+static uint32_t user_stage_batch(vx_pipeline *p, book_state *s, uint32_t k, uint64_t now,
+                                 uint32_t accepted, span_walk *wout, uint32_t pushed,
+                                 uint32_t room, uint32_t *dropped) {
+    const vx_user_stage *us = p->cfg.user_stages[k];
+    user_slot *u = &s->user[k];
     const uint32_t cap = p->cfg.user_emit_capacity;
     const uint32_t mask = p->cfg.txn_ring_capacity - 1;
-    vx_stage_ctx ctx = {p->book, now, s->user_batch_index++, cap, 0, p->mbo};
+    vx_stage_ctx ctx = {p->book, now, u->batch_index++, cap, 0, p->mbo};
     /* which callback exists for this pipeline's records was checked by config_validate */
     uint32_t r = p->mbo ? vx_user_stage_mbo_batch(us)(us->state, &ctx, p->user_mbo_events,
                                                       accepted, p->user_orders, cap)
                         : us->on_batch(us->state, &ctx, p->user_events, accepted,
                                        p->user_orders, cap);
-    counter_add(&s->user_batches, 1);
+    counter_add(&u->batches, 1);
     if (r > cap) { /* never trusted: a count past the buffer discards the batch's orders */
-        counter_add(&s->user_bad_returns, 1);
+        counter_add(&u->bad_returns, 1);
         return 0;
     }
     uint32_t emitted = 0, bad = 0, put = 0;
@@ -65,8 +72,20 @@ static uint32_t user_stage_batch(vx_pipeline *p, book_state *s, uint64_t now, ui
             (*dropped)++;
         }
     }
-    if (emitted) counter_add(&s->user_emitted, emitted);
-    if (bad) counter_add(&s->user_rejected, bad);
+    if (emitted) counter_add(&u->emitted, emitted);
+    if (bad) counter_add(&u->rejected, bad);
+    return put;
+}
+
+/* Runs every live user stage, in order, on this turn's accepted records; returns the orders
+ * pushed behind the `pushed` records already in the span. */
+static uint32_t user_stages_batch(vx_pipeline *p, book_state *s, uint64_t now, uint32_t accepted,
+                                  span_walk *wout, uint32_t pushed, uint32_t room,
+                                  uint32_t *dropped) {
+    uint32_t put = 0;
+    for (uint32_t k = 0; k < p->cfg.user_stage_count; k++) /* bounded by MAX_USER_STAGES */
+        if (s->user[k].live)
+            put += user_stage_batch(p, s, k, now, accepted, wout, pushed + put, room, dropped);
     return put;
 }
 
@@ -74,7 +93,7 @@ static uint32_t user_stage_batch(vx_pipeline *p, book_state *s, uint64_t now, ui
  * the applied ones and only its orders go on to the bundler (events are not bundled). */
 static uint32_t mbo_turn(vx_pipeline *p, book_state *s, const vx_ring_span *in) {
     const uint32_t n = in->first_n + in->second_n;
-    const uint32_t cap = s->user_live ? p->cfg.user_emit_capacity : 0;
+    const uint32_t cap = s->user_live * p->cfg.user_emit_capacity; /* every live stage's buffer */
     vx_ring_span out = {0};
     uint32_t room = 0;
     int reserved = 0;
@@ -83,7 +102,7 @@ static uint32_t mbo_turn(vx_pipeline *p, book_state *s, const vx_ring_span *in) 
         if (reserved) room = out.first_n + out.second_n;
         if (p->cfg.on_full == VX_ON_FULL_BLOCK && room < cap) {
             /* applying is not undoable, nor is a stage's decision to emit: only go on with
-             * room for the whole emit buffer */
+             * room for every stage's whole emit buffer */
             if (reserved) vx_ring_commit(p->ring_mid, 0);
             vx_ring_release(p->ring_in, 0);
             return 0;
@@ -105,7 +124,7 @@ static uint32_t mbo_turn(vx_pipeline *p, book_state *s, const vx_ring_span *in) 
     }
     if (events && applied) {
         span_walk wout = walk_start(&out);
-        pushed = user_stage_batch(p, s, now, applied, &wout, 0, room, &dropped);
+        pushed = user_stages_batch(p, s, now, applied, &wout, 0, room, &dropped);
     }
     if (reserved) vx_ring_commit(p->ring_mid, pushed);
     vx_ring_release(p->ring_in, n);
@@ -120,29 +139,29 @@ static uint32_t mbo_turn(vx_pipeline *p, book_state *s, const vx_ring_span *in) 
 uint32_t vx_pipe_book_turn(vx_pipeline *p) {
     book_state *s = &p->bookst;
     if (s->done) return 0;
-    if (p->cfg.user_stage && !s->user_inited) user_stage_start(p, s);
+    if (p->cfg.user_stage_count && !s->user_inited) user_stages_start(p, s);
     /* acquire pairs with the release in stage_finish(ingress); read before the ring so that
      * "finished and empty" cannot miss a last record */
     uint32_t upstream_done = atomic_load_explicit(&p->stage_done[VX_STAGE_INGRESS], memory_order_acquire);
     vx_ring_span in;
     if (vx_ring_peek(p->ring_in, p->cfg.batch, &in) != VX_OK) {
         if (upstream_done) {
-            user_stage_finish(p, s);
+            vx_pipe_user_stages_finish(p);
             stage_finish(p, VX_STAGE_BOOK, &s->done);
         }
         return 0;
     }
     if (p->mbo) return mbo_turn(p, s, &in);
     uint32_t n = in.first_n + in.second_n;
-    /* with a live user stage, room for its emit buffer too */
-    const uint32_t extra = s->user_live ? p->cfg.user_emit_capacity : 0;
+    /* with live user stages, room for their emit buffers too */
+    const uint32_t extra = s->user_live * p->cfg.user_emit_capacity;
     vx_ring_span out = {0};
     uint32_t room = 0;
     int reserved = vx_ring_reserve(p->ring_mid, n + extra, &out) == VX_OK;
     if (reserved) room = out.first_n + out.second_n;
     if (p->cfg.on_full == VX_ON_FULL_BLOCK) {
         /* only take what can surely go on: applying is not undoable (nor is a stage's
-         * decision to emit: keep room for the whole emit buffer) */
+         * decision to emit: keep room for every stage's whole emit buffer) */
         if (room <= extra) {
             if (reserved) vx_ring_commit(p->ring_mid, 0);
             vx_ring_release(p->ring_in, 0);
@@ -181,7 +200,7 @@ uint32_t vx_pipe_book_turn(vx_pipeline *p) {
         }
     }
     if (events && applied)
-        pushed += user_stage_batch(p, s, now, applied, &wout, pushed, room, &dropped);
+        pushed += user_stages_batch(p, s, now, applied, &wout, pushed, room, &dropped);
     if (reserved) vx_ring_commit(p->ring_mid, pushed);
     vx_ring_release(p->ring_in, n);
     run_flush(p, h, now, &run);

@@ -67,14 +67,22 @@ typedef struct ingress_state {
     _Atomic int32_t source_status;
 } ingress_state;
 
+/* One hosted user stage's state (written by the book thread only). */
+typedef struct user_slot {
+    int live, finished;        /* init accepted; finish called */
+    uint64_t batch_index;
+    vx_counter batches, emitted, rejected, bad_returns, init_failed;
+} user_slot;
+
 typedef struct book_state {
     uint64_t pushed;           /* txns pushed into ring_mid: index into book_exit_tsc */
     int done;
     vx_counter applied, rejected, traded, cas_timeouts, drops;
-    /* the user stage (cfg.user_stage), hosted by the book stage's thread */
-    int user_inited, user_live, user_finished;
-    uint64_t user_batch_index;
-    vx_counter user_batches, user_emitted, user_rejected, user_bad_returns, user_init_failed;
+    /* the user stages (cfg.user_stages), hosted by the book stage's thread */
+    int user_inited;           /* every stage's init has run */
+    uint32_t user_live;        /* stages whose init accepted: the book reserves room for
+                                  user_live * user_emit_capacity orders per turn */
+    user_slot user[VX_PIPELINE_MAX_USER_STAGES];
 } book_state;
 
 typedef struct bundler_state {
@@ -122,7 +130,8 @@ struct vx_pipeline {
     vx_histogram *hists;         /* [VX_PIPELINE_HISTS] */
     vx_txn *user_events;         /* [batch]: the accepted txns of a book turn, contiguous */
     vx_mbo *user_mbo_events;     /* [batch]: the applied events of an MBO book turn */
-    vx_txn *user_orders;         /* [user_emit_capacity]: the stage's emit buffer */
+    vx_txn *user_orders;         /* [user_emit_capacity]: the emit buffer, reused by each stage
+                                    (its orders are moved into ring_mid before the next runs) */
     uint64_t memory_bytes;
     pthread_t threads[VX_PIPELINE_MAX_THREADS];
     thread_arg args[VX_PIPELINE_MAX_THREADS];
@@ -231,6 +240,9 @@ static inline uint64_t ingress_ticks_until_due(const vx_pipeline *p, uint64_t no
  * mapped to. */
 uint32_t vx_pipe_ingress_turn(vx_pipeline *p); /* pipeline_source.c */
 uint32_t vx_pipe_book_turn(vx_pipeline *p);    /* pipeline_book.c */
+/* Calls finish of every live user stage not finished yet (the book thread at its end, or
+ * vx_pipeline_destroy after an abandoned run's join). pipeline_book.c */
+void vx_pipe_user_stages_finish(vx_pipeline *p);
 uint32_t vx_pipe_bundler_turn(vx_pipeline *p); /* pipeline_bundler.c */
 uint32_t vx_pipe_output_turn(vx_pipeline *p);  /* pipeline_sink.c */
 

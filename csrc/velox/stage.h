@@ -7,6 +7,10 @@
  * stay valid until the pipeline is destroyed: keep it in static storage or in memory the
  * capsule's owner frees only when the capsule dies (the Pipeline holds the capsule).
  *
+ * A pipeline hosts up to VX_PIPELINE_MAX_USER_STAGES (8) tables (cfg.user_stages), each
+ * called in cfg order after every book batch over the same events; their orders enter the
+ * bundler in that order. Each table's calls and counters are its own.
+ *
  * Calls, all on the pipeline thread that runs the book stage (pinned when the pipeline is):
  *   init(state)                once, on that thread, before the first batch. Non-zero = the
  *                              stage refuses to run: it is then never called again

@@ -17,6 +17,7 @@ cdef extern from "velox/pipeline.h" nogil:
         VX_STAGE_OUTPUT
         VX_STAGES
         VX_PIPELINE_MAX_THREADS
+        VX_PIPELINE_MAX_USER_STAGES
         VX_PIPELINE_LATE_NS
         VX_CONSERVE_BOOK
         VX_CONSERVE_BUNDLER
@@ -75,13 +76,21 @@ cdef extern from "velox/pipeline.h" nogil:
         uint32_t thread_count
         uint32_t stage_thread[4]
         int32_t thread_cpu[4]
-        const vx_user_stage *user_stage
+        const vx_user_stage *user_stages[8]
+        uint32_t user_stage_count
         uint32_t user_emit_capacity
         vx_ring *source_ring
         double replay_speed
         vx_pipeline_records records
         uint32_t mbo_instruments
         uint32_t mbo_max_orders
+
+    ctypedef struct vx_pipeline_stage_counters:
+        uint64_t batches
+        uint64_t emitted
+        uint64_t rejected
+        uint64_t bad_returns
+        uint64_t init_failed
 
     ctypedef struct vx_pipeline_counters:
         uint64_t generated
@@ -111,6 +120,7 @@ cdef extern from "velox/pipeline.h" nogil:
         uint64_t user_rejected
         uint64_t user_bad_returns
         uint64_t user_init_failed
+        vx_pipeline_stage_counters user[8]
         uint64_t source_errors
         int32_t source_status
         uint32_t records
