@@ -76,8 +76,11 @@ if [ "$arch" = aarch64 ]; then
     SETUPTOOLS_EXT_SUFFIX=$("$tools/bin/python" -c "import sysconfig; print(sysconfig.get_config_var('EXT_SUFFIX').replace('x86_64', 'aarch64'))")
     export SETUPTOOLS_EXT_SUFFIX
 fi
-build_args=(--wheel)
+# x86_64: an sdist, then the wheel built from that sdist (so a file the sdist forgot fails
+# here, as it would for a user who pip installs from source); aarch64: the wheel directly.
+build_args=()
 if [ "$arch" = aarch64 ]; then
+    build_args=(--wheel)
     # No build isolation: pip would read _PYTHON_HOST_PLATFORM and install aarch64 NumPy and
     # Cython into the (x86_64) build env. The tools venv carries the build requirements.
     "$tools/bin/python" -c 'import numpy, Cython, setuptools' 2>/dev/null \
@@ -89,7 +92,7 @@ echo "+ python -m build ${build_args[*]} (CC=zig cc -target $arch-linux-gnu.$gli
 (cd "$work" && "$tools/bin/python" -m build "${build_args[@]}" -o "$work/raw" . > "$work/build.log" 2>&1) \
     || { tail -60 "$work/build.log"; exit 1; }
 raw=$(ls "$work"/raw/velox-*.whl)
-echo "built $(basename "$raw")"
+echo "built $(basename "$raw")$(cd "$work/raw" && ls velox-*.tar.gz 2>/dev/null | sed 's/^/ from /')"
 
 # No generated C in the wheel: only the C core's sources under velox/include/velox/.
 generated=$("$tools/bin/python" - "$raw" <<'PY'

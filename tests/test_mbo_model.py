@@ -11,6 +11,7 @@ from hypothesis import settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, rule
 
+from scale import scaled
 from velox import MBO_DTYPE, SIDE_NONE, Action, MboBook
 
 LEVELS = 16
@@ -286,5 +287,5 @@ class MboMachine(RuleBasedStateMachine):
         a.verify_invariants()
 
 
-MboMachine.TestCase.settings = settings(max_examples=300, stateful_step_count=60, deadline=None)
+MboMachine.TestCase.settings = settings(max_examples=scaled(300, 40), stateful_step_count=60, deadline=None)
 TestMboModel = MboMachine.TestCase

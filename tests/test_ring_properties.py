@@ -8,6 +8,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
 
+from scale import scaled
 from velox import TXN_DTYPE, SpscRing, Transaction
 
 
@@ -109,7 +110,7 @@ class RingModel(RuleBasedStateMachine):
 
 
 TestRingModel = RingModel.TestCase
-TestRingModel.settings = settings(max_examples=150, stateful_step_count=60, deadline=None)
+TestRingModel.settings = settings(max_examples=scaled(150, 25), stateful_step_count=60, deadline=None)
 
 
 @settings(max_examples=100, deadline=None)

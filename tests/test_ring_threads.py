@@ -4,6 +4,7 @@ import threading
 
 import numpy as np
 
+from scale import scaled
 from velox import TXN_DTYPE, SpscRing, Transaction
 
 
@@ -29,7 +30,7 @@ def run_pair(producer, consumer):
 
 
 def test_blocking_push_pop_one_million_in_order():
-    n = 1_000_000
+    n = scaled(1_000_000, 100_000)
     ring = SpscRing(1024, "<u8")
     items = [np.uint64(i) for i in range(4096)]  # pre-built so the producer loop is cheap
     received = np.empty(n, np.uint64)
@@ -51,7 +52,7 @@ def test_blocking_push_pop_one_million_in_order():
 
 
 def test_blocking_transactions_in_order():
-    n = 50_000
+    n = scaled(50_000, 10_000)
     ring = SpscRing(64)
     seqs = []
 

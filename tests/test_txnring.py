@@ -13,6 +13,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import velox
+from scale import scaled
 from velox import TXN_DTYPE, InvalidRecordError, SpscRing, Transaction, TxnRing
 
 U64 = st.integers(0, 2**64 - 1)
@@ -289,7 +290,7 @@ def run_pair(producer, consumer):
 
 @pytest.mark.parametrize("blocking", [False, True])
 def test_two_threads_move_every_transaction_once_in_order(blocking):
-    n = 200_000
+    n = scaled(200_000, 20_000)
     ring = TxnRing(256)
     items = [Transaction(seq=i, price=i * 3 - 1000, qty=i % 997, side=i & 1, kind=(i >> 1) & 1)
              for i in range(n)]
@@ -329,7 +330,7 @@ def test_two_threads_move_every_transaction_once_in_order(blocking):
 def test_two_threads_mixed_valid_and_invalid_records():
     """A producer interleaving valid Transactions with corrupt raw records: the consumer sees
     every valid one in order and an InvalidRecordError (with the exact bytes) for each bad one."""
-    n = 20_000
+    n = scaled(20_000, 5_000)
     ring = TxnRing(64)
     bad = [struct.pack("<QQqIBBxx", i, i, 0, 0, 2 + i % 200, 0) for i in range(n)]
 

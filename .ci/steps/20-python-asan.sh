@@ -17,6 +17,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 . .ci/steps/common.inc
+secondary_scale
 
 start=$(date +%s)
 work=$(mktemp -d "${TMPDIR:-/tmp}/velox-asan.XXXXXX")

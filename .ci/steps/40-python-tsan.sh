@@ -18,6 +18,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 . .ci/steps/common.inc
+secondary_scale
 
 start=$(date +%s)
 base_py=${VELOX_TSAN_PYTHON:-/usr/bin/python3}

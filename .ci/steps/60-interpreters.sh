@@ -4,7 +4,7 @@
 # interpreter) and pytest on the installed velox. The free-threaded interpreter must also PASS
 # tests/test_free_threading.py::test_gil_stays_disabled (a skip there fails this step).
 #
-#   bash .ci/steps/60-interpreters.sh            (VELOX_INTERPRETERS="3.12 3.13 3.14 ft" default)
+#   bash .ci/steps/60-interpreters.sh            (VELOX_INTERPRETERS="ft 3.12 3.13 3.14" default)
 #
 # Where each interpreter comes from (see CLAUDE.md, "Build and distribution"):
 #   3.12, 3.13  pyenv's ~/.pyenv/versions/3.1N.* (or python3.1N on PATH)
@@ -20,6 +20,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 . .ci/steps/common.inc
+secondary_scale
 here=$(pwd)
 start=$(date +%s)
 work=$(mktemp -d)
@@ -124,21 +125,25 @@ leg() {  # leg WHICH: one interpreter's build + suite (exit status = pass/fail)
     esac
 }
 
-# Two legs at a time: each leg's pip build of velox is serial (one core), so pairs use both
-# CPUs and halve the step's wall time (VELOX_INTERPRETER_JOBS=1 runs them one by one).
+# Two legs at a time: each leg's pip build of velox is serial (one core), so two legs use both
+# CPUs (VELOX_INTERPRETER_JOBS=1 runs them one by one). A slot is refilled as soon as any leg
+# ends (wait -n), and the slowest leg (free-threaded: its suite takes about twice as long)
+# starts first, so the others run beside it instead of after it.
 jobs_max=${VELOX_INTERPRETER_JOBS:-2}
 status=0
-pids=() names=()
-finish_one() {  # waits for the oldest running leg and prints its output
-    local pid=${pids[0]} which=${names[0]}
-    pids=("${pids[@]:1}") names=("${names[@]:1}")
-    if wait "$pid"; then cat "$work/leg-$which.out"; else cat "$work/leg-$which.out"; status=1; fi
+declare -A leg_of=()
+finish_any() {  # waits for whichever running leg ends first and prints its output
+    local pid rc=0
+    wait -n -p pid || rc=$?
+    cat "$work/leg-${leg_of[$pid]}.out"
+    [ "$rc" = 0 ] || status=1
+    unset "leg_of[$pid]"
 }
-for which in ${VELOX_INTERPRETERS:-3.12 3.13 3.14 ft}; do
-    [ "${#pids[@]}" -ge "$jobs_max" ] && finish_one
+for which in ${VELOX_INTERPRETERS:-ft 3.12 3.13 3.14}; do
+    [ "${#leg_of[@]}" -ge "$jobs_max" ] && finish_any
     leg "$which" > "$work/leg-$which.out" 2>&1 &
-    pids+=($!) names+=("$which")
+    leg_of[$!]=$which
 done
-while [ "${#pids[@]}" -gt 0 ]; do finish_one; done
+while [ "${#leg_of[@]}" -gt 0 ]; do finish_any; done
 [ "$status" = 0 ] || { echo "60-interpreters: FAILED" >&2; exit 1; }
 echo "60-interpreters: passed in $(( $(date +%s) - start )) s"
