@@ -113,7 +113,10 @@ def test_feed_of_mbo_events_and_a_live_view_while_it_runs(tmp_path, lobster_file
         for i in range(0, len(events), 5000):
             p.feed(events[i:i + 5000])
             p.book.best_bid(), p.book.depth(5)  # readers while the book thread writes
-            p.book.order(int(events["order_id"][i]))
+            try:
+                p.book.order(int(events["order_id"][i]))
+            except TimeoutError:  # documented: the writer rewrote it on all 64 tries (TSan)
+                pass
         p.close_feed()
         assert p.wait(timeout=120)
     r = p.stop()
