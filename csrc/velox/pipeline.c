@@ -65,14 +65,13 @@ static int is_pow2_in(uint32_t v, uint32_t lo, uint32_t hi) {
     return v >= lo && v <= hi && (v & (v - 1)) == 0;
 }
 
-/* The first user_stage_count tables are set and runnable (records = 0), or each has the
- * batch callback this pipeline's records need (records = 1). */
-static int user_stages_ok(const vx_pipeline_config *c, int records) {
+/* 1 when the first user_stage_count tables are runnable (vx_user_stage_check) and each has
+ * the batch callback this pipeline's records need. */
+static int user_stages_ok(const vx_pipeline_config *c) {
     for (uint32_t k = 0; k < c->user_stage_count; k++) { /* count checked <= MAX first */
         const vx_user_stage *us = c->user_stages[k];
-        if (!records && vx_user_stage_check(us) != VX_OK) return 0;
-        if (records && !(c->records == VX_RECORDS_MBO ? vx_user_stage_mbo_batch(us) != NULL
-                                                      : us->on_batch != NULL))
+        if (vx_user_stage_check(us) != VX_OK ||
+            !(c->records == VX_RECORDS_MBO ? vx_user_stage_mbo_batch(us) != NULL : us->on_batch != NULL))
             return 0;
     }
     return 1;
@@ -104,7 +103,6 @@ vx_status vx_pipeline_config_validate(const vx_pipeline_config *c, const char **
     else if (c->output_buffer_bundles < 1 || c->output_buffer_bundles > 65536) bad = "output_buffer_bundles";
     else if (c->thread_count < 1 || c->thread_count > VX_PIPELINE_MAX_THREADS) bad = "thread_count";
     else if (c->user_stage_count > VX_PIPELINE_MAX_USER_STAGES) bad = "user_stage_count";
-    else if (!user_stages_ok(c, 0)) bad = "user_stages";
     else if (c->records != VX_RECORDS_TXN && c->records != VX_RECORDS_MBO) bad = "records";
     else if (c->source_ring && vx_ring_elem_size(c->source_ring) !=
                                    (c->records == VX_RECORDS_MBO ? sizeof(vx_mbo) : sizeof(vx_txn)))
@@ -115,8 +113,8 @@ vx_status vx_pipeline_config_validate(const vx_pipeline_config *c, const char **
         bad = "mbo_instruments";
     else if (c->records == VX_RECORDS_MBO && (c->mbo_max_orders < 1 || c->mbo_max_orders > VX_MBO_MAX_ORDERS))
         bad = "mbo_max_orders";
-    else if (!user_stages_ok(c, 1))
-        bad = "user_stages"; /* a stage has no callback for this pipeline's records */
+    else if (!user_stages_ok(c))
+        bad = "user_stages"; /* bad table, or no callback for this pipeline's records */
     else if (!(c->replay_speed == 0.0 || (c->replay_speed >= 1e-3 && c->replay_speed <= 1e6)))
         bad = "replay_speed"; /* also NaN */
     else if (c->replay_speed != 0.0 && !c->source_ring) bad = "replay_speed"; /* replay only */
@@ -186,11 +184,12 @@ vx_status vx_pipeline_create(const vx_pipeline_config *cfg, vx_pipeline **out) {
     if (!(p->depth_prices = alloc_zero(p, cfg->levels * sizeof(int64_t)))) goto fail;
     if (!(p->depth_qtys = alloc_zero(p, cfg->levels * sizeof(uint64_t)))) goto fail;
     if (!(p->hists = alloc_zero(p, VX_PIPELINE_HISTS * sizeof(vx_histogram)))) goto fail;
-    if (cfg->user_stage_count && cfg->records == VX_RECORDS_MBO) {
-        if (!(p->user_mbo_events = alloc_zero(p, (size_t)cfg->batch * sizeof(vx_mbo)))) goto fail;
-        if (!(p->user_orders = alloc_zero(p, (size_t)cfg->user_emit_capacity * sizeof(vx_txn)))) goto fail;
-    } else if (cfg->user_stage_count) {
-        if (!(p->user_events = alloc_zero(p, (size_t)cfg->batch * sizeof(vx_txn)))) goto fail;
+    if (cfg->user_stage_count) { /* the events the stages see, and their (shared) emit buffer */
+        if (cfg->records == VX_RECORDS_MBO) {
+            if (!(p->user_mbo_events = alloc_zero(p, (size_t)cfg->batch * sizeof(vx_mbo)))) goto fail;
+        } else if (!(p->user_events = alloc_zero(p, (size_t)cfg->batch * sizeof(vx_txn)))) {
+            goto fail;
+        }
         if (!(p->user_orders = alloc_zero(p, (size_t)cfg->user_emit_capacity * sizeof(vx_txn)))) goto fail;
     }
     for (int h = 0; h < VX_PIPELINE_HISTS; h++) vx_histogram_init(&p->hists[h]);

@@ -93,14 +93,14 @@ static uint32_t user_stages_batch(vx_pipeline *p, book_state *s, uint64_t now, u
  * the applied ones and only its orders go on to the bundler (events are not bundled). */
 static uint32_t mbo_turn(vx_pipeline *p, book_state *s, const vx_ring_span *in) {
     const uint32_t n = in->first_n + in->second_n;
-    const uint32_t cap = s->user_live * p->cfg.user_emit_capacity; /* every live stage's buffer */
+    const uint32_t need = s->user_live * p->cfg.user_emit_capacity; /* every live stage's buffer */
     vx_ring_span out = {0};
     uint32_t room = 0;
     int reserved = 0;
-    if (cap) {
-        reserved = vx_ring_reserve(p->ring_mid, cap, &out) == VX_OK;
+    if (need) {
+        reserved = vx_ring_reserve(p->ring_mid, need, &out) == VX_OK;
         if (reserved) room = out.first_n + out.second_n;
-        if (p->cfg.on_full == VX_ON_FULL_BLOCK && room < cap) {
+        if (p->cfg.on_full == VX_ON_FULL_BLOCK && room < need) {
             /* applying is not undoable, nor is a stage's decision to emit: only go on with
              * room for every stage's whole emit buffer */
             if (reserved) vx_ring_commit(p->ring_mid, 0);
