@@ -362,6 +362,18 @@ cdef class MboBook:
         if st != VX_OK:
             raise ValueError(f"new_base {new_base!r} puts the top level beyond int64")
 
+    def follow(self):
+        """Recenter the window on the market if it nears an edge or left it: True if it moved.
+        The market is the mid of the best bid and ask (an order resting beyond the window,
+        a bid above it or an ask below, counting as its side's best); the window moves so it
+        falls in level ``levels // 2``, unless that is less than ``levels // 8`` levels away.
+        The book notices cheaply while applying (mbo.h "Following the market"); calling
+        this after every ``apply_many`` batch keeps the market on the ladder. What the
+        pipeline does with follow_market=True. Exclusive use, like ``recenter``."""
+        if not vx_mbo_follow_pending(self.book):
+            return False
+        return vx_mbo_follow(self.book, ~(<uint64_t>0), NULL) != 0
+
     # ---- readers (any thread) -----------------------------------------------------------------
 
     cdef object _best(self, int side):

@@ -24,6 +24,7 @@ cdef class NativePipeline:
 
     cdef int _release_external(self) except -1
     cdef const vx_mbo_book *_mbo_book(self, object instrument) except NULL
+    cdef int _view_enter(self, str what) except -1
     cdef int _release_rings_locked(self) except -1
     cdef int _claim_ring(self, object ring, bint producer, str what) except -1
     cdef int _release_ring(self, object ring, bint producer) except -1

@@ -24,6 +24,7 @@ class NativePipeline:
         user_stage: object = ..., user_emit_capacity: int = ...,
         source_ring: SpscRing | None = ..., replay_speed: float = ...,
         records: str = ..., mbo_instruments: int = ..., mbo_max_orders: int = ...,
+        mbo_follow: bool = ...,
     ) -> None: ...
     @property
     def source_ring(self) -> SpscRing | None: ...

@@ -96,7 +96,8 @@ cdef class NativePipeline:
                   output_fd=-1, output_buffer_bundles=64, stage_thread=(0, 0, 1, 1),
                   thread_cpu=(-1, -1), logical_timestamps=False, external_ring=None,
                   user_stage=None, user_emit_capacity=64, source_ring=None,
-                  replay_speed=0.0, records="txn", mbo_instruments=1, mbo_max_orders=1 << 20):
+                  replay_speed=0.0, records="txn", mbo_instruments=1, mbo_max_orders=1 << 20,
+                  mbo_follow=True):
         self.p = NULL
         self.external_ring = None
         self.external_busy = False
@@ -170,6 +171,9 @@ cdef class NativePipeline:
             if source_ring is None:
                 raise ValueError("records='mbo' needs a source_ring of MBO_DTYPE (there is no "
                                  "market-by-order generator)")
+        if not isinstance(mbo_follow, bool):
+            raise TypeError(f"mbo_follow must be a bool, got {mbo_follow!r}")
+        c.mbo_follow = 1 if mbo_follow else 0
         record_dtype = MBO_DTYPE if records == "mbo" else TXN_DTYPE
         cdef SpscRing src
         if source_ring is not None:
@@ -300,6 +304,17 @@ cdef class NativePipeline:
         cdef uint32_t i = _int_in("instrument", instrument, 0, self.cfg.mbo_instruments - 1)
         return vx_mbo_set_reader(vx_pipeline_mbo(self.p), i)
 
+    cdef int _view_enter(self, str what) except -1:
+        """Into the live view's gate (the book stage does not recenter a book meanwhile);
+        the caller exits it in a finally. Waits, GIL released, while a recenter runs."""
+        cdef vx_status st
+        with nogil:
+            st = vx_pipeline_view_enter(self.p)
+        if st != VX_OK:
+            raise TimeoutError(f"{what}: the book stage kept recentering the books (the live "
+                               f"view's gate stayed closed)")
+        return 0
+
     def best(self, int side, instrument=0):
         """(price, qty) of the live book's best level on side (0 buy, 1 sell), or None. A
         reader of the running pipeline's book (atomic level reads; GIL held, no lock).
@@ -309,8 +324,14 @@ cdef class NativePipeline:
         cdef int64_t px
         cdef uint64_t q
         cdef vx_status st
+        cdef const vx_mbo_book *b
         if self.cfg.records == VX_RECORDS_MBO:
-            st = vx_mbo_best(self._mbo_book(instrument), side, &px, &q)
+            b = self._mbo_book(instrument)
+            self._view_enter("best")
+            try:
+                st = vx_mbo_best(b, side, &px, &q)
+            finally:
+                vx_pipeline_view_exit(self.p)
         else:
             st = vx_book_best(vx_pipeline_book(self.p), side, &px, &q)
         if st != VX_OK:
@@ -328,8 +349,14 @@ cdef class NativePipeline:
         cdef int64_t[::1] pv = prices
         cdef uint64_t[::1] qv = qtys
         cdef size_t got
+        cdef const vx_mbo_book *b
         if self.cfg.records == VX_RECORDS_MBO:
-            got = vx_mbo_depth(self._mbo_book(instrument), side, k, &pv[0], &qv[0], NULL)
+            b = self._mbo_book(instrument)
+            self._view_enter("depth")
+            try:
+                got = vx_mbo_depth(b, side, k, &pv[0], &qv[0], NULL)
+            finally:
+                vx_pipeline_view_exit(self.p)
         else:
             got = vx_book_depth(vx_pipeline_book(self.p), side, k, &pv[0], &qv[0])
         return prices[:got], qtys[:got]
@@ -342,7 +369,12 @@ cdef class NativePipeline:
         cdef uint64_t oid = _int_in("order_id", order_id, 0, _U64)
         cdef const vx_mbo_book *b = self._mbo_book(instrument)
         cdef vx_mbo_order_info info
-        cdef vx_status st = vx_mbo_order(b, oid, &info)
+        cdef vx_status st
+        self._view_enter("order")
+        try:
+            st = vx_mbo_order(b, oid, &info)
+        finally:
+            vx_pipeline_view_exit(self.p)
         if st == VX_TIMEOUT:
             raise TimeoutError(f"order({order_id!r}): the book thread rewrote it on every read")
         if st != VX_OK:
@@ -357,7 +389,12 @@ cdef class NativePipeline:
         cdef uint64_t oid = _int_in("order_id", order_id, 0, _U64)
         cdef const vx_mbo_book *b = self._mbo_book(instrument)
         cdef uint64_t ahead = 0
-        cdef vx_status st = vx_mbo_queue_position(b, oid, &ahead)
+        cdef vx_status st
+        self._view_enter("queue_position")
+        try:
+            st = vx_mbo_queue_position(b, oid, &ahead)
+        finally:
+            vx_pipeline_view_exit(self.p)
         if st == VX_TIMEOUT:
             raise TimeoutError(f"queue_position({order_id!r}): the book thread rewrote it on every read")
         return ahead if st == VX_OK else None
@@ -473,7 +510,8 @@ cdef dict _stage_counters(const vx_pipeline_stage_counters *u):
 cdef dict _counters_dict(const vx_pipeline_counters *c, uint32_t stages):
     return {
         "generated": c.generated, "applied": c.applied, "rejected": c.rejected,
-        "traded": c.traded, "cas_timeouts": c.cas_timeouts, "bundled": c.bundled,
+        "traded": c.traded, "cas_timeouts": c.cas_timeouts, "recenters": c.recenters,
+        "recenters_deferred": c.recenters_deferred, "bundled": c.bundled,
         "bundles": c.bundles, "bundles_timed_out": c.bundles_timed_out,
         "output_bundles": c.output_bundles, "output_txns": c.output_txns,
         "python_bundles": c.python_bundles, "external_bundles": c.external_bundles,

@@ -386,6 +386,11 @@ class Pipeline:
     it or dies). replay_speed: pace a non-synthetic input by its records' tsc read as ns
     timestamps (1 = as recorded; None = as fast as possible). topology: an explicit layout
     instead of cores, "ingress+book@1,bundler+output@2" (see parse_topology).
+    follow_market (records="mbo"): after every batch, before the stages run, the book stage
+    recenters a book whose market (best bid / ask) nears an edge of its `levels`-tick window
+    or left it, so the market stays on the ladder however far the price drifts (amortised to
+    O(1) per event; never while the live view reads: counters "recenters" and
+    "recenters_deferred"). False keeps each window where the book's first ADD placed it.
 
     Use as a context manager, or start() / stop(). stop() drains every ring,
     joins the threads and returns the final report (a dict; see report()).
@@ -398,6 +403,8 @@ class Pipeline:
     output: object
     callback: Callback | None
     thread_cpu: list[int]
+    #: records="mbo": the book stage recenters a book's window on its market (see docs)
+    follow_market: bool
     #: the SharedRing of output="shm:NAME" (None otherwise); closed by stop()
     output_ring: SharedRing | None
 
@@ -415,7 +422,7 @@ class Pipeline:
                  feed_capacity: int = 1 << 16, replay_speed: float | None = None,
                  attach_timeout: float = 10.0, topology: Topology = None,
                  records: str | None = None, instruments: int = 1,
-                 max_orders: int = 1 << 20) -> None:
+                 max_orders: int = 1 << 20, follow_market: bool = True) -> None:
         if timestamps not in ("tsc", "logical"):
             raise ValueError(f"timestamps must be 'tsc' or 'logical', got {timestamps!r}")
         if rate in (None, "max", 0):
@@ -447,6 +454,9 @@ class Pipeline:
             raise TypeError(f"callback must be callable, got {callback!r}")
         if not isinstance(keep_shm, bool):
             raise TypeError(f"keep_shm must be a bool, got {keep_shm!r}")
+        if not isinstance(follow_market, bool):
+            raise TypeError(f"follow_market must be a bool, got {follow_market!r}")
+        self.follow_market = follow_market
         if not isinstance(callback_thread, bool):
             raise TypeError(f"callback_thread must be a bool, got {callback_thread!r}")
         source = parse_input(input)
@@ -551,7 +561,8 @@ class Pipeline:
                 logical_timestamps=timestamps == "logical", external_ring=self.output_ring,
                 user_stage=stage, user_emit_capacity=emit_capacity,
                 source_ring=self._feed_ring, replay_speed=self.replay_speed or 0.0,
-                records=records, mbo_instruments=instruments, mbo_max_orders=max_orders)
+                records=records, mbo_instruments=instruments, mbo_max_orders=max_orders,
+                mbo_follow=follow_market)
         except BaseException:
             self._close_fd()
             self._close_shm(unlink=True)
@@ -913,6 +924,7 @@ class Pipeline:
             "replay_speed": self.replay_speed,
             "records": self.records,
             "symbols": self.symbols,
+            "follow_market": self.follow_market if self.records == "mbo" else None,
         }
         if self.input_ring is not None and not self.input_ring.closed:
             # records the producer pushed that the run has not taken (yet, or at stop)
@@ -994,7 +1006,7 @@ DEFAULTS: dict[str, Any] = {
     "wait": None, "output": None, "json": None, "quiet": False, "count": 0,
     "cancel_share": 0.2, "timestamps": "tsc", "keep_shm": False, "input": "synthetic",
     "speed": None, "stage": None, "topology": None, "records": None, "instruments": 1,
-    "max_orders": 1 << 20,
+    "max_orders": 1 << 20, "follow_market": True,
 }
 
 
@@ -1108,6 +1120,7 @@ def build_parser() -> argparse.ArgumentParser:
     a("--records", choices=("txn", "mbo"), help="what a shm: input carries: transactions into the L2 book, or market-by-order events into market-by-order books (file inputs say it themselves) [default: txn, mbo for lobster:/itch:/mbo: files]")
     a("--instruments", type=_int_range(1, 1 << 16), help="market-by-order books, instrument ids 0..N-1 (itch: one per named symbol) [default: 1]")
     a("--max-orders", type=_int_range(1, 1 << 30), help="live orders the market-by-order books hold together [default: 1048576]")
+    a("--no-follow-market", dest="follow_market", action="store_false", default=None, help="keep each market-by-order book's window where its first ADD placed it (by default the book stage recenters a window on its market when the market nears an edge or leaves it; TOML: follow-market = false)")
     a("--tick-size", type=_positive_float, help="price step between levels, in price units [default: 0.01]")
     a("--base-price", type=_positive_float, help="price of the lowest level, in price units [default: 100.0]")
     a("--cancel-share", type=_share, help="share of generated transactions that are cancels, in [0, 1) [default: 0.2]")
@@ -1153,7 +1166,7 @@ def _load_config(path: str, parser: argparse.ArgumentParser) -> dict[str, Any]:
                 parser.error(f"--config: stage must be a spec string or a list of them, got {value!r}")
             values[dest] = list(specs)
             continue
-        if dest in ("quiet", "keep_shm"):
+        if dest in ("quiet", "keep_shm", "follow_market"):
             if not isinstance(value, bool):
                 parser.error(f"--config: {key} must be true or false, got {value!r}")
             values[dest] = value
@@ -1237,6 +1250,12 @@ def format_summary(r: dict[str, Any]) -> str:
     lines.append(f"generated {c['generated']:,}  applied {c['applied']:,}"
                  f"  rejected {c['rejected']:,} (cancels whose order was no longer in the book)"
                  f"  traded {c['traded']:,}  cas timeouts {c['cas_timeouts']:,}")
+    if r.get("records") == "mbo":
+        lines.append(f"market-by-order windows: {c['recenters']:,} recenters on the market"
+                     f" ({c['recenters_deferred']:,} put off while the live view read)"
+                     if r.get("follow_market") else
+                     "market-by-order windows: fixed where each book's first ADD placed them"
+                     " (--no-follow-market)")
     if r["rate"]["target"]:
         lines.append(f"late {c['late']:,}: transactions made >= {LATE_NS // 1000} us after their"
                      " scheduled Poisson time (ingress could not keep up, or was preempted)")
@@ -1313,7 +1332,7 @@ def _run(args: argparse.Namespace, json_file: IO[str] | None) -> int:
             output=args.output, max_txns=args.count, cancel_share=args.cancel_share,
             timestamps=args.timestamps, keep_shm=args.keep_shm, input=args.input,
             replay_speed=args.speed, records=args.records, instruments=args.instruments,
-            max_orders=args.max_orders,
+            max_orders=args.max_orders, follow_market=args.follow_market,
             stage=None if not args.stage else [load_stage(x) for x in args.stage])
     except (ValueError, TypeError) as e:
         print(f"velox-pipeline: error: {e}", file=sys.stderr)

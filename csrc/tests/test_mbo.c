@@ -298,6 +298,11 @@ static void test_random_bytes(void) {
         vx_mbo_apply(b, &e, NULL);
         if ((i & 1023) == 0 && vx_prng_below(&rng, 4) == 0)
             vx_mbo_recenter(b, P((int64_t)vx_prng_below(&rng, 16) - 8));
+        if ((i & 63) == 0) { /* following, on whatever the bytes made of the book */
+            uint64_t work = 0, budget = vx_prng_below(&rng, 200);
+            uint32_t moved = vx_mbo_follow(b, budget, &work);
+            CHECK(moved <= 1 && (budget == 0 ? work == 0 : work <= budget + 2 * 32 + 64));
+        }
     }
     verify(b);
     vx_mbo_counters c;
@@ -307,6 +312,48 @@ static void test_random_bytes(void) {
     uint64_t rj = 0;
     for (int r = 0; r < VX_MBO_REJECT_COUNT; r++) rj += c.rejected_by_reason[r];
     CHECK(c.applied + c.rejected == n && by == c.applied && rj == c.rejected);
+    vx_mbo_destroy(b);
+}
+
+/* Following the market: a budget visits books one at a time and leaves the rest marked; a
+ * move that would put the top level past INT64_MAX is not made (no wrap, no crash); a
+ * centred market stays. */
+static void test_follow_budget_and_int64_edge(void) {
+    vx_mbo_set *set = NULL;
+    REQUIRE(vx_mbo_set_create(4, 16, 1, 64, &set) == VX_OK);
+    CHECK(!vx_mbo_set_follow_pending(set));
+    for (uint32_t i = 0; i < 4; i++) {
+        vx_mbo e = ev(VX_MBO_ADD, VX_BUY, 1 + i, 1000, 5);
+        e.instrument = i;
+        CHECK(vx_mbo_set_apply(set, &e, NULL) == VX_OK); /* places book i: 1000 at level 8 */
+        e = ev(VX_MBO_ADD, VX_BUY, 10 + i, 5000, 5);      /* a bid far above: beyond */
+        e.instrument = i;
+        CHECK(vx_mbo_set_apply(set, &e, NULL) == VX_OK);
+    }
+    CHECK(vx_mbo_set_follow_pending(set));
+    uint64_t work = 0;
+    CHECK(vx_mbo_set_follow(set, 1, &work) == 1 && work == 2 * 16 + 2); /* one book, 2 orders */
+    CHECK(vx_mbo_set_follow_pending(set));
+    CHECK(vx_mbo_set_follow(set, UINT64_MAX, &work) == 3 && !vx_mbo_set_follow_pending(set));
+    for (uint32_t i = 0; i < 4; i++) {
+        const vx_mbo_book *b = vx_mbo_set_reader(set, i);
+        int64_t px = 0;
+        CHECK(vx_mbo_best(b, VX_BUY, &px, NULL) == VX_OK && px == 5000);
+        CHECK(vx_mbo_base(b) == 5000 - 8);
+        verify(b);
+    }
+    vx_mbo_set_destroy(set);
+
+    vx_mbo_book *b = NULL;
+    REQUIRE(vx_mbo_create(16, 1, INT64_MAX - 15, 64, UINT32_MAX, &b) == VX_OK);
+    CHECK(apply(b, ev(VX_MBO_ADD, VX_BUY, 1, INT64_MAX - 14, 1)) == VX_OK);  /* level 1 */
+    CHECK(apply(b, ev(VX_MBO_ADD, VX_SELL, 2, INT64_MAX, 1)) == VX_OK);      /* level 15 */
+    CHECK(vx_mbo_follow_pending(b));
+    CHECK(vx_mbo_follow(b, UINT64_MAX, NULL) == 0 && vx_mbo_base(b) == INT64_MAX - 15); /* centred */
+    CHECK(apply(b, ev(VX_MBO_ADD, VX_BUY, 3, INT64_MAX - 1, 1)) == VX_OK);   /* level 14 */
+    CHECK(apply(b, ev(VX_MBO_DELETE, VX_BUY, 1, 0, 0)) == VX_OK);
+    CHECK(vx_mbo_follow(b, UINT64_MAX, NULL) == 0 && vx_mbo_base(b) == INT64_MAX - 15); /* would wrap */
+    verify(b);
     vx_mbo_destroy(b);
 }
 
@@ -480,6 +527,7 @@ int main(void) {
     RUN(test_out_of_window_and_recenter);
     RUN(test_set_routing);
     RUN(test_random_bytes);
+    RUN(test_follow_budget_and_int64_edge);
     RUN(test_writer_reader_stress);
     return CHECK_SUMMARY("test_mbo");
 }

@@ -699,12 +699,14 @@ typedef struct mbo_feeder_arg {
     vx_pipeline *p;
     uint64_t n;
     _Atomic int reading; /* the live-view reader thread runs while this is 1 */
+    vx_mbo (*gen)(uint64_t i); /* the events (NULL: mbo_event) */
+    uint64_t view_reads, view_timeouts; /* the gated reader's (mbo_view_reader_main) */
 } mbo_feeder_arg;
 
 static void *mbo_feeder_main(void *a_) {
     mbo_feeder_arg *a = a_;
     for (uint64_t i = 0; i < a->n;) { /* bounded: each round pushes one or yields */
-        vx_mbo e = mbo_event(i);
+        vx_mbo e = a->gen ? a->gen(i) : mbo_event(i);
         if (vx_ring_try_push(a->ring, &e) == VX_OK) i++;
         else sched_yield();
     }
@@ -730,6 +732,152 @@ static void *mbo_reader_main(void *a_) {
         spins++;
     }
     return NULL;
+}
+
+/* A market that drifts: the mid walks up 1 tick every 16 events for 2,000 ticks, then down.
+ * Even events ADD a bid or an ask 1-3 ticks off the mid (order id i + 1); odd events delete
+ * the order added 24 events before; one ADD in 97 is hostile bytes instead (its DELETE then
+ * names an unknown order). A dozen live orders, all near the mid: the market is the book. */
+static int64_t drift_mid(uint64_t i) {
+    uint64_t t = (i / 16) % 4000;
+    return 100000 + (int64_t)(t < 2000 ? t : 4000 - t);
+}
+
+static vx_mbo drift_event(uint64_t i) {
+    vx_mbo e;
+    memset(&e, 0, sizeof e);
+    uint64_t r = i * UINT64_C(0x9E3779B97F4A7C15) >> 33;
+    e.ts = 1000 + i;
+    e.instrument = 0;
+    if (i % 2 == 0) {
+        e.action = VX_MBO_ADD;
+        e.order_id = i + 1;
+        e.side = (uint8_t)((i / 2) & 1);
+        e.price = drift_mid(i) + (e.side == VX_BUY ? -1 : 1) * (int64_t)(1 + r % 3);
+        e.qty = (uint32_t)(1 + r % 9);
+    } else if (i >= 25) {
+        e.order_id = i - 24; /* event i - 25 added it */
+        e.action = VX_MBO_DELETE;
+        e.side = (uint8_t)(((i - 25) / 2) & 1);
+    } else {
+        e.action = VX_MBO_TRADE;
+        e.side = VX_SIDE_NONE;
+    }
+    if (i % 194 == 96) memset(&e, 0xEE, sizeof e); /* hostile bytes (always an ADD's place) */
+    return e;
+}
+
+/* A user stage that checks the pipeline's book after every batch against an oracle: a book
+ * whose window holds the whole drift, fed the same applied events. */
+typedef struct follow_checker {
+    vx_mbo_set *oracle;
+    uint64_t batches, compared, mismatches, events;
+} follow_checker;
+
+static uint32_t follow_checker_batch(void *state, const vx_stage_ctx *ctx, const vx_mbo *events,
+                                     uint32_t n, vx_txn *orders, uint32_t capacity) {
+    (void)orders;
+    (void)capacity;
+    follow_checker *fc = state;
+    fc->batches++;
+    fc->events += n;
+    for (uint32_t i = 0; i < n; i++) CHECK(vx_mbo_set_apply(fc->oracle, &events[i], NULL) == VX_OK);
+    const vx_mbo_book *mine = vx_mbo_set_reader(ctx->mbo, 0), *truth = vx_mbo_set_reader(fc->oracle, 0);
+    for (int side = 0; side < 2; side++) {
+        int64_t p1 = 0, p2 = 0;
+        uint64_t q1 = 0, q2 = 0;
+        vx_status s1 = vx_mbo_best(mine, side, &p1, &q1), s2 = vx_mbo_best(truth, side, &p2, &q2);
+        fc->compared++;
+        if (s1 != s2 || p1 != p2 || q1 != q2) fc->mismatches++;
+    }
+    return 0;
+}
+
+/* The live view through the gate, as velox's Python view reads it. */
+static void *mbo_view_reader_main(void *a_) {
+    mbo_feeder_arg *a = a_;
+    const vx_mbo_set *set = vx_pipeline_mbo(a->p);
+    for (uint64_t spins = 0; atomic_load(&a->reading) && spins < 5000000; spins++) { /* bounded */
+        if (vx_pipeline_view_enter(a->p) != VX_OK) {
+            a->view_timeouts++;
+            continue;
+        }
+        const vx_mbo_book *b = vx_mbo_set_reader(set, 0);
+        int64_t px[8];
+        uint64_t q[8];
+        size_t got = vx_mbo_depth(b, VX_BUY, 8, px, q, NULL);
+        for (size_t k = 0; k < got; k++) CHECK(px[k] >= 99000 && px[k] <= 103000 && q[k] > 0);
+        vx_pipeline_view_exit(a->p);
+        a->view_reads++;
+    }
+    return NULL;
+}
+
+/* mbo_follow: after every batch the pipeline's 64-level window holds the market of a price
+ * that drifts 2,000 ticks (each best bid and ask equals the oracle's), it recenters many
+ * times, and conservation holds; with a live-view reader polling through the gate on another
+ * thread (TSan: the recenters never overlap a read). Without mbo_follow the window loses the
+ * market (the check can fail). */
+static void test_mbo_pipeline_follows_the_market(void) {
+    const uint64_t n = vx_test_count(80000, 8000);
+    for (int variant = 0; variant < 3; variant++) { /* 0 follow, 1 follow + reader, 2 no follow */
+        follow_checker fc = {0};
+        REQUIRE(vx_mbo_set_create(1, 1u << 13, 1, 1u << 12, &fc.oracle) == VX_OK);
+        vx_user_stage checker = {VX_STAGE_ABI_VERSION, sizeof(vx_user_stage), "follow_checker",
+                                 &fc, NULL, NULL, NULL, follow_checker_batch};
+        vx_ring *src = NULL;
+        REQUIRE(vx_ring_create(1024, sizeof(vx_mbo), &src) == VX_OK);
+        vx_pipeline_config c;
+        base_config(&c);
+        c.records = VX_RECORDS_MBO;
+        c.mbo_max_orders = 1u << 12;
+        c.tick_size = 1;
+        c.source_ring = src;
+        c.on_full = VX_ON_FULL_BLOCK;
+        c.mbo_follow = variant != 2;
+        c.user_stages[0] = &checker;
+        c.user_stage_count = 1;
+        map_threads(&c, variant == 1 ? 4 : 1);
+        vx_pipeline *p = NULL;
+        REQUIRE(vx_pipeline_create(&c, &p) == VX_OK);
+        mbo_feeder_arg a = {src, p, n, 1, drift_event, 0, 0};
+        pthread_t feeder, reader;
+        REQUIRE(vx_pipeline_start(p) == VX_OK);
+        REQUIRE(pthread_create(&feeder, NULL, mbo_feeder_main, &a) == 0);
+        if (variant == 1) REQUIRE(pthread_create(&reader, NULL, mbo_view_reader_main, &a) == 0);
+        pthread_join(feeder, NULL);
+        for (int i = 0; i < 200000 && !vx_pipeline_finished(p); i++) {
+            struct timespec ts = {0, 100000};
+            nanosleep(&ts, NULL);
+        }
+        atomic_store(&a.reading, 0);
+        if (variant == 1) pthread_join(reader, NULL);
+        REQUIRE(vx_pipeline_join(p) == VX_OK);
+        vx_pipeline_counters k;
+        vx_pipeline_read_counters(p, &k);
+        CHECK(k.finished && k.generated == n && k.drops_ingress == 0);
+        CHECK(vx_pipeline_check_conservation(&k, 0) == 0);
+        const uint64_t hostile = (n + 97) / 194; /* i < n with i % 194 == 96 */
+        CHECK(k.rejected == hostile && k.applied == n - hostile && fc.events == k.applied);
+        vx_mbo_counters mc;
+        vx_mbo_counters_read(vx_mbo_set_reader(vx_pipeline_mbo(p), 0), &mc);
+        CHECK(mc.recenters == k.recenters);
+        const char *why = NULL;
+        CHECK(vx_mbo_verify_invariants(vx_mbo_set_reader(vx_pipeline_mbo(p), 0), &why) == VX_OK);
+        if (variant == 0) { /* the drift crosses the window ~30 times one way: it followed */
+            CHECK(fc.mismatches == 0 && fc.compared == 2 * fc.batches);
+            CHECK(k.recenters >= n / 16 / 64 && k.recenters_deferred == 0);
+        } else if (variant == 1) {
+            CHECK(k.recenters > 0 && a.view_reads > 0);
+            /* a put-off recenter may leave the market outside for the batches until the next */
+            CHECK(fc.mismatches <= 2 * (k.recenters_deferred + 1) * fc.batches);
+        } else {
+            CHECK(k.recenters == 0 && fc.mismatches > fc.compared / 2);
+        }
+        vx_pipeline_destroy(p);
+        vx_ring_destroy(src);
+        vx_mbo_set_destroy(fc.oracle);
+    }
 }
 
 /* An MBO pipeline applies every event to its set of books exactly as a direct replay does
@@ -764,7 +912,8 @@ static void test_mbo_pipeline_matches_a_direct_replay(void) {
         c.tick_size = 100;
         c.source_ring = src;
         c.user_stages[0] = &echo.table;
-    c.user_stage_count = 1;
+        c.user_stage_count = 1;
+        c.mbo_follow = 0; /* the windows stay where the direct replay's are */
         c.on_full = mode ? VX_ON_FULL_DROP : VX_ON_FULL_BLOCK;
         map_threads(&c, mode ? 4 : 1);
         int fd = scratch_fd();
@@ -772,7 +921,7 @@ static void test_mbo_pipeline_matches_a_direct_replay(void) {
         vx_pipeline *p = NULL;
         REQUIRE(vx_pipeline_create(&c, &p) == VX_OK);
         CHECK(vx_pipeline_book(p) == NULL && vx_pipeline_mbo(p) != NULL);
-        mbo_feeder_arg a = {src, p, n, 1};
+        mbo_feeder_arg a = {src, p, n, 1, NULL, 0, 0};
         pthread_t feeder, reader;
         REQUIRE(vx_pipeline_start(p) == VX_OK);
         REQUIRE(pthread_create(&feeder, NULL, mbo_feeder_main, &a) == 0);
@@ -970,6 +1119,7 @@ int main(void) {
     RUN(test_paced_replay_stop_takes_the_rest);
     RUN(test_corrupt_source_ring_ends_the_source);
     RUN(test_mbo_pipeline_matches_a_direct_replay);
+    RUN(test_mbo_pipeline_follows_the_market);
     RUN(test_mbo_config_validation);
     RUN(test_abandon_and_destroy_while_running);
     return CHECK_SUMMARY("test_pipeline");

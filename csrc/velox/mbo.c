@@ -97,6 +97,7 @@ struct table {
     uint64_t next_seq;
     vx_mbo_book *books; /* the books whose orders this table holds: [0, nbooks) */
     uint32_t nbooks;
+    uint32_t follow_head; /* marked books (vx_mbo_follow): a stack through follow_next, NIL = none */
     _Atomic uint32_t live;
 
     alignas(LINE) _Atomic uint64_t erase_seq; /* odd while erase_at moves index entries */
@@ -127,6 +128,13 @@ struct vx_mbo_book {
                            * written (place, recenter), acquire by readers before they read g */
     bool owns;            /* standalone: owns t and lv */
     uint32_t out_head, out_tail, out_count; /* outside list (writer only) */
+    /* following the market (writer only; see vx_mbo_follow) */
+    uint32_t follow_next;  /* next marked book (index in t->books) */
+    bool follow_marked;
+    bool beyond[2];        /* beyond_id[side] names the most extreme order resting beyond the
+                              window on the market's side (a bid above it, an ask below) */
+    uint64_t beyond_id[2];
+    int64_t beyond_px[2];
     alignas(LINE) _Atomic uint32_t best[2]; /* best rank per side; writer release, readers acquire */
 };
 _Static_assert(offsetof(struct vx_mbo_book, best) % LINE == 0, "hints own a line");
@@ -266,6 +274,17 @@ static uint32_t scan_down(const vx_mbo_book *b, int side, uint32_t start) {
     return 0;
 }
 
+/* Levels from either edge in which a best bid or ask marks its book for following. */
+static inline uint32_t follow_margin(uint32_t levels) { return levels / 8; }
+
+/* Writer: b goes on its table's stack of books to follow (once). */
+static inline void follow_mark(vx_mbo_book *b) {
+    if (b->follow_marked) return;
+    b->follow_marked = true;
+    b->follow_next = b->t->follow_head;
+    b->t->follow_head = b->book_index;
+}
+
 /* Writer: a level's aggregate goes before → after; settle the hint if emptiness changed. */
 static inline void set_level(vx_mbo_book *b, int side, uint32_t index, uint64_t before, uint64_t after) {
     /* release: pairs with the acquire loads of readers (scan_down, best, qty, depth) */
@@ -275,8 +294,13 @@ static inline void set_level(vx_mbo_book *b, int side, uint32_t index, uint64_t 
         uint32_t start = atomic_load_explicit(&b->best[side], memory_order_relaxed);
         uint32_t rank = vx_ladder_rank_of_index(b->g.levels, side, index);
         if (after && rank > start) start = rank;
+        uint32_t best = scan_down(b, side, start);
         /* release: pairs with the acquire hint loads of readers */
-        atomic_store_explicit(&b->best[side], scan_down(b, side, start), memory_order_release);
+        atomic_store_explicit(&b->best[side], best, memory_order_release);
+        if (best) { /* a best within the margin of either edge: follow the market */
+            uint32_t at = vx_ladder_index_of_rank(b->g.levels, side, best), m = follow_margin(b->g.levels);
+            if (at < m || at >= b->g.levels - m) follow_mark(b);
+        }
     }
 }
 
@@ -403,6 +427,7 @@ static struct table *table_new(uint32_t capacity) {
     memset(t->index, 0, (size_t)(t->index_mask + 1) * sizeof(uint64_t)); /* 0 = empty entry */
     t->capacity = capacity;
     t->free_head = NIL;
+    t->follow_head = NIL;
     t->next_seq = 1; /* generation 0 means "free" */
     return t;
 }
@@ -434,6 +459,7 @@ static void book_init(vx_mbo_book *b, struct table *t, struct level *bids, struc
     b->book_index = book_index;
     b->out_head = b->out_tail = NIL;
     b->out_count = 0;
+    b->follow_next = NIL;
 }
 
 vx_status vx_mbo_create(uint32_t levels, int64_t tick, int64_t base, uint32_t max_orders,
@@ -607,6 +633,15 @@ static verdict add_order(vx_mbo_book *b, uint64_t id, uint64_t pos, int side, in
     } else {
         ST(&o->loc, loc_make(side, LOC_OUTSIDE));
         outside_append(b, s);
+        /* a bid above the window or an ask below it: the market has left the window */
+        if (side == VX_BUY ? price > b->g.base : price < b->g.base) {
+            if (!b->beyond[side] || (side == VX_BUY ? price > b->beyond_px[side] : price < b->beyond_px[side])) {
+                b->beyond[side] = true;
+                b->beyond_id[side] = id;
+                b->beyond_px[side] = price;
+            }
+            follow_mark(b);
+        }
     }
     /* the generation after the fields, the index entry after the generation (both release) */
     ST(&o->seq_inst, t->next_seq++ << INST_BITS | b->book_index);
@@ -672,6 +707,7 @@ static void clear_book(vx_mbo_book *b) {
     ST(&t->outside, LD(&t->outside) - b->out_count);
     b->out_head = b->out_tail = NIL;
     b->out_count = 0;
+    b->beyond[0] = b->beyond[1] = false;
 }
 
 /* One event. `b` is the book events about new or unknown orders go to. */
@@ -822,8 +858,18 @@ void vx_mbo_clear(vx_mbo_book *b) {
 
 static inline uint64_t seq_of(const struct table *t, uint32_t s) { return LD(&t->slots[s].seq_inst) >> INST_BITS; }
 
+static vx_status recenter(vx_mbo_book *b, int64_t new_base, uint64_t *walked);
+
 vx_status vx_mbo_recenter(vx_mbo_book *b, int64_t new_base) {
+    uint64_t walked;
+    return recenter(b, new_base, &walked);
+}
+
+/* vx_mbo_recenter; *walked = the order slots it visited (its cost beside the levels). */
+static vx_status recenter(vx_mbo_book *b, int64_t new_base, uint64_t *walked) {
     struct table *t = b->t;
+    *walked = 0;
+    b->beyond[0] = b->beyond[1] = false; /* the window moves: re-learnt from later ADDs */
     if (!is_placed(b)) {
         vx_ladder_geometry g;
         if (vx_ladder_init(&g, b->g.levels, VX_MBO_MAX_LEVELS, b->g.tick, new_base) != VX_OK)
@@ -894,6 +940,7 @@ vx_status vx_mbo_recenter(vx_mbo_book *b, int64_t new_base) {
                 ST(&t->slots[s].loc, loc_make(side, i));
                 s = LD(&t->slots[s].next);
             }
+            *walked += c;
         }
     }
     if (leave_tail != NIL) ST(&t->slots[leave_tail].next, NIL);
@@ -914,7 +961,7 @@ vx_status vx_mbo_recenter(vx_mbo_book *b, int64_t new_base) {
     b->out_count = 0;
     /* 5. In arrival order: an order now in the window joins its level's tail (those levels were
      * outside before, so they hold no earlier order); the rest rebuild the outside list. */
-    for (uint32_t s = all, c = 0; s != NIL && c <= t->capacity; c++) { /* bounded */
+    for (uint32_t s = all, c = 0; s != NIL && c <= t->capacity; c++, ++*walked) { /* bounded */
         uint32_t next = LD(&t->slots[s].next);
         uint32_t level;
         int side = loc_side(LD(&t->slots[s].loc));
@@ -947,6 +994,83 @@ vx_status vx_mbo_recenter(vx_mbo_book *b, int64_t new_base) {
     bump(&t->recenters, 1);
     return VX_OK;
 }
+
+/* ---------------------------------------------------------------------------------------- */
+/* Following the market (writer, exclusive of readers)                                      */
+
+__extension__ typedef __int128 wide; /* GCC and Clang on every 64-bit target velox builds for */
+
+/* The price of the market's side `side` as the writer sees it: the beyond order when it still
+ * rests beyond the window (it is better than anything on the ladder), else the ladder's best.
+ * *edge: that best lies within the margin of an edge, or beyond. false when the side is empty. */
+static bool market_side(vx_mbo_book *b, int side, int64_t *price, bool *edge) {
+    struct table *t = b->t;
+    if (b->beyond[side]) {
+        uint64_t pos;
+        uint32_t s = find(t, b->beyond_id[side], &pos);
+        if (s != NIL && book_of_slot(t, s) == b && loc_level(LD(&t->slots[s].loc)) == LOC_OUTSIDE &&
+            LD(&t->slots[s].price) == b->beyond_px[side]) {
+            *price = b->beyond_px[side];
+            *edge = true;
+            return true;
+        }
+        b->beyond[side] = false; /* it left: the ladder says the rest */
+    }
+    uint32_t rank = LD(&b->best[side]);
+    if (rank == 0) return false;
+    uint32_t at = vx_ladder_index_of_rank(b->g.levels, side, rank), m = follow_margin(b->g.levels);
+    *price = vx_ladder_price(&b->g, at);
+    *edge = at < m || at >= b->g.levels - m;
+    return true;
+}
+
+/* One marked book: recenters it on its market when that market is at an edge or beyond.
+ * Returns the work done (0 when it stayed). */
+static uint64_t follow_book(vx_mbo_book *b) {
+    int64_t bid = 0, ask = 0;
+    bool bid_edge = false, ask_edge = false;
+    bool has_bid = is_placed(b) && market_side(b, VX_BUY, &bid, &bid_edge);
+    bool has_ask = is_placed(b) && market_side(b, VX_SELL, &ask, &ask_edge);
+    if (!bid_edge && !ask_edge) return 0;
+    wide centre = has_bid && has_ask ? ((wide)bid + ask) / 2 : has_bid ? bid : ask;
+    /* the level the centre falls in (floor), moved to the window's middle level */
+    wide off = centre - b->g.base;
+    wide k = off / b->g.tick - (off % b->g.tick < 0) - b->g.levels / 2;
+    wide m = follow_margin(b->g.levels);
+    if (k == 0 || (k > -m && k < m)) return 0; /* about centred already (or a spread wider
+                                                   than the window: no better place) */
+    wide nb = (wide)b->g.base + k * b->g.tick;
+    if (nb < INT64_MIN || nb > INT64_MAX) return 0;
+    uint64_t walked;
+    if (recenter(b, (int64_t)nb, &walked) != VX_OK) return 0; /* the top would overflow int64 */
+    return 2 * (uint64_t)b->g.levels + walked;
+}
+
+static uint32_t follow(struct table *t, uint64_t budget, uint64_t *work) {
+    uint64_t done = 0;
+    uint32_t moved = 0;
+    for (uint32_t n = 0; n < t->nbooks && t->follow_head != NIL && done < budget; n++) { /* bounded */
+        vx_mbo_book *b = &t->books[t->follow_head];
+        t->follow_head = b->follow_next;
+        b->follow_marked = false;
+        uint64_t w = follow_book(b);
+        done += w ? w : 1;
+        moved += w != 0;
+    }
+    if (work) *work = done;
+    return moved;
+}
+
+uint32_t vx_mbo_follow(vx_mbo_book *b, uint64_t budget, uint64_t *work) {
+    return follow(b->t, budget, work);
+}
+
+uint32_t vx_mbo_set_follow(vx_mbo_set *set, uint64_t budget, uint64_t *work) {
+    return follow(set->t, budget, work);
+}
+
+bool vx_mbo_set_follow_pending(const vx_mbo_set *set) { return set->t->follow_head != NIL; }
+bool vx_mbo_follow_pending(const vx_mbo_book *b) { return b->t->follow_head != NIL; }
 
 /* ---------------------------------------------------------------------------------------- */
 /* Readers (any thread)                                                                      */

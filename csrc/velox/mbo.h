@@ -52,11 +52,12 @@
  *   read with acquire; a multi-field answer is a recent view, not a snapshot. order() and
  *   queue_position() from a thread other than the writer's are validated by a per-slot
  *   sequence (seqlock): they retry a bounded number of times, then report VX_TIMEOUT.
- *   reserve, recenter and destroy are EXCLUSIVE (no other call at all).
+ *   reserve, recenter, follow and destroy are EXCLUSIVE (no other call at all).
  */
 #ifndef VELOX_MBO_H
 #define VELOX_MBO_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -173,6 +174,27 @@ vx_status vx_mbo_queue_position(const vx_mbo_book *book, uint64_t order_id, uint
  * dropped_seeded_qty). VX_EINVAL off the current grid (an unplaced set book: any base),
  * VX_ERANGE when the top level would overflow int64. O(levels + live orders of the book). */
 vx_status vx_mbo_recenter(vx_mbo_book *book, int64_t new_base);
+
+/* Following the market. The writer MARKS a book (cheaply, while applying) when its market
+ * nears an edge of its window (a best bid or ask within levels/8 levels of either edge) or
+ * leaves it (a bid comes to rest above the window, an ask below it). vx_mbo_follow visits the
+ * marked books of the book's table (vx_mbo_set_follow: of the set), unmarks each, and
+ * recenters a book whose market is still at an edge or beyond so that the market's middle
+ * (the mid of its best bid and ask, an order beyond the window counting as that side's best;
+ * one side when the other is empty) falls in level levels/2 -- unless that moves the window
+ * by less than levels/8 levels (a spread wider than the window stays where it is). It stops
+ * once the work done (2 x levels + order slots visited per recenter, 1 per book left alone)
+ * reaches `budget`, the rest staying marked; *work (may be NULL) gets the work done; returns
+ * the books recentered (counted in their counters' recenters). Same exclusivity as
+ * vx_mbo_recenter: the writer's thread, no reader at all meanwhile (the pipeline gates its
+ * live view for it: vx_pipeline_view_enter). Amortise it: a caller that calls it only while
+ * the work done so far is at most the events applied (the pipeline does) spends O(1) per
+ * event, whatever the events. */
+uint32_t vx_mbo_follow(vx_mbo_book *book, uint64_t budget, uint64_t *work);
+uint32_t vx_mbo_set_follow(vx_mbo_set *set, uint64_t budget, uint64_t *work);
+/* A marked book is waiting (writer; O(1)). */
+bool vx_mbo_follow_pending(const vx_mbo_book *book);
+bool vx_mbo_set_follow_pending(const vx_mbo_set *set);
 
 void vx_mbo_counters_read(const vx_mbo_book *book, vx_mbo_counters *out);
 

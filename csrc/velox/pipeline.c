@@ -13,6 +13,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+
+#include "velox/backoff.h"
 #include <unistd.h>
 #ifdef __linux__
 #include <sys/prctl.h>
@@ -53,6 +55,7 @@ void vx_pipeline_config_default(vx_pipeline_config *cfg) {
     cfg->records = VX_RECORDS_TXN;
     cfg->mbo_instruments = 1;
     cfg->mbo_max_orders = 1u << 20;
+    cfg->mbo_follow = 1;
     cfg->thread_count = 2;
     cfg->stage_thread[VX_STAGE_INGRESS] = 0;
     cfg->stage_thread[VX_STAGE_BOOK] = 0;
@@ -113,6 +116,8 @@ vx_status vx_pipeline_config_validate(const vx_pipeline_config *c, const char **
         bad = "mbo_instruments";
     else if (c->records == VX_RECORDS_MBO && (c->mbo_max_orders < 1 || c->mbo_max_orders > VX_MBO_MAX_ORDERS))
         bad = "mbo_max_orders";
+    else if (c->mbo_follow > 1)
+        bad = "mbo_follow";
     else if (!user_stages_ok(c))
         bad = "user_stages"; /* bad table, or no callback for this pipeline's records */
     else if (!(c->replay_speed == 0.0 || (c->replay_speed >= 1e-3 && c->replay_speed <= 1e6)))
@@ -410,6 +415,8 @@ void vx_pipeline_read_counters(const vx_pipeline *p, vx_pipeline_counters *c) {
     c->applied = counter_get(&p->bookst.applied);
     c->rejected = counter_get(&p->bookst.rejected);
     c->traded = counter_get(&p->bookst.traded);
+    c->recenters = counter_get(&p->bookst.recenters);
+    c->recenters_deferred = counter_get(&p->bookst.recenters_deferred);
     c->cas_timeouts = counter_get(&p->bookst.cas_timeouts);
     c->drops_book = counter_get(&p->bookst.drops);
     c->bundled = counter_get(&p->bundler.bundled);
@@ -458,6 +465,45 @@ vx_ring *vx_pipeline_python_ring(vx_pipeline *p) { return p->ring_py; }
 const vx_book *vx_pipeline_book(const vx_pipeline *p) { return p->book; }
 
 const vx_mbo_set *vx_pipeline_mbo(const vx_pipeline *p) { return p->mbo; }
+
+vx_status vx_pipeline_view_enter(vx_pipeline *p) {
+    vx_backoff b;
+    vx_backoff_init(&b);
+    for (uint32_t attempt = 0; attempt < VX_PIPELINE_VIEW_ATTEMPTS; attempt++) { /* bounded */
+        /* seq_cst: the Dekker pair with vx_pipe_view_close (announce, then check the flag) */
+        atomic_fetch_add_explicit(&p->view_readers, 1, memory_order_seq_cst);
+        if (!atomic_load_explicit(&p->view_closed, memory_order_seq_cst)) return VX_OK;
+        /* release: our reads (none yet) before it; the book stage's seq_cst load pairs */
+        atomic_fetch_sub_explicit(&p->view_readers, 1, memory_order_release);
+        if (!vx_backoff_is_completed(&b)) {
+            vx_backoff_snooze(&b);
+        } else {
+            struct timespec ts = {0, 100000}; /* 100 us: a recenter is O(levels + its orders) */
+            nanosleep(&ts, NULL);
+        }
+    }
+    return VX_TIMEOUT;
+}
+
+void vx_pipeline_view_exit(vx_pipeline *p) {
+    /* release: every read inside happens before the book stage's seq_cst load that sees the
+     * count drop (and so before the recenter it then makes) */
+    atomic_fetch_sub_explicit(&p->view_readers, 1, memory_order_release);
+}
+
+int vx_pipe_view_close(vx_pipeline *p) {
+    /* seq_cst: raise the flag, then look for readers (the Dekker pair with view_enter) */
+    atomic_store_explicit(&p->view_closed, 1, memory_order_seq_cst);
+    if (atomic_load_explicit(&p->view_readers, memory_order_seq_cst) == 0) return 1;
+    /* release: pairs with the seq_cst flag load of a reader's next attempt */
+    atomic_store_explicit(&p->view_closed, 0, memory_order_release);
+    return 0;
+}
+
+void vx_pipe_view_open(vx_pipeline *p) {
+    /* release: the recenter's writes happen before a reader that sees the flag down reads */
+    atomic_store_explicit(&p->view_closed, 0, memory_order_release);
+}
 
 uint32_t vx_pipeline_check_conservation(const vx_pipeline_counters *c, uint32_t sinks) {
     uint32_t bad = 0;

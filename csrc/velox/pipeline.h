@@ -171,6 +171,13 @@ typedef struct vx_pipeline_config {
     vx_pipeline_records records;     /* VX_RECORDS_TXN (default) or VX_RECORDS_MBO (see above) */
     uint32_t mbo_instruments;        /* MBO: books, instrument ids 0 .. n-1, [1, 65536] (1) */
     uint32_t mbo_max_orders;         /* MBO: live orders the table holds, [1, 2^30] (2^20) */
+    uint32_t mbo_follow;             /* MBO: 1 (default) = the book stage recenters a book whose
+                                        market nears an edge of its window or leaves it
+                                        (vx_mbo_set_follow after each batch, before the user
+                                        stages run; amortised: its work never runs more than one
+                                        recenter ahead of the events applied; never while a
+                                        live-view reader is inside vx_pipeline_view_enter/_exit,
+                                        then deferred, counted); 0 = windows stay put */
 } vx_pipeline_config;
 
 /* One user stage's counters (cfg.user_stages[i]). */
@@ -189,6 +196,9 @@ typedef struct vx_pipeline_counters {
     uint64_t rejected;          /* book: refused by vx_book_apply */
     uint64_t traded;            /* book: accepted transactions that traded */
     uint64_t cas_timeouts;      /* book: VX_TIMEOUT results of vx_book_apply */
+    uint64_t recenters;         /* book (MBO, mbo_follow): books recentered on their market */
+    uint64_t recenters_deferred;/* book (MBO, mbo_follow): follow passes put off because a
+                                   live-view reader was inside the gate */
     uint64_t bundled;           /* bundler: transactions put into bundles */
     uint64_t bundles;           /* bundler: bundles closed */
     uint64_t bundles_timed_out; /* bundler: closed by the timeout (subset of bundles) */
@@ -274,6 +284,17 @@ const vx_book *vx_pipeline_book(const vx_pipeline *p);
  * the live view: vx_mbo_set_reader and mbo.h's readers only, from any thread, while it runs
  * (mbo.h's reader contract). Valid until vx_pipeline_destroy. */
 const vx_mbo_set *vx_pipeline_mbo(const vx_pipeline *p);
+
+/* The live view's gate around the MBO books (cfg.mbo_follow moves their windows, which no
+ * reader may overlap). A reader thread brackets its reads with enter / exit; the book stage
+ * recenters only while no reader is inside, and a reader waits (bounded) while it does.
+ * enter: VX_OK (inside: call exit), VX_TIMEOUT when a recenter held the gate for every one of
+ * VX_PIPELINE_VIEW_ATTEMPTS tries (backing off up to ~1 ms each; not inside). A Dekker pair of
+ * seq_cst atomics: the reader announces itself then checks the flag, the book stage raises the
+ * flag then checks for readers, so at least one of them sees the other. Any thread; nests. */
+enum { VX_PIPELINE_VIEW_ATTEMPTS = 200 };
+vx_status vx_pipeline_view_enter(vx_pipeline *p);
+void vx_pipeline_view_exit(vx_pipeline *p);
 
 /* Asks every stage to quit at once without draining (any thread; idempotent). */
 void vx_pipeline_abandon(vx_pipeline *p);

@@ -89,6 +89,29 @@ static uint32_t user_stages_batch(vx_pipeline *p, book_state *s, uint64_t now, u
     return put;
 }
 
+/* Most events of follow credit a quiet stretch banks: a burst of recenters after it costs at
+ * most this much work before the credit runs out. */
+#define FOLLOW_CREDIT_MAX ((int64_t)1 << 16)
+
+/* cfg.mbo_follow: recenters the books whose market nears an edge of its window or left it,
+ * while no live-view reader is inside the gate. Amortised: the work done runs at most one
+ * recenter ahead of the events applied (credit), so hostile input cannot make the stage
+ * spend more than O(1) per event on it. */
+static void follow_market(vx_pipeline *p, book_state *s, uint32_t events) {
+    s->follow_credit += events;
+    if (s->follow_credit > FOLLOW_CREDIT_MAX) s->follow_credit = FOLLOW_CREDIT_MAX;
+    if (s->follow_credit <= 0 || !vx_mbo_set_follow_pending(p->mbo)) return;
+    if (!vx_pipe_view_close(p)) { /* a reader is inside: next batch */
+        counter_add(&s->recenters_deferred, 1);
+        return;
+    }
+    uint64_t work = 0;
+    uint32_t moved = vx_mbo_set_follow(p->mbo, (uint64_t)s->follow_credit, &work);
+    vx_pipe_view_open(p);
+    s->follow_credit -= (int64_t)work; /* work <= credit + one recenter's (< 2^31 + 2^21) */
+    if (moved) counter_add(&s->recenters, moved);
+}
+
 /* An MBO pipeline's turn: applies the peeked events to the set of books; the user stage sees
  * the applied ones and only its orders go on to the bundler (events are not bundled). */
 static uint32_t mbo_turn(vx_pipeline *p, book_state *s, const vx_ring_span *in) {
@@ -122,6 +145,7 @@ static uint32_t mbo_turn(vx_pipeline *p, book_state *s, const vx_ring_span *in) 
         applied++;
         traded += e->action == VX_MBO_EXECUTE;
     }
+    if (p->cfg.mbo_follow) follow_market(p, s, n); /* before the stages: they see it moved */
     if (events && applied) {
         span_walk wout = walk_start(&out);
         pushed = user_stages_batch(p, s, now, applied, &wout, 0, room, &dropped);

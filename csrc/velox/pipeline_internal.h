@@ -78,6 +78,8 @@ typedef struct book_state {
     uint64_t pushed;           /* txns pushed into ring_mid: index into book_exit_tsc */
     int done;
     vx_counter applied, rejected, traded, cas_timeouts, drops;
+    vx_counter recenters, recenters_deferred;
+    int64_t follow_credit;     /* events applied minus follow work done (mbo_follow) */
     /* the user stages (cfg.user_stages), hosted by the book stage's thread */
     int user_inited;           /* every stage's init has run */
     uint32_t user_live;        /* stages whose init accepted: the book reserves room for
@@ -141,6 +143,10 @@ struct vx_pipeline {
     alignas(VX_PIPE_LINE) _Atomic uint32_t stop;   /* set by vx_pipeline_stop */
     _Atomic uint32_t source_closed;                /* set by vx_pipeline_close_source */
     _Atomic uint32_t abandon;                      /* set by vx_pipeline_abandon */
+    /* the live view's gate (vx_pipeline_view_enter): readers inside, and the book stage's
+     * "recentering" flag; seq_cst on both sides (a Dekker pair, see pipeline.h) */
+    alignas(VX_PIPE_LINE) _Atomic uint32_t view_readers;
+    _Atomic uint32_t view_closed;
     alignas(VX_PIPE_LINE) _Atomic uint32_t stage_done[VX_STAGES];
     _Atomic uint32_t threads_running;
     vx_counter pin_failures;                       /* RMW: several threads add */
@@ -245,5 +251,9 @@ uint32_t vx_pipe_book_turn(vx_pipeline *p);    /* pipeline_book.c */
 void vx_pipe_user_stages_finish(vx_pipeline *p);
 uint32_t vx_pipe_bundler_turn(vx_pipeline *p); /* pipeline_bundler.c */
 uint32_t vx_pipe_output_turn(vx_pipeline *p);  /* pipeline_sink.c */
+/* The book stage's side of the live view's gate (pipeline.c): close returns 1 when no reader
+ * is inside (the gate is then closed: recenter, then open), 0 when one is (left open). */
+int vx_pipe_view_close(vx_pipeline *p);
+void vx_pipe_view_open(vx_pipeline *p);
 
 #endif

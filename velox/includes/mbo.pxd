@@ -77,6 +77,8 @@ cdef extern from "velox/mbo.h" nogil:
     vx_status vx_mbo_order(const vx_mbo_book *book, uint64_t order_id, vx_mbo_order_info *out)
     vx_status vx_mbo_queue_position(const vx_mbo_book *book, uint64_t order_id, uint64_t *ahead)
     vx_status vx_mbo_recenter(vx_mbo_book *book, int64_t new_base)
+    uint32_t vx_mbo_follow(vx_mbo_book *book, uint64_t budget, uint64_t *work)
+    bint vx_mbo_follow_pending(const vx_mbo_book *book)
     void vx_mbo_counters_read(const vx_mbo_book *book, vx_mbo_counters *out)
     uint64_t vx_mbo_digest(const vx_mbo_book *book)
     vx_status vx_mbo_verify_invariants(const vx_mbo_book *book, const char **why)

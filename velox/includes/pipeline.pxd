@@ -84,6 +84,7 @@ cdef extern from "velox/pipeline.h" nogil:
         vx_pipeline_records records
         uint32_t mbo_instruments
         uint32_t mbo_max_orders
+        uint32_t mbo_follow
 
     ctypedef struct vx_pipeline_stage_counters:
         uint64_t batches
@@ -98,6 +99,8 @@ cdef extern from "velox/pipeline.h" nogil:
         uint64_t rejected
         uint64_t traded
         uint64_t cas_timeouts
+        uint64_t recenters
+        uint64_t recenters_deferred
         uint64_t bundled
         uint64_t bundles
         uint64_t bundles_timed_out
@@ -145,6 +148,8 @@ cdef extern from "velox/pipeline.h" nogil:
     void vx_pipeline_close_source(vx_pipeline *p)
     const vx_book *vx_pipeline_book(const vx_pipeline *p)
     const vx_mbo_set *vx_pipeline_mbo(const vx_pipeline *p)
+    vx_status vx_pipeline_view_enter(vx_pipeline *p) nogil
+    void vx_pipeline_view_exit(vx_pipeline *p) nogil
     uint32_t vx_pipeline_check_conservation(const vx_pipeline_counters *c, uint32_t sinks)
     uint64_t vx_pipeline_memory_bytes(const vx_pipeline *p)
     uint64_t vx_pipeline_book_digest(const vx_pipeline *p)
