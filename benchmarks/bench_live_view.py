@@ -16,8 +16,12 @@ provisional.
 day from velox.feedgen, levels=4096, follow_market on), the poller reading best_bid +
 best_ask + depth(10) + order(id) through the live view's gate (pipeline.h
 vx_pipeline_view_enter: two seq_cst atomics per read on the reader's side, one flag check
-per follow pass on the book stage's). The verdict also weighs the rounds' spread: "met" only
-when the median cost plus the ratios' interquartile range is <= 5 %.
+per follow pass on the book stage's).
+
+Verdict: the median ratio with its 95 % confidence notch, median +- 1.58 x IQR / sqrt(rounds)
+(McGill, Tukey & Larsen 1978): "met" when the whole notch is >= 0.95, "NOT met" when it is
+all below, else "unresolved". This shared VM's round-to-round spread is +-20-30 %, so many
+short rounds (--rounds 31) resolve more than a few long ones.
 """
 
 import argparse
@@ -36,7 +40,7 @@ def one_run(n, polls_per_s, mbo=None):
     else:
         p = Pipeline(input=f"mbo:{mbo[0]}", on_full="block", bundle_timeout_us=0, levels=4096)
     stop = threading.Event()
-    polls = [0]
+    polls, timeouts = [0], [0]
 
     def poller():
         period = 1.0 / polls_per_s
@@ -45,7 +49,10 @@ def one_run(n, polls_per_s, mbo=None):
         while not stop.is_set():
             book.best_bid(), book.best_ask(), book.depth(10)
             if mbo is not None:
-                book.order(mbo[1][polls[0] % len(mbo[1])])
+                try:
+                    book.order(mbo[1][polls[0] % len(mbo[1])])
+                except TimeoutError:  # documented: the book thread rewrote it 64 times
+                    timeouts[0] += 1
             polls[0] += 1
             nxt += period
             delay = nxt - time.perf_counter()
@@ -66,6 +73,8 @@ def one_run(n, polls_per_s, mbo=None):
     report = p.stop()
     assert report["conservation_ok"], report["conservation_failures"]
     applied = report["counters"]["applied"] + report["counters"]["rejected"]
+    if timeouts[0]:
+        print(f"    (order() timed out {timeouts[0]} of {polls[0]} polls: seqlock retries)")
     return applied / wall, polls[0] / wall
 
 
@@ -107,11 +116,11 @@ def main():
           f"{statistics.median(polled_all) / 1e6:.2f} M txn/s at {statistics.median(rates):.0f} "
           f"polls/s; median ratio {med:.3f} (cost {100 * (1 - med):.1f} %)")
     q = statistics.quantiles(ratios, n=4) if len(ratios) >= 4 else [med, med, med]
-    noise = q[2] - q[0]
-    verdict = ("met" if med - noise >= 0.95 else "NOT met" if med + noise < 0.95 else
+    notch = 1.58 * (q[2] - q[0]) / len(ratios) ** 0.5
+    verdict = ("met" if med - notch >= 0.95 else "NOT met" if med + notch < 0.95 else
                "unresolved")
-    print(f"target: live view costs <= 5 % -> {verdict} (median ratio {med:.3f}, "
-          f"ratios' IQR {noise:.3f})")
+    print(f"target: live view costs <= 5 % -> {verdict} (median ratio {med:.3f}, 95 % notch "
+          f"[{med - notch:.3f}, {med + notch:.3f}], ratios' IQR {q[2] - q[0]:.3f})")
 
 
 if __name__ == "__main__":

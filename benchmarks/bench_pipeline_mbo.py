@@ -2,6 +2,7 @@
 in one run.
 
     python benchmarks/bench_pipeline_mbo.py            (5 rounds; --rounds N, --n EVENTS)
+    python benchmarks/bench_pipeline_mbo.py --rounds 31 --n 1000000   (resolves the strategy's ns)
 
 Measured (medians over interleaved rounds; one symbol's LOBSTER-representable day from
 velox.feedgen, written as a raw MBO_DTYPE file; block mode, unpaced, no bundle timeout, output
@@ -105,14 +106,18 @@ def main():
     print(f"  target replay -> MBO book -> no-op stage -> file >= 20 M events/s: "
           f"{'met' if noop >= 20e6 else 'NOT met'} ({noop / 1e6:.2f} M/s)")
     extra = 1e9 / strat - 1e9 / noop
-    # resolution: the interquartile range of the no-op rounds' ns/event; a difference inside
-    # it is not a measurement
-    q = statistics.quantiles([1e9 / x for x in res[names[1]]], n=4) if args.rounds >= 4 else [0, 0, 0]
-    noise = q[2] - q[0]
-    verdict = ("met" if extra + noise <= 5 else "NOT met" if extra - noise > 5 else
-               "unresolved")
+
+    def notch(rates):  # 95 % confidence half-width of a median (McGill, Tukey & Larsen 1978)
+        if len(rates) < 4:
+            return float("inf")
+        q = statistics.quantiles([1e9 / x for x in rates], n=4)
+        return 1.58 * (q[2] - q[0]) / len(rates) ** 0.5
+
+    # the difference of two medians: their notches combined
+    ci = (notch(res[names[1]]) ** 2 + notch(res[names[2]]) ** 2) ** 0.5
+    verdict = "met" if extra + ci <= 5 else "NOT met" if extra - ci > 5 else "unresolved"
     print(f"  target imbalance stage <= 5 ns/event over the no-op: {verdict} "
-          f"({extra:+.1f} ns/event; no-op rounds' IQR {noise:.1f} ns/event)")
+          f"({extra:+.1f} +- {ci:.1f} ns/event, 95 % notches of the two medians combined)")
     print(f"  3 more noop stages: {1e9 / med[names[3]] - 1e9 / noop:+.1f} ns/event over one")
     print(f"  pipeline (noop) vs a Python loop of apply: {noop / med[names[5]]:.1f}x; vs "
           f"MboBook.apply_many alone: {noop / med[names[4]]:.2f}")
