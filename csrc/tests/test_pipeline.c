@@ -868,7 +868,9 @@ static void test_mbo_pipeline_follows_the_market(void) {
             CHECK(fc.mismatches == 0 && fc.compared == 2 * fc.batches);
             CHECK(k.recenters >= n / 16 / 64 && k.recenters_deferred == 0);
         } else if (variant == 1) {
-            CHECK(k.recenters > 0 && a.view_reads > 0);
+            /* the reader may hold the gate at every try (TSan, 2 CPUs): then each follow
+             * pass is put off, counted, never made under a read */
+            CHECK(k.recenters + k.recenters_deferred > 0 && a.view_reads > 0);
             /* a put-off recenter may leave the market outside for the batches until the next */
             CHECK(fc.mismatches <= 2 * (k.recenters_deferred + 1) * fc.batches);
         } else {
