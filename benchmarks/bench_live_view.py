@@ -15,7 +15,7 @@ provisional.
 --mbo: the same A/B over a market-by-order replay (``input="mbo:PATH"`` of a LOBSTER-like
 day from velox.feedgen, levels=4096, follow_market on), the poller reading best_bid +
 best_ask + depth(10) + order(id) through the live view's gate (pipeline.h
-vx_pipeline_view_enter: two seq_cst atomics per read on the reader's side, one flag check
+vx_pipeline_view_enter: two atomic RMWs per read on the reader's side, one compare-and-swap
 per follow pass on the book stage's).
 
 Verdict: the median ratio with its 95 % confidence notch, median +- 1.58 x IQR / sqrt(rounds)

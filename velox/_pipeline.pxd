@@ -4,7 +4,9 @@
 #     from velox.includes.pipeline cimport vx_pipeline_read_counters, vx_pipeline_counters
 cimport cython
 
-from velox.includes.mbo cimport vx_mbo_book
+from libc.stdint cimport uint64_t
+
+from velox.includes.mbo cimport vx_mbo_book, vx_mbo_order_info
 from velox.includes.pipeline cimport vx_pipeline, vx_pipeline_config
 
 cdef class NativePipeline:
@@ -25,6 +27,8 @@ cdef class NativePipeline:
     cdef int _release_external(self) except -1
     cdef const vx_mbo_book *_mbo_book(self, object instrument) except NULL
     cdef int _view_enter(self, str what) except -1
+    cdef int _lookup(self, str what, object order_id, object instrument,
+                     vx_mbo_order_info *info, uint64_t *ahead) except -1
     cdef int _release_rings_locked(self) except -1
     cdef int _claim_ring(self, object ring, bint producer, str what) except -1
     cdef int _release_ring(self, object ring, bint producer) except -1

@@ -365,19 +365,8 @@ cdef class NativePipeline:
         """records='mbo': the live order `order_id` of `instrument`'s book as a dict (order_id,
         price, qty, side, in_window, ts), or None if that book does not hold it. A seqlock
         read (mbo.h): never a torn order; TimeoutError if the book thread kept rewriting it."""
-        self._need_mbo("order")
-        cdef uint64_t oid = _int_in("order_id", order_id, 0, _U64)
-        cdef const vx_mbo_book *b = self._mbo_book(instrument)
         cdef vx_mbo_order_info info
-        cdef vx_status st
-        self._view_enter("order")
-        try:
-            st = vx_mbo_order(b, oid, &info)
-        finally:
-            vx_pipeline_view_exit(self.p)
-        if st == VX_TIMEOUT:
-            raise TimeoutError(f"order({order_id!r}): the book thread rewrote it on every read")
-        if st != VX_OK:
+        if self._lookup("order", order_id, instrument, &info, NULL) != VX_OK:
             return None
         return {"order_id": info.order_id, "price": info.price, "qty": info.qty,
                 "side": info.side, "in_window": bool(info.in_window), "ts": info.ts}
@@ -385,19 +374,27 @@ cdef class NativePipeline:
     def queue_position(self, order_id, instrument=0):
         """records='mbo': lots ahead of `order_id` in its level's queue, or None if unknown
         (or outside the book's window)."""
-        self._need_mbo("queue_position")
+        cdef uint64_t ahead = 0
+        if self._lookup("queue_position", order_id, instrument, NULL, &ahead) != VX_OK:
+            return None
+        return ahead
+
+    cdef int _lookup(self, str what, object order_id, object instrument,
+                     vx_mbo_order_info *info, uint64_t *ahead) except -1:
+        """order (info) or queue_position (ahead) of a live MBO order, inside the gate: its
+        vx_status (>= 0); TimeoutError when the book thread rewrote it on every read."""
+        self._need_mbo(what)
         cdef uint64_t oid = _int_in("order_id", order_id, 0, _U64)
         cdef const vx_mbo_book *b = self._mbo_book(instrument)
-        cdef uint64_t ahead = 0
         cdef vx_status st
-        self._view_enter("queue_position")
+        self._view_enter(what)
         try:
-            st = vx_mbo_queue_position(b, oid, &ahead)
+            st = vx_mbo_order(b, oid, info) if info != NULL else vx_mbo_queue_position(b, oid, ahead)
         finally:
             vx_pipeline_view_exit(self.p)
         if st == VX_TIMEOUT:
-            raise TimeoutError(f"queue_position({order_id!r}): the book thread rewrote it on every read")
-        return ahead if st == VX_OK else None
+            raise TimeoutError(f"{what}({order_id!r}): the book thread rewrote it on every read")
+        return st
 
     def _need_mbo(self, what):
         if self.cfg.records != VX_RECORDS_MBO:

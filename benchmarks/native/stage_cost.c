@@ -1,13 +1,23 @@
 /* stage_cost.c — instruction cost of hosting a user stage (velox/stage.h), load-independent
- * under callgrind: the synthetic pipeline, unpaced, block mode, one thread, N transactions,
- * with no stage / the builtin noop / the builtin imbalance stage.
+ * under callgrind: the pipeline, unpaced, block mode, one pipeline thread, with no stage /
+ * the builtin noop / the builtin imbalance stage, over either
+ *   N       the synthetic transaction flow (N transactions, L2 book, logical timestamps), or
+ *   mbo:PATH a raw MBO_DTYPE file (e.g. velox.feedgen.lobster_events(n).tofile(PATH)) fed
+ *           through a source ring by a feeder thread into the market-by-order books
+ *           (levels 4096, tick 0.01, follow_market on; the feeder's share is the same in
+ *           every run).
  *
  *   S=csrc; gcc -std=c11 -O3 -DNDEBUG -D_GNU_SOURCE -I$S -flto=auto benchmarks/native/stage_cost.c \
- *       $S/velox/pipeline*.c $S/velox/stage_builtin.c $S/velox/orderbook.c $S/velox/ring.c \
- *       $S/velox/histogram.c $S/velox/tsc.c $S/velox/types.c -o build/stage_cost -pthread -lm
+ *       $S/velox/pipeline*.c $S/velox/stage_builtin.c $S/velox/orderbook.c $S/velox/mbo.c \
+ *       $S/velox/ring.c $S/velox/histogram.c $S/velox/tsc.c $S/velox/types.c \
+ *       -o build/stage_cost -pthread -lm
  *   for k in none noop imbalance; do valgrind --tool=callgrind build/stage_cost 1000000 $k; done
- *   (instructions / N = per transaction; differences = the stage's cost)
+ *   for k in none noop imbalance; do valgrind --tool=callgrind build/stage_cost mbo:PATH $k; done
+ *   (instructions / records = per record, or callgrind_annotate --inclusive=yes for the
+ *   book stage's vx_pipe_book_turn alone; differences = the stage's cost)
  */
+#include <pthread.h>
+#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,30 +27,84 @@
 #include "velox/stage_builtin.h"
 #include "velox/tsc.h"
 
+typedef struct {
+    vx_ring *ring;
+    vx_pipeline *p;
+    const vx_mbo *ev;
+    size_t n;
+} feeder;
+
+static void *feed(void *a_) {
+    feeder *a = a_;
+    for (size_t i = 0; i < a->n;) { /* bounded: each round pushes or yields */
+        uint32_t got = 0;
+        (void)vx_ring_push_n(a->ring, a->ev + i, (uint32_t)(a->n - i < 4096 ? a->n - i : 4096), &got);
+        if (got) i += got;
+        else sched_yield();
+    }
+    vx_pipeline_close_source(a->p);
+    return NULL;
+}
+
+static vx_mbo *read_events(const char *path, size_t *n) {
+    FILE *f = fopen(path, "rb");
+    if (!f) return perror(path), NULL;
+    fseek(f, 0, SEEK_END);
+    *n = (size_t)ftell(f) / sizeof(vx_mbo);
+    rewind(f);
+    vx_mbo *ev = malloc(*n * sizeof *ev);
+    if (ev && fread(ev, sizeof *ev, *n, f) != *n) {
+        free(ev);
+        ev = NULL;
+    }
+    fclose(f);
+    return ev;
+}
+
 int main(int argc, char **argv) {
-    uint64_t n = argc > 1 ? strtoull(argv[1], NULL, 10) : 1000000;
+    const char *what = argc > 1 ? argv[1] : "1000000";
     const char *kind = argc > 2 ? argv[2] : "none";
+    const int mbo = strncmp(what, "mbo:", 4) == 0;
     vx_pipeline_config c;
     vx_pipeline_config_default(&c);
     c.ticks_per_ns = vx_tsc_calibrate(20 * 1000 * 1000);
     c.rate_per_s = 0;
-    c.max_txns = n;
     c.on_full = VX_ON_FULL_BLOCK;
     c.bundle_timeout_ns = 0;
     c.logical_timestamps = 1;
     c.thread_count = 1;
     memset(c.stage_thread, 0, sizeof c.stage_thread);
     c.thread_cpu[0] = -1;
-    c.wait = VX_WAIT_SPIN;
+    c.wait = mbo ? VX_WAIT_YIELD : VX_WAIT_SPIN; /* mbo: the feeder thread needs the CPU too */
+    size_t n = 0;
+    vx_mbo *ev = NULL;
+    vx_ring *ring = NULL;
+    if (mbo) {
+        if (!(ev = read_events(what + 4, &n))) return 2;
+        if (vx_ring_create(1 << 16, sizeof(vx_mbo), &ring) != VX_OK) return 1;
+        c.records = VX_RECORDS_MBO;
+        c.source_ring = ring;
+        c.levels = 4096;
+        c.tick_size = 1000000; /* 0.01 */
+    } else {
+        c.max_txns = strtoull(what, NULL, 10);
+    }
     vx_builtin_stage st;
     if (strcmp(kind, "none") != 0) {
         vx_builtin_kind k = strcmp(kind, "noop") == 0 ? VX_BUILTIN_NOOP : VX_BUILTIN_IMBALANCE;
         vx_builtin_stage_init(&st, k, 2);
-        c.user_stage = &st.table;
+        c.user_stages[0] = &st.table;
+        c.user_stage_count = 1;
     }
     vx_pipeline *p = NULL;
     if (vx_pipeline_create(&c, &p) != VX_OK) return 1;
     vx_pipeline_start(p);
+    if (mbo) {
+        feeder a = {ring, p, ev, n};
+        pthread_t t;
+        pthread_create(&t, NULL, feed, &a);
+        pthread_join(t, NULL);
+    }
     while (!vx_pipeline_finished(p)) {
         struct timespec ts = {0, 1000000};
         nanosleep(&ts, NULL);
@@ -48,10 +112,13 @@ int main(int argc, char **argv) {
     vx_pipeline_join(p);
     vx_pipeline_counters k;
     vx_pipeline_read_counters(p, &k);
-    printf("%s: generated %llu applied %llu emitted %llu bundled %llu conservation %s\n", kind,
-           (unsigned long long)k.generated, (unsigned long long)k.applied,
-           (unsigned long long)k.user_emitted, (unsigned long long)k.bundled,
+    printf("%s: generated %llu applied %llu emitted %llu bundled %llu recenters %llu "
+           "conservation %s\n", kind, (unsigned long long)k.generated,
+           (unsigned long long)k.applied, (unsigned long long)k.user_emitted,
+           (unsigned long long)k.bundled, (unsigned long long)k.recenters,
            vx_pipeline_check_conservation(&k, 0) ? "FAILED" : "ok");
     vx_pipeline_destroy(p);
+    vx_ring_destroy(ring);
+    free(ev);
     return 0;
 }

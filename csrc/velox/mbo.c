@@ -869,7 +869,6 @@ vx_status vx_mbo_recenter(vx_mbo_book *b, int64_t new_base) {
 static vx_status recenter(vx_mbo_book *b, int64_t new_base, uint64_t *walked) {
     struct table *t = b->t;
     *walked = 0;
-    b->beyond[0] = b->beyond[1] = false; /* the window moves: re-learnt from later ADDs */
     if (!is_placed(b)) {
         vx_ladder_geometry g;
         if (vx_ladder_init(&g, b->g.levels, VX_MBO_MAX_LEVELS, b->g.tick, new_base) != VX_OK)
@@ -877,7 +876,7 @@ static vx_status recenter(vx_mbo_book *b, int64_t new_base, uint64_t *walked) {
         b->g = g;
         atomic_store_explicit(&b->placed, true, memory_order_release); /* pairs with is_placed */
         bump(&t->recenters, 1);
-        return VX_OK;
+        return VX_OK; /* unplaced: it held no order, so nothing rests beyond it */
     }
     int64_t shift;
     vx_status st = vx_ladder_shift(&b->g, new_base, &shift);
@@ -992,6 +991,7 @@ static vx_status recenter(vx_mbo_book *b, int64_t new_base, uint64_t *walked) {
     }
     bump(&t->dropped_seeded_qty, dropped);
     bump(&t->recenters, 1);
+    b->beyond[0] = b->beyond[1] = false; /* the window moved: re-learnt from later ADDs */
     return VX_OK;
 }
 

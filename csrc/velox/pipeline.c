@@ -13,8 +13,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
-
-#include "velox/backoff.h"
 #include <unistd.h>
 #ifdef __linux__
 #include <sys/prctl.h>
@@ -466,43 +464,43 @@ const vx_book *vx_pipeline_book(const vx_pipeline *p) { return p->book; }
 
 const vx_mbo_set *vx_pipeline_mbo(const vx_pipeline *p) { return p->mbo; }
 
+/* view_gate: VIEW_CLOSED while the book stage recenters; the low bits count the readers
+ * inside. One word, every access an RMW: the RMWs on it are totally ordered, so "a reader
+ * got in" and "the book stage closed it" exclude each other without seq_cst. */
+#define VIEW_CLOSED 0x80000000u
+
 vx_status vx_pipeline_view_enter(vx_pipeline *p) {
-    vx_backoff b;
-    vx_backoff_init(&b);
+    vx_ring_backoff b = {0};
     for (uint32_t attempt = 0; attempt < VX_PIPELINE_VIEW_ATTEMPTS; attempt++) { /* bounded */
-        /* seq_cst: the Dekker pair with vx_pipe_view_close (announce, then check the flag) */
-        atomic_fetch_add_explicit(&p->view_readers, 1, memory_order_seq_cst);
-        if (!atomic_load_explicit(&p->view_closed, memory_order_seq_cst)) return VX_OK;
-        /* release: our reads (none yet) before it; the book stage's seq_cst load pairs */
-        atomic_fetch_sub_explicit(&p->view_readers, 1, memory_order_release);
-        if (!vx_backoff_is_completed(&b)) {
-            vx_backoff_snooze(&b);
-        } else {
-            struct timespec ts = {0, 100000}; /* 100 us: a recenter is O(levels + its orders) */
-            nanosleep(&ts, NULL);
-        }
+        /* acquire: pairs with the release in vx_pipe_view_open (a recenter's writes happen
+         * before the reads we then make) */
+        if (!(atomic_fetch_add_explicit(&p->view_gate, 1, memory_order_acquire) & VIEW_CLOSED))
+            return VX_OK;
+        /* relaxed: we read nothing; the book stage does not wait for this count */
+        atomic_fetch_sub_explicit(&p->view_gate, 1, memory_order_relaxed);
+        vx_ring_backoff_pause(&b); /* spin, yield, then sleeps up to 100 us */
     }
     return VX_TIMEOUT;
 }
 
 void vx_pipeline_view_exit(vx_pipeline *p) {
-    /* release: every read inside happens before the book stage's seq_cst load that sees the
-     * count drop (and so before the recenter it then makes) */
-    atomic_fetch_sub_explicit(&p->view_readers, 1, memory_order_release);
+    /* release: our reads happen before the book stage's acquire CAS that sees the count 0
+     * (and so before the recenter it then makes) */
+    atomic_fetch_sub_explicit(&p->view_gate, 1, memory_order_release);
 }
 
 int vx_pipe_view_close(vx_pipeline *p) {
-    /* seq_cst: raise the flag, then look for readers (the Dekker pair with view_enter) */
-    atomic_store_explicit(&p->view_closed, 1, memory_order_seq_cst);
-    if (atomic_load_explicit(&p->view_readers, memory_order_seq_cst) == 0) return 1;
-    /* release: pairs with the seq_cst flag load of a reader's next attempt */
-    atomic_store_explicit(&p->view_closed, 0, memory_order_release);
-    return 0;
+    uint32_t open_and_empty = 0;
+    /* acquire: pairs with the readers' release exits (the release sequence of RMWs ends in
+     * the 0 we replace); relaxed on failure: nothing is read */
+    return atomic_compare_exchange_strong_explicit(&p->view_gate, &open_and_empty, VIEW_CLOSED,
+                                                   memory_order_acquire, memory_order_relaxed);
 }
 
 void vx_pipe_view_open(vx_pipeline *p) {
-    /* release: the recenter's writes happen before a reader that sees the flag down reads */
-    atomic_store_explicit(&p->view_closed, 0, memory_order_release);
+    /* release: pairs with the acquire fetch_add of a reader that then finds the gate open;
+     * fetch_and keeps the count of readers backing out meanwhile */
+    atomic_fetch_and_explicit(&p->view_gate, ~VIEW_CLOSED, memory_order_release);
 }
 
 uint32_t vx_pipeline_check_conservation(const vx_pipeline_counters *c, uint32_t sinks) {

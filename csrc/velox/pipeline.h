@@ -289,9 +289,11 @@ const vx_mbo_set *vx_pipeline_mbo(const vx_pipeline *p);
  * reader may overlap). A reader thread brackets its reads with enter / exit; the book stage
  * recenters only while no reader is inside, and a reader waits (bounded) while it does.
  * enter: VX_OK (inside: call exit), VX_TIMEOUT when a recenter held the gate for every one of
- * VX_PIPELINE_VIEW_ATTEMPTS tries (backing off up to ~1 ms each; not inside). A Dekker pair of
- * seq_cst atomics: the reader announces itself then checks the flag, the book stage raises the
- * flag then checks for readers, so at least one of them sees the other. Any thread; nests. */
+ * VX_PIPELINE_VIEW_ATTEMPTS tries (vx_ring_backoff_pause between them: spin, yield, then
+ * sleeps up to 100 us, ~20 ms in all; not inside). One atomic word holds a "closed" bit and
+ * the readers' count: a reader gets in with a fetch_add that finds the bit clear, the book
+ * stage closes with a CAS from 0 (no reader inside), so the two exclude each other with
+ * acquire / release RMWs alone. Any thread; nests. */
 enum { VX_PIPELINE_VIEW_ATTEMPTS = 200 };
 vx_status vx_pipeline_view_enter(vx_pipeline *p);
 void vx_pipeline_view_exit(vx_pipeline *p);

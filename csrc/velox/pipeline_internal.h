@@ -143,10 +143,9 @@ struct vx_pipeline {
     alignas(VX_PIPE_LINE) _Atomic uint32_t stop;   /* set by vx_pipeline_stop */
     _Atomic uint32_t source_closed;                /* set by vx_pipeline_close_source */
     _Atomic uint32_t abandon;                      /* set by vx_pipeline_abandon */
-    /* the live view's gate (vx_pipeline_view_enter): readers inside, and the book stage's
-     * "recentering" flag; seq_cst on both sides (a Dekker pair, see pipeline.h) */
-    alignas(VX_PIPE_LINE) _Atomic uint32_t view_readers;
-    _Atomic uint32_t view_closed;
+    /* the live view's gate (vx_pipeline_view_enter): the book stage's "recentering" bit and
+     * the count of readers inside, one word changed only by RMWs (pipeline.c) */
+    alignas(VX_PIPE_LINE) _Atomic uint32_t view_gate;
     alignas(VX_PIPE_LINE) _Atomic uint32_t stage_done[VX_STAGES];
     _Atomic uint32_t threads_running;
     vx_counter pin_failures;                       /* RMW: several threads add */
