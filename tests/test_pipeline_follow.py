@@ -196,10 +196,22 @@ def test_pipeline_follows_a_drift_of_many_windows(tmp_path):
 
 
 def test_pipeline_live_view_polls_while_the_books_recenter(tmp_path):
+    """Every poll sees a sane book while the book stage recenters. The book stage never waits
+    for a reader: it defers a recenter while one is inside the gate (counted), so a poller
+    preempted inside it on a loaded 2-CPU machine can defer every recenter of a short run
+    (run 3 of the 2026-12-06 20-run loop: recenters 0). Each run must be error-free and try
+    to follow; up to 5 runs until one recenters under the poller."""
     ev = drift_events([1] * 1200 + [-1] * 1200, jump_every=97, jump=300)  # gaps too
-    r, _, reads, errors = run_pipeline(tmp_path, ev, levels=64, poll=True)
-    assert not errors and reads > 0
-    assert r["counters"]["recenters"] > 0
+    recentered = []
+    for _ in range(5):  # bounded; nearly always the first run
+        r, _, reads, errors = run_pipeline(tmp_path, ev, levels=64, poll=True)
+        c = r["counters"]
+        assert not errors and reads > 0
+        assert c["recenters"] + c["recenters_deferred"] > 0
+        recentered.append(c["recenters"])
+        if c["recenters"] > 0:
+            break
+    assert recentered[-1] > 0, recentered
 
 
 def test_follow_market_off_from_cli_and_toml_and_bad_values(tmp_path):

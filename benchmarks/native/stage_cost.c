@@ -6,6 +6,8 @@
  *           through a source ring by a feeder thread into the market-by-order books
  *           (levels 4096, tick 0.01, follow_market on; the feeder's share is the same in
  *           every run).
+ *   txn:PATH a raw TXN_DTYPE file fed the same way into the L2 book (what Pipeline.feed() and
+ *           a shm: source do: the source ring, ingress, book, bundler, file-less output).
  *
  *   S=csrc; gcc -std=c11 -O3 -DNDEBUG -D_GNU_SOURCE -I$S -flto=auto benchmarks/native/stage_cost.c \
  *       $S/velox/pipeline*.c $S/velox/stage_builtin.c $S/velox/orderbook.c $S/velox/mbo.c \
@@ -30,15 +32,16 @@
 typedef struct {
     vx_ring *ring;
     vx_pipeline *p;
-    const vx_mbo *ev;
-    size_t n;
+    const char *ev;
+    size_t n, elem;
 } feeder;
 
 static void *feed(void *a_) {
     feeder *a = a_;
     for (size_t i = 0; i < a->n;) { /* bounded: each round pushes or yields */
         uint32_t got = 0;
-        (void)vx_ring_push_n(a->ring, a->ev + i, (uint32_t)(a->n - i < 4096 ? a->n - i : 4096), &got);
+        (void)vx_ring_push_n(a->ring, a->ev + i * a->elem, (uint32_t)(a->n - i < 4096 ? a->n - i : 4096),
+                             &got);
         if (got) i += got;
         else sched_yield();
     }
@@ -46,14 +49,14 @@ static void *feed(void *a_) {
     return NULL;
 }
 
-static vx_mbo *read_events(const char *path, size_t *n) {
+static char *read_events(const char *path, size_t elem, size_t *n) {
     FILE *f = fopen(path, "rb");
     if (!f) return perror(path), NULL;
     fseek(f, 0, SEEK_END);
-    *n = (size_t)ftell(f) / sizeof(vx_mbo);
+    *n = (size_t)ftell(f) / elem;
     rewind(f);
-    vx_mbo *ev = malloc(*n * sizeof *ev);
-    if (ev && fread(ev, sizeof *ev, *n, f) != *n) {
+    char *ev = malloc(*n * elem);
+    if (ev && fread(ev, elem, *n, f) != *n) {
         free(ev);
         ev = NULL;
     }
@@ -64,7 +67,8 @@ static vx_mbo *read_events(const char *path, size_t *n) {
 int main(int argc, char **argv) {
     const char *what = argc > 1 ? argv[1] : "1000000";
     const char *kind = argc > 2 ? argv[2] : "none";
-    const int mbo = strncmp(what, "mbo:", 4) == 0;
+    const int mbo = strncmp(what, "mbo:", 4) == 0, txn = strncmp(what, "txn:", 4) == 0;
+    const size_t elem = mbo ? sizeof(vx_mbo) : sizeof(vx_txn);
     vx_pipeline_config c;
     vx_pipeline_config_default(&c);
     c.ticks_per_ns = vx_tsc_calibrate(20 * 1000 * 1000);
@@ -75,18 +79,20 @@ int main(int argc, char **argv) {
     c.thread_count = 1;
     memset(c.stage_thread, 0, sizeof c.stage_thread);
     c.thread_cpu[0] = -1;
-    c.wait = mbo ? VX_WAIT_YIELD : VX_WAIT_SPIN; /* mbo: the feeder thread needs the CPU too */
+    c.wait = mbo || txn ? VX_WAIT_YIELD : VX_WAIT_SPIN; /* a feeder thread needs the CPU too */
     size_t n = 0;
-    vx_mbo *ev = NULL;
+    char *ev = NULL;
     vx_ring *ring = NULL;
-    if (mbo) {
-        if (!(ev = read_events(what + 4, &n))) return 2;
-        if (vx_ring_create(1 << 16, sizeof(vx_mbo), &ring) != VX_OK) return 1;
-        c.records = VX_RECORDS_MBO;
+    if (mbo || txn) {
+        if (!(ev = read_events(what + 4, elem, &n))) return 2;
+        if (vx_ring_create(1 << 16, (uint32_t)elem, &ring) != VX_OK) return 1;
         c.source_ring = ring;
+    }
+    if (mbo) {
+        c.records = VX_RECORDS_MBO;
         c.levels = 4096;
         c.tick_size = 1000000; /* 0.01 */
-    } else {
+    } else if (!txn) {
         c.max_txns = strtoull(what, NULL, 10);
     }
     vx_builtin_stage st;
@@ -98,25 +104,29 @@ int main(int argc, char **argv) {
     }
     vx_pipeline *p = NULL;
     if (vx_pipeline_create(&c, &p) != VX_OK) return 1;
+    struct timespec t0, t1;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
     vx_pipeline_start(p);
-    if (mbo) {
-        feeder a = {ring, p, ev, n};
+    if (mbo || txn) {
+        feeder a = {ring, p, ev, n, elem};
         pthread_t t;
         pthread_create(&t, NULL, feed, &a);
         pthread_join(t, NULL);
     }
     while (!vx_pipeline_finished(p)) {
-        struct timespec ts = {0, 1000000};
+        struct timespec ts = {0, 100000};
         nanosleep(&ts, NULL);
     }
+    clock_gettime(CLOCK_MONOTONIC, &t1);
     vx_pipeline_join(p);
+    const double secs = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) * 1e-9;
     vx_pipeline_counters k;
     vx_pipeline_read_counters(p, &k);
     printf("%s: generated %llu applied %llu emitted %llu bundled %llu recenters %llu "
-           "conservation %s\n", kind, (unsigned long long)k.generated,
+           "conservation %s, %.2f M records/s (wall clock, start to finished)\n", kind, (unsigned long long)k.generated,
            (unsigned long long)k.applied, (unsigned long long)k.user_emitted,
            (unsigned long long)k.bundled, (unsigned long long)k.recenters,
-           vx_pipeline_check_conservation(&k, 0) ? "FAILED" : "ok");
+           vx_pipeline_check_conservation(&k, 0) ? "FAILED" : "ok", (double)k.generated / secs / 1e6);
     vx_pipeline_destroy(p);
     vx_ring_destroy(ring);
     free(ev);

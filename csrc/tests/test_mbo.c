@@ -519,6 +519,73 @@ static void test_writer_reader_stress(void) {
     free(s.events);
 }
 
+/* Robin Hood inserts and erases move other orders' index entries. A reader looking up an
+ * order that stays live the whole time must never be told it is unknown (VX_EINVAL): a probe
+ * that overlapped a shift has to retry (erase_seq), not answer. Anchors fill one 16-entry
+ * block of a small index; churn ids whose run hashes to the same block (found by the formula
+ * of hash_id in mbo.c, mirrored here) are added and deleted ahead of them, shifting every
+ * anchor one place on and back again on each add and delete. */
+typedef struct {
+    vx_mbo_book *book;
+    uint64_t first_anchor;
+    _Atomic int done;
+    uint64_t found, timeouts, misses;
+} anchor_reader;
+
+static void *anchor_reader_main(void *p) {
+    anchor_reader *r = p;
+    uint64_t k = 0;
+    /* acquire: pairs with the writer's release store of done */
+    while (!atomic_load_explicit(&r->done, memory_order_acquire)) {
+        uint64_t id = r->first_anchor + (k++ & 15), ahead;
+        vx_mbo_order_info info;
+        vx_status so = vx_mbo_order(r->book, id, &info);
+        if (so == VX_OK) {
+            r->found++;
+            if (info.order_id != id || info.qty != 1) r->misses++;
+        } else if (so == VX_TIMEOUT) {
+            r->timeouts++;
+        } else {
+            r->misses++; /* a live order reported unknown */
+        }
+        vx_status sq = vx_mbo_queue_position(r->book, id, &ahead);
+        if (sq != VX_OK && sq != VX_TIMEOUT) r->misses++;
+    }
+    return NULL;
+}
+
+static uint32_t block_of_run(uint64_t run, uint64_t mask) { /* mirrors hash_id's home */
+    return (uint32_t)((((run * UINT64_C(0x9E3779B97F4A7C15)) >> 32) << 4) & mask);
+}
+
+static void test_reader_never_misses_a_shifted_order(void) {
+    vx_mbo_book *b = make(SL, 64); /* index of 128 entries: 8 blocks of 16 */
+    const uint64_t mask = 127, r1 = 1;
+    uint64_t r2 = r1 + 1;
+    while (block_of_run(r2, mask) != block_of_run(r1, mask)) r2++; /* bounded: 1 in 8 match */
+    for (uint64_t k = 0; k < 16; k++) REQUIRE(apply(b, ev(VX_MBO_ADD, VX_BUY, r1 * 16 + k, P(SL / 4), 1)) == VX_OK);
+    anchor_reader r = {.book = b, .first_anchor = r1 * 16};
+    atomic_init(&r.done, 0);
+    pthread_t rt;
+    REQUIRE(pthread_create(&rt, NULL, anchor_reader_main, &r) == 0);
+    const size_t rounds = (size_t)vx_test_count(200000, 20000);
+    for (size_t i = 0; i < rounds; i++) { /* add then delete churn ids homed before the anchors */
+        uint64_t id = r2 * 16 + (i & 7);
+        REQUIRE(apply(b, ev(VX_MBO_ADD, VX_SELL, id, P(SL / 2), 1)) == VX_OK);
+        REQUIRE(apply(b, ev(VX_MBO_DELETE, VX_SELL, id, P(SL / 2), 1)) == VX_OK);
+    }
+    /* release: pairs with the reader's acquire load of done */
+    atomic_store_explicit(&r.done, 1, memory_order_release);
+    REQUIRE(pthread_join(rt, NULL) == 0);
+    printf("     anchors: %zu add+delete rounds, %llu found, %llu timeouts, %llu misses\n", rounds,
+           (unsigned long long)r.found, (unsigned long long)r.timeouts, (unsigned long long)r.misses);
+    CHECK(r.misses == 0);
+    CHECK(r.found > 0);
+    CHECK(vx_mbo_live_orders(b) == 16);
+    verify(b);
+    vx_mbo_destroy(b);
+}
+
 int main(void) {
     RUN(test_create_arguments);
     RUN(test_fifo_and_queue_position);
@@ -529,5 +596,6 @@ int main(void) {
     RUN(test_random_bytes);
     RUN(test_follow_budget_and_int64_edge);
     RUN(test_writer_reader_stress);
+    RUN(test_reader_never_misses_a_shifted_order);
     return CHECK_SUMMARY("test_mbo");
 }

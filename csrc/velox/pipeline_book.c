@@ -32,11 +32,12 @@ void vx_pipe_user_stages_finish(vx_pipeline *p) {
     }
 }
 
-/* Runs user stage k on the `accepted` records of this turn (p->user_events, or
- * p->user_mbo_events in an MBO pipeline) and moves its valid orders into the ring_mid span
- * behind the `pushed` records already there. Returns how many it pushed; counts the rest. */
+/* Runs user stage k on the `accepted` records of this turn (`events`: p->user_events, or in
+ * an MBO pipeline p->user_mbo_events or the input span itself) and moves its valid orders
+ * into the ring_mid span behind the `pushed` records already there. Returns how many it
+ * pushed; counts the rest. */
 static uint32_t user_stage_batch(vx_pipeline *p, book_state *s, uint32_t k, uint64_t now,
-                                 uint32_t accepted, span_walk *wout, uint32_t pushed,
+                                 const void *events, uint32_t accepted, span_walk *wout, uint32_t pushed,
                                  uint32_t room, uint32_t *dropped) {
     const vx_user_stage *us = p->cfg.user_stages[k];
     user_slot *u = &s->user[k];
@@ -44,9 +45,9 @@ static uint32_t user_stage_batch(vx_pipeline *p, book_state *s, uint32_t k, uint
     const uint32_t mask = p->cfg.txn_ring_capacity - 1;
     vx_stage_ctx ctx = {p->book, now, u->batch_index++, cap, 0, p->mbo};
     /* which callback exists for this pipeline's records was checked by config_validate */
-    uint32_t r = p->mbo ? vx_user_stage_mbo_batch(us)(us->state, &ctx, p->user_mbo_events,
+    uint32_t r = p->mbo ? vx_user_stage_mbo_batch(us)(us->state, &ctx, (const vx_mbo *)events,
                                                       accepted, p->user_orders, cap)
-                        : us->on_batch(us->state, &ctx, p->user_events, accepted,
+                        : us->on_batch(us->state, &ctx, (const vx_txn *)events, accepted,
                                        p->user_orders, cap);
     counter_add(&u->batches, 1);
     if (r > cap) { /* never trusted: a count past the buffer discards the batch's orders */
@@ -79,13 +80,14 @@ static uint32_t user_stage_batch(vx_pipeline *p, book_state *s, uint32_t k, uint
 
 /* Runs every live user stage, in order, on this turn's accepted records; returns the orders
  * pushed behind the `pushed` records already in the span. */
-static uint32_t user_stages_batch(vx_pipeline *p, book_state *s, uint64_t now, uint32_t accepted,
-                                  span_walk *wout, uint32_t pushed, uint32_t room,
-                                  uint32_t *dropped) {
+static uint32_t user_stages_batch(vx_pipeline *p, book_state *s, uint64_t now, const void *events,
+                                  uint32_t accepted, span_walk *wout, uint32_t pushed,
+                                  uint32_t room, uint32_t *dropped) {
     uint32_t put = 0;
     for (uint32_t k = 0; k < p->cfg.user_stage_count; k++) /* bounded by MAX_USER_STAGES */
         if (s->user[k].live)
-            put += user_stage_batch(p, s, k, now, accepted, wout, pushed + put, room, dropped);
+            put += user_stage_batch(p, s, k, now, events, accepted, wout, pushed + put, room,
+                                    dropped);
     return put;
 }
 
@@ -133,22 +135,32 @@ static uint32_t mbo_turn(vx_pipeline *p, book_state *s, const vx_ring_span *in) 
     }
     const uint64_t now = vx_tsc_read();
     uint32_t applied = 0, rejected = 0, traded = 0, pushed = 0, dropped = 0;
+    /* The stages see the applied events as one array. Zero-copy while it is the input span
+     * itself (one run, nothing rejected so far); a wrapped span copies from the start, and the
+     * first reject copies the events applied before it (all of [0, i): contiguous) and then
+     * every applied one into p->user_mbo_events. */
     vx_mbo *events = s->user_live ? p->user_mbo_events : NULL;
+    int copying = events && in->second_n != 0;
     span_walk win = walk_start(in);
     for (uint32_t i = 0; i < n; i++) { /* bounded by batch */
         const vx_mbo *e = walk_next(&win, sizeof(vx_mbo));
         if (vx_mbo_set_apply(p->mbo, e, NULL) != VX_OK) { /* untrusted input: refused, counted */
+            if (events && !copying) {
+                memcpy(events, in->first, (size_t)i * sizeof(vx_mbo)); /* i == applied */
+                copying = 1;
+            }
             rejected++;
             continue;
         }
-        if (events) events[applied] = *e; /* applied < n <= batch */
+        if (copying) events[applied] = *e; /* applied < n <= batch */
         applied++;
         traded += e->action == VX_MBO_EXECUTE;
     }
     if (p->cfg.mbo_follow) follow_market(p, s, n); /* before the stages: they see it moved */
     if (events && applied) {
         span_walk wout = walk_start(&out);
-        pushed = user_stages_batch(p, s, now, applied, &wout, 0, room, &dropped);
+        const vx_mbo *seen = copying ? events : (const vx_mbo *)in->first; /* see above */
+        pushed = user_stages_batch(p, s, now, seen, applied, &wout, 0, room, &dropped);
     }
     if (reserved) vx_ring_commit(p->ring_mid, pushed);
     vx_ring_release(p->ring_in, n);
@@ -224,7 +236,7 @@ uint32_t vx_pipe_book_turn(vx_pipeline *p) {
         }
     }
     if (events && applied)
-        pushed += user_stages_batch(p, s, now, applied, &wout, pushed, room, &dropped);
+        pushed += user_stages_batch(p, s, now, events, applied, &wout, pushed, room, &dropped);
     if (reserved) vx_ring_commit(p->ring_mid, pushed);
     vx_ring_release(p->ring_in, n);
     run_flush(p, h, now, &run);

@@ -15,6 +15,7 @@
 #include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 #include "velox/histogram.h"
 #include "velox/mbo.h"
@@ -177,6 +178,28 @@ static inline void *walk_next(span_walk *w, size_t elem_size) {
     w->at += elem_size;
     w->left--;
     return r;
+}
+
+/* Copies the first n records of span `from` into the first n slots of span `to` (each two
+ * runs; n <= both spans' lengths): at most three memcpy, none per record. */
+static inline void span_copy(const vx_ring_span *from, const vx_ring_span *to, uint32_t n,
+                             size_t elem_size) {
+    const char *src[2] = {(const char *)from->first, (const char *)from->second};
+    char *dst[2] = {(char *)to->first, (char *)to->second};
+    uint32_t src_n[2] = {from->first_n, from->second_n}, dst_n[2] = {to->first_n, to->second_n};
+    uint32_t si = 0, di = 0;
+    for (int piece = 0; piece < 4 && n > 0; piece++) { /* bounded: each piece ends a run or n */
+        if (src_n[si] == 0) si = 1;
+        if (dst_n[di] == 0) di = 1;
+        uint32_t k = n < src_n[si] ? n : src_n[si];
+        if (dst_n[di] < k) k = dst_n[di];
+        memcpy(dst[di], src[si], (size_t)k * elem_size);
+        src[si] += (size_t)k * elem_size;
+        dst[di] += (size_t)k * elem_size;
+        src_n[si] -= k;
+        dst_n[di] -= k;
+        n -= k;
+    }
 }
 
 /* TSC ticks -> ns as one 64x64->128 multiply and a shift (ns_per_tick in 32.32 fixed point,

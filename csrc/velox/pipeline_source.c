@@ -117,6 +117,18 @@ static uint32_t ring_source_turn(vx_pipeline *p, ingress_state *s) {
     uint32_t taken = 0, put = 0, late = 0;
     const int mbo = p->cfg.records == VX_RECORDS_MBO;
     const size_t elem = p->in_elem;
+    if (!paced) {
+        /* unpaced: the whole batch in at most three memcpy; a TXN's tsc is then stamped */
+        taken = n;
+        put = n < room ? n : room;
+        span_copy(&in, &out, put, elem);
+        if (!mbo && !logical) {
+            span_walk w = walk_start(&out);
+            for (uint32_t i = 0; i < put; i++) /* bounded by batch */
+                ((vx_txn *)walk_next(&w, sizeof(vx_txn)))->tsc = now; /* timed from entry */
+        }
+        n = 0; /* the per-record loop below is the paced path */
+    }
     span_walk win = walk_start(&in), wout = walk_start(&out);
     for (uint32_t i = 0; i < n; i++) { /* bounded by batch */
         const void *r = walk_next(&win, elem);
