@@ -31,6 +31,7 @@ import tempfile
 import threading
 import time
 
+from _machine import describe
 from velox import Pipeline
 
 
@@ -93,8 +94,7 @@ def main():
         events.tofile(path)
         ids = [int(x) for x in events["order_id"][events["action"] == 1][::97]]
         mbo = (path, ids)
-    print(f"bench_live_view: {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}, "
-          f"load {os.getloadavg()[0]:.2f}, {a.txns:,} {'events' if a.mbo else 'txns'} per run, "
+    print(f"bench_live_view: {describe()}, {a.txns:,} {'events' if a.mbo else 'txns'} per run, "
           f"{a.rounds} rounds{', market-by-order replay' if a.mbo else ''}")
     one_run(a.txns // 10, 0, mbo)  # warm-up
     ratios, alone_all, polled_all, rates = [], [], [], []

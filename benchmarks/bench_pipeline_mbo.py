@@ -22,12 +22,12 @@ Prints UTC time and load average: figures taken on a busy machine are not figure
 import argparse
 import os
 import statistics
-import sys
 import tempfile
 import time
 
 import numpy as np
 
+from _machine import describe
 from velox import MboBook, Pipeline, to_fixed
 from velox._pipeline import BuiltinStage
 from velox.feedgen import lobster_events
@@ -95,9 +95,7 @@ def main():
         res[names[3]].append(run_pipeline(path, n, "noop+noop+noop+noop", out))
         res[names[4]].append(run_apply_many(events))
         res[names[5]].append(run_python_loop(events[:200_000]))
-    print(f"bench_pipeline_mbo: {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}, load "
-          f"{os.getloadavg()[0]:.2f}, {os.cpu_count()} CPUs, Python {sys.version.split()[0]}, "
-          f"{args.rounds} rounds of {n:,} events")
+    print(f"bench_pipeline_mbo: {describe()}, {args.rounds} rounds of {n:,} events")
     med = {k: statistics.median(v) for k, v in res.items()}
     for k in names:
         print(f"  {k:28s} median {med[k] / 1e6:7.2f} M events/s  {1e9 / med[k]:8.1f} ns/event"

@@ -23,12 +23,12 @@ import argparse
 import multiprocessing as mp
 import os
 import statistics
-import sys
 import time
 
 import numpy as np
 
 import velox
+from _machine import describe
 from velox import TXN_DTYPE, Pipeline
 from velox.feedgen import txn_flow as flow
 
@@ -129,9 +129,7 @@ def main():
         results["feed() from Python"].append(run_feed(args.n))
         results["shm: other process"].append(run_shm(args.n, k))
         results["mp.Queue + feed()"].append(run_queue(args.n))
-    print(f"bench_pipeline_sources: {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}, "
-          f"load {os.getloadavg()[0]:.2f}, {os.cpu_count()} CPUs, Python "
-          f"{sys.version.split()[0]}, {args.rounds} rounds of {args.n:,} records")
+    print(f"bench_pipeline_sources: {describe()}, {args.rounds} rounds of {args.n:,} records")
     med = {k: statistics.median(v) for k, v in results.items()}
     for k, v in results.items():
         print(f"  {k:22s} median {med[k] / 1e6:6.2f} M records/s   "

@@ -14,6 +14,7 @@ import json
 import subprocess
 import sys
 import threading
+import time
 
 import numpy as np
 import pytest
@@ -171,7 +172,10 @@ def run_pipeline(tmp_path, ev, levels, poll=False, **kw):
             t = threading.Thread(target=poller)
             t.start()
         assert p.wait(timeout=120)
-        if poll:
+        if poll:  # the view stays readable after the run: a late-scheduled poller reads once
+            deadline = time.monotonic() + 60
+            while reads[0] == 0 and not errors and time.monotonic() < deadline:
+                time.sleep(0.001)
             done.set()
             t.join()
         final = top(p.book)

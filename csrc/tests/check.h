@@ -12,9 +12,11 @@
 #endif
 #include <pthread.h>
 #include <sched.h>
+#include <stdatomic.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <time.h>
 
 static int check_failures_in_test;
 static int check_tests_passed;
@@ -59,6 +61,25 @@ static inline double vx_test_scale(void) {
     const char *s = getenv("VELOX_TEST_SCALE");
     double v = s ? atof(s) : 1.0;
     return v > 0 ? v : 1.0;
+}
+
+/* A reader thread's "I have run" handshake. On a loaded 2-CPU machine a reader thread may not
+ * be scheduled before its writer is done (run 6 of the 2026-12-06 20-run loop: a 2M-event
+ * writer finished before the reader's first poll, and "the reader polled" failed). The
+ * reader calls vx_test_started after its first poll; the writer calls vx_test_wait_started
+ * before it starts (or before it stops the reader), bounded by `seconds`. */
+static inline void vx_test_started(_Atomic int *flag) {
+    /* release: pairs with the acquire load in vx_test_wait_started (a flag, nothing more) */
+    atomic_store_explicit(flag, 1, memory_order_release);
+}
+static inline int vx_test_wait_started(_Atomic int *flag, double seconds) {
+    for (long i = 0; i < (long)(seconds * 10000); i++) { /* bounded: 100 us steps */
+        /* acquire: pairs with the release store in vx_test_started */
+        if (atomic_load_explicit(flag, memory_order_acquire)) return 1;
+        struct timespec ts = {0, 100000};
+        nanosleep(&ts, NULL);
+    }
+    return atomic_load_explicit(flag, memory_order_acquire);
 }
 
 /* n scaled, never below min_n. */

@@ -428,6 +428,7 @@ typedef struct {
     uint64_t max_id;
     _Atomic uint64_t recent_id; /* the newest id the writer has applied (relaxed: a hint) */
     _Atomic int done;
+    _Atomic int started; /* vx_test_started after the first poll */
     uint64_t polls, found, timeouts;
 } reader_arg;
 
@@ -475,6 +476,7 @@ static void *reader_main(void *p) {
         /* at most every live order ahead, each < 101 lots */
         if (sq == VX_OK) REQUIRE(ahead <= (uint64_t)vx_mbo_capacity(r->book) * 100);
         else REQUIRE(sq == VX_EINVAL || sq == VX_TIMEOUT);
+        if (r->polls == 1) vx_test_started(&r->started);
     }
     return NULL;
 }
@@ -485,9 +487,11 @@ static void test_writer_reader_stress(void) {
     vx_mbo_book *b = make(SL, 8192);
     reader_arg r = {.book = b, .max_id = s.max_id};
     atomic_init(&r.done, 0);
+    atomic_init(&r.started, 0);
     atomic_init(&r.recent_id, 0);
     pthread_t rt;
     REQUIRE(pthread_create(&rt, NULL, reader_main, &r) == 0);
+    REQUIRE(vx_test_wait_started(&r.started, 60));
     uint64_t applied = 0, rejected = 0;
     for (size_t off = 0; off < n; off += 4096) { /* in batches, like apply_many callers */
         size_t k = n - off < 4096 ? n - off : 4096;
@@ -529,6 +533,7 @@ typedef struct {
     vx_mbo_book *book;
     uint64_t first_anchor;
     _Atomic int done;
+    _Atomic int started; /* vx_test_started after the first lookup */
     uint64_t found, timeouts, misses;
 } anchor_reader;
 
@@ -550,6 +555,7 @@ static void *anchor_reader_main(void *p) {
         }
         vx_status sq = vx_mbo_queue_position(r->book, id, &ahead);
         if (sq != VX_OK && sq != VX_TIMEOUT) r->misses++;
+        if (k == 1) vx_test_started(&r->started);
     }
     return NULL;
 }
@@ -566,8 +572,10 @@ static void test_reader_never_misses_a_shifted_order(void) {
     for (uint64_t k = 0; k < 16; k++) REQUIRE(apply(b, ev(VX_MBO_ADD, VX_BUY, r1 * 16 + k, P(SL / 4), 1)) == VX_OK);
     anchor_reader r = {.book = b, .first_anchor = r1 * 16};
     atomic_init(&r.done, 0);
+    atomic_init(&r.started, 0);
     pthread_t rt;
     REQUIRE(pthread_create(&rt, NULL, anchor_reader_main, &r) == 0);
+    REQUIRE(vx_test_wait_started(&r.started, 60));
     const size_t rounds = (size_t)vx_test_count(200000, 20000);
     for (size_t i = 0; i < rounds; i++) { /* add then delete churn ids homed before the anchors */
         uint64_t id = r2 * 16 + (i & 7);

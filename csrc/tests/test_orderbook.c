@@ -403,6 +403,7 @@ typedef struct writer_arg {
 typedef struct reader_arg {
     vx_book *book;
     atomic_int *stop;
+    _Atomic int started; /* vx_test_started after the first poll */
     uint64_t polls;
     uint64_t failures;
 } reader_arg;
@@ -466,6 +467,7 @@ static void *reader_main(void *p) {
             if (qtys[i] == 0 || (i && prices[i] <= prices[i - 1])) a->failures++;
         }
         a->polls++;
+        if (a->polls == 1) vx_test_started(&a->started);
     }
     return NULL;
 }
@@ -478,7 +480,9 @@ static void test_concurrent_writers_conserve(void) {
     atomic_init(&stop, 0);
     reader_arg r = {.book = b, .stop = &stop, .polls = 0, .failures = 0};
     pthread_t wt[WRITERS], rt;
+    atomic_init(&r.started, 0);
     REQUIRE(pthread_create(&rt, NULL, reader_main, &r) == 0);
+    REQUIRE(vx_test_wait_started(&r.started, 60));
     for (int i = 0; i < WRITERS; i++) {
         w[i].book = b;
         w[i].id = i;

@@ -701,6 +701,7 @@ typedef struct mbo_feeder_arg {
     _Atomic int reading; /* the live-view reader thread runs while this is 1 */
     vx_mbo (*gen)(uint64_t i); /* the events (NULL: mbo_event) */
     uint64_t view_reads, view_timeouts; /* the gated reader's (mbo_view_reader_main) */
+    _Atomic int view_started;           /* vx_test_started after its first read */
 } mbo_feeder_arg;
 
 static void *mbo_feeder_main(void *a_) {
@@ -808,7 +809,7 @@ static void *mbo_view_reader_main(void *a_) {
         size_t got = vx_mbo_depth(b, VX_BUY, 8, px, q, NULL);
         for (size_t k = 0; k < got; k++) CHECK(px[k] >= 99000 && px[k] <= 103000 && q[k] > 0);
         vx_pipeline_view_exit(a->p);
-        a->view_reads++;
+        if (a->view_reads++ == 0) vx_test_started(&a->view_started);
     }
     return NULL;
 }
@@ -840,7 +841,7 @@ static void test_mbo_pipeline_follows_the_market(void) {
         map_threads(&c, variant == 1 ? 4 : 1);
         vx_pipeline *p = NULL;
         REQUIRE(vx_pipeline_create(&c, &p) == VX_OK);
-        mbo_feeder_arg a = {src, p, n, 1, drift_event, 0, 0};
+        mbo_feeder_arg a = {src, p, n, 1, drift_event, 0, 0, 0};
         pthread_t feeder, reader;
         REQUIRE(vx_pipeline_start(p) == VX_OK);
         REQUIRE(pthread_create(&feeder, NULL, mbo_feeder_main, &a) == 0);
@@ -850,6 +851,8 @@ static void test_mbo_pipeline_follows_the_market(void) {
             struct timespec ts = {0, 100000};
             nanosleep(&ts, NULL);
         }
+        /* the view stays readable after the run: a late-scheduled reader still reads once */
+        if (variant == 1) REQUIRE(vx_test_wait_started(&a.view_started, 60));
         atomic_store(&a.reading, 0);
         if (variant == 1) pthread_join(reader, NULL);
         REQUIRE(vx_pipeline_join(p) == VX_OK);
@@ -923,7 +926,7 @@ static void test_mbo_pipeline_matches_a_direct_replay(void) {
         vx_pipeline *p = NULL;
         REQUIRE(vx_pipeline_create(&c, &p) == VX_OK);
         CHECK(vx_pipeline_book(p) == NULL && vx_pipeline_mbo(p) != NULL);
-        mbo_feeder_arg a = {src, p, n, 1, NULL, 0, 0};
+        mbo_feeder_arg a = {src, p, n, 1, NULL, 0, 0, 0};
         pthread_t feeder, reader;
         REQUIRE(vx_pipeline_start(p) == VX_OK);
         REQUIRE(pthread_create(&feeder, NULL, mbo_feeder_main, &a) == 0);

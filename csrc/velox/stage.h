@@ -28,7 +28,8 @@
  *   on_mbo_batch(state, ctx, events, n, orders, capacity)
  *                              the same, in a market-by-order pipeline (cfg.records =
  *                              VX_RECORDS_MBO): `events` are the vx_mbo events the MBO book
- *                              just applied; `ctx->mbo` is the set of books after them (read
+ *                              just applied (often the input ring's own slots: never keep
+ *                              the pointer past the return); `ctx->mbo` is the set of books after them (read
  *                              with vx_mbo_set_reader + mbo.h's readers: best, depth, order,
  *                              queue_position). A stage may offer both callbacks.
  *   finish(state)              once, when the book stage finishes (after its last batch), or
