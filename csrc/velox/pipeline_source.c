@@ -109,53 +109,36 @@ static uint32_t ring_source_turn(vx_pipeline *p, ingress_state *s) {
         if (n > room) n = room;
     }
     const uint64_t now = vx_tsc_read();
-    const int logical = p->cfg.logical_timestamps;
     /* after stop, the rest is taken unpaced: every record pushed is accounted for */
     const int paced = p->cfg.replay_speed > 0.0 && !stopping;
     const uint64_t late_ticks = vx_ns_to_ticks(VX_PIPELINE_LATE_NS, p->cfg.ticks_per_ns);
     vx_histogram *h_late = &p->hists[VX_HIST_INGRESS_LATENESS];
-    uint32_t taken = 0, put = 0, late = 0;
-    const int mbo = p->cfg.records == VX_RECORDS_MBO;
-    const size_t elem = p->in_elem;
-    if (!paced) {
-        /* unpaced: the whole batch in at most three memcpy; a TXN's tsc is then stamped */
-        taken = n;
-        put = n < room ? n : room;
-        span_copy(&in, &out, put, elem);
-        if (!mbo && !logical) {
-            span_walk w = walk_start(&out);
-            for (uint32_t i = 0; i < put; i++) /* bounded by batch */
-                ((vx_txn *)walk_next(&w, sizeof(vx_txn)))->tsc = now; /* timed from entry */
-        }
-        n = 0; /* the per-record loop below is the paced path */
-    }
-    span_walk win = walk_start(&in), wout = walk_start(&out);
-    for (uint32_t i = 0; i < n; i++) { /* bounded by batch */
-        const void *r = walk_next(&win, elem);
-        if (paced) {
+    uint32_t taken = n, late = 0;
+    if (paced) { /* how many are due: the first not yet due stays, first in line */
+        span_walk win = walk_start(&in);
+        for (uint32_t i = 0; i < n; i++) { /* bounded by batch */
             uint64_t rec_ts; /* vx_txn.tsc or vx_mbo.ts: both at offset 0 (internal header) */
-            memcpy(&rec_ts, r, sizeof rec_ts);
+            memcpy(&rec_ts, walk_next(&win, p->in_elem), sizeof rec_ts);
             const uint64_t due = replay_due_tsc(s, rec_ts, now);
-            if (due > now) { /* not yet: it stays in the source ring, first in line */
+            if (due > now) {
                 s->next_due_tsc = due;
                 s->replay_waiting = 1;
+                taken = i;
                 break;
             }
             const uint64_t lateness = now - due;
             vx_histogram_record(h_late, ticks_to_ns(p, lateness));
             late += lateness >= late_ticks;
         }
-        taken++;
-        if (put < room) {
-            void *t = walk_next(&wout, elem);
-            if (mbo) {
-                *(vx_mbo *)t = *(const vx_mbo *)r; /* ts is the exchange's: kept */
-            } else {
-                *(vx_txn *)t = *(const vx_txn *)r;
-                if (!logical) ((vx_txn *)t)->tsc = now; /* latency is timed from entry */
-            }
-            put++;
-        }
+    }
+    /* the taken records in at most three memcpy; a TXN's tsc is then stamped (latency is timed
+     * from entry; an MBO event's ts is the exchange's, kept) */
+    const uint32_t put = taken < room ? taken : room;
+    span_copy(&in, &out, put, p->in_elem);
+    if (p->cfg.records != VX_RECORDS_MBO && !p->cfg.logical_timestamps) {
+        span_walk w = walk_start(&out);
+        for (uint32_t i = 0; i < put; i++) /* bounded by batch */
+            ((vx_txn *)walk_next(&w, sizeof(vx_txn)))->tsc = now;
     }
     if (reserved) vx_ring_commit(p->ring_in, put);
     vx_ring_release(p->cfg.source_ring, taken);
