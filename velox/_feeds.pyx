@@ -198,10 +198,13 @@ def itch_directory(int locate, uint64_t ts, symbol):
     return bytes(out[:41])
 
 
-def lobster_parse_messages(const uint8_t[::1] data, uint32_t instrument=0):
+def lobster_parse_messages(const uint8_t[::1] data, uint32_t instrument=0, uint64_t first_line=1):
     """A whole LOBSTER message file (bytes-like) -> MBO_DTYPE array. ValueError with line and
-    column on the first malformed field."""
+    column on the first malformed field; ``first_line`` numbers data's first line (a block of
+    a file that starts at a line boundary)."""
     cdef size_t n = data.shape[0]
+    if first_line < 1:
+        raise ValueError(f"first_line must be >= 1, got {first_line}")
     if n == 0:
         return np.zeros(0, MBO_DTYPE)
     cdef size_t lines = np.count_nonzero(np.frombuffer(data, np.uint8) == 10) + 1
@@ -213,22 +216,25 @@ def lobster_parse_messages(const uint8_t[::1] data, uint32_t instrument=0):
     with nogil:
         st = vx_lobster_parse_messages(<const char *>&data[0], n, instrument, ev, lines, &got, &err)
     if st != VX_OK:
-        raise ValueError(f"LOBSTER message file: line {err.line}, column {err.column}: "
+        raise ValueError(f"LOBSTER message file: line {err.line + first_line - 1}, column {err.column}: "
                          f"{err.what.decode()}")
     return out[:got] if got != lines else out  # a view: ndarray.copy() drops zero padding
 
 
-def lobster_parse_book(const uint8_t[::1] data, levels=None):
+def lobster_parse_book(const uint8_t[::1] data, levels=None, uint64_t first_line=1):
     """A whole LOBSTER orderbook file -> (ask_px, ask_qty, bid_px, bid_qty), each of shape
-    (rows, levels); prices in velox fixed point, empty levels price 0 and qty 0."""
+    (rows, levels); prices in velox fixed point, empty levels price 0 and qty 0.
+    ``first_line`` numbers data's first line in errors (as in lobster_parse_messages)."""
     cdef size_t n = data.shape[0]
     cdef size_t fields
+    if first_line < 1:
+        raise ValueError(f"first_line must be >= 1, got {first_line}")
     if n == 0:
         return tuple(np.zeros((0, 1 if levels is None else levels), t) for t in (np.int64, np.uint64, np.int64, np.uint64))
     fields = vx_lobster_first_line_fields(<const char *>&data[0], n)
     if levels is None:
         if fields == 0 or fields % 4:
-            raise ValueError(f"LOBSTER orderbook file: line 1 has {fields} fields, "
+            raise ValueError(f"LOBSTER orderbook file: line {first_line} has {fields} fields, "
                              "not a multiple of 4")
         levels = fields // 4
     if levels < 1 or levels > 10000:
@@ -249,7 +255,7 @@ def lobster_parse_book(const uint8_t[::1] data, levels=None):
     with nogil:
         st = vx_lobster_parse_book(<const char *>&data[0], n, lv, ap, aq, bp, bq, lines, &rows, &err)
     if st != VX_OK:
-        raise ValueError(f"LOBSTER orderbook file: line {err.line}, column {err.column}: "
+        raise ValueError(f"LOBSTER orderbook file: line {err.line + first_line - 1}, column {err.column}: "
                          f"{err.what.decode()}")
     return tuple(a[:rows].copy() if rows != lines else a for a in (ask_px, ask_q, bid_px, bid_q))
 

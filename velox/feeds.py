@@ -5,20 +5,24 @@ Parsing is native (``velox._feeds``): no per-message Python objects; events come
 
 - ``read_lobster(message_path)`` -> MBO_DTYPE array; ``read_lobster_book(orderbook_path)`` ->
   ``LobsterBook`` arrays; ``seed(book, lobster_book, row)`` seeds an ``MboBook`` from one row.
-- ``read_itch(path, symbols=None, chunk=...)`` -> ``ItchReader``: iterate it for MBO_DTYPE
-  arrays chunk by chunk (a file larger than RAM streams: the file is memory-mapped and parsed
-  in place), or ``.read()`` for one array; ``.symbols`` and ``.counts`` after (or during)
-  iteration. gzip files (``.gz`` or the gzip magic) are stream-decompressed in bounded chunks.
+- ``read_itch(path, symbols=None, chunk=..., reuse=False, mmap=True)`` -> ``ItchReader``:
+  iterate it for MBO_DTYPE arrays chunk by chunk (a file larger than RAM streams: a regular
+  file is memory-mapped and parsed in place; pipes and FIFOs are read through a bounded
+  buffer), or ``.read()`` for one array; ``.symbols`` and ``.counts`` after (or during)
+  iteration. gzip input (detected by its magic bytes; every member of a multi-member file) is
+  stream-decompressed in bounded steps, for ITCH and LOBSTER alike.
 - ``write_itch(path, events, symbols)`` and ``write_lobster(path, events)`` write files velox
   (and other readers) read back exactly.
 """
 
 from __future__ import annotations
 
-import mmap
+import errno
+import mmap as _mmap
 import os
+import stat
 import zlib
-from typing import Iterator, NamedTuple, Optional, Sequence
+from typing import BinaryIO, Iterator, NamedTuple, Optional, Sequence
 
 import numpy as np
 
@@ -55,6 +59,9 @@ DEFAULT_CHUNK = 1 << 20
 _GZIP_MAGIC = b"\x1f\x8b"
 _GZ_IN = 1 << 20       # compressed bytes read per step
 _GZ_OUT = 16 << 20     # decompressed bytes produced per step (bounded memory)
+_READ_BLOCK = 1 << 20  # plain bytes read per step (pipes, FIFOs, mmap=False)
+_LOBSTER_BLOCK = 16 << 20  # LOBSTER text parsed per step
+_LOBSTER_MAX_LINE = 4 << 20  # longer lines are refused (10,000 orderbook levels need < 1 MiB)
 _MAX_CHUNK = 1 << 28
 
 
@@ -66,15 +73,208 @@ def _copy(events: np.ndarray) -> np.ndarray:
     return out
 
 
-def _read_bytes(path) -> bytes:
-    with open(os.fspath(path), "rb") as f:
-        data = f.read()
-    if data[:2] == _GZIP_MAGIC:
-        data = zlib.decompress(data, 16 + zlib.MAX_WBITS)
-    return data
+def _join(parts: list) -> np.ndarray:
+    """MBO_DTYPE parts in one array (not np.concatenate: it drops the padded layout)."""
+    if len(parts) == 1:
+        return parts[0]
+    out = np.zeros(sum(len(p) for p in parts), MBO_DTYPE)
+    pos = 0
+    for p in parts:
+        out[pos:pos + len(p)] = p
+        pos += len(p)
+    return out
+
+
+class _Input:
+    """One input path, checked at once (a missing file, a directory or an unreadable file raise
+    at the call, not at the first read) and opened by ``open()``. Regular files remember their
+    size, so a file that shrinks while it is read raises ValueError instead of ending early."""
+
+    def __init__(self, path) -> None:
+        self.path = os.fspath(path)
+        if isinstance(self.path, bytes):
+            self.path = os.fsdecode(self.path)
+        st = os.stat(self.path)
+        if stat.S_ISDIR(st.st_mode):
+            raise IsADirectoryError(errno.EISDIR, os.strerror(errno.EISDIR), self.path)
+        if not os.access(self.path, os.R_OK):
+            raise PermissionError(errno.EACCES, os.strerror(errno.EACCES), self.path)
+        self.regular = stat.S_ISREG(st.st_mode)
+        self.size = 0      # a regular file's size when opened
+        self.done = 0      # bytes read so far
+
+    def open(self) -> BinaryIO:
+        f = open(self.path, "rb", buffering=0)
+        st = os.fstat(f.fileno())
+        self.regular = stat.S_ISREG(st.st_mode)
+        self.size = st.st_size if self.regular else 0
+        return f  # type: ignore[return-value]
+
+    def read(self, f: BinaryIO, n: int) -> bytes:
+        data = f.read(n)
+        if not data:
+            self.check_complete()
+            return b""
+        self.done += len(data)
+        return data
+
+    def readinto(self, f: BinaryIO, view: memoryview) -> int:
+        got = f.readinto(view)  # type: ignore[attr-defined]
+        if not got:
+            self.check_complete()
+            return 0
+        self.done += got
+        return int(got)
+
+    def head(self, f: BinaryIO) -> bytes:
+        """The first 2 bytes (fewer only at the end of the input); a pipe may return one."""
+        data = b""
+        while len(data) < 2:  # bounded: each pass reads a byte or ends
+            more = self.read(f, 2 - len(data))
+            if not more:
+                break
+            data += more
+        return data
+
+    def check_complete(self) -> None:
+        if self.regular and self.done < self.size:
+            raise ValueError(f"{self.path}: the file shrank while it was read (ended after "
+                             f"{self.done} of {self.size} bytes; truncated or rewritten?)")
+
+
+def _gunzip(src: _Input, f: BinaryIO, head: bytes) -> Iterator[bytes]:
+    """The decompressed bytes of every gzip member of ``f`` (RFC 1952 allows several: ``cat
+    a.gz b.gz``, ``gzip -c >>``, pigz, bgzip), in pieces of at most _GZ_OUT bytes, reading
+    _GZ_IN compressed bytes at a time. ``head``: bytes already read from f. NUL padding after a
+    member is skipped (as gzip does); any other bytes that do not start a member, corrupt data
+    and a truncated member raise ValueError naming the file and the byte offset."""
+    d = zlib.decompressobj(16 + zlib.MAX_WBITS)
+    raw = head           # input not yet given to d
+    at = 0               # compressed offset of raw[0]
+    member = 0           # compressed offset where the current member starts
+    in_member = True     # False between members (the input may end there)
+    while True:  # bounded by the input: each pass consumes input, drains output or ends
+        if not in_member:
+            skip = len(raw) - len(raw.lstrip(b"\0"))
+            raw = raw[skip:]
+            at += skip
+            if len(raw) < 2:
+                more = src.read(f, _GZ_IN)
+                if not more:
+                    if raw:
+                        raise ValueError(f"{src.path}: trailing byte after the last gzip member"
+                                         f" at byte offset {at} (not a gzip member)")
+                    return
+                raw += more
+                continue
+            if raw[:2] != _GZIP_MAGIC:
+                raise ValueError(f"{src.path}: bytes at byte offset {at}, after a complete gzip "
+                                 f"member, are not a gzip member (trailing garbage: "
+                                 f"{bytes(raw[:8])!r}...)")
+            d = zlib.decompressobj(16 + zlib.MAX_WBITS)
+            member = at
+            in_member = True
+        if not raw:
+            raw = src.read(f, _GZ_IN)
+            if not raw:  # end of input inside a member: whatever zlib still holds, then check
+                try:
+                    out = d.flush()
+                except (zlib.error, EOFError) as exc:
+                    raise ValueError(f"{src.path}: corrupt gzip member at byte offset {member} "
+                                     f"(found at its end, byte offset {at}): {exc}") from None
+                if out:
+                    yield out
+                if not d.eof:
+                    raise ValueError(f"{src.path}: gzip member at byte offset {member} ends "
+                                     f"early at byte offset {at} (truncated file)")
+                raw = d.unused_data
+                in_member = False
+                continue
+        try:
+            out = d.decompress(raw, _GZ_OUT)
+        except (zlib.error, EOFError) as exc:
+            raise ValueError(f"{src.path}: corrupt gzip member at byte offset {member} (found "
+                             f"between byte offsets {at} and {at + len(raw)}): {exc}") from None
+        if d.eof:
+            at += len(raw) - len(d.unused_data)
+            raw = d.unused_data
+            in_member = False
+        else:
+            at += len(raw) - len(d.unconsumed_tail)
+            raw = d.unconsumed_tail
+        if out:
+            yield out
+
+
+def _blocks(src: _Input, block: int) -> Iterator[bytes]:
+    """The input's bytes (decompressed if it starts with the gzip magic) in pieces of at most
+    ``block`` bytes (gzip: at most _GZ_OUT), read from a regular file, pipe or FIFO alike."""
+    with src.open() as f:
+        head = src.head(f)
+        if head == _GZIP_MAGIC:
+            yield from _gunzip(src, f, head)
+            return
+        if head:
+            yield head
+        while True:  # bounded by the input
+            data = src.read(f, block)
+            if not data:
+                return
+            yield data
 
 
 # ---- LOBSTER --------------------------------------------------------------------------------
+
+_MESSAGE_FIELDS = "time,type,order id,size,price,direction"
+
+
+def _lines(src: _Input) -> Iterator[tuple[bytes, int]]:
+    """The input in blocks of whole lines (the last one may lack its newline), each with the
+    number of its first line: bounded memory (a block is at most _LOBSTER_BLOCK plus one line)."""
+    carry = b""
+    line = 1
+    for piece in _blocks(src, _LOBSTER_BLOCK):
+        data = carry + piece if carry else piece
+        cut = data.rfind(b"\n") + 1
+        if cut == 0:
+            if len(data) > _LOBSTER_MAX_LINE:
+                raise ValueError(f"{src.path}: line {line} is longer than {_LOBSTER_MAX_LINE} "
+                                 "bytes (not a LOBSTER file?)")
+            carry = data
+            continue
+        carry = data[cut:]
+        yield data[:cut], line
+        line += data.count(b"\n", 0, cut)
+    if carry:
+        yield carry, line
+
+
+def _first_line(block: bytes) -> bytes:
+    return block.split(b"\n", 1)[0].rstrip(b"\r")
+
+
+def _lobster_error(src: _Input, exc: ValueError, block: bytes, line: int, book: bool) -> ValueError:
+    """The parser's error with the file named, and for a bad first line what it looks like."""
+    msg = f"{src.path}: {exc}"
+    if line != 1 or not ("line 1," in str(exc) or "line 1 " in str(exc)):
+        return ValueError(msg)
+    first = _first_line(block)
+    fields = first.count(b",") + 1
+    shown = first[:80].decode("ascii", "replace")
+    if first[:1].isalpha() or first[:1] in (b'"', b"#"):
+        kind = "orderbook" if book else "message"
+        want = ("ask price,ask size,bid price,bid size per level" if book
+                else _MESSAGE_FIELDS)
+        return ValueError(f"{src.path}: line 1 is not a LOBSTER {kind} line: expected {want} as "
+                          f"numbers, got {shown!r} (LOBSTER files have no header line: remove it)")
+    if not book and fields != 6 and fields % 4 == 0:
+        return ValueError(f"{msg} (line 1 has {fields} fields: this looks like a LOBSTER "
+                          f"orderbook file (use read_lobster_book))")
+    if book and fields == 6:
+        return ValueError(f"{msg} (line 1 has 6 fields: this looks like a LOBSTER message file "
+                          f"(use read_lobster))")
+    return ValueError(msg)
+
 
 def read_lobster(message_path, *, instrument: int = 0) -> np.ndarray:
     """A LOBSTER message file -> MBO_DTYPE array (prices x 10^4 into velox fixed point).
@@ -82,11 +282,28 @@ def read_lobster(message_path, *, instrument: int = 0) -> np.ndarray:
     Types: 1 ADD, 2 CANCEL (partial), 3 DELETE, 4 EXECUTE (visible, at the given price),
     5 TRADE (hidden execution), 6 CROSS (side kept), 7 STATUS ('H' halt, 'Q' quoting,
     'T' trading, from price -1/0/1). Direction 1 = BUY, -1 = SELL. ``instrument`` is written
-    into every event. Malformed input raises ValueError naming line and column.
+    into every event.
+
+    The path may be a regular file, a pipe or FIFO; gzip (every member of a multi-member file)
+    is detected by its magic bytes. The text is read, decompressed and parsed in bounded blocks
+    (16 MiB), so memory is the result (48 bytes per event) plus one block, and a file that is
+    not LOBSTER fails at its first bad line without being decompressed whole. Malformed input
+    raises ValueError naming the file, line and column (a header line, or an orderbook file
+    given here, is named as such).
     """
-    if not isinstance(instrument, int) or not 0 <= instrument <= 0xFFFFFFFF:
+    if not isinstance(instrument, int) or isinstance(instrument, bool) \
+            or not 0 <= instrument <= 0xFFFFFFFF:
         raise ValueError(f"instrument must be an int in [0, 2**32), got {instrument!r}")
-    return lobster_parse_messages(_read_bytes(message_path), instrument)
+    src = _Input(message_path)
+    parts = []
+    for block, line in _lines(src):
+        try:
+            parts.append(lobster_parse_messages(block, instrument, line))
+        except ValueError as exc:
+            raise _lobster_error(src, exc, block, line, book=False) from None
+    if not parts:
+        return np.zeros(0, MBO_DTYPE)
+    return _join(parts)
 
 
 class LobsterBook(NamedTuple):
@@ -107,10 +324,26 @@ class LobsterBook(NamedTuple):
 
 def read_lobster_book(orderbook_path, *, levels: Optional[int] = None) -> LobsterBook:
     """A LOBSTER orderbook file -> ``LobsterBook``. ``levels`` defaults to the first line's
-    field count / 4; every line must have exactly 4 x levels fields."""
-    if levels is not None and (not isinstance(levels, int) or levels < 1):
+    field count / 4; every line must have exactly 4 x levels fields. Read like
+    ``read_lobster``: regular file, pipe or FIFO, plain or gzip, in bounded blocks; malformed
+    input raises ValueError naming the file, line and column."""
+    if levels is not None and (not isinstance(levels, int) or isinstance(levels, bool)
+                               or levels < 1):
         raise ValueError(f"levels must be a positive int, got {levels!r}")
-    return LobsterBook(*lobster_parse_book(_read_bytes(orderbook_path), levels))
+    src = _Input(orderbook_path)
+    parts = []
+    for block, line in _lines(src):
+        try:
+            part = lobster_parse_book(block, levels, line)
+        except ValueError as exc:
+            raise _lobster_error(src, exc, block, line, book=True) from None
+        levels = part[0].shape[1]  # the first block decides; later blocks must agree
+        parts.append(part)
+    if not parts:
+        return LobsterBook(*lobster_parse_book(b"", levels))
+    if len(parts) == 1:
+        return LobsterBook(*parts[0])
+    return LobsterBook(*(np.concatenate([p[i] for p in parts]) for i in range(4)))
 
 
 def seed(book, lobster_book: LobsterBook, row: int) -> int:
@@ -154,12 +387,17 @@ class ItchReader:
     ``bytes_read``: input bytes consumed (decompressed bytes for gzip).
     """
 
-    def __init__(self, path, symbols=None, chunk: int = DEFAULT_CHUNK, reuse: bool = False):
-        if not isinstance(chunk, int) or not 1 <= chunk <= _MAX_CHUNK:
+    def __init__(self, path, symbols=None, chunk: int = DEFAULT_CHUNK, reuse: bool = False,
+                 mmap: bool = True):
+        if not isinstance(chunk, int) or isinstance(chunk, bool) or not 1 <= chunk <= _MAX_CHUNK:
             raise ValueError(f"chunk must be an int in [1, {_MAX_CHUNK}], got {chunk!r}")
-        self.path = os.fspath(path)
+        if not isinstance(mmap, bool):
+            raise TypeError(f"mmap must be True or False, got {mmap!r}")
+        self._input = _Input(path)
+        self.path = self._input.path
         self.chunk = chunk
         self.reuse = reuse
+        self.mmap = mmap
         self.parser = ItchParser()
         if symbols is not None:
             if isinstance(symbols, (str, bytes)):
@@ -184,19 +422,23 @@ class ItchReader:
         if self._started:
             raise RuntimeError("an ItchReader can be iterated once; call read_itch again")
         self._started = True
-        with open(self.path, "rb") as f:
-            magic = f.read(2)
-            if magic == _GZIP_MAGIC:
-                yield from self._gzip(f)
+        src = self._input
+        with src.open() as f:
+            head = src.head(f)
+            if head == _GZIP_MAGIC:
+                yield from self._gzip(f, head)
                 return
-            size = os.fstat(f.fileno()).st_size
+            if not (self.mmap and src.regular):
+                yield from self._stream(f, head)
+                return
+            size = src.size
             if size == 0:
                 return
-            mm = mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ)
+            mm = _mmap.mmap(f.fileno(), 0, access=_mmap.ACCESS_READ)
         try:
             if hasattr(mm, "madvise"):
-                mm.madvise(mmap.MADV_SEQUENTIAL)
-            yield from self._parse_buffer(mm, size, final=True)
+                mm.madvise(_mmap.MADV_SEQUENTIAL)
+            yield from self._parse_buffer(mm, len(mm), final=True)
         finally:
             mm.close()
 
@@ -225,61 +467,67 @@ class ItchReader:
                              f" ({size - pos} bytes left of an incomplete message)")
         return pos
 
-    def _gzip(self, f):
-        f.seek(0)
-        d = zlib.decompressobj(16 + zlib.MAX_WBITS)
-        pending = bytearray()
-        while True:  # bounded by the file: each pass reads input or drains output
-            if d.unconsumed_tail:
-                data = d.decompress(d.unconsumed_tail, _GZ_OUT)
-            else:
-                raw = f.read(_GZ_IN)
-                if not raw:
-                    data = d.flush()
-                    pending += data
+    def _stream(self, f, head: bytes):
+        """A pipe, FIFO, character device or (mmap=False) regular file: bounded reads into one
+        buffer; the parser resumes across reads (a message is at most 65,537 bytes)."""
+        src = self._input
+        buf = bytearray(_READ_BLOCK)
+        view = memoryview(buf)
+        try:
+            have = len(head)
+            buf[:have] = head
+            while True:  # bounded by the input: each pass reads bytes or ends
+                got = src.readinto(f, view[have:])
+                if not got:
                     break
-                try:
-                    data = d.decompress(raw, _GZ_OUT)
-                except zlib.error as exc:
-                    raise ValueError(f"ITCH: corrupt gzip stream in {self.path}: {exc}") from None
+                have += got
+                used = yield from self._parse_buffer(buf, have, final=False)
+                buf[:have - used] = buf[used:have]
+                have -= used
+            yield from self._parse_buffer(buf, have, final=True)
+        finally:
+            view.release()
+
+    def _gzip(self, f, head: bytes):
+        pending = bytearray()
+        for data in _gunzip(self._input, f, head):
             pending += data
             used = yield from self._parse_buffer(pending, len(pending), final=False)
             del pending[:used]
-            if d.eof and not d.unconsumed_tail:
-                break
-        if not d.eof:
-            raise ValueError(f"ITCH: gzip stream of {self.path} ends early (truncated file)")
         used = yield from self._parse_buffer(pending, len(pending), final=True)
         del pending[:used]
 
     def read(self) -> np.ndarray:
         """Every remaining event in one array."""
         parts = [_copy(c) for c in self] if self.reuse else list(self)
-        out = np.zeros(sum(len(p) for p in parts), MBO_DTYPE)
-        pos = 0
-        for p in parts:  # not np.concatenate: it would drop MBO_DTYPE's padded layout
-            out[pos:pos + len(p)] = p
-            pos += len(p)
-        return out
+        if not parts:
+            return np.zeros(0, MBO_DTYPE)
+        return _join(parts) if len(parts) > 1 else parts[0]
 
 
 def read_itch(path, *, symbols: Optional[Sequence[str]] = None, chunk: int = DEFAULT_CHUNK,
-              reuse: bool = False) -> ItchReader:
+              reuse: bool = False, mmap: bool = True) -> ItchReader:
     """Read a NASDAQ TotalView-ITCH 5.0 file (length-prefixed, as published; gzip detected by
-    its magic bytes) -> ``ItchReader``; iterate it for MBO_DTYPE arrays of at most ``chunk``
-    events, or call ``.read()`` for one array.
+    its magic bytes, every member of a multi-member file) -> ``ItchReader``; iterate it for
+    MBO_DTYPE arrays of at most ``chunk`` events, or call ``.read()`` for one array. A missing
+    or unreadable path raises here, not when iterated.
 
-    Plain files are memory-mapped and parsed in place (zero copy; a file larger than RAM
-    streams through the page cache). ``symbols``: only events of these stocks (matched against
-    the R stock-directory messages, which must come before the stock's orders, as in NASDAQ's
-    files); system events (S) always pass. ``reuse=True`` yields the same array every time
-    (no allocation per chunk; copy what you keep).
+    Plain regular files are memory-mapped and parsed in place (zero copy; a file larger than
+    RAM streams through the page cache). A mapped file that another process truncates while it
+    is read kills the process with SIGBUS: pass ``mmap=False`` for a file that may shrink (it
+    is then read through a bounded buffer, somewhat slower, and a shrinking file raises
+    ValueError). Pipes, FIFOs and ``/dev/stdin`` (plain or gzip) are always read through the
+    bounded buffer. ``symbols``: only events of these stocks (matched against the R
+    stock-directory messages, which must come before the stock's orders, as in NASDAQ's
+    files); system events (S) always pass. ``reuse=True`` yields the same array every time (no
+    allocation per chunk; copy what you keep).
 
     Malformed input (a length that disagrees with its type's fixed length, a zero length, a bad
-    side, a truncated final message) raises ValueError naming the byte offset. Types velox does
-    not convert are skipped and counted (``counts['skipped']``, ``counts['unknown']``).
+    side, a truncated final message, corrupt or truncated gzip, bytes after a gzip member that
+    are not a member) raises ValueError naming the byte offset. Types velox does not convert
+    are skipped and counted (``counts['skipped']``, ``counts['unknown']``).
     """
-    return ItchReader(path, symbols=symbols, chunk=chunk, reuse=reuse)
+    return ItchReader(path, symbols=symbols, chunk=chunk, reuse=reuse, mmap=mmap)
 
 
 def as_itch(events: np.ndarray) -> np.ndarray:
