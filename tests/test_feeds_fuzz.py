@@ -13,7 +13,7 @@ import numpy as np
 
 from child_env import child_env
 import velox
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
 from velox import MBO_DTYPE
@@ -110,3 +110,155 @@ def test_mutations_in_a_subprocess(tmp_path):
     assert r.returncode == 0, r.stderr
     ok, errors = map(int, r.stdout.split())
     assert ok + errors == 4000 and errors > 0 and ok > 0
+
+
+# ---- hostile gzip and FIFO inputs -------------------------------------------------------------
+# A reader of a file made of gzip members (random split points, empty members, NUL padding,
+# trailing garbage, a corrupt CRC, a cut) must return exactly the events of the bytes Python's
+# gzip module decompresses from it, or raise ValueError when gzip refuses it: never zlib.error,
+# never fewer events without an error. The same bytes through a FIFO, written in random-sized
+# pieces with pauses, must give the same answer.
+
+import gzip as _gzip
+import tempfile
+import threading
+import time
+import zlib
+
+from velox._feeds import lobster_parse_messages
+
+
+def _itch_events(data):
+    p = feeds.ItchParser()
+    out = np.zeros(len(data) // 12 + 1, MBO_DTYPE)
+    consumed, produced = p.parse(data, out)
+    if consumed != len(data):
+        raise ValueError("truncated")
+    return out[:produced]
+
+
+PLAIN_ITCH_EVENTS = _itch_events(VALID_ITCH)
+PLAIN_LOBSTER_EVENTS = lobster_parse_messages(VALID_LOBSTER)
+
+gz_file = st.fixed_dictionaries({
+    "cuts": st.lists(st.integers(0, 10**9), max_size=6),
+    "empty": st.lists(st.integers(0, 7), max_size=2),        # empty members inserted here
+    "pad": st.lists(st.integers(0, 7), max_size=2),          # NUL padding after member i
+    "garbage": st.one_of(st.none(), st.binary(min_size=1, max_size=12)),
+    "crc": st.one_of(st.none(), st.integers(0, 7)),          # flip member i's CRC
+    "cut": st.one_of(st.none(), st.integers(1, 10**9)),      # truncate the file
+    "level": st.sampled_from([0, 1, 9]),
+})
+
+
+def build_gz(data, spec):
+    cuts = sorted(c % (len(data) + 1) for c in spec["cuts"])
+    bounds = [0, *cuts, len(data)]
+    parts = [data[a:b] for a, b in zip(bounds, bounds[1:])]
+    for i in spec["empty"]:
+        parts.insert(i % (len(parts) + 1), b"")
+    out = []
+    for i, part in enumerate(parts):
+        m = bytearray(_gzip.compress(part, compresslevel=spec["level"], mtime=0))
+        if spec["crc"] is not None and spec["crc"] % len(parts) == i:
+            m[-8] ^= 0x5A
+        out.append(bytes(m))
+        out.append(b"\0" * (3 * spec["pad"].count(i)))
+    blob = b"".join(out) + (spec["garbage"] or b"")
+    if spec["cut"] is not None:
+        blob = blob[: spec["cut"] % (len(blob) + 1)]
+    return blob
+
+
+def expected(blob, parse):
+    """What gzip makes of blob, parsed; None if gzip (or the parse) refuses it."""
+    try:
+        plain = _gzip.decompress(blob)
+    except (OSError, EOFError, zlib.error):
+        return None
+    try:
+        return parse(plain)
+    except ValueError:
+        return None
+
+
+def check_reader(read, path, want):
+    event("gzip refuses it" if want is None else "gzip reads it")
+    try:
+        got = read(path)
+    except ValueError:
+        assert want is None, "a ValueError for a file gzip reads"
+        return
+    assert want is not None, "events from a file gzip refuses (or an unparseable one)"
+    assert got.tobytes() == want.tobytes(), f"{len(got)} events, expected {len(want)}"
+
+
+READERS = {
+    "itch": (VALID_ITCH, _itch_events, lambda p: feeds.read_itch(p, chunk=97).read()),
+    "lobster": (VALID_LOBSTER, lobster_parse_messages, feeds.read_lobster),
+}
+
+
+@settings(max_examples=150, suppress_health_check=[HealthCheck.too_slow], deadline=None)
+@given(gz_file, st.sampled_from(sorted(READERS)))
+def test_multi_member_gzip_files(spec, kind):
+    data, parse, read = READERS[kind]
+    blob = build_gz(data, spec)
+    want = expected(blob, parse)
+    with tempfile.TemporaryDirectory() as d:
+        path = os.path.join(d, "f.gz")
+        with open(path, "wb") as f:
+            f.write(blob)
+        check_reader(read, path, want)
+
+
+def write_fifo(path, blob, pieces, pauses_ms):
+    """Open the FIFO for writing (bounded wait for the reader) and write blob in pieces."""
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            fd = os.open(path, os.O_WRONLY | os.O_NONBLOCK)
+            break
+        except OSError:  # ENXIO: no reader yet
+            if time.monotonic() > deadline:
+                return
+            time.sleep(0.001)
+    os.set_blocking(fd, True)
+    try:
+        pos = i = 0
+        least = len(blob) // 48 + 1  # at most ~48 writes (and pauses)
+        while pos < len(blob):
+            n = max(pieces[i % len(pieces)], least)
+            os.write(fd, blob[pos:pos + n])
+            pos += n
+            if pauses_ms[i % len(pauses_ms)]:
+                time.sleep(pauses_ms[i % len(pauses_ms)] / 1000)
+            i += 1
+    except BrokenPipeError:  # the reader refused the input and closed
+        pass
+    finally:
+        os.close(fd)
+
+
+@settings(max_examples=40, suppress_health_check=[HealthCheck.too_slow], deadline=None)
+@given(st.one_of(st.none(), gz_file), st.sampled_from(sorted(READERS)),
+       st.lists(st.integers(1, 70_000), min_size=1, max_size=8),
+       st.lists(st.integers(0, 3), min_size=1, max_size=4))
+def test_fifo_inputs(spec, kind, pieces, pauses_ms):
+    data, parse, read = READERS[kind]
+    if spec is None:
+        blob, want = data, parse(data)
+    else:
+        blob = build_gz(data, spec)
+        want = expected(blob, parse)
+    with tempfile.TemporaryDirectory() as d:
+        fifo = os.path.join(d, "fifo")
+        os.mkfifo(fifo)
+        t = threading.Thread(target=write_fifo, args=(fifo, blob, pieces, pauses_ms),
+                             daemon=True)
+        t.start()
+        try:
+            check_reader(read, fifo, want)
+        finally:
+            t.join(30)
+        assert not t.is_alive()

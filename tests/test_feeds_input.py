@@ -241,7 +241,10 @@ def test_pipeline_itch_and_lobster_inputs_read_every_member_and_fifos(tmp_path):
 
 # ---- files that shrink, bad paths -------------------------------------------------------------
 
-def test_mmap_false_turns_a_shrinking_file_into_value_error(tmp_path):
+def test_mmap_false_turns_a_shrinking_file_into_value_error(tmp_path, monkeypatch):
+    """The file shrinks at a message boundary of the read buffer: without the size check the
+    reader would end early, silently."""
+    monkeypatch.setattr(feeds, "_READ_BLOCK", 14 * 5000)  # 5000 S messages of 14 bytes
     ev = np.zeros(400_000, MBO_DTYPE)
     ev["action"] = int(velox.Action.STATUS)
     ev["side"] = 2
