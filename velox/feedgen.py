@@ -195,8 +195,10 @@ def generate(n_messages: int, n_symbols: int = 100, *, seed: int = 0,
 
 def write_itch_file(path, n_messages: int, n_symbols: int = 100, *, seed: int = 0,
                     **kw) -> dict:
-    """Generate a day and write it as ITCH 5.0 (R directory first). Returns a summary dict:
-    events, bytes, max_live (peak live orders), symbols."""
+    """Generate a day (``generate(n_messages, n_symbols, seed=seed, **kw)``: ``kw`` are
+    generate's keywords) and write it to ``path`` as plain ITCH 5.0 (R directory first, locates
+    1..n_symbols). Returns a summary dict: events, bytes (file size), max_live (peak live
+    orders), live_at_end, symbols, messages (events + R messages)."""
     syms = symbol_names(n_symbols)
     table = [None] + syms  # instrument = locate, locate 0 unnamed
     events = 0

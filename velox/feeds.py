@@ -22,9 +22,10 @@ import mmap as _mmap
 import os
 import stat
 import zlib
-from typing import BinaryIO, Iterator, NamedTuple, Optional, Sequence
+from typing import Any, BinaryIO, Generator, Iterator, NamedTuple, Optional, Sequence, Union
 
 import numpy as np
+import numpy.typing as npt
 
 from velox._feeds import (
     ItchBooks,
@@ -64,8 +65,13 @@ _LOBSTER_BLOCK = 16 << 20  # LOBSTER text parsed per step
 _LOBSTER_MAX_LINE = 4 << 20  # longer lines are refused (10,000 orderbook levels need < 1 MiB)
 _MAX_CHUNK = 1 << 28
 
+Events = npt.NDArray[np.void]
+PathLike = Union[str, bytes, "os.PathLike[str]", "os.PathLike[bytes]"]
+# ITCH chunks out, nothing in, bytes consumed back (from _parse_buffer)
+_Chunks = Generator[Events, None, int]
 
-def _copy(events: np.ndarray) -> np.ndarray:
+
+def _copy(events: Events) -> Events:
     """A copy with zero padding (NumPy's ndarray.copy() of a padded structured dtype copies
     the fields only and leaves the padding bytes uninitialised)."""
     out = np.zeros(len(events), MBO_DTYPE)
@@ -73,7 +79,7 @@ def _copy(events: np.ndarray) -> np.ndarray:
     return out
 
 
-def _join(parts: list) -> np.ndarray:
+def _join(parts: list[Events]) -> Events:
     """MBO_DTYPE parts in one array (not np.concatenate: it drops the padded layout)."""
     if len(parts) == 1:
         return parts[0]
@@ -90,10 +96,8 @@ class _Input:
     at the call, not at the first read) and opened by ``open()``. Regular files remember their
     size, so a file that shrinks while it is read raises ValueError instead of ending early."""
 
-    def __init__(self, path) -> None:
-        self.path = os.fspath(path)
-        if isinstance(self.path, bytes):
-            self.path = os.fsdecode(self.path)
+    def __init__(self, path: PathLike) -> None:
+        self.path: str = os.fsdecode(os.fspath(path))
         st = os.stat(self.path)
         if stat.S_ISDIR(st.st_mode):
             raise IsADirectoryError(errno.EISDIR, os.strerror(errno.EISDIR), self.path)
@@ -108,7 +112,7 @@ class _Input:
         st = os.fstat(f.fileno())
         self.regular = stat.S_ISREG(st.st_mode)
         self.size = st.st_size if self.regular else 0
-        return f  # type: ignore[return-value]
+        return f
 
     def read(self, f: BinaryIO, n: int) -> bytes:
         data = f.read(n)
@@ -119,7 +123,7 @@ class _Input:
         return data
 
     def readinto(self, f: BinaryIO, view: memoryview) -> int:
-        got = f.readinto(view)  # type: ignore[attr-defined]
+        got: Optional[int] = f.readinto(view)  # type: ignore[attr-defined]
         if not got:
             self.check_complete()
             return 0
@@ -276,7 +280,7 @@ def _lobster_error(src: _Input, exc: ValueError, block: bytes, line: int, book: 
     return ValueError(msg)
 
 
-def read_lobster(message_path, *, instrument: int = 0) -> np.ndarray:
+def read_lobster(message_path: PathLike, *, instrument: int = 0) -> Events:
     """A LOBSTER message file -> MBO_DTYPE array (prices x 10^4 into velox fixed point).
 
     Types: 1 ADD, 2 CANCEL (partial), 3 DELETE, 4 EXECUTE (visible, at the given price),
@@ -295,7 +299,7 @@ def read_lobster(message_path, *, instrument: int = 0) -> np.ndarray:
             or not 0 <= instrument <= 0xFFFFFFFF:
         raise ValueError(f"instrument must be an int in [0, 2**32), got {instrument!r}")
     src = _Input(message_path)
-    parts = []
+    parts: list[Events] = []
     for block, line in _lines(src):
         try:
             parts.append(lobster_parse_messages(block, instrument, line))
@@ -316,13 +320,13 @@ class LobsterBook(NamedTuple):
 
     @property
     def levels(self) -> int:
-        return self.ask_px.shape[1]
+        return int(self.ask_px.shape[1])
 
     def __len__(self) -> int:  # rows
-        return self.ask_px.shape[0]
+        return int(self.ask_px.shape[0])
 
 
-def read_lobster_book(orderbook_path, *, levels: Optional[int] = None) -> LobsterBook:
+def read_lobster_book(orderbook_path: PathLike, *, levels: Optional[int] = None) -> LobsterBook:
     """A LOBSTER orderbook file -> ``LobsterBook``. ``levels`` defaults to the first line's
     field count / 4; every line must have exactly 4 x levels fields. Read like
     ``read_lobster``: regular file, pipe or FIFO, plain or gzip, in bounded blocks; malformed
@@ -331,7 +335,7 @@ def read_lobster_book(orderbook_path, *, levels: Optional[int] = None) -> Lobste
                                or levels < 1):
         raise ValueError(f"levels must be a positive int, got {levels!r}")
     src = _Input(orderbook_path)
-    parts = []
+    parts: list[tuple[Any, Any, Any, Any]] = []
     for block, line in _lines(src):
         try:
             part = lobster_parse_book(block, levels, line)
@@ -346,7 +350,7 @@ def read_lobster_book(orderbook_path, *, levels: Optional[int] = None) -> Lobste
     return LobsterBook(*(np.concatenate([p[i] for p in parts]) for i in range(4)))
 
 
-def seed(book, lobster_book: LobsterBook, row: int) -> int:
+def seed(book: Any, lobster_book: LobsterBook, row: int) -> int:
     """Seed ``book`` (an ``MboBook``) with the levels of one orderbook-file row: each non-empty
     level becomes seeded quantity (``book.seed_level(side, price, qty)``) — lots with no order
     identity, ahead of every identified order. Returns the number of levels seeded.
@@ -368,7 +372,7 @@ def seed(book, lobster_book: LobsterBook, row: int) -> int:
     return seeded
 
 
-def write_lobster(path, events: np.ndarray) -> int:
+def write_lobster(path: PathLike, events: Events) -> int:
     """Write ``events`` as a LOBSTER message file; returns bytes written. ValueError names the
     first event LOBSTER cannot carry (REPLACE, BROKEN, CLEAR, sub-10^-4 prices, ...)."""
     data = lobster_write_messages(events)
@@ -387,8 +391,8 @@ class ItchReader:
     ``bytes_read``: input bytes consumed (decompressed bytes for gzip).
     """
 
-    def __init__(self, path, symbols=None, chunk: int = DEFAULT_CHUNK, reuse: bool = False,
-                 mmap: bool = True):
+    def __init__(self, path: PathLike, symbols: Union[str, bytes, Sequence[Union[str, bytes]], None] = None,
+                 chunk: int = DEFAULT_CHUNK, reuse: bool = False, mmap: bool = True) -> None:
         if not isinstance(chunk, int) or isinstance(chunk, bool) or not 1 <= chunk <= _MAX_CHUNK:
             raise ValueError(f"chunk must be an int in [1, {_MAX_CHUNK}], got {chunk!r}")
         if not isinstance(mmap, bool):
@@ -404,21 +408,21 @@ class ItchReader:
                 symbols = [symbols]
             self.parser.filter_symbols(list(symbols))
         self._started = False
-        self._buf = None
+        self._buf: Optional[Events] = None
 
     @property
-    def counts(self) -> dict:
+    def counts(self) -> dict[str, Any]:
         return self.parser.counts
 
     @property
-    def symbols(self) -> dict:
+    def symbols(self) -> dict[int, str]:
         return self.parser.symbols
 
     @property
     def bytes_read(self) -> int:
         return self.parser.offset
 
-    def __iter__(self) -> Iterator[np.ndarray]:
+    def __iter__(self) -> Iterator[Events]:
         if self._started:
             raise RuntimeError("an ItchReader can be iterated once; call read_itch again")
         self._started = True
@@ -442,7 +446,7 @@ class ItchReader:
         finally:
             mm.close()
 
-    def _parse_buffer(self, buf, size, final):
+    def _parse_buffer(self, buf: Any, size: int, final: bool) -> _Chunks:
         """Parse buf[0..size) from its start; yields chunks; returns bytes consumed."""
         view = memoryview(buf)
         pos = 0
@@ -451,7 +455,7 @@ class ItchReader:
                 if self.reuse:
                     if self._buf is None:
                         self._buf = np.empty(self.chunk, MBO_DTYPE)
-                    out = self._buf
+                    out: Events = self._buf
                 else:
                     out = np.empty(self.chunk, MBO_DTYPE)
                 consumed, produced = self.parser.parse(view[pos:size], out)
@@ -467,7 +471,7 @@ class ItchReader:
                              f" ({size - pos} bytes left of an incomplete message)")
         return pos
 
-    def _stream(self, f, head: bytes):
+    def _stream(self, f: BinaryIO, head: bytes) -> _Chunks:
         """A pipe, FIFO, character device or (mmap=False) regular file: bounded reads into one
         buffer; the parser resumes across reads (a message is at most 65,537 bytes)."""
         src = self._input
@@ -484,11 +488,11 @@ class ItchReader:
                 used = yield from self._parse_buffer(buf, have, final=False)
                 buf[:have - used] = buf[used:have]
                 have -= used
-            yield from self._parse_buffer(buf, have, final=True)
+            return (yield from self._parse_buffer(buf, have, final=True))
         finally:
             view.release()
 
-    def _gzip(self, f, head: bytes):
+    def _gzip(self, f: BinaryIO, head: bytes) -> _Chunks:
         pending = bytearray()
         for data in _gunzip(self._input, f, head):
             pending += data
@@ -496,8 +500,9 @@ class ItchReader:
             del pending[:used]
         used = yield from self._parse_buffer(pending, len(pending), final=True)
         del pending[:used]
+        return used
 
-    def read(self) -> np.ndarray:
+    def read(self) -> Events:
         """Every remaining event in one array."""
         parts = [_copy(c) for c in self] if self.reuse else list(self)
         if not parts:
@@ -505,8 +510,8 @@ class ItchReader:
         return _join(parts) if len(parts) > 1 else parts[0]
 
 
-def read_itch(path, *, symbols: Optional[Sequence[str]] = None, chunk: int = DEFAULT_CHUNK,
-              reuse: bool = False, mmap: bool = True) -> ItchReader:
+def read_itch(path: PathLike, *, symbols: Optional[Sequence[str]] = None,
+              chunk: int = DEFAULT_CHUNK, reuse: bool = False, mmap: bool = True) -> ItchReader:
     """Read a NASDAQ TotalView-ITCH 5.0 file (length-prefixed, as published; gzip detected by
     its magic bytes, every member of a multi-member file) -> ``ItchReader``; iterate it for
     MBO_DTYPE arrays of at most ``chunk`` events, or call ``.read()`` for one array. A missing
@@ -530,7 +535,7 @@ def read_itch(path, *, symbols: Optional[Sequence[str]] = None, chunk: int = DEF
     return ItchReader(path, symbols=symbols, chunk=chunk, reuse=reuse, mmap=mmap)
 
 
-def as_itch(events: np.ndarray) -> np.ndarray:
+def as_itch(events: Events) -> Events:
     """A copy of ``events`` as an ITCH round trip returns them: ITCH E/C/X/D/U messages carry
     no side, so the reader writes ``BUY`` there as a placeholder (the book uses the resting
     order's own side)."""
@@ -540,7 +545,7 @@ def as_itch(events: np.ndarray) -> np.ndarray:
     return out
 
 
-def write_itch(path, events: np.ndarray, symbols: Sequence[Optional[str]] = (), *,
+def write_itch(path: PathLike, events: Events, symbols: Sequence[Optional[str]] = (), *,
                directory: bool = True, compress: bool = False) -> int:
     """Write ``events`` as an ITCH 5.0 file; ``symbols[instrument]`` names each instrument
     (None for unnamed). With ``directory`` an R message per named instrument comes first (ts
