@@ -316,3 +316,15 @@ def test_lobster_wrong_kind_of_file_is_named(tmp_path):
     msg.write_bytes(LOBSTER)
     with pytest.raises(ValueError, match=r"looks like a LOBSTER message file \(use read_lobster\)"):
         feeds.read_lobster_book(msg)
+
+
+def test_read_returns_arrays_that_own_their_memory(tmp_path):
+    """.read() copies into an exact-size array (not a view of a 48 MiB parse chunk), the same
+    bytes with or without reuse, one chunk or many."""
+    path = tmp_path / "day.itch"
+    path.write_bytes(ITCH)
+    for kw in ({}, {"reuse": True}, {"chunk": 100}, {"chunk": 100, "reuse": True}):
+        got = feeds.read_itch(path, **kw).read()
+        assert got.flags.owndata and got.tobytes() == PLAIN_ITCH_EVENTS.tobytes(), kw
+    path.write_bytes(b"")
+    assert len(feeds.read_itch(path).read()) == 0
