@@ -58,7 +58,7 @@ DEFAULT_CHUNK = 1 << 20
 """Events per chunk read_itch yields by default (48 MiB of MBO_DTYPE)."""
 
 _GZIP_MAGIC = b"\x1f\x8b"
-_GZ_IN = 1 << 20       # compressed bytes read per step
+_GZ_IN = 1 << 18       # compressed bytes read per step (each member boundary copies the rest)
 _GZ_OUT = 16 << 20     # decompressed bytes produced per step (bounded memory)
 _READ_BLOCK = 1 << 20  # plain bytes read per step (pipes, FIFOs, mmap=False)
 _LOBSTER_BLOCK = 16 << 20  # LOBSTER text parsed per step
