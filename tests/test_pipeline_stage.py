@@ -248,6 +248,14 @@ def test_a_stage_without_the_inputs_callback_is_refused_before_the_run():
     with pytest.raises(ValueError, match=r"has no on_batch \(transaction input needs one"):
         Pipeline(input="feed", records="txn", stage=cap2)
     Pipeline(input="feed", records="mbo", stage=cap2)
+    owner3, neither = _table_copy("echo")
+    ctypes.memset(ctypes.addressof(neither) + _ON_BATCH, 0, 8)
+    ctypes.memset(ctypes.addressof(neither) + _ON_MBO_BATCH, 0, 8)
+    cap3 = _api.PyCapsule_New(ctypes.addressof(neither), _STAGE, None)
+    with pytest.raises(ValueError, match=r"has no on_batch \(transaction input needs one\)$"):
+        Pipeline(input="feed", records="txn", stage=cap3)
+    with pytest.raises(ValueError, match=r"has no on_mbo_batch \(market-by-order input needs one\)$"):
+        Pipeline(input="feed", records="mbo", stage=cap3)
     # the place of the stage in a list, and its own name, are in the message
     with pytest.raises(ValueError, match=r"user_stage\[1\] .*name 'echo'.*has no on_mbo_batch"):
         Pipeline(input="feed", records="mbo", stage=[BuiltinStage("echo"), cap])
@@ -265,7 +273,7 @@ def test_a_stage_without_the_inputs_callback_is_refused_before_the_run():
 
     with pytest.raises(TypeError, match="__velox_stage__\\(\\) must return a PyCapsule"):
         Pipeline(stage=NotACapsule())
-    del owner, owner2
+    del owner, owner2, owner3
 
 
 L2_ONLY_MODULE = '''

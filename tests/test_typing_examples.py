@@ -35,8 +35,9 @@ EXAMPLES = examples()
 
 
 def _env():
-    """mypy cannot follow setuptools' editable-install finder: point MYPYPATH at the
-    directory holding the imported velox package (site-packages, or the checkout)."""
+    """MYPYPATH at the directory holding the imported velox package (site-packages, or a
+    built tree that is not installed at all, as in the sanitizer steps, which mypy would not
+    find otherwise; an editable install it finds by itself, see the test below)."""
     import velox
     env = dict(os.environ)
     # and at examples/strategy/src, whose package docs/pipeline.md's worked example imports

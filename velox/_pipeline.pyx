@@ -24,11 +24,12 @@ from velox.includes.mbo cimport (vx_mbo_best, vx_mbo_depth, vx_mbo_order, vx_mbo
                                  vx_mbo_queue_position, vx_mbo_set_reader, vx_mbo_book)
 from cpython.pycapsule cimport PyCapsule_CheckExact, PyCapsule_GetPointer, PyCapsule_IsValid, PyCapsule_New
 from libc.stdlib cimport free, malloc
-cdef extern from "<string.h>" nogil:
-    size_t strnlen(const char *s, size_t maxlen)
 from velox.includes.types cimport VX_OK, VX_TIMEOUT, vx_bundle, vx_status, vx_status_name
 
 from velox._records import BUNDLE_DTYPE, MBO_DTYPE, TXN_DTYPE
+
+cdef extern from "<string.h>" nogil:
+    size_t strnlen(const char *s, size_t maxlen)
 
 cnp.import_array()
 
@@ -611,10 +612,12 @@ cdef const vx_user_stage *_stage_table(object stage, object cap, str records,
     if t.name != NULL:  # the stage's own name says more than a repr
         label = f"{label} (name {t.name[:strnlen(t.name, 80)].decode('utf-8', 'replace')!r})"
     if records == "mbo" and vx_user_stage_mbo_batch(t) == NULL:
-        raise ValueError(f"{label} has no on_mbo_batch (market-by-order input needs one)")
+        raise ValueError(f"{label} has no on_mbo_batch (market-by-order input needs one)"
+                         + ("; its on_batch serves transaction input" if t.on_batch != NULL else ""))
     if records != "mbo" and t.on_batch == NULL:
-        raise ValueError(f"{label} has no on_batch (transaction input needs one; it has only "
-                         "on_mbo_batch, for market-by-order input)")
+        raise ValueError(f"{label} has no on_batch (transaction input needs one)"
+                         + ("; its on_mbo_batch serves market-by-order input"
+                            if vx_user_stage_mbo_batch(t) != NULL else ""))
     if vx_user_stage_check(t) != VX_OK:  # the checks above cover it; kept as the C contract
         raise ValueError(f"{label}: bad vx_user_stage table")
     return t
