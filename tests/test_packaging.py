@@ -64,3 +64,10 @@ def test_get_sources_argument_errors():
 
 def test_exported():
     assert "get_include" in velox.__all__ and "get_sources" in velox.__all__
+
+
+def test_get_sources_docstring_names_every_module_and_what_it_returns():
+    doc = velox.get_sources.__doc__
+    for name in velox._c_modules():
+        assert re.search(rf"\b{name}\b", doc), name
+    assert "absolute paths" in doc

@@ -214,3 +214,30 @@ def test_topology_from_the_command_line_and_toml(tmp_path):
     assert json.loads(js.read_text())["mapping"] == dict.fromkeys(("ingress", "book", "bundler", "output"), cpu)
     r = run("--topology", f"ingress+book+bundler+output@{cpu}", "--cores", str(cpu))
     assert r.returncode == 2 and "not both" in r.stderr and len(r.stderr.strip().splitlines()) == 1
+
+
+@pytest.mark.parametrize("key,value", [
+    ("json", "1.5"), ("json", "[1]"), ("json", "true"), ("json", "7"), ("json", "{ a = 1 }"),
+    ("output", "7"), ("input", "1"), ("topology", "[1]"),
+])
+def test_toml_string_options_refuse_other_types_with_one_line(tmp_path, key, value):
+    """json = 7 must not become file descriptor 7 (written, then closed), nor json = true
+    fd 1: every TOML value is type-checked, and a wrong type is exit 2 with one line naming
+    the key, before the run."""
+    cfg = tmp_path / "run.toml"
+    cfg.write_text(f'rate = "max"\ncount = 1000\nquiet = true\n{key} = {value}\n')
+    r = run("--config", str(cfg))
+    assert r.returncode == 2, r.stdout + r.stderr
+    lines = r.stderr.strip().splitlines()
+    assert len(lines) == 1 and f"{key} must be a string" in lines[0], r.stderr
+    assert r.stdout == ""
+
+
+def test_a_json_path_that_is_not_a_file_name_exits_2(tmp_path):
+    cfg = tmp_path / "run.toml"
+    cfg.write_text('rate = "max"\ncount = 1000\nquiet = true\njson = "a\\u0000b"\n')
+    r = run("--config", str(cfg))
+    assert r.returncode == 2, r.stdout + r.stderr
+    lines = r.stderr.strip().splitlines()
+    assert len(lines) == 1 and "--json" in lines[0] and "Traceback" not in r.stderr
+    assert "velox pipeline summary" not in r.stdout

@@ -161,3 +161,147 @@ def test_stage_lists_are_checked():
         Pipeline(stage=[BuiltinStage("noop"), 3])
     with pytest.raises(ValueError, match="x 8 stage"):  # 8 x 512 emit buffers = the ring
         Pipeline(stage=[BuiltinStage("noop") for _ in range(8)], emit_capacity=512)
+
+
+# -- capsules that own their table, and the callback an input needs ------------------------
+
+import ctypes  # noqa: E402
+import gc  # noqa: E402
+import json  # noqa: E402
+import subprocess  # noqa: E402
+import sys  # noqa: E402
+
+from child_env import IMPORT_ROOT, child_env  # noqa: E402
+
+_api = ctypes.pythonapi
+_api.PyCapsule_GetPointer.restype = ctypes.c_void_p
+_api.PyCapsule_GetPointer.argtypes = [ctypes.py_object, ctypes.c_char_p]
+_api.PyCapsule_New.restype = ctypes.py_object
+_api.PyCapsule_New.argtypes = [ctypes.c_void_p, ctypes.c_char_p, ctypes.c_void_p]
+_STAGE = b"velox.stage.v1"
+_TABLE_SIZE = 56          # sizeof(vx_user_stage)
+_ON_BATCH, _ON_MBO_BATCH = 32, 48   # offsetof(vx_user_stage, on_batch / on_mbo_batch)
+
+
+def _table_copy(kind="echo"):
+    """A writable copy of a builtin stage's vx_user_stage (the BuiltinStage must stay alive:
+    the copy shares its state and callbacks)."""
+    owner = BuiltinStage(kind)
+    buf = ctypes.create_string_buffer(_TABLE_SIZE)
+    ctypes.memmove(buf, _api.PyCapsule_GetPointer(owner.__velox_stage__(), _STAGE), _TABLE_SIZE)
+    return owner, buf
+
+
+def test_a_capsule_that_owns_its_table_lives_as_long_as_the_pipeline():
+    """A stage whose __velox_stage__() returns a capsule that owns the table (its destructor
+    wipes it, as a C stage that frees its malloc'd struct would) runs through a whole replay:
+    the pipeline holds that capsule from construction until it is destroyed."""
+    owner, buf = _table_copy("echo")
+    wiped = []
+
+    @ctypes.CFUNCTYPE(None, ctypes.c_void_p)
+    def destroy(capsule):  # the table dies with its capsule
+        ctypes.memset(buf, 0, _TABLE_SIZE)
+        wiped.append(1)
+
+    class OwnedStage:
+        calls = 0
+
+        def __velox_stage__(self):
+            OwnedStage.calls += 1
+            return _api.PyCapsule_New(ctypes.addressof(buf), _STAGE,
+                                      ctypes.cast(destroy, ctypes.c_void_p))
+
+    stage = OwnedStage()
+    p = Pipeline(rate="max", input="feed", cores=[1], on_full="block", stage=stage)
+    gc.collect()
+    assert wiped == [] and OwnedStage.calls == 1
+    assert len(p._nat.stage_capsules) == 1 and p._nat.user_stages == (stage,)
+    ev = np.zeros(1000, __import__("velox").TXN_DTYPE)
+    ev["qty"] = 1
+    ev["price"] = 100 * 10**8
+    ev["seq"] = np.arange(1000)
+    p.start()
+    p.feed(ev)
+    p.close_feed()
+    assert p.wait(timeout=60)
+    r = p.stop()
+    assert wiped == []
+    assert r["conservation_ok"], r["conservation_failures"]
+    assert r["counters"]["user_stage"]["emitted"] == r["counters"]["applied"] > 0
+    del p
+    gc.collect()
+    assert wiped == [1]  # released once the pipeline is gone, not leaked
+    del owner
+
+
+def test_a_stage_without_the_inputs_callback_is_refused_before_the_run():
+    owner, l2_only = _table_copy("echo")
+    ctypes.memset(ctypes.addressof(l2_only) + _ON_MBO_BATCH, 0, 8)
+    cap = _api.PyCapsule_New(ctypes.addressof(l2_only), _STAGE, None)
+    with pytest.raises(ValueError, match=r"has no on_mbo_batch \(market-by-order input needs one\)"):
+        Pipeline(input="feed", records="mbo", stage=cap)
+    Pipeline(input="feed", records="txn", stage=cap)  # the input it can run
+    owner2, mbo_only = _table_copy("echo")
+    ctypes.memset(ctypes.addressof(mbo_only) + _ON_BATCH, 0, 8)
+    cap2 = _api.PyCapsule_New(ctypes.addressof(mbo_only), _STAGE, None)
+    with pytest.raises(ValueError, match=r"has no on_batch \(transaction input needs one"):
+        Pipeline(input="feed", records="txn", stage=cap2)
+    Pipeline(input="feed", records="mbo", stage=cap2)
+    owner3, neither = _table_copy("echo")
+    ctypes.memset(ctypes.addressof(neither) + _ON_BATCH, 0, 8)
+    ctypes.memset(ctypes.addressof(neither) + _ON_MBO_BATCH, 0, 8)
+    cap3 = _api.PyCapsule_New(ctypes.addressof(neither), _STAGE, None)
+    with pytest.raises(ValueError, match=r"has no on_batch \(transaction input needs one\)$"):
+        Pipeline(input="feed", records="txn", stage=cap3)
+    with pytest.raises(ValueError, match=r"has no on_mbo_batch \(market-by-order input needs one\)$"):
+        Pipeline(input="feed", records="mbo", stage=cap3)
+    # the place of the stage in a list, and its own name, are in the message
+    with pytest.raises(ValueError, match=r"user_stage\[1\] .*name 'echo'.*has no on_mbo_batch"):
+        Pipeline(input="feed", records="mbo", stage=[BuiltinStage("echo"), cap])
+
+    class Broken:
+        def __velox_stage__(self):
+            raise RuntimeError("no table today")
+
+    with pytest.raises(ValueError, match="__velox_stage__\\(\\) failed: RuntimeError: no table today"):
+        Pipeline(stage=Broken())
+
+    class NotACapsule:
+        def __velox_stage__(self):
+            return 42
+
+    with pytest.raises(TypeError, match="__velox_stage__\\(\\) must return a PyCapsule"):
+        Pipeline(stage=NotACapsule())
+    del owner, owner2, owner3
+
+
+L2_ONLY_MODULE = '''
+import ctypes
+from velox._pipeline import BuiltinStage
+api = ctypes.pythonapi
+api.PyCapsule_GetPointer.restype = ctypes.c_void_p
+api.PyCapsule_GetPointer.argtypes = [ctypes.py_object, ctypes.c_char_p]
+api.PyCapsule_New.restype = ctypes.py_object
+api.PyCapsule_New.argtypes = [ctypes.c_void_p, ctypes.c_char_p, ctypes.c_void_p]
+_owner = BuiltinStage("echo")
+_table = ctypes.create_string_buffer(56)
+ctypes.memmove(_table, api.PyCapsule_GetPointer(_owner.__velox_stage__(), b"velox.stage.v1"), 56)
+ctypes.memset(ctypes.addressof(_table) + 48, 0, 8)       # no on_mbo_batch: an L2 stage
+stage = api.PyCapsule_New(ctypes.addressof(_table), b"velox.stage.v1", None)
+'''
+
+
+def test_cli_refuses_an_l2_stage_on_market_by_order_input_with_one_line(tmp_path):
+    (tmp_path / "l2only.py").write_text(L2_ONLY_MODULE)
+    events = tmp_path / "day.mbo"
+    np.zeros(10, __import__("velox").MBO_DTYPE).tofile(events)
+    js = tmp_path / "r.json"
+    r = subprocess.run([sys.executable, "-m", "velox.pipeline", "--input", f"mbo:{events}",
+                        "--stage", "l2only:stage", "--json", str(js), "--quiet"],
+                       cwd=IMPORT_ROOT, env=child_env(tmp_path), capture_output=True, text=True,
+                       timeout=120)
+    assert r.returncode == 2, r.stdout + r.stderr
+    lines = r.stderr.strip().splitlines()
+    assert len(lines) == 1 and "has no on_mbo_batch (market-by-order input needs one)" in lines[0]
+    assert r.stdout == "" and js.read_text() == ""  # nothing ran

@@ -10,6 +10,7 @@ import pytest
 
 from shm_names import fresh_name
 from velox import TXN_DTYPE, SharedRing
+from velox._shm import unlink as shm_unlink
 
 N = 1_000_000
 BATCH = 4096
@@ -190,3 +191,66 @@ def test_producer_killed_breaks_blocked_pop_after_draining(method):
         child.join(TIMEOUT_S)
         # a new producer may take over the dead one's role
         assert ring.try_push(np.zeros(1, TXN_DTYPE)) and ring.producer_pid == os.getpid()
+
+
+# ---- a dead creator's segment ---------------------------------------------------------------
+
+CREATE_AND_WAIT = """
+import sys, time
+from velox import SharedRing, TXN_DTYPE
+ring = SharedRing.create(sys.argv[1], 8, TXN_DTYPE)
+ring.try_push(b"\\x00" * 32)
+print("created", flush=True)
+time.sleep(120)
+"""
+
+
+def test_a_killed_creators_segment_is_reported_dead_and_replaced_on_request():
+    """A producer killed with SIGKILL leaves its segment behind: create() of the name says
+    the creator (pid) is dead and how to reclaim it; replace_stale=True replaces it (an empty
+    ring of the new shape), but never a segment whose creator lives."""
+    name = fresh_name()
+    try:
+        _killed_creator(name)
+    finally:
+        try:
+            shm_unlink(name)
+        except FileNotFoundError:
+            pass
+
+
+def _killed_creator(name):
+    import subprocess
+    import sys
+    from child_env import IMPORT_ROOT, child_env
+    child = subprocess.Popen([sys.executable, "-c", CREATE_AND_WAIT, name], cwd=IMPORT_ROOT,
+                             env=child_env(), stdout=subprocess.PIPE, text=True)
+    try:
+        assert child.stdout.readline().strip() == "created"
+        with pytest.raises(FileExistsError, match=rf"creator \(pid {child.pid}\) is alive"):
+            SharedRing.create(name, 16, TXN_DTYPE)
+        with pytest.raises(FileExistsError, match="is alive; replace_stale=True replaces only"):
+            SharedRing.create(name, 16, TXN_DTYPE, replace_stale=True)
+        old = SharedRing.attach(name)  # a reader of the old segment, still mapped
+        assert len(old) == 1
+    finally:
+        child.kill()
+        child.wait(timeout=TIMEOUT_S)
+        child.stdout.close()
+    assert child.returncode == -signal.SIGKILL
+    with pytest.raises(FileExistsError) as e:
+        SharedRing.create(name, 16, TXN_DTYPE)
+    assert f"creator (pid {child.pid}) is dead" in str(e.value)
+    assert "replace_stale=True" in str(e.value) and e.value.errno == 17
+    with pytest.raises(TypeError, match="replace_stale"):
+        SharedRing.create(name, 16, TXN_DTYPE, replace_stale=1)
+    with SharedRing.create(name, 16, TXN_DTYPE, replace_stale=True) as ring:
+        assert ring.capacity == 16 and len(ring) == 0 and ring.creator_pid == os.getpid()
+        again = SharedRing.attach(name)  # attaching again reaches the new segment
+        assert again.capacity == 16
+        again.close()
+        assert len(old) == 1 and old.capacity == 8  # the old mapping is untouched
+        old.close()
+        # ours is alive: never replaced
+        with pytest.raises(FileExistsError, match="is alive"):
+            SharedRing.create(name, 16, TXN_DTYPE, replace_stale=True)

@@ -6,10 +6,13 @@ method or argument) fails here."""
 
 import os
 import re
+import shutil
 import subprocess
 import sys
 
 import pytest
+
+from fresh_venv import fresh_venv, venv_env
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 BLOCK = re.compile(r"^```python\n(.*?)^```", re.S | re.M)
@@ -32,14 +35,15 @@ EXAMPLES = examples()
 
 
 def _env():
-    """mypy cannot follow setuptools' editable-install finder: point MYPYPATH at the
-    directory holding the imported velox package (site-packages, or the checkout)."""
+    """MYPYPATH at the directory holding the imported velox package (site-packages, or a
+    built tree that is not installed at all, as in the sanitizer steps, which mypy would not
+    find otherwise; an editable install it finds by itself, see the test below)."""
     import velox
     env = dict(os.environ)
-    # and at examples/strategy, whose package docs/pipeline.md's worked example imports
+    # and at examples/strategy/src, whose package docs/pipeline.md's worked example imports
     env["MYPYPATH"] = os.pathsep.join([
         os.path.dirname(os.path.dirname(os.path.abspath(velox.__file__))),
-        os.path.join(ROOT, "examples", "strategy")])
+        os.path.join(ROOT, "examples", "strategy", "src")])
     return env
 
 
@@ -111,3 +115,63 @@ def test_pipeline_module_is_strictly_typed(tmp_path):
     # errors in velox.pipeline itself (a stub of another module may have its own)
     mine = [line for line in r.stdout.splitlines() if "pipeline.py:" in line]
     assert not mine, "\n".join(mine)
+
+
+USER_SCRIPT = '''
+import velox
+
+ring = velox.SpscRing(1024, velox.TXN_DTYPE)
+pushed: bool = ring.try_push(b"\\x00" * 32)
+book = velox.MboBook.from_prices(1024, tick=0.01, base=95.0)
+wrong: str = velox.EDITABLE_STUB_MARKER
+'''
+
+
+def _copy_source(dest):
+    """What `pip install -e .` needs from the checkout (no build products)."""
+    dest.mkdir()
+    for name in ("pyproject.toml", "setup.py", "README.md", "LICENSE"):
+        shutil.copy(os.path.join(ROOT, name), dest / name)
+    shutil.copytree(os.path.join(ROOT, "csrc", "velox"), dest / "csrc" / "velox")
+    shutil.copytree(os.path.join(ROOT, "velox"), dest / "velox",
+                    ignore=shutil.ignore_patterns("*.so", "*.c", "__pycache__", "include"))
+
+
+def test_mypy_finds_velox_after_an_editable_install(tmp_path):
+    """The README's `pip install -e .`, then mypy over a user's script: mypy must find velox's
+    stubs (setuptools' default editable install hides the package behind an import hook that
+    mypy cannot follow). Run in a fresh venv; the install skips build isolation (no download)
+    and builds one extension (VELOX_ONLY): mypy reads the .pyi files, not the modules."""
+    pytest.importorskip("mypy")
+    src = tmp_path / "src"
+    _copy_source(src)
+    # a stub only this copy has: the error below proves mypy read the installed copy's stubs
+    with open(src / "velox" / "__init__.pyi", "a") as f:
+        f.write("\nEDITABLE_STUB_MARKER: int\n")
+    python = fresh_venv(tmp_path / "venv")
+    env = venv_env(python)
+    env["VELOX_ONLY"] = "velox._records"
+    r = subprocess.run([python, "-m", "pip", "install", "--no-build-isolation", "--no-index",
+                        "-e", "."], cwd=src, env=env, capture_output=True, text=True, timeout=900)
+    assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:]
+    user = tmp_path / "user"
+    user.mkdir()
+    (user / "script.py").write_text(USER_SCRIPT)
+    r = subprocess.run([python, "-m", "mypy", "--no-incremental", "--cache-dir",
+                        str(tmp_path / "cache"), "script.py"], cwd=user, env=env,
+                       capture_output=True, text=True, timeout=900)
+    out = r.stdout + r.stderr
+    assert "Cannot find implementation or library stub" not in out, out
+    errors = [line for line in r.stdout.splitlines() if ": error:" in line]
+    assert len(errors) == 1 and "script.py:7:" in errors[0], out
+    assert 'expression has type "int", variable has type "str"' in errors[0], out
+
+
+def test_velox_stubs_are_clean_under_mypy_strict(tmp_path):
+    pytest.importorskip("mypy")
+    stubs = sorted(os.path.join("velox", f) for f in os.listdir(os.path.join(ROOT, "velox"))
+                   if f.endswith(".pyi"))
+    r = subprocess.run([sys.executable, "-m", "mypy", "--strict", "--no-incremental",
+                        "--cache-dir", str(tmp_path / "cache"), "--follow-imports=silent", *stubs],
+                       cwd=ROOT, capture_output=True, text=True, timeout=900)
+    assert r.returncode == 0, r.stdout + r.stderr

@@ -146,10 +146,15 @@ def _c_modules():
 
 
 def get_sources(*modules):
-    """The C files (absolute paths) a downstream extension must compile to use the named C
-    modules, with their dependencies, each once: ``get_sources("ring")`` gives ``ring.c``,
-    ``tsc.c``, ``types.c`` under ``get_include()``. Names: histogram, orderbook, pipeline,
-    ring, shm, tsc, types."""
+    """The C files a downstream extension must compile to use the named C modules.
+
+    Returns a list of absolute paths, each once, the named modules' own files first and then
+    what they need, all in ``get_include()/velox/``: ``get_sources("ring")`` gives
+    ``[.../velox/ring.c, .../velox/tsc.c, .../velox/types.c]``. Names: histogram, itch, mbo,
+    orderbook, pipeline, ring, shm, tsc, types (an unknown name raises ValueError listing
+    them). setuptools takes only paths relative to setup.py when it builds a wheel
+    (``pip install .``): copy the files below your project first, as
+    examples/strategy/setup.py does."""
     known = _c_modules()
     if not modules:
         raise ValueError(f"name at least one C module, one of {sorted(known)}")

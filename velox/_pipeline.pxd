@@ -20,6 +20,8 @@ cdef class NativePipeline:
     cdef cython.pymutex _join_lock      # serialises vx_pipeline_join (free-threaded builds)
     cdef readonly object user_stage     # the object given as user_stage (kept alive), or None
     cdef readonly tuple user_stages     # the stages it names, in order (() for none)
+    cdef readonly tuple stage_capsules  # each stage's "velox.stage.v1" capsule, kept until the
+                                        # C pipeline is destroyed (it may own the table)
     cdef readonly object source_ring    # the SpscRing/SharedRing of TXN_DTYPE given as source_ring, or None
     cdef bint source_busy               # we hold source_ring._consumer_busy (start..join)
     cdef readonly str records           # "txn" or "mbo"

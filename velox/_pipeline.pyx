@@ -28,6 +28,9 @@ from velox.includes.types cimport VX_OK, VX_TIMEOUT, vx_bundle, vx_status, vx_st
 
 from velox._records import BUNDLE_DTYPE, MBO_DTYPE, TXN_DTYPE
 
+cdef extern from "<string.h>" nogil:
+    size_t strnlen(const char *s, size_t maxlen)
+
 cnp.import_array()
 
 STAGES = ("ingress", "book", "bundler", "output")
@@ -103,6 +106,7 @@ cdef class NativePipeline:
         self.external_busy = False
         self.user_stage = None
         self.user_stages = ()
+        self.stage_capsules = ()
         self.source_ring = None
         self.bundle_dtype = BUNDLE_DTYPE
         vx_pipeline_config_default(&self.cfg)
@@ -195,8 +199,13 @@ cdef class NativePipeline:
                 raise ValueError("replay_speed needs a source_ring (pacing replays recorded timestamps)")
             c.replay_speed = _float_in("replay_speed", replay_speed, 1e-3, 1e6)
         stages = _stage_list(user_stage)
-        for i, stage in enumerate(stages):
-            c.user_stages[i] = _stage_table(stage)
+        # Each stage's capsule is kept (self.stage_capsules) from here until __dealloc__ has
+        # destroyed the C pipeline: a capsule may own its table (freeing it in its destructor),
+        # so the table is read only while its capsule is held.
+        capsules = [_stage_capsule(stage, i if len(stages) > 1 else -1) for i, stage in enumerate(stages)]
+        self.stage_capsules = tuple(capsules)
+        for i, cap in enumerate(capsules):
+            c.user_stages[i] = _stage_table(stages[i], cap, records, i if len(stages) > 1 else -1)
         c.user_stage_count = len(stages)
         if stages:
             c.user_emit_capacity = _int_in("user_emit_capacity", user_emit_capacity, 1, VX_STAGE_MAX_EMIT)
@@ -555,22 +564,62 @@ cdef list _stage_list(object user_stage):
     return stages
 
 
-cdef const vx_user_stage *_stage_table(object stage) except NULL:
-    """The vx_user_stage* of a stage object: an object with __velox_stage__() returning a
-    PyCapsule named "velox.stage.v1", or such a capsule itself. Checks the ABI version, the
-    struct size and that on_batch is set."""
-    cap = stage.__velox_stage__() if hasattr(stage, "__velox_stage__") else stage
+cdef str _stage_label(object stage, int position):
+    """How errors name a stage: its repr, and its place when the pipeline has several."""
+    where = f"user_stage[{position}] " if position >= 0 else "stage "
+    return f"{where}{stage!r}"
+
+
+cdef object _stage_capsule(object stage, int position):
+    """The PyCapsule of a stage object: what its __velox_stage__() returns, or the stage itself
+    when it is such a capsule. Checks the capsule's type and name; the caller keeps it alive
+    for as long as the table it points to may be called."""
+    if hasattr(stage, "__velox_stage__"):
+        try:
+            cap = stage.__velox_stage__()
+        except Exception as e:
+            raise ValueError(f"{_stage_label(stage, position)}: __velox_stage__() failed: "
+                             f"{type(e).__name__}: {e}") from None
+    else:
+        cap = stage
     if not PyCapsule_CheckExact(cap):
-        raise TypeError(f"user_stage must be a PyCapsule named {STAGE_CAPSULE_NAME!r} or an "
-                        f"object with __velox_stage__(), got {stage!r}")
+        if cap is stage:
+            raise TypeError(f"user_stage must be a PyCapsule named {STAGE_CAPSULE_NAME!r} or an "
+                            f"object with __velox_stage__(), got {stage!r}")
+        raise TypeError(f"{_stage_label(stage, position)}: __velox_stage__() must return a "
+                        f"PyCapsule named {STAGE_CAPSULE_NAME!r}, got {cap!r}")
     if not PyCapsule_IsValid(cap, VX_STAGE_CAPSULE_NAME):
         raise ValueError(f"user_stage capsule must be named {STAGE_CAPSULE_NAME!r} "
                          f"(a vx_user_stage of ABI {VX_STAGE_ABI_VERSION}), got {cap!r}")
+    return cap
+
+
+cdef const vx_user_stage *_stage_table(object stage, object cap, str records,
+                                       int position) except NULL:
+    """The vx_user_stage* inside `cap` (from _stage_capsule, held by the caller: the pointer is
+    valid only while the capsule lives), checked: the ABI version, the struct size, and the
+    batch callback that `records` ("txn" or "mbo") input calls."""
     cdef const vx_user_stage *t = <const vx_user_stage *>PyCapsule_GetPointer(cap, VX_STAGE_CAPSULE_NAME)
-    if vx_user_stage_check(t) != VX_OK:
-        raise ValueError(f"user_stage {stage!r}: bad vx_user_stage table (abi_version "
-                         f"{t.abi_version}, want {VX_STAGE_ABI_VERSION}; struct_size "
-                         f"{t.struct_size}, want >= {sizeof(vx_user_stage)}; on_batch set?)")
+    label = _stage_label(stage, position)
+    if t.abi_version != VX_STAGE_ABI_VERSION:
+        raise ValueError(f"{label}: its vx_user_stage table has abi_version {t.abi_version}, this "
+                         f"velox runs version {VX_STAGE_ABI_VERSION} (rebuild the stage against "
+                         "this velox's velox/stage.h)")
+    if t.struct_size < VX_USER_STAGE_V1_SIZE:
+        raise ValueError(f"{label}: its vx_user_stage table has struct_size {t.struct_size}, "
+                         f"smaller than any release's ({VX_USER_STAGE_V1_SIZE}); set it to "
+                         "sizeof(vx_user_stage)")
+    if t.name != NULL:  # the stage's own name says more than a repr
+        label = f"{label} (name {t.name[:strnlen(t.name, 80)].decode('utf-8', 'replace')!r})"
+    if records == "mbo" and vx_user_stage_mbo_batch(t) == NULL:
+        raise ValueError(f"{label} has no on_mbo_batch (market-by-order input needs one)"
+                         + ("; its on_batch serves transaction input" if t.on_batch != NULL else ""))
+    if records != "mbo" and t.on_batch == NULL:
+        raise ValueError(f"{label} has no on_batch (transaction input needs one)"
+                         + ("; its on_mbo_batch serves market-by-order input"
+                            if vx_user_stage_mbo_batch(t) != NULL else ""))
+    if vx_user_stage_check(t) != VX_OK:  # the checks above cover it; kept as the C contract
+        raise ValueError(f"{label}: bad vx_user_stage table")
     return t
 
 

@@ -1,6 +1,6 @@
 import enum
 from decimal import Decimal
-from typing import Iterable, Iterator, overload
+from typing import Any, Iterable, Iterator, overload
 
 import numpy as np
 
@@ -26,7 +26,7 @@ CANCEL: Kind
 
 def to_fixed(price: int | float | Decimal | str) -> int: ...
 def from_fixed(fixed: int) -> float: ...
-def _c_layout() -> dict: ...
+def _c_layout() -> dict[str, Any]: ...
 
 class Transaction:
     def __init__(

@@ -16,7 +16,11 @@ class SharedRing(SpscRing):
 
     @staticmethod
     def create(
-        name: str | None = None, capacity: int = 4096, dtype: npt.DTypeLike | None = None
+        name: str | None = None,
+        capacity: int = 4096,
+        dtype: npt.DTypeLike | None = None,
+        *,
+        replace_stale: bool = False,
     ) -> SharedRing: ...
     @staticmethod
     def attach(

@@ -24,7 +24,7 @@ from numpy.lib.format import descr_to_dtype, dtype_to_descr
 
 from cpython.exc cimport PyErr_CheckSignals
 from libc.stdint cimport uint32_t, uint64_t
-from libc.errno cimport ENOENT, errno
+from libc.errno cimport EEXIST, ENOENT, errno
 from posix.types cimport pid_t
 from posix.unistd cimport getpid
 
@@ -123,6 +123,28 @@ cdef _raise_sys(int err, str what, str name):
     raise OSError(err, f"{what} {name!r}: {os.strerror(err)}", name)
 
 
+cdef _raise_exists(str name, vx_shm_peer state, pid_t pid, bint replace_stale):
+    """FileExistsError for create() of a name that exists, saying what is known of its creator
+    and how to reclaim a stale segment."""
+    what = f"cannot create shared ring {name!r}: it exists"
+    remove = (f"remove it with velox._shm.unlink({name!r}) (or rm /dev/shm/{name}) once no "
+              "process uses it")
+    if state == VX_SHM_PEER_DEAD:
+        text = (f"{what} and its creator (pid {pid}) is dead: reclaim it with "
+                f"SharedRing.create({name!r}, ..., replace_stale=True), or {remove}")
+    elif state == VX_SHM_PEER_ALIVE:
+        text = f"{what} and its creator (pid {pid}) is alive"
+        if replace_stale:
+            text += "; replace_stale=True replaces only a segment whose creator is dead"
+    else:
+        text = (f"{what}, and whether its creator lives cannot be told (not a velox segment "
+                "of this layout, or one made by an older velox)")
+        if replace_stale:
+            text += "; replace_stale=True replaces only a segment whose creator is provably dead"
+        text += f"; {remove}"
+    raise FileExistsError(EEXIST, text, name)
+
+
 cdef class SharedRing(SpscRing):
     """A lock-free SPSC ring of fixed-size NumPy records in POSIX shared memory.
 
@@ -162,13 +184,23 @@ cdef class SharedRing(SpscRing):
     # ---- construction ---------------------------------------------------------------------
 
     @staticmethod
-    def create(name=None, capacity=4096, dtype=None):
-        """create(name=None, capacity=4096, dtype=velox.TXN_DTYPE) -> SharedRing
+    def create(name=None, capacity=4096, dtype=None, *, replace_stale=False):
+        """create(name=None, capacity=4096, dtype=velox.TXN_DTYPE, *, replace_stale=False) -> SharedRing
 
         Create the segment ``name`` (on Linux /dev/shm/NAME; None: a fresh
         ``velox-<pid>-<uuid>``) holding an empty ring of ``capacity`` records (a power of two
         in [2, 2**30]) of ``dtype`` (any fixed-size NumPy dtype without Python objects whose
-        description fits DTYPE_MAX characters). FileExistsError if the name exists."""
+        description fits DTYPE_MAX characters).
+
+        FileExistsError if the name exists; its message says whether the segment's creator
+        (pid) is alive or dead. ``replace_stale=True`` replaces a segment whose creator is
+        provably dead (its pid gone, a zombie, or reused by a process with another start
+        time): the old name is unlinked and a new segment created. Processes still mapping
+        the old segment keep it (their blocking calls see the dead peer as BrokenPipeError)
+        and reach the new one by attaching again. A live or unknown creator is never
+        replaced."""
+        if not isinstance(replace_stale, bool):
+            raise TypeError(f"replace_stale must be a bool, got {replace_stale!r}")
         if dtype is None:
             from velox._records import TXN_DTYPE
             dtype = TXN_DTYPE
@@ -184,6 +216,19 @@ cdef class SharedRing(SpscRing):
         cdef bytes text = _describe(self.dtype).encode("ascii")
         cdef vx_status st = vx_shm_create(&self.shm, raw, <uint32_t>cap, <uint32_t>self.itemsize,
                                           text, len(text))
+        cdef pid_t creator = 0
+        cdef vx_shm_peer creator_state
+        if st != VX_OK and self.shm.fault == VX_SHM_FAULT_SYSTEM and self.shm.sys_errno == EEXIST:
+            creator_state = vx_shm_creator_state(raw, &creator)
+            if replace_stale and creator_state == VX_SHM_PEER_DEAD:
+                if vx_shm_unlink(raw) != VX_OK and errno != ENOENT:
+                    _raise_sys(errno, "cannot remove the stale shared ring", name)
+                st = vx_shm_create(&self.shm, raw, <uint32_t>cap, <uint32_t>self.itemsize,
+                                   text, len(text))
+                if st != VX_OK and self.shm.fault == VX_SHM_FAULT_SYSTEM and self.shm.sys_errno == EEXIST:
+                    creator_state = vx_shm_creator_state(raw, &creator)  # made again meanwhile
+            if st != VX_OK and self.shm.fault == VX_SHM_FAULT_SYSTEM and self.shm.sys_errno == EEXIST:
+                _raise_exists(name, creator_state, creator, replace_stale)
         if st != VX_OK:
             if self.shm.fault == VX_SHM_FAULT_SYSTEM:
                 _raise_sys(self.shm.sys_errno, "cannot create shared ring", name)

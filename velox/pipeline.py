@@ -1106,7 +1106,7 @@ def build_parser() -> argparse.ArgumentParser:
         # ArgumentDefaultsHelpFormatter would add a second "(default: None)"
     )
     a = p.add_argument
-    a("--config", metavar="FILE.toml", help="read options from a TOML file (top-level keys, or a [pipeline] table)")
+    a("--config", metavar="FILE.toml", type=str, help="read options from a TOML file (top-level keys, or a [pipeline] table)")
     a("--rate", type=_rate, help="target ingress rate in transactions/s (Poisson arrivals), or 'max' for unpaced [default: 100000]")
     a("--input", metavar="synthetic|events:PATH|mbo:PATH|lobster:PATH|itch:PATH?symbols=A,B|shm:NAME", type=_input, help="the source: the synthetic Poisson generator; a raw TXN_DTYPE file (numpy's arr.tofile(PATH)); a raw MBO_DTYPE file, a LOBSTER message file or a NASDAQ ITCH 5.0 file (plain or gzip; one book per named symbol) (market-by-order events into market-by-order books); or a velox.SharedRing of TXN_DTYPE named NAME that another process creates and pushes into (waited for up to 10 s). A file ends the run by itself, a shared ring when its producer closes it or exits [default: synthetic]")
     a("--topology", metavar="STAGES@CPU,...", type=_topology, help="an explicit thread layout instead of --cores: threads separated by ',', the stages each runs joined by '+', '@CPU' pins it ('@*' or none: unpinned); stages ingress, book, bundler, output, each on one of 1-4 threads, e.g. 'ingress+book@1,bundler+output@1' [default: from --cores]")
@@ -1130,9 +1130,14 @@ def build_parser() -> argparse.ArgumentParser:
     a("--output", metavar="FILE|shm:NAME[:CAPACITY]", type=_output, help="write every bundle as a raw 528-byte record to FILE (read with numpy.fromfile(FILE, velox.BUNDLE_DTYPE)), or push it into a new shared-memory ring NAME of CAPACITY bundles (a power of two, default 1024) that another process reads with velox.SharedRing.attach(NAME); the ring is closed at the end (the reader's pop then raises BrokenPipeError after the last bundle) and its name removed unless --keep-shm [default: none]")
     a("--keep-shm", action="store_true", default=None, help="with --output shm:NAME, leave the segment's name in place at exit (remove it later with velox.SharedRing.attach(NAME).unlink() or rm /dev/shm/NAME)")
     a("--timestamps", choices=("tsc", "logical"), help="what each transaction's tsc field holds: the TSC tick it was made at, or (logical) its sequence number, which makes seeded --rate max --on-full block --count N --bundle-timeout-us 0 runs write byte-identical --output files (record-timed latency histograms are then empty) [default: tsc]")
-    a("--json", metavar="FILE", help="write the final report as JSON to FILE ('-' for stdout) [default: none]")
+    a("--json", metavar="FILE", type=str, help="write the final report as JSON to FILE ('-' for stdout) [default: none]")
     a("--quiet", action="store_true", default=None, help="no per-second lines, only the summary")
     return p
+
+
+#: TOML keys whose value is text the option parses itself (a path, a spec): anything but a
+#: TOML string is refused, never turned into text with str() (json = 7 would name fd 7).
+_TOML_STRING_KEYS = frozenset({"input", "output", "topology", "json"})
 
 
 def _load_config(path: str, parser: argparse.ArgumentParser) -> dict[str, Any]:
@@ -1171,6 +1176,9 @@ def _load_config(path: str, parser: argparse.ArgumentParser) -> dict[str, Any]:
                 parser.error(f"--config: {key} must be true or false, got {value!r}")
             values[dest] = value
             continue
+        if dest in _TOML_STRING_KEYS and not isinstance(value, str):
+            parser.error(f"--config: {key} must be a string, got {value!r} "
+                         f"({type(value).__name__}) in {path!r}")
         if act.choices is not None and value not in act.choices:
             parser.error(f"argument {option}: invalid choice {value!r} (choose from {', '.join(act.choices)})")
         convert = act.type
@@ -1313,6 +1321,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             json_file = open(args.json, "w")
         except OSError as e:
             print(f"velox-pipeline: error: --json: cannot write {args.json!r}: {e.strerror}",
+                  file=sys.stderr)
+            return 2
+        except (TypeError, ValueError) as e:  # not a path (main(argv) from Python), a NUL in it
+            print(f"velox-pipeline: error: --json: not a file name: {args.json!r} ({e})",
                   file=sys.stderr)
             return 2
     try:

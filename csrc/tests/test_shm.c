@@ -1,6 +1,7 @@
 /* test_shm.c — shared-memory ring: lifecycle, attach validation, roles, peer death, and a
  * two-process stress run passing numbered records with every one checked. */
 #include <errno.h>
+#include <stddef.h>
 #include <fcntl.h>
 #include <signal.h>
 #include <string.h>
@@ -269,6 +270,58 @@ static void test_peer_death(void) {
     CHECK(vx_shm_unlink(name) == VX_OK);
 }
 
+/* A segment whose creator was SIGKILLed is known stale; a live creator's is not; a segment
+ * without a readable identity (missing, foreign, a creator killed before writing it) says
+ * nothing. */
+static void test_creator_state(void) {
+    const char *name = test_name("creator");
+    pid_t pid = 1;
+    CHECK(vx_shm_creator_state(name, &pid) == VX_SHM_PEER_NONE && pid == 0); /* no segment */
+    CHECK(vx_shm_creator_state("bad/name", &pid) == VX_SHM_PEER_NONE);
+    vx_shm a;
+    REQUIRE(create_txn_ring(&a, name, 2) == VX_OK);
+    CHECK(vx_shm_creator_state(name, &pid) == VX_SHM_PEER_ALIVE && pid == getpid());
+    CHECK(vx_shm_detach(&a) == VX_OK);
+    CHECK(vx_shm_unlink(name) == VX_OK);
+
+    int ready[2];
+    REQUIRE(pipe(ready) == 0);
+    pid_t child = fork();
+    REQUIRE(child >= 0);
+    if (child == 0) {
+        vx_shm c;
+        if (create_txn_ring(&c, name, 2) != VX_OK) _exit(2);
+        char byte = 1;
+        if (write(ready[1], &byte, 1) != 1) _exit(4);
+        pause(); /* until killed */
+        _exit(5);
+    }
+    char byte = 0;
+    CHECK(read(ready[0], &byte, 1) == 1);
+    CHECK(vx_shm_creator_state(name, &pid) == VX_SHM_PEER_ALIVE && pid == child);
+    CHECK(kill(child, SIGKILL) == 0);
+    int status = 0;
+    CHECK(waitpid(child, &status, 0) == child && WIFSIGNALED(status));
+    CHECK(vx_shm_creator_state(name, &pid) == VX_SHM_PEER_DEAD && pid == child);
+    /* the identity's start time, not the pid alone: our own pid with another start time is
+     * a recycled pid, so dead */
+    int fd = open_raw(name);
+    REQUIRE(fd >= 0);
+    uint64_t recycled = vx_shm_identity(getpid()) ^ (1ull << 32);
+    CHECK(pwrite(fd, &recycled, sizeof recycled, offsetof(vx_shm_header, creator_identity)) == 8);
+    CHECK(vx_shm_creator_state(name, &pid) == VX_SHM_PEER_DEAD && pid == getpid());
+    uint64_t zero = 0; /* no identity (an older build's segment): cannot tell */
+    CHECK(pwrite(fd, &zero, sizeof zero, offsetof(vx_shm_header, creator_identity)) == 8);
+    CHECK(vx_shm_creator_state(name, &pid) == VX_SHM_PEER_NONE);
+    uint64_t magic = 0; /* not a velox segment */
+    CHECK(pwrite(fd, &magic, sizeof magic, 0) == 8);
+    CHECK(vx_shm_creator_state(name, &pid) == VX_SHM_PEER_NONE);
+    close(fd);
+    close(ready[0]);
+    close(ready[1]);
+    CHECK(vx_shm_unlink(name) == VX_OK);
+}
+
 /* The producer departs after pushing: the consumer gets every record, then VX_ESTATE. */
 static void test_departed_producer_drains(void) {
     const char *name = test_name("depart");
@@ -371,6 +424,7 @@ int main(void) {
     RUN(test_attach_wrong_size);
     RUN(test_roles);
     RUN(test_peer_death);
+    RUN(test_creator_state);
     RUN(test_departed_producer_drains);
     RUN(test_two_process_stress);
     return CHECK_SUMMARY("test_shm");

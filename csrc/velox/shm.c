@@ -82,6 +82,8 @@ vx_status vx_shm_create(vx_shm *shm, const char *name, uint32_t capacity, uint32
 
     /* ftruncate zero-filled the segment: state is INITIALISING, role words are free. */
     vx_shm_header *h = base;
+    /* first, so that a creator killed during the rest is still known (vx_shm_creator_state) */
+    h->creator_identity = vx_shm_identity(getpid());
     h->magic = VX_SHM_MAGIC;
     h->layout_version = VX_SHM_LAYOUT_VERSION;
     h->header_size = (uint32_t)sizeof(vx_shm_header);
@@ -309,6 +311,25 @@ static vx_shm_peer shm_identity_state(uint64_t identity) {
     }
     if (kill(pid, 0) != 0 && errno == ESRCH) return VX_SHM_PEER_DEAD;
     return VX_SHM_PEER_ALIVE; /* exists (EPERM counts: another user's live process) */
+}
+
+vx_shm_peer vx_shm_creator_state(const char *name, pid_t *pid) {
+    if (pid) *pid = 0;
+    char path[VX_SHM_NAME_MAX + 2];
+    if (!vx_shm_name_valid(name)) return VX_SHM_PEER_NONE;
+    snprintf(path, sizeof path, "/%s", name);
+    int fd = shm_open(path, O_RDONLY, 0);
+    if (fd < 0) return VX_SHM_PEER_NONE;
+    vx_shm_header line0; /* only the first line is read (a dead creator's stores are all in
+                            the segment; a live one's may be partial: then NONE or ALIVE) */
+    ssize_t n = pread(fd, &line0, VX_SHM_LINE, 0);
+    close(fd);
+    if (n != VX_SHM_LINE || line0.magic != VX_SHM_MAGIC ||
+        line0.layout_version != VX_SHM_LAYOUT_VERSION || line0.creator_identity == 0 ||
+        (line0.creator_identity & VX_SHM_DEPARTED))
+        return VX_SHM_PEER_NONE;
+    if (pid) *pid = (pid_t)(line0.creator_identity & VX_SHM_PID_MASK);
+    return shm_identity_state(line0.creator_identity);
 }
 
 vx_shm_peer vx_shm_peer_state(const vx_shm *shm, vx_shm_role role, pid_t *pid) {

@@ -8,7 +8,8 @@
  *                publishes `state` = VX_SHM_READY (release); attachers read it after an
  *                acquire load of `state` sees READY:
  *                  magic "VELOXSHM", layout_version, header_size, segment_size, ring_offset,
- *                  ring_size, capacity, record_size, dtype_len, creator_pid
+ *                  ring_size, capacity, record_size, dtype_len, creator_pid, state,
+ *                  and at byte 64 creator_identity (the creator's identity word, below)
  *   offset  128  dtype description: VX_SHM_DTYPE_MAX bytes of text (numpy's dtype.descr as a
  *                Python literal), NUL-terminated, dtype_len bytes long, opaque to C
  *   offset  640  producer role word, alone on its 128-byte line
@@ -96,7 +97,10 @@ typedef struct vx_shm_header {
     uint32_t dtype_len;       /* strlen(dtype) */
     int32_t creator_pid;
     _Atomic uint32_t state;   /* VX_SHM_INITIALISING → VX_SHM_READY, once, by the creator */
-    uint8_t line0_pad[VX_SHM_LINE - 64];
+    uint64_t creator_identity; /* vx_shm_identity of the creator (pid | start-time bits),
+                                  written before anything else; 0 in segments of builds that
+                                  predate it (attach ignores it: the layout is unchanged) */
+    uint8_t line0_pad[VX_SHM_LINE - 72];
     char dtype[VX_SHM_DTYPE_MAX];
     _Atomic uint64_t producer; /* role word: 0 free, else identity | departed bit */
     uint8_t producer_pad[VX_SHM_LINE - 8];
@@ -107,6 +111,8 @@ typedef struct vx_shm_header {
 _Static_assert(sizeof(_Atomic uint64_t) == 8 && sizeof(_Atomic uint32_t) == 4,
                "atomics have their plain sizes (the layout is shared between processes)");
 _Static_assert(offsetof(vx_shm_header, state) == 60, "state is the last word of line 0's fields");
+_Static_assert(offsetof(vx_shm_header, creator_identity) == 64,
+               "creator_identity sits in what older builds left as line 0's zero padding");
 _Static_assert(offsetof(vx_shm_header, dtype) == VX_SHM_LINE, "dtype starts on line 1");
 _Static_assert(offsetof(vx_shm_header, producer) == VX_SHM_LINE + VX_SHM_DTYPE_MAX,
                "producer word on its own line");
@@ -150,6 +156,15 @@ int vx_shm_name_valid(const char *name);
  * unlinked) and shm->fault says why: VX_EINVAL (NAME/ARGUMENT) or VX_ESYS (SYSTEM). */
 vx_status vx_shm_create(vx_shm *shm, const char *name, uint32_t capacity, uint32_t record_size,
                         const char *dtype, size_t dtype_len);
+
+/* Whether the creator of the existing segment `name` still lives, read from the segment's
+ * line 0 without attaching (pread: nothing is mapped). VX_SHM_PEER_ALIVE or VX_SHM_PEER_DEAD
+ * (dead as for role words: no such process, a zombie, or the pid recycled by a process with
+ * another start time), its pid in *pid; VX_SHM_PEER_NONE when it cannot be told: no such
+ * segment, not a velox segment of this layout, or no creator identity (a creator killed
+ * before writing it, or a segment made by an older build). Only DEAD proves the segment is
+ * stale. Costs a few syscalls. */
+vx_shm_peer vx_shm_creator_state(const char *name, pid_t *pid);
 
 /* Maps an existing segment read-write and validates it: magic, version, header and ring sizes
  * against the real segment size (fstat), the dtype text, and (if expected_record_size != 0)

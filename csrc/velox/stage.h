@@ -4,8 +4,12 @@
  * A downstream extension (Cython or C) fills a vx_user_stage and hands its address to Python
  * as a PyCapsule named VX_STAGE_CAPSULE_NAME ("velox.stage.v1"); `velox.Pipeline(stage=cap)`
  * passes it to the native pipeline. The struct (and everything its `state` points to) must
- * stay valid until the pipeline is destroyed: keep it in static storage or in memory the
- * capsule's owner frees only when the capsule dies (the Pipeline holds the capsule).
+ * stay valid while that capsule lives: keep it in static storage, or free it in the capsule's
+ * destructor. velox keeps the capsule itself: for a stage object, the capsule its
+ * `__velox_stage__()` returned (called once, when the Pipeline is constructed), beside the
+ * object; for a capsule passed as the stage, that capsule. It holds both from construction
+ * until the native pipeline is destroyed (after `finish` ran), and reads the table only
+ * while it holds them.
  *
  * A pipeline hosts up to VX_PIPELINE_MAX_USER_STAGES (8) tables (cfg.user_stages), each
  * called in cfg order after every book batch over the same events; their orders enter the

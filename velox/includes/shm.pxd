@@ -52,6 +52,7 @@ cdef extern from "velox/shm.h" nogil:
         uint32_t record_size
         uint32_t dtype_len
         int32_t creator_pid
+        uint64_t creator_identity
         char dtype[512]
 
     # ring (the private vx_ring handle) is reached through vx_shm_ring().
@@ -71,6 +72,7 @@ cdef extern from "velox/shm.h" nogil:
     int vx_shm_name_valid(const char *name)
     vx_status vx_shm_create(vx_shm *shm, const char *name, uint32_t capacity,
                             uint32_t record_size, const char *dtype, size_t dtype_len)
+    vx_shm_peer vx_shm_creator_state(const char *name, pid_t *pid)
     vx_status vx_shm_attach(vx_shm *shm, const char *name, uint32_t expected_record_size,
                             uint64_t wait_ns)
     vx_status vx_shm_detach(vx_shm *shm)

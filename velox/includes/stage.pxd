@@ -9,6 +9,7 @@ cdef extern from "velox/stage.h" nogil:
     enum:
         VX_STAGE_ABI_VERSION
         VX_STAGE_MAX_EMIT
+        VX_USER_STAGE_V1_SIZE   # struct_size of a table compiled before on_mbo_batch existed
     const char *VX_STAGE_CAPSULE_NAME
 
     ctypedef struct vx_stage_ctx:
