@@ -348,6 +348,23 @@ def test_level_limited_file_needs_seed_from_book(limited):
     assert len(without) > 0
 
 
+def test_book_before_a_level_limited_file(limited):
+    """The derived start of a file cut at message k is row k - 1, but for a level that was
+    pushed out of view by message k (an ADD of a new level): the file cannot show it."""
+    d, events, book, start = limited
+    exact = 0
+    for k in range(1, len(events)):
+        cut = LobsterBook(*(a[k:k + 1] for a in book))
+        derived = lobster_book_before(cut, events[k:k + 1]).tolist()
+        truth = load_snapshot(f"lobster-book:{d / 'book.csv'}#{k - 1}").books[0].tolist()
+        if derived != truth:
+            assert events["action"][k] == Action.ADD, k
+            assert set(derived) < set(truth) and len(truth) - len(derived) == 1, k
+        else:
+            exact += 1
+    assert exact > len(events) // 2
+
+
 def test_level_limited_lobster_replay_and_cli_json(limited, tmp_path):
     d, events, book, start = limited
     args = dict(input=f"lobster:{d / 'msg.csv'}", snapshot=f"lobster-book:{d / 'book.csv'}",
@@ -389,3 +406,22 @@ def test_write_lobster_book_round_trips(limited, tmp_path):
     for a, b in zip(back, book):
         assert np.array_equal(a, b)
     assert read_lobster(d / "msg.csv").tobytes() == events.tobytes()
+
+
+def test_seed_from_book_counts_the_rows_it_cannot_correct(day, tmp_path):
+    """A replay cut from the middle of a day without its snapshot: levels already holding
+    orders the replay never saw are not corrected, and every such row is counted; with the
+    snapshot every row matches."""
+    d, events, book = day
+    k = len(events) // 3
+    write_lobster(tmp_path / "msg.csv", events[k:])
+    write_lobster_book(tmp_path / "book.csv", LobsterBook(*(a[k:] for a in book)))
+    runs = {}
+    for name, snap in (("without", None), ("with", f"lobster-book:{tmp_path / 'book.csv'}")):
+        with Pipeline(input=f"lobster:{tmp_path / 'msg.csv'}", on_full="block", levels=LEVELS,
+                      snapshot=snap, seed_from_book=str(tmp_path / "book.csv")) as p:
+            assert p.wait(timeout=60)
+        runs[name] = p.stop()["seed_from_book"]
+    assert runs["with"]["rows_differing"] == 0
+    assert runs["with"]["rows_checked"] == runs["without"]["rows_checked"] == len(events) - k
+    assert runs["without"]["rows_differing"] > 0 and runs["without"]["levels_seeded"] > 0
