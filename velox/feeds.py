@@ -4,7 +4,10 @@ Parsing is native (``velox._feeds``): no per-message Python objects; events come
 ``velox.MBO_DTYPE`` arrays (one event per converted message).
 
 - ``read_lobster(message_path)`` -> MBO_DTYPE array; ``read_lobster_book(orderbook_path)`` ->
-  ``LobsterBook`` arrays; ``seed(book, lobster_book, row)`` seeds an ``MboBook`` from one row.
+  ``LobsterBook`` arrays; ``seed(book, lobster_book, row)`` seeds an ``MboBook`` from one row;
+  ``write_lobster_book`` writes one back; ``lobster_book_before`` derives the book before the
+  first message; ``load_snapshot`` normalises a ``snapshot=`` value (``LEVEL_DTYPE`` levels,
+  ADD events, ``"lobster-book:PATH[#ROW]"``).
 - ``read_itch(path, symbols=None, chunk=...)`` -> ``ItchReader``: iterate it for MBO_DTYPE
   arrays chunk by chunk (a file larger than RAM streams: the file is memory-mapped and parsed
   in place), or ``.read()`` for one array; ``.symbols`` and ``.counts`` after (or during)
