@@ -7,7 +7,7 @@ cimport cython
 from libc.stdint cimport uint64_t
 
 from velox.includes.mbo cimport vx_mbo_book, vx_mbo_order_info
-from velox.includes.pipeline cimport vx_pipeline, vx_pipeline_config
+from velox.includes.pipeline cimport vx_pipeline, vx_pipeline_config, vx_pipeline_reference
 
 cdef class NativePipeline:
     cdef vx_pipeline *p
@@ -25,6 +25,8 @@ cdef class NativePipeline:
     cdef readonly object source_ring    # the SpscRing/SharedRing of TXN_DTYPE given as source_ring, or None
     cdef bint source_busy               # we hold source_ring._consumer_busy (start..join)
     cdef readonly str records           # "txn" or "mbo"
+    cdef vx_pipeline_reference reference  # cfg.mbo_reference points here (mbo_reference=)
+    cdef readonly tuple reference_arrays  # the arrays it points into (kept alive), or None
 
     cdef int _release_external(self) except -1
     cdef const vx_mbo_book *_mbo_book(self, object instrument) except NULL

@@ -21,10 +21,11 @@ from velox.includes.ring cimport vx_ring_elem_size
 from velox.includes.stage cimport *
 from velox.includes.orderbook cimport vx_book_best, vx_book_depth
 from velox.includes.mbo cimport (vx_mbo_best, vx_mbo_depth, vx_mbo_order, vx_mbo_order_info,
-                                 vx_mbo_queue_position, vx_mbo_set_reader, vx_mbo_book)
+                                 vx_mbo_queue_position, vx_mbo_set_reader, vx_mbo_book,
+                                 vx_mbo_reject)
 from cpython.pycapsule cimport PyCapsule_CheckExact, PyCapsule_GetPointer, PyCapsule_IsValid, PyCapsule_New
 from libc.stdlib cimport free, malloc
-from velox.includes.types cimport VX_OK, VX_TIMEOUT, vx_bundle, vx_status, vx_status_name
+from velox.includes.types cimport VX_OK, VX_TIMEOUT, vx_bundle, vx_mbo, vx_status, vx_status_name
 
 from velox._records import BUNDLE_DTYPE, MBO_DTYPE, TXN_DTYPE
 
@@ -100,7 +101,7 @@ cdef class NativePipeline:
                   thread_cpu=(-1, -1), logical_timestamps=False, external_ring=None,
                   user_stage=None, user_emit_capacity=64, source_ring=None,
                   replay_speed=0.0, records="txn", mbo_instruments=1, mbo_max_orders=1 << 20,
-                  mbo_follow=True):
+                  mbo_follow=True, mbo_reference=None):
         self.p = NULL
         self.external_ring = None
         self.external_busy = False
@@ -178,6 +179,9 @@ cdef class NativePipeline:
         if not isinstance(mbo_follow, bool):
             raise TypeError(f"mbo_follow must be a bool, got {mbo_follow!r}")
         c.mbo_follow = 1 if mbo_follow else 0
+        self.reference_arrays = None
+        if mbo_reference is not None:
+            self._set_reference(mbo_reference)
         record_dtype = MBO_DTYPE if records == "mbo" else TXN_DTYPE
         cdef SpscRing src
         if source_ring is not None:
@@ -226,6 +230,90 @@ cdef class NativePipeline:
                 raise MemoryError("cannot allocate the pipeline")
             raise ValueError(f"cannot create the pipeline: {vx_status_name(st).decode()}")
         self.external_ring = external_ring
+
+    def _set_reference(self, ref):
+        """mbo_reference=(bid_px, bid_qty, ask_px, ask_qty, first_row): the L2 book after every
+        event of the replay, (rows, levels) arrays best first (int64 prices, uint64 qtys; an
+        empty level has qty 0), row first_row for the first event (csrc/velox/pipeline.h,
+        vx_pipeline_reference)."""
+        if self.cfg.records != VX_RECORDS_MBO:
+            raise ValueError("mbo_reference needs records='mbo'")
+        if not isinstance(ref, tuple) or len(ref) != 5:
+            raise TypeError(f"mbo_reference must be (bid_px, bid_qty, ask_px, ask_qty, first_row), "
+                            f"got {type(ref).__name__}")
+        arrays = []
+        for name, a, dt in zip(("bid_px", "bid_qty", "ask_px", "ask_qty"), ref[:4],
+                               (np.int64, np.uint64, np.int64, np.uint64)):
+            if not isinstance(a, np.ndarray) or a.dtype != dt or a.ndim != 2:
+                raise TypeError(f"mbo_reference {name} must be a 2-D {np.dtype(dt)} array, got "
+                                f"{getattr(a, 'dtype', type(a).__name__)}")
+            arrays.append(np.ascontiguousarray(a))
+        shape = arrays[0].shape
+        if any(a.shape != shape for a in arrays):
+            raise ValueError(f"mbo_reference arrays must have one shape, got "
+                             f"{[a.shape for a in arrays]}")
+        rows, levels = shape
+        if not 1 <= levels <= VX_PIPELINE_MAX_REFERENCE_LEVELS or rows < 1:
+            raise ValueError(f"mbo_reference: 1 to {VX_PIPELINE_MAX_REFERENCE_LEVELS} levels and "
+                             f"at least one row, got shape {shape}")
+        first = _int_in("mbo_reference first_row", ref[4], 0, rows - 1)
+        cdef int64_t[:, ::1] bp = arrays[0]
+        cdef uint64_t[:, ::1] bq = arrays[1]
+        cdef int64_t[:, ::1] ap = arrays[2]
+        cdef uint64_t[:, ::1] aq = arrays[3]
+        self.reference.bid_px = &bp[0, 0]
+        self.reference.bid_qty = &bq[0, 0]
+        self.reference.ask_px = &ap[0, 0]
+        self.reference.ask_qty = &aq[0, 0]
+        self.reference.rows = rows
+        self.reference.levels = levels
+        self.reference.first_row = first
+        self.reference_arrays = tuple(arrays)  # the C pipeline reads them until destroyed
+        self.cfg.mbo_reference = &self.reference
+
+    def seed_level(self, instrument, side, price, qty):
+        """Before start() (a snapshot): seeded lots with no identity at (side, price) of
+        `instrument`'s book (vx_mbo_seed_level). ValueError naming the level when the book
+        refuses it (off the tick grid, outside the window, too large)."""
+        cdef uint32_t i = _int_in("instrument", instrument, 0, self.cfg.mbo_instruments - 1)
+        cdef int sd = _int_in("side", side, 0, 1)
+        cdef int64_t px = _int_in("price", price, -_I64 - 1, _I64)
+        cdef uint64_t q = _int_in("qty", qty, 0, _U64)
+        self._before_start("seed_level")
+        cdef vx_status st = vx_pipeline_seed_level(self.p, i, sd, px, q)
+        if st != VX_OK:
+            raise ValueError(f"seed_level(instrument={instrument!r}, side={side!r}, "
+                             f"price={price!r}, qty={qty!r}): the book refused it "
+                             f"({vx_status_name(st).decode()}: off the tick grid, outside the "
+                             f"book's window of {self.cfg.levels} levels, or too large)")
+
+    def apply_before_start(self, events):
+        """Before start() (a snapshot): applies a 1-D MBO_DTYPE array to the books in order.
+        ValueError naming the first event a book refuses (nothing after it is applied)."""
+        self._before_start("apply_before_start")
+        if not isinstance(events, np.ndarray) or events.dtype != MBO_DTYPE or events.ndim != 1:
+            raise TypeError(f"events must be a 1-D MBO_DTYPE array, got "
+                            f"{getattr(events, 'dtype', type(events).__name__)}")
+        cdef cnp.ndarray arr = np.zeros(len(events), MBO_DTYPE)  # a fresh, aligned copy
+        arr[:] = events
+        cdef const vx_mbo *e = <const vx_mbo *>cnp.PyArray_DATA(arr)
+        cdef vx_mbo_reject reason
+        cdef Py_ssize_t k
+        for k in range(len(arr)):
+            if vx_pipeline_apply_before_start(self.p, &e[k], &reason) != VX_OK:
+                raise ValueError(f"snapshot event {k} ({arr[k]!r}) was refused by the book "
+                                 f"(reject reason {<int>reason})")
+
+    def _before_start(self, what):
+        if self.cfg.records != VX_RECORDS_MBO:
+            raise RuntimeError(f"{what}() needs a market-by-order pipeline (records='mbo')")
+        if self.started:
+            raise RuntimeError(f"{what}() only before start(): the book thread writes the books")
+
+    @property
+    def reference_first_row(self):
+        """The row of the first event of mbo_reference (None without one)."""
+        return self.reference.first_row if self.cfg.mbo_reference != NULL else None
 
     def __dealloc__(self):
         if self.p != NULL:
@@ -517,7 +605,10 @@ cdef dict _counters_dict(const vx_pipeline_counters *c, uint32_t stages):
     return {
         "generated": c.generated, "applied": c.applied, "rejected": c.rejected,
         "traded": c.traded, "cas_timeouts": c.cas_timeouts, "recenters": c.recenters,
-        "recenters_deferred": c.recenters_deferred, "bundled": c.bundled,
+        "recenters_deferred": c.recenters_deferred,
+        "reference_seeded": c.reference_seeded,
+        "reference_rows_differing": c.reference_rows_differing,
+        "reference_rows_checked": c.reference_rows_checked, "bundled": c.bundled,
         "bundles": c.bundles, "bundles_timed_out": c.bundles_timed_out,
         "output_bundles": c.output_bundles, "output_txns": c.output_txns,
         "python_bundles": c.python_bundles, "external_bundles": c.external_bundles,

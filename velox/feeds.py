@@ -4,7 +4,10 @@ Parsing is native (``velox._feeds``): no per-message Python objects; events come
 ``velox.MBO_DTYPE`` arrays (one event per converted message).
 
 - ``read_lobster(message_path)`` -> MBO_DTYPE array; ``read_lobster_book(orderbook_path)`` ->
-  ``LobsterBook`` arrays; ``seed(book, lobster_book, row)`` seeds an ``MboBook`` from one row.
+  ``LobsterBook`` arrays; ``seed(book, lobster_book, row)`` seeds an ``MboBook`` from one row;
+  ``write_lobster_book`` writes one back; ``lobster_book_before`` derives the book before the
+  first message; ``load_snapshot`` normalises a ``snapshot=`` value (``LEVEL_DTYPE`` levels,
+  ADD events, ``"lobster-book:PATH[#ROW]"``).
 - ``read_itch(path, symbols=None, chunk=..., reuse=False, mmap=True)`` -> ``ItchReader``:
   iterate it for MBO_DTYPE arrays chunk by chunk (a file larger than RAM streams: a regular
   file is memory-mapped and parsed in place; pipes and FIFOs are read through a bounded
@@ -37,7 +40,7 @@ from velox._feeds import (
     lobster_parse_messages,
     lobster_write_messages,
 )
-from velox._records import MBO_DTYPE
+from velox._records import MBO_DTYPE, PRICE_SCALE
 
 __all__ = [
     "ItchBooks",
@@ -49,9 +52,14 @@ __all__ = [
     "read_itch",
     "read_lobster",
     "read_lobster_book",
+    "LEVEL_DTYPE",
+    "Snapshot",
+    "lobster_book_before",
+    "load_snapshot",
     "seed",
     "write_itch",
     "write_lobster",
+    "write_lobster_book",
 ]
 
 DEFAULT_CHUNK = 1 << 20
@@ -379,6 +387,240 @@ def seed(book: Any, lobster_book: LobsterBook, row: int) -> int:
                 book.seed_level(side, p, q)
                 seeded += 1
     return seeded
+
+
+_LOBSTER_EMPTY = 9999999999  # LOBSTER's price of an empty level (negated on the bid side)
+
+
+def write_lobster_book(path: str | os.PathLike[str], book: LobsterBook) -> int:
+    """Write ``book`` as a LOBSTER orderbook file (per line ask price, ask size, bid price,
+    bid size for each level; prices in dollars x 10^4, empty levels as LOBSTER writes them:
+    9999999999 / -9999999999 with size 0). Returns bytes written. ValueError for a price that
+    is not a whole 10^-4 dollar."""
+    scale = PRICE_SCALE // 10**4
+    cols: list[tuple[np.ndarray, np.ndarray]] = []
+    for px, qty, empty in ((book.ask_px, book.ask_qty, _LOBSTER_EMPTY),
+                           (book.bid_px, book.bid_qty, -_LOBSTER_EMPTY)):
+        px = np.asarray(px, np.int64)
+        qty = np.asarray(qty, np.uint64)
+        if np.any(px % scale):
+            row = int(np.nonzero((px % scale).any(axis=1))[0][0])
+            raise ValueError(f"write_lobster_book: row {row} has a price that is not a whole "
+                             "10^-4 dollar")
+        cols.append((np.where(qty == 0, empty, px // scale), qty))
+    (ap, aq), (bp, bq) = cols
+    lines = []
+    for r in range(len(book)):
+        fields: list[str] = []
+        for k in range(book.levels):
+            fields += (str(int(ap[r, k])), str(int(aq[r, k])), str(int(bp[r, k])), str(int(bq[r, k])))
+        lines.append(",".join(fields))
+    data = ("\n".join(lines) + "\n").encode() if lines else b""
+    with open(os.fspath(path), "wb") as f:
+        f.write(data)
+    return len(data)
+
+
+#: One price level of a snapshot: side (velox.BUY / velox.SELL), price (fixed point), qty
+#: (lots with no order identity, seeded as ``MboBook.seed_level`` does).
+LEVEL_DTYPE = np.dtype([("side", "u1"), ("price", "<i8"), ("qty", "<u8")])
+
+
+def _book_levels(book: LobsterBook, row: int) -> np.ndarray:
+    """The non-empty levels of one orderbook row as a LEVEL_DTYPE array, best ask first, then
+    the bids best first (the first level a book sees places its window: the touch)."""
+    from velox._records import BUY, SELL
+
+    out = []
+    for side, px, qty in ((SELL, book.ask_px[row], book.ask_qty[row]),
+                          (BUY, book.bid_px[row], book.bid_qty[row])):
+        out += [(side, p, q) for p, q in zip(px.tolist(), qty.tolist()) if q]
+    return np.array(out, LEVEL_DTYPE)
+
+
+def lobster_book_before(book: LobsterBook, first: np.ndarray | np.void) -> np.ndarray:
+    """The book before a LOBSTER message file's first message (LEVEL_DTYPE): orderbook row 0 is
+    the book *after* message 0, so message 0 is undone on row 0's levels: an ADD's size leaves
+    its level, a CANCEL's, DELETE's or EXECUTE's size returns to its level (which is inserted
+    when the message removed it; a level that only then came into view is dropped again, so at
+    most ``book.levels`` per side); hidden executions, crosses and halts change nothing.
+    ``first`` is message 0 as ``read_lobster`` returns it (one MBO_DTYPE record, or an array
+    whose element 0 is used). ValueError when message 0 does not agree with row 0."""
+    from velox._records import BUY, SELL, Action
+
+    if len(book) == 0:
+        raise ValueError("lobster_book_before: the orderbook file has no rows")
+    ev = first[0] if isinstance(first, np.ndarray) and first.ndim == 1 else first
+    action, side, price, qty = int(ev["action"]), int(ev["side"]), int(ev["price"]), int(ev["qty"])
+    sides: dict[int, dict[int, int]] = {}
+    for sd, px, q in ((SELL, book.ask_px[0], book.ask_qty[0]), (BUY, book.bid_px[0], book.bid_qty[0])):
+        sides[int(sd)] = {p: v for p, v in zip(px.tolist(), q.tolist()) if v}
+    if action in (Action.ADD, Action.CANCEL, Action.DELETE, Action.EXECUTE):
+        if side not in sides:
+            raise ValueError(f"lobster_book_before: message 0 has side {side}, not BUY or SELL")
+        levels = sides[side]
+        if action == Action.ADD:
+            have = levels.get(price, 0)
+            if have < qty:
+                raise ValueError(
+                    f"lobster_book_before: message 0 adds {qty} at {price / PRICE_SCALE:.4f} but "
+                    f"orderbook row 0 holds {have} there: the files are not a pair")
+            if have == qty:
+                del levels[price]
+            else:
+                levels[price] = have - qty
+        else:
+            levels[price] = levels.get(price, 0) + qty
+            best_first = sorted(levels, reverse=(side == BUY))
+            for p in best_first[book.levels:]:  # beyond the file's view again
+                del levels[p]
+    out = []
+    for key in (int(SELL), int(BUY)):
+        for p in sorted(sides[key], reverse=(key == BUY)):
+            out.append((key, p, sides[key][p]))
+    return np.array(out, LEVEL_DTYPE)
+
+
+class Snapshot(NamedTuple):
+    """A normalised ``snapshot=`` value (``load_snapshot``): ``books[instrument]`` is a
+    LEVEL_DTYPE array (seeded lots) or an MBO_DTYPE array of ADD events; ``first_message`` is
+    the index of the first LOBSTER message the replay must apply after it (0 unless the
+    snapshot is an orderbook row: row i is the book after message i, so i + 1)."""
+    books: dict[int, np.ndarray]
+    first_message: int
+    source: str
+
+
+def _check_levels(levels: np.ndarray, what: str) -> np.ndarray:
+    names = levels.dtype.names or ()
+    if levels.ndim != 1 or set(names) != {"side", "price", "qty"} or any(
+            levels.dtype[n].kind not in "iu" for n in names):
+        raise ValueError(f"{what}: a levels array needs integer fields side, price, qty "
+                         f"(velox.feeds.LEVEL_DTYPE), got {levels.dtype}")
+    out = np.zeros(len(levels), LEVEL_DTYPE)
+    for n in ("side", "price", "qty"):
+        v = levels[n]
+        if n == "side" and np.any((v != 0) & (v != 1)):
+            raise ValueError(f"{what}: side must be velox.BUY (0) or velox.SELL (1)")
+        if n == "qty" and np.any(v < 0):
+            raise ValueError(f"{what}: qty must be >= 0")
+        out[n] = v
+    return out
+
+
+def _check_events(events: np.ndarray, what: str) -> np.ndarray:
+    from velox._records import Action
+
+    if events.ndim != 1:
+        raise ValueError(f"{what}: a 1-D MBO_DTYPE array of ADD events, got shape {events.shape}")
+    bad = np.nonzero(events["action"] != Action.ADD)[0]
+    if len(bad):
+        raise ValueError(f"{what}: event {int(bad[0])} is not an ADD (action "
+                         f"{int(events['action'][bad[0]])}): a snapshot of orders is ADDs only")
+    return _copy(events)
+
+
+def _parse_lobster_book_spec(spec: str, messages: Optional[np.ndarray]) -> tuple[np.ndarray, int]:
+    """"lobster-book:PATH[#ROW]" -> (levels, first_message)."""
+    body = spec[len("lobster-book:"):]
+    path, sep, row_text = body.rpartition("#") if "#" in body else (body, "", "")
+    if not path:
+        raise ValueError(f"snapshot {spec!r}: 'lobster-book:PATH[#ROW]' needs a file path")
+    if not os.path.exists(path):
+        raise ValueError(f"snapshot {spec!r}: no such file {path!r}")
+    try:
+        book = read_lobster_book(path)
+    except OSError as e:
+        raise ValueError(f"snapshot {spec!r}: cannot read {path!r}: {e.strerror}") from None
+    except ValueError as e:
+        raise ValueError(f"snapshot {spec!r}: {e}") from None
+    if len(book) == 0:
+        raise ValueError(f"snapshot {spec!r}: the orderbook file has no rows")
+    if sep:
+        try:
+            row = int(row_text)
+        except ValueError:
+            raise ValueError(f"snapshot {spec!r}: row {row_text!r} is not an integer") from None
+        if not 0 <= row < len(book):
+            raise ValueError(f"snapshot {spec!r}: row {row} is out of range (the file has "
+                             f"{len(book)} rows: 0 .. {len(book) - 1})")
+        return _book_levels(book, row), row + 1
+    if messages is None:
+        raise ValueError(f"snapshot {spec!r}: without '#ROW' the snapshot is the book before the "
+                         "first message of a LOBSTER message file: give the lobster: input, or "
+                         "name the row ('#ROW')")
+    if len(messages) == 0:
+        raise ValueError(f"snapshot {spec!r}: the message file is empty")
+    return lobster_book_before(book, messages[:1]), 0
+
+
+def load_snapshot(snapshot: object, *, messages: Optional[np.ndarray] = None) -> Snapshot:
+    """Normalise a ``snapshot=`` value (``velox.Pipeline``; the same value works wherever velox
+    starts books from a snapshot). Accepted:
+
+    - ``"lobster-book:PATH#ROW"``: row ROW of a LOBSTER orderbook file, seeded as lots with no
+      order identity; a LOBSTER replay then starts at message ROW + 1 (row ROW is the book
+      after message ROW). ``"lobster-book:PATH"``: the book before the first message of
+      ``messages`` (the replayed LOBSTER message file; see ``lobster_book_before``).
+    - a LEVEL_DTYPE array (any structured array with integer side, price, qty): seeded lots.
+    - an MBO_DTYPE array of ADD events: orders applied, in order, before the replay.
+    - ``{instrument: one of the above}``: several books. A bare value is instrument 0's, except
+      an MBO array, whose events keep their own ``instrument`` field; under a key, an MBO
+      array's events must name that instrument.
+
+    Raises ValueError naming the problem (missing file, row out of range, wrong dtype)."""
+    items: list[tuple[object, object]]
+    if isinstance(snapshot, dict):
+        items = list(snapshot.items())
+        if not items:
+            raise ValueError("snapshot: an empty mapping (give {instrument: snapshot})")
+    else:
+        items = [(None, snapshot)]
+    books: dict[int, np.ndarray] = {}
+    first = 0
+    lobster = False
+    for key, value in items:
+        inst = 0 if key is None else key
+        if isinstance(inst, bool) or not isinstance(inst, (int, np.integer)) or not 0 <= inst < 1 << 32:
+            raise ValueError(f"snapshot: instrument keys must be ints in [0, 2**32), got {key!r}")
+        inst = int(inst)
+        what = "snapshot" if key is None else f"snapshot[{inst}]"
+        if isinstance(value, os.PathLike):
+            value = os.fspath(value)
+        if isinstance(value, str):
+            if not value.startswith("lobster-book:"):
+                raise ValueError(f"{what}: {value!r} is not 'lobster-book:PATH[#ROW]' (other "
+                                 "snapshots: a LEVEL_DTYPE or MBO_DTYPE array)")
+            if lobster:
+                raise ValueError(f"{what}: one lobster-book snapshot per replay (a LOBSTER file "
+                                 "is one instrument)")
+            lobster = True
+            levels, first = _parse_lobster_book_spec(value, messages)
+            books[inst] = levels
+        elif isinstance(value, np.ndarray):
+            if value.dtype == MBO_DTYPE:
+                ev = _check_events(value, what)
+                if key is None:
+                    for i in np.unique(ev["instrument"]).tolist():
+                        books[int(i)] = ev[ev["instrument"] == i]
+                    continue
+                if np.any(ev["instrument"] != inst):
+                    raise ValueError(f"{what}: every event must have instrument {inst}")
+                books[inst] = ev
+            elif value.dtype.names:
+                books[inst] = _check_levels(value, what)
+            else:
+                raise ValueError(f"{what}: an array of dtype {value.dtype} is neither "
+                                 "LEVEL_DTYPE levels nor MBO_DTYPE events")
+        else:
+            raise TypeError(f"{what}: expected 'lobster-book:PATH[#ROW]', a LEVEL_DTYPE or "
+                            f"MBO_DTYPE array, or a mapping {{instrument: snapshot}}, got "
+                            f"{type(value).__name__}")
+    for k, v in list(books.items()):
+        if v.dtype == MBO_DTYPE:
+            books[k] = _copy(v)  # boolean selection leaves padding uninitialised
+    source = "lobster-book" if lobster else "array"
+    return Snapshot(books, first, source)
 
 
 def write_lobster(path: PathLike, events: Events) -> int:

@@ -392,6 +392,19 @@ class Pipeline:
     O(1) per event; never while the live view reads: counters "recenters" and
     "recenters_deferred"). False keeps each window where the book's first ADD placed it.
 
+    snapshot (records="mbo"): the state the books start from, put in before start():
+    "lobster-book:PATH#ROW" (row ROW of a LOBSTER orderbook file as seeded lots; a lobster:
+    input then replays from message ROW + 1, as row ROW is the book after message ROW),
+    "lobster-book:PATH" (a lobster: input's start: the book before its first message, derived
+    from row 0 and message 0), a velox.feeds.LEVEL_DTYPE array (side, price, qty: seeded lots
+    with no order identity), an MBO_DTYPE array of ADD events (applied in order), or
+    {instrument: one of these} (see velox.feeds.load_snapshot). Checked before the run.
+    seed_from_book (a lobster: or feed input, one instrument): the LOBSTER orderbook file of
+    a level-limited message file; after each event the book stage seeds every level of that
+    event's row that the book does not hold (a level deeper than the file's levels came into
+    view with no ADD) and compares the top levels with the row (report "seed_from_book":
+    levels_seeded, rows_checked, rows_differing).
+
     Use as a context manager, or start() / stop(). stop() drains every ring,
     joins the threads and returns the final report (a dict; see report()).
     """
@@ -422,7 +435,9 @@ class Pipeline:
                  feed_capacity: int = 1 << 16, replay_speed: float | None = None,
                  attach_timeout: float = 10.0, topology: Topology = None,
                  records: str | None = None, instruments: int = 1,
-                 max_orders: int = 1 << 20, follow_market: bool = True) -> None:
+                 max_orders: int = 1 << 20, follow_market: bool = True,
+                 snapshot: object = None,
+                 seed_from_book: str | os.PathLike[str] | None = None) -> None:
         if timestamps not in ("tsc", "logical"):
             raise ValueError(f"timestamps must be 'tsc' or 'logical', got {timestamps!r}")
         if rate in (None, "max", 0):
@@ -515,6 +530,12 @@ class Pipeline:
             instruments = len(self.symbols)
         if source[0] in FILE_INPUTS:
             _check_events_file(source[1], source[0])
+        #: input="lobster:..." with a snapshot or seed_from_book: the message file, read
+        #: (and checked) before the run; the reader replays it from _first_message on
+        self._lobster_events: npt.NDArray[np.void] | None = None
+        self._first_message = 0
+        snap, reference = self._prepare_snapshot(snapshot, seed_from_book, source, records,
+                                                 instruments)
         if source[0] == "shm":
             # waits up to attach_timeout for the producer process to create it
             try:
@@ -562,12 +583,103 @@ class Pipeline:
                 user_stage=stage, user_emit_capacity=emit_capacity,
                 source_ring=self._feed_ring, replay_speed=self.replay_speed or 0.0,
                 records=records, mbo_instruments=instruments, mbo_max_orders=max_orders,
-                mbo_follow=follow_market)
+                mbo_follow=follow_market, mbo_reference=reference)
+            if snap is not None:
+                self._seed_snapshot(snap, instruments)
         except BaseException:
             self._close_fd()
             self._close_shm(unlink=True)
             self._close_input_ring()
             raise
+
+    def _prepare_snapshot(self, snapshot: object, seed_from_book: object,
+                          source: tuple[str, str], records: str, instruments: int
+                          ) -> tuple[Any, tuple[Any, ...] | None]:
+        """Reads and checks snapshot= and seed_from_book= before anything is created: the
+        normalised velox.feeds.Snapshot (or None) and the native mbo_reference (or None)."""
+        self.snapshot: dict[str, Any] | None = None
+        self.seed_from_book: str | None = None
+        if snapshot is None and seed_from_book is None:
+            return None, None
+        from velox import feeds
+        what = "snapshot" if snapshot is not None else "seed_from_book"
+        if records != "mbo":
+            raise ValueError(f"{what} starts market-by-order books: it needs records='mbo' "
+                             f"(input {self.input!r} carries transactions)")
+        if source[0] == "lobster":
+            try:
+                self._lobster_events = feeds.read_lobster(source[1])
+            except (OSError, ValueError) as e:
+                raise ValueError(f"input {self.input!r}: {e}") from None
+        snap = None
+        if snapshot is not None:
+            snap = feeds.load_snapshot(snapshot, messages=self._lobster_events)
+            if source[0] == "lobster":
+                self._first_message = snap.first_message
+            self.snapshot = {"source": snap.source, "first_message": snap.first_message,
+                             "instruments": sorted(snap.books)}
+        if seed_from_book is None:
+            return snap, None
+        try:
+            path = os.fsdecode(os.fspath(seed_from_book))  # type: ignore[call-overload]
+        except TypeError:
+            raise TypeError(f"seed_from_book must be the path of a LOBSTER orderbook file, got "
+                            f"{seed_from_book!r}") from None
+        if source[0] not in ("lobster", "feed"):
+            raise ValueError(f"seed_from_book aligns orderbook rows with LOBSTER messages: it "
+                             f"needs a 'lobster:PATH' (or 'feed') input, got {self.input!r}")
+        if instruments != 1:
+            raise ValueError(f"seed_from_book: a LOBSTER file is one instrument, the pipeline "
+                             f"has instruments={instruments}")
+        if not os.path.exists(path):
+            raise ValueError(f"seed_from_book: no such file {path!r}")
+        try:
+            book = feeds.read_lobster_book(path)
+        except OSError as e:
+            raise ValueError(f"seed_from_book: cannot read {path!r}: {e.strerror}") from None
+        except ValueError as e:
+            raise ValueError(f"seed_from_book {path!r}: {e}") from None
+        if not 1 <= book.levels <= 256:
+            raise ValueError(f"seed_from_book {path!r}: 1 to 256 levels, the file has {book.levels}")
+        n_msg = None if self._lobster_events is None else len(self._lobster_events)
+        if n_msg is not None and n_msg != len(book):
+            raise ValueError(f"seed_from_book {path!r}: {len(book)} rows, but the message file "
+                             f"{source[1]!r} has {n_msg} messages (row i is the book after "
+                             "message i: the two files must be a pair)")
+        first = snap.first_message if snap is not None else 0
+        if first >= len(book):
+            raise ValueError(f"seed_from_book {path!r}: the snapshot is its last row: no message "
+                             "is left to replay")
+        self.seed_from_book = path
+        return snap, (book.bid_px, book.bid_qty, book.ask_px, book.ask_qty, first)
+
+    def _seed_snapshot(self, snap: Any, instruments: int) -> None:
+        """Puts the snapshot into the native books (before start: this thread is their only
+        writer until then)."""
+        native = self._nat
+        levels = orders = 0
+        for inst, arr in sorted(snap.books.items()):
+            if inst >= instruments:
+                raise ValueError(f"snapshot names instrument {inst}, but the pipeline has "
+                                 f"instruments={instruments} (ids 0 .. {instruments - 1})")
+            if arr.dtype == MBO_DTYPE:
+                native.apply_before_start(arr)
+                orders += len(arr)
+                continue
+            for side, price, qty in zip(arr["side"].tolist(), arr["price"].tolist(),
+                                        arr["qty"].tolist()):
+                if qty:
+                    try:
+                        native.seed_level(inst, side, price, qty)
+                    except ValueError:
+                        raise ValueError(
+                            f"snapshot level {'bid' if side == 0 else 'ask'} "
+                            f"{price / PRICE_SCALE:.8g} x {qty} (instrument {inst}) was refused: "
+                            "off the tick grid or outside the book's window (raise levels, or "
+                            "check tick_size)") from None
+                    levels += 1
+        assert self.snapshot is not None
+        self.snapshot.update(levels=levels, orders=orders)
 
     # -- lifecycle ------------------------------------------------------------------------
 
@@ -669,7 +781,8 @@ class Pipeline:
         try:
             if self._source[0] == "lobster":
                 from velox.feeds import read_lobster
-                self._push_all(read_lobster(path))
+                events = self._lobster_events if self._lobster_events is not None else read_lobster(path)
+                self._push_all(events[self._first_message:])  # after the snapshot's row
                 return
             if self._source[0] == "itch":
                 assert self.symbols is not None
@@ -925,7 +1038,13 @@ class Pipeline:
             "records": self.records,
             "symbols": self.symbols,
             "follow_market": self.follow_market if self.records == "mbo" else None,
+            "snapshot": self.snapshot,
         }
+        if self.seed_from_book is not None:
+            out["seed_from_book"] = {
+                "path": self.seed_from_book, "levels_seeded": c["reference_seeded"],
+                "rows_checked": c["reference_rows_checked"],
+                "rows_differing": c["reference_rows_differing"]}
         if self.input_ring is not None and not self.input_ring.closed:
             # records the producer pushed that the run has not taken (yet, or at stop)
             out["input_left"] = len(self.input_ring)
@@ -1006,7 +1125,7 @@ DEFAULTS: dict[str, Any] = {
     "wait": None, "output": None, "json": None, "quiet": False, "count": 0,
     "cancel_share": 0.2, "timestamps": "tsc", "keep_shm": False, "input": "synthetic",
     "speed": None, "stage": None, "topology": None, "records": None, "instruments": 1,
-    "max_orders": 1 << 20, "follow_market": True,
+    "max_orders": 1 << 20, "follow_market": True, "snapshot": None, "seed_from_book": None,
 }
 
 
@@ -1121,6 +1240,8 @@ def build_parser() -> argparse.ArgumentParser:
     a("--instruments", type=_int_range(1, 1 << 16), help="market-by-order books, instrument ids 0..N-1 (itch: one per named symbol) [default: 1]")
     a("--max-orders", type=_int_range(1, 1 << 30), help="live orders the market-by-order books hold together [default: 1048576]")
     a("--no-follow-market", dest="follow_market", action="store_false", default=None, help="keep each market-by-order book's window where its first ADD placed it (by default the book stage recenters a window on its market when the market nears an edge or leaves it; TOML: follow-market = false)")
+    a("--snapshot", metavar="lobster-book:PATH[#ROW]", help="start the market-by-order book from row ROW of a LOBSTER orderbook file (seeded lots with no order identity); a lobster: input then replays from message ROW+1 (row ROW is the book after message ROW). Without #ROW: the book before the lobster: input's first message, derived from row 0 and message 0 [default: empty books]")
+    a("--seed-from-book", metavar="PATH", help="the LOBSTER orderbook file of a level-limited lobster: message file: during the replay, seed each level that comes into view in the file's top levels while the book does not hold it (the file omits events beyond its levels), and count the levels seeded and the rows the book still differs from [default: none]")
     a("--tick-size", type=_positive_float, help="price step between levels, in price units [default: 0.01]")
     a("--base-price", type=_positive_float, help="price of the lowest level, in price units [default: 100.0]")
     a("--cancel-share", type=_share, help="share of generated transactions that are cancels, in [0, 1) [default: 0.2]")
@@ -1267,6 +1388,17 @@ def format_summary(r: dict[str, Any]) -> str:
     if r["rate"]["target"]:
         lines.append(f"late {c['late']:,}: transactions made >= {LATE_NS // 1000} us after their"
                      " scheduled Poisson time (ingress could not keep up, or was preempted)")
+    snap = r.get("snapshot")
+    if snap:
+        lines.append(f"snapshot ({snap['source']}): {snap.get('levels', 0):,} levels seeded,"
+                     f" {snap.get('orders', 0):,} orders added before the replay"
+                     + (f"; the replay starts at message {snap['first_message']:,}"
+                        if snap["first_message"] else ""))
+    ref = r.get("seed_from_book")
+    if ref:
+        lines.append(f"seed from book {ref['path']}: {ref['levels_seeded']:,} levels came into"
+                     f" view with no ADD and were seeded; {ref['rows_differing']:,} of"
+                     f" {ref['rows_checked']:,} rows differ from the book's top levels")
     timeout_us = r.get("bundle_timeout_us")
     lines.append(f"bundled {c['bundled']:,} txns into {c['bundles']:,} bundles"
                  f" ({c['bundles_timed_out']:,} closed by the {timeout_us:g} us timeout, the rest"
@@ -1345,6 +1477,7 @@ def _run(args: argparse.Namespace, json_file: IO[str] | None) -> int:
             timestamps=args.timestamps, keep_shm=args.keep_shm, input=args.input,
             replay_speed=args.speed, records=args.records, instruments=args.instruments,
             max_orders=args.max_orders, follow_market=args.follow_market,
+            snapshot=args.snapshot, seed_from_book=args.seed_from_book,
             stage=None if not args.stage else [load_stage(x) for x in args.stage])
     except (ValueError, TypeError) as e:
         print(f"velox-pipeline: error: {e}", file=sys.stderr)

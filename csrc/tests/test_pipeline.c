@@ -970,6 +970,115 @@ static void test_mbo_pipeline_matches_a_direct_replay(void) {
     vx_mbo_set_destroy(ref);
 }
 
+static vx_mbo ref_event(uint8_t action, uint64_t id, uint8_t side, int64_t price, uint32_t qty) {
+    vx_mbo e;
+    memset(&e, 0, sizeof e);
+    e.ts = 1000 + id;
+    e.action = action;
+    e.order_id = id;
+    e.side = side;
+    e.price = price;
+    e.qty = qty;
+    return e;
+}
+
+/* Runs `n` events through a one-thread MBO pipeline that starts from a snapshot (bid 10000 x
+ * 400, ask 10100 x 300, seeded before start) and checks each event against `ref`. */
+static void run_reference(const vx_mbo *events, uint32_t n, const vx_pipeline_reference *ref,
+                          vx_pipeline_counters *k, int64_t *best_bid, uint64_t *best_bid_qty) {
+    vx_ring *src = NULL;
+    REQUIRE(vx_ring_create(16, sizeof(vx_mbo), &src) == VX_OK);
+    vx_pipeline_config c;
+    base_config(&c);
+    map_threads(&c, 1);
+    c.records = VX_RECORDS_MBO;
+    c.mbo_max_orders = 64;
+    c.tick_size = 100;
+    c.source_ring = src;
+    c.on_full = VX_ON_FULL_BLOCK;
+    c.mbo_reference = ref;
+    vx_pipeline *p = NULL;
+    REQUIRE(vx_pipeline_create(&c, &p) == VX_OK);
+    CHECK(vx_pipeline_seed_level(p, 0, VX_BUY, 10000, 400) == VX_OK);
+    CHECK(vx_pipeline_seed_level(p, 0, VX_SELL, 10100, 300) == VX_OK);
+    CHECK(vx_pipeline_seed_level(p, 1, VX_SELL, 10100, 300) == VX_EINVAL); /* no instrument 1 */
+    uint32_t pushed = 0;
+    REQUIRE(vx_ring_push_n(src, events, n, &pushed) == VX_OK && pushed == n);
+    vx_pipeline_close_source(p);
+    run_to_end(p, k);
+    vx_mbo_reject why;
+    vx_mbo late = ref_event(VX_MBO_ADD, 99, VX_BUY, 10000, 1);
+    CHECK(vx_pipeline_seed_level(p, 0, VX_BUY, 10000, 1) == VX_ESTATE); /* the book thread's */
+    CHECK(vx_pipeline_apply_before_start(p, &late, &why) == VX_ESTATE);
+    *best_bid = 0;
+    *best_bid_qty = 0;
+    vx_mbo_best(vx_mbo_set_reader(vx_pipeline_mbo(p), 0), VX_BUY, best_bid, best_bid_qty);
+    vx_pipeline_destroy(p);
+    vx_ring_destroy(src);
+}
+
+/* cfg.mbo_reference: a 1-level file whose best bid empties, so a level the snapshot never
+ * held (9900 x 500) comes into view with no ADD: the book stage seeds it from the row; later
+ * events about orders the replay never saw take lots off the seeded levels. A row the book
+ * cannot equal is counted; events past the last row are not checked. */
+static void test_mbo_reference_seeds_levels_that_come_into_view(void) {
+    const vx_mbo events[4] = {
+        ref_event(VX_MBO_DELETE, 7, VX_BUY, 10000, 400),  /* unknown: the seeded bid empties */
+        ref_event(VX_MBO_EXECUTE, 8, VX_SELL, 10100, 100), /* unknown: 100 off the seeded ask */
+        ref_event(VX_MBO_ADD, 2, VX_BUY, 9900, 50),
+        ref_event(VX_MBO_ADD, 3, VX_BUY, 9800, 10),         /* past the rows: not checked */
+    };
+    int64_t bid_px[3] = {9900, 9900, 9900}, ask_px[3] = {10100, 10100, 10100};
+    uint64_t bid_qty[3] = {500, 500, 550}, ask_qty[3] = {300, 200, 200};
+    vx_pipeline_reference ref = {bid_px, ask_px, bid_qty, ask_qty, 3, 1, 0};
+    vx_pipeline_counters k;
+    int64_t bb;
+    uint64_t bq;
+    run_reference(events, 4, &ref, &k, &bb, &bq);
+    CHECK(k.applied == 4 && k.rejected == 0);
+    CHECK(k.reference_seeded == 1 && k.reference_rows_checked == 3);
+    CHECK(k.reference_rows_differing == 0);
+    CHECK(bb == 9900 && bq == 550);
+    /* a row the book cannot equal (a level it holds with another quantity) is counted */
+    bid_qty[2] = 560;
+    run_reference(events, 3, &ref, &k, &bb, &bq);
+    CHECK(k.reference_seeded == 1 && k.reference_rows_checked == 3 && k.reference_rows_differing == 1);
+    /* starting at row 1 with the snapshot's book (whose bid 10000 x 400 row 0's delete never
+     * took away): event 0 is row 1, event 1 row 2; 9900 is seeded, both rows differ */
+    bid_qty[2] = 550;
+    ref.first_row = 1;
+    const vx_mbo later[2] = {events[1], events[2]};
+    run_reference(later, 2, &ref, &k, &bb, &bq);
+    CHECK(k.reference_rows_checked == 2 && k.reference_seeded == 1);
+    CHECK(k.reference_rows_differing == 2 && bb == 10000 && bq == 400);
+    /* no reference: nothing seeded, the best bid is the one ADD at 9900 */
+    run_reference(events, 4, NULL, &k, &bb, &bq);
+    CHECK(k.reference_seeded == 0 && k.reference_rows_checked == 0 && bb == 9900 && bq == 50);
+    /* the configuration check names the field */
+    vx_ring *src = NULL;
+    REQUIRE(vx_ring_create(16, sizeof(vx_mbo), &src) == VX_OK);
+    vx_pipeline_config c;
+    base_config(&c);
+    c.records = VX_RECORDS_MBO;
+    c.source_ring = src;
+    c.mbo_reference = &ref;
+    const char *field = NULL;
+    CHECK(vx_pipeline_config_validate(&c, &field) == VX_OK);
+    ref.first_row = 3; /* == rows */
+    CHECK(vx_pipeline_config_validate(&c, &field) == VX_EINVAL && strcmp(field, "mbo_reference") == 0);
+    ref.first_row = 0;
+    ref.levels = VX_PIPELINE_MAX_REFERENCE_LEVELS + 1;
+    CHECK(vx_pipeline_config_validate(&c, &field) == VX_EINVAL && strcmp(field, "mbo_reference") == 0);
+    ref.levels = 1;
+    ref.bid_qty = NULL;
+    CHECK(vx_pipeline_config_validate(&c, &field) == VX_EINVAL && strcmp(field, "mbo_reference") == 0);
+    ref.bid_qty = bid_qty;
+    base_config(&c); /* an L2 pipeline has no market-by-order book to check */
+    c.mbo_reference = &ref;
+    CHECK(vx_pipeline_config_validate(&c, &field) == VX_EINVAL && strcmp(field, "mbo_reference") == 0);
+    vx_ring_destroy(src);
+}
+
 /* Which records a pipeline carries decides which source ring and which stage callback it
  * needs; the config check names the field. */
 static void test_mbo_config_validation(void) {
@@ -1126,6 +1235,7 @@ int main(void) {
     RUN(test_mbo_pipeline_matches_a_direct_replay);
     RUN(test_mbo_pipeline_follows_the_market);
     RUN(test_mbo_config_validation);
+    RUN(test_mbo_reference_seeds_levels_that_come_into_view);
     RUN(test_abandon_and_destroy_while_running);
     return CHECK_SUMMARY("test_pipeline");
 }

@@ -78,6 +78,15 @@ static int user_stages_ok(const vx_pipeline_config *c) {
     return 1;
 }
 
+/* 1 when cfg.mbo_reference can be used: an MBO pipeline, arrays given, 1 .. 256 levels, a
+ * first row inside the rows, rows * levels without overflow. */
+static int reference_ok(const vx_pipeline_config *c) {
+    const vx_pipeline_reference *r = c->mbo_reference;
+    return c->records == VX_RECORDS_MBO && r->bid_px && r->ask_px && r->bid_qty && r->ask_qty &&
+           r->levels >= 1 && r->levels <= VX_PIPELINE_MAX_REFERENCE_LEVELS && r->rows >= 1 &&
+           r->first_row < r->rows && r->rows <= UINT64_MAX / r->levels;
+}
+
 vx_status vx_pipeline_config_validate(const vx_pipeline_config *c, const char **field) {
     const char *bad = NULL;
     if (!c) bad = "config";
@@ -116,6 +125,8 @@ vx_status vx_pipeline_config_validate(const vx_pipeline_config *c, const char **
         bad = "mbo_max_orders";
     else if (c->mbo_follow > 1)
         bad = "mbo_follow";
+    else if (c->mbo_reference && !reference_ok(c))
+        bad = "mbo_reference";
     else if (!user_stages_ok(c))
         bad = "user_stages"; /* bad table, or no callback for this pipeline's records */
     else if (!(c->replay_speed == 0.0 || (c->replay_speed >= 1e-3 && c->replay_speed <= 1e6)))
@@ -203,6 +214,7 @@ vx_status vx_pipeline_create(const vx_pipeline_config *cfg, vx_pipeline **out) {
     p->ingress.cancel_below = (uint64_t)ceil(cfg->cancel_share * 9007199254740992.0); /* 2^53 */
     p->ingress.mean_gap_ticks = cfg->rate_per_s > 0 ? 1e9 * cfg->ticks_per_ns / cfg->rate_per_s : 0.0;
     p->ingress.replay_ticks_per_ns = cfg->replay_speed > 0 ? cfg->ticks_per_ns / cfg->replay_speed : 0.0;
+    if (cfg->mbo_reference) p->bookst.reference_row = cfg->mbo_reference->first_row;
     atomic_init(&p->ingress.source_status, 0);
     atomic_init(&p->output.last_errno, 0);
     *out = p;
@@ -415,6 +427,9 @@ void vx_pipeline_read_counters(const vx_pipeline *p, vx_pipeline_counters *c) {
     c->traded = counter_get(&p->bookst.traded);
     c->recenters = counter_get(&p->bookst.recenters);
     c->recenters_deferred = counter_get(&p->bookst.recenters_deferred);
+    c->reference_seeded = counter_get(&p->bookst.reference_seeded);
+    c->reference_rows_differing = counter_get(&p->bookst.reference_rows_differing);
+    c->reference_rows_checked = counter_get(&p->bookst.reference_rows_checked);
     c->cas_timeouts = counter_get(&p->bookst.cas_timeouts);
     c->drops_book = counter_get(&p->bookst.drops);
     c->bundled = counter_get(&p->bundler.bundled);

@@ -110,6 +110,27 @@ typedef enum vx_pipeline_hist {
     VX_PIPELINE_HISTS = 6
 } vx_pipeline_hist;
 
+/* An L2 reference for an MBO replay of one instrument (a LOBSTER orderbook file beside its
+ * level-limited message file): row r is the top `levels` levels of each side after event r
+ * of the replay; the book stage's k-th event (applied or rejected) is row first_row + k.
+ * After each such event, every level of the row that instrument 0's book does not hold at
+ * all (quantity 0 at that price) is seeded there (vx_mbo_seed_level: lots with no identity),
+ * counted in reference_seeded: a level deeper than the file's levels comes into view with no
+ * ADD. Then the book's top `levels` levels of each side are compared with the row; a row
+ * they differ from counts in reference_rows_differing (a level the book holds with another
+ * quantity is not corrected: its orders changed while it was out of the file's view).
+ * Events past the last row are not checked. Arrays are rows x levels, row-major, best
+ * first, empty levels price 0 and qty 0; caller-owned, alive and unchanged until the
+ * pipeline is destroyed. Costs O(levels) per event. */
+enum { VX_PIPELINE_MAX_REFERENCE_LEVELS = 256 };
+typedef struct vx_pipeline_reference {
+    const int64_t *bid_px, *ask_px;  /* [rows * levels] */
+    const uint64_t *bid_qty, *ask_qty;
+    uint64_t rows;                   /* >= 1 */
+    uint32_t levels;                 /* [1, VX_PIPELINE_MAX_REFERENCE_LEVELS] */
+    uint64_t first_row;              /* row of the book stage's first event, < rows */
+} vx_pipeline_reference;
+
 typedef struct vx_pipeline_config {
     double ticks_per_ns;            /* from vx_tsc_calibrate; > 0 */
     double rate_per_s;              /* Poisson rate; 0 = unpaced ("max"); else in [1, 1e9] */
@@ -178,6 +199,10 @@ typedef struct vx_pipeline_config {
                                         recenter ahead of the events applied; never while a
                                         live-view reader is inside vx_pipeline_view_enter/_exit,
                                         then deferred, counted); 0 = windows stay put */
+    const vx_pipeline_reference *mbo_reference; /* MBO: NULL (default), or the L2 book after
+                                        every event of the replay (a LOBSTER orderbook file;
+                                        see vx_pipeline_reference), checked against instrument
+                                        0's book after each event the book stage takes */
 } vx_pipeline_config;
 
 /* One user stage's counters (cfg.user_stages[i]). */
@@ -199,6 +224,11 @@ typedef struct vx_pipeline_counters {
     uint64_t recenters;         /* book (MBO, mbo_follow): books recentered on their market */
     uint64_t recenters_deferred;/* book (MBO, mbo_follow): follow passes put off because a
                                    live-view reader was inside the gate */
+    uint64_t reference_seeded;  /* book (MBO, mbo_reference): levels seeded from the
+                                   reference as they came into view */
+    uint64_t reference_rows_differing; /* book (MBO, mbo_reference): events after which the
+                                   book's top levels differed from the reference row */
+    uint64_t reference_rows_checked;   /* book (MBO, mbo_reference): events checked */
     uint64_t bundled;           /* bundler: transactions put into bundles */
     uint64_t bundles;           /* bundler: bundles closed */
     uint64_t bundles_timed_out; /* bundler: closed by the timeout (subset of bundles) */
@@ -297,6 +327,16 @@ const vx_mbo_set *vx_pipeline_mbo(const vx_pipeline *p);
 enum { VX_PIPELINE_VIEW_ATTEMPTS = 200 };
 vx_status vx_pipeline_view_enter(vx_pipeline *p);
 void vx_pipeline_view_exit(vx_pipeline *p);
+
+/* Before vx_pipeline_start only (a snapshot the replay starts from): seeds lots with no
+ * identity at (side, price) of instrument's book (vx_mbo_seed_level), or applies one event
+ * (vx_mbo_set_apply; *reason may be NULL). MBO pipelines only. VX_ESTATE once started or for
+ * an L2 pipeline, else what the book returns (the book's first seed or ADD places its
+ * window). */
+vx_status vx_pipeline_seed_level(vx_pipeline *p, uint32_t instrument, int side, int64_t price,
+                                 uint64_t qty);
+vx_status vx_pipeline_apply_before_start(vx_pipeline *p, const vx_mbo *event,
+                                         vx_mbo_reject *reason);
 
 /* Asks every stage to quit at once without draining (any thread; idempotent). */
 void vx_pipeline_abandon(vx_pipeline *p);

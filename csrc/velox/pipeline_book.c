@@ -114,6 +114,54 @@ static void follow_market(vx_pipeline *p, book_state *s, uint32_t events) {
     if (moved) counter_add(&s->recenters, moved);
 }
 
+/* ---- snapshot and L2 reference (MBO) ----------------------------------------------------- */
+
+vx_status vx_pipeline_seed_level(vx_pipeline *p, uint32_t instrument, int side, int64_t price,
+                                 uint64_t qty) {
+    if (!p || p->started || !p->mbo) return VX_ESTATE; /* the book thread is its writer now */
+    vx_mbo_book *b = vx_mbo_set_book(p->mbo, instrument);
+    return b ? vx_mbo_seed_level(b, side, price, qty) : VX_EINVAL;
+}
+
+vx_status vx_pipeline_apply_before_start(vx_pipeline *p, const vx_mbo *event,
+                                         vx_mbo_reject *reason) {
+    if (!p || p->started || !p->mbo) return VX_ESTATE;
+    return vx_mbo_set_apply(p->mbo, event, reason);
+}
+
+/* One side of the reference row against the book: seeds each of the row's levels the book
+ * does not hold at all, then returns 1 when the book's top `levels` levels equal the row's. */
+static int reference_side(vx_mbo_book *b, int side, const int64_t *px, const uint64_t *qty,
+                          uint32_t levels, uint64_t *seeded) {
+    uint32_t m = 0; /* the row's non-empty levels (best first; an empty one ends them) */
+    for (; m < levels && qty[m]; m++) { /* bounded by levels (<= 256) */
+        uint64_t held = 0;
+        if (vx_mbo_qty(b, side, px[m], &held) == VX_OK && held) continue;
+        if (vx_mbo_seed_level(b, side, px[m], qty[m]) == VX_OK) (*seeded)++;
+    }
+    int64_t bp[VX_PIPELINE_MAX_REFERENCE_LEVELS];
+    uint64_t bq[VX_PIPELINE_MAX_REFERENCE_LEVELS];
+    size_t k = vx_mbo_depth(b, side, levels, bp, bq, NULL);
+    if (k != m) return 0;
+    for (uint32_t i = 0; i < m; i++) /* bounded by levels */
+        if (bp[i] != px[i] || bq[i] != qty[i]) return 0;
+    return 1;
+}
+
+/* cfg.mbo_reference, after one event the book stage took (applied or not): see pipeline.h. */
+static void reference_event(vx_pipeline *p, book_state *s, uint64_t *seeded, uint32_t *differing,
+                            uint32_t *checked) {
+    const vx_pipeline_reference *r = p->cfg.mbo_reference;
+    uint64_t row = s->reference_row++;
+    if (row >= r->rows) return;
+    vx_mbo_book *b = vx_mbo_set_book(p->mbo, 0);
+    const uint64_t at = row * r->levels; /* rows * levels fits 64 bits (config_validate) */
+    int same = reference_side(b, VX_BUY, r->bid_px + at, r->bid_qty + at, r->levels, seeded);
+    same &= reference_side(b, VX_SELL, r->ask_px + at, r->ask_qty + at, r->levels, seeded);
+    *differing += !same;
+    (*checked)++;
+}
+
 /* An MBO pipeline's turn: applies the peeked events to the set of books; the user stage sees
  * the applied ones and only its orders go on to the bundler (events are not bundled). */
 static uint32_t mbo_turn(vx_pipeline *p, book_state *s, const vx_ring_span *in) {
@@ -142,9 +190,14 @@ static uint32_t mbo_turn(vx_pipeline *p, book_state *s, const vx_ring_span *in) 
     vx_mbo *events = s->user_live ? p->user_mbo_events : NULL;
     int copying = events && in->second_n != 0;
     span_walk win = walk_start(in);
+    const int referenced = p->cfg.mbo_reference != NULL;
+    uint64_t ref_seeded = 0;
+    uint32_t ref_differing = 0, ref_checked = 0;
     for (uint32_t i = 0; i < n; i++) { /* bounded by batch */
         const vx_mbo *e = walk_next(&win, sizeof(vx_mbo));
-        if (vx_mbo_set_apply(p->mbo, e, NULL) != VX_OK) { /* untrusted input: refused, counted */
+        vx_status st = vx_mbo_set_apply(p->mbo, e, NULL);
+        if (referenced) reference_event(p, s, &ref_seeded, &ref_differing, &ref_checked);
+        if (st != VX_OK) { /* untrusted input: refused, counted */
             if (events && !copying) {
                 memcpy(events, in->first, (size_t)i * sizeof(vx_mbo)); /* i == applied */
                 copying = 1;
@@ -169,6 +222,9 @@ static uint32_t mbo_turn(vx_pipeline *p, book_state *s, const vx_ring_span *in) 
     if (rejected) counter_add(&s->rejected, rejected);
     if (traded) counter_add(&s->traded, traded);
     if (dropped) counter_add(&s->drops, dropped);
+    if (ref_seeded) counter_add(&s->reference_seeded, ref_seeded);
+    if (ref_differing) counter_add(&s->reference_rows_differing, ref_differing);
+    if (ref_checked) counter_add(&s->reference_rows_checked, ref_checked);
     return n;
 }
 

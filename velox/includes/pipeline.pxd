@@ -2,12 +2,12 @@
 from libc.stdint cimport int32_t, int64_t, uint32_t, uint64_t
 
 from velox.includes.histogram cimport vx_histogram
-from velox.includes.types cimport vx_status
+from velox.includes.types cimport vx_mbo, vx_status
 
 from velox.includes.ring cimport vx_ring, vx_ring_pop_n, vx_ring_size
 from velox.includes.stage cimport vx_user_stage
 from velox.includes.orderbook cimport vx_book
-from velox.includes.mbo cimport vx_mbo_set
+from velox.includes.mbo cimport vx_mbo_reject, vx_mbo_set
 
 cdef extern from "velox/pipeline.h" nogil:
     enum:
@@ -52,6 +52,17 @@ cdef extern from "velox/pipeline.h" nogil:
         VX_HIST_INGRESS_LATENESS
         VX_PIPELINE_HISTS
 
+    enum: VX_PIPELINE_MAX_REFERENCE_LEVELS
+
+    ctypedef struct vx_pipeline_reference:
+        const int64_t *bid_px
+        const int64_t *ask_px
+        const uint64_t *bid_qty
+        const uint64_t *ask_qty
+        uint64_t rows
+        uint32_t levels
+        uint64_t first_row
+
     ctypedef struct vx_pipeline_config:
         double ticks_per_ns
         double rate_per_s
@@ -85,6 +96,7 @@ cdef extern from "velox/pipeline.h" nogil:
         uint32_t mbo_instruments
         uint32_t mbo_max_orders
         uint32_t mbo_follow
+        const vx_pipeline_reference *mbo_reference
 
     ctypedef struct vx_pipeline_stage_counters:
         uint64_t batches
@@ -101,6 +113,9 @@ cdef extern from "velox/pipeline.h" nogil:
         uint64_t cas_timeouts
         uint64_t recenters
         uint64_t recenters_deferred
+        uint64_t reference_seeded
+        uint64_t reference_rows_differing
+        uint64_t reference_rows_checked
         uint64_t bundled
         uint64_t bundles
         uint64_t bundles_timed_out
@@ -139,6 +154,10 @@ cdef extern from "velox/pipeline.h" nogil:
     vx_status vx_pipeline_start(vx_pipeline *p)
     void vx_pipeline_stop(vx_pipeline *p)
     void vx_pipeline_abandon(vx_pipeline *p)
+    vx_status vx_pipeline_seed_level(vx_pipeline *p, uint32_t instrument, int side,
+                                     int64_t price, uint64_t qty)
+    vx_status vx_pipeline_apply_before_start(vx_pipeline *p, const vx_mbo *event,
+                                             vx_mbo_reject *reason)
     int vx_pipeline_finished(const vx_pipeline *p)
     vx_status vx_pipeline_join(vx_pipeline *p)
     void vx_pipeline_destroy(vx_pipeline *p)
