@@ -11,6 +11,7 @@ block says what it is. Each runnable block is its own test case, named ``FILE:LI
 import glob
 import os
 import re
+import shlex
 import subprocess
 import sys
 
@@ -85,26 +86,45 @@ def test_every_fence_has_a_tag():
 
 @pytest.fixture
 def python_on_path(tmp_path):
-    """A directory holding a ``python`` (and ``python3``) that is this interpreter."""
+    """A directory holding a ``python`` (and ``python3``) that is this interpreter.
+
+    A script, not a symlink: a symlink elsewhere would lose a virtual environment (Python finds
+    pyvenv.cfg next to the path it was started by)."""
     shim = tmp_path / "shim"
     shim.mkdir()
     for name in ("python", "python3"):
-        (shim / name).symlink_to(sys.executable)
+        path = shim / name
+        path.write_text(f'#!/bin/sh\nexec {shlex.quote(sys.executable)} "$@"\n')
+        path.chmod(0o755)
     return shim
+
+
+def run_block(info, body, work, shim):
+    """Run one block in ``work``: velox importable, ``shim`` (this interpreter) first on PATH."""
+    env = child_env()
+    env["PATH"] = os.pathsep.join([str(shim), env.get("PATH", "")])
+    if info == "python":
+        cmd = [sys.executable, "-c", body]
+    else:
+        cmd = ["bash", "-euo", "pipefail", "-c", body]
+    return subprocess.run(cmd, cwd=work, env=env, stdin=subprocess.DEVNULL,
+                          capture_output=True, text=True, timeout=BLOCK_TIMEOUT_S)
+
+
+def test_sh_blocks_run_the_test_interpreter(tmp_path, python_on_path):
+    proc = run_block("sh", 'python -c "import sys; print(sys.executable); print(sys.prefix)"; pwd',
+                     tmp_path, python_on_path)
+    assert proc.returncode == 0, proc.stderr
+    executable, prefix, cwd = proc.stdout.splitlines()
+    assert (executable, prefix) == (sys.executable, sys.prefix)
+    assert os.path.realpath(cwd) == os.path.realpath(tmp_path)
 
 
 @pytest.mark.parametrize("where,info,body", RUNNABLE, ids=[w for w, _, _ in RUNNABLE])
 def test_block_runs(where, info, body, tmp_path, python_on_path):
     work = tmp_path / "work"
     work.mkdir()
-    env = child_env()
-    env["PATH"] = os.pathsep.join([str(python_on_path), env.get("PATH", "")])
-    if info == "python":
-        cmd = [sys.executable, "-c", body]
-    else:
-        cmd = ["bash", "-euo", "pipefail", "-c", body]
-    proc = subprocess.run(cmd, cwd=work, env=env, stdin=subprocess.DEVNULL,
-                          capture_output=True, text=True, timeout=BLOCK_TIMEOUT_S)
+    proc = run_block(info, body, work, python_on_path)
     assert proc.returncode == 0, (
         f"{where} ({info}) exited {proc.returncode}\n--- stdout\n{proc.stdout[-4000:]}"
         f"\n--- stderr\n{proc.stderr[-4000:]}")
