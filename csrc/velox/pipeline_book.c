@@ -169,6 +169,8 @@ static uint32_t mbo_turn(vx_pipeline *p, book_state *s, const vx_ring_span *in) 
     if (rejected) counter_add(&s->rejected, rejected);
     if (traded) counter_add(&s->traded, traded);
     if (dropped) counter_add(&s->drops, dropped);
+    /* the turn's cost on the user's data: apply, follow and the user stages */
+    vx_histogram_record(&p->hists[VX_HIST_BOOK_BATCH], elapsed_ns(p, vx_tsc_read(), now));
     return n;
 }
 
