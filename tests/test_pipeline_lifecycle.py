@@ -32,6 +32,14 @@ def cli(*args, timeout=120):
                           env=child_env(), capture_output=True, text=True, timeout=timeout)
 
 
+def verdict_of(out):
+    """The summary's first line in a CLI run's stdout (after any per-second lines)."""
+    lines = out.splitlines()
+    heads = [i for i, line in enumerate(lines) if line.startswith("== velox pipeline summary")]
+    assert heads, out
+    return lines[heads[0] - 1]
+
+
 def adds(n, first_id=1):
     """n ADDs on both sides of a 1.00-wide spread (never crossing)."""
     ev = np.zeros(n, MBO_DTYPE)
@@ -134,7 +142,7 @@ def test_cli_lobster_fifo_reader_is_abandoned_and_a_second_signal_exits(tmp_path
                     proc.wait()
                 if not twice:
                     assert proc.returncode == 0, out + err
-                    assert "abandoned" in out.splitlines()[0], out
+                    assert "abandoned" in verdict_of(out), out
                     seen.add("once")
                 elif proc.returncode == 128 + signal.SIGINT:
                     assert "INTERRUPTED TWICE" in out, out
@@ -318,3 +326,33 @@ def test_mbo_run_reports_its_own_summary(tmp_path):
         assert word not in text
     assert "add 1,000" in text and "duplicate 1" in text and "bid 100 x 500 | ask 101 x 499" in text
     assert "user stage my-imbalance" in text and "book_batch" in text
+
+
+def test_cli_sigint_during_a_paced_replay_counts_what_was_left(tmp_path):
+    """--speed 1 with a record stamped an hour later: SIGINT stops feeding at once; the held
+    records are counted as left unreplayed (not pushed through the book), exit 0."""
+    flow = np.zeros(50, TXN_DTYPE)
+    flow["qty"], flow["price"], flow["seq"] = 1, PX, np.arange(50)
+    flow["tsc"][-5:] = 3600 * 10**9
+    src, js = tmp_path / "flow.bin", tmp_path / "r.json"
+    flow.tofile(src)
+    for attempt in range(3):  # a signal can land late on a loaded machine: repeat
+        proc = subprocess.Popen([sys.executable, "-m", "velox.pipeline", "--input",
+                                 f"events:{src}", "--speed", "1", "--json", str(js)],
+                                cwd=IMPORT_ROOT, env=child_env(), stdout=subprocess.PIPE,
+                                stderr=subprocess.PIPE, text=True)
+        try:
+            assert "velox pipeline" in proc.stdout.readline()
+            time.sleep(0.5)
+            proc.send_signal(signal.SIGINT)
+            out, err = proc.communicate(timeout=60)
+        finally:
+            proc.kill()
+            proc.wait()
+        if proc.returncode == 0:
+            break
+    assert proc.returncode == 0, out + err
+    rep = json.loads(js.read_text())
+    assert rep["interrupted_by"] == "SIGINT" and rep["conservation_ok"]
+    assert rep["counters"]["generated"] == 45 and rep["left_unreplayed"] == 5
+    assert "5 fed records left unreplayed" in verdict_of(out)

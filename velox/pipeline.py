@@ -423,7 +423,7 @@ class Pipeline:
     """The native pipeline, configured and driven from Python.
 
     Pipeline(rate=100_000, *, cores=None, seed=1, levels=1024, tick_size=0.01,
-             base_price=100.0, bundle_timeout_us=100.0, on_full="drop", wait=None,
+             base_price=100.0, bundle_timeout_us=100.0, on_full=None, wait=None,
              output=None, callback=None, max_txns=0, cancel_share=0.2, max_qty=100,
              batch=64, timestamps="tsc")
 
@@ -475,8 +475,16 @@ class Pipeline:
     O(1) per event; never while the live view reads: counters "recenters" and
     "recenters_deferred"). False keeps each window where the book's first ADD placed it.
 
+    on_full: "drop" or "block" for a live source (synthetic, shm:); None = "drop", but a drop
+    then fails the run (report "ok" False): drops count as asked for only when "drop" is
+    given explicitly. A finite source (a file input, "feed") always blocks: it never drops.
+
     Use as a context manager, or start() / stop(). stop() drains every ring,
-    joins the threads and returns the final report (a dict; see report()).
+    joins the threads and returns the final report (a dict; see report(); its "verdict" is
+    the summary's first line). A stop ends a paced replay at once (the rest is counted in
+    "left_unreplayed"); a file reader blocked outside velox (a parser in open() of a silent
+    FIFO) is waited for READER_JOIN_S and then reported as abandoned. When a file input
+    fails during the run, wait() and the first stop() raise InputError (with the report).
     """
 
     mapping: dict[str, int]
