@@ -356,3 +356,22 @@ def test_cli_sigint_during_a_paced_replay_counts_what_was_left(tmp_path):
     assert rep["interrupted_by"] == "SIGINT" and rep["conservation_ok"]
     assert rep["counters"]["generated"] == 45 and rep["left_unreplayed"] == 5
     assert "5 fed records left unreplayed" in verdict_of(out)
+
+
+def test_first_records_check_reads_gzip_across_members(tmp_path):
+    """bgzip/pigz members may end inside a line: the check before the run must not take the
+    end of the first member for the end of the file."""
+    import gzip
+
+    from velox.pipeline import _check_first_records
+    path = tmp_path / "msg.csv"
+    write_lobster(path, lobster_events(200, seed=3))
+    text = path.read_bytes()
+    cut = text.index(b"\n", len(text) // 2) - 3  # inside a line
+    gz = tmp_path / "msg.csv.gz"
+    gz.write_bytes(gzip.compress(text[:cut]) + gzip.compress(text[cut:]))
+    _check_first_records("lobster", str(gz))  # no ValueError
+    bad = tmp_path / "bad.csv.gz"
+    bad.write_bytes(gzip.compress(b"Time,Type\n" + text))
+    with pytest.raises(ValueError, match="line 1"):
+        _check_first_records("lobster", str(bad))

@@ -378,7 +378,9 @@ def _check_first_records(kind: str, path: str) -> None:
         try:
             d = zlib.decompressobj(wbits=31)
             head = d.decompress(head, FIRST_CHUNK_BYTES)
-            last = last and d.eof and not d.unconsumed_tail
+            # the whole text only if one member held all of it (a bgzip/pigz member may end
+            # inside a line)
+            last = last and d.eof and not d.unconsumed_tail and not d.unused_data
         except zlib.error as e:
             raise ValueError(f"input '{kind}:{path}': not a valid gzip file ({e})") from None
     if kind == "lobster":
@@ -1186,7 +1188,8 @@ def _judge(r: dict[str, Any]) -> None:
             parts.append(f"{r['left_unreplayed']:,} fed records left unreplayed (counted, never"
                          " applied)")
         if r.get("input_abandoned"):
-            parts.append("the input reader was blocked (a silent FIFO?) and was abandoned")
+            parts.append(f"the input reader did not stop within {READER_JOIN_S:g} s (blocked in"
+                         " open() or read() of a silent FIFO, or still parsing) and was abandoned")
         stopped = "; ".join(parts)
     if r.get("input_error"):
         ok, line = False, f"INPUT FAILED: {r['input_error']}"
