@@ -150,9 +150,10 @@ def test_replay_speed_is_validated_naming_the_value(tmp_path):
     assert r.returncode == 2 and "--speed" in r.stderr and len(r.stderr.strip().splitlines()) == 1
 
 
-def test_stop_during_a_paced_replay_takes_the_rest(tmp_path):
-    """A record stamped an hour later holds the replay; stop() takes the rest unpaced, so
-    everything fed is accounted for."""
+def test_stop_during_a_paced_replay_stops_feeding_at_once(tmp_path):
+    """A record stamped an hour later holds the replay; stop() ends the replay there: the
+    held record is not pushed through the book unpaced but counted as left unreplayed, so
+    everything fed is accounted for (fed = generated + left_unreplayed)."""
     a = flow(50, gap_ns=0)
     a["tsc"][-1] = 3600 * 10**9
     src = tmp_path / "hold.bin"
@@ -161,4 +162,5 @@ def test_stop_during_a_paced_replay_takes_the_rest(tmp_path):
     assert not p.wait(timeout=0.5)
     r = p.stop()
     assert r["conservation_ok"], r["conservation_failures"]
-    assert r["fed"] == r["counters"]["generated"] == 50
+    assert r["fed"] == 50 and r["counters"]["generated"] == 49 and r["left_unreplayed"] == 1
+    assert r["ok"] and "1 fed records left unreplayed" in r["verdict"]

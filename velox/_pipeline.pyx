@@ -22,12 +22,14 @@ from velox.includes.stage cimport *
 from velox.includes.orderbook cimport vx_book_best, vx_book_depth
 from velox.includes.mbo cimport (vx_mbo_best, vx_mbo_depth, vx_mbo_order, vx_mbo_order_info,
                                  vx_mbo_queue_position, vx_mbo_set_reader, vx_mbo_book,
-                                 vx_mbo_reject)
+                                 vx_mbo_reject,
+                                 vx_mbo_counters, vx_mbo_counters_read, VX_MBO_REJECT_COUNT)
 from cpython.pycapsule cimport PyCapsule_CheckExact, PyCapsule_GetPointer, PyCapsule_IsValid, PyCapsule_New
 from libc.stdlib cimport free, malloc
 from velox.includes.types cimport VX_OK, VX_TIMEOUT, vx_bundle, vx_mbo, vx_status, vx_status_name
 
-from velox._records import BUNDLE_DTYPE, MBO_DTYPE, TXN_DTYPE
+from velox._records import BUNDLE_DTYPE, MBO_DTYPE, TXN_DTYPE, Action
+from velox._mbo import REJECT_REASONS
 
 cdef extern from "<string.h>" nogil:
     size_t strnlen(const char *s, size_t maxlen)
@@ -36,7 +38,7 @@ cnp.import_array()
 
 STAGES = ("ingress", "book", "bundler", "output")
 HISTOGRAMS = ("ingress_to_book", "book_to_bundler", "ingress_to_bundler",
-              "bundle_to_output", "end_to_end", "ingress_lateness")
+              "bundle_to_output", "end_to_end", "ingress_lateness", "book_batch")
 ON_FULL = {"drop": VX_ON_FULL_DROP, "block": VX_ON_FULL_BLOCK}
 WAIT = {"spin": VX_WAIT_SPIN, "yield": VX_WAIT_YIELD, "backoff": VX_WAIT_BACKOFF}
 LATE_NS = VX_PIPELINE_LATE_NS
@@ -492,6 +494,24 @@ cdef class NativePipeline:
         if st == VX_TIMEOUT:
             raise TimeoutError(f"{what}({order_id!r}): the book thread rewrote it on every read")
         return st
+
+    def mbo_counters(self, instrument=0):
+        """records="mbo": book `instrument`'s counters as a dict: applied, rejected,
+        by_action (applied events per action name), rejected_by_reason (per reason name),
+        unknown_orders, out_of_window_orders (a gauge), traded_qty, recenters. Relaxed reads
+        while the pipeline runs (a recent view), exact once it finished."""
+        self._need_mbo("mbo_counters")
+        cdef const vx_mbo_book *b = self._mbo_book(instrument)
+        cdef vx_mbo_counters c
+        vx_mbo_counters_read(b, &c)
+        return {
+            "applied": c.applied, "rejected": c.rejected,
+            "by_action": {a.name.lower(): c.by_action[int(a)] for a in Action if 0 < int(a) < 11},
+            "rejected_by_reason": {REJECT_REASONS[i]: c.rejected_by_reason[i]
+                                   for i in range(1, VX_MBO_REJECT_COUNT)},
+            "unknown_orders": c.unknown_orders, "out_of_window_orders": c.out_of_window_orders,
+            "traded_qty": c.traded_qty, "recenters": c.recenters,
+        }
 
     def _need_mbo(self, what):
         if self.cfg.records != VX_RECORDS_MBO:

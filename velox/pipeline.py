@@ -14,7 +14,9 @@ import importlib
 import json
 import math
 import os
+import select
 import signal
+import stat
 import sys
 import threading
 import time
@@ -39,12 +41,34 @@ Cores = Union[Sequence[int], str, None]
 #: (CPU None or "@*": that thread is not pinned)
 Topology = Union[str, Sequence[tuple[Sequence[str], Optional[int]]], None]
 
-__all__ = ["Pipeline", "stage_mapping", "parse_topology", "default_cores", "parse_cores",
-           "parse_output", "load_stage", "main"]
+__all__ = ["Pipeline", "InputError", "stage_mapping", "parse_topology", "default_cores",
+           "parse_cores", "parse_output", "load_stage", "main"]
 
 #: Inputs that are files, replayed by the reader thread; those carrying market-by-order events.
 FILE_INPUTS = ("events", "mbo", "lobster", "itch")
 MBO_FILE_INPUTS = ("mbo", "lobster", "itch")
+#: Finite sources: they never drop (the pipeline runs them with on_full="block" whatever is
+#: asked). Live sources (synthetic, shm:) follow on_full.
+FINITE_INPUTS = FILE_INPUTS + ("feed",)
+
+#: How long stop() waits for the file reader thread before it leaves it behind (a parser
+#: blocked in open() or read() of a FIFO whose writer is silent) and reports the input as
+#: abandoned.
+READER_JOIN_S = 2.0
+#: How often the raw file reader (mbo:, events:) looks at the stop flag while a FIFO is silent.
+READER_POLL_MS = 50
+#: Bytes of a regular file input parsed before the run to refuse a wrong file at once.
+FIRST_CHUNK_BYTES = 1 << 16
+
+
+class InputError(ValueError):
+    """A file input failed during the run (a bad record past the first chunk, a truncated
+    file, a read error). Raised by Pipeline.wait() and Pipeline.stop(); ``report`` is the
+    final report (stop(); None from wait()), whose ``input_error`` says what failed."""
+
+    def __init__(self, message: str, report: dict[str, Any] | None = None) -> None:
+        super().__init__(message)
+        self.report = report
 
 #: Slots of the shared ring that ``output="shm:NAME"`` creates (528-byte bundles: 528 KiB).
 SHM_DEFAULT_CAPACITY = 1024
@@ -326,6 +350,67 @@ def _check_events_file(path: str, kind: str = "events") -> None:
                          f"{dtype.itemsize}-byte {name} records")
 
 
+# ITCH 5.0 message types (the byte after the 2-byte length of each message)
+_ITCH_TYPES = frozenset(b"SRHYLVWKJhAFECXDUPQBINO")
+
+
+def _check_first_records(kind: str, path: str) -> None:
+    """ValueError naming the file, line (or byte) and what was expected unless the first
+    FIRST_CHUNK_BYTES of a regular file input parse as its kind says (a LOBSTER file with a
+    header line, a CSV given as itch:, a directory). A FIFO or device is checked as it streams
+    (an error then ends the run: InputError from wait()/stop())."""
+    try:
+        st = os.stat(path)
+    except OSError as e:
+        raise ValueError(f"input '{kind}:{path}': cannot read it: {e.strerror}") from None
+    if stat.S_ISDIR(st.st_mode):
+        raise ValueError(f"input '{kind}:{path}': is a directory, not a file")
+    if kind not in ("lobster", "itch") or not stat.S_ISREG(st.st_mode) or st.st_size == 0:
+        return
+    try:
+        with open(path, "rb") as f:
+            head = f.read(FIRST_CHUNK_BYTES)
+            last = len(head) < FIRST_CHUNK_BYTES or not f.read(1)
+    except OSError as e:
+        raise ValueError(f"input '{kind}:{path}': cannot read it: {e.strerror}") from None
+    if head[:2] == b"\x1f\x8b":  # gzip: check the first decompressed bytes
+        import zlib
+        try:
+            d = zlib.decompressobj(wbits=31)
+            head = d.decompress(head, FIRST_CHUNK_BYTES)
+            # the whole text only if one member held all of it (a bgzip/pigz member may end
+            # inside a line)
+            last = last and d.eof and not d.unconsumed_tail and not d.unused_data
+        except zlib.error as e:
+            raise ValueError(f"input '{kind}:{path}': not a valid gzip file ({e})") from None
+    if kind == "lobster":
+        from velox._feeds import lobster_parse_messages
+        if not last:  # whole lines only: the last one may be cut by the chunk
+            cut = head.rfind(b"\n")
+            head = head[:cut + 1] if cut >= 0 else b""
+        try:
+            lobster_parse_messages(head, 0)
+        except ValueError as e:
+            hint = (" (LOBSTER message files have no header line: remove it, e.g. "
+                    "tail -n +2)") if "line 1," in str(e) else ""
+            msg = str(e).replace("LOBSTER message file: ", "")
+            raise ValueError(f"input 'lobster:{path}': {msg}{hint}") from None
+        return
+    # itch: walk the first messages' framing (2-byte big-endian length, then the type)
+    pos = 0
+    for _ in range(64):  # bounded: the first 64 messages
+        if pos + 3 > len(head):
+            break
+        length = int.from_bytes(head[pos:pos + 2], "big")
+        mtype = head[pos + 2]
+        if length == 0 or mtype not in _ITCH_TYPES:
+            raise ValueError(
+                f"input 'itch:{path}': byte {pos}: expected an ITCH 5.0 message (2-byte length, "
+                f"then a type letter such as 'S' or 'A'), got length {length} and type "
+                f"{bytes([mtype])!r}: is it a NASDAQ ITCH 5.0 file (plain or gzip)?")
+        pos += 2 + length
+
+
 def _fixed(name: str, value: object) -> int:
     try:
         v = float(value)  # type: ignore[arg-type]
@@ -340,7 +425,7 @@ class Pipeline:
     """The native pipeline, configured and driven from Python.
 
     Pipeline(rate=100_000, *, cores=None, seed=1, levels=1024, tick_size=0.01,
-             base_price=100.0, bundle_timeout_us=100.0, on_full="drop", wait=None,
+             base_price=100.0, bundle_timeout_us=100.0, on_full=None, wait=None,
              output=None, callback=None, max_txns=0, cancel_share=0.2, max_qty=100,
              batch=64, timestamps="tsc")
 
@@ -404,9 +489,16 @@ class Pipeline:
     event's row that the book does not hold (a level deeper than the file's levels came into
     view with no ADD) and compares the top levels with the row (report "seed_from_book":
     levels_seeded, rows_checked, rows_differing).
+    on_full: "drop" or "block" for a live source (synthetic, shm:); None = "drop", but a drop
+    then fails the run (report "ok" False): drops count as asked for only when "drop" is
+    given explicitly. A finite source (a file input, "feed") always blocks: it never drops.
 
     Use as a context manager, or start() / stop(). stop() drains every ring,
-    joins the threads and returns the final report (a dict; see report()).
+    joins the threads and returns the final report (a dict; see report(); its "verdict" is
+    the summary's first line). A stop ends a paced replay at once (the rest is counted in
+    "left_unreplayed"); a file reader blocked outside velox (a parser in open() of a silent
+    FIFO) is waited for READER_JOIN_S and then reported as abandoned. When a file input
+    fails during the run, wait() and the first stop() raise InputError (with the report).
     """
 
     mapping: dict[str, int]
@@ -424,7 +516,7 @@ class Pipeline:
     def __init__(self, rate: float | str | None = 100_000, *, cores: Cores = None,
                  seed: int = 1, levels: int = 1024, tick_size: float = 0.01,
                  base_price: float = 100.0, bundle_timeout_us: float = 100.0,
-                 on_full: str = "drop", wait: str | None = None,
+                 on_full: str | None = None, wait: str | None = None,
                  output: str | os.PathLike[str] | None = None,
                  callback: Callback | None = None, max_txns: int = 0,
                  cancel_share: float = 0.2, max_qty: int = 100, batch: int = 64,
@@ -476,6 +568,15 @@ class Pipeline:
             raise TypeError(f"callback_thread must be a bool, got {callback_thread!r}")
         source = parse_input(input)
         target = parse_output(output)
+        if on_full not in (None, "drop", "block"):
+            raise ValueError(f"on_full must be 'drop' or 'block', got {on_full!r}")
+        #: drops of market data are what the user asked for: on_full="drop" given explicitly
+        #: on a live source (the synthetic generator, shm:); a finite source never drops
+        self.drops_allowed = on_full == "drop" and source[0] not in FINITE_INPUTS
+        if source[0] in FINITE_INPUTS:
+            on_full = "block"  # a file or feed() waits for the pipeline: nothing is lost
+        elif on_full is None:
+            on_full = "drop"
         if replay_speed is not None and replay_speed != 0:
             if isinstance(replay_speed, bool) or not isinstance(replay_speed, (int, float)):
                 raise TypeError(f"replay_speed must be a number, got {replay_speed!r}")
@@ -510,6 +611,9 @@ class Pipeline:
         self.input_ring: SharedRing | None = None
         self._reader: threading.Thread | None = None
         self._reader_error: list[BaseException] = []
+        self._feed_closed = False     # close_feed() was called
+        self._input_closed = False    # stop() refuses further pushes into the source ring
+        self._input_abandoned = False  # stop() left a blocked file reader behind
         # which records flow: files say it themselves; feed/shm default to transactions
         if records is None:
             records = "mbo" if source[0] in MBO_FILE_INPUTS else "txn"
@@ -528,8 +632,10 @@ class Pipeline:
         if source[0] == "itch":
             self.symbols = _itch_spec(input)[1]
             instruments = len(self.symbols)
+        self._instruments = instruments
         if source[0] in FILE_INPUTS:
             _check_events_file(source[1], source[0])
+            _check_first_records(source[0], source[1])
         #: input="lobster:..." with a snapshot or seed_from_book: the message file, read
         #: (and checked) before the run; the reader replays it from _first_message on
         self._lobster_events: npt.NDArray[np.void] | None = None
@@ -743,6 +849,11 @@ class Pipeline:
             raise RuntimeError(f"feed() needs Pipeline(input='feed'), this one has input={self.input!r}")
         if self._t_start is None or self._final is not None:
             raise RuntimeError("feed() needs a started, not yet stopped pipeline")
+        if self._feed_closed:
+            raise RuntimeError("feed() after close_feed(): the input is closed, nothing would "
+                               "take these records")
+        if self._stopping or self._nat.finished:
+            raise RuntimeError("the pipeline finished: it takes no more input")
         return self._push(events, timeout)
 
     def _push(self, events: npt.NDArray[np.void], timeout: float | None) -> int:
@@ -756,7 +867,7 @@ class Pipeline:
         deadline = None if timeout is None else time.perf_counter() + timeout
         done = 0
         with self._feed_lock:
-            while done < len(arr):
+            while done < len(arr) and not self._input_closed:  # closed: stop() counted the ring
                 n = ring.push_many(arr[done:])
                 done += n
                 self.fed += n
@@ -769,15 +880,16 @@ class Pipeline:
         return done
 
     def close_feed(self) -> None:
-        """input="feed": no more feed() calls; the run ends by itself once everything fed is
-        through (finished, wait() returns)."""
+        """input="feed": no more feed() calls (a later one raises RuntimeError); the run ends
+        by itself once everything fed is through (finished, wait() returns)."""
+        self._feed_closed = True
         self._nat.close_source()
 
     def _read_events(self, path: str) -> None:
-        """The file reader thread (input="events:PATH", "mbo:PATH", "lobster:PATH"): streams
-        the records into the source ring (raw files in 1 MiB chunks; a LOBSTER message file
-        parsed by velox.feeds.read_lobster), then closes it."""
-        dtype = self._dtype
+        """The file reader thread (input="events:PATH", "mbo:PATH", "lobster:PATH",
+        "itch:..."): streams the records into the source ring (raw files as they arrive, see
+        _read_raw; a LOBSTER message file parsed by velox.feeds.read_lobster), then closes it.
+        An error is kept for wait()/stop() to raise (InputError)."""
         try:
             if self._source[0] == "lobster":
                 from velox.feeds import read_lobster
@@ -788,20 +900,45 @@ class Pipeline:
                 assert self.symbols is not None
                 self._read_itch(path, self.symbols)
                 return
-            chunk = (1 << 20) // dtype.itemsize
-            with open(path, "rb") as f:
-                while self._final is None and not self._stopping:
-                    data = f.read(chunk * dtype.itemsize)
-                    if not data:
-                        break
-                    if len(data) % dtype.itemsize:
-                        raise ValueError(f"{path!r}: size is not a multiple of "
-                                         f"{dtype.itemsize} (truncated?)")
-                    self._push_all(np.frombuffer(data, dtype))
-        except BaseException as e:  # re-raised by stop()
+            self._read_raw(path)
+        except BaseException as e:  # raised by wait()/stop() as InputError
             self._reader_error.append(e)
         finally:
             self._nat.close_source()
+
+    def _read_raw(self, path: str) -> None:
+        """Streams a raw MBO_DTYPE / TXN_DTYPE file, FIFO or device: opened non-blocking (a
+        FIFO with no writer yet does not block the open), then read as data arrives (poll
+        with a READER_POLL_MS timeout, so a silent FIFO never hides the stop flag), pushing
+        every whole record at once (a live writer's 100 records reach the book without
+        waiting for a full buffer). EOF is a read of 0 bytes after poll said readable."""
+        itemsize = self._dtype.itemsize
+        chunk = ((1 << 20) // itemsize) * itemsize
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
+        try:
+            poller = select.poll()
+            poller.register(fd, select.POLLIN)  # POLLHUP / POLLERR are always reported
+            pending = b""
+            while not self._stopping:  # each round waits <= READER_POLL_MS
+                if not poller.poll(READER_POLL_MS):
+                    continue
+                try:
+                    data = os.read(fd, chunk)
+                except BlockingIOError:  # readable, then taken (nothing to read after all)
+                    continue
+                if not data:
+                    break
+                if pending:
+                    data = pending + data
+                whole = len(data) - len(data) % itemsize
+                pending = data[whole:]
+                if whole:
+                    self._push_all(np.frombuffer(data, self._dtype, count=whole // itemsize))
+            if pending and not self._stopping:
+                raise ValueError(f"input '{self._source[0]}:{path}' ends with {len(pending)} "
+                                 f"bytes of a partial {itemsize}-byte record (truncated?)")
+        finally:
+            os.close(fd)
 
     def _read_itch(self, path: str, symbols: list[str]) -> None:
         """Streams the file's events for `symbols` (velox.feeds.ItchReader, filtered natively),
@@ -871,8 +1008,15 @@ class Pipeline:
             return _drain_batches(self._nat, self.callback, max_bundles)
 
     def wait(self, timeout: float | None = None, poll_interval: float = 0.001) -> bool:
-        """Waits (draining to the callback) until the pipeline finishes by itself (max_txns)
-        or timeout seconds pass. Returns finished."""
+        """Waits (draining to the callback) until the pipeline finishes by itself (max_txns,
+        the end of a file or a closed feed) or timeout seconds pass. Returns finished.
+        Raises InputError once the file input failed (a bad record, a truncated file)."""
+        done = self._wait_finished(timeout, poll_interval)
+        self._raise_input_error(None)
+        return done
+
+    def _wait_finished(self, timeout: float | None, poll_interval: float = 0.001) -> bool:
+        """wait() without raising (a failed reader closes the source: the run then ends)."""
         deadline = None if timeout is None else time.perf_counter() + timeout
         while not self._nat.finished:
             if deadline is not None and time.perf_counter() >= deadline:
@@ -880,6 +1024,12 @@ class Pipeline:
             if not self.poll():
                 time.sleep(poll_interval)
         return True
+
+    def _raise_input_error(self, report: dict[str, Any] | None) -> None:
+        if self._reader_error:
+            err = self._reader_error[0]
+            raise InputError(f"input {self.input!r} failed: {type(err).__name__}: {err}",
+                             report) from err
 
     def stop(self, timeout: float = 30.0) -> dict[str, Any]:
         """Stops ingress, drains every ring (handing bundles to the callback), joins the
@@ -894,12 +1044,18 @@ class Pipeline:
         native = self._nat
         self._stopping = True
         if self._reader is not None:
-            self._reader.join()
+            self._reader.join(READER_JOIN_S)
+            # still alive: a parser blocked in open() or read() of a silent FIFO; it is left
+            # behind (a daemon thread) and the input reported as abandoned
+            self._input_abandoned = self._reader.is_alive() and self._source[0] in FILE_INPUTS
             self._reader = None
+        if self._feed_lock.acquire(timeout=5.0):  # a push holds it for <= 50 ms
+            self._input_closed = True  # from here on nothing enters the source ring
+            self._feed_lock.release()
         native.stop()
         abandoned = True
         try:
-            abandoned = not self.wait(timeout)
+            abandoned = not self._wait_finished(timeout)
             self.poll()  # with callback_thread=False: what the last wait() turn left
         finally:  # also when the callback raised: never leave threads writing
             if not native.finished:
@@ -928,6 +1084,9 @@ class Pipeline:
                     self._final["conservation_ok"] = False
                     self._final["conservation_failures"].append(
                         f"input reader failed: {self._final['input_error']}")
+                self._final["input_abandoned"] = self._input_abandoned
+                _judge(self._final)
+        self._raise_input_error(self._final)
         return self._final
 
     def _stop_drainer(self) -> None:
@@ -1008,8 +1167,14 @@ class Pipeline:
         # a run that ended by itself (max_txns) ends when ingress stopped making; use the
         # elapsed time up to stop() either way
         achieved = c["generated"] / elapsed if elapsed > 0 else 0.0
-        drops_total = (c["drops"]["ingress_to_book"] + c["drops"]["book_to_bundler"]
-                       + c["drops"]["bundler_to_output_txns"])
+        d = c["drops"]
+        if self.records == "mbo":  # events stop at the book; the rest carry stage orders
+            market_dropped = d["ingress_to_book"]
+            other_dropped = d["book_to_bundler"] + d["bundler_to_output_txns"]
+        else:
+            market_dropped = d["ingress_to_book"] + d["book_to_bundler"] + d["bundler_to_output_txns"]
+            other_dropped = 0
+        drops_total = market_dropped + other_dropped
         latency: dict[str, dict[str, float]] = {}
         for name in HISTOGRAMS:
             h = native.histogram(name)
@@ -1030,8 +1195,14 @@ class Pipeline:
             "on_full": self.on_full,
             "memory_bytes": native.memory_bytes,
             "bundle_timeout_us": self._bundle_timeout_us,
-            "stage": None if self.stage is None else repr(self.stage),
-            "stages": [repr(x) for x in native.user_stages],
+            "stage": None if self.stage is None else ", ".join(
+                _stage_name(x) for x in (self.stage if isinstance(self.stage, (list, tuple))
+                                         else [self.stage])),
+            "stages": [_stage_name(x) for x in native.user_stages],
+            "dropped_market_events": market_dropped,
+            "dropped_orders": other_dropped,
+            "dropped_output_bundles": d["output_to_python"] + d["output_to_external"],
+            "drops_allowed": self.drops_allowed,
             "input": self.input,
             "fed": self.fed if self._source[0] not in ("synthetic", "shm") else None,
             "replay_speed": self.replay_speed,
@@ -1048,14 +1219,113 @@ class Pipeline:
         if self.input_ring is not None and not self.input_ring.closed:
             # records the producer pushed that the run has not taken (yet, or at stop)
             out["input_left"] = len(self.input_ring)
+        if self.records == "mbo":
+            out["mbo"] = self._mbo_report(native)
         if final:
             failures = native.conservation_failures()
-            if self._source[0] not in ("synthetic", "shm") and c["generated"] != self.fed:
-                failures.append(f"fed ({self.fed}) == generated ({c['generated']})")
+            # records fed that a stopped paced replay left in the source ring (never pushed
+            # through the book): counted, not lost
+            left = (len(self._feed_ring) if self._feed_ring is not None
+                    and self._source[0] in FINITE_INPUTS and c["finished"] else 0)
+            out["left_unreplayed"] = left
+            if self._source[0] in FINITE_INPUTS and c["generated"] + left != self.fed:
+                failures.append(f"fed ({self.fed}) == generated ({c['generated']}) + left "
+                                f"unreplayed ({left})")
             out["conservation_ok"] = not failures and c["finished"]
             out["conservation_failures"] = failures
             out["book_digest"] = f"{native.book_digest():016x}"
         return out
+
+
+    def _mbo_report(self, native: NativePipeline) -> dict[str, Any]:
+        """The market-by-order part of the report: per book (those that saw an event) its
+        counters and top of book; totals over the books."""
+        books = []
+        totals: dict[str, Any] = {"applied": 0, "rejected": 0, "by_action": {},
+                                  "rejected_by_reason": {}, "unknown_orders": 0,
+                                  "out_of_window_orders": 0}
+        for i in range(self._instruments):  # bounded: <= 65536 books
+            m = native.mbo_counters(i)
+            if not m["applied"] and not m["rejected"]:
+                continue
+            for key in ("applied", "rejected", "unknown_orders", "out_of_window_orders"):
+                totals[key] += m[key]
+            for key in ("by_action", "rejected_by_reason"):
+                for name, n in m[key].items():
+                    totals[key][name] = totals[key].get(name, 0) + n
+            try:
+                bid, ask = native.best(0, i), native.best(1, i)
+            except TimeoutError:  # the book stage kept recentering (a live report only)
+                bid = ask = None
+            m.update(instrument=i, best_bid=bid, best_ask=ask,
+                     symbol=self.symbols[i] if self.symbols and i < len(self.symbols) else None)
+            books.append(m)
+        return {"totals": totals, "books": books}
+
+
+def _stage_name(stage: object) -> str:
+    """What a user stage is called in reports: its `name` attribute (a str), builtin:KIND for
+    velox's own, else its type's name (never a repr with an address)."""
+    name = getattr(stage, "name", None)
+    if isinstance(name, str) and name:
+        return name
+    kind = getattr(stage, "kind", None)
+    if type(stage).__name__ == "BuiltinStage" and isinstance(kind, str):
+        return f"builtin:{kind}"
+    return type(stage).__name__
+
+
+def _judge(r: dict[str, Any]) -> None:
+    """Sets r["ok"] and r["verdict"], the summary's first line: what was lost or refused, or
+    OK. Not ok: a failed input, dropped market events (or stage orders, output bundles) that
+    the user did not allow with an explicit on_full="drop" on a live source, or failed
+    conservation. A stop before the end of the input (signal, --duration) is ok when nothing
+    was lost: the records not replayed are counted."""
+    c = r["counters"]
+    unit = "market events" if r.get("records") == "mbo" else "transactions"
+    market, orders, out_b = (r["dropped_market_events"], r["dropped_orders"],
+                             r["dropped_output_bundles"])
+    gen = c["generated"]
+    lost = []
+    if market:
+        d = c["drops"]
+        where = ", ".join(f"{k.replace('_to_', '->')} {d[k]:,}" for k in
+                          ("ingress_to_book", "book_to_bundler", "bundler_to_output_txns")
+                          if d[k] and (k == "ingress_to_book" or r.get("records") != "mbo"))
+        lost.append(f"DROPPED {market:,} {unit} ({100 * market / gen if gen else 0:.1f} %): "
+                    + where.replace("bundler->output_txns", "bundler->output"))
+    if orders:
+        lost.append(f"dropped {orders:,} user-stage orders")
+    if out_b:
+        lost.append(f"dropped {out_b:,} bundles at the output")
+    stopped = ""
+    if r.get("interrupted_by") or r.get("left_unreplayed") or r.get("input_abandoned"):
+        parts = [f"stopped{' by ' + r['interrupted_by'] if r.get('interrupted_by') else ''}"
+                 f" after {r['duration_s']:.2f} s"]
+        if r.get("left_unreplayed"):
+            parts.append(f"{r['left_unreplayed']:,} fed records left unreplayed (counted, never"
+                         " applied)")
+        if r.get("input_abandoned"):
+            parts.append(f"the input reader did not stop within {READER_JOIN_S:g} s (blocked in"
+                         " open() or read() of a silent FIFO, or still parsing) and was abandoned")
+        stopped = "; ".join(parts)
+    if r.get("input_error"):
+        ok, line = False, f"INPUT FAILED: {r['input_error']}"
+    elif lost and not r.get("drops_allowed"):
+        ok, line = False, "; ".join(lost) + (
+            " (on_full=drop by default on a live source: pass --on-full drop to accept drops,"
+            " --on-full block to prevent them)")
+    elif not r.get("conservation_ok"):
+        ok, line = False, "CONSERVATION FAILED: " + "; ".join(
+            r.get("conservation_failures") or ["not finished"])
+    else:
+        ok = True
+        line = f"OK: {gen:,} {unit} through the book, none lost"
+        if lost:
+            line = f"OK with drops (on_full=drop was asked for): " + "; ".join(lost)
+        if stopped:
+            line += f" ({stopped})"
+    r["ok"], r["verdict"] = ok, line
 
 
 class BookView:
@@ -1121,7 +1391,7 @@ def _drain_loop(native: NativePipeline, callback: Callback, lock: threading.Lock
 
 DEFAULTS: dict[str, Any] = {
     "rate": "100000", "duration": None, "cores": None, "seed": 1, "levels": 1024,
-    "tick_size": 0.01, "base_price": 100.0, "bundle_timeout_us": 100.0, "on_full": "drop",
+    "tick_size": 0.01, "base_price": 100.0, "bundle_timeout_us": 100.0, "on_full": None,
     "wait": None, "output": None, "json": None, "quiet": False, "count": 0,
     "cancel_share": 0.2, "timestamps": "tsc", "keep_shm": False, "input": "synthetic",
     "speed": None, "stage": None, "topology": None, "records": None, "instruments": 1,
@@ -1209,6 +1479,7 @@ def _input(text: str) -> str:
             raise ValueError("'feed' is for Pipeline.feed() from Python, not the command line")
         if kind in FILE_INPUTS:
             _check_events_file(path, kind)
+            _check_first_records(kind, path)
     except ValueError as e:
         raise argparse.ArgumentTypeError(str(e)) from None
     return text
@@ -1246,7 +1517,7 @@ def build_parser() -> argparse.ArgumentParser:
     a("--base-price", type=_positive_float, help="price of the lowest level, in price units [default: 100.0]")
     a("--cancel-share", type=_share, help="share of generated transactions that are cancels, in [0, 1) [default: 0.2]")
     a("--bundle-timeout-us", type=_nonneg_float, help="close a bundle when its oldest transaction has waited this many microseconds (0: only when full, or at shutdown) [default: 100]")
-    a("--on-full", choices=("drop", "block"), help="full ring policy: drop (count and continue) or block (backpressure) [default: drop]")
+    a("--on-full", choices=("drop", "block"), help="full ring policy of a live source (synthetic, shm:): drop (count and continue; given explicitly, drops do not fail the run) or block (backpressure); a file input always blocks (it never drops) [default: drop for a live source, and any drop fails the run (exit 1)]")
     a("--wait", choices=("spin", "yield", "backoff"), help="how idle threads wait: spin, yield, or backoff (spin, then yield, then short sleeps) [default: spin if a CPU is left for Python, else backoff]")
     a("--output", metavar="FILE|shm:NAME[:CAPACITY]", type=_output, help="write every bundle as a raw 528-byte record to FILE (read with numpy.fromfile(FILE, velox.BUNDLE_DTYPE)), or push it into a new shared-memory ring NAME of CAPACITY bundles (a power of two, default 1024) that another process reads with velox.SharedRing.attach(NAME); the ring is closed at the end (the reader's pop then raises BrokenPipeError after the last bundle) and its name removed unless --keep-shm [default: none]")
     a("--keep-shm", action="store_true", default=None, help="with --output shm:NAME, leave the segment's name in place at exit (remove it later with velox.SharedRing.attach(NAME).unlink() or rm /dev/shm/NAME)")
@@ -1351,10 +1622,12 @@ def _progress_line(r: dict[str, Any], prev: dict[str, Any] | None, dt: float) ->
 
     d = c["drops"]
     e2e = r["latency_ns"]["end_to_end"]
-    return (f"{r['duration_s']:6.1f}s  generated {c['generated']:>11,} total"
-            f" ({_fmt_rate(rate('generated'))} txn/s this second)"
+    unit = "events/s" if r.get("records") == "mbo" else "txn/s"
+    return (f"{r['duration_s']:6.1f}s  {'read' if r.get('records') == 'mbo' else 'generated'}"
+            f" {c['generated']:>11,} total"
+            f" ({_fmt_rate(rate('generated'))} {unit} this second)"
             f"  book {c['applied'] + c['rejected']:>11,}"
-            f" ({_fmt_rate(rate('applied') + rate('rejected'))} txn/s)"
+            f" ({_fmt_rate(rate('applied') + rate('rejected'))} {unit})"
             f"  bundled {c['bundled']:>11,}  out {c['output_bundles']:>9,} bundles"
             f"  drops {d['ingress_to_book']}/{d['book_to_bundler']}/{d['bundler_to_output']}"
             f"  e2e p50 {_fmt_ns(e2e['p50'])} p99 {_fmt_ns(e2e['p99'])}")
@@ -1364,11 +1637,28 @@ def _cpu_name(cpu: int) -> str:
     return f"cpu{cpu}" if cpu >= 0 else "unpinned"
 
 
+def _fmt_price(px: int) -> str:
+    """A fixed-point price as a decimal (585.12, not 58512000000)."""
+    whole, frac = divmod(abs(px), PRICE_SCALE)
+    text = f"{whole}.{frac:08d}".rstrip("0").rstrip(".")
+    return ("-" if px < 0 else "") + text
+
+
+def _fmt_level(level: Any) -> str:
+    return "none" if not level else f"{_fmt_price(level[0])} x {level[1]:,}"
+
+
 def format_summary(r: dict[str, Any]) -> str:
-    """The human summary of a report (what the CLI prints at the end)."""
+    """The human summary of a final report (what the CLI prints at the end): the first line
+    is the verdict (OK, or what was lost or refused); then a market-by-order replay's own
+    summary, or the transaction pipeline's."""
+    if "verdict" not in r:
+        _judge(r)
+    if r.get("records") == "mbo":
+        return _format_mbo_summary(r)
     c, d = r["counters"], r["counters"]["drops"]
     target = r["rate"]["target"]
-    lines = ["", "== velox pipeline summary =="]
+    lines = [r["verdict"], "== velox pipeline summary =="]
     tgt = f"{target:,.0f} txn/s" if target else "max (unpaced)"
     pct = f" ({100 * r['rate']['achieved'] / target:.2f}% of target)" if target else ""
     if r.get("interrupted_by"):
@@ -1379,12 +1669,6 @@ def format_summary(r: dict[str, Any]) -> str:
     lines.append(f"generated {c['generated']:,}  applied {c['applied']:,}"
                  f"  rejected {c['rejected']:,} (cancels whose order was no longer in the book)"
                  f"  traded {c['traded']:,}  cas timeouts {c['cas_timeouts']:,}")
-    if r.get("records") == "mbo":
-        lines.append(f"market-by-order windows: {c['recenters']:,} recenters on the market"
-                     f" ({c['recenters_deferred']:,} put off while the live view read)"
-                     if r.get("follow_market") else
-                     "market-by-order windows: fixed where each book's first ADD placed them"
-                     " (--no-follow-market)")
     if r["rate"]["target"]:
         lines.append(f"late {c['late']:,}: transactions made >= {LATE_NS // 1000} us after their"
                      " scheduled Poisson time (ingress could not keep up, or was preempted)")
@@ -1410,21 +1694,45 @@ def format_summary(r: dict[str, Any]) -> str:
         lines.append(f"note: most bundles closed by the timeout, so end-to-end p50 is dominated by"
                      f" the wait in an open bundle (up to {timeout_us:g} us), not by the stages;"
                      " see bundle_to_output and book_to_bundler for the stages themselves")
-    lines.append(f"drops: ingress->book {d['ingress_to_book']:,}, book->bundler {d['book_to_bundler']:,},"
-                 f" bundler->output {d['bundler_to_output']:,} bundles ({d['bundler_to_output_txns']:,} txns),"
-                 f" output->python {d['output_to_python']:,}, output->shm {d['output_to_external']:,};"
-                 f" drop rate {100 * r['drop_rate']:.4f}%")
-    for name, u in zip(r.get("stages") or (), c["user_stages"]):
-        lines.append(f"user stage {name}: {u['batches']:,} batches, {u['emitted']:,} orders"
-                     f" emitted into the bundler, {u['rejected']:,} invalid orders refused,"
-                     f" {u['bad_returns']:,} returns over capacity refused"
-                     + ("; init refused: the stage never ran" if u["init_failed"] else ""))
+    lines.append(_drops_line(r))
+    lines.extend(_stage_lines(r))
     lines.append("latency                count        p50        p90        p99      p99.9        max")
     for name in REPORT_HISTOGRAMS + ("ingress_lateness",):
-        h = r["latency_ns"][name]
-        cells = " ".join(f"{_fmt_ns(h[k]):>10}" for k in ("p50", "p90", "p99", "p999", "max"))
-        lines.append(f"  {name:<18} {h['count']:>9,} {cells}")
-    lines.append(f"working set: {r['memory_bytes'] / 1024:,.0f} KiB allocated at start")
+        lines.append(_latency_row(name, r["latency_ns"][name]))
+    lines.extend(_run_lines(r))
+    ok = r.get("conservation_ok")
+    lines.append("conservation: " + ("OK (generated = applied + rejected + drops; applied = bundled + drops;"
+                                     " bundle counts = bundled; bundles out = bundles - drops;"
+                                     " bytes written = bundles out x 528)"
+                                     if ok else "FAILED: " + "; ".join(r.get("conservation_failures") or ["not finished"])))
+    return "\n".join(lines)
+
+
+def _drops_line(r: dict[str, Any]) -> str:
+    d = r["counters"]["drops"]
+    what = "orders" if r.get("records") == "mbo" else "txns"
+    return (f"drops: ingress->book {d['ingress_to_book']:,}, book->bundler {d['book_to_bundler']:,},"
+            f" bundler->output {d['bundler_to_output']:,} bundles ({d['bundler_to_output_txns']:,} {what}),"
+            f" output->python {d['output_to_python']:,}, output->shm {d['output_to_external']:,};"
+            f" drop rate {100 * r['drop_rate']:.4f}%")
+
+
+def _stage_lines(r: dict[str, Any]) -> list[str]:
+    return [f"user stage {name}: {u['batches']:,} batches, {u['emitted']:,} orders"
+            f" emitted into the bundler, {u['rejected']:,} invalid orders refused,"
+            f" {u['bad_returns']:,} returns over capacity refused"
+            + ("; init refused: the stage never ran" if u["init_failed"] else "")
+            for name, u in zip(r.get("stages") or (), r["counters"]["user_stages"])]
+
+
+def _latency_row(name: str, h: dict[str, float]) -> str:
+    cells = " ".join(f"{_fmt_ns(h[k]):>10}" for k in ("p50", "p90", "p99", "p999", "max"))
+    return f"  {name:<18} {h['count']:>9,} {cells}"
+
+
+def _run_lines(r: dict[str, Any]) -> list[str]:
+    c = r["counters"]
+    lines = [f"working set: {r['memory_bytes'] / 1024:,.0f} KiB allocated at start"]
     mapping = ", ".join(f"{s}->{_cpu_name(cpu)}" for s, cpu in r["mapping"].items())
     lines.append(f"mapping ({r['threads']} thread(s), wait={r['wait']}, on_full={r['on_full']}): {mapping}")
     if c["pin_failures"]:
@@ -1434,10 +1742,63 @@ def format_summary(r: dict[str, Any]) -> str:
         lines.append(f"error: {c['write_errors']} output write(s) failed"
                      f" (errno {err}: {os.strerror(err) if err else '?'}); {c['bytes_written']:,} of"
                      f" {c['output_bundles'] * BUNDLE_DTYPE.itemsize:,} bytes written")
+    return lines
+
+
+def _format_mbo_summary(r: dict[str, Any]) -> str:
+    """The summary of a market-by-order replay: events per action, unknown and out-of-window
+    orders, rejects by reason, the book stage's time per batch, the final top of book."""
+    c = r["counters"]
+    m = r.get("mbo") or {"totals": {}, "books": []}
+    t = m["totals"]
+    lines = [r["verdict"], "== velox pipeline summary: market-by-order replay =="]
+    if r.get("interrupted_by"):
+        lines.append(f"interrupted by {r['interrupted_by']} after {r['duration_s']:.2f} s")
+    speed = f", paced at {r['replay_speed']:g}x recorded time" if r.get("replay_speed") else ""
+    lines.append(f"input {r['input']}: {c['generated']:,} events read in {r['duration_s']:.2f} s"
+                 f" ({_fmt_rate(r['rate']['achieved'])} events/s mean{speed})"
+                 + (f"; {r['left_unreplayed']:,} fed events left unreplayed by the stop"
+                    if r.get("left_unreplayed") else ""))
+    actions = ", ".join(f"{k} {v:,}" for k, v in (t.get("by_action") or {}).items() if v)
+    lines.append(f"events applied {c['applied']:,}" + (f" ({actions})" if actions else ""))
+    reasons = ", ".join(f"{k} {v:,}" for k, v in (t.get("rejected_by_reason") or {}).items() if v)
+    lines.append(f"events rejected {c['rejected']:,}" + (f" ({reasons})" if reasons else "")
+                 + " (refused by the book: the book is unchanged by them)")
+    lines.append(f"unknown orders: {t.get('unknown_orders', 0):,} events named an order the book"
+                 " did not hold (applied, no book effect)")
+    lines.append(f"out-of-window orders at the end: {t.get('out_of_window_orders', 0):,} (kept in"
+                 " the order table, priced outside the books' price windows)")
+    lines.append(f"price windows: {c['recenters']:,} recenters on the market"
+                 f" ({c['recenters_deferred']:,} put off while the live view read)"
+                 if r.get("follow_market") else
+                 "price windows: fixed where each book's first ADD placed them (--no-follow-market)")
+    late = ""
+    if r.get("replay_speed"):
+        late = (f"; {c['late']:,} events released >= {LATE_NS // 1000} us after their recorded"
+                " time")
+    lines.append(f"executions: {c['traded']:,} EXECUTE events" + late)
+    books = m["books"]
+    lines.append(f"top of book at the end ({len(books):,} book(s) saw events"
+                 + (", first 16 shown" if len(books) > 16 else "") + "):")
+    for b in books[:16]:
+        name = f" {b['symbol']}" if b.get("symbol") else ""
+        lines.append(f"  instrument {b['instrument']}{name}: bid {_fmt_level(b['best_bid'])}"
+                     f" | ask {_fmt_level(b['best_ask'])}  ({b['applied']:,} applied,"
+                     f" {b['rejected']:,} rejected)")
+    lines.extend(_stage_lines(r))
+    if c["bundled"] or c["user_stage"]["emitted"]:
+        lines.append(f"bundled {c['bundled']:,} stage orders into {c['bundles']:,} bundles;"
+                     f" output {c['output_bundles']:,} bundles")
+    lines.append(_drops_line(r))
+    lines.append("latency                count        p50        p90        p99      p99.9        max")
+    lines.append(_latency_row("book_batch", r["latency_ns"]["book_batch"])
+                 + "  (the book stage's time per batch of events)")
+    if r.get("replay_speed"):
+        lines.append(_latency_row("ingress_lateness", r["latency_ns"]["ingress_lateness"]))
+    lines.extend(_run_lines(r))
     ok = r.get("conservation_ok")
-    lines.append("conservation: " + ("OK (generated = applied + rejected + drops; applied = bundled + drops;"
-                                     " bundle counts = bundled; bundles out = bundles - drops;"
-                                     " bytes written = bundles out x 528)"
+    lines.append("conservation: " + ("OK (events read = applied + rejected + drops; fed ="
+                                     " read + left unreplayed; stage orders = bundled + drops)"
                                      if ok else "FAILED: " + "; ".join(r.get("conservation_failures") or ["not finished"])))
     return "\n".join(lines)
 
@@ -1491,13 +1852,15 @@ def _run(args: argparse.Namespace, json_file: IO[str] | None) -> int:
         return 2
 
     interrupted: list[int] = []
+    # with --json - stdout carries the JSON alone; the human text goes to stderr
+    out = sys.stderr if args.json == "-" else sys.stdout
 
     def on_signal(signum: int, frame: object) -> None:
         interrupted.append(signum)
+        if len(interrupted) > 1:  # the second signal: exit now, without draining
+            _forced_exit(pipe, signum, out)
 
     old = {s: signal.signal(s, on_signal) for s in (signal.SIGINT, signal.SIGTERM)}
-    # with --json - stdout carries the JSON alone; the human text goes to stderr
-    out = sys.stderr if args.json == "-" else sys.stdout
     try:
         mapping = ", ".join(f"{s}->{_cpu_name(cpu)}" for s, cpu in pipe.mapping.items())
         if not args.quiet:
@@ -1518,12 +1881,17 @@ def _run(args: argparse.Namespace, json_file: IO[str] | None) -> int:
                 prev, prev_t = r, now
                 next_tick += 1.0
             time.sleep(min(0.02, max(0.0, next_tick - now)))
-        report = pipe.stop()
+        try:
+            report = pipe.stop()
+        except InputError as e:  # the input failed during the run: the report says how
+            assert e.report is not None
+            report = e.report
     finally:
         for s, h in old.items():
             signal.signal(s, h)
     if interrupted:
         report["interrupted_by"] = signal.Signals(interrupted[0]).name
+    _judge(report)
     print(format_summary(report), file=out, flush=True)
     if args.json:
         text = json.dumps(report, indent=2, sort_keys=True)
@@ -1531,7 +1899,28 @@ def _run(args: argparse.Namespace, json_file: IO[str] | None) -> int:
             print(text, file=sys.stdout, flush=True)
         else:
             json_file.write(text + "\n")
-    return 0 if report["conservation_ok"] else 1
+    return 0 if report["ok"] else 1
+
+
+def _forced_exit(pipe: Pipeline, signum: int, out: IO[str]) -> None:
+    """A second SIGINT/SIGTERM: print what is known (the counters so far) and exit at once
+    with 128 + the signal number, without draining or joining (a stage or reader that does
+    not stop is not waited for)."""
+    try:
+        c = pipe.counters()
+        unit = "events" if pipe.records == "mbo" else "transactions"
+        print(f"INTERRUPTED TWICE ({signal.Signals(signum).name}): exited without draining;"
+              f" {c['generated']:,} {unit} read, {c['applied']:,} applied,"
+              f" {c['rejected']:,} rejected so far (the counts are not final)",
+              file=out, flush=True)
+    except BaseException:  # the summary is best effort: the exit is not
+        pass
+    finally:
+        try:
+            sys.stdout.flush()
+            sys.stderr.flush()
+        finally:
+            os._exit(128 + signum)
 
 
 if __name__ == "__main__":

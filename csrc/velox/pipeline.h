@@ -107,7 +107,9 @@ typedef enum vx_pipeline_hist {
     VX_HIST_BUNDLE_TO_OUTPUT = 3,    /* bundle closed -> output takes it      (output) */
     VX_HIST_END_TO_END = 4,          /* txn made -> output takes its bundle   (output) */
     VX_HIST_INGRESS_LATENESS = 5,    /* scheduled time -> creation (paced)    (ingress) */
-    VX_PIPELINE_HISTS = 6
+    VX_HIST_BOOK_BATCH = 6,          /* MBO: one book turn (apply a batch, follow, user
+                                        stages), from its start to its end      (book) */
+    VX_PIPELINE_HISTS = 7
 } vx_pipeline_hist;
 
 /* An L2 reference for an MBO replay of one instrument (a LOBSTER orderbook file beside its
@@ -186,9 +188,11 @@ typedef struct vx_pipeline_config {
                                         field read as a ns timestamp, e.g. a feed's); a
                                         record older than the first is due at once; the wait
                                         before each (lateness) goes into ingress_lateness and
-                                        `late`. In [1e-3, 1e6]. After vx_pipeline_stop the rest
-                                        of the ring is taken unpaced (so every record pushed is
-                                        accounted for). */
+                                        `late`. In [1e-3, 1e6]. vx_pipeline_stop ends a paced
+                                        replay at once: the records still in the ring stay there
+                                        (the caller counts them as not replayed: fed = generated
+                                        + what the ring still holds); vx_pipeline_close_source
+                                        instead replays the ring to its end. */
     vx_pipeline_records records;     /* VX_RECORDS_TXN (default) or VX_RECORDS_MBO (see above) */
     uint32_t mbo_instruments;        /* MBO: books, instrument ids 0 .. n-1, [1, 65536] (1) */
     uint32_t mbo_max_orders;         /* MBO: live orders the table holds, [1, 2^30] (2^20) */

@@ -225,6 +225,8 @@ static uint32_t mbo_turn(vx_pipeline *p, book_state *s, const vx_ring_span *in) 
     if (ref_seeded) counter_add(&s->reference_seeded, ref_seeded);
     if (ref_differing) counter_add(&s->reference_rows_differing, ref_differing);
     if (ref_checked) counter_add(&s->reference_rows_checked, ref_checked);
+    /* the turn's cost on the user's data: apply, follow and the user stages */
+    vx_histogram_record(&p->hists[VX_HIST_BOOK_BATCH], elapsed_ns(p, vx_tsc_read(), now));
     return n;
 }
 

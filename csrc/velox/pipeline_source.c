@@ -80,6 +80,12 @@ static uint32_t ring_source_turn(vx_pipeline *p, ingress_state *s) {
      * loaded before the peek so that "closed and empty" cannot miss a last record */
     const int stopping = atomic_load_explicit(&p->stop, memory_order_acquire);
     const int closed = stopping || atomic_load_explicit(&p->source_closed, memory_order_acquire);
+    if (stopping && p->cfg.replay_speed > 0.0) {
+        /* a stopped paced replay feeds nothing more: the rest stays in the source ring, for
+         * the caller to count as not replayed (never pushed through the book unpaced) */
+        stage_finish(p, VX_STAGE_INGRESS, &s->done);
+        return 0;
+    }
     vx_ring_span in;
     s->replay_waiting = 0;
     const vx_status st = vx_ring_peek(p->cfg.source_ring, p->cfg.batch, &in);
@@ -109,8 +115,7 @@ static uint32_t ring_source_turn(vx_pipeline *p, ingress_state *s) {
         if (n > room) n = room;
     }
     const uint64_t now = vx_tsc_read();
-    /* after stop, the rest is taken unpaced: every record pushed is accounted for */
-    const int paced = p->cfg.replay_speed > 0.0 && !stopping;
+    const int paced = p->cfg.replay_speed > 0.0; /* never after a stop (above) */
     const uint64_t late_ticks = vx_ns_to_ticks(VX_PIPELINE_LATE_NS, p->cfg.ticks_per_ns);
     vx_histogram *h_late = &p->hists[VX_HIST_INGRESS_LATENESS];
     uint32_t taken = n, late = 0;

@@ -50,6 +50,7 @@ cdef extern from "velox/pipeline.h" nogil:
         VX_HIST_BUNDLE_TO_OUTPUT
         VX_HIST_END_TO_END
         VX_HIST_INGRESS_LATENESS
+        VX_HIST_BOOK_BATCH
         VX_PIPELINE_HISTS
 
     enum: VX_PIPELINE_MAX_REFERENCE_LEVELS
