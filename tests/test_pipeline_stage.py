@@ -288,7 +288,8 @@ _owner = BuiltinStage("echo")
 _table = ctypes.create_string_buffer(56)
 ctypes.memmove(_table, api.PyCapsule_GetPointer(_owner.__velox_stage__(), b"velox.stage.v1"), 56)
 ctypes.memset(ctypes.addressof(_table) + 48, 0, 8)       # no on_mbo_batch: an L2 stage
-stage = api.PyCapsule_New(ctypes.addressof(_table), b"velox.stage.v1", None)
+_name = ctypes.create_string_buffer(b"velox.stage.v1")  # a capsule keeps the name's pointer
+stage = api.PyCapsule_New(ctypes.addressof(_table), _name, None)
 '''
 
 

@@ -1672,17 +1672,6 @@ def format_summary(r: dict[str, Any]) -> str:
     if r["rate"]["target"]:
         lines.append(f"late {c['late']:,}: transactions made >= {LATE_NS // 1000} us after their"
                      " scheduled Poisson time (ingress could not keep up, or was preempted)")
-    snap = r.get("snapshot")
-    if snap:
-        lines.append(f"snapshot ({snap['source']}): {snap.get('levels', 0):,} levels seeded,"
-                     f" {snap.get('orders', 0):,} orders added before the replay"
-                     + (f"; the replay starts at message {snap['first_message']:,}"
-                        if snap["first_message"] else ""))
-    ref = r.get("seed_from_book")
-    if ref:
-        lines.append(f"seed from book {ref['path']}: {ref['levels_seeded']:,} levels came into"
-                     f" view with no ADD and were seeded; {ref['rows_differing']:,} of"
-                     f" {ref['rows_checked']:,} rows differ from the book's top levels")
     timeout_us = r.get("bundle_timeout_us")
     lines.append(f"bundled {c['bundled']:,} txns into {c['bundles']:,} bundles"
                  f" ({c['bundles_timed_out']:,} closed by the {timeout_us:g} us timeout, the rest"
@@ -1745,6 +1734,23 @@ def _run_lines(r: dict[str, Any]) -> list[str]:
     return lines
 
 
+def _snapshot_lines(r: dict[str, Any]) -> list[str]:
+    """What a snapshot and seed-from-book put into the books (market-by-order runs)."""
+    lines: list[str] = []
+    snap = r.get("snapshot")
+    if snap:
+        lines.append(f"snapshot ({snap['source']}): {snap.get('levels', 0):,} levels seeded,"
+                     f" {snap.get('orders', 0):,} orders added before the replay"
+                     + (f"; the replay starts at message {snap['first_message']:,}"
+                        if snap["first_message"] else ""))
+    ref = r.get("seed_from_book")
+    if ref:
+        lines.append(f"seed from book {ref['path']}: {ref['levels_seeded']:,} levels came into"
+                     f" view with no ADD and were seeded; {ref['rows_differing']:,} of"
+                     f" {ref['rows_checked']:,} rows differ from the book's top levels")
+    return lines
+
+
 def _format_mbo_summary(r: dict[str, Any]) -> str:
     """The summary of a market-by-order replay: events per action, unknown and out-of-window
     orders, rejects by reason, the book stage's time per batch, the final top of book."""
@@ -1777,6 +1783,7 @@ def _format_mbo_summary(r: dict[str, Any]) -> str:
         late = (f"; {c['late']:,} events released >= {LATE_NS // 1000} us after their recorded"
                 " time")
     lines.append(f"executions: {c['traded']:,} EXECUTE events" + late)
+    lines.extend(_snapshot_lines(r))
     books = m["books"]
     lines.append(f"top of book at the end ({len(books):,} book(s) saw events"
                  + (", first 16 shown" if len(books) > 16 else "") + "):")
