@@ -1273,8 +1273,9 @@ def _missing_symbols_warning(missing: list[str], itch: dict[str, Any],
     for s in missing:
         near = [n for n in names if n.upper() == s.upper()] or difflib.get_close_matches(s, names, 2)
         parts.append(f"{s} (did you mean {' or '.join(near)}?)" if near else s)
+    n = itch["directory_entries"]
     return (f"symbol{'s' if len(missing) > 1 else ''} not in the file's stock directory "
-            f"({itch['directory_entries']:,} entries): {', '.join(parts)}; no events for "
+            f"({n:,} entr{'y' if n == 1 else 'ies'}): {', '.join(parts)}; no events for "
             f"{'them' if len(missing) > 1 else 'it'}")
 
 
@@ -1335,7 +1336,8 @@ def format_summary(r: dict[str, Any]) -> str:
         where = ("" if found is None else "; " + ", ".join(
             [f"{s} at locate {'/'.join(map(str, locs))}" for s, locs in found.items()]
             + [f"{s} not found" for s in itch["missing"]])
-            + f" ({itch['directory_entries']:,} stocks in the directory)")
+            + f" ({itch['directory_entries']:,} stock{'' if itch['directory_entries'] == 1 else 's'}"
+            " in the directory)")
         lines.append(f"itch: {itch['messages']:,} messages, {itch['events']:,} events for the"
                      f" symbols, {itch['filtered']:,} of other stocks filtered out,"
                      f" {itch['skipped']:,} of types without a book event skipped,"
