@@ -1,5 +1,6 @@
 """ITCH 5.0 reader/writer: cross-checked against itchfeed (an independent pure-Python ITCH
-5.0 implementation), round trips, streaming, gzip, symbol filter, hostile framing."""
+5.0 implementation), round trips, streaming, gzip, symbol filter and routing by the stock
+directory in force at each message, unknown orders without a side, hostile framing."""
 
 import gzip
 import io
@@ -74,23 +75,23 @@ def test_other_types_from_itchfeed(t, data):
         f = data.draw(st.fixed_dictionaries(dict(order_reference_number=u64, executed_shares=u32,
                                                  match_number=u64)))
         want = dict(action=Action.EXECUTE, order_id=f["order_reference_number"],
-                    qty=f["executed_shares"], ref=f["match_number"], side=velox.BUY)
+                    qty=f["executed_shares"], ref=f["match_number"], side=SIDE_NONE)
     elif t == "C":
         f = data.draw(st.fixed_dictionaries(dict(
             order_reference_number=u64, executed_shares=u32, match_number=u64,
             printable=st.sampled_from([b"Y", b"N"]), execution_price=u32)))
         want = dict(action=Action.EXECUTE, order_id=f["order_reference_number"],
                     qty=f["executed_shares"], ref=f["match_number"],
-                    price=f["execution_price"] * 10**4,
+                    price=f["execution_price"] * 10**4, side=SIDE_NONE,
                     flags=MboFlag.PRINTABLE if f["printable"] == b"Y" else 0)
     elif t == "X":
         f = data.draw(st.fixed_dictionaries(dict(order_reference_number=u64,
                                                  cancelled_shares=u32)))
         want = dict(action=Action.CANCEL, order_id=f["order_reference_number"],
-                    qty=f["cancelled_shares"])
+                    qty=f["cancelled_shares"], side=SIDE_NONE)
     elif t == "D":
         f = data.draw(st.fixed_dictionaries(dict(order_reference_number=u64)))
-        want = dict(action=Action.DELETE, order_id=f["order_reference_number"])
+        want = dict(action=Action.DELETE, order_id=f["order_reference_number"], side=SIDE_NONE)
     elif t == "U":
         f = data.draw(st.fixed_dictionaries(dict(
             original_order_reference_number=u64, new_order_reference_number=u64,
@@ -98,7 +99,7 @@ def test_other_types_from_itchfeed(t, data):
         f["order_reference_number"] = f["original_order_reference_number"]  # itchfeed packs this
         want = dict(action=Action.REPLACE, order_id=f["original_order_reference_number"],
                     ref=f["new_order_reference_number"], qty=f["shares"],
-                    price=f["price"] * 10**4)
+                    price=f["price"] * 10**4, side=SIDE_NONE)
     elif t == "P":
         f = data.draw(st.fixed_dictionaries(dict(
             order_reference_number=u64, buy_sell_indicator=st.sampled_from([b"B", b"S"]),
@@ -343,3 +344,132 @@ def test_resumable_at_any_split():
         assert c1 + c2 == len(data) and n1 + n2 == 20
         assert out[:20].tobytes() == ref.tobytes()
         assert p.offset == len(data)
+
+
+# ---- messages without a side; the stock directory at each message's place ---------------
+
+def directory(locate, symbol, timestamp=0):
+    return framed(mk(b"R", stock_locate=locate, timestamp=timestamp,
+                     stock=symbol.encode().ljust(8), market_category=b"Q",
+                     financial_status_indicator=b"N", round_lot_size=100,
+                     round_lots_only=b"N", issue_classification=b"C", issue_sub_type=b"Z ",
+                     authenticity=b"P", short_sale_threshold_indicator=b"N", ipo_flag=b"N",
+                     luld_ref=b"1", etp_flag=b"N", etp_leverage_factor=0,
+                     inverse_indicator=b"N"))
+
+
+def replace(old, new, shares, price, locate=1, timestamp=2):
+    return framed(mk(b"U", stock_locate=locate, timestamp=timestamp,
+                     original_order_reference_number=old, order_reference_number=old,
+                     new_order_reference_number=new, shares=shares, price=price))
+
+
+def test_replace_of_an_unknown_order_rests_on_no_side(tmp_path):
+    """A U whose original order the book never saw (a replay that starts mid-day, or an ADD
+    the book refused): U carries no side, so the new order is not added (counted as an
+    unknown order), never rested as a bid. A known order's U keeps its side."""
+    path = tmp_path / "midday.itch"
+    path.write_bytes(directory(1, "AAPL")
+                     + one_add(order_reference_number=1, buy_sell_indicator=b"S", price=100000)
+                     + replace(7, 8, 300, 100200)      # sell 7 predates the file
+                     + replace(1, 9, 50, 100300))      # the known sell 1 -> 9
+    ev = feeds.read_itch(path).read()
+    assert ev["side"].tolist() == [velox.SELL, SIDE_NONE, SIDE_NONE]
+    book = velox.MboBook.from_prices(1024, tick=0.01, base=5.0)
+    r = book.apply_many(ev)
+    assert (r.applied, r.rejected, r.unknown_orders) == (3, 0, 1)
+    assert book.order(8) is None and book.best_bid() is None
+    assert book.order(9).side == velox.SELL and book.best_ask() == (velox.to_fixed("10.03"), 50)
+
+
+def test_unknown_order_without_a_side_reduces_no_seeded_lots(tmp_path):
+    """E/C/X/D of an order the book does not know: no side, so the seeded lots of neither side
+    at that price are reduced (the event is counted as an unknown order)."""
+    path = tmp_path / "seeded.itch"
+    msgs = [framed(mk(b"C", stock_locate=1, timestamp=1, order_reference_number=5,
+                      executed_shares=30, match_number=1, printable=b"Y", execution_price=100000)),
+            framed(mk(b"X", stock_locate=1, timestamp=2, order_reference_number=6,
+                      cancelled_shares=20)),
+            framed(mk(b"D", stock_locate=1, timestamp=3, order_reference_number=7))]
+    path.write_bytes(directory(1, "AAPL") + b"".join(msgs))
+    ev = feeds.read_itch(path).read()
+    ev["price"][1:] = velox.to_fixed("10.00")  # even at the seeded price
+    book = velox.MboBook.from_prices(1024, tick=0.01, base=5.0)
+    px = velox.to_fixed("10.00")
+    book.seed_level(velox.BUY, px, 100)
+    book.seed_level(velox.SELL, px + velox.to_fixed("0.01"), 100)
+    r = book.apply_many(ev)
+    assert (r.applied, r.unknown_orders) == (3, 3)
+    assert book.qty(velox.BUY, px) == 100 and book.qty(velox.SELL, px + velox.to_fixed("0.01")) == 100
+
+
+def test_routing_follows_the_directory_at_each_message(tmp_path):
+    """by_symbol=True: each event's instrument is the index of the symbol that the locate's
+    stock directory entry names at that point in the file. A locate renamed later keeps
+    earlier orders with the earlier name; a renamed-away locate is filtered from there on;
+    system events get instrument 0."""
+    path = tmp_path / "renamed.itch"
+    system = framed(mk(b"S", stock_locate=0, timestamp=9, event_code=b"C"))
+    path.write_bytes(directory(1, "AAPL") + directory(2, "IBM")
+                     + one_add(stock_locate=1, order_reference_number=1)
+                     + one_add(stock_locate=2, order_reference_number=2)
+                     + directory(1, "MSFT")
+                     + one_add(stock_locate=1, order_reference_number=3)
+                     + directory(2, "ZZZZ")
+                     + one_add(stock_locate=2, order_reference_number=4) + system)
+    r = feeds.read_itch(path, symbols=["MSFT", "AAPL", "IBM"], by_symbol=True)
+    ev = r.read()
+    assert ev["order_id"].tolist() == [1, 2, 3, 0]
+    assert ev["instrument"].tolist() == [1, 2, 0, 0]
+    assert r.counts["filtered"] == 1 and r.symbols == {1: "MSFT", 2: "ZZZZ"}
+    assert r.missing_symbols == []  # each was named at some point
+    # the filter alone keeps the locate, and follows the same directory
+    plain = feeds.read_itch(path, symbols=["MSFT", "AAPL", "IBM"]).read()
+    assert plain["instrument"].tolist() == [1, 2, 1, 0]
+    # ItchBooks with a routing parser: book i = symbols[i] as each order arrived
+    books = velox._feeds.ItchBooks(3, 64, velox.to_fixed("0.01"), 16)
+    parser = feeds.ItchParser()
+    parser.route_symbols(["MSFT", "AAPL", "IBM"])
+    data = path.read_bytes()
+    assert books.feed(parser, data, np.empty(2, MBO_DTYPE)) == (len(data), 4, 4, 0)
+    px = velox.to_fixed("0.1")
+    assert [books.best(i)[0] for i in range(3)] == [(px, 100)] * 3
+    with pytest.raises(ValueError, match="'AAPL' given twice"):
+        parser.route_symbols(["AAPL", "AAPL"])
+    with pytest.raises(ValueError, match="needs symbols"):
+        feeds.read_itch(path, by_symbol=True)
+
+
+def test_directory_at_locate_zero_is_refused(tmp_path):
+    """Stock locates start at 1 (0 carries the system events): an R at locate 0 is a
+    ValueError naming its offset, whether or not a filter is on; write_itch refuses to name
+    instrument 0."""
+    path = tmp_path / "zero.itch"
+    head = directory(1, "MSFT") + one_add(stock_locate=1)
+    path.write_bytes(head + directory(0, "AAPL") + one_add(stock_locate=0))
+    for kw in ({}, {"symbols": ["AAPL"]}, {"symbols": ["MSFT", "AAPL"], "by_symbol": True}):
+        with pytest.raises(ValueError, match=rf"locate 0 .* at byte offset {len(head)} \(type b'R'"):
+            feeds.read_itch(path, **kw).read()
+    ev = np.zeros(1, MBO_DTYPE)
+    ev["action"], ev["qty"], ev["price"] = Action.ADD, 1, 10**4
+    with pytest.raises(ValueError, match="symbols.0. must be None"):
+        feeds.write_itch(tmp_path / "w.itch", ev, ["AAPL"])
+
+
+def test_missing_symbols_are_listed(tmp_path):
+    path = tmp_path / "one.itch"
+    path.write_bytes(directory(1, "AAPL") + one_add(stock_locate=1))
+    r = feeds.read_itch(path, symbols=["aapl", "AAPL", "MSFTT"])
+    assert len(r.read()) == 1
+    assert r.missing_symbols == ["aapl", "MSFTT"]
+    assert r.counts["filtered"] == 0 and r.counts["events"] == 1
+
+
+def test_lobster_writer_says_why_an_itch_event_has_no_direction(tmp_path):
+    """An ITCH D has no side; LOBSTER needs a direction: the writer refuses, saying so."""
+    path = tmp_path / "d.itch"
+    path.write_bytes(directory(1, "AAPL") + one_add(stock_locate=1)
+                     + framed(mk(b"D", stock_locate=1, timestamp=3, order_reference_number=5)))
+    ev = feeds.read_itch(path).read()
+    with pytest.raises(ValueError, match="event 1 cannot be written as LOBSTER .*carry none"):
+        feeds.write_lobster(tmp_path / "out.csv", ev)

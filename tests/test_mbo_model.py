@@ -50,7 +50,7 @@ class ModelBook:
         return None
 
     def _reduce_seeded(self, side, price, qty):
-        if self.in_window(price):
+        if side != SIDE_NONE and self.in_window(price):  # NONE: which side's lots is unknown
             key = (side, price)
             left = max(0, self.seeded.get(key, 0) - qty)
             if left:
@@ -60,11 +60,9 @@ class ModelBook:
 
     def apply(self, action, side, oid, price, qty, ref, ts):
         """None when applied, else the reject reason name."""
-        if action <= REPLACE and side not in (0, 1):
-            return "invalid"
+        if (action == ADD and side not in (0, 1)) or side > SIDE_NONE:
+            return "invalid"  # ADD needs a side; the rest may say NONE (ITCH E/C/X/D/U)
         if action > REPLACE:
-            if side > SIDE_NONE:
-                return "invalid"
             if action == Action.CLEAR:
                 self.orders.clear()
                 self.seeded.clear()
@@ -105,6 +103,9 @@ class ModelBook:
         if ref in self.orders and ref != oid:
             return "duplicate"
         if not known:
+            if side == SIDE_NONE:  # no side to rest the new order on: counted, not added
+                self.unknown += 1
+                return None
             why = self._add(ref, side, price, qty, ts)
             if why is None:
                 self.unknown += 1
@@ -131,6 +132,7 @@ class ModelBook:
 
 ids = st.integers(1, 12)
 sides = st.sampled_from([0, 1])
+order_sides = st.sampled_from([0, 1, SIDE_NONE])  # events about an order may not say its side
 qtys = st.integers(0, 6)
 # mostly on the grid, in or around the window; sometimes off the grid
 prices = st.one_of(st.integers(-6, LEVELS + 6).map(lambda k: BASE + k * TICK),
@@ -179,19 +181,19 @@ class MboMachine(RuleBasedStateMachine):
         self.book.recenter(self.model.base + k * TICK)
         self.model.recenter(self.model.base + k * TICK)
 
-    @rule(oid=ids, side=sides, price=prices, qty=qtys)
+    @rule(oid=ids, side=order_sides, price=prices, qty=qtys)
     def cancel(self, oid, side, price, qty):
         self._apply(CANCEL, side, oid, price, qty)
 
-    @rule(oid=ids, side=sides, price=prices, qty=qtys)
+    @rule(oid=ids, side=order_sides, price=prices, qty=qtys)
     def execute(self, oid, side, price, qty):
         self._apply(EXECUTE, side, oid, price, qty)
 
-    @rule(oid=ids, side=sides, price=prices, qty=qtys)
+    @rule(oid=ids, side=order_sides, price=prices, qty=qtys)
     def delete(self, oid, side, price, qty):
         self._apply(DELETE, side, oid, price, qty)
 
-    @rule(oid=ids, ref=ids, side=sides, price=prices, qty=qtys)
+    @rule(oid=ids, ref=ids, side=order_sides, price=prices, qty=qtys)
     def replace(self, oid, ref, side, price, qty):
         self._apply(REPLACE, side, oid, price, qty, ref=ref)
 

@@ -6,6 +6,7 @@ from velox.includes.mbo cimport vx_mbo_set
 cdef class ItchParser:
     cdef vx_itch_parser *p
     cdef object _lock
+    cdef size_t _n_wanted
 
 cdef class ItchBooks:
     cdef vx_mbo_set *set

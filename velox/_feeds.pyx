@@ -6,7 +6,8 @@
 
 No per-message Python objects: parsers write ``MBO_DTYPE`` arrays directly from the input
 bytes (any buffer: bytes, bytearray, mmap, memoryview), and release the GIL while they run.
-``ItchBooks`` parses ITCH and applies it to a ``vx_mbo_set`` (a book per stock locate) in one
+``ItchBooks`` parses ITCH and applies it to a ``vx_mbo_set`` (a book per stock locate, or per
+routed symbol) in one
 GIL-free loop. An ``ItchParser`` is one stream's state: use it from one thread at a time (a lock guards it).
 """
 
@@ -90,20 +91,49 @@ cdef class ItchParser:
 
     def filter_symbols(self, symbols):
         """Only events of instruments whose stock directory (R) symbol is in ``symbols``
-        (iterable of str/bytes, 1-8 characters) are written; ``None`` or empty = all."""
+        (iterable of str/bytes, 1-8 characters) are written; ``None`` or empty = all. The
+        filter follows each R message at its place in the stream (a renamed locate too)."""
+        self._select(symbols, False)
+
+    def route_symbols(self, symbols):
+        """As ``filter_symbols``, and each event's ``instrument`` is the index ``i`` of its
+        stock's symbol in ``symbols`` (by the R message in force at the event), not the stock
+        locate: book ``i`` = ``symbols[i]``. System events (S) get instrument 0. Each symbol
+        once (ValueError naming the repeated one)."""
+        if symbols is None or isinstance(symbols, (str, bytes)):
+            raise TypeError(f"symbols must be a sequence of str/bytes, got {symbols!r}")
+        self._select(symbols, True)
+
+    def _select(self, symbols, bint route):
         syms = [] if symbols is None else [_symbol8(s) for s in symbols]
         if len(syms) > VX_ITCH_MAX_WANTED:
             raise ValueError(f"at most {VX_ITCH_MAX_WANTED} symbols, got {len(syms)}")
+        if route:
+            if not syms:
+                raise ValueError("route_symbols needs at least one symbol")
+            seen = set()
+            for s in syms:
+                if s in seen:
+                    raise ValueError(f"symbol {s.decode().rstrip()!r} given twice")
+                seen.add(s)
         blob = b"".join(syms) or b"\0"
         cdef const char *ptr = blob
+        cdef vx_status st
         with self._lock:
-            if vx_itch_filter_symbols(self.p, ptr, len(syms)) != VX_OK:
+            if route:
+                st = vx_itch_route_symbols(self.p, ptr, len(syms))
+            else:
+                st = vx_itch_filter_symbols(self.p, ptr, len(syms))
+            if st != VX_OK:
+                self._n_wanted = 0
                 raise ValueError("bad symbol filter")
+            self._n_wanted = len(syms)
 
     def reset(self):
         """Forget counts, directory, filter and offset."""
         with self._lock:
             vx_itch_parser_reset(self.p)
+            self._n_wanted = 0
 
     def parse(self, const uint8_t[::1] buf, out):
         """Parse whole messages of ``buf`` into ``out``; returns ``(consumed, produced)``."""
@@ -140,8 +170,16 @@ cdef class ItchParser:
                 "unknown": c.unknown, "filtered": c.filtered, "by_type": by_type}
 
     @property
+    def wanted_named(self):
+        """One bool per symbol given to the last ``filter_symbols``/``route_symbols`` call, in
+        its order: has a stock directory (R) message named it so far (even if renamed since)."""
+        cdef size_t i
+        return [bool(vx_itch_wanted_named(self.p, i)) for i in range(self._n_wanted)]
+
+    @property
     def symbols(self):
-        """Dict locate -> symbol (str, trailing spaces stripped) from the R messages seen."""
+        """Dict locate -> symbol (str, trailing spaces stripped) from the R messages seen (the
+        latest name of each locate)."""
         cdef char sym[8]
         cdef int loc
         res = {}
@@ -272,9 +310,11 @@ def lobster_write_messages(events):
     with nogil:
         st = vx_lobster_write_messages(ev, n, <char *>&view[0], cap, &done, &written)
     if st != VX_OK:
+        why = ("; LOBSTER needs a direction, and ITCH E/C/X/D messages carry none"
+               if events[done]['side'] == 2 else "")
         raise ValueError(f"event {done} cannot be written as LOBSTER "
                          f"(action {events[done]['action']}, price {events[done]['price']}, "
-                         f"side {events[done]['side']}, status {events[done]['status']})")
+                         f"side {events[done]['side']}, status {events[done]['status']}){why}")
     del view
     del buf[written:]
     return bytes(buf)
@@ -283,6 +323,9 @@ def lobster_write_messages(events):
 cdef class ItchBooks:
     """``instruments`` books (instrument = ITCH stock locate, 0 .. instruments-1) of ``levels``
     price levels of ``tick`` (velox fixed point) sharing one table of ``max_orders`` orders.
+    Each event goes to the book of the instrument its parser wrote: the locate, or with
+    ``parser.route_symbols(symbols)`` book ``i`` = ``symbols[i]`` by the stock directory (R)
+    in force at that event (a locate renamed later does not move earlier orders).
     Single writer: ``feed`` and ``apply_many`` hold a lock."""
     def __cinit__(self, uint32_t instruments=65536, uint32_t levels=4096,
                   int64_t tick=1000000, uint32_t max_orders=1 << 20):

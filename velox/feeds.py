@@ -639,25 +639,37 @@ class ItchReader:
 
     ``counts``: dict messages, events, skipped, unknown, filtered, by_type.
     ``symbols``: dict locate -> symbol from the R (stock directory) messages read so far.
+    ``missing_symbols``: the requested symbols no R message has named so far.
     ``bytes_read``: input bytes consumed (decompressed bytes for gzip).
     """
 
     def __init__(self, path: PathLike, symbols: Union[str, bytes, Sequence[Union[str, bytes]], None] = None,
-                 chunk: int = DEFAULT_CHUNK, reuse: bool = False, mmap: bool = True) -> None:
+                 chunk: int = DEFAULT_CHUNK, reuse: bool = False, mmap: bool = True,
+                 by_symbol: bool = False) -> None:
         if not isinstance(chunk, int) or isinstance(chunk, bool) or not 1 <= chunk <= _MAX_CHUNK:
             raise ValueError(f"chunk must be an int in [1, {_MAX_CHUNK}], got {chunk!r}")
         if not isinstance(mmap, bool):
             raise TypeError(f"mmap must be True or False, got {mmap!r}")
+        if not isinstance(by_symbol, bool):
+            raise TypeError(f"by_symbol must be a bool, got {by_symbol!r}")
         self._input = _Input(path)
         self.path = self._input.path
         self.chunk = chunk
         self.reuse = reuse
         self.mmap = mmap
         self.parser = ItchParser()
+        self.requested: list[str] = []
+        if isinstance(symbols, (str, bytes)):
+            symbols = [symbols]
+        if by_symbol and not symbols:
+            raise ValueError("by_symbol=True needs symbols (book i = symbols[i])")
         if symbols is not None:
-            if isinstance(symbols, (str, bytes)):
-                symbols = [symbols]
-            self.parser.filter_symbols(list(symbols))
+            symbols = list(symbols)
+            if by_symbol:
+                self.parser.route_symbols(symbols)
+            else:
+                self.parser.filter_symbols(symbols)
+            self.requested = [s.decode("ascii") if isinstance(s, bytes) else s for s in symbols]
         self._started = False
         self._buf: Optional[Events] = None
 
@@ -668,6 +680,14 @@ class ItchReader:
     @property
     def symbols(self) -> dict[int, str]:
         return self.parser.symbols
+
+    @property
+    def missing_symbols(self) -> list[str]:
+        """The requested symbols (``symbols=``) that no stock directory (R) message read so far
+        has named (a locate renamed later still counts as named), in the order requested:
+        after a whole file, the symbols the file does not have."""
+        named = {s for s, n in zip(self.requested, self.parser.wanted_named) if n}
+        return [s for s in self.requested if s not in named]
 
     @property
     def bytes_read(self) -> int:
@@ -762,7 +782,8 @@ class ItchReader:
 
 
 def read_itch(path: PathLike, *, symbols: Optional[Sequence[str]] = None,
-              chunk: int = DEFAULT_CHUNK, reuse: bool = False, mmap: bool = True) -> ItchReader:
+              chunk: int = DEFAULT_CHUNK, reuse: bool = False, mmap: bool = True,
+              by_symbol: bool = False) -> ItchReader:
     """Read a NASDAQ TotalView-ITCH 5.0 file (length-prefixed, as published; gzip detected by
     its magic bytes, every member of a multi-member file) -> ``ItchReader``; iterate it for
     MBO_DTYPE arrays of at most ``chunk`` events, or call ``.read()`` for one array. A missing
@@ -775,33 +796,46 @@ def read_itch(path: PathLike, *, symbols: Optional[Sequence[str]] = None,
     ValueError). Pipes, FIFOs and ``/dev/stdin`` (plain or gzip) are always read through the
     bounded buffer. ``symbols``: only events of these stocks (matched against the R
     stock-directory messages, which must come before the stock's orders, as in NASDAQ's
-    files); system events (S) always pass. ``reuse=True`` yields the same array every time (no
-    allocation per chunk; copy what you keep).
+    files; a locate renamed by a later R message follows its new name from there on); system
+    events (S) always pass. ``by_symbol=True`` (needs ``symbols``) writes into each event's
+    ``instrument`` the index ``i`` of its stock's symbol in ``symbols`` instead of the stock
+    locate (book ``i`` = ``symbols[i]``; S events get 0). ``missing_symbols`` lists the
+    requested symbols the file's directory did not name. ``reuse=True`` yields the same array
+    every time (no allocation per chunk; copy what you keep).
 
     Malformed input (a length that disagrees with its type's fixed length, a zero length, a bad
-    side, a truncated final message, corrupt or truncated gzip, bytes after a gzip member that
-    are not a member) raises ValueError naming the byte offset. Types velox does not convert
-    are skipped and counted (``counts['skipped']``, ``counts['unknown']``).
+    side, a stock directory message at locate 0, a truncated final message, corrupt or
+    truncated gzip, bytes after a gzip member that are not a member) raises ValueError naming
+    the byte offset. Types velox does not convert are skipped and counted
+    (``counts['skipped']``, ``counts['unknown']``).
     """
-    return ItchReader(path, symbols=symbols, chunk=chunk, reuse=reuse, mmap=mmap)
+    return ItchReader(path, symbols=symbols, chunk=chunk, reuse=reuse, mmap=mmap,
+                      by_symbol=by_symbol)
 
 
 def as_itch(events: Events) -> Events:
     """A copy of ``events`` as an ITCH round trip returns them: ITCH E/C/X/D/U messages carry
-    no side, so the reader writes ``BUY`` there as a placeholder (the book uses the resting
-    order's own side)."""
+    no side, so the reader writes ``SIDE_NONE`` there (the book uses the resting order's own
+    side; an unknown order's replace is not added)."""
+    from velox._records import SIDE_NONE
+
     out = _copy(events)
     a = out["action"]
-    out["side"][(a == 2) | (a == 3) | (a == 4) | (a == 5)] = 0
+    out["side"][(a == 2) | (a == 3) | (a == 4) | (a == 5)] = SIDE_NONE
     return out
 
 
 def write_itch(path: PathLike, events: Events, symbols: Sequence[Optional[str]] = (), *,
                directory: bool = True, compress: bool = False) -> int:
     """Write ``events`` as an ITCH 5.0 file; ``symbols[instrument]`` names each instrument
-    (None for unnamed). With ``directory`` an R message per named instrument comes first (ts
-    0). ``compress`` writes gzip. Returns bytes written (before compression)."""
+    (None for unnamed; instrument 0 cannot be named: ITCH stock locates start at 1, and the
+    reader refuses a directory entry at 0). With ``directory`` an R message per named
+    instrument comes first (ts 0). ``compress`` writes gzip. Returns bytes written (before
+    compression)."""
     head = b""
+    if directory and len(symbols) and symbols[0] is not None:
+        raise ValueError(f"symbols[0] must be None (stock locate 0 is not a stock; locates "
+                         f"start at 1), got {symbols[0]!r}")
     if directory:
         head = b"".join(itch_directory(i, 0, s) for i, s in enumerate(symbols) if s is not None)
     body = itch_write(events, list(symbols))

@@ -627,8 +627,11 @@ class Pipeline:
         #: "txn" (transactions through the L2 ladder) or "mbo" (events through MBO books)
         self.records = records
         self._dtype = MBO_DTYPE if records == "mbo" else TXN_DTYPE
-        #: input="itch:...": the symbols, book i = symbols[i] (stock locates are remapped)
+        #: input="itch:...": the symbols, book i = symbols[i] (the reader routes by symbol)
         self.symbols: list[str] | None = None
+        self._itch_counts: dict[str, Any] | None = None  # the ITCH reader's, for the report
+        self._itch_directory: dict[int, str] | None = None  # its stock directory, at the end
+        self._itch_missing: list[str] = []  # symbols no stock directory message named
         if source[0] == "itch":
             self.symbols = _itch_spec(input)[1]
             instruments = len(self.symbols)
@@ -941,27 +944,22 @@ class Pipeline:
             os.close(fd)
 
     def _read_itch(self, path: str, symbols: list[str]) -> None:
-        """Streams the file's events for `symbols` (velox.feeds.ItchReader, filtered natively),
-        with each stock locate remapped to its book, symbols.index(symbol); system events
-        (locate 0) go to book 0 (no book effect); any other locate to book len(symbols), which
-        the book refuses (counted in rejected)."""
+        """Streams the file's events for `symbols` (velox.feeds.ItchReader routing natively:
+        each event's instrument is its book, symbols.index(symbol), by the stock directory in
+        force at that event; system events go to book 0, no book effect). Keeps the reader's
+        counts for the report after each chunk, and its directory at the end."""
         from velox.feeds import ItchReader
-        reader = ItchReader(path, symbols=symbols)
-        lut = np.full(1 << 16, len(symbols), np.uint32)
-        lut[0] = 0
-        known = 0
-        for chunk in reader:
-            if self._final is not None or self._stopping:
-                break
-            if len(reader.symbols) != known:  # the directory (R messages) comes first
-                for locate, name in reader.symbols.items():
-                    if name in symbols and 0 < locate < len(lut):
-                        lut[locate] = symbols.index(name)
-                known = len(reader.symbols)
-            inst = chunk["instrument"]
-            chunk["instrument"] = np.where(inst < len(lut), lut[np.minimum(inst, len(lut) - 1)],
-                                           len(symbols))
-            self._push_all(chunk)
+        reader = ItchReader(path, symbols=symbols, by_symbol=True)
+        try:
+            for chunk in reader:
+                self._itch_counts = reader.counts  # the parser is idle between chunks
+                if self._final is not None or self._stopping:
+                    break
+                self._push_all(chunk)
+        finally:
+            self._itch_counts = reader.counts
+            self._itch_missing = reader.missing_symbols
+            self._itch_directory = reader.symbols
 
     def _push_all(self, arr: npt.NDArray[np.void]) -> None:
         while len(arr) and not self._stopping:  # bounded: each round pushes or times out
@@ -1078,6 +1076,11 @@ class Pipeline:
                         "indices out of range); the source ended there")
                     self._final["conservation_ok"] = False
                     self._final["conservation_failures"].append(self._final["input_error"])
+                missing = (self._final.get("itch") or {}).get("missing")
+                if missing:  # the user asked for data that the file does not have
+                    self._final.setdefault("warnings", []).append(
+                        _missing_symbols_warning(missing, self._final["itch"],
+                                                 self._itch_directory or {}))
                 if self._reader_error:  # the file reader failed: the run did not see it all
                     err = self._reader_error[0]
                     self._final["input_error"] = f"{type(err).__name__}: {err}"
@@ -1088,6 +1091,29 @@ class Pipeline:
                 _judge(self._final)
         self._raise_input_error(self._final)
         return self._final
+
+    def _itch_report(self) -> dict[str, Any]:
+        """input="itch:...": the reader's counts and, once it ended, the symbols found (the
+        locates naming each requested symbol at the end, directory size) and the requested
+        symbols no stock directory message of the file named."""
+        counts = dict(self._itch_counts or {})
+        by_type = counts.pop("by_type", {})
+        out: dict[str, Any] = {k: counts.get(k, 0) for k in
+                               ("messages", "events", "filtered", "skipped", "unknown")}
+        out["by_type"] = by_type
+        directory = self._itch_directory
+        if directory is None:  # the reader has not ended: the directory may still grow
+            out.update(directory_entries=None, found=None, missing=None)
+            return out
+        assert self.symbols is not None
+        found: dict[str, list[int]] = {}
+        for locate, name in sorted(directory.items()):
+            if name in self.symbols:
+                found.setdefault(name, []).append(locate)
+        out["directory_entries"] = len(directory)
+        out["found"] = found
+        out["missing"] = list(self._itch_missing)
+        return out
 
     def _stop_drainer(self) -> None:
         drainer, self._drainer = self._drainer, None
@@ -1221,6 +1247,8 @@ class Pipeline:
             out["input_left"] = len(self.input_ring)
         if self.records == "mbo":
             out["mbo"] = self._mbo_report(native)
+        if self._source[0] == "itch":
+            out["itch"] = self._itch_report()
         if final:
             failures = native.conservation_failures()
             # records fed that a stopped paced replay left in the source ring (never pushed
@@ -1325,6 +1353,8 @@ def _judge(r: dict[str, Any]) -> None:
             line = f"OK with drops (on_full=drop was asked for): " + "; ".join(lost)
         if stopped:
             line += f" ({stopped})"
+        if r.get("warnings"):  # the run worked, but not on what was asked for (exit 3)
+            line = "; ".join(f"WARNING: {w}" for w in r["warnings"]) + "; " + line
     r["ok"], r["verdict"] = ok, line
 
 
@@ -1648,6 +1678,22 @@ def _fmt_level(level: Any) -> str:
     return "none" if not level else f"{_fmt_price(level[0])} x {level[1]:,}"
 
 
+def _missing_symbols_warning(missing: list[str], itch: dict[str, Any],
+                             directory: dict[int, str]) -> str:
+    """One line: the requested symbols an itch: file never named, with close names it has."""
+    import difflib
+
+    names = sorted(set(directory.values()))
+    parts = []
+    for s in missing:
+        near = [n for n in names if n.upper() == s.upper()] or difflib.get_close_matches(s, names, 2)
+        parts.append(f"{s} (did you mean {' or '.join(near)}?)" if near else s)
+    n = itch["directory_entries"]
+    return (f"symbol{'s' if len(missing) > 1 else ''} not in the file's stock directory "
+            f"({n:,} entr{'y' if n == 1 else 'ies'}): {', '.join(parts)}; no events for "
+            f"{'them' if len(missing) > 1 else 'it'}")
+
+
 def format_summary(r: dict[str, Any]) -> str:
     """The human summary of a final report (what the CLI prints at the end): the first line
     is the verdict (OK, or what was lost or refused); then a market-by-order replay's own
@@ -1722,6 +1768,18 @@ def _latency_row(name: str, h: dict[str, float]) -> str:
 def _run_lines(r: dict[str, Any]) -> list[str]:
     c = r["counters"]
     lines = [f"working set: {r['memory_bytes'] / 1024:,.0f} KiB allocated at start"]
+    itch = r.get("itch")
+    if itch is not None:
+        found = itch.get("found")
+        where = ("" if found is None else "; " + ", ".join(
+            [f"{s} at locate {'/'.join(map(str, locs))}" for s, locs in found.items()]
+            + [f"{s} not found" for s in itch["missing"]])
+            + f" ({itch['directory_entries']:,} stock{'' if itch['directory_entries'] == 1 else 's'}"
+            " in the directory)")
+        lines.append(f"itch: {itch['messages']:,} messages, {itch['events']:,} events for the"
+                     f" symbols, {itch['filtered']:,} of other stocks filtered out,"
+                     f" {itch['skipped']:,} of types without a book event skipped,"
+                     f" {itch['unknown']:,} of unknown types{where}")
     mapping = ", ".join(f"{s}->{_cpu_name(cpu)}" for s, cpu in r["mapping"].items())
     lines.append(f"mapping ({r['threads']} thread(s), wait={r['wait']}, on_full={r['on_full']}): {mapping}")
     if c["pin_failures"]:
@@ -1810,10 +1868,16 @@ def _format_mbo_summary(r: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
+EXIT_MISSING_SYMBOLS = 3
+"""CLI exit status of a run whose itch: symbols the file's stock directory never named."""
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of ``python -m velox.pipeline`` and ``velox-pipeline``. Returns 0, 1 when
-    conservation failed (a lost item, a failed output write), or exits 2 on invalid options
-    (including a --json file that cannot be written, found before the run starts)."""
+    conservation failed (a lost item, a failed output write), 3 when an ``itch:`` symbol was
+    not in the file (EXIT_MISSING_SYMBOLS; the summary's first line says which), or exits 2
+    on invalid options (including a --json file that cannot be written, found before the run
+    starts)."""
     args = parse_args(argv)
     json_file: IO[str] | None = None
     if args.json and args.json != "-":
@@ -1906,7 +1970,10 @@ def _run(args: argparse.Namespace, json_file: IO[str] | None) -> int:
             print(text, file=sys.stdout, flush=True)
         else:
             json_file.write(text + "\n")
-    return 0 if report["ok"] else 1
+    if not report["ok"]:
+        return 1
+    return EXIT_MISSING_SYMBOLS if (report.get("itch") or {}).get("missing") else 0
+
 
 
 def _forced_exit(pipe: Pipeline, signum: int, out: IO[str]) -> None:

@@ -131,7 +131,7 @@ static void test_write_roundtrip(void) {
         e->instrument = (uint32_t)(vx_prng_next(&r) % 3);
         e->order_id = vx_prng_next(&r);
         e->qty = (uint32_t)vx_prng_next(&r);
-        e->side = VX_BUY;
+        e->side = VX_SIDE_NONE; /* ITCH E/C/X/D/U carry none */
         switch (e->action) {
         case VX_MBO_ADD: e->side = (uint8_t)(vx_prng_next(&r) & 1); /* fall through */
         case VX_MBO_REPLACE: e->price = (int64_t)(uint32_t)vx_prng_next(&r) * 10000;
@@ -173,6 +173,48 @@ static void test_write_roundtrip(void) {
     CHECK(vx_itch_write(&bad, 1, syms, 3, buf, sizeof buf, &done, &written) == VX_EINVAL);
     bad.instrument = 0; bad.ts = 1ULL << 48;
     CHECK(vx_itch_write(&bad, 1, syms, 3, buf, sizeof buf, &done, &written) == VX_EINVAL);
+    vx_itch_parser_destroy(p);
+}
+
+/* Routing: instrument = the symbol's index, by the R in force at each event (a renamed locate
+ * too); S events get 0; R at locate 0 is an error; a symbol given twice is refused. */
+static void test_route(void) {
+    uint8_t buf[1024];
+    size_t n = 0, dn;
+    CHECK(vx_itch_write_directory(1, 0, "AAA     ", buf + n, 41, &dn) == VX_OK); n += dn;
+    n += put_add(buf + n, 1, 1, 1, 'B', 1, "AAA", 10);
+    CHECK(vx_itch_write_directory(1, 0, "BBB     ", buf + n, 41, &dn) == VX_OK); n += dn;
+    n += put_add(buf + n, 1, 2, 2, 'B', 1, "BBB", 10);
+    CHECK(vx_itch_write_directory(1, 0, "CCC     ", buf + n, 41, &dn) == VX_OK); n += dn;
+    n += put_add(buf + n, 1, 3, 3, 'B', 1, "CCC", 10);                   /* filtered */
+    buf[n] = 0; buf[n + 1] = 12; buf[n + 2] = 'S'; memset(buf + n + 3, 0, 11); buf[n + 4] = 7;
+    buf[n + 13] = 'O'; n += 14;                                               /* S at locate 7 */
+    vx_itch_parser *p;
+    CHECK(vx_itch_parser_create(&p) == VX_OK);
+    CHECK(vx_itch_route_symbols(p, "BBB     AAA     ", 2) == VX_OK);
+    vx_mbo out[8];
+    size_t consumed, produced;
+    CHECK(vx_itch_parse(p, buf, n, out, 8, &consumed, &produced) == VX_OK && consumed == n);
+    CHECK(produced == 3);
+    CHECK(out[0].order_id == 1 && out[0].instrument == 1);  /* AAA = symbols[1] */
+    CHECK(out[1].order_id == 2 && out[1].instrument == 0);  /* after the rename: BBB */
+    CHECK(out[2].action == VX_MBO_STATUS && out[2].instrument == 0);
+    CHECK(vx_itch_counts_get(p)->filtered == 1);
+    /* the filter alone keeps the locate */
+    vx_itch_parser_reset(p);
+    CHECK(vx_itch_filter_symbols(p, "BBB     AAA     ", 2) == VX_OK);
+    CHECK(vx_itch_parse(p, buf, n, out, 8, &consumed, &produced) == VX_OK && produced == 3);
+    CHECK(out[0].instrument == 1 && out[1].instrument == 1 && out[2].instrument == 7);
+    /* a symbol twice: refused, filter off */
+    vx_itch_parser_reset(p);
+    CHECK(vx_itch_route_symbols(p, "AAA     AAA     ", 2) == VX_EINVAL);
+    CHECK(vx_itch_filter_symbols(p, "AAA     AAA     ", 2) == VX_OK);
+    /* R at locate 0 */
+    vx_itch_parser_reset(p);
+    n = put_add(buf, 1, 1, 1, 'B', 1, "AAA", 10);
+    CHECK(vx_itch_write_directory(0, 0, "AAA     ", buf + n, 41, &dn) == VX_OK);
+    CHECK(vx_itch_parse(p, buf, n + dn, out, 8, &consumed, &produced) == VX_EINVAL);
+    CHECK(consumed == n && produced == 1 && vx_itch_error_offset(p) == n && vx_itch_error_type(p) == 'R');
     vx_itch_parser_destroy(p);
 }
 
@@ -219,6 +261,7 @@ int main(void) {
     RUN(test_errors);
     RUN(test_streaming_and_filter);
     RUN(test_write_roundtrip);
+    RUN(test_route);
     RUN(test_fuzz);
     return CHECK_SUMMARY("test_itch");
 }

@@ -594,10 +594,44 @@ static void test_reader_never_misses_a_shifted_order(void) {
     vx_mbo_destroy(b);
 }
 
+/* A feed that does not say the side (ITCH E/C/X/D/U: VX_SIDE_NONE): a known order uses its own
+ * side; an unknown one reduces no seeded lot, and its REPLACE adds nothing (counted). */
+static void test_side_none(void) {
+    vx_mbo_book *b = make(64, 16);
+    CHECK(vx_mbo_seed_level(b, VX_BUY, P(20), 100) == VX_OK);
+    CHECK(vx_mbo_seed_level(b, VX_SELL, P(21), 100) == VX_OK);
+    CHECK(apply(b, ev(VX_MBO_ADD, VX_SIDE_NONE, 1, P(21), 10)) == VX_EINVAL); /* ADD needs one */
+    CHECK(apply(b, ev(VX_MBO_ADD, VX_SELL, 1, P(21), 10)) == VX_OK);
+    CHECK(apply(b, ev(VX_MBO_EXECUTE, VX_SIDE_NONE, 1, 0, 4)) == VX_OK);    /* known: its side */
+    CHECK(qty_at(b, VX_SELL, P(21)) == 106);
+    CHECK(apply(b, ev(VX_MBO_EXECUTE, VX_SIDE_NONE, 777, P(20), 30)) == VX_OK); /* unknown */
+    CHECK(apply(b, ev(VX_MBO_CANCEL, VX_SIDE_NONE, 778, P(21), 30)) == VX_OK);
+    CHECK(apply(b, ev(VX_MBO_DELETE, VX_SIDE_NONE, 779, P(20), 30)) == VX_OK);
+    CHECK(qty_at(b, VX_BUY, P(20)) == 100 && qty_at(b, VX_SELL, P(21)) == 106);
+    vx_mbo u = ev(VX_MBO_REPLACE, VX_SIDE_NONE, 7, P(22), 300);            /* unknown: not added */
+    u.ref = 8;
+    CHECK(apply(b, u) == VX_OK);
+    vx_mbo_order_info info;
+    CHECK(vx_mbo_order(b, 8, &info) == VX_EINVAL && vx_mbo_live_orders(b) == 1);
+    CHECK(vx_mbo_best(b, VX_BUY, NULL, NULL) == VX_OK);
+    int64_t px;
+    CHECK(vx_mbo_best(b, VX_BUY, &px, NULL) == VX_OK && px == P(20));
+    u = ev(VX_MBO_REPLACE, VX_SIDE_NONE, 1, P(23), 5);                     /* known: its side */
+    u.ref = 9;
+    CHECK(apply(b, u) == VX_OK);
+    CHECK(vx_mbo_order(b, 9, &info) == VX_OK && info.side == VX_SELL && info.price == P(23));
+    vx_mbo_counters c;
+    vx_mbo_counters_read(b, &c);
+    CHECK(c.unknown_orders == 4 && c.rejected == 1 && c.traded_qty == 34);
+    verify(b);
+    vx_mbo_destroy(b);
+}
+
 int main(void) {
     RUN(test_create_arguments);
     RUN(test_fifo_and_queue_position);
     RUN(test_seeded_and_unknown);
+    RUN(test_side_none);
     RUN(test_index_churn);
     RUN(test_out_of_window_and_recenter);
     RUN(test_set_routing);

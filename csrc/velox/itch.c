@@ -18,11 +18,16 @@ struct vx_itch_parser {
     const char *error;
     uint8_t error_type;
     uint8_t filter_on;
+    uint8_t route_on;                /* events carry the wanted index, not the locate */
     uint8_t known[VX_ITCH_LOCATES];  /* 1 = directory entry present */
-    uint8_t allow[VX_ITCH_LOCATES];  /* filter_on: 1 = events of this locate pass */
+    /* filter_on: 0 = events of this locate are filtered, else 1 + the index (in the caller's
+     * list) of the wanted symbol the locate's latest R message named */
+    uint32_t book[VX_ITCH_LOCATES];
     char symbols[VX_ITCH_LOCATES][VX_ITCH_SYMBOL_LEN];
+    uint8_t named[VX_ITCH_MAX_WANTED]; /* by the caller's index: an R has named it */
     size_t n_wanted;
-    uint64_t wanted[];               /* sorted 8-byte symbols as big-endian integers */
+    struct wanted { uint64_t key; uint32_t index; } wanted[]; /* sorted by key (8-byte symbol
+                                                                  as a big-endian integer) */
 };
 
 /* Fixed lengths, type byte included (NASDAQ TotalView-ITCH 5.0 specification). */
@@ -57,7 +62,7 @@ static inline void put48(uint8_t *p, uint64_t v) { put16(p, (uint16_t)(v >> 32))
 
 vx_status vx_itch_parser_create(vx_itch_parser **out) {
     if (!out) return VX_EINVAL;
-    vx_itch_parser *p = calloc(1, sizeof *p + VX_ITCH_MAX_WANTED * sizeof(uint64_t));
+    vx_itch_parser *p = calloc(1, sizeof *p + VX_ITCH_MAX_WANTED * sizeof(struct wanted));
     if (!p) return VX_ENOMEM;
     p->error = "";
     *out = p;
@@ -71,25 +76,54 @@ void vx_itch_parser_reset(vx_itch_parser *p) {
     p->error = "";
 }
 
-static int cmp_u64(const void *a, const void *b) {
-    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
-    return (x > y) - (x < y);
+static int cmp_wanted(const void *a, const void *b) {
+    const struct wanted *x = a, *y = b;
+    if (x->key != y->key) return (x->key > y->key) - (x->key < y->key);
+    return (x->index > y->index) - (x->index < y->index);
+}
+
+/* 1 + the wanted index of an 8-byte symbol, 0 when not wanted (binary search: bounded by
+ * log2(n_wanted) + 1 steps). */
+static uint32_t wanted_book(const vx_itch_parser *p, const uint8_t *symbol) {
+    uint64_t key = be64(symbol);
+    size_t lo = 0, hi = p->n_wanted;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (p->wanted[mid].key < key) lo = mid + 1;
+        else hi = mid;
+    }
+    return lo < p->n_wanted && p->wanted[lo].key == key ? p->wanted[lo].index + 1 : 0;
+}
+
+static vx_status select_symbols(vx_itch_parser *p, const char *symbols, size_t n, int route) {
+    if (!p || n > VX_ITCH_MAX_WANTED || (n && !symbols)) return VX_EINVAL;
+    for (size_t i = 0; i < n; i++) {
+        p->wanted[i].key = be64((const uint8_t *)symbols + 8 * i);
+        p->wanted[i].index = (uint32_t)i;
+    }
+    qsort(p->wanted, n, sizeof p->wanted[0], cmp_wanted);
+    int dup = 0;
+    for (size_t i = 1; i < n; i++) dup |= p->wanted[i].key == p->wanted[i - 1].key;
+    if (route && dup) n = 0; /* which book would a repeated symbol's events go to? */
+    p->n_wanted = n;
+    p->filter_on = n > 0;
+    p->route_on = route && n > 0;
+    memset(p->book, 0, sizeof p->book);
+    memset(p->named, 0, sizeof p->named);
+    /* locates already in the directory */
+    for (size_t loc = 0; loc < VX_ITCH_LOCATES && p->filter_on; loc++) {
+        if (p->known[loc]) p->book[loc] = wanted_book(p, (const uint8_t *)p->symbols[loc]);
+        if (p->book[loc]) p->named[p->book[loc] - 1] = 1;
+    }
+    return route && dup ? VX_EINVAL : VX_OK;
 }
 
 vx_status vx_itch_filter_symbols(vx_itch_parser *p, const char *symbols, size_t n) {
-    if (!p || n > VX_ITCH_MAX_WANTED || (n && !symbols)) return VX_EINVAL;
-    for (size_t i = 0; i < n; i++) p->wanted[i] = be64((const uint8_t *)symbols + 8 * i);
-    qsort(p->wanted, n, sizeof(uint64_t), cmp_u64);
-    p->n_wanted = n;
-    p->filter_on = n > 0;
-    memset(p->allow, 0, sizeof p->allow);
-    /* locates already in the directory */
-    for (size_t loc = 0; loc < VX_ITCH_LOCATES && p->filter_on; loc++) {
-        if (!p->known[loc]) continue;
-        uint64_t key = be64((const uint8_t *)p->symbols[loc]);
-        p->allow[loc] = bsearch(&key, p->wanted, n, sizeof(uint64_t), cmp_u64) != NULL;
-    }
-    return VX_OK;
+    return select_symbols(p, symbols, n, 0);
+}
+
+vx_status vx_itch_route_symbols(vx_itch_parser *p, const char *symbols, size_t n) {
+    return select_symbols(p, symbols, n, 1);
 }
 
 static inline vx_status fail(vx_itch_parser *p, size_t pos, uint8_t type, const char *why) {
@@ -111,7 +145,7 @@ vx_status vx_itch_parse(vx_itch_parser *p, const uint8_t *buf, size_t len, vx_mb
     size_t pos = 0, k = 0;
     vx_status st = VX_OK;
     vx_itch_counts *c = &p->counts;
-    const int filter = p->filter_on;
+    const int filter = p->filter_on, route = p->route_on;
     /* bounded: each pass consumes >= 3 bytes or leaves */
     while (k < cap && len - pos >= 2) {
         size_t mlen = be16(buf + pos);
@@ -144,12 +178,14 @@ vx_status vx_itch_parse(vx_itch_parser *p, const uint8_t *buf, size_t len, vx_mb
         }
         case 'E':
             base(e, m, VX_MBO_EXECUTE);
+            e->side = VX_SIDE_NONE;
             e->order_id = be64(m + 11);
             e->qty = be32(m + 19);
             e->ref = be64(m + 23);
             break;
         case 'C':
             base(e, m, VX_MBO_EXECUTE);
+            e->side = VX_SIDE_NONE;
             e->order_id = be64(m + 11);
             e->qty = be32(m + 19);
             e->ref = be64(m + 23);
@@ -158,15 +194,18 @@ vx_status vx_itch_parse(vx_itch_parser *p, const uint8_t *buf, size_t len, vx_mb
             break;
         case 'X':
             base(e, m, VX_MBO_CANCEL);
+            e->side = VX_SIDE_NONE;
             e->order_id = be64(m + 11);
             e->qty = be32(m + 19);
             break;
         case 'D':
             base(e, m, VX_MBO_DELETE);
+            e->side = VX_SIDE_NONE;
             e->order_id = be64(m + 11);
             break;
         case 'U':
             base(e, m, VX_MBO_REPLACE);
+            e->side = VX_SIDE_NONE;
             e->order_id = be64(m + 11);
             e->ref = be64(m + 19);
             e->qty = be32(m + 27);
@@ -211,11 +250,12 @@ vx_status vx_itch_parse(vx_itch_parser *p, const uint8_t *buf, size_t len, vx_mb
             break;
         case 'R': {
             uint16_t loc = be16(m + 1);
+            if (loc == 0) { st = fail(p, pos, type, "stock directory (R) at locate 0 (stock locates start at 1)"); goto done; }
             memcpy(p->symbols[loc], m + 11, VX_ITCH_SYMBOL_LEN);
             p->known[loc] = 1;
-            if (filter) {
-                uint64_t key = be64(m + 11);
-                p->allow[loc] = bsearch(&key, p->wanted, p->n_wanted, sizeof(uint64_t), cmp_u64) != NULL;
+            if (filter) { /* from here on (a rename too) */
+                p->book[loc] = wanted_book(p, m + 11);
+                if (p->book[loc]) p->named[p->book[loc] - 1] = 1;
             }
             ev = 0;
             break;
@@ -229,9 +269,13 @@ vx_status vx_itch_parse(vx_itch_parser *p, const uint8_t *buf, size_t len, vx_mb
         c->messages++;
         pos += 2 + mlen;
         if (ev) {
-            if (filter && type != 'S' && !p->allow[e->instrument]) {
+            if (!filter || type == 'S') {
+                if (route) e->instrument = 0; /* S: a system event; book 0 (no book effect) */
+                k++;
+            } else if (p->book[e->instrument] == 0) {
                 c->filtered++;
             } else {
+                if (route) e->instrument = p->book[e->instrument] - 1;
                 k++;
             }
         }
@@ -249,6 +293,10 @@ uint64_t vx_itch_offset(const vx_itch_parser *p) { return p->offset; }
 uint64_t vx_itch_error_offset(const vx_itch_parser *p) { return p->error_offset; }
 uint8_t vx_itch_error_type(const vx_itch_parser *p) { return p->error_type; }
 const char *vx_itch_error(const vx_itch_parser *p) { return p->error; }
+
+int vx_itch_wanted_named(const vx_itch_parser *p, size_t i) {
+    return i < p->n_wanted && p->named[i];
+}
 
 int vx_itch_symbol(const vx_itch_parser *p, uint16_t locate, char out[VX_ITCH_SYMBOL_LEN]) {
     if (!p->known[locate]) return 0;

@@ -9,26 +9,30 @@
  *
  * Mapping (one event per converted message, F_LAST not used):
  *   A, F  ADD      order_id=ref, side B/S, qty=shares, price (F's attribution dropped)
- *   E     EXECUTE  order_id=ref, qty=executed shares, price 0 (= at the order's price), ref=match
+ *   E     EXECUTE  order_id=ref, qty=executed shares, price 0 (= at the order's price), ref=match,
+ *                  side NONE
  *   C     EXECUTE  as E with price = execution price, F_PRINTABLE if printable == 'Y'
- *   X     CANCEL   order_id=ref, qty=cancelled shares
- *   D     DELETE   order_id=ref
- *   U     REPLACE  order_id=original ref, ref=new ref, qty, price
+ *   X     CANCEL   order_id=ref, qty=cancelled shares, side NONE
+ *   D     DELETE   order_id=ref, side NONE
+ *   U     REPLACE  order_id=original ref, ref=new ref, qty, price, side NONE
  *   P     TRADE    order_id=ref, side B/S (else SIDE_NONE), qty, price, ref=match
  *   Q     CROSS    qty (8-byte shares: > UINT32_MAX is an error), price, ref=match, side NONE,
  *                  status = cross type character
  *   B     BROKEN   ref=match, side NONE
  *   S     STATUS   flags F_SYSTEM, status = event code, side NONE
  *   H     STATUS   status = trading state, side NONE
- *   R     (stock directory) fills the locate -> symbol table; no event.
- * ITCH E/C/X/D/U carry no side: velox writes VX_BUY there as a placeholder (the book takes the
- * resting order's own side; only an unknown order's seeded-lot reduction would use it).
+ *   R     (stock directory) fills the locate -> symbol table from its place in the stream on
+ *         (a later R for the same locate renames it); no event. R at locate 0 is VX_EINVAL
+ *         (NASDAQ's stock locates start at 1; 0 is the system events').
+ * ITCH E/C/X/D/U carry no side: velox writes VX_SIDE_NONE there. The book takes a known
+ * order's side from the order; for an order it does not know, NONE reduces no seeded lots and
+ * a REPLACE adds no new order (mbo.h: partial data).
  * Every other known ITCH 5.0 type is skipped and counted (by_type, skipped); a type that is not
  * in ITCH 5.0 at all is skipped by its length prefix and counted in `unknown`.
  *
  * Distrust: every message is length-checked before any field is read; a known type whose
- * length prefix differs from its fixed length, a zero length, an A/F side other than B/S, or a
- * Q cross with more than UINT32_MAX shares is VX_EINVAL with p->error_offset (absolute byte
+ * length prefix differs from its fixed length, a zero length, an A/F side other than B/S, a
+ * Q cross with more than UINT32_MAX shares, or an R at locate 0 is VX_EINVAL with p->error_offset (absolute byte
  * offset of the message's length prefix), p->error_type and p->error (static text).
  *
  * Streaming: vx_itch_parse consumes whole messages only and stops at a message that does not
@@ -39,7 +43,13 @@
  *
  * Filter: with vx_itch_filter_symbols, only events of instruments whose R message named a
  * wanted symbol are written (others counted in `filtered`); S (system) events always pass.
- * R messages must therefore precede the orders (as in NASDAQ's files).
+ * The filter follows each R message at its place in the stream, so R messages must precede
+ * the orders (as in NASDAQ's files), and a locate renamed by a later R passes or not by the
+ * name in force at each event.
+ * Routing: vx_itch_route_symbols filters the same way and writes into each event's
+ * `instrument`, instead of the locate, the index i of its stock's symbol in the wanted list
+ * (as the locate's latest R at that point named it), so book i = symbols[i]; S events get
+ * instrument 0 (they have no book effect).
  *
  * No allocation except in create; no globals; single-threaded object.
  */
@@ -72,6 +82,9 @@ void vx_itch_parser_reset(vx_itch_parser *p);
 /* Only instruments whose R symbol is one of symbols[0..n) (8 bytes each, space padded) make
  * events. n = 0 turns the filter off. n > VX_ITCH_MAX_WANTED -> VX_EINVAL. Call before parsing. */
 vx_status vx_itch_filter_symbols(vx_itch_parser *p, const char *symbols, size_t n);
+/* As vx_itch_filter_symbols, and events carry the symbol's index in symbols[] as instrument
+ * (see "Routing"). A symbol given twice -> VX_EINVAL and the filter is off. */
+vx_status vx_itch_route_symbols(vx_itch_parser *p, const char *symbols, size_t n);
 
 /* Parse whole messages from buf[0..len) into out[0..cap). See the header comment.
  * VX_OK (possibly with *consumed < len: the next message is incomplete or out is full) or
@@ -81,7 +94,11 @@ vx_status vx_itch_parse(vx_itch_parser *p, const uint8_t *buf, size_t len, vx_mb
 
 const vx_itch_counts *vx_itch_counts_get(const vx_itch_parser *p);
 uint64_t vx_itch_offset(const vx_itch_parser *p); /* absolute bytes consumed so far */
-/* The directory: 1 and the 8 symbol bytes when locate has been named by an R message. */
+/* 1 when an R message so far named symbols[i] of the last filter/route call (a symbol given
+ * twice to the filter: only its first i); 0 otherwise or i out of range. */
+int vx_itch_wanted_named(const vx_itch_parser *p, size_t i);
+/* The directory: 1 and the 8 symbol bytes when locate has been named by an R message (its
+ * latest name). */
 int vx_itch_symbol(const vx_itch_parser *p, uint16_t locate, char out[VX_ITCH_SYMBOL_LEN]);
 /* The last error (valid after VX_EINVAL). */
 uint64_t vx_itch_error_offset(const vx_itch_parser *p);
@@ -99,7 +116,8 @@ size_t vx_itch_message_length(uint8_t type);
 vx_status vx_itch_write(const vx_mbo *events, size_t n, const char *symbols, size_t n_symbols,
                         uint8_t *out, size_t cap, size_t *done, size_t *written);
 /* One R (stock directory) message for (locate, symbol): 41 bytes with prefix; other fields are
- * plausible defaults (market Q, normal, round lot 100). cap < 41 -> VX_EINVAL. */
+ * plausible defaults (market Q, normal, round lot 100). cap < 41 -> VX_EINVAL. Locate 0 is
+ * written (tests craft such files) although the parser refuses it. */
 vx_status vx_itch_write_directory(uint16_t locate, uint64_t ts, const char *symbol,
                                   uint8_t *out, size_t cap, size_t *written);
 

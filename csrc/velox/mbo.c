@@ -697,9 +697,11 @@ static void remove_order(struct table *t, uint32_t s, uint64_t pos) {
     ST(&t->live, LD(&t->live) - 1);
 }
 
-/* Unknown order: take up to qty lots off the seeded quantity at (side, price). */
+/* Unknown order: take up to qty lots off the seeded quantity at (side, price); nothing when
+ * the event does not say its side (VX_SIDE_NONE: which side's lots left is unknown). */
 static void reduce_seeded(vx_mbo_book *b, int side, int64_t price, uint32_t qty) {
     uint32_t index;
+    if (side == VX_SIDE_NONE) return;
     if (!is_placed(b) || vx_ladder_locate(&b->g, price, &index) != VX_OK) return;
     struct level *l = &b->lv[side][index];
     uint64_t seeded = LD(&l->seeded);
@@ -751,10 +753,10 @@ static void clear_book(vx_mbo_book *b) {
 /* One event. `b` is the book events about new or unknown orders go to. */
 static inline verdict apply_event(struct table *t, vx_mbo_book *b, const vx_mbo *e) {
     uint32_t action = e->action;
-    /* vx_mbo_validate, inlined: action in range; side BUY/SELL for the sided actions (the
-     * first five), any of BUY/SELL/NONE otherwise */
+    /* vx_mbo_validate, inlined: action in range; side BUY/SELL for ADD, any of BUY/SELL/NONE
+     * otherwise (NONE on an order event: the feed does not say; see reduce_seeded, REPLACE) */
     if (__builtin_expect(action - VX_MBO_ADD > VX_MBO_ACTION_MAX - VX_MBO_ADD, 0) ||
-        __builtin_expect(e->side > (action <= VX_MBO_REPLACE ? VX_SELL : VX_SIDE_NONE), 0))
+        __builtin_expect(e->side > (action == VX_MBO_ADD ? VX_SELL : VX_SIDE_NONE), 0))
         return rej(VX_MBO_REJECT_INVALID, VX_EINVAL);
     if (action > VX_MBO_REPLACE) {
         if (action == VX_MBO_CLEAR) clear_book(b);
@@ -808,6 +810,10 @@ static inline verdict apply_event(struct table *t, vx_mbo_book *b, const vx_mbo 
         uint32_t clash = find(t, e->ref, &new_pos);
         if (clash != NIL && e->ref != e->order_id) return rej(VX_MBO_REJECT_DUPLICATE, VX_ESTATE);
         if (s == NIL) {
+            if (side == VX_SIDE_NONE) { /* no side to rest the new order on: it is not added */
+                bump(&t->unknown_orders, 1);
+                return OK;
+            }
             verdict v = add_order(b, e->ref, new_pos, side, e->price, e->qty, e->ts);
             if (v.status == VX_OK) bump(&t->unknown_orders, 1);
             return v;

@@ -18,9 +18,11 @@
  *
  * Partial data: DELETE / CANCEL / EXECUTE of an order the book does not know reduce the
  *   seeded quantity at (side, price) by qty (clamped at zero; nothing when the price is off
- *   the grid or outside the window) and count unknown_orders; they are not errors (applied).
- *   REPLACE of an unknown order counts unknown_orders and adds the new one; it cannot reduce
- *   a seeded level because the event does not carry the old order's price or size (ITCH U).
+ *   the grid or outside the window, or the side is VX_SIDE_NONE) and count unknown_orders;
+ *   they are not errors (applied). REPLACE of an unknown order counts unknown_orders and adds
+ *   the new one on the event's side; with side VX_SIDE_NONE (ITCH U) the new order is not
+ *   added (nothing says which side it rests on). It cannot reduce a seeded level because the
+ *   event does not carry the old order's price or size (ITCH U).
  *
  * Actions on known orders:
  *   ADD      a new order at the tail of its level's queue (qty 0 → INVALID, id already live →

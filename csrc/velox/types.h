@@ -105,6 +105,8 @@ _Static_assert(sizeof(int64_t) == 8 && sizeof(uint32_t) == 4, "fixed-width integ
  *            or 0 = "at the order's own price". ref = the exchange match number (0 if none).
  *   REPLACE  order_id leaves; ref = the new order id, resting on the same side at price with
  *            qty (a new queue place, as ITCH U and LOBSTER's cancel+add imply).
+ *   side of CANCEL/DELETE/EXECUTE/REPLACE: the resting order's side, or VX_SIDE_NONE when the
+ *            feed does not carry it (ITCH); the book takes a known order's side from the order.
  *   TRADE    a non-displayed execution / trade print: no book effect; price, qty, side (the
  *            resting side if known, else VX_SIDE_NONE), ref = match number.
  *   CROSS    an auction cross trade print (ITCH Q): no book effect; price, qty, ref.
@@ -129,7 +131,8 @@ enum vx_mbo_action {
     VX_MBO_STATUS = 10,
     VX_MBO_ACTION_MAX = 10
 };
-enum { VX_SIDE_NONE = 2 }; /* vx_mbo.side for events that have no side (status, clear, cross) */
+enum { VX_SIDE_NONE = 2 }; /* vx_mbo.side for events that have no side (status, clear, cross)
+                              or whose feed does not carry it (ITCH E/C/X/D/U) */
 enum vx_mbo_flags {
     VX_MBO_F_SYSTEM = 1,      /* STATUS: a system event (ITCH S); else a trading-state event */
     VX_MBO_F_PRINTABLE = 2,   /* EXECUTE (ITCH C) / TRADE: the exchange marks it printable */
@@ -196,8 +199,9 @@ vx_txn_field vx_txn_validate(const vx_txn *txn);
  * On failure *bad_index (if not NULL) is the offending transaction's index, or -1. */
 vx_txn_field vx_bundle_validate(const vx_bundle *bundle, int *bad_index);
 
-/* Checks an MBO event's enumerated fields: action in range, side VX_BUY/VX_SELL for the
- * sided actions (ADD, CANCEL, DELETE, EXECUTE, REPLACE), any of the three otherwise.
+/* Checks an MBO event's enumerated fields: action in range, side VX_BUY/VX_SELL for ADD,
+ * any of the three otherwise (CANCEL, DELETE, EXECUTE, REPLACE: VX_SIDE_NONE when the feed
+ * does not say, as ITCH E/C/X/D/U do not: the book then uses the resting order's side).
  * Returns VX_FIELD_NONE when valid. */
 vx_txn_field vx_mbo_validate(const vx_mbo *event);
 

@@ -24,11 +24,13 @@ cdef extern from "velox/itch.h" nogil:
     void vx_itch_parser_destroy(vx_itch_parser *p)
     void vx_itch_parser_reset(vx_itch_parser *p)
     vx_status vx_itch_filter_symbols(vx_itch_parser *p, const char *symbols, size_t n)
+    vx_status vx_itch_route_symbols(vx_itch_parser *p, const char *symbols, size_t n)
     vx_status vx_itch_parse(vx_itch_parser *p, const uint8_t *buf, size_t len, vx_mbo *out,
                             size_t cap, size_t *consumed, size_t *produced)
     const vx_itch_counts *vx_itch_counts_get(const vx_itch_parser *p)
     uint64_t vx_itch_offset(const vx_itch_parser *p)
     int vx_itch_symbol(const vx_itch_parser *p, uint16_t locate, char *out)
+    int vx_itch_wanted_named(const vx_itch_parser *p, size_t i)
     uint64_t vx_itch_error_offset(const vx_itch_parser *p)
     uint8_t vx_itch_error_type(const vx_itch_parser *p)
     const char *vx_itch_error(const vx_itch_parser *p)
