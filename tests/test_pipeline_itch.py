@@ -12,12 +12,14 @@ import subprocess
 import sys
 
 import numpy as np
+import pytest
 
 from child_env import IMPORT_ROOT, child_env
 import velox
+import velox.feeds
 from velox import MBO_DTYPE, Action, Pipeline
 from velox._feeds import itch_directory, itch_write
-from velox.pipeline import EXIT_MISSING_SYMBOLS, format_summary
+from velox.pipeline import EXIT_MISSING_SYMBOLS, FIRST_CHUNK_BYTES, InputError, format_summary
 
 
 def adds(rows, names):
@@ -55,13 +57,28 @@ def test_orders_go_to_the_book_their_directory_entry_named_then(tmp_path):
 
 
 def test_a_directory_entry_at_locate_zero_fails_the_run(tmp_path):
+    """In the first chunk it is refused before the run; later in the file it fails the run
+    (InputError from stop(), the report's input_error naming the offset)."""
     path = tmp_path / "zero.itch"
     path.write_bytes(itch_directory(0, 0, "AAPL") + itch_directory(1, 0, "MSFT")
                      + adds([(1, 0, "150.00"), (2, 1, "300.00")], ["AAPL", "MSFT"]))
-    p, r = replay(path, "MSFT,AAPL")
+    with pytest.raises(ValueError, match=r"locate 0 .*byte offset 0"):
+        Pipeline(rate="max", input=f"itch:{path}?symbols=MSFT,AAPL", cores=[1])
+    late = tmp_path / "late.itch"
+    head = itch_directory(1, 0, "MSFT") + adds([(i, 1, "300.00") for i in range(1, 3001)],
+                                               [None, "MSFT"])
+    assert len(head) > FIRST_CHUNK_BYTES
+    late.write_bytes(head + itch_directory(0, 0, "AAPL") + adds([(9001, 0, "150.00")], ["AAPL"]))
+    p = Pipeline(rate="max", input=f"itch:{late}?symbols=MSFT,AAPL", cores=[1])
+    p.start()
+    with pytest.raises(InputError):
+        p.wait(60)
+    with pytest.raises(InputError) as e:
+        p.stop()
+    r = e.value.report
     assert not r["conservation_ok"]
-    assert "locate 0" in r["input_error"] and "byte offset 0" in r["input_error"]
-    assert p.book.order(1, instrument=0) is None and p.book.order(1, instrument=1) is None
+    assert "locate 0" in r["input_error"] and f"byte offset {len(head)}" in r["input_error"]
+    assert p.book.order(9001, instrument=0) is None and p.book.order(9001, instrument=1) is None
 
 
 def test_cli_reports_the_reader_and_a_symbol_the_file_never_names(tmp_path):
@@ -81,7 +98,7 @@ def test_cli_reports_the_reader_and_a_symbol_the_file_never_names(tmp_path):
     code, rep, err = cli("AAPL")
     assert code == 0 and rep["conservation_ok"] and "warnings" not in rep
     assert rep["itch"]["found"] == {"AAPL": [1]} and rep["itch"]["events"] == 20
-    assert not any(line.startswith("warning") for line in err)
+    assert not any(line.startswith(("warning", "WARNING")) for line in err)
     assert any(line.startswith("itch: 21 messages, 20 events") for line in err)
 
     code, rep, err = cli("aapl,MSFT")
@@ -91,9 +108,10 @@ def test_cli_reports_the_reader_and_a_symbol_the_file_never_names(tmp_path):
     assert itch["missing"] == ["aapl", "MSFT"] and itch["found"] == {}
     assert (itch["messages"], itch["events"], itch["filtered"]) == (21, 0, 20)
     assert itch["directory_entries"] == 1
-    head = err.index("== velox pipeline summary ==")
-    assert err[head + 1].startswith("warning: symbols not in the file's stock directory")
-    assert "aapl (did you mean AAPL?), MSFT" in err[head + 1]
+    head = err.index("== velox pipeline summary: market-by-order replay ==")
+    verdict = err[head - 1]  # the summary's first line
+    assert verdict.startswith("WARNING: symbols not in the file's stock directory")
+    assert "aapl (did you mean AAPL?), MSFT" in verdict and verdict == rep["verdict"]
 
     code, rep, err = cli("AAPL,MSFTT")  # one found, one not: the found one still replays
     assert code == 3 and rep["counters"]["applied"] == 20 and rep["itch"]["missing"] == ["MSFTT"]

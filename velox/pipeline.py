@@ -396,19 +396,26 @@ def _check_first_records(kind: str, path: str) -> None:
             msg = str(e).replace("LOBSTER message file: ", "")
             raise ValueError(f"input 'lobster:{path}': {msg}{hint}") from None
         return
-    # itch: walk the first messages' framing (2-byte big-endian length, then the type)
-    pos = 0
-    for _ in range(64):  # bounded: the first 64 messages
-        if pos + 3 > len(head):
-            break
-        length = int.from_bytes(head[pos:pos + 2], "big")
-        mtype = head[pos + 2]
-        if length == 0 or mtype not in _ITCH_TYPES:
+    # itch: the parser itself over the first chunk (framing, sides, a directory entry at
+    # locate 0, ...), so what the run would fail on there fails now; it stops at a message cut
+    # by the chunk
+    from velox._feeds import ItchParser
+    parser, out, pos = ItchParser(), np.zeros(4096, MBO_DTYPE), 0
+    view = memoryview(head)
+    for _ in range(len(head) // 3 + 1):  # bounded: each round consumes bytes or ends
+        if pos + 3 <= len(head) and head[pos + 2] not in _ITCH_TYPES:
+            length = int.from_bytes(head[pos:pos + 2], "big")
             raise ValueError(
                 f"input 'itch:{path}': byte {pos}: expected an ITCH 5.0 message (2-byte length, "
                 f"then a type letter such as 'S' or 'A'), got length {length} and type "
-                f"{bytes([mtype])!r}: is it a NASDAQ ITCH 5.0 file (plain or gzip)?")
-        pos += 2 + length
+                f"{bytes([head[pos + 2]])!r}: is it a NASDAQ ITCH 5.0 file (plain or gzip)?")
+        try:
+            consumed, _produced = parser.parse(view[pos:], out)
+        except ValueError as e:
+            raise ValueError(f"input 'itch:{path}': {e}") from None
+        if consumed == 0:
+            break
+        pos += consumed
 
 
 def _fixed(name: str, value: object) -> int:
