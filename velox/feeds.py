@@ -47,6 +47,7 @@ __all__ = [
     "seed",
     "write_itch",
     "write_lobster",
+    "write_lobster_book",
 ]
 
 DEFAULT_CHUNK = 1 << 20
@@ -139,6 +140,35 @@ def write_lobster(path, events: np.ndarray) -> int:
     """Write ``events`` as a LOBSTER message file; returns bytes written. ValueError names the
     first event LOBSTER cannot carry (REPLACE, BROKEN, CLEAR, sub-10^-4 prices, ...)."""
     data = lobster_write_messages(events)
+    with open(os.fspath(path), "wb") as f:
+        f.write(data)
+    return len(data)
+
+
+def write_lobster_book(path, lobster_book: LobsterBook) -> int:
+    """Write ``lobster_book`` as a LOBSTER orderbook file (per row: ask price, ask size, bid
+    price, bid size for each level; prices in 10^-4 dollars; an empty level as LOBSTER writes
+    it: 9999999999 / -9999999999, size 0); ``read_lobster_book`` reads it back exactly.
+    Returns bytes written. ValueError names the first row whose price is not a whole 10^-4
+    dollar or is negative."""
+    arrays = [np.asarray(a) for a in lobster_book]
+    shape = arrays[0].shape
+    if len(shape) != 2 or any(a.shape != shape for a in arrays):
+        raise ValueError(f"lobster_book needs four arrays of one (rows, levels) shape, got "
+                         f"{[a.shape for a in arrays]}")
+    ask_px, ask_qty, bid_px, bid_qty = (a.astype(np.int64) for a in arrays)
+    for name, px in (("ask", ask_px), ("bid", bid_px)):
+        bad = np.nonzero(((px % 10**4) != 0) | (px < 0))[0]
+        if len(bad):
+            raise ValueError(f"write_lobster_book: row {int(bad[0])} has a {name} price that "
+                             f"is not a whole, non-negative 10^-4 dollar")
+    table = np.empty((shape[0], 4 * shape[1]), np.int64)
+    table[:, 0::4] = np.where(ask_qty == 0, 9999999999, ask_px // 10**4)
+    table[:, 1::4] = ask_qty
+    table[:, 2::4] = np.where(bid_qty == 0, -9999999999, bid_px // 10**4)
+    table[:, 3::4] = bid_qty
+    lines = ",".join(["%d"] * table.shape[1]) + "\n"
+    data = "".join(lines % tuple(row) for row in table.tolist()).encode()
     with open(os.fspath(path), "wb") as f:
         f.write(data)
     return len(data)
