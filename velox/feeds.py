@@ -9,8 +9,9 @@ Parsing is native (``velox._feeds``): no per-message Python objects; events come
   arrays chunk by chunk (a file larger than RAM streams: the file is memory-mapped and parsed
   in place), or ``.read()`` for one array; ``.symbols`` and ``.counts`` after (or during)
   iteration. gzip files (``.gz`` or the gzip magic) are stream-decompressed in bounded chunks.
-- ``write_itch(path, events, symbols)`` and ``write_lobster(path, events)`` write files velox
-  (and other readers) read back exactly.
+- ``write_itch(path, events, symbols)``, ``write_lobster(path, events)`` and
+  ``write_lobster_book(path, lobster_book)`` write files velox (and other readers) read back
+  exactly.
 """
 
 from __future__ import annotations
