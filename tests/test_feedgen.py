@@ -153,7 +153,7 @@ def test_itch_day_never_crosses_and_drains(tmp_path):
     ev = r.read()
     assert r.symbols == {i + 1: s for i, s in enumerate(symbol_names(10))}
     assert len(ev) == info["events"] and info["live_at_end"] == 0
-    assert 0 < info["max_live"] <= max(10, n // 20)
+    assert 0.5 * (n // 20) <= info["max_live"] <= 1.1 * (n // 20)  # the default peak
     check_times(ev)
     books = replay_checked(ev, every=3)
     assert len(books) == 10 and all(b.live_orders == 0 for b in books.values())

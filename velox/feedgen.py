@@ -106,13 +106,13 @@ def _check_probability(name: str, value: float) -> None:
         raise ValueError(f"{name} must be a probability in [0, 1], got {value!r}")
 
 
-def _rows(records: list, ts: list) -> np.ndarray:
+def _rows(records: list) -> np.ndarray:
     """The loop's message tuples (order_id, price_ticks, ref, qty, locate, side, action,
-    flags) and their timestamps -> an MBO_DTYPE array."""
+    flags, ts) -> an MBO_DTYPE array."""
     n = len(records)
-    cols = np.array(records, dtype=np.int64).reshape(n, 8)
+    cols = np.array(records, dtype=np.int64).reshape(n, 9)
     e = np.zeros(n, MBO_DTYPE)
-    e["ts"] = ts
+    e["ts"] = cols[:, 8]
     e["order_id"] = cols[:, 0]
     e["price"] = cols[:, 1] * TICK
     e["ref"] = cols[:, 2]
@@ -127,8 +127,9 @@ def _rows(records: list, ts: list) -> np.ndarray:
 def _flow(n_messages: int, n_symbols: int, seed: int, peak_live_orders: Optional[int],
           p_aggressive: float, p_replace: float, p_partial: float, p_trade: float,
           p_exec_price: float, p_improve: float, full_fields: bool,
-          chunk: int) -> Iterator[Tuple[np.ndarray, np.ndarray]]:
-    """(events, live orders after each event's step) chunk by chunk; see generate()."""
+          chunk: int) -> Iterator[Tuple[np.ndarray, int, int]]:
+    """(events, live orders after them, peak live orders so far) chunk by chunk; see
+    generate()."""
     if not isinstance(n_messages, int) or n_messages < 1:
         raise ValueError(f"n_messages must be an int >= 1, got {n_messages!r}")
     if not isinstance(n_symbols, int) or not 1 <= n_symbols <= 65535:
@@ -153,7 +154,7 @@ def _flow(n_messages: int, n_symbols: int, seed: int, peak_live_orders: Optional
                 status=[ord("O"), ord("S"), ord("Q")]),
         _events(n_symbols, DAY_START, Action.STATUS, 0, SIDE_NONE, 0, 0,
                 np.arange(1, n_symbols + 1), status=ord("T"))])
-    yield opening, np.zeros(len(opening), np.int64)
+    yield opening, 0, 0
 
     weights = 1.0 / np.arange(1, n_symbols + 1) ** 0.8   # Zipf-like popularity
     weights /= weights.sum()
@@ -168,15 +169,14 @@ def _flow(n_messages: int, n_symbols: int, seed: int, peak_live_orders: Optional
     live: List[List[int]] = [[] for _ in range(n_symbols)]  # ids, any order (O(1) removal)
     orders: Dict[int, list] = {}  # id -> [symbol, side, tick, qty, index in live[symbol]]
     n_live = 0
+    max_live = 0
     next_id = 1
     next_match = 1
 
     span = DAY_END - CLOSE_SWEEP_NS - DAY_START      # the main flow: [09:30:00, 15:59:59)
     n_main = max(1, n_messages - 6 - n_symbols)      # messages of the main flow
     ns_per_message = span / n_main
-    records: list = []  # (order_id, tick, ref, qty, locate, side, action, flags)
-    stamps: list = []
-    lives: list = []
+    records: list = []  # (order_id, tick, ref, qty, locate, side, action, flags, ts)
     k = 0  # messages made
 
     def best_after_removal(book, side, px):
@@ -218,7 +218,7 @@ def _flow(n_messages: int, n_symbols: int, seed: int, peak_live_orders: Optional
 
     def rest(oid, s, side, px, qty):
         """A new order joins the tail of its level (the caller checked it does not cross)."""
-        nonlocal n_live
+        nonlocal n_live, max_live
         if side == BUY:
             lvl = bids[s].get(px)
             if lvl is None:
@@ -238,6 +238,8 @@ def _flow(n_messages: int, n_symbols: int, seed: int, peak_live_orders: Optional
         orders[oid] = [s, side, px, qty, len(live[s])]
         live[s].append(oid)
         n_live += 1
+        if n_live > max_live:
+            max_live = n_live
 
     def passive_price(s, side, depth, improve):
         """A price that joins, sits behind or improves the side's best without reaching the
@@ -296,7 +298,7 @@ def _flow(n_messages: int, n_symbols: int, seed: int, peak_live_orders: Optional
                 bb = best_bid[s]
                 ba = best_ask[s]
                 px = (bb + ba) // 2 if bb and ba else (bb or ba or ref_px[s])
-                records.append((0, px, next_match, 100, loc, BUY, _TRADE, 0))
+                records.append((0, px, next_match, 100, loc, BUY, _TRADE, 0, ts))
                 next_match += 1
             else:
                 tgt = peak_share[s] * shape
@@ -324,7 +326,7 @@ def _flow(n_messages: int, n_symbols: int, seed: int, peak_live_orders: Optional
                             fill = qty if qty < o[3] else o[3]
                             records.append((oid, px if (printable or full_fields) else 0,
                                             next_match, fill, loc, other, _EXECUTE,
-                                            _PRINTABLE if printable else 0))
+                                            _PRINTABLE if printable else 0, ts))
                             next_match += 1
                             qty -= fill
                             if fill == o[3]:
@@ -338,13 +340,13 @@ def _flow(n_messages: int, n_symbols: int, seed: int, peak_live_orders: Optional
                         ref_px[s] = last_px
                         if qty and ur < 0.7:  # 70 % of remainders rest at the limit
                             rest(next_id, s, side, limit, qty)
-                            records.append((next_id, limit, 0, qty, loc, side, _ADD, 0))
+                            records.append((next_id, limit, 0, qty, loc, side, _ADD, 0, ts))
                             next_id += 1
                     else:
                         px = passive_price(s, side, depth, up < p_improve)
                         if px:
                             rest(next_id, s, side, px, qty)
-                            records.append((next_id, px, 0, qty, loc, side, _ADD, 0))
+                            records.append((next_id, px, 0, qty, loc, side, _ADD, 0, ts))
                             next_id += 1
                 else:
                     oid = ids[int(up * n_s)]
@@ -372,29 +374,26 @@ def _flow(n_messages: int, n_symbols: int, seed: int, peak_live_orders: Optional
                             ok = True
                         if ok:
                             rest(next_id, s, side, px, qty)
-                            records.append((oid, px, next_id, qty, loc, side, _REPLACE, 0))
+                            records.append((oid, px, next_id, qty, loc, side, _REPLACE, 0, ts))
                             next_id += 1
                         else:  # no passive price left: the order is deleted instead
                             records.append((oid, old_px if full_fields else 0, 0,
-                                            qty if full_fields else 0, loc, side, _DELETE, 0))
+                                            qty if full_fields else 0, loc, side, _DELETE, 0,
+                                            ts))
                     elif r < (p_replace + p_partial) * span_r and o[3] >= 2:
                         cut = o[3] // 2
                         o[3] -= cut
                         records.append((oid, old_px if full_fields else 0, 0, cut, loc, side,
-                                        _CANCEL, 0))
+                                        _CANCEL, 0, ts))
                     else:
                         qty = o[3]
                         remove(oid, o)
                         records.append((oid, old_px if full_fields else 0, 0,
-                                        qty if full_fields else 0, loc, side, _DELETE, 0))
-            made = len(records) - k0
-            if made:
-                k += made
-                stamps.extend([ts] * made)
-                lives.extend([n_live] * made)
+                                        qty if full_fields else 0, loc, side, _DELETE, 0, ts))
+            k += len(records) - k0
             if len(records) >= chunk:
-                yield _rows(records, stamps), np.array(lives, np.int64)
-                records, stamps, lives = [], [], []
+                yield _rows(records), n_live, max_live
+                records = []
 
     # the close: every order still live is deleted in the last second, oldest symbol first
     rest_ids = [oid for ids in live for oid in sorted(ids)]
@@ -405,14 +404,12 @@ def _flow(n_messages: int, n_symbols: int, seed: int, peak_live_orders: Optional
         s, side, px, qty = o[0], o[1], o[2], o[3]
         remove(oid, o)
         records.append((oid, px if full_fields else 0, 0, qty if full_fields else 0, s + 1,
-                        side, _DELETE, 0))
-        stamps.append(t0 + int((i + 1) * gap))
-        lives.append(n_live)
+                        side, _DELETE, 0, t0 + int((i + 1) * gap)))
     if records:
-        yield _rows(records, stamps), np.array(lives, np.int64)
+        yield _rows(records), n_live, max_live
     closing = _events(3, DAY_END, Action.STATUS, 0, SIDE_NONE, 0, 0, 0, flags=MboFlag.SYSTEM,
                       status=[ord("M"), ord("E"), ord("C")])
-    yield closing, np.zeros(3, np.int64)
+    yield closing, n_live, max_live
 
 
 def generate(n_messages: int, n_symbols: int = 100, *, seed: int = 0,
@@ -433,7 +430,7 @@ def generate(n_messages: int, n_symbols: int = 100, *, seed: int = 0,
     bytes."""
     if not isinstance(chunk, int) or chunk < 1:
         raise ValueError(f"chunk must be an int >= 1, got {chunk!r}")
-    for events, _ in _flow(n_messages, n_symbols, seed, peak_live_orders, p_aggressive,
+    for events, _, _ in _flow(n_messages, n_symbols, seed, peak_live_orders, p_aggressive,
                            p_replace, p_partial, p_trade, p_exec_price, p_improve,
                            False, chunk):
         yield events
@@ -460,7 +457,7 @@ def write_itch_file(path, n_messages: int, n_symbols: int = 100, *, seed: int = 
         head = b"".join(itch_directory(i + 1, DAY_START, s) for i, s in enumerate(syms))
         f.write(head)
         size += len(head)
-        for chunk, lives in _flow(n_messages, n_symbols, seed, args["peak_live_orders"],
+        for chunk, live, max_live in _flow(n_messages, n_symbols, seed, args["peak_live_orders"],
                                   args["p_aggressive"], args["p_replace"], args["p_partial"],
                                   args["p_trade"], args["p_exec_price"], args["p_improve"],
                                   False, args["chunk"]):
@@ -468,9 +465,6 @@ def write_itch_file(path, n_messages: int, n_symbols: int = 100, *, seed: int = 
             f.write(data)
             size += len(data)
             events += len(chunk)
-            if len(lives):
-                max_live = max(max_live, int(lives.max()))
-                live = int(lives[-1])
     return {"events": events, "bytes": size, "max_live": max_live, "live_at_end": live,
             "symbols": n_symbols, "messages": events + n_symbols}
 
@@ -489,7 +483,7 @@ def lobster_events(n_messages: int, *, seed: int = 0, **kw) -> np.ndarray:
     if unknown:
         raise TypeError(f"lobster_events got unexpected keyword arguments {sorted(unknown)}")
     args.update(kw)
-    ev = concat([c for c, _ in _flow(n_messages, 1, seed, args["peak_live_orders"],
+    ev = concat([c for c, _, _ in _flow(n_messages, 1, seed, args["peak_live_orders"],
                                      args["p_aggressive"], 0.0, args["p_partial"],
                                      args["p_trade"], args["p_exec_price"], args["p_improve"],
                                      True, 1 << 16)])
