@@ -253,16 +253,18 @@ def test_same_seed_same_bytes(tmp_path):
 
 
 def test_bad_arguments_name_the_value(tmp_path):
-    with pytest.raises(ValueError, match="n_messages.*0"):
-        next(generate(0))
+    with pytest.raises(ValueError, match="n_messages.*0"):  # at the call, not when iterated
+        generate(0)
     with pytest.raises(ValueError, match="n_symbols.*70000"):
-        next(generate(10, 70000))
+        generate(10, 70000)
     with pytest.raises(ValueError, match="p_aggressive.*1.5"):
-        next(generate(10, p_aggressive=1.5))
+        generate(10, p_aggressive=1.5)
     with pytest.raises(ValueError, match="peak_live_orders.*0"):
-        next(generate(10, peak_live_orders=0))
+        generate(10, peak_live_orders=0)
     with pytest.raises(ValueError, match="seed.*-1"):
-        next(generate(10, seed=-1))
+        generate(10, seed=-1)
+    with pytest.raises(ValueError, match="chunk.*0"):
+        generate(10, chunk=0)
     with pytest.raises(ValueError, match="p_replace"):
         lobster_events(10, p_replace=0.1)
     with pytest.raises(TypeError, match="p_rest"):

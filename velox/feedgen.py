@@ -124,12 +124,14 @@ def _rows(records: list) -> np.ndarray:
     return e
 
 
-def _flow(n_messages: int, n_symbols: int, seed: int, peak_live_orders: Optional[int],
-          p_aggressive: float, p_replace: float, p_partial: float, p_trade: float,
-          p_exec_price: float, p_improve: float, full_fields: bool,
-          chunk: int) -> Iterator[Tuple[np.ndarray, int, int]]:
-    """(events, live orders after them, peak live orders so far) chunk by chunk; see
-    generate()."""
+def _checked_flow(n_messages: int, n_symbols: int, seed: int, peak_live_orders: Optional[int],
+                  p_aggressive: float, p_replace: float, p_partial: float, p_trade: float,
+                  p_exec_price: float, p_improve: float, full_fields: bool,
+                  chunk: int) -> Iterator[Tuple[np.ndarray, int, int]]:
+    """Check the arguments now (ValueError naming the value), then return the generator of
+    (events, live orders after them, peak live orders so far) chunk by chunk."""
+    if not isinstance(chunk, int) or chunk < 1:
+        raise ValueError(f"chunk must be an int >= 1, got {chunk!r}")
     if not isinstance(n_messages, int) or n_messages < 1:
         raise ValueError(f"n_messages must be an int >= 1, got {n_messages!r}")
     if not isinstance(n_symbols, int) or not 1 <= n_symbols <= 65535:
@@ -146,6 +148,15 @@ def _flow(n_messages: int, n_symbols: int, seed: int, peak_live_orders: Optional
         peak_live_orders = max(n_symbols, n_messages // 20)
     if not isinstance(peak_live_orders, int) or peak_live_orders < 1:
         raise ValueError(f"peak_live_orders must be an int >= 1, got {peak_live_orders!r}")
+    return _flow(n_messages, n_symbols, seed, peak_live_orders, p_aggressive, p_replace,
+                 p_partial, p_trade, p_exec_price, p_improve, full_fields, chunk)
+
+
+def _flow(n_messages: int, n_symbols: int, seed: int, peak_live_orders: int,
+          p_aggressive: float, p_replace: float, p_partial: float, p_trade: float,
+          p_exec_price: float, p_improve: float, full_fields: bool,
+          chunk: int) -> Iterator[Tuple[np.ndarray, int, int]]:
+    """The matching engines' day, chunk by chunk; see generate()."""
     rng = np.random.default_rng(seed)
 
     # opening: S 'O', 'S', 'Q', then H 'T' for every symbol, all at 09:30:00
@@ -268,7 +279,9 @@ def _flow(n_messages: int, n_symbols: int, seed: int, peak_live_orders: Optional
 
     shape = 0.0
     next_shape_k = 0  # the target's shape is re-read every 1/1000 of the day
-    while k < n_main:
+    for _ in range(n_main):  # every block makes messages (trades, deletes, ...): bounded
+        if k >= n_main:
+            break
         sym = np.searchsorted(cum, rng.random(_BLOCK)).tolist()
         u_action = rng.random(_BLOCK).tolist()
         u_kind = rng.random(_BLOCK).tolist()
@@ -427,13 +440,10 @@ def generate(n_messages: int, n_symbols: int = 100, *, seed: int = 0,
     ``p_trade`` of the steps are hidden TRADE prints; ``p_exec_price`` of the aggressive
     orders' executions carry the price (ITCH C, printable); ``p_improve`` of the passive
     orders improve the best price when the spread allows. The same arguments give the same
-    bytes."""
-    if not isinstance(chunk, int) or chunk < 1:
-        raise ValueError(f"chunk must be an int >= 1, got {chunk!r}")
-    for events, _, _ in _flow(n_messages, n_symbols, seed, peak_live_orders, p_aggressive,
-                           p_replace, p_partial, p_trade, p_exec_price, p_improve,
-                           False, chunk):
-        yield events
+    bytes. Bad arguments raise ValueError at the call."""
+    flow = _checked_flow(n_messages, n_symbols, seed, peak_live_orders, p_aggressive,
+                         p_replace, p_partial, p_trade, p_exec_price, p_improve, False, chunk)
+    return (events for events, _, _ in flow)
 
 
 def write_itch_file(path, n_messages: int, n_symbols: int = 100, *, seed: int = 0,
@@ -453,14 +463,15 @@ def write_itch_file(path, n_messages: int, n_symbols: int = 100, *, seed: int = 
     if unknown:
         raise TypeError(f"write_itch_file got unexpected keyword arguments {sorted(unknown)}")
     args.update(kw)
+    flow = _checked_flow(n_messages, n_symbols, seed, args["peak_live_orders"],
+                         args["p_aggressive"], args["p_replace"], args["p_partial"],
+                         args["p_trade"], args["p_exec_price"], args["p_improve"], False,
+                         args["chunk"])
     with open(os.fspath(path), "wb") as f:
         head = b"".join(itch_directory(i + 1, DAY_START, s) for i, s in enumerate(syms))
         f.write(head)
         size += len(head)
-        for chunk, live, max_live in _flow(n_messages, n_symbols, seed, args["peak_live_orders"],
-                                  args["p_aggressive"], args["p_replace"], args["p_partial"],
-                                  args["p_trade"], args["p_exec_price"], args["p_improve"],
-                                  False, args["chunk"]):
+        for chunk, live, max_live in flow:
             data = itch_write(chunk, table)
             f.write(data)
             size += len(data)
@@ -483,10 +494,10 @@ def lobster_events(n_messages: int, *, seed: int = 0, **kw) -> np.ndarray:
     if unknown:
         raise TypeError(f"lobster_events got unexpected keyword arguments {sorted(unknown)}")
     args.update(kw)
-    ev = concat([c for c, _, _ in _flow(n_messages, 1, seed, args["peak_live_orders"],
-                                     args["p_aggressive"], 0.0, args["p_partial"],
-                                     args["p_trade"], args["p_exec_price"], args["p_improve"],
-                                     True, 1 << 16)])
+    ev = concat([c for c, _, _ in _checked_flow(
+        n_messages, 1, seed, args["peak_live_orders"], args["p_aggressive"], 0.0,
+        args["p_partial"], args["p_trade"], args["p_exec_price"], args["p_improve"], True,
+        1 << 16)])
     ev = ev[ev["action"] != Action.STATUS]
     ev["instrument"] = 0
     ev["side"][ev["action"] == Action.TRADE] = SELL

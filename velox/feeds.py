@@ -146,7 +146,7 @@ def write_lobster(path, events: np.ndarray) -> int:
     return len(data)
 
 
-def write_lobster_book(path, lobster_book: LobsterBook) -> int:
+def write_lobster_book(path: str | os.PathLike[str], lobster_book: LobsterBook) -> int:
     """Write ``lobster_book`` as a LOBSTER orderbook file (per row: ask price, ask size, bid
     price, bid size for each level; prices in 10^-4 dollars; an empty level as LOBSTER writes
     it: 9999999999 / -9999999999, size 0); ``read_lobster_book`` reads it back exactly.
