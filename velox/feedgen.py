@@ -44,6 +44,7 @@ TICK = 1_000_000          # $0.01 in velox fixed point (1e8 scale)
 DAY_START = 34_200 * 10**9  # 09:30:00
 DAY_END = 57_600 * 10**9    # 16:00:00
 CLOSE_SWEEP_NS = 10**9      # orders still live at 15:59:59 are deleted in the last second
+DEFAULT_MAX_PEAK = 10**6    # default peak_live_orders at most (a live order holds ~300 B)
 
 _BLOCK = 4096               # steps whose random draws are made at once
 _RAMP = 0.10                # live-order target: 0 -> peak over the first 10 % of the day,
@@ -145,7 +146,7 @@ def _checked_flow(n_messages: int, n_symbols: int, seed: int, peak_live_orders: 
     if p_replace + p_partial > 1.0:
         raise ValueError(f"p_replace + p_partial must be <= 1, got {p_replace} + {p_partial}")
     if peak_live_orders is None:
-        peak_live_orders = max(n_symbols, n_messages // 20)
+        peak_live_orders = max(n_symbols, min(n_messages // 20, DEFAULT_MAX_PEAK))
     if not isinstance(peak_live_orders, int) or peak_live_orders < 1:
         raise ValueError(f"peak_live_orders must be an int >= 1, got {peak_live_orders!r}")
     return _flow(n_messages, n_symbols, seed, peak_live_orders, p_aggressive, p_replace,
@@ -435,8 +436,9 @@ def generate(n_messages: int, n_symbols: int = 100, *, seed: int = 0,
 
     ``peak_live_orders``: the live-order count (all instruments) the day holds between the
     ramp after the open and the drain before the close (default n_messages // 20, at least
-    n_symbols). Of the new orders ``p_aggressive`` trade against the book; of the removals
-    ``p_replace`` are REPLACEs and ``p_partial`` partial CANCELs (the rest DELETEs);
+    n_symbols, at most 10^6: each live order holds about 300 bytes of Python objects). Of
+    the new orders ``p_aggressive`` trade against the book; of the removals ``p_replace``
+    are REPLACEs and ``p_partial`` partial CANCELs (the rest DELETEs);
     ``p_trade`` of the steps are hidden TRADE prints; ``p_exec_price`` of the aggressive
     orders' executions carry the price (ITCH C, printable); ``p_improve`` of the passive
     orders improve the best price when the spread allows. The same arguments give the same
