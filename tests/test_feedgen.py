@@ -79,6 +79,23 @@ def test_a_big_stream_never_crosses_and_trades():
     assert traded == int(ev["qty"][ev["action"] == Action.EXECUTE].sum())
 
 
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_prices_move_through_the_day_with_a_tight_spread(seed):
+    """The book follows the latent fair price: the mid ranges over more than 0.2 % of the
+    price in a day (a static book would not), while the spread stays at a tick or two."""
+    ev = concat(list(generate(40_000, 1, seed=seed)))
+    book = book_for(ev["price"][ev["action"] == Action.ADD])
+    mids, spreads = [], []
+    for i in range(0, len(ev), 100):
+        book.apply_many(ev[i:i + 100])
+        bid, ask = book.best_bid(), book.best_ask()
+        if bid is not None and ask is not None:
+            mids.append((bid[0] + ask[0]) / 2)
+            spreads.append((ask[0] - bid[0]) // TICK)
+    assert (max(mids) - min(mids)) / mids[0] > 0.002, (min(mids), max(mids))
+    assert np.median(spreads) <= 2
+
+
 def test_executions_fill_the_best_price_first_in_time_priority():
     """An aggressive order's EXECUTEs (same timestamp) take the other side's best level first
     and, within a level, the oldest order first, as a matching engine does."""

@@ -4,12 +4,14 @@
 (locates 1..n_symbols). Each instrument has a matching engine: a book of price levels, each a
 FIFO queue of orders. Every step picks an instrument (Zipf-like popularity) and one of
 
-- a passive limit order (ADD): it joins or sits behind its side's best price, sometimes
-  improves inside the spread; it never crosses or locks the book;
+- a passive limit order (ADD): it sits a few ticks behind a latent fair price (a random
+  walk of about 1 % of the price over the day), sometimes improves inside the spread; it
+  never crosses or locks the book;
 - an aggressive order: it trades against the resting orders of the other side, best price
   first and FIFO within a level, up to its limit price (one EXECUTE per resting order it
   fills; some as ITCH C with the price and printable); what is left rests at the limit (or is
-  discarded, as an immediate-or-cancel order would be);
+  discarded, as an immediate-or-cancel order would be); most aggressive orders buy below
+  the fair price and sell above it, so the book follows it;
 - a DELETE, a partial CANCEL or a REPLACE (ITCH U: a new id at a nearby passive price) of a
   random live order of that instrument;
 - now and then a TRADE (P: a hidden execution, no book effect).
@@ -48,8 +50,8 @@ DEFAULT_MAX_PEAK = 10**6    # default peak_live_orders at most (a live order hol
 
 _BLOCK = 4096               # steps whose random draws are made at once
 _RAMP = 0.10                # live-order target: 0 -> peak over the first 10 % of the day,
-_DRAIN_START = 0.85         # peak -> 0 from 85 % to 97 % of the day
-_DRAIN_END = 0.97
+_DRAIN_START = 0.85         # peak -> 0 from 85 % to 95 % of the day
+_DRAIN_END = 0.95
 _SCAN = 64                  # ticks scanned for the next level before taking min()/max()
 
 _ADD, _CANCEL, _DELETE, _EXECUTE, _REPLACE, _TRADE = (
@@ -174,6 +176,12 @@ def _flow(n_messages: int, n_symbols: int, seed: int, peak_live_orders: int,
     cum[-1] = 1.0
     peak_share = (peak_live_orders * weights).tolist()
     ref_px: List[int] = rng.integers(1000, 50000, n_symbols).tolist()  # $10..$500, in ticks
+    # a latent fair price per symbol: a random walk of about 1 % of the price over the day;
+    # most aggressive orders buy below it and sell above it, so the book follows it
+    fair = [float(p) for p in ref_px]
+    n_main_estimate = max(1, n_messages - 6 - n_symbols)
+    fair_step = (0.01 * np.array(ref_px, np.float64)
+                 / np.sqrt(np.maximum(n_main_estimate * weights, 1.0))).tolist()
     bids: List[Dict[int, List[int]]] = [{} for _ in range(n_symbols)]  # tick -> FIFO of ids
     asks: List[Dict[int, List[int]]] = [{} for _ in range(n_symbols)]
     best_bid = [0] * n_symbols  # 0: no bid
@@ -254,26 +262,23 @@ def _flow(n_messages: int, n_symbols: int, seed: int, peak_live_orders: int,
             max_live = n_live
 
     def passive_price(s, side, depth, improve):
-        """A price that joins, sits behind or improves the side's best without reaching the
-        other side; 0 when there is none (a one-tick ask leaves no room for a bid)."""
+        """A price `depth` ticks behind the fair price (or one tick inside the spread when
+        `improve` and the spread allows) that does not reach the other side; 0 when there
+        is none (a one-tick ask leaves no room for a bid)."""
         bb = best_bid[s]
         ba = best_ask[s]
         if side == BUY:
-            if bb:
-                px = bb + 1 if improve and (ba == 0 or bb + 1 < ba) else bb - depth
-            elif ba:
-                px = ba - 1 - depth
-            else:
-                px = ref_px[s] - 1 - depth
+            if improve and bb and (ba == 0 or bb + 1 < ba):
+                return bb + 1
+            px = int(fair[s]) - depth
+            if ba and px >= ba:
+                px = ba - 1
             if px < 1:
                 px = 1
             return px if ba == 0 or px < ba else 0
-        if ba:
-            px = ba - 1 if improve and ba - 1 > bb else ba + depth
-        elif bb:
-            px = bb + 1 + depth
-        else:
-            px = ref_px[s] + depth
+        if improve and ba and ba - 1 > bb:
+            return ba - 1
+        px = int(fair[s]) + 1 + depth
         if px <= bb:
             px = bb + 1
         return px
@@ -294,16 +299,19 @@ def _flow(n_messages: int, n_symbols: int, seed: int, peak_live_orders: int,
         moves = rng.integers(-2, 3, _BLOCK).tolist()
         qtys = (rng.geometric(0.3, _BLOCK) * 100).tolist()
         u_rest = rng.random(_BLOCK).tolist()
+        u_informed = rng.random(_BLOCK).tolist()
+        noise = rng.standard_normal(_BLOCK).tolist()
         jitter = rng.random(_BLOCK).tolist()
-        for s, ua, uk, up, uf, side_j, depth, lim, mv, qty_j, ur, jt in zip(
+        for s, ua, uk, up, uf, side_j, depth, lim, mv, qty_j, ur, ui, nz, jt in zip(
                 sym, u_action, u_kind, u_pick, u_flag, sides, depths, limits, moves, qtys,
-                u_rest, jitter):
+                u_rest, u_informed, noise, jitter):
             if k >= n_main:
                 break
             if k >= next_shape_k:
                 shape = _live_target_shape(k / n_main)
                 next_shape_k = k + 1 + n_main // 1000
             loc = s + 1
+            fair[s] += nz * fair_step[s]
             ts = DAY_START + int((k + jt) * ns_per_message)
             k0 = len(records)
             ids = live[s]
@@ -322,6 +330,8 @@ def _flow(n_messages: int, n_symbols: int, seed: int, peak_live_orders: int,
                     qty = qty_j
                     ba = best_ask[s]
                     bb = best_bid[s]
+                    if up < p_aggressive and bb and ba and ui < 0.75:
+                        side = BUY if 2.0 * fair[s] > bb + ba else SELL  # informed flow
                     opposite = ba if side == BUY else bb
                     if opposite and up < p_aggressive:
                         # aggressive: trade against the other side up to the limit price
@@ -357,7 +367,7 @@ def _flow(n_messages: int, n_symbols: int, seed: int, peak_live_orders: int,
                             records.append((next_id, limit, 0, qty, loc, side, _ADD, 0, ts))
                             next_id += 1
                     else:
-                        px = passive_price(s, side, depth, up < p_improve)
+                        px = passive_price(s, side, depth, ur < p_improve)
                         if px:
                             rest(next_id, s, side, px, qty)
                             records.append((next_id, px, 0, qty, loc, side, _ADD, 0, ts))
