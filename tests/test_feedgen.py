@@ -288,3 +288,10 @@ def test_bad_arguments_name_the_value(tmp_path):
         write_itch_file(tmp_path / "x.itch", 10, p_rest=0.2)
     with pytest.raises(ValueError, match="levels.*0"):
         write_lobster_files(tmp_path / "m", tmp_path / "b", 10, levels=0)
+
+
+def test_write_itch_file_writes_what_generate_yields(tmp_path):
+    path = tmp_path / "day.itch"
+    write_itch_file(path, 4000, 5, seed=3, p_aggressive=0.3)
+    want = concat(list(generate(4000, 5, seed=3, p_aggressive=0.3)))
+    assert feeds.read_itch(path).read().tobytes() == feeds.as_itch(want).tobytes()

@@ -35,7 +35,7 @@ from __future__ import annotations
 
 import bisect
 import os
-from typing import Dict, Iterator, List, Optional, Tuple
+from typing import Any, Dict, Iterator, List, Optional, Tuple
 
 import numpy as np
 
@@ -53,6 +53,11 @@ _RAMP = 0.10                # live-order target: 0 -> peak over the first 10 % o
 _DRAIN_START = 0.85         # peak -> 0 from 85 % to 95 % of the day
 _DRAIN_END = 0.95
 _SCAN = 64                  # ticks scanned for the next level before taking min()/max()
+
+# generate()'s keyword defaults, shared by write_itch_file and lobster_events
+_DEFAULTS: Dict[str, Any] = dict(peak_live_orders=None, p_aggressive=0.15, p_replace=0.1,
+                                 p_partial=0.1, p_trade=0.01, p_exec_price=0.2, p_improve=0.1,
+                                 chunk=1 << 16)
 
 _ADD, _CANCEL, _DELETE, _EXECUTE, _REPLACE, _TRADE = (
     int(Action.ADD), int(Action.CANCEL), int(Action.DELETE), int(Action.EXECUTE),
@@ -469,8 +474,7 @@ def write_itch_file(path, n_messages: int, n_symbols: int = 100, *, seed: int = 
     size = 0
     max_live = 0
     live = 0
-    args = dict(peak_live_orders=None, p_aggressive=0.15, p_replace=0.1, p_partial=0.1,
-                p_trade=0.01, p_exec_price=0.2, p_improve=0.1, chunk=1 << 16)
+    args = dict(_DEFAULTS)
     unknown = set(kw) - set(args)
     if unknown:
         raise TypeError(f"write_itch_file got unexpected keyword arguments {sorted(unknown)}")
@@ -496,20 +500,17 @@ def lobster_events(n_messages: int, *, seed: int = 0, **kw) -> np.ndarray:
     """One instrument's stream that LOBSTER can carry (``generate``'s keyword arguments; no
     REPLACE, no status events): instrument 0, types 1-5; DELETE, CANCEL and EXECUTE carry
     the order's price (and DELETE its remaining size), as LOBSTER's message files do."""
-    kw.setdefault("p_replace", 0.0)
-    if kw["p_replace"] != 0.0:
-        raise ValueError(f"LOBSTER has no REPLACE: p_replace must be 0, got {kw['p_replace']!r}")
-    kw.setdefault("p_exec_price", 1.0)
-    args = dict(peak_live_orders=None, p_aggressive=0.15, p_partial=0.1, p_trade=0.01,
-                p_improve=0.1)
-    unknown = set(kw) - set(args) - {"p_replace", "p_exec_price"}
+    args = dict(_DEFAULTS, p_replace=0.0, p_exec_price=1.0)
+    unknown = set(kw) - set(args)
     if unknown:
         raise TypeError(f"lobster_events got unexpected keyword arguments {sorted(unknown)}")
     args.update(kw)
+    if args["p_replace"] != 0.0:
+        raise ValueError(f"LOBSTER has no REPLACE: p_replace must be 0, got {args['p_replace']!r}")
     ev = concat([c for c, _, _ in _checked_flow(
         n_messages, 1, seed, args["peak_live_orders"], args["p_aggressive"], 0.0,
         args["p_partial"], args["p_trade"], args["p_exec_price"], args["p_improve"], True,
-        1 << 16)])
+        args["chunk"])])
     ev = ev[ev["action"] != Action.STATUS]
     ev["instrument"] = 0
     ev["side"][ev["action"] == Action.TRADE] = SELL
