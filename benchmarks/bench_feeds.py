@@ -3,7 +3,8 @@
 A plain timed script (not pyperf: one run reads a multi-GB file; pyperf's many worker
 processes would take an hour). Usage:
 
-    python benchmarks/bench_feeds.py --generate PATH [--messages 101000000 --symbols 1200]
+    python benchmarks/bench_feeds.py PATH --generate [--messages 101000000 --symbols 1200
+                                                     --peak-live-orders N]
     python benchmarks/bench_feeds.py PATH [--repeat 3]       # parse-only, then parse+books
     python benchmarks/bench_feeds.py PATH --phase parse|books  # one phase (own peak RSS)
 
@@ -27,10 +28,10 @@ import time
 import numpy as np
 
 
-def generate(path, messages, symbols, seed):
+def generate(path, messages, symbols, seed, peak_live_orders):
     from velox.feedgen import write_itch_file
     t = time.perf_counter()
-    info = write_itch_file(path, messages, symbols, seed=seed, p_rest=0.25)
+    info = write_itch_file(path, messages, symbols, seed=seed, peak_live_orders=peak_live_orders)
     info["seconds"] = time.perf_counter() - t
     info["maxrss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(json.dumps(info))
@@ -127,6 +128,8 @@ def main():
     ap.add_argument("--messages", type=int, default=101_000_000)
     ap.add_argument("--symbols", type=int, default=1200)
     ap.add_argument("--seed", type=int, default=42)
+    ap.add_argument("--peak-live-orders", type=int, default=None,
+                    help="live orders the generated day holds (default messages / 20)")
     ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument("--batch", type=int, default=65536)
     ap.add_argument("--max-orders", type=int, default=1 << 24)
@@ -134,7 +137,7 @@ def main():
     ap.add_argument("--phase", choices=["parse", "books"])
     a = ap.parse_args()
     if a.generate:
-        return generate(a.path, a.messages, a.symbols, a.seed)
+        return generate(a.path, a.messages, a.symbols, a.seed, a.peak_live_orders)
     if a.phase == "parse":
         print(json.dumps(phase_parse(a.path, a.repeat, a.batch)))
         return

@@ -33,7 +33,9 @@ TICK = velox.to_fixed("0.01")
 @pytest.fixture(scope="module")
 def lobster_file(tmp_path_factory):
     path = tmp_path_factory.mktemp("lobster") / "msg.csv"
-    write_lobster(path, lobster_events(30_000, seed=4))
+    # the first two thirds of a generated day: orders rest in the book at the end (a whole
+    # generated day drains to an empty book at the close)
+    write_lobster(path, lobster_events(45_000, seed=4)[:30_000])
     return path
 
 

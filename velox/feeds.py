@@ -389,36 +389,6 @@ def seed(book: Any, lobster_book: LobsterBook, row: int) -> int:
     return seeded
 
 
-_LOBSTER_EMPTY = 9999999999  # LOBSTER's price of an empty level (negated on the bid side)
-
-
-def write_lobster_book(path: str | os.PathLike[str], book: LobsterBook) -> int:
-    """Write ``book`` as a LOBSTER orderbook file (per line ask price, ask size, bid price,
-    bid size for each level; prices in dollars x 10^4, empty levels as LOBSTER writes them:
-    9999999999 / -9999999999 with size 0). Returns bytes written. ValueError for a price that
-    is not a whole 10^-4 dollar."""
-    scale = PRICE_SCALE // 10**4
-    cols: list[tuple[np.ndarray, np.ndarray]] = []
-    for px, qty, empty in ((book.ask_px, book.ask_qty, _LOBSTER_EMPTY),
-                           (book.bid_px, book.bid_qty, -_LOBSTER_EMPTY)):
-        px = np.asarray(px, np.int64)
-        qty = np.asarray(qty, np.uint64)
-        if np.any(px % scale):
-            row = int(np.nonzero((px % scale).any(axis=1))[0][0])
-            raise ValueError(f"write_lobster_book: row {row} has a price that is not a whole "
-                             "10^-4 dollar")
-        cols.append((np.where(qty == 0, empty, px // scale), qty))
-    (ap, aq), (bp, bq) = cols
-    lines = []
-    for r in range(len(book)):
-        fields: list[str] = []
-        for k in range(book.levels):
-            fields += (str(int(ap[r, k])), str(int(aq[r, k])), str(int(bp[r, k])), str(int(bq[r, k])))
-        lines.append(",".join(fields))
-    data = ("\n".join(lines) + "\n").encode() if lines else b""
-    with open(os.fspath(path), "wb") as f:
-        f.write(data)
-    return len(data)
 
 
 #: One price level of a snapshot: side (velox.BUY / velox.SELL), price (fixed point), qty
@@ -627,6 +597,35 @@ def write_lobster(path: PathLike, events: Events) -> int:
     """Write ``events`` as a LOBSTER message file; returns bytes written. ValueError names the
     first event LOBSTER cannot carry (REPLACE, BROKEN, CLEAR, sub-10^-4 prices, ...)."""
     data = lobster_write_messages(events)
+    with open(os.fspath(path), "wb") as f:
+        f.write(data)
+    return len(data)
+
+
+def write_lobster_book(path: str | os.PathLike[str], lobster_book: LobsterBook) -> int:
+    """Write ``lobster_book`` as a LOBSTER orderbook file (per row: ask price, ask size, bid
+    price, bid size for each level; prices in 10^-4 dollars; an empty level as LOBSTER writes
+    it: 9999999999 / -9999999999, size 0); ``read_lobster_book`` reads it back exactly.
+    Returns bytes written. ValueError names the first row whose price is not a whole 10^-4
+    dollar or is negative."""
+    arrays = [np.asarray(a) for a in lobster_book]
+    shape = arrays[0].shape
+    if len(shape) != 2 or any(a.shape != shape for a in arrays):
+        raise ValueError(f"lobster_book needs four arrays of one (rows, levels) shape, got "
+                         f"{[a.shape for a in arrays]}")
+    ask_px, ask_qty, bid_px, bid_qty = (a.astype(np.int64) for a in arrays)
+    for name, px in (("ask", ask_px), ("bid", bid_px)):
+        bad = np.nonzero(((px % 10**4) != 0) | (px < 0))[0]
+        if len(bad):
+            raise ValueError(f"write_lobster_book: row {int(bad[0])} has a {name} price that "
+                             f"is not a whole, non-negative 10^-4 dollar")
+    table = np.empty((shape[0], 4 * shape[1]), np.int64)
+    table[:, 0::4] = np.where(ask_qty == 0, 9999999999, ask_px // 10**4)
+    table[:, 1::4] = ask_qty
+    table[:, 2::4] = np.where(bid_qty == 0, -9999999999, bid_px // 10**4)
+    table[:, 3::4] = bid_qty
+    lines = ",".join(["%d"] * table.shape[1]) + "\n"
+    data = "".join(lines % tuple(row) for row in table.tolist()).encode()
     with open(os.fspath(path), "wb") as f:
         f.write(data)
     return len(data)
