@@ -55,7 +55,8 @@ cdef vx_mbo *_events_ptr(object out, str name) except NULL:
     if out.shape[0] == 0:
         return <vx_mbo *>1  # never dereferenced: capacity 0
     if (<uintptr_t>cnp.PyArray_DATA(<cnp.ndarray>out)) & 7:
-        raise ValueError(f"{name} must be 8-byte aligned (a view at an odd byte offset); "
+        raise ValueError(f"{name} must be 8-byte aligned (this view starts at a byte offset "
+                         f"that is not a multiple of 8); "
                          f"write into an MBO_DTYPE array numpy allocated")
     return <vx_mbo *>cnp.PyArray_DATA(<cnp.ndarray>out)
 
