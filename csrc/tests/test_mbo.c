@@ -580,6 +580,7 @@ typedef struct {
     uint64_t first_anchor;
     _Atomic int done;
     _Atomic int started; /* vx_test_started after the first lookup */
+    _Atomic uint64_t polls; /* relaxed: a progress count the writer watches */
     uint64_t found, timeouts, misses;
 } anchor_reader;
 
@@ -602,6 +603,8 @@ static void *anchor_reader_main(void *p) {
         vx_status sq = vx_mbo_queue_position(r->book, id, &ahead);
         if (sq != VX_OK && sq != VX_TIMEOUT) r->misses++;
         if (k == 1) vx_test_started(&r->started);
+        /* relaxed: progress only; the results are read after the join */
+        atomic_fetch_add_explicit(&r->polls, 1, memory_order_relaxed);
     }
     return NULL;
 }
@@ -625,6 +628,7 @@ static void test_reader_never_misses_a_shifted_order(void) {
     while (block_of_run(r2, mask) != block_of_run(r1, mask)) r2++; /* bounded: 1 in 8 match */
     for (uint64_t k = 0; k < 16; k++) REQUIRE(apply(b, ev(VX_MBO_ADD, VX_BUY, r1 * 16 + k, P(SL / 4), 1)) == VX_OK);
     anchor_reader r = {.book = b, .first_anchor = r1 * 16};
+    atomic_init(&r.polls, 0);
     atomic_init(&r.done, 0);
     atomic_init(&r.started, 0);
     pthread_t rt;
@@ -682,11 +686,42 @@ static void test_crafted_ids_rehash(void) {
         }
     }
     vx_mbo_counters_read(b, &c);
-    printf("     crafted ids: %u orders, %llu rehashes, max distance %llu (other book %llu)\n", placed,
-           (unsigned long long)c.index_rehashes, (unsigned long long)vx_mbo_index_max_distance(b),
-           (unsigned long long)vx_mbo_index_max_distance(other));
-    CHECK(c.index_rehashes > reseeds);
-    CHECK(vx_mbo_index_max_distance(b) <= VX_MBO_PROBE_LIMIT);
+    const uint64_t automatic = c.index_rehashes - reseeds, distance = vx_mbo_index_max_distance(b);
+    CHECK(automatic >= 1);                      /* the crafted ADDs made it rebuild */
+    CHECK(distance <= VX_MBO_PROBE_LIMIT);
+    /* 16 anchors, added last (so a rebuild, which re-inserts in slot order, leaves them out
+     * of the index longest): a reader must never be told one is unknown while the index is
+     * rebuilt under it */
+    const uint64_t anchor = UINT64_C(1) << 61;
+    for (uint64_t k = 0; k < 16; k++) {
+        vx_mbo e = ev(VX_MBO_ADD, VX_BUY, anchor + k, P(50), 1);
+        REQUIRE(vx_mbo_apply(b, &e, NULL) == VX_OK && vx_mbo_apply(other, &e, NULL) == VX_OK);
+    }
+    anchor_reader r = {.book = b, .first_anchor = anchor};
+    atomic_init(&r.polls, 0);
+    atomic_init(&r.done, 0);
+    atomic_init(&r.started, 0);
+    pthread_t rt;
+    REQUIRE(pthread_create(&rt, NULL, anchor_reader_main, &r) == 0);
+    REQUIRE(vx_test_wait_started(&r.started, 60));
+    /* rebuilds until the reader made 20,000 lookups meanwhile (bounded: 200,000 rebuilds) */
+    const uint64_t polls = atomic_load_explicit(&r.polls, memory_order_relaxed); /* progress only */
+    const uint64_t want = (uint64_t)vx_test_count(20000, 2000);
+    for (uint64_t k = 0; k < 200000 && atomic_load_explicit(&r.polls, memory_order_relaxed) - polls < want; k++) {
+        uint64_t m = (k + 1) * UINT64_C(0xBF58476D1CE4E5B9);
+        REQUIRE(vx_mbo_index_reseed(b, m ^ (m >> 31)) == VX_OK);
+    }
+    /* release: pairs with the reader's acquire load of done */
+    atomic_store_explicit(&r.done, 1, memory_order_release);
+    REQUIRE(pthread_join(rt, NULL) == 0);
+    CHECK(r.misses == 0 && r.found > 0);
+    vx_mbo_counters_read(b, &c);
+    printf("     crafted ids: %u orders, %llu automatic rebuilds, max distance %llu (other book "
+           "%llu); %llu rebuilds under a reader: %llu found, %llu misses\n", placed,
+           (unsigned long long)automatic, (unsigned long long)distance,
+           (unsigned long long)vx_mbo_index_max_distance(other),
+           (unsigned long long)(c.index_rehashes - reseeds - automatic), (unsigned long long)r.found,
+           (unsigned long long)r.misses);
     CHECK(vx_mbo_digest(b) == vx_mbo_digest(other));
     for (uint32_t i = 0; i < placed; i++) {
         vx_mbo_order_info info;
@@ -697,7 +732,7 @@ static void test_crafted_ids_rehash(void) {
         REQUIRE(vx_mbo_apply(b, &e, NULL) == VX_OK && vx_mbo_apply(other, &e, NULL) == VX_OK);
     }
     CHECK(vx_mbo_digest(b) == vx_mbo_digest(other));
-    CHECK(vx_mbo_live_orders(b) == placed / 2);
+    CHECK(vx_mbo_live_orders(b) == placed / 2 + 16);
     verify(b);
     verify(other);
     vx_mbo_destroy(other);

@@ -107,7 +107,8 @@ struct table {
     uint32_t free_head;
     uint32_t index_bits; /* index has 1 << index_bits entries, >= 2 * capacity */
     uint64_t index_mask;
-    uint64_t hash_mul;   /* odd, random: drawn at create, reserve and rehash (hash_id) */
+    _Atomic uint64_t hash_mul; /* odd, random: drawn at create, reserve and rehash (hash_id);
+                                  release in rehash, acquire in hash_id (see rehash) */
     uint32_t hash_rot;   /* index_bits - 4 (0 for an index of <= 16 entries) */
     uint64_t rng;        /* splitmix64 state the multipliers are drawn from */
     uint64_t inserts_since_rehash; /* a rehash waits for (index size) / 8 of them */
@@ -211,7 +212,10 @@ static inline bool read_end(const struct table *t, uint64_t e1) {
  * before it reads a slot. The layout depends on the multiplier, results never do (nothing
  * walks the index in its order but the rebuilds). */
 static inline uint64_t hash_id(const struct table *t, uint64_t id) {
-    uint32_t top = (uint32_t)(((id >> 4) * t->hash_mul) >> 32);
+    /* acquire: pairs with the release store in rehash (a reader that sees the new multiplier
+     * sees erase_seq odd, so its probe is retried, not trusted) */
+    uint64_t mul = atomic_load_explicit(&t->hash_mul, memory_order_acquire);
+    uint32_t top = (uint32_t)(((id >> 4) * mul) >> 32);
     uint32_t r = t->hash_rot; /* < 32 */
     uint32_t rot = r ? (top << r) | (top >> (32 - r)) : top;
     uint32_t key = rot << 4 | (uint32_t)(id & 15u);
@@ -503,7 +507,7 @@ static struct table *table_new(uint32_t capacity) {
     memset(t, 0, sizeof *t);
     set_index_bits(t, index_bits_for(capacity));
     t->rng = entropy(t);
-    t->hash_mul = next_multiplier(t);
+    atomic_init(&t->hash_mul, next_multiplier(t));
     t->slots = alloc_lines((size_t)capacity * sizeof(struct slot));
     t->index = alloc_lines((size_t)(t->index_mask + 1) * sizeof(uint64_t));
     if (t->slots == NULL || t->index == NULL) {
@@ -656,8 +660,9 @@ static void reinsert_all(struct table *t) {
  * O(index size + slots used); no allocation. */
 static void rehash(struct table *t, uint64_t mul) {
     uint64_t seq = shift_begin(t);
+    /* release: orders the odd erase_seq before it; pairs with the acquire in hash_id */
+    atomic_store_explicit(&t->hash_mul, mul | 1, memory_order_release);
     for (uint64_t p = 0; p <= t->index_mask; p++) ST(&t->index[p], 0); /* bounded */
-    t->hash_mul = mul | 1;
     reinsert_all(t);
     shift_end(t, seq);
     bump(&t->rehashes, 1);
@@ -700,7 +705,8 @@ vx_status vx_mbo_reserve(vx_mbo_book *b, uint32_t max_orders) {
     t->index = index;
     t->capacity = max_orders;
     set_index_bits(t, bits);
-    t->hash_mul = next_multiplier(t);
+    /* relaxed: reserve is exclusive (no reader) */
+    atomic_store_explicit(&t->hash_mul, next_multiplier(t), memory_order_relaxed);
     reinsert_all(t);
     return VX_OK;
 }
