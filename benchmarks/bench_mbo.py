@@ -412,7 +412,7 @@ def native_latency():
 
 
 # Adversarial ids (issue 21): ADDs whose ids were chosen to share one home in a fixed-
-# multiplier order index (the review's construction: (id >> 4) * 0x9E3779B97F4A7C15 with bits
+# multiplier order index ((id >> 4) * 0x9E3779B97F4A7C15 with bits
 # 32..48 zero), next to the same number of sequential ids, at one price, into the pipeline's
 # default table (2^20 orders). With a random per-table multiplier both cost the same.
 N_ADVERSARIAL = 40_000
