@@ -17,7 +17,9 @@ not timed):
   * bmoscon order-book: it has no L3 mode of its own (its sides are sorted price → value
     dicts); the L3 use its README and cryptofeed describe is price → {order_id: size} values
     plus the caller's own id → (side, price) dict, which is what is timed here;
-  * a pure-Python dict L3 book (id → order, per-side price → {id: size} dicts, level sums).
+  * a pure-Python dict L3 book (id → order, per-side price → {id: size} dicts, level sums);
+  * adversarial order ids: 40,000 ADDs with ids crafted to collide in a fixed-multiplier
+    index next to 40,000 sequential ids (apply_many, fresh 2^20-order book each).
 Targets (issue 11): native median <= 20 ns/event; apply_many >= 40 M events/s, >= 10x
 nautilus apply_deltas and >= 20x nautilus apply_delta; per-call apply >= 5x apply_delta.
 """
@@ -409,8 +411,59 @@ def native_latency():
     return float(np.median(ns)), float(np.percentile(ns, 99)), float(ns.mean()), book
 
 
+# Adversarial ids (issue 21): ADDs whose ids were chosen to share one home in a fixed-
+# multiplier order index ((id >> 4) * 0x9E3779B97F4A7C15 with bits
+# 32..48 zero), next to the same number of sequential ids, at one price, into the pipeline's
+# default table (2^20 orders). With a random per-table multiplier both cost the same.
+N_ADVERSARIAL = 40_000
+
+
+def crafted_ids(n=N_ADVERSARIAL):
+    c = 0x9E3779B97F4A7C15
+    cinv = pow(c, -1, 1 << 49)
+    ids, t = [], 0
+    while len(ids) < n:
+        run = (t * cinv) & ((1 << 49) - 1)
+        ids.extend((run << 4) | k for k in range(16))
+        t += 1
+    return np.array(ids[:n], np.uint64)
+
+
+def adds_of(ids):
+    ev = np.zeros(len(ids), MBO_DTYPE)
+    ev["action"] = int(Action.ADD)
+    ev["qty"] = 1
+    ev["order_id"] = ids
+    ev["price"] = BASE + MID_LEVEL // 2 * TICK
+    return ev
+
+
+SEQUENTIAL_ADDS = adds_of(np.arange(1, N_ADVERSARIAL + 1, dtype=np.uint64))
+CRAFTED_ADDS = adds_of(crafted_ids())
+
+
+def _bench_adds(events, loops):
+    t = 0.0
+    for _ in range(loops):
+        book = MboBook(LEVELS, TICK, BASE, max_orders=1 << 20)
+        t0 = pyperf.perf_counter()
+        book.apply_many(events)
+        t += pyperf.perf_counter() - t0
+    return t
+
+
+def bench_adds_sequential(loops):
+    return _bench_adds(SEQUENTIAL_ADDS, loops)
+
+
+def bench_adds_crafted(loops):
+    return _bench_adds(CRAFTED_ADDS, loops)
+
+
 CASES = [
     ("velox apply_many", bench_velox_apply_many, N_EVENTS),
+    ("velox 40k ADDs, sequential ids", bench_adds_sequential, N_ADVERSARIAL),
+    ("velox 40k ADDs, crafted ids", bench_adds_crafted, N_ADVERSARIAL),
     ("velox apply (per call)", bench_velox_apply, N_EVENTS),
     ("velox apply_fields (per call)", bench_velox_apply_fields, N_EVENTS),
     ("nautilus apply_deltas (batch)", bench_nautilus_apply_deltas, N_EVENTS),
@@ -450,6 +503,9 @@ def main():
         print(f"{name:34} {t * 1e9:10.1f} {1 / t:14,.0f}  {nd / t:12.1f}x  {nb / t:13.1f}x")
     am = results["velox apply_many"]
     print()
+    seq, bad = results["velox 40k ADDs, sequential ids"], results["velox 40k ADDs, crafted ids"]
+    print(f"adversarial ids: crafted / sequential = {bad / seq:.2f}x per ADD "
+          f"({bad * 1e9:.1f} vs {seq * 1e9:.1f} ns; a fixed-multiplier index: quadratic)")
     print(f"target native median <= 20 ns:              {med:.1f} ns")
     print(f"target apply_many >= 40 M events/s:         {1 / am / 1e6:.1f} M/s")
     print(f"target apply_many >= 10x nautilus batch:    {nb / am:.1f}x")

@@ -1,8 +1,11 @@
-"""Misaligned and offset views never reach C as a typed pointer (issue 10, item 8).
+"""Misaligned and offset views never reach C as a typed pointer (issue 10, item 8; issue 21,
+defect 8 for MBO_DTYPE).
 
-TXN_DTYPE/BUNDLE_DTYPE are aligned struct dtypes (alignment 8, the C structs'), and every call
-that hands an array's data pointer to C code reading typed fields (OrderBook.apply_many,
-Histogram.record_many) copies a view whose pointer is not aligned for the C type; calls that
+TXN_DTYPE/BUNDLE_DTYPE/MBO_DTYPE are aligned struct dtypes (alignment 8, the C structs'), and
+every call that hands an array's data pointer to C code reading typed fields
+(OrderBook.apply_many, Histogram.record_many, MboBook.apply/apply_many, ItchBooks.apply_many,
+itch_write, lobster_write_messages) copies a view whose pointer is not aligned for the C type;
+outputs C writes into (ItchParser.parse, ItchBooks.feed) refuse one with ValueError; calls that
 only memcpy (SpscRing.push_many/pop_many, from_numpy) take any contiguous view; set_many
 refuses a misaligned column with ValueError. On a normal x86 build a misaligned load works, so
 the functional checks here pass either way; the ASan+UBSan CI step (.ci/steps/20-python-asan.sh)
@@ -137,3 +140,78 @@ def test_from_numpy_misaligned(offset):
     b = np.zeros(2, BUNDLE_DTYPE)
     b[1] = Bundle(bundle_id=4, transactions=[Transaction(seq=1, qty=2)]).to_numpy()
     assert Bundle.from_numpy(offset_view(b, offset)[1]) == Bundle.from_numpy(b[1])
+
+
+# ---- MBO_DTYPE (issue 21, defect 8) ----------------------------------------------------------
+
+def mbo_events(n=64):
+    from velox import MBO_DTYPE, Action
+    ev = np.zeros(n, MBO_DTYPE)
+    ids = np.arange(1, n + 1, dtype=np.uint64)
+    half = 3 * n // 4  # ADDs, then DELETEs of the first ones
+    ev["order_id"] = ids
+    ev["action"][:half] = int(Action.ADD)
+    ev["action"][half:] = int(Action.DELETE)
+    ev["order_id"][half:] = ids[: n - half]
+    ev["side"] = ids % 2
+    ev["price"] = BASE + TICK * (4 + (ids % 8).astype(np.int64))
+    ev["qty"] = 1 + ids % 5
+    ev["ts"] = ids
+    return ev
+
+
+def test_mbo_dtype_is_aligned_like_the_c_struct():
+    from velox import MBO_DTYPE
+    lay = _c_layout()
+    assert MBO_DTYPE.alignment == 8 and MBO_DTYPE.isalignedstruct
+    assert MBO_DTYPE.itemsize == 48 == lay["mbo_size"]
+    assert {k: MBO_DTYPE.fields[k][1] for k in MBO_DTYPE.names} == lay["mbo_offsets"]
+    assert not offset_view(mbo_events(4), 1).flags.aligned
+
+
+def _mbo_state(book):
+    return (book.best_bid(), book.best_ask(), [np.asarray(x).tolist() for x in book.depth(8)],
+            tuple(book.counters), book.digest())
+
+
+@pytest.mark.parametrize("offset", [1, 3, 4, 7])
+def test_mbo_book_copies_misaligned_views(offset):
+    from velox import MboBook
+    a = mbo_events()
+    ref = MboBook(16, TICK, BASE)
+    want = ref.apply_many(a)
+    book = MboBook(16, TICK, BASE)
+    view = offset_view(a, offset)
+    assert view.ctypes.data % 8 == offset % 8
+    assert book.apply_many(view) == want
+    assert _mbo_state(book) == _mbo_state(ref)
+    one = MboBook(16, TICK, BASE)
+    for rec in view:  # numpy.void records viewing the misaligned buffer
+        try:
+            one.apply(rec)
+        except ValueError:
+            pass
+    assert _mbo_state(one)[:3] == _mbo_state(ref)[:3] and one.digest() == ref.digest()
+    book.verify_invariants()
+
+
+@pytest.mark.parametrize("offset", [1, 5])
+def test_feeds_copy_misaligned_inputs_and_refuse_misaligned_outputs(offset):
+    from velox import MBO_DTYPE
+    from velox._feeds import ItchBooks, ItchParser, itch_write, lobster_write_messages
+    from velox.feeds import as_itch
+    a = as_itch(mbo_events(32))
+    a["instrument"] = 1  # a stock locate (ITCH has no locate 0)
+    view = offset_view(a, offset)
+    syms = [None, "AB"]
+    assert itch_write(view, syms) == itch_write(a, syms)
+    assert lobster_write_messages(offset_view(mbo_events(32), offset)) == lobster_write_messages(mbo_events(32))
+    ref, books = ItchBooks(4, 64, TICK, 64), ItchBooks(4, 64, TICK, 64)
+    assert books.apply_many(view) == ref.apply_many(a)
+    assert books.best(1) == ref.best(1) and ref.best(1) != (None, None)
+    raw = itch_write(a, syms)
+    bad_out = offset_view(np.zeros(8, MBO_DTYPE), offset)
+    with pytest.raises(ValueError, match="aligned"):
+        ItchParser().parse(raw, bad_out)
+    with pytest.raises(ValueError, match="aligned"):
+        ItchBooks(4, 64, TICK, 64).feed(ItchParser(), raw, bad_out)

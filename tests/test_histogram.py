@@ -76,7 +76,14 @@ def test_to_numpy_buckets_hold_their_values():
 
 def test_empty_and_reset():
     h = Histogram()
-    assert (h.count, h.min, h.max, h.mean, h.percentile(50)) == (0, 0, 0, 0.0, 0)
+    assert (h.count, h.min, h.max, h.mean) == (0, 0, 0, 0.0)
+    for p in (0, 50, 100):  # an empty histogram has no percentile: not a silent 0
+        with pytest.raises(ValueError, match="empty Histogram"):
+            h.percentile(p)
+    with pytest.raises(ValueError, match="empty Histogram"):
+        h.percentiles([50, 99])
+    assert h.summary() == {"count": 0, "min": 0, "mean": 0.0, "p50": 0, "p90": 0, "p99": 0,
+                           "p999": 0, "max": 0}
     assert len(h.to_numpy()) == 0
     h.record(5)
     h.reset()

@@ -91,7 +91,9 @@ def test_lobster_replay_builds_the_direct_replays_book_and_feeds_the_stage(tmp_p
     assert live, "the flow leaves orders resting"
     for oid in live:
         o, want = view.order(oid), ref.order(oid)
-        assert (o["price"], o["qty"], o["side"]) == (want.price, want.qty, want.side)
+        assert type(o) is type(want) is velox.MboOrder  # one order type for both books
+        assert (o.order_id, o.price, o.qty, o.side, o.in_window) == (
+            want.order_id, want.price, want.qty, want.side, want.in_window)
         assert view.queue_position(oid) == ref.queue_position(oid)
     assert view.order(2**63) is None
     # a raw MBO_DTYPE file of the same events, and feed(): the same output and book

@@ -97,9 +97,9 @@ from velox._shm import SharedRing  # noqa: E402
 __all__ += ["SharedRing"]
 
 # mbo (market-by-order L3 book)
-from velox._mbo import MboBook  # noqa: E402
+from velox._mbo import MboBook, MboOrder  # noqa: E402
 
-__all__ += ["MboBook"]
+__all__ += ["MboBook", "MboOrder"]
 
 # C API for downstream Cython (get_include / get_sources)
 import os as _os  # noqa: E402

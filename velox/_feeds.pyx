@@ -12,7 +12,7 @@ GIL-free loop. An ``ItchParser`` is one stream's state: use it from one thread a
 """
 
 cimport cython
-from libc.stdint cimport int64_t, uint8_t, uint16_t, uint32_t, uint64_t
+from libc.stdint cimport int64_t, uint8_t, uint16_t, uint32_t, uint64_t, uintptr_t
 from libc.string cimport memcpy
 
 cimport numpy as cnp
@@ -55,7 +55,23 @@ cdef vx_mbo *_events_ptr(object out, str name) except NULL:
         raise ValueError(f"{name} must be a 1-d C-contiguous array")
     if out.shape[0] == 0:
         return <vx_mbo *>1  # never dereferenced: capacity 0
+    if (<uintptr_t>cnp.PyArray_DATA(<cnp.ndarray>out)) & 7:
+        raise ValueError(f"{name} must be 8-byte aligned (this view starts at a byte offset "
+                         f"that is not a multiple of 8); "
+                         f"write into an MBO_DTYPE array numpy allocated")
     return <vx_mbo *>cnp.PyArray_DATA(<cnp.ndarray>out)
+
+
+cdef object _aligned_events(object events):
+    """Input events as C may read them: a contiguous MBO_DTYPE array whose pointer is 8-byte
+    aligned (a misaligned view is copied); anything else is returned for _events_ptr to judge."""
+    if (isinstance(events, np.ndarray) and events.dtype == MBO_DTYPE and events.ndim == 1
+            and events.flags.c_contiguous and events.shape[0]
+            and (<uintptr_t>cnp.PyArray_DATA(<cnp.ndarray>events)) & 7):
+        copy = np.zeros(events.shape[0], MBO_DTYPE)
+        copy[...] = events
+        return copy
+    return events
 
 
 def _symbol8(sym):
@@ -201,6 +217,7 @@ def itch_write(events, symbols=()):
     """``events`` (MBO_DTYPE array) as ITCH 5.0 messages with length prefixes (bytes).
     ``symbols[instrument]`` gives the stock field of A/P/Q/H messages. Raises ValueError
     naming the first event ITCH cannot carry."""
+    events = _aligned_events(events)
     cdef vx_mbo *ev = _events_ptr(events, "events")
     cdef size_t n = events.shape[0]
     blob = _symbols_blob(symbols)
@@ -300,6 +317,7 @@ def lobster_parse_book(const uint8_t[::1] data, levels=None, uint64_t first_line
 
 def lobster_write_messages(events):
     """``events`` (MBO_DTYPE array) as LOBSTER message-file text (bytes)."""
+    events = _aligned_events(events)
     cdef vx_mbo *ev = _events_ptr(events, "events")
     cdef size_t n = events.shape[0]
     cdef size_t cap = n * VX_LOBSTER_MAX_LINE
@@ -352,7 +370,7 @@ cdef class ItchBooks:
         if not isinstance(out, np.ndarray) or out.dtype != MBO_DTYPE or out.ndim != 1 \
                 or not out.flags.c_contiguous or not out.flags.writeable or len(out) == 0:
             raise TypeError("out must be a non-empty writeable 1-d MBO_DTYPE array")
-        cdef vx_mbo *ev = <vx_mbo *>cnp.PyArray_DATA(<cnp.ndarray>out)
+        cdef vx_mbo *ev = _events_ptr(out, "out")  # refuses a misaligned view
         cdef size_t cap = out.shape[0], n = buf.shape[0], pos = 0, consumed, produced
         cdef uint64_t events = 0, applied = 0, rejected = 0, a, r
         cdef vx_status st = VX_OK
@@ -380,7 +398,7 @@ cdef class ItchBooks:
         """Apply an MBO_DTYPE array; returns (applied, rejected)."""
         if not isinstance(events, np.ndarray) or events.dtype != MBO_DTYPE or events.ndim != 1:
             raise TypeError("events must be a 1-d MBO_DTYPE array")
-        arr = np.ascontiguousarray(events)
+        arr = _aligned_events(np.ascontiguousarray(events))
         cdef const vx_mbo *e = <const vx_mbo *>cnp.PyArray_DATA(<cnp.ndarray>arr)
         cdef size_t n = arr.shape[0]
         cdef uint64_t a = 0, r = 0

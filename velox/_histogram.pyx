@@ -114,18 +114,23 @@ cdef class Histogram:
             return vx_histogram_mean(self.h)
 
     def percentile(self, p):
-        """Value at percentile p in [0, 100] (0 when empty); see the class doc for precision."""
+        """Value at percentile p in [0, 100]; see the class doc for precision. ValueError when
+        nothing was recorded (an empty histogram has no percentiles)."""
         cdef double q
         try:
             q = p
         except TypeError:
             raise TypeError(f"percentile must be a number in [0, 100], got {p!r}") from None
         cdef int status = 0
-        cdef uint64_t v
+        cdef uint64_t v, n
         with self._lock:
             v = vx_histogram_percentile(self.h, q, &status)
+            n = vx_histogram_count(self.h)
         if status != 0:
             raise ValueError(f"percentile must be in [0, 100], got {p!r}")
+        if n == 0:
+            raise ValueError(f"percentile({p!r}) of an empty Histogram: nothing was recorded "
+                             f"(check count first; summary() reports it as count 0)")
         return v
 
     def percentiles(self, ps):
@@ -179,7 +184,11 @@ cdef class Histogram:
         return h
 
     def summary(self):
-        """dict with count, min, max, mean and p50/p90/p99/p999/max (ns)."""
+        """dict with count, min, max, mean and p50/p90/p99/p999/max (ns); every value is 0
+        when count is 0 (a report row for a histogram nothing was recorded in)."""
+        if not self.count:
+            return {"count": 0, "min": 0, "mean": 0.0, "p50": 0, "p90": 0, "p99": 0,
+                    "p999": 0, "max": 0}
         return {
             "count": self.count, "min": self.min, "mean": self.mean,
             "p50": self.percentile(50), "p90": self.percentile(90), "p99": self.percentile(99),

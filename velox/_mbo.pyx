@@ -7,23 +7,26 @@ aggregate level quantities on a price ladder like ``OrderBook``'s. Thin wrapper 
 Events are ``velox.MBO_DTYPE`` records (``apply`` takes one, ``apply_many`` an array);
 ``apply_fields`` takes the fields as ints. Prices are fixed-point ints (``velox.to_fixed``).
 
-Concurrency: one writer (``apply*``, ``seed_level``, ``clear``) at a time; ``reserve`` and
-``recenter`` need exclusive use; readers (``best_bid``, ``best_ask``, ``qty``, ``depth``,
-``order``, ``queue_position``, ``counters``) may run on any thread at any time. ``order`` and
-``queue_position`` never return a torn or recycled order: they retry a bounded number of
-times while the writer is mid-event and then raise TimeoutError.
+Concurrency (docs/mbo.md "Concurrency contract"): one writer (``apply*``, ``seed_level``,
+``clear``) at a time, a second one raises RuntimeError; ``reserve``, ``recenter`` and
+``follow`` need exclusive use and raise RuntimeError while a writer or a GIL-free reader
+(``order``, ``queue_position``) is inside; readers (``best_bid``, ``best_ask``, ``qty``,
+``depth``, ``order``, ``queue_position``, ``counters``) may run on any thread at any time.
+``order`` and ``queue_position`` never return a torn or recycled order: they retry a bounded
+number of times while the writer is mid-event and then raise TimeoutError.
 """
 
 from collections import namedtuple
 
 cimport cython
 from cpython.long cimport PyLong_AsLongLongAndOverflow, PyLong_AsUnsignedLongLong, PyLong_Check
-from libc.stdint cimport int64_t, uint8_t, uint32_t, uint64_t
-from libc.string cimport memset
+from libc.stdint cimport int64_t, uint8_t, uint32_t, uint64_t, uintptr_t
+from libc.string cimport memcpy, memset
 
 cimport numpy as cnp
 import numpy as np
 
+from velox.includes.guard cimport *
 from velox.includes.mbo cimport *
 from velox.includes.tsc cimport vx_tsc_read
 from velox.includes.types cimport (VX_EINVAL, VX_EMPTY, VX_ENOMEM, VX_ERANGE, VX_ESTATE, VX_FULL,
@@ -33,6 +36,16 @@ from velox.includes.types cimport (VX_EINVAL, VX_EMPTY, VX_ENOMEM, VX_ERANGE, VX
 from velox._records import MBO_DTYPE, Action
 
 cnp.import_array()
+
+cdef extern from *:
+    """
+    #ifdef Py_GIL_DISABLED
+    #define VX_MBO_GIL_DISABLED 1
+    #else
+    #define VX_MBO_GIL_DISABLED 0
+    #endif
+    """
+    const bint VX_MBO_GIL_DISABLED
 
 cdef extern from "numpy/arrayscalars.h":
     ctypedef struct PyVoidScalarObject:
@@ -58,8 +71,10 @@ MboBatchResult.__doc__ = ("What MboBook.apply_many did: events applied/rejected,
 MboCounters = namedtuple(
     "MboCounters",
     "applied rejected by_action rejected_by_reason unknown_orders out_of_window_orders "
-    "recenters traded_qty dropped_seeded_qty read_retries")
-MboCounters.__doc__ = "Counters since the book was created (see mbo.h); out_of_window_orders is a gauge."
+    "recenters traded_qty dropped_seeded_qty read_retries index_rehashes")
+MboCounters.__doc__ = ("Counters since the book was created (see mbo.h); out_of_window_orders is "
+                       "a gauge; index_rehashes counts order-index rebuilds with a new hash "
+                       "multiplier (an ADD placed too far from its home).")
 
 REJECT_REASONS = ("none", "invalid", "off_grid", "duplicate", "full", "overflow", "instrument",
                   "exceeds")
@@ -79,6 +94,18 @@ _UINT64_MAX = (1 << 64) - 1
 _UINT32_MAX = (1 << 32) - 1
 _SIDE_NAMES = ("bid", "ask")
 _ACTIONS = tuple(Action(a) if a else None for a in range(VX_MBO_ACTION_MAX + 1))
+
+
+def _px(fixed):
+    """A fixed-point price as an exact decimal for messages: 58512000000 -> '585.12'."""
+    v = int(fixed)
+    whole, frac = divmod(-v if v < 0 else v, 100_000_000)
+    digits = f"{frac:08d}".rstrip("0").ljust(2, "0")
+    return f"{'-' if v < 0 else ''}{whole}.{digits}"
+
+
+cdef inline bint _misaligned(const void *p) noexcept nogil:
+    return (<uintptr_t>p) & 7 != 0  # vx_mbo holds 8-byte fields
 
 
 # ---- argument conversion (fast path: exact int; slow path names what was wrong) ------------
@@ -135,6 +162,7 @@ cdef class MboBook:
     def __cinit__(self, levels=VX_MBO_DEFAULT_LEVELS, tick_size=1_000_000, base_price=0,
                   max_orders=DEFAULT_MAX_ORDERS, instrument=None):
         self.book = NULL
+        vx_guard_init(&self.guard)
         self._descr_ok = MBO_DTYPE
         if isinstance(levels, bool) or not PyLong_Check(levels):
             raise TypeError(f"levels must be an int, got {levels!r}")
@@ -165,15 +193,58 @@ cdef class MboBook:
         self.tick_size = tick
 
     def __dealloc__(self):
-        vx_mbo_destroy(self.book)
+        # Every call holds a reference to the book, so nothing is inside by now; if something
+        # were, leaking the table beats freeing it under that caller.
+        if vx_guard_enter_exclusive(&self.guard) == 0:
+            vx_mbo_destroy(self.book)
         self.book = NULL
 
+    # ---- the threading contract (csrc/velox/guard.h) --------------------------------------
+
+    cdef int _enter_writer(self, str what) except -1:
+        cdef uint32_t why = vx_guard_enter_writer(&self.guard)
+        if why:
+            self._refuse(what, why)
+        return 0
+
+    cdef int _enter_reader(self, str what) except -1:
+        if not vx_guard_enter_reader(&self.guard):
+            self._refuse(what, VX_GUARD_EXCLUSIVE)
+        return 0
+
+    cdef int _enter_exclusive(self, str what) except -1:
+        cdef uint32_t why = vx_guard_enter_exclusive(&self.guard)
+        if why:
+            self._refuse(what, why)
+        return 0
+
+    cdef int _refuse(self, str what, uint32_t inside) except -1:
+        if inside & VX_GUARD_EXCLUSIVE:
+            who = "reserve/recenter/follow is running on another thread"
+        elif inside & VX_GUARD_WRITER and not (inside >> 2):
+            who = "another thread is applying events (one writer at a time)"
+        else:
+            parts = []
+            if inside & VX_GUARD_WRITER:
+                parts.append("a writer")
+            if inside >> 2:
+                parts.append(f"{inside >> 2} reader(s) (order/queue_position)")
+            who = " and ".join(parts) + " inside on other threads; it needs exclusive use"
+        raise RuntimeError(f"MboBook.{what}: {who} (see docs/mbo.md, Concurrency contract)")
+
     @classmethod
-    def from_prices(cls, levels=VX_MBO_DEFAULT_LEVELS, tick=0.01, base=0.0,
+    def from_prices(cls, levels=VX_MBO_DEFAULT_LEVELS, tick=0.01, base=None,
                     max_orders=DEFAULT_MAX_ORDERS, instrument=None):
-        """Float convenience: ``MboBook.from_prices(1024, tick=0.01, base=99.0)`` converts
-        ``tick`` and ``base`` with ``velox.to_fixed``. Every other method takes fixed-point ints."""
+        """Float convenience: ``MboBook.from_prices(1024, tick=0.01, base=580.0)`` converts
+        ``tick`` and ``base`` with ``velox.to_fixed``. ``base`` (the price of level 0) is
+        required: the window is ``[base, base + (levels - 1) * tick]`` and orders priced
+        outside it have no queue until a recenter. Every other method takes fixed-point ints."""
         from velox._records import to_fixed
+        if base is None:
+            raise TypeError(
+                "MboBook.from_prices needs base= (the price of level 0): the window holds "
+                f"levels x tick from there, e.g. base=580.0 with levels={levels!r}, "
+                f"tick={tick!r}; a default of 0 would put every real price outside it")
         return cls(levels, to_fixed(tick), to_fixed(base), max_orders, instrument)
 
     @property
@@ -217,10 +288,10 @@ cdef class MboBook:
     cdef int _raise_price(self, vx_status st, object price) except -1:
         lo = vx_mbo_base(self.book)
         if st == VX_EINVAL:
-            raise ValueError(f"price {price!r} is not on the tick grid (base_price {lo}, "
-                             f"tick_size {self.tick_size})")
-        raise ValueError(f"price {price!r} is outside the book's window [{lo}, "
-                         f"{self.max_price}]; use recenter() to move it")
+            raise ValueError(f"price {_px(price)} (fixed point {price!r}) is not on the tick "
+                             f"grid {_px(lo)} + k * {_px(self.tick_size)}")
+        raise ValueError(f"price {_px(price)} (fixed point {price!r}) is outside the book's "
+                         f"window [{_px(lo)}, {_px(self.max_price)}]; use recenter() to move it")
 
     cdef int _raise_reject(self, vx_status st, int reason, const vx_mbo *e) except -1:
         why = _REJECT_WHY[reason] if 0 <= reason < len(_REJECT_WHY) else "unknown"
@@ -230,9 +301,9 @@ cdef class MboBook:
         except ValueError:
             pass
         msg = (f"event rejected: {why} (action={action}, side={e.side}, order_id={e.order_id}, "
-               f"price={e.price}, qty={e.qty}, ref={e.ref}, instrument={e.instrument})")
+               f"price={_px(e.price)}, qty={e.qty}, ref={e.ref}, instrument={e.instrument})")
         if reason == VX_MBO_REJECT_OFF_GRID:
-            msg += f"; grid is base_price {vx_mbo_base(self.book)} + k * {self.tick_size}"
+            msg += f"; grid is {_px(vx_mbo_base(self.book))} + k * {_px(self.tick_size)}"
         raise ValueError(msg)
 
     # ---- events (single writer) ---------------------------------------------------------------
@@ -265,7 +336,20 @@ cdef class MboBook:
                 raise ValueError(f"apply takes one event, got {arr.shape[0]} (use apply_many)")
             copy = (<const vx_mbo *>cnp.PyArray_DATA(arr))[0]
             e = &copy
-        cdef vx_status st = vx_mbo_apply(self.book, e, &reason)
+        if _misaligned(e):  # a record viewing a misaligned array: C reads an aligned copy
+            memcpy(&copy, e, sizeof(vx_mbo))
+            e = &copy
+        cdef vx_status st
+        if VX_MBO_GIL_DISABLED:
+            self._enter_writer("apply")
+            st = vx_mbo_apply(self.book, e, &reason)
+            vx_guard_exit_writer(&self.guard)
+        else:
+            # With the GIL held throughout, only a GIL-free section can overlap this call, and
+            # each marks the guard before it lets the GIL go: a look is enough.
+            if vx_guard_state(&self.guard) & (VX_GUARD_WRITER | VX_GUARD_EXCLUSIVE):
+                self._refuse("apply", vx_guard_state(&self.guard))
+            st = vx_mbo_apply(self.book, e, &reason)
         if st != VX_OK:
             self._raise_reject(st, reason, e)
 
@@ -284,7 +368,15 @@ cdef class MboBook:
         e.ts = _u64(ts, "ts", _UINT64_MAX)
         e.instrument = <uint32_t>_u64(instrument, "instrument", _UINT32_MAX)
         cdef vx_mbo_reject reason = VX_MBO_REJECT_NONE
-        cdef vx_status st = vx_mbo_apply(self.book, &e, &reason)
+        cdef vx_status st
+        if VX_MBO_GIL_DISABLED:
+            self._enter_writer("apply_fields")
+            st = vx_mbo_apply(self.book, &e, &reason)
+            vx_guard_exit_writer(&self.guard)
+        else:  # see apply
+            if vx_guard_state(&self.guard) & (VX_GUARD_WRITER | VX_GUARD_EXCLUSIVE):
+                self._refuse("apply_fields", vx_guard_state(&self.guard))
+            st = vx_mbo_apply(self.book, &e, &reason)
         if st != VX_OK:
             self._raise_reject(st, reason, &e)
 
@@ -300,17 +392,24 @@ cdef class MboBook:
         if events.ndim != 1:
             raise ValueError(f"events must be 1-D, got shape {events.shape!r}")
         cdef cnp.ndarray arr = np.ascontiguousarray(events)
+        if _misaligned(cnp.PyArray_DATA(arr)):  # a view at an odd offset: C reads a copy
+            arr = np.zeros(arr.shape[0], MBO_DTYPE)
+            arr[...] = events
         cdef const vx_mbo *data = <const vx_mbo *>cnp.PyArray_DATA(arr)
         cdef size_t n = <size_t>arr.shape[0]
         cdef uint64_t applied = 0, rejected = 0
         cdef vx_mbo_counters before, after
+        self._enter_writer("apply_many")
         vx_mbo_counters_read(self.book, &before)
-        if n >= NOGIL_BATCH:
-            with nogil:
+        try:
+            if n >= NOGIL_BATCH:
+                with nogil:
+                    vx_mbo_apply_many(self.book, data, n, &applied, &rejected)
+            else:
                 vx_mbo_apply_many(self.book, data, n, &applied, &rejected)
-        else:
-            vx_mbo_apply_many(self.book, data, n, &applied, &rejected)
-        vx_mbo_counters_read(self.book, &after)
+            vx_mbo_counters_read(self.book, &after)
+        finally:
+            vx_guard_exit_writer(&self.guard)
         by_action = {}
         cdef int i
         for i in range(1, VX_MBO_ACTION_MAX + 1):
@@ -331,19 +430,26 @@ cdef class MboBook:
         cdef int s = _side(side)
         cdef int64_t p = _i64(price, "price")
         cdef uint64_t q = _u64(qty, "qty", VX_MBO_MAX_SEED)
+        self._enter_writer("seed_level")
         cdef vx_status st = vx_mbo_seed_level(self.book, s, p, q)
+        vx_guard_exit_writer(&self.guard)
         if st != VX_OK:
             self._raise_price(st, price)
 
     @cython.always_allow_keywords(False)
     def clear(self):
         """Every order and seeded lot leaves the book (like a CLEAR event)."""
+        self._enter_writer("clear")
         vx_mbo_clear(self.book)
+        vx_guard_exit_writer(&self.guard)
 
     def reserve(self, max_orders):
-        """Grow the order table to hold ``max_orders`` (never shrinks). Exclusive use."""
+        """Grow the order table to hold ``max_orders`` (never shrinks). Exclusive use:
+        RuntimeError while another thread applies events or reads an order."""
         cdef uint64_t cap = _u64(max_orders, "max_orders", VX_MBO_MAX_ORDERS)
+        self._enter_exclusive("reserve")
         cdef vx_status st = vx_mbo_reserve(self.book, <uint32_t>cap)
+        vx_guard_exit_exclusive(&self.guard)
         if st == VX_ENOMEM:
             raise MemoryError(f"cannot grow the order table to {max_orders} orders")
         if st != VX_OK:
@@ -353,14 +459,17 @@ cdef class MboBook:
         """Move the window so level 0 is ``new_base`` (on the current tick grid). Orders keep
         their prices and time priority: those leaving the window stay in the book (out of
         window), those entering join their queues. Seeded lots that leave are dropped
-        (``counters.dropped_seeded_qty``). Exclusive use."""
+        (``counters.dropped_seeded_qty``). Exclusive use (RuntimeError otherwise, as
+        ``reserve``)."""
         cdef int64_t b = _i64(new_base, "new_base")
+        self._enter_exclusive("recenter")
         cdef vx_status st = vx_mbo_recenter(self.book, b)
+        vx_guard_exit_exclusive(&self.guard)
         if st == VX_EINVAL:
-            raise ValueError(f"new_base {new_base!r} is not on the tick grid (base_price "
-                             f"{self.base_price}, tick_size {self.tick_size})")
+            raise ValueError(f"new_base {_px(new_base)} (fixed point {new_base!r}) is not on "
+                             f"the tick grid {_px(self.base_price)} + k * {_px(self.tick_size)}")
         if st != VX_OK:
-            raise ValueError(f"new_base {new_base!r} puts the top level beyond int64")
+            raise ValueError(f"new_base {_px(new_base)} puts the top level beyond int64")
 
     def follow(self):
         """Recenter the window on the market if it nears an edge or left it: True if it moved.
@@ -370,9 +479,13 @@ cdef class MboBook:
         The book notices cheaply while applying (mbo.h "Following the market"); calling
         this after every ``apply_many`` batch keeps the market on the ladder. What the
         pipeline does with follow_market=True. Exclusive use, like ``recenter``."""
-        if not vx_mbo_follow_pending(self.book):
-            return False
-        return vx_mbo_follow(self.book, ~(<uint64_t>0), NULL) != 0
+        self._enter_exclusive("follow")
+        try:
+            if not vx_mbo_follow_pending(self.book):
+                return False
+            return vx_mbo_follow(self.book, ~(<uint64_t>0), NULL) != 0
+        finally:
+            vx_guard_exit_exclusive(&self.guard)
 
     # ---- readers (any thread) -----------------------------------------------------------------
 
@@ -434,8 +547,10 @@ cdef class MboBook:
         cdef uint64_t oid = _u64(order_id, "order_id", _UINT64_MAX)
         cdef vx_mbo_order_info info
         cdef vx_status st
+        self._enter_reader("order")
         with nogil:
             st = vx_mbo_order(self.book, oid, &info)
+        vx_guard_exit_reader(&self.guard)
         if st == VX_EINVAL:
             return None
         if st == VX_TIMEOUT:
@@ -451,15 +566,17 @@ cdef class MboBook:
         cdef uint64_t oid = _u64(order_id, "order_id", _UINT64_MAX)
         cdef uint64_t ahead = 0
         cdef vx_status st
+        self._enter_reader("queue_position")
         with nogil:
             st = vx_mbo_queue_position(self.book, oid, &ahead)
+        vx_guard_exit_reader(&self.guard)
         if st == VX_OK:
             return ahead
         if st == VX_EINVAL:
             return None
         if st == VX_ERANGE:
-            raise ValueError(f"order {order_id} is outside the window [{self.base_price}, "
-                             f"{self.max_price}]: it has no queue position")
+            raise ValueError(f"order {order_id} is outside the window [{_px(self.base_price)}, "
+                             f"{_px(self.max_price)}]: it has no queue position")
         raise TimeoutError(f"queue_position({order_id}): the writer kept changing the book "
                            f"({VX_MBO_READ_ATTEMPTS} attempts)")
 
@@ -474,13 +591,17 @@ cdef class MboBook:
                      for i in range(1, VX_MBO_REJECT_COUNT)}
         return MboCounters(c.applied, c.rejected, by_action, by_reason, c.unknown_orders,
                            c.out_of_window_orders, c.recenters, c.traded_qty,
-                           c.dropped_seeded_qty, c.read_retries)
+                           c.dropped_seeded_qty, c.read_retries, c.index_rehashes)
 
     @cython.always_allow_keywords(False)
     def digest(self):
         """A 64-bit digest of the visible state (levels, queues, orders): equal books, equal
-        digests (for determinism tests). Writer quiescent."""
-        return vx_mbo_digest(self.book)
+        digests (for determinism tests). Writer quiescent (RuntimeError while another thread
+        applies events)."""
+        self._enter_writer("digest")
+        d = vx_mbo_digest(self.book)
+        vx_guard_exit_writer(&self.guard)
+        return d
 
     @cython.always_allow_keywords(False)
     def verify_invariants(self):
@@ -488,8 +609,20 @@ cdef class MboBook:
         order table and index consistent, best hints exact. AssertionError naming the broken
         invariant."""
         cdef const char *why = NULL
-        if vx_mbo_verify_invariants(self.book, &why) != VX_OK:
+        self._enter_writer("verify_invariants")
+        cdef vx_status st = vx_mbo_verify_invariants(self.book, &why)
+        vx_guard_exit_writer(&self.guard)
+        if st != VX_OK:
             raise AssertionError(f"MBO book invariant broken: {why.decode()}")
+
+    @cython.always_allow_keywords(False)
+    def _index_max_distance(self):
+        """How far the furthest order-index entry sits from its home position (a probe is
+        at most one longer). For tests of the hash; writer quiescent."""
+        self._enter_writer("_index_max_distance")
+        d = vx_mbo_index_max_distance(self.book)
+        vx_guard_exit_writer(&self.guard)
+        return d
 
 
 # ---- benchmark helpers (benchmarks/bench_mbo.py; not part of the API) ------------------------
@@ -502,11 +635,15 @@ def _bench_native_chunks(MboBook book not None, events, Py_ssize_t chunk=1024):
     if chunk < 1:
         raise ValueError(f"chunk must be >= 1, got {chunk}")
     cdef cnp.ndarray arr = np.ascontiguousarray(events)
+    if _misaligned(cnp.PyArray_DATA(arr)):
+        arr = np.zeros(arr.shape[0], MBO_DTYPE)
+        arr[...] = events
     cdef const vx_mbo *e = <const vx_mbo *>cnp.PyArray_DATA(arr)
     cdef Py_ssize_t n = arr.shape[0], chunks = n // chunk, c, i
     ticks = np.empty(chunks, dtype=np.uint64)
     cdef uint64_t[::1] t = ticks
     cdef uint64_t t0
+    book._enter_writer("_bench_native_chunks")
     with nogil:
         for c in range(chunks):
             t0 = vx_tsc_read()
@@ -515,4 +652,5 @@ def _bench_native_chunks(MboBook book not None, events, Py_ssize_t chunk=1024):
             t[c] = vx_tsc_read() - t0
         for i in range(chunks * chunk, n):
             vx_mbo_apply(book.book, &e[i], NULL)
+    vx_guard_exit_writer(&book.guard)
     return ticks

@@ -11,6 +11,8 @@ which the GIL provides."""
 cimport cython
 cimport numpy as cnp
 import numpy as np
+
+from velox._mbo import MboOrder
 from libc.stdint cimport int32_t, int64_t, uint32_t, uint64_t
 
 from velox._histogram cimport histogram_snapshot
@@ -461,14 +463,15 @@ cdef class NativePipeline:
         return prices[:got], qtys[:got]
 
     def order(self, order_id, instrument=0):
-        """records='mbo': the live order `order_id` of `instrument`'s book as a dict (order_id,
-        price, qty, side, in_window, ts), or None if that book does not hold it. A seqlock
-        read (mbo.h): never a torn order; TimeoutError if the book thread kept rewriting it."""
+        """records='mbo': the live order `order_id` of `instrument`'s book as
+        ``velox.MboOrder(order_id, side, price, qty, ts, in_window)`` (MboBook.order's type),
+        or None if that book does not hold it. A seqlock read (mbo.h): never a torn order;
+        TimeoutError if the book thread kept rewriting it."""
         cdef vx_mbo_order_info info
         if self._lookup("order", order_id, instrument, &info, NULL) != VX_OK:
             return None
-        return {"order_id": info.order_id, "price": info.price, "qty": info.qty,
-                "side": info.side, "in_window": bool(info.in_window), "ts": info.ts}
+        return MboOrder(info.order_id, info.side, info.price, info.qty, info.ts,
+                        bool(info.in_window))
 
     def queue_position(self, order_id, instrument=0):
         """records='mbo': lots ahead of `order_id` in its level's queue, or None if unknown

@@ -58,8 +58,8 @@ BUNDLE_DTYPE = np.dtype({
     "itemsize": sizeof(vx_bundle),
 }, align=True)
 
-# Market-by-order (L3) events: csrc/velox/types.h vx_mbo, 48 bytes. Field meanings per action
-# are in types.h and docs/mbo.md.
+# Market-by-order (L3) events: csrc/velox/types.h vx_mbo, 48 bytes, aligned like TXN_DTYPE
+# (alignment 8). Field meanings per action are in types.h and docs/mbo.md.
 MBO_DTYPE = np.dtype({
     "names": ["ts", "order_id", "price", "ref", "qty", "instrument", "side", "action",
               "flags", "status"],
@@ -69,7 +69,7 @@ MBO_DTYPE = np.dtype({
                 VX_MBO_OFFSET_SIDE, VX_MBO_OFFSET_ACTION, VX_MBO_OFFSET_FLAGS,
                 VX_MBO_OFFSET_STATUS],
     "itemsize": sizeof(vx_mbo),
-})
+}, align=True)
 
 
 class Action(enum.IntEnum):

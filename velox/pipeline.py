@@ -27,6 +27,7 @@ import numpy.typing as npt
 
 from velox import tsc
 from velox._histogram import Histogram
+from velox._mbo import MboOrder
 from velox._pipeline import HISTOGRAMS, LATE_NS, STAGES, NativePipeline
 from velox._records import BUNDLE_DTYPE, MBO_DTYPE, PRICE_SCALE, TXN_DTYPE
 from velox._ring import SpscRing
@@ -1210,12 +1211,7 @@ class Pipeline:
         drops_total = market_dropped + other_dropped
         latency: dict[str, dict[str, float]] = {}
         for name in HISTOGRAMS:
-            h = native.histogram(name)
-            latency[name] = {
-                "count": h.count, "min": h.min, "mean": h.mean, "p50": h.percentile(50),
-                "p90": h.percentile(90), "p99": h.percentile(99), "p999": h.percentile(99.9),
-                "max": h.max,
-            }
+            latency[name] = native.histogram(name).summary()  # zeros when count is 0
         out = {
             "rate": {"target": self.rate_per_s or None, "achieved": achieved},
             "duration_s": elapsed,
@@ -1385,8 +1381,9 @@ class BookView:
         """((bid prices, bid qtys), (ask prices, ask qtys)), best first, up to n levels each."""
         return self._native.depth(0, n, instrument), self._native.depth(1, n, instrument)
 
-    def order(self, order_id: int, instrument: int = 0) -> dict[str, int | bool] | None:
-        """records="mbo": the live order (order_id, price, qty, side, in_window, ts) or None."""
+    def order(self, order_id: int, instrument: int = 0) -> MboOrder | None:
+        """records="mbo": the live order as ``MboOrder(order_id, side, price, qty, ts,
+        in_window)`` (what ``MboBook.order`` returns) or None."""
         return self._native.order(order_id, instrument)
 
     def queue_position(self, order_id: int, instrument: int = 0) -> int | None:

@@ -332,7 +332,9 @@ static void test_follow_budget_and_int64_edge(void) {
     }
     CHECK(vx_mbo_set_follow_pending(set));
     uint64_t work = 0;
-    CHECK(vx_mbo_set_follow(set, 1, &work) == 1 && work == 2 * 16 + 2); /* one book, 2 orders */
+    /* one book: 2 x levels + its 2 orders moved, + 1 outside order scanned for an ask (the
+     * ask side has no level, so its market could rest outside) */
+    CHECK(vx_mbo_set_follow(set, 1, &work) == 1 && work == 2 * 16 + 2 + 1);
     CHECK(vx_mbo_set_follow_pending(set));
     CHECK(vx_mbo_set_follow(set, UINT64_MAX, &work) == 3 && !vx_mbo_set_follow_pending(set));
     for (uint32_t i = 0; i < 4; i++) {
@@ -353,6 +355,50 @@ static void test_follow_budget_and_int64_edge(void) {
     CHECK(apply(b, ev(VX_MBO_ADD, VX_BUY, 3, INT64_MAX - 1, 1)) == VX_OK);   /* level 14 */
     CHECK(apply(b, ev(VX_MBO_DELETE, VX_BUY, 1, 0, 0)) == VX_OK);
     CHECK(vx_mbo_follow(b, UINT64_MAX, NULL) == 0 && vx_mbo_base(b) == INT64_MAX - 15); /* would wrap */
+    verify(b);
+    vx_mbo_destroy(b);
+}
+
+/* Many orders beyond the window (the market jumped): the book tracks the most extreme one;
+ * once that one is deleted, follow() must still find the others and bring them into view
+ * (the window holds them all), and again when the window followed the extreme order far
+ * away and it left: the side's best then rests outside, behind the window. */
+static void test_follow_many_outside(void) {
+    vx_mbo_book *b = NULL;
+    REQUIRE(vx_mbo_create(64, 1, 0, 256, UINT32_MAX, &b) == VX_OK); /* window [0, 63] */
+    CHECK(apply(b, ev(VX_MBO_ADD, VX_BUY, 1, 30, 5)) == VX_OK);
+    CHECK(apply(b, ev(VX_MBO_ADD, VX_SELL, 2, 33, 5)) == VX_OK);
+    CHECK(vx_mbo_follow(b, UINT64_MAX, NULL) == 0 && vx_mbo_base(b) == 0); /* centred */
+    for (uint64_t i = 0; i < 20; i++) /* bids 200..219: above the window */
+        CHECK(apply(b, ev(VX_MBO_ADD, VX_BUY, 100 + i, 200 + (int64_t)i, 1)) == VX_OK);
+    CHECK(apply(b, ev(VX_MBO_ADD, VX_SELL, 300, 230, 1)) == VX_OK); /* an ask above them */
+    CHECK(apply(b, ev(VX_MBO_DELETE, VX_BUY, 119, 0, 0)) == VX_OK); /* the tracked extreme */
+    CHECK(apply(b, ev(VX_MBO_DELETE, VX_SELL, 2, 0, 0)) == VX_OK); /* bid 1 at 30 stays */
+    vx_mbo_counters c;
+    vx_mbo_counters_read(b, &c);
+    CHECK(c.out_of_window_orders == 20);
+    CHECK(vx_mbo_follow(b, UINT64_MAX, NULL) == 1);
+    vx_mbo_counters_read(b, &c);
+    /* mid (218 + 230) / 2 = 224 at level 32: [192, 255]; only the stale bid at 30 is out */
+    CHECK(c.out_of_window_orders == 1);
+    int64_t px = 0;
+    CHECK(vx_mbo_best(b, VX_BUY, &px, NULL) == VX_OK && px == 218);
+    CHECK(vx_mbo_best(b, VX_SELL, &px, NULL) == VX_OK && px == 230);
+    verify(b);
+    /* one bid far above: the window follows it; it leaves; the bids now rest below the window */
+    CHECK(apply(b, ev(VX_MBO_ADD, VX_BUY, 500, 5000, 1)) == VX_OK);
+    CHECK(apply(b, ev(VX_MBO_ADD, VX_SELL, 501, 5002, 1)) == VX_OK);
+    CHECK(apply(b, ev(VX_MBO_DELETE, VX_SELL, 300, 0, 0)) == VX_OK);
+    CHECK(vx_mbo_follow(b, UINT64_MAX, NULL) == 1 && vx_mbo_base(b) == 5001 - 32);
+    CHECK(apply(b, ev(VX_MBO_DELETE, VX_BUY, 500, 0, 0)) == VX_OK);
+    CHECK(apply(b, ev(VX_MBO_DELETE, VX_SELL, 501, 0, 0)) == VX_OK);
+    vx_mbo_counters_read(b, &c);
+    CHECK(c.out_of_window_orders == 20 && vx_mbo_best(b, VX_BUY, NULL, NULL) == VX_EMPTY);
+    CHECK(vx_mbo_follow_pending(b));
+    CHECK(vx_mbo_follow(b, UINT64_MAX, NULL) == 1);
+    vx_mbo_counters_read(b, &c);
+    CHECK(c.out_of_window_orders == 1); /* [186, 249]: the bid at 30 stays below */
+    CHECK(vx_mbo_best(b, VX_BUY, &px, NULL) == VX_OK && px == 218);
     verify(b);
     vx_mbo_destroy(b);
 }
@@ -534,6 +580,7 @@ typedef struct {
     uint64_t first_anchor;
     _Atomic int done;
     _Atomic int started; /* vx_test_started after the first lookup */
+    _Atomic uint64_t polls; /* relaxed: a progress count the writer watches */
     uint64_t found, timeouts, misses;
 } anchor_reader;
 
@@ -556,21 +603,32 @@ static void *anchor_reader_main(void *p) {
         vx_status sq = vx_mbo_queue_position(r->book, id, &ahead);
         if (sq != VX_OK && sq != VX_TIMEOUT) r->misses++;
         if (k == 1) vx_test_started(&r->started);
+        /* relaxed: progress only; the results are read after the join */
+        atomic_fetch_add_explicit(&r->polls, 1, memory_order_relaxed);
     }
     return NULL;
 }
 
-static uint32_t block_of_run(uint64_t run, uint64_t mask) { /* mirrors hash_id's home */
-    return (uint32_t)((((run * UINT64_C(0x9E3779B97F4A7C15)) >> 32) << 4) & mask);
+#define KNOWN_MUL UINT64_C(0x9E3779B97F4A7C15)
+
+/* Mirrors hash_id's home for multiplier m and an index of 2^bits entries (bits > 4): the top
+ * bits - 4 bits of run * m, times 16. */
+static uint64_t block_of_run_bits(uint64_t run, uint64_t m, uint32_t bits) {
+    return ((run * m) >> (64 - (bits - 4))) << 4;
+}
+static uint32_t block_of_run(uint64_t run, uint64_t mask) {
+    return (uint32_t)block_of_run_bits(run, KNOWN_MUL, 7) & (uint32_t)mask;
 }
 
 static void test_reader_never_misses_a_shifted_order(void) {
     vx_mbo_book *b = make(SL, 64); /* index of 128 entries: 8 blocks of 16 */
+    REQUIRE(vx_mbo_index_reseed(b, KNOWN_MUL) == VX_OK); /* a known layout */
     const uint64_t mask = 127, r1 = 1;
     uint64_t r2 = r1 + 1;
     while (block_of_run(r2, mask) != block_of_run(r1, mask)) r2++; /* bounded: 1 in 8 match */
     for (uint64_t k = 0; k < 16; k++) REQUIRE(apply(b, ev(VX_MBO_ADD, VX_BUY, r1 * 16 + k, P(SL / 4), 1)) == VX_OK);
     anchor_reader r = {.book = b, .first_anchor = r1 * 16};
+    atomic_init(&r.polls, 0);
     atomic_init(&r.done, 0);
     atomic_init(&r.started, 0);
     pthread_t rt;
@@ -627,6 +685,93 @@ static void test_side_none(void) {
     vx_mbo_destroy(b);
 }
 
+/* Ids chosen, for a known multiplier, so that every run of 16 homes in block 0 of the index
+ * (the attack a fixed public hash allows: the multiply is invertible). The ADD that lands past
+ * VX_MBO_PROBE_LIMIT rebuilds the index with a fresh multiplier: probes end up short, every
+ * order is found, and the book is the one a book with another layout builds. */
+static uint64_t mul_inverse(uint64_t m) { /* m odd: Newton's iteration mod 2^64 */
+    uint64_t x = m;
+    for (int i = 0; i < 6; i++) x *= 2 - m * x; /* bounded */
+    return x;
+}
+
+static void test_crafted_ids_rehash(void) {
+    enum { CAP = 4096, RUNS = 160 }; /* index 2^13 entries; 2,560 orders all homed in block 0 */
+    vx_mbo_book *b = make(256, CAP), *other = make(256, CAP);
+    REQUIRE(vx_mbo_index_reseed(b, KNOWN_MUL) == VX_OK);
+    vx_mbo_counters c;
+    vx_mbo_counters_read(b, &c);
+    const uint64_t reseeds = c.index_rehashes; /* the reseed above is a rebuild too */
+    const uint64_t inv = mul_inverse(KNOWN_MUL);
+    uint64_t t = 1;
+    uint32_t placed = 0;
+    static uint64_t ids[RUNS * 16];
+    while (placed < RUNS * 16) { /* bounded: 1 in 16 t gives a run below 2^60 */
+        uint64_t run = t++ * inv;
+        if (run >> 60) continue;
+        REQUIRE(block_of_run_bits(run, KNOWN_MUL, 13) == 0);
+        for (uint64_t k = 0; k < 16; k++) {
+            uint64_t id = run << 4 | k;
+            vx_mbo e = ev(VX_MBO_ADD, (int)(k & 1), id, P(100 + (k & 1) * 10 + (int64_t)(placed % 7)), 1 + (uint32_t)k);
+            REQUIRE(vx_mbo_apply(b, &e, NULL) == VX_OK);
+            REQUIRE(vx_mbo_apply(other, &e, NULL) == VX_OK);
+            ids[placed++] = id;
+        }
+    }
+    vx_mbo_counters_read(b, &c);
+    const uint64_t automatic = c.index_rehashes - reseeds, distance = vx_mbo_index_max_distance(b);
+    CHECK(automatic >= 1);                      /* the crafted ADDs made it rebuild */
+    CHECK(distance <= VX_MBO_PROBE_LIMIT);
+    /* 16 anchors, added last (so a rebuild, which re-inserts in slot order, leaves them out
+     * of the index longest): a reader must never be told one is unknown while the index is
+     * rebuilt under it */
+    const uint64_t anchor = UINT64_C(1) << 61;
+    for (uint64_t k = 0; k < 16; k++) {
+        vx_mbo e = ev(VX_MBO_ADD, VX_BUY, anchor + k, P(50), 1);
+        REQUIRE(vx_mbo_apply(b, &e, NULL) == VX_OK && vx_mbo_apply(other, &e, NULL) == VX_OK);
+    }
+    anchor_reader r = {.book = b, .first_anchor = anchor};
+    atomic_init(&r.polls, 0);
+    atomic_init(&r.done, 0);
+    atomic_init(&r.started, 0);
+    pthread_t rt;
+    REQUIRE(pthread_create(&rt, NULL, anchor_reader_main, &r) == 0);
+    REQUIRE(vx_test_wait_started(&r.started, 60));
+    /* rebuilds until the reader made 20,000 lookups meanwhile (bounded: 200,000 rebuilds) */
+    const uint64_t polls = atomic_load_explicit(&r.polls, memory_order_relaxed); /* progress only */
+    const uint64_t want = (uint64_t)vx_test_count(20000, 2000);
+    for (uint64_t k = 0; k < 200000 && atomic_load_explicit(&r.polls, memory_order_relaxed) - polls < want; k++) {
+        uint64_t m = (k + 1) * UINT64_C(0xBF58476D1CE4E5B9);
+        REQUIRE(vx_mbo_index_reseed(b, m ^ (m >> 31)) == VX_OK);
+    }
+    /* release: pairs with the reader's acquire load of done */
+    atomic_store_explicit(&r.done, 1, memory_order_release);
+    REQUIRE(pthread_join(rt, NULL) == 0);
+    CHECK(r.misses == 0 && r.found > 0);
+    vx_mbo_counters_read(b, &c);
+    printf("     crafted ids: %u orders, %llu automatic rebuilds, max distance %llu (other book "
+           "%llu); %llu rebuilds under a reader: %llu found, %llu misses\n", placed,
+           (unsigned long long)automatic, (unsigned long long)distance,
+           (unsigned long long)vx_mbo_index_max_distance(other),
+           (unsigned long long)(c.index_rehashes - reseeds - automatic), (unsigned long long)r.found,
+           (unsigned long long)r.misses);
+    CHECK(vx_mbo_digest(b) == vx_mbo_digest(other));
+    for (uint32_t i = 0; i < placed; i++) {
+        vx_mbo_order_info info;
+        REQUIRE(vx_mbo_order(b, ids[i], &info) == VX_OK && info.order_id == ids[i]);
+    }
+    for (uint32_t i = 0; i < placed; i += 2) {
+        vx_mbo e = ev(VX_MBO_DELETE, 0, ids[i], 0, 0);
+        REQUIRE(vx_mbo_apply(b, &e, NULL) == VX_OK && vx_mbo_apply(other, &e, NULL) == VX_OK);
+    }
+    CHECK(vx_mbo_digest(b) == vx_mbo_digest(other));
+    CHECK(vx_mbo_live_orders(b) == placed / 2 + 16);
+    verify(b);
+    verify(other);
+    vx_mbo_destroy(other);
+    vx_mbo_destroy(b);
+}
+
 int main(void) {
     RUN(test_create_arguments);
     RUN(test_fifo_and_queue_position);
@@ -637,7 +782,9 @@ int main(void) {
     RUN(test_set_routing);
     RUN(test_random_bytes);
     RUN(test_follow_budget_and_int64_edge);
+    RUN(test_follow_many_outside);
     RUN(test_writer_reader_stress);
     RUN(test_reader_never_misses_a_shifted_order);
+    RUN(test_crafted_ids_rehash);
     return CHECK_SUMMARY("test_mbo");
 }

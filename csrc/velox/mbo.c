@@ -4,8 +4,9 @@
  * Order table. Orders live in `slots` (48 B each, allocated at create / reserve), found by
  * order id through an open-addressing index of 8-byte entries (linear probing in Robin Hood
  * order, load factor <= 1/2, deletion by backward shift, so no tombstones). An entry is
- *     key << 32 | (slot + 1),   key = 32 bits of the id with its high bits folded in (hash_id),
- * 0 = empty. The entry's home position is key & index_mask, so the shifts never read a
+ *     key << 32 | (slot + 1),   key = 32 bits of a keyed multiplicative hash of the id (hash_id),
+ * 0 = empty. An ADD placed further than VX_MBO_PROBE_LIMIT from its home rebuilds the index
+ * with a new random multiplier (rehash), so no probe, insert or erase walks far. The entry's home position is key & index_mask, so the shifts never read a
  * slot, and a probe compares the stored key before it touches a slot. Robin Hood order: along
  * a run of entries, homes never go backwards (an entry's distance from home is at most its
  * predecessor's + 1). An insert goes where the probe meets the first entry nearer its home
@@ -42,6 +43,9 @@
  * A reader retries VX_MBO_READ_ATTEMPTS times, then reports VX_TIMEOUT. Every slot index a
  * reader follows is bounds-checked before use, and every walk is bounded by the capacity.
  */
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE /* getrandom */
+#endif
 #include "velox/mbo.h"
 
 #include <stdalign.h>
@@ -49,6 +53,8 @@
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
+#include <time.h>
 
 #include "velox/backoff.h"
 #include "velox/ladder.h"
@@ -101,6 +107,11 @@ struct table {
     uint32_t free_head;
     uint32_t index_bits; /* index has 1 << index_bits entries, >= 2 * capacity */
     uint64_t index_mask;
+    _Atomic uint64_t hash_mul; /* odd, random: drawn at create, reserve and rehash (hash_id);
+                                  release in rehash, acquire in hash_id (see rehash) */
+    uint32_t hash_rot;   /* index_bits - 4 (0 for an index of <= 16 entries) */
+    uint64_t rng;        /* splitmix64 state the multipliers are drawn from */
+    uint64_t inserts_since_rehash; /* a rehash waits for (index size) / 8 of them */
     uint64_t next_seq;
     vx_mbo_book *books; /* the books whose orders this table holds: [0, nbooks) */
     uint32_t nbooks;
@@ -117,6 +128,7 @@ struct table {
     _Atomic uint64_t recenters;
     _Atomic uint64_t traded_qty;
     _Atomic uint64_t dropped_seeded_qty;
+    _Atomic uint64_t rehashes;
 
     /* Written by readers (fetch_add), on their retry path only. */
     alignas(LINE) _Atomic uint64_t read_retries;
@@ -140,6 +152,7 @@ struct vx_mbo_book {
     bool follow_marked;
     bool beyond[2];        /* beyond_id[side] names the most extreme order resting beyond the
                               window on the market's side (a bid above it, an ask below) */
+    uint32_t beyond_count[2]; /* outside orders beyond the window on that side (is_beyond) */
     uint64_t beyond_id[2];
     int64_t beyond_px[2];
     alignas(LINE) _Atomic uint32_t best[2]; /* best rank per side; writer release, readers acquire */
@@ -186,19 +199,26 @@ static inline bool read_end(const struct table *t, uint64_t e1) {
     return (e1 & 1) == 0 && atomic_load_explicit(&t->erase_seq, memory_order_relaxed) == e1;
 }
 
-/* The 32-bit key an entry stores: runs of 16 consecutive ids keep consecutive keys (the low 4
- * bits are the id's), and each run is placed by a Fibonacci multiply of id >> 4. Feed ids are
- * mostly sequential (ITCH order references, LOBSTER ids): 16 ADDs in a row touch the same
- * 128 bytes of the index (Fibonacci hashing of the whole id spread them over the index: 64 %
- * of per-call apply time was that one cache miss), while runs land far apart. A near-identity
- * key (the first design) kept the whole dense window of recent ids contiguous: once one
- * entry was displaced every later sequential insert was too, and a cluster grew with the
- * live orders (2.3 M msg/s at 1.3 M live orders vs 18 M/s at 58 k, ITCH -> books). Crafted
- * ids can collide; probes stay bounded by the index size. */
+/* The 32-bit key an entry stores, and its home (key & index_mask): the low 4 bits are the id's,
+ * so a run of 16 consecutive ids sits in one aligned block of 16 entries (feed ids are mostly
+ * sequential: 16 ADDs in a row touch the same 128 bytes of the index; hashing the whole id
+ * spread them over the index, and one cache miss on the entry was 64 % of per-call apply);
+ * the block is the TOP index_bits - 4 bits of (id >> 4) * hash_mul, i.e. multiplicative
+ * (Fibonacci) hashing with a random odd multiplier per table: for any two runs the chance of
+ * one block is about 2 / blocks whatever the ids, so a file cannot pick ids that pile up in
+ * one place (with the multiplier fixed and public it could: the multiply is invertible; the
+ * old key took middle bits, and ids with those bits zero all homed in block 0). The rotate
+ * puts those top bits at the key's bottom; the key's other bits are a tag a probe compares
+ * before it reads a slot. The layout depends on the multiplier, results never do (nothing
+ * walks the index in its order but the rebuilds). */
 static inline uint64_t hash_id(const struct table *t, uint64_t id) {
-    (void)t;
-    uint64_t run = (id >> 4) * UINT64_C(0x9E3779B97F4A7C15);
-    uint32_t key = (uint32_t)((run >> 32) << 4) | (uint32_t)(id & 15u);
+    /* acquire: pairs with the release store in rehash (a reader that sees the new multiplier
+     * sees erase_seq odd, so its probe is retried, not trusted) */
+    uint64_t mul = atomic_load_explicit(&t->hash_mul, memory_order_acquire);
+    uint32_t top = (uint32_t)(((id >> 4) * mul) >> 32);
+    uint32_t r = t->hash_rot; /* < 32 */
+    uint32_t rot = r ? (top << r) | (top >> (32 - r)) : top;
+    uint32_t key = rot << 4 | (uint32_t)(id & 15u);
     return (uint64_t)key << 32;
 }
 static inline uint64_t home_of(const struct table *t, uint64_t entry_or_hash) {
@@ -315,6 +335,12 @@ static uint32_t scan_down(const vx_mbo_book *b, int side, uint32_t start) {
 /* Levels from either edge in which a best bid or ask marks its book for following. */
 static inline uint32_t follow_margin(uint32_t levels) { return levels / 8; }
 
+/* An out-of-window order of `side` at `price` is better than any level could be: a bid above
+ * the window, an ask below it (the market has left the window). */
+static inline bool is_beyond(const vx_mbo_book *b, int side, int64_t price) {
+    return side == VX_BUY ? price > b->g.base : price < b->g.base;
+}
+
 /* Writer: b goes on its table's stack of books to follow (once). */
 static inline void follow_mark(vx_mbo_book *b) {
     if (b->follow_marked) return;
@@ -338,6 +364,8 @@ static inline void set_level(vx_mbo_book *b, int side, uint32_t index, uint64_t 
         if (best) { /* a best within the margin of either edge: follow the market */
             uint32_t at = vx_ladder_index_of_rank(b->g.levels, side, best), m = follow_margin(b->g.levels);
             if (at < m || at >= b->g.levels - m) follow_mark(b);
+        } else if (b->out_count) {
+            follow_mark(b); /* the side's market may rest outside the window now */
         }
     }
 }
@@ -381,6 +409,7 @@ static void order_unlink(vx_mbo_book *b, uint32_t s) {
     uint32_t loc = LD(&o->loc), prev = LD(&o->prev), next = LD(&o->next);
     uint32_t level = loc_level(loc);
     if (level == LOC_OUTSIDE) {
+        if (is_beyond(b, loc_side(loc), LD(&o->price))) b->beyond_count[loc_side(loc)]--;
         if (prev == NIL) b->out_head = next;
         else ST(&t->slots[prev].next, next);
         if (next == NIL) b->out_tail = prev;
@@ -447,12 +476,38 @@ static uint32_t index_bits_for(uint32_t capacity) {
     return bits;
 }
 
+/* A seed no file can know: getrandom, else the clock and an address. */
+static uint64_t entropy(const void *salt) {
+    uint64_t s = 0;
+    if (getrandom(&s, sizeof s, GRND_NONBLOCK) != (ssize_t)sizeof s) {
+        struct timespec ts;
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        s = (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+    }
+    return s ^ (uint64_t)(uintptr_t)salt;
+}
+
+/* The next odd multiplier of hash_id (splitmix64 of the table's state). */
+static uint64_t next_multiplier(struct table *t) {
+    uint64_t z = (t->rng += UINT64_C(0x9E3779B97F4A7C15));
+    z = (z ^ (z >> 30)) * UINT64_C(0xBF58476D1CE4E5B9);
+    z = (z ^ (z >> 27)) * UINT64_C(0x94D049BB133111EB);
+    return (z ^ (z >> 31)) | 1;
+}
+
+static void set_index_bits(struct table *t, uint32_t bits) {
+    t->index_bits = bits;
+    t->index_mask = ((uint64_t)1 << bits) - 1;
+    t->hash_rot = bits > 4 ? bits - 4 : 0;
+}
+
 static struct table *table_new(uint32_t capacity) {
     struct table *t = alloc_lines(sizeof *t);
     if (t == NULL) return NULL;
     memset(t, 0, sizeof *t);
-    t->index_bits = index_bits_for(capacity);
-    t->index_mask = ((uint64_t)1 << t->index_bits) - 1;
+    set_index_bits(t, index_bits_for(capacity));
+    t->rng = entropy(t);
+    atomic_init(&t->hash_mul, next_multiplier(t));
     t->slots = alloc_lines((size_t)capacity * sizeof(struct slot));
     t->index = alloc_lines((size_t)(t->index_mask + 1) * sizeof(uint64_t));
     if (t->slots == NULL || t->index == NULL) {
@@ -587,6 +642,47 @@ const vx_mbo_book *vx_mbo_set_reader(const vx_mbo_set *set, uint32_t instrument)
     return instrument < set->instruments ? &set->books[instrument] : NULL;
 }
 
+/* Every live order's entry into an empty index (writer), in slot order. */
+static void reinsert_all(struct table *t) {
+    for (uint32_t s = 0; s < t->high_water; s++) { /* bounded */
+        if (LD(&t->slots[s].loc) == LOC_FREE) continue;
+        uint64_t pos;
+        uint64_t id = LD(&t->slots[s].order_id);
+        (void)find(t, id, &pos);
+        index_insert(t, pos, id, s);
+    }
+    t->inserts_since_rehash = 0;
+}
+
+/* Rebuilds the index in place with multiplier mul (writer; readers may run: the rebuild is
+ * bracketed like an erase, so a probe that overlaps it retries instead of answering "not
+ * found", and a positive answer is validated by the slot's generation as always).
+ * O(index size + slots used); no allocation. */
+static void rehash(struct table *t, uint64_t mul) {
+    uint64_t seq = shift_begin(t);
+    /* release: orders the odd erase_seq before it; pairs with the acquire in hash_id */
+    atomic_store_explicit(&t->hash_mul, mul | 1, memory_order_release);
+    for (uint64_t p = 0; p <= t->index_mask; p++) ST(&t->index[p], 0); /* bounded */
+    reinsert_all(t);
+    shift_end(t, seq);
+    bump(&t->rehashes, 1);
+}
+
+vx_status vx_mbo_index_reseed(vx_mbo_book *b, uint64_t multiplier) {
+    rehash(b->t, multiplier);
+    return VX_OK;
+}
+
+uint64_t vx_mbo_index_max_distance(const vx_mbo_book *b) {
+    const struct table *t = b->t;
+    uint64_t most = 0;
+    for (uint64_t p = 0; p <= t->index_mask; p++) { /* bounded */
+        uint64_t e = LD(&t->index[p]);
+        if (e != 0 && distance(t, e, p) > most) most = distance(t, e, p);
+    }
+    return most;
+}
+
 vx_status vx_mbo_reserve(vx_mbo_book *b, uint32_t max_orders) {
     struct table *t = b->t;
     if (max_orders > VX_MBO_MAX_ORDERS) return VX_EINVAL;
@@ -608,15 +704,10 @@ vx_status vx_mbo_reserve(vx_mbo_book *b, uint32_t max_orders) {
     t->slots = slots;
     t->index = index;
     t->capacity = max_orders;
-    t->index_bits = bits;
-    t->index_mask = mask;
-    for (uint32_t s = 0; s < t->high_water; s++) { /* re-insert every live order; bounded */
-        if (LD(&slots[s].loc) == LOC_FREE) continue;
-        uint64_t pos;
-        uint64_t id = LD(&slots[s].order_id);
-        (void)find(t, id, &pos);
-        index_insert(t, pos, id, s);
-    }
+    set_index_bits(t, bits);
+    /* relaxed: reserve is exclusive (no reader) */
+    atomic_store_explicit(&t->hash_mul, next_multiplier(t), memory_order_relaxed);
+    reinsert_all(t);
     return VX_OK;
 }
 
@@ -672,7 +763,8 @@ static verdict add_order(vx_mbo_book *b, uint64_t id, uint64_t pos, int side, in
         ST(&o->loc, loc_make(side, LOC_OUTSIDE));
         outside_append(b, s);
         /* a bid above the window or an ask below it: the market has left the window */
-        if (side == VX_BUY ? price > b->g.base : price < b->g.base) {
+        if (is_beyond(b, side, price)) {
+            b->beyond_count[side]++;
             if (!b->beyond[side] || (side == VX_BUY ? price > b->beyond_px[side] : price < b->beyond_px[side])) {
                 b->beyond[side] = true;
                 b->beyond_id[side] = id;
@@ -685,6 +777,13 @@ static verdict add_order(vx_mbo_book *b, uint64_t id, uint64_t pos, int side, in
     ST(&o->seq_inst, t->next_seq++ << INST_BITS | b->book_index);
     index_insert(t, pos, id, s);
     ST(&t->live, LD(&t->live) + 1);
+    /* Bounded probes: an entry placed further than VX_MBO_PROBE_LIMIT from its home means the
+     * multiplier is unlucky for these ids: draw another and rebuild, at most once per
+     * (index size) / 8 inserts, so the rebuilds cost O(1) per insert. */
+    if (__builtin_expect(distance(t, hash_id(t, id), pos) > VX_MBO_PROBE_LIMIT, 0) &&
+        t->inserts_since_rehash >= (t->index_mask + 1) / 8)
+        rehash(t, next_multiplier(t));
+    t->inserts_since_rehash++;
     return OK;
 }
 
@@ -748,6 +847,7 @@ static void clear_book(vx_mbo_book *b) {
     b->out_head = b->out_tail = NIL;
     b->out_count = 0;
     b->beyond[0] = b->beyond[1] = false;
+    b->beyond_count[0] = b->beyond_count[1] = 0;
 }
 
 /* One event. `b` is the book events about new or unknown orders go to. */
@@ -1002,6 +1102,7 @@ static vx_status recenter(vx_mbo_book *b, int64_t new_base, uint64_t *walked) {
     b->out_head = b->out_tail = NIL;
     uint32_t out_before = b->out_count;
     b->out_count = 0;
+    b->beyond_count[0] = b->beyond_count[1] = 0;
     /* 5. In arrival order: an order now in the window joins its level's tail (those levels were
      * outside before, so they hold no earlier order); the rest rebuild the outside list. */
     for (uint32_t s = all, c = 0; s != NIL && c <= t->capacity; c++, ++*walked) { /* bounded */
@@ -1025,6 +1126,7 @@ static vx_status recenter(vx_mbo_book *b, int64_t new_base, uint64_t *walked) {
             else ST(&t->slots[b->out_tail].next, s);
             b->out_tail = s;
             b->out_count++;
+            if (is_beyond(b, side, LD(&t->slots[s].price))) b->beyond_count[side]++;
         }
         s = next;
     }
@@ -1035,7 +1137,7 @@ static vx_status recenter(vx_mbo_book *b, int64_t new_base, uint64_t *walked) {
     }
     bump(&t->dropped_seeded_qty, dropped);
     bump(&t->recenters, 1);
-    b->beyond[0] = b->beyond[1] = false; /* the window moved: re-learnt from later ADDs */
+    b->beyond[0] = b->beyond[1] = false; /* the window moved: found again when needed */
     return VX_OK;
 }
 
@@ -1044,50 +1146,93 @@ static vx_status recenter(vx_mbo_book *b, int64_t new_base, uint64_t *walked) {
 
 __extension__ typedef __int128 wide; /* GCC and Clang on every 64-bit target velox builds for */
 
-/* The price of the market's side `side` as the writer sees it: the beyond order when it still
- * rests beyond the window (it is better than anything on the ladder), else the ladder's best.
- * *edge: that best lies within the margin of an edge, or beyond. false when the side is empty. */
-static bool market_side(vx_mbo_book *b, int side, int64_t *price, bool *edge) {
+/* The best out-of-window order of `side` (highest bid, lowest ask), among those beyond the
+ * window only if beyond_only; false when there is none. *scanned += orders visited. */
+static bool outside_best(vx_mbo_book *b, int side, bool beyond_only, uint64_t *id, int64_t *price,
+                         uint64_t *scanned) {
     struct table *t = b->t;
-    if (b->beyond[side]) {
-        uint64_t pos;
-        uint32_t s = find(t, b->beyond_id[side], &pos);
-        if (s != NIL && book_of_slot(t, s) == b && loc_level(LD(&t->slots[s].loc)) == LOC_OUTSIDE &&
-            LD(&t->slots[s].price) == b->beyond_px[side]) {
+    bool found = false;
+    uint32_t c = 0;
+    for (uint32_t s = b->out_head; s != NIL && c < t->capacity; c++) { /* bounded */
+        int64_t px = LD(&t->slots[s].price);
+        int sd = loc_side(LD(&t->slots[s].loc));
+        if (sd == side && (!beyond_only || is_beyond(b, side, px)) &&
+            (!found || (side == VX_BUY ? px > *price : px < *price))) {
+            found = true;
+            *price = px;
+            *id = LD(&t->slots[s].order_id);
+        }
+        s = LD(&t->slots[s].next);
+    }
+    *scanned += c;
+    return found;
+}
+
+/* The price of the market's side `side` as the writer sees it: the most extreme order beyond
+ * the window when there is one (it is better than anything on the ladder: the tracked one, or,
+ * once that one left, the best of the others, found by a walk of the outside list), else the
+ * ladder's best, else (no level of that side) the side's best order outside the window.
+ * *edge: that best lies within the margin of an edge, or outside. false when the side is
+ * empty. *scanned += outside orders visited. */
+static bool market_side(vx_mbo_book *b, int side, int64_t *price, bool *edge, uint64_t *scanned) {
+    struct table *t = b->t;
+    if (b->beyond_count[side]) {
+        if (b->beyond[side]) {
+            uint64_t pos;
+            uint32_t s = find(t, b->beyond_id[side], &pos);
+            if (s != NIL && book_of_slot(t, s) == b && loc_level(LD(&t->slots[s].loc)) == LOC_OUTSIDE &&
+                LD(&t->slots[s].price) == b->beyond_px[side]) {
+                *price = b->beyond_px[side];
+                *edge = true;
+                return true;
+            }
+        }
+        /* it left (or the window moved): the most extreme of the others */
+        b->beyond[side] = outside_best(b, side, true, &b->beyond_id[side], &b->beyond_px[side], scanned);
+        if (b->beyond[side]) {
             *price = b->beyond_px[side];
             *edge = true;
             return true;
         }
-        b->beyond[side] = false; /* it left: the ladder says the rest */
     }
+    b->beyond[side] = false;
     uint32_t rank = LD(&b->best[side]);
-    if (rank == 0) return false;
+    if (rank == 0) {
+        uint64_t id;
+        if (b->out_count == 0 || !outside_best(b, side, false, &id, price, scanned)) return false;
+        *edge = true;
+        return true;
+    }
     uint32_t at = vx_ladder_index_of_rank(b->g.levels, side, rank), m = follow_margin(b->g.levels);
     *price = vx_ladder_price(&b->g, at);
     *edge = at < m || at >= b->g.levels - m;
     return true;
 }
 
-/* One marked book: recenters it on its market when that market is at an edge or beyond.
- * Returns the work done (0 when it stayed). */
-static uint64_t follow_book(vx_mbo_book *b) {
+/* One marked book: recenters it on its market when that market is at an edge or outside.
+ * Returns true when it moved; *work = the work done: outside orders scanned, plus 2 x levels
+ * and the order slots visited by a recenter, or 1 when it stayed. */
+static bool follow_book(vx_mbo_book *b, uint64_t *work) {
     int64_t bid = 0, ask = 0;
     bool bid_edge = false, ask_edge = false;
-    bool has_bid = is_placed(b) && market_side(b, VX_BUY, &bid, &bid_edge);
-    bool has_ask = is_placed(b) && market_side(b, VX_SELL, &ask, &ask_edge);
-    if (!bid_edge && !ask_edge) return 0;
+    uint64_t scanned = 0;
+    bool has_bid = is_placed(b) && market_side(b, VX_BUY, &bid, &bid_edge, &scanned);
+    bool has_ask = is_placed(b) && market_side(b, VX_SELL, &ask, &ask_edge, &scanned);
+    *work = scanned + 1; /* 1 for a book left alone */
+    if (!bid_edge && !ask_edge) return false;
     wide centre = has_bid && has_ask ? ((wide)bid + ask) / 2 : has_bid ? bid : ask;
     /* the level the centre falls in (floor), moved to the window's middle level */
     wide off = centre - b->g.base;
     wide k = off / b->g.tick - (off % b->g.tick < 0) - b->g.levels / 2;
     wide m = follow_margin(b->g.levels);
-    if (k == 0 || (k > -m && k < m)) return 0; /* about centred already (or a spread wider
-                                                   than the window: no better place) */
+    if (k == 0 || (k > -m && k < m)) return false; /* about centred already (or a spread wider
+                                                       than the window: no better place) */
     wide nb = (wide)b->g.base + k * b->g.tick;
-    if (nb < INT64_MIN || nb > INT64_MAX) return 0;
+    if (nb < INT64_MIN || nb > INT64_MAX) return false;
     uint64_t walked;
-    if (recenter(b, (int64_t)nb, &walked) != VX_OK) return 0; /* the top would overflow int64 */
-    return 2 * (uint64_t)b->g.levels + walked;
+    if (recenter(b, (int64_t)nb, &walked) != VX_OK) return false; /* the top would overflow int64 */
+    *work = scanned + 2 * (uint64_t)b->g.levels + walked;
+    return true;
 }
 
 static uint32_t follow(struct table *t, uint64_t budget, uint64_t *work) {
@@ -1097,9 +1242,9 @@ static uint32_t follow(struct table *t, uint64_t budget, uint64_t *work) {
         vx_mbo_book *b = &t->books[t->follow_head];
         t->follow_head = b->follow_next;
         b->follow_marked = false;
-        uint64_t w = follow_book(b);
-        done += w ? w : 1;
-        moved += w != 0;
+        uint64_t w;
+        moved += follow_book(b, &w);
+        done += w;
     }
     if (work) *work = done;
     return moved;
@@ -1285,6 +1430,7 @@ void vx_mbo_counters_read(const vx_mbo_book *b, vx_mbo_counters *out) {
     out->traded_qty = LD(&t->traded_qty);
     out->dropped_seeded_qty = LD(&t->dropped_seeded_qty);
     out->read_retries = LD(&t->read_retries);
+    out->index_rehashes = LD(&t->rehashes);
 }
 
 /* ---------------------------------------------------------------------------------------- */

@@ -7,8 +7,9 @@
  *
  * Layout
  *   - An order table allocated at create for `max_orders` orders (id → slot by an open-
- *     addressing hash, FIFO links as slot indices); vx_mbo_reserve grows it (explicit, never
- *     on the hot path). A full table rejects ADD with VX_REJECT_FULL (counted), never allocates.
+ *     addressing hash with a random per-table multiplier and bounded probes, FIFO links as
+ *     slot indices); vx_mbo_reserve grows it (explicit, never on the hot path). A full table
+ *     rejects ADD with VX_REJECT_FULL (counted), never allocates.
  *   - Per side a ladder of `levels` price levels (power of two), level i = base + i * tick;
  *     each level keeps its aggregate quantity, order count and FIFO head/tail.
  *   - Orders priced outside the window are kept in the order table (counted in
@@ -74,6 +75,9 @@ enum {
     VX_MBO_MAX_ORDERS = 1 << 30,
     VX_MBO_MAX_INSTRUMENTS = 1 << 16, /* a set's books (ITCH stock locate is 16-bit) */
     VX_MBO_READ_ATTEMPTS = 64,        /* order/queue_position tries, then VX_TIMEOUT */
+    VX_MBO_PROBE_LIMIT = 512,         /* an ADD whose index entry lands further than this from
+                                         its home redraws the hash multiplier and rebuilds the
+                                         index (at most once per index size / 8 inserts) */
     VX_MBO_SLOT_BYTES = 48            /* memory per order of capacity: one 48-B slot + 16-32 B of
                                          hash index (8-B entries, a power of two >= 2 x capacity) */
 };
@@ -106,6 +110,7 @@ typedef struct vx_mbo_counters {
     uint64_t traded_qty;             /* EXECUTE lots (known and unknown orders) */
     uint64_t dropped_seeded_qty;     /* seeded lots that left the window in a recenter */
     uint64_t read_retries;           /* order/queue_position retries (a writer was busy) */
+    uint64_t index_rehashes;         /* index rebuilds with a new multiplier (PROBE_LIMIT) */
 } vx_mbo_counters;
 
 typedef struct vx_mbo_order_info {
@@ -182,11 +187,15 @@ vx_status vx_mbo_recenter(vx_mbo_book *book, int64_t new_base);
  * leaves it (a bid comes to rest above the window, an ask below it). vx_mbo_follow visits the
  * marked books of the book's table (vx_mbo_set_follow: of the set), unmarks each, and
  * recenters a book whose market is still at an edge or beyond so that the market's middle
- * (the mid of its best bid and ask, an order beyond the window counting as that side's best;
+ * (the mid of its best bid and ask, the most extreme order beyond the window counting as that
+ * side's best, and for a side with no order on the ladder its best order outside the window;
  * one side when the other is empty) falls in level levels/2 -- unless that moves the window
- * by less than levels/8 levels (a spread wider than the window stays where it is). It stops
- * once the work done (2 x levels + order slots visited per recenter, 1 per book left alone)
- * reaches `budget`, the rest staying marked; *work (may be NULL) gets the work done; returns
+ * by less than levels/8 levels (a spread wider than the window stays where it is). The book
+ * counts its orders beyond the window per side and tracks the most extreme; once that one has
+ * left, the outside list is walked for the next (a side emptying its ladder while orders rest
+ * outside marks the book too). It stops once the work done (2 x levels + order slots visited
+ * per recenter, 1 per book left alone, + outside orders walked) reaches `budget`, the rest
+ * staying marked; *work (may be NULL) gets the work done; returns
  * the books recentered (counted in their counters' recenters). Same exclusivity as
  * vx_mbo_recenter: the writer's thread, no reader at all meanwhile (the pipeline gates its
  * live view for it: vx_pipeline_view_enter). Amortise it: a caller that calls it only while
@@ -199,6 +208,15 @@ bool vx_mbo_follow_pending(const vx_mbo_book *book);
 bool vx_mbo_set_follow_pending(const vx_mbo_set *set);
 
 void vx_mbo_counters_read(const vx_mbo_book *book, vx_mbo_counters *out);
+
+/* The order index hashes (id >> 4) with a random odd 64-bit multiplier drawn per table (at
+ * create, reserve and every rebuild; see mbo.c hash_id): the index layout differs from run to
+ * run, every answer and digest does not. vx_mbo_index_reseed rebuilds the index with the given
+ * multiplier (made odd) -- for tests that need a known layout (SINGLE WRITER; readers may run:
+ * a probe overlapping the rebuild retries). vx_mbo_index_max_distance: the furthest any entry
+ * sits from its home position (writer quiescent; O(index)). */
+vx_status vx_mbo_index_reseed(vx_mbo_book *book, uint64_t multiplier);
+uint64_t vx_mbo_index_max_distance(const vx_mbo_book *book);
 
 /* A digest of the visible state (levels, queues, orders), equal for equal books: for
  * determinism tests. */

@@ -42,6 +42,7 @@ cdef extern from "velox/mbo.h" nogil:
         uint64_t traded_qty
         uint64_t dropped_seeded_qty
         uint64_t read_retries
+        uint64_t index_rehashes
 
     ctypedef struct vx_mbo_order_info:
         uint64_t order_id
@@ -81,6 +82,8 @@ cdef extern from "velox/mbo.h" nogil:
     bint vx_mbo_follow_pending(const vx_mbo_book *book)
     void vx_mbo_counters_read(const vx_mbo_book *book, vx_mbo_counters *out)
     uint64_t vx_mbo_digest(const vx_mbo_book *book)
+    vx_status vx_mbo_index_reseed(vx_mbo_book *book, uint64_t multiplier)
+    uint64_t vx_mbo_index_max_distance(const vx_mbo_book *book)
     vx_status vx_mbo_verify_invariants(const vx_mbo_book *book, const char **why)
 
     vx_status vx_mbo_set_create(uint32_t instruments, uint32_t levels, int64_t tick,
