@@ -45,9 +45,9 @@ def test_orders_go_to_the_book_their_directory_entry_named_then(tmp_path):
                      + itch_directory(1, 0, "MSFT") + adds([(2, 1, "300.00")], [None, "MSFT"]))
     p, r = replay(path, "AAPL,MSFT")
     assert r["conservation_ok"], r["conservation_failures"]
-    assert p.book.order(1, instrument=0)["price"] == velox.to_fixed("150.00")
+    assert p.book.order(1, instrument=0).price == velox.to_fixed("150.00")
     assert p.book.order(1, instrument=1) is None
-    assert p.book.order(2, instrument=1)["price"] == velox.to_fixed("300.00")
+    assert p.book.order(2, instrument=1).price == velox.to_fixed("300.00")
     assert p.book.order(2, instrument=0) is None
     assert r["counters"]["rejected"] == 0 and r["counters"]["generated"] == 2
     itch = r["itch"]
