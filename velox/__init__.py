@@ -78,8 +78,8 @@ __all__ += ["Histogram", "Pipeline"]
 
 
 def __getattr__(name):
-    # velox.Pipeline is imported lazily: importing velox.pipeline here would make
-    # `python -m velox.pipeline` warn (runpy finds the module already imported).
+    # velox.Pipeline is imported lazily: `import velox` does not load the velox.pipeline
+    # package (its driver, CLI, TOML and report modules) until Pipeline is asked for.
     if name == "Pipeline":
         from velox.pipeline import Pipeline
 

@@ -1,7 +1,7 @@
 # cython: language_level=3, embedsignature=True, freethreading_compatible=True
 # distutils: sources = csrc/velox/pipeline.c csrc/velox/pipeline_source.c csrc/velox/pipeline_book.c csrc/velox/pipeline_bundler.c csrc/velox/pipeline_sink.c csrc/velox/stage_builtin.c csrc/velox/orderbook.c csrc/velox/mbo.c csrc/velox/ring.c csrc/velox/histogram.c csrc/velox/tsc.c csrc/velox/types.c
 """NativePipeline: the C pipeline (csrc/velox/pipeline.h) as a thin Cython class. Use
-velox.Pipeline (velox/pipeline.py) for the friendly interface; this class takes the C
+velox.Pipeline (velox/pipeline/) for the friendly interface; this class takes the C
 configuration fields as keyword arguments, checks their ranges, and calls one C function per
 method. Python never runs on the pipeline's threads.
 

@@ -1,0 +1,224 @@
+"""Command-line options and TOML configuration files: argparse with one-line
+errors (exit 2), option types that check values before the run, --config
+merging."""
+
+from __future__ import annotations
+
+import argparse
+import math
+import sys
+from typing import Any, Callable, Sequence
+
+from velox.pipeline._specs import (
+    FILE_INPUTS, _check_events_file, _check_first_records, parse_cores, parse_input,
+    parse_output, parse_topology, stage_mapping)
+
+
+DEFAULTS: dict[str, Any] = {
+    "rate": "100000", "duration": None, "cores": None, "seed": 1, "levels": 1024,
+    "tick_size": 0.01, "base_price": 100.0, "bundle_timeout_us": 100.0, "on_full": None,
+    "wait": None, "output": None, "json": None, "quiet": False, "count": 0,
+    "cancel_share": 0.2, "timestamps": "tsc", "keep_shm": False, "input": "synthetic",
+    "speed": None, "stage": None, "topology": None, "records": None, "instruments": 1,
+    "max_orders": 1 << 20, "follow_market": True, "snapshot": None, "seed_from_book": None,
+}
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> Any:  # one line, exit 2 (never returns)
+        self.exit(2, f"{self.prog}: error: {message}\n")
+
+
+def _float_option(accept: Callable[[float], bool], requirement: str) -> Callable[[str], float]:
+    """An argparse type: a float for which accept(value) holds, else "must be <requirement>"."""
+    def parse(text: str) -> float:
+        try:
+            v = float(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+        if not accept(v):  # NaN fails every comparison, so it is refused too
+            raise argparse.ArgumentTypeError(f"must be {requirement}, got {text!r}")
+        return v
+    return parse
+
+
+_positive_float = _float_option(lambda v: 0 < v < math.inf, "> 0")
+_nonneg_float = _float_option(lambda v: 0 <= v < math.inf, ">= 0")
+_share = _float_option(lambda v: 0 <= v < 1, "in [0, 1)")
+_speed = _float_option(lambda v: 1e-3 <= v <= 1e6, "in [0.001, 1e6]")
+
+
+def _rate(text: str) -> float | str:
+    if str(text).lower() == "max":
+        return "max"
+    try:
+        v = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected transactions/s or 'max', got {text!r}") from None
+    if not 1 <= v <= 1e9:
+        raise argparse.ArgumentTypeError(f"must be in [1, 1e9] or 'max', got {text!r}")
+    return v
+
+
+def _int_range(lo: int, hi: int, pow2: bool = False) -> Callable[[str], int]:
+    def parse(text: str) -> int:
+        try:
+            v = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}") from None
+        if not lo <= v <= hi or (pow2 and v & (v - 1)):
+            what = "a power of two " if pow2 else ""
+            raise argparse.ArgumentTypeError(f"must be {what}in [{lo}, {hi}], got {text!r}")
+        return v
+    return parse
+
+
+def _cores(text: str) -> list[int]:
+    try:
+        cpus = parse_cores(text)
+        stage_mapping(cpus)
+    except ValueError as e:
+        raise argparse.ArgumentTypeError(str(e)) from None
+    return cpus
+
+
+def _checked(check: Callable[[str], object]) -> Callable[[str], str]:
+    """An argparse type that keeps the text once check(text) accepts it (no ValueError)."""
+    def parse(text: str) -> str:
+        try:
+            check(text)
+        except ValueError as e:
+            raise argparse.ArgumentTypeError(str(e)) from None
+        return text
+    return parse
+
+
+_topology = _checked(parse_topology)
+_output = _checked(parse_output)
+
+
+def _input(text: str) -> str:
+    try:
+        kind, path = parse_input(text)
+        if kind == "feed":
+            raise ValueError("'feed' is for Pipeline.feed() from Python, not the command line")
+        if kind in FILE_INPUTS:
+            _check_events_file(path, kind)
+            _check_first_records(kind, path)
+    except ValueError as e:
+        raise argparse.ArgumentTypeError(str(e)) from None
+    return text
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = _Parser(
+        prog="velox-pipeline",
+        description="Run velox's native transaction pipeline (ingress -> order book -> bundler "
+                    "-> output on pinned threads) and report rates, drops, latency and the "
+                    "conservation check. Every option can also be set in --config FILE.toml "
+                    "(keys as the long option names, '-' or '_'); the command line wins.",
+        # each help text states its default itself ("[default: X]"); the
+        # ArgumentDefaultsHelpFormatter would add a second "(default: None)"
+    )
+    a = p.add_argument
+    a("--config", metavar="FILE.toml", type=str, help="read options from a TOML file (top-level keys, or a [pipeline] table)")
+    a("--rate", type=_rate, help="target ingress rate in transactions/s (Poisson arrivals), or 'max' for unpaced [default: 100000]")
+    a("--input", metavar="synthetic|events:PATH|mbo:PATH|lobster:PATH|itch:PATH?symbols=A,B|shm:NAME", type=_input, help="the source: the synthetic Poisson generator; a raw TXN_DTYPE file (numpy's arr.tofile(PATH)); a raw MBO_DTYPE file, a LOBSTER message file or a NASDAQ ITCH 5.0 file (plain or gzip; one book per named symbol) (market-by-order events into market-by-order books); or a velox.SharedRing of TXN_DTYPE named NAME that another process creates and pushes into (waited for up to 10 s). A file ends the run by itself, a shared ring when its producer closes it or exits [default: synthetic]")
+    a("--topology", metavar="STAGES@CPU,...", type=_topology, help="an explicit thread layout instead of --cores: threads separated by ',', the stages each runs joined by '+', '@CPU' pins it ('@*' or none: unpinned); stages ingress, book, bundler, output, each on one of 1-4 threads, e.g. 'ingress+book@1,bundler+output@1' [default: from --cores]")
+    a("--stage", metavar="builtin:KIND|MODULE:ATTR", action="append", help="a user stage on the book's thread: velox's builtin:noop|imbalance|echo, or ATTR of an importable MODULE (a compiled strategy such as examples/strategy's velox_strategy:Imbalance; a class is instantiated with no arguments); repeat for several stages (up to 8), run in that order over the same events [default: none]")
+    a("--speed", type=_speed, help="pace a file or shared-ring input by its records' tsc field read as ns timestamps: 1 = as recorded, 10 = ten times faster (in [0.001, 1e6]) [default: as fast as possible]")
+    a("--duration", type=_positive_float, help="run time in seconds (the run also ends when --count transactions are through, or a file input is replayed) [default: 10 for synthetic input, unlimited for a file]")
+    a("--count", type=_int_range(0, 2**63), help="stop ingress after this many transactions (0: no limit) [default: 0]")
+    a("--cores", type=_cores, help="CPUs to pin the stage threads to, e.g. '0', '0,1', '0-3'; 1 CPU runs all stages on one thread, 2 group them in pairs, 4+ give each its own [default: every CPU this process may use but the first, left to Python and the OS]")
+    a("--seed", type=_int_range(0, 2**64 - 1), help="seed of the order-flow generator [default: 1]")
+    a("--levels", type=_int_range(2, 1 << 20, pow2=True), help="order-book price levels per side (a power of two) [default: 1024]")
+    a("--records", choices=("txn", "mbo"), help="what a shm: input carries: transactions into the L2 book, or market-by-order events into market-by-order books (file inputs say it themselves) [default: txn, mbo for lobster:/itch:/mbo: files]")
+    a("--instruments", type=_int_range(1, 1 << 16), help="market-by-order books, instrument ids 0..N-1 (itch: one per named symbol) [default: 1]")
+    a("--max-orders", type=_int_range(1, 1 << 30), help="live orders the market-by-order books hold together [default: 1048576]")
+    a("--no-follow-market", dest="follow_market", action="store_false", default=None, help="keep each market-by-order book's window where its first ADD placed it (by default the book stage recenters a window on its market when the market nears an edge or leaves it; TOML: follow-market = false)")
+    a("--snapshot", metavar="lobster-book:PATH[#ROW]", help="start the market-by-order book from row ROW of a LOBSTER orderbook file (seeded lots with no order identity); a lobster: input then replays from message ROW+1 (row ROW is the book after message ROW). Without #ROW: the book before the lobster: input's first message, derived from row 0 and message 0 [default: empty books]")
+    a("--seed-from-book", metavar="PATH", help="the LOBSTER orderbook file of a level-limited lobster: message file: during the replay, seed each level that comes into view in the file's top levels while the book does not hold it (the file omits events beyond its levels), and count the levels seeded and the rows the book still differs from [default: none]")
+    a("--tick-size", type=_positive_float, help="price step between levels, in price units [default: 0.01]")
+    a("--base-price", type=_positive_float, help="price of the lowest level, in price units [default: 100.0]")
+    a("--cancel-share", type=_share, help="share of generated transactions that are cancels, in [0, 1) [default: 0.2]")
+    a("--bundle-timeout-us", type=_nonneg_float, help="close a bundle when its oldest transaction has waited this many microseconds (0: only when full, or at shutdown) [default: 100]")
+    a("--on-full", choices=("drop", "block"), help="full ring policy of a live source (synthetic, shm:): drop (count and continue; given explicitly, drops do not fail the run) or block (backpressure); a file input always blocks (it never drops) [default: drop for a live source, and any drop fails the run (exit 1)]")
+    a("--wait", choices=("spin", "yield", "backoff"), help="how idle threads wait: spin, yield, or backoff (spin, then yield, then short sleeps) [default: spin if a CPU is left for Python, else backoff]")
+    a("--output", metavar="FILE|shm:NAME[:CAPACITY]", type=_output, help="write every bundle as a raw 528-byte record to FILE (read with numpy.fromfile(FILE, velox.BUNDLE_DTYPE)), or push it into a new shared-memory ring NAME of CAPACITY bundles (a power of two, default 1024) that another process reads with velox.SharedRing.attach(NAME); the ring is closed at the end (the reader's pop then raises BrokenPipeError after the last bundle) and its name removed unless --keep-shm [default: none]")
+    a("--keep-shm", action="store_true", default=None, help="with --output shm:NAME, leave the segment's name in place at exit (remove it later with velox.SharedRing.attach(NAME).unlink() or rm /dev/shm/NAME)")
+    a("--timestamps", choices=("tsc", "logical"), help="what each transaction's tsc field holds: the TSC tick it was made at, or (logical) its sequence number, which makes seeded --rate max --on-full block --count N --bundle-timeout-us 0 runs write byte-identical --output files (record-timed latency histograms are then empty) [default: tsc]")
+    a("--json", metavar="FILE", type=str, help="write the final report as JSON to FILE ('-' for stdout) [default: none]")
+    a("--quiet", action="store_true", default=None, help="no per-second lines, only the summary")
+    return p
+
+
+#: TOML keys whose value is text the option parses itself (a path, a spec): anything but a
+#: TOML string is refused, never turned into text with str() (json = 7 would name fd 7).
+_TOML_STRING_KEYS = frozenset({"input", "output", "topology", "json"})
+
+
+def _load_config(path: str, parser: argparse.ArgumentParser) -> dict[str, Any]:
+    if sys.version_info >= (3, 11):
+        import tomllib
+    else:  # Python < 3.11
+        try:
+            import tomli as tomllib
+        except ModuleNotFoundError:
+            parser.error("--config: reading TOML needs Python 3.11+ or the 'tomli' package (pip install tomli)")
+    try:
+        with open(path, "rb") as f:
+            data = tomllib.load(f)
+    except OSError as e:
+        parser.error(f"--config: cannot read {path!r}: {e.strerror}")
+    except tomllib.TOMLDecodeError as e:
+        parser.error(f"--config: {path!r} is not valid TOML: {e}")
+    if isinstance(data.get("pipeline"), dict):
+        data = data["pipeline"]
+    known = {act.dest: act for act in parser._actions if act.dest not in ("help", "config")}
+    values: dict[str, Any] = {}
+    for key, value in data.items():
+        dest = key.replace("-", "_")
+        act = known.get(dest)
+        if act is None:
+            parser.error(f"--config: unknown option {key!r} in {path!r}")
+        option = act.option_strings[-1]
+        if dest == "stage":  # one spec, or a list of them (stages run in that order)
+            specs = [value] if isinstance(value, str) else value
+            if not isinstance(specs, list) or not specs or not all(isinstance(x, str) for x in specs):
+                parser.error(f"--config: stage must be a spec string or a list of them, got {value!r}")
+            values[dest] = list(specs)
+            continue
+        if dest in ("quiet", "keep_shm", "follow_market"):
+            if not isinstance(value, bool):
+                parser.error(f"--config: {key} must be true or false, got {value!r}")
+            values[dest] = value
+            continue
+        if dest in _TOML_STRING_KEYS and not isinstance(value, str):
+            parser.error(f"--config: {key} must be a string, got {value!r} "
+                         f"({type(value).__name__}) in {path!r}")
+        if act.choices is not None and value not in act.choices:
+            parser.error(f"argument {option}: invalid choice {value!r} (choose from {', '.join(act.choices)})")
+        convert = act.type
+        if callable(convert):
+            try:
+                value = convert(str(value))
+            except argparse.ArgumentTypeError as e:
+                parser.error(f"argument {option}: {e}")
+        values[dest] = value
+    return values
+
+
+def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    merged = dict(DEFAULTS)
+    if args.config:
+        merged.update(_load_config(args.config, parser))
+    for key, value in vars(args).items():
+        if key != "config" and value is not None:
+            merged[key] = value
+    if merged["rate"] == "100000":
+        merged["rate"] = 100000.0
+    if merged["duration"] is None:  # a file input runs until it is replayed
+        merged["duration"] = 10.0 if merged["input"] == "synthetic" else math.inf
+    return argparse.Namespace(**merged)
