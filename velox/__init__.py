@@ -96,6 +96,11 @@ from velox._shm import SharedRing  # noqa: E402
 
 __all__ += ["SharedRing"]
 
+# journal (append-only memory-mapped journal with replay)
+from velox._journal import Journal, JournalCorrupted, JournalReader  # noqa: E402
+
+__all__ += ["Journal", "JournalCorrupted", "JournalReader"]
+
 # mbo (market-by-order L3 book)
 from velox._mbo import MboBook, MboOrder  # noqa: E402
 
