@@ -533,12 +533,12 @@ cdef class JournalReader:
 
     def __iter__(self):
         """Iterates over the records committed now (in chunks), then stops."""
-        out = np.zeros(4096, dtype=self.dtype)
         while True:
+            out = np.zeros(4096, dtype=self.dtype)  # fresh: yielded records are views of it
             got = self.read_many(out)
             if got == 0:
                 return
-            yield from out[:got].copy()
+            yield from out[:got]
 
     @property
     def position(self):

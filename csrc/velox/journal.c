@@ -396,11 +396,16 @@ vx_status vx_journal_open(vx_journal_writer *w, const char *dir) {
             w->has_ts = 1;
         }
     }
-    for (uint64_t j = i; j < cap; j++) { /* bounded by capacity: cut the tail */
+    /* Cut the tail: every committed slot from i on, and the slot after each of them and slot
+     * i itself (where a torn, uncommitted record's bytes may lie). */
+    int zero_next = 1;
+    for (uint64_t j = i; j < cap; j++) { /* bounded by capacity */
         uint8_t *slot = slot_at(&w->seg, sh, j);
         int committed = load_commit(slot) != 0;
         w->cut += (uint64_t)committed;
-        if (committed || j == i) { /* slot i may hold the torn bytes of an uncommitted record */
+        int zero = committed || zero_next;
+        zero_next = committed;
+        if (zero) {
             /* release: pairs with the acquire in load_commit (a reader then sees "not yet") */
             atomic_store_explicit((_Atomic uint64_t *)(uintptr_t)slot, 0, memory_order_release);
             memset(slot + 8, 0, sh->slot_size - 8);
