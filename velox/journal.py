@@ -4,7 +4,7 @@
   committed records, and the total.
 - ``cat DIR [--start SEQ | --time TS] [--count N] [--json]``: the committed records, one line
   each: ``SEQ (field, field, ...)`` as NumPy prints a record, or JSON lines
-  ``{"seq": SEQ, "field": value, ...}``.
+  ``{"_seq": SEQ, "field": value, ...}`` (``_seq`` is the journal sequence).
 - ``tail DIR [--start SEQ | --time TS] [--count N] [--duration S] [--json]``: follows the
   journal from its end (or the given position) and prints records as they are appended, until
   ``--count`` records or ``--duration`` seconds (default: until interrupted).
@@ -46,7 +46,7 @@ def format_record(seq: int, record: Any, dtype: np.dtype[Any], as_json: bool) ->
     """One output line for record ``seq``: NumPy's text of the record, or a JSON object."""
     if not as_json:
         return f"{seq} {record}"
-    obj: dict[str, Any] = {"seq": seq}
+    obj: dict[str, Any] = {"_seq": seq}
     if dtype.names is None:
         obj["value"] = _plain(record)
     else:
