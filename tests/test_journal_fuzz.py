@@ -99,6 +99,7 @@ def mutate(path, rng):
             data[:1024] = reseal(data[:1024])
         f.seek(0)
         f.write(data)
+    segs = sorted(n for n in os.listdir(path) if n.endswith(".vxj"))
     if rng.integers(8) == 0:  # sometimes a segment is missing
         os.unlink(os.path.join(path, segs[int(rng.integers(len(segs)))]))
         kind = 6
