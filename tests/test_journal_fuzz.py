@@ -23,9 +23,9 @@ from scale import scaled
 
 DT = np.dtype([("ts", "<i8"), ("seq", "<u8"), ("check", "<u8")])
 SLOT = 8 + DT.itemsize
-CAP = 40
+CAP = 400  # segments of several pages: a wrong mapping size can reach past the mapping
 SEG = 1024 + CAP * SLOT
-N = 100  # records: segments 0, 40 (full) and 80 (half)
+N = 1000  # records: segments 0, 400 (full) and 800 (half)
 
 # header fields: (offset, struct format)
 FIELDS = {
@@ -64,7 +64,9 @@ def mutate(path, rng):
     """Damages the journal at path one way; returns the kind of damage."""
     segs = sorted(n for n in os.listdir(path) if n.endswith(".vxj"))
     target = os.path.join(path, segs[int(rng.integers(len(segs)))])
-    kind = int(rng.integers(6))
+    kind = int(rng.integers(7))
+    if kind == 6:  # a segment other than the first
+        target = os.path.join(path, segs[1 + int(rng.integers(len(segs) - 1))])
     if kind == 2:  # the first segment alone, so the writer's recovery scans all its slots
         target = os.path.join(path, segs[0])
         for name in segs[1:]:
@@ -90,6 +92,13 @@ def mutate(path, rng):
                 data[1024 + int(rng.integers(CAP * SLOT))] ^= int(rng.integers(1, 256))
         elif kind == 4:  # truncated file
             del data[int(rng.integers(len(data))):]
+            f.truncate(len(data))
+        elif kind == 6:  # a later segment's capacity and file_size shrunk together (sealed)
+            cap = int(rng.choice([1, CAP // 4, CAP - 1]))
+            data[32:40] = struct.pack("<Q", cap)
+            data[16:24] = struct.pack("<Q", 1024 + cap * SLOT)
+            data[:1024] = reseal(data[:1024])
+            del data[1024 + cap * SLOT:]
             f.truncate(len(data))
         else:  # dtype text crafted (sealed)
             text = rng.choice([b"[('ts', '<i8')]", b"'<f8'", b"not a dtype", b"[('ts', '<i8'), ('x', 'S16')]"])
