@@ -285,26 +285,34 @@ def test_reader_thread_gil_released(tmp_path):
 
 
 def test_second_thread_on_one_reader_is_refused(tmp_path):
+    """Two threads on one reader: whichever enters second gets RuntimeError (either may lose)."""
     d = tmp_path / "j"
     Journal.create(d, DT).close()
     r = Journal.reader(d)
     errors = []
+    stop = threading.Event()
 
     def blocked():
-        r.wait(1.0)
+        while not stop.is_set():  # bounded by the main thread's loop below
+            try:
+                r.wait(0.05)
+            except RuntimeError as exc:
+                errors.append(exc)
 
     t = threading.Thread(target=blocked)
     t.start()
-    deadline = 200
-    while deadline:  # the waiting thread holds the guard for its whole slice
-        deadline -= 1
-        try:
-            r.read(1)
-        except RuntimeError as exc:
-            errors.append(exc)
-            break
-        threading.Event().wait(0.002)
-    t.join()
+    try:
+        for _ in range(2000):  # the waiting thread holds the guard for its whole slice
+            try:
+                r.read(1)
+            except RuntimeError as exc:
+                errors.append(exc)
+            if errors:
+                break
+            threading.Event().wait(0.001)
+    finally:
+        stop.set()
+        t.join()
     assert errors and "another thread" in str(errors[0])
     r.close()
 
