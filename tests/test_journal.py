@@ -356,3 +356,19 @@ def test_cli_reports_skipped(tmp_path, capsys):
 def test_exported():
     assert velox.Journal is Journal and velox.JournalReader is JournalReader
     assert issubclass(JournalCorrupted, ValueError)
+
+
+def test_plain_dtype_iteration_and_json(tmp_path, capsys):
+    """A journal of a non-structured dtype: iteration yields the committed records, the CLI
+    prints JSON with the value under "value"."""
+    d = str(tmp_path / "f")
+    values = np.array([1.5, -2.25, 1e300], np.float64)
+    with Journal.create(d, np.float64, segment_bytes=1024 + 2 * 16) as j:
+        j.append_many(values)
+        assert j.ts_field is None
+    with Journal.reader(d) as r:
+        assert [float(v) for v in r] == values.tolist()
+        assert list(r) == []  # the position moved to the end
+    assert cli.main(["cat", d, "--json"]) == 0
+    assert [json.loads(line) for line in capsys.readouterr().out.splitlines()] == [
+        {"_seq": i, "value": v} for i, v in enumerate(values.tolist())]
