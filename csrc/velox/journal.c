@@ -28,21 +28,21 @@ static inline uint64_t mix(uint64_t h) {
     return h;
 }
 
-/* Each 8-byte word is salted with its position and multiplied on its own (the multiplies are
- * independent, so they pipeline: about a cycle per word), the products summed, the sum mixed.
- * Detects flipped bits, torn words and words moved within the record with high probability;
- * not cryptographic (a hostile writer can forge it, and is then only able to make a reader
- * return bytes that are a well-formed record of the journal's size). */
+/* Two multiply-xor-shift lanes over 16-byte steps, then a final mix. Detects flipped bits and
+ * torn words with high probability; not cryptographic (a writer of the files can forge it, and
+ * can then only make a reader return bytes that are a well-formed record of the right size). */
 uint64_t vx_journal_hash(const void *data, size_t n) {
     const uint8_t *p = data;
-    uint64_t a = 0x9E3779B97F4A7C15ull * (n + 1), b = 0;
-    size_t i = 0, k = 0;
-    for (; i + 16 <= n; i += 16, k += 2) { /* bounded by n */
+    uint64_t a = 0x9E3779B97F4A7C15ull ^ n, b = 0xC2B2AE3D27D4EB4Full;
+    size_t i = 0;
+    for (; i + 16 <= n; i += 16) { /* bounded by n */
         uint64_t x, y;
         memcpy(&x, p + i, 8);
         memcpy(&y, p + i + 8, 8);
-        a += (x ^ (0xC2B2AE3D27D4EB4Full * (k + 1))) * 0x9E3779B97F4A7C15ull;
-        b += (y ^ (0x165667B19E3779F9ull * (k + 2))) * 0xff51afd7ed558ccdull;
+        a = (a ^ x) * 0x9E3779B97F4A7C15ull;
+        b = (b ^ y) * 0xC2B2AE3D27D4EB4Full;
+        a ^= a >> 29;
+        b ^= b >> 31;
     }
     if (i < n) {
         uint8_t tail[16] = {0};
@@ -50,10 +50,10 @@ uint64_t vx_journal_hash(const void *data, size_t n) {
         uint64_t x, y;
         memcpy(&x, tail, 8);
         memcpy(&y, tail + 8, 8);
-        a += (x ^ (0xC2B2AE3D27D4EB4Full * (k + 1))) * 0x9E3779B97F4A7C15ull;
-        b += (y ^ (0x165667B19E3779F9ull * (k + 2))) * 0xff51afd7ed558ccdull;
+        a = (a ^ x) * 0x9E3779B97F4A7C15ull;
+        b = (b ^ y) * 0xC2B2AE3D27D4EB4Full;
     }
-    return mix(a ^ mix(b));
+    return mix(a ^ mix(b + n));
 }
 
 static inline uint64_t commit_word(const void *rec, uint32_t size, uint64_t seq) {
