@@ -40,6 +40,7 @@ from velox._orderbook import OrderBook as OrderBook
 
 # shm (cross-process shared-memory rings)
 from velox._shm import SharedRing as SharedRing
+from velox._journal import Journal as Journal, JournalCorrupted as JournalCorrupted, JournalReader as JournalReader
 
 # mbo (market-by-order L3 book)
 from velox._mbo import MboBook as MboBook
