@@ -96,6 +96,11 @@ from velox._shm import SharedRing  # noqa: E402
 
 __all__ += ["SharedRing"]
 
+# mpsc (many producers, one consumer; in process or in shared memory)
+from velox._mpsc import MpscRing  # noqa: E402
+
+__all__ += ["MpscRing"]
+
 # mbo (market-by-order L3 book)
 from velox._mbo import MboBook, MboOrder  # noqa: E402
 

@@ -41,6 +41,9 @@ from velox._orderbook import OrderBook as OrderBook
 # shm (cross-process shared-memory rings)
 from velox._shm import SharedRing as SharedRing
 
+# mpsc (many producers, one consumer; in process or in shared memory)
+from velox._mpsc import MpscRing as MpscRing
+
 # mbo (market-by-order L3 book)
 from velox._mbo import MboBook as MboBook
 

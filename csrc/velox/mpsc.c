@@ -72,6 +72,7 @@ static void mpsc_fill_handle(vx_mpsc *q, vx_mpsc_header *h, uint64_t capacity,
     q->consumer_identity = consumer ? q->identity : 0;
     q->stall_timeout_ns = stall_timeout_ns;
     q->stall_pos = UINT64_MAX;
+    q->reclaim_pos = UINT64_MAX;
     q->stalled_owner = 0;
     q->corrupt = 0;
     atomic_store_explicit(&q->consumer_busy, 0, memory_order_relaxed);
@@ -398,10 +399,9 @@ static int mpsc_try_skip(vx_mpsc *q, uint64_t p, vx_mpsc_slot *s) {
  * is proven dead, give it to position p. */
 static void mpsc_try_reclaim(vx_mpsc *q, uint64_t p, vx_mpsc_slot *s, uint64_t seq) {
     uint64_t now = vx_monotonic_ns();
-    if (q->stall_pos == p && now - q->stall_checked_ns < VX_MPSC_OWNER_CHECK_NS) return;
-    q->stall_pos = p;
-    q->stall_since_ns = now;
-    q->stall_checked_ns = now;
+    if (q->reclaim_pos == p && now - q->reclaim_checked_ns < VX_MPSC_OWNER_CHECK_NS) return;
+    q->reclaim_pos = p;
+    q->reclaim_checked_ns = now; /* not the stall timer: p is not claimed yet */
     uint64_t owner = atomic_load_explicit(&s->owner, memory_order_relaxed); /* relaxed: hint */
     if (!mpsc_owner_dead(owner)) return;
     atomic_store_explicit(&s->owner, 0, memory_order_relaxed); /* ordered by the CAS */

@@ -126,6 +126,8 @@ typedef struct vx_mpsc {
     uint64_t stall_since_ns;
     uint64_t stall_checked_ns; /* last owner liveness check */
     uint64_t stalled_owner;   /* owner of the last position skipped as stalled (0: none) */
+    uint64_t reclaim_pos;     /* position blocked by a skipped slot of the previous lap */
+    uint64_t reclaim_checked_ns; /* last liveness check of that slot's owner */
     int corrupt;              /* sticky VX_ECORRUPT */
     _Atomic int consumer_busy; /* misuse guard: one consumer call at a time (exchange) */
     vx_shm_fault fault;       /* why create/attach failed */
