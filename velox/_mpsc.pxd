@@ -18,6 +18,9 @@ cdef class MpscRing:
     cdef int _live(self, str what) except -1
     cdef cnp.ndarray _records(self, object records, str what)
     cdef cnp.ndarray _one(self, object record, str what)
-    cdef uint64_t _push(self, cnp.ndarray arr, object timeout, str what) except? 0xFFFFFFFFFFFFFFFF
+    cdef uint64_t _push_one(self, object record, object timeout, str what) except? 0xFFFFFFFFFFFFFFFF
+    cdef uint64_t _push(self, const char *src, uint64_t total, object timeout,
+                        str what) except? 0xFFFFFFFFFFFFFFFF
+    cdef object _try_pop_small(self, str what)
     cdef uint32_t _pop(self, void *dst, uint32_t n, uint32_t min_n, object timeout,
                        str what) except? 0xFFFFFFFF

@@ -12,6 +12,11 @@ import numpy as np
 from numpy.lib.format import descr_to_dtype, dtype_to_descr
 
 cimport numpy as cnp
+from cpython.object cimport PyObject
+
+cdef extern from "numpy/arrayobject.h":
+    object PyArray_Scalar(void *data, cnp.dtype descr, PyObject *base)
+from cpython.buffer cimport PyBUF_SIMPLE, PyBuffer_Release, PyObject_GetBuffer
 from cpython.exc cimport PyErr_CheckSignals
 from libc.errno cimport EEXIST, ENOENT
 from libc.stdint cimport uint32_t, uint64_t
@@ -279,11 +284,29 @@ cdef class MpscRing:
             raise ValueError(f"MpscRing.{what}: expected one record, got {arr.size}")
         return np.ascontiguousarray(arr.reshape(1))
 
-    cdef uint64_t _push(self, cnp.ndarray arr, object timeout, str what) except? 0xFFFFFFFFFFFFFFFF:
-        """Pushes every record (waiting up to timeout); returns how many were delivered
-        (claimed records that the consumer skipped meanwhile are dropped and counted in late)."""
-        cdef const char *src = <const char *>cnp.PyArray_DATA(arr)
-        cdef uint64_t total = <uint64_t>cnp.PyArray_DIM(arr, 0)
+    cdef uint64_t _push_one(self, object record, object timeout, str what) except? 0xFFFFFFFFFFFFFFFF:
+        """One record: a NumPy scalar of the ring's dtype is read through its buffer (no
+        conversion); anything else is converted with np.asarray."""
+        cdef Py_buffer view
+        cdef uint64_t done
+        if type(record) is np.void and (record.dtype is self.dtype or record.dtype == self.dtype):
+            PyObject_GetBuffer(record, &view, PyBUF_SIMPLE)
+            try:
+                if view.len != self.itemsize:
+                    raise ValueError(f"MpscRing.{what}: record has {view.len} bytes, the ring's "
+                                     f"dtype {self.itemsize}")
+                done = self._push(<const char *>view.buf, 1, timeout, what)
+            finally:
+                PyBuffer_Release(&view)
+            return done
+        arr = self._one(record, what)
+        return self._push(<const char *>cnp.PyArray_DATA(arr), 1, timeout, what)
+
+    cdef uint64_t _push(self, const char *src, uint64_t total, object timeout,
+                        str what) except? 0xFFFFFFFFFFFFFFFF:
+        """Pushes total records from src (waiting up to timeout); returns how many were
+        delivered (claimed records that the consumer skipped meanwhile are dropped and counted
+        in late)."""
         cdef uint64_t claimed = 0, delivered = 0
         cdef uint32_t chunk, got
         cdef vx_status st
@@ -338,7 +361,7 @@ cdef class MpscRing:
         """try_push(record) -> bool: push one record if there is room now; False if the ring
         is full (or the record's claim was skipped by the consumer: counted in ``late``)."""
         self._live("try_push")
-        return self._push(self._one(record, "try_push"), 0, "try_push") == 1
+        return self._push_one(record, 0, "try_push") == 1
 
     def push(self, record, timeout=None):
         """push(record, timeout=None): push one record, waiting while the ring is full (GIL
@@ -346,7 +369,7 @@ cdef class MpscRing:
         BrokenPipeError if the consumer process is gone."""
         self._live("push")
         t = _seconds(timeout, "timeout", True)
-        self._push(self._one(record, "push"), t, "push")
+        self._push_one(record, t, "push")
 
     def push_many(self, records, timeout=None):
         """push_many(records, timeout=None) -> int: push a 1-D array of the ring's dtype,
@@ -356,7 +379,9 @@ cdef class MpscRing:
         after ``timeout`` seconds, BrokenPipeError if the consumer is gone)."""
         self._live("push_many")
         t = _seconds(timeout, "timeout", True)
-        return self._push(self._records(records, "push_many"), t, "push_many")
+        arr = self._records(records, "push_many")
+        return self._push(<const char *>cnp.PyArray_DATA(arr), <uint64_t>arr.shape[0], t,
+                          "push_many")
 
     # ---- consumer -------------------------------------------------------------------------
 
@@ -407,9 +432,27 @@ cdef class MpscRing:
         finally:
             self._leave()
 
+    cdef object _try_pop_small(self, str what):
+        """The oldest record as an owning NumPy scalar, None if there is none, or NotImplemented
+        for records too large for the stack buffer (the caller takes the array path)."""
+        cdef char buf[256]
+        cdef uint32_t got = 0
+        cdef vx_status st
+        if self.itemsize > 256 or not self.q.is_consumer:
+            return NotImplemented
+        st = vx_mpsc_pop_n(&self.q, buf, 1, &got)  # GIL held: buf is ours alone
+        if got == 1:
+            return PyArray_Scalar(buf, <cnp.dtype>self.dtype, NULL)
+        if st == VX_EMPTY:
+            return None
+        return NotImplemented  # an error: the array path raises it
+
     def try_pop(self):
         """try_pop() -> record or None: the oldest record (an owning NumPy scalar), or None."""
         self._live("try_pop")
+        item = self._try_pop_small("try_pop")
+        if item is not NotImplemented:
+            return item
         out = np.zeros(1, dtype=self.dtype)
         if self._pop(cnp.PyArray_DATA(out), 1, 1, 0, "try_pop") == 0:
             return None
@@ -420,6 +463,9 @@ cdef class MpscRing:
         TimeoutError after ``timeout`` seconds."""
         self._live("pop")
         t = _seconds(timeout, "timeout", True)
+        item = self._try_pop_small("pop")
+        if item is not NotImplemented and item is not None:
+            return item
         out = np.zeros(1, dtype=self.dtype)
         self._pop(cnp.PyArray_DATA(out), 1, 1, t, "pop")
         return out[0]
