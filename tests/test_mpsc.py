@@ -266,3 +266,37 @@ def test_producer_threads_every_record_checked():
     assert not errors, errors
     assert expect == [per] * producers
     assert ring.try_pop() is None and ring.skipped == 0 and ring.late == 0
+
+
+class Interrupted(Exception):
+    pass
+
+
+def _interrupt(call):
+    """Runs call() with a repeating SIGALRM whose handler raises Interrupted; returns the
+    seconds until it was interrupted (the handler repeats until it lands)."""
+    import signal
+    import time
+
+    def handler(signum, frame):
+        raise Interrupted()
+
+    old = signal.signal(signal.SIGALRM, handler)
+    start = time.monotonic()
+    try:
+        signal.setitimer(signal.ITIMER_REAL, 0.05, 0.05)
+        with pytest.raises(Interrupted):
+            call()
+        return time.monotonic() - start
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, old)
+
+
+def test_blocking_calls_run_signal_handlers():
+    ring = MpscRing(2, REC)
+    assert _interrupt(lambda: ring.pop(timeout=None)) < 30
+    assert _interrupt(lambda: ring.pop_many(np.zeros(4, REC), timeout=None)) < 30
+    assert ring.push_many(recs(0, 0, 2)) == 2
+    assert _interrupt(lambda: ring.push((1, 1), timeout=None)) < 30
+    assert len(ring) == 2 and ring.pop_many(np.zeros(4, REC)) == 2  # nothing lost or added

@@ -53,6 +53,16 @@ cdef extern from *:
     int vx_mpsc_py_get(int *c) nogil
     void vx_mpsc_py_pause(unsigned round) nogil
 
+cdef extern from *:
+    """
+    #ifdef Py_GIL_DISABLED
+    #define VX_MPSC_PY_FREE_THREADED 1
+    #else
+    #define VX_MPSC_PY_FREE_THREADED 0
+    #endif
+    """
+    int VX_MPSC_PY_FREE_THREADED
+
 
 class RingCorrupted(RuntimeError):
     """The ring's shared indices or sequences broke the protocol (a hostile or broken peer)."""
@@ -580,7 +590,9 @@ cdef class MpscRing:
         if vx_mpsc_py_get(&self._busy):
             raise RuntimeError("MpscRing.close: another thread is inside a call of this ring")
         self._closed = True
-        if self.name is not None and self._pid == getpid():
+        # free-threaded: another thread may be between its closed check and its C call, so
+        # the mapping goes in __dealloc__ (no thread holds the object any more)
+        if self.name is not None and self._pid == getpid() and not VX_MPSC_PY_FREE_THREADED:
             vx_mpsc_shm_detach(&self.q)
 
     def unlink(self):
