@@ -23,7 +23,7 @@ from velox._mpsc import RingCorrupted
 
 REC = np.dtype([("a", "<u8"), ("b", "<u8")])
 CAP = 8
-SLOT = 16 + 16
+SLOT = 24 + 16
 HEAD, TAIL = 640, 768
 SLOTS = 896
 # line 0: capacity at 32, record_size at 40, slot_size at 44, dtype_len at 48; the dtype text
@@ -93,7 +93,8 @@ def main():
     targets = [(off, 8, None) for off in LINE0.values()]
     targets += [(HEAD, 8, "head"), (TAIL, 8, None)]
     for slot in range(CAP):
-        targets += [(SLOTS + slot * SLOT, 8, "seq"), (SLOTS + slot * SLOT + 8, 8, None)]
+        targets += [(SLOTS + slot * SLOT, 8, "seq"), (SLOTS + slot * SLOT + 8, 8, None),
+                    (SLOTS + slot * SLOT + 16, 8, None)]
     try:
         for off, width, kind in targets:
             for value in hostile_values(rng, quick):

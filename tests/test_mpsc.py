@@ -137,8 +137,8 @@ def test_publish_before_the_skip_is_delivered():
 
 # ---- hypothesis model ------------------------------------------------------------------------
 # stall_timeout=0: a pop that reaches an unpublished claim stops there the first time and skips
-# it the next time; once a claim of this process was skipped, the following unpublished claims
-# of the same process are skipped at once until a record is delivered. The model follows that.
+# it the next time; once a position was skipped that way, the rest of the same claim is skipped
+# at once, while another claim (another thread of this process) gets its own wait.
 
 OPS = st.lists(st.one_of(
     st.tuples(st.just("push"), st.integers(1, 9)),
@@ -157,7 +157,7 @@ def test_model(capacity, ops):
     blocked = set()  # positions skipped while claimed, not yet published late
     head = tail = 0
     stall_pos = None
-    stalled = False
+    stalled_claim = None
     skipped = late = next_seq = next_claim = 0
 
     def free_run(n):
@@ -213,13 +213,13 @@ def test_model(capacity, ops):
                     want.append(v)
                     del entries[tail]
                     tail += 1
-                    stalled = False
+                    stalled_claim = None
                     continue
-                if stalled or stall_pos == tail:
+                if stalled_claim == v or stall_pos == tail:
                     blocked.add(tail)
                     del entries[tail]
                     skipped += 1
-                    stalled = True
+                    stalled_claim = v
                     stall_pos = None
                     tail += 1
                     continue

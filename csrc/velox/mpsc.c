@@ -288,8 +288,13 @@ vx_status vx_mpsc_claim_n(vx_mpsc *q, uint32_t n, vx_mpsc_claim *claim) {
                 for (uint32_t i = 0; i < k; i++) /* bounded: k */
                     /* relaxed: published by the seq CAS in vx_mpsc_publish; read by the
                      * consumer only as a liveness hint */
-                    atomic_store_explicit(&mpsc_slot(q, pos + i)->owner, q->identity,
-                                          memory_order_relaxed);
+                {
+                    vx_mpsc_slot *s = mpsc_slot(q, pos + i);
+                    atomic_store_explicit(&s->owner, q->identity, memory_order_relaxed);
+                    /* relaxed: a hint like owner; a stale value (a previous lap's claim start)
+                     * is always below the current claim's start, so never matches it */
+                    atomic_store_explicit(&s->claim, pos, memory_order_relaxed);
+                }
                 claim->pos = pos;
                 claim->n = k;
                 return VX_OK;
@@ -361,8 +366,10 @@ static int mpsc_try_skip(vx_mpsc *q, uint64_t p, vx_mpsc_slot *s) {
     /* relaxed: a hint (0 or the claimer's identity) */
     uint64_t owner = atomic_load_explicit(&s->owner, memory_order_relaxed);
     int stalled = 0, dead = 0;
-    if (owner != 0 && owner == q->stalled_owner) {
-        stalled = 1; /* the rest of a stalled producer's claim: no second wait */
+    /* relaxed: a hint (see vx_mpsc_slot.claim) */
+    uint64_t claim = atomic_load_explicit(&s->claim, memory_order_relaxed);
+    if (owner != 0 && owner == q->stalled_owner && claim == q->stalled_claim) {
+        stalled = 1; /* the rest of a stalled claim: no second wait */
     } else {
         uint64_t now = vx_monotonic_ns();
         if (q->stall_pos != p) {
@@ -391,6 +398,7 @@ static int mpsc_try_skip(vx_mpsc *q, uint64_t p, vx_mpsc_slot *s) {
         return 1; /* published meanwhile: the caller reads it */
     mpsc_count_skip(q, owner);
     q->stalled_owner = dead ? 0 : owner;
+    q->stalled_claim = claim;
     q->stall_pos = UINT64_MAX;
     return 1;
 }

@@ -22,7 +22,8 @@
  *     consumer skips the position: a dead owner's slot is freed at once (CAS p → p + capacity),
  *     a stalled owner's slot is marked VX_MPSC_SKIPPED | p (CAS, so a publish that wins the
  *     race is delivered instead). Skips are counted in `skipped`, the owner's pid kept in
- *     `last_skipped_pid`. A stalled producer's later slots are skipped without waiting again.
+ *     `last_skipped_pid`. The rest of a stalled claim (same owner, same claim start) is skipped
+ *     without waiting again; other claims of the same process (other threads) get their own wait.
  *   - Records come out in claim order (head order), each exactly once, or counted as skipped.
  *
  * Hostile peers (shared memory): every process may write anything anywhere in the segment.
@@ -39,7 +40,7 @@
  *   128  dtype text, VX_SHM_DTYPE_MAX bytes, NUL-terminated (as shm.h)
  *   640  head (claims) alone on its line
  *   768  consumer line: tail (for observers), skipped, last_skipped_pid, late
- *   896  slots: capacity × slot_size (slot_size = 16 + record size rounded up to 8)
+ *   896  slots: capacity × slot_size (slot_size = 24 + record size rounded up to 8)
  *
  * Roles: the creator of a segment is the consumer (vx_mpsc_create/vx_mpsc_shm_create);
  * attachers are producers. No allocation after construction; every loop bounded.
@@ -67,6 +68,8 @@
 typedef struct vx_mpsc_slot {
     _Atomic uint64_t seq;   /* see Protocol */
     _Atomic uint64_t owner; /* identity of the producer that claimed it; 0 when free */
+    _Atomic uint64_t claim; /* first position of the claim this slot belongs to (a hint: the
+                               consumer skips the rest of a stalled claim without waiting) */
     /* record bytes follow */
 } vx_mpsc_slot;
 
@@ -78,7 +81,7 @@ typedef struct vx_mpsc_header {
     uint64_t slots_offset;    /* == sizeof(vx_mpsc_header) */
     uint64_t capacity;        /* power of two in [2, VX_MPSC_MAX_CAPACITY] */
     uint32_t record_size;     /* [1, VX_MPSC_MAX_RECORD_SIZE] */
-    uint32_t slot_size;       /* 16 + record_size rounded up to 8 */
+    uint32_t slot_size;       /* 24 + record_size rounded up to 8 */
     uint32_t dtype_len;
     int32_t creator_pid;
     _Atomic uint32_t state;   /* VX_SHM_INITIALISING → VX_SHM_READY once, by the creator */
@@ -97,7 +100,7 @@ typedef struct vx_mpsc_header {
 
 _Static_assert(sizeof(_Atomic uint64_t) == 8, "atomics have their plain sizes (shared layout)");
 _Static_assert(ATOMIC_LLONG_LOCK_FREE == 2, "64-bit atomics must be lock-free (shared memory)");
-_Static_assert(sizeof(vx_mpsc_slot) == 16, "slot header is 16 bytes");
+_Static_assert(sizeof(vx_mpsc_slot) == 24, "slot header is 24 bytes (records 8-aligned)");
 _Static_assert(offsetof(vx_mpsc_header, state) == 56, "state in line 0");
 _Static_assert(offsetof(vx_mpsc_header, creator_identity) == 64, "identity at byte 64");
 _Static_assert(offsetof(vx_mpsc_header, dtype) == VX_MPSC_LINE, "dtype on line 1");
@@ -126,6 +129,7 @@ typedef struct vx_mpsc {
     uint64_t stall_since_ns;
     uint64_t stall_checked_ns; /* last owner liveness check */
     uint64_t stalled_owner;   /* owner of the last position skipped as stalled (0: none) */
+    uint64_t stalled_claim;   /* and the first position of its claim */
     uint64_t reclaim_pos;     /* position blocked by a skipped slot of the previous lap */
     uint64_t reclaim_checked_ns; /* last liveness check of that slot's owner */
     int corrupt;              /* sticky VX_ECORRUPT */
