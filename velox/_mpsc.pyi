@@ -9,7 +9,7 @@ MAX_CAPACITY: int
 SIGNAL_CHECK_NS: int
 ATTACH_WAIT_S: float
 
-class RingCorrupted(RuntimeError): ...
+from velox._ring import RingCorrupted as RingCorrupted
 
 class MpscRing:
     """Bounded lock-free ring: many producers, one consumer, in process or shared memory."""

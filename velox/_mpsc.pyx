@@ -64,8 +64,8 @@ cdef extern from *:
     int VX_MPSC_PY_FREE_THREADED
 
 
-class RingCorrupted(RuntimeError):
-    """The ring's shared indices or sequences broke the protocol (a hostile or broken peer)."""
+# the same exception as SpscRing / SharedRing: one `except velox.RingCorrupted` for every ring
+from velox._ring import RingCorrupted
 
 
 cdef object _seconds(object value, str what, bint allow_none):
