@@ -100,6 +100,10 @@ __all__ += ["SharedRing"]
 from velox._journal import Journal, JournalCorrupted, JournalReader  # noqa: E402
 
 __all__ += ["Journal", "JournalCorrupted", "JournalReader"]
+# mpsc (many producers, one consumer; in process or in shared memory)
+from velox._mpsc import MpscRing  # noqa: E402
+
+__all__ += ["MpscRing"]
 
 # mbo (market-by-order L3 book)
 from velox._mbo import MboBook, MboOrder  # noqa: E402
@@ -156,7 +160,7 @@ def get_sources(*modules):
     Returns a list of absolute paths, each once, the named modules' own files first and then
     what they need, all in ``get_include()/velox/``: ``get_sources("ring")`` gives
     ``[.../velox/ring.c, .../velox/tsc.c, .../velox/types.c]``. Names: histogram, itch, journal,
-    mbo, orderbook, pipeline, ring, shm, tsc, types (an unknown name raises ValueError listing
+    mbo, mpsc, orderbook, pipeline, ring, shm, tsc, types (an unknown name raises ValueError listing
     them). setuptools takes only paths relative to setup.py when it builds a wheel
     (``pip install .``): copy the files below your project first, as
     examples/strategy/setup.py does."""

@@ -42,6 +42,9 @@ from velox._orderbook import OrderBook as OrderBook
 from velox._shm import SharedRing as SharedRing
 from velox._journal import Journal as Journal, JournalCorrupted as JournalCorrupted, JournalReader as JournalReader
 
+# mpsc (many producers, one consumer; in process or in shared memory)
+from velox._mpsc import MpscRing as MpscRing
+
 # mbo (market-by-order L3 book)
 from velox._mbo import MboBook as MboBook
 

@@ -19,3 +19,5 @@ TESTS += test_mbo
 TEST_DEPS_test_mbo = mbo types
 TESTS += test_journal
 TEST_DEPS_test_journal = journal types
+TESTS += test_mpsc
+TEST_DEPS_test_mpsc = mpsc shm ring tsc types
