@@ -61,6 +61,24 @@ __all__ = [
 
 # --- modules added by each component (one block each) ---
 
+# orders and execution reports (the trading loop's records)
+from velox._records import (  # noqa: E402
+    EXEC_DTYPE,
+    ORDER_DTYPE,
+    ExecField,
+    ExecKind,
+    Liquidity,
+    OrderAction,
+    OrderType,
+    RejectReason,
+    TimeInForce,
+    validate_execs,
+    validate_orders,
+)
+
+__all__ += ["ORDER_DTYPE", "EXEC_DTYPE", "OrderType", "TimeInForce", "OrderAction", "ExecKind",
+            "Liquidity", "RejectReason", "ExecField", "validate_orders", "validate_execs"]
+
 # ring (SPSC ring)
 from velox._ring import RingCorrupted, SpscRing  # noqa: E402
 

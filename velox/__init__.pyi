@@ -23,6 +23,21 @@ from velox._records import (
 __version__: str
 # --- modules added by each component (one block each) ---
 
+# orders and execution reports (the trading loop's records)
+from velox._records import (
+    EXEC_DTYPE as EXEC_DTYPE,
+    ORDER_DTYPE as ORDER_DTYPE,
+    ExecField as ExecField,
+    ExecKind as ExecKind,
+    Liquidity as Liquidity,
+    OrderAction as OrderAction,
+    OrderType as OrderType,
+    RejectReason as RejectReason,
+    TimeInForce as TimeInForce,
+    validate_execs as validate_execs,
+    validate_orders as validate_orders,
+)
+
 # ring (SPSC ring)
 from velox._ring import RingCorrupted as RingCorrupted
 from velox._ring import SpscRing as SpscRing

@@ -9,6 +9,8 @@ BUNDLE_CAPACITY: int
 TXN_DTYPE: np.dtype
 BUNDLE_DTYPE: np.dtype
 MBO_DTYPE: np.dtype
+ORDER_DTYPE: np.dtype
+EXEC_DTYPE: np.dtype
 SIDE_NONE: int
 
 class Side(enum.IntEnum):
@@ -96,3 +98,62 @@ class MboFlag(enum.IntFlag):
     SYSTEM = 1
     PRINTABLE = 2
     LAST = 4
+
+
+class OrderType(enum.IntEnum):
+    LIMIT = 1
+    MARKET = 2
+
+class TimeInForce(enum.IntEnum):
+    GTC = 1
+    IOC = 2
+    POST_ONLY = 3
+
+class OrderAction(enum.IntEnum):
+    NEW = 1
+    CANCEL = 2
+    MODIFY = 3
+
+class ExecKind(enum.IntEnum):
+    ACK = 1
+    REJECT = 2
+    FILL = 3
+    PARTIAL_FILL = 4
+    CANCELED = 5
+    MODIFIED = 6
+    EXPIRED = 7
+
+class Liquidity(enum.IntEnum):
+    NONE = 0
+    MAKER = 1
+    TAKER = 2
+
+class RejectReason(enum.IntEnum):
+    NONE = 0
+    ORDER_ID = 1
+    SIDE = 2
+    TYPE = 3
+    TIF = 4
+    ACTION = 5
+    PRICE = 6
+    QTY = 7
+    UNKNOWN_INSTRUMENT = 10
+    UNKNOWN_ORDER = 11
+    DUPLICATE_ID = 12
+    WOULD_CROSS = 13
+    RISK = 14
+    VENUE = 15
+
+class ExecField(enum.IntEnum):
+    NONE = 0
+    KIND = 1
+    SIDE = 2
+    ORDER_ID = 3
+    REASON = 4
+    FILL_QTY = 5
+    FILL_PRICE = 6
+    LEAVES_QTY = 7
+    LIQUIDITY = 8
+
+def validate_orders(orders: np.ndarray) -> np.ndarray: ...
+def validate_execs(execs: np.ndarray) -> np.ndarray: ...

@@ -1,21 +1,27 @@
 # cython: language_level=3, embedsignature=True, freethreading_compatible=True
-# distutils: sources = csrc/velox/types.c
-"""Records: the 32-byte Transaction and the 528-byte Bundle, their NumPy dtypes, and the
-fixed-point price helpers. Thin wrappers over ``csrc/velox/types.h``."""
+# distutils: sources = csrc/velox/types.c csrc/velox/orders.c
+"""Records: the 32-byte Transaction and the 528-byte Bundle, their NumPy dtypes, the
+market-by-order event dtype, the trading loop's order and execution-report dtypes with their
+validation, and the fixed-point price helpers. Thin wrappers over ``csrc/velox/types.h`` and
+``csrc/velox/orders.h``."""
 
 cimport cython
 from cpython.buffer cimport PyBUF_SIMPLE, PyBuffer_Release, PyObject_GetBuffer
 from cpython.bytes cimport PyBytes_FromStringAndSize
-from libc.stdint cimport int64_t, uint32_t, uint64_t
+from libc.stdint cimport int64_t, uint8_t, uint32_t, uint64_t, uintptr_t
 from libc.string cimport memcmp, memcpy, memset
 
 from velox.includes.types cimport *
+from velox.includes.orders cimport *
+cimport numpy as cnp
 
 import enum
 import math
 from decimal import Context, Decimal, localcontext
 
 import numpy as np
+
+cnp.import_array()
 
 PRICE_SCALE = VX_PRICE_SCALE
 """Fixed-point scale: a price ``p`` is stored as the integer ``round(p * PRICE_SCALE)``."""
@@ -97,9 +103,179 @@ class MboFlag(enum.IntFlag):
     LAST = VX_MBO_F_LAST
 
 
+# ---------------------------------------------------------------------------------------------
+# The trading loop's records (csrc/velox/orders.h): an order a strategy sends and an execution
+# report a venue sends back. Aligned like the others (alignment 8); meanings in orders.h and
+# docs/records.md.
+
+ORDER_DTYPE = np.dtype({
+    "names": ["ts", "order_id", "price", "qty", "instrument", "side", "type", "tif", "action"],
+    "formats": ["=u8", "=u8", "=i8", "=u4", "=u4", "u1", "u1", "u1", "u1"],
+    "offsets": [VX_ORDER_OFFSET_TS, VX_ORDER_OFFSET_ORDER_ID, VX_ORDER_OFFSET_PRICE,
+                VX_ORDER_OFFSET_QTY, VX_ORDER_OFFSET_INSTRUMENT, VX_ORDER_OFFSET_SIDE,
+                VX_ORDER_OFFSET_TYPE, VX_ORDER_OFFSET_TIF, VX_ORDER_OFFSET_ACTION],
+    "itemsize": sizeof(vx_order),
+}, align=True)
+EXEC_DTYPE = np.dtype({
+    "names": ["ts_exchange", "ts_local", "order_id", "fill_price", "fee", "fill_qty",
+              "leaves_qty", "instrument", "kind", "side", "liquidity", "reason"],
+    "formats": ["=u8", "=u8", "=u8", "=i8", "=i8", "=u4", "=u4", "=u4", "u1", "u1", "u1", "u1"],
+    "offsets": [VX_EXEC_OFFSET_TS_EXCHANGE, VX_EXEC_OFFSET_TS_LOCAL, VX_EXEC_OFFSET_ORDER_ID,
+                VX_EXEC_OFFSET_FILL_PRICE, VX_EXEC_OFFSET_FEE, VX_EXEC_OFFSET_FILL_QTY,
+                VX_EXEC_OFFSET_LEAVES_QTY, VX_EXEC_OFFSET_INSTRUMENT, VX_EXEC_OFFSET_KIND,
+                VX_EXEC_OFFSET_SIDE, VX_EXEC_OFFSET_LIQUIDITY, VX_EXEC_OFFSET_REASON],
+    "itemsize": sizeof(vx_exec),
+}, align=True)
+
+
+class OrderType(enum.IntEnum):
+    """ORDER_DTYPE ``type``."""
+    LIMIT = VX_ORDER_LIMIT
+    MARKET = VX_ORDER_MARKET
+
+
+class TimeInForce(enum.IntEnum):
+    """ORDER_DTYPE ``tif``: GTC rests until canceled, IOC takes what it can at once and cancels
+    the rest, POST_ONLY rests only (refused when it would take liquidity)."""
+    GTC = VX_TIF_GTC
+    IOC = VX_TIF_IOC
+    POST_ONLY = VX_TIF_POST_ONLY
+
+
+class OrderAction(enum.IntEnum):
+    """ORDER_DTYPE ``action``."""
+    NEW = VX_ORDER_NEW
+    CANCEL = VX_ORDER_CANCEL
+    MODIFY = VX_ORDER_MODIFY
+
+
+class ExecKind(enum.IntEnum):
+    """EXEC_DTYPE ``kind``."""
+    ACK = VX_EXEC_ACK
+    REJECT = VX_EXEC_REJECT
+    FILL = VX_EXEC_FILL
+    PARTIAL_FILL = VX_EXEC_PARTIAL_FILL
+    CANCELED = VX_EXEC_CANCELED
+    MODIFIED = VX_EXEC_MODIFIED
+    EXPIRED = VX_EXEC_EXPIRED
+
+
+class Liquidity(enum.IntEnum):
+    """EXEC_DTYPE ``liquidity``: MAKER (the order rested), TAKER (it took); NONE off fills."""
+    NONE = VX_LIQ_NONE
+    MAKER = VX_LIQ_MAKER
+    TAKER = VX_LIQ_TAKER
+
+
+class RejectReason(enum.IntEnum):
+    """Why an order is refused: what ``validate_orders`` returns per order (ORDER_ID .. QTY,
+    the record's own fields) and a REJECT report's ``reason`` (also the venue's reasons)."""
+    NONE = VX_REJECT_NONE
+    ORDER_ID = VX_REJECT_ORDER_ID
+    SIDE = VX_REJECT_SIDE
+    TYPE = VX_REJECT_TYPE
+    TIF = VX_REJECT_TIF
+    ACTION = VX_REJECT_ACTION
+    PRICE = VX_REJECT_PRICE
+    QTY = VX_REJECT_QTY
+    UNKNOWN_INSTRUMENT = VX_REJECT_UNKNOWN_INSTRUMENT
+    UNKNOWN_ORDER = VX_REJECT_UNKNOWN_ORDER
+    DUPLICATE_ID = VX_REJECT_DUPLICATE_ID
+    WOULD_CROSS = VX_REJECT_WOULD_CROSS
+    RISK = VX_REJECT_RISK
+    VENUE = VX_REJECT_VENUE
+
+
+class ExecField(enum.IntEnum):
+    """Which field of an execution report ``validate_execs`` found invalid (NONE: valid)."""
+    NONE = VX_EXEC_FIELD_NONE
+    KIND = VX_EXEC_FIELD_KIND
+    SIDE = VX_EXEC_FIELD_SIDE
+    ORDER_ID = VX_EXEC_FIELD_ORDER_ID
+    REASON = VX_EXEC_FIELD_REASON
+    FILL_QTY = VX_EXEC_FIELD_FILL_QTY
+    FILL_PRICE = VX_EXEC_FIELD_FILL_PRICE
+    LEAVES_QTY = VX_EXEC_FIELD_LEAVES_QTY
+    LIQUIDITY = VX_EXEC_FIELD_LIQUIDITY
+
+
+# Arrays at least this long are validated with the GIL released.
+_NOGIL_RECORDS = 4096
+
+
+cdef cnp.ndarray _records_array(object records, object dtype, str name, str dtype_name):
+    """records as a C-contiguous array at an 8-byte-aligned address (a copy when the caller's
+    is a view at an odd offset: C reads 8-byte fields). TypeError/ValueError naming them."""
+    if not isinstance(records, np.ndarray):
+        raise TypeError(f"{name} must be a numpy array of {dtype_name}, got {type(records).__name__}")
+    if records.dtype != dtype:
+        raise TypeError(f"{name} must have dtype {dtype_name}, got {records.dtype!r}")
+    if records.ndim != 1:
+        raise ValueError(f"{name} must be 1-D, got shape {records.shape!r}")
+    cdef cnp.ndarray arr = np.ascontiguousarray(records)
+    if (<uintptr_t>cnp.PyArray_DATA(arr)) & 7:
+        arr = np.zeros(records.shape[0], dtype)
+        arr[...] = records
+    return arr
+
+
+def validate_orders(orders):
+    """The RejectReason code of each order of a 1-D ORDER_DTYPE array (``vx_order_validate``:
+    0 = valid), as a uint8 array of the same length. Raises TypeError for another dtype or
+    object, ValueError for another shape."""
+    cdef cnp.ndarray arr = _records_array(orders, ORDER_DTYPE, "orders", "ORDER_DTYPE")
+    cdef Py_ssize_t n = arr.shape[0], i
+    out = np.zeros(n, dtype=np.uint8)
+    cdef uint8_t[::1] res = out
+    cdef const vx_order *data = <const vx_order *>cnp.PyArray_DATA(arr)
+    if n >= _NOGIL_RECORDS:
+        with nogil:
+            for i in range(n):
+                res[i] = <uint8_t>vx_order_validate(&data[i])
+    else:
+        for i in range(n):
+            res[i] = <uint8_t>vx_order_validate(&data[i])
+    return out
+
+
+def validate_execs(execs):
+    """The ExecField code of each report of a 1-D EXEC_DTYPE array (``vx_exec_validate``:
+    0 = valid), as a uint8 array of the same length. Raises TypeError for another dtype or
+    object, ValueError for another shape."""
+    cdef cnp.ndarray arr = _records_array(execs, EXEC_DTYPE, "execs", "EXEC_DTYPE")
+    cdef Py_ssize_t n = arr.shape[0], i
+    out = np.zeros(n, dtype=np.uint8)
+    cdef uint8_t[::1] res = out
+    cdef const vx_exec *data = <const vx_exec *>cnp.PyArray_DATA(arr)
+    if n >= _NOGIL_RECORDS:
+        with nogil:
+            for i in range(n):
+                res[i] = <uint8_t>vx_exec_validate(&data[i])
+    else:
+        for i in range(n):
+            res[i] = <uint8_t>vx_exec_validate(&data[i])
+    return out
+
+
 def _c_layout():
-    """The C compiler's sizeof/offsetof for both records (what the dtypes must match)."""
+    """The C compiler's sizeof/offsetof for every record (what the dtypes must match)."""
     return {
+        "order_size": sizeof(vx_order),
+        "order_offsets": {"ts": VX_ORDER_OFFSET_TS, "order_id": VX_ORDER_OFFSET_ORDER_ID,
+                          "price": VX_ORDER_OFFSET_PRICE, "qty": VX_ORDER_OFFSET_QTY,
+                          "instrument": VX_ORDER_OFFSET_INSTRUMENT,
+                          "side": VX_ORDER_OFFSET_SIDE, "type": VX_ORDER_OFFSET_TYPE,
+                          "tif": VX_ORDER_OFFSET_TIF, "action": VX_ORDER_OFFSET_ACTION},
+        "exec_size": sizeof(vx_exec),
+        "exec_offsets": {"ts_exchange": VX_EXEC_OFFSET_TS_EXCHANGE,
+                         "ts_local": VX_EXEC_OFFSET_TS_LOCAL,
+                         "order_id": VX_EXEC_OFFSET_ORDER_ID,
+                         "fill_price": VX_EXEC_OFFSET_FILL_PRICE, "fee": VX_EXEC_OFFSET_FEE,
+                         "fill_qty": VX_EXEC_OFFSET_FILL_QTY,
+                         "leaves_qty": VX_EXEC_OFFSET_LEAVES_QTY,
+                         "instrument": VX_EXEC_OFFSET_INSTRUMENT, "kind": VX_EXEC_OFFSET_KIND,
+                         "side": VX_EXEC_OFFSET_SIDE, "liquidity": VX_EXEC_OFFSET_LIQUIDITY,
+                         "reason": VX_EXEC_OFFSET_REASON},
         "txn_size": sizeof(vx_txn),
         "txn_offsets": {"tsc": VX_TXN_OFFSET_TSC, "seq": VX_TXN_OFFSET_SEQ,
                         "price": VX_TXN_OFFSET_PRICE, "qty": VX_TXN_OFFSET_QTY,

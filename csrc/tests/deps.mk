@@ -21,3 +21,5 @@ TESTS += test_journal
 TEST_DEPS_test_journal = journal types
 TESTS += test_mpsc
 TEST_DEPS_test_mpsc = mpsc shm ring tsc types
+TESTS += test_orders
+TEST_DEPS_test_orders = orders ring tsc types

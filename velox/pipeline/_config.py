@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import argparse
 import math
+import re
 import sys
 from typing import Any, Callable, Sequence
 
@@ -19,7 +20,7 @@ DEFAULTS: dict[str, Any] = {
     "tick_size": 0.01, "base_price": 100.0, "bundle_timeout_us": 100.0, "on_full": None,
     "wait": None, "output": None, "json": None, "quiet": False, "count": 0,
     "cancel_share": 0.2, "timestamps": "tsc", "keep_shm": False, "input": "synthetic",
-    "speed": None, "stage": None, "topology": None, "records": None, "instruments": 1,
+    "speed": None, "stage": None, "stage_args": None, "batch": 64, "topology": None, "records": None, "instruments": 1,
     "max_orders": 1 << 20, "follow_market": True, "snapshot": None, "seed_from_book": None,
 }
 
@@ -110,6 +111,91 @@ def _input(text: str) -> str:
     return text
 
 
+_INT_TEXT = re.compile(r"[+-]?[0-9]+")
+_FLOAT_TEXT = re.compile(r"[+-]?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][+-]?[0-9]+)?")
+
+
+def stage_value(text: str) -> object:
+    """A --stage-arg VALUE: an int ("3", "-2"), else a float ("0.25", "1e-3"), else a bool
+    ("true"/"false", any case), else the text itself, without one pair of enclosing quotes
+    ('"7"' is the text 7)."""
+    if _INT_TEXT.fullmatch(text):
+        try:
+            return int(text)
+        except ValueError:  # more digits than int() takes from text
+            raise argparse.ArgumentTypeError(f"integer {text[:20]}... is too long") from None
+    if _FLOAT_TEXT.fullmatch(text):
+        return float(text)
+    if text.lower() in ("true", "false"):
+        return text.lower() == "true"
+    if len(text) >= 2 and text[0] == text[-1] and text[0] in "'\"":
+        return text[1:-1]
+    return text
+
+
+def _stage_key(text: str, key: str) -> str:
+    if not key.isidentifier():
+        raise argparse.ArgumentTypeError(f"{text!r}: {key!r} is not a parameter name (a Python "
+                                         "identifier)")
+    return key
+
+
+def _stage_arg(text: str) -> tuple[int | None, str, object]:
+    """--stage-arg [INDEX.]KEY=VALUE -> (INDEX or None, KEY, the parsed VALUE)."""
+    left, sep, value = text.partition("=")
+    if not sep:
+        raise argparse.ArgumentTypeError(f"expected [INDEX.]KEY=VALUE, got {text!r}")
+    index: int | None = None
+    if "." in left:
+        index_text, _, left = left.partition(".")
+        if not index_text.isdigit() or not index_text.isascii():
+            raise argparse.ArgumentTypeError(f"{text!r}: the stage INDEX before '.' must be a "
+                                             f"number (0 = the first --stage), got {index_text!r}")
+        index = int(index_text)
+    return index, _stage_key(text, left), stage_value(value)
+
+
+def _stage_args_toml(value: object, parser: argparse.ArgumentParser
+                     ) -> list[tuple[int | None, str, object]]:
+    """TOML stage_args: a table (the one stage's arguments) or an array of tables (one per
+    stage, in order) -> the --stage-arg form. Values keep their TOML types."""
+    tables = [value] if isinstance(value, dict) else value
+    if not isinstance(tables, list) or not all(isinstance(t, dict) for t in tables):
+        parser.error(f"--config: stage_args must be a table {{KEY = VALUE, ...}} or a list of "
+                     f"tables (one per stage), got {value!r}")
+    items: list[tuple[int | None, str, object]] = []
+    for i, table in enumerate(tables):
+        for key, v in table.items():
+            if not key.isidentifier():
+                parser.error(f"--config: stage_args: {key!r} is not a parameter name (a Python "
+                             "identifier)")
+            items.append((None if isinstance(value, dict) else i, key, v))
+    return items
+
+
+def _per_stage_args(stages: list[str] | None, items: list[tuple[int | None, str, object]],
+                    parser: argparse.ArgumentParser) -> list[dict[str, Any]] | None:
+    """The stage arguments by stage: one dict per --stage (None without any)."""
+    if not items:
+        return None
+    if not stages:
+        parser.error("--stage-arg: no --stage to pass it to")
+    per: list[dict[str, Any]] = [{} for _ in stages]
+    for index, key, value in items:
+        if index is None:
+            if len(stages) != 1:
+                parser.error(f"--stage-arg {key}=...: {len(stages)} stages are given: name the "
+                             f"stage, --stage-arg INDEX.{key}=VALUE (INDEX 0..{len(stages) - 1}, "
+                             "in --stage order; TOML: stage_args = [{...}, {...}], one table "
+                             "per stage)")
+            index = 0
+        if index >= len(stages):
+            parser.error(f"--stage-arg {index}.{key}=...: no stage {index} (--stage given "
+                         f"{len(stages)} time{'s' if len(stages) != 1 else ''}, from 0)")
+        per[index][key] = value
+    return per
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = _Parser(
         prog="velox-pipeline",
@@ -125,7 +211,9 @@ def build_parser() -> argparse.ArgumentParser:
     a("--rate", type=_rate, help="target ingress rate in transactions/s (Poisson arrivals), or 'max' for unpaced [default: 100000]")
     a("--input", metavar="synthetic|events:PATH|mbo:PATH|lobster:PATH|itch:PATH?symbols=A,B|shm:NAME", type=_input, help="the source: the synthetic Poisson generator; a raw TXN_DTYPE file (numpy's arr.tofile(PATH)); a raw MBO_DTYPE file, a LOBSTER message file or a NASDAQ ITCH 5.0 file (plain or gzip; one book per named symbol) (market-by-order events into market-by-order books); or a velox.SharedRing of TXN_DTYPE named NAME that another process creates and pushes into (waited for up to 10 s). A file ends the run by itself, a shared ring when its producer closes it or exits [default: synthetic]")
     a("--topology", metavar="STAGES@CPU,...", type=_topology, help="an explicit thread layout instead of --cores: threads separated by ',', the stages each runs joined by '+', '@CPU' pins it ('@*' or none: unpinned); stages ingress, book, bundler, output, each on one of 1-4 threads, e.g. 'ingress+book@1,bundler+output@1' [default: from --cores]")
-    a("--stage", metavar="builtin:KIND|MODULE:ATTR", action="append", help="a user stage on the book's thread: velox's builtin:noop|imbalance|echo, or ATTR of an importable MODULE (a compiled strategy such as examples/strategy's velox_strategy:Imbalance; a class is instantiated with no arguments); repeat for several stages (up to 8), run in that order over the same events [default: none]")
+    a("--stage", metavar="builtin:KIND|MODULE:ATTR", action="append", help="a user stage on the book's thread: velox's builtin:noop|imbalance|echo, or ATTR of an importable MODULE (a compiled strategy such as examples/strategy's velox_strategy:Imbalance; a class is instantiated with the --stage-arg values, none by default); repeat for several stages (up to 8), run in that order over the same events [default: none]")
+    a("--stage-arg", metavar="[INDEX.]KEY=VALUE", dest="stage_args", type=_stage_arg, action="append", help="a keyword argument for the --stage class (builtin stages: ratio); VALUE is read as an int, else a float (decimal digits with an optional fraction or exponent), else true/false, else text ('...' or \"...\" quotes keep a number as text); with several --stage, INDEX (0-based, in --stage order) names the stage; repeatable; TOML: stage_args = {KEY = VALUE} or a list of such tables, one per stage [default: none]")
+    a("--batch", type=_int_range(1, 4096), help="items each native stage takes per turn (and the largest batch a user stage sees) [default: 64]")
     a("--speed", type=_speed, help="pace a file or shared-ring input by its records' tsc field read as ns timestamps: 1 = as recorded, 10 = ten times faster (in [0.001, 1e6]) [default: as fast as possible]")
     a("--duration", type=_positive_float, help="run time in seconds (the run also ends when --count transactions are through, or a file input is replayed) [default: 10 for synthetic input, unlimited for a file]")
     a("--count", type=_int_range(0, 2**63), help="stop ingress after this many transactions (0: no limit) [default: 0]")
@@ -182,6 +270,9 @@ def _load_config(path: str, parser: argparse.ArgumentParser) -> dict[str, Any]:
         if act is None:
             parser.error(f"--config: unknown option {key!r} in {path!r}")
         option = act.option_strings[-1]
+        if dest == "stage_args":  # a table, or one table per stage
+            values[dest] = _stage_args_toml(value, parser)
+            continue
         if dest == "stage":  # one spec, or a list of them (stages run in that order)
             specs = [value] if isinstance(value, str) else value
             if not isinstance(specs, list) or not specs or not all(isinstance(x, str) for x in specs):
@@ -215,8 +306,11 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     if args.config:
         merged.update(_load_config(args.config, parser))
     for key, value in vars(args).items():
-        if key != "config" and value is not None:
+        if key == "stage_args" and value is not None and merged["stage_args"]:
+            merged[key] = merged[key] + value  # the file's, then the command line's (which win)
+        elif key != "config" and value is not None:
             merged[key] = value
+    merged["stage_args"] = _per_stage_args(merged["stage"], merged["stage_args"] or [], parser)
     if merged["rate"] == "100000":
         merged["rate"] = 100000.0
     if merged["duration"] is None:  # a file input runs until it is replayed

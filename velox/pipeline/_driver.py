@@ -19,9 +19,9 @@ from velox._ring import SpscRing
 from velox._shm import SharedRing
 from velox._shm import unlink as _unlink_shm
 from velox.pipeline._specs import (
-    Cores, FILE_INPUTS, FINITE_INPUTS, MBO_FILE_INPUTS, Topology, _check_events_file,
-    _check_first_records, _fixed, _itch_spec, available_cpus, parse_cores, parse_input,
-    parse_output, parse_topology, stage_mapping)
+    Cores, FILE_INPUTS, FINITE_INPUTS, MBO_FILE_INPUTS, StageArgs, Topology, _check_events_file,
+    _check_first_records, _fixed, _itch_spec, available_cpus, make_stages, parse_cores,
+    parse_input, parse_output, parse_topology, stage_mapping)
 from velox.pipeline._sources import InputError, READER_JOIN_S, read_file, watch_input_ring
 from velox.pipeline._drain import Callback, _drain_batches, _drain_loop
 from velox.pipeline._view import BookView
@@ -70,7 +70,10 @@ class Pipeline:
     events, reads the book, and may emit up to emit_capacity orders (Transaction records) per
     batch into the bundler (stage 0's first); counts and records they return are validated
     (counters["user_stages"][i] per stage, counters["user_stage"] summed). The Pipeline keeps
-    the objects alive.
+    the objects alive. A class (in stage or in its list) is instantiated here with
+    stage_args: a dict of keyword arguments for one stage (stage=Cls, stage_args={"k": v}),
+    or a list of one dict (or None) per stage for a list; objects take none (TypeError).
+    An unknown parameter is the class's TypeError, re-raised naming the stage.
 
     input: "synthetic", "feed" (Pipeline.feed), "events:PATH" (a TXN_DTYPE file) or
     "shm:NAME" (a SharedRing of TXN_DTYPE fed by another process; attached as its consumer,
@@ -130,7 +133,7 @@ class Pipeline:
                  python_ring_capacity: int = 1024, ticks_per_ns: float | None = None,
                  timestamps: str = "tsc", keep_shm: bool = False,
                  callback_thread: bool = True, stage: object = None,
-                 emit_capacity: int = 64, input: str = "synthetic",
+                 stage_args: StageArgs = None, emit_capacity: int = 64, input: str = "synthetic",
                  feed_capacity: int = 1 << 16, replay_speed: float | None = None,
                  attach_timeout: float = 10.0, topology: Topology = None,
                  records: str | None = None, instruments: int = 1,
@@ -139,6 +142,7 @@ class Pipeline:
                  seed_from_book: str | os.PathLike[str] | None = None) -> None:
         if timestamps not in ("tsc", "logical"):
             raise ValueError(f"timestamps must be 'tsc' or 'logical', got {timestamps!r}")
+        stage = make_stages(stage, stage_args)  # classes instantiated before anything is made
         if rate in (None, "max", 0):
             rate_per_s = 0.0
         else:

@@ -7,7 +7,7 @@ from __future__ import annotations
 import importlib
 import os
 import stat
-from typing import Iterable, Optional, Sequence, Union
+from typing import Any, Iterable, Mapping, Optional, Sequence, Union
 
 import numpy as np
 
@@ -18,6 +18,8 @@ from velox._shm import NAME_MAX, is_valid_name
 
 #: a cores value: CPU numbers, or a string like "0,2-3"
 Cores = Union[Sequence[int], str, None]
+#: keyword arguments for a class stage: a dict (one stage), or one dict (or None) per stage
+StageArgs = Union[Mapping[str, Any], Sequence[Optional[Mapping[str, Any]]], None]
 #: a topology: "ingress+book@1,bundler+output@2", or [(("ingress", "book"), 1), ...]
 #: (CPU None or "@*": that thread is not pinned)
 Topology = Union[str, Sequence[tuple[Sequence[str], Optional[int]]], None]
@@ -115,20 +117,44 @@ def stage_mapping(cores: Iterable[int] | None = None
     return stage_thread, thread_cpu, mapping
 
 
-def load_stage(spec: object) -> object:
-    """The user stage a ``--stage`` / TOML ``stage`` spec names:
+def _call_text(name: str, args: Sequence[object], kwargs: Mapping[str, Any]) -> str:
+    """How a call reads in an error message: name(args..., key=value, ...)."""
+    parts = [repr(a) for a in args] + [f"{k}={v!r}" for k, v in kwargs.items()]
+    return f"{name}({', '.join(parts)})"
 
-    - ``"builtin:KIND"``: velox's own C stage (``velox._pipeline.BuiltinStage(KIND)``; KIND one
-      of noop, imbalance, echo and the hostile bad_count, bad_records, fail_init);
+
+def _kwargs(what: str, args: object) -> dict[str, Any]:
+    """args as keyword arguments (a mapping with identifier keys, or None for none)."""
+    if args is None:
+        return {}
+    if not isinstance(args, Mapping):
+        raise TypeError(f"{what}: stage arguments must be a dict of keyword arguments, got {args!r}")
+    bad = [k for k in args if not isinstance(k, str) or not k.isidentifier()]
+    if bad:
+        raise TypeError(f"{what}: stage argument names must be Python identifiers, got {bad[0]!r}")
+    return dict(args)
+
+
+def load_stage(spec: object, args: Mapping[str, Any] | None = None) -> object:
+    """The user stage a ``--stage`` / TOML ``stage`` spec names, made with the keyword
+    arguments ``args`` (``--stage-arg`` / TOML ``stage_args``; None: none):
+
+    - ``"builtin:KIND"``: velox's own C stage (``velox._pipeline.BuiltinStage(KIND, **args)``;
+      KIND one of noop, imbalance, echo and the hostile bad_count, bad_records, fail_init;
+      its one parameter is ``ratio``, the imbalance stage's threshold);
     - ``"MODULE:ATTR"``: ``ATTR`` of the imported ``MODULE`` (e.g. ``velox_strategy:Imbalance``):
-      a stage object (with ``__velox_stage__()``) or a "velox.stage.v1" capsule is used as it
-      is; a class or other callable is called with no arguments to make one.
+      a class or other callable is called with ``**args`` to make the stage; a stage object
+      (with ``__velox_stage__()``) or a "velox.stage.v1" capsule is used as it is (and takes
+      no arguments).
 
-    Raises ValueError naming the spec (bad form, unknown builtin, missing attribute, or an
-    import that fails, with its reason). The ABI checks happen when the Pipeline takes it."""
+    Raises ValueError naming the spec (bad form, unknown builtin, missing attribute, an
+    import that fails, or a call that fails, e.g. an unknown parameter: the class's
+    TypeError), TypeError for args that are not a dict of identifiers. The ABI checks happen
+    when the Pipeline takes the stage."""
     from velox._pipeline import BUILTIN_STAGES, BuiltinStage
     if not isinstance(spec, str):
         raise TypeError(f"stage spec must be a str like 'builtin:imbalance' or 'MODULE:ATTR', got {spec!r}")
+    kwargs = _kwargs(f"stage {spec!r}", args)
     module, sep, attr = spec.partition(":")
     if not sep or not module or not attr:
         raise ValueError(f"stage {spec!r}: expected 'builtin:KIND' or 'MODULE:ATTR' "
@@ -136,7 +162,11 @@ def load_stage(spec: object) -> object:
     if module == "builtin":
         if attr not in BUILTIN_STAGES:
             raise ValueError(f"stage {spec!r}: builtin stages are {', '.join(BUILTIN_STAGES)}")
-        return BuiltinStage(attr)
+        try:
+            return BuiltinStage(attr, **kwargs)
+        except Exception as e:
+            raise ValueError(f"stage {spec!r}: {_call_text('BuiltinStage', [attr], kwargs)} "
+                             f"failed: {type(e).__name__}: {e}") from None
     try:
         mod = importlib.import_module(module)
     except Exception as e:  # ImportError, or whatever the module raised at import
@@ -148,10 +178,59 @@ def load_stage(spec: object) -> object:
     if isinstance(obj, type) or (not hasattr(obj, "__velox_stage__") and callable(obj)):
         # a class (its __velox_stage__ is unbound), or a factory function
         try:
-            obj = obj()
+            obj = obj(**kwargs)
         except Exception as e:
-            raise ValueError(f"stage {spec!r}: {attr}() failed: {type(e).__name__}: {e}") from None
+            raise ValueError(f"stage {spec!r}: {_call_text(attr, [], kwargs)} failed: "
+                             f"{type(e).__name__}: {e}") from None
+    elif kwargs:
+        raise ValueError(f"stage {spec!r}: {attr} is a stage object, not a class: it takes no "
+                         f"stage arguments (got {', '.join(kwargs)})")
     return obj
+
+
+def make_stages(stage: object, stage_args: StageArgs) -> object:
+    """Pipeline(stage=, stage_args=): a class in ``stage`` (or in its list) is instantiated
+    with its keyword arguments; objects and capsules are used as they are. One stage takes a
+    dict (``stage_args={"ratio": 3}``); a list of stages takes a list of one dict (or None)
+    per stage, in order. Returns ``stage`` with each class replaced by its instance.
+    TypeError/ValueError naming the stage for arguments that do not fit; a class's own
+    TypeError (an unknown parameter) is re-raised naming the stage."""
+    several = isinstance(stage, (list, tuple))
+    stages = list(stage) if isinstance(stage, (list, tuple)) else [stage]
+    if stage_args is None:
+        per: list[object] = [None] * len(stages)
+    elif stage is None:
+        raise ValueError(f"stage_args {stage_args!r} given without a stage")
+    elif isinstance(stage_args, Mapping):
+        if several:
+            raise TypeError("stage_args: with a list of stages, give a list of one dict (or "
+                            f"None) per stage, in order; got a dict {stage_args!r}")
+        per = [stage_args]
+    elif isinstance(stage_args, (list, tuple)):
+        if not several:
+            raise TypeError("stage_args: one stage takes a dict of keyword arguments, got a "
+                            f"{type(stage_args).__name__} {stage_args!r}")
+        if len(stage_args) != len(stages):
+            raise ValueError(f"stage_args: {len(stage_args)} entries for {len(stages)} stages "
+                             "(one dict, or None, per stage)")
+        per = list(stage_args)
+    else:
+        raise TypeError(f"stage_args must be a dict (one stage) or a list of dicts (several), "
+                        f"got {stage_args!r}")
+    made = []
+    for i, (obj, args) in enumerate(zip(stages, per)):
+        label = f"stage {i}" if several else "stage"
+        kwargs = _kwargs(f"stage_args of {label}", args)
+        if isinstance(obj, type):
+            try:
+                obj = obj(**kwargs)
+            except TypeError as e:  # an unknown or missing parameter: the class's message
+                raise TypeError(f"{label}: {_call_text(obj.__name__, [], kwargs)}: {e}") from e
+        elif kwargs:
+            raise TypeError(f"stage_args of {label}: keyword arguments make an instance of a "
+                            f"class stage; {obj!r} is already an object (pass its class)")
+        made.append(obj)
+    return made if several else made[0]
 
 
 def parse_topology(spec: Topology) -> tuple[list[int], list[int], dict[str, int]]:
