@@ -32,7 +32,8 @@ cdef class DbnParser:
     ``parse(buf, out)`` decodes whole records of ``buf`` into ``out`` (an MBO_DTYPE array) and
     returns ``(consumed, produced)``: it stops at an incomplete final record or when ``out`` is
     full, so feed it the rest (from ``consumed``) next time. A malformed record raises
-    ValueError naming its absolute byte offset. ``ts_event=True``: events carry ts_event
+    ValueError naming its absolute byte offset (its ``consumed`` and ``produced`` attributes
+    describe the records before it, whose events are in ``out``). ``ts_event=True``: events carry ts_event
     instead of ts_recv. ``offset`` (settable once, before parsing): the stream offset of the
     first record, so errors name file offsets.
     """
@@ -69,10 +70,13 @@ cdef class DbnParser:
             with nogil:
                 st = vx_dbn_parse(self.p, data, n, ev, cap, &consumed, &produced)
             if st != VX_OK:
-                raise ValueError(
+                exc = ValueError(
                     f"DBN: {vx_dbn_error(self.p).decode()} at byte offset "
                     f"{vx_dbn_error_offset(self.p)} (rtype {vx_dbn_error_rtype(self.p):#04x}, "
                     f"{produced} events written before it)")
+                exc.consumed = consumed  # the records before the bad one, decoded into out
+                exc.produced = produced
+                raise exc
         return consumed, produced
 
     @property

@@ -1174,28 +1174,26 @@ class DbnReader:
         self._started = True
         try:
             if self._mm is not None:
-                view = memoryview(self._mm)
-                try:
-                    yield from self._parse(view[self._start:], final=True)
-                finally:
-                    view.release()
+                yield from self._parse(self._mm, self._start, final=True)
                 return
             pending = self._pending
             while True:  # bounded by the input
                 more = next(self._stream, b"") if self._stream is not None else b""
                 if more:
                     pending += more
-                used = yield from self._parse(pending, final=not more)
+                used = yield from self._parse(pending, 0, final=not more)
                 del pending[:used]
                 if not more:
                     return
         finally:
             self.close()
 
-    def _parse(self, buf: Any, final: bool) -> _Chunks:
+    def _parse(self, buf: Any, pos: int, final: bool) -> _Chunks:
+        """Decode buf[pos:]; yields chunks; returns the bytes consumed from pos."""
         size = len(buf)
+        start = pos
+        error = ""
         view = memoryview(buf)
-        pos = 0
         try:
             while pos < size:  # each pass fills a whole chunk or is the last
                 if self.reuse:
@@ -1204,10 +1202,17 @@ class DbnReader:
                     out: Events = self._buf
                 else:
                     out = np.empty(self.chunk, MBO_DTYPE)
+                piece = view[pos:size]
                 try:
-                    consumed, produced = self.parser.parse(view[pos:size], out)
+                    consumed, produced = self.parser.parse(piece, out)
                 except ValueError as exc:
-                    raise ValueError(f"{self.path}: {exc}") from None
+                    error = f"{self.path}: {exc}"
+                    produced = getattr(exc, "produced", 0)
+                    if produced:  # the events before the bad record, then the error
+                        yield out[:produced]
+                    break
+                finally:
+                    piece.release()
                 pos += consumed
                 if produced:
                     yield out[:produced]
@@ -1215,11 +1220,13 @@ class DbnReader:
                     break
         finally:
             view.release()
+        if error:
+            raise ValueError(error)
         if final and pos < size:
             raise ValueError(f"{self.path}: DBN: truncated final record at byte offset "
                              f"{self.parser.offset} ({size - pos} bytes left of a record of "
                              f"{buf[pos] * 4} bytes)")
-        return pos
+        return pos - start
 
     def read(self) -> Events:
         """Every remaining event in one array."""
