@@ -22,6 +22,7 @@ struct vx_dbn_parser {
     const char *error;
     uint8_t error_rtype;
     uint8_t ts_event;      /* events carry ts_event, not ts_recv */
+    uint64_t events;       /* events written */
 };
 
 _Static_assert(sizeof(vx_mbo) == 48, "vx_mbo is 48 bytes");
@@ -56,88 +57,96 @@ static vx_status fail(vx_dbn_parser *p, uint64_t at, uint8_t rtype, const char *
     return VX_EINVAL;
 }
 
+static const char *check_mbo(uint8_t action, uint8_t side1, int64_t price) {
+    if (!action) return "MBO action is not one of A C M R T F N";
+    if (!side1) return "MBO side is not one of B A N";
+    if ((action == VX_MBO_ADD || action == VX_MBO_REPLACE) && side1 == VX_SIDE_NONE + 1)
+        return "MBO add/modify with side N (the book needs a side)";
+    if (price == VX_DBN_UNDEF_PRICE)
+        return (action == VX_MBO_ADD || action == VX_MBO_REPLACE)
+                   ? "MBO add/modify with an undefined price (UNDEF_PRICE)" : NULL;
+    return "MBO price is not a whole 1e-8 (velox fixed point)";
+}
+
 vx_status vx_dbn_parse(vx_dbn_parser *p, const uint8_t *buf, size_t len, vx_mbo *out,
                        size_t cap, size_t *consumed, size_t *produced) {
     size_t pos = 0, n = 0;
     vx_status st = VX_OK;
     vx_dbn_counts *c = &p->counts;
     const size_t ts_at = p->ts_event ? 8 : 40;
-    while (n < cap && len - pos >= 1) { /* bounded: each pass consumes >= 16 bytes or leaves */
+    while (n < cap && pos < len) { /* bounded: each pass consumes >= 16 bytes or leaves */
         const uint8_t *r = buf + pos;
         size_t rlen = (size_t)r[0] * 4;
-        if (rlen < VX_DBN_HEADER_LEN) {
+        if (__builtin_expect(rlen < VX_DBN_HEADER_LEN, 0)) {
             st = fail(p, p->offset + pos, len - pos >= 2 ? r[1] : 0,
                       "record length below the 16-byte record header");
             break;
         }
         if (rlen > len - pos) break; /* incomplete: the caller gives more */
         uint8_t rtype = r[1];
-        c->by_rtype[rtype]++;
-        if (rtype != VX_DBN_RTYPE_MBO) {
-            c->skipped++;
-            c->records++;
+        if (__builtin_expect(rtype != VX_DBN_RTYPE_MBO, 0)) {
+            c->by_rtype[rtype]++;
             pos += rlen;
             continue;
         }
-        if (rlen < VX_DBN_MBO_LEN) {
-            c->by_rtype[rtype]--;
+        if (__builtin_expect(rlen < VX_DBN_MBO_LEN, 0)) {
             st = fail(p, p->offset + pos, rtype, "MBO record shorter than 56 bytes");
             break;
         }
         uint8_t dflags = r[36], act_c = r[38];
         uint8_t action = ACTION[act_c], side1 = SIDE[r[39]];
-        int64_t price = (int64_t)u64(r + 24);
-        const char *why = NULL;
-        if (!action) why = "MBO action is not one of A C M R T F N";
-        else if (!side1) why = "MBO side is not one of B A N";
-        else if ((action == VX_MBO_ADD || action == VX_MBO_REPLACE) && side1 == VX_SIDE_NONE + 1)
-            why = "MBO add/modify with side N (the book needs a side)";
-        else if (price == VX_DBN_UNDEF_PRICE) {
-            if (action == VX_MBO_ADD || action == VX_MBO_REPLACE)
-                why = "MBO add/modify with an undefined price (UNDEF_PRICE)";
-            price = 0;
-        } else if (price % 10 != 0) {
-            why = "MBO price is not a whole 1e-8 (velox fixed point)";
+        int64_t price = (int64_t)u64(r + 24), q = price / 10;
+        /* one test for the common record: known action and side, a whole 1e-8 price */
+        if (__builtin_expect(!action || !side1 || q * 10 != price ||
+                             (side1 == VX_SIDE_NONE + 1 &&
+                              (action == VX_MBO_ADD || action == VX_MBO_REPLACE)), 0)) {
+            const char *why = check_mbo(action, side1, price);
+            if (why) {
+                st = fail(p, p->offset + pos, rtype, why);
+                break;
+            }
+            q = 0; /* UNDEF_PRICE where no price is needed: "not given" */
         }
-        if (why) {
-            c->by_rtype[rtype]--;
-            st = fail(p, p->offset + pos, rtype, why);
-            break;
-        }
-        c->records++;
+        c->by_rtype[rtype]++;
         c->by_action[act_c]++;
-        c->snapshot += (dflags & VX_DBN_F_SNAPSHOT) != 0;
-        c->bad_ts_recv += (dflags & VX_DBN_F_BAD_TS_RECV) != 0;
-        c->maybe_bad_book += (dflags & VX_DBN_F_MAYBE_BAD_BOOK) != 0;
+        c->by_flags[dflags]++;
         pos += rlen;
-        if (action == NONE_EV) {
-            c->none++;
-            continue;
-        }
+        if (action == NONE_EV) continue;
+        uint64_t oid = u64(r + 16);
         vx_mbo *e = &out[n++];
-        memset(e, 0, sizeof *e);
-        e->ts = u64(r + ts_at);
-        e->instrument = u32(r + 4);
-        e->flags = (dflags & VX_DBN_F_LAST) ? VX_MBO_F_LAST : 0;
-        e->action = action;
-        if (action == VX_MBO_CLEAR) {
-            e->side = VX_SIDE_NONE;
+        if (__builtin_expect(action == VX_MBO_CLEAR, 0)) {
+            *e = (vx_mbo){.ts = u64(r + ts_at), .instrument = u32(r + 4), .side = VX_SIDE_NONE,
+                          .action = action,
+                          .flags = (uint8_t)((dflags & VX_DBN_F_LAST) ? VX_MBO_F_LAST : 0)};
             continue;
         }
-        e->order_id = u64(r + 16);
-        e->price = price / 10;
-        e->qty = u32(r + 32);
-        e->side = (uint8_t)(side1 - 1);
-        if (action == VX_MBO_REPLACE) e->ref = e->order_id;
+        *e = (vx_mbo){.ts = u64(r + ts_at), .order_id = oid, .price = q,
+                      .ref = action == VX_MBO_REPLACE ? oid : 0, .qty = u32(r + 32),
+                      .instrument = u32(r + 4), .side = (uint8_t)(side1 - 1), .action = action,
+                      .flags = (uint8_t)((dflags & VX_DBN_F_LAST) ? VX_MBO_F_LAST : 0)};
     }
     p->offset += pos;
-    c->events += n;
+    p->events += n;
     *consumed = pos;
     *produced = n;
     return st;
 }
 
-const vx_dbn_counts *vx_dbn_counts_get(const vx_dbn_parser *p) { return &p->counts; }
+const vx_dbn_counts *vx_dbn_counts_get(vx_dbn_parser *p) {
+    /* the derived totals, from the per-record tables the loop keeps */
+    vx_dbn_counts *c = &p->counts;
+    c->records = c->skipped = c->none = c->snapshot = c->bad_ts_recv = c->maybe_bad_book = 0;
+    for (int i = 0; i < 256; i++) { /* bounded: 256 */
+        c->records += c->by_rtype[i];
+        if (i != VX_DBN_RTYPE_MBO) c->skipped += c->by_rtype[i];
+        if (i & VX_DBN_F_SNAPSHOT) c->snapshot += c->by_flags[i];
+        if (i & VX_DBN_F_BAD_TS_RECV) c->bad_ts_recv += c->by_flags[i];
+        if (i & VX_DBN_F_MAYBE_BAD_BOOK) c->maybe_bad_book += c->by_flags[i];
+    }
+    c->none = c->by_action['N'];
+    c->events = p->events;
+    return c;
+}
 uint64_t vx_dbn_offset(const vx_dbn_parser *p) { return p->offset; }
 void vx_dbn_set_offset(vx_dbn_parser *p, uint64_t offset) { p->offset = offset; }
 uint64_t vx_dbn_error_offset(const vx_dbn_parser *p) { return p->error_offset; }

@@ -69,6 +69,7 @@ typedef struct vx_dbn_counts {
     uint64_t maybe_bad_book;  /* MBO records flagged F_MAYBE_BAD_BOOK */
     uint64_t by_action[256];  /* MBO records by action character */
     uint64_t by_rtype[256];   /* records by rtype */
+    uint64_t by_flags[256];   /* MBO records by their flags byte */
 } vx_dbn_counts;
 
 typedef struct vx_dbn_parser vx_dbn_parser; /* opaque */
@@ -83,7 +84,9 @@ void vx_dbn_parser_destroy(vx_dbn_parser *p);
 vx_status vx_dbn_parse(vx_dbn_parser *p, const uint8_t *buf, size_t len, vx_mbo *out,
                        size_t cap, size_t *consumed, size_t *produced);
 
-const vx_dbn_counts *vx_dbn_counts_get(const vx_dbn_parser *p);
+/* The counts (the totals are derived from the by_* tables at this call; the parse loop keeps
+ * only those). */
+const vx_dbn_counts *vx_dbn_counts_get(vx_dbn_parser *p);
 uint64_t vx_dbn_offset(const vx_dbn_parser *p);   /* stream bytes consumed so far */
 /* Set the absolute offset of the first record (the metadata length), for error messages. */
 void vx_dbn_set_offset(vx_dbn_parser *p, uint64_t offset);

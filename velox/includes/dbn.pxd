@@ -20,6 +20,7 @@ cdef extern from "velox/dbn.h" nogil:
         uint64_t maybe_bad_book
         uint64_t by_action[256]
         uint64_t by_rtype[256]
+        uint64_t by_flags[256]
 
     ctypedef struct vx_dbn_parser:
         pass
@@ -28,7 +29,7 @@ cdef extern from "velox/dbn.h" nogil:
     void vx_dbn_parser_destroy(vx_dbn_parser *p)
     vx_status vx_dbn_parse(vx_dbn_parser *p, const uint8_t *buf, size_t len, vx_mbo *out,
                            size_t cap, size_t *consumed, size_t *produced)
-    const vx_dbn_counts *vx_dbn_counts_get(const vx_dbn_parser *p)
+    const vx_dbn_counts *vx_dbn_counts_get(vx_dbn_parser *p)
     uint64_t vx_dbn_offset(const vx_dbn_parser *p)
     void vx_dbn_set_offset(vx_dbn_parser *p, uint64_t offset)
     uint64_t vx_dbn_error_offset(const vx_dbn_parser *p)
