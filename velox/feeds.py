@@ -986,7 +986,7 @@ def _dbn_metadata(version: int, buf: bytes, path: str) -> dict[str, Any]:
     schema = None if raw_schema == _DBN_NULL_SCHEMA else _DBN_SCHEMAS[raw_schema]
     start, end, limit = u(18, 8), u(26, 8), u(34, 8)
     pos = 42 + (8 if version == 1 else 0)  # DBN 1: a deprecated record count
-    stypes = []
+    stypes: list[Optional[str]] = []
     for i, what in ((0, "stype_in"), (1, "stype_out")):
         v = buf[pos + i]
         if v == _DBN_NULL_STYPE and i == 0:
