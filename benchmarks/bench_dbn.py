@@ -27,6 +27,7 @@ import pyperf
 if __package__ is None:  # run from a source checkout: import the in-place build
     sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
+from _machine import describe  # noqa: E402
 from velox import feeds  # noqa: E402
 from velox.feedgen import concat, generate  # noqa: E402
 
@@ -173,13 +174,14 @@ def main():
             results[name] = bench.median()
     if runner.args.worker or not results:
         return
-    import databento_dbn
+    from importlib.metadata import version as _version
 
     ref = results["databento-dbn DBNDecoder.decode"]
     print()
+    print(f"bench_dbn: {describe()}")
     print(f"file: {N_RECORDS:,} DBN v3 MBO records ({os.path.getsize(PLAIN) / 1e6:.0f} MB plain, "
           f"{os.path.getsize(ZST) / 1e6:.0f} MB zstd), {SYMBOLS} instruments; databento-dbn "
-          f"{getattr(databento_dbn, '__version__', '?')}")
+          f"{_version('databento-dbn')}")
     print(f"{'case':34} {'ns/record':>10} {'records/s':>14}  vs databento-dbn")
     for name, _ in CASES:
         t = results[name]
