@@ -126,7 +126,8 @@ def test_oracle_round_trip(tmp_path, records, version, zstd, chunk, mmap, ts):
 @pytest.mark.parametrize("version", [1, 2, 3])
 def test_metadata_and_mappings(tmp_path, version):
     p = write(tmp_path, encode([mbo("A", "B")], version))
-    r = feeds.read_dbn(p)
+    with feeds.read_dbn(p) as r:
+        pass  # the metadata stays after close
     ref = dbn.DBNDecoder()
     ref.write(p.read_bytes())
     m = ref.decode()[0]

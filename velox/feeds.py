@@ -1160,7 +1160,15 @@ class DbnReader:
     def bytes_read(self) -> int:
         return self.parser.offset
 
+    def __enter__(self) -> "DbnReader":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
     def close(self) -> None:
+        """Close the file (iteration closes it at its end; a reader never iterated keeps it
+        open until closed or collected)."""
         if self._mm is not None:
             self._mm.close()
             self._mm = None
