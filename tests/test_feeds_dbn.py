@@ -30,7 +30,7 @@ else:
     zstandard = pytest.importorskip("zstandard")
 
 UNDEF = (1 << 63) - 1
-ACTIONS = {"A": 1, "C": 2, "M": 5, "R": 9, "T": 6, "F": 6}
+ACTIONS = {"A": 1, "C": 2, "M": 11, "R": 9, "T": 6, "F": 6}
 SIDES = {"B": 0, "A": 1, "N": 2}
 F_LAST = 128
 
@@ -74,8 +74,6 @@ def model(records, ts="recv"):
             e["price"] = 0 if r.price == UNDEF else r.price // 10
             e["qty"] = r.size
             e["side"] = SIDES[str(r.side)]
-            if a == "M":
-                e["ref"] = r.order_id
         out.append(e)
     arr = np.zeros(len(out), MBO_DTYPE)
     for i, e in enumerate(out):
@@ -210,7 +208,7 @@ def ref_decode(stream, start):
                 if act == "R":
                     out.append((ts_recv, 0, 0, 0, 0, inst, 2, 9, 4 if fl & 128 else 0))
                 else:
-                    out.append((ts_recv, oid, px, oid if act == "M" else 0, size, inst,
+                    out.append((ts_recv, oid, px, 0, size, inst,
                                 SIDES[side], ACTIONS[act], 4 if fl & 128 else 0))
         pos += n
     return out, None

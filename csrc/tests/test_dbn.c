@@ -46,7 +46,7 @@ static void test_fields_and_actions(void) {
           out[0].qty == 5 && out[0].order_id == 11 && out[0].instrument == 7 &&
           out[0].ts == 2011 && out[0].flags == VX_MBO_F_LAST && out[0].ref == 0);
     CHECK(out[1].action == VX_MBO_CANCEL && out[1].qty == 2 && out[1].flags == 0);
-    CHECK(out[2].action == VX_MBO_REPLACE && out[2].ref == 11 && out[2].price == 123456780);
+    CHECK(out[2].action == VX_MBO_MODIFY && out[2].ref == 0 && out[2].price == 123456780);
     CHECK(out[3].action == VX_MBO_TRADE && out[3].side == VX_SELL && out[3].price == 0);
     CHECK(out[4].action == VX_MBO_TRADE && out[4].order_id == 11);
     CHECK(out[5].action == VX_MBO_CLEAR && out[5].side == VX_SIDE_NONE && out[5].instrument == 8);

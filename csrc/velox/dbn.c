@@ -31,7 +31,7 @@ _Static_assert(VX_DBN_MBO_LEN == 14 * 4, "MboMsg is 14 words");
 /* DBN action character -> velox action; NONE_EV = no event (N); 0 = not a DBN action. */
 enum { NONE_EV = 0xFF };
 static const uint8_t ACTION[256] = {
-    ['A'] = VX_MBO_ADD, ['C'] = VX_MBO_CANCEL, ['M'] = VX_MBO_REPLACE, ['R'] = VX_MBO_CLEAR,
+    ['A'] = VX_MBO_ADD, ['C'] = VX_MBO_CANCEL, ['M'] = VX_MBO_MODIFY, ['R'] = VX_MBO_CLEAR,
     ['T'] = VX_MBO_TRADE, ['F'] = VX_MBO_TRADE, ['N'] = NONE_EV,
 };
 /* DBN side character -> velox side + 1; 0 = not a DBN side. */
@@ -60,10 +60,10 @@ static vx_status fail(vx_dbn_parser *p, uint64_t at, uint8_t rtype, const char *
 static const char *check_mbo(uint8_t action, uint8_t side1, int64_t price) {
     if (!action) return "MBO action is not one of A C M R T F N";
     if (!side1) return "MBO side is not one of B A N";
-    if ((action == VX_MBO_ADD || action == VX_MBO_REPLACE) && side1 == VX_SIDE_NONE + 1)
+    if ((action == VX_MBO_ADD || action == VX_MBO_MODIFY) && side1 == VX_SIDE_NONE + 1)
         return "MBO add/modify with side N (the book needs a side)";
     if (price == VX_DBN_UNDEF_PRICE)
-        return (action == VX_MBO_ADD || action == VX_MBO_REPLACE)
+        return (action == VX_MBO_ADD || action == VX_MBO_MODIFY)
                    ? "MBO add/modify with an undefined price (UNDEF_PRICE)" : NULL;
     return "MBO price is not a whole 1e-8 (velox fixed point)";
 }
@@ -99,7 +99,7 @@ vx_status vx_dbn_parse(vx_dbn_parser *p, const uint8_t *buf, size_t len, vx_mbo 
         /* one test for the common record: known action and side, a whole 1e-8 price */
         if (__builtin_expect(!action || !side1 || q * 10 != price ||
                              (side1 == VX_SIDE_NONE + 1 &&
-                              (action == VX_MBO_ADD || action == VX_MBO_REPLACE)), 0)) {
+                              (action == VX_MBO_ADD || action == VX_MBO_MODIFY)), 0)) {
             const char *why = check_mbo(action, side1, price);
             if (why) {
                 st = fail(p, p->offset + pos, rtype, why);
@@ -121,7 +121,7 @@ vx_status vx_dbn_parse(vx_dbn_parser *p, const uint8_t *buf, size_t len, vx_mbo 
             continue;
         }
         *e = (vx_mbo){.ts = u64(r + ts_at), .order_id = oid, .price = q,
-                      .ref = action == VX_MBO_REPLACE ? oid : 0, .qty = u32(r + 32),
+                      .qty = u32(r + 32),
                       .instrument = u32(r + 4), .side = (uint8_t)(side1 - 1), .action = action,
                       .flags = (uint8_t)((dflags & VX_DBN_F_LAST) ? VX_MBO_F_LAST : 0)};
     }

@@ -13,8 +13,9 @@
  * Mapping (one event per A/C/M/R/T/F record; N makes none):
  *   A  ADD      order_id, side (B -> BUY, A -> SELL), qty = size, price
  *   C  CANCEL   qty = size (the lots cancelled: a partial or full cancel), side B/A/N
- *   M  REPLACE  ref = order_id (the order keeps its id), price, qty = the new size: the order
- *               goes to the back of the queue at its (new) price; an unknown order is added
+ *   M  MODIFY   order_id, price, qty = the new size, side: the book keeps the order's queue
+ *               place when the price is unchanged and the size does not grow, else it goes to
+ *               the back at the new price; an unknown order is added (mbo.h)
  *   R  CLEAR    every order of the instrument leaves (order_id, price, qty, side dropped)
  *   T  TRADE    the aggressor's trade print: price, qty, side B/A/N, order_id; no book effect
  *   F  TRADE    a resting order's fill: no book effect (DBN sends the C/M that changes the
