@@ -401,3 +401,26 @@ def test_arguments():
         feeds.read_dbn("/dev/null", ts="exchange")
     with pytest.raises(TypeError, match="MBO_DTYPE"):
         feeds.DbnParser().parse(b"", np.zeros(3, np.int64))
+
+
+def test_modify_keeps_or_loses_queue_priority_as_databento(tmp_path):
+    """M at the same price with a lower size keeps the order's place; a larger size or a new
+    price sends it to the back; M of an unknown order adds it."""
+    from velox import MboBook
+
+    px = 100 * 10**9
+    recs = [mbo("A", "B", order=1, price=px, size=10), mbo("A", "B", order=2, price=px, size=5),
+            mbo("M", "B", order=1, price=px, size=4)]            # lower: keeps its place
+    book = MboBook(1024, 10**6, 99 * 10**8, max_orders=16)
+    book.apply_many(feeds.read_dbn(write(tmp_path, encode(recs), "a.dbn")).read())
+    assert book.queue_position(1) == 0 and book.queue_position(2) == 4
+    recs.append(mbo("M", "B", order=1, price=px, size=6))        # larger: to the back
+    book = MboBook(1024, 10**6, 99 * 10**8, max_orders=16)
+    book.apply_many(feeds.read_dbn(write(tmp_path, encode(recs), "b.dbn")).read())
+    assert book.queue_position(2) == 0 and book.queue_position(1) == 5
+    recs += [mbo("M", "B", order=2, price=px + 10**7, size=5),   # new price: its own level
+             mbo("M", "A", order=9, price=px + 10**9, size=3)]   # unknown: added
+    book = MboBook(1024, 10**6, 99 * 10**8, max_orders=16)
+    assert book.apply_many(feeds.read_dbn(write(tmp_path, encode(recs), "c.dbn")).read())[1] == 0
+    assert book.queue_position(1) == 0 and book.order(2).price == 100 * 10**8 + 10**6
+    assert book.order(9).side == 1 and book.counters.unknown_orders == 1

@@ -1259,8 +1259,8 @@ def read_dbn(path: PathLike, *, chunk: int = DEFAULT_CHUNK, reuse: bool = False,
     read here (``.metadata``; a missing file or a bad header raises at the call).
 
     Mapping (docs/feeds.md, "Databento DBN"): A -> ADD, C -> CANCEL (size = lots cancelled),
-    M -> REPLACE with ref = order_id (back of the queue), R -> CLEAR, T and F -> TRADE (no book
-    effect), N -> no event (counted); F_LAST -> F_LAST; prices 1e-9 -> velox 1e-8 (a price that
+    M -> MODIFY (the book keeps the order's queue place when only its size drops), R -> CLEAR,
+    T and F -> TRADE (no book effect), N -> no event (counted); F_LAST -> F_LAST; prices 1e-9 -> velox 1e-8 (a price that
     is not a whole 1e-8 is a ValueError naming the record's byte offset); ``ts='recv'``
     (default) or ``'event'`` picks ts_recv or ts_event. Records of other rtypes are skipped and
     counted. Plain regular files are memory-mapped (``mmap=False`` reads them through a bounded
