@@ -62,7 +62,7 @@ class ModelBook:
         """None when applied, else the reject reason name."""
         if (action == ADD and side not in (0, 1)) or side > SIDE_NONE:
             return "invalid"  # ADD needs a side; the rest may say NONE (ITCH E/C/X/D/U)
-        if action > REPLACE:
+        if action > REPLACE and action != Action.MODIFY:
             if action == Action.CLEAR:
                 self.orders.clear()
                 self.seeded.clear()
@@ -97,6 +97,25 @@ class ModelBook:
                 self._reduce_seeded(side, price, qty)
                 self.unknown += 1
             return None
+        if action == Action.MODIFY:  # new price and size; the place kept only if both allow
+            if qty == 0:
+                return "invalid"
+            if not known:
+                if side == SIDE_NONE:
+                    self.unknown += 1
+                    return None
+                why = self._add(oid, side, price, qty, ts)
+                if why is None:
+                    self.unknown += 1
+                return why
+            o = self.orders[oid]
+            if o[1] == price and qty <= o[2]:
+                o[2] = qty
+                return None
+            if not self.on_grid(price):
+                return "off_grid"
+            old_side = self.orders.pop(oid)[0]
+            return self._add(oid, old_side, price, qty, ts)
         # REPLACE
         if qty == 0:
             return "invalid"
@@ -192,6 +211,17 @@ class MboMachine(RuleBasedStateMachine):
     @rule(oid=ids, side=order_sides, price=prices, qty=qtys)
     def delete(self, oid, side, price, qty):
         self._apply(DELETE, side, oid, price, qty)
+
+    @rule(oid=ids, side=order_sides, price=prices, qty=qtys)
+    def modify(self, oid, side, price, qty):
+        self._apply(Action.MODIFY, side, oid, price, qty)
+
+    @rule(oid=ids, side=order_sides, dq=st.integers(-3, 2))
+    def modify_size_only(self, oid, side, dq):
+        # a resting order's own price: the size decides whether it keeps its place
+        o = self.model.orders.get(oid)
+        price, qty = (o[1], max(0, o[2] + dq)) if o else (BASE, 1)
+        self._apply(Action.MODIFY, side, oid, price, qty)
 
     @rule(oid=ids, ref=ids, side=order_sides, price=prices, qty=qtys)
     def replace(self, oid, ref, side, price, qty):

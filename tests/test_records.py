@@ -46,7 +46,8 @@ def test_mbo_dtype_layout_matches_c():
     for name, offset in c["mbo_offsets"].items():
         assert MBO_DTYPE.fields[name][1] == offset, name
     assert [a.name for a in Action] == ["ADD", "CANCEL", "DELETE", "EXECUTE", "REPLACE",
-                                        "TRADE", "CROSS", "BROKEN", "CLEAR", "STATUS"]
+                                        "TRADE", "CROSS", "BROKEN", "CLEAR", "STATUS",
+                                        "MODIFY"]
 
 
 @given(transactions)

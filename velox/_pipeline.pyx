@@ -509,7 +509,7 @@ cdef class NativePipeline:
         vx_mbo_counters_read(b, &c)
         return {
             "applied": c.applied, "rejected": c.rejected,
-            "by_action": {a.name.lower(): c.by_action[int(a)] for a in Action if 0 < int(a) < 11},
+            "by_action": {a.name.lower(): c.by_action[int(a)] for a in Action},
             "rejected_by_reason": {REJECT_REASONS[i]: c.rejected_by_reason[i]
                                    for i in range(1, VX_MBO_REJECT_COUNT)},
             "unknown_orders": c.unknown_orders, "out_of_window_orders": c.out_of_window_orders,

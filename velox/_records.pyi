@@ -93,6 +93,7 @@ class Action(enum.IntEnum):
     BROKEN = 8
     CLEAR = 9
     STATUS = 10
+    MODIFY = 11
 
 class MboFlag(enum.IntFlag):
     SYSTEM = 1

@@ -90,6 +90,7 @@ class Action(enum.IntEnum):
     BROKEN = VX_MBO_BROKEN
     CLEAR = VX_MBO_CLEAR
     STATUS = VX_MBO_STATUS
+    MODIFY = VX_MBO_MODIFY
 
 
 SIDE_NONE = VX_SIDE_NONE

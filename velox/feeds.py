@@ -14,6 +14,10 @@ Parsing is native (``velox._feeds``): no per-message Python objects; events come
   buffer), or ``.read()`` for one array; ``.symbols`` and ``.counts`` after (or during)
   iteration. gzip input (detected by its magic bytes; every member of a multi-member file) is
   stream-decompressed in bounded steps, for ITCH and LOBSTER alike.
+- ``read_dbn(path, chunk=..., reuse=False, mmap=True, ts="recv")`` -> ``DbnReader``: Databento
+  DBN (versions 1-3, plain or zstd) MBO records as MBO_DTYPE chunks; ``.metadata`` (dataset,
+  schema, start/end, symbols, instrument mappings) is read at the call; zstd needs the
+  ``zstandard`` package (``pip install 'velox[dbn]'``) or Python 3.14's ``compression.zstd``.
 - ``write_itch(path, events, symbols)`` and ``write_lobster(path, events)`` write files velox
   (and other readers) read back exactly.
 """
@@ -40,9 +44,13 @@ from velox._feeds import (
     lobster_parse_messages,
     lobster_write_messages,
 )
+from velox._dbn import DbnParser
 from velox._records import MBO_DTYPE, PRICE_SCALE
 
 __all__ = [
+    "DbnParser",
+    "DbnReader",
+    "read_dbn",
     "ItchBooks",
     "ItchParser",
     "ItchReader",
@@ -850,3 +858,413 @@ def write_itch(path: PathLike, events: Events, symbols: Sequence[Optional[str]] 
             f.write(head)
             f.write(body)
     return len(head) + len(body)
+
+
+# ---- Databento DBN --------------------------------------------------------------------------
+
+_ZSTD_MAGIC = b"\x28\xb5\x2f\xfd"
+_ZSTD_IN = 1 << 16         # compressed bytes given to the decompressor per step
+_DBN_PRELUDE = 8           # b"DBN", version, u32 metadata length
+_DBN_FIXED = 100           # fixed part of the metadata (every version)
+_DBN_MAX_METADATA = 1 << 30
+_DBN_SCHEMAS = ("mbo", "mbp-1", "mbp-10", "tbbo", "trades", "ohlcv-1s", "ohlcv-1m", "ohlcv-1h",
+                "ohlcv-1d", "definition", "statistics", "status", "imbalance", "ohlcv-eod",
+                "cmbp-1", "cbbo-1s", "cbbo-1m", "tcbbo", "bbo-1s", "bbo-1m")
+_DBN_STYPES = ("instrument_id", "raw_symbol", "smart", "continuous", "parent", "nasdaq_symbol",
+               "cms_symbol", "isin", "us_code", "bbg_comp_id", "bbg_comp_ticker", "figi",
+               "figi_ticker", "listing_id", "issuer_id", "security_id")
+_DBN_NULL_SCHEMA = 0xFFFF
+_DBN_NULL_STYPE = 0xFF
+_DBN_UNDEF_TIMESTAMP = (1 << 64) - 1
+
+
+def _zstd_decompressor(path: str) -> Any:
+    """A fresh one-frame decompressor: Python 3.14's compression.zstd, else `zstandard`."""
+    try:
+        from compression import zstd  # type: ignore[import-not-found]
+
+        return zstd.ZstdDecompressor()
+    except ImportError:
+        pass
+    try:
+        import zstandard
+    except ImportError:
+        raise ImportError(f"{path} is zstd-compressed: reading it needs the 'zstandard' package "
+                          "(pip install 'velox[dbn]') or Python 3.14's compression.zstd") from None
+    return zstandard.ZstdDecompressor().decompressobj()
+
+
+def _unzstd(src: _Input, f: BinaryIO, head: bytes) -> Iterator[bytes]:
+    """The decompressed bytes of every zstd frame of ``f``, reading _ZSTD_IN compressed bytes
+    per step. Corrupt data, a truncated frame and bytes after a frame that do not start one
+    raise ValueError naming the file and the compressed byte offset."""
+    raw = head
+    at = 0               # compressed offset of raw[0]
+    d: Any = None        # None between frames
+    frame = 0
+    while True:  # bounded by the input: each pass consumes input or ends
+        if not raw:
+            raw = src.read(f, _ZSTD_IN)
+            if not raw:
+                if d is not None:
+                    raise ValueError(f"{src.path}: zstd frame at byte offset {frame} ends early "
+                                     f"at byte offset {at} (truncated file)")
+                return
+        if d is None:
+            if len(raw) < 4:
+                more = src.read(f, _ZSTD_IN)
+                if more:
+                    raw += more
+                    continue
+                raise ValueError(f"{src.path}: {len(raw)} trailing bytes after the last zstd "
+                                 f"frame at byte offset {at}")
+            if raw[:4] != _ZSTD_MAGIC:
+                raise ValueError(f"{src.path}: bytes at byte offset {at}, after a complete zstd "
+                                 f"frame, are not a zstd frame ({bytes(raw[:8])!r}...)")
+            d = _zstd_decompressor(src.path)
+            frame = at
+        piece, raw = raw[:_ZSTD_IN], raw[_ZSTD_IN:]
+        try:
+            out = d.decompress(piece)
+        except Exception as exc:  # zstandard.ZstdError / compression.zstd.ZstdError
+            raise ValueError(f"{src.path}: corrupt zstd frame at byte offset {frame} (found "
+                             f"between byte offsets {at} and {at + len(piece)}): {exc}") from None
+        if d.eof:
+            rest = d.unused_data
+            at += len(piece) - len(rest)
+            raw = rest + raw
+            d = None
+        else:
+            at += len(piece)
+        if out:
+            yield out
+
+
+def _dbn_symbols(buf: bytes, pos: int, n_len: int, what: str, path: str) -> tuple[list[str], int]:
+    if pos + 4 > len(buf):
+        raise ValueError(f"{path}: DBN metadata ends inside the {what} count at byte offset "
+                         f"{pos + _DBN_PRELUDE}")
+    count = int.from_bytes(buf[pos:pos + 4], "little")
+    pos += 4
+    if count * n_len > len(buf) - pos:
+        raise ValueError(f"{path}: DBN metadata {what} count {count} at byte offset "
+                         f"{pos - 4 + _DBN_PRELUDE} needs {count * n_len} bytes, "
+                         f"{len(buf) - pos} are left")
+    out = [_cstr(buf, pos + i * n_len, n_len, what, path) for i in range(count)]
+    return out, pos + count * n_len
+
+
+def _cstr(buf: bytes, pos: int, n: int, what: str, path: str) -> str:
+    raw = bytes(buf[pos:pos + n]).split(b"\0", 1)[0]
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError:
+        raise ValueError(f"{path}: DBN metadata {what} at byte offset {pos + _DBN_PRELUDE} is "
+                         f"not UTF-8: {raw[:40]!r}") from None
+
+
+def _dbn_date(raw: int, what: str, path: str) -> Optional[str]:
+    if raw == 0 or raw == 0xFFFFFFFF:
+        return None
+    import datetime
+
+    try:
+        return datetime.date(raw // 10000, raw // 100 % 100, raw % 100).isoformat()
+    except ValueError:
+        raise ValueError(f"{path}: DBN metadata {what} {raw} is not a YYYYMMDD date") from None
+
+
+def _dbn_metadata(version: int, buf: bytes, path: str) -> dict[str, Any]:
+    """The metadata after the 8-byte prelude (layout per version: the DBN spec)."""
+    def u(pos: int, n: int) -> int:
+        return int.from_bytes(buf[pos:pos + n], "little")
+
+    dataset = _cstr(buf, 0, 16, "dataset", path)
+    raw_schema = u(16, 2)
+    if raw_schema != _DBN_NULL_SCHEMA and raw_schema >= len(_DBN_SCHEMAS):
+        raise ValueError(f"{path}: DBN metadata schema {raw_schema} is not a DBN schema")
+    schema = None if raw_schema == _DBN_NULL_SCHEMA else _DBN_SCHEMAS[raw_schema]
+    start, end, limit = u(18, 8), u(26, 8), u(34, 8)
+    pos = 42 + (8 if version == 1 else 0)  # DBN 1: a deprecated record count
+    stypes: list[Optional[str]] = []
+    for i, what in ((0, "stype_in"), (1, "stype_out")):
+        v = buf[pos + i]
+        if v == _DBN_NULL_STYPE and i == 0:
+            stypes.append(None)
+        elif v < len(_DBN_STYPES):
+            stypes.append(_DBN_STYPES[v])
+        else:
+            raise ValueError(f"{path}: DBN metadata {what} {v} is not a DBN symbology type")
+    ts_out = buf[pos + 2] != 0
+    pos += 3
+    if version == 1:
+        sym_len = 22
+        pos += 47
+    else:
+        sym_len = u(pos, 2)
+        pos += 2 + 53
+        if not 1 <= sym_len <= 1024:
+            raise ValueError(f"{path}: DBN metadata symbol length {sym_len} is not in [1, 1024]")
+    if u(pos, 4) != 0:
+        raise ValueError(f"{path}: DBN metadata has a schema definition ({u(pos, 4)} bytes), "
+                         "which DBN readers do not support")
+    pos += 4
+    symbols, pos = _dbn_symbols(buf, pos, sym_len, "symbols", path)
+    partial, pos = _dbn_symbols(buf, pos, sym_len, "partial", path)
+    not_found, pos = _dbn_symbols(buf, pos, sym_len, "not_found", path)
+    if pos + 4 > len(buf):
+        raise ValueError(f"{path}: DBN metadata ends inside the mappings count")
+    count = u(pos, 4)
+    pos += 4
+    mappings: dict[str, list[dict[str, Any]]] = {}
+    for i in range(count):  # bounded: each mapping is checked to fit before it is read
+        if pos + sym_len + 4 > len(buf):
+            raise ValueError(f"{path}: DBN metadata ends inside symbol mapping {i} of {count}")
+        raw_symbol = _cstr(buf, pos, sym_len, "mapping symbol", path)
+        n = u(pos + sym_len, 4)
+        pos += sym_len + 4
+        each = 8 + sym_len
+        if n * each > len(buf) - pos:
+            raise ValueError(f"{path}: DBN symbol mapping {i} ({raw_symbol!r}) has {n} "
+                             f"intervals, the metadata has room for {(len(buf) - pos) // each}")
+        intervals = []
+        for _ in range(n):
+            intervals.append({"start_date": _dbn_date(u(pos, 4), "start_date", path),
+                              "end_date": _dbn_date(u(pos + 4, 4), "end_date", path),
+                              "symbol": _cstr(buf, pos + 8, sym_len, "mapping symbol", path)})
+            pos += each
+        mappings.setdefault(raw_symbol, []).extend(intervals)
+    return {"version": version, "dataset": dataset, "schema": schema, "start": start,
+            "end": None if end == _DBN_UNDEF_TIMESTAMP else end, "limit": limit or None,
+            "stype_in": stypes[0], "stype_out": stypes[1], "ts_out": ts_out,
+            "symbol_cstr_len": sym_len, "symbols": symbols, "partial": partial,
+            "not_found": not_found, "mappings": mappings}
+
+
+class DbnReader:
+    """Iterator over the MBO_DTYPE chunks of one Databento DBN file (see ``read_dbn``).
+
+    ``metadata``: dict version, dataset, schema, start, end, limit, stype_in, stype_out,
+    ts_out, symbol_cstr_len, symbols, partial, not_found, mappings ({raw symbol: [{start_date,
+    end_date, symbol}]}; with stype_out 'instrument_id' each interval's symbol is the
+    instrument id, as text). ``instruments(date=None)``: {instrument_id: raw symbol}.
+    ``counts``: dict records, events, skipped, none, snapshot, bad_ts_recv, maybe_bad_book,
+    by_action, by_rtype. ``bytes_read``: stream bytes consumed (decompressed for zstd).
+    """
+
+    def __init__(self, path: PathLike, chunk: int = DEFAULT_CHUNK, reuse: bool = False,
+                 mmap: bool = True, ts: str = "recv") -> None:
+        if not isinstance(chunk, int) or isinstance(chunk, bool) or not 1 <= chunk <= _MAX_CHUNK:
+            raise ValueError(f"chunk must be an int in [1, {_MAX_CHUNK}], got {chunk!r}")
+        if not isinstance(mmap, bool):
+            raise TypeError(f"mmap must be True or False, got {mmap!r}")
+        if ts not in ("recv", "event"):
+            raise ValueError(f"ts must be 'recv' or 'event', got {ts!r}")
+        self._input = _Input(path)
+        self.path = self._input.path
+        self.chunk = chunk
+        self.reuse = reuse
+        self.parser = DbnParser(ts_event=ts == "event")
+        self._buf: Optional[Events] = None
+        self._started = False
+        self._f: Optional[BinaryIO] = self._input.open()
+        self._pending = bytearray()   # stream bytes read past the metadata
+        self._stream: Optional[Iterator[bytes]] = None
+        self._mm: Optional[_mmap.mmap] = None
+        try:
+            head = self._input.head(self._f)
+            if head == _ZSTD_MAGIC[:2]:
+                more = self._input.read(self._f, 2)
+                head += more
+                if head != _ZSTD_MAGIC:
+                    raise ValueError(f"{self.path}: starts with {head!r}: not DBN (b'DBN') nor "
+                                     "zstd-compressed DBN")
+                self._stream = _unzstd(self._input, self._f, head)
+                self.compressed = True
+            else:
+                self.compressed = False
+                self._pending += head
+                if mmap and self._input.regular and self._input.size:
+                    self._mm = _mmap.mmap(self._f.fileno(), 0, access=_mmap.ACCESS_READ)
+                    self._pending = bytearray()
+                else:
+                    self._stream = _plain(self._input, self._f)
+            self.metadata = self._read_metadata()
+        except BaseException:
+            self.close()
+            raise
+
+    def _take(self, n: int, what: str) -> bytes:
+        """Exactly n stream bytes (metadata), or ValueError naming what was cut short."""
+        while len(self._pending) < n:  # bounded by the input
+            more = next(self._stream, b"") if self._stream is not None else b""
+            if not more:
+                raise ValueError(f"{self.path}: truncated DBN {what}: {len(self._pending)} of "
+                                 f"{n} bytes")
+            self._pending += more
+        out = bytes(self._pending[:n])
+        del self._pending[:n]
+        return out
+
+    def _read_metadata(self) -> dict[str, Any]:
+        if self._mm is not None:
+            mm = self._mm
+            prelude = mm[:_DBN_PRELUDE]
+            if len(prelude) < _DBN_PRELUDE:
+                raise ValueError(f"{self.path}: truncated DBN prelude: {len(prelude)} of 8 bytes")
+        else:
+            prelude = self._take(_DBN_PRELUDE, "prelude")
+        if prelude[:3] != b"DBN":
+            raise ValueError(f"{self.path}: not a DBN file (starts with {prelude[:4]!r}, "
+                             "expected b'DBN' and a version byte)")
+        version = prelude[3]
+        if not 1 <= version <= 3:
+            raise ValueError(f"{self.path}: DBN version {version} is not supported (1-3)")
+        length = int.from_bytes(prelude[4:8], "little")
+        if not _DBN_FIXED <= length <= _DBN_MAX_METADATA:
+            raise ValueError(f"{self.path}: DBN metadata length {length} at byte offset 4 is not "
+                             f"in [{_DBN_FIXED}, {_DBN_MAX_METADATA}]")
+        if self._mm is not None:
+            body = self._mm[_DBN_PRELUDE:_DBN_PRELUDE + length]
+            if len(body) < length:
+                raise ValueError(f"{self.path}: truncated DBN metadata: {len(body)} of {length}"
+                                 " bytes")
+        else:
+            body = self._take(length, "metadata")
+        md = _dbn_metadata(version, body, self.path)
+        if md["schema"] not in ("mbo", None):
+            raise ValueError(f"{self.path}: DBN schema is {md['schema']!r}; read_dbn reads the "
+                             "'mbo' schema")
+        self._start = _DBN_PRELUDE + length
+        self.parser.offset = self._start
+        return md
+
+    def instruments(self, date: Optional[str] = None) -> dict[int, str]:
+        """{instrument_id: raw symbol} from the metadata's mappings (stype_out instrument_id);
+        ``date`` ('YYYY-MM-DD'): only intervals with start_date <= date < end_date."""
+        out: dict[int, str] = {}
+        for raw, intervals in self.metadata["mappings"].items():
+            for iv in intervals:
+                if date is not None and not (
+                        (iv["start_date"] or "") <= date < (iv["end_date"] or "9999")):
+                    continue
+                if iv["symbol"].isdigit():
+                    out[int(iv["symbol"])] = raw
+        return out
+
+    @property
+    def counts(self) -> dict[str, Any]:
+        return self.parser.counts
+
+    @property
+    def bytes_read(self) -> int:
+        return self.parser.offset
+
+    def __enter__(self) -> "DbnReader":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Close the file (iteration closes it at its end; a reader never iterated keeps it
+        open until closed or collected)."""
+        if self._mm is not None:
+            self._mm.close()
+            self._mm = None
+        if self._f is not None:
+            self._f.close()
+            self._f = None
+
+    def __iter__(self) -> Iterator[Events]:
+        if self._started:
+            raise RuntimeError("a DbnReader can be iterated once; call read_dbn again")
+        self._started = True
+        try:
+            if self._mm is not None:
+                yield from self._parse(self._mm, self._start, final=True)
+                return
+            pending = self._pending
+            while True:  # bounded by the input
+                more = next(self._stream, b"") if self._stream is not None else b""
+                if more:
+                    pending += more
+                used = yield from self._parse(pending, 0, final=not more)
+                del pending[:used]
+                if not more:
+                    return
+        finally:
+            self.close()
+
+    def _parse(self, buf: Any, pos: int, final: bool) -> _Chunks:
+        """Decode buf[pos:]; yields chunks; returns the bytes consumed from pos."""
+        size = len(buf)
+        start = pos
+        error = ""
+        view = memoryview(buf)
+        try:
+            while pos < size:  # each pass fills a whole chunk or is the last
+                if self.reuse:
+                    if self._buf is None:
+                        self._buf = np.empty(self.chunk, MBO_DTYPE)
+                    out: Events = self._buf
+                else:
+                    out = np.empty(self.chunk, MBO_DTYPE)
+                piece = view[pos:size]
+                try:
+                    consumed, produced = self.parser.parse(piece, out)
+                except ValueError as exc:
+                    error = f"{self.path}: {exc}"
+                    produced = getattr(exc, "produced", 0)
+                    if produced:  # the events before the bad record, then the error
+                        yield out[:produced]
+                    break
+                finally:
+                    piece.release()
+                pos += consumed
+                if produced:
+                    yield out[:produced]
+                if produced < len(out):
+                    break
+        finally:
+            view.release()
+        if error:
+            raise ValueError(error)
+        if final and pos < size:
+            raise ValueError(f"{self.path}: DBN: truncated final record at byte offset "
+                             f"{self.parser.offset} ({size - pos} bytes left of a record of "
+                             f"{buf[pos] * 4} bytes)")
+        return pos - start
+
+    def read(self) -> Events:
+        """Every remaining event in one array."""
+        if not self.reuse:
+            return _join(list(self), own=True)
+        return _join([_join([c], own=True) for c in self])
+
+
+def _plain(src: _Input, f: BinaryIO) -> Iterator[bytes]:
+    while True:  # bounded by the input
+        data = src.read(f, _READ_BLOCK)
+        if not data:
+            return
+        yield data
+
+
+def read_dbn(path: PathLike, *, chunk: int = DEFAULT_CHUNK, reuse: bool = False,
+             mmap: bool = True, ts: str = "recv") -> DbnReader:
+    """Read a Databento DBN file of the MBO schema (DBN versions 1-3; zstd-compressed
+    ``.dbn.zst`` detected by its magic bytes, every frame) -> ``DbnReader``; iterate it for
+    MBO_DTYPE arrays of at most ``chunk`` events, or call ``.read()``. The metadata header is
+    read here (``.metadata``; a missing file or a bad header raises at the call).
+
+    Mapping (docs/feeds.md, "Databento DBN"): A -> ADD, C -> CANCEL (size = lots cancelled),
+    M -> MODIFY (the book keeps the order's queue place when only its size drops), R -> CLEAR,
+    T and F -> TRADE (no book effect), N -> no event (counted); F_LAST -> F_LAST; prices 1e-9 -> velox 1e-8 (a price that
+    is not a whole 1e-8 is a ValueError naming the record's byte offset); ``ts='recv'``
+    (default) or ``'event'`` picks ts_recv or ts_event. Records of other rtypes are skipped and
+    counted. Plain regular files are memory-mapped (``mmap=False`` reads them through a bounded
+    buffer); pipes, FIFOs and zstd input are read in bounded steps. ``reuse=True`` yields the
+    same array every time.
+    """
+    return DbnReader(path, chunk=chunk, reuse=reuse, mmap=mmap, ts=ts)

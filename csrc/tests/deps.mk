@@ -23,3 +23,5 @@ TESTS += test_mpsc
 TEST_DEPS_test_mpsc = mpsc shm ring tsc types
 TESTS += test_orders
 TEST_DEPS_test_orders = orders ring tsc types
+TESTS += test_dbn
+TEST_DEPS_test_dbn = dbn types

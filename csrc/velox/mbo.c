@@ -858,7 +858,7 @@ static inline verdict apply_event(struct table *t, vx_mbo_book *b, const vx_mbo 
     if (__builtin_expect(action - VX_MBO_ADD > VX_MBO_ACTION_MAX - VX_MBO_ADD, 0) ||
         __builtin_expect(e->side > (action == VX_MBO_ADD ? VX_SELL : VX_SIDE_NONE), 0))
         return rej(VX_MBO_REJECT_INVALID, VX_EINVAL);
-    if (action > VX_MBO_REPLACE) {
+    if (action > VX_MBO_REPLACE && action != VX_MBO_MODIFY) {
         if (action == VX_MBO_CLEAR) clear_book(b);
         return OK; /* TRADE, CROSS, BROKEN, STATUS: no book effect */
     }
@@ -904,6 +904,41 @@ static inline verdict apply_event(struct table *t, vx_mbo_book *b, const vx_mbo 
             remove_order(t, s, pos);
         }
         return OK;
+    case VX_MBO_MODIFY: {
+        if (e->qty == 0) return rej(VX_MBO_REJECT_INVALID, VX_EINVAL);
+        if (s == NIL) {
+            if (side == VX_SIDE_NONE) { /* no side to rest it on: not added */
+                bump(&t->unknown_orders, 1);
+                return OK;
+            }
+            verdict v = add_order(b, e->order_id, pos, side, e->price, e->qty, e->ts);
+            if (v.status == VX_OK) bump(&t->unknown_orders, 1);
+            return v;
+        }
+        struct slot *o = &t->slots[s];
+        uint32_t have = LD(&o->qty);
+        if (LD(&o->price) == e->price && e->qty <= have) { /* keeps its queue place */
+            if (e->qty == have) return OK;
+            ST(&o->qty, e->qty);
+            uint32_t loc = LD(&o->loc);
+            if (loc_level(loc) != LOC_OUTSIDE) {
+                vx_mbo_book *ob = book_of_slot(t, s);
+                struct level *l = &ob->lv[loc_side(loc)][loc_level(loc)];
+                uint64_t before = LD(&l->qty);
+                set_level(ob, loc_side(loc), loc_level(loc), before, before - (have - e->qty));
+            }
+            return OK;
+        }
+        vx_mbo_book *ob = book_of_slot(t, s);
+        uint32_t level;
+        if (vx_ladder_locate(&ob->g, e->price, &level) == VX_EINVAL)
+            return rej(VX_MBO_REJECT_OFF_GRID, VX_EINVAL);
+        int old_side = loc_side(LD(&o->loc));
+        remove_order(t, s, pos);
+        uint64_t new_pos;
+        (void)find(t, e->order_id, &new_pos); /* the index moved: probe again */
+        return add_order(ob, e->order_id, new_pos, old_side, e->price, e->qty, e->ts);
+    }
     default: { /* VX_MBO_REPLACE */
         if (e->qty == 0) return rej(VX_MBO_REJECT_INVALID, VX_EINVAL);
         uint64_t new_pos;

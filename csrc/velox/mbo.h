@@ -35,6 +35,11 @@
  *   REPLACE  the order leaves and ref rests on the OLD order's side at price with qty (the back
  *            of the queue); ref already live (and != order_id) → DUPLICATE, qty 0 → INVALID,
  *            price off the grid → OFF_GRID, all checked before anything changes.
+ *   MODIFY   the order now has price and qty (its side stays): same price and qty <= its
+ *            qty → reduced in place (keeps its queue place; equal → no change); otherwise it
+ *            leaves and rests again at the back of the queue at price (price off the grid →
+ *            OFF_GRID, book unchanged). qty 0 → INVALID. An unknown order is added on the
+ *            event's side (counted in unknown_orders); with VX_SIDE_NONE it is not added.
  *   TRADE, CROSS, BROKEN, STATUS: no book effect (applied, counted by action).
  *   CLEAR    every order and every seeded lot of the book leaves.
  *   A rejected event leaves the book unchanged.

@@ -112,6 +112,9 @@ _Static_assert(sizeof(int64_t) == 8 && sizeof(uint32_t) == 4, "fixed-width integ
  *   CROSS    an auction cross trade print (ITCH Q): no book effect; price, qty, ref.
  *   BROKEN   a trade was broken (ITCH B): ref = its match number; no book effect.
  *   CLEAR    every order of the instrument leaves the book.
+ *   MODIFY   order_id now has price and qty (the new size, not a difference), same id and
+ *            side: it keeps its queue place when the price is unchanged and qty does not grow,
+ *            else it goes to the back of the queue at price (Databento DBN `M`).
  *   STATUS   a system or trading-status event: status = its code character (ITCH S event code
  *            'O','S','Q','M','E','C'; ITCH H trading state 'H','P','Q','T'; LOBSTER type 7:
  *            'H' halt, 'Q' quoting resumes, 'T' trading resumes); flags say which (F_SYSTEM).
@@ -129,7 +132,8 @@ enum vx_mbo_action {
     VX_MBO_BROKEN = 8,
     VX_MBO_CLEAR = 9,
     VX_MBO_STATUS = 10,
-    VX_MBO_ACTION_MAX = 10
+    VX_MBO_MODIFY = 11,
+    VX_MBO_ACTION_MAX = 11
 };
 enum { VX_SIDE_NONE = 2 }; /* vx_mbo.side for events that have no side (status, clear, cross)
                               or whose feed does not carry it (ITCH E/C/X/D/U) */
