@@ -32,6 +32,7 @@ import numpy.typing as npt
 
 from velox._feeds import (
     ItchBooks,
+    ItchLevels,
     ItchParser,
     itch_directory,
     itch_message_length,
@@ -44,6 +45,8 @@ from velox._records import MBO_DTYPE, PRICE_SCALE
 
 __all__ = [
     "ItchBooks",
+    "ItchLevels",
+    "build_itch_books",
     "ItchParser",
     "ItchReader",
     "as_itch",
@@ -810,6 +813,43 @@ def read_itch(path: PathLike, *, symbols: Optional[Sequence[str]] = None,
     """
     return ItchReader(path, symbols=symbols, chunk=chunk, reuse=reuse, mmap=mmap,
                       by_symbol=by_symbol)
+
+
+def build_itch_books(path: PathLike, *, levels_only: bool = False, instruments: int = 65536,
+                     levels: int = 1024, tick: int = 1_000_000, max_orders: int = 1 << 22,
+                     window_bits: int = 22, spill_capacity: int = 1 << 20
+                     ) -> Union[ItchBooks, ItchLevels]:
+    """Books for every stock locate of a plain ITCH 5.0 file, built in one GIL-free native
+    pass over the memory-mapped file (no event array reaches Python).
+
+    ``levels_only=False``: an ``ItchBooks`` (market-by-order books with FIFO queues and queue
+    positions; ``max_orders`` live orders). ``levels_only=True``: an ``ItchLevels`` (aggregate
+    levels only, orders in a direct window of 2**window_bits records indexed by order reference
+    plus a spill table; the fastest path). ``levels`` price levels of ``tick`` (velox fixed
+    point) per side and book, each window placed at its book's first order. A file that ends
+    inside a message, or a malformed message, is a ValueError naming the byte offset."""
+    with open(os.fspath(path), "rb") as f:
+        size = os.fstat(f.fileno()).st_size
+        books: Union[ItchBooks, ItchLevels]
+        if levels_only:
+            books = ItchLevels(instruments, levels, tick, window_bits, spill_capacity)
+        else:
+            books = ItchBooks(instruments, levels, tick, max_orders)
+        if size == 0:
+            return books
+        with _mmap.mmap(f.fileno(), 0, access=_mmap.ACCESS_READ) as mm:
+            view = memoryview(mm)
+            try:
+                if isinstance(books, ItchLevels):
+                    consumed = books.feed(view)
+                else:
+                    consumed = books.feed(ItchParser(), view)[0]
+            finally:
+                view.release()
+    if consumed != size:
+        raise ValueError(f"{os.fspath(path)}: the file ends inside a message at byte offset "
+                         f"{consumed} ({size - consumed} bytes left)")
+    return books
 
 
 def as_itch(events: Events) -> Events:
