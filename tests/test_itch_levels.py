@@ -90,12 +90,14 @@ def test_generated_day_matches_the_mbo_books_at_every_cut(day, window_bits):
         assert counts["slides"] == 0
 
 
-ids_small = st.integers(1, 40)
-ids_any = st.one_of(ids_small, st.integers(1, 2**63), st.integers(1000, 1100))
-loc = st.integers(0, INSTR)  # INSTR itself is out of range
+# mostly a few ids (so E/X/D/U meet live orders, partially and in excess), some far apart
+ids_small = st.integers(1, 12)
+ids_any = st.one_of(ids_small, ids_small, ids_small, st.integers(1, 2**63),
+                    st.integers(1000, 1100))
+loc = st.one_of(st.integers(0, INSTR - 1), st.just(INSTR))  # INSTR itself is out of range
 price = st.one_of(st.integers(100, 200).map(lambda k: k * 100),  # on the one-cent grid
                   st.integers(9_000, 21_000))                   # far / off the grid
-qty = st.integers(0, 300)
+qty = st.one_of(st.integers(0, 12), st.integers(0, 300))
 msg = st.one_of(
     st.tuples(st.just("A"), loc, ids_any, st.sampled_from([b"B", b"S"]), qty, price),
     st.tuples(st.just("E"), loc, ids_any, qty),
@@ -108,7 +110,7 @@ MAKE = {"A": _a, "E": _e, "C": _c, "X": _x, "D": _d, "U": _u}
 
 
 @settings(max_examples=scaled(300), deadline=None)
-@given(st.lists(msg, max_size=200), st.sampled_from([4, 5, 6, 20]), st.randoms())
+@given(st.lists(msg, min_size=1, max_size=200), st.sampled_from([4, 5, 6, 20]), st.randoms())
 def test_model_random_messages_agree_with_the_mbo_books(msgs, window_bits, rnd):
     data = b"".join(MAKE[m[0]](*m[1:]) for m in msgs)
     lv = ItchLevels(INSTR, 64, TICK, window_bits, 1 << 12)
@@ -142,6 +144,18 @@ def test_ids_out_of_order_and_jumps_keep_every_order():
     c = lv.counters()
     assert c["unknown_orders"] == 0 and c["live"] == 0 and c["spilled"] == 0
     assert lv.best(1) == (None, None)
+
+
+def test_a_jump_of_an_empty_window_takes_in_the_spilled_ids_it_covers():
+    lv = ItchLevels(2, 64, TICK, 4, 64)  # a 16-id window
+    far = 2**40
+    lv.feed(_a(1, 10, b"B", 1, 10_000) + _a(1, far, b"B", 2, 10_000))  # far: spilled above
+    lv.feed(_d(1, 10))  # the window is empty now
+    lv.feed(_a(1, far + 5, b"B", 4, 10_000))  # the window jumps over `far`
+    lv.feed(_x(1, far, 2))
+    c = lv.counters()
+    assert c["unknown_orders"] == 0 and c["live"] == 1
+    assert lv.best(1)[0] == (10_000 * 10_000, 4)
 
 
 def test_full_spill_table_rejects_the_add_and_counts_it():
