@@ -4,6 +4,7 @@ The oracle is ItchBooks (parser + vx_mbo_set): for the same messages the levels,
 and reject reasons must agree, whatever the order table does inside (direct window, slides,
 spill table, adoption of spilled ids back into the window).
 """
+import random
 import struct
 
 import numpy as np
@@ -110,7 +111,7 @@ MAKE = {"A": _a, "E": _e, "C": _c, "X": _x, "D": _d, "U": _u}
 
 
 @settings(max_examples=scaled(300), deadline=None)
-@given(st.lists(msg, min_size=1, max_size=200), st.sampled_from([4, 5, 6, 20]), st.randoms())
+@given(st.lists(msg, max_size=200), st.sampled_from([4, 5, 6, 20]), st.randoms())
 def test_model_random_messages_agree_with_the_mbo_books(msgs, window_bits, rnd):
     data = b"".join(MAKE[m[0]](*m[1:]) for m in msgs)
     lv = ItchLevels(INSTR, 64, TICK, window_bits, 1 << 12)
@@ -127,6 +128,60 @@ def test_model_random_messages_agree_with_the_mbo_books(msgs, window_bits, rnd):
             _same(lv, mb, INSTR, 64)
     _same(lv, mb, INSTR, 64)
     assert lv.counters()["messages"] == len(msgs)
+
+
+def _walk(rnd, n):
+    """n messages that mostly touch live orders: partial, exact and excess executions and
+    cancels, deletes, replaces to fresh, live and far ids; ids mostly rising (as ITCH's)."""
+    live, next_id, out = [], 1, []
+    for _ in range(n):
+        r = rnd.random()
+        loc = rnd.randrange(INSTR) if rnd.random() < 0.97 else INSTR
+        px = rnd.randrange(95, 106) * 100 if rnd.random() < 0.9 else rnd.randrange(1, 40_000)
+        if r < 0.4 or not live:
+            i = next_id if rnd.random() < 0.9 else rnd.choice([rnd.randrange(1, 2**63),
+                                                               max(1, next_id - rnd.randrange(64))])
+            next_id += rnd.randrange(1, 4)
+            q = rnd.randrange(0, 20)
+            out.append(_a(loc, i, rnd.choice([b"B", b"S"]), q, px))
+            live.append((i, q))
+            continue
+        k = rnd.randrange(len(live))
+        i, q = live[k]
+        if r < 0.55:
+            out.append(_e(loc, i, rnd.randrange(0, q + 3)))
+        elif r < 0.65:
+            out.append(_c(loc, i, rnd.randrange(0, q + 3), px))
+        elif r < 0.75:
+            out.append(_x(loc, i, rnd.randrange(0, q + 3)))
+        elif r < 0.85:
+            out.append(_d(loc, i))
+            live.pop(k)
+        else:
+            new = rnd.choice([next_id, i, rnd.choice(live)[0], rnd.randrange(1, 2**63)])
+            next_id += 1
+            nq = rnd.randrange(0, 20)
+            out.append(_u(loc, i, new, nq, px))
+            live[k] = (new, nq)
+    return b"".join(out)
+
+
+@settings(max_examples=scaled(60), deadline=None)
+@given(st.integers(0, 2**32), st.sampled_from([4, 5, 8, 20]))
+def test_model_walk_over_live_orders_agrees_with_the_mbo_books(seed, window_bits):
+    rnd = random.Random(seed)
+    data = _walk(rnd, 600)
+    lv = ItchLevels(INSTR, 64, TICK, window_bits, 1 << 12)
+    mb = ItchBooks(INSTR, 64, TICK, 1 << 12)
+    p = ItchParser()
+    pos = 0
+    while pos < len(data):
+        c = lv.feed(memoryview(data)[pos:pos + rnd.randint(1, 4000)])
+        mb.feed(p, memoryview(data)[pos:pos + c])
+        pos += c
+        _same(lv, mb, INSTR, 64)
+    reasons = lv.counters()["rejected_by_reason"]
+    assert reasons[7] > 0 and reasons[3] + reasons[1] > 0  # excess and duplicate/invalid met
 
 
 def test_ids_out_of_order_and_jumps_keep_every_order():
@@ -186,6 +241,18 @@ def test_errors_name_the_offset_and_keep_what_came_before():
     # unknown types are skipped by their length
     assert lv.feed(struct.pack(">Hc3s", 4, b"z", b"abc")) == 6
     assert lv.counters()["unknown_types"] == 1
+
+
+def test_replace_with_no_room_for_the_new_ref_keeps_the_original():
+    lv = ItchLevels(2, 64, TICK, 4, 16)  # spill holds 8
+    lv.feed(_a(1, 1000, b"B", 7, 10_000) + b"".join(_a(1, i, b"S", 1, 10_100) for i in range(1, 9)))
+    assert lv.counters()["spilled"] == 8
+    lv.feed(_u(1, 1000, 2**40, 3, 10_000))  # the new ref would need the full spill table
+    c = lv.counters()
+    assert c["rejected_by_reason"][4] == 1 and c["live"] == 9
+    assert lv.best(1)[0] == (10_000 * 10_000, 7)
+    lv.feed(_u(1, 1000, 1001, 3, 10_000))  # in the window: fine
+    assert lv.best(1)[0] == (10_000 * 10_000, 3) and lv.counters()["live"] == 9
 
 
 @pytest.mark.parametrize("kw", [dict(instruments=0), dict(instruments=65537), dict(levels=3),
