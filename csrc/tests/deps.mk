@@ -17,3 +17,5 @@ TESTS += test_lobster
 TEST_DEPS_test_lobster = lobster types
 TESTS += test_mbo
 TEST_DEPS_test_mbo = mbo types
+TESTS += test_itch_levels
+TEST_DEPS_test_itch_levels = itch_levels itch types

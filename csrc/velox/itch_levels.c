@@ -40,6 +40,7 @@
 #include <time.h>
 
 #include "velox/itch.h"
+#include "velox/ladder.h"
 
 #define OUTSIDE 0x80000000u
 #define AHEAD_ORDER 16 /* messages ahead whose order record is prefetched */
@@ -68,6 +69,7 @@ struct vx_itch_levels {
                                         bound: erases do not decrement) and their least id */
     uint32_t sp_shift;   /* 64 - log2(spill capacity) */
     uint32_t instruments, levels, level_bits, tick;
+    uint64_t span, tick_recip; /* vx_ladder_locate_raw's window span and reciprocal */
     uint64_t offset;     /* absolute bytes consumed */
     uint64_t error_offset;
     const char *error;
@@ -118,6 +120,13 @@ vx_status vx_itch_levels_create(uint32_t instruments, uint32_t levels, uint32_t 
     b->levels = levels;
     b->level_bits = log2u(levels);
     b->tick = tick;
+    vx_ladder_geometry g; /* the span and reciprocal vx_ladder_init derives (any base) */
+    if (vx_ladder_init(&g, levels, 1u << 20, tick, 0) != VX_OK) {
+        free(b);
+        return VX_EINVAL;
+    }
+    b->span = g.window_span;
+    b->tick_recip = g.tick_reciprocal;
     b->win_size = (uint64_t)1 << window_bits;
     b->win_mask = b->win_size - 1;
     b->sp_mask = (uint64_t)spill_capacity - 1;
@@ -302,11 +311,10 @@ static inline vx_mbo_reject locate(vx_itch_levels *b, uint32_t inst, int side, u
                                    uint32_t *where) {
     int64_t base = b->base[inst];
     if (base == INT64_MIN) base = b->base[inst] = (int64_t)price - (int64_t)(b->levels / 2) * b->tick;
-    int64_t off = (int64_t)price - base;
-    if (off % (int64_t)b->tick) return VX_MBO_REJECT_OFF_GRID;
-    int64_t k = off / (int64_t)b->tick;
-    uint32_t key = inst * 2 + (uint32_t)side;
-    *where = k >= 0 && k < (int64_t)b->levels ? key << b->level_bits | (uint32_t)k : OUTSIDE | key;
+    uint32_t key = inst * 2 + (uint32_t)side, k;
+    vx_status st = vx_ladder_locate_raw(base, b->tick, b->span, b->tick_recip, price, &k);
+    if (st == VX_EINVAL) return VX_MBO_REJECT_OFF_GRID;
+    *where = st == VX_OK ? key << b->level_bits | k : OUTSIDE | key;
     return VX_MBO_REJECT_NONE;
 }
 
@@ -405,8 +413,9 @@ static inline void prefetch_level(const vx_itch_levels *b, const uint8_t *m) {
     if (t == 'A' || t == 'F') {
         uint32_t inst = be16(m + 1);
         if (inst >= b->instruments || b->base[inst] == INT64_MIN) return;
-        int64_t k = ((int64_t)be32(m + 32) - b->base[inst]) / (int64_t)b->tick;
-        if (k < 0 || k >= (int64_t)b->levels) return;
+        uint32_t k;
+        if (vx_ladder_locate_raw(b->base[inst], b->tick, b->span, b->tick_recip, be32(m + 32), &k) != VX_OK)
+            return;
         uint32_t side = m[19] == 'S';
         __builtin_prefetch(&b->lv[(inst * 2 + side) << b->level_bits | (uint32_t)k], 1);
     } else if (t == 'E' || t == 'C' || t == 'X' || t == 'D' || t == 'U') {
@@ -423,7 +432,7 @@ static inline const uint8_t *next_known(const uint8_t *buf, size_t len, size_t *
     if (mlen == 0 || len - *pos - 2 < mlen) return NULL;
     const uint8_t *m = buf + *pos + 2;
     *pos += 2 + mlen;
-    return vx_itch_message_length(m[0]) == mlen && mlen >= 19 ? m : buf; /* buf: skip */
+    return vx_itch_fixed_length[m[0]] == mlen && mlen >= 19 ? m : buf; /* buf: skip */
 }
 
 vx_status vx_itch_levels_feed(vx_itch_levels *b, const uint8_t *buf, size_t len,
@@ -456,7 +465,7 @@ vx_status vx_itch_levels_feed(vx_itch_levels *b, const uint8_t *buf, size_t len,
         near_n--;
         const uint8_t *m = buf + pos + 2;
         uint8_t type = m[0];
-        size_t want = vx_itch_message_length(type);
+        size_t want = vx_itch_fixed_length[type];
         if (want == 0) {
             c->unknown_types++;
             c->messages++;
