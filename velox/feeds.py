@@ -847,7 +847,7 @@ def build_itch_books(path: PathLike, *, levels_only: bool = False, instruments: 
             finally:
                 view.release()
     if consumed != size:
-        raise ValueError(f"{os.fspath(path)}: the file ends inside a message at byte offset "
+        raise ValueError(f"{os.fsdecode(path)}: the file ends inside a message at byte offset "
                          f"{consumed} ({size - consumed} bytes left)")
     return books
 
