@@ -213,6 +213,18 @@ def test_a_jump_of_an_empty_window_takes_in_the_spilled_ids_it_covers():
     assert lv.best(1)[0] == (10_000 * 10_000, 4)
 
 
+def test_the_window_slides_when_only_its_evicted_orders_need_the_spill_table():
+    # more live orders in the window than the spill table holds, none of them old: every
+    # slide moves nothing, so nothing is refused
+    lv = ItchLevels(2, 64, TICK, 4, 16)  # a 16-id window, spill holds 8
+    data = b"".join(_a(1, i, b"B", 1, 10_000) + (_d(1, i - 12) if i > 12 else b"")
+                    for i in range(1, 400))
+    lv.feed(data)
+    c = lv.counters()
+    assert c["rejected"] == 0 and c["live"] == 12 and c["slides"] > 50 and c["spilled"] == 0
+    assert lv.best(1)[0] == (10_000 * 10_000, 12)
+
+
 def test_full_spill_table_rejects_the_add_and_counts_it():
     lv = ItchLevels(2, 64, TICK, 4, 16)  # spill holds 8 (load 1/2)
     # ids below the window after the first ADD sets it: all spill

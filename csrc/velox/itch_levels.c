@@ -12,7 +12,7 @@
  * stays free above it, so sequential ids slide once per W/4 ADDs); the ids that leave are
  * scanned (<= W records, amortised: every id is scanned once as lo passes it) and their live
  * records move to the spill table. The slide happens only when the spill table has room for
- * every live window order (checked first, so a slide never loses one); otherwise the ADD goes
+ * the live orders it moves (counted first, so a slide never loses one); otherwise the ADD goes
  * to the spill table. An id below lo, or >= lo + 2W (a jump), goes to the spill table too; a
  * jump with no live window order just moves lo there (a feed whose ids start high). The window
  * never covers a spilled id: when it moves past the least id spilled above it, the spill table
@@ -251,8 +251,17 @@ static void adopt(vx_itch_levels *b) {
     b->sp_above_min = above_min;
 }
 
+/* Live orders of the ids a slide to new_lo would move out of the window (<= W records read;
+ * the slide reads the same ones again, so a slide costs two passes over what it evicts). */
+static uint64_t leaving(const vx_itch_levels *b, uint64_t new_lo) {
+    uint64_t n = new_lo - b->lo, live = 0;
+    if (n > b->win_size) n = b->win_size;
+    for (uint64_t i = 0; i < n; i++) live += b->win[(b->lo + i) & b->win_mask].qty != 0; /* bounded by W */
+    return live;
+}
+
 /* Moves lo up to new_lo: live records of the ids that leave go to the spill table (the caller
- * checked it has room for every live window order). */
+ * counted them with leaving() and checked the room). */
 static void slide(vx_itch_levels *b, uint64_t new_lo) {
     uint64_t n = new_lo - b->lo;
     if (n > b->win_size) n = b->win_size;
@@ -281,9 +290,12 @@ static inline struct rec *place_id(vx_itch_levels *b, uint64_t id, bool may_slid
             adopt(b);
             return &b->win[id & b->win_mask];
         }
-        if (d < 2 * b->win_size && sp_room(b, b->win_live + 1)) {
-            slide(b, id + b->win_size / 4 + 1 - b->win_size);
-            return &b->win[id & b->win_mask];
+        if (d < 2 * b->win_size) {
+            uint64_t new_lo = id + b->win_size / 4 + 1 - b->win_size;
+            if (sp_room(b, leaving(b, new_lo) + 1)) {
+                slide(b, new_lo);
+                return &b->win[id & b->win_mask];
+            }
         }
     }
     if (!sp_room(b, 1)) return NULL;
