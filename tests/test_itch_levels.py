@@ -12,7 +12,7 @@ import pytest
 from hypothesis import given, settings, strategies as st
 
 from velox.feedgen import TICK, write_itch_file
-from velox.feeds import ItchParser, build_itch_books
+from velox.feeds import ItchParser, build_itch_books, itch_levels_at
 from velox._feeds import ItchBooks, ItchLevels
 
 from scale import scaled as _scaled
@@ -300,3 +300,45 @@ def test_build_itch_books_from_a_file(tmp_path, day):
         path.write_bytes(day[: len(day) // 2])
         with pytest.raises(ValueError, match="ends inside a message"):
             build_itch_books(path, levels_only=True, instruments=13, levels=1024)
+
+
+def _prefix_before(data, t):
+    """Bytes of the whole messages stamped before t (a plain Python walk of the prefixes)."""
+    pos = 0
+    while pos + 2 <= len(data):
+        n = struct.unpack_from(">H", data, pos)[0]
+        stamp = int.from_bytes(data[pos + 2 + 5:pos + 2 + 11], "big")
+        if stamp >= t:
+            break
+        pos += 2 + n
+    return pos
+
+
+def test_snapshots_at_times_hold_every_message_before_them(tmp_path, day):
+    path = tmp_path / "d.itch"
+    path.write_bytes(day)
+    first = int.from_bytes(day[2 + 5:2 + 11], "big")
+    times = [0, first, first + 1, 10 * 3600 * 10**9, 12 * 3600 * 10**9, 15 * 3600 * 10**9,
+             15 * 3600 * 10**9, 24 * 3600 * 10**9]
+    seen = []
+    for t, lv in itch_levels_at(path, times, instruments=13, levels=1024, tick=TICK):
+        cut = _prefix_before(day, t)
+        ref = ItchLevels(13, 1024, TICK)
+        assert ref.feed(day[:cut]) == cut
+        mb = ItchBooks(13, 1024, TICK, 1 << 18)
+        mb.feed(ItchParser(), day[:cut])
+        _same(lv, mb, 13)
+        assert lv.counters()["messages"] == ref.counters()["messages"]
+        seen.append((t, lv.counters()["messages"], lv.live_orders))
+    assert [t for t, _, _ in seen] == times
+    assert seen[0][1] == 0 and seen[-1][1] > 0
+    assert any(live > 0 for _, _, live in seen)  # some snapshot caught a live book
+
+
+def test_snapshot_times_must_not_go_back(tmp_path):
+    path = tmp_path / "e.itch"
+    path.write_bytes(_a(1, 1, b"B", 5, 10_000))
+    with pytest.raises(ValueError, match="non-decreasing"):
+        list(itch_levels_at(path, [5, 4]))
+    with pytest.raises(ValueError, match="until must be"):
+        ItchLevels(2, 64, TICK).feed(b"", until=-1)

@@ -502,16 +502,25 @@ cdef class ItchLevels:
             vx_itch_levels_destroy(self.b)
             self.b = NULL
 
-    def feed(self, const uint8_t[::1] buf):
+    def feed(self, const uint8_t[::1] buf, until=None):
         """Apply the whole messages of ``buf``; returns the bytes consumed (less than len(buf)
-        when its last message is incomplete: pass the rest again with more bytes). A malformed
-        message is a ValueError naming its absolute offset (the messages before it applied)."""
+        when its last message is incomplete: pass the rest again with more bytes). ``until``
+        (ns since midnight): stop before the first message stamped at or after it (a
+        snapshot point; pass the rest again to go on). A malformed message is a ValueError
+        naming its absolute offset (the messages before it applied)."""
         cdef size_t n = buf.shape[0], consumed = 0
         cdef const uint8_t *data = &buf[0] if n else <const uint8_t *>b""
         cdef vx_status st
+        cdef uint64_t stop = 0xFFFFFFFFFFFFFFFF
+        if until is not None:
+            if not isinstance(until, int) or isinstance(until, bool) or until < 0 \
+                    or until >= 0xFFFFFFFFFFFFFFFF:
+                raise ValueError(f"until must be an int of ns since midnight in [0, 2**64 - 1), "
+                                 f"got {until!r}")
+            stop = until
         with self._lock:
             with nogil:
-                st = vx_itch_levels_feed(self.b, data, n, &consumed)
+                st = vx_itch_levels_feed_until(self.b, data, n, stop, &consumed)
             if st != VX_OK:
                 t = vx_itch_levels_error_type(self.b)
                 raise ValueError(f"ITCH: {vx_itch_levels_error(self.b).decode()} at byte offset "

@@ -47,6 +47,7 @@ __all__ = [
     "ItchBooks",
     "ItchLevels",
     "build_itch_books",
+    "itch_levels_at",
     "ItchParser",
     "ItchReader",
     "as_itch",
@@ -850,6 +851,43 @@ def build_itch_books(path: PathLike, *, levels_only: bool = False, instruments: 
         raise ValueError(f"{os.fsdecode(path)}: the file ends inside a message at byte offset "
                          f"{consumed} ({size - consumed} bytes left)")
     return books
+
+
+def itch_levels_at(path: PathLike, times: Sequence[int], *, instruments: int = 65536,
+                   levels: int = 1024, tick: int = 1_000_000, window_bits: int = 22,
+                   spill_capacity: int = 1 << 20) -> Iterator[tuple[int, ItchLevels]]:
+    """Levels-only books of a plain ITCH 5.0 file at given times: yields ``(t, books)`` for
+    each ``t`` of ``times`` (ns since midnight, non-decreasing), ``books`` (one
+    ``ItchLevels``, the same object every time) holding every message stamped before ``t``.
+    Read what you need from it before the next step (``depth``, ``best``, ``counters``).
+    One native pass over the memory-mapped file; a file that ends inside a message, or a
+    malformed message, is a ValueError naming the byte offset."""
+    ts = [int(t) for t in times]
+    for a, b in zip(ts, ts[1:]):
+        if b < a:
+            raise ValueError(f"times must be non-decreasing, got {a} then {b}")
+    if ts and ts[0] < 0:
+        raise ValueError(f"times must be >= 0, got {ts[0]}")
+    books = ItchLevels(instruments, levels, tick, window_bits, spill_capacity)
+    with open(os.fspath(path), "rb") as f:
+        size = os.fstat(f.fileno()).st_size
+        if size == 0:
+            for t in ts:
+                yield t, books
+            return
+        with _mmap.mmap(f.fileno(), 0, access=_mmap.ACCESS_READ) as mm:
+            view = memoryview(mm)
+            try:
+                pos = 0
+                for t in ts:
+                    pos += books.feed(view[pos:], until=t)
+                    yield t, books
+                pos += books.feed(view[pos:])
+            finally:
+                view.release()
+    if pos != size:
+        raise ValueError(f"{os.fsdecode(path)}: the file ends inside a message at byte offset "
+                         f"{pos} ({size - pos} bytes left)")
 
 
 def as_itch(events: Events) -> Events:

@@ -449,6 +449,11 @@ static inline const uint8_t *next_known(const uint8_t *buf, size_t len, size_t *
 
 vx_status vx_itch_levels_feed(vx_itch_levels *b, const uint8_t *buf, size_t len,
                               size_t *consumed) {
+    return vx_itch_levels_feed_until(b, buf, len, UINT64_MAX, consumed);
+}
+
+vx_status vx_itch_levels_feed_until(vx_itch_levels *b, const uint8_t *buf, size_t len,
+                                    uint64_t until_ns, size_t *consumed) {
     size_t pos = 0, far = 0, near = 0;
     size_t far_n = 0, near_n = 0; /* messages the cursors are ahead of pos */
     vx_status st = VX_OK;
@@ -485,6 +490,10 @@ vx_status vx_itch_levels_feed(vx_itch_levels *b, const uint8_t *buf, size_t len,
             continue;
         }
         if (mlen != want) { st = fail(b, pos, type, "message length differs from its type's fixed length"); break; }
+        /* every ITCH 5.0 type carries its 6-byte timestamp at offset 5 (fixed lengths >= 12) */
+        if (__builtin_expect(until_ns != UINT64_MAX, 0) &&
+            ((uint64_t)be16(m + 5) << 32 | be32(m + 7)) >= until_ns)
+            break;
         vx_mbo_reject why = VX_MBO_REJECT_NONE;
         bool book = true;
         uint32_t inst = be16(m + 1);

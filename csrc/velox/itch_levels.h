@@ -89,6 +89,12 @@ void vx_itch_levels_destroy(vx_itch_levels *b);
 vx_status vx_itch_levels_feed(vx_itch_levels *b, const uint8_t *buf, size_t len,
                               size_t *consumed);
 
+/* As vx_itch_levels_feed, and stops before the first ITCH 5.0 message whose timestamp (ns
+ * since midnight) is >= until_ns (a snapshot point: the books then hold every message before
+ * it). UINT64_MAX = no stop. */
+vx_status vx_itch_levels_feed_until(vx_itch_levels *b, const uint8_t *buf, size_t len,
+                                    uint64_t until_ns, size_t *consumed);
+
 void vx_itch_levels_counts_read(const vx_itch_levels *b, vx_itch_levels_counts *out);
 uint64_t vx_itch_levels_error_offset(const vx_itch_levels *b); /* absolute, of the prefix */
 uint8_t vx_itch_levels_error_type(const vx_itch_levels *b);

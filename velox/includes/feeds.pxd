@@ -89,6 +89,8 @@ cdef extern from "velox/itch_levels.h" nogil:
     void vx_itch_levels_destroy(vx_itch_levels *b)
     vx_status vx_itch_levels_feed(vx_itch_levels *b, const uint8_t *buf, size_t len,
                                   size_t *consumed)
+    vx_status vx_itch_levels_feed_until(vx_itch_levels *b, const uint8_t *buf, size_t len,
+                                        uint64_t until_ns, size_t *consumed)
     void vx_itch_levels_counts_read(const vx_itch_levels *b, vx_itch_levels_counts *out)
     uint64_t vx_itch_levels_error_offset(const vx_itch_levels *b)
     uint8_t vx_itch_levels_error_type(const vx_itch_levels *b)
