@@ -447,13 +447,10 @@ static inline const uint8_t *next_known(const uint8_t *buf, size_t len, size_t *
     return vx_itch_fixed_length[m[0]] == mlen && mlen >= 19 ? m : buf; /* buf: skip */
 }
 
-vx_status vx_itch_levels_feed(vx_itch_levels *b, const uint8_t *buf, size_t len,
-                              size_t *consumed) {
-    return vx_itch_levels_feed_until(b, buf, len, UINT64_MAX, consumed);
-}
-
-vx_status vx_itch_levels_feed_until(vx_itch_levels *b, const uint8_t *buf, size_t len,
-                                    uint64_t until_ns, size_t *consumed) {
+/* The loop, inlined twice: with timed = false (feed) the timestamp test is compiled out. */
+static inline __attribute__((always_inline)) vx_status
+feed_loop(vx_itch_levels *b, const uint8_t *buf, size_t len, uint64_t until_ns, size_t *consumed,
+          const bool timed) {
     size_t pos = 0, far = 0, near = 0;
     size_t far_n = 0, near_n = 0; /* messages the cursors are ahead of pos */
     vx_status st = VX_OK;
@@ -491,7 +488,7 @@ vx_status vx_itch_levels_feed_until(vx_itch_levels *b, const uint8_t *buf, size_
         }
         if (mlen != want) { st = fail(b, pos, type, "message length differs from its type's fixed length"); break; }
         /* every ITCH 5.0 type carries its 6-byte timestamp at offset 5 (fixed lengths >= 12) */
-        if (__builtin_expect(until_ns != UINT64_MAX, 0) &&
+        if (timed &&
             ((uint64_t)be16(m + 5) << 32 | be32(m + 7)) >= until_ns)
             break;
         vx_mbo_reject why = VX_MBO_REJECT_NONE;
@@ -540,6 +537,17 @@ done:
     c->spilled = b->sp_count;
     *consumed = pos;
     return st;
+}
+
+vx_status vx_itch_levels_feed(vx_itch_levels *b, const uint8_t *buf, size_t len,
+                              size_t *consumed) {
+    return feed_loop(b, buf, len, UINT64_MAX, consumed, false);
+}
+
+vx_status vx_itch_levels_feed_until(vx_itch_levels *b, const uint8_t *buf, size_t len,
+                                    uint64_t until_ns, size_t *consumed) {
+    if (until_ns == UINT64_MAX) return vx_itch_levels_feed(b, buf, len, consumed);
+    return feed_loop(b, buf, len, until_ns, consumed, true);
 }
 
 void vx_itch_levels_counts_read(const vx_itch_levels *b, vx_itch_levels_counts *out) { *out = b->c; }
