@@ -8,6 +8,17 @@ processes would take an hour). Usage:
     python benchmarks/bench_feeds.py PATH [--repeat 3]       # parse-only, then parse+books
     python benchmarks/bench_feeds.py PATH --phase parse|books  # one phase (own peak RSS)
 
+Phases, each in its own subprocess, all in the same run:
+  parse   ItchParser into a reused 65,536-event buffer
+  books   ItchBooks.feed(parser, file, out=None): parse + market-by-order books with queues
+          (vx_mbo_set) in one GIL-free loop, 256-event L1 batches
+  levels  ItchLevels.feed(file): aggregate levels straight from the bytes (velox.feeds.
+          build_itch_books(path, levels_only=True)), no event array, no queues
+  floor   benchmarks/native/itch_floor.c (built here with gcc -O3): the plain aggregate-only C
+          loop (direct order array, level arrays, prefetch), the target's reference
+The summary prints books/floor and levels/floor ratios and checks that levels, books and the
+floor agree on live orders and on the shares resting on the levels.
+
 Parse-only: the file is memory-mapped and parsed in place by velox.feeds.ItchParser into one
 reused 65,536-event buffer (after a warm-up pass, i.e. from the page cache). Parse+books:
 velox._feeds.ItchBooks parses each batch and applies it to a vx_mbo_set (one book per
@@ -96,7 +107,7 @@ def phase_books(path, repeat, batch, symbols, max_orders, levels):
         p = ItchParser()
         t = time.perf_counter()
         tc = time.thread_time()
-        consumed, events, applied, rejected = books.feed(p, view, out)
+        consumed, events, applied, rejected = books.feed(p, view, None if batch == 256 else out)
         dt = time.perf_counter() - t
         dc = time.thread_time() - tc
         assert consumed == len(mm)
@@ -105,6 +116,7 @@ def phase_books(path, repeat, batch, symbols, max_orders, levels):
         cpu_rates.append(msgs / dc)
         c = books.counters()
         res = {"live_orders": books.live_orders, "book_memory_mb": books.memory_bytes / 2**20,
+               "level_shares": _level_shares(books, symbols + 1, levels),
                "applied": applied, "rejected": rejected,
                "rejected_by_reason": c["rejected_by_reason"],
                "unknown_orders": c["unknown_orders"],
@@ -121,6 +133,67 @@ def phase_books(path, repeat, batch, symbols, max_orders, levels):
     return res
 
 
+def _level_shares(books, instruments, levels):
+    total = 0
+    for i in range(instruments):
+        for px, q in books.depth(i, levels):
+            total += int(q.sum())
+    return total
+
+
+def phase_levels(path, repeat, symbols, levels):
+    from velox.feedgen import TICK
+    from velox.feeds import ItchLevels
+    f, mm = _map(path)
+    view = memoryview(mm)
+    rates, cpu_rates = [], []
+    res = None
+    for r in range(repeat + 1):  # pass 0 warms the page cache
+        books = ItchLevels(symbols + 1, levels, TICK, 22, 1 << 20)
+        t = time.perf_counter()
+        tc = time.thread_time()
+        consumed = books.feed(view)
+        dt = time.perf_counter() - t
+        dc = time.thread_time() - tc
+        assert consumed == len(mm)
+        c = books.counters()
+        if r:
+            rates.append(c["messages"] / dt)
+            cpu_rates.append(c["messages"] / dc)
+        res = {"live_orders": c["live"], "book_memory_mb": books.memory_bytes / 2**20,
+               "level_shares": _level_shares(books, symbols + 1, levels),
+               "rejected": c["rejected"], "outside": c["outside"], "spilled": c["spilled"],
+               "slides": c["slides"], "messages": c["messages"]}
+        del books
+    view.release()
+    mm.close()
+    f.close()
+    res.update({"phase": "levels", "rates": rates, "best": max(rates),
+                "best_cpu": max(cpu_rates), "median": float(np.median(rates)),
+                "maxrss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024})
+    return res
+
+
+def phase_floor(path, repeat, instruments):
+    here = os.path.dirname(os.path.abspath(__file__))
+    exe = os.path.join(os.path.expanduser("~/.cache/velox-bench"), "itch_floor")
+    src = os.path.join(here, "native", "itch_floor.c")
+    if not os.path.exists(exe) or os.path.getmtime(exe) < os.path.getmtime(src):
+        os.makedirs(os.path.dirname(exe), exist_ok=True)
+        subprocess.run(["gcc", "-std=c11", "-O3", "-DNDEBUG", "-D_GNU_SOURCE", src, "-o", exe],
+                       check=True)
+    rates = []
+    out = None
+    for _ in range(repeat):  # the program warms the page cache itself
+        out = json.loads(subprocess.run([exe, path, "1", str(instruments)], check=True, capture_output=True,
+                                        text=True).stdout)
+        rates.append(out["rate"])
+    return {"phase": "floor", "messages": out["messages"], "rates": rates, "best": max(rates),
+            "best_cpu": max(rates), "median": float(np.median(rates)), "maxrss_mb": 0,
+            "live_orders": out["live"], "level_shares": out["level_shares"],
+            "out_of_range_refs": out["out_of_range_refs"], "order_bytes": out["order_bytes"]}
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("path")
@@ -134,7 +207,10 @@ def main():
     ap.add_argument("--batch", type=int, default=65536)
     ap.add_argument("--max-orders", type=int, default=1 << 24)
     ap.add_argument("--levels", type=int, default=1024)
-    ap.add_argument("--phase", choices=["parse", "books"])
+    ap.add_argument("--phase", choices=["parse", "books", "levels", "floor"])
+    ap.add_argument("--phases", default="parse,books,levels,floor")
+    ap.add_argument("--books-batch", type=int, default=256,
+                    help="ItchBooks batch (256 = its internal L1 batch, out=None)")
     a = ap.parse_args()
     if a.generate:
         return generate(a.path, a.messages, a.symbols, a.seed, a.peak_live_orders)
@@ -142,15 +218,24 @@ def main():
         print(json.dumps(phase_parse(a.path, a.repeat, a.batch)))
         return
     if a.phase == "books":
-        print(json.dumps(phase_books(a.path, a.repeat, a.batch, a.symbols, a.max_orders,
+        print(json.dumps(phase_books(a.path, a.repeat, a.books_batch, a.symbols, a.max_orders,
                                      a.levels)))
+        return
+    if a.phase == "levels":
+        print(json.dumps(phase_levels(a.path, a.repeat, a.symbols, a.levels)))
+        return
+    if a.phase == "floor":
+        print(json.dumps(phase_floor(a.path, a.repeat, a.symbols + 1)))
         return
     size = os.path.getsize(a.path)
     print(f"file {a.path}: {size / 1e9:.2f} GB; load: {os.getloadavg()}")
-    for ph in ("parse", "books"):
+    best = {}
+    agree = {}
+    for ph in a.phases.split(","):
         cmd = [sys.executable, __file__, a.path, "--phase", ph, "--repeat", str(a.repeat),
                "--batch", str(a.batch), "--symbols", str(a.symbols),
-               "--max-orders", str(a.max_orders), "--levels", str(a.levels)]
+               "--max-orders", str(a.max_orders), "--levels", str(a.levels),
+               "--books-batch", str(a.books_batch)]
         r = json.loads(subprocess.run(cmd, check=True, capture_output=True, text=True).stdout)
         rates = ", ".join(f"{x / 1e6:.1f}" for x in r["rates"])
         print(f"{ph:6s} {r['messages']:,} messages: best {r['best'] / 1e6:.1f} M msg/s, "
@@ -159,6 +244,18 @@ def main():
         extra = {k: v for k, v in r.items() if k not in ("rates", "best", "best_cpu", "median", "phase",
                                                          "messages", "maxrss_mb")}
         print("       ", json.dumps(extra))
+        best[ph] = r["best"]
+        if "level_shares" in r:
+            agree[ph] = (r["live_orders"], r["level_shares"])
+    if "floor" in best:
+        for ph in ("books", "levels"):
+            if ph in best:
+                print(f"{ph} / floor: {best[ph] / best['floor']:.2f}x")
+    if len(set(agree.values())) > 1:
+        print("DISAGREE (live orders, level shares):", agree)
+    elif agree:
+        print("agree (live orders, level shares):", agree)
+    print(f"load after: {os.getloadavg()}")
 
 
 if __name__ == "__main__":

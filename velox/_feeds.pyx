@@ -1,5 +1,5 @@
 # cython: language_level=3, embedsignature=True, freethreading_compatible=True
-# distutils: sources = csrc/velox/itch.c csrc/velox/lobster.c csrc/velox/mbo.c csrc/velox/types.c csrc/velox/tsc.c
+# distutils: sources = csrc/velox/itch.c csrc/velox/itch_levels.c csrc/velox/lobster.c csrc/velox/mbo.c csrc/velox/types.c csrc/velox/tsc.c
 """Native feed parsers and writers: NASDAQ TotalView-ITCH 5.0 and LOBSTER. Thin wrapper over
 ``csrc/velox/itch.h`` and ``csrc/velox/lobster.h``; the user-facing API is ``velox.feeds``
 (see docs/feeds.md).
@@ -363,15 +363,21 @@ cdef class ItchBooks:
             vx_mbo_set_destroy(self.set)
             self.set = NULL
 
-    def feed(self, ItchParser parser not None, const uint8_t[::1] buf, out):
-        """Parse whole messages of ``buf`` into ``out`` (MBO_DTYPE scratch, its size = the batch)
-        and apply them, repeatedly until the input ends or its last message is incomplete.
+    def feed(self, ItchParser parser not None, const uint8_t[::1] buf, out=None):
+        """Parse whole messages of ``buf`` and apply them, repeatedly until the input ends or
+        its last message is incomplete. ``out``: MBO_DTYPE scratch (its size = the batch), or
+        None for an internal batch of 256 events that stays in the L1 cache.
         Returns ``(consumed, events, applied, rejected)``."""
-        if not isinstance(out, np.ndarray) or out.dtype != MBO_DTYPE or out.ndim != 1 \
-                or not out.flags.c_contiguous or not out.flags.writeable or len(out) == 0:
-            raise TypeError("out must be a non-empty writeable 1-d MBO_DTYPE array")
-        cdef vx_mbo *ev = _events_ptr(out, "out")  # refuses a misaligned view
-        cdef size_t cap = out.shape[0], n = buf.shape[0], pos = 0, consumed, produced
+        cdef vx_mbo small[256]
+        cdef vx_mbo *ev = small
+        cdef size_t cap = 256
+        if out is not None:
+            if not isinstance(out, np.ndarray) or out.dtype != MBO_DTYPE or out.ndim != 1 \
+                    or not out.flags.c_contiguous or not out.flags.writeable or len(out) == 0:
+                raise TypeError("out must be a non-empty writeable 1-d MBO_DTYPE array or None")
+            ev = _events_ptr(out, "out")  # refuses a misaligned view
+            cap = out.shape[0]
+        cdef size_t n = buf.shape[0], pos = 0, consumed, produced
         cdef uint64_t events = 0, applied = 0, rejected = 0, a, r
         cdef vx_status st = VX_OK
         cdef const uint8_t *data = &buf[0] if n else <const uint8_t *>b""
@@ -455,3 +461,131 @@ cdef class ItchBooks:
                 "by_action": list(c.by_action), "rejected_by_reason": list(c.rejected_by_reason),
                 "unknown_orders": c.unknown_orders, "out_of_window_orders": c.out_of_window_orders,
                 "traded_qty": c.traded_qty}
+
+
+cdef class ItchLevels:
+    """Aggregate books (L2 from L3) of ``instruments`` stock locates built straight from ITCH
+    bytes in one native loop (csrc/velox/itch_levels.h): no event array, no per-order queues.
+    ``levels`` price levels of ``tick`` (velox fixed point, a multiple of 10^4) per side, each
+    book's window placed by its first ADD (price at level levels/2), orders outside it kept and
+    counted. Orders live in a direct window of 2**window_bits records indexed by order reference
+    (ITCH references are dense) with a spill table of ``spill_capacity`` entries for the rest.
+    Prices are velox fixed point. One thread at a time (a lock guards it)."""
+    cdef vx_itch_levels *b
+    cdef readonly unsigned int instruments
+    cdef readonly unsigned int levels
+    cdef readonly long long tick
+    cdef object _lock
+
+    def __cinit__(self, uint32_t instruments=65536, uint32_t levels=1024,
+                  int64_t tick=1000000, uint32_t window_bits=22, uint32_t spill_capacity=1 << 20):
+        self.b = NULL
+        if tick <= 0 or tick % 10000 or tick // 10000 >= 1 << 31:
+            raise ValueError(f"tick must be a positive multiple of 10**4 (one ITCH price unit) "
+                             f"below 2**31 units, got {tick}")
+        cdef vx_status st = vx_itch_levels_create(instruments, levels, <uint32_t>(tick // 10000),
+                                                  window_bits, spill_capacity, &self.b)
+        if st == VX_ENOMEM:
+            raise MemoryError(f"ItchLevels: cannot allocate {instruments} books x {levels} levels")
+        if st != VX_OK:
+            raise ValueError(f"ItchLevels: bad arguments instruments={instruments} (1..65536), "
+                             f"levels={levels} (power of two, 2..2**20, instruments*2*levels <= 2**31), "
+                             f"window_bits={window_bits} (4..{VX_ITCH_LEVELS_MAX_WINDOW_BITS}), "
+                             f"spill_capacity={spill_capacity} (power of two, 16..2**28)")
+        self.instruments = instruments
+        self.levels = levels
+        self.tick = tick
+        self._lock = threading.Lock()
+
+    def __dealloc__(self):
+        if self.b != NULL:
+            vx_itch_levels_destroy(self.b)
+            self.b = NULL
+
+    def feed(self, const uint8_t[::1] buf, until=None):
+        """Apply the whole messages of ``buf``; returns the bytes consumed (less than len(buf)
+        when its last message is incomplete: pass the rest again with more bytes). ``until``
+        (ns since midnight): stop before the first message stamped at or after it (a
+        snapshot point; pass the rest again to go on). A malformed message is a ValueError
+        naming its absolute offset (the messages before it applied)."""
+        cdef size_t n = buf.shape[0], consumed = 0
+        cdef const uint8_t *data = &buf[0] if n else <const uint8_t *>b""
+        cdef vx_status st
+        cdef uint64_t stop = 0xFFFFFFFFFFFFFFFF
+        if until is not None:
+            if not isinstance(until, int) or isinstance(until, bool) or until < 0 \
+                    or until >= 0xFFFFFFFFFFFFFFFF:
+                raise ValueError(f"until must be an int of ns since midnight in [0, 2**64 - 1), "
+                                 f"got {until!r}")
+            stop = until
+        with self._lock:
+            with nogil:
+                st = vx_itch_levels_feed_until(self.b, data, n, stop, &consumed)
+            if st != VX_OK:
+                t = vx_itch_levels_error_type(self.b)
+                raise ValueError(f"ITCH: {vx_itch_levels_error(self.b).decode()} at byte offset "
+                                 f"{vx_itch_levels_error_offset(self.b)} (type {bytes([t])!r})")
+        return consumed
+
+    def _check(self, uint32_t instrument):
+        if instrument >= self.instruments:
+            raise ValueError(f"instrument must be in [0, {self.instruments}), got {instrument}")
+
+    def best(self, uint32_t instrument):
+        """((bid_price, bid_qty) or None, (ask_price, ask_qty) or None) of one book. O(levels)."""
+        self._check(instrument)
+        cdef int64_t p
+        cdef uint64_t q
+        res = []
+        with self._lock:
+            for side in (0, 1):
+                res.append((p * 10000, q) if vx_itch_levels_best(self.b, instrument, side, &p, &q) == VX_OK
+                           else None)
+        return tuple(res)
+
+    def depth(self, uint32_t instrument, size_t n=5):
+        """Top ``n`` non-empty levels per side: ((bid prices, qtys), (ask prices, qtys))."""
+        self._check(instrument)
+        if n < 1 or n > 1 << 20:
+            raise ValueError(f"n must be in [1, 2**20], got {n}")
+        out = []
+        cdef int64_t[::1] pv
+        cdef uint64_t[::1] qv
+        cdef size_t got
+        with self._lock:
+            for side in (0, 1):
+                px = np.zeros(n, np.int64)
+                qt = np.zeros(n, np.uint64)
+                pv = px
+                qv = qt
+                got = vx_itch_levels_depth(self.b, instrument, side, n, &pv[0], &qv[0])
+                out.append((px[:got] * 10000, qt[:got]))
+        return tuple(out)
+
+    def base(self, uint32_t instrument):
+        """Level 0's price of a book (velox fixed point), or None while unplaced."""
+        self._check(instrument)
+        cdef int64_t b
+        with self._lock:
+            return b * 10000 if vx_itch_levels_base(self.b, instrument, &b) else None
+
+    @property
+    def memory_bytes(self):
+        return vx_itch_levels_memory_bytes(self.b)
+
+    @property
+    def live_orders(self):
+        return self.counters()["live"]
+
+    def counters(self):
+        """Counts (dict): messages, applied, rejected, rejected_by_reason (index = MBO reject
+        reason), unknown_orders, other_messages, unknown_types, traded_qty, live, outside,
+        spilled, slides."""
+        cdef vx_itch_levels_counts c
+        with self._lock:
+            vx_itch_levels_counts_read(self.b, &c)
+        return {"messages": c.messages, "applied": c.applied, "rejected": c.rejected,
+                "rejected_by_reason": [c.rejected_by_reason[i] for i in range(8)],
+                "unknown_orders": c.unknown_orders, "other_messages": c.other_messages,
+                "unknown_types": c.unknown_types, "traded_qty": c.traded_qty, "live": c.live,
+                "outside": c.outside, "spilled": c.spilled, "slides": c.slides}

@@ -25,3 +25,5 @@ TESTS += test_orders
 TEST_DEPS_test_orders = orders ring tsc types
 TESTS += test_dbn
 TEST_DEPS_test_dbn = dbn types
+TESTS += test_itch_levels
+TEST_DEPS_test_itch_levels = itch_levels itch types

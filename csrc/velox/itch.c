@@ -31,7 +31,7 @@ struct vx_itch_parser {
 };
 
 /* Fixed lengths, type byte included (NASDAQ TotalView-ITCH 5.0 specification). */
-static const uint8_t LEN[256] = {
+const uint8_t vx_itch_fixed_length[256] = {
     ['S'] = 12, ['R'] = 39, ['H'] = 25, ['Y'] = 20, ['L'] = 26, ['V'] = 35, ['W'] = 12,
     ['K'] = 28, ['J'] = 35, ['h'] = 21, ['A'] = 36, ['F'] = 40, ['E'] = 31, ['C'] = 36,
     ['X'] = 23, ['D'] = 19, ['U'] = 35, ['P'] = 44, ['Q'] = 40, ['B'] = 19, ['I'] = 50,
@@ -39,6 +39,7 @@ static const uint8_t LEN[256] = {
 };
 _Static_assert(sizeof(vx_mbo) == 48, "vx_mbo is 48 bytes");
 
+#define LEN vx_itch_fixed_length
 size_t vx_itch_message_length(uint8_t type) { return LEN[type]; }
 
 static inline uint16_t be16(const uint8_t *p) { return (uint16_t)((uint16_t)p[0] << 8 | p[1]); }

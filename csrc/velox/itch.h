@@ -107,6 +107,8 @@ const char *vx_itch_error(const vx_itch_parser *p);
 
 /* Fixed length (type byte included, prefix excluded) of an ITCH 5.0 type, 0 if unknown. */
 size_t vx_itch_message_length(uint8_t type);
+/* The same lengths as a read-only table, for loops that inline the lookup (itch_levels.c). */
+extern const uint8_t vx_itch_fixed_length[256];
 
 /* Writer: events[0..n) as ITCH messages with length prefixes into out[0..cap). symbols holds
  * n_symbols 8-byte symbols indexed by instrument (for A, P, Q, H stock fields). Stops before an

@@ -57,3 +57,47 @@ cdef extern from "velox/lobster.h" nogil:
     size_t vx_lobster_first_line_fields(const char *buf, size_t len)
     vx_status vx_lobster_write_messages(const vx_mbo *events, size_t n, char *out, size_t cap,
                                         size_t *done, size_t *written)
+
+
+cdef extern from "velox/itch_levels.h" nogil:
+    enum:
+        VX_ITCH_LEVELS_MAX_WINDOW_BITS
+        VX_ITCH_LEVELS_MAX_SPILL
+        VX_ITCH_LEVELS_RECORD_BYTES
+        VX_ITCH_LEVELS_SPILL_BYTES
+
+    ctypedef struct vx_itch_levels:
+        pass
+
+    ctypedef struct vx_itch_levels_counts:
+        uint64_t messages
+        uint64_t applied
+        uint64_t rejected
+        uint64_t rejected_by_reason[8]
+        uint64_t unknown_orders
+        uint64_t other_messages
+        uint64_t unknown_types
+        uint64_t traded_qty
+        uint64_t live
+        uint64_t outside
+        uint64_t spilled
+        uint64_t slides
+
+    vx_status vx_itch_levels_create(uint32_t instruments, uint32_t levels, uint32_t tick,
+                                    uint32_t window_bits, uint32_t spill_capacity,
+                                    vx_itch_levels **out)
+    void vx_itch_levels_destroy(vx_itch_levels *b)
+    vx_status vx_itch_levels_feed(vx_itch_levels *b, const uint8_t *buf, size_t len,
+                                  size_t *consumed)
+    vx_status vx_itch_levels_feed_until(vx_itch_levels *b, const uint8_t *buf, size_t len,
+                                        uint64_t until_ns, size_t *consumed)
+    void vx_itch_levels_counts_read(const vx_itch_levels *b, vx_itch_levels_counts *out)
+    uint64_t vx_itch_levels_error_offset(const vx_itch_levels *b)
+    uint8_t vx_itch_levels_error_type(const vx_itch_levels *b)
+    const char *vx_itch_levels_error(const vx_itch_levels *b)
+    vx_status vx_itch_levels_best(const vx_itch_levels *b, uint32_t instrument, int side,
+                                  int64_t *price, uint64_t *qty)
+    size_t vx_itch_levels_depth(const vx_itch_levels *b, uint32_t instrument, int side, size_t n,
+                                int64_t *prices, uint64_t *qtys)
+    int vx_itch_levels_base(const vx_itch_levels *b, uint32_t instrument, int64_t *base)
+    size_t vx_itch_levels_memory_bytes(const vx_itch_levels *b)

@@ -1,0 +1,591 @@
+/*
+ * itch_levels.c — ITCH 5.0 bytes to aggregate levels in one loop (contract in itch_levels.h).
+ *
+ * Order record: 8 bytes, {qty, where}. qty 0 = free (an ADD of 0 shares is refused, an order
+ * executed or cancelled to 0 leaves). where = the order's level as one index into the level
+ * array, (instrument * 2 + side) << level_bits | level, or, for an order outside its book's
+ * window, OUTSIDE | (instrument * 2 + side): either way the record knows its book and side
+ * (a U needs them) and an E/X/D touches the level with one add, no price arithmetic.
+ *
+ * Direct window: ids [lo, lo + W) live at win[id & (W - 1)]: one load maps an id to its order.
+ * An ADD at id in [lo + W, lo + 2W) slides lo up to id + W/4 + 1 - W (a quarter of the window
+ * stays free above it, so sequential ids slide once per W/4 ADDs); the ids that leave are
+ * scanned (<= W records, amortised: every id is scanned once as lo passes it) and their live
+ * records move to the spill table. The slide happens only when the spill table has room for
+ * the live orders it moves (counted first, so a slide never loses one); otherwise the ADD goes
+ * to the spill table. An id below lo, or >= lo + 2W (a jump), goes to the spill table too; a
+ * jump with no live window order just moves lo there (a feed whose ids start high). The window
+ * never covers a spilled id: when it moves past the least id spilled above it, the spill table
+ * is scanned and the ids it now covers move into it (O(spill capacity); only when ids arrive
+ * out of order by more than a window).
+ *
+ * Spill table: linear probing with a random odd multiplier (getrandom, per table), load kept
+ * <= 1/2, deletion by backward shift (no tombstones); every probe bounded by the capacity.
+ *
+ * Foreign bytes: every message's length is checked against the buffer and against its type's
+ * fixed length (vx_itch_message_length) before any field is read; the lookahead cursors that
+ * prefetch walk the same prefixes and stop at the first that does not fit, and only prefetch
+ * (a prefetch of any address is harmless; an index read from a record for the level prefetch
+ * is masked into the level array).
+ */
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE /* getrandom */
+#endif
+#include "velox/itch_levels.h"
+
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <time.h>
+
+#include "velox/itch.h"
+#include "velox/ladder.h"
+
+#define OUTSIDE 0x80000000u
+#define AHEAD_ORDER 16 /* messages ahead whose order record is prefetched */
+#define AHEAD_LEVEL 8  /* messages ahead whose order's level is prefetched */
+
+struct rec {
+    uint32_t qty;   /* 0 = free */
+    uint32_t where; /* level index, or OUTSIDE | book key (see the file comment) */
+};
+_Static_assert(sizeof(struct rec) == VX_ITCH_LEVELS_RECORD_BYTES, "an order record is 8 bytes");
+
+struct spill {
+    uint64_t id;
+    struct rec r; /* r.qty 0 = empty entry */
+};
+_Static_assert(sizeof(struct spill) == VX_ITCH_LEVELS_SPILL_BYTES, "a spill entry is 16 bytes");
+
+struct vx_itch_levels {
+    uint64_t *lv;        /* [(instrument * 2 + side) << level_bits | level] aggregate shares */
+    int64_t *base;       /* per instrument: level 0's price; INT64_MIN = unplaced */
+    struct rec *win;     /* the direct window */
+    uint64_t win_size, win_mask, lo, win_live;
+    struct spill *sp;
+    uint64_t sp_mask, sp_mul, sp_count;
+    uint64_t sp_above, sp_above_min; /* spill entries stored above the window then (an upper
+                                        bound: erases do not decrement) and their least id */
+    uint32_t sp_shift;   /* 64 - log2(spill capacity) */
+    uint32_t instruments, levels, level_bits, tick;
+    uint64_t span, tick_recip; /* vx_ladder_locate_raw's window span and reciprocal */
+    uint64_t offset;     /* absolute bytes consumed */
+    uint64_t error_offset;
+    const char *error;
+    uint8_t error_type;
+    vx_itch_levels_counts c;
+};
+
+static inline uint16_t be16(const uint8_t *p) { return (uint16_t)((uint16_t)p[0] << 8 | p[1]); }
+static inline uint32_t be32(const uint8_t *p) {
+    uint32_t v;
+    memcpy(&v, p, 4);
+    return __builtin_bswap32(v);
+}
+static inline uint64_t be64(const uint8_t *p) {
+    uint64_t v;
+    memcpy(&v, p, 8);
+    return __builtin_bswap64(v);
+}
+
+static uint32_t log2u(uint64_t v) {
+    uint32_t k = 0;
+    while (k < 63 && ((uint64_t)1 << k) < v) k++; /* bounded */
+    return k;
+}
+
+static uint64_t random_odd(const void *salt) {
+    uint64_t r = 0;
+    if (getrandom(&r, sizeof r, GRND_NONBLOCK) != (ssize_t)sizeof r) {
+        struct timespec ts;
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        r = (uint64_t)ts.tv_nsec * 0x9E3779B97F4A7C15ull ^ (uint64_t)(uintptr_t)salt;
+    }
+    return r | 1;
+}
+
+vx_status vx_itch_levels_create(uint32_t instruments, uint32_t levels, uint32_t tick,
+                                uint32_t window_bits, uint32_t spill_capacity,
+                                vx_itch_levels **out) {
+    if (!out || instruments < 1 || instruments > VX_ITCH_LOCATES || levels < 2 ||
+        levels > (1u << 20) || (levels & (levels - 1)) || (uint64_t)instruments * 2 * levels > (1ull << 31) ||
+        tick < 1 || tick >= (1u << 31) || window_bits < 4 ||
+        window_bits > VX_ITCH_LEVELS_MAX_WINDOW_BITS || spill_capacity < 16 ||
+        spill_capacity > VX_ITCH_LEVELS_MAX_SPILL || (spill_capacity & (spill_capacity - 1)))
+        return VX_EINVAL;
+    vx_itch_levels *b = calloc(1, sizeof *b);
+    if (!b) return VX_ENOMEM;
+    b->instruments = instruments;
+    b->levels = levels;
+    b->level_bits = log2u(levels);
+    b->tick = tick;
+    vx_ladder_geometry g; /* the span and reciprocal vx_ladder_init derives (any base) */
+    if (vx_ladder_init(&g, levels, 1u << 20, tick, 0) != VX_OK) {
+        free(b);
+        return VX_EINVAL;
+    }
+    b->span = g.window_span;
+    b->tick_recip = g.tick_reciprocal;
+    b->win_size = (uint64_t)1 << window_bits;
+    b->win_mask = b->win_size - 1;
+    b->sp_mask = (uint64_t)spill_capacity - 1;
+    b->sp_shift = 64 - log2u(spill_capacity);
+    b->sp_mul = random_odd(b);
+    b->sp_above_min = UINT64_MAX;
+    b->error = "";
+    b->lv = calloc((size_t)instruments * 2 * levels, sizeof *b->lv);
+    b->base = malloc((size_t)instruments * sizeof *b->base);
+    b->win = calloc(b->win_size, sizeof *b->win);
+    b->sp = calloc(spill_capacity, sizeof *b->sp);
+    if (!b->lv || !b->base || !b->win || !b->sp) {
+        vx_itch_levels_destroy(b);
+        return VX_ENOMEM;
+    }
+    for (uint32_t i = 0; i < instruments; i++) b->base[i] = INT64_MIN; /* bounded */
+    *out = b;
+    return VX_OK;
+}
+
+void vx_itch_levels_destroy(vx_itch_levels *b) {
+    if (!b) return;
+    free(b->lv);
+    free(b->base);
+    free(b->win);
+    free(b->sp);
+    free(b);
+}
+
+/* ---- spill table ----------------------------------------------------------------------- */
+
+static inline uint64_t sp_home(const vx_itch_levels *b, uint64_t id) {
+    return (id * b->sp_mul) >> b->sp_shift;
+}
+
+static inline struct spill *sp_find(vx_itch_levels *b, uint64_t id) {
+    uint64_t pos = sp_home(b, id);
+    for (uint64_t n = 0; n <= b->sp_mask; n++) { /* bounded; load <= 1/2 ends it sooner */
+        struct spill *e = &b->sp[pos];
+        if (e->r.qty == 0) return NULL;
+        if (e->id == id) return e;
+        pos = (pos + 1) & b->sp_mask;
+    }
+    return NULL;
+}
+
+static inline bool sp_room(const vx_itch_levels *b, uint64_t more) {
+    return b->sp_count + more <= (b->sp_mask + 1) / 2;
+}
+
+/* Precondition: id absent, sp_room(b, 1). */
+static inline void sp_insert(vx_itch_levels *b, uint64_t id, struct rec r) {
+    uint64_t pos = sp_home(b, id);
+    for (uint64_t n = 0; n <= b->sp_mask && b->sp[pos].r.qty; n++) pos = (pos + 1) & b->sp_mask; /* bounded */
+    b->sp[pos].id = id;
+    b->sp[pos].r = r;
+    b->sp_count++;
+}
+
+static void sp_erase(vx_itch_levels *b, struct spill *e) {
+    uint64_t i = (uint64_t)(e - b->sp), j = i;
+    for (uint64_t n = 0; n < b->sp_mask; n++) { /* bounded: backward shift */
+        j = (j + 1) & b->sp_mask;
+        if (b->sp[j].r.qty == 0) break;
+        uint64_t k = sp_home(b, b->sp[j].id);
+        /* move j back to i unless its home lies cyclically in (i, j] */
+        bool stays = i <= j ? (i < k && k <= j) : (i < k || k <= j);
+        if (!stays) {
+            b->sp[i] = b->sp[j];
+            i = j;
+        }
+    }
+    b->sp[i].r.qty = 0;
+    b->sp_count--;
+}
+
+/* ---- order table ----------------------------------------------------------------------- */
+
+static inline struct rec *find(vx_itch_levels *b, uint64_t id) {
+    if (id - b->lo < b->win_size) {
+        struct rec *r = &b->win[id & b->win_mask];
+        return r->qty ? r : NULL;
+    }
+    if (b->sp_count == 0) return NULL;
+    struct spill *e = sp_find(b, id);
+    return e ? &e->r : NULL;
+}
+
+static inline bool in_window(const vx_itch_levels *b, const struct rec *r) {
+    return r >= b->win && r < b->win + b->win_size;
+}
+
+static inline void forget(vx_itch_levels *b, struct rec *r) {
+    if (in_window(b, r)) {
+        r->qty = 0;
+        b->win_live--;
+    } else {
+        sp_erase(b, (struct spill *)((char *)r - offsetof(struct spill, r)));
+    }
+}
+
+/* After lo moved up: spilled ids the window now covers move into it (their window slots are
+ * free: the ids that used them left with the slide). Bounded: each pass advances or erases. */
+static void adopt(vx_itch_levels *b) {
+    if (b->sp_above == 0 || b->lo + b->win_size <= b->sp_above_min) return;
+    uint64_t above = 0, above_min = UINT64_MAX;
+    for (uint64_t pos = 0, n = 0; pos <= b->sp_mask && n <= 2 * (b->sp_mask + 1); n++) { /* bounded */
+        struct spill *e = &b->sp[pos];
+        if (e->r.qty && e->id - b->lo < b->win_size) {
+            b->win[e->id & b->win_mask] = e->r;
+            b->win_live++;
+            sp_erase(b, e); /* an entry may shift into pos: look at it again */
+            continue;
+        }
+        if (e->r.qty && e->id >= b->lo + b->win_size) {
+            above++;
+            if (e->id < above_min) above_min = e->id;
+        }
+        pos++;
+    }
+    b->sp_above = above;
+    b->sp_above_min = above_min;
+}
+
+/* Live orders of the ids a slide to new_lo would move out of the window (<= W records read;
+ * the slide reads the same ones again, so a slide costs two passes over what it evicts). */
+static uint64_t leaving(const vx_itch_levels *b, uint64_t new_lo) {
+    uint64_t n = new_lo - b->lo, live = 0;
+    if (n > b->win_size) n = b->win_size;
+    for (uint64_t i = 0; i < n; i++) live += b->win[(b->lo + i) & b->win_mask].qty != 0; /* bounded by W */
+    return live;
+}
+
+/* Moves lo up to new_lo: live records of the ids that leave go to the spill table (the caller
+ * counted them with leaving() and checked the room). */
+static void slide(vx_itch_levels *b, uint64_t new_lo) {
+    uint64_t n = new_lo - b->lo;
+    if (n > b->win_size) n = b->win_size;
+    for (uint64_t i = 0; i < n && b->win_live; i++) { /* bounded by W */
+        uint64_t id = b->lo + i;
+        struct rec *r = &b->win[id & b->win_mask];
+        if (r->qty) {
+            sp_insert(b, id, *r);
+            r->qty = 0;
+            b->win_live--;
+        }
+    }
+    b->lo = new_lo;
+    b->c.slides++;
+    adopt(b);
+}
+
+/* Where a new id goes: its record (free), or NULL when no room (FULL). May slide the window. */
+static inline struct rec *place_id(vx_itch_levels *b, uint64_t id, bool may_slide) {
+    uint64_t d = id - b->lo;
+    if (d < b->win_size) return &b->win[id & b->win_mask];
+    if (id > b->lo && may_slide) {
+        if (b->win_live == 0) { /* nothing to move: the window jumps */
+            b->lo = id - b->win_size / 2; /* > lo: id >= lo + W */
+            b->c.slides++;
+            adopt(b);
+            return &b->win[id & b->win_mask];
+        }
+        if (d < 2 * b->win_size) {
+            uint64_t new_lo = id + b->win_size / 4 + 1 - b->win_size;
+            if (sp_room(b, leaving(b, new_lo) + 1)) {
+                slide(b, new_lo);
+                return &b->win[id & b->win_mask];
+            }
+        }
+    }
+    if (!sp_room(b, 1)) return NULL;
+    return (struct rec *)1; /* spill: the caller inserts */
+}
+
+static inline void store(vx_itch_levels *b, uint64_t id, struct rec *slot, struct rec r) {
+    if (slot == (struct rec *)1) {
+        sp_insert(b, id, r);
+        if (id - b->lo >= b->win_size && id > b->lo) { /* above the window */
+            b->sp_above++;
+            if (id < b->sp_above_min) b->sp_above_min = id;
+        }
+    } else {
+        *slot = r;
+        b->win_live++;
+    }
+}
+
+/* ---- books ----------------------------------------------------------------------------- */
+
+/* Level of (instrument, side, price) for a new order: OK with *where, or OFF_GRID. Places an
+ * unplaced book (price at level levels / 2). */
+static inline vx_mbo_reject locate(vx_itch_levels *b, uint32_t inst, int side, uint32_t price,
+                                   uint32_t *where) {
+    int64_t base = b->base[inst];
+    if (base == INT64_MIN) base = b->base[inst] = (int64_t)price - (int64_t)(b->levels / 2) * b->tick;
+    uint32_t key = inst * 2 + (uint32_t)side, k;
+    vx_status st = vx_ladder_locate_raw(base, b->tick, b->span, b->tick_recip, price, &k);
+    if (st == VX_EINVAL) return VX_MBO_REJECT_OFF_GRID;
+    *where = st == VX_OK ? key << b->level_bits | k : OUTSIDE | key;
+    return VX_MBO_REJECT_NONE;
+}
+
+static inline void rest(vx_itch_levels *b, uint32_t where, uint32_t qty) {
+    if (where & OUTSIDE) b->c.outside++;
+    else b->lv[where] += qty;
+    b->c.live++;
+}
+
+static inline void leave(vx_itch_levels *b, struct rec *r) {
+    if (r->where & OUTSIDE) b->c.outside--;
+    else b->lv[r->where] -= r->qty;
+    b->c.live--;
+    forget(b, r);
+}
+
+static inline uint32_t key_of(const vx_itch_levels *b, uint32_t where) {
+    return where & OUTSIDE ? where & ~OUTSIDE : where >> b->level_bits;
+}
+
+static inline vx_mbo_reject add(vx_itch_levels *b, uint32_t inst, uint64_t id, int side,
+                                uint32_t qty, uint32_t price) {
+    if (qty == 0) return VX_MBO_REJECT_INVALID;
+    if (find(b, id)) return VX_MBO_REJECT_DUPLICATE;
+    struct rec *slot = place_id(b, id, true);
+    if (!slot) return VX_MBO_REJECT_FULL;
+    uint32_t where;
+    vx_mbo_reject why = locate(b, inst, side, price, &where);
+    if (why) return why;
+    struct rec r = {qty, where};
+    store(b, id, slot, r);
+    rest(b, where, qty);
+    return VX_MBO_REJECT_NONE;
+}
+
+static inline vx_mbo_reject reduce(vx_itch_levels *b, uint64_t id, uint32_t qty, bool trade) {
+    if (qty == 0) return VX_MBO_REJECT_INVALID;
+    struct rec *r = find(b, id);
+    if (!r) {
+        b->c.unknown_orders++;
+        return VX_MBO_REJECT_NONE;
+    }
+    if (qty > r->qty) return VX_MBO_REJECT_EXCEEDS;
+    if (trade) b->c.traded_qty += qty;
+    if (qty == r->qty) {
+        leave(b, r);
+    } else {
+        r->qty -= qty;
+        if (!(r->where & OUTSIDE)) b->lv[r->where] -= qty;
+    }
+    return VX_MBO_REJECT_NONE;
+}
+
+static inline vx_mbo_reject replace(vx_itch_levels *b, uint64_t id, uint64_t ref, uint32_t qty,
+                                    uint32_t price) {
+    if (qty == 0) return VX_MBO_REJECT_INVALID;
+    if (ref != id && find(b, ref)) return VX_MBO_REJECT_DUPLICATE;
+    struct rec *r = find(b, id);
+    if (!r) {
+        b->c.unknown_orders++;
+        return VX_MBO_REJECT_NONE;
+    }
+    uint32_t key = key_of(b, r->where), inst = key >> 1, where;
+    int side = (int)(key & 1);
+    vx_mbo_reject why = locate(b, inst, side, price, &where);
+    if (why) return why;
+    /* room for ref, decided before anything changes (no slide: r may move) */
+    uint64_t d = ref - b->lo;
+    if (d >= b->win_size && !sp_room(b, 1) && ref != id) return VX_MBO_REJECT_FULL;
+    leave(b, r);
+    struct rec *slot = place_id(b, ref, false);
+    if (!slot) return VX_MBO_REJECT_FULL; /* unreachable: checked above or a slot was freed */
+    struct rec nr = {qty, where};
+    store(b, ref, slot, nr);
+    rest(b, where, qty);
+    return VX_MBO_REJECT_NONE;
+}
+
+static inline vx_status fail(vx_itch_levels *b, size_t pos, uint8_t type, const char *why) {
+    b->error_offset = b->offset + pos;
+    b->error_type = type;
+    b->error = why;
+    return VX_EINVAL;
+}
+
+/* Prefetch for the message at m (fixed length already checked by the caller). */
+static inline void prefetch_order(const vx_itch_levels *b, const uint8_t *m) {
+    uint8_t t = m[0];
+    if (t == 'A' || t == 'F' || t == 'E' || t == 'C' || t == 'X' || t == 'D' || t == 'U')
+        __builtin_prefetch(&b->win[be64(m + 11) & b->win_mask], 1);
+}
+
+static inline void prefetch_level(const vx_itch_levels *b, const uint8_t *m) {
+    uint8_t t = m[0];
+    uint64_t id = be64(m + 11);
+    if (t == 'A' || t == 'F') {
+        uint32_t inst = be16(m + 1);
+        if (inst >= b->instruments || b->base[inst] == INT64_MIN) return;
+        uint32_t k;
+        if (vx_ladder_locate_raw(b->base[inst], b->tick, b->span, b->tick_recip, be32(m + 32), &k) != VX_OK)
+            return;
+        uint32_t side = m[19] == 'S';
+        __builtin_prefetch(&b->lv[(inst * 2 + side) << b->level_bits | (uint32_t)k], 1);
+    } else if (t == 'E' || t == 'C' || t == 'X' || t == 'D' || t == 'U') {
+        if (id - b->lo >= b->win_size) return;
+        const struct rec *r = &b->win[id & b->win_mask];
+        if (r->qty && !(r->where & OUTSIDE)) __builtin_prefetch(&b->lv[r->where], 1);
+    }
+}
+
+/* The message at buf + *pos if it fits and has its type's length (else NULL); moves *pos. */
+static inline const uint8_t *next_known(const uint8_t *buf, size_t len, size_t *pos) {
+    if (len - *pos < 2) return NULL;
+    size_t mlen = be16(buf + *pos);
+    if (mlen == 0 || len - *pos - 2 < mlen) return NULL;
+    const uint8_t *m = buf + *pos + 2;
+    *pos += 2 + mlen;
+    return vx_itch_fixed_length[m[0]] == mlen && mlen >= 19 ? m : buf; /* buf: skip */
+}
+
+/* The loop, inlined twice: with timed = false (feed) the timestamp test is compiled out. */
+static inline __attribute__((always_inline)) vx_status
+feed_loop(vx_itch_levels *b, const uint8_t *buf, size_t len, uint64_t until_ns, size_t *consumed,
+          const bool timed) {
+    size_t pos = 0, far = 0, near = 0;
+    size_t far_n = 0, near_n = 0; /* messages the cursors are ahead of pos */
+    vx_status st = VX_OK;
+    vx_itch_levels_counts *c = &b->c;
+    /* bounded: each pass consumes >= 3 bytes or leaves */
+    while (len - pos >= 2) {
+        size_t mlen = be16(buf + pos);
+        if (mlen == 0) { st = fail(b, pos, 0, "zero message length"); break; }
+        if (len - pos - 2 < mlen) break; /* incomplete: resume here with more bytes */
+        /* lookahead: keep the cursors AHEAD_ORDER / AHEAD_LEVEL messages ahead (bounded) */
+        if (far < pos) { far = pos; far_n = 0; }
+        if (near < pos) { near = pos; near_n = 0; }
+        while (far_n < AHEAD_ORDER) {
+            const uint8_t *m = next_known(buf, len, &far);
+            if (!m) { far_n = AHEAD_ORDER; far = len; break; }
+            if (m != buf) prefetch_order(b, m);
+            far_n++;
+        }
+        while (near_n < AHEAD_LEVEL) {
+            const uint8_t *m = next_known(buf, len, &near);
+            if (!m) { near_n = AHEAD_LEVEL; near = len; break; }
+            if (m != buf) prefetch_level(b, m);
+            near_n++;
+        }
+        far_n--;
+        near_n--;
+        const uint8_t *m = buf + pos + 2;
+        uint8_t type = m[0];
+        size_t want = vx_itch_fixed_length[type];
+        if (want == 0) {
+            c->unknown_types++;
+            c->messages++;
+            pos += 2 + mlen;
+            continue;
+        }
+        if (mlen != want) { st = fail(b, pos, type, "message length differs from its type's fixed length"); break; }
+        /* every ITCH 5.0 type carries its 6-byte timestamp at offset 5 (fixed lengths >= 12) */
+        if (timed &&
+            ((uint64_t)be16(m + 5) << 32 | be32(m + 7)) >= until_ns)
+            break;
+        vx_mbo_reject why = VX_MBO_REJECT_NONE;
+        bool book = true;
+        uint32_t inst = be16(m + 1);
+        switch (type) {
+        case 'A':
+        case 'F': {
+            uint8_t s = m[19];
+            if (s != 'B' && s != 'S') { st = fail(b, pos, type, "add order side is not 'B' or 'S'"); goto done; }
+            why = inst >= b->instruments ? VX_MBO_REJECT_INSTRUMENT
+                                         : add(b, inst, be64(m + 11), s == 'S', be32(m + 20), be32(m + 32));
+            break;
+        }
+        case 'E':
+        case 'C':
+            why = inst >= b->instruments ? VX_MBO_REJECT_INSTRUMENT : reduce(b, be64(m + 11), be32(m + 19), true);
+            break;
+        case 'X':
+            why = inst >= b->instruments ? VX_MBO_REJECT_INSTRUMENT : reduce(b, be64(m + 11), be32(m + 19), false);
+            break;
+        case 'D': {
+            if (inst >= b->instruments) { why = VX_MBO_REJECT_INSTRUMENT; break; }
+            struct rec *r = find(b, be64(m + 11));
+            if (r) leave(b, r);
+            else c->unknown_orders++;
+            break;
+        }
+        case 'U':
+            why = inst >= b->instruments ? VX_MBO_REJECT_INSTRUMENT
+                                         : replace(b, be64(m + 11), be64(m + 19), be32(m + 27), be32(m + 31));
+            break;
+        default:
+            book = false;
+            c->other_messages++;
+        }
+        if (book) {
+            if (why == VX_MBO_REJECT_NONE) c->applied++;
+            else { c->rejected++; c->rejected_by_reason[why]++; }
+        }
+        c->messages++;
+        pos += 2 + mlen;
+    }
+done:
+    b->offset += pos;
+    c->spilled = b->sp_count;
+    *consumed = pos;
+    return st;
+}
+
+vx_status vx_itch_levels_feed(vx_itch_levels *b, const uint8_t *buf, size_t len,
+                              size_t *consumed) {
+    return feed_loop(b, buf, len, UINT64_MAX, consumed, false);
+}
+
+vx_status vx_itch_levels_feed_until(vx_itch_levels *b, const uint8_t *buf, size_t len,
+                                    uint64_t until_ns, size_t *consumed) {
+    if (until_ns == UINT64_MAX) return vx_itch_levels_feed(b, buf, len, consumed);
+    return feed_loop(b, buf, len, until_ns, consumed, true);
+}
+
+void vx_itch_levels_counts_read(const vx_itch_levels *b, vx_itch_levels_counts *out) { *out = b->c; }
+uint64_t vx_itch_levels_error_offset(const vx_itch_levels *b) { return b->error_offset; }
+uint8_t vx_itch_levels_error_type(const vx_itch_levels *b) { return b->error_type; }
+const char *vx_itch_levels_error(const vx_itch_levels *b) { return b->error; }
+
+size_t vx_itch_levels_memory_bytes(const vx_itch_levels *b) {
+    return (size_t)b->instruments * 2 * b->levels * sizeof *b->lv +
+           (size_t)b->instruments * sizeof *b->base + b->win_size * sizeof *b->win +
+           (size_t)(b->sp_mask + 1) * sizeof *b->sp;
+}
+
+int vx_itch_levels_base(const vx_itch_levels *b, uint32_t instrument, int64_t *base) {
+    if (instrument >= b->instruments || b->base[instrument] == INT64_MIN) return 0;
+    *base = b->base[instrument];
+    return 1;
+}
+
+size_t vx_itch_levels_depth(const vx_itch_levels *b, uint32_t instrument, int side, size_t n,
+                            int64_t *prices, uint64_t *qtys) {
+    int64_t base;
+    if ((side != VX_BUY && side != VX_SELL) || !vx_itch_levels_base(b, instrument, &base)) return 0;
+    const uint64_t *lv = &b->lv[(size_t)(instrument * 2 + (uint32_t)side) << b->level_bits];
+    size_t got = 0;
+    for (uint32_t i = 0; i < b->levels && got < n; i++) { /* bounded */
+        uint32_t k = side == VX_BUY ? b->levels - 1 - i : i; /* bids from the top */
+        if (lv[k]) {
+            prices[got] = base + (int64_t)k * b->tick;
+            qtys[got] = lv[k];
+            got++;
+        }
+    }
+    return got;
+}
+
+vx_status vx_itch_levels_best(const vx_itch_levels *b, uint32_t instrument, int side,
+                              int64_t *price, uint64_t *qty) {
+    if ((side != VX_BUY && side != VX_SELL) || instrument >= b->instruments) return VX_EINVAL;
+    return vx_itch_levels_depth(b, instrument, side, 1, price, qty) ? VX_OK : VX_EMPTY;
+}
