@@ -17,3 +17,5 @@ TESTS += test_lobster
 TEST_DEPS_test_lobster = lobster types
 TESTS += test_mbo
 TEST_DEPS_test_mbo = mbo types
+TESTS += test_broadcast
+TEST_DEPS_test_broadcast = broadcast shm ring tsc types
