@@ -169,3 +169,8 @@ def get_sources(*modules):
                 files.append(stem)
     root = _os.path.join(get_include(), "velox")
     return [_os.path.join(root, stem + ".c") for stem in files]
+
+# broadcast (one writer, many readers; in process or in shared memory)
+from velox._broadcast import BroadcastReader, BroadcastRing  # noqa: E402
+
+__all__ += ["BroadcastReader", "BroadcastRing"]

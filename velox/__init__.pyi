@@ -40,6 +40,8 @@ from velox._orderbook import OrderBook as OrderBook
 
 # shm (cross-process shared-memory rings)
 from velox._shm import SharedRing as SharedRing
+from velox._broadcast import BroadcastReader as BroadcastReader
+from velox._broadcast import BroadcastRing as BroadcastRing
 
 # mbo (market-by-order L3 book)
 from velox._mbo import MboBook as MboBook
