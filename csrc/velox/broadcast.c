@@ -214,7 +214,7 @@ static void bcast_evict(vx_bcast *ring, uint64_t now, uint64_t dead_timeout_ns) 
         if (owner == 0) continue;
         uint64_t c = atomic_load_explicit(&rs->cursor, memory_order_acquire); /* as scan */
         if (c != floor) continue; /* not the one holding the writer */
-        int evict = vx_shm_identity((pid_t)(owner & 0xFFFFFFFFu)) != owner; /* dead/recycled */
+        int evict = vx_shm_identity_state(owner) == VX_SHM_PEER_DEAD; /* gone, zombie, reused */
         if (!evict) {
             if (ring->seen_cursor[i] != c + 1) { /* +1: 0 means "not seen" */
                 ring->seen_cursor[i] = c + 1;
