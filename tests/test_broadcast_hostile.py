@@ -10,6 +10,7 @@ import os
 import random
 import struct
 import threading
+import time
 
 import numpy as np
 import pytest
@@ -41,13 +42,17 @@ def interesting(fmt):
                           (1 << bits) - 1, (1 << (bits - 1)), random.getrandbits(bits)])
 
 
-def fuzzer_main(name, rounds, seed, capacity, max_readers):
+def fuzzer_main(name, stop, seed, capacity, max_readers):
+    """Until stop: rewrite one word (sometimes with the writer's head), leave it for up to a
+    millisecond (a reader attaching or reading meanwhile sees it), put the old value back."""
     random.seed(seed)
     stride = 8 + REC.itemsize
     slots = HEADER + (2 + max_readers) * LINE
     with open(f"/dev/shm/{name}", "r+b") as f, mmap.mmap(f.fileno(), 0) as m:
         size = len(m)
-        for _ in range(rounds):
+        for _ in range(10_000_000):  # bounded; ends when the reader is done
+            if stop.is_set():
+                return
             where = random.randrange(6)
             if where == 0:
                 off, fmt = random.choice(list(FIELDS.values()))
@@ -56,17 +61,25 @@ def fuzzer_main(name, rounds, seed, capacity, max_readers):
                 off += HEADER
             elif where == 2:
                 off, fmt = HEADER + LINE, "<Q"  # writer head
-            elif where == 3:
+            elif where == 3 and max_readers:
                 off, fmt = HEADER + 2 * LINE + LINE * random.randrange(max_readers) + \
                     8 * random.randrange(2), "<Q"
-            elif where == 4:
+            elif where in (3, 4):
                 off, fmt = slots + stride * random.randrange(capacity), "<Q"  # sequence
             else:
                 off, fmt = random.randrange(size // 8) * 8, "<Q"
-            struct.pack_into(fmt, m, off, interesting(fmt))
+            strokes = [(off, fmt)]
+            if random.randrange(4) == 0:  # one time in four, the writer's head as well
+                strokes.append((HEADER + LINE, "<Q"))
+            olds = [struct.unpack_from(f, m, o)[0] for o, f in strokes]
+            for o, f in strokes:
+                struct.pack_into(f, m, o, interesting(f))
+            time.sleep(random.random() * 0.001)
+            for (o, f), v in zip(strokes, olds):  # (a forged head or sequence the writer
+                struct.pack_into(f, m, o, v)          # overwrites anyway when it passes)
 
 
-def reader_main(name, rounds, result):
+def reader_main(name, rounds, result, stop):
     counts = {"refused": 0, "corrupt": 0, "records": 0}
     out = np.zeros(64, REC)
     for _ in range(rounds):
@@ -84,13 +97,15 @@ def reader_main(name, rounds, result):
         except (RuntimeError, *REFUSED):  # e.g. "all reader slots are taken" (a forged table)
             counts["refused"] += 1
         ring.close()
+    stop.set()
     result.put(counts)
 
 
-def test_fuzzed_live_segment_never_crashes_a_reader():
+@pytest.mark.parametrize("gated", [False, True])
+def test_fuzzed_live_segment_never_crashes_a_reader(gated):
     name = fresh_name()
     capacity, max_readers = 64, 4
-    with BroadcastRing.create(name, capacity, REC, gated=True, max_readers=max_readers,
+    with BroadcastRing.create(name, capacity, REC, gated=gated, max_readers=max_readers,
                               dead_reader_timeout=0.01) as ring:
         stop = threading.Event()
 
@@ -108,14 +123,15 @@ def test_fuzzed_live_segment_never_crashes_a_reader():
         writer = threading.Thread(target=write)
         writer.start()
         result = CTX.Queue()
-        reader = CTX.Process(target=reader_main, args=(name, scaled(400, 100), result))
-        fuzzer = CTX.Process(target=fuzzer_main,
-                             args=(name, scaled(200_000, 20_000), 1, capacity, max_readers))
+        done = CTX.Event()
+        reader = CTX.Process(target=reader_main, args=(name, scaled(3000, 500), result, done))
+        fuzzer = CTX.Process(target=fuzzer_main, args=(name, done, 1, capacity, max_readers if gated else 0))
         try:
-            reader.start()
             fuzzer.start()
-            fuzzer.join(120)
+            reader.start()
             reader.join(120)
+            done.set()
+            fuzzer.join(120)
         finally:
             stop.set()
             writer.join(60)
@@ -127,6 +143,7 @@ def test_fuzzed_live_segment_never_crashes_a_reader():
         assert reader.exitcode == 0, f"the reader process died (exit code {reader.exitcode})"
         counts = result.get(timeout=10)
         assert counts["refused"] + counts["corrupt"] > 0  # the fuzzer reached the checks
+        assert counts["records"] > 0  # and readers read between its strokes
 
 
 @pytest.mark.parametrize("field", sorted(FIELDS))
