@@ -146,7 +146,7 @@ static inline vx_bcast_reader_slot *bcast_rslot(const vx_bcast *ring, uint32_t i
 /* ---- writer ------------------------------------------------------------------------------ */
 
 static void bcast_write(vx_bcast *ring, const char *src, size_t n) {
-    uint32_t words = (ring->stride - 8u) / 8u, rs = ring->record_size;
+    uint32_t rs = ring->record_size, full = rs / 8u, tail = rs % 8u;
     uint64_t s = ring->head;
     for (size_t i = 0; i < n; i++, s++, src += rs) { /* bounded by n */
         _Atomic uint64_t *seq = bcast_seq(ring, s);
@@ -154,11 +154,15 @@ static void bcast_write(vx_bcast *ring, const char *src, size_t n) {
         /* W1: relaxed; ordered before the payload by the fence W2 (argument at the top) */
         atomic_store_explicit(seq, 2 * s + 1, memory_order_relaxed);
         atomic_thread_fence(memory_order_release); /* W2: pairs with the reader's fence R3 */
-        for (uint32_t w = 0; w < words; w++) {     /* bounded by the record's words */
-            uint64_t v = 0;
-            size_t take = (size_t)rs - (size_t)w * 8u < 8u ? (size_t)rs - (size_t)w * 8u : 8u;
-            memcpy(&v, src + (size_t)w * 8u, take);
+        for (uint32_t w = 0; w < full; w++) {      /* bounded by the record's words */
+            uint64_t v;
+            memcpy(&v, src + (size_t)w * 8u, 8);
             atomic_store_explicit(&p[w], v, memory_order_relaxed); /* W3: read by R2 */
+        }
+        if (tail) {
+            uint64_t v = 0;
+            memcpy(&v, src + (size_t)full * 8u, tail);
+            atomic_store_explicit(&p[full], v, memory_order_relaxed); /* W3: read by R2 */
         }
         /* W4: pairs with the reader's acquire load R1 */
         atomic_store_explicit(seq, 2 * s + 2, memory_order_release);
@@ -322,7 +326,7 @@ vx_status vx_bcast_read(vx_bcast_reader *rd, void *dst, size_t max, size_t *got)
     const vx_bcast *ring = rd->ring;
     char *out = dst;
     size_t n_out = 0;
-    uint32_t words = (ring->stride - 8u) / 8u, rs = ring->record_size;
+    uint32_t rs = ring->record_size, full = rs / 8u, tail = rs % 8u;
     *got = 0;
     if (rd->corrupt) return VX_ECORRUPT;
     for (uint32_t attempt = 0; attempt < VX_BCAST_LAP_RETRIES && n_out < max; attempt++) {
@@ -347,10 +351,13 @@ vx_status vx_bcast_read(vx_bcast_reader *rd, void *dst, size_t max, size_t *got)
                 break;
             }
             const _Atomic uint64_t *p = seq + 1;
-            for (uint32_t w = 0; w < words; w++) { /* bounded by the record's words */
+            for (uint32_t w = 0; w < full; w++) { /* bounded by the record's words */
                 uint64_t v = atomic_load_explicit(&p[w], memory_order_relaxed); /* R2 */
-                size_t take = (size_t)rs - (size_t)w * 8u < 8u ? (size_t)rs - (size_t)w * 8u : 8u;
-                memcpy(o + (size_t)w * 8u, &v, take);
+                memcpy(o + (size_t)w * 8u, &v, 8);
+            }
+            if (tail) {
+                uint64_t v = atomic_load_explicit(&p[full], memory_order_relaxed); /* R2 */
+                memcpy(o + (size_t)full * 8u, &v, tail);
             }
         }
         atomic_thread_fence(memory_order_acquire); /* R3: pairs with the writer's fence W2 */
