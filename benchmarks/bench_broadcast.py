@@ -36,7 +36,7 @@ import zmq
 
 REC = velox.TXN_DTYPE  # 32 bytes
 BATCH = 1024
-CAPACITY = 1 << 16
+CAPACITY = 1 << 16  # 2.6 MB segment (1 << 20: 40 MB, out of cache: 34 M/s, no faster)
 CTX = multiprocessing.get_context("fork")
 
 
