@@ -150,9 +150,9 @@ def get_sources(*modules):
 
     Returns a list of absolute paths, each once, the named modules' own files first and then
     what they need, all in ``get_include()/velox/``: ``get_sources("ring")`` gives
-    ``[.../velox/ring.c, .../velox/tsc.c, .../velox/types.c]``. Names: histogram, itch, mbo,
-    orderbook, pipeline, ring, shm, tsc, types (an unknown name raises ValueError listing
-    them). setuptools takes only paths relative to setup.py when it builds a wheel
+    ``[.../velox/ring.c, .../velox/tsc.c, .../velox/types.c]``. Names: broadcast, histogram,
+    itch, mbo, orderbook, pipeline, ring, shm, tsc, types (an unknown name raises ValueError
+    listing them). setuptools takes only paths relative to setup.py when it builds a wheel
     (``pip install .``): copy the files below your project first, as
     examples/strategy/setup.py does."""
     known = _c_modules()
