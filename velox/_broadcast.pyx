@@ -43,6 +43,16 @@ cnp.import_array()
 cdef extern from "<stdlib.h>" nogil:
     void *aligned_alloc(size_t alignment, size_t size)
 
+cdef extern from *:
+    """
+    #ifdef Py_GIL_DISABLED
+    #define VX_BCAST_PY_FREE_THREADED 1
+    #else
+    #define VX_BCAST_PY_FREE_THREADED 0
+    #endif
+    """
+    int VX_BCAST_PY_FREE_THREADED
+
 MAX_READERS = VX_BCAST_MAX_READERS
 """Largest reader table of a gated ring."""
 LAYOUT_VERSION = VX_BCAST_LAYOUT_VERSION
@@ -323,6 +333,9 @@ cdef class BroadcastRing:
         for r in list(self._readers):
             (<BroadcastReader>r)._detach()
         self.ring = NULL
+        if VX_BCAST_PY_FREE_THREADED:
+            return  # another thread may be between its closed check and its read: unmap
+                    # and free in __dealloc__, when no reader holds this object any more
         if self.name is not None:
             vx_bcast_shm_detach(&self.shm)
         if self.memory != NULL:
