@@ -38,8 +38,8 @@
  *   see shm.h). The writer then never overwrites a record a registered reader has not read:
  *   vx_bcast_try_write writes only up to (min registered cursor) + capacity; vx_bcast_write_wait
  *   waits (bounded) for readers, and frees the slot of a reader whose process is provably dead
- *   (identity gone or recycled) or whose cursor did not move for dead_timeout_ns while the
- *   writer waited for it (counted: evicted). An evicted reader keeps reading as an ungated
+ *   (gone, a zombie, or its pid recycled: vx_shm_identity_state) or whose cursor did not move
+ *   for dead_timeout_ns while the writer waited for it (counted: evicted). An evicted reader keeps reading as an ungated
  *   reader (it learns it was evicted from vx_bcast_reader_registered). A registered reader's
  *   cursor read from the block is validated: one outside [head - capacity, head] holds nobody.
  *
