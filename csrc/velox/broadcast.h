@@ -39,8 +39,9 @@
  *   vx_bcast_try_write writes only up to (min registered cursor) + capacity; vx_bcast_write_wait
  *   waits (bounded) for readers, and frees the slot of a reader whose process is provably dead
  *   (gone, a zombie, or its pid recycled: vx_shm_identity_state) or whose cursor did not move
- *   for dead_timeout_ns while the writer waited for it (counted: evicted). An evicted reader keeps reading as an ungated
- *   reader (it learns it was evicted from vx_bcast_reader_registered). A registered reader's
+ *   for dead_timeout_ns while the writer waited for it (counted: evicted). An evicted reader
+ *   keeps reading as an ungated reader (it learns it was evicted from
+ *   vx_bcast_reader_registered). A registered reader's
  *   cursor read from the block is validated: one outside [head - capacity, head] holds nobody.
  *
  * ERRORS: VX_OK; VX_EMPTY (nothing new); VX_FULL (gated: no room); VX_TIMEOUT; VX_EINVAL;
