@@ -125,7 +125,8 @@ def test_fuzzed_live_segment_never_crashes_a_reader(gated):
         result = CTX.Queue()
         done = CTX.Event()
         reader = CTX.Process(target=reader_main, args=(name, scaled(3000, 500), result, done))
-        fuzzer = CTX.Process(target=fuzzer_main, args=(name, done, 1, capacity, max_readers if gated else 0))
+        table = max_readers if gated else 0
+        fuzzer = CTX.Process(target=fuzzer_main, args=(name, done, 1, capacity, table))
         try:
             fuzzer.start()
             reader.start()

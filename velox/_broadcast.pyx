@@ -30,7 +30,8 @@ from posix.unistd cimport getpid
 cimport numpy as cnp
 
 from velox.includes.broadcast cimport *
-from velox.includes.shm cimport vx_shm_identity, vx_shm_unlink, vx_shm_name_valid, VX_SHM_NAME_MAX, VX_SHM_DTYPE_MAX
+from velox.includes.shm cimport (VX_SHM_DTYPE_MAX, VX_SHM_NAME_MAX, vx_shm_identity,
+                                 vx_shm_name_valid, vx_shm_unlink)
 from velox.includes.tsc cimport vx_monotonic_ns
 from velox.includes.types cimport (VX_ECORRUPT, VX_EMPTY, VX_ESYS, VX_FULL, VX_OK, VX_TIMEOUT,
                                    vx_status, vx_status_name)

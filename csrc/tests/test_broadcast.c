@@ -15,7 +15,8 @@ enum { WORDS = 4 }; /* 32-byte records: every word equals the record's sequence 
 static void *block_for(uint32_t cap, uint32_t rs, uint32_t readers, size_t *size) {
     *size = vx_bcast_footprint(cap, rs, readers);
     REQUIRE(*size != 0);
-    void *mem = aligned_alloc(VX_BCAST_LINE, (*size + VX_BCAST_LINE - 1) / VX_BCAST_LINE * VX_BCAST_LINE);
+    size_t rounded = (*size + VX_BCAST_LINE - 1) / VX_BCAST_LINE * VX_BCAST_LINE;
+    void *mem = aligned_alloc(VX_BCAST_LINE, rounded);
     REQUIRE(mem != NULL);
     return mem;
 }

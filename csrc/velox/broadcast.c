@@ -68,7 +68,8 @@ size_t vx_bcast_footprint(uint32_t capacity, uint32_t record_size, uint32_t max_
         record_size > VX_BCAST_MAX_RECORD_SIZE || max_readers > VX_BCAST_MAX_READERS)
         return 0;
     /* at most 2^30 * (8 + 2^20) + 66 lines: fits 64 bits; refuse what does not fit size_t */
-    uint64_t total = bcast_slots_offset(max_readers) + (uint64_t)capacity * bcast_stride(record_size);
+    uint64_t total =
+        bcast_slots_offset(max_readers) + (uint64_t)capacity * bcast_stride(record_size);
     if (total > (uint64_t)SIZE_MAX) return 0;
     return (size_t)total;
 }
@@ -274,17 +275,20 @@ vx_status vx_bcast_write_wait(vx_bcast *ring, const void *src, size_t n, uint64_
 }
 
 uint64_t vx_bcast_evicted(const vx_bcast *ring) {
-    return atomic_load_explicit(&ring->block->writer.evicted, memory_order_relaxed); /* counter */
+    /* relaxed: a counter */
+    return atomic_load_explicit(&ring->block->writer.evicted, memory_order_relaxed);
 }
 
 uint64_t vx_bcast_gate_waits(const vx_bcast *ring) {
-    return atomic_load_explicit(&ring->block->writer.gate_waits, memory_order_relaxed); /* counter */
+    /* relaxed: a counter */
+    return atomic_load_explicit(&ring->block->writer.gate_waits, memory_order_relaxed);
 }
 
 uint32_t vx_bcast_registered(const vx_bcast *ring) {
     uint32_t k = 0;
     for (uint32_t i = 0; i < ring->max_readers; i++) /* bounded by the table */
-        k += atomic_load_explicit(&bcast_rslot(ring, i)->owner, memory_order_relaxed) != 0; /* snapshot */
+        /* relaxed: a snapshot */
+        k += atomic_load_explicit(&bcast_rslot(ring, i)->owner, memory_order_relaxed) != 0;
     return k;
 }
 
@@ -542,7 +546,8 @@ vx_status vx_bcast_shm_attach(vx_bcast_shm *shm, const char *name, uint32_t reco
     void *base = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
     int map_errno = errno;
     close(fd);
-    if (base == MAP_FAILED) return bcast_fail(shm, VX_ESYS, "operating system call failed", map_errno);
+    if (base == MAP_FAILED)
+        return bcast_fail(shm, VX_ESYS, "operating system call failed", map_errno);
     vx_bcast_shm_header *h = base;
     const char *fault = NULL;
     vx_status st = VX_ESTATE;
