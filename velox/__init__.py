@@ -177,7 +177,7 @@ def get_sources(*modules):
 
     Returns a list of absolute paths, each once, the named modules' own files first and then
     what they need, all in ``get_include()/velox/``: ``get_sources("ring")`` gives
-    ``[.../velox/ring.c, .../velox/tsc.c, .../velox/types.c]``. Names: dbn, histogram, itch, journal,
+    ``[.../velox/ring.c, .../velox/tsc.c, .../velox/types.c]``. Names: broadcast, dbn, histogram, itch, journal,
     mbo, mpsc, orderbook, pipeline, ring, shm, tsc, types (an unknown name raises ValueError listing
     them). setuptools takes only paths relative to setup.py when it builds a wheel
     (``pip install .``): copy the files below your project first, as
@@ -196,3 +196,8 @@ def get_sources(*modules):
                 files.append(stem)
     root = _os.path.join(get_include(), "velox")
     return [_os.path.join(root, stem + ".c") for stem in files]
+
+# broadcast (one writer, many readers; in process or in shared memory)
+from velox._broadcast import BroadcastReader, BroadcastRing  # noqa: E402
+
+__all__ += ["BroadcastReader", "BroadcastRing"]

@@ -60,6 +60,10 @@ from velox._journal import Journal as Journal, JournalCorrupted as JournalCorrup
 # mpsc (many producers, one consumer; in process or in shared memory)
 from velox._mpsc import MpscRing as MpscRing
 
+# broadcast (one writer, many readers; in process or in shared memory)
+from velox._broadcast import BroadcastReader as BroadcastReader
+from velox._broadcast import BroadcastRing as BroadcastRing
+
 # mbo (market-by-order L3 book)
 from velox._mbo import MboBook as MboBook
 

@@ -27,3 +27,5 @@ TESTS += test_dbn
 TEST_DEPS_test_dbn = dbn types
 TESTS += test_itch_levels
 TEST_DEPS_test_itch_levels = itch_levels itch types
+TESTS += test_broadcast
+TEST_DEPS_test_broadcast = broadcast shm ring tsc types

@@ -313,6 +313,10 @@ static vx_shm_peer shm_identity_state(uint64_t identity) {
     return VX_SHM_PEER_ALIVE; /* exists (EPERM counts: another user's live process) */
 }
 
+vx_shm_peer vx_shm_identity_state(uint64_t identity) {
+    return shm_identity_state(identity & ~VX_SHM_DEPARTED);
+}
+
 vx_shm_peer vx_shm_creator_state(const char *name, pid_t *pid) {
     if (pid) *pid = 0;
     char path[VX_SHM_NAME_MAX + 2];

@@ -188,6 +188,11 @@ vx_status vx_shm_unlink(const char *name);
 /* The identity word of process pid (pid | start-time bits), or 0 if pid does not exist. */
 uint64_t vx_shm_identity(pid_t pid);
 
+/* Whether the process of an identity word (vx_shm_identity) lives: VX_SHM_PEER_ALIVE, or
+ * VX_SHM_PEER_DEAD when it is gone, a zombie, or its pid was recycled by another process.
+ * Costs a syscall or two. */
+vx_shm_peer vx_shm_identity_state(uint64_t identity);
+
 /* Claims role for the identity `me` (from vx_shm_identity(getpid())). VX_OK if the role was
  * free, already ours, or held by a dead/departed process (taken over). VX_EMISUSE if another
  * live process holds it; its pid goes to *holder_pid (if not NULL). */

@@ -1,0 +1,610 @@
+/* velox/broadcast.c — one-writer, many-reader broadcast ring. See broadcast.h for the contract.
+ *
+ * MEMORY ORDERING (the lap-detection argument)
+ *
+ * Writer, for record s in slot q = s & mask (sequence word seq[q], payload words p[q][*]):
+ *   W1  store(seq[q], 2s+1, relaxed)          "writing s"
+ *   W2  atomic_thread_fence(release)
+ *   W3  store(p[q][w], ..., relaxed)          for every payload word w
+ *   W4  store(seq[q], 2s+2, release)          "s complete"
+ *   after a batch: W5 store(head, s+1, release)
+ *
+ * Reader, for record r in slot q = r & mask:
+ *   R0  h = load(head, acquire); r < h
+ *   R1  s1 = load(seq[q], acquire); accept only s1 == 2r+2
+ *   R2  x[w] = load(p[q][w], relaxed)         the copy
+ *   R3  atomic_thread_fence(acquire)          (one per batch, after every copy of the batch)
+ *   R4  s2 = load(seq[q], relaxed); accept only s2 == 2r+2
+ *
+ * (a) The copy is not older than record r: R1 reads W4 of record r (the only store of 2r+2),
+ *     a release/acquire pair, so every W3 of record r happens before R2; R2 reads those
+ *     stores or later ones (coherence), never the payload of an earlier record.
+ * (b) The copy is not newer than record r (not torn by record r' = r + k*capacity, k >= 1):
+ *     suppose some R2 load read a value stored by a W3 of record r'. W2 (of r') is sequenced
+ *     before that W3, R3 after that R2: fence-to-fence synchronisation, so W1 of r'
+ *     happens before R4. Then R4 reads W1 of r' or a store after it in seq[q]'s modification
+ *     order (write-read coherence); the writer stores increasing values, so s2 >= 2r'+1 >
+ *     2r+2 and the record is refused. Hence a record accepted by R4 was copied entirely from
+ *     record r's stores.
+ * (c) R0/R1: W4 of r is sequenced before W5 publishing a head > r, so a reader that saw
+ *     h > r by acquire sees seq[q] >= 2r+2 in R1. A value below 2r+2 means another process
+ *     wrote the block: VX_ECORRUPT. A value above means the writer moved past r: lapped.
+ * (d) Payload words are accessed as relaxed atomics (no data race in the C11 sense, so the
+ *     argument holds and ThreadSanitizer agrees); on x86-64 and aarch64 these are plain
+ *     loads and stores.
+ *
+ * Gating (registered readers): a reader's cursor store (release, after its copies) pairs with
+ * the writer's acquire load in bcast_scan, so the copies of records below that cursor happen
+ * before the writer overwrites their slots. The lap checks stay on: a reader that registers
+ * while the writer is mid-batch may still be lapped once, and is told so.
+ */
+#include "velox/broadcast.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <sched.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "velox/shm.h"
+#include "velox/tsc.h"
+
+#define BCAST_CHECK_NS 2000000ull /* gated wait: liveness checks at most this often */
+
+/* ---- shape ------------------------------------------------------------------------------- */
+
+static uint32_t bcast_stride(uint32_t record_size) { return 8u + ((record_size + 7u) & ~7u); }
+
+static uint64_t bcast_slots_offset(uint32_t max_readers) {
+    return (uint64_t)(2u + max_readers) * VX_BCAST_LINE;
+}
+
+size_t vx_bcast_footprint(uint32_t capacity, uint32_t record_size, uint32_t max_readers) {
+    if (capacity < VX_BCAST_MIN_CAPACITY || capacity > VX_BCAST_MAX_CAPACITY ||
+        (capacity & (capacity - 1)) != 0 || record_size == 0 ||
+        record_size > VX_BCAST_MAX_RECORD_SIZE || max_readers > VX_BCAST_MAX_READERS)
+        return 0;
+    /* at most 2^30 * (8 + 2^20) + 66 lines: fits 64 bits; refuse what does not fit size_t */
+    uint64_t total =
+        bcast_slots_offset(max_readers) + (uint64_t)capacity * bcast_stride(record_size);
+    if (total > (uint64_t)SIZE_MAX) return 0;
+    return (size_t)total;
+}
+
+static void bcast_fill(vx_bcast *ring, void *mem, uint32_t capacity, uint32_t record_size,
+                       uint32_t max_readers, size_t footprint) {
+    memset(ring, 0, sizeof *ring);
+    ring->block = mem;
+    ring->readers = (char *)mem + 2 * VX_BCAST_LINE;
+    ring->slots = (char *)mem + bcast_slots_offset(max_readers);
+    ring->capacity = capacity;
+    ring->mask = capacity - 1u;
+    ring->record_size = record_size;
+    ring->stride = bcast_stride(record_size);
+    ring->max_readers = max_readers;
+    ring->footprint = footprint;
+}
+
+vx_status vx_bcast_init_in(vx_bcast *ring, void *mem, size_t mem_size, uint32_t capacity,
+                           uint32_t record_size, uint32_t max_readers) {
+    size_t need = vx_bcast_footprint(capacity, record_size, max_readers);
+    if (ring == NULL || mem == NULL || need == 0 || mem_size < need ||
+        ((uintptr_t)mem % VX_BCAST_LINE) != 0)
+        return VX_EINVAL;
+    memset(mem, 0, need);
+    bcast_fill(ring, mem, capacity, record_size, max_readers, need);
+    vx_bcast_config *c = &ring->block->config;
+    c->version = VX_BCAST_LAYOUT_VERSION;
+    c->capacity = capacity;
+    c->record_size = record_size;
+    c->stride = ring->stride;
+    c->max_readers = max_readers;
+    c->slots_offset = bcast_slots_offset(max_readers);
+    c->footprint = need;
+    ring->limit = capacity; /* no registered reader yet: rescan after a capacity */
+    /* pairs with the acquire load of magic in vx_bcast_attach */
+    atomic_store_explicit(&c->magic, VX_BCAST_MAGIC, memory_order_release);
+    return VX_OK;
+}
+
+vx_status vx_bcast_attach(vx_bcast *ring, void *mem, size_t mem_size, uint32_t record_size) {
+    if (ring == NULL || mem == NULL || ((uintptr_t)mem % VX_BCAST_LINE) != 0) return VX_EINVAL;
+    if (mem_size < sizeof(vx_bcast_block)) return VX_ESTATE;
+    vx_bcast_block *b = mem;
+    /* pairs with the release store of magic in vx_bcast_init_in */
+    if (atomic_load_explicit(&b->config.magic, memory_order_acquire) != VX_BCAST_MAGIC)
+        return VX_ESTATE;
+    vx_bcast_config c;
+    memcpy(&c.version, &b->config.version, sizeof c - offsetof(vx_bcast_config, version));
+    /* one private copy, validated field by field: nothing is re-read from the block */
+    size_t need = vx_bcast_footprint(c.capacity, c.record_size, c.max_readers);
+    if (c.version != VX_BCAST_LAYOUT_VERSION || need == 0 || need > mem_size ||
+        c.footprint != need || c.stride != bcast_stride(c.record_size) ||
+        c.slots_offset != bcast_slots_offset(c.max_readers) ||
+        (record_size != 0 && c.record_size != record_size))
+        return VX_ESTATE;
+    bcast_fill(ring, mem, c.capacity, c.record_size, c.max_readers, need);
+    ring->head = vx_bcast_head(ring);
+    return VX_OK;
+}
+
+uint64_t vx_bcast_head(const vx_bcast *ring) {
+    /* pairs with the release store of head in bcast_write (W5) */
+    return atomic_load_explicit(&ring->block->writer.head, memory_order_acquire);
+}
+
+static inline _Atomic uint64_t *bcast_seq(const vx_bcast *ring, uint64_t s) {
+    return (_Atomic uint64_t *)(ring->slots + (s & ring->mask) * ring->stride);
+}
+
+static inline vx_bcast_reader_slot *bcast_rslot(const vx_bcast *ring, uint32_t i) {
+    return (vx_bcast_reader_slot *)(ring->readers + (size_t)i * VX_BCAST_LINE);
+}
+
+/* ---- writer ------------------------------------------------------------------------------ */
+
+static void bcast_write(vx_bcast *ring, const char *src, size_t n) {
+    uint32_t rs = ring->record_size, full = rs / 8u, tail = rs % 8u;
+    uint64_t s = ring->head;
+    for (size_t i = 0; i < n; i++, s++, src += rs) { /* bounded by n */
+        _Atomic uint64_t *seq = bcast_seq(ring, s);
+        _Atomic uint64_t *p = seq + 1;
+        /* W1: relaxed; ordered before the payload by the fence W2 (argument at the top) */
+        atomic_store_explicit(seq, 2 * s + 1, memory_order_relaxed);
+        atomic_thread_fence(memory_order_release); /* W2: pairs with the reader's fence R3 */
+        for (uint32_t w = 0; w < full; w++) {      /* bounded by the record's words */
+            uint64_t v;
+            memcpy(&v, src + (size_t)w * 8u, 8);
+            atomic_store_explicit(&p[w], v, memory_order_relaxed); /* W3: read by R2 */
+        }
+        if (tail) {
+            uint64_t v = 0;
+            memcpy(&v, src + (size_t)full * 8u, tail);
+            atomic_store_explicit(&p[full], v, memory_order_relaxed); /* W3: read by R2 */
+        }
+        /* W4: pairs with the reader's acquire load R1 */
+        atomic_store_explicit(seq, 2 * s + 2, memory_order_release);
+    }
+    ring->head = s;
+    /* W5: pairs with the acquire loads of head (R0, vx_bcast_head) */
+    atomic_store_explicit(&ring->block->writer.head, s, memory_order_release);
+}
+
+/* Gated: the lowest valid registered cursor, or the head if none. */
+static uint64_t bcast_scan(vx_bcast *ring) {
+    uint64_t head = ring->head, low = head;
+    uint64_t floor = head > ring->capacity ? head - ring->capacity : 0;
+    for (uint32_t i = 0; i < ring->max_readers; i++) { /* bounded by the table */
+        vx_bcast_reader_slot *rs = bcast_rslot(ring, i);
+        /* pairs with the release CAS in vx_bcast_reader_register */
+        if (atomic_load_explicit(&rs->owner, memory_order_acquire) == 0) continue;
+        /* pairs with the reader's release store of its cursor (bcast_publish) */
+        uint64_t c = atomic_load_explicit(&rs->cursor, memory_order_acquire);
+        if (c > head || c < floor) continue; /* validated: outside the ring holds nobody */
+        if (c < low) low = c;
+    }
+    return low;
+}
+
+vx_status vx_bcast_try_write(vx_bcast *ring, const void *src, size_t n, size_t *written) {
+    *written = 0;
+    if (n == 0) return VX_OK;
+    if (ring->max_readers == 0) {
+        bcast_write(ring, src, n);
+        *written = n;
+        return VX_OK;
+    }
+    if (ring->limit - ring->head < n) ring->limit = bcast_scan(ring) + ring->capacity;
+    uint64_t room = ring->limit - ring->head;
+    size_t k = room < n ? (size_t)room : n;
+    if (k == 0) {
+        atomic_fetch_add_explicit(&ring->block->writer.gate_waits, 1, memory_order_relaxed);
+        return VX_FULL;
+    }
+    bcast_write(ring, src, k);
+    *written = k;
+    return VX_OK;
+}
+
+/* Gated wait: frees the slots of blocking readers that are dead or stuck. */
+static void bcast_evict(vx_bcast *ring, uint64_t now, uint64_t dead_timeout_ns) {
+    uint64_t head = ring->head;
+    uint64_t floor = head > ring->capacity ? head - ring->capacity : 0;
+    for (uint32_t i = 0; i < ring->max_readers; i++) { /* bounded by the table */
+        vx_bcast_reader_slot *rs = bcast_rslot(ring, i);
+        uint64_t owner = atomic_load_explicit(&rs->owner, memory_order_acquire); /* as scan */
+        if (owner == 0) continue;
+        uint64_t c = atomic_load_explicit(&rs->cursor, memory_order_acquire); /* as scan */
+        if (c != floor) continue; /* not the one holding the writer */
+        int evict = vx_shm_identity_state(owner) == VX_SHM_PEER_DEAD; /* gone, zombie, reused */
+        if (!evict) {
+            if (ring->seen_cursor[i] != c + 1) { /* +1: 0 means "not seen" */
+                ring->seen_cursor[i] = c + 1;
+                ring->seen_since[i] = now;
+            } else if (dead_timeout_ns != 0 && now - ring->seen_since[i] >= dead_timeout_ns) {
+                evict = 1;
+            }
+        }
+        /* acq_rel: the reader's unregister/register CAS orders against this one */
+        if (evict && atomic_compare_exchange_strong_explicit(&rs->owner, &owner, 0,
+                                                             memory_order_acq_rel,
+                                                             memory_order_relaxed)) {
+            atomic_fetch_add_explicit(&ring->block->writer.evicted, 1, memory_order_relaxed);
+            ring->seen_cursor[i] = 0;
+        }
+    }
+}
+
+static void bcast_nap(uint32_t *step) {
+    if (*step < 8) {
+        for (uint32_t i = 0; i < (1u << *step); i++) vx_cpu_relax(); /* bounded: <= 128 */
+    } else if (*step < 24) {
+        sched_yield();
+    } else {
+        struct timespec ts = {0, 50000};
+        nanosleep(&ts, NULL);
+    }
+    if (*step < 24) (*step)++;
+}
+
+vx_status vx_bcast_write_wait(vx_bcast *ring, const void *src, size_t n, uint64_t deadline_ns,
+                              uint64_t dead_timeout_ns, size_t *written) {
+    const char *p = src;
+    size_t done = 0, k = 0;
+    uint32_t step = 0;
+    uint64_t next_check = 0;
+    *written = 0;
+    for (;;) { /* bounded by the deadline */
+        vx_bcast_try_write(ring, p + done * ring->record_size, n - done, &k);
+        done += k;
+        *written = done;
+        if (done == n) return VX_OK;
+        if (k) step = 0;
+        uint64_t now = vx_monotonic_ns();
+        if (now >= deadline_ns) return VX_TIMEOUT;
+        if (now >= next_check) {
+            bcast_evict(ring, now, dead_timeout_ns);
+            ring->limit = ring->head; /* force a rescan */
+            next_check = now + BCAST_CHECK_NS;
+        }
+        bcast_nap(&step);
+    }
+}
+
+uint64_t vx_bcast_evicted(const vx_bcast *ring) {
+    /* relaxed: a counter */
+    return atomic_load_explicit(&ring->block->writer.evicted, memory_order_relaxed);
+}
+
+uint64_t vx_bcast_gate_waits(const vx_bcast *ring) {
+    /* relaxed: a counter */
+    return atomic_load_explicit(&ring->block->writer.gate_waits, memory_order_relaxed);
+}
+
+uint32_t vx_bcast_registered(const vx_bcast *ring) {
+    uint32_t k = 0;
+    for (uint32_t i = 0; i < ring->max_readers; i++) /* bounded by the table */
+        /* relaxed: a snapshot */
+        k += atomic_load_explicit(&bcast_rslot(ring, i)->owner, memory_order_relaxed) != 0;
+    return k;
+}
+
+/* ---- readers ----------------------------------------------------------------------------- */
+
+void vx_bcast_reader_init(vx_bcast_reader *rd, const vx_bcast *ring, int from_oldest) {
+    memset(rd, 0, sizeof *rd);
+    rd->ring = ring;
+    rd->slot = -1;
+    uint64_t head = vx_bcast_head(ring);
+    rd->cursor = from_oldest ? (head > ring->capacity ? head - ring->capacity : 0) : head;
+    rd->start = rd->cursor;
+}
+
+static void bcast_publish(vx_bcast_reader *rd) {
+    if (rd->slot < 0) return;
+    vx_bcast_reader_slot *rs = bcast_rslot(rd->ring, (uint32_t)rd->slot);
+    /* pairs with the writer's CAS in bcast_evict: an evicted reader stops publishing */
+    if (atomic_load_explicit(&rs->owner, memory_order_acquire) != rd->identity) {
+        rd->slot = -1;
+        rd->identity = 0;
+        return;
+    }
+    /* pairs with the writer's acquire load in bcast_scan: our copies happen before the
+     * writer reuses these slots */
+    atomic_store_explicit(&rs->cursor, rd->cursor, memory_order_release);
+}
+
+/* Skips to the oldest record still in the ring after a lap at rd->cursor. */
+static void bcast_lap(vx_bcast_reader *rd, uint64_t head) {
+    uint64_t oldest = head > rd->ring->capacity ? head - rd->ring->capacity : 0;
+    uint64_t target = oldest > rd->cursor ? oldest : rd->cursor + 1; /* progress: r is gone */
+    rd->lost += target - rd->cursor;
+    rd->lapped++;
+    rd->cursor = target;
+}
+
+vx_status vx_bcast_read(vx_bcast_reader *rd, void *dst, size_t max, size_t *got) {
+    const vx_bcast *ring = rd->ring;
+    char *out = dst;
+    size_t n_out = 0;
+    uint32_t rs = ring->record_size, full = rs / 8u, tail = rs % 8u;
+    *got = 0;
+    if (rd->corrupt) return VX_ECORRUPT;
+    for (uint32_t attempt = 0; attempt < VX_BCAST_LAP_RETRIES && n_out < max; attempt++) {
+        uint64_t head = vx_bcast_head(ring); /* R0 */
+        if (head < rd->cursor) { /* the writer's head never goes back */
+            rd->corrupt = 1;
+            break;
+        }
+        if (head == rd->cursor) break;
+        if (head - rd->cursor > ring->capacity) bcast_lap(rd, head);
+        uint64_t avail = head - rd->cursor;
+        size_t k = avail < (uint64_t)(max - n_out) ? (size_t)avail : max - n_out;
+        size_t copied = 0;
+        char *o = out + n_out * rs;
+        for (; copied < k; copied++, o += rs) { /* bounded by k */
+            uint64_t r = rd->cursor + copied;
+            _Atomic uint64_t *seq = bcast_seq(ring, r);
+            /* R1: pairs with the writer's release store W4 */
+            uint64_t s1 = atomic_load_explicit(seq, memory_order_acquire);
+            if (s1 != 2 * r + 2) {
+                if (s1 < 2 * r + 2) rd->corrupt = 1; /* (c): no writer stores that */
+                break;
+            }
+            const _Atomic uint64_t *p = seq + 1;
+            for (uint32_t w = 0; w < full; w++) { /* bounded by the record's words */
+                uint64_t v = atomic_load_explicit(&p[w], memory_order_relaxed); /* R2 */
+                memcpy(o + (size_t)w * 8u, &v, 8);
+            }
+            if (tail) {
+                uint64_t v = atomic_load_explicit(&p[full], memory_order_relaxed); /* R2 */
+                memcpy(o + (size_t)full * 8u, &v, tail);
+            }
+        }
+        atomic_thread_fence(memory_order_acquire); /* R3: pairs with the writer's fence W2 */
+        size_t ok = 0;
+        for (; ok < copied; ok++) { /* bounded by copied */
+            uint64_t r = rd->cursor + ok;
+            /* R4: relaxed, ordered after the copy by R3 */
+            if (atomic_load_explicit(bcast_seq(ring, r), memory_order_relaxed) != 2 * r + 2)
+                break;
+        }
+        rd->cursor += ok;
+        rd->read += ok;
+        n_out += ok;
+        if (rd->corrupt) break;
+        if (ok < k) bcast_lap(rd, vx_bcast_head(ring)); /* overwritten before or during copy */
+    }
+    bcast_publish(rd);
+    *got = n_out;
+    if (rd->corrupt && n_out == 0) return VX_ECORRUPT;
+    return n_out ? VX_OK : VX_EMPTY;
+}
+
+vx_status vx_bcast_read_wait(vx_bcast_reader *rd, void *dst, size_t max, uint64_t deadline_ns,
+                             size_t *got) {
+    uint32_t step = 0;
+    for (;;) { /* bounded by the deadline */
+        vx_status st = vx_bcast_read(rd, dst, max, got);
+        if (st != VX_EMPTY || max == 0) return st;
+        if (vx_monotonic_ns() >= deadline_ns) return VX_TIMEOUT;
+        bcast_nap(&step);
+    }
+}
+
+vx_status vx_bcast_reader_register(vx_bcast_reader *rd, uint64_t identity) {
+    const vx_bcast *ring = rd->ring;
+    if (identity == 0 || ring->max_readers == 0) return VX_ESTATE;
+    if (rd->slot >= 0) return VX_OK;
+    for (uint32_t i = 0; i < ring->max_readers; i++) { /* bounded by the table */
+        vx_bcast_reader_slot *rs = bcast_rslot(ring, i);
+        uint64_t expect = 0;
+        /* acq_rel: pairs with the writer's acquire load of owner in bcast_scan / evict */
+        if (!atomic_compare_exchange_strong_explicit(&rs->owner, &expect, identity,
+                                                     memory_order_acq_rel, memory_order_relaxed))
+            continue;
+        uint64_t head = vx_bcast_head(ring);
+        if (head - rd->cursor >= ring->capacity) { /* too far behind to be held: start anew */
+            rd->lost += head - rd->cursor;
+            if (head != rd->cursor) rd->lapped++;
+            rd->cursor = head;
+        }
+        rd->slot = (int32_t)i;
+        rd->identity = identity;
+        /* pairs with the writer's acquire load of cursor in bcast_scan */
+        atomic_store_explicit(&rs->cursor, rd->cursor, memory_order_release);
+        return VX_OK;
+    }
+    return VX_ESTATE;
+}
+
+void vx_bcast_reader_unregister(vx_bcast_reader *rd) {
+    if (rd->slot < 0) return;
+    vx_bcast_reader_slot *rs = bcast_rslot(rd->ring, (uint32_t)rd->slot);
+    uint64_t expect = rd->identity;
+    /* release: our copies happen before the writer's next overwrite (pairs with its acquire) */
+    atomic_compare_exchange_strong_explicit(&rs->owner, &expect, 0, memory_order_acq_rel,
+                                            memory_order_relaxed);
+    rd->slot = -1;
+    rd->identity = 0;
+}
+
+int vx_bcast_reader_registered(const vx_bcast_reader *rd) {
+    if (rd->slot < 0) return 0;
+    /* relaxed: a snapshot for the caller */
+    return atomic_load_explicit(&bcast_rslot(rd->ring, (uint32_t)rd->slot)->owner,
+                                memory_order_relaxed) == rd->identity;
+}
+
+/* ---- shared memory ----------------------------------------------------------------------- */
+
+static vx_status bcast_fail(vx_bcast_shm *shm, vx_status st, const char *fault, int err) {
+    shm->fault = fault;
+    shm->sys_errno = err;
+    return st;
+}
+
+static int bcast_path(char *path, const char *name) {
+    if (!vx_shm_name_valid(name)) return 0;
+    path[0] = '/';
+    memcpy(path + 1, name, strlen(name) + 1);
+    return 1;
+}
+
+vx_status vx_bcast_shm_create(vx_bcast_shm *shm, const char *name, uint32_t capacity,
+                              uint32_t record_size, uint32_t max_readers, const char *dtype,
+                              size_t dtype_len) {
+    char path[VX_SHM_NAME_MAX + 2];
+    memset(shm, 0, sizeof *shm);
+    if (!bcast_path(path, name)) return bcast_fail(shm, VX_EINVAL, "invalid segment name", 0);
+    size_t block = vx_bcast_footprint(capacity, record_size, max_readers);
+    if (block == 0 || dtype == NULL || dtype_len >= sizeof shm->dtype ||
+        memchr(dtype, '\0', dtype_len) != NULL || block > SIZE_MAX - VX_BCAST_SHM_BLOCK)
+        return bcast_fail(shm, VX_EINVAL, "argument out of range", 0);
+    size_t total = VX_BCAST_SHM_BLOCK + block;
+    int fd = shm_open(path, O_CREAT | O_EXCL | O_RDWR, 0600);
+    if (fd < 0) return bcast_fail(shm, VX_ESYS, "operating system call failed", errno);
+    if (ftruncate(fd, (off_t)total) != 0) {
+        int err = errno;
+        close(fd);
+        shm_unlink(path);
+        return bcast_fail(shm, VX_ESYS, "operating system call failed", err);
+    }
+    void *base = mmap(NULL, total, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+    int map_errno = errno;
+    close(fd);
+    if (base == MAP_FAILED) {
+        shm_unlink(path);
+        return bcast_fail(shm, VX_ESYS, "operating system call failed", map_errno);
+    }
+    vx_bcast_shm_header *h = base;
+    h->creator_identity = vx_shm_identity(getpid());
+    h->magic = VX_BCAST_SHM_MAGIC;
+    h->layout_version = VX_BCAST_LAYOUT_VERSION;
+    h->header_size = VX_BCAST_SHM_BLOCK;
+    h->segment_size = total;
+    h->block_size = block;
+    h->capacity = capacity;
+    h->record_size = record_size;
+    h->max_readers = max_readers;
+    h->dtype_len = (uint32_t)dtype_len;
+    h->creator_pid = (int32_t)getpid();
+    memcpy(h->dtype, dtype, dtype_len);
+    h->dtype[dtype_len] = '\0';
+    vx_bcast_init_in(&shm->ring, (char *)base + VX_BCAST_SHM_BLOCK, block, capacity, record_size,
+                     max_readers);
+    /* pairs with the acquire load of state in vx_bcast_shm_attach */
+    atomic_store_explicit(&h->state, 1u, memory_order_release);
+    shm->header = h;
+    shm->mapped_size = total;
+    shm->dtype_len = (uint32_t)dtype_len;
+    memcpy(shm->dtype, h->dtype, dtype_len + 1);
+    return VX_OK;
+}
+
+static void bcast_sleep_100us(void) {
+    struct timespec ts = {0, 100000};
+    nanosleep(&ts, NULL);
+}
+
+vx_status vx_bcast_shm_attach(vx_bcast_shm *shm, const char *name, uint32_t record_size,
+                              uint64_t wait_ns) {
+    char path[VX_SHM_NAME_MAX + 2];
+    memset(shm, 0, sizeof *shm);
+    if (!bcast_path(path, name)) return bcast_fail(shm, VX_EINVAL, "invalid segment name", 0);
+    uint64_t now = vx_monotonic_ns();
+    uint64_t deadline = wait_ns > UINT64_MAX - now ? UINT64_MAX : now + wait_ns;
+    int fd;
+    for (;;) { /* bounded by the deadline */
+        fd = shm_open(path, O_RDWR, 0);
+        if (fd >= 0) break;
+        int err = errno;
+        if (err != ENOENT || vx_monotonic_ns() >= deadline)
+            return bcast_fail(shm, VX_ESYS, "operating system call failed", err);
+        bcast_sleep_100us();
+    }
+    struct stat sb;
+    for (;;) { /* bounded by the deadline */
+        if (fstat(fd, &sb) != 0) {
+            int err = errno;
+            close(fd);
+            return bcast_fail(shm, VX_ESYS, "operating system call failed", err);
+        }
+        if ((size_t)sb.st_size >= sizeof(vx_bcast_shm_header)) break;
+        if (sb.st_size != 0 || vx_monotonic_ns() >= deadline) {
+            close(fd);
+            return sb.st_size == 0
+                       ? bcast_fail(shm, VX_TIMEOUT, "creator did not finish initialising", 0)
+                       : bcast_fail(shm, VX_ESTATE, "segment smaller than the header", 0);
+        }
+        bcast_sleep_100us();
+    }
+    size_t size = (size_t)sb.st_size;
+    void *base = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+    int map_errno = errno;
+    close(fd);
+    if (base == MAP_FAILED)
+        return bcast_fail(shm, VX_ESYS, "operating system call failed", map_errno);
+    vx_bcast_shm_header *h = base;
+    const char *fault = NULL;
+    vx_status st = VX_ESTATE;
+    if (h->magic != VX_BCAST_SHM_MAGIC && h->magic != 0) {
+        fault = "bad magic: not a velox broadcast segment, or corrupted";
+    } else {
+        /* pairs with the release store of state in vx_bcast_shm_create */
+        while (atomic_load_explicit(&h->state, memory_order_acquire) != 1u) { /* deadline */
+            if (vx_monotonic_ns() >= deadline) {
+                fault = "creator did not finish initialising";
+                st = VX_TIMEOUT;
+                break;
+            }
+            bcast_sleep_100us();
+        }
+    }
+    vx_bcast_shm_header snap;
+    if (fault == NULL) {
+        memcpy(&snap, h, sizeof snap); /* validated privately: the peer may rewrite it */
+        size_t block = vx_bcast_footprint(snap.capacity, snap.record_size, snap.max_readers);
+        if (snap.magic != VX_BCAST_SHM_MAGIC)
+            fault = "bad magic: not a velox broadcast segment, or corrupted";
+        else if (snap.layout_version != VX_BCAST_LAYOUT_VERSION)
+            fault = "segment written by another layout version";
+        else if (snap.header_size != VX_BCAST_SHM_BLOCK || block == 0 ||
+                 snap.block_size != block || snap.segment_size != VX_BCAST_SHM_BLOCK + block ||
+                 snap.segment_size != size)
+            fault = "inconsistent header sizes (corrupt segment)";
+        else if (snap.dtype_len >= sizeof snap.dtype || snap.dtype[snap.dtype_len] != '\0' ||
+                 memchr(snap.dtype, '\0', snap.dtype_len) != NULL)
+            fault = "dtype description not terminated (corrupt segment)";
+        else if (record_size != 0 && snap.record_size != record_size)
+            fault = "record size differs from the expected one";
+        else if (vx_bcast_attach(&shm->ring, (char *)base + VX_BCAST_SHM_BLOCK, block,
+                                 snap.record_size) != VX_OK ||
+                 shm->ring.capacity != snap.capacity ||
+                 shm->ring.max_readers != snap.max_readers)
+            fault = "broadcast block disagrees with the segment header";
+    }
+    if (fault != NULL) {
+        munmap(base, size);
+        memset(&shm->ring, 0, sizeof shm->ring);
+        return bcast_fail(shm, st, fault, 0);
+    }
+    shm->header = h;
+    shm->mapped_size = size;
+    shm->dtype_len = snap.dtype_len;
+    memcpy(shm->dtype, snap.dtype, sizeof shm->dtype);
+    return VX_OK;
+}
+
+vx_status vx_bcast_shm_detach(vx_bcast_shm *shm) {
+    if (shm->header == NULL) return VX_OK;
+    int rc = munmap(shm->header, shm->mapped_size);
+    shm->header = NULL;
+    memset(&shm->ring, 0, sizeof shm->ring);
+    shm->mapped_size = 0;
+    if (rc != 0) return bcast_fail(shm, VX_ESYS, "operating system call failed", errno);
+    return VX_OK;
+}
