@@ -72,7 +72,8 @@ def dbn_file(tmp_path, events, ids=(0,), name="day.dbn", extra=b""):
                         dbn.SType.INSTRUMENT_ID, dbn.Schema.MBO,
                         symbols=[f"S{i}" for i in ids], mappings=maps,
                         end=1_700_000_100_000_000_000, version=3).encode()
-    act = {1: "A", 2: "C", 3: "M", 4: "T", 5: "R"}
+    # ADD, CANCEL, DELETE (a cancel of the rest), EXECUTE (a fill), TRADE; the rest left out
+    act = {1: "A", 2: "C", 3: "C", 4: "F", 6: "T"}
     recs = []
     for e in events:
         a = act.get(int(e["action"]))
@@ -250,8 +251,11 @@ def test_journal_follow_takes_appended_records_and_stops(tmp_path):
     j = Journal.create(tmp_path / "live", TXN_DTYPE)
     j.append_many(ev[:1_000])
     p = Pipeline(input=f"journal:{tmp_path / 'live'}?follow=1", on_full="block").start()
-    j.append_many(ev[1_000:])
     deadline = time.monotonic() + 60
+    while p.stats()["counters"]["generated"] < 1_000 and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert not p.wait(timeout=0.2)  # caught up: a followed journal does not end the run
+    j.append_many(ev[1_000:])
     while p.stats()["counters"]["generated"] < len(ev) and time.monotonic() < deadline:
         time.sleep(0.01)
     r = p.stop()
