@@ -20,7 +20,7 @@ from velox._shm import SharedRing
 from velox._shm import unlink as _unlink_shm
 from velox.pipeline._specs import (
     Cores, FILE_INPUTS, FINITE_INPUTS, MBO_FILE_INPUTS, StageArgs, Topology, _check_events_file,
-    _check_first_records, _fixed, _itch_spec, available_cpus, make_stages, parse_cores,
+    _check_first_records, _fixed, _itch_spec, journal_spec, available_cpus, make_stages, parse_cores,
     parse_input, parse_output, parse_topology, stage_mapping)
 from velox.pipeline._sources import InputError, READER_JOIN_S, read_file, watch_input_ring
 from velox.pipeline._drain import Callback, _drain_batches, _drain_loop
@@ -225,6 +225,17 @@ class Pipeline:
         self._feed_closed = False     # close_feed() was called
         self._input_closed = False    # stop() refuses further pushes into the source ring
         self._input_abandoned = False  # stop() left a blocked file reader behind
+        #: input="dbn:PATH": the DbnReader (header read here), iterated by the reader thread
+        self._dbn: Any = None
+        self._dbn_counts: dict[str, Any] | None = None  # its counts, for the report
+        #: input="journal:DIR": the JournalReader (opened here), read by the reader thread
+        self._journal: Any = None
+        self._journal_start = 0
+        self._journal_follow = False  # ?follow=1: tail the journal until stop()
+        self._journal_read = 0  # records the reader thread took from the journal
+        self._journal_skipped = 0  # corrupt records it stepped over (JournalReader.skipped)
+        if source[0] == "journal":
+            records = self._open_journal(input, source[1], records)
         # which records flow: files say it themselves; feed/shm default to transactions
         if records is None:
             records = "mbo" if source[0] in MBO_FILE_INPUTS else "txn"
@@ -250,6 +261,8 @@ class Pipeline:
         if source[0] in FILE_INPUTS:
             _check_events_file(source[1], source[0])
             _check_first_records(source[0], source[1])
+        if source[0] == "dbn":
+            self._dbn = _open_dbn(source[1], instruments)
         #: input="lobster:..." with a snapshot or seed_from_book: the message file, read
         #: (and checked) before the run; the reader replays it from _first_message on
         self._lobster_events: npt.NDArray[np.void] | None = None
@@ -402,6 +415,39 @@ class Pipeline:
         self.snapshot.update(levels=levels, orders=orders)
 
     # -- lifecycle ------------------------------------------------------------------------
+
+    def _open_journal(self, spec: str, path: str, records: str | None) -> str:
+        """input="journal:DIR[?start=SEQ][&follow=1]": opens the JournalReader at SEQ before the run; the
+        journal's dtype says what flows (MBO_DTYPE -> "mbo", TXN_DTYPE -> "txn"). ValueError
+        naming the input for anything else (another dtype, a records= that disagrees, a
+        start before the journal's first record, a damaged header)."""
+        from velox._journal import JournalReader
+        _, self._journal_start, self._journal_follow = journal_spec(spec)
+        _check_first_records("journal", path)
+        try:
+            reader = JournalReader(path)
+        except (OSError, ValueError) as e:
+            raise ValueError(f"input {spec!r}: cannot open the journal: {e}") from None
+        try:
+            if reader.dtype == MBO_DTYPE:
+                kind = "mbo"
+            elif reader.dtype == TXN_DTYPE:
+                kind = "txn"
+            else:
+                raise ValueError(f"input {spec!r}: the journal's records are {reader.dtype}, "
+                                 "neither velox.MBO_DTYPE nor velox.TXN_DTYPE")
+            if records is not None and records != kind:
+                raise ValueError(f"input {spec!r} carries {kind} records "
+                                 f"({'MBO_DTYPE' if kind == 'mbo' else 'TXN_DTYPE'}): records "
+                                 f"must be {kind!r}, got {records!r}")
+            if self._journal_start:
+                reader.seek(self._journal_start)
+        except (ValueError, TypeError) as e:
+            reader.close()
+            msg = str(e)
+            raise ValueError(msg if msg.startswith("input ") else f"input {spec!r}: {msg}") from None
+        self._journal = reader
+        return kind
 
     @property
     def _nat(self) -> NativePipeline:
@@ -677,3 +723,29 @@ class Pipeline:
     def report(self, final: bool = False) -> dict[str, Any]:
         """The machine-readable report (what --json writes)."""
         return build_report(self, final)
+
+
+def _open_dbn(path: str, instruments: int) -> Any:
+    """input="dbn:PATH": reads the DBN header now (velox.feeds.read_dbn; reuse=True: the reader
+    thread copies each chunk into the source ring). Refuses, naming the id, a file whose
+    metadata maps an instrument_id outside the pipeline's books (0 .. instruments - 1): the
+    DBN instrument_id is the book index. ValueError naming the input."""
+    from velox.feeds import read_dbn
+    try:
+        reader = read_dbn(path, reuse=True)
+    except (OSError, ValueError) as e:
+        raise ValueError(f"input 'dbn:{path}': {e}") from None
+    try:
+        ids = reader.instruments()
+    except ValueError as e:
+        reader.close()
+        raise ValueError(f"input 'dbn:{path}': {e}") from None
+    big = sorted(i for i in ids if i >= instruments)
+    if big:
+        reader.close()
+        raise ValueError(
+            f"input 'dbn:{path}': the metadata maps instrument_id {big[-1]} ({ids[big[-1]]}), "
+            f"outside the pipeline's {instruments} book(s) (ids 0 .. {instruments - 1}): pass "
+            f"instruments={big[-1] + 1} (--instruments {big[-1] + 1}); the DBN instrument_id "
+            "is the book index")
+    return reader

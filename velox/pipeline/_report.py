@@ -83,6 +83,12 @@ def build_report(pipe: Pipeline, final: bool = False) -> dict[str, Any]:
         out["mbo"] = mbo_report(pipe, native)
     if pipe._source[0] == "itch":
         out["itch"] = itch_report(pipe)
+    if pipe._source[0] == "dbn":
+        out["dbn"] = dbn_report(pipe)
+    if pipe._source[0] == "journal":
+        out["journal"] = {"path": pipe._source[1], "start": pipe._journal_start,
+                          "follow": pipe._journal_follow, "records_read": pipe._journal_read,
+                          "skipped": pipe._journal_skipped}
     if final:
         failures = native.conservation_failures()
         # records fed that a stopped paced replay left in the source ring (never pushed
@@ -149,6 +155,16 @@ def itch_report(pipe: Pipeline) -> dict[str, Any]:
     return out
 
 
+def dbn_report(pipe: Pipeline) -> dict[str, Any]:
+    """input="dbn:PATH": the DbnReader's counts (records, events, skipped, none, snapshot,
+    bad_ts_recv, maybe_bad_book, by_action, by_rtype) so far, and the metadata's dataset,
+    schema and version."""
+    meta = pipe._dbn.metadata if pipe._dbn is not None else {}
+    out: dict[str, Any] = {k: meta.get(k) for k in ("dataset", "schema", "version")}
+    out.update(pipe._dbn_counts or {})
+    return out
+
+
 def _stage_name(stage: object) -> str:
     """What a user stage is called in reports: its `name` attribute (a str), builtin:KIND for
     velox's own, else its type's name (never a repr with an address)."""
@@ -195,8 +211,13 @@ def _judge(r: dict[str, Any]) -> None:
             parts.append(f"the input reader did not stop within {READER_JOIN_S:g} s (blocked in"
                          " open() or read() of a silent FIFO, or still parsing) and was abandoned")
         stopped = "; ".join(parts)
+    skipped = (r.get("journal") or {}).get("skipped")
     if r.get("input_error"):
         ok, line = False, f"INPUT FAILED: {r['input_error']}"
+    elif skipped:
+        ok, line = False, (f"INPUT DAMAGED: the journal {r['journal']['path']!r} had {skipped:,}"
+                           " corrupt record(s), skipped (never applied); "
+                           f"{gen:,} {unit} through the book")
     elif lost and not r.get("drops_allowed"):
         ok, line = False, "; ".join(lost) + (
             " (on_full=drop by default on a live source: pass --on-full drop to accept drops,"
@@ -367,6 +388,18 @@ def _run_lines(r: dict[str, Any]) -> list[str]:
                      f" symbols, {itch['filtered']:,} of other stocks filtered out,"
                      f" {itch['skipped']:,} of types without a book event skipped,"
                      f" {itch['unknown']:,} of unknown types{where}")
+    dbn = r.get("dbn")
+    if dbn is not None:
+        lines.append(f"dbn: {dbn.get('records', 0):,} records ({dbn.get('dataset')}, "
+                     f"DBN v{dbn.get('version')}), {dbn.get('events', 0):,} events, "
+                     f"{dbn.get('none', 0):,} N (no event), {dbn.get('skipped', 0):,} records "
+                     "of other rtypes skipped")
+    journal = r.get("journal")
+    if journal is not None:
+        lines.append(f"journal: {journal['records_read']:,} records read from "
+                     f"{journal['path']} from sequence {journal['start']:,}"
+                     f"{' (following)' if journal['follow'] else ''}, "
+                     f"{journal['skipped']:,} corrupt records skipped")
     mapping = ", ".join(f"{s}->{_cpu_name(cpu)}" for s, cpu in r["mapping"].items())
     lines.append(f"mapping ({r['threads']} thread(s), wait={r['wait']}, on_full={r['on_full']}): {mapping}")
     if c["pin_failures"]:

@@ -50,6 +50,12 @@ def read_file(pipe: Pipeline, path: str) -> None:
             assert pipe.symbols is not None
             _read_itch(pipe, path, pipe.symbols)
             return
+        if pipe._source[0] == "dbn":
+            _read_dbn(pipe)
+            return
+        if pipe._source[0] == "journal":
+            _read_journal(pipe)
+            return
         _read_raw(pipe, path)
     except BaseException as e:  # raised by wait()/stop() as InputError
         pipe._reader_error.append(e)
@@ -109,6 +115,51 @@ def _read_itch(pipe: Pipeline, path: str, symbols: list[str]) -> None:
         pipe._itch_counts = reader.counts
         pipe._itch_missing = reader.missing_symbols
         pipe._itch_directory = reader.symbols
+
+
+def _read_dbn(pipe: Pipeline) -> None:
+    """Streams the DbnReader opened by the Pipeline (its header already checked): each chunk
+    (one reused array) is copied into the source ring; the reader's counts are kept after
+    each chunk. A ValueError mid-file (a record that lies, a truncated file) ends the input
+    after the events before it; the end of the iteration is the end of the input."""
+    reader = pipe._dbn
+    try:
+        for chunk in reader:
+            pipe._dbn_counts = dict(reader.counts)  # the parser is idle between chunks
+            if pipe._final is not None or pipe._stopping:
+                break
+            _push_all(pipe, chunk)
+    finally:
+        pipe._dbn_counts = dict(reader.counts)
+        reader.close()
+
+
+#: Records per JournalReader.read_many call of the journal: source (48 or 32 bytes each).
+JOURNAL_BATCH = 4096
+
+
+def _read_journal(pipe: Pipeline) -> None:
+    """Replays the JournalReader opened by the Pipeline (at the start, or ?start=SEQ) from
+    its position to the last committed record, then ends the input; with ?follow=1 it
+    tails the journal instead (read_many waits up to READER_POLL_MS for a new record, so
+    the stop flag is seen within that) until stop(). read_many copies into one
+    preallocated array (the GIL released for the copy). Corrupt records the reader steps
+    over are counted (pipe._journal_skipped), never pushed."""
+    reader = pipe._journal
+    out = np.empty(JOURNAL_BATCH, reader.dtype)
+    try:
+        while not pipe._stopping and pipe._final is None:  # bounded by the journal's records
+            n = reader.read_many(out, READER_POLL_MS / 1000 if pipe._journal_follow else 0.0)
+            pipe._journal_skipped = reader.skipped
+            if n == 0:
+                if pipe._journal_follow:
+                    continue
+                break
+            pipe._journal_read += n
+            _push_all(pipe, out[:n])
+    finally:
+        pipe._journal_skipped = reader.skipped
+        reader.close()
 
 
 def _push_all(pipe: Pipeline, arr: npt.NDArray[np.void]) -> None:

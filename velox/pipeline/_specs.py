@@ -25,8 +25,9 @@ StageArgs = Union[Mapping[str, Any], Sequence[Optional[Mapping[str, Any]]], None
 Topology = Union[str, Sequence[tuple[Sequence[str], Optional[int]]], None]
 
 #: Inputs that are files, replayed by the reader thread; those carrying market-by-order events.
-FILE_INPUTS = ("events", "mbo", "lobster", "itch")
-MBO_FILE_INPUTS = ("mbo", "lobster", "itch")
+#: (journal: a velox.Journal directory, whose dtype says MBO or transactions)
+FILE_INPUTS = ("events", "mbo", "lobster", "itch", "dbn", "journal")
+MBO_FILE_INPUTS = ("mbo", "lobster", "itch", "dbn")
 #: Finite sources: they never drop (the pipeline runs them with on_full="block" whatever is
 #: asked). Live sources (synthetic, shm:) follow on_full.
 FINITE_INPUTS = FILE_INPUTS + ("feed",)
@@ -349,16 +350,46 @@ def parse_input(spec: object) -> tuple[str, str]:
         return ("shm", name)
     if spec.startswith("itch:"):
         return ("itch", _itch_spec(spec)[0])  # the file; the symbols: _itch_spec(spec)[1]
-    for kind in ("lobster", "mbo"):
+    if spec.startswith("journal:"):
+        return ("journal", journal_spec(spec)[0])  # the directory; the start: journal_spec()[1]
+    for kind in ("lobster", "mbo", "dbn"):
         if spec.startswith(kind + ":"):
             path = spec[len(kind) + 1:]
             if not path:
                 raise ValueError(f"input {spec!r}: '{kind}:PATH' needs a file path")
             return (kind, path)
     raise ValueError(f"input must be 'synthetic', 'feed', 'events:PATH', 'mbo:PATH', "
-                     f"'lobster:PATH', 'itch:PATH?symbols=A,B' or 'shm:NAME', got {spec!r} "
+                     f"'lobster:PATH', 'itch:PATH?symbols=A,B', 'dbn:PATH', 'journal:DIR[?start=SEQ]' or "
+                     f"'shm:NAME', got {spec!r} "
                      "(other formats: read them into MBO_DTYPE arrays, e.g. with "
                      "velox.feeds)")
+
+
+def journal_spec(spec: str) -> tuple[str, int, bool]:
+    """"journal:DIR[?start=SEQ][&follow=1]" -> (DIR, SEQ, follow): the replay starts at
+    sequence SEQ (default 0, the start) and, with follow=1, tails the journal for records
+    appended during the run until stop() (else it ends at the last committed record).
+    ValueError naming the bad part."""
+    path, sep, query = spec[len("journal:"):].partition("?")
+    if not path:
+        raise ValueError(f"input {spec!r}: 'journal:DIR' needs a journal directory")
+    start, follow = 0, False
+    for part in query.split("&") if sep else []:
+        key, eq, value = part.partition("=")
+        if key == "start" and eq:
+            try:
+                start = int(value)
+            except ValueError:
+                start = -1
+            if not 0 <= start < 2**63:
+                raise ValueError(f"input {spec!r}: 'start=' takes a sequence number >= 0, "
+                                 f"got {value!r}")
+        elif key == "follow" and value in ("0", "1"):
+            follow = value == "1"
+        else:
+            raise ValueError(f"input {spec!r}: unknown option {part!r} (write "
+                             "'journal:DIR?start=SEQ&follow=1')")
+    return path, start, follow
 
 
 def _itch_spec(spec: str) -> tuple[str, list[str]]:
@@ -400,6 +431,11 @@ def _check_first_records(kind: str, path: str) -> None:
         st = os.stat(path)
     except OSError as e:
         raise ValueError(f"input '{kind}:{path}': cannot read it: {e.strerror}") from None
+    if kind == "journal":
+        if not stat.S_ISDIR(st.st_mode):
+            raise ValueError(f"input 'journal:{path}': is not a directory (a velox.Journal "
+                             "is a directory of segment files)")
+        return
     if stat.S_ISDIR(st.st_mode):
         raise ValueError(f"input '{kind}:{path}': is a directory, not a file")
     if kind not in ("lobster", "itch") or not stat.S_ISREG(st.st_mode) or st.st_size == 0:
