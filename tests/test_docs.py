@@ -120,8 +120,34 @@ def test_sh_blocks_run_the_test_interpreter(tmp_path, python_on_path):
     assert os.path.realpath(cwd) == os.path.realpath(tmp_path)
 
 
+#: Oracles the `test` extra installs only on some interpreters (pyproject: databento-dbn has no
+#: wheel for Python >= 3.13): a block importing one is run wherever the extra installs it, and
+#: skipped, naming the reason, only where the extra does not.
+CONDITIONAL_MODULES = {"databento_dbn": (3, 13)}
+
+
+def _missing_conditional_module(body):
+    for module, from_version in CONDITIONAL_MODULES.items():
+        if f"import {module}" in body and sys.version_info >= from_version:
+            try:
+                __import__(module)
+            except ImportError:
+                return module
+    return None
+
+
+def test_conditional_modules_are_installed_where_the_test_extra_has_them():
+    for module, from_version in CONDITIONAL_MODULES.items():
+        if sys.version_info < from_version:
+            __import__(module)  # the test extra installs it here: a missing one is a failure
+
+
 @pytest.mark.parametrize("where,info,body", RUNNABLE, ids=[w for w, _, _ in RUNNABLE])
 def test_block_runs(where, info, body, tmp_path, python_on_path):
+    missing = _missing_conditional_module(body)
+    if missing:
+        pytest.skip(f"{missing} is not in the test extra on Python "
+                    f"{sys.version_info.major}.{sys.version_info.minor}")
     work = tmp_path / "work"
     work.mkdir()
     proc = run_block(info, body, work, python_on_path)

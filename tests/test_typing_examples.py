@@ -75,6 +75,8 @@ def mypy_errors(tmp_path_factory):
     errors = {i: [] for i in range(len(EXAMPLES))}
     for line in r.stdout.splitlines():
         m = re.match(r"example_(\d+)\.py:", line)
+        if m and _conditional_module_missing(line):
+            continue  # an oracle the test extra does not install on this interpreter
         if m:
             errors[int(m.group(1))].append(line)
         elif "error" in line:  # mypy itself failed (bad option, crash)
@@ -83,9 +85,21 @@ def mypy_errors(tmp_path_factory):
     return errors
 
 
+def _conditional_module_missing(line):
+    """A mypy "cannot find" error for databento_dbn where the test extra does not install it
+    (Python >= 3.13: no wheel); everywhere else it must be found."""
+    if 'named "databento_dbn"' not in line or sys.version_info < (3, 13):
+        return False
+    try:
+        import databento_dbn  # noqa: F401
+    except ImportError:
+        return True
+    return False
+
+
 def _ring_stub_types_pop_as_generic():
-    """Issue 10 item (another helper's): SpscRing.try_pop is typed np.generic, so
-    Transaction.from_numpy(ring.try_pop()) in docs/ring.md fails. xfail until it lands."""
+    """SpscRing.try_pop typed np.generic makes Transaction.from_numpy(ring.try_pop()) in
+    docs/ring.md fail to type-check: xfail while the stub says so."""
     import velox
     stub = os.path.join(os.path.dirname(velox.__file__), "_ring.pyi")
     try:
