@@ -42,7 +42,7 @@ def interesting(fmt):
                           (1 << bits) - 1, (1 << (bits - 1)), random.getrandbits(bits)])
 
 
-def fuzzer_main(name, stop, seed, capacity, max_readers):
+def fuzzer_main(name, stop, seed, capacity, max_readers, fuzzing=None):
     """Until stop: rewrite one word (sometimes with the writer's head), leave it for up to a
     millisecond (a reader attaching or reading meanwhile sees it), put the old value back."""
     random.seed(seed)
@@ -77,12 +77,23 @@ def fuzzer_main(name, stop, seed, capacity, max_readers):
             time.sleep(random.random() * 0.001)
             for (o, f), v in zip(strokes, olds):  # (a forged head or sequence the writer
                 struct.pack_into(f, m, o, v)          # overwrites anyway when it passes)
+            if fuzzing is not None and not fuzzing.is_set():
+                fuzzing.set()  # the reader starts once strokes are landing
 
 
-def reader_main(name, rounds, result, stop):
+def reader_main(name, rounds, result, stop, fuzzing=None):
+    """At least `rounds` attach-and-read rounds; past them, on (bounded: 20 x rounds, 60 s)
+    until the fuzzer has been seen (a refusal or a corrupt ring) and records were read, so a
+    fuzzer process scheduled late on a loaded machine still meets the reader."""
     counts = {"refused": 0, "corrupt": 0, "records": 0}
     out = np.zeros(64, REC)
-    for _ in range(rounds):
+    if fuzzing is not None:
+        fuzzing.wait(60)
+    deadline = time.monotonic() + 60
+    for i in range(20 * rounds):
+        if i >= rounds and ((counts["refused"] + counts["corrupt"] and counts["records"])
+                            or time.monotonic() > deadline):
+            break
         try:
             ring = BroadcastRing.attach(name, timeout=0.01)
         except REFUSED:
@@ -124,9 +135,11 @@ def test_fuzzed_live_segment_never_crashes_a_reader(gated):
         writer.start()
         result = CTX.Queue()
         done = CTX.Event()
-        reader = CTX.Process(target=reader_main, args=(name, scaled(3000, 500), result, done))
+        fuzzing = CTX.Event()
+        reader = CTX.Process(target=reader_main,
+                             args=(name, scaled(3000, 500), result, done, fuzzing))
         table = max_readers if gated else 0
-        fuzzer = CTX.Process(target=fuzzer_main, args=(name, done, 1, capacity, table))
+        fuzzer = CTX.Process(target=fuzzer_main, args=(name, done, 1, capacity, table, fuzzing))
         try:
             fuzzer.start()
             reader.start()

@@ -37,7 +37,8 @@ def parse(data, chunk=1 << 16):
     out = np.empty(chunk, MBO_DTYPE)
     consumed, produced = p.parse(data, out)
     assert consumed == len(data)
-    return out[:produced].copy(), p
+    # a byte copy: .copy() of a padded structured array leaves the gaps uninitialised
+    return np.frombuffer(out[:produced].tobytes(), MBO_DTYPE), p
 
 
 def mk(t, **kw):

@@ -959,13 +959,13 @@ _DBN_UNDEF_TIMESTAMP = (1 << 64) - 1
 def _zstd_decompressor(path: str) -> Any:
     """A fresh one-frame decompressor: Python 3.14's compression.zstd, else `zstandard`."""
     try:
-        from compression import zstd  # type: ignore[import-not-found]
+        from compression import zstd  # type: ignore[import-not-found, unused-ignore]
 
         return zstd.ZstdDecompressor()
     except ImportError:
         pass
     try:
-        import zstandard
+        import zstandard  # type: ignore[import-not-found, unused-ignore]
     except ImportError:
         raise ImportError(f"{path} is zstd-compressed: reading it needs the 'zstandard' package "
                           "(pip install 'velox[dbn]') or Python 3.14's compression.zstd") from None
