@@ -7,6 +7,7 @@
  * can leave the buffer whatever the bytes say.
  */
 #include "velox/itch.h"
+#include "velox/bigendian.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -42,20 +43,6 @@ _Static_assert(sizeof(vx_mbo) == 48, "vx_mbo is 48 bytes");
 #define LEN vx_itch_fixed_length
 size_t vx_itch_message_length(uint8_t type) { return LEN[type]; }
 
-static inline uint16_t be16(const uint8_t *p) { return (uint16_t)((uint16_t)p[0] << 8 | p[1]); }
-static inline uint32_t be32(const uint8_t *p) {
-    uint32_t v;
-    memcpy(&v, p, 4);
-    return __builtin_bswap32(v);
-}
-static inline uint64_t be64(const uint8_t *p) {
-    uint64_t v;
-    memcpy(&v, p, 8);
-    return __builtin_bswap64(v);
-}
-static inline uint64_t be48(const uint8_t *p) {
-    return (uint64_t)be16(p) << 32 | be32(p + 2);
-}
 static inline void put16(uint8_t *p, uint16_t v) { p[0] = (uint8_t)(v >> 8); p[1] = (uint8_t)v; }
 static inline void put32(uint8_t *p, uint32_t v) { v = __builtin_bswap32(v); memcpy(p, &v, 4); }
 static inline void put64(uint8_t *p, uint64_t v) { v = __builtin_bswap64(v); memcpy(p, &v, 8); }
@@ -86,7 +73,7 @@ static int cmp_wanted(const void *a, const void *b) {
 /* 1 + the wanted index of an 8-byte symbol, 0 when not wanted (binary search: bounded by
  * log2(n_wanted) + 1 steps). */
 static uint32_t wanted_book(const vx_itch_parser *p, const uint8_t *symbol) {
-    uint64_t key = be64(symbol);
+    uint64_t key = vx_be64(symbol);
     size_t lo = 0, hi = p->n_wanted;
     while (lo < hi) {
         size_t mid = lo + (hi - lo) / 2;
@@ -99,7 +86,7 @@ static uint32_t wanted_book(const vx_itch_parser *p, const uint8_t *symbol) {
 static vx_status select_symbols(vx_itch_parser *p, const char *symbols, size_t n, int route) {
     if (!p || n > VX_ITCH_MAX_WANTED || (n && !symbols)) return VX_EINVAL;
     for (size_t i = 0; i < n; i++) {
-        p->wanted[i].key = be64((const uint8_t *)symbols + 8 * i);
+        p->wanted[i].key = vx_be64((const uint8_t *)symbols + 8 * i);
         p->wanted[i].index = (uint32_t)i;
     }
     qsort(p->wanted, n, sizeof p->wanted[0], cmp_wanted);
@@ -136,8 +123,8 @@ static inline vx_status fail(vx_itch_parser *p, size_t pos, uint8_t type, const 
 
 static inline void base(vx_mbo *e, const uint8_t *m, uint8_t action) {
     memset(e, 0, sizeof *e);
-    e->instrument = be16(m + 1);
-    e->ts = be48(m + 5);
+    e->instrument = vx_be16(m + 1);
+    e->ts = vx_be48(m + 5);
     e->action = action;
 }
 
@@ -149,7 +136,7 @@ vx_status vx_itch_parse(vx_itch_parser *p, const uint8_t *buf, size_t len, vx_mb
     const int filter = p->filter_on, route = p->route_on;
     /* bounded: each pass consumes >= 3 bytes or leaves */
     while (k < cap && len - pos >= 2) {
-        size_t mlen = be16(buf + pos);
+        size_t mlen = vx_be16(buf + pos);
         if (mlen == 0) { st = fail(p, pos, 0, "zero message length"); break; }
         if (len - pos - 2 < mlen) break; /* incomplete: resume here with more bytes */
         const uint8_t *m = buf + pos + 2;
@@ -171,72 +158,72 @@ vx_status vx_itch_parse(vx_itch_parser *p, const uint8_t *buf, size_t len, vx_mb
             uint8_t s = m[19];
             if (s != 'B' && s != 'S') { st = fail(p, pos, type, "add order side is not 'B' or 'S'"); goto done; }
             base(e, m, VX_MBO_ADD);
-            e->order_id = be64(m + 11);
+            e->order_id = vx_be64(m + 11);
             e->side = s == 'B' ? VX_BUY : VX_SELL;
-            e->qty = be32(m + 20);
-            e->price = (int64_t)be32(m + 32) * 10000;
+            e->qty = vx_be32(m + 20);
+            e->price = (int64_t)vx_be32(m + 32) * 10000;
             break;
         }
         case 'E':
             base(e, m, VX_MBO_EXECUTE);
             e->side = VX_SIDE_NONE;
-            e->order_id = be64(m + 11);
-            e->qty = be32(m + 19);
-            e->ref = be64(m + 23);
+            e->order_id = vx_be64(m + 11);
+            e->qty = vx_be32(m + 19);
+            e->ref = vx_be64(m + 23);
             break;
         case 'C':
             base(e, m, VX_MBO_EXECUTE);
             e->side = VX_SIDE_NONE;
-            e->order_id = be64(m + 11);
-            e->qty = be32(m + 19);
-            e->ref = be64(m + 23);
+            e->order_id = vx_be64(m + 11);
+            e->qty = vx_be32(m + 19);
+            e->ref = vx_be64(m + 23);
             e->flags = m[31] == 'Y' ? VX_MBO_F_PRINTABLE : 0;
-            e->price = (int64_t)be32(m + 32) * 10000;
+            e->price = (int64_t)vx_be32(m + 32) * 10000;
             break;
         case 'X':
             base(e, m, VX_MBO_CANCEL);
             e->side = VX_SIDE_NONE;
-            e->order_id = be64(m + 11);
-            e->qty = be32(m + 19);
+            e->order_id = vx_be64(m + 11);
+            e->qty = vx_be32(m + 19);
             break;
         case 'D':
             base(e, m, VX_MBO_DELETE);
             e->side = VX_SIDE_NONE;
-            e->order_id = be64(m + 11);
+            e->order_id = vx_be64(m + 11);
             break;
         case 'U':
             base(e, m, VX_MBO_REPLACE);
             e->side = VX_SIDE_NONE;
-            e->order_id = be64(m + 11);
-            e->ref = be64(m + 19);
-            e->qty = be32(m + 27);
-            e->price = (int64_t)be32(m + 31) * 10000;
+            e->order_id = vx_be64(m + 11);
+            e->ref = vx_be64(m + 19);
+            e->qty = vx_be32(m + 27);
+            e->price = (int64_t)vx_be32(m + 31) * 10000;
             break;
         case 'P': {
             uint8_t s = m[19];
             base(e, m, VX_MBO_TRADE);
-            e->order_id = be64(m + 11);
+            e->order_id = vx_be64(m + 11);
             e->side = s == 'B' ? VX_BUY : s == 'S' ? VX_SELL : VX_SIDE_NONE;
-            e->qty = be32(m + 20);
-            e->price = (int64_t)be32(m + 32) * 10000;
-            e->ref = be64(m + 36);
+            e->qty = vx_be32(m + 20);
+            e->price = (int64_t)vx_be32(m + 32) * 10000;
+            e->ref = vx_be64(m + 36);
             break;
         }
         case 'Q': {
-            uint64_t shares = be64(m + 11);
+            uint64_t shares = vx_be64(m + 11);
             if (shares > UINT32_MAX) { st = fail(p, pos, type, "cross shares exceed 2^32-1"); goto done; }
             base(e, m, VX_MBO_CROSS);
             e->side = VX_SIDE_NONE;
             e->qty = (uint32_t)shares;
-            e->price = (int64_t)be32(m + 27) * 10000;
-            e->ref = be64(m + 31);
+            e->price = (int64_t)vx_be32(m + 27) * 10000;
+            e->ref = vx_be64(m + 31);
             e->status = m[39];
             break;
         }
         case 'B':
             base(e, m, VX_MBO_BROKEN);
             e->side = VX_SIDE_NONE;
-            e->ref = be64(m + 11);
+            e->ref = vx_be64(m + 11);
             break;
         case 'S':
             base(e, m, VX_MBO_STATUS);
@@ -250,7 +237,7 @@ vx_status vx_itch_parse(vx_itch_parser *p, const uint8_t *buf, size_t len, vx_mb
             e->status = m[19];
             break;
         case 'R': {
-            uint16_t loc = be16(m + 1);
+            uint16_t loc = vx_be16(m + 1);
             if (loc == 0) { st = fail(p, pos, type, "stock directory (R) at locate 0 (stock locates start at 1)"); goto done; }
             memcpy(p->symbols[loc], m + 11, VX_ITCH_SYMBOL_LEN);
             p->known[loc] = 1;

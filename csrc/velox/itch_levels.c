@@ -40,6 +40,7 @@
 #include <time.h>
 
 #include "velox/itch.h"
+#include "velox/bigendian.h"
 #include "velox/ladder.h"
 
 #define OUTSIDE 0x80000000u
@@ -77,17 +78,6 @@ struct vx_itch_levels {
     vx_itch_levels_counts c;
 };
 
-static inline uint16_t be16(const uint8_t *p) { return (uint16_t)((uint16_t)p[0] << 8 | p[1]); }
-static inline uint32_t be32(const uint8_t *p) {
-    uint32_t v;
-    memcpy(&v, p, 4);
-    return __builtin_bswap32(v);
-}
-static inline uint64_t be64(const uint8_t *p) {
-    uint64_t v;
-    memcpy(&v, p, 8);
-    return __builtin_bswap64(v);
-}
 
 static uint32_t log2u(uint64_t v) {
     uint32_t k = 0;
@@ -416,17 +406,17 @@ static inline vx_status fail(vx_itch_levels *b, size_t pos, uint8_t type, const 
 static inline void prefetch_order(const vx_itch_levels *b, const uint8_t *m) {
     uint8_t t = m[0];
     if (t == 'A' || t == 'F' || t == 'E' || t == 'C' || t == 'X' || t == 'D' || t == 'U')
-        __builtin_prefetch(&b->win[be64(m + 11) & b->win_mask], 1);
+        __builtin_prefetch(&b->win[vx_be64(m + 11) & b->win_mask], 1);
 }
 
 static inline void prefetch_level(const vx_itch_levels *b, const uint8_t *m) {
     uint8_t t = m[0];
-    uint64_t id = be64(m + 11);
+    uint64_t id = vx_be64(m + 11);
     if (t == 'A' || t == 'F') {
-        uint32_t inst = be16(m + 1);
+        uint32_t inst = vx_be16(m + 1);
         if (inst >= b->instruments || b->base[inst] == INT64_MIN) return;
         uint32_t k;
-        if (vx_ladder_locate_raw(b->base[inst], b->tick, b->span, b->tick_recip, be32(m + 32), &k) != VX_OK)
+        if (vx_ladder_locate_raw(b->base[inst], b->tick, b->span, b->tick_recip, vx_be32(m + 32), &k) != VX_OK)
             return;
         uint32_t side = m[19] == 'S';
         __builtin_prefetch(&b->lv[(inst * 2 + side) << b->level_bits | (uint32_t)k], 1);
@@ -440,7 +430,7 @@ static inline void prefetch_level(const vx_itch_levels *b, const uint8_t *m) {
 /* The message at buf + *pos if it fits and has its type's length (else NULL); moves *pos. */
 static inline const uint8_t *next_known(const uint8_t *buf, size_t len, size_t *pos) {
     if (len - *pos < 2) return NULL;
-    size_t mlen = be16(buf + *pos);
+    size_t mlen = vx_be16(buf + *pos);
     if (mlen == 0 || len - *pos - 2 < mlen) return NULL;
     const uint8_t *m = buf + *pos + 2;
     *pos += 2 + mlen;
@@ -457,7 +447,7 @@ feed_loop(vx_itch_levels *b, const uint8_t *buf, size_t len, uint64_t until_ns, 
     vx_itch_levels_counts *c = &b->c;
     /* bounded: each pass consumes >= 3 bytes or leaves */
     while (len - pos >= 2) {
-        size_t mlen = be16(buf + pos);
+        size_t mlen = vx_be16(buf + pos);
         if (mlen == 0) { st = fail(b, pos, 0, "zero message length"); break; }
         if (len - pos - 2 < mlen) break; /* incomplete: resume here with more bytes */
         /* lookahead: keep the cursors AHEAD_ORDER / AHEAD_LEVEL messages ahead (bounded) */
@@ -489,37 +479,37 @@ feed_loop(vx_itch_levels *b, const uint8_t *buf, size_t len, uint64_t until_ns, 
         if (mlen != want) { st = fail(b, pos, type, "message length differs from its type's fixed length"); break; }
         /* every ITCH 5.0 type carries its 6-byte timestamp at offset 5 (fixed lengths >= 12) */
         if (timed &&
-            ((uint64_t)be16(m + 5) << 32 | be32(m + 7)) >= until_ns)
+            ((uint64_t)vx_be16(m + 5) << 32 | vx_be32(m + 7)) >= until_ns)
             break;
         vx_mbo_reject why = VX_MBO_REJECT_NONE;
         bool book = true;
-        uint32_t inst = be16(m + 1);
+        uint32_t inst = vx_be16(m + 1);
         switch (type) {
         case 'A':
         case 'F': {
             uint8_t s = m[19];
             if (s != 'B' && s != 'S') { st = fail(b, pos, type, "add order side is not 'B' or 'S'"); goto done; }
             why = inst >= b->instruments ? VX_MBO_REJECT_INSTRUMENT
-                                         : add(b, inst, be64(m + 11), s == 'S', be32(m + 20), be32(m + 32));
+                                         : add(b, inst, vx_be64(m + 11), s == 'S', vx_be32(m + 20), vx_be32(m + 32));
             break;
         }
         case 'E':
         case 'C':
-            why = inst >= b->instruments ? VX_MBO_REJECT_INSTRUMENT : reduce(b, be64(m + 11), be32(m + 19), true);
+            why = inst >= b->instruments ? VX_MBO_REJECT_INSTRUMENT : reduce(b, vx_be64(m + 11), vx_be32(m + 19), true);
             break;
         case 'X':
-            why = inst >= b->instruments ? VX_MBO_REJECT_INSTRUMENT : reduce(b, be64(m + 11), be32(m + 19), false);
+            why = inst >= b->instruments ? VX_MBO_REJECT_INSTRUMENT : reduce(b, vx_be64(m + 11), vx_be32(m + 19), false);
             break;
         case 'D': {
             if (inst >= b->instruments) { why = VX_MBO_REJECT_INSTRUMENT; break; }
-            struct rec *r = find(b, be64(m + 11));
+            struct rec *r = find(b, vx_be64(m + 11));
             if (r) leave(b, r);
             else c->unknown_orders++;
             break;
         }
         case 'U':
             why = inst >= b->instruments ? VX_MBO_REJECT_INSTRUMENT
-                                         : replace(b, be64(m + 11), be64(m + 19), be32(m + 27), be32(m + 31));
+                                         : replace(b, vx_be64(m + 11), vx_be64(m + 19), vx_be32(m + 27), vx_be32(m + 31));
             break;
         default:
             book = false;
