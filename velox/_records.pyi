@@ -144,6 +144,7 @@ class RejectReason(enum.IntEnum):
     WOULD_CROSS = 13
     RISK = 14
     VENUE = 15
+    LIMIT = 16
 
 class ExecField(enum.IntEnum):
     NONE = 0

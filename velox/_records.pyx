@@ -185,6 +185,7 @@ class RejectReason(enum.IntEnum):
     WOULD_CROSS = VX_REJECT_WOULD_CROSS
     RISK = VX_REJECT_RISK
     VENUE = VX_REJECT_VENUE
+    LIMIT = VX_REJECT_LIMIT
 
 
 class ExecField(enum.IntEnum):

@@ -70,8 +70,10 @@ typedef enum vx_reject {
     VX_REJECT_DUPLICATE_ID = 12,       /* NEW with the order_id of a working order */
     VX_REJECT_WOULD_CROSS = 13,        /* POST_ONLY order that would take liquidity */
     VX_REJECT_RISK = 14,               /* a risk limit or the kill switch refused it */
-    VX_REJECT_VENUE = 15,              /* any other venue reason */
-    VX_REJECT_MAX = 15
+    VX_REJECT_VENUE = 15,              /* any other venue reason (the session is over, ...) */
+    VX_REJECT_LIMIT = 16,              /* too many orders in flight, working, or sent in one
+                                          callback (strategy.h's limits) */
+    VX_REJECT_MAX = 16
 } vx_reject;
 
 enum vx_exec_kind {

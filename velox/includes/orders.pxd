@@ -41,6 +41,7 @@ cdef extern from "velox/orders.h" nogil:
         VX_REJECT_WOULD_CROSS
         VX_REJECT_RISK
         VX_REJECT_VENUE
+        VX_REJECT_LIMIT
         VX_REJECT_MAX
 
     ctypedef enum vx_exec_field:

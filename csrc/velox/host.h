@@ -1,0 +1,115 @@
+/*
+ * velox/host.h — runs one compiled strategy (strategy.h, ABI v2) against books and a venue:
+ * implements the vx_api the strategy calls, keeps its working orders, positions and risk
+ * limits, delivers its execution reports and its timer, and records what crossed (orders
+ * sent, reports received, the P&L series). Used by the backtest (backtest.h) with the
+ * simulated venue, and by the pipeline's book thread with the live venue: the same strategy
+ * binary and the same callbacks in both.
+ *
+ * Single-threaded: every call on one thread (the caller's), never two at once.
+ *
+ * Sending (api->send): an order is checked, in this order, and refused with a REJECT report
+ * (ts_exchange 0, ts_local now, delivered to on_exec before the next market event; also
+ * logged) on the first failure:
+ *   the session is over (finish) -> VENUE; the strategy has sent VX_STRATEGY_MAX_SENDS orders
+ *   in this callback -> LIMIT; vx_order_validate; instrument >= instruments ->
+ *   UNKNOWN_INSTRUMENT; the kill switch -> RISK; NEW: order_id working -> DUPLICATE_ID,
+ *   max_order_qty / max_position -> RISK, max_working orders working -> LIMIT; CANCEL /
+ *   MODIFY: order_id not working -> UNKNOWN_ORDER; MODIFY: max_order_qty / max_position ->
+ *   RISK; the venue refuses (VX_FULL) -> LIMIT.
+ * Accepted orders get ts = now, are logged, and go to the venue; the working table holds a
+ * NEW from its send until a report ends it (REJECT of a NEW, FILL, CANCELED, EXPIRED).
+ *
+ * Reports (vx_host_deliver): each report the venue returns is validated (vx_exec_validate)
+ * and must be about a known order of this strategy (order_id working, same instrument and
+ * side; fills no larger than leaves): a report that fails is counted (bad_reports), logged
+ * with its original bytes, and not applied. A valid one updates the working table, the
+ * positions (fills, fees), the P&L series, is logged, then on_exec runs.
+ * Conservation (checked by vx_host_check at the end): every NEW sent ends in exactly one of
+ * REJECT, FILL, CANCELED, EXPIRED; filled lots + canceled/expired leaves = the order's lots
+ * (as modified); position = the signed sum of fills; the P&L identity of positions.h.
+ *
+ * Logs: bounded buffers allocated at create (log_capacity records each). The driver drains
+ * them (vx_host_take_*) whenever vx_host_log_room says less than the room one callback may
+ * need; a record that finds its log full is counted (log_lost) and the run reports the loss.
+ */
+#ifndef VELOX_HOST_H
+#define VELOX_HOST_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "velox/mbo.h"
+#include "velox/orders.h"
+#include "velox/positions.h"
+#include "velox/strategy.h"
+#include "velox/venue.h"
+
+typedef struct vx_host vx_host;
+
+typedef struct vx_host_config {
+    uint32_t instruments;      /* >= 1; the books' ids */
+    uint32_t log_capacity;     /* records per log (>= 2 * VX_STRATEGY_MAX_SENDS) */
+    uint64_t pnl_interval_ns;  /* 0 = points at fills only */
+    vx_risk_limits risk;
+    const char *const *args;   /* "key=value" strings for api->arg, NULL-terminated (copied) */
+} vx_host_config;
+
+typedef struct vx_host_counters {
+    uint64_t market_calls;     /* on_market calls */
+    uint64_t exec_calls;       /* on_exec calls */
+    uint64_t timer_calls;
+    uint64_t sent;             /* orders that left for the venue */
+    uint64_t refused;          /* orders refused before leaving (local REJECT reports) */
+    uint64_t refused_by_reason[VX_REJECT_MAX + 1];
+    uint64_t reports;          /* valid reports applied */
+    uint64_t bad_reports;      /* reports that failed validation or matched no order */
+    uint64_t log_lost;         /* records that found their log full */
+    uint64_t killed;           /* 1 once the kill switch engaged */
+    uint64_t init_failed;      /* 1 when init returned non-zero (the strategy never ran) */
+} vx_host_counters;
+
+/* Checks the strategy table (version, size, api_version, on_market) and makes a host.
+ * VX_EINVAL with *why set to a static message naming both versions when the table is
+ * refused; VX_ENOMEM. `books` and the venue must outlive the host. */
+vx_status vx_host_create(const vx_host_config *cfg, const vx_strategy *strategy,
+                         const vx_mbo_set *books, vx_venue venue, vx_host **out,
+                         const char **why);
+void vx_host_destroy(vx_host *h);
+
+/* Calls init (once). VX_OK, or VX_ESTATE when init refused (the strategy is then never
+ * called again; init_failed = 1). */
+vx_status vx_host_init(vx_host *h, uint64_t now);
+
+/* The books applied `events` (n >= 1, ending at a data edge); now = the last one's ts.
+ * Updates the marks of the instruments that have positions, calls on_market. */
+void vx_host_market(vx_host *h, const vx_mbo *events, uint32_t n, uint64_t now);
+
+/* Delivers everything due by `now`: local REJECTs, the venue's reports (poll), the timer.
+ * Returns the earliest time something of the host is scheduled after it (the timer), or
+ * UINT64_MAX. */
+uint64_t vx_host_deliver(vx_host *h, uint64_t now);
+
+/* Earliest time the host has something scheduled (the timer; local REJECTs count as now). */
+uint64_t vx_host_next_due(const vx_host *h);
+
+/* End of the run at `now`: calls finish (orders it sends are refused). */
+void vx_host_finish(vx_host *h, uint64_t now);
+
+/* Engage the kill switch from outside (Python's stop, a watchdog). */
+void vx_host_kill(vx_host *h, uint64_t now);
+
+/* Log room left (the smallest of the three logs). */
+size_t vx_host_log_room(const vx_host *h);
+size_t vx_host_take_orders(vx_host *h, vx_order *out, size_t cap);
+size_t vx_host_take_execs(vx_host *h, vx_exec *out, size_t cap);
+size_t vx_host_take_pnl(vx_host *h, vx_pnl_point *out, size_t cap);
+
+void vx_host_counters_read(const vx_host *h, vx_host_counters *out);
+vx_status vx_host_position(const vx_host *h, uint32_t instrument, vx_position *out);
+size_t vx_host_working(const vx_host *h, vx_working *out, size_t cap);
+
+/* The conservation checks above: VX_OK, or VX_ESTATE with *why set to a static message. */
+vx_status vx_host_check(const vx_host *h, const char **why);
+
+#endif /* VELOX_HOST_H */

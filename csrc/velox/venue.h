@@ -1,0 +1,154 @@
+/*
+ * velox/venue.h — where a strategy's orders go and its execution reports come from: the venue
+ * seam (vx_venue, a small table any venue fills) and the simulated, queue-aware venue for
+ * backtests (vx_sim_venue). The live venue (SharedRings to a gateway process) fills the same
+ * seam; so can any other (a venue is three functions and a pointer).
+ *
+ * The seam. A host (host.h) calls, on its one thread:
+ *   submit(self, order, now)   an order (already validated and risk-checked) leaves now (event
+ *                              time, ns). VX_OK, or VX_FULL when the venue cannot take more
+ *                              (the host turns that into a REJECT, reason VX_REJECT_LIMIT).
+ *   poll(self, out, cap, now)  up to cap execution reports that have reached the strategy by
+ *                              `now` (ts_local <= now), in the order they reach it; returns
+ *                              how many. The host validates each (vx_exec_validate) before use.
+ *   next_due(self)             the earliest time anything inside the venue is scheduled (an
+ *                              order reaching the matching engine, a report reaching the
+ *                              strategy), UINT64_MAX when nothing is. The simulated venue
+ *                              uses it to interleave its work with market events; a live
+ *                              venue returns UINT64_MAX.
+ *
+ * ---- The simulated venue ----------------------------------------------------------------
+ * It replays nothing itself: the backtest applies market events to the books (vx_mbo_set) and
+ * tells the venue about each one (vx_sim_venue_before_event / _after_event) so it can keep
+ * its queue positions. The strategy's orders never enter the replayed books: the simulation
+ * does not move the market (no market impact, no hidden liquidity, no queue of the replayed
+ * orders changes because of ours).
+ *
+ * Time and latency. An order sent at t reaches the matching engine at t + entry latency; a
+ * report made at venue time v reaches the strategy at v + response latency. Each latency is
+ * constant + a uniform draw in [0, jitter] from the seeded generator (one stream for entry,
+ * one for response), then made non-decreasing (an order never overtakes an earlier one on
+ * the same path, as on one TCP session).
+ *
+ * Matching (at the order's arrival time a, against the books as they are after every market
+ * event with ts <= a):
+ *   NEW          unknown instrument -> REJECT UNKNOWN_INSTRUMENT; order_id of a working order
+ *                -> REJECT DUPLICATE_ID. Else ACK (leaves = qty), then:
+ *     marketable (BUY: best ask <= price, SELL: best bid >= price; MARKET always):
+ *                POST_ONLY -> the ACK is not sent: REJECT WOULD_CROSS instead. Otherwise it
+ *                takes displayed lots level by level from the opposite side (best first, only
+ *                levels at or better than its limit), one PARTIAL_FILL / FILL report per level
+ *                at that level's price, liquidity TAKER. Each marketable order sees the
+ *                displayed book as replayed: two orders in a row can take the same lots (no
+ *                market impact).
+ *     the rest:  IOC / MARKET -> CANCELED (leaves 0). GTC / POST_ONLY -> rests at price at the
+ *                back of its level: ahead = displayed lots at (side, price) at arrival (every
+ *                replayed order and seeded lot there is ahead of it).
+ *   CANCEL       working -> CANCELED (leaves 0); else REJECT UNKNOWN_ORDER (leaves 0).
+ *   MODIFY       not working -> REJECT UNKNOWN_ORDER. Same price and qty <= leaves: leaves =
+ *                qty, keeps its place (MODIFIED). Otherwise it leaves its queue and is
+ *                matched again as a NEW of the same id (MODIFIED with leaves = qty first,
+ *                then any fills; POST_ONLY that would cross: REJECT WOULD_CROSS and the order
+ *                is canceled: a CANCELED follows).
+ * Resting orders (queue-aware, from the market-by-order events; O = our order at (s, p),
+ * a = lots ahead of it, placed at arrival time t_O):
+ *   - a replayed order X "is ahead of O" when X was placed (ADD, REPLACE, or a MODIFY that lost
+ *     priority) by an event with ts <= t_O and rests at (s, p);
+ *   - CANCEL / EXECUTE / DELETE / MODIFY-down / REPLACE / priority-losing MODIFY of an X ahead
+ *     of O: a -= the lots X loses (never below 0);
+ *   - the same of an unknown order (seeded lots) at (s, p): a -= min(lots, a);
+ *   - EXECUTE of e lots at (s, p) of an X NOT ahead of O (placed after O), or the part of an
+ *     unknown order's execute beyond a, or an EXECUTE at a price through O's (s = BUY: below
+ *     p; SELL: above p): those lots would have traded with O first: O fills min(e', leaves)
+ *     at p, liquidity MAKER (e' = the lots of that execute not consumed by a);
+ *   - TRADE prints (non-displayed executions) and the book's other events do not fill O.
+ *   EXECUTE events with price 0 mean "at the order's own price".
+ * Fees per fill (vx_fee_of): lots * per_lot + (price * lots) * rate / VX_PRICE_SCALE, with
+ * the maker or taker figures by the fill's liquidity; integer (fixed point, 128-bit
+ * intermediate), the rate term truncated toward zero; negative = rebate.
+ * At the end (vx_sim_venue_close): every order still working gets EXPIRED.
+ *
+ * Memory: every table is allocated at create (max_orders working orders, queue capacities
+ * for orders in flight and reports in flight); a full queue refuses (VX_FULL), never grows.
+ */
+#ifndef VELOX_VENUE_H
+#define VELOX_VENUE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "velox/mbo.h"
+#include "velox/orders.h"
+#include "velox/types.h"
+
+typedef struct vx_venue {
+    void *self;
+    vx_status (*submit)(void *self, const vx_order *order, uint64_t now);
+    size_t (*poll)(void *self, vx_exec *out, size_t cap, uint64_t now);
+    uint64_t (*next_due)(const void *self);
+    /* Lots ahead of our resting order (VX_OK, VX_EMPTY not resting); NULL when the venue
+     * does not know (live): the api then answers VX_ESTATE. */
+    vx_status (*queue_ahead)(const void *self, uint64_t order_id, uint64_t *ahead);
+} vx_venue;
+
+typedef struct vx_fee {
+    int64_t per_lot;     /* fixed point currency per lot (< 0: rebate) */
+    int64_t rate;        /* fixed point fraction of notional (1 bps = VX_PRICE_SCALE / 10000) */
+} vx_fee;
+
+typedef struct vx_sim_venue_config {
+    uint32_t instruments;      /* ids 0 .. instruments-1 (the books' ids) */
+    uint32_t max_orders;       /* working orders at once (>= 1) */
+    uint32_t max_in_flight;    /* orders on their way + reports on their way (>= 16) */
+    uint32_t reserved;
+    uint64_t entry_latency_ns;
+    uint64_t entry_jitter_ns;
+    uint64_t response_latency_ns;
+    uint64_t response_jitter_ns;
+    uint64_t seed;
+    vx_fee maker;
+    vx_fee taker;
+} vx_sim_venue_config;
+
+typedef struct vx_sim_venue vx_sim_venue;
+
+typedef struct vx_sim_venue_counters {
+    uint64_t orders;          /* orders submitted */
+    uint64_t acks, rejects, fills, partial_fills, canceled, modified, expired;
+    uint64_t maker_fills, taker_fills;  /* fill reports by liquidity */
+    uint64_t traded_lots;
+    uint64_t queue_events;    /* market events that touched a level with one of our orders */
+} vx_sim_venue_counters;
+
+/* `books` is read (never written) at arrivals and in the event hooks; it must outlive the
+ * venue. VX_EINVAL (bad config), VX_ENOMEM. */
+vx_status vx_sim_venue_create(const vx_sim_venue_config *cfg, const vx_mbo_set *books,
+                              vx_sim_venue **out);
+void vx_sim_venue_destroy(vx_sim_venue *v);
+
+/* The seam for this venue. */
+vx_venue vx_sim_venue_seam(vx_sim_venue *v);
+
+/* Matching work due at or before `t` (orders reaching the engine): done now against the
+ * books as they are. The backtest calls it before applying an event with ts > t. */
+void vx_sim_venue_run_until(vx_sim_venue *v, uint64_t t);
+
+/* The queue hooks, around the backtest's apply of one market event `e` (ts already made
+ * non-decreasing). before_event reads the books as they are before e (the lots X loses);
+ * after_event fills resting orders. Cheap when e's (instrument, side) has none of ours. */
+void vx_sim_venue_before_event(vx_sim_venue *v, const vx_mbo *e);
+void vx_sim_venue_after_event(vx_sim_venue *v, const vx_mbo *e);
+
+/* Lots ahead of our resting order: VX_OK, VX_EMPTY (not resting). */
+vx_status vx_sim_venue_queue_ahead(const vx_sim_venue *v, uint64_t order_id, uint64_t *ahead);
+
+/* End of session at `t`: every order in flight is delivered, every working order EXPIRED
+ * (reports due at t + response latency). Orders submitted afterwards are REJECTed (VENUE). */
+void vx_sim_venue_close(vx_sim_venue *v, uint64_t t);
+
+void vx_sim_venue_counters_read(const vx_sim_venue *v, vx_sim_venue_counters *out);
+
+/* Fee of one fill (the formula above). */
+int64_t vx_fee_of(const vx_fee *fee, int64_t price, uint32_t lots);
+
+#endif /* VELOX_VENUE_H */
