@@ -60,6 +60,16 @@ static void test_flip(void) {
     r = get(p, 0);
     CHECK(r.position == 3 && r.avg_price == 90 && r.realized == 100 + 5 * 20);
     vx_positions_destroy(p);
+    /* short side: -401 * 2 / 4 = -200.5 removes -200 (toward zero), leaving -201 */
+    REQUIRE(vx_positions_create(1, &p) == VX_OK);
+    CHECK(vx_positions_fill(p, 0, VX_SELL, 100, 3, 0) == VX_OK);
+    CHECK(vx_positions_fill(p, 0, VX_SELL, 101, 1, 0) == VX_OK);
+    CHECK(vx_positions_fill(p, 0, VX_BUY, 95, 2, 0) == VX_OK);
+    r = get(p, 0);
+    CHECK(r.position == -2 && r.avg_price == 100); /* -201 / -2 = 100.5 truncated */
+    CHECK(r.realized == (401 - 190) - 201);
+    CHECK(r.unrealized == -2 * 95 + 201);
+    vx_positions_destroy(p);
 }
 
 static void test_random_identity(void) {

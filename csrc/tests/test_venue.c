@@ -237,6 +237,26 @@ static void test_join_behind_and_cancels_ahead(void) {
     fx_close(&f);
 }
 
+/* An order placed by an event with the same ts as our arrival is ahead of us (ts <= t_O). */
+static void test_same_ts_is_ahead(void) {
+    vx_sim_venue_config c = base_cfg();
+    fixture f;
+    fx_open(&f, &c);
+    add(&f, 1, VX_BUY, 100, 5, 10);
+    limit(&f, 100, VX_BUY, VX_TIF_GTC, 100, 4, 10); /* arrives at 10 */
+    add(&f, 2, VX_BUY, 100, 5, 11);
+    CHECK(ahead_of(&f, 100) == 5);
+    ev(&f, VX_MBO_CANCEL, 1, VX_SIDE_NONE, 0, 1, 12);  /* a cancel ahead counts */
+    CHECK(ahead_of(&f, 100) == 4);
+    ev(&f, VX_MBO_EXECUTE, 1, VX_SIDE_NONE, 0, 1, 12); /* ahead: no fill */
+    drain(&f, 12);
+    CHECK(f.n == 1 && ahead_of(&f, 100) == 3);
+    ev(&f, VX_MBO_EXECUTE, 2, VX_SIDE_NONE, 0, 4, 13); /* behind: 3 consume, 1 fills */
+    drain(&f, 13);
+    CHECK(f.n == 2 && is(&f.r[1], VX_EXEC_PARTIAL_FILL, 100, 100, 1, 3));
+    fx_close(&f);
+}
+
 static void test_execute_behind_consumes_ahead_first(void) {
     vx_sim_venue_config c = base_cfg();
     fixture f;
@@ -296,22 +316,39 @@ static void test_unknown_order_reductions(void) {
     CHECK(ahead_of(&f, 100) == 10);
     ev(&f, VX_MBO_DELETE, 77, VX_BUY, 100, 4, 11);
     CHECK(ahead_of(&f, 100) == 6);
+    /* one of ours on instrument 1 (BUY 100, behind 5 seeded lots): untouched by instrument 0 */
+    REQUIRE(vx_mbo_seed_level(vx_mbo_set_book(f.set, 1), VX_BUY, 100, 5) == VX_OK);
+    vx_order o;
+    memset(&o, 0, sizeof o);
+    o.order_id = 200;
+    o.instrument = 1;
+    o.side = VX_BUY;
+    o.type = VX_ORDER_LIMIT;
+    o.tif = VX_TIF_GTC;
+    o.action = VX_ORDER_NEW;
+    o.price = 100;
+    o.qty = 1;
+    REQUIRE(f.seam.submit(f.seam.self, &o, 11) == VX_OK);
+    drain(&f, 11);
+    REQUIRE(f.n == 2 && ahead_of(&f, 200) == 5);
     ev(&f, VX_MBO_CANCEL, 78, VX_SIDE_NONE, 100, 4, 12); /* no side: nothing known */
+    CHECK(ahead_of(&f, 200) == 5);
     CHECK(ahead_of(&f, 100) == 6);
     ev(&f, VX_MBO_CANCEL, 78, VX_BUY, 101, 4, 13);       /* another level */
     CHECK(ahead_of(&f, 100) == 6);
     ev(&f, VX_MBO_EXECUTE, 79, VX_BUY, 100, 4, 14);     /* within a: no fill */
     CHECK(ahead_of(&f, 100) == 2);
-    CHECK(f.n == 1);
+    CHECK(f.n == 2);
     ev(&f, VX_MBO_EXECUTE, 80, VX_BUY, 100, 5, 15);     /* 2 consume a, 3 fill */
     drain(&f, 15);
     CHECK(ahead_of(&f, 100) == 0);
-    CHECK(f.n == 2 && is(&f.r[1], VX_EXEC_PARTIAL_FILL, 100, 100, 3, 2));
+    CHECK(f.n == 3 && is(&f.r[2], VX_EXEC_PARTIAL_FILL, 100, 100, 3, 2));
     ev(&f, VX_MBO_CANCEL, 81, VX_BUY, 100, 40, 16);     /* never below 0 */
     CHECK(ahead_of(&f, 100) == 0);
     ev(&f, VX_MBO_EXECUTE, 82, VX_BUY, 99, 9, 17);      /* unknown through: fills the rest */
     drain(&f, 17);
-    CHECK(f.n == 3 && is(&f.r[2], VX_EXEC_FILL, 100, 100, 2, 0));
+    CHECK(f.n == 4 && is(&f.r[3], VX_EXEC_FILL, 100, 100, 2, 0));
+    CHECK(ahead_of(&f, 200) == 5);
     fx_close(&f);
 }
 
@@ -476,8 +513,15 @@ static void test_latency_draws_and_order(void) {
             exp_local[i] = local;
         }
     }
-    vx_sim_venue_run_until(f.v, exp_arr[63]);
-    f.n = f.seam.poll(f.seam.self, f.r, MAXR, UINT64_MAX);
+    int due_ok = 1; /* step by next_due: each arrival, in order, never in the past */
+    for (int i = 0; i < 64; i++) {
+        uint64_t due = f.seam.next_due(f.seam.self);
+        due_ok &= i == 0 || due >= exp_arr[i - 1];
+        vx_sim_venue_run_until(f.v, exp_arr[i]);
+        f.n += f.seam.poll(f.seam.self, f.r + f.n, MAXR - f.n, exp_arr[i]);
+    }
+    CHECK(due_ok);
+    f.n += f.seam.poll(f.seam.self, f.r + f.n, MAXR - f.n, UINT64_MAX);
     CHECK(f.n == 128);
     int ok = 1;
     for (size_t i = 0; i < 128; i++) {
@@ -732,6 +776,7 @@ int main(void) {
     RUN(test_taker_deeper_than_a_chunk);
     RUN(test_post_only);
     RUN(test_join_behind_and_cancels_ahead);
+    RUN(test_same_ts_is_ahead);
     RUN(test_execute_behind_consumes_ahead_first);
     RUN(test_trade_through);
     RUN(test_unknown_order_reductions);
