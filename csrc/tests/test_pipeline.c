@@ -255,30 +255,34 @@ static uint32_t drain_checked(vx_ring *ring, uint64_t *next_id, uint64_t *txns) 
 
 /* cfg.input_tap: a thread drains the tap while the pipeline runs; block mode gives it every
  * record the book took, in order (logical timestamps: tsc = seq, so 0, 1, 2, ...), across the
- * tap's wrap points (capacity 16, batches of 5 and 64); drop mode counts what did not fit. */
+ * wrap points of the tap (capacity 16 or 256) and of the ingress ring it copies from (128),
+ * with batches of 5 and 64; drop mode counts what did not fit. */
 static void test_input_tap_drained_by_another_thread(void) {
     for (int drop = 0; drop <= 1; drop++) {
         for (int b = 0; b < 2; b++) {
             vx_pipeline_config c;
             base_config(&c);
             c.on_full = drop ? VX_ON_FULL_DROP : VX_ON_FULL_BLOCK;
-            c.max_txns = vx_test_count(50000, 3000);
+            c.max_txns = vx_test_count(50000, 20000); /* many wraps at every scale */
             c.logical_timestamps = 1;
             c.bundle_timeout_ns = 0;
             c.batch = b ? 64 : 5;
+            c.txn_ring_capacity = 128; /* the ingress ring wraps too (batches of 5 straddle it) */
             vx_ring *tap = NULL;
-            REQUIRE(vx_ring_create(16, sizeof(vx_txn), &tap) == VX_OK);
+            /* 16: the tap limits the book's takes; 256: the book takes whole batches of 5,
+             * which straddle the 128-slot ingress ring's wrap point */
+            REQUIRE(vx_ring_create(b == 0 ? 256 : 16, sizeof(vx_txn), &tap) == VX_OK);
             c.input_tap = tap;
             vx_pipeline *p = NULL;
             REQUIRE(vx_pipeline_create(&c, &p) == VX_OK);
             REQUIRE(vx_pipeline_start(p) == VX_OK);
-            static vx_txn got[16];
+            static vx_txn got[256];
             uint64_t popped = 0, last = 0;
             int ordered = 1;
             for (long i = 0; i < 100000000L; i++) { /* bounded; ends when finished and empty */
                 int finished = vx_pipeline_finished(p);
                 uint32_t k = 0;
-                vx_ring_pop_n(tap, got, 16, &k);
+                vx_ring_pop_n(tap, got, 256, &k);
                 for (uint32_t j = 0; j < k; j++) {
                     if (!drop && got[j].tsc != popped + j) ordered = 0;
                     if (popped + j && got[j].tsc <= last) ordered = 0;
