@@ -104,6 +104,15 @@ class Pipeline:
     then fails the run (report "ok" False): drops count as asked for only when "drop" is
     given explicitly. A finite source (a file input, "feed") always blocks: it never drops.
 
+    journal: a directory (new, or existing and empty) to journal the run into: every record
+    the book stage takes goes to the velox.Journal DIR/input (TXN_DTYPE or MBO_DTYPE, in the
+    order the book took them) and every bundle emitted to DIR/output (BUNDLE_DTYPE), written
+    by a journal thread in this process (it replaces the drain thread and calls the callback;
+    needs callback_thread=True). input="journal:DIR/input" replays the run (byte-identical
+    output with timestamps="logical", bundle_timeout_us=0, on_full="block"). The report's
+    "journaled" section counts what was journaled and lost; a journal that lost or failed
+    anything makes the run not ok (verdict "JOURNAL INCOMPLETE: ..."). Bad DIR: ValueError.
+
     Use as a context manager, or start() / stop(). stop() drains every ring,
     joins the threads and returns the final report (a dict; see report(); its "verdict" is
     the summary's first line). A stop ends a paced replay at once (the rest is counted in
