@@ -272,7 +272,7 @@ static int position_exceeds(const vx_host *h, uint32_t instrument, int side, int
 
 static vx_reject send_checked(vx_host *h, const vx_order *order) {
     if (h->finished) return VX_REJECT_VENUE;
-    if (h->in_callback && h->sends_in_callback >= VX_STRATEGY_MAX_SENDS) return VX_REJECT_LIMIT;
+    if (h->in_callback && h->sends_in_callback > VX_STRATEGY_MAX_SENDS) return VX_REJECT_LIMIT;
     vx_reject r = vx_order_validate(order);
     if (r != VX_REJECT_NONE) return r;
     if (order->instrument >= h->cfg.instruments) return VX_REJECT_UNKNOWN_INSTRUMENT;
