@@ -31,3 +31,5 @@ TESTS += test_broadcast
 TEST_DEPS_test_broadcast = broadcast shm ring tsc types
 TESTS += test_host
 TEST_DEPS_test_host = host strategy_builtin mbo orders types
+TESTS += test_backtest
+TEST_DEPS_test_backtest = backtest host strategy_builtin mbo orders types

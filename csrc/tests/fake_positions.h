@@ -10,6 +10,9 @@
 
 #include "velox/positions.h"
 
+/* Tests set it to make every fill count one lot too many (a corrupt count). */
+static int fake_positions_skew;
+
 struct fake_position {
     int64_t position, cash, open_cost, fees, mark, last_fill;
     uint64_t volume, fills;
@@ -45,6 +48,7 @@ vx_status vx_positions_fill(vx_positions *ps, uint32_t instrument, int side, int
     }
     p->open_cost += sign * price * rest;
     p->position += sign * rest;
+    p->position += fake_positions_skew;
     p->cash -= sign * price * (int64_t)lots;
     p->fees += fee;
     p->volume += lots;

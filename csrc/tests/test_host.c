@@ -506,16 +506,20 @@ static void test_bad_reports(void) {
     f.venue->reports[f.venue->n_reports - 1].instrument = 0;
     fv_report(f.venue, 101, 1, VX_EXEC_ACK, VX_BUY, 0, 0, 1);        /* wrong instrument */
     f.venue->reports[f.venue->n_reports - 1].instrument = 1;
+    /* a cancel that crossed its order's end: REJECT UNKNOWN_ORDER of an id not working */
+    fv_report(f.venue, 101, 9, VX_EXEC_REJECT, VX_BUY, 0, 0, 0);
+    f.venue->reports[f.venue->n_reports - 1].reason = VX_REJECT_UNKNOWN_ORDER;
     vx_host_deliver(f.h, 101);
     vx_host_counters c;
     vx_host_counters_read(f.h, &c);
     CHECK(c.bad_reports == 5);
-    CHECK(c.reports == 1);
-    CHECK(f.t->n_execs == 1 && f.t->execs[0].kind == VX_EXEC_ACK);
+    CHECK(c.reports == 2);
+    CHECK(f.t->n_execs == 2 && f.t->execs[0].kind == VX_EXEC_ACK);
+    CHECK(f.t->execs[1].kind == VX_EXEC_REJECT && f.t->execs[1].order_id == 9);
     vx_position p;
     CHECK(vx_host_position(f.h, 0, &p) == VX_OK && p.position == 0 && p.working_buy == 1);
     vx_exec log[8];
-    CHECK(vx_host_take_execs(f.h, log, 8) == 6);
+    CHECK(vx_host_take_execs(f.h, log, 8) == 7);
     CHECK(memcmp(&log[3], &f.venue->reports[3], sizeof(vx_exec)) == 0);
     const char *why;
     CHECK(vx_host_check(f.h, &why) == VX_OK);
