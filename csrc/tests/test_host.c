@@ -569,24 +569,27 @@ static void test_timer_order(void) {
     market(&f, 100, step_timer);
     CHECK(f.t->timer_status == VX_OK);
     CHECK(vx_host_next_due(f.h) == 100); /* the local REJECT */
-    fv_report(f.venue, 150, 1, VX_EXEC_ACK, VX_BUY, 0, 0, 1);
+    fv_report(f.venue, 100, 1, VX_EXEC_ACK, VX_BUY, 0, 0, 1);
+    fv_report(f.venue, 150, 1, VX_EXEC_CANCELED, VX_BUY, 0, 0, 0);
     CHECK(vx_host_deliver(f.h, 100) == 150);
-    CHECK(strcmp(f.t->trace, "mme") == 0);
+    CHECK(strcmp(f.t->trace, "mmee") == 0);
+    /* the local REJECT (made before) reaches the strategy before the venue's report */
+    CHECK(f.t->execs[0].kind == VX_EXEC_REJECT && f.t->execs[1].kind == VX_EXEC_ACK);
     CHECK(vx_host_deliver(f.h, 149) == 150);
-    CHECK(strcmp(f.t->trace, "mme") == 0);
+    CHECK(strcmp(f.t->trace, "mmee") == 0);
     CHECK(vx_host_deliver(f.h, 150) == UINT64_MAX);
-    CHECK(strcmp(f.t->trace, "mmeet") == 0);
+    CHECK(strcmp(f.t->trace, "mmeeet") == 0);
     CHECK(f.t->timer_now == 150);
     vx_host_counters c;
     vx_host_counters_read(f.h, &c);
-    CHECK(c.timer_calls == 1 && c.exec_calls == 2 && c.market_calls == 2);
+    CHECK(c.timer_calls == 1 && c.exec_calls == 3 && c.market_calls == 2);
     /* finish: orders sent there are refused VENUE, logged, never delivered */
     f.t->step = step_one_order;
     vx_host_finish(f.h, 200);
-    CHECK(strcmp(f.t->trace, "mmeetf") == 0);
+    CHECK(strcmp(f.t->trace, "mmeeetf") == 0);
     CHECK(f.t->last == VX_REJECT_VENUE);
     vx_host_deliver(f.h, 200);
-    CHECK(f.t->n_execs == 2);
+    CHECK(f.t->n_execs == 3);
     fix_close(&f);
     /* no on_timer: set_timer refuses */
     fix_open(&f, &cfg);
@@ -727,6 +730,31 @@ static void test_quote(void) {
     market_on(h, 16, 0);
     CHECK(f.venue->n_sent == 4);
     vx_host_destroy(h);
+    /* without a position limit: one cancel on its way per side, so <= 2 orders per side */
+    f.venue->n_sent = 0;
+    const char *loose[] = {"max_position=100", NULL};
+    vx_strategy *q2 = NULL;
+    REQUIRE(vx_quote_create(2, &q2) == VX_OK);
+    h = builtin_host(q2, f.books, f.venue, loose);
+    CHECK(vx_host_init(h, 1) == VX_OK);
+    market_on(h, 20, 0); /* bid 1001, ask 1002 */
+    CHECK(f.venue->n_sent == 2);
+    vx_mbo d;
+    memset(&d, 0, sizeof d);
+    vx_mbo_reject rj;
+    d.action = VX_MBO_DELETE;
+    d.side = VX_SIDE_NONE;
+    d.order_id = 1003;
+    REQUIRE(vx_mbo_set_apply(f.books, &d, &rj) == VX_OK); /* bid back to 1000 */
+    market_on(h, 21, 0);
+    CHECK(f.venue->n_sent == 4); /* cancel 1, new bid 3 @ 1000 */
+    add(&f, 22, 1004, VX_BUY, PX(1001), 5);
+    market_on(h, 22, 0);         /* bid 1001 again: order 1's cancel is unconfirmed */
+    CHECK(f.venue->n_sent == 4);
+    vx_working wl[16];
+    CHECK(vx_host_working(h, wl, 16) <= 4);
+    vx_host_destroy(h);
+    vx_builtin_destroy(q2);
     /* bad args: init refuses */
     const char *bad[][2] = {{"size=0", NULL}, {"size=x1", NULL}, {"max_position=-1", NULL},
                             {"size=", NULL}, {"size=4294967296", NULL}};
