@@ -49,6 +49,8 @@
  *     fee 0, order_id > 0 and a known instrument about an id not working is a cancel or
  *     modify that crossed its order's end (a fill): applied (delivered, logged, counted in
  *     reports), changing nothing. Any other report about an id not working is bad.
+ *   - A fill whose money figures positions.h refuses (VX_ERANGE: int64 overflow) is a bad
+ *     report (not applied); so is a fee it refuses.
  *   - An order's lots "as modified" = lots filled so far + the MODIFIED report's leaves_qty.
  *   - Kill switch: one CANCEL (logged, counted in sent) per working order not already being
  *     canceled; a cancel the venue refuses (VX_FULL) leaves the order working (EXPIRED at the
