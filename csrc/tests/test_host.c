@@ -10,10 +10,6 @@
 #include "velox/host.h"
 #include "velox/strategy_builtin.h"
 
-#ifndef VX_TEST_HAVE_POSITIONS
-#include "fake_positions.h"
-#endif
-
 #define PX(x) ((int64_t)(x) * VX_PRICE_SCALE)
 
 /* ---- a fake venue: takes every order (or refuses all: full), hands out queued reports ---- */
