@@ -24,7 +24,8 @@
  * per ~W/4 ADDs): the live orders whose ids lo passes move to the index (each window entry is
  * scanned once as lo passes it: O(1) per id, amortised). An ADD further above goes to the
  * index, unless the window holds nothing and no indexed id lies above it: then lo jumps to
- * it (a feed whose ids start high). lo never moves down, except when the table is empty.
+ * it (a feed whose ids start high). lo never moves down, except when the table is empty (and
+ * in the exclusive rebuilds of reserve / vx_mbo_id_window, which place every order again).
  * Indexed ids above the window are counted (hash_above, exact) with a lower bound of the
  * least (hash_above_min); when a slide moves the window's top past that bound, the index is
  * scanned and the ids it now covers move into the window (adopt: O(index), only when ids
