@@ -1649,6 +1649,25 @@ vx_status vx_mbo_order(const vx_mbo_book *b, uint64_t order_id, vx_mbo_order_inf
     return VX_TIMEOUT;
 }
 
+vx_status vx_mbo_order_writer(const vx_mbo_book *b, uint64_t order_id, vx_mbo_order_info *out) {
+    const struct table *t = b->t;
+    uint64_t pos = 0;
+    uint32_t s = writer_find(t, order_id, &pos);
+    if (s == NIL) return VX_EINVAL;
+    const struct slot *o = &t->slots[s];
+    uint64_t g = LD(&o->seq_inst);
+    if (book_index_of(g) != b->book_index) return VX_EINVAL;
+    uint32_t loc = LD(&o->loc);
+    memset(out, 0, sizeof *out);
+    out->order_id = order_id;
+    out->price = LD(&o->price);
+    out->qty = LD(&o->qty);
+    out->ts = LD(&o->ts);
+    out->side = (uint8_t)loc_side(loc);
+    out->in_window = loc_level(loc) != LOC_OUTSIDE;
+    return VX_OK;
+}
+
 vx_status vx_mbo_queue_position(const vx_mbo_book *b, uint64_t order_id, uint64_t *ahead) {
     const struct table *t = b->t;
     vx_backoff backoff;

@@ -191,6 +191,10 @@ size_t vx_mbo_depth(const vx_mbo_book *book, int side, size_t n, int64_t *prices
  * all overlapped a write (only from a non-writer thread). Never a torn or recycled order: every
  * answer is a state the writer published between two events. */
 vx_status vx_mbo_order(const vx_mbo_book *book, uint64_t order_id, vx_mbo_order_info *out);
+/* vx_mbo_order for the writer's own thread (or when no writer runs): the same answer without
+ * the reader's sequence checks and retries (VX_OK, VX_EINVAL: not in this book). Calling it
+ * from another thread while a writer runs is a contract breach (a torn answer). */
+vx_status vx_mbo_order_writer(const vx_mbo_book *book, uint64_t order_id, vx_mbo_order_info *out);
 /* Lots ahead of order_id in its level's queue (seeded lots included). VX_ERANGE when the
  * order is outside the window (no ladder queue), VX_EINVAL when unknown, VX_TIMEOUT as order.
  * O(orders ahead). */
