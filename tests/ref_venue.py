@@ -87,6 +87,7 @@ R_UNKNOWN_INSTRUMENT, R_UNKNOWN_ORDER, R_DUPLICATE_ID = 10, 11, 12
 R_WOULD_CROSS, R_RISK, R_VENUE, R_LIMIT = 13, 14, 15, 16
 MAX_SENDS = 4096
 MAX_GROUP = 256
+UINT64 = 1 << 64
 
 PNL_DTYPE = getattr(velox, "PNL_DTYPE", None) or np.dtype({
     "names": ["ts", "instrument", "reason", "position", "realized", "unrealized", "fees",
@@ -134,6 +135,43 @@ def validate_order(o: Dict[str, int]) -> int:
         if o["qty"] == 0:
             return R_QTY
     return 0
+
+
+# ---- prng.h: xoshiro256** seeded through splitmix64 ----------------------------------------
+
+M64 = (1 << 64) - 1
+
+
+class Prng:
+    def __init__(self, seed: int):
+        sm = seed & M64
+        self.s = []
+        for _ in range(4):
+            sm = (sm + 0x9E3779B97F4A7C15) & M64
+            z = sm
+            z = ((z ^ (z >> 30)) * 0xBF58476D1CE4E5B9) & M64
+            z = ((z ^ (z >> 27)) * 0x94D049BB133111EB) & M64
+            self.s.append(z ^ (z >> 31))
+
+    def next(self) -> int:
+        s = self.s
+        rotl = lambda x, k: ((x << k) | (x >> (64 - k))) & M64  # noqa: E731
+        result = (rotl((s[1] * 5) & M64, 7) * 9) & M64
+        t = (s[1] << 17) & M64
+        s[2] ^= s[0]
+        s[3] ^= s[1]
+        s[1] ^= s[2]
+        s[0] ^= s[3]
+        s[2] ^= t
+        s[3] = rotl(s[3], 45)
+        return result
+
+    def jitter(self, j: int) -> int:
+        """venue.h: d = (x * (j + 1)) >> 64 (j = 2^64 - 1: d = x); j = 0 draws nothing."""
+        if j == 0:
+            return 0
+        x = self.next()
+        return x if j == M64 else (x * (j + 1)) >> 64
 
 
 # ---- books ------------------------------------------------------------------------------
@@ -329,9 +367,15 @@ def exec_record(**kw: int) -> Dict[str, int]:
 
 class Venue:
     def __init__(self, books: Books, entry_ns: int, response_ns: int,
-                 maker: Tuple[int, int], taker: Tuple[int, int]):
+                 maker: Tuple[int, int], taker: Tuple[int, int], entry_jitter_ns: int = 0,
+                 response_jitter_ns: int = 0, seed: int = 0, max_orders: int = 4096):
         self.books = books
         self.entry_ns, self.response_ns = entry_ns, response_ns
+        self.entry_jitter, self.response_jitter = entry_jitter_ns, response_jitter_ns
+        self.entry_rng = Prng(seed)
+        self.response_rng = Prng(seed ^ 0xD1B54A32D192ED03)
+        self.max_orders = max_orders
+        self.vtime = 0   # the venue's time never goes back
         self.maker, self.taker = maker, taker
         self.inbound: deque = deque()   # (arrival, order)
         self.outbound: deque = deque()  # report dicts, ts_local = due
@@ -342,12 +386,13 @@ class Venue:
         self.seq = 0
 
     def submit(self, order: Dict[str, int], now: int) -> None:
-        a = max(now + self.entry_ns, self.last_arrival)
+        a = max(now + self.entry_ns + self.entry_rng.jitter(self.entry_jitter), self.last_arrival)
         self.last_arrival = a
         self.inbound.append((a, order))
 
     def _report(self, v: int, **kw: int) -> None:
-        due = max(v + self.response_ns, self.last_due)
+        due = max(v + self.response_ns + self.response_rng.jitter(self.response_jitter),
+                  self.last_due)
         self.last_due = due
         self.outbound.append(exec_record(ts_exchange=v, ts_local=due, **kw))
 
@@ -406,6 +451,7 @@ class Venue:
 
     def _arrive(self, o: Dict[str, int], a: int) -> None:
         oid, inst, act = o["order_id"], o["instrument"], o["action"]
+        a = self.vtime = max(a, self.vtime)
         if self.closed:
             self._report(a, order_id=oid, instrument=inst, side=o["side"], kind=REJECT,
                          reason=R_VENUE)
@@ -420,6 +466,10 @@ class Venue:
                 self._report(a, order_id=oid, instrument=inst, side=side, kind=REJECT,
                              reason=R_DUPLICATE_ID)
                 return
+            if o["tif"] != IOC and o["type"] == LIMIT and len(self.working) >= self.max_orders:
+                self._report(a, order_id=oid, instrument=inst, side=side, kind=REJECT,
+                             reason=R_LIMIT)
+                return
             if o["tif"] == POST_ONLY and self._marketable(inst, side, o["type"], o["price"]):
                 self._report(a, order_id=oid, instrument=inst, side=side, kind=REJECT,
                              reason=R_WOULD_CROSS)
@@ -428,15 +478,16 @@ class Venue:
                          leaves_qty=o["qty"])
             self._match(oid, inst, side, o["type"], o["tif"], o["price"], o["qty"], a)
         elif act == CANCEL:
-            r = self.working.pop(oid, None)
-            if r is None:
+            r = self.working.get(oid)
+            if r is None or r.instrument != inst:
                 self._report(a, order_id=oid, instrument=inst, side=SIDE_NONE, kind=REJECT,
                              reason=R_UNKNOWN_ORDER)
                 return
+            del self.working[oid]
             self._report(a, order_id=oid, instrument=r.instrument, side=r.side, kind=CANCELED)
         elif act == MODIFY:
             r = self.working.get(oid)
-            if r is None:
+            if r is None or r.instrument != inst:
                 self._report(a, order_id=oid, instrument=inst, side=SIDE_NONE, kind=REJECT,
                              reason=R_UNKNOWN_ORDER)
                 return
@@ -459,47 +510,46 @@ class Venue:
     # -- the queue hooks: one call per market event with the book BEFORE it ---------------
     def on_event(self, e: Dict[str, int], ts: int) -> None:
         """Updates queue positions and fills resting orders for event e (call before the
-        books apply it; call only when the books accept it)."""
+        books apply it; call only when the books accept it). venue.h "Precisely"."""
+        act = e["action"]
         if not self.working:
             return
-        act = e["action"]
+        if act == CLEAR:
+            for r in self.working.values():
+                if r.instrument == e["instrument"]:
+                    r.ahead = 0
+            return
         if act not in (M_CANCEL, DELETE, EXECUTE, REPLACE, M_MODIFY):
             return
         known = self.books.orders.get(e["order_id"])
+        if known is not None and known.instrument != e["instrument"]:
+            known = None   # resting in another instrument's book: unknown here
         if known is not None:
-            inst, side, xprice = known.instrument, known.side, known.price
+            side, xprice = known.side, known.price
             if act in (M_CANCEL, EXECUTE):
-                lost = e["qty"]
+                lost = min(e["qty"], known.qty)
             elif act in (DELETE, REPLACE):
                 lost = known.qty
             else:  # MODIFY
                 lost = (known.qty - e["qty"]) if (e["price"] == known.price and
                                                   e["qty"] <= known.qty) else known.qty
+            exec_price = e["price"] or known.price
         else:
-            if act in (REPLACE, M_MODIFY):
+            if act not in (M_CANCEL, DELETE, EXECUTE) or e["side"] not in (BUY, SELL) \
+                    or e["price"] == 0:
                 return
-            inst, side, xprice, lost = e["instrument"], e["side"], e["price"], e["qty"]
-            if side not in (BUY, SELL):
-                return
-        mine = sorted((r for r in self.working.values() if r.instrument == inst and r.side == side),
+            side, xprice, lost = e["side"], e["price"], e["qty"]
+            exec_price = e["price"]
+        mine = sorted((r for r in self.working.values()
+                       if r.instrument == e["instrument"] and r.side == side),
                       key=lambda r: r.seq)
         for r in mine:
-            if known is not None and xprice == r.price:
-                if known.placed <= r.placed:   # ahead of ours: the queue shrinks
-                    r.ahead = max(0, r.ahead - lost)
-                    continue
-                if act != EXECUTE:
-                    continue
-                self._maker_fill(r, lost, ts)     # placed after ours: would have traded first
-            elif known is None and xprice == r.price:
-                if act == EXECUTE:
-                    self._maker_fill(r, lost, ts)
-                else:
-                    r.ahead -= min(lost, r.ahead)
-            elif act == EXECUTE:
-                through = xprice < r.price if side == BUY else xprice > r.price
-                if through and xprice > 0:
-                    self._maker_fill(r, lost, ts)
+            ahead = known is None or known.placed <= r.placed
+            if xprice == r.price and ahead and not (known is None and act == EXECUTE):
+                r.ahead -= min(lost, r.ahead)
+            elif act == EXECUTE and (xprice == r.price or
+                                     (exec_price < r.price if side == BUY else exec_price > r.price)):
+                self._maker_fill(r, lost, ts)
 
     def _maker_fill(self, r: Resting, e: int, ts: int) -> None:
         used = min(e, r.ahead)
@@ -508,6 +558,7 @@ class Venue:
         if lots == 0:
             return
         r.leaves -= lots
+        ts = self.vtime = max(ts, self.vtime)
         self._report(ts, order_id=r.order_id, instrument=r.instrument, side=r.side,
                      kind=FILL if r.leaves == 0 else PARTIAL_FILL, fill_price=r.price,
                      fill_qty=lots, leaves_qty=r.leaves, liquidity=MAKER,
@@ -516,8 +567,9 @@ class Venue:
             del self.working[r.order_id]
 
     def close(self, t: int) -> None:
-        self.run_until(t, strict=False)
-        for r in sorted(self.working.values(), key=lambda r: r.seq):
+        self.run_until(UINT64, strict=False)
+        t = self.vtime = max(t, self.vtime)
+        for r in sorted(self.working.values(), key=lambda r: (r.instrument, r.side, r.seq)):
             self._report(t, order_id=r.order_id, instrument=r.instrument, side=r.side,
                          kind=EXPIRED)
         self.working.clear()
@@ -596,6 +648,9 @@ class Host:
         self.finished = False
         self.strategy: Any = None
         self.bad_reports = 0
+        self.refused_unreported = 0
+        self.interval = 0
+        self.next_edge = 0
 
     # -- the api -----------------------------------------------------------------------
     def working_lots(self, inst: int, side: int) -> int:
@@ -618,6 +673,9 @@ class Host:
                 side = o["side"] if o["side"] in (BUY, SELL) else SIDE_NONE
             else:
                 side = w.side if w else SIDE_NONE
+            if len(self.local) >= MAX_SENDS + 1:
+                self.refused_unreported += 1
+                return reason
             self.local.append(exec_record(ts_local=self.now, order_id=o["order_id"],
                                           instrument=o["instrument"], side=side, kind=REJECT,
                                           reason=reason, leaves_qty=w.leaves if w else 0))
@@ -673,7 +731,8 @@ class Host:
         self.execs.append(r)
         w = self.working.get(r["order_id"])
         if (w is None or w.instrument != r["instrument"] or w.side != r["side"]
-                or r["fill_qty"] > w.leaves):
+                or (r["kind"] in (FILL, PARTIAL_FILL) and
+                    (r["fill_qty"] > w.leaves or r["leaves_qty"] != w.leaves - r["fill_qty"]))):
             self.bad_reports += 1
             return
         k = r["kind"]
@@ -699,9 +758,11 @@ class Host:
             self.strategy.on_exec(self, r)
 
     def _mark(self, inst: int) -> None:
+        """host.h: the mid bid + (ask - bid) / 2 (C division) when both sides exist, else the
+        last fill price."""
         bid, ask = self.books.best(inst, BUY), self.books.best(inst, SELL)
         p = self.positions[inst]
-        p.mark = (bid + ask) // 2 if bid is not None and ask is not None else p.last_fill
+        p.mark = bid + trunc_div(ask - bid, 2) if bid is not None and ask is not None else p.last_fill
 
     def _point(self, inst: int, reason: int) -> None:
         p = self.positions[inst]
@@ -711,9 +772,14 @@ class Host:
 
     def market(self, events: List[Dict[str, int]], now: int) -> None:
         self.now = now
-        for i, p in enumerate(self.positions):
-            if p.traded:
+        for i in sorted({e["instrument"] for e in events}):
+            if i < len(self.positions) and self.positions[i].position != 0:
                 self._mark(i)
+        if self.interval and now >= self.next_edge:
+            for i, p in enumerate(self.positions):
+                if p.traded:
+                    self._point(i, 2)
+            self.next_edge = (now // self.interval + 1) * self.interval
         self.sends = 0
         if self.strategy is not None:
             self.strategy.on_market(self, events, now)
@@ -739,46 +805,51 @@ class ScriptStrategy:
 
 
 class QuoteStrategy:
-    """builtin:quote, as read in R12."""
+    """builtin:quote as csrc/velox/strategy_builtin.h states it (the kill switch's
+    PENDING_CANCEL is not modelled)."""
 
-    def __init__(self, size: int, max_position: int = 0):
+    def __init__(self, size: int = 1, max_position: int = 10):
         self.size, self.max_position = size, max_position
-        self.quote: Dict[Tuple[int, int], int] = {}   # (instrument, side) -> order id
-        self.price: Dict[int, int] = {}
+        self.current: Dict[Tuple[int, int], int] = {}     # (instrument, side) -> order id
+        self.canceling: Dict[Tuple[int, int], int] = {}
         self.next_id = 1
 
     def on_market(self, host: Host, events: List[Dict[str, int]], now: int) -> None:
-        touched = sorted({e["instrument"] for e in events if e["instrument"] < host.books.instruments})
-        for inst in touched:
+        seen: List[int] = []
+        for e in events:
+            if e["instrument"] not in seen and e["instrument"] < host.books.instruments:
+                seen.append(e["instrument"])
+        for inst in seen:
             for side in (BUY, SELL):
-                best = host.books.best(inst, side)
-                oid = self.quote.get((inst, side))
-                if oid is not None:
-                    if best is not None and self.price[oid] == best:
+                key = (inst, side)
+                target = host.books.best(inst, side)
+                if key in self.canceling and self.canceling[key] not in host.working:
+                    del self.canceling[key]
+                if key in self.current and self.current[key] not in host.working:
+                    del self.current[key]
+                cur = self.current.get(key)
+                if cur is not None and (target is None or host.working[cur].price != target):
+                    if key in self.canceling:
                         continue
-                    host.send(dict(ts=now, order_id=oid, price=0, qty=0, instrument=inst,
-                                   side=side, type=LIMIT, tif=GTC, action=CANCEL))
-                    del self.quote[(inst, side)]
-                if best is None:
+                    host.send(dict(ts=now, order_id=cur, price=0, qty=0, instrument=inst,
+                                   side=side, type=0, tif=0, action=CANCEL))
+                    self.canceling[key] = cur
+                    del self.current[key]
+                if key in self.current or target is None:
                     continue
-                if self.max_position:
-                    pos = host.positions[inst].position
-                    w = host.working_lots(inst, side) + self.size
-                    if abs(pos + w if side == BUY else pos - w) > self.max_position:
-                        continue
+                pos = host.positions[inst].position
+                w = host.working_lots(inst, side) + self.size
+                if abs(pos + w if side == BUY else pos - w) > self.max_position:
+                    continue
                 oid = self.next_id
                 self.next_id += 1
-                if host.send(dict(ts=now, order_id=oid, price=best, qty=self.size,
+                if host.send(dict(ts=now, order_id=oid, price=target, qty=self.size,
                                   instrument=inst, side=side, type=LIMIT, tif=GTC,
                                   action=NEW)) == 0:
-                    self.quote[(inst, side)] = oid
-                    self.price[oid] = best
+                    self.current[key] = oid
 
     def on_exec(self, host: Host, r: Dict[str, int]) -> None:
-        if r["kind"] in (FILL, CANCELED, EXPIRED) or (r["kind"] == REJECT and r["order_id"] not in host.working):
-            key = (r["instrument"], r["side"])
-            if self.quote.get(key) == r["order_id"]:
-                del self.quote[key]
+        pass
 
 
 # ---- the loop ---------------------------------------------------------------------------
@@ -815,22 +886,26 @@ def fixed(x: float) -> int:
 
 
 def run(events: np.ndarray, strategy: Any, *, instruments: int, tick: int, levels: int,
-        entry_latency_ns: int = 0, response_latency_ns: int = 0,
+        entry_latency_ns: int = 0, response_latency_ns: int = 0, entry_jitter_ns: int = 0,
+        response_jitter_ns: int = 0, seed: int = 0,
         maker_fee: float = 0.0, taker_fee: float = 0.0, maker_fee_bps: float = 0.0,
-        taker_fee_bps: float = 0.0, risk: Optional[Risk] = None,
-        edges: str = "flag") -> Result:
+        taker_fee_bps: float = 0.0, max_orders: int = 4096, risk: Optional[Risk] = None,
+        edges: str = "flag", pnl_interval_ns: int = 0) -> Result:
     """The backtest of backtest.h over MBO_DTYPE `events` with `strategy` (ScriptStrategy /
     QuoteStrategy). Fees as SimVenue's arguments (currency per lot, basis points)."""
     books = Books(instruments, tick, levels)
     venue = Venue(books, entry_latency_ns, response_latency_ns,
                   (fixed(maker_fee), fixed(maker_fee_bps) // 10000),
-                  (fixed(taker_fee), fixed(taker_fee_bps) // 10000))
+                  (fixed(taker_fee), fixed(taker_fee_bps) // 10000),
+                  entry_jitter_ns, response_jitter_ns, seed, max_orders)
     host = Host(books, venue, risk or Risk())
+    host.interval = pnl_interval_ns
     host.strategy = strategy
     evs = [{k: int(x[k]) for k in MBO_FIELDS} for x in events]
 
     def deliver_before(t: Optional[int]) -> None:
-        """backtest.h step 2 (t None: everything, the end of the input)."""
+        """backtest.h step 2 (t None: everything, the end of the input): in time order,
+        venue arrivals, then reports (local REJECTs first), due strictly before t."""
         while True:
             host.deliver_local()
             a, r = venue.next_arrival(), venue.next_report()
@@ -847,7 +922,6 @@ def run(events: np.ndarray, strategy: Any, *, instruments: int, tick: int, level
     regressions = groups = 0
     i, n = 0, len(evs)
     while i < n:
-        # one group
         j = i
         group = []
         while j < n:
@@ -855,30 +929,23 @@ def run(events: np.ndarray, strategy: Any, *, instruments: int, tick: int, level
             j += 1
             if edges == "event" or (evs[j - 1]["flags"] & F_LAST) or len(group) == MAX_GROUP:
                 break
-        first = True
-        for e in group:
-            ts = e["ts"]
-            if ts < prev:
+        for k, e in enumerate(group):
+            if e["ts"] < prev:
                 regressions += 1
-                ts = prev
-            prev = ts
-            e["ts"] = ts
-            if first:
-                deliver_before(ts)
-                first = False
-            venue.run_until(ts, strict=True)
+                e["ts"] = prev
+            prev = e["ts"]
+            if k == 0:
+                deliver_before(e["ts"])
             if books.accepts(e):
-                venue.on_event(e, ts)
-            books.apply(e, ts)
+                venue.on_event(e, e["ts"])
+            books.apply(e, e["ts"])
         groups += 1
         host.market(group, group[-1]["ts"])
         i = j
     deliver_before(None)
-    t_close = max(prev, host.now)
-    venue.close(t_close)
+    venue.close(prev)
     deliver_before(None)
     host.finished = True
     return Result(to_array(host.orders, velox.ORDER_DTYPE), to_array(host.execs, velox.EXEC_DTYPE),
                   to_array(host.pnl, PNL_DTYPE), host.positions, books.rejects, host.bad_reports,
                   regressions, groups)
-
