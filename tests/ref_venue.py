@@ -10,57 +10,30 @@ Pieces: ``Books`` (market-by-order books of several instruments sharing one orde
 table, positions), ``ScriptStrategy`` / ``QuoteStrategy`` (builtin:script, builtin:quote),
 ``run`` (the loop of backtest.h).
 
-Where the headers leave a choice open, this module reads them as follows (each item is a
-question for the C side; velox must match it or the header must say otherwise):
+The headers (as refined with the C implementation: backtest.h's delivery points, host.h's
+"Details", venue.h's "Precisely", strategy_builtin.h) settle most questions. Where they still
+leave a choice, this module reads them as follows (velox must match, or the header must say
+otherwise):
 
-R1  Matching time. An order arriving at ``a`` is matched before the first market event with
-    ts > a is applied, even inside an on_market group (venue.h: "against the books as they
-    are after every market event with ts <= a"; vx_sim_venue_run_until "before applying an
-    event with ts > t"). Reports and the timer reach the strategy only between groups
-    (backtest.h step 2), everything due strictly before the group's first ts.
-R2  Local REJECTs (refused by the host) are delivered at the next delivery point, first,
-    before venue reports of that point, even when the next group's first ts equals the
-    refusal's time (host.h "before the next market event").
-R3  The VX_STRATEGY_MAX_SENDS budget counts every send call of one callback (refused ones
-    included); the 4097th and later calls are refused LIMIT (after the VENUE check).
-R4  result.orders holds the orders that left for the venue (ts = now); refused orders are
-    only in result.execs as their REJECT.
-R5  A local REJECT: ts_exchange 0, ts_local now, order_id as sent, instrument as sent,
-    side = the NEW's side (VX_SIDE_NONE when the side is invalid); for CANCEL / MODIFY the
-    working order's side, VX_SIDE_NONE when not working; leaves_qty = the working order's
-    leaves for a refused CANCEL / MODIFY of a working order, else 0. Local REJECTs do not
-    change the working table.
-R6  Venue REJECT UNKNOWN_ORDER (a CANCEL / MODIFY that reached the venue after the order
-    ended there): side VX_SIDE_NONE, instrument as sent, leaves 0. The host no longer holds
-    the order by then, so it is a bad report: logged in execs, not applied, no on_exec.
-R7  MODIFY of a POST_ONLY that would cross: REJECT WOULD_CROSS (leaves = the leaves before
-    the modify) then CANCELED (leaves 0); no MODIFIED.
-R8  Queue model: for the three filling cases (an EXECUTE of an order placed after ours, the
-    part of an unknown order's execute, an execute through our price), the execute first
-    consumes ``a`` (a -= min(e, a)), the rest e' fills min(e', leaves). Each of our orders is
-    tracked alone (two of ours at one level may both fill from one execute); at one event
-    our orders are visited in the order they came to rest. A rejected market event has no
-    venue effect. Unknown-order REPLACE / MODIFY do not reduce ``a`` (the book adds them as
-    new orders).
-R9  Risk: working lots of an order = its leaves per the last report (qty while pending);
-    max_position for a MODIFY: |position +- (working lots on its side - the order's own +
-    new qty)|; > max_position refuses.
-R10 Mark = mid of best bid and ask ((bid + ask) // 2) when both exist, else the last fill
-    price; evaluated at every fill report (before its P&L point) and at every on_market for
-    instruments that traded.
-R11 vx_backtest_finish: deliver everything scheduled (time order, no bound), close the venue
-    at t = max(last event ts, the time of the last delivery), deliver the EXPIRED reports.
-R12 builtin:quote (order ids 1, 2, 3 ...): at each on_market, for each instrument touched by
-    the group (ascending id), BUY side then SELL side: if our quote on that side is working
-    and not at the side's best price (or the side is empty), CANCEL it (the quote is
-    forgotten); then if no quote is kept and the side has a best price and
-    |position +- (working lots on that side + size)| <= max_position (0 = none), send a
-    NEW LIMIT GTC of `size` lots at the best price. A quote that ended (filled, canceled) is
-    forgotten when its last report arrives.
-Not modelled (the oracle raises NotImplementedError rather than guess): latency jitter,
-orders or events outside the books' window, timers, the max-loss kill switch, P&L interval
-points (compare with pnl_interval_ns = 0), snapshots / seeded lots (supported in Books, not
-fed by the tests).
+R1  Deliveries (venue arrivals, reports, local REJECTs) happen only at group starts, for
+    everything due strictly before the group's first (made non-decreasing) ts, in time order;
+    at one time arrivals first, then reports; local REJECTs queued so far go before any venue
+    report at every delivery point (host.h "Delivery").
+R2  result.orders holds the orders that left for the venue (ts = now); refused orders appear
+    only as their REJECT in result.execs. A bad report (about an id not working, wrong side or
+    instrument, or a fill that does not chain leaves) is logged in execs, not applied, and
+    does not reach on_exec.
+R3  The venue's time never goes back: a resting order's t_O is the (stamped) time the venue
+    matched it at; a replayed order X is ahead of it when X's placing event has ts <= t_O.
+R4  At one market event, our orders at the event's (instrument, side) are visited in the
+    order they came to rest; each is alone (one execute may fill several).
+R5  P&L fill points carry ts = the report's ts_local; interval points (reason 2) are written
+    in vx_host_market after the marks, for traded instruments in id order.
+R6  vx_backtest_finish: deliveries until nothing is scheduled, close at the last event ts
+    (the venue stamps the EXPIREDs at its latest time if later), those reports.
+Not modelled (the oracle raises NotImplementedError or the tests do not drive it): orders or
+events outside the books' window (recentering), timers, the max-loss kill switch, snapshots
+(seeded lots are modelled in Books but not fed by the tests), saturation at int64 / uint64.
 """
 from __future__ import annotations
 
