@@ -29,8 +29,12 @@ R4  At one market event, our orders at the event's (instrument, side) are visite
     order they came to rest; each is alone (one execute may fill several).
 R5  P&L fill points carry ts = the report's ts_local; interval points (reason 2) are written
     in vx_host_market after the marks, for traded instruments in id order.
-R6  vx_backtest_finish: deliveries until nothing is scheduled, close at the last event ts
-    (the venue stamps the EXPIREDs at its latest time if later), those reports.
+R7  A CANCEL / MODIFY whose order id works on another instrument is refused by the host
+    (UNKNOWN_ORDER, side VX_SIDE_NONE, leaves 0), as the venue's CANCEL rule reads
+    "working" (id AND instrument); host.h says only "order_id not working".
+R6  vx_backtest_finish: deliveries until nothing is scheduled, close at the last time reached
+    (the last event's ts or the last delivery's, whichever is later; the venue stamps the
+    EXPIREDs at its latest time if later still), those reports.
 Not modelled (the oracle raises NotImplementedError or the tests do not drive it): orders or
 events outside the books' window (recentering), timers, the max-loss kill switch, snapshots
 (seeded lots are modelled in Books but not fed by the tests), saturation at int64 / uint64.
@@ -642,6 +646,8 @@ class Host:
         reason = self._check(o)
         if reason:
             w = self.working.get(o["order_id"]) if o["action"] in (CANCEL, MODIFY) else None
+            if w is not None and w.instrument != o["instrument"]:
+                w = None
             if o["action"] == NEW:
                 side = o["side"] if o["side"] in (BUY, SELL) else SIDE_NONE
             else:
@@ -683,8 +689,8 @@ class Host:
                 return R_LIMIT
             return 0
         w = self.working.get(oid)
-        if w is None:
-            return R_UNKNOWN_ORDER
+        if w is None or w.instrument != o["instrument"]:
+            return R_UNKNOWN_ORDER   # working = that id AND instrument (as venue.h's CANCEL)
         if act == MODIFY:
             if self.risk.max_order_qty and o["qty"] > self.risk.max_order_qty:
                 return R_RISK
@@ -916,7 +922,7 @@ def run(events: np.ndarray, strategy: Any, *, instruments: int, tick: int, level
         host.market(group, group[-1]["ts"])
         i = j
     deliver_before(None)
-    venue.close(prev)
+    venue.close(max(prev, host.now))   # the last time reached: events and deliveries
     deliver_before(None)
     host.finished = True
     return Result(to_array(host.orders, velox.ORDER_DTYPE), to_array(host.execs, velox.EXEC_DTYPE),

@@ -438,13 +438,20 @@ def describe(arr: np.ndarray, i: int) -> str:
 
 
 def assert_same(name: str, got: np.ndarray, want: np.ndarray) -> None:
+    """Field by field first (naming the first differing record), then byte for byte (the
+    padding velox writes must be zero)."""
     assert got.dtype == want.dtype, (name, got.dtype, want.dtype)
-    if got.tobytes() == want.tobytes():
-        return
     n = min(len(got), len(want))
-    i = next((k for k in range(n) if got[k].tobytes() != want[k].tobytes()), n)
-    pytest.fail(f"{name} differ at record {i} (velox {len(got)}, oracle {len(want)}):\n"
-                f"  velox:  {describe(got, i)}\n  oracle: {describe(want, i)}")
+    fields = want.dtype.names
+    i = next((k for k in range(n) if any(got[f][k] != want[f][k] for f in fields)), n)
+    if i < n or len(got) != len(want):
+        pytest.fail(f"{name} differ at record {i} (velox {len(got)}, oracle {len(want)}):\n"
+                    f"  velox:  {describe(got, i)}\n  oracle: {describe(want, i)}")
+    if got.tobytes() != want.tobytes():
+        raw, ref = got.tobytes(), want.tobytes()
+        k = next(k for k in range(len(raw)) if raw[k] != ref[k])
+        pytest.fail(f"{name}: equal fields but velox's padding is not zero: record "
+                    f"{k // want.dtype.itemsize}, byte {k % want.dtype.itemsize} = {raw[k]:#x}")
 
 
 def compare(events: np.ndarray, strategy_orders: np.ndarray | None = None, *,
