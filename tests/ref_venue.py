@@ -29,12 +29,12 @@ R4  At one market event, our orders at the event's (instrument, side) are visite
     order they came to rest; each is alone (one execute may fill several).
 R5  P&L fill points carry ts = the report's ts_local; interval points (reason 2) are written
     in vx_host_market after the marks, for traded instruments in id order.
-R7  A CANCEL / MODIFY whose order id works on another instrument is refused by the host
-    (UNKNOWN_ORDER, side VX_SIDE_NONE, leaves 0), as the venue's CANCEL rule reads
-    "working" (id AND instrument); host.h says only "order_id not working".
 R6  vx_backtest_finish: deliveries until nothing is scheduled, close at the last time reached
     (the last event's ts or the last delivery's, whichever is later; the venue stamps the
     EXPIREDs at its latest time if later still), those reports.
+R7  A CANCEL / MODIFY whose order id works on another instrument is refused by the host
+    (UNKNOWN_ORDER, side VX_SIDE_NONE, leaves 0), as the venue's CANCEL rule reads
+    "working" (id AND instrument); host.h says only "order_id not working".
 Not modelled (the oracle raises NotImplementedError or the tests do not drive it): orders or
 events outside the books' window (recentering), timers, the max-loss kill switch, snapshots
 (seeded lots are modelled in Books but not fed by the tests), saturation at int64 / uint64.

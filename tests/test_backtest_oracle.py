@@ -318,7 +318,7 @@ def market_streams(draw: Any, max_events: int = 40) -> np.ndarray:
         if kind == "add":
             inst = draw(st.integers(0, n_inst - 1))
             side = draw(st.sampled_from([BUY, SELL]))
-            price = P(draw(st.integers(-4, 0)) if side == BUY else draw(st.integers(0, 4)))
+            price = P(draw(st.integers(-2, 0)) if side == BUY else draw(st.integers(0, 2)))
             qty = draw(st.integers(1, 9))
             live[next_id] = [inst, side, price, qty]
             rows.append(ev(ts, ADD, next_id, side, price, qty, inst, last=last))
@@ -373,7 +373,7 @@ def script_orders(draw: Any, events: np.ndarray, n_inst: int, max_orders: int = 
     rows = []
     ids = [1]
     for _ in range(draw(st.integers(0, max_orders))):
-        ts = draw(st.integers(lo, hi))
+        ts = draw(st.sampled_from([lo, lo, draw(st.integers(lo, hi))]))
         kind = draw(st.sampled_from(["limit"] * 4 + ["market", "cancel", "cancel", "modify",
                                                       "modify", "hostile"]))
         inst = draw(st.integers(0, n_inst - 1))
@@ -382,7 +382,7 @@ def script_orders(draw: Any, events: np.ndarray, n_inst: int, max_orders: int = 
             oid = draw(st.sampled_from(ids + [max(ids) + 1] * 3))
             ids.append(oid)
             if kind == "limit":
-                rows.append(order(ts, oid, NEW, side, P(draw(st.integers(-5, 5))),
+                rows.append(order(ts, oid, NEW, side, P(draw(st.integers(-3, 3))),
                                   draw(st.integers(1, 12)), inst,
                                   tif=draw(st.sampled_from([GTC, GTC, IOC, POST_ONLY]))))
             else:
@@ -553,3 +553,29 @@ def test_lobster_day_with_builtin_quote_matches_the_oracle(seed: int) -> None:
                    maker_fee=-0.002, taker_fee=0.003)
     kinds = set(int(k) for k in want.execs["kind"])
     assert {ACK, CANCELED}.issubset(kinds), kinds
+
+
+# Queue positions on fixed streams: ours (BUY 4 at P(-1), arriving at 30 behind order 3's
+# 5 lots) and what happens to the lots ahead of it, then an order placed behind it executes.
+QUEUE_CASES = {
+    "cancel ahead": [ev(40, M_CANCEL, 3, BUY, P(-1), 3)],
+    "delete ahead": [ev(40, DELETE, 3, BUY, P(-1), 5)],
+    "execute ahead": [ev(40, EXECUTE, 3, BUY, 0, 2)],
+    "modify down ahead": [ev(40, M_MODIFY, 3, BUY, P(-1), 1)],
+    "modify away ahead": [ev(40, M_MODIFY, 3, BUY, P(-2), 5)],
+    "replace ahead": [ev(40, REPLACE, 3, SIDE_NONE, P(-1), 5, ref=50)],
+    "unknown cancel": [ev(40, M_CANCEL, 77, BUY, P(-1), 4)],
+    "unknown execute": [ev(40, EXECUTE, 77, BUY, P(-1), 7)],
+    "through": [ev(40, ADD, 9, BUY, P(-2), 9), ev(45, EXECUTE, 9, BUY, 0, 6)],
+    "trade print": [ev(40, TRADE, 0, BUY, P(-1), 9)],
+}
+
+
+@pytest.mark.parametrize("case", sorted(QUEUE_CASES))
+def test_queue_positions_match_the_oracle(case: str) -> None:
+    rows = book_rows() + QUEUE_CASES[case] + [ev(60, ADD, 60, BUY, P(-1), 6),
+                                              ev(70, EXECUTE, 60, BUY, 0, 6)]
+    want = compare(mbo(rows), orders([order(30, 7, price=P(-1), qty=4)]),
+                   maker_fee=-0.002)
+    fills = [int(x["fill_qty"]) for x in want.execs if x["kind"] in (FILL, PARTIAL_FILL)]
+    assert fills, case
