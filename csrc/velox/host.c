@@ -669,11 +669,11 @@ void vx_host_market(vx_host *h, const vx_mbo *events, uint32_t n, uint64_t now) 
 }
 
 static void call_on_exec(vx_host *h, const vx_exec *e) {
-    log_push(h, &h->execs_log, e);
+    vx_exec copy = *e;
+    copy.ts_local = h->now; /* when it reached the strategy: the log says the same */
+    log_push(h, &h->execs_log, &copy);
     if (!h->strategy.on_exec) return;
     h->counters.exec_calls++;
-    vx_exec copy = *e;
-    copy.ts_local = h->now;
     enter(h);
     h->strategy.on_exec(h->strategy.state, &h->env, &copy);
     leave(h);

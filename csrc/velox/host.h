@@ -24,7 +24,11 @@
  * and must be about a known order of this strategy (order_id working, same instrument and
  * side; fills no larger than leaves): a report that fails is counted (bad_reports), logged
  * with its original bytes, and not applied. A valid one updates the working table, the
- * positions (fills, fees), the P&L series, is logged, then on_exec runs.
+ * positions (fills, fees), the P&L series, is logged, then on_exec runs. A delivered report
+ * (logged and passed to on_exec) carries ts_local = now at its delivery, the time it reached
+ * the strategy: the venue's ts_local, or later when the host's clock had already passed it (a
+ * backtest delivers at group starts, so a report due inside a group of events spanning
+ * several times arrives at the group's end); its P&L point has the same ts.
  * Conservation (checked by vx_host_check at the end): every NEW sent ends in exactly one of
  * REJECT, FILL, CANCELED, EXPIRED; filled lots + canceled/expired leaves = the order's lots
  * (as modified); position = the signed sum of fills; the P&L identity of positions.h.
