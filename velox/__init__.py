@@ -65,6 +65,8 @@ __all__ = [
 from velox._records import (  # noqa: E402
     EXEC_DTYPE,
     ORDER_DTYPE,
+    PNL_DTYPE,
+    POSITION_DTYPE,
     ExecField,
     ExecKind,
     Liquidity,
@@ -76,7 +78,7 @@ from velox._records import (  # noqa: E402
     validate_orders,
 )
 
-__all__ += ["ORDER_DTYPE", "EXEC_DTYPE", "OrderType", "TimeInForce", "OrderAction", "ExecKind",
+__all__ += ["ORDER_DTYPE", "EXEC_DTYPE", "PNL_DTYPE", "POSITION_DTYPE", "OrderType", "TimeInForce", "OrderAction", "ExecKind",
             "Liquidity", "RejectReason", "ExecField", "validate_orders", "validate_execs"]
 
 # ring (SPSC ring)

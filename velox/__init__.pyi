@@ -27,6 +27,8 @@ __version__: str
 from velox._records import (
     EXEC_DTYPE as EXEC_DTYPE,
     ORDER_DTYPE as ORDER_DTYPE,
+    PNL_DTYPE as PNL_DTYPE,
+    POSITION_DTYPE as POSITION_DTYPE,
     ExecField as ExecField,
     ExecKind as ExecKind,
     Liquidity as Liquidity,
