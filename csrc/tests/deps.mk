@@ -29,3 +29,7 @@ TESTS += test_itch_levels
 TEST_DEPS_test_itch_levels = itch_levels itch types
 TESTS += test_broadcast
 TEST_DEPS_test_broadcast = broadcast shm ring tsc types
+TESTS += test_venue
+TEST_DEPS_test_venue = venue mbo orders types
+TESTS += test_positions
+TEST_DEPS_test_positions = positions types
