@@ -130,6 +130,12 @@ from velox._mbo import MboBook, MboOrder  # noqa: E402
 
 __all__ += ["MboBook", "MboOrder"]
 
+# backtest (a compiled strategy against market-by-order data through the simulated venue);
+# velox.backtest is the function (the package's own names: from velox.backtest import ...)
+from velox.backtest import BacktestResult, RiskLimits, SimVenue, backtest  # noqa: E402
+
+__all__ += ["BacktestResult", "RiskLimits", "SimVenue", "backtest"]
+
 # C API for downstream Cython (get_include / get_sources)
 import os as _os  # noqa: E402
 

@@ -250,8 +250,8 @@ cdef class NativeBacktest:
             raise ValueError(f"edges must be one of {', '.join(EDGES)}, got {edges!r}")
         c.edges = EDGES[edges]
         c.venue.instruments = c.instruments
-        c.venue.max_orders = _int_in("venue max_orders", venue_max_orders, 1, _U32)
-        c.venue.max_in_flight = _int_in("max_in_flight", max_in_flight, 16, _U32)
+        c.venue.max_orders = _int_in("venue max_orders", venue_max_orders, 1, 1 << 24)
+        c.venue.max_in_flight = _int_in("max_in_flight", max_in_flight, 16, 1 << 24)
         c.venue.entry_latency_ns = _int_in("entry_latency_ns", entry_latency_ns, 0, _U64)
         c.venue.response_latency_ns = _int_in("response_latency_ns", response_latency_ns, 0, _U64)
         c.venue.entry_jitter_ns = _int_in("entry_jitter_ns", entry_jitter_ns, 0, _U64)
@@ -538,6 +538,6 @@ cdef class NativeBacktest:
                 "partial_fills": v.partial_fills, "canceled": v.canceled,
                 "modified": v.modified, "expired": v.expired, "maker_fills": v.maker_fills,
                 "taker_fills": v.taker_fills, "traded_lots": v.traded_lots,
-                "queue_events": v.queue_events,
+                "queue_events": v.queue_events, "reports_dropped": v.reports_dropped,
             },
         }

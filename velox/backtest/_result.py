@@ -75,6 +75,9 @@ class BacktestResult:
             out.append(f"conservation failed: {self.check_failure}")
         if host["log_lost"]:
             out.append(f"{host['log_lost']} log records lost (log_lost)")
+        if self.counters["venue"]["reports_dropped"]:
+            out.append(f"{self.counters['venue']['reports_dropped']} venue reports lost "
+                       "(reports_dropped: raise SimVenue max_in_flight)")
         if host["bad_reports"]:
             out.append(f"{host['bad_reports']} reports failed validation (bad_reports)")
         if host["init_failed"]:

@@ -77,9 +77,9 @@ class SimVenue:
         for name in ("maker_fee_bps", "taker_fee_bps"):
             object.__setattr__(self, name, _money(f"SimVenue {name}", getattr(self, name),
                                                   -_MAX_BPS, _MAX_BPS))
-        object.__setattr__(self, "max_orders", _count("SimVenue max_orders", self.max_orders, 1, _U32))
+        object.__setattr__(self, "max_orders", _count("SimVenue max_orders", self.max_orders, 1, 1 << 24))
         object.__setattr__(self, "max_in_flight",
-                           _count("SimVenue max_in_flight", self.max_in_flight, 16, _U32))
+                           _count("SimVenue max_in_flight", self.max_in_flight, 16, 1 << 24))
 
     def native(self) -> dict[str, Any]:
         """NativeBacktest's venue keyword arguments (fees in fixed point; a bps figure as the

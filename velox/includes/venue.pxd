@@ -46,6 +46,7 @@ cdef extern from "velox/venue.h" nogil:
         uint64_t taker_fills
         uint64_t traded_lots
         uint64_t queue_events
+        uint64_t reports_dropped
 
     vx_status vx_sim_venue_create(const vx_sim_venue_config *cfg, const vx_mbo_set *books,
                                   vx_sim_venue **out)
