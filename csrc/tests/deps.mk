@@ -33,3 +33,7 @@ TESTS += test_venue
 TEST_DEPS_test_venue = venue mbo orders types
 TESTS += test_positions
 TEST_DEPS_test_positions = positions types
+TESTS += test_host
+TEST_DEPS_test_host = host strategy_builtin mbo orders types
+TESTS += test_backtest
+TEST_DEPS_test_backtest = backtest host strategy_builtin mbo orders types

@@ -45,8 +45,10 @@
  *   - max_position for a MODIFY counts (new qty - the order's leaves) on the order's side.
  *   - A fill report is valid only when fill_qty <= leaves and its leaves_qty = leaves -
  *     fill_qty. A REJECT before the order's ACK ends the NEW; after it (a refused CANCEL or
- *     MODIFY) the order works on (state LIVE). A report about an id not working (a REJECT of
- *     a cancel that crossed a fill included) is a bad report.
+ *     MODIFY) the order works on (state LIVE). A REJECT with reason UNKNOWN_ORDER, leaves 0,
+ *     fee 0, order_id > 0 and a known instrument about an id not working is a cancel or
+ *     modify that crossed its order's end (a fill): applied (delivered, logged, counted in
+ *     reports), changing nothing. Any other report about an id not working is bad.
  *   - An order's lots "as modified" = lots filled so far + the MODIFIED report's leaves_qty.
  *   - Kill switch: one CANCEL (logged, counted in sent) per working order not already being
  *     canceled; a cancel the venue refuses (VX_FULL) leaves the order working (EXPIRED at the
