@@ -226,6 +226,7 @@ def test_lobster_day_with_quote_conserves_and_positions_are_signed_fills(lobster
     r = _quote(f"lobster:{msg}", venue=venue)
     c = r.counters
     assert c["events"] == c["applied"] + c["book_rejects"] == N_EVENTS
+    assert r.ok, r.verdict
     assert r.check_failure is None, r.check_failure  # host.h's conservation check
     assert c["host"]["log_lost"] == 0 and c["venue"]["reports_dropped"] == 0
     assert c["finished"]
