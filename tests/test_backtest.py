@@ -162,6 +162,9 @@ def test_create_refusals_are_value_errors(day):
                        max_orders=16)
     with pytest.raises(ValueError, match="edges"):
         velox.backtest(day[:10], "builtin:quote", edges="sometimes")
+    with pytest.raises(ValueError, match="edges"):
+        NativeBacktest(builtin_strategy("quote"), instruments=1, levels=4, tick=1,
+                       max_orders=16, edges="sometimes")
 
 
 # -- venue and risk settings ---------------------------------------------------------------
