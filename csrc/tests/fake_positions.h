@@ -1,7 +1,8 @@
 /*
- * fake_positions.h — positions.h's contract in a few lines, for C tests that run before
- * positions.c exists on their branch (include it once in the test; do not list positions in
- * the test's deps). Average-cost accounting exactly as positions.h states it.
+ * fake_positions.h — positions.h's contract in a few lines with a switch that miscounts
+ * (fake_positions_skew), so a test can watch the host's conservation check catch a wrong
+ * count (include it once in the test; do not list positions in the test's deps).
+ * Average-cost accounting as positions.h states it (marks > 0 only).
  */
 #ifndef VELOX_TESTS_FAKE_POSITIONS_H
 #define VELOX_TESTS_FAKE_POSITIONS_H

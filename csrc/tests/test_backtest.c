@@ -2,7 +2,8 @@
  * test_backtest.c — the backtest loop (backtest.h) with the quote strategy: the same events fed
  * in chunks of 1, 7 and all at once (and with the smallest logs, drained when feed stops) give
  * identical logs and books; ts regressions and book rejects are counted; the quote strategy
- * never exceeds max_position; conservation passes, and fails when positions miscount.
+ * never exceeds max_position; conservation passes, and fails when positions miscount (the
+ * simulated venue is venue.c; positions come from tests/fake_positions.h).
  */
 #include <string.h>
 
@@ -11,12 +12,10 @@
 #include "velox/prng.h"
 #include "velox/strategy_builtin.h"
 
-#ifndef VX_TEST_HAVE_POSITIONS
+/* positions.h's contract with a switch that miscounts (the conservation test); the real
+ * positions.c has its own tests (test_positions). */
 #include "fake_positions.h"
-#endif
-#ifndef VX_TEST_HAVE_VENUE
-#include "fake_sim_venue.h"
-#endif
+
 
 #define PX(x) ((int64_t)(x) * VX_PRICE_SCALE)
 #define MAX_POSITION 3

@@ -10,10 +10,6 @@
 #include "velox/host.h"
 #include "velox/strategy_builtin.h"
 
-#ifndef VX_TEST_HAVE_POSITIONS
-#include "fake_positions.h"
-#endif
-
 #define PX(x) ((int64_t)(x) * VX_PRICE_SCALE)
 
 /* ---- a fake venue: takes every order (or refuses all: full), hands out queued reports ---- */
@@ -80,6 +76,7 @@ struct tstrat {
     int init_rc;
     vx_reject last;
     const char *arg_size, *arg_empty, *arg_k, *arg_none;
+    int exec_floods;         /* on_exec answers this many REJECTs with MAX_SENDS refused sends */
     vx_status timer_status;
 };
 
@@ -104,9 +101,16 @@ static void ts_market(void *s, vx_strategy_env *env, const vx_mbo *ev, uint32_t 
 }
 static void ts_exec(void *s, vx_strategy_env *env, const vx_exec *e) {
     struct tstrat *t = s;
-    (void)env;
     trace(t, 'e');
     if (t->n_execs < 8192) t->execs[t->n_execs++] = *e;
+    if (t->exec_floods > 0 && e->kind == VX_EXEC_REJECT) {
+        t->exec_floods--;
+        vx_order o;
+        memset(&o, 0, sizeof o);
+        o.order_id = 5;
+        o.action = VX_ORDER_NEW; /* side 0 = BUY, type 0: refused TYPE */
+        for (uint32_t i = 0; i < VX_STRATEGY_MAX_SENDS; i++) t->last = t->api->send(env, &o);
+    }
 }
 static void ts_timer(void *s, vx_strategy_env *env, uint64_t now) {
     struct tstrat *t = s;
@@ -489,6 +493,26 @@ static void test_max_sends(void) {
     /* the next callback has its own budget */
     market(&f, 101, step_one_order);
     CHECK(f.t->last == VX_REJECT_NONE);
+    fix_close(&f);
+    /* a strategy answering REJECTs with floods: the queue (2 callbacks' worth) fills, the
+     * overflow becomes LIMIT without a report, every refusal counted */
+    fix_open(&f, &cfg);
+    f.t->exec_floods = 3;
+    market(&f, 100, step_flood);
+    vx_exec log[64];
+    for (int round = 0; round < 64 && vx_host_next_due(f.h) != UINT64_MAX; round++) {
+        vx_host_deliver(f.h, 100);
+        while (vx_host_take_execs(f.h, log, 64) == 64) {}
+    }
+    vx_host_counters_read(f.h, &c);
+    CHECK(vx_host_next_due(f.h) == UINT64_MAX);
+    CHECK(c.refused == VX_STRATEGY_MAX_SENDS + 3 + 3 * (uint64_t)VX_STRATEGY_MAX_SENDS);
+    uint64_t sum = 0;
+    for (int r = 0; r <= VX_REJECT_MAX; r++) sum += c.refused_by_reason[r];
+    CHECK(sum == c.refused);
+    CHECK(c.refused_unreported > 2);
+    CHECK(c.exec_calls == c.refused - c.refused_unreported);
+    CHECK(c.log_lost == 0);
     fix_close(&f);
 }
 

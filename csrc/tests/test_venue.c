@@ -304,6 +304,12 @@ static void test_trade_through(void) {
     ev(&f, VX_MBO_EXECUTE, 7, VX_SIDE_NONE, 111, 4, 26);
     drain(&f, 26);
     CHECK(f.n == 4 && is(&f.r[3], VX_EXEC_FILL, 101, 110, 3, 0));
+    /* the execute's own price decides "through", not the resting order's */
+    add(&f, 8, VX_SELL, 109, 4, 27);
+    limit(&f, 102, VX_SELL, VX_TIF_GTC, 110, 2, 28);
+    ev(&f, VX_MBO_EXECUTE, 8, VX_SIDE_NONE, 111, 2, 29);
+    drain(&f, 29);
+    CHECK(f.n == 6 && is(&f.r[5], VX_EXEC_FILL, 102, 110, 2, 0));
     fx_close(&f);
 }
 
