@@ -110,8 +110,8 @@ __attribute__((noinline)) static void run_events(vx_mbo_set *set, vx_sim_venue *
         }
         if (seam.next_due(seam.self) < e->ts) vx_sim_venue_run_until(v, e->ts - 1);
         vx_sim_venue_before_event(v, e);
-        vx_mbo_set_apply(set, e, NULL);
-        vx_sim_venue_after_event(v, e);
+        vx_status st = vx_mbo_set_apply(set, e, NULL);
+        vx_sim_venue_after_event(v, e, st == VX_OK);
         if (mode == 2) {
             size_t k = seam.poll(seam.self, out, 64, e->ts);
             for (size_t j = 0; j < k; j++) {

@@ -53,7 +53,7 @@ static vx_status ev(fixture *f, uint8_t action, uint64_t id, int side, int64_t p
     vx_sim_venue_run_until(f->v, ts - 1);
     vx_sim_venue_before_event(f->v, &e);
     vx_status st = vx_mbo_set_apply(f->set, &e, NULL);
-    vx_sim_venue_after_event(f->v, &e);
+    vx_sim_venue_after_event(f->v, &e, st == VX_OK);
     return st;
 }
 
@@ -390,7 +390,7 @@ static void test_replace_and_clear(void) {
     e.action = VX_MBO_REPLACE;
     vx_sim_venue_before_event(f.v, &e);
     REQUIRE(vx_mbo_set_apply(f.set, &e, NULL) == VX_OK);
-    vx_sim_venue_after_event(f.v, &e);
+    vx_sim_venue_after_event(f.v, &e, 1);
     CHECK(ahead_of(&f, 100) == 3);                      /* X1 left; 11 is behind */
     ev(&f, VX_MBO_CLEAR, 0, VX_SIDE_NONE, 0, 0, 21);
     CHECK(ahead_of(&f, 100) == 0);
@@ -727,12 +727,12 @@ static void test_config_and_hot_path(void) {
     e.instrument = 1;
     vx_sim_venue_before_event(f.v, &e);
     REQUIRE(vx_mbo_set_apply(f.set, &e, NULL) == VX_OK);
-    vx_sim_venue_after_event(f.v, &e);
+    vx_sim_venue_after_event(f.v, &e, 1);
     e.action = VX_MBO_EXECUTE;
     e.ts = 31;
     vx_sim_venue_before_event(f.v, &e);
     REQUIRE(vx_mbo_set_apply(f.set, &e, NULL) == VX_OK);
-    vx_sim_venue_after_event(f.v, &e);
+    vx_sim_venue_after_event(f.v, &e, 1);
     drain(&f, 31);
     CHECK(f.n == 1 && ahead_of(&f, 100) == 8);
     vx_sim_venue_counters k;

@@ -179,13 +179,14 @@ vx_status vx_backtest_feed(vx_backtest *bt, const vx_mbo *events, size_t n, size
         c->events++;
         vx_sim_venue_before_event(bt->venue, e);
         vx_mbo_reject reason = VX_MBO_REJECT_NONE;
-        if (vx_mbo_set_apply(bt->books, e, &reason) == VX_OK) {
+        int applied = vx_mbo_set_apply(bt->books, e, &reason) == VX_OK;
+        if (applied) {
             c->applied++;
         } else {
             c->book_rejects++;
             c->book_rejects_by_reason[reason < VX_MBO_REJECT_COUNT ? reason : 0]++;
         }
-        vx_sim_venue_after_event(bt->venue, e);
+        vx_sim_venue_after_event(bt->venue, e, applied);
         if (!inplace) bt->group[bt->group_n++] = *e;
         uint32_t in_group = inplace ? (uint32_t)(i + 1 - gs) : bt->group_n;
         int edge = !by_flag || (e->flags & VX_MBO_F_LAST) || in_group == VX_STRATEGY_MAX_GROUP;

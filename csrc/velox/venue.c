@@ -53,7 +53,6 @@ typedef struct pending_event {
     int64_t price;        /* the order's price (known) or the event's price (unknown) */
     uint32_t qty;         /* the order's lots before the event (known) */
     uint64_t placed_ts;   /* the order's placement ts (known) */
-    uint64_t rejected;    /* the book's rejected count before the event */
 } pending_event;
 enum { PEND_NONE = 0, PEND_KNOWN = 1, PEND_UNKNOWN = 2, PEND_CLEAR = 3 };
 
@@ -611,7 +610,7 @@ __attribute__((noinline)) static void before_event_ours(vx_sim_venue *v, const v
     case VX_MBO_REPLACE:
     case VX_MBO_MODIFY: {
         vx_mbo_order_info info;
-        if (vx_mbo_order(book, e->order_id, &info) == VX_OK) {
+        if (vx_mbo_order_writer(book, e->order_id, &info) == VX_OK) {
             uint32_t key = inst * 2u + info.side;
             int64_t exec_price = e->price != 0 ? e->price : info.price;
             if (!touches_ours(v, key, info.side, info.price, execute, exec_price)) return;
@@ -637,9 +636,6 @@ __attribute__((noinline)) static void before_event_ours(vx_sim_venue *v, const v
     default:
         return; /* ADD, TRADE, CROSS, BROKEN, STATUS: no queue ahead changes, no fill */
     }
-    vx_mbo_counters c;
-    vx_mbo_counters_read(book, &c);
-    v->pend.rejected = c.rejected;
 }
 
 void vx_sim_venue_before_event(vx_sim_venue *v, const vx_mbo *e) {
@@ -665,7 +661,7 @@ static int fill_resting(vx_sim_venue *v, uint32_t slot, uint64_t lots, uint64_t 
 }
 
 /* after_event when before_event noted something. */
-__attribute__((noinline)) static void after_event_ours(vx_sim_venue *v, const vx_mbo *e) {
+__attribute__((noinline)) static void after_event_ours(vx_sim_venue *v, const vx_mbo *e, int applied) {
     pending_event p = v->pend;
     v->pend.kind = PEND_NONE;
     uint32_t inst = e->instrument;
@@ -681,9 +677,7 @@ __attribute__((noinline)) static void after_event_ours(vx_sim_venue *v, const vx
         if (touched) v->counters.queue_events++;
         return;
     }
-    vx_mbo_counters c;
-    vx_mbo_counters_read(v->readers[inst], &c);
-    if (c.rejected != p.rejected) return; /* the book did not change */
+    if (!applied) return; /* the book refused the event: nothing changed */
     uint64_t lots = 0;    /* lots the event's order lost (known) or the event's lots */
     if (p.kind == PEND_KNOWN) {
         switch (e->action) {
@@ -721,8 +715,8 @@ __attribute__((noinline)) static void after_event_ours(vx_sim_venue *v, const vx
     if (touched) v->counters.queue_events++;
 }
 
-void vx_sim_venue_after_event(vx_sim_venue *v, const vx_mbo *e) {
-    if (v->pend.kind != PEND_NONE) after_event_ours(v, e); /* else: the hot path */
+void vx_sim_venue_after_event(vx_sim_venue *v, const vx_mbo *e, int applied) {
+    if (v->pend.kind != PEND_NONE) after_event_ours(v, e, applied); /* else: the hot path */
 }
 
 vx_status vx_sim_venue_queue_ahead(const vx_sim_venue *v, uint64_t order_id, uint64_t *ahead) {

@@ -80,10 +80,10 @@
  *   - TRADE prints (non-displayed executions) and the book's other events do not fill O.
  *   EXECUTE events with price 0 mean "at the order's own price".
  * Precisely (what the code does, for an independent implementation): before_event looks the
- * event's order up in the book of e->instrument (vx_mbo_order; an order resting in another
- * instrument's book counts as unknown) and notes its side, price, lots and ts; after_event
- * acts only when the book applied the event (its rejected count did not move: a rejected
- * event changes nothing). The event's lots L: CANCEL / EXECUTE: min(qty, lots it had);
+ * event's order up in the book of e->instrument (vx_mbo_order_writer; an order resting in
+ * another instrument's book counts as unknown) and notes its side, price, lots and ts;
+ * after_event acts only when the book applied the event (`applied`: a rejected event changes
+ * nothing). The event's lots L: CANCEL / EXECUTE: min(qty, lots it had);
  * DELETE / REPLACE: all it had; MODIFY: lots it had - qty when the price is unchanged and
  * qty <= lots it had, else all it had. For an unknown order only CANCEL, DELETE and EXECUTE
  * with a side (BUY / SELL) and a price != 0 count, at (e->side, e->price), L = e->qty; the
@@ -178,9 +178,10 @@ void vx_sim_venue_run_until(vx_sim_venue *v, uint64_t t);
 
 /* The queue hooks, around the backtest's apply of one market event `e` (ts already made
  * non-decreasing). before_event reads the books as they are before e (the lots X loses);
- * after_event fills resting orders. Cheap when e's (instrument, side) has none of ours. */
+ * after_event fills resting orders; `applied` = the book applied e (vx_mbo_set_apply returned
+ * VX_OK). Both run on the books' writer thread. Cheap when e's instrument has none of ours. */
 void vx_sim_venue_before_event(vx_sim_venue *v, const vx_mbo *e);
-void vx_sim_venue_after_event(vx_sim_venue *v, const vx_mbo *e);
+void vx_sim_venue_after_event(vx_sim_venue *v, const vx_mbo *e, int applied);
 
 /* Lots ahead of our resting order: VX_OK, VX_EMPTY (not resting). */
 vx_status vx_sim_venue_queue_ahead(const vx_sim_venue *v, uint64_t order_id, uint64_t *ahead);
