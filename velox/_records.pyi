@@ -11,6 +11,8 @@ BUNDLE_DTYPE: np.dtype[Any]
 MBO_DTYPE: np.dtype[Any]
 ORDER_DTYPE: np.dtype[Any]
 EXEC_DTYPE: np.dtype[Any]
+PNL_DTYPE: np.dtype[Any]
+POSITION_DTYPE: np.dtype[Any]
 SIDE_NONE: int
 
 class Side(enum.IntEnum):
