@@ -27,7 +27,8 @@ R3  The venue's time never goes back: a resting order's t_O is the (stamped) tim
     matched it at; a replayed order X is ahead of it when X's placing event has ts <= t_O.
 R4  At one market event, our orders at the event's (instrument, side) are visited in the
     order they came to rest; each is alone (one execute may fill several).
-R5  P&L fill points carry ts = the report's ts_local; interval points (reason 2) are written
+R5  A delivered report's ts_local = max(its due time, the time the host already reached)
+    (host.h); P&L fill points carry that ts; interval points (reason 2) are written
     in vx_host_market after the marks, for traded instruments in id order.
 R6  vx_backtest_finish: deliveries until nothing is scheduled, close at the last time reached
     (the last event's ts or the last delivery's, whichever is later; the venue stamps the
@@ -702,11 +703,15 @@ class Host:
     def deliver_local(self) -> None:
         while self.local:
             r = self.local.pop(0)
+            r["ts_local"] = max(self.now, r["ts_local"])  # when it reached the strategy
             self.execs.append(r)
             self._on_exec(r)
 
     def deliver_report(self, r: Dict[str, int]) -> None:
-        self.now = r["ts_local"]
+        # host.h: a delivered report's ts_local is when it reached the strategy, never before
+        # the time the host already reached (a report due inside a group arrives at its end)
+        self.now = max(self.now, r["ts_local"])
+        r["ts_local"] = self.now
         self.execs.append(r)
         w = self.working.get(r["order_id"])
         if (w is None or w.instrument != r["instrument"] or w.side != r["side"]

@@ -42,6 +42,7 @@ static int room_ok(const vx_backtest *bt) {
 /* Everything scheduled before t (venue arrivals, reports, the timer) in time order. 0 when
  * it stopped because the logs need draining. */
 static int deliver_before(vx_backtest *bt, uint64_t t) {
+    vx_host_deliver_local(bt->host); /* refusals: before the next event, whatever its time */
     for (uint64_t pass = 0; pass < DELIVERY_PASSES_MAX; pass++) {
         if (!room_ok(bt)) return 0;
         uint64_t due = bt->seam.next_due(bt->seam.self);

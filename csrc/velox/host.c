@@ -819,6 +819,16 @@ uint64_t vx_host_deliver(vx_host *h, uint64_t now) {
     return vx_host_next_due(h);
 }
 
+void vx_host_deliver_local(vx_host *h) {
+    if (!runnable(h)) {
+        h->rejects_count = 0;
+        return;
+    }
+    /* bounded: each pass empties the queue as it stood, the strategy's on_exec may refill it
+     * only up to rejects_cap; the log room check stops a flood that keeps refilling it */
+    while (h->rejects_count && room_ok(h)) deliver_rejects(h);
+}
+
 uint64_t vx_host_next_due(const vx_host *h) {
     if (h->rejects_count) return h->now;
     return h->timer_at ? h->timer_at : UINT64_MAX;

@@ -9,7 +9,8 @@
  * Single-threaded: every call on one thread (the caller's), never two at once.
  *
  * Sending (api->send): an order is checked, in this order, and refused with a REJECT report
- * (ts_exchange 0, ts_local now, delivered to on_exec before the next market event; also
+ * (ts_exchange 0, delivered to on_exec before the next market event, ts_local = that delivery
+ * time; also
  * logged) on the first failure:
  *   the session is over (finish) -> VENUE; the strategy has sent VX_STRATEGY_MAX_SENDS orders
  *   in this callback -> LIMIT; vx_order_validate; instrument >= instruments ->
@@ -134,6 +135,11 @@ void vx_host_market(vx_host *h, const vx_mbo *events, uint32_t n, uint64_t now);
  * Returns the earliest time something of the host is scheduled after it (the timer), or
  * UINT64_MAX. */
 uint64_t vx_host_deliver(vx_host *h, uint64_t now);
+
+/* Delivers only the local REJECTs queued so far (and those their on_exec calls add), while
+ * the logs have room: they reach the strategy before the next market event, whatever its
+ * time (a refusal is immediate; the venue's reports wait for their time). */
+void vx_host_deliver_local(vx_host *h);
 
 /* Earliest time the host has something scheduled (the timer; local REJECTs count as now). */
 uint64_t vx_host_next_due(const vx_host *h);
