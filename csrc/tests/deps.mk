@@ -29,3 +29,5 @@ TESTS += test_itch_levels
 TEST_DEPS_test_itch_levels = itch_levels itch types
 TESTS += test_broadcast
 TEST_DEPS_test_broadcast = broadcast shm ring tsc types
+TESTS += test_venue_live
+TEST_DEPS_test_venue_live = venue_live orders ring tsc types
