@@ -31,3 +31,7 @@ TESTS += test_broadcast
 TEST_DEPS_test_broadcast = broadcast shm ring tsc types
 TESTS += test_venue_live
 TEST_DEPS_test_venue_live = venue_live orders ring tsc types
+TESTS += test_venue
+TEST_DEPS_test_venue = venue mbo orders types
+TESTS += test_positions
+TEST_DEPS_test_positions = positions types
