@@ -153,6 +153,8 @@ def load_stage(spec: object, args: Mapping[str, Any] | None = None) -> object:
     TypeError), TypeError for args that are not a dict of identifiers. The ABI checks happen
     when the Pipeline takes the stage."""
     from velox._pipeline import BUILTIN_STAGES, BuiltinStage
+    from velox.pipeline._strategy import (
+        BUILTIN_STRATEGIES, BuiltinStrategy, WithArgs, is_strategy)
     if not isinstance(spec, str):
         raise TypeError(f"stage spec must be a str like 'builtin:imbalance' or 'MODULE:ATTR', got {spec!r}")
     kwargs = _kwargs(f"stage {spec!r}", args)
@@ -160,9 +162,12 @@ def load_stage(spec: object, args: Mapping[str, Any] | None = None) -> object:
     if not sep or not module or not attr:
         raise ValueError(f"stage {spec!r}: expected 'builtin:KIND' or 'MODULE:ATTR' "
                          "(e.g. 'velox_strategy:Imbalance')")
+    if module == "builtin" and attr in BUILTIN_STRATEGIES:  # ABI v2: parameters via api->arg
+        return BuiltinStrategy(attr, kwargs)
     if module == "builtin":
         if attr not in BUILTIN_STAGES:
-            raise ValueError(f"stage {spec!r}: builtin stages are {', '.join(BUILTIN_STAGES)}")
+            raise ValueError(f"stage {spec!r}: builtin stages are {', '.join(BUILTIN_STAGES)}; "
+                             f"builtin strategies (ABI v2) {', '.join(BUILTIN_STRATEGIES)}")
         try:
             return BuiltinStage(attr, **kwargs)
         except Exception as e:
@@ -183,6 +188,10 @@ def load_stage(spec: object, args: Mapping[str, Any] | None = None) -> object:
         except Exception as e:
             raise ValueError(f"stage {spec!r}: {_call_text(attr, [], kwargs)} failed: "
                              f"{type(e).__name__}: {e}") from None
+        if is_strategy(obj):  # ABI v2: the parameters also reach it through api->arg
+            return WithArgs(obj, kwargs)
+    elif is_strategy(obj):
+        return WithArgs(obj, kwargs)
     elif kwargs:
         raise ValueError(f"stage {spec!r}: {attr} is a stage object, not a class: it takes no "
                          f"stage arguments (got {', '.join(kwargs)})")
@@ -222,11 +231,20 @@ def make_stages(stage: object, stage_args: StageArgs) -> object:
     for i, (obj, args) in enumerate(zip(stages, per)):
         label = f"stage {i}" if several else "stage"
         kwargs = _kwargs(f"stage_args of {label}", args)
+        from velox.pipeline._strategy import BuiltinStrategy, WithArgs, is_strategy
         if isinstance(obj, type):
             try:
                 obj = obj(**kwargs)
             except TypeError as e:  # an unknown or missing parameter: the class's message
                 raise TypeError(f"{label}: {_call_text(obj.__name__, [], kwargs)}: {e}") from e
+            if is_strategy(obj):  # ABI v2: the parameters also reach it through api->arg
+                obj = WithArgs(obj, kwargs)
+        elif isinstance(obj, BuiltinStrategy):
+            obj = BuiltinStrategy(obj.kind, {**obj.args, **kwargs})
+        elif isinstance(obj, WithArgs):
+            obj = WithArgs(obj.strategy, {**obj.args, **kwargs})
+        elif is_strategy(obj):  # a v2 strategy object: stage_args are its api->arg values
+            obj = WithArgs(obj, kwargs)
         elif kwargs:
             raise TypeError(f"stage_args of {label}: keyword arguments make an instance of a "
                             f"class stage; {obj!r} is already an object (pass its class)")
