@@ -11,6 +11,8 @@ BUNDLE_DTYPE: np.dtype
 MBO_DTYPE: np.dtype
 ORDER_DTYPE: np.dtype
 EXEC_DTYPE: np.dtype
+PNL_DTYPE: np.dtype
+POSITION_DTYPE: np.dtype
 SIDE_NONE: int
 
 class Side(enum.IntEnum):

@@ -3,7 +3,7 @@
 Parsing is native (``velox._feeds``): no per-message Python objects; events come out as
 ``velox.MBO_DTYPE`` arrays (one event per converted message).
 
-- ``read_lobster(message_path)`` -> MBO_DTYPE array; ``read_lobster_book(orderbook_path)`` ->
+- ``read_lobster(message_path)`` -> MBO_DTYPE array (``iter_lobster``: block by block); ``read_lobster_book(orderbook_path)`` ->
   ``LobsterBook`` arrays; ``seed(book, lobster_book, row)`` seeds an ``MboBook`` from one row;
   ``write_lobster_book`` writes one back; ``lobster_book_before`` derives the book before the
   first message; ``load_snapshot`` normalises a ``snapshot=`` value (``LEVEL_DTYPE`` levels,
@@ -324,19 +324,32 @@ def read_lobster(message_path: PathLike, *, instrument: int = 0) -> Events:
     raises ValueError naming the file, line and column (a header line, or an orderbook file
     given here, is named as such).
     """
+    parts = list(iter_lobster(message_path, instrument=instrument))
+    if not parts:
+        return np.zeros(0, MBO_DTYPE)
+    return _join(parts)
+
+
+def iter_lobster(message_path: PathLike, *, instrument: int = 0) -> Iterator[Events]:
+    """``read_lobster`` one block at a time: yields an MBO_DTYPE array per block of whole lines
+    (16 MiB of text), so a replay holds one block's events, never the whole file. The file is
+    checked at the call (missing, a directory, unreadable: OSError); a bad line raises
+    ValueError naming the file, line and column when its block is reached."""
     if not isinstance(instrument, int) or isinstance(instrument, bool) \
             or not 0 <= instrument <= 0xFFFFFFFF:
         raise ValueError(f"instrument must be an int in [0, 2**32), got {instrument!r}")
     src = _Input(message_path)
-    parts: list[Events] = []
+    return _iter_lobster(src, instrument)
+
+
+def _iter_lobster(src: _Input, instrument: int) -> Iterator[Events]:
     for block, line in _lines(src):
         try:
-            parts.append(lobster_parse_messages(block, instrument, line))
+            events = lobster_parse_messages(block, instrument, line)
         except ValueError as exc:
             raise _lobster_error(src, exc, block, line, book=False) from None
-    if not parts:
-        return np.zeros(0, MBO_DTYPE)
-    return _join(parts)
+        if len(events):
+            yield events
 
 
 class LobsterBook(NamedTuple):

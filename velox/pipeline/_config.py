@@ -11,13 +11,13 @@ import sys
 from typing import Any, Callable, Sequence
 
 from velox.pipeline._specs import (
-    FILE_INPUTS, _check_events_file, _check_first_records, parse_cores, parse_input,
+    DEFAULT_LEVELS, DEFAULT_TICK_SIZE, FILE_INPUTS, _check_events_file, _check_first_records, parse_cores, parse_input,
     parse_output, parse_topology, stage_mapping)
 
 
 DEFAULTS: dict[str, Any] = {
-    "rate": "100000", "duration": None, "cores": None, "seed": 1, "levels": 1024,
-    "tick_size": 0.01, "base_price": 100.0, "bundle_timeout_us": 100.0, "on_full": None,
+    "rate": "100000", "duration": None, "cores": None, "seed": 1, "levels": DEFAULT_LEVELS,
+    "tick_size": DEFAULT_TICK_SIZE, "base_price": 100.0, "bundle_timeout_us": 100.0, "on_full": None,
     "wait": None, "output": None, "json": None, "quiet": False, "count": 0,
     "cancel_share": 0.2, "timestamps": "tsc", "keep_shm": False, "input": "synthetic",
     "speed": None, "stage": None, "stage_args": None, "batch": 64, "topology": None, "records": None, "instruments": 1,

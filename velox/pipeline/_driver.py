@@ -19,7 +19,7 @@ from velox._ring import SpscRing
 from velox._shm import SharedRing
 from velox._shm import unlink as _unlink_shm
 from velox.pipeline._specs import (
-    Cores, FILE_INPUTS, FINITE_INPUTS, MBO_FILE_INPUTS, StageArgs, Topology, _check_events_file,
+    Cores, DEFAULT_LEVELS, DEFAULT_TICK_SIZE, FILE_INPUTS, FINITE_INPUTS, MBO_FILE_INPUTS, StageArgs, Topology, _check_events_file,
     _check_first_records, _fixed, _itch_spec, journal_spec, available_cpus, make_stages, parse_cores,
     parse_input, parse_output, parse_topology, stage_mapping)
 from velox.pipeline._sources import InputError, READER_JOIN_S, read_file, watch_input_ring
@@ -127,7 +127,8 @@ class Pipeline:
     output_ring: SharedRing | None
 
     def __init__(self, rate: float | str | None = 100_000, *, cores: Cores = None,
-                 seed: int = 1, levels: int = 1024, tick_size: float = 0.01,
+                 seed: int = 1, levels: int = DEFAULT_LEVELS,
+                 tick_size: float = DEFAULT_TICK_SIZE,
                  base_price: float = 100.0, bundle_timeout_us: float = 100.0,
                  on_full: str | None = None, wait: str | None = None,
                  output: str | os.PathLike[str] | None = None,
@@ -450,28 +451,7 @@ class Pipeline:
     def _seed_snapshot(self, snap: Any, instruments: int) -> None:
         """Puts the snapshot into the native books (before start: this thread is their only
         writer until then)."""
-        native = self._nat
-        levels = orders = 0
-        for inst, arr in sorted(snap.books.items()):
-            if inst >= instruments:
-                raise ValueError(f"snapshot names instrument {inst}, but the pipeline has "
-                                 f"instruments={instruments} (ids 0 .. {instruments - 1})")
-            if arr.dtype == MBO_DTYPE:
-                native.apply_before_start(arr)
-                orders += len(arr)
-                continue
-            for side, price, qty in zip(arr["side"].tolist(), arr["price"].tolist(),
-                                        arr["qty"].tolist()):
-                if qty:
-                    try:
-                        native.seed_level(inst, side, price, qty)
-                    except ValueError:
-                        raise ValueError(
-                            f"snapshot level {'bid' if side == 0 else 'ask'} "
-                            f"{price / PRICE_SCALE:.8g} x {qty} (instrument {inst}) was refused: "
-                            "off the tick grid or outside the book's window (raise levels, or "
-                            "check tick_size)") from None
-                    levels += 1
+        levels, orders = seed_books(self._nat, snap, instruments, "the pipeline")
         assert self.snapshot is not None
         self.snapshot.update(levels=levels, orders=orders)
 
@@ -832,6 +812,36 @@ class Pipeline:
     def report(self, final: bool = False) -> dict[str, Any]:
         """The machine-readable report (what --json writes)."""
         return build_report(self, final)
+
+
+def seed_books(native: Any, snap: Any, instruments: int, owner: str) -> tuple[int, int]:
+    """Puts a velox.feeds.Snapshot into books through ``native``'s ``apply_before_start``
+    (MBO_DTYPE events, in order) and ``seed_level`` (LEVEL_DTYPE lots), before the replay
+    starts (NativePipeline, velox._backtest.NativeBacktest). Returns (levels seeded, orders
+    applied). ValueError naming the instrument or level the books refuse; ``owner`` names
+    what has the books in the messages ("the pipeline", "the backtest")."""
+    levels = orders = 0
+    for inst, arr in sorted(snap.books.items()):
+        if inst >= instruments:
+            raise ValueError(f"snapshot names instrument {inst}, but {owner} has "
+                             f"instruments={instruments} (ids 0 .. {instruments - 1})")
+        if arr.dtype == MBO_DTYPE:
+            native.apply_before_start(arr)
+            orders += len(arr)
+            continue
+        for side, price, qty in zip(arr["side"].tolist(), arr["price"].tolist(),
+                                    arr["qty"].tolist()):
+            if qty:
+                try:
+                    native.seed_level(inst, side, price, qty)
+                except ValueError:
+                    raise ValueError(
+                        f"snapshot level {'bid' if side == 0 else 'ask'} "
+                        f"{price / PRICE_SCALE:.8g} x {qty} (instrument {inst}) was refused: "
+                        "off the tick grid or outside the book's window (raise levels, or "
+                        "check tick_size)") from None
+                levels += 1
+    return levels, orders
 
 
 def _open_dbn(path: str, instruments: int) -> Any:
