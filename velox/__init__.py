@@ -94,7 +94,7 @@ __all__ += ["InvalidRecordError", "TxnRing"]
 # histogram + pipeline (native pipeline)
 from velox._histogram import Histogram  # noqa: E402
 
-__all__ += ["Histogram", "Pipeline"]
+__all__ += ["Histogram", "Pipeline", "LiveVenue"]
 
 
 def __getattr__(name):
@@ -104,6 +104,10 @@ def __getattr__(name):
         from velox.pipeline import Pipeline
 
         return Pipeline
+    if name == "LiveVenue":
+        from velox.pipeline import LiveVenue
+
+        return LiveVenue
     raise AttributeError(f"module 'velox' has no attribute {name!r}")
 
 # orderbook (price-ladder order book)

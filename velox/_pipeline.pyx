@@ -30,7 +30,7 @@ from cpython.pycapsule cimport PyCapsule_CheckExact, PyCapsule_GetPointer, PyCap
 from libc.stdlib cimport free, malloc
 from velox.includes.types cimport VX_OK, VX_TIMEOUT, vx_bundle, vx_mbo, vx_status, vx_status_name
 
-from velox._records import BUNDLE_DTYPE, EXEC_DTYPE, MBO_DTYPE, ORDER_DTYPE, TXN_DTYPE, Action
+from velox._records import BUNDLE_DTYPE, EXEC_DTYPE, MBO_DTYPE, ORDER_DTYPE, PNL_DTYPE, TXN_DTYPE, Action
 from velox._mbo import REJECT_REASONS
 
 cdef extern from "<string.h>" nogil:
@@ -962,11 +962,6 @@ STRATEGY_ABI_VERSION = VX_STRATEGY_ABI_VERSION
 API_VERSION = VX_API_VERSION
 #: the strategy's three logs, in vx_pipeline_strategy_log order
 STRATEGY_LOGS = ("orders", "execs", "pnl")
-#: velox.PNL_DTYPE (csrc/velox/positions.h vx_pnl_point, 56 bytes)
-PNL_DTYPE = np.dtype({"names": ["ts", "instrument", "reason", "position", "realized",
-                                "unrealized", "fees", "total"],
-                      "formats": ["<u8", "<u4", "<u4", "<i8", "<i8", "<i8", "<i8", "<i8"],
-                      "offsets": [0, 8, 12, 16, 24, 32, 40, 48], "itemsize": 56}, align=True)
 REJECT_REASON_NAMES = {0: "none", 1: "order_id", 2: "side", 3: "type", 4: "tif", 5: "action",
                        6: "price", 7: "qty", 10: "unknown_instrument", 11: "unknown_order",
                        12: "duplicate_id", 13: "would_cross", 14: "risk", 15: "venue",

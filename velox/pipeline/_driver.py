@@ -348,7 +348,7 @@ class Pipeline:
                 stage = stage.make(instruments)
                 self.strategy = stage
             args = stage.args if isinstance(stage, WithArgs) else None
-            edges = "flag" if source[0] in ("dbn", "journal", "feed", "shm") else "event"
+            edges = "flag" if source[0] == "dbn" else "event"  # as velox.backtest chooses
             strategy_kw = dict(strategy=stage, strategy_args=args, strategy_edges=edges,
                                strategy_close_timeout_ns=int(venue.close_timeout * 1e9), **risk)
             self.strategy_logs = StrategyLogs()

@@ -11,8 +11,8 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from velox._pipeline import PNL_DTYPE, STRATEGY_LOGS, NativePipeline, strategy_capsule
-from velox._records import EXEC_DTYPE, ORDER_DTYPE
+from velox._pipeline import STRATEGY_LOGS, NativePipeline, strategy_capsule
+from velox._records import EXEC_DTYPE, ORDER_DTYPE, PNL_DTYPE
 
 #: the drain thread's pause when every log ring was empty (s)
 DRAIN_IDLE_S = 0.001
