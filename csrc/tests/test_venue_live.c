@@ -72,6 +72,7 @@ static void test_full_and_poll(void) {
     vx_venue seam = vx_live_venue_seam(v);
     for (uint64_t id = 1; id <= 4; id++) {
         vx_order x = order_n(id);
+        memset(x.pad, 0xAB, sizeof x.pad); /* a strategy's stack garbage: never leaves */
         CHECK(seam.submit(seam.self, &x, x.ts) == VX_OK);
     }
     vx_order x = order_n(5);

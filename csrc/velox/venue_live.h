@@ -9,8 +9,8 @@
  *                           ◀──execs ring  (vx_exec, 56 B)───
  *
  * The seam:
- *   submit(order, now)   pushes the order (as the host made it: validated, ts = now) into the
- *                        orders ring. VX_OK; VX_FULL when the ring has no free slot (the host
+ *   submit(order, now)   pushes the order (as the host made it: validated, ts = now; its
+ *                        padding written as zero) into the orders ring. VX_OK; VX_FULL when the ring has no free slot (the host
  *                        turns it into a REJECT, reason VX_REJECT_LIMIT) and also when the
  *                        ring is corrupt (its peer broke the indices: counted in ring_errors,
  *                        sticky) — the order never left either way.

@@ -90,7 +90,12 @@ def _run(args: argparse.Namespace, json_file: IO[str] | None) -> int:
         if not args.quiet:
             print(f"velox pipeline: rate {args.rate}, duration {args.duration} s, "
                   f"{len(pipe.thread_cpu)} thread(s): {mapping}", file=out, flush=True)
-        pipe.start()
+        try:
+            pipe.start()
+        except TimeoutError as e:  # --venue: no gateway attached the rings
+            print(f"velox-pipeline: error: --venue: {e}", file=sys.stderr)
+            pipe.stop_unstarted()
+            return 2
         t0 = time.perf_counter()
         next_tick = t0 + 1.0
         prev, prev_t = None, t0

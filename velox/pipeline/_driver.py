@@ -498,7 +498,10 @@ class Pipeline:
 
     def start(self) -> Pipeline:
         """Starts the native threads (and, with a callback and callback_thread=True, the
-        drain thread); returns self."""
+        drain thread); returns self. With a LiveVenue it first waits for the gateway to attach
+        (LiveVenue.attach_timeout; TimeoutError, nothing started, when it does not)."""
+        if self.venue is not None and self._t_start is None:
+            self.venue.wait_for_gateway()
         self._nat.start()
         self._t_start = time.perf_counter()
         if self._source[0] in FILE_INPUTS:
@@ -704,6 +707,18 @@ class Pipeline:
                 _judge(self._final)
         self._raise_input_error(self._final)
         return self._final
+
+    def stop_unstarted(self) -> None:
+        """Releases what a Pipeline that never started holds (its live venue's rings, an
+        output ring, the output file); the Pipeline cannot start afterwards."""
+        if self._t_start is not None:
+            raise RuntimeError("stop_unstarted(): the pipeline started; use stop()")
+        self._native = None  # the native part drops its rings' roles first
+        if self.venue is not None:
+            self.venue.close(unlink=not self._keep_shm)
+        self._close_fd()
+        self._close_shm(unlink=not self._keep_shm)
+        self._close_input_ring()
 
     def _stop_log_drainer(self) -> None:
         drainer, self._log_drainer = self._log_drainer, None
