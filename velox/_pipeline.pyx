@@ -109,7 +109,8 @@ cdef class NativePipeline:
                   venue_execs=None, strategy_args=None, strategy_edges="flag",
                   log_capacity=4 * VX_STRATEGY_MAX_SENDS, pnl_interval_ns=0, max_loss=0,
                   max_position=0, max_order_qty=0, max_working=64,
-                  strategy_log_ring_capacity=4096, strategy_close_timeout_ns=2_000_000_000):
+                  strategy_log_ring_capacity=4096, strategy_close_timeout_ns=2_000_000_000,
+                  stage_capsules=None):
         self.p = NULL
         self.strategy = None
         self.strategy_capsule = None
@@ -219,7 +220,11 @@ cdef class NativePipeline:
         # Each stage's capsule is kept (self.stage_capsules) from here until __dealloc__ has
         # destroyed the C pipeline: a capsule may own its table (freeing it in its destructor),
         # so the table is read only while its capsule is held.
-        capsules = [_stage_capsule(stage, i if len(stages) > 1 else -1) for i, stage in enumerate(stages)]
+        if stage_capsules is not None and len(stage_capsules) != len(stages):
+            raise ValueError(f"stage_capsules: {len(stage_capsules)} for {len(stages)} stage(s)")
+        capsules = [_stage_capsule(stage, i if len(stages) > 1 else -1,
+                                   None if stage_capsules is None else stage_capsules[i])
+                    for i, stage in enumerate(stages)]
         self.stage_capsules = tuple(capsules)
         for i, cap in enumerate(capsules):
             c.user_stages[i] = _stage_table(stages[i], cap, records, i if len(stages) > 1 else -1)
@@ -902,18 +907,31 @@ cdef str _stage_label(object stage, int position):
     return f"{where}{stage!r}"
 
 
-cdef object _stage_capsule(object stage, int position):
-    """The PyCapsule of a stage object: what its __velox_stage__() returns, or the stage itself
-    when it is such a capsule. Checks the capsule's type and name; the caller keeps it alive
-    for as long as the table it points to may be called."""
-    if hasattr(stage, "__velox_stage__"):
+def fetch_stage_capsule(stage, position=-1):
+    """What a stage object's __velox_stage__() returns (called once here), or the stage
+    itself when it has none (a capsule). ValueError naming the stage when the call fails. The
+    driver fetches each stage's capsule once and passes it on (stage_capsules=), so a stage
+    whose capsule owns its table is asked once."""
+    if hasattr(stage, "__velox_stage__") and not PyCapsule_CheckExact(stage):
         try:
-            cap = stage.__velox_stage__()
+            return stage.__velox_stage__()
         except Exception as e:
             raise ValueError(f"{_stage_label(stage, position)}: __velox_stage__() failed: "
                              f"{type(e).__name__}: {e}") from None
-    else:
-        cap = stage
+    return stage
+
+
+def is_strategy_capsule(cap):
+    """True for a "velox.strategy.v2" capsule."""
+    return bool(PyCapsule_CheckExact(cap) and PyCapsule_IsValid(cap, VX_STRATEGY_CAPSULE_NAME))
+
+
+cdef object _stage_capsule(object stage, int position, object fetched=None):
+    """The PyCapsule of a stage object: what its __velox_stage__() returns (or `fetched`, what
+    fetch_stage_capsule got from it), or the stage itself when it is such a capsule. Checks
+    the capsule's type and name; the caller keeps it alive for as long as the table it points
+    to may be called."""
+    cap = fetch_stage_capsule(stage, position) if fetched is None else fetched
     if not PyCapsule_CheckExact(cap):
         if cap is stage:
             raise TypeError(f"user_stage must be a PyCapsule named {STAGE_CAPSULE_NAME!r} or an "
@@ -972,16 +990,8 @@ def strategy_capsule(stage):
     """The "velox.strategy.v2" capsule of `stage` (what its __velox_stage__() returns, or the
     stage itself when it is such a capsule), or None when `stage` is not a v2 strategy (a v1
     stage, or anything else: the caller's checks name it)."""
-    cap = stage
-    if not PyCapsule_CheckExact(stage) and hasattr(stage, "__velox_stage__"):
-        try:
-            cap = stage.__velox_stage__()
-        except Exception as e:
-            raise ValueError(f"stage {stage!r}: __velox_stage__() failed: "
-                             f"{type(e).__name__}: {e}") from None
-    if PyCapsule_CheckExact(cap) and PyCapsule_IsValid(cap, VX_STRATEGY_CAPSULE_NAME):
-        return cap
-    return None
+    cap = fetch_stage_capsule(stage)
+    return cap if is_strategy_capsule(cap) else None
 
 
 cdef const vx_strategy *_strategy_table(object stage, object cap) except NULL:

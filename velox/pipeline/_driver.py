@@ -25,7 +25,7 @@ from velox.pipeline._specs import (
 from velox.pipeline._sources import InputError, READER_JOIN_S, read_file, watch_input_ring
 from velox.pipeline._drain import Callback, _drain_batches, _drain_loop
 from velox.pipeline._strategy import (
-    BuiltinStrategy, StrategyLogs, WithArgs, drain_logs_loop, is_strategy)
+    BuiltinStrategy, StrategyLogs, WithArgs, drain_logs_loop, is_strategy, split_stages)
 from velox.pipeline._venue import LiveVenue
 from velox.pipeline._view import BookView
 from velox.pipeline._report import _judge, _missing_symbols_warning, build_report
@@ -151,15 +151,15 @@ class Pipeline:
         stage = make_stages(stage, stage_args)  # classes instantiated before anything is made
         if isinstance(stage, (list, tuple)) and len(stage) == 1 and is_strategy(stage[0]):
             stage = stage[0]  # the CLI's --stage list of one
+        # each stage object's __velox_stage__() is asked once, here; a v2 strategy becomes
+        # WithArgs (its capsule, its api->arg values)
+        stage, stage_capsules = split_stages(stage, None)
         if isinstance(venue, str):
             venue = LiveVenue.parse(venue)
         if venue is not None and not isinstance(venue, LiveVenue):
             raise TypeError(f"venue must be a velox.LiveVenue or 'live:ORDERS,EXECS', got {venue!r}")
         #: the strategy of ABI v2 this pipeline hosts (stage=<v2 strategy>), or None
         self.strategy: object = stage if is_strategy(stage) else None
-        if isinstance(stage, (list, tuple)) and any(is_strategy(x) for x in stage):
-            raise ValueError("a strategy of ABI v2 runs alone on the book thread: pass it as the "
-                             "only stage (v1 stages cannot run beside it)")
         if self.strategy is not None and venue is None:
             raise ValueError(f"stage {stage!r} is a strategy of ABI v2: its orders need a venue "
                              "(venue=velox.LiveVenue(orders='SHM_NAME', execs='SHM_NAME'), CLI "
@@ -372,6 +372,7 @@ class Pipeline:
                 output_fd=self._fd, stage_thread=stage_thread, thread_cpu=thread_cpu,
                 logical_timestamps=timestamps == "logical", external_ring=self.output_ring,
                 user_stage=None if self.strategy is not None else stage,
+                stage_capsules=None if self.strategy is not None else stage_capsules,
                 user_emit_capacity=emit_capacity,
                 source_ring=self._feed_ring, replay_speed=self.replay_speed or 0.0,
                 records=records, mbo_instruments=instruments, mbo_max_orders=max_orders,

@@ -157,8 +157,8 @@ def load_stage(spec: object, args: Mapping[str, Any] | None = None) -> object:
     TypeError), TypeError for args that are not a dict of identifiers. The ABI checks happen
     when the Pipeline takes the stage."""
     from velox._pipeline import BUILTIN_STAGES, BuiltinStage
-    from velox.pipeline._strategy import (
-        BUILTIN_STRATEGIES, BuiltinStrategy, WithArgs, is_strategy)
+    from velox._pipeline import fetch_stage_capsule, is_strategy_capsule
+    from velox.pipeline._strategy import BUILTIN_STRATEGIES, BuiltinStrategy, WithArgs
     if not isinstance(spec, str):
         raise TypeError(f"stage spec must be a str like 'builtin:imbalance' or 'MODULE:ATTR', got {spec!r}")
     kwargs = _kwargs(f"stage {spec!r}", args)
@@ -192,10 +192,12 @@ def load_stage(spec: object, args: Mapping[str, Any] | None = None) -> object:
         except Exception as e:
             raise ValueError(f"stage {spec!r}: {_call_text(attr, [], kwargs)} failed: "
                              f"{type(e).__name__}: {e}") from None
-        if is_strategy(obj):  # ABI v2: the parameters also reach it through api->arg
-            return WithArgs(obj, kwargs)
-    elif is_strategy(obj):
-        return WithArgs(obj, kwargs)
+        if kwargs:  # ABI v2: the parameters also reach it through api->arg
+            cap = fetch_stage_capsule(obj)
+            if is_strategy_capsule(cap):
+                return WithArgs(obj, kwargs, cap)
+    elif kwargs and is_strategy_capsule(cap := fetch_stage_capsule(obj)):
+        return WithArgs(obj, kwargs, cap)
     elif kwargs:
         raise ValueError(f"stage {spec!r}: {attr} is a stage object, not a class: it takes no "
                          f"stage arguments (got {', '.join(kwargs)})")
@@ -235,20 +237,23 @@ def make_stages(stage: object, stage_args: StageArgs) -> object:
     for i, (obj, args) in enumerate(zip(stages, per)):
         label = f"stage {i}" if several else "stage"
         kwargs = _kwargs(f"stage_args of {label}", args)
-        from velox.pipeline._strategy import BuiltinStrategy, WithArgs, is_strategy
+        from velox._pipeline import fetch_stage_capsule, is_strategy_capsule
+        from velox.pipeline._strategy import BuiltinStrategy, WithArgs
         if isinstance(obj, type):
             try:
                 obj = obj(**kwargs)
             except TypeError as e:  # an unknown or missing parameter: the class's message
                 raise TypeError(f"{label}: {_call_text(obj.__name__, [], kwargs)}: {e}") from e
-            if is_strategy(obj):  # ABI v2: the parameters also reach it through api->arg
-                obj = WithArgs(obj, kwargs)
+            if kwargs:  # ABI v2: the parameters also reach it through api->arg
+                cap = fetch_stage_capsule(obj, i if several else -1)
+                if is_strategy_capsule(cap):
+                    obj = WithArgs(obj, kwargs, cap)
         elif isinstance(obj, BuiltinStrategy):
             obj = BuiltinStrategy(obj.kind, {**obj.args, **kwargs})
         elif isinstance(obj, WithArgs):
-            obj = WithArgs(obj.strategy, {**obj.args, **kwargs})
-        elif is_strategy(obj):  # a v2 strategy object: stage_args are its api->arg values
-            obj = WithArgs(obj, kwargs)
+            obj = WithArgs(obj.strategy, {**obj.args, **kwargs}, obj.capsule)
+        elif kwargs and is_strategy_capsule(cap := fetch_stage_capsule(obj, i if several else -1)):
+            obj = WithArgs(obj, kwargs, cap)  # a v2 strategy object: its api->arg values
         elif kwargs:
             raise TypeError(f"stage_args of {label}: keyword arguments make an instance of a "
                             f"class stage; {obj!r} is already an object (pass its class)")

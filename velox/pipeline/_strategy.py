@@ -11,7 +11,8 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from velox._pipeline import STRATEGY_LOGS, NativePipeline, strategy_capsule
+from velox._pipeline import (
+    STRATEGY_LOGS, NativePipeline, fetch_stage_capsule, is_strategy_capsule, strategy_capsule)
 from velox._records import EXEC_DTYPE, ORDER_DTYPE, PNL_DTYPE
 
 #: the drain thread's pause when every log ring was empty (s)
@@ -26,12 +27,14 @@ class WithArgs:
     """A v2 strategy and its parameters (``stage_args`` / ``--stage-arg``), which reach it as
     text through ``api->arg(env, "key")`` (csrc/velox/strategy.h)."""
 
-    def __init__(self, strategy: object, args: dict[str, Any] | None) -> None:
+    def __init__(self, strategy: object, args: dict[str, Any] | None,
+                 capsule: object = None) -> None:
         self.strategy = strategy
         self.args = dict(args or {})
+        self.capsule = capsule  # its capsule when already fetched (asked once)
 
     def __velox_stage__(self) -> object:
-        return strategy_capsule(self.strategy)
+        return self.capsule if self.capsule is not None else strategy_capsule(self.strategy)
 
     def __repr__(self) -> str:
         name = getattr(self.strategy, "name", None) or repr(self.strategy)
@@ -63,10 +66,36 @@ class BuiltinStrategy:
 
 
 def is_strategy(stage: object) -> bool:
-    """True when ``stage`` is a strategy of ABI v2 (a "velox.strategy.v2" capsule, or an
-    object whose ``__velox_stage__()`` returns one)."""
-    return not isinstance(stage, (list, tuple, type)) and stage is not None and (
-        isinstance(stage, (WithArgs, BuiltinStrategy)) or strategy_capsule(stage) is not None)
+    """True when ``stage`` is known to be a strategy of ABI v2 without asking it (a
+    "velox.strategy.v2" capsule, WithArgs, builtin:quote); an object's own
+    ``__velox_stage__()`` is asked once, by split_stages."""
+    return isinstance(stage, (WithArgs, BuiltinStrategy)) or is_strategy_capsule(stage)
+
+
+def split_stages(stage: object, args: dict[str, Any] | None
+                 ) -> tuple[object, list[object] | None]:
+    """(the stage, each stage object's fetched capsule) with a v2 strategy wrapped as
+    WithArgs(strategy, args, its capsule); every __velox_stage__() is called once, here.
+    ``args``: the stage_args of a single stage given as an object (for a v2 strategy they
+    reach api->arg; for a v1 object they are refused, as before)."""
+    several = isinstance(stage, (list, tuple))
+    stages = list(stage) if several else [stage]
+    if stage is None:
+        return None, None
+    caps = []
+    for i, s in enumerate(stages):
+        if isinstance(s, (WithArgs, BuiltinStrategy)):
+            caps.append(None)
+            continue
+        caps.append(fetch_stage_capsule(s, i if several else -1))
+    if not several and is_strategy_capsule(caps[0]):
+        return WithArgs(stage, args, caps[0]), None
+    if several and any(is_strategy(s) or is_strategy_capsule(c) for s, c in zip(stages, caps)):
+        raise ValueError("a strategy of ABI v2 runs alone on the book thread: pass it as the "
+                         "only stage (v1 stages cannot run beside it)")
+    if not several and isinstance(stage, (WithArgs, BuiltinStrategy)):
+        return stage, None
+    return stage, caps
 
 
 class StrategyLogs:
