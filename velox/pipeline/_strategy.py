@@ -79,10 +79,10 @@ def split_stages(stage: object, args: dict[str, Any] | None
     ``args``: the stage_args of a single stage given as an object (for a v2 strategy they
     reach api->arg; for a v1 object they are refused, as before)."""
     several = isinstance(stage, (list, tuple))
-    stages = list(stage) if several else [stage]
+    stages: list[object] = list(stage) if isinstance(stage, (list, tuple)) else [stage]
     if stage is None:
         return None, None
-    caps = []
+    caps: list[object] = []
     for i, s in enumerate(stages):
         if isinstance(s, (WithArgs, BuiltinStrategy)):
             caps.append(None)
@@ -107,7 +107,7 @@ class StrategyLogs:
         self._chunks: dict[str, list[npt.NDArray[np.void]]] = {k: [] for k in STRATEGY_LOGS}
         self.counts = {k: 0 for k in STRATEGY_LOGS}
         self._lock = threading.Lock()  # the tally: drain thread writes, view reads
-        self._working: dict[int, dict[str, int]] = {}
+        self._working: dict[int, dict[str, Any]] = {}
         self._position: dict[int, int] = {}
         self._pnl: dict[int, int] = {}
 
