@@ -11,6 +11,7 @@ import os
 import subprocess
 import sys
 import textwrap
+import time
 
 import numpy as np
 import pytest
@@ -261,3 +262,26 @@ def test_live_view_tally_of_working_orders_and_positions():
     assert [x["order_id"] for x in w] == [2] and w[0]["state"] == "live"
     assert logs.positions() == {0: {"position": 5, "total_pnl": 0}}
     assert logs.array("orders").tobytes() == o.tobytes()
+
+
+def test_reports_reach_the_strategy_while_the_market_is_quiet():
+    """Idle book turns deliver: events fed, then none; the gateway's reports still reach the
+    strategy (drained into pipe.execs) while the feed stays open."""
+    events = lobster_events(3_000, seed=3)[:400]
+    names = fresh_name(), fresh_name()
+    pipe = velox.Pipeline(input="feed", records="mbo", stage=quote(),
+                          venue=velox.LiveVenue(*names))
+    gw = gateway(*names)
+    pipe.start()
+    pipe.feed(events)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and not len(pipe.execs):
+        time.sleep(0.01)
+    got = len(pipe.execs)
+    idle = pipe.counters()["strategy"]["idle_delivers"]
+    pipe.close_feed()
+    assert pipe.wait(timeout=60)
+    r = pipe.stop()
+    gw.communicate(timeout=60)
+    assert got > 0 and idle > 0 and r["ok"], r["verdict"]
+    assert r["counters"]["generated"] == len(events)  # nothing more came: delivered idle

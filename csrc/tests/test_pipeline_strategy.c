@@ -127,11 +127,14 @@ static void run(uint32_t log_ring, uint32_t drain_most, int slow) {
     REQUIRE(vx_ring_create(64, sizeof(vx_order), &orders) == VX_OK);
     REQUIRE(vx_ring_create(64, sizeof(vx_exec), &execs) == VX_OK);
     vx_strategy *quote = NULL;
-    if (slow) { /* a burst: 3,800 orders in the first callback fill the host's logs */
-        enum { BURST = 3800 }; /* its REJECTs (LIMIT) leave less than a callback's room */
+    if (slow) { /* three bursts of 3,800 orders, in the first three callbacks: each one's
+                   REJECTs (LIMIT) leave the host's logs less than a callback's room, so the
+                   book thread must wait for the driver before the next group */
+        enum { ONE = 3800, BURST = 3 * ONE };
         vx_order *burst = calloc(BURST, sizeof *burst);
         REQUIRE(burst != NULL);
         for (uint32_t i = 0; i < BURST; i++) {
+            burst[i].ts = 1000000 + (uint64_t)(i / ONE) * 1000; /* events 0, 1, 2 */
             burst[i].order_id = 100000 + i;
             burst[i].price = 90000 + 100 * (int64_t)(i % 10);
             burst[i].qty = 1;
