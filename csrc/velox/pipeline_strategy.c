@@ -55,7 +55,9 @@ static size_t take_execs(vx_host *h, void *out, size_t cap) { return vx_host_tak
 static size_t take_pnl(vx_host *h, void *out, size_t cap) { return vx_host_take_pnl(h, out, cap); }
 
 /* Moves what the host logged into the log rings, straight into their free slots (no copy in
- * between). Returns 1 when the host has room for one more callback afterwards. */
+ * between): orders first, so a report about an order never reaches its ring before the order
+ * reached its own (a driver that pops the execs ring before the orders ring sees every
+ * report's order). Returns 1 when the host has room for one more callback afterwards. */
 static int move_logs(vx_pipeline *p, strategy_state *s) {
     static const take_fn take[VX_PIPELINE_LOGS] = {take_orders, take_execs, take_pnl};
     for (int k = 0; k < VX_PIPELINE_LOGS; k++) {

@@ -113,9 +113,13 @@ class StrategyLogs:
 
     def take(self, native: NativePipeline, max_records: int = 4096) -> int:
         """Drains each log ring once; returns how many records it took."""
+        # Reports first, orders last: the book thread moves a NEW into the orders ring before
+        # any report about it reaches the execs ring, so every report popped here has its NEW
+        # popped now or before; the tally then takes the orders first.
+        got = {which: native.drain_log(which, max_records) for which in ("execs", "pnl", "orders")}
         total = 0
-        for which in STRATEGY_LOGS:
-            arr = native.drain_log(which, max_records)
+        for which in STRATEGY_LOGS:  # orders, execs, pnl
+            arr = got[which]
             if not len(arr):
                 continue
             total += len(arr)
