@@ -208,6 +208,9 @@ def test_bad_combinations_are_refused_before_the_run(lobster_file):
                 "live:a,b?capacity=3", "live:a,b?close_timeout=x"):
         with pytest.raises((ValueError, TypeError)):
             velox.Pipeline(input=f"lobster:{lobster_file}", stage=v2, venue=bad)
+    with pytest.raises(TypeError, match="RiskLimits or a dict"):
+        velox.Pipeline(input=f"lobster:{lobster_file}", stage=v2,
+                       venue=velox.LiveVenue(*names), risk=[1])
     with pytest.raises(ValueError, match="unknown limit"):
         velox.Pipeline(input=f"lobster:{lobster_file}", stage=v2,
                        venue=velox.LiveVenue(*names), risk={"max_lots": 1})

@@ -145,7 +145,7 @@ class Pipeline:
                  snapshot: object = None,
                  seed_from_book: str | os.PathLike[str] | None = None,
                  venue: LiveVenue | str | None = None,
-                 risk: dict[str, int] | None = None) -> None:
+                 risk: Any = None) -> None:
         if timestamps not in ("tsc", "logical"):
             raise ValueError(f"timestamps must be 'tsc' or 'logical', got {timestamps!r}")
         stage = make_stages(stage, stage_args)  # classes instantiated before anything is made
@@ -170,6 +170,10 @@ class Pipeline:
                              f"stage={stage!r}")
         if risk is not None and self.strategy is None:
             raise ValueError("risk limits need a strategy of ABI v2 as the stage")
+        if risk is not None and hasattr(risk, "native"):  # velox.RiskLimits, as a backtest's
+            risk = risk.native()
+        if risk is not None and not isinstance(risk, dict):
+            raise TypeError(f"risk must be a velox.RiskLimits or a dict of limits, got {risk!r}")
         risk = dict(risk or {})
         unknown = set(risk) - {"max_loss", "max_position", "max_order_qty", "max_working"}
         if unknown:
