@@ -189,11 +189,13 @@ def get_sources(*modules):
 
     Returns a list of absolute paths, each once, the named modules' own files first and then
     what they need, all in ``get_include()/velox/``: ``get_sources("ring")`` gives
-    ``[.../velox/ring.c, .../velox/tsc.c, .../velox/types.c]``. Names: broadcast, dbn, histogram, itch, journal,
-    mbo, mpsc, orderbook, pipeline, ring, shm, tsc, types (an unknown name raises ValueError listing
-    them). setuptools takes only paths relative to setup.py when it builds a wheel
-    (``pip install .``): copy the files below your project first, as
-    examples/strategy/setup.py does."""
+    ``[.../velox/ring.c, .../velox/tsc.c, .../velox/types.c]``. Names: backtest, broadcast, dbn,
+    histogram, itch, journal, mbo, mpsc, orderbook, pipeline, ring, shm, tsc, types (an unknown
+    name raises ValueError listing them). setuptools takes only paths relative to setup.py when
+    it builds a wheel (``pip install .``): copy the files below your project first, as
+    examples/strategy/setup.py does. A strategy of ABI v2 (``velox/strategy.h``) needs none of
+    them: it compiles against ``get_include()`` alone and reaches velox through the ``vx_api``
+    table it is handed."""
     known = _c_modules()
     if not modules:
         raise ValueError(f"name at least one C module, one of {sorted(known)}")
