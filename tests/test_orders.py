@@ -175,7 +175,7 @@ execs = near_valid(valid_execs, {
     "fill_qty": st.sampled_from([0, 1]), "leaves_qty": st.sampled_from([0, 1]),
     "kind": st.one_of(st.sampled_from([0, 8]), U8), "side": st.one_of(st.sampled_from([2, 3]), U8),
     "liquidity": st.one_of(st.sampled_from([0, 1, 2, 3]), U8),
-    "reason": st.one_of(st.sampled_from([0, 1, 15, 16, 17]), U8)})
+    "reason": st.one_of(st.sampled_from([0, 1, 16, 17]), U8)})
 
 
 def as_array(records, dtype):

@@ -154,7 +154,7 @@ vx_status vx_backtest_feed(vx_backtest *bt, const vx_mbo *events, size_t n, size
                 start(bt, t);
             }
             /* step 2 (stops at this edge when the logs need draining) */
-            if (!deliver_before(bt, t) || !room_ok(bt)) break;
+            if (!deliver_before(bt, t)) break; /* room checked there, last */
             bt->group_open = 1;
             bt->group_n = 0;
             inplace = 1;

@@ -22,9 +22,9 @@
  * or fewer when it stopped at a group edge because a log needs draining (vx_host_take_*).
  * The caller drains and feeds the rest. Events are read, never kept past the call (a group
  * that spans two calls is copied, at most VX_STRATEGY_MAX_GROUP events).
- * The room one group may need is vx_host_callback_room (host.h): feed stops before a group's
- * step 2 when vx_host_log_room is below it, and again before the group's first event when
- * step 2's deliveries brought it below (the group's own events log nothing until on_market).
+ * The room one group may need is vx_host_callback_room (host.h): feed stops at a group's
+ * start whenever vx_host_log_room is below it, before each of step 2's deliveries and before
+ * the group's first event (the group's own events log nothing until on_market).
  * The events on_market receives carry their made-non-decreasing ts (a group with a clamped
  * ts, or one spanning calls, is handed over as a copy; otherwise in place): the same bytes
  * whatever the chunking.

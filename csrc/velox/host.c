@@ -91,7 +91,7 @@ struct vx_host {
     uint64_t news_sent;      /* NEW orders that left for the venue */
     uint64_t news_ended;     /* ...that a REJECT, FILL, CANCELED or EXPIRED ended */
     uint64_t lots_mismatches;/* ended orders whose filled + leaves != lots */
-    uint64_t limit_unreported; /* LIMIT refusals past one callback's REJECT room */
+    uint64_t limit_unreported; /* refusals turned into LIMIT without a report */
 };
 
 /* ---- logs ------------------------------------------------------------------------------ */
@@ -225,7 +225,21 @@ static void update_mark(vx_host *h, uint32_t instrument) {
 
 /* ---- REJECTs made here ------------------------------------------------------------------ */
 
-static void queue_reject(vx_host *h, const vx_order *o, vx_reject reason, const struct work *w) {
+/* Queues (or, in finish, logs) the REJECT of a refused order; returns the reason the caller
+ * sees. A LIMIT refusal past the first one of a callback, or any refusal that finds the queue
+ * full, becomes LIMIT without a report (counted in refused_unreported). */
+static vx_reject queue_reject(vx_host *h, const vx_order *o, vx_reject reason,
+                              const struct work *w) {
+    h->counters.refused++;
+    if (!h->finished &&
+        ((reason == VX_REJECT_LIMIT && h->in_callback &&
+          h->sends_in_callback > VX_STRATEGY_MAX_SENDS + 1) ||
+         h->rejects_count == h->rejects_cap)) {
+        h->counters.refused_by_reason[VX_REJECT_LIMIT]++;
+        h->limit_unreported++;
+        return VX_REJECT_LIMIT;
+    }
+    h->counters.refused_by_reason[reason]++;
     vx_exec e;
     memset(&e, 0, sizeof e);
     e.ts_exchange = 0;
@@ -243,18 +257,13 @@ static void queue_reject(vx_host *h, const vx_order *o, vx_reject reason, const 
     } else {
         e.side = VX_SIDE_NONE;
     }
-    h->counters.refused++;
-    h->counters.refused_by_reason[reason]++;
     if (h->finished) { /* finish's orders: logged, never delivered (finish is the last call) */
         log_push(h, &h->execs_log, &e);
-        return;
-    }
-    if (h->rejects_count == h->rejects_cap) { /* only LIMIT refusals past the room get here */
-        h->limit_unreported++;
-        return;
+        return reason;
     }
     h->rejects[(h->rejects_head + h->rejects_count) % h->rejects_cap] = e;
     h->rejects_count++;
+    return reason;
 }
 
 /* ---- sending ---------------------------------------------------------------------------- */
@@ -272,7 +281,7 @@ static int position_exceeds(const vx_host *h, uint32_t instrument, int side, int
 
 static vx_reject send_checked(vx_host *h, const vx_order *order) {
     if (h->finished) return VX_REJECT_VENUE;
-    if (h->in_callback && h->sends_in_callback >= VX_STRATEGY_MAX_SENDS) return VX_REJECT_LIMIT;
+    if (h->in_callback && h->sends_in_callback > VX_STRATEGY_MAX_SENDS) return VX_REJECT_LIMIT;
     vx_reject r = vx_order_validate(order);
     if (r != VX_REJECT_NONE) return r;
     if (order->instrument >= h->cfg.instruments) return VX_REJECT_UNKNOWN_INSTRUMENT;
@@ -334,8 +343,7 @@ static vx_reject host_send(vx_host *h, const vx_order *order) {
     }
     if (order->action != VX_ORDER_NEW && r != VX_REJECT_UNKNOWN_ORDER)
         w = work_find(h, order->order_id);
-    queue_reject(h, order, r, w);
-    return r;
+    return queue_reject(h, order, r, w);
 }
 
 /* Kill switch: a CANCEL for every working order not already being canceled. Host-made
@@ -425,8 +433,7 @@ static vx_reject api_send(vx_strategy_env *env, const vx_order *order) {
         vx_order none;
         memset(&none, 0, sizeof none);
         if (h->in_callback) h->sends_in_callback++;
-        queue_reject(h, &none, VX_REJECT_ACTION, NULL);
-        return VX_REJECT_ACTION;
+        return queue_reject(h, &none, VX_REJECT_ACTION, NULL);
     }
     return host_send(h, order);
 }
@@ -566,7 +573,7 @@ vx_status vx_host_create(const vx_host_config *cfg, const vx_strategy *strategy,
     while (table < 2 * (size_t)cfg->risk.max_working) table *= 2; /* bounded: <= 2^25 */
     h->table = calloc(table, sizeof *h->table);
     h->table_mask = table - 1;
-    h->rejects_cap = VX_STRATEGY_MAX_SENDS + 1;
+    h->rejects_cap = 2 * ((size_t)VX_STRATEGY_MAX_SENDS + 1);
     h->rejects = calloc(h->rejects_cap, sizeof *h->rejects);
     h->inst = calloc(cfg->instruments, sizeof *h->inst);
     h->args = nargs;
@@ -684,6 +691,13 @@ static void end_order(vx_host *h, struct work *w, uint64_t end_leaves) {
 static int apply_report(vx_host *h, const vx_exec *e) {
     if (vx_exec_validate(e) != VX_EXEC_FIELD_NONE) return 0;
     struct work *w = work_find(h, e->order_id);
+    if (!w && e->kind == VX_EXEC_REJECT && e->reason == VX_REJECT_UNKNOWN_ORDER &&
+        e->leaves_qty == 0 && e->fee == 0 && e->order_id != 0 &&
+        e->instrument < h->cfg.instruments) {
+        /* a CANCEL / MODIFY that crossed its order's end (a fill, an expiry): changes nothing */
+        h->counters.reports++;
+        return 1;
+    }
     if (!w || w->w.instrument != e->instrument || w->w.side != e->side) return 0;
     int fill = e->kind == VX_EXEC_FILL || e->kind == VX_EXEC_PARTIAL_FILL;
     if (fill && (e->fill_qty > w->w.leaves_qty || e->leaves_qty != w->w.leaves_qty - e->fill_qty))

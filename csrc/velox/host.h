@@ -35,18 +35,23 @@
  *
  * Details (the Python reference follows them):
  *   - The per-callback limit counts every send call of the callback (accepted or refused);
- *     call VX_STRATEGY_MAX_SENDS + 1 and later get LIMIT; past the local REJECT queue's room
- *     (VX_STRATEGY_MAX_SENDS + 1 per delivery) a LIMIT refusal is counted
- *     (refused_unreported) and returned, without a report. Sends outside a callback (none
- *     today) are not limited.
+ *     call VX_STRATEGY_MAX_SENDS + 1 and later get LIMIT, the first of them with a REJECT
+ *     report, the others without (refused_unreported). The local REJECT queue holds
+ *     2 * (VX_STRATEGY_MAX_SENDS + 1) reports: a refusal that finds it full (a strategy
+ *     answering its REJECTs with floods of refused orders) becomes LIMIT, without a report
+ *     (refused_unreported). Sends outside a callback (none today) are not limited.
  *   - A local REJECT: order_id, instrument as sent; side the order's (NEW with a valid side),
  *     the working order's (CANCEL / MODIFY of a working order, whose leaves_qty it carries),
  *     else VX_SIDE_NONE. REJECTs of orders sent in finish are logged, never delivered.
  *   - max_position for a MODIFY counts (new qty - the order's leaves) on the order's side.
  *   - A fill report is valid only when fill_qty <= leaves and its leaves_qty = leaves -
  *     fill_qty. A REJECT before the order's ACK ends the NEW; after it (a refused CANCEL or
- *     MODIFY) the order works on (state LIVE). A report about an id not working (a REJECT of
- *     a cancel that crossed a fill included) is a bad report.
+ *     MODIFY) the order works on (state LIVE). A REJECT with reason UNKNOWN_ORDER, leaves 0,
+ *     fee 0, order_id > 0 and a known instrument about an id not working is a cancel or
+ *     modify that crossed its order's end (a fill): applied (delivered, logged, counted in
+ *     reports), changing nothing. Any other report about an id not working is bad.
+ *   - A fill whose money figures positions.h refuses (VX_ERANGE: int64 overflow) is a bad
+ *     report (not applied); so is a fee it refuses.
  *   - An order's lots "as modified" = lots filled so far + the MODIFIED report's leaves_qty.
  *   - Kill switch: one CANCEL (logged, counted in sent) per working order not already being
  *     canceled; a cancel the venue refuses (VX_FULL) leaves the order working (EXPIRED at the
@@ -99,9 +104,10 @@ typedef struct vx_host_counters {
     uint64_t log_lost;         /* records that found their log full */
     uint64_t killed;           /* 1 once the kill switch engaged */
     uint64_t init_failed;      /* 1 when init returned non-zero (the strategy never ran) */
-    uint64_t refused_unreported; /* LIMIT refusals past VX_STRATEGY_MAX_SENDS + 1 in one
-                                    callback: counted in refused, returned by send, no
-                                    REJECT report (the queue holds one callback's worth) */
+    uint64_t refused_unreported; /* refusals without a REJECT report (counted in refused
+                                    and refused_by_reason[LIMIT], returned by send): LIMIT
+                                    past the first one of a callback, and any refusal that
+                                    finds the local REJECT queue full */
 } vx_host_counters;
 
 /* Checks the strategy table (version, size, api_version, on_market) and makes a host.

@@ -579,11 +579,28 @@ void vx_sim_venue_run_until(vx_sim_venue *v, uint64_t t) {
 
 /* ---- queue hooks --------------------------------------------------------------------------- */
 
-void vx_sim_venue_before_event(vx_sim_venue *v, const vx_mbo *e) {
-    v->pend.kind = PEND_NONE;
+static inline int through(int side, int64_t exec_price, int64_t p) {
+    return side == VX_BUY ? exec_price < p : exec_price > p;
+}
+
+/* Whether an event at (key's side, price) can change one of our orders there: one of them at
+ * that price, or (an EXECUTE) one the execute's price is through. Bounded: the list. */
+static int touches_ours(const vx_sim_venue *v, uint32_t key, int side, int64_t price,
+                        int execute, int64_t exec_price) {
+    uint32_t i = v->heads[key];
+    for (uint32_t step = 0; i != NONE && step < v->cfg.max_orders; step++) {
+        const venue_order *r = &v->orders[i];
+        if (r->price == price || (execute && through(side, exec_price, r->price))) return 1;
+        i = r->next;
+    }
+    return 0;
+}
+
+/* before_event when the event's instrument has orders of ours. */
+__attribute__((noinline)) static void before_event_ours(vx_sim_venue *v, const vx_mbo *e) {
     uint32_t inst = e->instrument;
-    if (inst >= v->cfg.instruments || v->resting[inst] == 0) return; /* the hot path */
     const vx_mbo_book *book = v->readers[inst];
+    int execute = e->action == VX_MBO_EXECUTE;
     switch (e->action) {
     case VX_MBO_CLEAR:
         v->pend.kind = PEND_CLEAR;
@@ -595,7 +612,9 @@ void vx_sim_venue_before_event(vx_sim_venue *v, const vx_mbo *e) {
     case VX_MBO_MODIFY: {
         vx_mbo_order_info info;
         if (vx_mbo_order(book, e->order_id, &info) == VX_OK) {
-            if (v->heads[inst * 2u + info.side] == NONE) return;
+            uint32_t key = inst * 2u + info.side;
+            int64_t exec_price = e->price != 0 ? e->price : info.price;
+            if (!touches_ours(v, key, info.side, info.price, execute, exec_price)) return;
             v->pend.kind = PEND_KNOWN;
             v->pend.side = info.side;
             v->pend.price = info.price;
@@ -605,7 +624,9 @@ void vx_sim_venue_before_event(vx_sim_venue *v, const vx_mbo *e) {
             /* seeded lots: only CANCEL / DELETE / EXECUTE reduce them, at a known level */
             if (e->action == VX_MBO_REPLACE || e->action == VX_MBO_MODIFY) return;
             if (e->side != VX_BUY && e->side != VX_SELL) return;
-            if (e->price == 0 || v->heads[inst * 2u + e->side] == NONE) return;
+            if (e->price == 0) return;
+            uint32_t key = inst * 2u + e->side;
+            if (!touches_ours(v, key, e->side, e->price, execute, e->price)) return;
             v->pend.kind = PEND_UNKNOWN;
             v->pend.side = e->side;
             v->pend.price = e->price;
@@ -621,8 +642,11 @@ void vx_sim_venue_before_event(vx_sim_venue *v, const vx_mbo *e) {
     v->pend.rejected = c.rejected;
 }
 
-static inline int through(int side, int64_t exec_price, int64_t p) {
-    return side == VX_BUY ? exec_price < p : exec_price > p;
+void vx_sim_venue_before_event(vx_sim_venue *v, const vx_mbo *e) {
+    v->pend.kind = PEND_NONE;
+    uint32_t inst = e->instrument;
+    if (inst >= v->cfg.instruments || v->resting[inst] == 0) return; /* the hot path */
+    before_event_ours(v, e);
 }
 
 /* The fill rule: c = min(e, a) lots consume a, O fills min(e - c, leaves) at its price. */
@@ -640,8 +664,8 @@ static int fill_resting(vx_sim_venue *v, uint32_t slot, uint64_t lots, uint64_t 
     return 1;
 }
 
-void vx_sim_venue_after_event(vx_sim_venue *v, const vx_mbo *e) {
-    if (v->pend.kind == PEND_NONE) return;
+/* after_event when before_event noted something. */
+__attribute__((noinline)) static void after_event_ours(vx_sim_venue *v, const vx_mbo *e) {
     pending_event p = v->pend;
     v->pend.kind = PEND_NONE;
     uint32_t inst = e->instrument;
@@ -695,6 +719,10 @@ void vx_sim_venue_after_event(vx_sim_venue *v, const vx_mbo *e) {
         i = next;
     }
     if (touched) v->counters.queue_events++;
+}
+
+void vx_sim_venue_after_event(vx_sim_venue *v, const vx_mbo *e) {
+    if (v->pend.kind != PEND_NONE) after_event_ours(v, e); /* else: the hot path */
 }
 
 vx_status vx_sim_venue_queue_ahead(const vx_sim_venue *v, uint64_t order_id, uint64_t *ahead) {

@@ -53,7 +53,8 @@
  *                market impact).
  *     the rest:  IOC / MARKET -> CANCELED (leaves 0). GTC / POST_ONLY -> rests at price at the
  *                back of its level: ahead = displayed lots at (side, price) at arrival (every
- *                replayed order and seeded lot there is ahead of it).
+ *                replayed order and seeded lot there is ahead of it; 0 when the price is
+ *                outside the book's window).
  *   CANCEL       working (an order of that id AND instrument) -> CANCELED (leaves 0); else
  *                REJECT UNKNOWN_ORDER (leaves 0, side VX_SIDE_NONE).
  *   MODIFY       not working -> REJECT UNKNOWN_ORDER (as CANCEL). Same price and qty <=

@@ -27,6 +27,7 @@ from velox.pipeline._drain import Callback, _drain_batches, _drain_loop
 from velox.pipeline._strategy import (
     BuiltinStrategy, StrategyLogs, WithArgs, drain_logs_loop, is_strategy, split_stages)
 from velox.pipeline._venue import LiveVenue
+from velox.pipeline._journal import PipelineJournal, check_journal_dir, journal_loop
 from velox.pipeline._view import BookView
 from velox.pipeline._report import _judge, _missing_symbols_warning, build_report
 
@@ -106,6 +107,15 @@ class Pipeline:
     then fails the run (report "ok" False): drops count as asked for only when "drop" is
     given explicitly. A finite source (a file input, "feed") always blocks: it never drops.
 
+    journal: a directory (new, or existing and empty) to journal the run into: every record
+    the book stage takes goes to the velox.Journal DIR/input (TXN_DTYPE or MBO_DTYPE, in the
+    order the book took them) and every bundle emitted to DIR/output (BUNDLE_DTYPE), written
+    by a journal thread in this process (it replaces the drain thread and calls the callback;
+    needs callback_thread=True). input="journal:DIR/input" replays the run (byte-identical
+    output with timestamps="logical", bundle_timeout_us=0, on_full="block"). The report's
+    "journaled" section counts what was journaled and lost; a journal that lost or failed
+    anything makes the run not ok (verdict "JOURNAL INCOMPLETE: ..."). Bad DIR: ValueError.
+
     Use as a context manager, or start() / stop(). stop() drains every ring,
     joins the threads and returns the final report (a dict; see report(); its "verdict" is
     the summary's first line). A stop ends a paced replay at once (the rest is counted in
@@ -144,6 +154,7 @@ class Pipeline:
                  max_orders: int = 1 << 20, follow_market: bool = True,
                  snapshot: object = None,
                  seed_from_book: str | os.PathLike[str] | None = None,
+                 journal: str | os.PathLike[str] | None = None,
                  venue: LiveVenue | str | None = None,
                  risk: Any = None) -> None:
         if timestamps not in ("tsc", "logical"):
@@ -215,6 +226,10 @@ class Pipeline:
         self.follow_market = follow_market
         if not isinstance(callback_thread, bool):
             raise TypeError(f"callback_thread must be a bool, got {callback_thread!r}")
+        journal_dir = None if journal is None else check_journal_dir(journal)
+        if journal_dir is not None and not callback_thread:
+            raise ValueError("journal needs callback_thread=True: the journal thread drains "
+                             "the bundles (and hands them to the callback)")
         source = parse_input(input)
         target = parse_output(output)
         if on_full not in (None, "drop", "block"):
@@ -359,6 +374,9 @@ class Pipeline:
             #: how the book thread cuts the events into groups for the strategy: "flag" (an
             #: event with F_LAST) or "event" (every event), chosen by the input
             self.strategy_edges = edges
+        #: journal="DIR": the run's input and output journals (None without)
+        self.journal: PipelineJournal | None = (
+            None if journal_dir is None else PipelineJournal(journal_dir, self._dtype))
         if target is not None and target[0] == "file":
             self._fd = os.open(target[1], os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
         elif target is not None and len(target) == 3:
@@ -372,7 +390,8 @@ class Pipeline:
                 base_price=_fixed("base_price", base_price), cancel_share=cancel_share,
                 max_qty=max_qty, bundle_timeout_ns=int(round(bundle_timeout_us * 1000)),
                 on_full=on_full, wait=wait, batch=batch,
-                python_ring_capacity=python_ring_capacity if callback is not None else 0,
+                python_ring_capacity=(python_ring_capacity if callback is not None
+                                      or self.journal is not None else 0),
                 output_fd=self._fd, stage_thread=stage_thread, thread_cpu=thread_cpu,
                 logical_timestamps=timestamps == "logical", external_ring=self.output_ring,
                 user_stage=None if self.strategy is not None else stage,
@@ -380,9 +399,12 @@ class Pipeline:
                 user_emit_capacity=emit_capacity,
                 source_ring=self._feed_ring, replay_speed=self.replay_speed or 0.0,
                 records=records, mbo_instruments=instruments, mbo_max_orders=max_orders,
-                mbo_follow=follow_market, mbo_reference=reference, **strategy_kw)
+                mbo_follow=follow_market, mbo_reference=reference,
+                input_tap=None if self.journal is None else self.journal.tap, **strategy_kw)
             if snap is not None:
                 self._seed_snapshot(snap, instruments)
+            if self.journal is not None:
+                self.journal.create()  # last: a refused configuration leaves no directory
         except BaseException:
             self._native = None  # its rings' busy marks go with it before the venue closes
             if venue is not None:
@@ -523,7 +545,13 @@ class Pipeline:
                 target=drain_logs_loop, name="velox-pipeline-strategy-logs", daemon=True,
                 args=(self._nat, self.strategy_logs, self._log_stop, self._drain_error))
             self._log_drainer.start()
-        if self.callback is not None and self._callback_thread:
+        if self.journal is not None:
+            self._drainer = threading.Thread(
+                target=journal_loop, name="velox-pipeline-journal", daemon=True,
+                args=(self._nat, self.journal, self.callback, self._drain_lock,
+                      self._drain_stop, self._drain_error))
+            self._drainer.start()
+        elif self.callback is not None and self._callback_thread:
             self._drainer = threading.Thread(
                 target=_drain_loop, name="velox-pipeline-drain", daemon=True,
                 args=(self._nat, self.callback, self._drain_lock, self._drain_stop,
@@ -615,7 +643,7 @@ class Pipeline:
         """Hands waiting bundles to the callback (on this thread). Returns how many. With the
         drain thread running this only re-raises a callback exception it caught."""
         self._raise_drain_error()
-        if self.callback is None:
+        if self.callback is None or self.journal is not None:  # the journal thread drains
             return 0
         if self._drainer is not None and self._drainer.is_alive():
             return 0
@@ -686,6 +714,8 @@ class Pipeline:
                     self.venue.close(unlink=not self._keep_shm)
                 self._close_fd()
                 self._close_shm(unlink=not self._keep_shm)
+                if self.journal is not None:
+                    self.journal.close()
                 self._final = self.report(final=True)
                 self._close_input_ring()
                 self._final["abandoned"] = abandoned
