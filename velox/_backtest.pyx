@@ -125,17 +125,30 @@ cdef const vx_strategy *_strategy_table(object stage, object cap) except NULL:
     return t
 
 
-cdef void _release_context(object cap) noexcept:
-    cdef void *ctx = PyCapsule_GetContext(cap)
-    if ctx != NULL:
-        Py_DECREF(<object>ctx)
+cdef extern from "Python.h":
+    # raw declarations: a capsule destructor may run while an exception is pending (a
+    # refused backtest drops its capsule), so no call here may look at the error indicator
+    void *_capsule_pointer "PyCapsule_GetPointer"(PyObject *cap, const char *name) noexcept
+    void *_capsule_context "PyCapsule_GetContext"(PyObject *cap) noexcept
+    void _decref "Py_DECREF"(PyObject *obj) noexcept
+    void _err_fetch "PyErr_Fetch"(PyObject **t, PyObject **v, PyObject **tb) noexcept
+    void _err_restore "PyErr_Restore"(PyObject *t, PyObject *v, PyObject *tb) noexcept
 
 
 cdef void _destroy_builtin(object cap) noexcept:
-    cdef vx_strategy *s = <vx_strategy *>PyCapsule_GetPointer(cap, VX_STRATEGY_CAPSULE_NAME)
+    """The builtin strategies' capsule destructor: frees the strategy, releases the orders
+    array a script capsule holds (its context)."""
+    cdef PyObject *t
+    cdef PyObject *v
+    cdef PyObject *tb
+    _err_fetch(&t, &v, &tb)
+    cdef vx_strategy *s = <vx_strategy *>_capsule_pointer(<PyObject *>cap, VX_STRATEGY_CAPSULE_NAME)
+    cdef void *ctx = _capsule_context(<PyObject *>cap)
     if s != NULL:
         vx_builtin_destroy(s)
-    _release_context(cap)
+    if ctx != NULL:
+        _decref(<PyObject *>ctx)
+    _err_restore(t, v, tb)
 
 
 def builtin_strategy(kind, *, instruments=1, orders=None):
@@ -196,6 +209,15 @@ cdef object _join(list parts, object dtype):
     for p in parts:
         raw[pos:pos + len(p) * size] = p.view(np.uint8)
         pos += len(p) * size
+    return out
+
+
+cdef object _owned(cnp.ndarray src, size_t n):
+    """The first n records of src in a new array, copied as bytes into zeros (``.copy()`` of a
+    padded dtype leaves the padding uninitialised: outputs must compare bytewise)."""
+    out = np.zeros(n, src.dtype)
+    if n:
+        memcpy(cnp.PyArray_DATA(out), cnp.PyArray_DATA(src), n * src.dtype.itemsize)
     return out
 
 
@@ -444,19 +466,19 @@ cdef class NativeBacktest:
         for rounds in range(_MAX_ROUNDS):  # bounded: each round empties `cap` records or ends
             got = vx_host_take_orders(h, <vx_order *>cnp.PyArray_DATA(self._scratch_orders), cap)
             if got:
-                self._orders.append(self._scratch_orders[:got].copy())
+                self._orders.append(_owned(self._scratch_orders, got))
             if got < cap:
                 break
         for rounds in range(_MAX_ROUNDS):
             got = vx_host_take_execs(h, <vx_exec *>cnp.PyArray_DATA(self._scratch_execs), cap)
             if got:
-                self._execs.append(self._scratch_execs[:got].copy())
+                self._execs.append(_owned(self._scratch_execs, got))
             if got < cap:
                 break
         for rounds in range(_MAX_ROUNDS):
             got = vx_host_take_pnl(h, <vx_pnl_point *>cnp.PyArray_DATA(self._scratch_pnl), cap)
             if got:
-                self._pnl.append(self._scratch_pnl[:got].copy())
+                self._pnl.append(_owned(self._scratch_pnl, got))
             if got < cap:
                 break
 
@@ -504,7 +526,7 @@ cdef class NativeBacktest:
         out = np.zeros(cap, WORKING_DTYPE)
         cdef size_t n = vx_host_working(vx_backtest_host(self.bt),
                                         <vx_working *>cnp.PyArray_DATA(out), cap)
-        return out[:n].copy()
+        return _owned(out, n)
 
     def counters(self):
         """Every counter of the loop: the backtest's (events, applied, book rejects by reason,

@@ -224,7 +224,7 @@ def _open_raw(spec: str, path: str) -> Source:
         size = MBO_DTYPE.itemsize
         while True:  # bounded by the file
             out = np.zeros(CHUNK_EVENTS, MBO_DTYPE)
-            got = f.readinto(memoryview(out.view(np.uint8)))
+            got = f.readinto(out.view(np.uint8).data)
             if not got:
                 return
             if got % size:

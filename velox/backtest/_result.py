@@ -29,9 +29,10 @@ def max_drawdown(totals: npt.NDArray[np.int64]) -> int:
 class BacktestResult:
     """The result of ``velox.backtest``.
 
-    orders: every order the strategy sent, refused ones included (ORDER_DTYPE, in send order).
-    execs: every execution report delivered to the strategy, in delivery order (EXEC_DTYPE;
-    refusals before an order left carry ts_exchange 0). pnl: the P&L series (PNL_DTYPE: a
+    orders: every order that left for the venue (ORDER_DTYPE, in send order, ts = when sent;
+    the kill switch's cancels included). execs: every execution report delivered to the
+    strategy, in delivery order (EXEC_DTYPE); an order refused before it left (validation,
+    risk, limits) is there as a REJECT report with ts_exchange 0. pnl: the P&L series (PNL_DTYPE: a
     point per fill and one per instrument that traded every pnl_interval_ns). positions: one
     POSITION_DTYPE row per instrument at the end; instruments: the symbols of those rows when
     the input names them (itch: symbols, DBN metadata), else None. counters: every counter of

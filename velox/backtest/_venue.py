@@ -23,7 +23,7 @@ def _count(name: str, value: object, lo: int, hi: int) -> int:
     """An integer field (int or NumPy integer; never a bool) in [lo, hi]."""
     if isinstance(value, bool) or not hasattr(value, "__index__"):
         raise TypeError(f"{name} must be an integer, got {value!r}")
-    v = operator.index(value)  # type: ignore[arg-type]
+    v = operator.index(value)  # type: ignore[arg-type, unused-ignore]
     if not lo <= v <= hi:
         raise ValueError(f"{name} must be in [{lo}, {hi}], got {value!r}")
     return v
