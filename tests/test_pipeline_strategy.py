@@ -215,6 +215,10 @@ def test_bad_combinations_are_refused_before_the_run(lobster_file):
         velox.Pipeline(input=f"lobster:{lobster_file}", stage=v2,
                        venue=velox.LiveVenue(*names), risk={"max_lots": 1})
     assert not [n for n in os.listdir("/dev/shm") if n in names]  # nothing left behind
+    ok = velox.Pipeline(input=f"lobster:{lobster_file}", stage=v2, venue=velox.LiveVenue(*names),
+                        risk=velox.RiskLimits(max_position=4, max_working=8))
+    ok.stop_unstarted()  # a backtest's RiskLimits are taken as they are
+    assert not [n for n in os.listdir("/dev/shm") if n in names]
     r = subprocess.run([sys.executable, "-m", "velox.pipeline", "--input",
                         f"lobster:{lobster_file}", "--stage", "builtin:quote"],
                        capture_output=True, text=True, timeout=60, cwd=IMPORT_ROOT,
