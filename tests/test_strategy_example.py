@@ -65,6 +65,8 @@ def test_strategy_example_installs_as_documented_and_its_orders_reach_the_output
     work = tmp_path / "strategy"
     shutil.copytree(EXAMPLE, work, ignore=shutil.ignore_patterns("build", "*.so", "*.c",
                                                                   "*.egg-info", "__pycache__"))
+    # run_example.py runs its v2 strategies live against ../gateway/gateway.py
+    shutil.copytree(os.path.join(os.path.dirname(EXAMPLE), "gateway"), tmp_path / "gateway")
     python = fresh_venv(tmp_path / "venv", IMPORT_ROOT)
     site = subprocess.run([python, "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
                           check=True, capture_output=True, text=True).stdout.strip()

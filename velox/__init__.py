@@ -94,7 +94,7 @@ __all__ += ["InvalidRecordError", "TxnRing"]
 # histogram + pipeline (native pipeline)
 from velox._histogram import Histogram  # noqa: E402
 
-__all__ += ["Histogram", "Pipeline"]
+__all__ += ["Histogram", "Pipeline", "LiveVenue"]
 
 
 def __getattr__(name):
@@ -104,6 +104,10 @@ def __getattr__(name):
         from velox.pipeline import Pipeline
 
         return Pipeline
+    if name == "LiveVenue":
+        from velox.pipeline import LiveVenue
+
+        return LiveVenue
     raise AttributeError(f"module 'velox' has no attribute {name!r}")
 
 # orderbook (price-ladder order book)
@@ -185,11 +189,13 @@ def get_sources(*modules):
 
     Returns a list of absolute paths, each once, the named modules' own files first and then
     what they need, all in ``get_include()/velox/``: ``get_sources("ring")`` gives
-    ``[.../velox/ring.c, .../velox/tsc.c, .../velox/types.c]``. Names: backtest, broadcast, dbn, histogram, itch,
-    journal, mbo, mpsc, orderbook, pipeline, ring, shm, tsc, types (an unknown name raises ValueError listing
-    them). setuptools takes only paths relative to setup.py when it builds a wheel
-    (``pip install .``): copy the files below your project first, as
-    examples/strategy/setup.py does."""
+    ``[.../velox/ring.c, .../velox/tsc.c, .../velox/types.c]``. Names: backtest, broadcast, dbn,
+    histogram, itch, journal, mbo, mpsc, orderbook, pipeline, ring, shm, tsc, types (an unknown
+    name raises ValueError listing them). setuptools takes only paths relative to setup.py when
+    it builds a wheel (``pip install .``): copy the files below your project first, as
+    examples/strategy/setup.py does. A strategy of ABI v2 (``velox/strategy.h``) needs none of
+    them: it compiles against ``get_include()`` alone and reaches velox through the ``vx_api``
+    table it is handed."""
     known = _c_modules()
     if not modules:
         raise ValueError(f"name at least one C module, one of {sorted(known)}")

@@ -51,6 +51,7 @@ from velox._txnring import TxnRing as TxnRing
 # histogram + pipeline (native pipeline)
 from velox._histogram import Histogram as Histogram
 from velox.pipeline import Pipeline as Pipeline
+from velox.pipeline import LiveVenue as LiveVenue
 
 # orderbook (price-ladder order book)
 from velox._orderbook import OrderBook as OrderBook

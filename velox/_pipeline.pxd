@@ -7,7 +7,7 @@ cimport cython
 from libc.stdint cimport uint64_t
 
 from velox.includes.mbo cimport vx_mbo_book, vx_mbo_order_info
-from velox.includes.pipeline cimport vx_pipeline, vx_pipeline_config, vx_pipeline_reference
+from velox.includes.pipeline cimport vx_host, vx_pipeline, vx_pipeline_config, vx_pipeline_reference
 
 cdef class NativePipeline:
     cdef vx_pipeline *p
@@ -29,6 +29,12 @@ cdef class NativePipeline:
     cdef readonly str records           # "txn" or "mbo"
     cdef vx_pipeline_reference reference  # cfg.mbo_reference points here (mbo_reference=)
     cdef readonly tuple reference_arrays  # the arrays it points into (kept alive), or None
+    cdef readonly object strategy         # the v2 strategy object (kept alive), or None
+    cdef readonly object strategy_capsule # its "velox.strategy.v2" capsule (held until destroy)
+    cdef readonly tuple strategy_args     # the "key=value" bytes the host copied, or ()
+    cdef readonly object venue_orders     # the live venue's rings (SpscRing/SharedRing), or None
+    cdef readonly object venue_execs
+    cdef bint venue_busy                  # we hold their busy marks (start..join)
 
     cdef int _release_external(self) except -1
     cdef const vx_mbo_book *_mbo_book(self, object instrument) except NULL
@@ -38,3 +44,9 @@ cdef class NativePipeline:
     cdef int _release_rings_locked(self) except -1
     cdef int _claim_ring(self, object ring, bint producer, str what) except -1
     cdef int _release_ring(self, object ring, bint producer) except -1
+    cdef int _create(self, object stage_thread, object thread_cpu) except -1
+    cdef const char **_set_strategy(self, strategy, venue_orders, venue_execs, strategy_args,
+                                    strategy_edges, log_capacity, pnl_interval_ns, max_loss,
+                                    max_position, max_order_qty, max_working,
+                                    log_ring_capacity, close_timeout_ns) except? NULL
+    cdef vx_host *_host(self, str what) except NULL

@@ -1,5 +1,5 @@
 # cython: language_level=3, embedsignature=True, freethreading_compatible=True
-# distutils: sources = csrc/velox/pipeline.c csrc/velox/pipeline_source.c csrc/velox/pipeline_book.c csrc/velox/pipeline_bundler.c csrc/velox/pipeline_sink.c csrc/velox/stage_builtin.c csrc/velox/orderbook.c csrc/velox/mbo.c csrc/velox/ring.c csrc/velox/histogram.c csrc/velox/tsc.c csrc/velox/types.c
+# distutils: sources = csrc/velox/pipeline.c csrc/velox/pipeline_source.c csrc/velox/pipeline_book.c csrc/velox/pipeline_bundler.c csrc/velox/pipeline_sink.c csrc/velox/pipeline_strategy.c csrc/velox/stage_builtin.c csrc/velox/host.c csrc/velox/positions.c csrc/velox/venue_live.c csrc/velox/orders.c csrc/velox/orderbook.c csrc/velox/mbo.c csrc/velox/ring.c csrc/velox/histogram.c csrc/velox/tsc.c csrc/velox/types.c
 """NativePipeline: the C pipeline (csrc/velox/pipeline.h) as a thin Cython class. Use
 velox.Pipeline (velox/pipeline/) for the friendly interface; this class takes the C
 configuration fields as keyword arguments, checks their ranges, and calls one C function per
@@ -30,7 +30,7 @@ from cpython.pycapsule cimport PyCapsule_CheckExact, PyCapsule_GetPointer, PyCap
 from libc.stdlib cimport free, malloc
 from velox.includes.types cimport VX_OK, VX_TIMEOUT, vx_bundle, vx_mbo, vx_status, vx_status_name
 
-from velox._records import BUNDLE_DTYPE, MBO_DTYPE, TXN_DTYPE, Action
+from velox._records import BUNDLE_DTYPE, EXEC_DTYPE, MBO_DTYPE, ORDER_DTYPE, PNL_DTYPE, TXN_DTYPE, Action
 from velox._mbo import REJECT_REASONS
 
 cdef extern from "<string.h>" nogil:
@@ -110,8 +110,18 @@ cdef class NativePipeline:
                   thread_cpu=(-1, -1), logical_timestamps=False, external_ring=None,
                   user_stage=None, user_emit_capacity=64, source_ring=None,
                   replay_speed=0.0, records="txn", mbo_instruments=1, mbo_max_orders=1 << 20,
-                  mbo_follow=True, mbo_reference=None, input_tap=None):
+                  mbo_follow=True, mbo_reference=None, input_tap=None, strategy=None, venue_orders=None,
+                  venue_execs=None, strategy_args=None, strategy_edges="flag",
+                  log_capacity=4 * VX_STRATEGY_MAX_SENDS, pnl_interval_ns=0, max_loss=0,
+                  max_position=0, max_order_qty=0, max_working=64,
+                  strategy_log_ring_capacity=4096, strategy_close_timeout_ns=2_000_000_000,
+                  stage_capsules=None):
         self.p = NULL
+        self.strategy = None
+        self.strategy_capsule = None
+        self.venue_orders = None
+        self.venue_execs = None
+        self.venue_busy = False
         self.external_ring = None
         self.external_busy = False
         self.user_stage = None
@@ -229,7 +239,11 @@ cdef class NativePipeline:
         # Each stage's capsule is kept (self.stage_capsules) from here until __dealloc__ has
         # destroyed the C pipeline: a capsule may own its table (freeing it in its destructor),
         # so the table is read only while its capsule is held.
-        capsules = [_stage_capsule(stage, i if len(stages) > 1 else -1) for i, stage in enumerate(stages)]
+        if stage_capsules is not None and len(stage_capsules) != len(stages):
+            raise ValueError(f"stage_capsules: {len(stage_capsules)} for {len(stages)} stage(s)")
+        capsules = [_stage_capsule(stage, i if len(stages) > 1 else -1,
+                                   None if stage_capsules is None else stage_capsules[i])
+                    for i, stage in enumerate(stages)]
         self.stage_capsules = tuple(capsules)
         for i, cap in enumerate(capsules):
             c.user_stages[i] = _stage_table(stages[i], cap, records, i if len(stages) > 1 else -1)
@@ -242,6 +256,22 @@ cdef class NativePipeline:
                                  "reserves every stage's emit buffer beside a batch)")
             self.user_stage = user_stage
             self.user_stages = tuple(stages)
+        cdef const char **argv = NULL
+        if strategy is not None:
+            argv = self._set_strategy(strategy, venue_orders, venue_execs, strategy_args,
+                                      strategy_edges, log_capacity, pnl_interval_ns, max_loss,
+                                      max_position, max_order_qty, max_working,
+                                      strategy_log_ring_capacity, strategy_close_timeout_ns)
+        elif venue_orders is not None or venue_execs is not None:
+            raise ValueError("venue rings given without a strategy of ABI v2")
+        try:
+            self._create(stage_thread, thread_cpu)
+        finally:
+            free(argv)  # the host copied the arguments
+        self.external_ring = external_ring
+
+    cdef int _create(self, stage_thread, thread_cpu) except -1:
+        cdef vx_pipeline_config *c = &self.cfg
         cdef const char *field = NULL
         if vx_pipeline_config_validate(c, &field) != VX_OK:
             name = field.decode() if field != NULL else "config"
@@ -252,7 +282,81 @@ cdef class NativePipeline:
             if st == 4:  # VX_ENOMEM
                 raise MemoryError("cannot allocate the pipeline")
             raise ValueError(f"cannot create the pipeline: {vx_status_name(st).decode()}")
-        self.external_ring = external_ring
+        return 0
+
+    cdef const char **_set_strategy(self, strategy, venue_orders, venue_execs, strategy_args,
+                                    strategy_edges, log_capacity, pnl_interval_ns, max_loss,
+                                    max_position, max_order_qty, max_working,
+                                    log_ring_capacity, close_timeout_ns) except? NULL:
+        """cfg.strategy and its host, venue and logs (pipeline.h "Strategies"). Returns the
+        malloc'd argv the host config points to (freed by the caller once the host copied it;
+        NULL when there are no arguments)."""
+        cdef vx_pipeline_config *c = &self.cfg
+        if c.records != VX_RECORDS_MBO:
+            raise ValueError("a strategy of ABI v2 needs a market-by-order pipeline "
+                             "(records='mbo': lobster:, itch:, dbn:, journal: or an MBO feed)")
+        if c.user_stage_count:
+            raise ValueError("a strategy of ABI v2 runs alone on the book thread: pass it as the "
+                             "only stage (v1 stages cannot run beside it)")
+        cap = strategy_capsule(strategy)
+        if cap is None:
+            raise TypeError(f"strategy must be an object with __velox_stage__() returning a "
+                            f"{STRATEGY_CAPSULE_NAME!r} capsule, or such a capsule; got {strategy!r}")
+        c.strategy = _strategy_table(strategy, cap)
+        self.strategy = strategy
+        self.strategy_capsule = cap
+        cdef SpscRing o, e
+        for name, ring, dt in (("venue_orders", venue_orders, ORDER_DTYPE),
+                               ("venue_execs", venue_execs, EXEC_DTYPE)):
+            if not isinstance(ring, SpscRing):
+                raise TypeError(f"{name} must be a velox.SpscRing or SharedRing of "
+                                f"{'ORDER' if dt is ORDER_DTYPE else 'EXEC'}_DTYPE (the live "
+                                f"venue's rings), got {ring!r}")
+            (<SpscRing>ring)._live(name)
+            if (<SpscRing>ring).dtype != dt:
+                raise ValueError(f"{name} must hold {'ORDER' if dt is ORDER_DTYPE else 'EXEC'}"
+                                 f"_DTYPE records, got a ring of {(<SpscRing>ring).dtype!r}")
+        if venue_orders is venue_execs:
+            raise ValueError("venue_orders and venue_execs must be two rings")
+        o = venue_orders
+        e = venue_execs
+        o._side(True, "venue_orders")   # a SharedRing claims the producer role here
+        e._side(False, "venue_execs")   # and the consumer role of the reports' ring
+        c.venue_orders = o.ring
+        c.venue_execs = e.ring
+        self.venue_orders = venue_orders
+        self.venue_execs = venue_execs
+        if strategy_edges not in ("flag", "event"):
+            raise ValueError(f"strategy_edges must be 'flag' (F_LAST, or {VX_STRATEGY_MAX_GROUP} "
+                             f"events) or 'event' (every event), got {strategy_edges!r}")
+        c.strategy_edges = VX_STRATEGY_EDGE_FLAG if strategy_edges == "flag" else VX_STRATEGY_EDGE_EVENT
+        c.strategy_host.log_capacity = _int_in("log_capacity", log_capacity,
+                                               VX_HOST_MIN_LOG_CAPACITY, 1 << 24)
+        c.strategy_host.pnl_interval_ns = _int_in("pnl_interval_ns", pnl_interval_ns, 0, _U64)
+        c.strategy_host.risk.max_loss = _int_in("max_loss", max_loss, 0, _I64)
+        c.strategy_host.risk.max_position = _int_in("max_position", max_position, 0, _U64)
+        c.strategy_host.risk.max_order_qty = _int_in("max_order_qty", max_order_qty, 0, _U32)
+        c.strategy_host.risk.max_working = _int_in("max_working", max_working, 1, 1 << 20)
+        c.strategy_log_ring_capacity = _int_in("strategy_log_ring_capacity", log_ring_capacity,
+                                               16, 1 << 20)
+        if log_ring_capacity & (log_ring_capacity - 1):
+            raise ValueError(f"strategy_log_ring_capacity must be a power of two in [16, 2**20], "
+                             f"got {log_ring_capacity!r}")
+        c.strategy_close_timeout_ns = _int_in("strategy_close_timeout_ns", close_timeout_ns, 0,
+                                              3_600_000_000_000)
+        args = _strategy_args(strategy_args)
+        self.strategy_args = args
+        if not args:
+            c.strategy_host.args = NULL
+            return NULL
+        cdef const char **argv = <const char **>malloc((len(args) + 1) * sizeof(char *))
+        if argv == NULL:
+            raise MemoryError()
+        for i, a in enumerate(args):
+            argv[i] = <const char *>a
+        argv[len(args)] = NULL
+        c.strategy_host.args = argv
+        return argv
 
     def _set_reference(self, ref):
         """mbo_reference=(bid_px, bid_qty, ask_px, ask_qty, first_row): the L2 book after every
@@ -349,6 +453,10 @@ cdef class NativePipeline:
         if self.source_busy:
             (<SpscRing>self.source_ring)._consumer_busy -= 1
             self.source_busy = False
+        if self.venue_busy:
+            (<SpscRing>self.venue_orders)._producer_busy -= 1
+            (<SpscRing>self.venue_execs)._consumer_busy -= 1
+            self.venue_busy = False
         if self.tap_busy:
             (<SpscRing>self.input_tap)._producer_busy -= 1
             self.tap_busy = False
@@ -386,6 +494,10 @@ cdef class NativePipeline:
         if self.source_busy:
             self._release_ring(self.source_ring, False)
             self.source_busy = False
+        if self.venue_busy:
+            self._release_ring(self.venue_orders, True)
+            self._release_ring(self.venue_execs, False)
+            self.venue_busy = False
         if self.tap_busy:
             self._release_ring(self.input_tap, True)
             self.tap_busy = False
@@ -416,6 +528,18 @@ cdef class NativePipeline:
                     self._release_rings_locked()
                     raise
                 self.source_busy = True
+            if self.venue_orders is not None:
+                try:
+                    self._claim_ring(self.venue_orders, True, "venue_orders")
+                    try:
+                        self._claim_ring(self.venue_execs, False, "venue_execs")
+                    except BaseException:
+                        self._release_ring(self.venue_orders, True)
+                        raise
+                except BaseException:
+                    self._release_rings_locked()
+                    raise
+                self.venue_busy = True
             if self.input_tap is not None:
                 try:
                     self._claim_ring(self.input_tap, True, "input_tap")
@@ -631,6 +755,95 @@ cdef class NativePipeline:
             vx_ring_pop_n(ring, data, n, &popped)
         return out[:popped]
 
+    # -- a hosted v2 strategy (cfg.strategy) ------------------------------------------------
+
+    def drain_log(self, which, max_records=4096):
+        """Pops up to max_records records of the strategy's log `which` ("orders": ORDER_DTYPE,
+        "execs": EXEC_DTYPE, "pnl": PNL_DTYPE) into a new array (empty when nothing waits).
+        One consumer at a time (the driver's drain thread, or the caller after it stopped)."""
+        if self.cfg.strategy == NULL:
+            raise RuntimeError("this pipeline hosts no strategy of ABI v2")
+        try:
+            k = STRATEGY_LOGS.index(which)
+        except ValueError:
+            raise ValueError(f"which must be one of {STRATEGY_LOGS}, got {which!r}") from None
+        cdef vx_ring *ring = vx_pipeline_strategy_log(self.p, k)
+        cdef uint32_t n = _int_in("max_records", max_records, 1, _U32)
+        cdef uint32_t waiting = vx_ring_size(ring)
+        if waiting < n:
+            n = waiting
+        out = np.zeros(n, (ORDER_DTYPE, EXEC_DTYPE, PNL_DTYPE)[k])
+        if n == 0:
+            return out
+        cdef cnp.ndarray arr = out
+        cdef void *data = cnp.PyArray_DATA(arr)
+        cdef uint32_t popped = 0
+        with nogil:
+            vx_ring_pop_n(ring, data, n, &popped)
+        return out[:popped]
+
+    cdef vx_host *_host(self, str what) except NULL:
+        if self.cfg.strategy == NULL:
+            raise RuntimeError(f"{what}: this pipeline hosts no strategy of ABI v2")
+        cdef vx_host *h = vx_pipeline_strategy_host(self.p)
+        if h == NULL:
+            raise RuntimeError(f"{what}: the host is the book thread's until join()")
+        return h
+
+    def strategy_counters(self):
+        """The host's counters (csrc/velox/host.h vx_host_counters) as a dict; after join()."""
+        cdef vx_host_counters hc
+        vx_host_counters_read(self._host("strategy_counters()"), &hc)
+        return {"market_calls": hc.market_calls, "exec_calls": hc.exec_calls,
+                "timer_calls": hc.timer_calls, "sent": hc.sent, "refused": hc.refused,
+                "refused_by_reason": {REJECT_REASON_NAMES[r]: hc.refused_by_reason[r]
+                                      for r in REJECT_REASON_NAMES if hc.refused_by_reason[r]},
+                "reports": hc.reports, "bad_reports": hc.bad_reports, "log_lost": hc.log_lost,
+                "killed": bool(hc.killed), "init_failed": bool(hc.init_failed),
+                "refused_unreported": hc.refused_unreported}
+
+    def strategy_positions(self):
+        """{instrument: position dict} for every instrument that traded or has working lots
+        (host.h vx_host_position; money fixed point); after join()."""
+        cdef vx_host *h = self._host("strategy_positions()")
+        cdef vx_position pos
+        out = {}
+        for i in range(self.cfg.mbo_instruments):
+            if vx_host_position(h, i, &pos) != VX_OK:
+                continue
+            if pos.volume or pos.working_buy or pos.working_sell or pos.position:
+                out[i] = {"position": pos.position, "avg_price": pos.avg_price,
+                          "realized": pos.realized, "unrealized": pos.unrealized,
+                          "fees": pos.fees, "mark": pos.mark, "volume": pos.volume,
+                          "fills": pos.fills, "working_buy": pos.working_buy,
+                          "working_sell": pos.working_sell}
+        return out
+
+    def strategy_working(self):
+        """The orders still working at the end (after join()), as dicts."""
+        cdef vx_host *h = self._host("strategy_working()")
+        cdef vx_working w[256]
+        cdef size_t n = vx_host_working(h, w, 256)
+        return [{"order_id": w[i].order_id, "price": w[i].price, "instrument": w[i].instrument,
+                 "qty": w[i].qty, "leaves_qty": w[i].leaves_qty, "side": w[i].side,
+                 "state": w[i].state} for i in range(n)]
+
+    def strategy_check(self):
+        """None when the run ended and the host's conservation checks held (host.h
+        vx_host_check), else the reason (text); after join()."""
+        self._host("strategy_check()")
+        cdef const char *why = NULL
+        if vx_pipeline_strategy_check(self.p, &why) == VX_OK:
+            return None
+        return why.decode() if why != NULL else "the strategy's checks failed"
+
+    @property
+    def strategy_name(self):
+        """The strategy table's name (None without a strategy or a name)."""
+        if self.cfg.strategy == NULL or self.cfg.strategy.name == NULL:
+            return None
+        return self.cfg.strategy.name[:strnlen(self.cfg.strategy.name, 80)].decode("utf-8", "replace")
+
     @property
     def stage_thread(self):
         """The thread of each stage (ingress, book, bundler, output) as the C pipeline has it."""
@@ -680,6 +893,16 @@ cdef dict _counters_dict(const vx_pipeline_counters *c, uint32_t stages):
             "init_failures": c.user_init_failed,
         },
         "user_stages": [_stage_counters(&c.user[i]) for i in range(stages)],
+        "strategy": {
+            "groups": c.strategy_groups, "idle_delivers": c.strategy_idle_delivers,
+            "log_waits": c.strategy_log_waits,
+            "logged": {STRATEGY_LOGS[k]: c.strategy_logged[k] for k in range(3)},
+            "closing": bool(c.strategy_closing), "close_timed_out": bool(c.strategy_close_timed_out),
+        },
+        "venue": {
+            "submitted": c.venue_submitted, "refused_full": c.venue_refused_full,
+            "polled": c.venue_polled, "ring_errors": c.venue_ring_errors,
+        },
         "drops": {
             "ingress_to_book": c.drops_ingress, "book_to_bundler": c.drops_book,
             "bundler_to_output": c.drops_bundler, "bundler_to_output_txns": c.drops_bundler_txns,
@@ -719,18 +942,31 @@ cdef str _stage_label(object stage, int position):
     return f"{where}{stage!r}"
 
 
-cdef object _stage_capsule(object stage, int position):
-    """The PyCapsule of a stage object: what its __velox_stage__() returns, or the stage itself
-    when it is such a capsule. Checks the capsule's type and name; the caller keeps it alive
-    for as long as the table it points to may be called."""
-    if hasattr(stage, "__velox_stage__"):
+def fetch_stage_capsule(stage, position=-1):
+    """What a stage object's __velox_stage__() returns (called once here), or the stage
+    itself when it has none (a capsule). ValueError naming the stage when the call fails. The
+    driver fetches each stage's capsule once and passes it on (stage_capsules=), so a stage
+    whose capsule owns its table is asked once."""
+    if hasattr(stage, "__velox_stage__") and not PyCapsule_CheckExact(stage):
         try:
-            cap = stage.__velox_stage__()
+            return stage.__velox_stage__()
         except Exception as e:
             raise ValueError(f"{_stage_label(stage, position)}: __velox_stage__() failed: "
                              f"{type(e).__name__}: {e}") from None
-    else:
-        cap = stage
+    return stage
+
+
+def is_strategy_capsule(cap):
+    """True for a "velox.strategy.v2" capsule."""
+    return bool(PyCapsule_CheckExact(cap) and PyCapsule_IsValid(cap, VX_STRATEGY_CAPSULE_NAME))
+
+
+cdef object _stage_capsule(object stage, int position, object fetched=None):
+    """The PyCapsule of a stage object: what its __velox_stage__() returns (or `fetched`, what
+    fetch_stage_capsule got from it), or the stage itself when it is such a capsule. Checks
+    the capsule's type and name; the caller keeps it alive for as long as the table it points
+    to may be called."""
+    cap = fetch_stage_capsule(stage, position) if fetched is None else fetched
     if not PyCapsule_CheckExact(cap):
         if cap is stage:
             raise TypeError(f"user_stage must be a PyCapsule named {STAGE_CAPSULE_NAME!r} or an "
@@ -770,6 +1006,69 @@ cdef const vx_user_stage *_stage_table(object stage, object cap, str records,
     if vx_user_stage_check(t) != VX_OK:  # the checks above cover it; kept as the C contract
         raise ValueError(f"{label}: bad vx_user_stage table")
     return t
+
+
+# -- strategies of ABI v2 (csrc/velox/strategy.h), hosted on the book thread ----------------
+
+STRATEGY_CAPSULE_NAME = "velox.strategy.v2"
+STRATEGY_ABI_VERSION = VX_STRATEGY_ABI_VERSION
+API_VERSION = VX_API_VERSION
+#: the strategy's three logs, in vx_pipeline_strategy_log order
+STRATEGY_LOGS = ("orders", "execs", "pnl")
+REJECT_REASON_NAMES = {0: "none", 1: "order_id", 2: "side", 3: "type", 4: "tif", 5: "action",
+                       6: "price", 7: "qty", 10: "unknown_instrument", 11: "unknown_order",
+                       12: "duplicate_id", 13: "would_cross", 14: "risk", 15: "venue",
+                       16: "limit"}
+
+
+def strategy_capsule(stage):
+    """The "velox.strategy.v2" capsule of `stage` (what its __velox_stage__() returns, or the
+    stage itself when it is such a capsule), or None when `stage` is not a v2 strategy (a v1
+    stage, or anything else: the caller's checks name it)."""
+    cap = fetch_stage_capsule(stage)
+    return cap if is_strategy_capsule(cap) else None
+
+
+cdef const vx_strategy *_strategy_table(object stage, object cap) except NULL:
+    """The checked vx_strategy* inside `cap` (held by the caller): the ABI version, the size,
+    the api version and on_market, each refusal naming both versions (strategy.h, Loading)."""
+    cdef const vx_strategy *t = <const vx_strategy *>PyCapsule_GetPointer(cap, VX_STRATEGY_CAPSULE_NAME)
+    label = f"strategy {stage!r}"
+    if t.abi_version != VX_STRATEGY_ABI_VERSION:
+        raise ValueError(f"{label}: its vx_strategy table has abi_version {t.abi_version}, this "
+                         f"velox runs strategies of ABI version {VX_STRATEGY_ABI_VERSION} (rebuild "
+                         "it against this velox's velox/strategy.h)")
+    if t.struct_size < VX_STRATEGY_MIN_SIZE:
+        raise ValueError(f"{label}: its vx_strategy table has struct_size {t.struct_size}, "
+                         f"smaller than ABI {VX_STRATEGY_ABI_VERSION}'s {VX_STRATEGY_MIN_SIZE}; "
+                         "set it to sizeof(vx_strategy)")
+    if t.api_version > VX_API_VERSION:
+        raise ValueError(f"{label} was compiled against vx_api version {t.api_version}; this "
+                         f"velox provides version {VX_API_VERSION} (install a newer velox, or "
+                         "rebuild the strategy against this one)")
+    if t.on_market == NULL:
+        raise ValueError(f"{label}: its vx_strategy table has no on_market")
+    return t
+
+
+cdef tuple _strategy_args(object args):
+    """stage_args of a v2 strategy as the host's "key=value" strings (api->arg): a dict of
+    identifier keys; values as text (True/False as 1/0)."""
+    if args is None:
+        return ()
+    if not isinstance(args, dict):
+        raise TypeError(f"strategy_args must be a dict of parameters, got {args!r}")
+    out = []
+    for k, v in args.items():
+        if not isinstance(k, str) or not k.isidentifier():
+            raise TypeError(f"strategy_args: {k!r} is not a parameter name")
+        if isinstance(v, bool):
+            v = int(v)
+        text = str(v)
+        if "\0" in text:
+            raise ValueError(f"strategy_args: the value of {k!r} holds a NUL byte")
+        out.append(f"{k}={text}".encode())
+    return tuple(out)
 
 
 @cython.final

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # CI step: installs and runs examples/strategy (a downstream Cython user stage, velox/stage.h
-# ABI) with exactly the commands of its README's ```sh block, in a fresh virtual environment
+# ABI, and two ABI v2 strategies, velox/strategy.h, backtested and run live against
+# examples/gateway) with exactly the commands of its README's ```sh block, in a fresh virtual environment
 # that sees the velox README's test command installed (.venv), its Cython, setuptools and
 # numpy (~15 s).
 set -euo pipefail
@@ -10,6 +11,7 @@ py="$PWD/.venv/bin/python"
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 cp -r examples/strategy "$work/strategy"
+cp -r examples/gateway "$work/gateway"  # run_example.py trades live against ../gateway
 rm -rf "$work/strategy/build" "$work"/strategy/src/velox_strategy/*.so
 # a venv without pip whose .pth adds the installed environment's site-packages behind its own
 "$py" -m venv --without-pip "$work/venv"

@@ -64,9 +64,11 @@ enum {
 
 typedef struct vx_book vx_book; /* opaque; see orderbook.c */
 
-/* Why apply() rejected a transaction (VX_REJECT_NONE when it was applied). */
+/* Why apply() rejected a transaction (VX_BOOK_REJECT_NONE when it was applied). The
+ * "none" value is not VX_REJECT_NONE: orders.h names its order refusals VX_REJECT_* and a
+ * file may include both. */
 typedef enum vx_book_reject {
-    VX_REJECT_NONE = 0,
+    VX_BOOK_REJECT_NONE = 0,
     VX_REJECT_INVALID = 1,       /* bad side/kind (vx_txn_validate) or qty == 0   → VX_EINVAL */
     VX_REJECT_OFF_GRID = 2,      /* price not base + k * tick                      → VX_EINVAL */
     VX_REJECT_OUT_OF_WINDOW = 3, /* price outside the ladder                       → VX_ERANGE */

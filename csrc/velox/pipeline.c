@@ -54,6 +54,14 @@ void vx_pipeline_config_default(vx_pipeline_config *cfg) {
     cfg->mbo_instruments = 1;
     cfg->mbo_max_orders = 1u << 20;
     cfg->mbo_follow = 1;
+    cfg->strategy = NULL;
+    memset(&cfg->strategy_host, 0, sizeof cfg->strategy_host);
+    cfg->strategy_host.log_capacity = 4 * VX_STRATEGY_MAX_SENDS;
+    cfg->strategy_host.risk.max_working = 64;
+    cfg->venue_orders = cfg->venue_execs = NULL;
+    cfg->strategy_edges = VX_STRATEGY_EDGE_FLAG;
+    cfg->strategy_log_ring_capacity = 4096;
+    cfg->strategy_close_timeout_ns = UINT64_C(2000000000);
     cfg->thread_count = 2;
     cfg->stage_thread[VX_STAGE_INGRESS] = 0;
     cfg->stage_thread[VX_STAGE_BOOK] = 0;
@@ -138,6 +146,20 @@ vx_status vx_pipeline_config_validate(const vx_pipeline_config *c, const char **
     else if (c->user_stage_count && (c->user_emit_capacity < 1 || c->user_emit_capacity > VX_STAGE_MAX_EMIT ||
                                      (uint64_t)c->user_stage_count * c->user_emit_capacity >= c->txn_ring_capacity))
         bad = "user_emit_capacity"; /* block mode needs room for a batch plus every emit buffer */
+    else if (c->strategy && (c->records != VX_RECORDS_MBO || c->user_stage_count))
+        bad = "strategy"; /* market-by-order pipelines, alone on the book thread */
+    else if (c->strategy && (!c->venue_orders || vx_ring_elem_size(c->venue_orders) != sizeof(vx_order)))
+        bad = "venue_orders";
+    else if (c->strategy && (!c->venue_execs || c->venue_execs == c->venue_orders ||
+                             vx_ring_elem_size(c->venue_execs) != sizeof(vx_exec)))
+        bad = "venue_execs";
+    else if (c->strategy && c->strategy_edges != VX_STRATEGY_EDGE_FLAG &&
+             c->strategy_edges != VX_STRATEGY_EDGE_EVENT)
+        bad = "strategy_edges";
+    else if (c->strategy && !is_pow2_in(c->strategy_log_ring_capacity, 16, 1u << 20))
+        bad = "strategy_log_ring_capacity";
+    else if (c->strategy && c->strategy_close_timeout_ns > UINT64_C(3600000000000))
+        bad = "strategy_close_timeout_ns";
     if (!bad) {
         uint32_t used = 0;
         for (int s = 0; s < VX_STAGES; s++) {
@@ -210,6 +232,7 @@ vx_status vx_pipeline_create(const vx_pipeline_config *cfg, vx_pipeline **out) {
         if (!(p->user_orders = alloc_zero(p, (size_t)cfg->user_emit_capacity * sizeof(vx_txn)))) goto fail;
     }
     for (int h = 0; h < VX_PIPELINE_HISTS; h++) vx_histogram_init(&p->hists[h]);
+    if (cfg->strategy && (st = vx_pipe_strategy_create(p)) != VX_OK) goto fail;
 
     /* ingress: seeded generator, mid in the middle of the window */
     vx_prng_seed(&p->ingress.rng, cfg->seed);
@@ -398,6 +421,7 @@ void vx_pipeline_destroy(vx_pipeline *p) {
     }
     /* an abandoned run's stages never saw their book stage finish: finish them here (joined) */
     vx_pipe_user_stages_finish(p);
+    if (p->cfg.strategy) vx_pipe_strategy_destroy(p);
     vx_ring_destroy(p->ring_in);
     vx_ring_destroy(p->ring_mid);
     vx_ring_destroy(p->ring_out);
@@ -469,6 +493,7 @@ void vx_pipeline_read_counters(const vx_pipeline *p, vx_pipeline_counters *c) {
     /* relaxed: a diagnostic, written once before the source finishes */
     c->source_status = atomic_load_explicit(&p->ingress.source_status, memory_order_relaxed);
     c->records = (uint32_t)p->cfg.records;
+    if (p->cfg.strategy) vx_pipe_strategy_counters(p, c);
     /* relaxed: a diagnostic */
     c->last_write_errno = atomic_load_explicit(&p->output.last_errno, memory_order_relaxed);
 }

@@ -67,6 +67,7 @@
 #include <stdint.h>
 
 #include "velox/histogram.h"
+#include "velox/host.h"
 #include "velox/mbo.h"
 #include "velox/orderbook.h"
 #include "velox/ring.h"
@@ -219,7 +220,49 @@ typedef struct vx_pipeline_config {
                                         every event of the replay (a LOBSTER orderbook file;
                                         see vx_pipeline_reference), checked against instrument
                                         0's book after each event the book stage takes */
+    /* A strategy of ABI v2 (strategy.h) hosted on the book thread (host.h), trading through
+     * the live venue (venue_live.h) over two caller-owned rings. MBO pipelines only, and no
+     * user_stages beside it (the v1 stages keep their own path). See "Strategies" below. */
+    const vx_strategy *strategy;     /* NULL: none (the rest of these fields are unused) */
+    vx_host_config strategy_host;    /* log_capacity, pnl_interval_ns, risk, args; its
+                                        instruments is set from mbo_instruments */
+    vx_ring *venue_orders;           /* vx_order records to the gateway (this pipeline is the
+                                        only producer, on the book thread) */
+    vx_ring *venue_execs;            /* vx_exec records from the gateway (only consumer) */
+    uint32_t strategy_edges;         /* VX_STRATEGY_EDGE_FLAG or VX_STRATEGY_EDGE_EVENT */
+    uint32_t strategy_log_ring_capacity; /* the three log rings to the driver: power of two,
+                                        [16, 2^20] (default 4096) */
+    uint64_t strategy_close_timeout_ns; /* at the end: how long (wall clock) the book thread
+                                        waits for the reports of the end-of-run cancels
+                                        (default 2 s; 0: not at all) */
 } vx_pipeline_config;
+
+/* ---- Strategies (cfg.strategy) -----------------------------------------------------------
+ * Groups. The book thread cuts the events it takes into groups as backtest.h does (edges:
+ * VX_STRATEGY_EDGE_FLAG = an event with VX_MBO_F_LAST, or VX_STRATEGY_MAX_GROUP events
+ * without one; VX_STRATEGY_EDGE_EVENT = every event; a group may span book turns, its
+ * applied events are copied). Event time t = the event's ts made non-decreasing. Per group:
+ *   before its first event: vx_host_deliver(t) (reports that reached the execs ring, the
+ *   timer, local REJECTs); each event: apply (and follow / reference as without a strategy);
+ *   at its edge: vx_host_market(applied events, last t) when >= 1 event applied.
+ * A book turn that finds no event calls vx_host_deliver(last t): reports are delivered while
+ * the market is quiet (the strategy's clock stands still: it is the data's).
+ * Logs. After every host call the book thread moves the host's logs (orders sent, reports
+ * received, P&L points) into three rings (vx_pipeline_strategy_log) that the driver drains.
+ * When the host's log room is below vx_host_callback_room after that (the driver is behind),
+ * the book stage takes no event until it has room (counted in strategy_log_waits): nothing
+ * is lost that way; a record the host still finds no room for is its log_lost.
+ * End. Once the input is finished and taken: the open group's on_market, then the kill
+ * switch (vx_host_kill: a CANCEL for every working order, every later order refused), then
+ * vx_host_deliver(last t) on every turn until no order is working or
+ * strategy_close_timeout_ns (wall clock) passed, then vx_host_finish, the last logs, and
+ * vx_host_check (vx_pipeline_strategy_check). vx_pipeline_abandon skips all of it.
+ * The host and the live venue are made by vx_pipeline_create (their memory counted in
+ * memory_bytes) and read only on the book thread; vx_pipeline_strategy_host gives the host
+ * to the caller once joined. */
+enum { VX_STRATEGY_EDGE_FLAG = 1, VX_STRATEGY_EDGE_EVENT = 2 };
+enum { VX_PIPELINE_LOG_ORDERS = 0, VX_PIPELINE_LOG_EXECS = 1, VX_PIPELINE_LOG_PNL = 2,
+       VX_PIPELINE_LOGS = 3 };
 
 /* One user stage's counters (cfg.user_stages[i]). */
 typedef struct vx_pipeline_stage_counters {
@@ -276,6 +319,16 @@ typedef struct vx_pipeline_counters {
     uint32_t records;           /* cfg.records (which conservation equations apply) */
     int32_t last_write_errno;
     uint32_t finished;          /* 1 once every stage has finished */
+    /* cfg.strategy (book thread): */
+    uint64_t strategy_groups;   /* groups cut (on_market calls, plus groups with no event
+                                   applied) */
+    uint64_t strategy_idle_delivers; /* vx_host_deliver calls on turns with no event */
+    uint64_t strategy_log_waits;/* turns that took no event: the host's logs had no room */
+    uint64_t strategy_logged[VX_PIPELINE_LOGS]; /* records moved into each log ring */
+    uint64_t strategy_closing;  /* 1 once the end-of-run cancels were sent */
+    uint64_t strategy_close_timed_out; /* 1 when orders were still working at the timeout */
+    uint64_t venue_submitted, venue_refused_full, venue_polled, venue_ring_errors;
+                                /* the live venue's counters (venue_live.h) */
 } vx_pipeline_counters;
 #define VX_PIPELINE_LATE_NS 10000u
 
@@ -393,5 +446,18 @@ uint64_t vx_pipeline_memory_bytes(const vx_pipeline *p);
  * determinism checks; MBO: of every instrument's vx_mbo_digest. Uses buffers allocated at
  * create. */
 uint64_t vx_pipeline_book_digest(const vx_pipeline *p);
+
+/* cfg.strategy: log ring `which` (VX_PIPELINE_LOG_*: vx_order, vx_exec, vx_pnl_point
+ * records), NULL without a strategy. The caller is its only consumer (any one thread). */
+vx_ring *vx_pipeline_strategy_log(vx_pipeline *p, int which);
+
+/* cfg.strategy: the host, for its readers (positions, working orders, counters) once the
+ * pipeline is joined (before that the book thread owns it); NULL without a strategy or
+ * before the join. */
+vx_host *vx_pipeline_strategy_host(vx_pipeline *p);
+
+/* cfg.strategy, once joined: VX_OK when the run ended (finish ran) and vx_host_check held;
+ * VX_ESTATE with *why (static text) otherwise ("abandoned" when the end never ran). */
+vx_status vx_pipeline_strategy_check(const vx_pipeline *p, const char **why);
 
 #endif /* VELOX_PIPELINE_H */

@@ -99,7 +99,8 @@ static uint32_t user_stages_batch(vx_pipeline *p, book_state *s, uint64_t now, c
  * while no live-view reader is inside the gate. Amortised: the work done runs at most one
  * recenter ahead of the events applied (credit), so hostile input cannot make the stage
  * spend more than O(1) per event on it. */
-static void follow_market(vx_pipeline *p, book_state *s, uint32_t events) {
+void vx_pipe_follow_market(vx_pipeline *p, uint32_t events) {
+    book_state *s = &p->bookst;
     s->follow_credit += events;
     if (s->follow_credit > FOLLOW_CREDIT_MAX) s->follow_credit = FOLLOW_CREDIT_MAX;
     if (s->follow_credit <= 0 || !vx_mbo_set_follow_pending(p->mbo)) return;
@@ -149,8 +150,9 @@ static int reference_side(vx_mbo_book *b, int side, const int64_t *px, const uin
 }
 
 /* cfg.mbo_reference, after one event the book stage took (applied or not): see pipeline.h. */
-static void reference_event(vx_pipeline *p, book_state *s, uint64_t *seeded, uint32_t *differing,
-                            uint32_t *checked) {
+void vx_pipe_reference_event(vx_pipeline *p, uint64_t *seeded, uint32_t *differing,
+                             uint32_t *checked) {
+    book_state *s = &p->bookst;
     const vx_pipeline_reference *r = p->cfg.mbo_reference;
     uint64_t row = s->reference_row++;
     if (row >= r->rows) return;
@@ -248,7 +250,7 @@ static uint32_t mbo_turn(vx_pipeline *p, book_state *s, const vx_ring_span *in, 
     for (uint32_t i = 0; i < n; i++) { /* bounded by batch */
         const vx_mbo *e = walk_next(&win, sizeof(vx_mbo));
         vx_status st = vx_mbo_set_apply(p->mbo, e, NULL);
-        if (referenced) reference_event(p, s, &ref_seeded, &ref_differing, &ref_checked);
+        if (referenced) vx_pipe_reference_event(p, &ref_seeded, &ref_differing, &ref_checked);
         if (st != VX_OK) { /* untrusted input: refused, counted */
             if (events && !copying) {
                 memcpy(events, in->first, (size_t)i * sizeof(vx_mbo)); /* i == applied */
@@ -261,7 +263,7 @@ static uint32_t mbo_turn(vx_pipeline *p, book_state *s, const vx_ring_span *in, 
         applied++;
         traded += e->action == VX_MBO_EXECUTE;
     }
-    if (p->cfg.mbo_follow) follow_market(p, s, n); /* before the stages: they see it moved */
+    if (p->cfg.mbo_follow) vx_pipe_follow_market(p, n); /* before the stages: they see it moved */
     if (events && applied) {
         span_walk wout = walk_start(&out);
         const vx_mbo *seen = copying ? events : (const vx_mbo *)in->first; /* see above */
@@ -286,6 +288,7 @@ static uint32_t mbo_turn(vx_pipeline *p, book_state *s, const vx_ring_span *in, 
 uint32_t vx_pipe_book_turn(vx_pipeline *p) {
     book_state *s = &p->bookst;
     if (s->done) return 0;
+    if (p->cfg.strategy) return vx_pipe_strategy_turn(p); /* pipeline_strategy.c */
     if (p->cfg.user_stage_count && !s->user_inited) user_stages_start(p, s);
     /* acquire pairs with the release in stage_finish(ingress); read before the ring so that
      * "finished and empty" cannot miss a last record */

@@ -23,6 +23,7 @@
 #include "velox/prng.h"
 #include "velox/ring.h"
 #include "velox/tsc.h"
+#include "velox/venue_live.h"
 
 /* Stage state lives on its own lines: each block is written by one thread only. 128, not 64:
  * adjacent-line prefetch pairs lines (see ring.h). */
@@ -91,6 +92,26 @@ typedef struct book_state {
     user_slot user[VX_PIPELINE_MAX_USER_STAGES];
 } book_state;
 
+/* cfg.strategy's driver on the book thread (pipeline_strategy.c; pipeline.h "Strategies"). */
+typedef struct strategy_state {
+    vx_host *host;
+    vx_live_venue *venue;
+    vx_ring *logs[VX_PIPELINE_LOGS]; /* producer: the book thread; consumer: the driver */
+    vx_mbo *group;             /* [VX_STRATEGY_MAX_GROUP]: the open group's applied events */
+    uint32_t group_n;          /* applied events in the open group */
+    uint32_t group_len;        /* events taken in it (applied or not) */
+    int group_open;            /* its delivery point ran (vx_host_deliver before its first) */
+    int inited;                /* vx_host_init ran */
+    int closing;               /* the input ended: the open group closed, the kill switch on */
+    int ended;                 /* vx_host_finish ran and the logs are out */
+    uint64_t last_ts;          /* event time: the last event's ts, made non-decreasing */
+    uint64_t close_deadline_ns;/* closing: vx_monotonic_ns() after which it stops waiting */
+    vx_status check;           /* ended: vx_host_check's result (why in check_why) */
+    const char *check_why;
+    vx_counter groups, idle_delivers, log_waits, logged[VX_PIPELINE_LOGS];
+    vx_counter closing_flag, close_timed_out;
+} strategy_state;
+
 typedef struct bundler_state {
     vx_bundle *open;           /* the bundle being filled, NULL when none: normally a slot of
                                   ring_out reserved when the bundle opened (filled in place, no
@@ -155,6 +176,7 @@ struct vx_pipeline {
     vx_counter pin_failures;                       /* RMW: several threads add */
     alignas(VX_PIPE_LINE) ingress_state ingress;
     alignas(VX_PIPE_LINE) book_state bookst;
+    alignas(VX_PIPE_LINE) strategy_state strat;
     alignas(VX_PIPE_LINE) bundler_state bundler;
     alignas(VX_PIPE_LINE) output_state output;
 };
@@ -275,6 +297,18 @@ uint32_t vx_pipe_book_turn(vx_pipeline *p);    /* pipeline_book.c */
  * vx_pipeline_destroy after an abandoned run's join). pipeline_book.c */
 void vx_pipe_user_stages_finish(vx_pipeline *p);
 uint32_t vx_pipe_bundler_turn(vx_pipeline *p); /* pipeline_bundler.c */
+/* cfg.strategy (pipeline_strategy.c): the book turn of a pipeline hosting a v2 strategy
+ * (groups, deliveries, logs, the end), and its construction / teardown / counters. */
+uint32_t vx_pipe_strategy_turn(vx_pipeline *p);
+vx_status vx_pipe_strategy_create(vx_pipeline *p);
+void vx_pipe_strategy_destroy(vx_pipeline *p);
+void vx_pipe_strategy_counters(const vx_pipeline *p, vx_pipeline_counters *c);
+/* The book stage's per-event and per-batch helpers the strategy turn shares
+ * (pipeline_book.c): the L2 reference check after each event taken, and following the
+ * market after `events` applied. */
+void vx_pipe_reference_event(vx_pipeline *p, uint64_t *seeded, uint32_t *differing,
+                             uint32_t *checked);
+void vx_pipe_follow_market(vx_pipeline *p, uint32_t events);
 uint32_t vx_pipe_output_turn(vx_pipeline *p);  /* pipeline_sink.c */
 /* The book stage's side of the live view's gate (pipeline.c): close returns 1 when no reader
  * is inside (the gate is then closed: recenter, then open), 0 when one is (left open). */

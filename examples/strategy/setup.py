@@ -1,7 +1,10 @@
-"""Builds velox_strategy._imbalance against the installed velox (wheel or editable): its
-headers (velox.get_include()) and the C it needs (velox.get_sources("orderbook"): the book
-readers the strategy calls). Nothing else from velox is linked: the pipeline calls the
-strategy through the vx_user_stage table (velox/stage.h) it gets as a PyCapsule.
+"""Builds velox_strategy against the installed velox (wheel or editable):
+
+- _imbalance (a v1 user stage, velox/stage.h): velox's headers (velox.get_include()) and the
+  C it needs (velox.get_sources("orderbook"): the book readers the stage calls); the pipeline
+  calls it through the vx_user_stage table it gets as a PyCapsule;
+- _quoting (two strategies of ABI v2, velox/strategy.h): velox's headers only. Every velox
+  function they use comes from the vx_api table velox hands their init: no velox C source.
 
 setuptools accepts only sources given relative to this file when it builds a wheel (what
 `pip install .` does), and velox.get_sources() names velox's C files where velox is
@@ -36,7 +39,14 @@ ext = Extension(
     define_macros=[("_GNU_SOURCE", None)],
     extra_compile_args=["-std=c11", "-O3"],
 )
+quoting = Extension(
+    "velox_strategy._quoting",
+    ["src/velox_strategy/_quoting.pyx"],  # headers only: the ABI v2 api table does the rest
+    include_dirs=[velox.get_include()],
+    define_macros=[("_GNU_SOURCE", None)],
+    extra_compile_args=["-std=c11", "-O3"],
+)
 # where velox's .pxd files are (site-packages for a wheel; the checkout for an editable
 # install)
 pxd_root = os.path.dirname(os.path.dirname(os.path.abspath(velox.__file__)))
-setup(ext_modules=cythonize([ext], language_level=3, include_path=[pxd_root]))
+setup(ext_modules=cythonize([ext, quoting], language_level=3, include_path=[pxd_root]))

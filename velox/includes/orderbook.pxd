@@ -30,7 +30,7 @@ cdef extern from "velox/orderbook.h" nogil:
         pass
 
     ctypedef enum vx_book_reject:
-        VX_REJECT_NONE
+        VX_BOOK_REJECT_NONE
         VX_REJECT_INVALID
         VX_REJECT_OFF_GRID
         VX_REJECT_OUT_OF_WINDOW

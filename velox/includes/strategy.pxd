@@ -40,27 +40,29 @@ cdef extern from "velox/strategy.h" nogil:
         uint8_t side
         uint8_t state
 
+    # Function pointers are noexcept nogil: a strategy calls them (and velox calls it) from
+    # nogil callbacks on velox's thread.
     ctypedef struct vx_api:
         uint32_t version
         uint32_t size
-        uint64_t (*now)(const vx_strategy_env *env)
-        uint32_t (*instruments)(const vx_strategy_env *env)
+        uint64_t (*now)(const vx_strategy_env *env) noexcept nogil
+        uint32_t (*instruments)(const vx_strategy_env *env) noexcept nogil
         vx_status (*best)(const vx_strategy_env *env, uint32_t instrument, int side,
-                          int64_t *price, uint64_t *qty)
+                          int64_t *price, uint64_t *qty) noexcept nogil
         size_t (*depth)(const vx_strategy_env *env, uint32_t instrument, int side, size_t n,
-                        int64_t *prices, uint64_t *qtys)
+                        int64_t *prices, uint64_t *qtys) noexcept nogil
         vx_status (*qty_at)(const vx_strategy_env *env, uint32_t instrument, int side,
-                            int64_t price, uint64_t *qty)
+                            int64_t price, uint64_t *qty) noexcept nogil
         vx_status (*market_order)(const vx_strategy_env *env, uint32_t instrument,
-                                  uint64_t order_id, int64_t *price, uint32_t *qty, int *side)
-        vx_status (*queue_ahead)(const vx_strategy_env *env, uint64_t order_id, uint64_t *ahead)
-        vx_reject (*send)(vx_strategy_env *env, const vx_order *order)
-        vx_status (*working)(const vx_strategy_env *env, uint64_t order_id, vx_working *out)
-        size_t (*working_list)(const vx_strategy_env *env, vx_working *out, size_t n)
-        vx_status (*position)(const vx_strategy_env *env, uint32_t instrument, vx_position *out)
-        vx_status (*set_timer)(vx_strategy_env *env, uint64_t at)
-        void (*kill)(vx_strategy_env *env)
-        const char *(*arg)(const vx_strategy_env *env, const char *key)
+                                  uint64_t order_id, int64_t *price, uint32_t *qty, int *side) noexcept nogil
+        vx_status (*queue_ahead)(const vx_strategy_env *env, uint64_t order_id, uint64_t *ahead) noexcept nogil
+        vx_reject (*send)(vx_strategy_env *env, const vx_order *order) noexcept nogil
+        vx_status (*working)(const vx_strategy_env *env, uint64_t order_id, vx_working *out) noexcept nogil
+        size_t (*working_list)(const vx_strategy_env *env, vx_working *out, size_t n) noexcept nogil
+        vx_status (*position)(const vx_strategy_env *env, uint32_t instrument, vx_position *out) noexcept nogil
+        vx_status (*set_timer)(vx_strategy_env *env, uint64_t at) noexcept nogil
+        void (*kill)(vx_strategy_env *env) noexcept nogil
+        const char *(*arg)(const vx_strategy_env *env, const char *key) noexcept nogil
 
     ctypedef struct vx_strategy:
         uint32_t abi_version
@@ -69,11 +71,11 @@ cdef extern from "velox/strategy.h" nogil:
         uint32_t reserved
         const char *name
         void *state
-        int (*init)(void *state, const vx_api *api, vx_strategy_env *env)
-        void (*on_market)(void *state, vx_strategy_env *env, const vx_mbo *events, uint32_t n)
-        void (*on_exec)(void *state, vx_strategy_env *env, const vx_exec *exec)
-        void (*on_timer)(void *state, vx_strategy_env *env, uint64_t now)
-        void (*finish)(void *state, vx_strategy_env *env)
+        int (*init)(void *state, const vx_api *api, vx_strategy_env *env) noexcept nogil
+        void (*on_market)(void *state, vx_strategy_env *env, const vx_mbo *events, uint32_t n) noexcept nogil
+        void (*on_exec)(void *state, vx_strategy_env *env, const vx_exec *exec) noexcept nogil
+        void (*on_timer)(void *state, vx_strategy_env *env, uint64_t now) noexcept nogil
+        void (*finish)(void *state, vx_strategy_env *env) noexcept nogil
 
 # Byte offsets of the records the Python side mirrors (dtypes built from them, as ORDER_DTYPE is
 # from orders.h's VX_ORDER_OFFSET_* macros).

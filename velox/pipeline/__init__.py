@@ -50,8 +50,9 @@ from velox.pipeline._config import DEFAULTS as DEFAULTS
 from velox.pipeline._config import build_parser as build_parser
 from velox.pipeline._config import parse_args as parse_args
 from velox.pipeline._driver import Pipeline as Pipeline
+from velox.pipeline._venue import LiveVenue as LiveVenue
 from velox.pipeline._cli import EXIT_MISSING_SYMBOLS as EXIT_MISSING_SYMBOLS
 from velox.pipeline._cli import main as main
 
-__all__ = ["Pipeline", "InputError", "stage_mapping", "parse_topology", "default_cores",
+__all__ = ["Pipeline", "LiveVenue", "InputError", "stage_mapping", "parse_topology", "default_cores",
            "parse_cores", "parse_output", "load_stage", "main"]

@@ -60,7 +60,7 @@ def _run(args: argparse.Namespace, json_file: IO[str] | None) -> int:
             replay_speed=args.speed, records=args.records, instruments=args.instruments,
             max_orders=args.max_orders, follow_market=args.follow_market,
             snapshot=args.snapshot, seed_from_book=args.seed_from_book,
-            batch=args.batch, journal=args.journal,
+            batch=args.batch, journal=args.journal, venue=args.venue,
             stage=None if not args.stage else [
                 load_stage(spec, None if args.stage_args is None else args.stage_args[i])
                 for i, spec in enumerate(args.stage)])
@@ -90,7 +90,12 @@ def _run(args: argparse.Namespace, json_file: IO[str] | None) -> int:
         if not args.quiet:
             print(f"velox pipeline: rate {args.rate}, duration {args.duration} s, "
                   f"{len(pipe.thread_cpu)} thread(s): {mapping}", file=out, flush=True)
-        pipe.start()
+        try:
+            pipe.start()
+        except TimeoutError as e:  # --venue: no gateway attached the rings
+            print(f"velox-pipeline: error: --venue: {e}", file=sys.stderr)
+            pipe.stop_unstarted()
+            return 2
         t0 = time.perf_counter()
         next_tick = t0 + 1.0
         prev, prev_t = None, t0

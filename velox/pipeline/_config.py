@@ -23,7 +23,7 @@ DEFAULTS: dict[str, Any] = {
     "cancel_share": 0.2, "timestamps": "tsc", "keep_shm": False, "input": "synthetic",
     "speed": None, "stage": None, "stage_args": None, "batch": 64, "topology": None, "records": None, "instruments": 1,
     "max_orders": 1 << 20, "follow_market": True, "snapshot": None, "seed_from_book": None,
-    "journal": None,
+    "journal": None, "venue": None,
 }
 
 
@@ -143,6 +143,16 @@ def _stage_key(text: str, key: str) -> str:
     return key
 
 
+def _venue(text: str) -> str:
+    """--venue live:ORDERS,EXECS, checked here (the Pipeline makes the LiveVenue)."""
+    from velox.pipeline._venue import LiveVenue
+    try:
+        LiveVenue.parse(text)
+    except (TypeError, ValueError) as e:
+        raise argparse.ArgumentTypeError(str(e)) from None
+    return text
+
+
 def _stage_arg(text: str) -> tuple[int | None, str, object]:
     """--stage-arg [INDEX.]KEY=VALUE -> (INDEX or None, KEY, the parsed VALUE)."""
     left, sep, value = text.partition("=")
@@ -216,6 +226,7 @@ def build_parser() -> argparse.ArgumentParser:
     a("--topology", metavar="STAGES@CPU,...", type=_topology, help="an explicit thread layout instead of --cores: threads separated by ',', the stages each runs joined by '+', '@CPU' pins it ('@*' or none: unpinned); stages ingress, book, bundler, output, each on one of 1-4 threads, e.g. 'ingress+book@1,bundler+output@1' [default: from --cores]")
     a("--stage", metavar="builtin:KIND|MODULE:ATTR", action="append", help="a user stage on the book's thread: velox's builtin:noop|imbalance|echo, or ATTR of an importable MODULE (a compiled strategy such as examples/strategy's velox_strategy:Imbalance; a class is instantiated with the --stage-arg values, none by default); repeat for several stages (up to 8), run in that order over the same events [default: none]")
     a("--stage-arg", metavar="[INDEX.]KEY=VALUE", dest="stage_args", type=_stage_arg, action="append", help="a keyword argument for the --stage class (builtin stages: ratio); VALUE is read as an int, else a float (decimal digits with an optional fraction or exponent), else true/false, else text ('...' or \"...\" quotes keep a number as text); with several --stage, INDEX (0-based, in --stage order) names the stage; repeatable; TOML: stage_args = {KEY = VALUE} or a list of such tables, one per stage [default: none]")
+    a("--venue", metavar="live:ORDERS,EXECS", type=_venue, help="the live venue of a --stage that is a strategy of ABI v2 (e.g. builtin:quote): the pipeline creates two shared-memory rings, ORDERS (the strategy's orders, ORDER_DTYPE) and EXECS (the gateway's execution reports, EXEC_DTYPE), which a gateway process attaches (examples/gateway); market-by-order inputs only [default: none]")
     a("--batch", type=_int_range(1, 4096), help="items each native stage takes per turn (and the largest batch a user stage sees) [default: 64]")
     a("--speed", type=_speed, help="pace a file or shared-ring input by its records' tsc field read as ns timestamps: 1 = as recorded, 10 = ten times faster (in [0.001, 1e6]) [default: as fast as possible]")
     a("--duration", type=_positive_float, help="run time in seconds (the run also ends when --count transactions are through, or a file input is replayed) [default: 10 for synthetic input, unlimited for a file]")
@@ -246,7 +257,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 #: TOML keys whose value is text the option parses itself (a path, a spec): anything but a
 #: TOML string is refused, never turned into text with str() (json = 7 would name fd 7).
-_TOML_STRING_KEYS = frozenset({"input", "output", "topology", "json", "journal"})
+_TOML_STRING_KEYS = frozenset({"input", "output", "topology", "json", "journal", "venue"})
 
 
 def _load_config(path: str, parser: argparse.ArgumentParser) -> dict[str, Any]:

@@ -24,6 +24,9 @@ from velox.pipeline._specs import (
     parse_input, parse_output, parse_topology, stage_mapping)
 from velox.pipeline._sources import InputError, READER_JOIN_S, read_file, watch_input_ring
 from velox.pipeline._drain import Callback, _drain_batches, _drain_loop
+from velox.pipeline._strategy import (
+    BuiltinStrategy, StrategyLogs, WithArgs, drain_logs_loop, is_strategy, split_stages)
+from velox.pipeline._venue import LiveVenue
 from velox.pipeline._journal import PipelineJournal, check_journal_dir, journal_loop
 from velox.pipeline._view import BookView
 from velox.pipeline._report import _judge, _missing_symbols_warning, build_report
@@ -151,10 +154,44 @@ class Pipeline:
                  max_orders: int = 1 << 20, follow_market: bool = True,
                  snapshot: object = None,
                  seed_from_book: str | os.PathLike[str] | None = None,
-                 journal: str | os.PathLike[str] | None = None) -> None:
+                 journal: str | os.PathLike[str] | None = None,
+                 venue: LiveVenue | str | None = None,
+                 risk: Any = None) -> None:
         if timestamps not in ("tsc", "logical"):
             raise ValueError(f"timestamps must be 'tsc' or 'logical', got {timestamps!r}")
         stage = make_stages(stage, stage_args)  # classes instantiated before anything is made
+        if isinstance(stage, (list, tuple)) and len(stage) == 1 and is_strategy(stage[0]):
+            stage = stage[0]  # the CLI's --stage list of one
+        # each stage object's __velox_stage__() is asked once, here; a v2 strategy becomes
+        # WithArgs (its capsule, its api->arg values)
+        stage, stage_capsules = split_stages(stage, None)
+        if isinstance(venue, str):
+            venue = LiveVenue.parse(venue)
+        if venue is not None and not isinstance(venue, LiveVenue):
+            raise TypeError(f"venue must be a velox.LiveVenue or 'live:ORDERS,EXECS', got {venue!r}")
+        #: the strategy of ABI v2 this pipeline hosts (stage=<v2 strategy>), or None
+        self.strategy: object = stage if is_strategy(stage) else None
+        if self.strategy is not None and venue is None:
+            raise ValueError(f"stage {stage!r} is a strategy of ABI v2: its orders need a venue "
+                             "(venue=velox.LiveVenue(orders='SHM_NAME', execs='SHM_NAME'), CLI "
+                             "--venue live:ORDERS,EXECS); backtest it with velox.backtest")
+        if venue is not None and self.strategy is None:
+            raise ValueError(f"venue={venue!r} needs a strategy of ABI v2 as the stage (a "
+                             f"'velox.strategy.v2' capsule or an object returning one), got "
+                             f"stage={stage!r}")
+        if risk is not None and self.strategy is None:
+            raise ValueError("risk limits need a strategy of ABI v2 as the stage")
+        if risk is not None and hasattr(risk, "native"):  # velox.RiskLimits, as a backtest's
+            risk = risk.native()
+        if risk is not None and not isinstance(risk, dict):
+            raise TypeError(f"risk must be a velox.RiskLimits or a dict of limits, got {risk!r}")
+        risk = dict(risk or {})
+        unknown = set(risk) - {"max_loss", "max_position", "max_order_qty", "max_working"}
+        if unknown:
+            raise ValueError(f"risk: unknown limit(s) {sorted(unknown)} (max_loss, max_position, "
+                             "max_order_qty, max_working)")
+        #: the live venue of the strategy (None without one)
+        self.venue: LiveVenue | None = venue
         if rate in (None, "max", 0):
             rate_per_s = 0.0
         else:
@@ -315,6 +352,28 @@ class Pipeline:
         self._drainer: threading.Thread | None = None
         self._drain_error: list[BaseException] = []
         self._stopping = False
+        self.strategy_logs: StrategyLogs | None = None
+        self._log_stop = threading.Event()
+        self._log_drainer: threading.Thread | None = None
+        self._strategy_final: dict[str, Any] | None = None
+        strategy_kw: dict[str, Any] = {}
+        if self.strategy is not None:
+            assert venue is not None
+            if records != "mbo":
+                raise ValueError(f"stage {stage!r} is a strategy of ABI v2: it needs a "
+                                 f"market-by-order input (lobster:, itch:, dbn:, journal: or an "
+                                 f"MBO feed), got input={input!r} (records={records!r})")
+            if isinstance(stage, BuiltinStrategy):
+                stage = stage.make(instruments)
+                self.strategy = stage
+            args = stage.args if isinstance(stage, WithArgs) else None
+            edges = "flag" if source[0] == "dbn" else "event"  # as velox.backtest chooses
+            strategy_kw = dict(strategy=stage, strategy_args=args, strategy_edges=edges,
+                               strategy_close_timeout_ns=int(venue.close_timeout * 1e9), **risk)
+            self.strategy_logs = StrategyLogs()
+            #: how the book thread cuts the events into groups for the strategy: "flag" (an
+            #: event with F_LAST) or "event" (every event), chosen by the input
+            self.strategy_edges = edges
         #: journal="DIR": the run's input and output journals (None without)
         self.journal: PipelineJournal | None = (
             None if journal_dir is None else PipelineJournal(journal_dir, self._dtype))
@@ -323,6 +382,8 @@ class Pipeline:
         elif target is not None and len(target) == 3:
             self.output_ring = SharedRing.create(target[1], target[2], BUNDLE_DTYPE)
         try:
+            if venue is not None:
+                strategy_kw["venue_orders"], strategy_kw["venue_execs"] = venue.open()
             self._native = NativePipeline(
                 ticks_per_ns=ticks_per_ns, rate_per_s=rate_per_s, max_txns=max_txns, seed=seed,
                 levels=levels, tick_size=_fixed("tick_size", tick_size),
@@ -333,16 +394,21 @@ class Pipeline:
                                       or self.journal is not None else 0),
                 output_fd=self._fd, stage_thread=stage_thread, thread_cpu=thread_cpu,
                 logical_timestamps=timestamps == "logical", external_ring=self.output_ring,
-                user_stage=stage, user_emit_capacity=emit_capacity,
+                user_stage=None if self.strategy is not None else stage,
+                stage_capsules=None if self.strategy is not None else stage_capsules,
+                user_emit_capacity=emit_capacity,
                 source_ring=self._feed_ring, replay_speed=self.replay_speed or 0.0,
                 records=records, mbo_instruments=instruments, mbo_max_orders=max_orders,
                 mbo_follow=follow_market, mbo_reference=reference,
-                input_tap=None if self.journal is None else self.journal.tap)
+                input_tap=None if self.journal is None else self.journal.tap, **strategy_kw)
             if snap is not None:
                 self._seed_snapshot(snap, instruments)
             if self.journal is not None:
                 self.journal.create()  # last: a refused configuration leaves no directory
         except BaseException:
+            self._native = None  # its rings' busy marks go with it before the venue closes
+            if venue is not None:
+                venue.close(unlink=True)
             self._close_fd()
             self._close_shm(unlink=True)
             self._close_input_ring()
@@ -459,7 +525,10 @@ class Pipeline:
 
     def start(self) -> Pipeline:
         """Starts the native threads (and, with a callback and callback_thread=True, the
-        drain thread); returns self."""
+        drain thread); returns self. With a LiveVenue it first waits for the gateway to attach
+        (LiveVenue.attach_timeout; TimeoutError, nothing started, when it does not)."""
+        if self.venue is not None and self._t_start is None:
+            self.venue.wait_for_gateway()
         self._nat.start()
         self._t_start = time.perf_counter()
         if self._source[0] in FILE_INPUTS:
@@ -471,6 +540,11 @@ class Pipeline:
             self._reader = threading.Thread(
                 target=watch_input_ring, args=(self,), name="velox-pipeline-shm-watch", daemon=True)
             self._reader.start()
+        if self.strategy_logs is not None:
+            self._log_drainer = threading.Thread(
+                target=drain_logs_loop, name="velox-pipeline-strategy-logs", daemon=True,
+                args=(self._nat, self.strategy_logs, self._log_stop, self._drain_error))
+            self._log_drainer.start()
         if self.journal is not None:
             self._drainer = threading.Thread(
                 target=journal_loop, name="velox-pipeline-journal", daemon=True,
@@ -505,7 +579,7 @@ class Pipeline:
         """The live view of the pipeline's L2 book (best bid/ask, depth), readable while it
         runs: atomic level reads under the book's reader contract, no lock, nothing the book
         stage waits for. A multi-level answer is a recent view, not a snapshot."""
-        return BookView(self._nat)
+        return BookView(self._nat, self.strategy_logs)
 
     def feed(self, events: npt.NDArray[np.void], timeout: float | None = None) -> int:
         """Pushes a 1-D TXN_DTYPE array into the pipeline (input="feed"), waiting while the
@@ -631,9 +705,13 @@ class Pipeline:
                 native.abandon()
             native.join()
             self._stop_drainer()  # its last drain runs after the join: sees every bundle
+            self._stop_log_drainer()  # likewise: every strategy log record
             try:
                 self.poll()  # re-raises what the callback raised on the drain thread
             finally:
+                self._strategy_final = self._strategy_state()
+                if self.venue is not None:
+                    self.venue.close(unlink=not self._keep_shm)
                 self._close_fd()
                 self._close_shm(unlink=not self._keep_shm)
                 if self.journal is not None:
@@ -664,6 +742,56 @@ class Pipeline:
                 _judge(self._final)
         self._raise_input_error(self._final)
         return self._final
+
+    def stop_unstarted(self) -> None:
+        """Releases what a Pipeline that never started holds (its live venue's rings, an
+        output ring, the output file); the Pipeline cannot start afterwards."""
+        if self._t_start is not None:
+            raise RuntimeError("stop_unstarted(): the pipeline started; use stop()")
+        self._native = None  # the native part drops its rings' roles first
+        if self.venue is not None:
+            self.venue.close(unlink=not self._keep_shm)
+        self._close_fd()
+        self._close_shm(unlink=not self._keep_shm)
+        self._close_input_ring()
+
+    def _stop_log_drainer(self) -> None:
+        drainer, self._log_drainer = self._log_drainer, None
+        if drainer is not None:
+            self._log_stop.set()
+            drainer.join()
+        elif self.strategy_logs is not None and self._native is not None:
+            self.strategy_logs.take(self._native)  # never started: nothing, or a last pass
+
+    def _strategy_state(self) -> dict[str, Any] | None:
+        """After the join: the host's own account (counters, positions, orders still working,
+        its conservation check)."""
+        if self.strategy is None or self._native is None or self._t_start is None:
+            return None
+        n = self._native
+        return {"counters": n.strategy_counters(), "positions": n.strategy_positions(),
+                "working_at_end": n.strategy_working(), "check_failed": n.strategy_check()}
+
+    @property
+    def orders(self) -> npt.NDArray[np.void]:
+        """The strategy's orders as sent (ORDER_DTYPE), drained so far (all after stop())."""
+        return self._logs().array("orders")
+
+    @property
+    def execs(self) -> npt.NDArray[np.void]:
+        """The execution reports the strategy received (EXEC_DTYPE; ts_local = its clock)."""
+        return self._logs().array("execs")
+
+    @property
+    def pnl(self) -> npt.NDArray[np.void]:
+        """The P&L series (PNL_DTYPE points: one per fill, and per pnl interval)."""
+        return self._logs().array("pnl")
+
+    def _logs(self) -> StrategyLogs:
+        if self.strategy_logs is None:
+            raise RuntimeError("this pipeline hosts no strategy of ABI v2 (stage=<v2 strategy>, "
+                               "venue=velox.LiveVenue(...))")
+        return self.strategy_logs
 
     def _stop_drainer(self) -> None:
         drainer, self._drainer = self._drainer, None
@@ -699,6 +827,7 @@ class Pipeline:
             native.abandon()
             native.join()
             self._stop_drainer()
+            self._stop_log_drainer()
         if getattr(self, "_fd", -1) >= 0:
             self._close_fd()
         if getattr(self, "input_ring", None) is not None:

@@ -89,6 +89,8 @@ def build_report(pipe: Pipeline, final: bool = False) -> dict[str, Any]:
         out["journal"] = {"path": pipe._source[1], "start": pipe._journal_start,
                           "follow": pipe._journal_follow, "records_read": pipe._journal_read,
                           "skipped": pipe._journal_skipped}
+    if pipe.strategy is not None:
+        out["strategy"] = strategy_report(pipe, c, final)
     if pipe.journal is not None:
         out["journaled"] = pipe.journal.report(c, final)
     if final:
@@ -103,9 +105,53 @@ def build_report(pipe: Pipeline, final: bool = False) -> dict[str, Any]:
         if pipe._source[0] in FINITE_INPUTS and c["generated"] + left != pipe.fed:
             failures.append(f"fed ({pipe.fed}) == generated ({c['generated']}) + left "
                             f"unreplayed ({left})")
+        failures.extend((out.get("strategy") or {}).get("failures", []))
         out["conservation_ok"] = not failures and c["finished"]
         out["conservation_failures"] = failures
         out["book_digest"] = f"{native.book_digest():016x}"
+    return out
+
+
+def strategy_report(pipe: Pipeline, c: dict[str, Any], final: bool) -> dict[str, Any]:
+    """The v2 strategy's part of the report: its orders, reports and P&L points as drained,
+    the live venue's counters and, once stopped, the host's own account (counters, positions,
+    orders working at the end, conservation). ``failures``: what makes the run not ok (a log
+    record lost, a drained count that differs from what the book thread moved, a bad report,
+    a broken venue ring, orders left working, the host's check)."""
+    logs = pipe.strategy_logs
+    assert logs is not None
+    s = c["strategy"]
+    out: dict[str, Any] = {
+        "name": pipe._nat.strategy_name, "venue": repr(pipe.venue), "edges": pipe.strategy_edges,
+        "orders": logs.counts["orders"], "execs": logs.counts["execs"],
+        "pnl_points": logs.counts["pnl"], "groups": s["groups"],
+        "idle_delivers": s["idle_delivers"], "log_waits": s["log_waits"],
+        "venue_counters": c["venue"],
+    }
+    if not final:
+        return out
+    host = pipe._strategy_final or {}
+    out.update(host)
+    failures = []
+    for which, key in (("orders", "orders"), ("execs", "execs"), ("pnl", "pnl_points")):
+        if s["logged"][which] != out[key]:
+            failures.append(f"strategy {which}: the book thread logged {s['logged'][which]:,}, "
+                            f"the driver drained {out[key]:,}")
+    hc = host.get("counters") or {}
+    if hc.get("log_lost"):
+        failures.append(f"strategy logs lost {hc['log_lost']:,} record(s) (full logs)")
+    if hc.get("bad_reports"):
+        failures.append(f"the gateway sent {hc['bad_reports']:,} report(s) that failed "
+                        "validation or matched no order (logged, not applied)")
+    if c["venue"]["ring_errors"]:
+        failures.append(f"a live venue ring broke its invariant ({c['venue']['ring_errors']:,} "
+                        "call(s) refused)")
+    if host.get("working_at_end"):
+        failures.append(f"{len(host['working_at_end']):,} order(s) still working at the gateway "
+                        "after the end-of-run cancels (close_timeout)")
+    if host.get("check_failed"):
+        failures.append(f"strategy conservation: {host['check_failed']}")
+    out["failures"] = failures
     return out
 
 
@@ -430,6 +476,29 @@ def _run_lines(r: dict[str, Any]) -> list[str]:
     return lines
 
 
+def _strategy_lines(r: dict[str, Any]) -> list[str]:
+    s = r.get("strategy")
+    if not s:
+        return []
+    v = s["venue_counters"]
+    lines = [f"strategy {s['name'] or '(unnamed)'} via {s['venue']} (groups at each "
+             f"{'F_LAST event' if s['edges'] == 'flag' else 'event'}): {s['groups']:,} groups,"
+             f" {s['orders']:,} orders sent, {s['execs']:,} reports, {s['pnl_points']:,} P&L points",
+             f"  venue: {v['submitted']:,} orders to the gateway ({v['refused_full']:,} refused:"
+             f" ring full), {v['polled']:,} reports from it"]
+    hc = s.get("counters")
+    if hc:
+        refused = ", ".join(f"{k} {n:,}" for k, n in hc["refused_by_reason"].items())
+        lines.append(f"  host: {hc['sent']:,} sent, {hc['refused']:,} refused"
+                     + (f" ({refused})" if refused else "") + f", {hc['reports']:,} reports"
+                     f" applied, {hc['bad_reports']:,} bad, {hc['log_lost']:,} log records lost")
+        for inst, p in sorted((s.get("positions") or {}).items()):
+            lines.append(f"  instrument {inst}: position {p['position']:,}, realized "
+                         f"{_fmt_price(p['realized'])}, fees {_fmt_price(p['fees'])}, volume "
+                         f"{p['volume']:,} in {p['fills']:,} fills")
+    return lines
+
+
 def _snapshot_lines(r: dict[str, Any]) -> list[str]:
     """What a snapshot and seed-from-book put into the books (market-by-order runs)."""
     lines: list[str] = []
@@ -489,6 +558,7 @@ def _format_mbo_summary(r: dict[str, Any]) -> str:
                      f" | ask {_fmt_level(b['best_ask'])}  ({b['applied']:,} applied,"
                      f" {b['rejected']:,} rejected)")
     lines.extend(_stage_lines(r))
+    lines.extend(_strategy_lines(r))
     if c["bundled"] or c["user_stage"]["emitted"]:
         lines.append(f"bundled {c['bundled']:,} stage orders into {c['bundles']:,} bundles;"
                      f" output {c['output_bundles']:,} bundles")

@@ -157,6 +157,8 @@ def load_stage(spec: object, args: Mapping[str, Any] | None = None) -> object:
     TypeError), TypeError for args that are not a dict of identifiers. The ABI checks happen
     when the Pipeline takes the stage."""
     from velox._pipeline import BUILTIN_STAGES, BuiltinStage
+    from velox._pipeline import fetch_stage_capsule, is_strategy_capsule
+    from velox.pipeline._strategy import BUILTIN_STRATEGIES, BuiltinStrategy, WithArgs
     if not isinstance(spec, str):
         raise TypeError(f"stage spec must be a str like 'builtin:imbalance' or 'MODULE:ATTR', got {spec!r}")
     kwargs = _kwargs(f"stage {spec!r}", args)
@@ -164,9 +166,12 @@ def load_stage(spec: object, args: Mapping[str, Any] | None = None) -> object:
     if not sep or not module or not attr:
         raise ValueError(f"stage {spec!r}: expected 'builtin:KIND' or 'MODULE:ATTR' "
                          "(e.g. 'velox_strategy:Imbalance')")
+    if module == "builtin" and attr in BUILTIN_STRATEGIES:  # ABI v2: parameters via api->arg
+        return BuiltinStrategy(attr, kwargs)
     if module == "builtin":
         if attr not in BUILTIN_STAGES:
-            raise ValueError(f"stage {spec!r}: builtin stages are {', '.join(BUILTIN_STAGES)}")
+            raise ValueError(f"stage {spec!r}: builtin stages are {', '.join(BUILTIN_STAGES)}; "
+                             f"builtin strategies (ABI v2) {', '.join(BUILTIN_STRATEGIES)}")
         try:
             return BuiltinStage(attr, **kwargs)
         except Exception as e:
@@ -187,6 +192,12 @@ def load_stage(spec: object, args: Mapping[str, Any] | None = None) -> object:
         except Exception as e:
             raise ValueError(f"stage {spec!r}: {_call_text(attr, [], kwargs)} failed: "
                              f"{type(e).__name__}: {e}") from None
+        if kwargs:  # ABI v2: the parameters also reach it through api->arg
+            cap = fetch_stage_capsule(obj)
+            if is_strategy_capsule(cap):
+                return WithArgs(obj, kwargs, cap)
+    elif kwargs and is_strategy_capsule(cap := fetch_stage_capsule(obj)):
+        return WithArgs(obj, kwargs, cap)
     elif kwargs:
         raise ValueError(f"stage {spec!r}: {attr} is a stage object, not a class: it takes no "
                          f"stage arguments (got {', '.join(kwargs)})")
@@ -226,11 +237,23 @@ def make_stages(stage: object, stage_args: StageArgs) -> object:
     for i, (obj, args) in enumerate(zip(stages, per)):
         label = f"stage {i}" if several else "stage"
         kwargs = _kwargs(f"stage_args of {label}", args)
+        from velox._pipeline import fetch_stage_capsule, is_strategy_capsule
+        from velox.pipeline._strategy import BuiltinStrategy, WithArgs
         if isinstance(obj, type):
             try:
                 obj = obj(**kwargs)
             except TypeError as e:  # an unknown or missing parameter: the class's message
                 raise TypeError(f"{label}: {_call_text(obj.__name__, [], kwargs)}: {e}") from e
+            if kwargs:  # ABI v2: the parameters also reach it through api->arg
+                cap = fetch_stage_capsule(obj, i if several else -1)
+                if is_strategy_capsule(cap):
+                    obj = WithArgs(obj, kwargs, cap)
+        elif isinstance(obj, BuiltinStrategy):
+            obj = BuiltinStrategy(obj.kind, {**obj.args, **kwargs})
+        elif isinstance(obj, WithArgs):
+            obj = WithArgs(obj.strategy, {**obj.args, **kwargs}, obj.capsule)
+        elif kwargs and is_strategy_capsule(cap := fetch_stage_capsule(obj, i if several else -1)):
+            obj = WithArgs(obj, kwargs, cap)  # a v2 strategy object: its api->arg values
         elif kwargs:
             raise TypeError(f"stage_args of {label}: keyword arguments make an instance of a "
                             f"class stage; {obj!r} is already an object (pass its class)")
