@@ -49,8 +49,10 @@ static int deliver_before(vx_backtest *bt, uint64_t t) {
         uint64_t host_due = vx_host_next_due(bt->host);
         if (host_due < due) due = host_due;
         if (due >= t) return 1;
-        if (due < bt->clock) due = bt->clock;
-        bt->clock = due;
+        /* only what is due by `due`: an item due at t (the next event's time) waits for that
+         * event, even when the clock already stands at t (the host stamps deliveries with the
+         * time it reached, never earlier) */
+        if (due > bt->clock) bt->clock = due;
         vx_sim_venue_run_until(bt->venue, due);
         vx_host_deliver(bt->host, due);
     }

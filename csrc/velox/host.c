@@ -797,7 +797,7 @@ uint64_t vx_host_deliver(vx_host *h, uint64_t now) {
             continue;
         }
         vx_exec e;
-        if (h->venue.poll(h->venue.self, &e, 1, h->now) == 1) {
+        if (h->venue.poll(h->venue.self, &e, 1, now) == 1) { /* due by `now`, not later */
             if (apply_report(h, &e)) {
                 call_on_exec(h, &e);
             } else {
@@ -806,7 +806,7 @@ uint64_t vx_host_deliver(vx_host *h, uint64_t now) {
             }
             continue;
         }
-        if (h->timer_at && h->timer_at <= h->now && h->strategy.on_timer) {
+        if (h->timer_at && h->timer_at <= now && h->strategy.on_timer) {
             h->timer_at = 0;
             h->counters.timer_calls++;
             enter(h);

@@ -131,8 +131,9 @@ vx_status vx_host_init(vx_host *h, uint64_t now);
  * Updates the marks of the instruments that have positions, calls on_market. */
 void vx_host_market(vx_host *h, const vx_mbo *events, uint32_t n, uint64_t now);
 
-/* Delivers everything due by `now`: local REJECTs, the venue's reports (poll), the timer.
- * Returns the earliest time something of the host is scheduled after it (the timer), or
+/* Delivers everything due by `now`: local REJECTs, the venue's reports (poll(.., now)), the
+ * timer (timer_at <= now). The host's clock becomes max(its clock, now): a report delivered
+ * when the clock already passed `now` is stamped with the clock. Returns the earliest time something of the host is scheduled after it (the timer), or
  * UINT64_MAX. */
 uint64_t vx_host_deliver(vx_host *h, uint64_t now);
 
