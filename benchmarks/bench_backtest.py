@@ -13,14 +13,17 @@ Cases (each loop = the whole stream into a fresh backtest, set-up included):
   (a) velox replay only: velox.backtest with the builtin script strategy given no orders;
   (b) velox quoting: velox.backtest, builtin:quote (size 1, max_position 10), SimVenue with
       constant latency (entry and response 10 us), no fees;
+  (a) and (b) get the stream with F_LAST on the last event of each timestamp and
+      edges='flag': the strategy runs once per timestamp, as hftbacktest's does;
   (c) hftbacktest replay only: HashMapMarketDepthBacktest (L3 FIFO queue model,
       no-partial-fill exchange, constant order latency), a numba loop of wait_next_feed that
       reads the top of the book;
   (d) hftbacktest quoting: the same quoting logic as velox's builtin:quote in numba
       (tests/hbt_quote.py `quote`), same latencies.
 events/s = MBO events of the stream / seconds, for all four (hftbacktest reads a few more
-rows: an execute is two of its events). hftbacktest's numba functions are compiled (and
-run once) in each worker before timing. Targets (issue 20): (b) >= 15 M events/s on one
+rows: an execute is two of its events). hftbacktest's numba functions are compiled (on a
+1,000-row prefix) in each worker before timing; 3 worker processes x (1 warm-up + 3 values) of
+one whole-day loop each (--fast: pyperf's fewer). Targets (issue 20): (b) >= 15 M events/s on one
 thread; (b) >= 10x (d); the venue and positions add <= 10 ns/event over (a).
 """
 
@@ -49,7 +52,6 @@ ENTRY_LATENCY_NS = 10_000
 RESPONSE_LATENCY_NS = 10_000
 SIZE, MAX_POSITION = 1, 10
 LEVELS = 4096
-TICK = velox.to_fixed("0.01")
 CACHE = os.path.expanduser("~/.cache/velox-bench")
 
 
@@ -70,7 +72,9 @@ def load_stream(n):
         os.replace(tmp, path)
         print(f"generated {len(events):,} events in {time.perf_counter() - t0:.0f} s -> {path}",
               file=sys.stderr)
-    events = np.fromfile(path, dtype=MBO_DTYPE)
+    # F_LAST on the last event of each timestamp: velox's strategy runs once per timestamp
+    # (edges='flag'), where hftbacktest's wait_next_feed returns
+    events = hbt_quote.with_timestamp_edges(np.fromfile(path, dtype=MBO_DTYPE))
     hpath = path[:-4] + ".hbt.npy"
     if not os.path.exists(hpath):
         tmp = f"{hpath}.{os.getpid()}.tmp.npy"
@@ -85,7 +89,7 @@ HAVE_VELOX_BACKTEST = hasattr(velox, "backtest")
 
 
 def velox_kwargs():
-    return dict(tick=TICK, levels=LEVELS, max_orders=1 << 20)
+    return dict(tick=0.01, levels=LEVELS, max_orders=1 << 20, edges="flag")
 
 
 def velox_run(stage, stage_args):
@@ -178,7 +182,10 @@ def describe_runs():
 
 
 def main():
-    runner = pyperf.Runner()
+    # each loop is a whole day (seconds), and every worker process compiles hftbacktest's
+    # numba functions (tens of seconds; numba cannot cache functions of its jitclasses):
+    # few processes, one loop per value
+    runner = pyperf.Runner(processes=3, values=3, warmups=1, loops=1)
     runner.metadata["stream"] = (f"LOBSTER-representable day, {N_EVENTS} MBO events "
                                  f"({len(HBT_EVENTS)} hftbacktest rows), seed {SEED}")
     results = {}

@@ -263,7 +263,7 @@ def _compiled() -> Dict[str, Any]:
                         fills[nfills, 2] = 1 if o.side == 1 else -1
                         fills[nfills, 3] = o.exec_price_tick
                         fills[nfills, 4] = int(o.exec_qty)
-                        fills[nfills, 5] = 1 if o.maker else 0
+                        fills[nfills, 5] = 1 if o.arr[0].maker else 0
                         nfills += 1
             hbt.clear_inactive_orders(0)
         out[0] = feeds

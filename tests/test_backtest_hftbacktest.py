@@ -172,51 +172,102 @@ def test_hftbacktest_replays_the_converted_stream_to_velox_books():
 
 ENTRY_NS = 10_000
 RESPONSE_NS = 10_000
+MAX_POSITION = 1_000_000
 
 
 @pytest.mark.skipif(not hasattr(velox, "backtest"), reason="velox.backtest is not built yet")
 def test_quote_fills_and_pnl_agree_with_hftbacktest_l3_fifo():
-    """The same stream, the same quoting strategy (size 1, max_position 10), constant
-    latency: fill counts and P&L of velox.backtest and of hftbacktest's L3 FIFO model agree
-    within the tolerance docs/backtest.md derives from the models' differences."""
+    """The same stream, the same quoting strategy (size 1), constant latency, no fees:
+    velox.backtest and hftbacktest's L3 FIFO model fill the same lots at the same prices
+    and times, except where the two models' documented rules differ (docs/backtest.md,
+    "Cross-check with hftbacktest"):
+      - hftbacktest fills a resting order when the other side's replayed best moves to or
+        through its price (an aggressor that consumed the queue ahead rests its rest at our
+        price): a fill only hftbacktest makes, at a timestamp with such an ADD;
+      - velox fills a resting order from an execution at a price through it (the sweep went
+        past our price): a fill only velox makes, at a timestamp with such an EXECUTE.
+    Every other difference needs a stale quote or a report landing on an event's own
+    nanosecond (within the 20 us of latency; messages are ~0.2 s apart): at most 2 % of
+    the fills + 3 may be unexplained. The position limit is out of reach (1,000,000): a
+    binding limit would turn each explained difference into a different quoting path.
+    P&L: velox's own (its positions at its final mark) minus hftbacktest's balance +
+    position at that mark is exactly what the unmatched fills make at that mark."""
     events = hq.with_timestamp_edges(lobster_events(100_000, seed=11))
-    h = hq.run_quote(hq.to_hftbacktest(events), size=1, max_position=10,
+    h = hq.run_quote(hq.to_hftbacktest(events), size=1, max_position=MAX_POSITION,
                      entry_latency_ns=ENTRY_NS, response_latency_ns=RESPONSE_NS,
                      max_fills=1 << 16)
-    r = velox.backtest(events, "builtin:quote", stage_args={"size": 1, "max_position": 10},
+    r = velox.backtest(events, "builtin:quote",
+                       stage_args={"size": 1, "max_position": MAX_POSITION},
                        venue=velox.SimVenue(entry_latency_ns=ENTRY_NS,
                                             response_latency_ns=RESPONSE_NS,
                                             maker_fee=0, taker_fee=0),
-                       tick=TICK, levels=LEVELS, max_orders=1 << 20, edges="flag")
+                       tick=0.01, levels=LEVELS, max_orders=1 << 20, edges="flag")
+    assert r.ok
     ex = r.execs
-    fill = (ex["kind"] == int(velox.ExecKind.FILL)) | (ex["kind"] == int(velox.ExecKind.PARTIAL_FILL))
-    vf = ex[fill]
+    vf = ex[(ex["kind"] == int(velox.ExecKind.FILL))
+            | (ex["kind"] == int(velox.ExecKind.PARTIAL_FILL))]
     hf = h["fills"]
-    n_v, n_h = int(vf["fill_qty"].sum()), int(hf[:, 4].sum())
-    assert n_h >= 100, "the strategy must trade for the comparison to mean anything"
-    assert len(hf) == h["num_trades"]
-    # fill counts: within 10 % (+2) of each other (docs: the differences and why)
-    assert abs(n_v - n_h) <= 0.10 * n_h + 2, (n_v, n_h)
-    # fills matched by (side, price tick, exchange time within the entry + response latency)
+    assert len(hf) == h["num_trades"] and (hf[:, 4] == 1).all() and (vf["fill_qty"] == 1).all()
+    assert len(hf) >= 100, "the strategy must trade for the comparison to mean anything"
     v_keys = sorted(zip(np.where(vf["side"] == velox.BUY, 1, -1).tolist(),
                         (vf["fill_price"] // TICK).tolist(), vf["ts_exchange"].tolist()))
     h_keys = sorted(zip(hf[:, 2].tolist(), hf[:, 3].tolist(), hf[:, 0].tolist()))
+    # a fill matches one of the other run's with the same side and price whose exchange
+    # times are within the two latencies
     unmatched_v, unmatched_h = match_fills(v_keys, h_keys, ENTRY_NS + RESPONSE_NS)
-    assert len(unmatched_v) <= 0.10 * len(v_keys) + 2
-    assert len(unmatched_h) <= 0.10 * len(h_keys) + 2
-    # P&L at the same mark (the last two-sided mid): the difference is what the unmatched
-    # fills make at that mark, to the cent
-    mark = h["mid"]
-    sign = np.where(vf["side"] == velox.BUY, 1, -1)
-    cash_v = float(-(sign * vf["fill_qty"] * vf["fill_price"]).sum()) / hq.PRICE_SCALE
-    pos_v = int((sign * vf["fill_qty"]).sum())
-    pnl_v = cash_v + pos_v * mark
-    pnl_h = h["balance"] + h["position"] * mark
+    at = stream_index(events)
+    crossing = [f for f in unmatched_h if book_crossed(at, events, *f)]
+    through = [f for f in unmatched_v if executed_through(at, events, *f)]
+    odd_v = [f for f in unmatched_v if f not in through]
+    odd_h = [f for f in unmatched_h if f not in crossing]
+    why = (f"velox {len(v_keys)} fills, hftbacktest {len(h_keys)}; unmatched: velox "
+           f"{len(unmatched_v)} ({len(through)} through-price executions), hftbacktest "
+           f"{len(unmatched_h)} ({len(crossing)} crossings); unexplained: velox {odd_v[:5]}, "
+           f"hftbacktest {odd_h[:5]}")
+    assert len(odd_v) + len(odd_h) <= 0.02 * len(h_keys) + 3, why
+    # and the explained differences stay a minority: most fills are the same fill
+    matched = len(v_keys) - len(unmatched_v)
+    assert matched >= 0.6 * max(len(v_keys), len(h_keys)), why
+    pos = r.positions
+    assert len(pos) == 1 and int(pos["position"][0]) == sum(k[0] for k in v_keys)
+    mark = int(pos["mark"][0]) / hq.PRICE_SCALE
+    pnl_v = r.summary()["pnl"]
+    pnl_h = h["balance"] + h["position"] * mark - h["fee"]
     explained = (sum(s * (mark - p * 0.01) for s, p, _ in unmatched_v)
                  - sum(s * (mark - p * 0.01) for s, p, _ in unmatched_h))
-    assert abs((pnl_v - pnl_h) - explained) < 0.005 * (1 + len(v_keys)), (pnl_v, pnl_h, explained)
-    # and the explained part is small next to what the strategy traded
-    assert abs(pnl_v - pnl_h) <= 0.10 * (n_h * 0.01 * 10) + abs(explained), (pnl_v, pnl_h)
+    assert abs((pnl_v - pnl_h) - explained) < 1e-6 * (1 + len(h_keys)), (pnl_v, pnl_h, explained)
+
+
+def stream_index(events):
+    """ts -> the indices of the events at that ts."""
+    at = {}
+    for i, t in enumerate(events["ts"].tolist()):
+        at.setdefault(t, []).append(i)
+    return at
+
+
+def book_crossed(at, events, side, tick, ts):
+    """Does an ADD at ts put the other side's order at or through our price (side +1 buy at
+    tick: a sell ADD at <= tick; -1 sell: a buy ADD at >= tick)?"""
+    for i in at.get(ts, ()):
+        e = events[i]
+        p = int(e["price"]) // TICK
+        if int(e["action"]) == hq.ADD and int(e["side"]) == (hq.SELL if side == 1 else hq.BUY) \
+                and (p <= tick if side == 1 else p >= tick):
+            return True
+    return False
+
+
+def executed_through(at, events, side, tick, ts):
+    """Does an EXECUTE at ts take an order of our side at a price through ours (a buy at tick:
+    a resting buy executed below tick; a sell: a resting sell executed above tick)?"""
+    for i in at.get(ts, ()):
+        e = events[i]
+        p = int(e["price"]) // TICK
+        if int(e["action"]) == hq.EXECUTE and int(e["side"]) == (hq.BUY if side == 1 else hq.SELL) \
+                and (p < tick if side == 1 else p > tick):
+            return True
+    return False
 
 
 def match_fills(a, b, window_ns):
