@@ -1,4 +1,5 @@
-"""Every code block in README.md and docs/*.md runs as written.
+"""Every code block in README.md, docs/*.md and the example READMEs in EXAMPLE_READMES runs
+as written (an example's blocks in the example's directory).
 
 A fenced block tagged ``python`` runs on its own in a fresh Python (the interpreter running
 the tests) with a fresh temporary working directory; a block tagged ``sh`` runs with bash in
@@ -27,10 +28,22 @@ BLOCK_TIMEOUT_S = 120
 FENCE = re.compile(r"^(?P<indent>[ \t]*)(?P<fence>`{3,}|~{3,})(?P<info>.*)$")
 
 
+#: Example READMEs whose blocks run in the example's own directory (they call its scripts and
+#: write only below a `mktemp -d`), relative to ROOT.
+EXAMPLE_READMES = ("examples/fanout/README.md",)
+
+
 def doc_files():
     files = [os.path.join(ROOT, "README.md")]
     files += sorted(glob.glob(os.path.join(ROOT, "docs", "*.md")))
+    files += [os.path.join(ROOT, p) for p in EXAMPLE_READMES]
     return files
+
+
+def block_dir(where, tmp_work):
+    """Where a block runs: its example's directory for an example README, else tmp_work."""
+    path = where.rsplit(":", 1)[0]
+    return os.path.join(ROOT, os.path.dirname(path)) if path in EXAMPLE_READMES else tmp_work
 
 
 def fenced_blocks(path):
@@ -75,6 +88,7 @@ RUNNABLE = [(where, info, body) for where, info, body in all_blocks() if info in
 def test_the_docs_have_runnable_blocks():
     names = {where.split(":")[0] for where, _, _ in RUNNABLE}
     assert "README.md" in names and "docs/ring.md" in names, names
+    assert set(EXAMPLE_READMES) <= names, names
 
 
 def test_every_fence_has_a_tag():
@@ -150,7 +164,7 @@ def test_block_runs(where, info, body, tmp_path, python_on_path):
                     f"{sys.version_info.major}.{sys.version_info.minor}")
     work = tmp_path / "work"
     work.mkdir()
-    proc = run_block(info, body, work, python_on_path)
+    proc = run_block(info, body, block_dir(where, work), python_on_path)
     assert proc.returncode == 0, (
         f"{where} ({info}) exited {proc.returncode}\n--- stdout\n{proc.stdout[-4000:]}"
         f"\n--- stderr\n{proc.stderr[-4000:]}")

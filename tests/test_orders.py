@@ -62,7 +62,7 @@ def test_enums_have_the_documented_values():
     assert {e.name: int(e) for e in RejectReason} == {
         "NONE": 0, "ORDER_ID": 1, "SIDE": 2, "TYPE": 3, "TIF": 4, "ACTION": 5, "PRICE": 6,
         "QTY": 7, "UNKNOWN_INSTRUMENT": 10, "UNKNOWN_ORDER": 11, "DUPLICATE_ID": 12,
-        "WOULD_CROSS": 13, "RISK": 14, "VENUE": 15}
+        "WOULD_CROSS": 13, "RISK": 14, "VENUE": 15, "LIMIT": 16}
     assert [e.name for e in ExecField] == ["NONE", "KIND", "SIDE", "ORDER_ID", "REASON",
                                            "FILL_QTY", "FILL_PRICE", "LEAVES_QTY", "LIQUIDITY"]
 
@@ -108,7 +108,7 @@ def model_exec(e):
         return ExecField.SIDE
     if e["order_id"] == 0 and not reject:
         return ExecField.ORDER_ID
-    if (not 1 <= e["reason"] <= 15) if reject else e["reason"] != 0:
+    if (not 1 <= e["reason"] <= 16) if reject else e["reason"] != 0:
         return ExecField.REASON
     if (e["fill_qty"] == 0) if fill else e["fill_qty"] != 0:
         return ExecField.FILL_QTY
@@ -169,13 +169,13 @@ valid_execs = st.fixed_dictionaries({
     "fill_price": st.integers(1, 2**63 - 1), "fee": I64, "fill_qty": st.integers(1, 2**32 - 1),
     "leaves_qty": st.integers(1, 2**32 - 1), "instrument": U32, "kind": st.integers(1, 7),
     "side": st.sampled_from([0, 1]), "liquidity": st.sampled_from([1, 2]),
-    "reason": st.integers(1, 15)}).map(_exec_fields)
+    "reason": st.integers(1, 16)}).map(_exec_fields)
 execs = near_valid(valid_execs, {
     "order_id": st.sampled_from([0, 1]), "fill_price": st.one_of(st.sampled_from([0, 1, -1]), I64),
     "fill_qty": st.sampled_from([0, 1]), "leaves_qty": st.sampled_from([0, 1]),
     "kind": st.one_of(st.sampled_from([0, 8]), U8), "side": st.one_of(st.sampled_from([2, 3]), U8),
     "liquidity": st.one_of(st.sampled_from([0, 1, 2, 3]), U8),
-    "reason": st.one_of(st.sampled_from([0, 1, 15, 16]), U8)})
+    "reason": st.one_of(st.sampled_from([0, 1, 16, 17]), U8)})
 
 
 def as_array(records, dtype):
@@ -280,7 +280,7 @@ def test_each_bad_exec_field_is_rejected(kind):
         ({"side": 3}, ExecField.SIDE),
         ({"order_id": 0}, ExecField.NONE if reject else ExecField.ORDER_ID),
         ({"reason": 0 if reject else 1}, ExecField.REASON),
-        ({"reason": 16}, ExecField.REASON),
+        ({"reason": 17}, ExecField.REASON),
         ({"fill_qty": 0 if fill else 1}, ExecField.FILL_QTY),
         ({"fill_price": 0 if fill else 1}, ExecField.FILL_PRICE),
         ({"fill_price": -1}, ExecField.FILL_PRICE),

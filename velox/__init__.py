@@ -65,6 +65,8 @@ __all__ = [
 from velox._records import (  # noqa: E402
     EXEC_DTYPE,
     ORDER_DTYPE,
+    PNL_DTYPE,
+    POSITION_DTYPE,
     ExecField,
     ExecKind,
     Liquidity,
@@ -76,7 +78,7 @@ from velox._records import (  # noqa: E402
     validate_orders,
 )
 
-__all__ += ["ORDER_DTYPE", "EXEC_DTYPE", "OrderType", "TimeInForce", "OrderAction", "ExecKind",
+__all__ += ["ORDER_DTYPE", "EXEC_DTYPE", "PNL_DTYPE", "POSITION_DTYPE", "OrderType", "TimeInForce", "OrderAction", "ExecKind",
             "Liquidity", "RejectReason", "ExecField", "validate_orders", "validate_execs"]
 
 # ring (SPSC ring)
@@ -128,6 +130,12 @@ from velox._mbo import MboBook, MboOrder  # noqa: E402
 
 __all__ += ["MboBook", "MboOrder"]
 
+# backtest (a compiled strategy against market-by-order data through the simulated venue);
+# velox.backtest is the function (the package's own names: from velox.backtest import ...)
+from velox.backtest import BacktestResult, RiskLimits, SimVenue, backtest  # noqa: E402
+
+__all__ += ["BacktestResult", "RiskLimits", "SimVenue", "backtest"]
+
 # C API for downstream Cython (get_include / get_sources)
 import os as _os  # noqa: E402
 
@@ -177,8 +185,8 @@ def get_sources(*modules):
 
     Returns a list of absolute paths, each once, the named modules' own files first and then
     what they need, all in ``get_include()/velox/``: ``get_sources("ring")`` gives
-    ``[.../velox/ring.c, .../velox/tsc.c, .../velox/types.c]``. Names: broadcast, dbn, histogram, itch, journal,
-    mbo, mpsc, orderbook, pipeline, ring, shm, tsc, types (an unknown name raises ValueError listing
+    ``[.../velox/ring.c, .../velox/tsc.c, .../velox/types.c]``. Names: backtest, broadcast, dbn, histogram, itch,
+    journal, mbo, mpsc, orderbook, pipeline, ring, shm, tsc, types (an unknown name raises ValueError listing
     them). setuptools takes only paths relative to setup.py when it builds a wheel
     (``pip install .``): copy the files below your project first, as
     examples/strategy/setup.py does."""

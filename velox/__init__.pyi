@@ -27,6 +27,8 @@ __version__: str
 from velox._records import (
     EXEC_DTYPE as EXEC_DTYPE,
     ORDER_DTYPE as ORDER_DTYPE,
+    PNL_DTYPE as PNL_DTYPE,
+    POSITION_DTYPE as POSITION_DTYPE,
     ExecField as ExecField,
     ExecKind as ExecKind,
     Liquidity as Liquidity,
@@ -66,6 +68,12 @@ from velox._broadcast import BroadcastRing as BroadcastRing
 
 # mbo (market-by-order L3 book)
 from velox._mbo import MboBook as MboBook
+
+# backtest (a compiled strategy against market-by-order data through the simulated venue)
+from velox.backtest import BacktestResult as BacktestResult
+from velox.backtest import RiskLimits as RiskLimits
+from velox.backtest import SimVenue as SimVenue
+from velox.backtest import backtest as backtest
 
 # C API for downstream Cython (get_include / get_sources)
 def get_include() -> str: ...

@@ -10,6 +10,8 @@ MAX_LEVELS: int
 MAX_ORDERS: int
 MAX_SEED: int
 SLOT_BYTES: int
+MIN_ID_WINDOW: int
+MAX_ID_WINDOW: int
 DEFAULT_MAX_ORDERS: int
 NOGIL_BATCH: int
 REJECT_REASONS: tuple[str, ...]
@@ -41,6 +43,9 @@ class MboCounters(NamedTuple):
     dropped_seeded_qty: int
     read_retries: int
     index_rehashes: int
+    id_window_hits: int
+    id_hash_lookups: int
+    id_window_slides: int
 
 _Side = SupportsIndex
 _Depth2 = tuple[npt.NDArray[np.int64], npt.NDArray[np.uint64]]
@@ -55,6 +60,8 @@ class MboBook:
         base_price: SupportsIndex = ...,
         max_orders: SupportsIndex = ...,
         instrument: SupportsIndex | None = ...,
+        *,
+        id_window: SupportsIndex | None = ...,
     ) -> None: ...
     @classmethod
     def from_prices(
@@ -75,6 +82,8 @@ class MboBook:
     def live_orders(self) -> int: ...
     @property
     def instrument(self) -> int | None: ...
+    @property
+    def id_window(self) -> int: ...
     @property
     def memory_bytes(self) -> int: ...
     def apply(self, event: np.void) -> None: ...

@@ -57,6 +57,8 @@ MAX_LEVELS = VX_MBO_MAX_LEVELS
 MAX_ORDERS = VX_MBO_MAX_ORDERS
 MAX_SEED = VX_MBO_MAX_SEED
 SLOT_BYTES = VX_MBO_SLOT_BYTES
+MIN_ID_WINDOW = VX_MBO_MIN_WINDOW
+MAX_ID_WINDOW = VX_MBO_MAX_WINDOW
 DEFAULT_MAX_ORDERS = 1 << 16
 
 # apply_many batches at least this long drop the GIL (shorter ones are cheaper than the hand-off).
@@ -71,10 +73,13 @@ MboBatchResult.__doc__ = ("What MboBook.apply_many did: events applied/rejected,
 MboCounters = namedtuple(
     "MboCounters",
     "applied rejected by_action rejected_by_reason unknown_orders out_of_window_orders "
-    "recenters traded_qty dropped_seeded_qty read_retries index_rehashes")
+    "recenters traded_qty dropped_seeded_qty read_retries index_rehashes id_window_hits "
+    "id_hash_lookups id_window_slides")
 MboCounters.__doc__ = ("Counters since the book was created (see mbo.h); out_of_window_orders is "
                        "a gauge; index_rehashes counts order-index rebuilds with a new hash "
-                       "multiplier (an ADD placed too far from its home).")
+                       "multiplier (an ADD placed too far from its home); id_window_hits / "
+                       "id_hash_lookups: events whose order id was found through the direct id "
+                       "window / the hash index; id_window_slides: moves of the window.")
 
 REJECT_REASONS = ("none", "invalid", "off_grid", "duplicate", "full", "overflow", "instrument",
                   "exceeds")
@@ -149,7 +154,7 @@ cdef inline int _side(object side) except -1:
 
 
 cdef class MboBook:
-    """MboBook(levels=1024, tick_size=1_000_000, base_price=0, max_orders=65536, instrument=None)
+    """MboBook(levels=1024, tick_size=1_000_000, base_price=0, max_orders=65536, instrument=None, *, id_window=None)
 
     A market-by-order book: up to ``max_orders`` live orders by id (the table is allocated
     here; ``reserve`` grows it; a full table rejects ADD, it never allocates per event), a FIFO
@@ -157,10 +162,13 @@ cdef class MboBook:
     ``i`` at ``base_price + i * tick_size`` (fixed-point ints). Orders priced outside the window
     are kept (``counters.out_of_window_orders``) and join the ladder when ``recenter`` brings
     their price in. ``instrument``: events for another instrument are rejected (None: any).
+    ``id_window``: ids of the direct order-id window (a power of two in [MIN_ID_WINDOW,
+    MAX_ID_WINDOW]; 0 = none, every id through the hash index; None = the power of two
+    >= 2 x max_orders, grown by ``reserve``). Answers never depend on it (docs/mbo.md).
     """
 
     def __cinit__(self, levels=VX_MBO_DEFAULT_LEVELS, tick_size=1_000_000, base_price=0,
-                  max_orders=DEFAULT_MAX_ORDERS, instrument=None):
+                  max_orders=DEFAULT_MAX_ORDERS, instrument=None, *, id_window=None):
         self.book = NULL
         vx_guard_init(&self.guard)
         self._descr_ok = MBO_DTYPE
@@ -182,6 +190,12 @@ cdef class MboBook:
         cdef uint32_t inst = 0xFFFFFFFF
         if instrument is not None:
             inst = <uint32_t>_u64(instrument, "instrument", _UINT32_MAX - 1)
+        cdef uint64_t win = 0
+        if id_window is not None:
+            win = _u64(id_window, "id_window", VX_MBO_MAX_WINDOW)
+            if win != 0 and (win < VX_MBO_MIN_WINDOW or (win & (win - 1))):
+                raise ValueError(f"id_window must be 0 (no window) or a power of two in "
+                                 f"[{VX_MBO_MIN_WINDOW}, {VX_MBO_MAX_WINDOW}], got {id_window!r}")
         cdef vx_status st = vx_mbo_create(<uint32_t>levels, tick, base, <uint32_t>cap, inst,
                                           &self.book)
         if st == VX_ENOMEM:
@@ -189,6 +203,12 @@ cdef class MboBook:
                               f"{max_orders} orders")
         if st != VX_OK:
             raise ValueError(f"cannot create the MBO book: {vx_status_name(st).decode()}")
+        if id_window is not None:
+            st = vx_mbo_id_window(self.book, win)
+            if st == VX_ENOMEM:
+                raise MemoryError(f"cannot allocate an id window of {id_window} ids")
+            if st != VX_OK:
+                raise ValueError(f"id_window {id_window!r}: {vx_status_name(st).decode()}")
         self.levels = levels
         self.tick_size = tick
 
@@ -274,8 +294,13 @@ cdef class MboBook:
         return None if i == 0xFFFFFFFF else i
 
     @property
+    def id_window(self):
+        """Ids the direct order-id window covers (0: none; see the class doc)."""
+        return vx_mbo_id_window_size(self.book)
+
+    @property
     def memory_bytes(self):
-        """Bytes allocated: order table + hash index + ladder."""
+        """Bytes allocated: order table + hash index + id window + ladder."""
         return vx_mbo_memory_bytes(self.book)
 
     def __repr__(self):
@@ -591,7 +616,8 @@ cdef class MboBook:
                      for i in range(1, VX_MBO_REJECT_COUNT)}
         return MboCounters(c.applied, c.rejected, by_action, by_reason, c.unknown_orders,
                            c.out_of_window_orders, c.recenters, c.traded_qty,
-                           c.dropped_seeded_qty, c.read_retries, c.index_rehashes)
+                           c.dropped_seeded_qty, c.read_retries, c.index_rehashes,
+                           c.id_window_hits, c.id_hash_lookups, c.id_window_slides)
 
     @cython.always_allow_keywords(False)
     def digest(self):

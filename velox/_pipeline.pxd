@@ -24,6 +24,8 @@ cdef class NativePipeline:
                                         # C pipeline is destroyed (it may own the table)
     cdef readonly object source_ring    # the SpscRing/SharedRing of TXN_DTYPE given as source_ring, or None
     cdef bint source_busy               # we hold source_ring._consumer_busy (start..join)
+    cdef readonly object input_tap      # the SpscRing given as input_tap, or None
+    cdef bint tap_busy                  # we hold input_tap._producer_busy (start..join)
     cdef readonly str records           # "txn" or "mbo"
     cdef vx_pipeline_reference reference  # cfg.mbo_reference points here (mbo_reference=)
     cdef readonly tuple reference_arrays  # the arrays it points into (kept alive), or None

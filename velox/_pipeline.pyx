@@ -58,6 +58,7 @@ _CONSERVATION = (
     (VX_CONSERVE_PYTHON, "output_bundles == python_bundles + drops.output_to_python"),
     (VX_CONSERVE_EXTERNAL, "output_bundles == external_bundles + drops.output_to_external"),
     (VX_CONSERVE_FILE, "bytes_written == output_bundles * 528 with no write errors"),
+    (VX_CONSERVE_TAP, "applied + rejected == tapped + drops.book_to_tap (the input tap)"),
 )
 
 
@@ -95,7 +96,11 @@ cdef class NativePipeline:
     every bundle into (drop or block per on_full); this object becomes its producer: it
     claims the producer side at construction (a SharedRing's process role), and from start()
     to join() marks it busy (a SharedRing then refuses close()). Pop from it on one other
-    thread or process."""
+    thread or process.
+    input_tap: an SpscRing of the source's records (TXN_DTYPE, or MBO_DTYPE with
+    records="mbo") into which the book stage copies every record it takes, in its order
+    (block: the book waits for room; drop: counted drops["book_to_tap"]); pop it on one
+    other thread (the journal of Pipeline(journal=DIR))."""
 
     def __cinit__(self, *, ticks_per_ns, rate_per_s=1e5, max_txns=0, seed=1, levels=1024,
                   tick_size=1_000_000, base_price=10_000_000_000, cancel_share=0.2, max_qty=100,
@@ -105,7 +110,7 @@ cdef class NativePipeline:
                   thread_cpu=(-1, -1), logical_timestamps=False, external_ring=None,
                   user_stage=None, user_emit_capacity=64, source_ring=None,
                   replay_speed=0.0, records="txn", mbo_instruments=1, mbo_max_orders=1 << 20,
-                  mbo_follow=True, mbo_reference=None):
+                  mbo_follow=True, mbo_reference=None, input_tap=None):
         self.p = NULL
         self.external_ring = None
         self.external_busy = False
@@ -113,6 +118,7 @@ cdef class NativePipeline:
         self.user_stages = ()
         self.stage_capsules = ()
         self.source_ring = None
+        self.input_tap = None
         self.bundle_dtype = BUNDLE_DTYPE
         vx_pipeline_config_default(&self.cfg)
         cdef vx_pipeline_config *c = &self.cfg
@@ -200,6 +206,19 @@ cdef class NativePipeline:
             src._side(False, "source_ring")  # a SharedRing claims the consumer role here
             c.source_ring = src.ring
             self.source_ring = source_ring
+        cdef SpscRing tap
+        if input_tap is not None:
+            if not isinstance(input_tap, SpscRing):
+                raise TypeError(f"input_tap must be a velox.SpscRing of "
+                                f"{'MBO' if records == 'mbo' else 'TXN'}_DTYPE, got {input_tap!r}")
+            tap = <SpscRing>input_tap
+            tap._live("input_tap")
+            if vx_ring_elem_size(tap.ring) != record_dtype.itemsize or tap.dtype != record_dtype:
+                raise ValueError(f"input_tap must hold {'MBO' if records == 'mbo' else 'TXN'}"
+                                 f"_DTYPE records (records={records!r}), got a ring of {tap.dtype!r}")
+            tap._side(True, "input_tap")
+            c.input_tap = tap.ring
+            self.input_tap = input_tap
         if isinstance(replay_speed, bool) or not isinstance(replay_speed, (int, float, np.integer, np.floating)):
             raise TypeError(f"replay_speed must be a number, got {replay_speed!r}")
         if replay_speed != 0:
@@ -330,6 +349,9 @@ cdef class NativePipeline:
         if self.source_busy:
             (<SpscRing>self.source_ring)._consumer_busy -= 1
             self.source_busy = False
+        if self.tap_busy:
+            (<SpscRing>self.input_tap)._producer_busy -= 1
+            self.tap_busy = False
 
     cdef int _claim_ring(self, object ring, bint producer, str what) except -1:
         """Marks the side of `ring` that the native threads drive busy (start..join), so a
@@ -364,6 +386,9 @@ cdef class NativePipeline:
         if self.source_busy:
             self._release_ring(self.source_ring, False)
             self.source_busy = False
+        if self.tap_busy:
+            self._release_ring(self.input_tap, True)
+            self.tap_busy = False
         return 0
 
     cdef int _release_external(self) except -1:
@@ -391,6 +416,13 @@ cdef class NativePipeline:
                     self._release_rings_locked()
                     raise
                 self.source_busy = True
+            if self.input_tap is not None:
+                try:
+                    self._claim_ring(self.input_tap, True, "input_tap")
+                except BaseException:
+                    self._release_rings_locked()
+                    raise
+                self.tap_busy = True
             st = vx_pipeline_start(self.p)
             if st != VX_OK:
                 self._release_rings_locked()
@@ -566,6 +598,8 @@ cdef class NativePipeline:
             sinks |= VX_PIPELINE_SINK_EXTERNAL
         if self.cfg.output_fd >= 0:
             sinks |= VX_PIPELINE_SINK_FILE
+        if self.cfg.input_tap != NULL:
+            sinks |= VX_PIPELINE_SINK_TAP
         cdef uint32_t bad = vx_pipeline_check_conservation(&c, sinks)
         return [text for bit, text in _CONSERVATION if bad & bit]
 
@@ -638,7 +672,7 @@ cdef dict _counters_dict(const vx_pipeline_counters *c, uint32_t stages):
         "bytes_written": c.bytes_written,
         "write_errors": c.write_errors, "last_write_errno": c.last_write_errno,
         "late": c.late, "pin_failures": c.pin_failures, "finished": bool(c.finished),
-        "source_errors": c.source_errors,
+        "source_errors": c.source_errors, "tapped": c.tapped,
         "source_status": vx_status_name(<vx_status>c.source_status).decode() if c.source_status else None,
         "user_stage": {
             "batches": c.user_batches, "emitted": c.user_emitted, "rejected": c.user_rejected,
@@ -650,6 +684,7 @@ cdef dict _counters_dict(const vx_pipeline_counters *c, uint32_t stages):
             "ingress_to_book": c.drops_ingress, "book_to_bundler": c.drops_book,
             "bundler_to_output": c.drops_bundler, "bundler_to_output_txns": c.drops_bundler_txns,
             "output_to_python": c.drops_python, "output_to_external": c.drops_external,
+            "book_to_tap": c.drops_tap,
         },
     }
 

@@ -13,6 +13,8 @@ from libc.string cimport memcmp, memcpy, memset
 
 from velox.includes.types cimport *
 from velox.includes.orders cimport *
+from velox.includes.positions cimport *
+from velox.includes.strategy cimport *
 cimport numpy as cnp
 
 import enum
@@ -126,6 +128,29 @@ EXEC_DTYPE = np.dtype({
                 VX_EXEC_OFFSET_LEAVES_QTY, VX_EXEC_OFFSET_INSTRUMENT, VX_EXEC_OFFSET_KIND,
                 VX_EXEC_OFFSET_SIDE, VX_EXEC_OFFSET_LIQUIDITY, VX_EXEC_OFFSET_REASON],
     "itemsize": sizeof(vx_exec),
+}, align=True)
+
+# The backtest's results (csrc/velox/positions.h vx_pnl_point, strategy.h vx_position): one
+# point of the P&L series and one instrument's position. Money is fixed point (PRICE_SCALE).
+PNL_DTYPE = np.dtype({
+    "names": ["ts", "instrument", "reason", "position", "realized", "unrealized", "fees",
+              "total"],
+    "formats": ["=u8", "=u4", "=u4", "=i8", "=i8", "=i8", "=i8", "=i8"],
+    "offsets": [VX_PNL_OFFSET_TS, VX_PNL_OFFSET_INSTRUMENT, VX_PNL_OFFSET_REASON,
+                VX_PNL_OFFSET_POSITION, VX_PNL_OFFSET_REALIZED, VX_PNL_OFFSET_UNREALIZED,
+                VX_PNL_OFFSET_FEES, VX_PNL_OFFSET_TOTAL],
+    "itemsize": sizeof(vx_pnl_point),
+}, align=True)
+POSITION_DTYPE = np.dtype({
+    "names": ["position", "avg_price", "realized", "unrealized", "fees", "mark", "volume",
+              "fills", "working_buy", "working_sell"],
+    "formats": ["=i8", "=i8", "=i8", "=i8", "=i8", "=i8", "=u8", "=u8", "=i8", "=i8"],
+    "offsets": [VX_POSITION_OFFSET_POSITION, VX_POSITION_OFFSET_AVG_PRICE,
+                VX_POSITION_OFFSET_REALIZED, VX_POSITION_OFFSET_UNREALIZED,
+                VX_POSITION_OFFSET_FEES, VX_POSITION_OFFSET_MARK, VX_POSITION_OFFSET_VOLUME,
+                VX_POSITION_OFFSET_FILLS, VX_POSITION_OFFSET_WORKING_BUY,
+                VX_POSITION_OFFSET_WORKING_SELL],
+    "itemsize": sizeof(vx_position),
 }, align=True)
 
 

@@ -3,7 +3,7 @@
 Parsing is native (``velox._feeds``): no per-message Python objects; events come out as
 ``velox.MBO_DTYPE`` arrays (one event per converted message).
 
-- ``read_lobster(message_path)`` -> MBO_DTYPE array; ``read_lobster_book(orderbook_path)`` ->
+- ``read_lobster(message_path)`` -> MBO_DTYPE array (``iter_lobster``: block by block); ``read_lobster_book(orderbook_path)`` ->
   ``LobsterBook`` arrays; ``seed(book, lobster_book, row)`` seeds an ``MboBook`` from one row;
   ``write_lobster_book`` writes one back; ``lobster_book_before`` derives the book before the
   first message; ``load_snapshot`` normalises a ``snapshot=`` value (``LEVEL_DTYPE`` levels,
@@ -324,28 +324,41 @@ def read_lobster(message_path: PathLike, *, instrument: int = 0) -> Events:
     raises ValueError naming the file, line and column (a header line, or an orderbook file
     given here, is named as such).
     """
-    if not isinstance(instrument, int) or isinstance(instrument, bool) \
-            or not 0 <= instrument <= 0xFFFFFFFF:
-        raise ValueError(f"instrument must be an int in [0, 2**32), got {instrument!r}")
-    src = _Input(message_path)
-    parts: list[Events] = []
-    for block, line in _lines(src):
-        try:
-            parts.append(lobster_parse_messages(block, instrument, line))
-        except ValueError as exc:
-            raise _lobster_error(src, exc, block, line, book=False) from None
+    parts = list(iter_lobster(message_path, instrument=instrument))
     if not parts:
         return np.zeros(0, MBO_DTYPE)
     return _join(parts)
 
 
+def iter_lobster(message_path: PathLike, *, instrument: int = 0) -> Iterator[Events]:
+    """``read_lobster`` one block at a time: yields an MBO_DTYPE array per block of whole lines
+    (16 MiB of text), so a replay holds one block's events, never the whole file. The file is
+    checked at the call (missing, a directory, unreadable: OSError); a bad line raises
+    ValueError naming the file, line and column when its block is reached."""
+    if not isinstance(instrument, int) or isinstance(instrument, bool) \
+            or not 0 <= instrument <= 0xFFFFFFFF:
+        raise ValueError(f"instrument must be an int in [0, 2**32), got {instrument!r}")
+    src = _Input(message_path)
+    return _iter_lobster(src, instrument)
+
+
+def _iter_lobster(src: _Input, instrument: int) -> Iterator[Events]:
+    for block, line in _lines(src):
+        try:
+            events = lobster_parse_messages(block, instrument, line)
+        except ValueError as exc:
+            raise _lobster_error(src, exc, block, line, book=False) from None
+        if len(events):
+            yield events
+
+
 class LobsterBook(NamedTuple):
     """A LOBSTER orderbook file: four (rows, levels) arrays; level 0 is the best. Prices are
     velox fixed point (int64), sizes uint64; empty levels have price 0 and size 0."""
-    ask_px: np.ndarray
-    ask_qty: np.ndarray
-    bid_px: np.ndarray
-    bid_qty: np.ndarray
+    ask_px: np.ndarray[Any, Any]
+    ask_qty: np.ndarray[Any, Any]
+    bid_px: np.ndarray[Any, Any]
+    bid_qty: np.ndarray[Any, Any]
 
     @property
     def levels(self) -> int:
@@ -408,7 +421,7 @@ def seed(book: Any, lobster_book: LobsterBook, row: int) -> int:
 LEVEL_DTYPE = np.dtype([("side", "u1"), ("price", "<i8"), ("qty", "<u8")])
 
 
-def _book_levels(book: LobsterBook, row: int) -> np.ndarray:
+def _book_levels(book: LobsterBook, row: int) -> np.ndarray[Any, Any]:
     """The non-empty levels of one orderbook row as a LEVEL_DTYPE array, best ask first, then
     the bids best first (the first level a book sees places its window: the touch)."""
     from velox._records import BUY, SELL
@@ -420,7 +433,7 @@ def _book_levels(book: LobsterBook, row: int) -> np.ndarray:
     return np.array(out, LEVEL_DTYPE)
 
 
-def lobster_book_before(book: LobsterBook, first: np.ndarray | np.void) -> np.ndarray:
+def lobster_book_before(book: LobsterBook, first: np.ndarray[Any, Any] | np.void) -> np.ndarray[Any, Any]:
     """The book before a LOBSTER message file's first message (LEVEL_DTYPE): orderbook row 0 is
     the book *after* message 0, so message 0 is undone on row 0's levels: an ADD's size leaves
     its level, a CANCEL's, DELETE's or EXECUTE's size returns to its level (which is inserted
@@ -468,12 +481,12 @@ class Snapshot(NamedTuple):
     LEVEL_DTYPE array (seeded lots) or an MBO_DTYPE array of ADD events; ``first_message`` is
     the index of the first LOBSTER message the replay must apply after it (0 unless the
     snapshot is an orderbook row: row i is the book after message i, so i + 1)."""
-    books: dict[int, np.ndarray]
+    books: dict[int, np.ndarray[Any, Any]]
     first_message: int
     source: str
 
 
-def _check_levels(levels: np.ndarray, what: str) -> np.ndarray:
+def _check_levels(levels: np.ndarray[Any, Any], what: str) -> np.ndarray[Any, Any]:
     names = levels.dtype.names or ()
     if levels.ndim != 1 or set(names) != {"side", "price", "qty"} or any(
             levels.dtype[n].kind not in "iu" for n in names):
@@ -490,7 +503,7 @@ def _check_levels(levels: np.ndarray, what: str) -> np.ndarray:
     return out
 
 
-def _check_events(events: np.ndarray, what: str) -> np.ndarray:
+def _check_events(events: np.ndarray[Any, Any], what: str) -> np.ndarray[Any, Any]:
     from velox._records import Action
 
     if events.ndim != 1:
@@ -502,7 +515,7 @@ def _check_events(events: np.ndarray, what: str) -> np.ndarray:
     return _copy(events)
 
 
-def _parse_lobster_book_spec(spec: str, messages: Optional[np.ndarray]) -> tuple[np.ndarray, int]:
+def _parse_lobster_book_spec(spec: str, messages: Optional[np.ndarray[Any, Any]]) -> tuple[np.ndarray[Any, Any], int]:
     """"lobster-book:PATH[#ROW]" -> (levels, first_message)."""
     body = spec[len("lobster-book:"):]
     path, sep, row_text = body.rpartition("#") if "#" in body else (body, "", "")
@@ -536,7 +549,7 @@ def _parse_lobster_book_spec(spec: str, messages: Optional[np.ndarray]) -> tuple
     return lobster_book_before(book, messages[:1]), 0
 
 
-def load_snapshot(snapshot: object, *, messages: Optional[np.ndarray] = None) -> Snapshot:
+def load_snapshot(snapshot: object, *, messages: Optional[np.ndarray[Any, Any]] = None) -> Snapshot:
     """Normalise a ``snapshot=`` value (``velox.Pipeline``; the same value works wherever velox
     starts books from a snapshot). Accepted:
 
@@ -558,7 +571,7 @@ def load_snapshot(snapshot: object, *, messages: Optional[np.ndarray] = None) ->
             raise ValueError("snapshot: an empty mapping (give {instrument: snapshot})")
     else:
         items = [(None, snapshot)]
-    books: dict[int, np.ndarray] = {}
+    books: dict[int, np.ndarray[Any, Any]] = {}
     first = 0
     lobster = False
     for key, value in items:

@@ -59,6 +59,15 @@ static void test_create_arguments(void) {
     CHECK(vx_mbo_set_create(0, 64, TICK, 16, &s) == VX_EINVAL);
     CHECK(vx_mbo_set_create(VX_MBO_MAX_INSTRUMENTS + 1u, 64, TICK, 16, &s) == VX_EINVAL);
     CHECK(s == NULL);
+    b = make(64, 100);
+    CHECK(vx_mbo_id_window_size(b) == 256); /* the default: the power of two >= 2 x capacity */
+    CHECK(vx_mbo_id_window(b, 8) == VX_EINVAL);
+    CHECK(vx_mbo_id_window(b, 24) == VX_EINVAL);
+    CHECK(vx_mbo_id_window(b, (uint64_t)VX_MBO_MAX_WINDOW * 2) == VX_EINVAL);
+    CHECK(vx_mbo_id_window_size(b) == 256);
+    CHECK(vx_mbo_id_window(b, 0) == VX_OK && vx_mbo_id_window_size(b) == 0);
+    CHECK(vx_mbo_id_window(b, VX_MBO_MIN_WINDOW) == VX_OK && vx_mbo_id_window_size(b) == 16);
+    vx_mbo_destroy(b);
 }
 
 static void test_fifo_and_queue_position(void) {
@@ -527,10 +536,14 @@ static void *reader_main(void *p) {
     return NULL;
 }
 
-static void test_writer_reader_stress(void) {
-    size_t n = (size_t)vx_test_count(2000000, 20000);
+#define DEFAULT_WINDOW UINT64_MAX /* writer_reader_stress: keep the book's default id window */
+
+/* window_ids: the direct id window (0 = none; 64 slides it every few ADDs under the reader). */
+static void writer_reader_stress(uint64_t window_ids) {
+    size_t n = (size_t)vx_test_count(window_ids == 0 ? 1000000 : 2000000, 20000);
     stream s = make_stream(n, 2000, 11);
     vx_mbo_book *b = make(SL, 8192);
+    if (window_ids != DEFAULT_WINDOW) REQUIRE(vx_mbo_id_window(b, window_ids) == VX_OK);
     reader_arg r = {.book = b, .max_id = s.max_id};
     atomic_init(&r.done, 0);
     atomic_init(&r.started, 0);
@@ -554,7 +567,8 @@ static void test_writer_reader_stress(void) {
     REQUIRE(pthread_join(rt, NULL) == 0);
     CHECK(applied == n && rejected == 0);
     verify(b);
-    printf("     stress: %zu events, reader %llu polls, %llu orders found, %llu timeouts\n", n,
+    printf("     stress (id window %llu): %zu events, reader %llu polls, %llu orders found, %llu "
+           "timeouts\n", (unsigned long long)vx_mbo_id_window_size(b), n,
            (unsigned long long)r.polls, (unsigned long long)r.found, (unsigned long long)r.timeouts);
     CHECK(r.polls > 0);
     /* determinism: the same stream in another book gives the same digest */
@@ -567,6 +581,84 @@ static void test_writer_reader_stress(void) {
     vx_mbo_destroy(b2);
     vx_mbo_destroy(b);
     free(s.events);
+}
+
+static void test_writer_reader_stress(void) {
+    writer_reader_stress(DEFAULT_WINDOW); /* 2 x capacity */
+    writer_reader_stress(0); /* no window: every id through the hash index */
+    writer_reader_stress(64);
+}
+
+/* The id window slides under a reader: increasing ids, every 2nd kept for good (an anchor), the
+ * rest deleted 8 ADDs later; a window of 256 ids slides every 64 ADDs and moves the 32 or so
+ * anchors it passes to the hash index. The reader looks up anchors in the range the next
+ * slide moves (and the last one moved): live for good, so it must never be told one is
+ * unknown (a slide is bracketed like an erase: a probe overlapping it retries). */
+enum { SLIDE_WINDOW = 256 };
+
+typedef struct {
+    vx_mbo_book *book;
+    _Atomic uint64_t newest_anchor; /* release by the writer after the anchor's ADD */
+    _Atomic int done;
+    _Atomic int started;
+    uint64_t found, timeouts, misses;
+} slide_reader;
+
+static void *slide_reader_main(void *p) {
+    slide_reader *r = p;
+    uint64_t k = 0;
+    /* acquire: pairs with the writer's release store of done */
+    while (!atomic_load_explicit(&r->done, memory_order_acquire)) {
+        /* acquire: pairs with the writer's release store after the anchor's ADD */
+        uint64_t newest = atomic_load_explicit(&r->newest_anchor, memory_order_acquire);
+        uint64_t back = SLIDE_WINDOW - 2 * (k++ % (SLIDE_WINDOW / 2)); /* even: anchors */
+        uint64_t id = newest > back ? newest - back : newest;
+        vx_mbo_order_info info;
+        vx_status so = vx_mbo_order(r->book, id, &info);
+        if (so == VX_OK) {
+            r->found++;
+            if (info.order_id != id || info.qty != 1) r->misses++;
+        } else if (so == VX_TIMEOUT) {
+            r->timeouts++;
+        } else {
+            r->misses++; /* a live anchor reported unknown */
+        }
+        if (k == 1) vx_test_started(&r->started);
+    }
+    return NULL;
+}
+
+static void test_reader_never_misses_an_order_the_window_slides_past(void) {
+    const uint64_t rounds = (uint64_t)vx_test_count(400000, 40000);
+    vx_mbo_book *b = make(SL, (uint32_t)(rounds / 2 + 64));
+    REQUIRE(vx_mbo_id_window(b, SLIDE_WINDOW) == VX_OK);
+    slide_reader r = {.book = b};
+    atomic_init(&r.newest_anchor, 0);
+    atomic_init(&r.done, 0);
+    atomic_init(&r.started, 0);
+    REQUIRE(apply(b, ev(VX_MBO_ADD, VX_BUY, 2, P(SL / 4), 1)) == VX_OK); /* the first anchor */
+    atomic_store_explicit(&r.newest_anchor, 2, memory_order_release); /* pairs with the reader */
+    pthread_t rt;
+    REQUIRE(pthread_create(&rt, NULL, slide_reader_main, &r) == 0);
+    REQUIRE(vx_test_wait_started(&r.started, 60));
+    for (uint64_t id = 3; id < 3 + rounds; id++) {
+        REQUIRE(apply(b, ev(VX_MBO_ADD, VX_BUY, id, P(SL / 4), 1)) == VX_OK);
+        if (id % 2 == 0) atomic_store_explicit(&r.newest_anchor, id, memory_order_release); /* pairs with the reader */
+        if (id >= 11 && (id - 8) % 2 != 0) REQUIRE(apply(b, ev(VX_MBO_DELETE, VX_BUY, id - 8, 0, 0)) == VX_OK);
+    }
+    /* release: pairs with the reader's acquire load of done */
+    atomic_store_explicit(&r.done, 1, memory_order_release);
+    REQUIRE(pthread_join(rt, NULL) == 0);
+    vx_mbo_counters c;
+    vx_mbo_counters_read(b, &c);
+    printf("     slides: %llu, reader %llu found, %llu timeouts, %llu misses\n",
+           (unsigned long long)c.id_window_slides, (unsigned long long)r.found,
+           (unsigned long long)r.timeouts, (unsigned long long)r.misses);
+    CHECK(r.misses == 0);
+    CHECK(r.found > 0);
+    CHECK(c.id_window_slides > rounds / 128 && c.id_hash_lookups > 0 && c.id_window_hits > 0);
+    verify(b);
+    vx_mbo_destroy(b);
 }
 
 /* Robin Hood inserts and erases move other orders' index entries. A reader looking up an
@@ -622,6 +714,7 @@ static uint32_t block_of_run(uint64_t run, uint64_t mask) {
 
 static void test_reader_never_misses_a_shifted_order(void) {
     vx_mbo_book *b = make(SL, 64); /* index of 128 entries: 8 blocks of 16 */
+    REQUIRE(vx_mbo_id_window(b, 0) == VX_OK); /* every id through the index */
     REQUIRE(vx_mbo_index_reseed(b, KNOWN_MUL) == VX_OK); /* a known layout */
     const uint64_t mask = 127, r1 = 1;
     uint64_t r2 = r1 + 1;
@@ -785,6 +878,7 @@ int main(void) {
     RUN(test_follow_many_outside);
     RUN(test_writer_reader_stress);
     RUN(test_reader_never_misses_a_shifted_order);
+    RUN(test_reader_never_misses_an_order_the_window_slides_past);
     RUN(test_crafted_ids_rehash);
     return CHECK_SUMMARY("test_mbo");
 }

@@ -253,6 +253,61 @@ static uint32_t drain_checked(vx_ring *ring, uint64_t *next_id, uint64_t *txns) 
     return k;
 }
 
+/* cfg.input_tap: a thread drains the tap while the pipeline runs; block mode gives it every
+ * record the book took, in order (logical timestamps: tsc = seq, so 0, 1, 2, ...), across the
+ * wrap points of the tap (capacity 16 or 256) and of the ingress ring it copies from (128),
+ * with batches of 5 and 64; drop mode counts what did not fit. */
+static void test_input_tap_drained_by_another_thread(void) {
+    for (int drop = 0; drop <= 1; drop++) {
+        for (int b = 0; b < 2; b++) {
+            vx_pipeline_config c;
+            base_config(&c);
+            c.on_full = drop ? VX_ON_FULL_DROP : VX_ON_FULL_BLOCK;
+            c.max_txns = vx_test_count(50000, 20000); /* many wraps at every scale */
+            c.logical_timestamps = 1;
+            c.bundle_timeout_ns = 0;
+            c.batch = b ? 64 : 5;
+            c.txn_ring_capacity = 128; /* the ingress ring wraps too (batches of 5 straddle it) */
+            vx_ring *tap = NULL;
+            /* 16: the tap limits the book's takes; 256: the book takes whole batches of 5,
+             * which straddle the 128-slot ingress ring's wrap point */
+            REQUIRE(vx_ring_create(b == 0 ? 256 : 16, sizeof(vx_txn), &tap) == VX_OK);
+            c.input_tap = tap;
+            vx_pipeline *p = NULL;
+            REQUIRE(vx_pipeline_create(&c, &p) == VX_OK);
+            REQUIRE(vx_pipeline_start(p) == VX_OK);
+            static vx_txn got[256];
+            uint64_t popped = 0, last = 0;
+            int ordered = 1;
+            for (long i = 0; i < 100000000L; i++) { /* bounded; ends when finished and empty */
+                int finished = vx_pipeline_finished(p);
+                uint32_t k = 0;
+                vx_ring_pop_n(tap, got, 256, &k);
+                for (uint32_t j = 0; j < k; j++) {
+                    if (!drop && got[j].tsc != popped + j) ordered = 0;
+                    if (popped + j && got[j].tsc <= last) ordered = 0;
+                    last = got[j].tsc;
+                }
+                popped += k;
+                if (finished && k == 0) break;
+                if (k == 0) sched_yield();
+            }
+            vx_pipeline_join(p);
+            vx_pipeline_counters k;
+            vx_pipeline_read_counters(p, &k);
+            CHECK(ordered);
+            CHECK(vx_pipeline_check_conservation(&k, VX_PIPELINE_SINK_TAP) == 0);
+            CHECK(k.tapped == popped);
+            CHECK(k.applied + k.rejected == popped + k.drops_tap);
+            if (!drop) CHECK(popped == c.max_txns && k.drops_tap == 0);
+            k.tapped++; /* the tap equation is checked */
+            CHECK(vx_pipeline_check_conservation(&k, VX_PIPELINE_SINK_TAP) == VX_CONSERVE_TAP);
+            vx_pipeline_destroy(p);
+            vx_ring_destroy(tap);
+        }
+    }
+}
+
 static void test_external_ring_and_python_ring_each_see_every_bundle(void) {
     vx_ring *ext = NULL;
     REQUIRE(vx_ring_create(8, sizeof(vx_bundle), &ext) == VX_OK); /* caller-owned */
@@ -1189,7 +1244,15 @@ static void test_config_validation_names_the_field(void) {
         base_config(&c);
         c.external_ring = txn_ring; /* records of the wrong size */
         CHECK(vx_pipeline_config_validate(&c, &field) == VX_EINVAL && strcmp(field, "external_ring") == 0);
+        base_config(&c);
+        c.input_tap = txn_ring; /* the source's records: accepted */
+        CHECK(vx_pipeline_config_validate(&c, &field) == VX_OK);
         vx_ring_destroy(txn_ring);
+        vx_ring *bundle_ring = NULL;
+        REQUIRE(vx_ring_create(8, sizeof(vx_bundle), &bundle_ring) == VX_OK);
+        c.input_tap = bundle_ring; /* records of the wrong size */
+        CHECK(vx_pipeline_config_validate(&c, &field) == VX_EINVAL && strcmp(field, "input_tap") == 0);
+        vx_ring_destroy(bundle_ring);
     }
     base_config(&c);
     c.ticks_per_ns = 0;
@@ -1228,6 +1291,7 @@ int main(void) {
     RUN(test_drop_mode_bundles_filled_in_place_are_clean);
     RUN(test_python_ring_drained_by_another_thread_sees_every_bundle);
     RUN(test_external_ring_and_python_ring_each_see_every_bundle);
+    RUN(test_input_tap_drained_by_another_thread);
     RUN(test_external_ring_drop_mode_counts_drops);
     RUN(test_failed_writes_break_file_conservation);
     RUN(test_user_stage_host);

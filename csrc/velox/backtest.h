@@ -22,6 +22,20 @@
  * or fewer when it stopped at a group edge because a log needs draining (vx_host_take_*).
  * The caller drains and feeds the rest. Events are read, never kept past the call (a group
  * that spans two calls is copied, at most VX_STRATEGY_MAX_GROUP events).
+ * The room one group may need is vx_host_callback_room (host.h): feed stops at a group's
+ * start whenever vx_host_log_room is below it, before each of step 2's deliveries and before
+ * the group's first event (the group's own events log nothing until on_market).
+ * The events on_market receives carry their made-non-decreasing ts (a group with a clamped
+ * ts, or one spanning calls, is handed over as a copy; otherwise in place): the same bytes
+ * whatever the chunking.
+ * Deliveries happen only at group starts (step 2) and at the end: an order or report due in
+ * the middle of a group's time span is handled before the next group (a group's events
+ * usually share one ts: one source message).
+ * vx_backtest_finish: the open group's on_market, then deliveries until nothing is scheduled
+ * (a strategy that re-arms its timer forever is cut off after 2^32 passes), the venue's close
+ * at the last event time reached, those reports, finish. Each stage stops with VX_FULL when
+ * the logs need draining and resumes there. After the first VX_OK / VX_ESTATE, further
+ * calls return the conservation check again.
  */
 #ifndef VELOX_BACKTEST_H
 #define VELOX_BACKTEST_H

@@ -24,7 +24,11 @@
  * and must be about a known order of this strategy (order_id working, same instrument and
  * side; fills no larger than leaves): a report that fails is counted (bad_reports), logged
  * with its original bytes, and not applied. A valid one updates the working table, the
- * positions (fills, fees), the P&L series, is logged, then on_exec runs.
+ * positions (fills, fees), the P&L series, is logged, then on_exec runs. A delivered report
+ * (logged and passed to on_exec) carries ts_local = now at its delivery, the time it reached
+ * the strategy: the venue's ts_local, or later when the host's clock had already passed it (a
+ * backtest delivers at group starts, so a report due inside a group of events spanning
+ * several times arrives at the group's end); its P&L point has the same ts.
  * Conservation (checked by vx_host_check at the end): every NEW sent ends in exactly one of
  * REJECT, FILL, CANCELED, EXPIRED; filled lots + canceled/expired leaves = the order's lots
  * (as modified); position = the signed sum of fills; the P&L identity of positions.h.
@@ -32,6 +36,40 @@
  * Logs: bounded buffers allocated at create (log_capacity records each). The driver drains
  * them (vx_host_take_*) whenever vx_host_log_room says less than the room one callback may
  * need; a record that finds its log full is counted (log_lost) and the run reports the loss.
+ *
+ * Details (the Python reference follows them):
+ *   - The per-callback limit counts every send call of the callback (accepted or refused);
+ *     call VX_STRATEGY_MAX_SENDS + 1 and later get LIMIT, the first of them with a REJECT
+ *     report, the others without (refused_unreported). The local REJECT queue holds
+ *     2 * (VX_STRATEGY_MAX_SENDS + 1) reports: a refusal that finds it full (a strategy
+ *     answering its REJECTs with floods of refused orders) becomes LIMIT, without a report
+ *     (refused_unreported). Sends outside a callback (none today) are not limited.
+ *   - A local REJECT: order_id, instrument as sent; side the order's (NEW with a valid side),
+ *     the working order's (CANCEL / MODIFY of a working order, whose leaves_qty it carries),
+ *     else VX_SIDE_NONE. REJECTs of orders sent in finish are logged, never delivered.
+ *   - max_position for a MODIFY counts (new qty - the order's leaves) on the order's side.
+ *   - A fill report is valid only when fill_qty <= leaves and its leaves_qty = leaves -
+ *     fill_qty. A REJECT before the order's ACK ends the NEW; after it (a refused CANCEL or
+ *     MODIFY) the order works on (state LIVE). A REJECT with reason UNKNOWN_ORDER, leaves 0,
+ *     fee 0, order_id > 0 and a known instrument about an id not working is a cancel or
+ *     modify that crossed its order's end (a fill): applied (delivered, logged, counted in
+ *     reports), changing nothing. Any other report about an id not working is bad.
+ *   - A fill whose money figures positions.h refuses (VX_ERANGE: int64 overflow) is a bad
+ *     report (not applied); so is a fee it refuses.
+ *   - An order's lots "as modified" = lots filled so far + the MODIFIED report's leaves_qty.
+ *   - Kill switch: one CANCEL (logged, counted in sent) per working order not already being
+ *     canceled; a cancel the venue refuses (VX_FULL) leaves the order working (EXPIRED at the
+ *     end).
+ *   - Marks: in vx_host_market for each instrument of the group's events whose position is
+ *     not 0, and after each fill of that instrument: the mid (bid + (ask - bid) / 2) when
+ *     both sides exist, else the last fill price. max_loss is checked after each fill and
+ *     after the marks of each vx_host_market.
+ *   - P&L interval points are written in vx_host_market, before on_market, when now >= the
+ *     next interval edge (initially 0): one point per traded instrument, then the next edge
+ *     = (now / interval + 1) * interval (a gap of many intervals writes one set).
+ *   - Delivery (vx_host_deliver at now): repeatedly, local REJECTs queued so far, else one
+ *     venue report, else the timer if due (on_timer gets now), until nothing is due or the
+ *     log room falls below vx_host_callback_room (then it returns now: drain and call again).
  */
 #ifndef VELOX_HOST_H
 #define VELOX_HOST_H
@@ -47,9 +85,12 @@
 
 typedef struct vx_host vx_host;
 
+#define VX_HOST_MIN_LOG_CAPACITY (2u * VX_STRATEGY_MAX_SENDS)
+
 typedef struct vx_host_config {
     uint32_t instruments;      /* >= 1; the books' ids */
-    uint32_t log_capacity;     /* records per log (>= 2 * VX_STRATEGY_MAX_SENDS) */
+    uint32_t log_capacity;     /* records per log (>= VX_HOST_MIN_LOG_CAPACITY and >= the
+                                  callback room, vx_host_callback_room) */
     uint64_t pnl_interval_ns;  /* 0 = points at fills only */
     vx_risk_limits risk;
     const char *const *args;   /* "key=value" strings for api->arg, NULL-terminated (copied) */
@@ -67,6 +108,10 @@ typedef struct vx_host_counters {
     uint64_t log_lost;         /* records that found their log full */
     uint64_t killed;           /* 1 once the kill switch engaged */
     uint64_t init_failed;      /* 1 when init returned non-zero (the strategy never ran) */
+    uint64_t refused_unreported; /* refusals without a REJECT report (counted in refused
+                                    and refused_by_reason[LIMIT], returned by send): LIMIT
+                                    past the first one of a callback, and any refusal that
+                                    finds the local REJECT queue full */
 } vx_host_counters;
 
 /* Checks the strategy table (version, size, api_version, on_market) and makes a host.
@@ -99,6 +144,11 @@ void vx_host_finish(vx_host *h, uint64_t now);
 /* Engage the kill switch from outside (Python's stop, a watchdog). */
 void vx_host_kill(vx_host *h, uint64_t now);
 
+/* The log room one callback may need: VX_STRATEGY_MAX_SENDS + 2 + risk.max_working +
+ * instruments (its sends and their REJECTs, the report delivered, a kill switch's cancels,
+ * one P&L point per instrument). vx_host_deliver stops (returning now) whenever the room is
+ * below it; the backtest stops feeding at a group edge for the same reason. */
+size_t vx_host_callback_room(const vx_host *h);
 /* Log room left (the smallest of the three logs). */
 size_t vx_host_log_room(const vx_host *h);
 size_t vx_host_take_orders(vx_host *h, vx_order *out, size_t cap);

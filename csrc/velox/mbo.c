@@ -16,6 +16,23 @@
  * 16 sequential ids, all at home, cost an erase ~7 steps; Robin Hood stops after one.) Free
  * slots form a stack through `next`; slots above high_water were never used.
  *
+ * Id window. Feed ids are mostly dense and increasing (ITCH order references), so before the
+ * hash index comes a direct window: ids [lo, lo + W) map to win[id & (W - 1)] (slot + 1, 0 =
+ * none), one load and no hash. Every live id in that range is in the window and nowhere else;
+ * every other live id is in the index. An ADD of an id in [lo + W, lo + 2W) slides lo up to
+ * id - (3W/4 - 1) (a quarter of the window stays free above it, so increasing ids slide once
+ * per ~W/4 ADDs): the live orders whose ids lo passes move to the index (each window entry is
+ * scanned once as lo passes it: O(1) per id, amortised). An ADD further above goes to the
+ * index, unless the window holds nothing and no indexed id lies above it: then lo jumps to
+ * it (a feed whose ids start high). lo never moves down, except when the table is empty (and
+ * in the exclusive rebuilds of reserve / vx_mbo_id_window, which place every order again).
+ * Indexed ids above the window are counted (hash_above, exact) with a lower bound of the
+ * least (hash_above_min); when a slide moves the window's top past that bound, the index is
+ * scanned and the ids it now covers move into the window (adopt: O(index), only when ids
+ * arrive more than a window ahead of the rest and then catch up). lo + 2W never passes 2^64,
+ * so "above" is a plain compare. A slide is bracketed like an erase (erase_seq odd): a reader
+ * that overlaps it retries a negative answer.
+ *
  * Queues. Each level keeps its FIFO as a doubly linked list of slot indices (head/tail in the
  * level, prev/next in the slots). Orders outside the window sit in the book's `outside` list,
  * kept in arrival order (seq), so a recenter can move them onto the ladder in time priority.
@@ -67,6 +84,7 @@ enum { LINE = 128 };
 #define LOC_SIDE_BIT 31
 #define INST_BITS 16               /* slot.seq_inst = arrival seq << 16 | book index */
 #define HASH_HI 0xFFFFFFFF00000000ull
+#define POS_WIN (UINT64_C(1) << 63) /* a find() position in the id window (else in the index) */
 
 /* Slot fields, index entries and level fields (see the file comment):
  *   LD: the writer reading its own data (relaxed: nobody else writes it);
@@ -113,6 +131,15 @@ struct table {
     uint64_t rng;        /* splitmix64 state the multipliers are drawn from */
     uint64_t inserts_since_rehash; /* a rehash waits for (index size) / 8 of them */
     uint64_t next_seq;
+    /* The direct id window (file comment). win, win_size, win_mask change only in exclusive
+     * calls (reserve, vx_mbo_id_window); win_size 0 = no window. */
+    _Atomic uint32_t *win;     /* slot + 1, 0 = none; ST by the writer, RD by readers */
+    uint64_t win_size, win_mask;
+    _Atomic uint64_t win_lo;   /* release by the writer (slide, jump); acquire in find */
+    uint64_t win_live;         /* entries in the window (writer) */
+    uint64_t hash_above;       /* indexed live ids >= lo + W (writer; exact) */
+    uint64_t hash_above_min;   /* <= the least of them (UINT64_MAX: none since the last scan) */
+    bool win_auto;             /* default size: reserve grows it */
     vx_mbo_book *books; /* the books whose orders this table holds: [0, nbooks) */
     uint32_t nbooks;
     uint32_t follow_head; /* marked books (vx_mbo_follow): a stack through follow_next, NIL = none */
@@ -129,6 +156,9 @@ struct table {
     _Atomic uint64_t traded_qty;
     _Atomic uint64_t dropped_seeded_qty;
     _Atomic uint64_t rehashes;
+    _Atomic uint64_t win_hits;
+    _Atomic uint64_t hash_lookups;
+    _Atomic uint64_t slides;
 
     /* Written by readers (fetch_add), on their retry path only. */
     alignas(LINE) _Atomic uint64_t read_retries;
@@ -235,7 +265,7 @@ static inline uint64_t distance(const struct table *t, uint64_t entry, uint64_t 
  * Hood: the id cannot be further on), which is where an insert goes (index_insert). Bounded
  * by the index size. Safe for readers: every slot index is bounds-checked (a reader racing a
  * shift may stop early; read_end makes it retry). */
-static inline uint32_t find(const struct table *t, uint64_t id, uint64_t *pos) {
+static inline uint32_t hash_find(const struct table *t, uint64_t id, uint64_t *pos) {
     uint64_t h = hash_id(t, id), tag = h;
     uint64_t p = home_of(t, h);
     for (uint64_t probe = 0; probe <= t->index_mask; probe++) {
@@ -254,6 +284,40 @@ static inline uint32_t find(const struct table *t, uint64_t id, uint64_t *pos) {
     return NIL;
 }
 
+/* Slot of order_id, or NIL: through the id window when the id lies in it (*pos = POS_WIN |
+ * its entry), else through the index (hash_find). Safe for readers: a window entry is
+ * bounds-checked and its slot must hold the id (a reader that raced a slide may look at a
+ * stale entry: the id check, the generation and read_end catch it). */
+static inline uint32_t find(const struct table *t, uint64_t id, uint64_t *pos) {
+    /* acquire: pairs with the release store of win_lo in slide / window_place (a reader that
+     * sees the new lo sees the index entries of the orders the slide moved there) */
+    uint64_t lo = atomic_load_explicit(&t->win_lo, memory_order_acquire);
+    if (id - lo < t->win_size) {
+        uint64_t w = id & t->win_mask;
+        uint32_t e = RD(&t->win[w]);
+        *pos = POS_WIN | w;
+        if (e != 0 && e - 1 < t->capacity && RD(&t->slots[e - 1].order_id) == id) return e - 1;
+        return NIL;
+    }
+    return hash_find(t, id, pos);
+}
+
+/* find() for the writer: a window entry needs no check (the writer's own invariant: the entry
+ * of an id in the window is that id's slot + 1, or 0, and 0 - 1 is NIL). */
+static inline uint32_t writer_find(const struct table *t, uint64_t id, uint64_t *pos) {
+    if (id - LD(&t->win_lo) < t->win_size) {
+        uint64_t w = id & t->win_mask;
+        *pos = POS_WIN | w;
+        return LD(&t->win[w]) - 1;
+    }
+    return hash_find(t, id, pos);
+}
+
+/* Writer: id is at or above the window's top (lo + W never overflows: file comment). */
+static inline bool above_window(const struct table *t, uint64_t id) {
+    return t->win_size != 0 && id >= LD(&t->win_lo) + t->win_size;
+}
+
 /* Writer: entries are about to move (readers distrust a negative probe meanwhile). */
 static inline uint64_t shift_begin(struct table *t) {
     uint64_t seq = LD(&t->erase_seq); /* only the writer writes it */
@@ -269,8 +333,7 @@ static inline void shift_end(struct table *t, uint64_t seq) {
 /* Removes the entry at pos (writer): the entries after it that are away from home move back
  * one place each, up to the first empty or at-home entry (Robin Hood order keeps them sorted
  * by home, so none further on could move). */
-static void erase_at(struct table *t, uint64_t pos) {
-    uint64_t seq = shift_begin(t);
+static void erase_shift(struct table *t, uint64_t pos) {
     uint64_t hole = pos;
     for (uint64_t step = 0; step < t->index_mask; step++) { /* bounded by the index size */
         uint64_t j = (hole + 1) & t->index_mask;
@@ -280,6 +343,12 @@ static void erase_at(struct table *t, uint64_t pos) {
         hole = j;
     }
     ST(&t->index[hole], 0);
+}
+
+/* erase_shift bracketed for readers. */
+static void erase_at(struct table *t, uint64_t pos) {
+    uint64_t seq = shift_begin(t);
+    erase_shift(t, pos);
     shift_end(t, seq);
 }
 
@@ -302,6 +371,113 @@ static inline void index_insert(struct table *t, uint64_t pos, uint64_t id, uint
             ST(&t->index[j], LD(&t->index[(j - 1) & t->index_mask]));
     }
     ST(&t->index[pos], entry);
+}
+
+/* id's entry goes where find() (or window_place) put pos, for slot s (writer). */
+static inline void entry_insert(struct table *t, uint64_t pos, uint64_t id, uint32_t s) {
+    if (pos & POS_WIN) {
+        ST(&t->win[pos & ~POS_WIN], s + 1); /* release: after the slot's generation */
+        t->win_live++;
+        return;
+    }
+    if (above_window(t, id)) {
+        t->hash_above++;
+        if (id < t->hash_above_min) t->hash_above_min = id;
+    }
+    index_insert(t, pos, id, s);
+}
+
+/* Removes id's entry at pos, as find() returned it (writer). */
+static inline void entry_erase(struct table *t, uint64_t pos, uint64_t id) {
+    if (pos & POS_WIN) {
+        ST(&t->win[pos & ~POS_WIN], 0);
+        t->win_live--;
+        return;
+    }
+    if (above_window(t, id)) t->hash_above--;
+    erase_at(t, pos);
+}
+
+/* After lo moved up (inside the slide's bracket): indexed ids the window now covers move into
+ * it, then hash_above / hash_above_min are counted again (a second pass: a backward shift can
+ * bring an entry already looked at back to the position looked at again). O(index); only when
+ * the window's top passed hash_above_min. Bounded: each step advances or erases an entry. */
+static void adopt(struct table *t) {
+    uint64_t lo = LD(&t->win_lo), top = lo + t->win_size;
+    if (t->hash_above == 0 || t->hash_above_min >= top) return;
+    for (uint64_t p = 0, n = 0; p <= t->index_mask && n <= 2 * (t->index_mask + 1); n++) { /* bounded */
+        uint64_t e = LD(&t->index[p]);
+        if (e != 0) {
+            uint32_t s = (uint32_t)e - 1;
+            uint64_t id = LD(&t->slots[s].order_id);
+            if (id - lo < t->win_size) {
+                ST(&t->win[id & t->win_mask], s + 1);
+                t->win_live++;
+                erase_shift(t, p); /* an entry may shift back into p: look at p again */
+                continue;
+            }
+        }
+        p++;
+    }
+    uint64_t above = 0, least = UINT64_MAX;
+    for (uint64_t p = 0; p <= t->index_mask; p++) { /* bounded */
+        uint64_t e = LD(&t->index[p]);
+        if (e == 0) continue;
+        uint64_t id = LD(&t->slots[(uint32_t)e - 1].order_id);
+        if (id >= top) {
+            above++;
+            if (id < least) least = id;
+        }
+    }
+    t->hash_above = above;
+    t->hash_above_min = least;
+}
+
+/* Moves lo up to new_lo (writer): the live orders of the ids it passes go to the index, then
+ * the indexed ids the window now covers come in (adopt). Readers retry meanwhile. */
+static void slide(struct table *t, uint64_t new_lo) {
+    uint64_t lo = LD(&t->win_lo), n = new_lo - lo;
+    if (n > t->win_size) n = t->win_size;
+    uint64_t seq = shift_begin(t);
+    for (uint64_t i = 0; i < n && t->win_live; i++) { /* bounded by the window */
+        uint64_t id = lo + i, w = id & t->win_mask, pos;
+        uint32_t e = LD(&t->win[w]);
+        if (e == 0) continue;
+        (void)hash_find(t, id, &pos);
+        index_insert(t, pos, id, e - 1); /* id < new_lo: below the window, not counted above */
+        ST(&t->win[w], 0);
+        t->win_live--;
+    }
+    /* release: pairs with the acquire in find (the moved orders' entries are in the index) */
+    atomic_store_explicit(&t->win_lo, new_lo, memory_order_release);
+    adopt(t);
+    shift_end(t, seq);
+    bump(&t->slides, 1);
+}
+
+/* Where the entry of a new id goes (writer; the id is not live; pos is where find() stopped):
+ * an id up to a window above the window slides it and lands in it; with the window empty and
+ * no indexed id above it, the window jumps to the id (anywhere when the table is empty);
+ * otherwise pos (the index), unchanged. */
+static inline uint64_t window_place(struct table *t, uint64_t id, uint64_t pos) {
+    uint64_t w = t->win_size;
+    if ((pos & POS_WIN) || w == 0) return pos;
+    uint64_t lo = LD(&t->win_lo), keep = w - w / 4 - 1; /* the id lands keep above the new lo */
+    uint64_t new_lo = id > keep ? id - keep : 0;
+    if (new_lo > UINT64_MAX - 2 * w) return pos; /* lo + 2W must stay below 2^64 */
+    if (id >= lo && id - lo < 2 * w) {
+        slide(t, new_lo); /* id - lo >= w: find() did not place it in the window */
+    } else if (t->win_live == 0 && t->hash_above == 0 && (id > lo || LD(&t->live) == 0)) {
+        uint64_t seq = shift_begin(t); /* the window is empty and nothing above it: a jump */
+        /* release: pairs with the acquire in find */
+        atomic_store_explicit(&t->win_lo, new_lo, memory_order_release);
+        t->hash_above_min = UINT64_MAX;
+        shift_end(t, seq);
+        bump(&t->slides, 1);
+    } else {
+        return pos;
+    }
+    return POS_WIN | (id & t->win_mask);
 }
 
 static inline uint32_t slot_alloc(struct table *t) {
@@ -430,6 +606,7 @@ static void order_unlink(vx_mbo_book *b, uint32_t s) {
 }
 
 static inline vx_mbo_book *book_of_slot(const struct table *t, uint32_t s) {
+    if (t->nbooks == 1) return t->books; /* a standalone book: no load, no multiply */
     return &t->books[(uint32_t)(LD(&t->slots[s].seq_inst) & ((1u << INST_BITS) - 1))];
 }
 
@@ -501,6 +678,20 @@ static void set_index_bits(struct table *t, uint32_t bits) {
     t->hash_rot = bits > 4 ? bits - 4 : 0;
 }
 
+/* The default window: the power of two >= 2 x capacity ids, in [MIN, MAX]. */
+static uint64_t default_window(uint32_t capacity) {
+    uint64_t w = VX_MBO_MIN_WINDOW;
+    while (w < VX_MBO_MAX_WINDOW && w < (uint64_t)capacity * 2) w <<= 1; /* bounded */
+    return w;
+}
+
+static _Atomic uint32_t *window_new(uint64_t ids) {
+    if (ids == 0) return NULL;
+    _Atomic uint32_t *win = alloc_lines((size_t)ids * sizeof *win);
+    if (win != NULL) memset(win, 0, (size_t)ids * sizeof *win); /* 0 = no order */
+    return win;
+}
+
 static struct table *table_new(uint32_t capacity) {
     struct table *t = alloc_lines(sizeof *t);
     if (t == NULL) return NULL;
@@ -510,9 +701,16 @@ static struct table *table_new(uint32_t capacity) {
     atomic_init(&t->hash_mul, next_multiplier(t));
     t->slots = alloc_lines((size_t)capacity * sizeof(struct slot));
     t->index = alloc_lines((size_t)(t->index_mask + 1) * sizeof(uint64_t));
-    if (t->slots == NULL || t->index == NULL) {
+    t->win_size = default_window(capacity);
+    t->win_mask = t->win_size - 1;
+    t->win = window_new(t->win_size);
+    t->win_auto = true;
+    t->hash_above_min = UINT64_MAX;
+    atomic_init(&t->win_lo, 0);
+    if (t->slots == NULL || t->index == NULL || t->win == NULL) {
         free(t->slots);
         free(t->index);
+        free(t->win);
         free(t);
         return NULL;
     }
@@ -529,6 +727,7 @@ static void table_free(struct table *t) {
     if (t == NULL) return;
     free(t->slots);
     free(t->index);
+    free(t->win);
     free(t);
 }
 
@@ -642,14 +841,22 @@ const vx_mbo_book *vx_mbo_set_reader(const vx_mbo_set *set, uint32_t instrument)
     return instrument < set->instruments ? &set->books[instrument] : NULL;
 }
 
-/* Every live order's entry into an empty index (writer), in slot order. */
-static void reinsert_all(struct table *t) {
+/* Every live order outside the window into an empty index (writer), in slot order; with
+ * with_window, the window (emptied by the caller) gets the others. */
+static void reinsert_all(struct table *t, bool with_window) {
+    uint64_t lo = LD(&t->win_lo);
+    t->hash_above = 0;
+    t->hash_above_min = UINT64_MAX;
     for (uint32_t s = 0; s < t->high_water; s++) { /* bounded */
         if (LD(&t->slots[s].loc) == LOC_FREE) continue;
         uint64_t pos;
         uint64_t id = LD(&t->slots[s].order_id);
-        (void)find(t, id, &pos);
-        index_insert(t, pos, id, s);
+        if (id - lo < t->win_size) {
+            if (with_window) entry_insert(t, POS_WIN | (id & t->win_mask), id, s);
+            continue; /* (without: already in the window) */
+        }
+        (void)hash_find(t, id, &pos);
+        entry_insert(t, pos, id, s);
     }
     t->inserts_since_rehash = 0;
 }
@@ -663,7 +870,7 @@ static void rehash(struct table *t, uint64_t mul) {
     /* release: orders the odd erase_seq before it; pairs with the acquire in hash_id */
     atomic_store_explicit(&t->hash_mul, mul | 1, memory_order_release);
     for (uint64_t p = 0; p <= t->index_mask; p++) ST(&t->index[p], 0); /* bounded */
-    reinsert_all(t);
+    reinsert_all(t, false);
     shift_end(t, seq);
     bump(&t->rehashes, 1);
 }
@@ -683,22 +890,53 @@ uint64_t vx_mbo_index_max_distance(const vx_mbo_book *b) {
     return most;
 }
 
+/* Exclusive: the window becomes win (ids entries, 0 = none; the old one is freed) and every
+ * live order is indexed again (window or index). lo moves down if lo + 2W would pass 2^64. */
+static void window_install(struct table *t, _Atomic uint32_t *win, uint64_t ids) {
+    free(t->win);
+    t->win = win;
+    t->win_size = ids;
+    t->win_mask = ids ? ids - 1 : 0;
+    t->win_live = 0;
+    uint64_t lo = LD(&t->win_lo);
+    if (ids && lo > UINT64_MAX - 2 * ids) lo = UINT64_MAX - 2 * ids;
+    /* relaxed: exclusive (no reader) */
+    atomic_store_explicit(&t->win_lo, lo, memory_order_relaxed);
+    for (uint64_t p = 0; p <= t->index_mask; p++) ST(&t->index[p], 0); /* bounded */
+    reinsert_all(t, true);
+}
+
+vx_status vx_mbo_id_window(vx_mbo_book *b, uint64_t ids) {
+    struct table *t = b->t;
+    if (ids != 0 && (ids < VX_MBO_MIN_WINDOW || ids > VX_MBO_MAX_WINDOW || (ids & (ids - 1))))
+        return VX_EINVAL;
+    _Atomic uint32_t *win = window_new(ids);
+    if (ids != 0 && win == NULL) return VX_ENOMEM;
+    window_install(t, win, ids);
+    t->win_auto = false;
+    return VX_OK;
+}
+
+uint64_t vx_mbo_id_window_size(const vx_mbo_book *b) { return b->t->win_size; }
+
 vx_status vx_mbo_reserve(vx_mbo_book *b, uint32_t max_orders) {
     struct table *t = b->t;
     if (max_orders > VX_MBO_MAX_ORDERS) return VX_EINVAL;
     if (max_orders <= t->capacity) return VX_OK;
     uint32_t bits = index_bits_for(max_orders);
     uint64_t mask = ((uint64_t)1 << bits) - 1;
+    uint64_t win_ids = t->win_auto ? default_window(max_orders) : t->win_size;
     struct slot *slots = alloc_lines((size_t)max_orders * sizeof(struct slot));
     _Atomic uint64_t *index = alloc_lines((size_t)(mask + 1) * sizeof(uint64_t));
-    if (slots == NULL || index == NULL) {
+    _Atomic uint32_t *win = window_new(win_ids);
+    if (slots == NULL || index == NULL || (win_ids != 0 && win == NULL)) {
         free(slots);
         free(index);
+        free(win);
         return VX_ENOMEM;
     }
     memcpy(slots, t->slots, (size_t)t->capacity * sizeof(struct slot)); /* exclusive: no reader */
     memset(slots + t->capacity, 0, (size_t)(max_orders - t->capacity) * sizeof(struct slot));
-    memset(index, 0, (size_t)(mask + 1) * sizeof(uint64_t));
     free(t->slots);
     free(t->index);
     t->slots = slots;
@@ -707,7 +945,7 @@ vx_status vx_mbo_reserve(vx_mbo_book *b, uint32_t max_orders) {
     set_index_bits(t, bits);
     /* relaxed: reserve is exclusive (no reader) */
     atomic_store_explicit(&t->hash_mul, next_multiplier(t), memory_order_relaxed);
-    reinsert_all(t);
+    window_install(t, win, win_ids); /* indexes every live order again */
     return VX_OK;
 }
 
@@ -720,7 +958,7 @@ uint32_t vx_mbo_instrument(const vx_mbo_book *b) { return b->instrument; }
 
 size_t vx_mbo_memory_bytes(const vx_mbo_book *b) {
     return (size_t)b->t->capacity * sizeof(struct slot) + (size_t)(b->t->index_mask + 1) * 8 +
-           (size_t)b->g.levels * 2 * sizeof(struct level) + sizeof *b;
+           (size_t)b->t->win_size * VX_MBO_WINDOW_ENTRY_BYTES + (size_t)b->g.levels * 2 * sizeof(struct level) + sizeof *b;
 }
 
 vx_status vx_mbo_locate(const vx_mbo_book *b, int64_t price, uint32_t *index) {
@@ -751,6 +989,7 @@ static verdict add_order(vx_mbo_book *b, uint64_t id, uint64_t pos, int side, in
     uint32_t level;
     vx_status st = vx_ladder_locate(&b->g, price, &level);
     if (st == VX_EINVAL) return rej(VX_MBO_REJECT_OFF_GRID, VX_EINVAL);
+    pos = window_place(t, id, pos); /* may slide the window (the book is unchanged by it) */
     uint32_t s = slot_alloc(t);
     struct slot *o = &t->slots[s];
     ST(&o->order_id, id);
@@ -775,8 +1014,9 @@ static verdict add_order(vx_mbo_book *b, uint64_t id, uint64_t pos, int side, in
     }
     /* the generation after the fields, the index entry after the generation (both release) */
     ST(&o->seq_inst, t->next_seq++ << INST_BITS | b->book_index);
-    index_insert(t, pos, id, s);
+    entry_insert(t, pos, id, s);
     ST(&t->live, LD(&t->live) + 1);
+    if (pos & POS_WIN) return OK;
     /* Bounded probes: an entry placed further than VX_MBO_PROBE_LIMIT from its home means the
      * multiplier is unlucky for these ids: draw another and rebuild, at most once per
      * (index size) / 8 inserts, so the rebuilds cost O(1) per insert. */
@@ -791,7 +1031,7 @@ static void remove_order(struct table *t, uint32_t s, uint64_t pos) {
     vx_mbo_book *ob = book_of_slot(t, s);
     ST(&t->slots[s].seq_inst, 0); /* generation first: readers stop trusting the slot */
     order_unlink(ob, s);
-    erase_at(t, pos);
+    entry_erase(t, pos, LD(&t->slots[s].order_id));
     slot_free(t, s);
     ST(&t->live, LD(&t->live) - 1);
 }
@@ -820,7 +1060,8 @@ static void clear_book(vx_mbo_book *b) {
                 uint32_t next = LD(&t->slots[s].next);
                 uint64_t pos;
                 ST(&t->slots[s].seq_inst, 0); /* generation first */
-                if (find(t, LD(&t->slots[s].order_id), &pos) == s) erase_at(t, pos);
+                uint64_t id = LD(&t->slots[s].order_id);
+                if (find(t, id, &pos) == s) entry_erase(t, pos, id);
                 slot_free(t, s);
                 ST(&t->live, LD(&t->live) - 1);
                 s = next;
@@ -838,7 +1079,8 @@ static void clear_book(vx_mbo_book *b) {
         uint32_t next = LD(&t->slots[s].next);
         uint64_t pos;
         ST(&t->slots[s].seq_inst, 0); /* generation first */
-        if (find(t, LD(&t->slots[s].order_id), &pos) == s) erase_at(t, pos);
+        uint64_t id = LD(&t->slots[s].order_id);
+        if (find(t, id, &pos) == s) entry_erase(t, pos, id);
         slot_free(t, s);
         ST(&t->live, LD(&t->live) - 1);
         s = next;
@@ -863,7 +1105,8 @@ static inline verdict apply_event(struct table *t, vx_mbo_book *b, const vx_mbo 
         return OK; /* TRADE, CROSS, BROKEN, STATUS: no book effect */
     }
     uint64_t pos;
-    uint32_t s = find(t, e->order_id, &pos);
+    uint32_t s = writer_find(t, e->order_id, &pos);
+    bump(pos & POS_WIN ? &t->win_hits : &t->hash_lookups, 1);
     int side = e->side;
     switch (action) {
     case VX_MBO_ADD:
@@ -936,13 +1179,13 @@ static inline verdict apply_event(struct table *t, vx_mbo_book *b, const vx_mbo 
         int old_side = loc_side(LD(&o->loc));
         remove_order(t, s, pos);
         uint64_t new_pos;
-        (void)find(t, e->order_id, &new_pos); /* the index moved: probe again */
+        (void)writer_find(t, e->order_id, &new_pos); /* the index moved: probe again */
         return add_order(ob, e->order_id, new_pos, old_side, e->price, e->qty, e->ts);
     }
     default: { /* VX_MBO_REPLACE */
         if (e->qty == 0) return rej(VX_MBO_REJECT_INVALID, VX_EINVAL);
         uint64_t new_pos;
-        uint32_t clash = find(t, e->ref, &new_pos);
+        uint32_t clash = writer_find(t, e->ref, &new_pos);
         if (clash != NIL && e->ref != e->order_id) return rej(VX_MBO_REJECT_DUPLICATE, VX_ESTATE);
         if (s == NIL) {
             if (side == VX_SIDE_NONE) { /* no side to rest the new order on: it is not added */
@@ -959,7 +1202,7 @@ static inline verdict apply_event(struct table *t, vx_mbo_book *b, const vx_mbo 
             return rej(VX_MBO_REJECT_OFF_GRID, VX_EINVAL);
         int old_side = loc_side(LD(&t->slots[s].loc));
         remove_order(t, s, pos);
-        (void)find(t, e->ref, &new_pos); /* the index moved: probe again */
+        (void)writer_find(t, e->ref, &new_pos); /* the index moved: probe again */
         return add_order(ob, e->ref, new_pos, old_side, e->price, e->qty, e->ts); /* a slot is free */
     }
     }
@@ -1406,6 +1649,25 @@ vx_status vx_mbo_order(const vx_mbo_book *b, uint64_t order_id, vx_mbo_order_inf
     return VX_TIMEOUT;
 }
 
+vx_status vx_mbo_order_writer(const vx_mbo_book *b, uint64_t order_id, vx_mbo_order_info *out) {
+    const struct table *t = b->t;
+    uint64_t pos = 0;
+    uint32_t s = writer_find(t, order_id, &pos);
+    if (s == NIL) return VX_EINVAL;
+    const struct slot *o = &t->slots[s];
+    uint64_t g = LD(&o->seq_inst);
+    if (book_index_of(g) != b->book_index) return VX_EINVAL;
+    uint32_t loc = LD(&o->loc);
+    memset(out, 0, sizeof *out);
+    out->order_id = order_id;
+    out->price = LD(&o->price);
+    out->qty = LD(&o->qty);
+    out->ts = LD(&o->ts);
+    out->side = (uint8_t)loc_side(loc);
+    out->in_window = loc_level(loc) != LOC_OUTSIDE;
+    return VX_OK;
+}
+
 vx_status vx_mbo_queue_position(const vx_mbo_book *b, uint64_t order_id, uint64_t *ahead) {
     const struct table *t = b->t;
     vx_backoff backoff;
@@ -1466,6 +1728,9 @@ void vx_mbo_counters_read(const vx_mbo_book *b, vx_mbo_counters *out) {
     out->dropped_seeded_qty = LD(&t->dropped_seeded_qty);
     out->read_retries = LD(&t->read_retries);
     out->index_rehashes = LD(&t->rehashes);
+    out->id_window_hits = LD(&t->win_hits);
+    out->id_hash_lookups = LD(&t->hash_lookups);
+    out->id_window_slides = LD(&t->slides);
 }
 
 /* ---------------------------------------------------------------------------------------- */
@@ -1579,15 +1844,38 @@ vx_status vx_mbo_verify_invariants(const vx_mbo_book *b, const char **why) {
         s = LD(&t->slots[s].next);
     }
     if ((uint64_t)free_count + LD(&t->live) != t->high_water) FAIL("live + free slots != slots used");
+    uint64_t lo = LD(&t->win_lo), in_window = 0, above = 0, least = UINT64_MAX;
+    if (t->win_size && lo > UINT64_MAX - 2 * t->win_size) FAIL("the id window's top passes 2^64");
+    for (uint64_t w = 0; w < t->win_size; w++) { /* bounded */
+        uint32_t e = LD(&t->win[w]);
+        if (e == 0) continue;
+        in_window++;
+        if (e - 1 >= t->high_water || LD(&t->slots[e - 1].loc) == LOC_FREE)
+            FAIL("an id window entry names a free slot");
+        uint64_t id = LD(&t->slots[e - 1].order_id);
+        if (id - lo >= t->win_size || (id & t->win_mask) != w)
+            FAIL("an id window entry holds an id outside the window or at another place");
+    }
+    if (in_window != t->win_live) FAIL("id window entries != its live count");
     uint64_t entries = 0;
     for (uint64_t p = 0; p <= t->index_mask; p++) { /* bounded */
         uint64_t e = LD(&t->index[p]), next = LD(&t->index[(p + 1) & t->index_mask]);
         entries += e != 0;
+        if (e != 0) {
+            uint64_t id = LD(&t->slots[(uint32_t)e - 1].order_id);
+            if (id - lo < t->win_size) FAIL("an id the window covers is in the hash index");
+            if (t->win_size && id >= lo + t->win_size) {
+                above++;
+                if (id < least) least = id;
+            }
+        }
         if (next != 0 && distance(t, next, (p + 1) & t->index_mask) > (e ? distance(t, e, p) + 1 : 0))
             FAIL("the index is out of Robin Hood order (an entry is further from home than its "
                  "predecessor allows)");
     }
-    if (entries != LD(&t->live)) FAIL("index entries != live orders");
+    if (entries + in_window != LD(&t->live)) FAIL("index + window entries != live orders");
+    if (above != t->hash_above || least < t->hash_above_min)
+        FAIL("the count (or least id) of indexed ids above the id window is wrong");
     if (t->nbooks == 1 && LD(&t->outside) != b->out_count) FAIL("out_of_window gauge != outside orders");
     return VX_OK;
 }

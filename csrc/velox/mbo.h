@@ -6,10 +6,16 @@
  * mbo.c implements them (docs/mbo.md has the full semantics).
  *
  * Layout
- *   - An order table allocated at create for `max_orders` orders (id → slot by an open-
- *     addressing hash with a random per-table multiplier and bounded probes, FIFO links as
- *     slot indices); vx_mbo_reserve grows it (explicit, never on the hot path). A full table
+ *   - An order table allocated at create for `max_orders` orders (FIFO links as slot
+ *     indices); vx_mbo_reserve grows it (explicit, never on the hot path). A full table
  *     rejects ADD with VX_REJECT_FULL (counted), never allocates.
+ *   - id → slot: a direct window of ids [lo, lo + W) (one 4-byte entry per id, W a power of
+ *     two, allocated at create / reserve / vx_mbo_id_window) that slides forward with the
+ *     ids in use (an ADD up to a window above it moves lo; the few live orders it passes move
+ *     to the hash index), and for every other id an open-addressing hash index with a random
+ *     per-table multiplier and bounded probes. Feed ids that are dense and increasing (ITCH
+ *     order references) are found in one load. Books and answers are the same with any
+ *     window, or none (vx_mbo_id_window(book, 0)).
  *   - Per side a ladder of `levels` price levels (power of two), level i = base + i * tick;
  *     each level keeps its aggregate quantity, order count and FIFO head/tail.
  *   - Orders priced outside the window are kept in the order table (counted in
@@ -83,8 +89,13 @@ enum {
     VX_MBO_PROBE_LIMIT = 512,         /* an ADD whose index entry lands further than this from
                                          its home redraws the hash multiplier and rebuilds the
                                          index (at most once per index size / 8 inserts) */
-    VX_MBO_SLOT_BYTES = 48            /* memory per order of capacity: one 48-B slot + 16-32 B of
-                                         hash index (8-B entries, a power of two >= 2 x capacity) */
+    VX_MBO_SLOT_BYTES = 48,           /* memory per order of capacity: one 48-B slot + 16-32 B of
+                                         hash index (8-B entries, a power of two >= 2 x capacity)
+                                         + 8-16 B of id window by default (see below) */
+    VX_MBO_WINDOW_ENTRY_BYTES = 4,    /* one id of the direct window */
+    VX_MBO_MIN_WINDOW = 16,           /* ids of the smallest window (0 = no window) */
+    VX_MBO_MAX_WINDOW = 1 << 28       /* ids of the largest window; the default at create /
+                                         reserve is the power of two >= 2 x max_orders, capped */
 };
 /* Largest seeded quantity of one level. With <= 2^30 orders of < 2^32 lots, a level's
  * aggregate stays below 2^63, so it never overflows. */
@@ -116,6 +127,11 @@ typedef struct vx_mbo_counters {
     uint64_t dropped_seeded_qty;     /* seeded lots that left the window in a recenter */
     uint64_t read_retries;           /* order/queue_position retries (a writer was busy) */
     uint64_t index_rehashes;         /* index rebuilds with a new multiplier (PROBE_LIMIT) */
+    /* (appended) an event's order id looked up by the writer: in the direct window, or in the
+     * hash index (outside the window, or no window); REPLACE's new id is not counted */
+    uint64_t id_window_hits;
+    uint64_t id_hash_lookups;
+    uint64_t id_window_slides;       /* the window moved up (a slide or, when empty, a jump) */
 } vx_mbo_counters;
 
 typedef struct vx_mbo_order_info {
@@ -175,6 +191,10 @@ size_t vx_mbo_depth(const vx_mbo_book *book, int side, size_t n, int64_t *prices
  * all overlapped a write (only from a non-writer thread). Never a torn or recycled order: every
  * answer is a state the writer published between two events. */
 vx_status vx_mbo_order(const vx_mbo_book *book, uint64_t order_id, vx_mbo_order_info *out);
+/* vx_mbo_order for the writer's own thread (or when no writer runs): the same answer without
+ * the reader's sequence checks and retries (VX_OK, VX_EINVAL: not in this book). Calling it
+ * from another thread while a writer runs is a contract breach (a torn answer). */
+vx_status vx_mbo_order_writer(const vx_mbo_book *book, uint64_t order_id, vx_mbo_order_info *out);
 /* Lots ahead of order_id in its level's queue (seeded lots included). VX_ERANGE when the
  * order is outside the window (no ladder queue), VX_EINVAL when unknown, VX_TIMEOUT as order.
  * O(orders ahead). */
@@ -223,6 +243,15 @@ void vx_mbo_counters_read(const vx_mbo_book *book, vx_mbo_counters *out);
 vx_status vx_mbo_index_reseed(vx_mbo_book *book, uint64_t multiplier);
 uint64_t vx_mbo_index_max_distance(const vx_mbo_book *book);
 
+/* Resizes the direct id window (see Layout) to `ids` (a power of two in [VX_MBO_MIN_WINDOW,
+ * VX_MBO_MAX_WINDOW]) or turns it off (0: every id through the hash index) and re-indexes
+ * every live order (EXCLUSIVE; allocates: VX_ENOMEM leaves the book unchanged; VX_EINVAL for
+ * another size). A size set here stays through vx_mbo_reserve; the default one grows with it.
+ * A set's book sets the whole set's. Books, answers and digests are the same whatever the
+ * window (tests/test_mbo_window.py). */
+vx_status vx_mbo_id_window(vx_mbo_book *book, uint64_t ids);
+uint64_t vx_mbo_id_window_size(const vx_mbo_book *book); /* ids; 0 = off */
+
 /* A digest of the visible state (levels, queues, orders), equal for equal books: for
  * determinism tests. */
 uint64_t vx_mbo_digest(const vx_mbo_book *book);
@@ -234,7 +263,7 @@ vx_status vx_mbo_verify_invariants(const vx_mbo_book *book, const char **why);
 /* ---- Multi-instrument set (see "Multi-instrument" above) ---------------------------------- */
 
 /* instruments in [1, VX_MBO_MAX_INSTRUMENTS] books of `levels` levels of `tick`, one shared
- * table of max_orders. Memory: max_orders * (48 + 16..32) B + instruments * levels * 64 B. */
+ * table of max_orders. Memory: max_orders * (48 + 16..32 + 8..16) B + instruments * levels * 64 B. */
 vx_status vx_mbo_set_create(uint32_t instruments, uint32_t levels, int64_t tick,
                             uint32_t max_orders, vx_mbo_set **out);
 void vx_mbo_set_destroy(vx_mbo_set *set);

@@ -118,6 +118,9 @@ vx_status vx_pipeline_config_validate(const vx_pipeline_config *c, const char **
                                    (c->records == VX_RECORDS_MBO ? sizeof(vx_mbo) : sizeof(vx_txn)))
         bad = "source_ring";
     else if (c->records == VX_RECORDS_MBO && !c->source_ring) bad = "source_ring"; /* no MBO generator */
+    else if (c->input_tap && vx_ring_elem_size(c->input_tap) !=
+                                 (c->records == VX_RECORDS_MBO ? sizeof(vx_mbo) : sizeof(vx_txn)))
+        bad = "input_tap";
     else if (c->records == VX_RECORDS_MBO &&
              (c->mbo_instruments < 1 || c->mbo_instruments > VX_MBO_MAX_INSTRUMENTS))
         bad = "mbo_instruments";
@@ -432,6 +435,8 @@ void vx_pipeline_read_counters(const vx_pipeline *p, vx_pipeline_counters *c) {
     c->reference_rows_checked = counter_get(&p->bookst.reference_rows_checked);
     c->cas_timeouts = counter_get(&p->bookst.cas_timeouts);
     c->drops_book = counter_get(&p->bookst.drops);
+    c->tapped = counter_get(&p->bookst.tapped);
+    c->drops_tap = counter_get(&p->bookst.drops_tap);
     c->bundled = counter_get(&p->bundler.bundled);
     c->bundles = counter_get(&p->bundler.bundles);
     c->bundles_timed_out = counter_get(&p->bundler.timed_out);
@@ -533,6 +538,8 @@ uint32_t vx_pipeline_check_conservation(const vx_pipeline_counters *c, uint32_t 
     if ((sinks & VX_PIPELINE_SINK_FILE) &&
         (c->write_errors != 0 || c->bytes_written != c->output_bundles * (uint64_t)sizeof(vx_bundle)))
         bad |= VX_CONSERVE_FILE;
+    if ((sinks & VX_PIPELINE_SINK_TAP) && c->applied + c->rejected != c->tapped + c->drops_tap)
+        bad |= VX_CONSERVE_TAP;
     return bad;
 }
 

@@ -5,6 +5,7 @@
  *   ingress ──ring(txns)──▶ book ──ring(txns)──▶ bundler ──ring(bundles)──▶ output
  *                                                                  ├─▶ [python ring]
  *                                                                  └─▶ [external ring]
+ *                  └─▶ [input tap] (a copy of every record the book takes, for a journal)
  *
  * Stages
  *   - ingress: deterministic order flow from a seeded xoshiro256** (vx_prng): a mid price that
@@ -203,6 +204,17 @@ typedef struct vx_pipeline_config {
                                         recenter ahead of the events applied; never while a
                                         live-view reader is inside vx_pipeline_view_enter/_exit,
                                         then deferred, counted); 0 = windows stay put */
+    vx_ring *input_tap;              /* NULL (default): none. Else a caller-owned ring of the
+                                        source's records (elem_size 32: vx_txn; MBO: 48, vx_mbo)
+                                        into which the book stage copies every record it takes
+                                        from the ingress ring (applied or rejected), in the order
+                                        it takes them (published at the end of its turn): a tap
+                                        for a journal of the run's input, drained by the caller
+                                        on its own thread. VX_ON_FULL_BLOCK: the book takes only as many
+                                        records as the tap has room for (a full tap holds the
+                                        book back); VX_ON_FULL_DROP: what does not fit is not
+                                        copied, counted in drops_tap. The book stage is its only
+                                        producer; lifetime as for external_ring. */
     const vx_pipeline_reference *mbo_reference; /* MBO: NULL (default), or the L2 book after
                                         every event of the replay (a LOBSTER orderbook file;
                                         see vx_pipeline_reference), checked against instrument
@@ -256,6 +268,8 @@ typedef struct vx_pipeline_counters {
     uint64_t user_bad_returns;  /* user stages, summed: returns over the capacity */
     uint64_t user_init_failed;  /* user stages whose init refused (they never ran) */
     vx_pipeline_stage_counters user[VX_PIPELINE_MAX_USER_STAGES]; /* per stage, in cfg order */
+    uint64_t tapped;            /* book (input_tap): records copied into the tap */
+    uint64_t drops_tap;         /* book (input_tap): records taken but not copied (tap full) */
     uint64_t source_errors;     /* source ring: 1 if a peek failed (VX_ECORRUPT: the ring's
                                    indices were broken by its other side); the source ended */
     int32_t source_status;      /* the vx_status of that failed peek (0 = none) */
@@ -274,13 +288,15 @@ enum {
     VX_CONSERVE_OUTPUT = 8,  /* bundles = output_bundles + drops_bundler */
     VX_CONSERVE_PYTHON = 16,  /* output_bundles = python_bundles + drops_python (python ring on) */
     VX_CONSERVE_EXTERNAL = 32, /* output_bundles = external_bundles + drops_external (external on) */
-    VX_CONSERVE_FILE = 64      /* bytes_written = output_bundles * sizeof(vx_bundle) and
+    VX_CONSERVE_FILE = 64,     /* bytes_written = output_bundles * sizeof(vx_bundle) and
                                 * write_errors = 0 (output_fd on): a run that failed to write
                                 * what it counted does not conserve */
+    VX_CONSERVE_TAP = 128      /* applied + rejected = tapped + drops_tap (input_tap on) */
 };
 
 /* Which optional sinks a run had, for vx_pipeline_check_conservation. */
-enum { VX_PIPELINE_SINK_PYTHON = 1, VX_PIPELINE_SINK_EXTERNAL = 2, VX_PIPELINE_SINK_FILE = 4 };
+enum { VX_PIPELINE_SINK_PYTHON = 1, VX_PIPELINE_SINK_EXTERNAL = 2, VX_PIPELINE_SINK_FILE = 4,
+       VX_PIPELINE_SINK_TAP = 8 };
 
 typedef struct vx_pipeline vx_pipeline;
 

@@ -162,9 +162,60 @@ static void reference_event(vx_pipeline *p, book_state *s, uint64_t *seeded, uin
     (*checked)++;
 }
 
+/* ---- input tap (cfg.input_tap) ----------------------------------------------------------- */
+
+/* The tap's reserve for one turn. */
+typedef struct tap_turn {
+    vx_ring_span span;
+    uint32_t room;
+    int reserved;
+} tap_turn;
+
+/* Reserves the tap for the records of `in`; in block mode shortens `in` to the records that
+ * fit (possibly none: the caller then takes nothing this turn). */
+static void tap_reserve(vx_pipeline *p, vx_ring_span *in, tap_turn *t) {
+    const uint32_t n = in->first_n + in->second_n;
+    t->reserved = vx_ring_reserve(p->cfg.input_tap, n, &t->span) == VX_OK;
+    t->room = t->reserved ? t->span.first_n + t->span.second_n : 0;
+    if (p->cfg.on_full == VX_ON_FULL_BLOCK && t->room < n) {
+        if (t->room <= in->first_n) {
+            in->first_n = t->room;
+            in->second_n = 0;
+        } else {
+            in->second_n = t->room - in->first_n;
+        }
+    }
+}
+
+/* Copies the first n records of `in` (the ones this turn took) into the tap reserved by
+ * tap_reserve and publishes them; counts what did not fit (drop mode). No-op without a tap.
+ * At most four memcpy runs: the two spans' wrap points split the copy. */
+static void tap_finish(vx_pipeline *p, book_state *s, const vx_ring_span *in, uint32_t n,
+                       tap_turn *t) {
+    if (!p->cfg.input_tap) return;
+    const size_t size = p->mbo ? sizeof(vx_mbo) : sizeof(vx_txn);
+    const uint32_t put = n < t->room ? n : t->room;
+    uint32_t done = 0;
+    for (int run = 0; done < put && run < 4; run++) { /* bounded: <= 3 runs are needed */
+        const int src_first = done < in->first_n, dst_first = done < t->span.first_n;
+        const char *src = src_first ? (const char *)in->first + (size_t)done * size
+                                    : (const char *)in->second + (size_t)(done - in->first_n) * size;
+        char *dst = dst_first ? (char *)t->span.first + (size_t)done * size
+                              : (char *)t->span.second + (size_t)(done - t->span.first_n) * size;
+        uint32_t k = put - done;
+        if (src_first && in->first_n - done < k) k = in->first_n - done;
+        if (dst_first && t->span.first_n - done < k) k = t->span.first_n - done;
+        memcpy(dst, src, (size_t)k * size);
+        done += k;
+    }
+    if (t->reserved) vx_ring_commit(p->cfg.input_tap, put); /* release: publishes the copies */
+    if (put) counter_add(&s->tapped, put);
+    if (n > put) counter_add(&s->drops_tap, n - put);
+}
+
 /* An MBO pipeline's turn: applies the peeked events to the set of books; the user stage sees
  * the applied ones and only its orders go on to the bundler (events are not bundled). */
-static uint32_t mbo_turn(vx_pipeline *p, book_state *s, const vx_ring_span *in) {
+static uint32_t mbo_turn(vx_pipeline *p, book_state *s, const vx_ring_span *in, tap_turn *tap) {
     const uint32_t n = in->first_n + in->second_n;
     const uint32_t need = s->user_live * p->cfg.user_emit_capacity; /* every live stage's buffer */
     vx_ring_span out = {0};
@@ -177,6 +228,7 @@ static uint32_t mbo_turn(vx_pipeline *p, book_state *s, const vx_ring_span *in) 
             /* applying is not undoable, nor is a stage's decision to emit: only go on with
              * room for every stage's whole emit buffer */
             if (reserved) vx_ring_commit(p->ring_mid, 0);
+            tap_finish(p, s, in, 0, tap);
             vx_ring_release(p->ring_in, 0);
             return 0;
         }
@@ -216,6 +268,7 @@ static uint32_t mbo_turn(vx_pipeline *p, book_state *s, const vx_ring_span *in) 
         pushed = user_stages_batch(p, s, now, seen, applied, &wout, 0, room, &dropped);
     }
     if (reserved) vx_ring_commit(p->ring_mid, pushed);
+    tap_finish(p, s, in, n, tap);
     vx_ring_release(p->ring_in, n);
     s->pushed += pushed;
     counter_add(&s->applied, applied);
@@ -245,7 +298,15 @@ uint32_t vx_pipe_book_turn(vx_pipeline *p) {
         }
         return 0;
     }
-    if (p->mbo) return mbo_turn(p, s, &in);
+    tap_turn tap = {{0}, 0, 0};
+    if (p->cfg.input_tap) {
+        tap_reserve(p, &in, &tap);
+        if (in.first_n + in.second_n == 0) { /* block mode, the tap is full: next turn */
+            vx_ring_release(p->ring_in, 0);
+            return 0;
+        }
+    }
+    if (p->mbo) return mbo_turn(p, s, &in, &tap);
     uint32_t n = in.first_n + in.second_n;
     /* with live user stages, room for their emit buffers too */
     const uint32_t extra = s->user_live * p->cfg.user_emit_capacity;
@@ -258,6 +319,7 @@ uint32_t vx_pipe_book_turn(vx_pipeline *p) {
          * decision to emit: keep room for every stage's whole emit buffer) */
         if (room <= extra) {
             if (reserved) vx_ring_commit(p->ring_mid, 0);
+            tap_finish(p, s, &in, 0, &tap);
             vx_ring_release(p->ring_in, 0);
             return 0;
         }
@@ -296,6 +358,7 @@ uint32_t vx_pipe_book_turn(vx_pipeline *p) {
     if (events && applied)
         pushed += user_stages_batch(p, s, now, events, applied, &wout, pushed, room, &dropped);
     if (reserved) vx_ring_commit(p->ring_mid, pushed);
+    tap_finish(p, s, &in, n, &tap);
     vx_ring_release(p->ring_in, n);
     run_flush(p, h, now, &run);
     s->pushed += pushed;

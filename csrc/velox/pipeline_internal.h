@@ -83,6 +83,7 @@ typedef struct book_state {
     int64_t follow_credit;     /* events applied minus follow work done (mbo_follow) */
     uint64_t reference_row;    /* mbo_reference: the row of the next event taken */
     vx_counter reference_seeded, reference_rows_differing, reference_rows_checked;
+    vx_counter tapped, drops_tap; /* cfg.input_tap: records copied into it / not (drop mode) */
     /* the user stages (cfg.user_stages), hosted by the book stage's thread */
     int user_inited;           /* every stage's init has run */
     uint32_t user_live;        /* stages whose init accepted: the book reserves room for

@@ -13,7 +13,8 @@
  *   total      = realized + unrealized - fees = cash + position * mark - fees, exactly (the
  *              identity the conservation check uses).
  *   mark: the mid of the instrument's best bid and ask when both exist, else its last fill
- *   price (0 before any); set by vx_positions_mark.
+ *   price (0 before any): the caller passes the mid to vx_positions_mark, or 0 when there is
+ *   none (then, and before any vx_positions_mark, the last fill price is the mark).
  *   avg_price (vx_position) = open_cost / position, truncated (0 when flat).
  *
  * Risk limits (vx_risk_limits, 0 = no limit) are checked by the host (host.h) before an order
@@ -64,17 +65,21 @@ vx_status vx_positions_create(uint32_t instruments, vx_positions **out);
 void vx_positions_destroy(vx_positions *p);
 
 /* A fill of `lots` at `price` on `side` (VX_BUY / VX_SELL) with its fee. VX_EINVAL for a bad
- * instrument or side; VX_ERANGE when a money figure would overflow int64 (nothing changes). */
+ * instrument or side, price <= 0 or lots 0; VX_ERANGE when a money figure of the instrument
+ * (cash, open_cost, fees, realized, position * mark, unrealized, its total) would overflow
+ * int64 (nothing changes). The same check guards vx_positions_fee and vx_positions_mark. */
 vx_status vx_positions_fill(vx_positions *p, uint32_t instrument, int side, int64_t price,
                             uint32_t lots, int64_t fee);
 /* A fee on a report that is not a fill (a venue's cancel fee, ...). */
 vx_status vx_positions_fee(vx_positions *p, uint32_t instrument, int64_t fee);
-/* Set the mark price of an instrument (> 0). */
+/* Set the mark price of an instrument (> 0; 0 = no mid: the last fill price). VX_EINVAL for a
+ * bad instrument or mark < 0, VX_ERANGE as above. */
 vx_status vx_positions_mark(vx_positions *p, uint32_t instrument, int64_t mark);
 
 /* The instrument's position (working_buy / working_sell left 0: the host fills them). */
 vx_status vx_positions_get(const vx_positions *p, uint32_t instrument, vx_position *out);
-/* Whole-strategy total P&L after fees (sum over instruments). */
+/* Whole-strategy total P&L after fees (sum over instruments, in 128 bits; saturates at
+ * INT64_MIN / INT64_MAX). */
 int64_t vx_positions_total(const vx_positions *p);
 /* Whether the instrument ever traded. */
 int vx_positions_traded(const vx_positions *p, uint32_t instrument);

@@ -73,7 +73,7 @@ typedef struct vx_position {
     int64_t position;       /* signed lots: buys - sells                        offset  0 */
     int64_t avg_price;      /* average open price of the position (0 if flat)   offset  8 */
     int64_t realized;       /* realized P&L, before fees                        offset 16 */
-    int64_t unrealized;     /* position * (mark - avg_price)                    offset 24 */
+    int64_t unrealized;     /* position * mark - open cost (positions.h)        offset 24 */
     int64_t fees;           /* fees paid (< 0: rebates received)                offset 32 */
     int64_t mark;           /* the mark price: mid of the book, else last fill  offset 40 */
     uint64_t volume;        /* lots traded                                      offset 48 */

@@ -29,11 +29,21 @@
  * constant + a uniform draw in [0, jitter] from the seeded generator (one stream for entry,
  * one for response), then made non-decreasing (an order never overtakes an earlier one on
  * the same path, as on one TCP session).
+ * Precisely: the entry stream is vx_prng_seed(seed), the response stream
+ * vx_prng_seed(seed ^ 0xD1B54A32D192ED03); with jitter j > 0 one draw is made per order
+ * accepted by submit (entry) and per report made (response): d = (x * (j + 1)) >> 64 on the
+ * next 64-bit output x (128-bit product; j = UINT64_MAX: d = x); j = 0 draws nothing.
+ * arrival = max(now + latency, the previous arrival); ts_local = max(v + latency, the
+ * previous ts_local) (sums saturate at UINT64_MAX). The venue's time v never goes back: an
+ * action at a time below the latest one it acted at is stamped with that latest time.
  *
  * Matching (at the order's arrival time a, against the books as they are after every market
  * event with ts <= a):
  *   NEW          unknown instrument -> REJECT UNKNOWN_INSTRUMENT; order_id of a working order
- *                -> REJECT DUPLICATE_ID. Else ACK (leaves = qty), then:
+ *                -> REJECT DUPLICATE_ID (order ids are one space across instruments). An
+                invalid order (vx_order_validate) -> REJECT with that reason. A GTC /
+                POST_ONLY when max_orders orders are working -> REJECT LIMIT. Else ACK
+                (leaves = qty), then:
  *     marketable (BUY: best ask <= price, SELL: best bid >= price; MARKET always):
  *                POST_ONLY -> the ACK is not sent: REJECT WOULD_CROSS instead. Otherwise it
  *                takes displayed lots level by level from the opposite side (best first, only
@@ -43,13 +53,19 @@
  *                market impact).
  *     the rest:  IOC / MARKET -> CANCELED (leaves 0). GTC / POST_ONLY -> rests at price at the
  *                back of its level: ahead = displayed lots at (side, price) at arrival (every
- *                replayed order and seeded lot there is ahead of it).
- *   CANCEL       working -> CANCELED (leaves 0); else REJECT UNKNOWN_ORDER (leaves 0).
- *   MODIFY       not working -> REJECT UNKNOWN_ORDER. Same price and qty <= leaves: leaves =
- *                qty, keeps its place (MODIFIED). Otherwise it leaves its queue and is
- *                matched again as a NEW of the same id (MODIFIED with leaves = qty first,
- *                then any fills; POST_ONLY that would cross: REJECT WOULD_CROSS and the order
- *                is canceled: a CANCELED follows).
+ *                replayed order and seeded lot there is ahead of it; 0 when the price is
+ *                outside the book's window).
+ *   CANCEL       working (an order of that id AND instrument) -> CANCELED (leaves 0); else
+ *                REJECT UNKNOWN_ORDER (leaves 0, side VX_SIDE_NONE).
+ *   MODIFY       not working -> REJECT UNKNOWN_ORDER (as CANCEL). Same price and qty <=
+ *                leaves: leaves = qty, keeps its place and its ahead (MODIFIED). Otherwise it
+ *                leaves its queue and is matched again as a NEW of the same id, side and tif
+ *                at the new price (MODIFIED with leaves = qty first, then any TAKER fills, the
+ *                rest at the back of its level with ahead = displayed lots now and t_O = now).
+ *                POST_ONLY that would cross: no MODIFIED; REJECT WOULD_CROSS (leaves = the
+ *                lots working before) then CANCELED (leaves 0): the order is gone.
+ *   Reports of one action come in the order written here (ACK, fills best level first,
+ *   CANCELED); an order whose fills leave 0 lots ends with its FILL.
  * Resting orders (queue-aware, from the market-by-order events; O = our order at (s, p),
  * a = lots ahead of it, placed at arrival time t_O):
  *   - a replayed order X "is ahead of O" when X was placed (ADD, REPLACE, or a MODIFY that lost
@@ -63,13 +79,36 @@
  *     at p, liquidity MAKER (e' = the lots of that execute not consumed by a);
  *   - TRADE prints (non-displayed executions) and the book's other events do not fill O.
  *   EXECUTE events with price 0 mean "at the order's own price".
+ * Precisely (what the code does, for an independent implementation): before_event looks the
+ * event's order up in the book of e->instrument (vx_mbo_order_writer; an order resting in
+ * another instrument's book counts as unknown) and notes its side, price, lots and ts;
+ * after_event acts only when the book applied the event (`applied`: a rejected event changes
+ * nothing). The event's lots L: CANCEL / EXECUTE: min(qty, lots it had);
+ * DELETE / REPLACE: all it had; MODIFY: lots it had - qty when the price is unchanged and
+ * qty <= lots it had, else all it had. For an unknown order only CANCEL, DELETE and EXECUTE
+ * with a side (BUY / SELL) and a price != 0 count, at (e->side, e->price), L = e->qty; the
+ * unknown order "is ahead" of every O at that level. Then for each of our orders O resting
+ * at the same side, in the order they came to rest (each O on its own: our orders are not in
+ * one another's queue, so one execute may fill several of them):
+ *   - X at O's price and ahead of O, not an unknown EXECUTE: a -= min(L, a);
+ *   - an EXECUTE of X at O's price not ahead of O, or of an unknown order at O's price, or an
+ *     EXECUTE at a price through O's (exec price = e->price, or X's price when 0): c =
+ *     min(L, a) lots consume a (a -= c), then O fills min(L - c, leaves) at p (MAKER);
+ *   - CLEAR of the instrument: a = 0 for each O of it (everything ahead left); no fill.
+ * queue_events counts the events that changed some O's ahead or filled some O.
+ * Fills at venue time e->ts. Reports of one event in the order above.
+ * A report made when the report queue is full is dropped and counted (reports_dropped; the
+ * counters still count it by kind): size max_in_flight for the bursts a run can make.
  * Fees per fill (vx_fee_of): lots * per_lot + (price * lots) * rate / VX_PRICE_SCALE, with
  * the maker or taker figures by the fill's liquidity; integer (fixed point, 128-bit
- * intermediate), the rate term truncated toward zero; negative = rebate.
- * At the end (vx_sim_venue_close): every order still working gets EXPIRED.
+ * intermediate), the rate term truncated toward zero; negative = rebate; a result outside
+ * int64 saturates at INT64_MIN / INT64_MAX.
+ * At the end (vx_sim_venue_close): every order still working gets EXPIRED (by instrument,
+ * BUY before SELL, in the order they came to rest).
  *
  * Memory: every table is allocated at create (max_orders working orders, queue capacities
- * for orders in flight and reports in flight); a full queue refuses (VX_FULL), never grows.
+ * for orders in flight and reports in flight, max_in_flight each); submit refuses (VX_FULL)
+ * when either queue is full; nothing grows.
  */
 #ifndef VELOX_VENUE_H
 #define VELOX_VENUE_H
@@ -99,8 +138,9 @@ typedef struct vx_fee {
 typedef struct vx_sim_venue_config {
     uint32_t instruments;      /* ids 0 .. instruments-1 (the books' ids) */
     uint32_t max_orders;       /* working orders at once (>= 1) */
-    uint32_t max_in_flight;    /* orders on their way + reports on their way (>= 16) */
-    uint32_t reserved;
+    uint32_t max_in_flight;    /* capacity of each queue: orders on their way, reports on
+                                  their way ([16, 2^24]; max_orders <= 2^24 too) */
+    uint32_t reserved;         /* 0 */
     uint64_t entry_latency_ns;
     uint64_t entry_jitter_ns;
     uint64_t response_latency_ns;
@@ -113,15 +153,18 @@ typedef struct vx_sim_venue_config {
 typedef struct vx_sim_venue vx_sim_venue;
 
 typedef struct vx_sim_venue_counters {
-    uint64_t orders;          /* orders submitted */
+    uint64_t orders;          /* orders submit took (VX_OK) */
     uint64_t acks, rejects, fills, partial_fills, canceled, modified, expired;
     uint64_t maker_fills, taker_fills;  /* fill reports by liquidity */
     uint64_t traded_lots;
-    uint64_t queue_events;    /* market events that touched a level with one of our orders */
+    uint64_t queue_events;    /* market events that changed the ahead of, or filled, one of
+                                 our resting orders */
+    uint64_t reports_dropped; /* reports made while the report queue was full (lost) */
 } vx_sim_venue_counters;
 
 /* `books` is read (never written) at arrivals and in the event hooks; it must outlive the
- * venue. VX_EINVAL (bad config), VX_ENOMEM. */
+ * venue. VX_EINVAL (bad config: instruments not in [1, the set's instruments], max_orders,
+ * max_in_flight out of range, reserved != 0), VX_ENOMEM. */
 vx_status vx_sim_venue_create(const vx_sim_venue_config *cfg, const vx_mbo_set *books,
                               vx_sim_venue **out);
 void vx_sim_venue_destroy(vx_sim_venue *v);
@@ -135,15 +178,18 @@ void vx_sim_venue_run_until(vx_sim_venue *v, uint64_t t);
 
 /* The queue hooks, around the backtest's apply of one market event `e` (ts already made
  * non-decreasing). before_event reads the books as they are before e (the lots X loses);
- * after_event fills resting orders. Cheap when e's (instrument, side) has none of ours. */
+ * after_event fills resting orders; `applied` = the book applied e (vx_mbo_set_apply returned
+ * VX_OK). Both run on the books' writer thread. Cheap when e's instrument has none of ours. */
 void vx_sim_venue_before_event(vx_sim_venue *v, const vx_mbo *e);
-void vx_sim_venue_after_event(vx_sim_venue *v, const vx_mbo *e);
+void vx_sim_venue_after_event(vx_sim_venue *v, const vx_mbo *e, int applied);
 
 /* Lots ahead of our resting order: VX_OK, VX_EMPTY (not resting). */
 vx_status vx_sim_venue_queue_ahead(const vx_sim_venue *v, uint64_t order_id, uint64_t *ahead);
 
-/* End of session at `t`: every order in flight is delivered, every working order EXPIRED
- * (reports due at t + response latency). Orders submitted afterwards are REJECTed (VENUE). */
+/* End of session at `t`: every order in flight is delivered (matched at its arrival time
+ * against the books as they are), then every working order EXPIRED at venue time t (or the
+ * venue's latest time if later; reports due at that + response latency). Orders submitted
+ * afterwards are REJECTed (VENUE) at once, at venue time `now` (no entry latency). */
 void vx_sim_venue_close(vx_sim_venue *v, uint64_t t);
 
 void vx_sim_venue_counters_read(const vx_sim_venue *v, vx_sim_venue_counters *out);

@@ -13,6 +13,9 @@ cdef extern from "velox/mbo.h" nogil:
         VX_MBO_MAX_INSTRUMENTS
         VX_MBO_READ_ATTEMPTS
         VX_MBO_SLOT_BYTES
+        VX_MBO_WINDOW_ENTRY_BYTES
+        VX_MBO_MIN_WINDOW
+        VX_MBO_MAX_WINDOW
     uint64_t VX_MBO_MAX_SEED
 
     ctypedef struct vx_mbo_book:
@@ -43,6 +46,9 @@ cdef extern from "velox/mbo.h" nogil:
         uint64_t dropped_seeded_qty
         uint64_t read_retries
         uint64_t index_rehashes
+        uint64_t id_window_hits
+        uint64_t id_hash_lookups
+        uint64_t id_window_slides
 
     ctypedef struct vx_mbo_order_info:
         uint64_t order_id
@@ -84,6 +90,8 @@ cdef extern from "velox/mbo.h" nogil:
     uint64_t vx_mbo_digest(const vx_mbo_book *book)
     vx_status vx_mbo_index_reseed(vx_mbo_book *book, uint64_t multiplier)
     uint64_t vx_mbo_index_max_distance(const vx_mbo_book *book)
+    vx_status vx_mbo_id_window(vx_mbo_book *book, uint64_t ids)
+    uint64_t vx_mbo_id_window_size(const vx_mbo_book *book)
     vx_status vx_mbo_verify_invariants(const vx_mbo_book *book, const char **why)
 
     vx_status vx_mbo_set_create(uint32_t instruments, uint32_t levels, int64_t tick,

@@ -26,9 +26,11 @@ cdef extern from "velox/pipeline.h" nogil:
         VX_CONSERVE_PYTHON
         VX_CONSERVE_EXTERNAL
         VX_CONSERVE_FILE
+        VX_CONSERVE_TAP
         VX_PIPELINE_SINK_PYTHON
         VX_PIPELINE_SINK_EXTERNAL
         VX_PIPELINE_SINK_FILE
+        VX_PIPELINE_SINK_TAP
 
     ctypedef enum vx_on_full:
         VX_ON_FULL_DROP
@@ -83,6 +85,7 @@ cdef extern from "velox/pipeline.h" nogil:
         uint32_t bundle_ring_capacity
         uint32_t python_ring_capacity
         vx_ring *external_ring
+        vx_ring *input_tap
         int output_fd
         uint32_t output_buffer_bundles
         uint32_t thread_count
@@ -140,6 +143,8 @@ cdef extern from "velox/pipeline.h" nogil:
         uint64_t user_bad_returns
         uint64_t user_init_failed
         vx_pipeline_stage_counters user[8]
+        uint64_t tapped
+        uint64_t drops_tap
         uint64_t source_errors
         int32_t source_status
         uint32_t records

@@ -60,7 +60,7 @@ def _run(args: argparse.Namespace, json_file: IO[str] | None) -> int:
             replay_speed=args.speed, records=args.records, instruments=args.instruments,
             max_orders=args.max_orders, follow_market=args.follow_market,
             snapshot=args.snapshot, seed_from_book=args.seed_from_book,
-            batch=args.batch,
+            batch=args.batch, journal=args.journal,
             stage=None if not args.stage else [
                 load_stage(spec, None if args.stage_args is None else args.stage_args[i])
                 for i, spec in enumerate(args.stage)])

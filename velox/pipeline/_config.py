@@ -10,18 +10,20 @@ import re
 import sys
 from typing import Any, Callable, Sequence
 
+from velox.pipeline._journal import check_journal_dir
 from velox.pipeline._specs import (
-    FILE_INPUTS, _check_events_file, _check_first_records, parse_cores, parse_input,
+    DEFAULT_LEVELS, DEFAULT_TICK_SIZE, FILE_INPUTS, _check_events_file, _check_first_records, parse_cores, parse_input,
     parse_output, parse_topology, stage_mapping)
 
 
 DEFAULTS: dict[str, Any] = {
-    "rate": "100000", "duration": None, "cores": None, "seed": 1, "levels": 1024,
-    "tick_size": 0.01, "base_price": 100.0, "bundle_timeout_us": 100.0, "on_full": None,
+    "rate": "100000", "duration": None, "cores": None, "seed": 1, "levels": DEFAULT_LEVELS,
+    "tick_size": DEFAULT_TICK_SIZE, "base_price": 100.0, "bundle_timeout_us": 100.0, "on_full": None,
     "wait": None, "output": None, "json": None, "quiet": False, "count": 0,
     "cancel_share": 0.2, "timestamps": "tsc", "keep_shm": False, "input": "synthetic",
     "speed": None, "stage": None, "stage_args": None, "batch": 64, "topology": None, "records": None, "instruments": 1,
     "max_orders": 1 << 20, "follow_market": True, "snapshot": None, "seed_from_book": None,
+    "journal": None,
 }
 
 
@@ -95,6 +97,7 @@ def _checked(check: Callable[[str], object]) -> Callable[[str], str]:
 
 
 _topology = _checked(parse_topology)
+_journal_dir = _checked(check_journal_dir)
 _output = _checked(parse_output)
 
 
@@ -235,6 +238,7 @@ def build_parser() -> argparse.ArgumentParser:
     a("--output", metavar="FILE|shm:NAME[:CAPACITY]", type=_output, help="write every bundle as a raw 528-byte record to FILE (read with numpy.fromfile(FILE, velox.BUNDLE_DTYPE)), or push it into a new shared-memory ring NAME of CAPACITY bundles (a power of two, default 1024) that another process reads with velox.SharedRing.attach(NAME); the ring is closed at the end (the reader's pop then raises BrokenPipeError after the last bundle) and its name removed unless --keep-shm [default: none]")
     a("--keep-shm", action="store_true", default=None, help="with --output shm:NAME, leave the segment's name in place at exit (remove it later with velox.SharedRing.attach(NAME).unlink() or rm /dev/shm/NAME)")
     a("--timestamps", choices=("tsc", "logical"), help="what each transaction's tsc field holds: the TSC tick it was made at, or (logical) its sequence number, which makes seeded --rate max --on-full block --count N --bundle-timeout-us 0 runs write byte-identical --output files (record-timed latency histograms are then empty) [default: tsc]")
+    a("--journal", metavar="DIR", type=_journal_dir, help="journal the run: every record the book takes (transactions or market-by-order events, in its order) to DIR/input and every bundle emitted to DIR/output, as velox.Journal directories; --input journal:DIR/input replays the run (byte-identical output with --timestamps logical --bundle-timeout-us 0 --on-full block). DIR must be new or empty; a journal that lost or failed anything fails the run (exit 1) [default: none]")
     a("--json", metavar="FILE", type=str, help="write the final report as JSON to FILE ('-' for stdout) [default: none]")
     a("--quiet", action="store_true", default=None, help="no per-second lines, only the summary")
     return p
@@ -242,7 +246,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 #: TOML keys whose value is text the option parses itself (a path, a spec): anything but a
 #: TOML string is refused, never turned into text with str() (json = 7 would name fd 7).
-_TOML_STRING_KEYS = frozenset({"input", "output", "topology", "json"})
+_TOML_STRING_KEYS = frozenset({"input", "output", "topology", "json", "journal"})
 
 
 def _load_config(path: str, parser: argparse.ArgumentParser) -> dict[str, Any]:

@@ -19,11 +19,12 @@ from velox._ring import SpscRing
 from velox._shm import SharedRing
 from velox._shm import unlink as _unlink_shm
 from velox.pipeline._specs import (
-    Cores, FILE_INPUTS, FINITE_INPUTS, MBO_FILE_INPUTS, StageArgs, Topology, _check_events_file,
+    Cores, DEFAULT_LEVELS, DEFAULT_TICK_SIZE, FILE_INPUTS, FINITE_INPUTS, MBO_FILE_INPUTS, StageArgs, Topology, _check_events_file,
     _check_first_records, _fixed, _itch_spec, journal_spec, available_cpus, make_stages, parse_cores,
     parse_input, parse_output, parse_topology, stage_mapping)
 from velox.pipeline._sources import InputError, READER_JOIN_S, read_file, watch_input_ring
 from velox.pipeline._drain import Callback, _drain_batches, _drain_loop
+from velox.pipeline._journal import PipelineJournal, check_journal_dir, journal_loop
 from velox.pipeline._view import BookView
 from velox.pipeline._report import _judge, _missing_symbols_warning, build_report
 
@@ -103,6 +104,15 @@ class Pipeline:
     then fails the run (report "ok" False): drops count as asked for only when "drop" is
     given explicitly. A finite source (a file input, "feed") always blocks: it never drops.
 
+    journal: a directory (new, or existing and empty) to journal the run into: every record
+    the book stage takes goes to the velox.Journal DIR/input (TXN_DTYPE or MBO_DTYPE, in the
+    order the book took them) and every bundle emitted to DIR/output (BUNDLE_DTYPE), written
+    by a journal thread in this process (it replaces the drain thread and calls the callback;
+    needs callback_thread=True). input="journal:DIR/input" replays the run (byte-identical
+    output with timestamps="logical", bundle_timeout_us=0, on_full="block"). The report's
+    "journaled" section counts what was journaled and lost; a journal that lost or failed
+    anything makes the run not ok (verdict "JOURNAL INCOMPLETE: ..."). Bad DIR: ValueError.
+
     Use as a context manager, or start() / stop(). stop() drains every ring,
     joins the threads and returns the final report (a dict; see report(); its "verdict" is
     the summary's first line). A stop ends a paced replay at once (the rest is counted in
@@ -124,7 +134,8 @@ class Pipeline:
     output_ring: SharedRing | None
 
     def __init__(self, rate: float | str | None = 100_000, *, cores: Cores = None,
-                 seed: int = 1, levels: int = 1024, tick_size: float = 0.01,
+                 seed: int = 1, levels: int = DEFAULT_LEVELS,
+                 tick_size: float = DEFAULT_TICK_SIZE,
                  base_price: float = 100.0, bundle_timeout_us: float = 100.0,
                  on_full: str | None = None, wait: str | None = None,
                  output: str | os.PathLike[str] | None = None,
@@ -139,7 +150,8 @@ class Pipeline:
                  records: str | None = None, instruments: int = 1,
                  max_orders: int = 1 << 20, follow_market: bool = True,
                  snapshot: object = None,
-                 seed_from_book: str | os.PathLike[str] | None = None) -> None:
+                 seed_from_book: str | os.PathLike[str] | None = None,
+                 journal: str | os.PathLike[str] | None = None) -> None:
         if timestamps not in ("tsc", "logical"):
             raise ValueError(f"timestamps must be 'tsc' or 'logical', got {timestamps!r}")
         stage = make_stages(stage, stage_args)  # classes instantiated before anything is made
@@ -177,6 +189,10 @@ class Pipeline:
         self.follow_market = follow_market
         if not isinstance(callback_thread, bool):
             raise TypeError(f"callback_thread must be a bool, got {callback_thread!r}")
+        journal_dir = None if journal is None else check_journal_dir(journal)
+        if journal_dir is not None and not callback_thread:
+            raise ValueError("journal needs callback_thread=True: the journal thread drains "
+                             "the bundles (and hands them to the callback)")
         source = parse_input(input)
         target = parse_output(output)
         if on_full not in (None, "drop", "block"):
@@ -299,6 +315,9 @@ class Pipeline:
         self._drainer: threading.Thread | None = None
         self._drain_error: list[BaseException] = []
         self._stopping = False
+        #: journal="DIR": the run's input and output journals (None without)
+        self.journal: PipelineJournal | None = (
+            None if journal_dir is None else PipelineJournal(journal_dir, self._dtype))
         if target is not None and target[0] == "file":
             self._fd = os.open(target[1], os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
         elif target is not None and len(target) == 3:
@@ -310,15 +329,19 @@ class Pipeline:
                 base_price=_fixed("base_price", base_price), cancel_share=cancel_share,
                 max_qty=max_qty, bundle_timeout_ns=int(round(bundle_timeout_us * 1000)),
                 on_full=on_full, wait=wait, batch=batch,
-                python_ring_capacity=python_ring_capacity if callback is not None else 0,
+                python_ring_capacity=(python_ring_capacity if callback is not None
+                                      or self.journal is not None else 0),
                 output_fd=self._fd, stage_thread=stage_thread, thread_cpu=thread_cpu,
                 logical_timestamps=timestamps == "logical", external_ring=self.output_ring,
                 user_stage=stage, user_emit_capacity=emit_capacity,
                 source_ring=self._feed_ring, replay_speed=self.replay_speed or 0.0,
                 records=records, mbo_instruments=instruments, mbo_max_orders=max_orders,
-                mbo_follow=follow_market, mbo_reference=reference)
+                mbo_follow=follow_market, mbo_reference=reference,
+                input_tap=None if self.journal is None else self.journal.tap)
             if snap is not None:
                 self._seed_snapshot(snap, instruments)
+            if self.journal is not None:
+                self.journal.create()  # last: a refused configuration leaves no directory
         except BaseException:
             self._close_fd()
             self._close_shm(unlink=True)
@@ -389,28 +412,7 @@ class Pipeline:
     def _seed_snapshot(self, snap: Any, instruments: int) -> None:
         """Puts the snapshot into the native books (before start: this thread is their only
         writer until then)."""
-        native = self._nat
-        levels = orders = 0
-        for inst, arr in sorted(snap.books.items()):
-            if inst >= instruments:
-                raise ValueError(f"snapshot names instrument {inst}, but the pipeline has "
-                                 f"instruments={instruments} (ids 0 .. {instruments - 1})")
-            if arr.dtype == MBO_DTYPE:
-                native.apply_before_start(arr)
-                orders += len(arr)
-                continue
-            for side, price, qty in zip(arr["side"].tolist(), arr["price"].tolist(),
-                                        arr["qty"].tolist()):
-                if qty:
-                    try:
-                        native.seed_level(inst, side, price, qty)
-                    except ValueError:
-                        raise ValueError(
-                            f"snapshot level {'bid' if side == 0 else 'ask'} "
-                            f"{price / PRICE_SCALE:.8g} x {qty} (instrument {inst}) was refused: "
-                            "off the tick grid or outside the book's window (raise levels, or "
-                            "check tick_size)") from None
-                    levels += 1
+        levels, orders = seed_books(self._nat, snap, instruments, "the pipeline")
         assert self.snapshot is not None
         self.snapshot.update(levels=levels, orders=orders)
 
@@ -469,7 +471,13 @@ class Pipeline:
             self._reader = threading.Thread(
                 target=watch_input_ring, args=(self,), name="velox-pipeline-shm-watch", daemon=True)
             self._reader.start()
-        if self.callback is not None and self._callback_thread:
+        if self.journal is not None:
+            self._drainer = threading.Thread(
+                target=journal_loop, name="velox-pipeline-journal", daemon=True,
+                args=(self._nat, self.journal, self.callback, self._drain_lock,
+                      self._drain_stop, self._drain_error))
+            self._drainer.start()
+        elif self.callback is not None and self._callback_thread:
             self._drainer = threading.Thread(
                 target=_drain_loop, name="velox-pipeline-drain", daemon=True,
                 args=(self._nat, self.callback, self._drain_lock, self._drain_stop,
@@ -561,7 +569,7 @@ class Pipeline:
         """Hands waiting bundles to the callback (on this thread). Returns how many. With the
         drain thread running this only re-raises a callback exception it caught."""
         self._raise_drain_error()
-        if self.callback is None:
+        if self.callback is None or self.journal is not None:  # the journal thread drains
             return 0
         if self._drainer is not None and self._drainer.is_alive():
             return 0
@@ -628,6 +636,8 @@ class Pipeline:
             finally:
                 self._close_fd()
                 self._close_shm(unlink=not self._keep_shm)
+                if self.journal is not None:
+                    self.journal.close()
                 self._final = self.report(final=True)
                 self._close_input_ring()
                 self._final["abandoned"] = abandoned
@@ -723,6 +733,36 @@ class Pipeline:
     def report(self, final: bool = False) -> dict[str, Any]:
         """The machine-readable report (what --json writes)."""
         return build_report(self, final)
+
+
+def seed_books(native: Any, snap: Any, instruments: int, owner: str) -> tuple[int, int]:
+    """Puts a velox.feeds.Snapshot into books through ``native``'s ``apply_before_start``
+    (MBO_DTYPE events, in order) and ``seed_level`` (LEVEL_DTYPE lots), before the replay
+    starts (NativePipeline, velox._backtest.NativeBacktest). Returns (levels seeded, orders
+    applied). ValueError naming the instrument or level the books refuse; ``owner`` names
+    what has the books in the messages ("the pipeline", "the backtest")."""
+    levels = orders = 0
+    for inst, arr in sorted(snap.books.items()):
+        if inst >= instruments:
+            raise ValueError(f"snapshot names instrument {inst}, but {owner} has "
+                             f"instruments={instruments} (ids 0 .. {instruments - 1})")
+        if arr.dtype == MBO_DTYPE:
+            native.apply_before_start(arr)
+            orders += len(arr)
+            continue
+        for side, price, qty in zip(arr["side"].tolist(), arr["price"].tolist(),
+                                    arr["qty"].tolist()):
+            if qty:
+                try:
+                    native.seed_level(inst, side, price, qty)
+                except ValueError:
+                    raise ValueError(
+                        f"snapshot level {'bid' if side == 0 else 'ask'} "
+                        f"{price / PRICE_SCALE:.8g} x {qty} (instrument {inst}) was refused: "
+                        "off the tick grid or outside the book's window (raise levels, or "
+                        "check tick_size)") from None
+                levels += 1
+    return levels, orders
 
 
 def _open_dbn(path: str, instruments: int) -> Any:

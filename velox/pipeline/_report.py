@@ -89,8 +89,12 @@ def build_report(pipe: Pipeline, final: bool = False) -> dict[str, Any]:
         out["journal"] = {"path": pipe._source[1], "start": pipe._journal_start,
                           "follow": pipe._journal_follow, "records_read": pipe._journal_read,
                           "skipped": pipe._journal_skipped}
+    if pipe.journal is not None:
+        out["journaled"] = pipe.journal.report(c, final)
     if final:
         failures = native.conservation_failures()
+        if pipe.journal is not None:
+            failures += pipe.journal.conservation_failures(c)
         # records fed that a stopped paced replay left in the source ring (never pushed
         # through the book): counted, not lost
         left = (len(pipe._feed_ring) if pipe._feed_ring is not None
@@ -234,6 +238,15 @@ def _judge(r: dict[str, Any]) -> None:
             line += f" ({stopped})"
         if r.get("warnings"):  # the run worked, but not on what was asked for (exit 3)
             line = "; ".join(f"WARNING: {w}" for w in r["warnings"]) + "; " + line
+    jr = r.get("journaled")
+    if jr is not None and (jr["input_lost"] or jr["output_lost"] or jr["errors"]):
+        # the journal is part of conservation: a run it did not fully record says so first
+        ok = False
+        line = (f"JOURNAL INCOMPLETE: {jr['path']!r} lost {jr['input_lost']:,} input record(s)"
+                f" and {jr['output_lost']:,} output bundle(s)"
+                + (f" ({'; '.join(jr['errors'])})" if jr["errors"] else
+                   " (full journal rings in drop mode: --on-full block journals everything)")
+                + "; " + line)
     r["ok"], r["verdict"] = ok, line
 
 
@@ -394,6 +407,11 @@ def _run_lines(r: dict[str, Any]) -> list[str]:
                      f"DBN v{dbn.get('version')}), {dbn.get('events', 0):,} events, "
                      f"{dbn.get('none', 0):,} N (no event), {dbn.get('skipped', 0):,} records "
                      "of other rtypes skipped")
+    jr = r.get("journaled")
+    if jr is not None:
+        lines.append(f"journaled to {jr['path']}: {jr['input_records']:,} input records"
+                     f" (input/), {jr['output_records']:,} output bundles (output/);"
+                     f" lost {jr['input_lost']:,} / {jr['output_lost']:,}")
     journal = r.get("journal")
     if journal is not None:
         lines.append(f"journal: {journal['records_read']:,} records read from "

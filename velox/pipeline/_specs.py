@@ -31,6 +31,10 @@ MBO_FILE_INPUTS = ("mbo", "lobster", "itch", "dbn")
 #: Finite sources: they never drop (the pipeline runs them with on_full="block" whatever is
 #: asked). Live sources (synthetic, shm:) follow on_full.
 FINITE_INPUTS = FILE_INPUTS + ("feed",)
+#: Book geometry when none is given (Pipeline, velox.backtest): levels per side (a power of
+#: two) and the price grid (currency).
+DEFAULT_LEVELS = 1024
+DEFAULT_TICK_SIZE = 0.01
 #: Bytes of a regular file input parsed before the run to refuse a wrong file at once.
 FIRST_CHUNK_BYTES = 1 << 16
 
