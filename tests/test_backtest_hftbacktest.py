@@ -175,7 +175,6 @@ RESPONSE_NS = 10_000
 MAX_POSITION = 1_000_000
 
 
-@pytest.mark.skipif(not hasattr(velox, "backtest"), reason="velox.backtest is not built yet")
 def test_quote_fills_and_pnl_agree_with_hftbacktest_l3_fifo():
     """The same stream, the same quoting strategy (size 1), constant latency, no fees:
     velox.backtest and hftbacktest's L3 FIFO model fill the same lots at the same prices
