@@ -1,0 +1,339 @@
+"""hftbacktest 2.4.4 beside velox.backtest: a market-by-order stream converted to hftbacktest's
+L3 events, and velox's builtin:quote strategy written again in numba against hftbacktest's
+API. Shared by tests/test_backtest_hftbacktest.py (the cross-check) and
+benchmarks/bench_backtest.py (the speed comparison). Imports hftbacktest and numba only when
+a function here is called, so the module itself imports anywhere.
+
+Conversion (MBO_DTYPE -> hftbacktest event_dtype; every row is both an exchange and a local
+event with exch_ts = local_ts = the event's ts: no feed latency, as velox's strategy sees an
+event at its own ts):
+  ADD                          -> ADD_ORDER (side, price, qty)
+  CANCEL (partial, q lots)     -> MODIFY_ORDER with the remaining qty (same price: keeps its
+                                  place in hftbacktest's queue, as a reduction does in velox)
+  CANCEL of every lot, DELETE  -> CANCEL_ORDER
+  EXECUTE (e lots)             -> FILL (the resting order's side, the execution's price, e)
+                                  then CANCEL_ORDER (nothing left) or MODIFY_ORDER (the rest)
+  TRADE (a non-displayed execution) -> nothing: no order of the book is named, and velox's
+                                  venue does not fill on it either
+Prices: fixed point (1e8) -> float; the tick is the stream's (0.01), qty in lots.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Dict
+
+import numpy as np
+
+ADD, CANCEL, DELETE, EXECUTE, TRADE = 1, 2, 3, 4, 6   # velox Action values
+BUY, SELL = 0, 1                                       # velox side values
+PRICE_SCALE = 100_000_000
+
+# hftbacktest.types, spelled out so the converter needs no hftbacktest import
+EXCH_EVENT, LOCAL_EVENT, BUY_EVENT, SELL_EVENT = 1 << 31, 1 << 30, 1 << 29, 1 << 28
+ADD_ORDER_EVENT, CANCEL_ORDER_EVENT, MODIFY_ORDER_EVENT, FILL_EVENT = 10, 11, 12, 13
+HBT_EVENT_DTYPE = np.dtype([("ev", "u8"), ("exch_ts", "i8"), ("local_ts", "i8"), ("px", "f8"),
+                            ("qty", "f8"), ("order_id", "u8"), ("ival", "i8"), ("fval", "f8")],
+                           align=True)
+
+
+def remaining_after(events: np.ndarray) -> np.ndarray:
+    """Lots an event's order still has after the event (ADD, CANCEL, EXECUTE; 0 after a
+    DELETE), by a running sum per order id. Raises ValueError if an order goes below zero or
+    an event names an order that was never added (the stream is not market-by-order)."""
+    act = events["action"]
+    named = (act == ADD) | (act == CANCEL) | (act == DELETE) | (act == EXECUTE)
+    idx = np.flatnonzero(named)
+    ids = events["order_id"][idx]
+    delta = events["qty"][idx].astype(np.int64)
+    delta[act[idx] != ADD] *= -1
+    delta[act[idx] == DELETE] = 0
+    order = np.argsort(ids, kind="stable")   # each order's events, in stream order
+    s_ids, s_delta = ids[order], delta[order]
+    run = np.cumsum(s_delta)
+    starts = np.flatnonzero(np.r_[True, s_ids[1:] != s_ids[:-1]])
+    base = np.repeat(run[starts] - s_delta[starts], np.diff(np.r_[starts, len(s_ids)]))
+    rem_sorted = run - base
+    if len(starts) and (act[idx][order][starts] != ADD).any():
+        bad = int(s_ids[starts][act[idx][order][starts] != ADD][0])
+        raise ValueError(f"order id {bad} is named before it was added")
+    rem = np.empty(len(idx), np.int64)
+    rem[order] = rem_sorted
+    rem[act[idx] == DELETE] = 0
+    if (rem < 0).any():
+        raise ValueError(f"order id {int(ids[rem < 0][0])} loses more lots than it has")
+    out = np.zeros(len(events), np.int64)
+    out[idx] = rem
+    return out
+
+
+def to_hftbacktest(events: np.ndarray) -> np.ndarray:
+    """hftbacktest L3 events (event_dtype) of one instrument's MBO_DTYPE stream (see the module
+    docstring). Raises ValueError for other actions than ADD/CANCEL/DELETE/EXECUTE/TRADE,
+    for more than one instrument, and for an inconsistent stream (remaining_after)."""
+    act = events["action"]
+    known = (act == ADD) | (act == CANCEL) | (act == DELETE) | (act == EXECUTE) | (act == TRADE)
+    if not known.all():
+        raise ValueError(f"action {int(act[~known][0])} has no hftbacktest L3 conversion here")
+    if len(events) and (events["instrument"] != events["instrument"][0]).any():
+        raise ValueError("one instrument per hftbacktest asset: the stream has several")
+    rem = remaining_after(events)
+    keep = act != TRADE
+    ex = act == EXECUTE
+    rows_per = keep.astype(np.int64) + ex           # EXECUTE -> FILL + CANCEL/MODIFY
+    pos = np.cumsum(rows_per) - rows_per            # first row of each event
+    out = np.zeros(int(rows_per.sum()), HBT_EVENT_DTYPE)
+    side_flag = np.where(events["side"] == BUY, BUY_EVENT, SELL_EVENT).astype(np.uint64)
+    base = np.uint64(EXCH_EVENT | LOCAL_EVENT) | side_flag
+    px = events["price"] / PRICE_SCALE
+    ts = events["ts"].astype(np.int64)
+    oid = events["order_id"]
+
+    def put(sel: np.ndarray, rows: np.ndarray, kind: np.ndarray, qty: np.ndarray) -> None:
+        out["ev"][rows] = base[sel] | kind.astype(np.uint64)
+        out["exch_ts"][rows] = ts[sel]
+        out["local_ts"][rows] = ts[sel]
+        out["px"][rows] = px[sel]
+        out["qty"][rows] = qty
+        out["order_id"][rows] = oid[sel]
+
+    gone = rem == 0
+    after_kind = np.where(gone, CANCEL_ORDER_EVENT, MODIFY_ORDER_EVENT)
+    sel = act == ADD
+    put(sel, pos[sel], np.full(sel.sum(), ADD_ORDER_EVENT), events["qty"][sel])
+    sel = (act == CANCEL) | (act == DELETE)
+    put(sel, pos[sel], after_kind[sel], rem[sel])
+    put(ex, pos[ex], np.full(ex.sum(), FILL_EVENT), events["qty"][ex])
+    put(ex, pos[ex] + 1, after_kind[ex], rem[ex])
+    return out
+
+
+def with_timestamp_edges(events: np.ndarray) -> np.ndarray:
+    """A copy whose last event of each run of equal timestamps carries F_LAST (4): velox's
+    strategy then runs once per timestamp, as hftbacktest's wait_next_feed returns once per
+    timestamp (it processes every event at the time of the first one it meets)."""
+    out = events.copy()
+    ts = events["ts"]
+    last = np.r_[ts[1:] != ts[:-1], True]
+    out["flags"] = np.where(last, out["flags"] | 4, out["flags"] & ~np.uint8(4))
+    return out
+
+
+_JIT: Dict[str, Any] = {}
+
+
+def _compiled() -> Dict[str, Any]:
+    """The numba functions, compiled on first use (numba and hftbacktest imported here)."""
+    if _JIT:
+        return _JIT
+    from numba import njit
+
+    # hftbacktest Status / Side values (hftbacktest.order)
+    NEW, FILLED, CANCELED, EXPIRED = 1, 3, 4, 2
+    ST_NONE = 0
+
+    @njit(cache=False)
+    def replay(hbt) -> int:
+        """Replay only: wait for every feed timestamp, read the top of the book."""
+        n = 0
+        acc = 0
+        while hbt.wait_next_feed(False, 1 << 62) == 2:
+            d = hbt.depth(0)
+            acc += d.best_bid_tick ^ d.best_ask_tick
+            n += 1
+        return n + (acc & 0)
+
+    @njit(cache=False)
+    def tops(hbt, out) -> int:
+        """Replay only, recording after each feed timestamp: ts, best bid tick, its qty,
+        best ask tick, its qty (0, 0 for an empty side)."""
+        n = 0
+        while n < len(out) and hbt.wait_next_feed(False, 1 << 62) == 2:
+            d = hbt.depth(0)
+            out[n, 0] = hbt.current_timestamp
+            if d.best_bid_qty > 0:
+                out[n, 1] = d.best_bid_tick
+                out[n, 2] = int(d.best_bid_qty)
+            if d.best_ask_qty > 0:
+                out[n, 3] = d.best_ask_tick
+                out[n, 4] = int(d.best_ask_qty)
+            n += 1
+        return n
+
+    @njit(cache=False)
+    def _working(orders, oid):
+        """(working?, side, leaves) of our order oid as the strategy's side knows it."""
+        if oid == 0:
+            return False, 0, 0.0
+        o = orders.get(oid)
+        if o is None:
+            return False, 0, 0.0
+        st = o.status
+        if st == FILLED or st == CANCELED or st == EXPIRED:
+            return False, 0, 0.0
+        if o.req == 0 and st == ST_NONE:   # a rejected request: never working
+            return False, 0, 0.0
+        return True, o.side, o.leaves_qty
+
+    @njit(cache=False)
+    def quote(hbt, size, max_position, out, fills):
+        """velox's builtin:quote (strategy_builtin.h), per feed timestamp, BUY then SELL:
+        forget `canceling` / `current` once no longer working; if current's price is not the
+        side's best (or the side is empty): cancel it unless a cancel is already on its way
+        on this side (then do nothing this time); with no current and a best price: a NEW
+        GTC of `size` at the best when |position +- working lots on that side + size| <=
+        max_position. At most 2 working orders per side."""
+        current = np.zeros(2, np.uint64)
+        current_tick = np.zeros(2, np.int64)
+        canceling = np.zeros(2, np.uint64)
+        next_id = 0
+        feeds = 0
+        sent = 0
+        cancels = 0
+        refused = 0
+        nfills = 0
+        mid2 = 0   # 2 x the last mid of a two-sided book, in ticks
+        while hbt.wait_next_feed(False, 1 << 62) == 2:
+            feeds += 1
+            d = hbt.depth(0)
+            if d.best_bid_qty > 0 and d.best_ask_qty > 0:
+                mid2 = d.best_bid_tick + d.best_ask_tick
+            orders = hbt.orders(0)
+            # working lots per side (sent and not done: pending, live, pending cancel)
+            work_buy = 0.0
+            work_sell = 0.0
+            vals = orders.values()
+            while vals.has_next():
+                o = vals.get()
+                st = o.status
+                if st == FILLED or st == CANCELED or st == EXPIRED:
+                    continue
+                if o.side == 1:
+                    work_buy += o.leaves_qty
+                else:
+                    work_sell += o.leaves_qty
+            pos = hbt.position(0)
+            for s in range(2):
+                if canceling[s] != 0 and not _working(orders, canceling[s])[0]:
+                    canceling[s] = 0
+                if current[s] != 0 and not _working(orders, current[s])[0]:
+                    current[s] = 0
+                if s == 0:
+                    tgt = d.best_bid_tick
+                    has_target = d.best_bid_qty > 0
+                else:
+                    tgt = d.best_ask_tick
+                    has_target = d.best_ask_qty > 0
+                if current[s] != 0 and (not has_target or current_tick[s] != tgt):
+                    if canceling[s] != 0:
+                        continue
+                    # hftbacktest refuses a cancel while the order's NEW awaits its
+                    # response (OrderRequestInProcess): keep it and try at the next feed
+                    if hbt.cancel(0, current[s], False) != 0:
+                        refused += 1
+                        continue
+                    cancels += 1
+                    canceling[s] = current[s]
+                    current[s] = 0
+                if current[s] != 0 or not has_target:
+                    continue
+                if s == 0:
+                    after = pos + work_buy + size
+                else:
+                    after = pos - work_sell - size
+                if abs(after) > max_position:
+                    continue
+                next_id += 1
+                px = tgt * d.tick_size
+                if s == 0:
+                    hbt.submit_buy_order(0, next_id, px, size, 0, 0, False)   # GTC, LIMIT
+                    work_buy += size
+                else:
+                    hbt.submit_sell_order(0, next_id, px, size, 0, 0, False)
+                    work_sell += size
+                sent += 1
+                current[s] = next_id
+                current_tick[s] = tgt
+            if nfills < len(fills):   # record our fills before they are cleared
+                vals = orders.values()
+                while vals.has_next():
+                    o = vals.get()
+                    if o.status == FILLED and nfills < len(fills):
+                        fills[nfills, 0] = o.exch_timestamp
+                        fills[nfills, 1] = o.local_timestamp
+                        fills[nfills, 2] = 1 if o.side == 1 else -1
+                        fills[nfills, 3] = o.exec_price_tick
+                        fills[nfills, 4] = int(o.exec_qty)
+                        fills[nfills, 5] = 1 if o.arr[0].maker else 0
+                        nfills += 1
+            hbt.clear_inactive_orders(0)
+        out[0] = feeds
+        out[1] = sent
+        out[2] = cancels
+        out[3] = refused
+        out[4] = mid2
+        out[5] = nfills
+        return feeds
+
+    _JIT.update(replay=replay, quote=quote, tops=tops)
+    return _JIT
+
+
+def make_backtest(data: np.ndarray, *, entry_latency_ns: int, response_latency_ns: int,
+                  tick: float = 0.01, maker_fee: float = 0.0, taker_fee: float = 0.0) -> Any:
+    """An hftbacktest HashMapMarketDepthBacktest over converted events: L3 FIFO queue model,
+    no-partial-fill exchange, constant order latency, linear asset, fees as fractions of
+    traded value (hftbacktest's trading_value_fee_model)."""
+    from hftbacktest import BacktestAsset, HashMapMarketDepthBacktest
+
+    asset = (BacktestAsset().data(data).linear_asset(1.0)
+             .constant_order_latency(entry_latency_ns, response_latency_ns)
+             .l3_fifo_queue_model().no_partial_fill_exchange()
+             .trading_value_fee_model(maker_fee, taker_fee)
+             .tick_size(tick).lot_size(1.0).last_trades_capacity(0))
+    return HashMapMarketDepthBacktest([asset])
+
+
+def run_replay(data: np.ndarray) -> int:
+    """hftbacktest replay only (no orders): returns the feed timestamps seen."""
+    hbt = make_backtest(data, entry_latency_ns=0, response_latency_ns=0)
+    n = _compiled()["replay"](hbt)
+    hbt.close()
+    return int(n)
+
+
+def run_tops(data: np.ndarray) -> np.ndarray:
+    """The top of hftbacktest's book after each feed timestamp: rows of (ts, best bid tick,
+    its qty, best ask tick, its qty), 0 for an empty side."""
+    hbt = make_backtest(data, entry_latency_ns=0, response_latency_ns=0)
+    out = np.zeros((len(data), 5), np.int64)
+    n = _compiled()["tops"](hbt, out)
+    hbt.close()
+    return out[:n]
+
+
+def run_quote(data: np.ndarray, *, size: int = 1, max_position: int = 10,
+              entry_latency_ns: int, response_latency_ns: int, maker_fee: float = 0.0,
+              taker_fee: float = 0.0, tick: float = 0.01,
+              max_fills: int = 0) -> Dict[str, Any]:
+    """The quoting strategy through hftbacktest, from the start of the data to its end.
+    Figures: feeds, sent, cancels, position, balance, fee, num_trades, volume, value, pnl
+    (balance + position * mid - fees, in price units; mid = the last mid of a two-sided book:
+    the generated day ends with an empty book), and with max_fills > 0 `fills`: up to
+    max_fills of the strategy's fills as seen when their reports arrive, rows of (exchange
+    ts, local ts at sending, side +1/-1, price tick, qty, maker 1/0), in arrival order."""
+    hbt = make_backtest(data, entry_latency_ns=entry_latency_ns,
+                        response_latency_ns=response_latency_ns, maker_fee=maker_fee,
+                        taker_fee=taker_fee, tick=tick)
+    out = np.zeros(6, np.int64)
+    fills = np.zeros((max_fills, 6), np.int64)
+    _compiled()["quote"](hbt, float(size), float(max_position), out, fills)
+    mid = out[4] * tick / 2.0
+    sv = hbt.state_values(0)
+    fig = dict(feeds=int(out[0]), sent=int(out[1]), cancels=int(out[2]), cancel_refused=int(out[3]),
+               position=float(sv.position), balance=float(sv.balance), fee=float(sv.fee),
+               num_trades=int(sv.num_trades), volume=float(sv.trading_volume),
+               value=float(sv.trading_value), mid=mid)
+    fig["fills"] = fills[:out[5]]
+    fig["pnl"] = fig["balance"] + fig["position"] * mid - fig["fee"]
+    hbt.close()
+    return fig
