@@ -51,7 +51,7 @@ mapfile -t threaded < <(grep -l -E 'threading|Thread\(' tests/test_*.py | grep -
 # whether or not the test file itself mentions threading (not test_pipeline_cli.py: it drives
 # child processes, whose threads this process's TSan does not see)
 threaded+=(tests/test_pipeline.py tests/test_pipeline_mbo.py tests/test_pipeline_shm_source.py tests/test_pipeline_sources.py
-           tests/test_pipeline_stage.py tests/test_pipeline_journal.py)
+           tests/test_pipeline_stage.py tests/test_pipeline_journal.py tests/test_pipeline_strategy.py)
 mapfile -t threaded < <(printf '%s\n' "${threaded[@]}" | sort -u)
 export LD_PRELOAD="$libtsan"
 export TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1 suppressions=$supp"
