@@ -147,10 +147,10 @@ class BacktestResult:
         (matplotlib, the optional extra ``plot``). Saves to ``path`` when given; returns the
         figure. ImportError with the install line when matplotlib is absent."""
         try:
-            import matplotlib
+            import matplotlib  # type: ignore[import-not-found, unused-ignore]
             if path is not None:
                 matplotlib.use("Agg")
-            import matplotlib.pyplot as plt
+            import matplotlib.pyplot as plt  # type: ignore[import-not-found, unused-ignore]
         except ImportError:
             raise ImportError(f"BacktestResult.plot() needs matplotlib: {PLOT_INSTALL}") from None
         fig, (equity, position) = plt.subplots(2, 1, sharex=True, figsize=(10, 6))
