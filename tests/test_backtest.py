@@ -410,11 +410,13 @@ def test_bad_input_objects_are_refused(day):
 
 
 def test_the_result_plots_or_names_the_install_line(day, tmp_path):
+    """With matplotlib (the `plot` extra; the oracle extra brings it too) a figure is saved;
+    without it (CI's ASan step, the 3.13+ legs) plot() raises ImportError naming the extra."""
     r = _quote(day[:3000])
     try:
         import matplotlib  # noqa: F401
     except ImportError:
-        with pytest.raises(ImportError, match="pip install"):
+        with pytest.raises(ImportError, match=r"needs matplotlib: pip install 'velox\[plot\]'"):
             r.plot()
         return
     out = tmp_path / "bt.png"
