@@ -15,6 +15,7 @@ import numpy as np
 from velox._mbo import MboOrder
 from libc.stdint cimport int32_t, int64_t, uint32_t, uint64_t
 
+from velox._backtest cimport _strategy_table
 from velox._histogram cimport histogram_snapshot
 from velox._ring cimport SpscRing
 from velox.includes.histogram cimport vx_histogram
@@ -302,7 +303,7 @@ cdef class NativePipeline:
         if cap is None:
             raise TypeError(f"strategy must be an object with __velox_stage__() returning a "
                             f"{STRATEGY_CAPSULE_NAME!r} capsule, or such a capsule; got {strategy!r}")
-        c.strategy = _strategy_table(strategy, cap)
+        c.strategy = _strategy_table(strategy, cap, "strategy")
         self.strategy = strategy
         self.strategy_capsule = cap
         cdef SpscRing o, e
@@ -1027,28 +1028,6 @@ def strategy_capsule(stage):
     stage, or anything else: the caller's checks name it)."""
     cap = fetch_stage_capsule(stage)
     return cap if is_strategy_capsule(cap) else None
-
-
-cdef const vx_strategy *_strategy_table(object stage, object cap) except NULL:
-    """The checked vx_strategy* inside `cap` (held by the caller): the ABI version, the size,
-    the api version and on_market, each refusal naming both versions (strategy.h, Loading)."""
-    cdef const vx_strategy *t = <const vx_strategy *>PyCapsule_GetPointer(cap, VX_STRATEGY_CAPSULE_NAME)
-    label = f"strategy {stage!r}"
-    if t.abi_version != VX_STRATEGY_ABI_VERSION:
-        raise ValueError(f"{label}: its vx_strategy table has abi_version {t.abi_version}, this "
-                         f"velox runs strategies of ABI version {VX_STRATEGY_ABI_VERSION} (rebuild "
-                         "it against this velox's velox/strategy.h)")
-    if t.struct_size < VX_STRATEGY_MIN_SIZE:
-        raise ValueError(f"{label}: its vx_strategy table has struct_size {t.struct_size}, "
-                         f"smaller than ABI {VX_STRATEGY_ABI_VERSION}'s {VX_STRATEGY_MIN_SIZE}; "
-                         "set it to sizeof(vx_strategy)")
-    if t.api_version > VX_API_VERSION:
-        raise ValueError(f"{label} was compiled against vx_api version {t.api_version}; this "
-                         f"velox provides version {VX_API_VERSION} (install a newer velox, or "
-                         "rebuild the strategy against this one)")
-    if t.on_market == NULL:
-        raise ValueError(f"{label}: its vx_strategy table has no on_market")
-    return t
 
 
 cdef tuple _strategy_args(object args):
