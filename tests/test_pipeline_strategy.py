@@ -19,6 +19,7 @@ import pytest
 import velox
 from child_env import IMPORT_ROOT, child_env
 from shm_names import fresh_name
+from strategy_tables import MISMATCHES, table_capsule
 from velox._backtest import builtin_strategy
 from velox.feedgen import lobster_events
 from velox.feeds import write_lobster
@@ -254,6 +255,20 @@ def test_bad_combinations_are_refused_before_the_run(lobster_file):
                        capture_output=True, text=True, timeout=60, cwd=IMPORT_ROOT,
                        env=child_env())
     assert r.returncode == 2 and "live:ORDERS,EXECS" in r.stderr
+
+
+@pytest.mark.parametrize("field, value, names", MISMATCHES)
+def test_a_mismatched_strategy_table_is_refused_naming_both(lobster_file, field, value, names):
+    names_shm = fresh_name(), fresh_name()
+    cap, keep = table_capsule(**{field: value})
+    with pytest.raises(ValueError) as e:
+        velox.Pipeline(input=f"lobster:{lobster_file}", stage=cap,
+                       venue=velox.LiveVenue(*names_shm))
+    assert str(e.value).startswith("strategy <capsule object"), e.value
+    for text in names:
+        assert text in str(e.value)
+    assert not [n for n in os.listdir("/dev/shm") if n in names_shm]  # nothing left behind
+    del keep
 
 
 def test_load_stage_carries_a_v2_strategys_arguments():
