@@ -1,6 +1,7 @@
 """velox.MpscRing in one process: API and argument validation, a hypothesis model of claims,
 publishes, skips and late publishes, and producer threads with every record checked."""
 
+import os
 import pickle
 import threading
 
@@ -300,3 +301,44 @@ def test_blocking_calls_run_signal_handlers():
     assert ring.push_many(recs(0, 0, 2)) == 2
     assert _interrupt(lambda: ring.push((1, 1), timeout=None)) < 30
     assert len(ring) == 2 and ring.pop_many(np.zeros(4, REC)) == 2  # nothing lost or added
+
+
+def _poke(name, offset, data):
+    with open(f"/dev/shm/{name}", "r+b") as f:
+        f.seek(offset)
+        f.write(data)
+
+
+# the words every segment kind starts with (shm_segment.h), then the MPSC header's own
+@pytest.mark.parametrize("offset, data, match", [
+    (0, b"NOTVELOX", "bad magic"),
+    (8, (99).to_bytes(4, "little"), "layout version"),
+    (12, (64).to_bytes(4, "little"), "inconsistent header"),      # header_size
+    (16, (1 << 20).to_bytes(8, "little"), "inconsistent header"),  # segment_size
+    (24, (64).to_bytes(8, "little"), "inconsistent header"),      # slots_offset
+    (44, (8).to_bytes(4, "little"), "inconsistent header"),       # slot_size
+    (48, (600).to_bytes(4, "little"), "dtype description not terminated"),
+])
+def test_attach_corrupt_segment(offset, data, match):
+    name = fresh_name()
+    with MpscRing.create(name, 8, REC):
+        _poke(name, offset, data)
+        with pytest.raises(ValueError, match=match) as err:
+            MpscRing.attach(name, timeout=0)
+        assert name in str(err.value)
+
+
+def test_attach_file_grown_or_cut():
+    name = fresh_name()
+    with MpscRing.create(name, 8, REC):
+        path = f"/dev/shm/{name}"
+        size = os.path.getsize(path)
+        os.truncate(path, size + 4096)
+        with pytest.raises(ValueError, match="inconsistent header"):
+            MpscRing.attach(name, timeout=0)
+        os.truncate(path, 100)
+        with pytest.raises(ValueError, match="smaller than the velox header"):
+            MpscRing.attach(name, timeout=0)
+        os.truncate(path, 0)  # a creator that never finished
+        with pytest.raises(TimeoutError, match="not initialised"):
+            MpscRing.attach(name, timeout=0.01)

@@ -41,3 +41,5 @@ TESTS += test_positions
 TEST_DEPS_test_positions = positions types
 TESTS += test_pipeline_strategy
 TEST_DEPS_test_pipeline_strategy = pipeline pipeline_source pipeline_book pipeline_bundler pipeline_sink pipeline_strategy stage_builtin strategy_builtin orderbook mbo ring histogram tsc types host positions venue_live orders
+TESTS += test_shm_segment
+TEST_DEPS_test_shm_segment = shm_segment tsc types
