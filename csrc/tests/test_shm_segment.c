@@ -27,8 +27,7 @@ typedef struct tk_header {
 } tk_header;
 
 _Static_assert(sizeof(tk_header) == 128, "one line");
-_Static_assert(offsetof(tk_header, segment_size) == offsetof(vx_shm_segment_prefix, segment_size),
-               "starts with the common words");
+VX_SHM_SEGMENT_HEADER_ASSERT(tk_header);
 
 static const vx_shm_segment_kind tk_kind = {TK_MAGIC, TK_VERSION, (uint32_t)sizeof(tk_header),
                                             (uint32_t)offsetof(tk_header, state),

@@ -438,14 +438,7 @@ int vx_bcast_reader_registered(const vx_bcast_reader *rd) {
 
 /* ---- shared memory ----------------------------------------------------------------------- */
 
-_Static_assert(offsetof(vx_bcast_shm_header, magic) == offsetof(vx_shm_segment_prefix, magic) &&
-               offsetof(vx_bcast_shm_header, layout_version) ==
-                   offsetof(vx_shm_segment_prefix, layout_version) &&
-               offsetof(vx_bcast_shm_header, header_size) ==
-                   offsetof(vx_shm_segment_prefix, header_size) &&
-               offsetof(vx_bcast_shm_header, segment_size) ==
-                   offsetof(vx_shm_segment_prefix, segment_size),
-               "the header starts with the common segment words (shm_segment.h)");
+VX_SHM_SEGMENT_HEADER_ASSERT(vx_bcast_shm_header);
 _Static_assert(sizeof(((vx_bcast_shm_header *)0)->dtype) == VX_SHM_DTYPE_MAX, "dtype field");
 
 /* The broadcast segment for shm_segment.c: the whole header is the private copy. */

@@ -102,14 +102,7 @@ void vx_mpsc_destroy(vx_mpsc *q) {
     q->header = NULL;
 }
 
-_Static_assert(offsetof(vx_mpsc_header, magic) == offsetof(vx_shm_segment_prefix, magic) &&
-               offsetof(vx_mpsc_header, layout_version) ==
-                   offsetof(vx_shm_segment_prefix, layout_version) &&
-               offsetof(vx_mpsc_header, header_size) ==
-                   offsetof(vx_shm_segment_prefix, header_size) &&
-               offsetof(vx_mpsc_header, segment_size) ==
-                   offsetof(vx_shm_segment_prefix, segment_size),
-               "the header starts with the common segment words (shm_segment.h)");
+VX_SHM_SEGMENT_HEADER_ASSERT(vx_mpsc_header);
 
 /* The MPSC segment for shm_segment.c: line 0 and the dtype text are the private copy. */
 static const vx_shm_segment_kind mpsc_kind = {

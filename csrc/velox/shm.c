@@ -21,13 +21,7 @@
 
 /* ---- names and sizes --------------------------------------------------------------------- */
 
-_Static_assert(offsetof(vx_shm_header, magic) == offsetof(vx_shm_segment_prefix, magic) &&
-               offsetof(vx_shm_header, layout_version) ==
-                   offsetof(vx_shm_segment_prefix, layout_version) &&
-               offsetof(vx_shm_header, header_size) == offsetof(vx_shm_segment_prefix, header_size) &&
-               offsetof(vx_shm_header, segment_size) ==
-                   offsetof(vx_shm_segment_prefix, segment_size),
-               "the header starts with the common segment words (shm_segment.h)");
+VX_SHM_SEGMENT_HEADER_ASSERT(vx_shm_header);
 
 /* The SPSC ring's segment for shm_segment.c: line 0 and the dtype text are the private copy. */
 static const vx_shm_segment_kind shm_kind = {

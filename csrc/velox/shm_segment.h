@@ -80,6 +80,17 @@ _Static_assert(sizeof(vx_shm_segment_prefix) == 24, "prefix: magic, version, siz
 _Static_assert(offsetof(vx_shm_segment_prefix, segment_size) == 16, "segment_size at byte 16");
 _Static_assert(sizeof(_Atomic uint32_t) == 4, "the state word has its plain size (shared)");
 
+/* A kind's header type starts with the prefix's words at the prefix's offsets. */
+#define VX_SHM_SEGMENT_HEADER_ASSERT(type)                                                     \
+    _Static_assert(offsetof(type, magic) == offsetof(vx_shm_segment_prefix, magic) &&          \
+                       offsetof(type, layout_version) ==                                       \
+                           offsetof(vx_shm_segment_prefix, layout_version) &&                  \
+                       offsetof(type, header_size) ==                                          \
+                           offsetof(vx_shm_segment_prefix, header_size) &&                     \
+                       offsetof(type, segment_size) ==                                         \
+                           offsetof(vx_shm_segment_prefix, segment_size),                      \
+                   #type " starts with the common segment words (shm_segment.h)")
+
 /* What a kind's header looks like to the common attach. */
 typedef struct vx_shm_segment_kind {
     uint64_t magic;
