@@ -1,5 +1,5 @@
 # cython: language_level=3, embedsignature=True, freethreading_compatible=True
-# distutils: sources = csrc/velox/broadcast.c csrc/velox/shm.c csrc/velox/ring.c csrc/velox/tsc.c csrc/velox/types.c
+# distutils: sources = csrc/velox/broadcast.c csrc/velox/shm.c csrc/velox/shm_segment.c csrc/velox/ring.c csrc/velox/tsc.c csrc/velox/types.c
 """BroadcastRing: one writer, any number of readers, each with its own cursor, of fixed-size
 NumPy records, in process or in POSIX shared memory. Thin wrapper over
 ``csrc/velox/broadcast.h`` (see docs/fanout.md).

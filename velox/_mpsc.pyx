@@ -1,5 +1,5 @@
 # cython: language_level=3, embedsignature=True, freethreading_compatible=True
-# distutils: sources = csrc/velox/mpsc.c csrc/velox/shm.c csrc/velox/ring.c csrc/velox/tsc.c csrc/velox/types.c
+# distutils: sources = csrc/velox/mpsc.c csrc/velox/shm.c csrc/velox/shm_segment.c csrc/velox/ring.c csrc/velox/tsc.c csrc/velox/types.c
 """MpscRing: a bounded multi-producer, single-consumer ring of fixed-size NumPy records, in
 process or in a named POSIX shared-memory segment. Thin wrapper over ``csrc/velox/mpsc.h``
 (see docs/mpsc.md)."""

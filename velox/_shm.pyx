@@ -1,5 +1,5 @@
 # cython: language_level=3, embedsignature=True, freethreading_compatible=True
-# distutils: sources = csrc/velox/shm.c csrc/velox/ring.c csrc/velox/tsc.c csrc/velox/types.c
+# distutils: sources = csrc/velox/shm.c csrc/velox/shm_segment.c csrc/velox/ring.c csrc/velox/tsc.c csrc/velox/types.c
 """SharedRing: the SPSC ring of velox._ring placed in a named POSIX shared-memory segment, so
 two processes move fixed-size records with no syscall on the hot path. Thin wrapper over
 ``csrc/velox/shm.h`` (see docs/ipc.md).
