@@ -372,6 +372,27 @@ static vx_status seg_create(vx_journal_writer *w, uint64_t first) {
 
 /* ---- writer ---------------------------------------------------------------------------- */
 
+#ifndef MADV_POPULATE_WRITE
+#define MADV_POPULATE_WRITE 23 /* Linux 5.14; the same number on every architecture */
+#endif
+
+/* Prefaults the next VX_JOURNAL_PREFAULT_BYTES of slots once fewer than half of them are left
+ * ahead of next_seq (journal.h, Page faults). Best effort: a refusal changes nothing else. */
+static void writer_prefault(vx_journal_writer *w) {
+    const vx_journal_shape *sh = &w->shape;
+    uint64_t first = w->seg.first, end = first + sh->capacity;
+    uint64_t chunk = VX_JOURNAL_PREFAULT_BYTES / sh->slot_size + 1;
+    uint64_t from = w->prefault_seq > w->next_seq ? w->prefault_seq : w->next_seq;
+    if (!w->seg.base || w->next_seq < first || from >= end || from - w->next_seq >= chunk / 2)
+        return;
+    uint64_t to = end - from > chunk ? from + chunk : end;
+    uintptr_t page = (uintptr_t)getpagesize();
+    uintptr_t a = (uintptr_t)slot_at(&w->seg, sh, from - first) & ~(page - 1);
+    uintptr_t b = (uintptr_t)slot_at(&w->seg, sh, to - first);
+    (void)madvise((void *)a, b - a, MADV_POPULATE_WRITE);
+    w->prefault_seq = to;
+}
+
 static void writer_zero(vx_journal_writer *w) {
     memset(w, 0, sizeof *w);
     w->dirfd = -1;
@@ -430,6 +451,7 @@ vx_status vx_journal_create(vx_journal_writer *w, const char *dir, uint32_t reco
     memcpy(w->shape.dtype, dtype, dtype_len);
     rc = seg_create(w, 0);
     if (rc != VX_OK) goto fail;
+    writer_prefault(w);
     return VX_OK;
 fail:;
     vx_journal_fault f = w->fault;
@@ -506,6 +528,7 @@ vx_status vx_journal_open(vx_journal_writer *w, const char *dir) {
         }
         w->fault = VX_JOURNAL_FAULT_NONE;
     }
+    writer_prefault(w);
     return VX_OK;
 fail:;
     vx_journal_fault f = w->fault;
@@ -555,6 +578,7 @@ vx_status vx_journal_append(vx_journal_writer *w, const void *records, uint64_t 
             w->has_ts = 1;
         }
     }
+    writer_prefault(w); /* after the commits: the fault cost is not between append and commit */
     return VX_OK;
 }
 
