@@ -39,6 +39,17 @@ static void report(const char *what, double best_s, uint64_t bytes, long flt, ui
            best_s * 1e9 / (double)records, (double)flt / (double)(bytes >> 10));
 }
 
+/* Reads n records in batches from the reader's position; returns how many it got. */
+static uint64_t replay(vx_journal_reader *r, rec *dst, uint64_t n, uint64_t batch) {
+    uint64_t total = 0;
+    for (uint64_t k = 0; k < n; k += batch) { /* bounded by n */
+        uint64_t got = 0;
+        vx_journal_reader_read(r, dst, batch, &got);
+        total += got;
+    }
+    return total;
+}
+
 int main(int argc, char **argv) {
     uint64_t n = argc > 1 ? strtoull(argv[1], NULL, 10) : 2097152;
     uint64_t batch = argc > 2 ? strtoull(argv[2], NULL, 10) : 65536;
@@ -69,22 +80,13 @@ int main(int argc, char **argv) {
         long f1 = faults();
         vx_journal_reader r;
         if (vx_journal_reader_open(&r, dir) != VX_OK) return 1;
-        uint64_t got_total = 0;
         uint64_t t2 = vx_monotonic_ns();
-        for (uint64_t k = 0; k < n; k += batch) { /* bounded by n */
-            uint64_t got = 0;
-            vx_journal_reader_read(&r, dst, batch, &got);
-            got_total += got;
-        }
+        uint64_t got_total = replay(&r, dst, n, batch);
         uint64_t t3 = vx_monotonic_ns();
         long f2 = faults();
         if (vx_journal_reader_to_start(&r) != VX_OK) return 1;
         uint64_t t4 = vx_monotonic_ns();
-        for (uint64_t k = 0; k < n; k += batch) { /* bounded by n */
-            uint64_t got = 0;
-            vx_journal_reader_read(&r, dst, batch, &got);
-            got_total += got;
-        }
+        got_total += replay(&r, dst, n, batch);
         uint64_t t5 = vx_monotonic_ns();
         long f3 = faults();
         if (got_total != 2 * n || r.skipped) {
