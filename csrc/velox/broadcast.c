@@ -14,7 +14,8 @@
  *   R1  s1 = load(seq[q], acquire); accept only s1 == 2r+2
  *   R2  x[w] = load(p[q][w], relaxed)         the copy
  *   R3  atomic_thread_fence(acquire)          (one per batch, after every copy of the batch)
- *   R4  s2 = load(seq[q], relaxed); accept only s2 == 2r+2
+ *   R4  s2 = load(seq[q], relaxed); accept only s2 == 2r+2 (once per batch, on its first
+ *       record: (e))
  *
  * (a) The copy is not older than record r: R1 reads W4 of record r (the only store of 2r+2),
  *     a release/acquire pair, so every W3 of record r happens before R2; R2 reads those
@@ -32,6 +33,14 @@
  * (d) Payload words are accessed as relaxed atomics (no data race in the C11 sense, so the
  *     argument holds and ThreadSanitizer agrees); on x86-64 and aarch64 these are plain
  *     loads and stores.
+ * (e) One R4 per batch suffices, on the batch's first record c: if any R2 of the batch read a
+ *     value stored by a W3 of a later record r' (overwriting record r, c <= r < c + capacity,
+ *     so r' >= r + capacity >= c + capacity), then W1 of record c + capacity is sequenced
+ *     before W2 of r' (the writer writes records in order), so by the fence synchronisation
+ *     of (b) it happens before R4 on c's slot, which then reads 2(c+capacity)+1 or more and
+ *     refuses the batch. So a batch whose first slot still says 2c+2 after R3 was copied
+ *     entirely from the records it names. A refused batch returns nothing and the reader
+ *     laps (as a per-record check would: its first record fails that check too).
  *
  * Gating (registered readers): a reader's cursor store (release, after its copies) pairs with
  * the writer's acquire load in bcast_scan, so the copies of records below that cursor happen
@@ -143,15 +152,29 @@ static inline vx_bcast_reader_slot *bcast_rslot(const vx_bcast *ring, uint32_t i
 
 /* ---- writer ------------------------------------------------------------------------------ */
 
-static void bcast_write(vx_bcast *ring, const char *src, size_t n) {
-    uint32_t rs = ring->record_size, full = rs / 8u, tail = rs % 8u;
-    uint64_t s = ring->head;
-    for (size_t i = 0; i < n; i++, s++, src += rs) { /* bounded by n */
-        _Atomic uint64_t *seq = bcast_seq(ring, s);
+/* Record sizes whose copy loops are compiled with the size as a constant (the word loops
+ * unroll): 8 to 64 bytes in steps of 8; other sizes take the same code with a variable size. */
+#define BCAST_SIZE_CASES(X) X(8) X(16) X(24) X(32) X(40) X(48) X(56) X(64)
+
+/* ThreadSanitizer builds keep the write run out of line: gcc refuses an inlined copy of a
+ * function that holds atomic_thread_fence under -fsanitize=thread (-Wtsan). */
+#if defined(__SANITIZE_THREAD__)
+#define BCAST_WRITE_RUN static __attribute__((noinline))
+#else
+#define BCAST_WRITE_RUN static inline
+#endif
+
+/* W1-W4 for records s, s+1, ... in consecutive slots from `slot` (no wrap inside a run). */
+BCAST_WRITE_RUN void
+bcast_write_run(char *slot, const char *src, uint64_t s, size_t n, uint32_t rs) {
+    const uint32_t full = rs / 8u, tail = rs % 8u, stride = 8u + ((rs + 7u) & ~7u);
+    for (size_t i = 0; i < n; i++, s++, src += rs, slot += stride) { /* bounded by n */
+        _Atomic uint64_t *seq = (_Atomic uint64_t *)(void *)slot;
         _Atomic uint64_t *p = seq + 1;
         /* W1: relaxed; ordered before the payload by the fence W2 (argument at the top) */
         atomic_store_explicit(seq, 2 * s + 1, memory_order_relaxed);
         atomic_thread_fence(memory_order_release); /* W2: pairs with the reader's fence R3 */
+#pragma GCC unroll 8
         for (uint32_t w = 0; w < full; w++) {      /* bounded by the record's words */
             uint64_t v;
             memcpy(&v, src + (size_t)w * 8u, 8);
@@ -164,6 +187,29 @@ static void bcast_write(vx_bcast *ring, const char *src, size_t n) {
         }
         /* W4: pairs with the reader's acquire load R1 */
         atomic_store_explicit(seq, 2 * s + 2, memory_order_release);
+    }
+}
+
+static void bcast_write_slots(char *slot, const char *src, uint64_t s, size_t n, uint32_t rs) {
+#define BCAST_WRITE_CASE(N) \
+    case N: bcast_write_run(slot, src, s, n, N); return;
+    switch (rs) {
+    BCAST_SIZE_CASES(BCAST_WRITE_CASE)
+    default: bcast_write_run(slot, src, s, n, rs); return;
+    }
+#undef BCAST_WRITE_CASE
+}
+
+static void bcast_write(vx_bcast *ring, const char *src, size_t n) {
+    uint64_t s = ring->head;
+    /* bounded: each turn writes at least one record (a run ends at the ring's end) */
+    while (n > 0) {
+        uint64_t q = s & ring->mask;
+        size_t run = ring->capacity - q < n ? (size_t)(ring->capacity - q) : n;
+        bcast_write_slots(ring->slots + q * ring->stride, src, s, run, ring->record_size);
+        s += run;
+        src += run * ring->record_size;
+        n -= run;
     }
     ring->head = s;
     /* W5: pairs with the acquire loads of head (R0, vx_bcast_head) */
@@ -323,11 +369,65 @@ static void bcast_lap(vx_bcast_reader *rd, uint64_t head) {
     rd->cursor = target;
 }
 
+/* R1 and R2 for records r, r+1, ... in consecutive slots from `slot` (no wrap inside a run):
+ * copies each record whose slot says it is complete, stops at the first that does not (and
+ * marks the reader corrupt if no writer can have stored what it says). Returns the number
+ * copied. */
+static inline size_t
+bcast_copy_run(const char *slot, char *o, uint64_t r, size_t k, uint32_t rs, int32_t *corrupt) {
+    const uint32_t full = rs / 8u, tail = rs % 8u, stride = 8u + ((rs + 7u) & ~7u);
+    size_t i = 0;
+    for (; i < k; i++, r++, slot += stride, o += rs) { /* bounded by k */
+        const _Atomic uint64_t *seq = (const _Atomic uint64_t *)(const void *)slot;
+        /* R1: pairs with the writer's release store W4 */
+        uint64_t s1 = atomic_load_explicit(seq, memory_order_acquire);
+        if (s1 != 2 * r + 2) {
+            if (s1 < 2 * r + 2) *corrupt = 1; /* (c): no writer stores that */
+            break;
+        }
+        const _Atomic uint64_t *p = seq + 1;
+#pragma GCC unroll 8
+        for (uint32_t w = 0; w < full; w++) { /* bounded by the record's words */
+            uint64_t v = atomic_load_explicit(&p[w], memory_order_relaxed); /* R2 */
+            memcpy(o + (size_t)w * 8u, &v, 8);
+        }
+        if (tail) {
+            uint64_t v = atomic_load_explicit(&p[full], memory_order_relaxed); /* R2 */
+            memcpy(o + (size_t)full * 8u, &v, tail);
+        }
+    }
+    return i;
+}
+
+static size_t bcast_copy_slots(const char *slot, char *o, uint64_t r, size_t k, uint32_t rs,
+                               int32_t *corrupt) {
+#define BCAST_COPY_CASE(N) \
+    case N: return bcast_copy_run(slot, o, r, k, N, corrupt);
+    switch (rs) {
+    BCAST_SIZE_CASES(BCAST_COPY_CASE)
+    default: return bcast_copy_run(slot, o, r, k, rs, corrupt);
+    }
+#undef BCAST_COPY_CASE
+}
+
+/* R1 and R2 for records cursor .. cursor+k-1 (k <= capacity, so at most one wrap): the
+ * number copied before the first record whose slot did not hold it. */
+static size_t bcast_copy(const vx_bcast *ring, uint64_t cursor, char *o, size_t k,
+                         int32_t *corrupt) {
+    uint64_t q = cursor & ring->mask;
+    size_t first = ring->capacity - q < k ? (size_t)(ring->capacity - q) : k;
+    const char *slot = ring->slots + q * ring->stride;
+    size_t copied = bcast_copy_slots(slot, o, cursor, first, ring->record_size, corrupt);
+    if (copied < first || first == k) return copied;
+    return copied + bcast_copy_slots(ring->slots, o + first * ring->record_size, cursor + first,
+                                     k - first, ring->record_size, corrupt);
+}
+
 vx_status vx_bcast_read(vx_bcast_reader *rd, void *dst, size_t max, size_t *got) {
     const vx_bcast *ring = rd->ring;
     char *out = dst;
     size_t n_out = 0;
-    uint32_t rs = ring->record_size, full = rs / 8u, tail = rs % 8u;
+    uint32_t rs = ring->record_size;
     *got = 0;
     if (rd->corrupt) return VX_ECORRUPT;
     for (uint32_t attempt = 0; attempt < VX_BCAST_LAP_RETRIES && n_out < max; attempt++) {
@@ -340,35 +440,14 @@ vx_status vx_bcast_read(vx_bcast_reader *rd, void *dst, size_t max, size_t *got)
         if (head - rd->cursor > ring->capacity) bcast_lap(rd, head);
         uint64_t avail = head - rd->cursor;
         size_t k = avail < (uint64_t)(max - n_out) ? (size_t)avail : max - n_out;
-        size_t copied = 0;
-        char *o = out + n_out * rs;
-        for (; copied < k; copied++, o += rs) { /* bounded by k */
-            uint64_t r = rd->cursor + copied;
-            _Atomic uint64_t *seq = bcast_seq(ring, r);
-            /* R1: pairs with the writer's release store W4 */
-            uint64_t s1 = atomic_load_explicit(seq, memory_order_acquire);
-            if (s1 != 2 * r + 2) {
-                if (s1 < 2 * r + 2) rd->corrupt = 1; /* (c): no writer stores that */
-                break;
-            }
-            const _Atomic uint64_t *p = seq + 1;
-            for (uint32_t w = 0; w < full; w++) { /* bounded by the record's words */
-                uint64_t v = atomic_load_explicit(&p[w], memory_order_relaxed); /* R2 */
-                memcpy(o + (size_t)w * 8u, &v, 8);
-            }
-            if (tail) {
-                uint64_t v = atomic_load_explicit(&p[full], memory_order_relaxed); /* R2 */
-                memcpy(o + (size_t)full * 8u, &v, tail);
-            }
-        }
+        size_t copied = bcast_copy(ring, rd->cursor, out + n_out * rs, k, &rd->corrupt);
         atomic_thread_fence(memory_order_acquire); /* R3: pairs with the writer's fence W2 */
-        size_t ok = 0;
-        for (; ok < copied; ok++) { /* bounded by copied */
-            uint64_t r = rd->cursor + ok;
-            /* R4: relaxed, ordered after the copy by R3 */
-            if (atomic_load_explicit(bcast_seq(ring, r), memory_order_relaxed) != 2 * r + 2)
-                break;
-        }
+        /* R4 for the whole batch, on its first record only (argument (e) at the top): relaxed,
+         * ordered after every copy of the batch by R3 */
+        size_t ok = copied > 0 && atomic_load_explicit(bcast_seq(ring, rd->cursor),
+                                                       memory_order_relaxed) == 2 * rd->cursor + 2
+                        ? copied
+                        : 0;
         rd->cursor += ok;
         rd->read += ok;
         n_out += ok;
