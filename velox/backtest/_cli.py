@@ -9,6 +9,7 @@ import json
 import sys
 from typing import Any, Sequence
 
+from velox.backtest._venue import RiskLimits, SimVenue
 from velox.pipeline._config import _float_option, _int_range, _Parser, _stage_arg, _stage_args_toml
 
 PROG = "python -m velox.backtest"
@@ -60,16 +61,14 @@ def add_venue_options(a: Any) -> None:
     a("--max-loss", type=_loss, help="risk limit: the kill switch engages when the total P&L after fees reaches -MAX_LOSS (currency; 0: none) [default: 0]")
 
 
-def venue_from_args(args: argparse.Namespace) -> Any:
+def venue_from_args(args: argparse.Namespace) -> SimVenue:
     """velox.SimVenue from the VENUE_OPTIONS of ``args`` (None: the default)."""
-    from velox.backtest._venue import SimVenue
     return SimVenue(**{k: getattr(args, k) for k in VENUE_OPTIONS
                        if getattr(args, k, None) is not None})
 
 
-def risk_from_args(args: argparse.Namespace) -> Any:
+def risk_from_args(args: argparse.Namespace) -> RiskLimits:
     """velox.RiskLimits from the RISK_OPTIONS of ``args`` (None: the default)."""
-    from velox.backtest._venue import RiskLimits
     return RiskLimits(**{k: getattr(args, k) for k in RISK_OPTIONS
                          if getattr(args, k, None) is not None})
 

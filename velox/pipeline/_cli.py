@@ -16,6 +16,8 @@ from velox.pipeline._sources import InputError
 from velox.pipeline._report import _cpu_name, _judge, _progress_line, format_summary
 from velox.pipeline._config import parse_args
 from velox.pipeline._driver import Pipeline
+from velox.pipeline._venue import LiveVenue
+from velox.backtest._venue import RiskLimits, SimVenue
 
 
 EXIT_MISSING_SYMBOLS = 3
@@ -48,13 +50,14 @@ def main(argv: Sequence[str] | None = None) -> int:
             json_file.close()
 
 
-def _venue_and_risk(args: argparse.Namespace) -> tuple[object, object]:
+def _venue_and_risk(args: argparse.Namespace) -> tuple[LiveVenue | SimVenue | str | None,
+                                                      RiskLimits | None]:
     """--venue (sim: a velox.SimVenue made from velox.backtest's options) and the risk limits
     (None when no limit is given). ValueError when a simulated venue's option comes without
     --venue sim."""
     from velox.backtest._cli import RISK_OPTIONS, VENUE_OPTIONS, risk_from_args, venue_from_args
     knobs = [k for k in VENUE_OPTIONS if getattr(args, k) is not None]
-    venue: object = args.venue
+    venue: LiveVenue | SimVenue | str | None = args.venue
     if args.venue == "sim":
         venue = venue_from_args(args)
     elif knobs:
