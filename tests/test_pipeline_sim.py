@@ -172,6 +172,45 @@ def test_risk_limits_reach_the_simulated_venues_host(lobster_file):
     assert_same_logs(pipe, result)
 
 
+def _script_orders(lobster_file):
+    """Orders at the replayed market's prices, with hostile ones among them (qty 0, a cancel
+    of an unknown id, an unknown instrument): each gets the documented report."""
+    ev = velox.feeds.read_lobster(lobster_file)
+    adds = ev[ev["action"] == 1]
+    picks = adds[:: max(1, len(adds) // 60)][:60]
+    o = np.zeros(len(picks) + 3, velox.ORDER_DTYPE)
+    o["ts"][:len(picks)] = picks["ts"]
+    o["order_id"][:len(picks)] = np.arange(1, len(picks) + 1)
+    o["price"][:len(picks)] = picks["price"]
+    o["side"][:len(picks)] = picks["side"]
+    o["qty"] = 1
+    o["action"] = 1  # NEW
+    o["type"], o["tif"] = 0, 0  # LIMIT, GTC
+    t = int(ev["ts"][len(ev) // 2])
+    o[-3:]["ts"] = t
+    o[-3]["order_id"], o[-3]["qty"] = 1001, 0                       # qty 0
+    o[-2]["order_id"], o[-2]["action"] = 1002, 2                    # CANCEL of an unknown id
+    o[-1]["order_id"], o[-1]["instrument"] = 1003, 5                # unknown instrument
+    return np.sort(o, order="ts", kind="stable")
+
+
+def test_builtin_script_in_the_pipeline_matches_the_backtest(lobster_file):
+    orders = _script_orders(lobster_file)
+    result = velox.backtest(f"lobster:{lobster_file}", "builtin:script",
+                            stage_args={"orders": orders}, venue=VENUE, seed=2)
+    assert result.ok and (result.execs["kind"] == 2).sum() >= 3  # the hostile ones: REJECT
+    pipe = velox.Pipeline(input=f"lobster:{lobster_file}", venue=VENUE, seed=2, batch=5,
+                          stage=BuiltinStrategy("script", {"orders": orders}))
+    pipe.start()
+    assert pipe.wait(timeout=120)
+    r = pipe.stop()
+    assert_same_logs(pipe, result)
+    assert_conserved(r, 8_000)
+    with pytest.raises(ValueError, match="needs stage_args"):
+        velox.Pipeline(input=f"lobster:{lobster_file}", venue=VENUE,
+                       stage=BuiltinStrategy("script"))
+
+
 def _cli(*args, timeout=180):
     return subprocess.run([sys.executable, "-m", "velox.pipeline", *args], capture_output=True,
                           text=True, timeout=timeout, cwd=IMPORT_ROOT, env=child_env())
