@@ -41,3 +41,5 @@ TESTS += test_positions
 TEST_DEPS_test_positions = positions types
 TESTS += test_pipeline_strategy
 TEST_DEPS_test_pipeline_strategy = pipeline pipeline_source pipeline_book pipeline_bundler pipeline_sink pipeline_strategy pipeline_sim backtest venue stage_builtin strategy_builtin orderbook mbo ring histogram tsc types host positions venue_live orders
+TESTS += test_pipeline_sim
+TEST_DEPS_test_pipeline_sim = pipeline pipeline_source pipeline_book pipeline_bundler pipeline_sink pipeline_strategy pipeline_sim backtest venue stage_builtin strategy_builtin orderbook mbo ring histogram tsc types host positions venue_live orders
