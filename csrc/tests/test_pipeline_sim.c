@@ -5,6 +5,7 @@
  * (latencies with jitter, so the seed matters); counts conserve; the check holds; the
  * simulated venue's refusals are named. */
 #include "check.h"
+#include "strategy_logs.h"
 #include "velox/backtest.h"
 #include "velox/pipeline.h"
 #include "velox/ring.h"
@@ -16,7 +17,7 @@
 #include <string.h>
 #include <time.h>
 
-enum { N_EVENTS = 20000, MAX_LOG = 1 << 16, LOG_CAPACITY = 1 << 14 };
+enum { N_EVENTS = 20000, LOG_CAPACITY = 1 << 14 };
 
 /* A market whose top moves, with executions at the touch (the quotes fill): ADDs around a
  * walking mid, EXECUTEs of a resting order, DELETEs of the order added 8 events before. */
@@ -45,13 +46,6 @@ static vx_mbo event_at(uint64_t i) {
     return e;
 }
 
-typedef struct logs {
-    vx_order orders[MAX_LOG];
-    vx_exec execs[MAX_LOG];
-    vx_pnl_point pnl[MAX_LOG];
-    uint64_t n[3];
-} logs;
-
 static vx_sim_venue_config venue_config(void) {
     vx_sim_venue_config v;
     memset(&v, 0, sizeof v);
@@ -77,41 +71,23 @@ static vx_host_config host_config(int bursts) {
     return h;
 }
 
-/* quote, or (bursts) a script sending three bursts of 3,800 orders in its first three
- * callbacks: their REJECTs (LIMIT) leave the host's logs short of a callback's room, so the
- * backtest stops at the next group edge until the driver drained them */
+/* quote, or (bursts) the flooding script of strategy_logs.h: the backtest then stops at a
+ * group edge until the driver drained its logs */
 static vx_strategy *make_strategy(int bursts) {
     vx_strategy *s = NULL;
-    if (!bursts) {
-        REQUIRE(vx_quote_create(1, &s) == VX_OK);
-        return s;
-    }
-    enum { ONE = 3800, BURST = 3 * ONE };
-    vx_order *burst = calloc(BURST, sizeof *burst);
-    REQUIRE(burst != NULL);
-    for (uint32_t i = 0; i < BURST; i++) {
-        burst[i].ts = 1000000 + (uint64_t)(i / ONE) * 1000; /* events 0, 1, 2 */
-        burst[i].order_id = 100000 + i;
-        burst[i].price = 90000 + 100 * (int64_t)(i % 10);
-        burst[i].qty = 1;
-        burst[i].side = VX_BUY;
-        burst[i].type = VX_ORDER_LIMIT;
-        burst[i].tif = VX_TIF_GTC;
-        burst[i].action = VX_ORDER_NEW;
-    }
-    REQUIRE(vx_script_create(burst, BURST, &s) == VX_OK);
-    free(burst);
+    if (bursts) return burst_script();
+    REQUIRE(vx_quote_create(1, &s) == VX_OK);
     return s;
 }
 
-static void take_host(vx_host *h, logs *d) {
+static void take_host(vx_host *h, drained *d) {
     d->n[0] += vx_host_take_orders(h, d->orders + d->n[0], MAX_LOG - d->n[0]);
     d->n[1] += vx_host_take_execs(h, d->execs + d->n[1], MAX_LOG - d->n[1]);
     d->n[2] += vx_host_take_pnl(h, d->pnl + d->n[2], MAX_LOG - d->n[2]);
 }
 
 /* The reference: a vx_backtest fed the same events on this thread. */
-static void reference(uint64_t n, logs *d, int bursts) {
+static void reference(uint64_t n, drained *d, int bursts) {
     vx_strategy *quote = make_strategy(bursts);
     vx_backtest_config c;
     memset(&c, 0, sizeof c);
@@ -142,21 +118,9 @@ static void reference(uint64_t n, logs *d, int bursts) {
     vx_builtin_destroy(quote);
 }
 
-static void drain(vx_pipeline *p, logs *d, uint32_t most) {
-    void *dst[3] = {d->orders, d->execs, d->pnl};
-    const size_t size[3] = {sizeof(vx_order), sizeof(vx_exec), sizeof(vx_pnl_point)};
-    for (int k = 0; k < 3; k++) {
-        uint32_t got = 0;
-        uint32_t room = (uint32_t)(MAX_LOG - d->n[k]) < most ? (uint32_t)(MAX_LOG - d->n[k]) : most;
-        if (!room) continue;
-        vx_ring_pop_n(vx_pipeline_strategy_log(p, k), (char *)dst[k] + d->n[k] * size[k], room, &got);
-        d->n[k] += got;
-    }
-}
-
 static void run(int bursts) {
     const uint64_t n = vx_test_count(N_EVENTS, 5000);
-    logs *want = calloc(1, sizeof *want), *got = calloc(1, sizeof *got);
+    drained *want = calloc(1, sizeof *want), *got = calloc(1, sizeof *got);
     REQUIRE(want && got);
     reference(n, want, bursts);
     CHECK(want->n[0] > 20 && want->n[1] > 20);
