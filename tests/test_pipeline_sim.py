@@ -19,7 +19,8 @@ from hypothesis import strategies as st
 import velox
 from child_env import IMPORT_ROOT, child_env
 from velox.feedgen import generate, lobster_events
-from velox.feeds import write_lobster
+from velox.feedgen import lobster_book_rows
+from velox.feeds import write_lobster, write_lobster_book
 from velox.pipeline._strategy import BuiltinStrategy
 
 ARGS = {"size": 2, "max_position": 6}
@@ -209,6 +210,23 @@ def test_builtin_script_in_the_pipeline_matches_the_backtest(lobster_file):
     with pytest.raises(ValueError, match="needs stage_args"):
         velox.Pipeline(input=f"lobster:{lobster_file}", venue=VENUE,
                        stage=BuiltinStrategy("script"))
+
+
+def test_a_snapshot_seeds_the_backtests_books_in_the_pipeline(tmp_path):
+    day = lobster_events(6_000, seed=3)[:4_000]
+    msg, book = tmp_path / "msg.csv", tmp_path / "book.csv"
+    write_lobster(msg, day)
+    write_lobster_book(book, lobster_book_rows(day, 5))
+    snap = f"lobster-book:{book}#999"
+    result = velox.backtest(f"lobster:{msg}", "builtin:quote", stage_args=ARGS, venue=VENUE,
+                            seed=5, snapshot=snap)
+    assert result.ok and result.counters["events"] == 4_000 - 1_000
+    pipe, r = run_pipeline(f"lobster:{msg}", snapshot=snap, batch=7)
+    assert_same_logs(pipe, result)
+    assert_conserved(r, 3_000)
+    # without the snapshot the strategy sees another market
+    other = velox.backtest(day[1_000:], "builtin:quote", stage_args=ARGS, venue=VENUE, seed=5)
+    assert other.orders.tobytes() != pipe.orders.tobytes()
 
 
 def _cli(*args, timeout=180):
