@@ -158,6 +158,13 @@ def test_bad_combinations_are_refused_before_the_run(lobster_file, kw, error, ma
         velox.Pipeline(input=f"lobster:{lobster_file}", stage=BuiltinStrategy("quote"), **kw)
 
 
+def test_venue_sim_text_is_the_default_simulated_venue(lobster_file):
+    pipe = velox.Pipeline(input=f"lobster:{lobster_file}", stage=BuiltinStrategy("quote"),
+                          venue="sim")
+    assert pipe.venue == velox.SimVenue() and not pipe.follow_market
+    pipe.stop_unstarted()
+
+
 def test_journal_is_refused_with_the_simulated_venue(lobster_file, tmp_path):
     with pytest.raises(ValueError, match="journal"):
         velox.Pipeline(input=f"lobster:{lobster_file}", stage=BuiltinStrategy("quote"),
