@@ -192,9 +192,10 @@ fi
 # --- fresh venv, test suite against the installed wheel -------------------------------------
 echo "+ fresh venv: pip install $(basename "$wheel") + test deps"
 "$py" -m venv "$work/fresh"
-# The wheel's own `test` extra (pytest, hypothesis, Cython, setuptools, itchfeed, mypy): the same
-# test dependencies as the main run, so no test skips here for a missing oracle.
-"$work/fresh/bin/pip" install -q "${wheel}[test]"
+# The wheel's own `test` and `oracle` extras (pytest, hypothesis, Cython, setuptools, itchfeed,
+# mypy; hftbacktest): the same test dependencies as the main run, so no test skips here for a
+# missing oracle.
+"$work/fresh/bin/pip" install -q "${wheel}[test,oracle]"
 # The tests need the checkout's README, setup.py, csrc/ (some rebuild a variant from source) but
 # must import the installed velox: the copy has no built extension, and `pytest` (not `python
 # -m pytest`) does not put the working directory on sys.path.

@@ -17,6 +17,7 @@ from hypothesis import strategies as st
 import velox
 
 import ref_venue as rv
+from scale import scaled
 from ref_venue import (ACK, ADD, BUY, CANCEL, CANCELED, DELETE, EXECUTE, EXPIRED, F_LAST,
                        FILL, GTC, IOC, LIMIT, M_CANCEL, M_MODIFY, MAKER, MARKET, MODIFY,
                        MODIFIED, NEW, PARTIAL_FILL, POST_ONLY, REJECT, REPLACE, SCALE, SELL,
@@ -502,14 +503,14 @@ def scenarios(draw: Any) -> Any:
     return events, draw(script_orders(events, n)), draw(FEES), latency
 
 
-@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=scaled(300, 60), deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(scenarios())
 def test_script_strategy_matches_the_oracle(case: Any) -> None:
     events, strategy_orders, fees, latency = case
     compare(events, strategy_orders, **fees, **latency)
 
 
-@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=scaled(60, 15), deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(scenarios(), st.sampled_from([rv.Risk(max_position=6), rv.Risk(max_order_qty=5),
                                      rv.Risk(max_working=2),
                                      rv.Risk(max_position=10, max_order_qty=4, max_working=3)]))
@@ -518,7 +519,7 @@ def test_risk_limits_match_the_oracle(case: Any, risk: rv.Risk) -> None:
     compare(events, strategy_orders, risk=risk, **fees, **latency)
 
 
-@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=scaled(60, 15), deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(market_streams(max_events=60), st.integers(1, 4), st.sampled_from([1, 3, 8, 1000]),
        LATENCY, FEES, st.sampled_from([0, 0, 7, 100]))
 def test_quote_strategy_matches_the_oracle(events: np.ndarray, size: int, max_position: int,

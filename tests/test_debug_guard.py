@@ -4,7 +4,9 @@ one ring at the same time and fails loudly (RuntimeError), leaving the ring inta
 The normal suite runs against a release build, where the guard is compiled out, so this file
 builds its own debug copy of velox._ring (VELOX_DEBUG=1 VELOX_ONLY=velox._ring, a few
 seconds) in a temporary directory next to copies of the other, already built modules, and
-runs the scenarios in a child Python there. The C side of the guard is tested in
+runs the scenarios in a child Python there. Where the velox under test is itself a VELOX_DEBUG
+build (the sanitizer CI steps: every sanitizer build is one), the scenarios run against it
+instead: rebuilding the same debug ring there would only cost minutes under the sanitizer. The C side of the guard is tested in
 csrc/tests/test_ring.c (test_misuse_*), in every C variant and under qemu-aarch64.
 """
 
@@ -42,6 +44,11 @@ def debug_tree(tmp_path_factory):
     assert not missing, (f"tests/test_debug_guard.py builds a debug ring module and needs "
                          f"{' and '.join(missing)} in the test environment "
                          f"(pip install 'Cython>=3.0.8,<4' setuptools)")
+    import velox
+    from velox import _ring
+
+    if _ring.DEBUG_CHECKS:  # already a debug build: the folder velox imports from
+        return os.path.dirname(os.path.dirname(os.path.realpath(velox.__file__)))
     tree = tmp_path_factory.mktemp("velox_debug_ring")
     shutil.copy(os.path.join(ROOT, "setup.py"), tree)
     shutil.copy(os.path.join(ROOT, "pyproject.toml"), tree)
@@ -53,7 +60,6 @@ def debug_tree(tmp_path_factory):
         os.remove(so)
     # Only _ring is rebuilt: the other modules come from the velox under test (an installed
     # wheel has them in site-packages, not in the checkout's velox/).
-    import velox
     for so in glob.glob(os.path.join(os.path.dirname(os.path.realpath(velox.__file__)), "*.so")):
         if not os.path.basename(so).startswith("_ring.") and not (pkg / os.path.basename(so)).exists():
             shutil.copy(so, pkg)

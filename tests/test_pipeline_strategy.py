@@ -19,6 +19,7 @@ import pytest
 import velox
 from child_env import IMPORT_ROOT, child_env
 from shm_names import fresh_name
+from strategy_tables import MISMATCHES, table_capsule
 from velox._backtest import builtin_strategy
 from velox.feedgen import lobster_events
 from velox.feeds import write_lobster
@@ -44,6 +45,28 @@ def gateway(orders, execs, *args):
                             cwd=IMPORT_ROOT, env=child_env())
 
 
+#: How long a gateway child may take to attach its rings (a hang guard). A child Python gets
+#: little CPU on a loaded 2-CPU machine (a session's processes share one scheduler group): a
+#: free-threaded child took longer than LiveVenue's 30 s default to start and import velox.
+ATTACH_GUARD_S = 300
+
+
+def start_live(pipe, gw):
+    """pipe.start() once the gateway child holds the orders ring's consumer role (what start()
+    waits for); fails at once, with the child's stderr, if the child exits first. Either
+    failure leaves no segment behind (stop_unstarted)."""
+    ring = pipe.venue.orders_ring
+    deadline = time.monotonic() + ATTACH_GUARD_S
+    while not ring.consumer_pid:
+        if gw.poll() is not None or time.monotonic() >= deadline:
+            gw.kill()
+            _, err = gw.communicate(timeout=60)
+            pipe.stop_unstarted()
+            pytest.fail(f"the gateway did not attach (exit status {gw.returncode}): {err}")
+        time.sleep(0.01)
+    pipe.start()
+
+
 def quote(size=2, max_position=6):
     return WithArgs(builtin_strategy("quote", instruments=1),
                     {"size": size, "max_position": max_position})
@@ -55,7 +78,7 @@ def run_live(tmp_path, lobster_file, stage, *gw_args, speed=20_000, **kw):
                           venue=velox.LiveVenue(*names), replay_speed=speed, **kw)
     record = tmp_path / "gateway.npz"
     gw = gateway(*names, "--record", record, *gw_args)
-    pipe.start()
+    start_live(pipe, gw)
     assert pipe.wait(timeout=120)
     report = pipe.stop()
     out, err = gw.communicate(timeout=60)
@@ -115,12 +138,14 @@ def test_every_order_and_report_end_to_end(tmp_path, lobster_file):
 
 
 def test_cli_and_toml_run_a_builtin_strategy_live(tmp_path, lobster_file):
+    # two child Pythons start side by side: each waits up to ATTACH_GUARD_S for the other
     names = fresh_name(), fresh_name()
-    gw = gateway(*names)
+    gw = gateway(*names, "--attach-timeout", ATTACH_GUARD_S)
     cmd = [sys.executable, "-m", "velox.pipeline", "--input", f"lobster:{lobster_file}",
            "--stage", "builtin:quote", "--stage-arg", "size=3", "--speed", "20000",
-           "--venue", f"live:{names[0]},{names[1]}", "--json", "-", "--quiet"]
-    r = subprocess.run(cmd, capture_output=True, text=True, timeout=180, cwd=IMPORT_ROOT,
+           "--venue", f"live:{names[0]},{names[1]}?attach_timeout={ATTACH_GUARD_S}",
+           "--json", "-", "--quiet"]
+    r = subprocess.run(cmd, capture_output=True, text=True, timeout=600, cwd=IMPORT_ROOT,
                        env=child_env())
     assert r.returncode == 0, r.stderr
     rep = json.loads(r.stdout)
@@ -133,12 +158,12 @@ def test_cli_and_toml_run_a_builtin_strategy_live(tmp_path, lobster_file):
         input = "lobster:{lobster_file}"
         stage = ["builtin:quote"]
         stage_args = {{size = 1}}
-        venue = "live:{names[0]},{names[1]}"
+        venue = "live:{names[0]},{names[1]}?attach_timeout={ATTACH_GUARD_S}"
         speed = 20000
         """))
-    gw = gateway(*names)
+    gw = gateway(*names, "--attach-timeout", ATTACH_GUARD_S)
     r = subprocess.run([sys.executable, "-m", "velox.pipeline", "--config", str(toml),
-                        "--json", "-", "--quiet"], capture_output=True, text=True, timeout=180,
+                        "--json", "-", "--quiet"], capture_output=True, text=True, timeout=600,
                        cwd=IMPORT_ROOT, env=child_env())
     assert r.returncode == 0, r.stderr
     rep = json.loads(r.stdout)
@@ -168,11 +193,12 @@ def test_a_gateway_sending_bad_reports_fails_the_run(tmp_path, lobster_file):
         except BrokenPipeError:
             pass
         """)
-    gw = subprocess.Popen([sys.executable, "-c", code], cwd=IMPORT_ROOT, env=child_env())
-    pipe.start()
+    gw = subprocess.Popen([sys.executable, "-c", code], stderr=subprocess.PIPE, text=True,
+                          cwd=IMPORT_ROOT, env=child_env())
+    start_live(pipe, gw)
     assert pipe.wait(timeout=120)
     r = pipe.stop()
-    gw.wait(timeout=60)
+    gw.communicate(timeout=60)
     assert r["strategy"]["counters"]["bad_reports"] == 2
     assert not r["ok"] and "report(s) that failed validation" in r["verdict"]
 
@@ -183,8 +209,9 @@ def test_start_waits_for_the_gateway_and_refuses_without_one(lobster_file):
                           venue=velox.LiveVenue(*names, attach_timeout=0.2))
     with pytest.raises(TimeoutError, match="no gateway attached"):
         pipe.start()
-    pipe.stop_unstarted()
+    # the failed start released the rings itself (a `with Pipeline(...)` never reaches stop)
     assert not [n for n in os.listdir("/dev/shm") if n in names]
+    pipe.stop_unstarted()  # harmless after it
     r = subprocess.run([sys.executable, "-m", "velox.pipeline", "--input",
                         f"lobster:{lobster_file}", "--stage", "builtin:quote", "--venue",
                         f"live:{names[0]},{names[1]}?attach_timeout=0.2"], capture_output=True,
@@ -228,6 +255,20 @@ def test_bad_combinations_are_refused_before_the_run(lobster_file):
                        capture_output=True, text=True, timeout=60, cwd=IMPORT_ROOT,
                        env=child_env())
     assert r.returncode == 2 and "live:ORDERS,EXECS" in r.stderr
+
+
+@pytest.mark.parametrize("field, value, names", MISMATCHES)
+def test_a_mismatched_strategy_table_is_refused_naming_both(lobster_file, field, value, names):
+    names_shm = fresh_name(), fresh_name()
+    cap, keep = table_capsule(**{field: value})
+    with pytest.raises(ValueError) as e:
+        velox.Pipeline(input=f"lobster:{lobster_file}", stage=cap,
+                       venue=velox.LiveVenue(*names_shm))
+    assert str(e.value).startswith("strategy <capsule object"), e.value
+    for text in names:
+        assert text in str(e.value)
+    assert not [n for n in os.listdir("/dev/shm") if n in names_shm]  # nothing left behind
+    del keep
 
 
 def test_load_stage_carries_a_v2_strategys_arguments():
@@ -279,7 +320,7 @@ def test_reports_reach_the_strategy_while_the_market_is_quiet():
     pipe = velox.Pipeline(input="feed", records="mbo", stage=quote(),
                           venue=velox.LiveVenue(*names))
     gw = gateway(*names)
-    pipe.start()
+    start_live(pipe, gw)
     pipe.feed(events)
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline and not len(pipe.execs):

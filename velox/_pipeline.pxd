@@ -50,5 +50,4 @@ cdef class NativePipeline:
                                     max_position, max_order_qty, max_working,
                                     log_ring_capacity, close_timeout_ns, sim_venue) except? NULL
     cdef int _set_sim_venue(self, dict sim) except -1
-    cdef int _set_live_venue(self, venue_orders, venue_execs) except -1
     cdef vx_host *_host(self, str what) except NULL

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # CI step: the interpreter matrix. For each maintained CPython besides the main run's (3.11):
-# a clean copy of the tree, a fresh venv, `pip install '.[test]'` (builds from source with that
+# a clean copy of the tree, a fresh venv, `pip install '.[test,oracle]'` (builds from source with that
 # interpreter) and pytest on the installed velox. The free-threaded interpreter must also PASS
 # tests/test_free_threading.py::test_gil_stays_disabled (a skip there fails this step).
 #
@@ -62,8 +62,8 @@ run_host() {  # run_host NAME PYTHON [extra check]
     dir="$work/$name"
     copy_tree "$dir/src"
     "$py" -m venv "$dir/venv"
-    echo "+ [$name] $("$dir/venv/bin/python" -VV | head -1): pip install '.[test]'"
-    "$dir/venv/bin/pip" install -q "$dir/src[test]" > "$dir/pip.log" 2>&1 || { tail -30 "$dir/pip.log"; return 1; }
+    echo "+ [$name] $("$dir/venv/bin/python" -VV | head -1): pip install '.[test,oracle]'"
+    "$dir/venv/bin/pip" install -q "$dir/src[test,oracle]" > "$dir/pip.log" 2>&1 || { tail -30 "$dir/pip.log"; return 1; }
     # `pytest`, not `python -m pytest`: the working directory (the source copy, no built
     # extension) must not shadow the installed velox.
     (cd "$dir/src" && "$dir/venv/bin/pytest" "${pytest_args[@]}" tests) > "$dir/pytest.log" 2>&1 || true
@@ -76,12 +76,12 @@ run_debian() {  # run_debian NAME VERSION: Debian's pythonVERSION in the chroot
     t0=$(date +%s)
     dir="$work/$name"
     copy_tree "$dir/src"
-    echo "+ [$name] Debian python$v (chroot): pip install '.[test]'"
+    echo "+ [$name] Debian python$v (chroot): pip install '.[test,oracle]'"
     scripts/debian-python.sh "$v" "$dir" bash -c "
         set -e
         python$v -VV
         python$v -m venv /velox/venv
-        PIP_ONLY_BINARY=$PIP_ONLY_BINARY /velox/venv/bin/pip install -q '/velox/src[test]' > /velox/pip.log 2>&1 || { tail -30 /velox/pip.log; exit 1; }
+        PIP_ONLY_BINARY=$PIP_ONLY_BINARY /velox/venv/bin/pip install -q '/velox/src[test,oracle]' > /velox/pip.log 2>&1 || { tail -30 /velox/pip.log; exit 1; }
         cd /velox/src && /velox/venv/bin/pytest ${pytest_args[*]@Q} tests > /velox/pytest.log 2>&1 || true
     "
     check_log "$name" "$dir/pytest.log" || { show_failure "$dir/pytest.log"; return 1; }

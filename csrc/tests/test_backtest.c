@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "check.h"
+#include "mbo_fixture.h"
 #include "velox/backtest.h"
 #include "velox/prng.h"
 #include "velox/strategy_builtin.h"
@@ -34,6 +35,15 @@ struct events {
     uint64_t regressions, rejects;
 };
 
+/* An event about a model order: at its instrument, side and price. */
+static vx_mbo model_event(const struct model_order *o, uint8_t action, uint32_t qty, uint64_t ts,
+                          uint8_t flags) {
+    vx_mbo e = mbo_fx_event(action, o->id, o->side, o->price, qty, ts);
+    e.instrument = o->instrument;
+    e.flags = flags;
+    return e;
+}
+
 /* Seeded MBO stream over 2 instruments: books never cross; planted ts regressions and
  * over-cancels (EXCEEDS rejects). */
 static struct events make_events(size_t n, uint64_t seed) {
@@ -45,23 +55,17 @@ static struct events make_events(size_t n, uint64_t seed) {
     vx_prng rng;
     vx_prng_seed(&rng, seed);
     for (size_t i = 0; i < n; i++) {
-        vx_mbo *e = &ev.e[i];
         uint32_t r = vx_prng_below(&rng, 100);
         ts += vx_prng_below(&rng, 3);
-        e->ts = ts;
+        uint64_t at = ts;
         if (i % 1009 == 1008) {
-            e->ts = ts - 5;
+            at = ts - 5;
             ev.regressions++;
         }
-        if (vx_prng_below(&rng, 3) == 0) e->flags = VX_MBO_F_LAST;
+        uint8_t flags = vx_prng_below(&rng, 3) == 0 ? VX_MBO_F_LAST : 0;
         if (nlive && i % 997 == 996) { /* over-cancel: rejected, nothing changes */
             struct model_order *o = &live[vx_prng_below(&rng, (uint32_t)nlive)];
-            e->action = VX_MBO_CANCEL;
-            e->order_id = o->id;
-            e->instrument = o->instrument;
-            e->side = o->side;
-            e->price = o->price;
-            e->qty = o->qty + 1;
+            ev.e[i] = model_event(o, VX_MBO_CANCEL, o->qty + 1, at, flags);
             ev.rejects++;
             continue;
         }
@@ -73,30 +77,19 @@ static struct events make_events(size_t n, uint64_t seed) {
             o->price = o->side == VX_BUY ? PX(995 + vx_prng_below(&rng, 5))
                                          : PX(1001 + vx_prng_below(&rng, 5));
             o->qty = 1 + vx_prng_below(&rng, 10);
-            e->action = VX_MBO_ADD;
-            e->order_id = o->id;
-            e->instrument = o->instrument;
-            e->side = o->side;
-            e->price = o->price;
-            e->qty = o->qty;
+            ev.e[i] = model_event(o, VX_MBO_ADD, o->qty, at, flags);
             continue;
         }
         size_t k = vx_prng_below(&rng, (uint32_t)nlive);
         struct model_order *o = &live[k];
-        e->order_id = o->id;
-        e->instrument = o->instrument;
-        e->side = o->side;
-        e->price = o->price;
         uint32_t q = 1 + vx_prng_below(&rng, o->qty);
         if (r < 75) {
-            e->action = VX_MBO_EXECUTE;
-            e->qty = q;
+            ev.e[i] = model_event(o, VX_MBO_EXECUTE, q, at, flags);
         } else if (r < 90) {
-            e->action = VX_MBO_DELETE;
+            ev.e[i] = model_event(o, VX_MBO_DELETE, 0, at, flags); /* qty 0: all it has */
             q = o->qty;
         } else {
-            e->action = VX_MBO_CANCEL;
-            e->qty = q;
+            ev.e[i] = model_event(o, VX_MBO_CANCEL, q, at, flags);
         }
         o->qty -= q;
         if (o->qty == 0) live[k] = live[--nlive];

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "check.h"
+#include "mbo_fixture.h"
 #include "velox/host.h"
 #include "velox/strategy_builtin.h"
 
@@ -161,7 +162,7 @@ static vx_host_config default_cfg(void) {
 
 static void fix_open(struct fix *f, const vx_host_config *cfg) {
     memset(f, 0, sizeof *f);
-    REQUIRE(vx_mbo_set_create(cfg->instruments, 1024, PX(1), 1024, &f->books) == VX_OK);
+    f->books = mbo_fx_books(cfg->instruments, 1024, PX(1), 1024);
     f->venue = calloc(1, sizeof *f->venue);
     f->t = calloc(1, sizeof *f->t);
     REQUIRE(f->venue && f->t);
@@ -178,26 +179,25 @@ static void fix_close(struct fix *f) {
 }
 
 static void add(struct fix *f, uint64_t ts, uint64_t id, int side, int64_t price, uint32_t qty) {
-    vx_mbo e;
-    memset(&e, 0, sizeof e);
-    e.ts = ts;
-    e.order_id = id;
-    e.price = price;
-    e.qty = qty;
-    e.side = (uint8_t)side;
-    e.action = VX_MBO_ADD;
+    vx_mbo e = mbo_fx_event(VX_MBO_ADD, id, side, price, qty, ts);
     e.flags = VX_MBO_F_LAST;
-    vx_mbo_reject r;
-    REQUIRE(vx_mbo_set_apply(f->books, &e, &r) == VX_OK);
+    REQUIRE(mbo_fx_apply(f->books, &e) == VX_OK);
+}
+/* An order of the books leaves (DELETE, no side: the book knows it). */
+static void del(vx_mbo_set *books, uint64_t id) {
+    vx_mbo d = mbo_fx_event(VX_MBO_DELETE, id, VX_SIDE_NONE, 0, 0, 0);
+    REQUIRE(mbo_fx_apply(books, &d) == VX_OK);
+}
+/* The event a market call carries: a STATUS of `instrument`, the last of its group. */
+static vx_mbo status_event(uint64_t now, uint32_t instrument) {
+    vx_mbo e = mbo_fx_event(VX_MBO_STATUS, 0, VX_SIDE_NONE, 0, 0, now);
+    e.instrument = instrument;
+    e.flags = VX_MBO_F_LAST;
+    return e;
 }
 /* One market call at `now` (an event of instrument 0) running `step`. */
 static void market(struct fix *f, uint64_t now, step_fn step) {
-    vx_mbo e;
-    memset(&e, 0, sizeof e);
-    e.ts = now;
-    e.action = VX_MBO_STATUS;
-    e.side = VX_SIDE_NONE;
-    e.flags = VX_MBO_F_LAST;
+    vx_mbo e = status_event(now, 0);
     f->t->step = step;
     vx_host_market(f->h, &e, 1, now);
     f->t->step = NULL;
@@ -224,8 +224,7 @@ static vx_reject send(struct tstrat *t, vx_strategy_env *env, vx_order o) {
 
 /* Strategy tables velox must refuse, each with a message naming the versions. */
 static void test_table_refusals(void) {
-    vx_mbo_set *books;
-    REQUIRE(vx_mbo_set_create(1, 64, PX(1), 16, &books) == VX_OK);
+    vx_mbo_set *books = mbo_fx_books(1, 64, PX(1), 16);
     struct fake_venue *v = calloc(1, sizeof *v);
     struct tstrat t;
     memset(&t, 0, sizeof t);
@@ -451,15 +450,8 @@ static void test_max_loss(void) {
     /* the bid drops to 900, ask 940: mid 920, loss 81 >= 50 */
     add(&f, 200, 1003, VX_BUY, PX(900), 5);
     add(&f, 200, 1004, VX_SELL, PX(940), 5);
-    vx_mbo d;
-    memset(&d, 0, sizeof d);
-    vx_mbo_reject r;
-    d.action = VX_MBO_DELETE;
-    d.side = VX_SIDE_NONE;
-    d.order_id = 1001;
-    REQUIRE(vx_mbo_set_apply(f.books, &d, &r) == VX_OK);
-    d.order_id = 1002;
-    REQUIRE(vx_mbo_set_apply(f.books, &d, &r) == VX_OK);
+    del(f.books, 1001);
+    del(f.books, 1002);
     market(&f, 200, NULL);
     CHECK(vx_host_position(f.h, 0, &p) == VX_OK && p.mark == PX(920));
     vx_host_counters_read(f.h, &c);
@@ -565,8 +557,7 @@ static void test_args(void) {
     fix_close(&f);
     const char *bad[] = {"novalue", NULL};
     cfg.args = bad;
-    vx_mbo_set *books;
-    REQUIRE(vx_mbo_set_create(2, 64, PX(1), 16, &books) == VX_OK);
+    vx_mbo_set *books = mbo_fx_books(2, 64, PX(1), 16);
     struct fake_venue *v = calloc(1, sizeof *v);
     struct tstrat t;
     memset(&t, 0, sizeof t);
@@ -631,7 +622,7 @@ static void test_init_refused(void) {
     vx_host_config cfg = default_cfg();
     struct fix f;
     memset(&f, 0, sizeof f);
-    REQUIRE(vx_mbo_set_create(2, 64, PX(1), 16, &f.books) == VX_OK);
+    f.books = mbo_fx_books(2, 64, PX(1), 16);
     f.venue = calloc(1, sizeof *f.venue);
     f.t = calloc(1, sizeof *f.t);
     f.t->init_rc = 3;
@@ -705,13 +696,7 @@ static vx_host *builtin_host(vx_strategy *s, vx_mbo_set *books, struct fake_venu
     return h;
 }
 static void market_on(vx_host *h, uint64_t now, uint32_t instrument) {
-    vx_mbo e;
-    memset(&e, 0, sizeof e);
-    e.ts = now;
-    e.instrument = instrument;
-    e.action = VX_MBO_STATUS;
-    e.side = VX_SIDE_NONE;
-    e.flags = VX_MBO_F_LAST;
+    vx_mbo e = status_event(now, instrument);
     vx_host_market(h, &e, 1, now);
 }
 
@@ -763,13 +748,7 @@ static void test_quote(void) {
     CHECK(vx_host_init(h, 1) == VX_OK);
     market_on(h, 20, 0); /* bid 1001, ask 1002 */
     CHECK(f.venue->n_sent == 2);
-    vx_mbo d;
-    memset(&d, 0, sizeof d);
-    vx_mbo_reject rj;
-    d.action = VX_MBO_DELETE;
-    d.side = VX_SIDE_NONE;
-    d.order_id = 1003;
-    REQUIRE(vx_mbo_set_apply(f.books, &d, &rj) == VX_OK); /* bid back to 1000 */
+    del(f.books, 1003); /* bid back to 1000 */
     market_on(h, 21, 0);
     CHECK(f.venue->n_sent == 4); /* cancel 1, new bid 3 @ 1000 */
     add(&f, 22, 1004, VX_BUY, PX(1001), 5);

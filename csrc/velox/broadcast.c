@@ -41,11 +41,8 @@
 #include "velox/broadcast.h"
 
 #include <errno.h>
-#include <fcntl.h>
 #include <sched.h>
 #include <string.h>
-#include <sys/mman.h>
-#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -441,46 +438,55 @@ int vx_bcast_reader_registered(const vx_bcast_reader *rd) {
 
 /* ---- shared memory ----------------------------------------------------------------------- */
 
-static vx_status bcast_fail(vx_bcast_shm *shm, vx_status st, const char *fault, int err) {
-    shm->fault = fault;
-    shm->sys_errno = err;
-    return st;
+VX_SHM_SEGMENT_HEADER_ASSERT(vx_bcast_shm_header);
+_Static_assert(sizeof(((vx_bcast_shm_header *)0)->dtype) == VX_SHM_DTYPE_MAX, "dtype field");
+
+/* The broadcast segment for shm_segment.c: the whole header is the private copy. */
+static const vx_shm_segment_kind bcast_kind = {
+    VX_BCAST_SHM_MAGIC, VX_BCAST_LAYOUT_VERSION, VX_BCAST_SHM_BLOCK,
+    (uint32_t)offsetof(vx_bcast_shm_header, state), (uint32_t)sizeof(vx_bcast_shm_header)};
+
+/* vx_bcast_shm.fault's text for each fault (static strings). */
+static const char *bcast_fault_text(vx_shm_fault fault) {
+    switch (fault) {
+    case VX_SHM_FAULT_NONE: return NULL;
+    case VX_SHM_FAULT_NAME: return "invalid segment name";
+    case VX_SHM_FAULT_ARGUMENT: return "argument out of range";
+    case VX_SHM_FAULT_SYSTEM: return "operating system call failed";
+    case VX_SHM_FAULT_NOT_READY: return "creator did not finish initialising";
+    case VX_SHM_FAULT_TOO_SMALL: return "segment smaller than the header";
+    case VX_SHM_FAULT_MAGIC: return "bad magic: not a velox broadcast segment, or corrupted";
+    case VX_SHM_FAULT_VERSION: return "segment written by another layout version";
+    case VX_SHM_FAULT_HEADER: return "inconsistent header sizes (corrupt segment)";
+    case VX_SHM_FAULT_DTYPE: return "dtype description not terminated (corrupt segment)";
+    case VX_SHM_FAULT_RECORD_SIZE: return "record size differs from the expected one";
+    case VX_SHM_FAULT_RING: return "broadcast block disagrees with the segment header";
+    }
+    return "unknown fault";
 }
 
-static int bcast_path(char *path, const char *name) {
-    if (!vx_shm_name_valid(name)) return 0;
-    path[0] = '/';
-    memcpy(path + 1, name, strlen(name) + 1);
-    return 1;
+static vx_status bcast_fail(vx_bcast_shm *shm, vx_status st, vx_shm_fault fault, int err) {
+    shm->fault = bcast_fault_text(fault);
+    shm->sys_errno = err;
+    return st;
 }
 
 vx_status vx_bcast_shm_create(vx_bcast_shm *shm, const char *name, uint32_t capacity,
                               uint32_t record_size, uint32_t max_readers, const char *dtype,
                               size_t dtype_len) {
-    char path[VX_SHM_NAME_MAX + 2];
     memset(shm, 0, sizeof *shm);
-    if (!bcast_path(path, name)) return bcast_fail(shm, VX_EINVAL, "invalid segment name", 0);
+    if (!vx_shm_name_valid(name)) return bcast_fail(shm, VX_EINVAL, VX_SHM_FAULT_NAME, 0);
     size_t block = vx_bcast_footprint(capacity, record_size, max_readers);
     if (block == 0 || dtype == NULL || dtype_len >= sizeof shm->dtype ||
         memchr(dtype, '\0', dtype_len) != NULL || block > SIZE_MAX - VX_BCAST_SHM_BLOCK)
-        return bcast_fail(shm, VX_EINVAL, "argument out of range", 0);
+        return bcast_fail(shm, VX_EINVAL, VX_SHM_FAULT_ARGUMENT, 0);
     size_t total = VX_BCAST_SHM_BLOCK + block;
-    int fd = shm_open(path, O_CREAT | O_EXCL | O_RDWR, 0600);
-    if (fd < 0) return bcast_fail(shm, VX_ESYS, "operating system call failed", errno);
-    if (ftruncate(fd, (off_t)total) != 0) {
-        int err = errno;
-        close(fd);
-        shm_unlink(path);
-        return bcast_fail(shm, VX_ESYS, "operating system call failed", err);
-    }
-    void *base = mmap(NULL, total, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
-    int map_errno = errno;
-    close(fd);
-    if (base == MAP_FAILED) {
-        shm_unlink(path);
-        return bcast_fail(shm, VX_ESYS, "operating system call failed", map_errno);
-    }
-    vx_bcast_shm_header *h = base;
+    vx_shm_segment seg;
+    vx_shm_fault fault = VX_SHM_FAULT_NONE;
+    int err = 0;
+    vx_status st = vx_shm_segment_create(&seg, name, total, &fault, &err);
+    if (st != VX_OK) return bcast_fail(shm, st, fault, err);
+    vx_bcast_shm_header *h = seg.base;
     h->creator_identity = vx_shm_identity(getpid());
     h->magic = VX_BCAST_SHM_MAGIC;
     h->layout_version = VX_BCAST_LAYOUT_VERSION;
@@ -494,10 +500,9 @@ vx_status vx_bcast_shm_create(vx_bcast_shm *shm, const char *name, uint32_t capa
     h->creator_pid = (int32_t)getpid();
     memcpy(h->dtype, dtype, dtype_len);
     h->dtype[dtype_len] = '\0';
-    vx_bcast_init_in(&shm->ring, (char *)base + VX_BCAST_SHM_BLOCK, block, capacity, record_size,
-                     max_readers);
-    /* pairs with the acquire load of state in vx_bcast_shm_attach */
-    atomic_store_explicit(&h->state, 1u, memory_order_release);
+    vx_bcast_init_in(&shm->ring, (char *)seg.base + VX_BCAST_SHM_BLOCK, block, capacity,
+                     record_size, max_readers);
+    vx_shm_segment_publish(&seg, &bcast_kind); /* READY, last */
     shm->header = h;
     shm->mapped_size = total;
     shm->dtype_len = (uint32_t)dtype_len;
@@ -505,95 +510,40 @@ vx_status vx_bcast_shm_create(vx_bcast_shm *shm, const char *name, uint32_t capa
     return VX_OK;
 }
 
-static void bcast_sleep_100us(void) {
-    struct timespec ts = {0, 100000};
-    nanosleep(&ts, NULL);
+/* The broadcast ring's own checks of a private copy whose common words shm_segment.c
+ * validated; the block's own header is checked by vx_bcast_attach. */
+static vx_shm_fault bcast_validate(const vx_bcast_shm_header *h, uint32_t record_size) {
+    size_t block = vx_bcast_footprint(h->capacity, h->record_size, h->max_readers);
+    if (block == 0 || h->block_size != block || h->segment_size != VX_BCAST_SHM_BLOCK + block)
+        return VX_SHM_FAULT_HEADER;
+    if (!vx_shm_segment_dtype_valid(h->dtype, sizeof h->dtype, h->dtype_len))
+        return VX_SHM_FAULT_DTYPE;
+    if (record_size != 0 && h->record_size != record_size) return VX_SHM_FAULT_RECORD_SIZE;
+    return VX_SHM_FAULT_NONE;
 }
 
 vx_status vx_bcast_shm_attach(vx_bcast_shm *shm, const char *name, uint32_t record_size,
                               uint64_t wait_ns) {
-    char path[VX_SHM_NAME_MAX + 2];
     memset(shm, 0, sizeof *shm);
-    if (!bcast_path(path, name)) return bcast_fail(shm, VX_EINVAL, "invalid segment name", 0);
-    uint64_t now = vx_monotonic_ns();
-    uint64_t deadline = wait_ns > UINT64_MAX - now ? UINT64_MAX : now + wait_ns;
-    int fd;
-    for (;;) { /* bounded by the deadline */
-        fd = shm_open(path, O_RDWR, 0);
-        if (fd >= 0) break;
-        int err = errno;
-        if (err != ENOENT || vx_monotonic_ns() >= deadline)
-            return bcast_fail(shm, VX_ESYS, "operating system call failed", err);
-        bcast_sleep_100us();
-    }
-    struct stat sb;
-    for (;;) { /* bounded by the deadline */
-        if (fstat(fd, &sb) != 0) {
-            int err = errno;
-            close(fd);
-            return bcast_fail(shm, VX_ESYS, "operating system call failed", err);
-        }
-        if ((size_t)sb.st_size >= sizeof(vx_bcast_shm_header)) break;
-        if (sb.st_size != 0 || vx_monotonic_ns() >= deadline) {
-            close(fd);
-            return sb.st_size == 0
-                       ? bcast_fail(shm, VX_TIMEOUT, "creator did not finish initialising", 0)
-                       : bcast_fail(shm, VX_ESTATE, "segment smaller than the header", 0);
-        }
-        bcast_sleep_100us();
-    }
-    size_t size = (size_t)sb.st_size;
-    void *base = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
-    int map_errno = errno;
-    close(fd);
-    if (base == MAP_FAILED)
-        return bcast_fail(shm, VX_ESYS, "operating system call failed", map_errno);
-    vx_bcast_shm_header *h = base;
-    const char *fault = NULL;
-    vx_status st = VX_ESTATE;
-    if (h->magic != VX_BCAST_SHM_MAGIC && h->magic != 0) {
-        fault = "bad magic: not a velox broadcast segment, or corrupted";
-    } else {
-        /* pairs with the release store of state in vx_bcast_shm_create */
-        while (atomic_load_explicit(&h->state, memory_order_acquire) != 1u) { /* deadline */
-            if (vx_monotonic_ns() >= deadline) {
-                fault = "creator did not finish initialising";
-                st = VX_TIMEOUT;
-                break;
-            }
-            bcast_sleep_100us();
-        }
-    }
-    vx_bcast_shm_header snap;
-    if (fault == NULL) {
-        memcpy(&snap, h, sizeof snap); /* validated privately: the peer may rewrite it */
-        size_t block = vx_bcast_footprint(snap.capacity, snap.record_size, snap.max_readers);
-        if (snap.magic != VX_BCAST_SHM_MAGIC)
-            fault = "bad magic: not a velox broadcast segment, or corrupted";
-        else if (snap.layout_version != VX_BCAST_LAYOUT_VERSION)
-            fault = "segment written by another layout version";
-        else if (snap.header_size != VX_BCAST_SHM_BLOCK || block == 0 ||
-                 snap.block_size != block || snap.segment_size != VX_BCAST_SHM_BLOCK + block ||
-                 snap.segment_size != size)
-            fault = "inconsistent header sizes (corrupt segment)";
-        else if (snap.dtype_len >= sizeof snap.dtype || snap.dtype[snap.dtype_len] != '\0' ||
-                 memchr(snap.dtype, '\0', snap.dtype_len) != NULL)
-            fault = "dtype description not terminated (corrupt segment)";
-        else if (record_size != 0 && snap.record_size != record_size)
-            fault = "record size differs from the expected one";
-        else if (vx_bcast_attach(&shm->ring, (char *)base + VX_BCAST_SHM_BLOCK, block,
-                                 snap.record_size) != VX_OK ||
-                 shm->ring.capacity != snap.capacity ||
-                 shm->ring.max_readers != snap.max_readers)
-            fault = "broadcast block disagrees with the segment header";
-    }
-    if (fault != NULL) {
-        munmap(base, size);
+    vx_bcast_shm_header snap; /* validated privately: the peer may rewrite the mapping */
+    vx_shm_segment seg;
+    vx_shm_fault fault = VX_SHM_FAULT_NONE;
+    int err = 0;
+    vx_status st = vx_shm_segment_attach(&seg, name, &bcast_kind, wait_ns, &snap, &fault, &err);
+    if (st != VX_OK) return bcast_fail(shm, st, fault, err);
+    fault = bcast_validate(&snap, record_size);
+    if (fault == VX_SHM_FAULT_NONE &&
+        (vx_bcast_attach(&shm->ring, (char *)seg.base + VX_BCAST_SHM_BLOCK,
+                         (size_t)snap.block_size, snap.record_size) != VX_OK ||
+         shm->ring.capacity != snap.capacity || shm->ring.max_readers != snap.max_readers))
+        fault = VX_SHM_FAULT_RING;
+    if (fault != VX_SHM_FAULT_NONE) {
+        vx_shm_segment_unmap(&seg);
         memset(&shm->ring, 0, sizeof shm->ring);
-        return bcast_fail(shm, st, fault, 0);
+        return bcast_fail(shm, VX_ESTATE, fault, 0);
     }
-    shm->header = h;
-    shm->mapped_size = size;
+    shm->header = seg.base;
+    shm->mapped_size = seg.size;
     shm->dtype_len = snap.dtype_len;
     memcpy(shm->dtype, snap.dtype, sizeof shm->dtype);
     return VX_OK;
@@ -601,10 +551,11 @@ vx_status vx_bcast_shm_attach(vx_bcast_shm *shm, const char *name, uint32_t reco
 
 vx_status vx_bcast_shm_detach(vx_bcast_shm *shm) {
     if (shm->header == NULL) return VX_OK;
-    int rc = munmap(shm->header, shm->mapped_size);
+    vx_shm_segment seg = {shm->header, shm->mapped_size};
+    vx_status st = vx_shm_segment_unmap(&seg);
     shm->header = NULL;
     memset(&shm->ring, 0, sizeof shm->ring);
     shm->mapped_size = 0;
-    if (rc != 0) return bcast_fail(shm, VX_ESYS, "operating system call failed", errno);
+    if (st != VX_OK) return bcast_fail(shm, VX_ESYS, VX_SHM_FAULT_SYSTEM, errno);
     return VX_OK;
 }

@@ -10,7 +10,8 @@ import sys
 from typing import Any, Sequence
 
 from velox.backtest._venue import RiskLimits, SimVenue
-from velox.pipeline._config import _float_option, _int_range, _Parser, _stage_arg, _stage_args_toml
+from velox.pipeline._config import (_float_option, _int_range, _Parser, _stage_arg, _stage_args_toml,
+                                    load_toml_options)
 
 PROG = "python -m velox.backtest"
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
@@ -77,23 +78,9 @@ _TOML_STRING_KEYS = frozenset({"input", "stage"})
 
 
 def _load_config(path: str, parser: argparse.ArgumentParser) -> dict[str, Any]:
-    import tomllib
-    try:
-        with open(path, "rb") as f:
-            data = tomllib.load(f)
-    except OSError as e:
-        parser.error(f"--config: cannot read {path!r}: {e.strerror}")
-    except tomllib.TOMLDecodeError as e:
-        parser.error(f"--config: {path!r} is not valid TOML: {e}")
-    if isinstance(data.get("backtest"), dict):
-        data = data["backtest"]
-    known = {act.dest: act for act in parser._actions if act.dest not in ("help", "config")}
     values: dict[str, Any] = {}
-    for key, value in data.items():
-        dest = key.replace("-", "_")
-        act = known.get(dest)
-        if act is None:
-            parser.error(f"--config: unknown option {key!r} in {path!r}")
+    for key, act, value in load_toml_options(parser, path, "backtest"):
+        dest = act.dest
         if dest == "stage_args":
             items = _stage_args_toml(value, parser)
             if any(index is not None for index, _, _ in items):

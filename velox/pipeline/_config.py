@@ -7,7 +7,6 @@ from __future__ import annotations
 import argparse
 import math
 import re
-import sys
 from typing import Any, Callable, Sequence
 
 from velox.pipeline._journal import check_journal_dir
@@ -268,14 +267,18 @@ def build_parser() -> argparse.ArgumentParser:
 _TOML_STRING_KEYS = frozenset({"input", "output", "topology", "json", "journal", "venue"})
 
 
-def _load_config(path: str, parser: argparse.ArgumentParser) -> dict[str, Any]:
-    if sys.version_info >= (3, 11):
-        import tomllib
-    else:  # Python < 3.11
-        try:
-            import tomli as tomllib
-        except ModuleNotFoundError:
-            parser.error("--config: reading TOML needs Python 3.11+ or the 'tomli' package (pip install tomli)")
+def load_toml_options(parser: argparse.ArgumentParser, path: str,
+                      section: str) -> list[tuple[str, argparse.Action, Any]]:
+    """The options a ``--config FILE.toml`` sets, for a command line built on ``parser``.
+
+    Reads the TOML file ``path``; when it holds a table ``[section]``, only that table counts,
+    else its top level. Returns ``(key, action, value)`` per key, in the file's order: the key
+    as written, the parser's action it names (keys are long option names with ``-`` or ``_``;
+    never ``help`` or ``config``) and the TOML value as read. The caller checks and converts
+    each value (``action.type``, booleans, tables) and merges them under the command line's.
+    An unreadable file, invalid TOML or an unknown key ends in ``parser.error``: one line
+    starting ``--config:`` (exit 2 with velox's parsers)."""
+    import tomllib
     try:
         with open(path, "rb") as f:
             data = tomllib.load(f)
@@ -283,16 +286,22 @@ def _load_config(path: str, parser: argparse.ArgumentParser) -> dict[str, Any]:
         parser.error(f"--config: cannot read {path!r}: {e.strerror}")
     except tomllib.TOMLDecodeError as e:
         parser.error(f"--config: {path!r} is not valid TOML: {e}")
-    if isinstance(data.get("pipeline"), dict):
-        data = data["pipeline"]
+    if isinstance(data.get(section), dict):
+        data = data[section]
     known = {act.dest: act for act in parser._actions if act.dest not in ("help", "config")}
-    values: dict[str, Any] = {}
+    options: list[tuple[str, argparse.Action, Any]] = []
     for key, value in data.items():
-        dest = key.replace("-", "_")
-        act = known.get(dest)
+        act = known.get(key.replace("-", "_"))
         if act is None:
             parser.error(f"--config: unknown option {key!r} in {path!r}")
-        option = act.option_strings[-1]
+        options.append((key, act, value))
+    return options
+
+
+def _load_config(path: str, parser: argparse.ArgumentParser) -> dict[str, Any]:
+    values: dict[str, Any] = {}
+    for key, act, value in load_toml_options(parser, path, "pipeline"):
+        dest, option = act.dest, act.option_strings[-1]
         if dest == "stage_args":  # a table, or one table per stage
             values[dest] = _stage_args_toml(value, parser)
             continue

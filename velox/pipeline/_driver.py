@@ -552,9 +552,15 @@ class Pipeline:
     def start(self) -> Pipeline:
         """Starts the native threads (and, with a callback and callback_thread=True, the
         drain thread); returns self. With a LiveVenue it first waits for the gateway to attach
-        (LiveVenue.attach_timeout; TimeoutError, nothing started, when it does not)."""
+        (LiveVenue.attach_timeout; when it does not: TimeoutError, nothing started, and what
+        the pipeline holds released as by stop_unstarted(): the venue's rings closed and their
+        names removed, so a failed start leaks no segment; make a new Pipeline to retry)."""
         if isinstance(self.venue, LiveVenue) and self._t_start is None:
-            self.venue.wait_for_gateway()
+            try:
+                self.venue.wait_for_gateway()
+            except TimeoutError:
+                self.stop_unstarted()
+                raise
         self._nat.start()
         self._t_start = time.perf_counter()
         if self._source[0] in FILE_INPUTS:

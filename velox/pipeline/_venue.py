@@ -29,8 +29,8 @@ class LiveVenue:
     both rings (the gateway sees the pipeline depart) and removes their names unless the
     Pipeline has keep_shm=True. The Pipeline's start() waits up to ``attach_timeout`` seconds
     for the gateway to take the orders ring (its consumer role, claimed at its first pop;
-    TimeoutError, nothing started, when it does not): a strategy never trades before its
-    gateway is there. Names: 1-200 characters of
+    TimeoutError, nothing started and both rings closed and removed, when it does not): a
+    strategy never trades before its gateway is there. Names: 1-200 characters of
     [A-Za-z0-9._-]."""
 
     def __init__(self, orders: str, execs: str, *, capacity: int = 4096,
