@@ -1,5 +1,5 @@
 # cython: language_level=3, embedsignature=True, freethreading_compatible=True
-# distutils: sources = csrc/velox/pipeline.c csrc/velox/pipeline_source.c csrc/velox/pipeline_book.c csrc/velox/pipeline_bundler.c csrc/velox/pipeline_sink.c csrc/velox/pipeline_strategy.c csrc/velox/stage_builtin.c csrc/velox/host.c csrc/velox/positions.c csrc/velox/venue_live.c csrc/velox/orders.c csrc/velox/orderbook.c csrc/velox/mbo.c csrc/velox/ring.c csrc/velox/histogram.c csrc/velox/tsc.c csrc/velox/types.c
+# distutils: sources = csrc/velox/pipeline.c csrc/velox/pipeline_source.c csrc/velox/pipeline_book.c csrc/velox/pipeline_bundler.c csrc/velox/pipeline_sink.c csrc/velox/pipeline_strategy.c csrc/velox/pipeline_sim.c csrc/velox/backtest.c csrc/velox/venue.c csrc/velox/stage_builtin.c csrc/velox/host.c csrc/velox/positions.c csrc/velox/venue_live.c csrc/velox/orders.c csrc/velox/orderbook.c csrc/velox/mbo.c csrc/velox/ring.c csrc/velox/histogram.c csrc/velox/tsc.c csrc/velox/types.c
 """NativePipeline: the C pipeline (csrc/velox/pipeline.h) as a thin Cython class. Use
 velox.Pipeline (velox/pipeline/) for the friendly interface; this class takes the C
 configuration fields as keyword arguments, checks their ranges, and calls one C function per
@@ -30,6 +30,9 @@ from velox.includes.mbo cimport (vx_mbo_best, vx_mbo_depth, vx_mbo_order, vx_mbo
 from cpython.pycapsule cimport PyCapsule_CheckExact, PyCapsule_GetPointer, PyCapsule_IsValid, PyCapsule_New
 from libc.stdlib cimport free, malloc
 from velox.includes.types cimport VX_OK, VX_TIMEOUT, vx_mbo, vx_status, vx_status_name
+from velox.includes.backtest cimport (vx_backtest, vx_backtest_counters,
+                                      vx_backtest_counters_read, vx_backtest_venue)
+from velox.includes.venue cimport vx_sim_venue_counters, vx_sim_venue_counters_read
 
 from velox._records import BUNDLE_DTYPE, EXEC_DTYPE, MBO_DTYPE, ORDER_DTYPE, PNL_DTYPE, TXN_DTYPE, Action
 from velox._mbo import REJECT_REASONS
@@ -137,7 +140,7 @@ cdef class NativePipeline:
                   log_capacity=4 * VX_STRATEGY_MAX_SENDS, pnl_interval_ns=0, max_loss=0,
                   max_position=0, max_order_qty=0, max_working=64,
                   strategy_log_ring_capacity=4096, strategy_close_timeout_ns=2_000_000_000,
-                  stage_capsules=None):
+                  stage_capsules=None, sim_venue=None):
         self.p = NULL
         self.strategy = None
         self.strategy_capsule = None
@@ -253,9 +256,12 @@ cdef class NativePipeline:
             argv = self._set_strategy(strategy, venue_orders, venue_execs, strategy_args,
                                       strategy_edges, log_capacity, pnl_interval_ns, max_loss,
                                       max_position, max_order_qty, max_working,
-                                      strategy_log_ring_capacity, strategy_close_timeout_ns)
+                                      strategy_log_ring_capacity, strategy_close_timeout_ns,
+                                      sim_venue)
         elif venue_orders is not None or venue_execs is not None:
             raise ValueError("venue rings given without a strategy of ABI v2")
+        elif sim_venue is not None:
+            raise ValueError("sim_venue given without a strategy of ABI v2")
         try:
             self._create(stage_thread, thread_cpu)
         finally:
@@ -279,7 +285,7 @@ cdef class NativePipeline:
     cdef const char **_set_strategy(self, strategy, venue_orders, venue_execs, strategy_args,
                                     strategy_edges, log_capacity, pnl_interval_ns, max_loss,
                                     max_position, max_order_qty, max_working,
-                                    log_ring_capacity, close_timeout_ns) except? NULL:
+                                    log_ring_capacity, close_timeout_ns, sim_venue) except? NULL:
         """cfg.strategy and its host, venue and logs (pipeline.h "Strategies"). Returns the
         malloc'd argv the host config points to (freed by the caller once the host copied it;
         NULL when there are no arguments)."""
@@ -297,13 +303,19 @@ cdef class NativePipeline:
         c.strategy = _strategy_table(strategy, cap, "strategy")
         self.strategy = strategy
         self.strategy_capsule = cap
-        if venue_orders is venue_execs and isinstance(venue_orders, SpscRing):
-            raise ValueError("venue_orders and venue_execs must be two rings")
-        # the live venue's rings: orders out (producer), execution reports in (consumer)
-        c.venue_orders = _ring_arg("venue_orders", venue_orders, ORDER_DTYPE, True)
-        c.venue_execs = _ring_arg("venue_execs", venue_execs, EXEC_DTYPE, False)
-        self.venue_orders = venue_orders
-        self.venue_execs = venue_execs
+        if sim_venue is not None:
+            if venue_orders is not None or venue_execs is not None:
+                raise ValueError("sim_venue trades against the simulated venue: give no "
+                                 "venue_orders / venue_execs rings")
+            self._set_sim_venue(sim_venue)
+        else:
+            if venue_orders is venue_execs and isinstance(venue_orders, SpscRing):
+                raise ValueError("venue_orders and venue_execs must be two rings")
+            # the live venue's rings: orders out (producer), execution reports in (consumer)
+            c.venue_orders = _ring_arg("venue_orders", venue_orders, ORDER_DTYPE, True)
+            c.venue_execs = _ring_arg("venue_execs", venue_execs, EXEC_DTYPE, False)
+            self.venue_orders = venue_orders
+            self.venue_execs = venue_execs
         if strategy_edges not in ("flag", "event"):
             raise ValueError(f"strategy_edges must be 'flag' (F_LAST, or {VX_STRATEGY_MAX_GROUP} "
                              f"events) or 'event' (every event), got {strategy_edges!r}")
@@ -335,6 +347,33 @@ cdef class NativePipeline:
         argv[len(args)] = NULL
         c.strategy_host.args = argv
         return argv
+
+    cdef int _set_sim_venue(self, dict sim) except -1:
+        """cfg.strategy_venue = VX_STRATEGY_VENUE_SIM and cfg.strategy_sim from the dict of
+        velox.SimVenue.native() fields plus "seed" (pipeline.h "Simulated venue")."""
+        known = {"entry_latency_ns", "response_latency_ns", "entry_jitter_ns",
+                 "response_jitter_ns", "maker_per_lot", "taker_per_lot", "maker_rate",
+                 "taker_rate", "venue_max_orders", "max_in_flight", "seed"}
+        unknown = set(sim) - known
+        if unknown:
+            raise ValueError(f"sim_venue: unknown field(s) {sorted(unknown)}")
+        cdef vx_pipeline_config *c = &self.cfg
+        c.strategy_venue = VX_STRATEGY_VENUE_SIM
+        v = &c.strategy_sim
+        v.max_orders = _int_in("venue_max_orders", sim.get("venue_max_orders", 4096), 1, 1 << 24)
+        v.max_in_flight = _int_in("max_in_flight", sim.get("max_in_flight", 65536), 16, 1 << 24)
+        v.entry_latency_ns = _int_in("entry_latency_ns", sim.get("entry_latency_ns", 0), 0, _U64)
+        v.response_latency_ns = _int_in("response_latency_ns",
+                                        sim.get("response_latency_ns", 0), 0, _U64)
+        v.entry_jitter_ns = _int_in("entry_jitter_ns", sim.get("entry_jitter_ns", 0), 0, _U64)
+        v.response_jitter_ns = _int_in("response_jitter_ns",
+                                       sim.get("response_jitter_ns", 0), 0, _U64)
+        v.seed = _int_in("seed", sim.get("seed", 0), 0, _U64)
+        v.maker.per_lot = _int_in("maker_per_lot", sim.get("maker_per_lot", 0), -_I64, _I64)
+        v.maker.rate = _int_in("maker_rate", sim.get("maker_rate", 0), -_I64, _I64)
+        v.taker.per_lot = _int_in("taker_per_lot", sim.get("taker_per_lot", 0), -_I64, _I64)
+        v.taker.rate = _int_in("taker_rate", sim.get("taker_rate", 0), -_I64, _I64)
+        return 0
 
     def _set_reference(self, ref):
         """mbo_reference=(bid_px, bid_qty, ask_px, ask_qty, first_row): the L2 book after every
@@ -805,6 +844,30 @@ cdef class NativePipeline:
         return [{"order_id": w[i].order_id, "price": w[i].price, "instrument": w[i].instrument,
                  "qty": w[i].qty, "leaves_qty": w[i].leaves_qty, "side": w[i].side,
                  "state": w[i].state} for i in range(n)]
+
+    def sim_counters(self):
+        """With the simulated venue (sim_venue=), after join(): {"backtest": the backtest's
+        counters (backtest.h vx_backtest_counters), "venue": the simulated venue's
+        (venue.h vx_sim_venue_counters)}; None with the live venue."""
+        self._host("sim_counters()")
+        cdef vx_backtest *bt = vx_pipeline_strategy_backtest(self.p)
+        if bt == NULL:
+            return None
+        cdef vx_backtest_counters b
+        cdef vx_sim_venue_counters v
+        vx_backtest_counters_read(bt, &b)
+        vx_sim_venue_counters_read(vx_backtest_venue(bt), &v)
+        return {
+            "backtest": {"events": b.events, "applied": b.applied,
+                         "book_rejects": b.book_rejects, "groups": b.groups,
+                         "ts_regressions": b.ts_regressions, "last_ts": b.last_ts,
+                         "finished": bool(b.finished)},
+            "venue": {"orders": v.orders, "acks": v.acks, "rejects": v.rejects,
+                      "fills": v.fills, "partial_fills": v.partial_fills,
+                      "canceled": v.canceled, "modified": v.modified, "expired": v.expired,
+                      "maker_fills": v.maker_fills, "taker_fills": v.taker_fills,
+                      "traded_lots": v.traded_lots, "queue_events": v.queue_events,
+                      "reports_dropped": v.reports_dropped}}
 
     def strategy_check(self):
         """None when the run ended and the host's conservation checks held (host.h

@@ -288,7 +288,8 @@ static uint32_t mbo_turn(vx_pipeline *p, book_state *s, const vx_ring_span *in, 
 uint32_t vx_pipe_book_turn(vx_pipeline *p) {
     book_state *s = &p->bookst;
     if (s->done) return 0;
-    if (p->cfg.strategy) return vx_pipe_strategy_turn(p); /* pipeline_strategy.c */
+    if (p->cfg.strategy) /* pipeline_sim.c, pipeline_strategy.c */
+        return p->strat.bt ? vx_pipe_sim_turn(p) : vx_pipe_strategy_turn(p);
     if (p->cfg.user_stage_count && !s->user_inited) user_stages_start(p, s);
     /* acquire pairs with the release in stage_finish(ingress); read before the ring so that
      * "finished and empty" cannot miss a last record */

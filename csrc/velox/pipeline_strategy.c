@@ -22,6 +22,9 @@ vx_status vx_pipe_strategy_create(vx_pipeline *p) {
             return st;
         p->memory_bytes += vx_ring_footprint(c->strategy_log_ring_capacity, elem[k]);
     }
+    s->check = VX_ESTATE;
+    s->check_why = "the run did not end (abandoned)";
+    if (c->strategy_venue == VX_STRATEGY_VENUE_SIM) return vx_pipe_sim_create(p); /* pipeline_sim.c */
     s->group = calloc(VX_STRATEGY_MAX_GROUP, sizeof(vx_mbo));
     if (!s->group) return VX_ENOMEM;
     p->memory_bytes += VX_STRATEGY_MAX_GROUP * sizeof(vx_mbo);
@@ -33,15 +36,17 @@ vx_status vx_pipe_strategy_create(vx_pipeline *p) {
                              &why)) != VX_OK)
         return st;
     p->memory_bytes += 3 * (uint64_t)hc.log_capacity * 56; /* the host's logs (the bulk) */
-    s->check = VX_ESTATE;
-    s->check_why = "the run did not end (abandoned)";
     return VX_OK;
 }
 
 void vx_pipe_strategy_destroy(vx_pipeline *p) {
     strategy_state *s = &p->strat;
-    vx_host_destroy(s->host);
-    vx_live_venue_destroy(s->venue);
+    if (s->bt) {
+        vx_pipe_sim_destroy(p); /* the host is the backtest's */
+    } else {
+        vx_host_destroy(s->host);
+        vx_live_venue_destroy(s->venue);
+    }
     for (int k = 0; k < VX_PIPELINE_LOGS; k++) vx_ring_destroy(s->logs[k]);
     free(s->group);
 }
@@ -49,6 +54,7 @@ void vx_pipe_strategy_destroy(vx_pipeline *p) {
 /* ---- logs ----------------------------------------------------------------------------- */
 
 typedef size_t (*take_fn)(vx_host *h, void *out, size_t cap);
+static int move_logs(vx_pipeline *p, strategy_state *s);
 
 static size_t take_orders(vx_host *h, void *out, size_t cap) { return vx_host_take_orders(h, out, cap); }
 static size_t take_execs(vx_host *h, void *out, size_t cap) { return vx_host_take_execs(h, out, cap); }
@@ -58,6 +64,8 @@ static size_t take_pnl(vx_host *h, void *out, size_t cap) { return vx_host_take_
  * between): orders first, so a report about an order never reaches its ring before the order
  * reached its own (a driver that pops the execs ring before the orders ring sees every
  * report's order). Returns 1 when the host has room for one more callback afterwards. */
+int vx_pipe_strategy_move_logs(vx_pipeline *p) { return move_logs(p, &p->strat); }
+
 static int move_logs(vx_pipeline *p, strategy_state *s) {
     static const take_fn take[VX_PIPELINE_LOGS] = {take_orders, take_execs, take_pnl};
     for (int k = 0; k < VX_PIPELINE_LOGS; k++) {
@@ -232,6 +240,11 @@ vx_ring *vx_pipeline_strategy_log(vx_pipeline *p, int which) {
 vx_host *vx_pipeline_strategy_host(vx_pipeline *p) {
     if (!p || !p->cfg.strategy || (p->started && !p->joined)) return NULL;
     return p->strat.host;
+}
+
+vx_backtest *vx_pipeline_strategy_backtest(vx_pipeline *p) {
+    if (!p || !p->cfg.strategy || (p->started && !p->joined)) return NULL;
+    return p->strat.bt;
 }
 
 vx_status vx_pipeline_strategy_check(const vx_pipeline *p, const char **why) {

@@ -8,6 +8,8 @@ from velox.includes.ring cimport vx_ring, vx_ring_pop_n, vx_ring_size
 from velox.includes.stage cimport vx_user_stage
 from velox.includes.orderbook cimport vx_book
 from velox.includes.mbo cimport vx_mbo_reject, vx_mbo_set
+from velox.includes.backtest cimport vx_backtest
+from velox.includes.venue cimport vx_sim_venue_config
 
 # The parts of strategy.h, positions.h, orders.h and host.h that a pipeline hosting a v2
 # strategy uses (pipeline.h includes host.h), declared once in their own .pxd files; cimported
@@ -26,6 +28,8 @@ cdef extern from "velox/pipeline.h" nogil:
     enum:
         VX_STRATEGY_EDGE_FLAG
         VX_STRATEGY_EDGE_EVENT
+        VX_STRATEGY_VENUE_LIVE
+        VX_STRATEGY_VENUE_SIM
         VX_PIPELINE_LOG_ORDERS
         VX_PIPELINE_LOG_EXECS
         VX_PIPELINE_LOG_PNL
@@ -120,6 +124,8 @@ cdef extern from "velox/pipeline.h" nogil:
         uint32_t mbo_follow
         const vx_pipeline_reference *mbo_reference
         const vx_strategy *strategy
+        uint32_t strategy_venue
+        vx_sim_venue_config strategy_sim
         vx_host_config strategy_host
         vx_ring *venue_orders
         vx_ring *venue_execs
@@ -215,4 +221,5 @@ cdef extern from "velox/pipeline.h" nogil:
     uint64_t vx_pipeline_book_digest(const vx_pipeline *p)
     vx_ring *vx_pipeline_strategy_log(vx_pipeline *p, int which)
     vx_host *vx_pipeline_strategy_host(vx_pipeline *p)
+    vx_backtest *vx_pipeline_strategy_backtest(vx_pipeline *p)
     vx_status vx_pipeline_strategy_check(const vx_pipeline *p, const char **why)

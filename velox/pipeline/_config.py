@@ -21,8 +21,12 @@ DEFAULTS: dict[str, Any] = {
     "wait": None, "output": None, "json": None, "quiet": False, "count": 0,
     "cancel_share": 0.2, "timestamps": "tsc", "keep_shm": False, "input": "synthetic",
     "speed": None, "stage": None, "stage_args": None, "batch": 64, "topology": None, "records": None, "instruments": 1,
-    "max_orders": 1 << 20, "follow_market": True, "snapshot": None, "seed_from_book": None,
+    "max_orders": 1 << 20, "follow_market": None, "snapshot": None, "seed_from_book": None,
     "journal": None, "venue": None,
+    # --venue sim's knobs and the risk limits (velox.backtest's options, velox/backtest/_cli.py)
+    "entry_latency_ns": None, "response_latency_ns": None, "maker_fee": None, "taker_fee": None,
+    "maker_fee_bps": None, "taker_fee_bps": None, "max_position": None, "max_order_qty": None,
+    "max_loss": None,
 }
 
 
@@ -143,8 +147,10 @@ def _stage_key(text: str, key: str) -> str:
 
 
 def _venue(text: str) -> str:
-    """--venue live:ORDERS,EXECS, checked here (the Pipeline makes the LiveVenue)."""
+    """--venue live:ORDERS,EXECS or sim, checked here (the Pipeline makes the venue)."""
     from velox.pipeline._venue import LiveVenue
+    if text == "sim":
+        return text
     try:
         LiveVenue.parse(text)
     except (TypeError, ValueError) as e:
@@ -225,13 +231,15 @@ def build_parser() -> argparse.ArgumentParser:
     a("--topology", metavar="STAGES@CPU,...", type=_topology, help="an explicit thread layout instead of --cores: threads separated by ',', the stages each runs joined by '+', '@CPU' pins it ('@*' or none: unpinned); stages ingress, book, bundler, output, each on one of 1-4 threads, e.g. 'ingress+book@1,bundler+output@1' [default: from --cores]")
     a("--stage", metavar="builtin:KIND|MODULE:ATTR", action="append", help="a user stage on the book's thread: velox's builtin:noop|imbalance|echo, or ATTR of an importable MODULE (a compiled strategy such as examples/strategy's velox_strategy:Imbalance; a class is instantiated with the --stage-arg values, none by default); repeat for several stages (up to 8), run in that order over the same events [default: none]")
     a("--stage-arg", metavar="[INDEX.]KEY=VALUE", dest="stage_args", type=_stage_arg, action="append", help="a keyword argument for the --stage class (builtin stages: ratio); VALUE is read as an int, else a float (decimal digits with an optional fraction or exponent), else true/false, else text ('...' or \"...\" quotes keep a number as text); with several --stage, INDEX (0-based, in --stage order) names the stage; repeatable; TOML: stage_args = {KEY = VALUE} or a list of such tables, one per stage [default: none]")
-    a("--venue", metavar="live:ORDERS,EXECS", type=_venue, help="the live venue of a --stage that is a strategy of ABI v2 (e.g. builtin:quote): the pipeline creates two shared-memory rings, ORDERS (the strategy's orders, ORDER_DTYPE) and EXECS (the gateway's execution reports, EXEC_DTYPE), which a gateway process attaches (examples/gateway); market-by-order inputs only [default: none]")
+    a("--venue", metavar="live:ORDERS,EXECS|sim", type=_venue, help="the venue of a --stage that is a strategy of ABI v2 (e.g. builtin:quote): live:ORDERS,EXECS = the pipeline creates two shared-memory rings, ORDERS (the strategy's orders, ORDER_DTYPE) and EXECS (the gateway's execution reports, EXEC_DTYPE), which a gateway process attaches (examples/gateway); sim = velox's simulated venue, deterministically (the orders, reports and P&L of python -m velox.backtest with the same options; --seed seeds its latency draws; the options below set it); market-by-order inputs only [default: none]")
+    from velox.backtest._cli import add_venue_options  # here: velox.backtest._cli imports this module
+    add_venue_options(a)
     a("--batch", type=_int_range(1, 4096), help="items each native stage takes per turn (and the largest batch a user stage sees) [default: 64]")
     a("--speed", type=_speed, help="pace a file or shared-ring input by its records' tsc field read as ns timestamps: 1 = as recorded, 10 = ten times faster (in [0.001, 1e6]) [default: as fast as possible]")
     a("--duration", type=_positive_float, help="run time in seconds (the run also ends when --count transactions are through, or a file input is replayed) [default: 10 for synthetic input, unlimited for a file]")
     a("--count", type=_int_range(0, 2**63), help="stop ingress after this many transactions (0: no limit) [default: 0]")
     a("--cores", type=_cores, help="CPUs to pin the stage threads to, e.g. '0', '0,1', '0-3'; 1 CPU runs all stages on one thread, 2 group them in pairs, 4+ give each its own [default: every CPU this process may use but the first, left to Python and the OS]")
-    a("--seed", type=_int_range(0, 2**64 - 1), help="seed of the order-flow generator [default: 1]")
+    a("--seed", type=_int_range(0, 2**64 - 1), help="seed of the order-flow generator; with --venue sim, of the simulated venue's latency draws [default: 1]")
     a("--levels", type=_int_range(2, 1 << 20, pow2=True), help="order-book price levels per side (a power of two) [default: 1024]")
     a("--records", choices=("txn", "mbo"), help="what a shm: input carries: transactions into the L2 book, or market-by-order events into market-by-order books (file inputs say it themselves) [default: txn, mbo for lobster:/itch:/mbo:/dbn: files; a journal: its dtype's]")
     a("--instruments", type=_int_range(1, 1 << 16), help="market-by-order books, instrument ids 0..N-1 (itch: one per named symbol) [default: 1]")
