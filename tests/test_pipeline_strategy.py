@@ -137,6 +137,24 @@ def test_every_order_and_report_end_to_end(tmp_path, lobster_file):
     assert s["pnl_points"] == len(pipe.pnl) == len(fills)  # a point per fill (no interval)
 
 
+def test_a_live_strategy_run_journals_its_whole_input(tmp_path, lobster_file):
+    """journal=DIR with a v2 strategy: the strategy's book turn copies every event it takes
+    into the input tap, so DIR/input holds the file's events in order and the run's tap
+    conservation (applied + rejected == tapped) holds."""
+    from velox import Journal
+    from velox.feeds import read_lobster
+    jdir = tmp_path / "j"
+    pipe, r, _, _ = run_live(tmp_path, lobster_file, quote(), "--fill-every", 3,
+                             journal=jdir, callback_thread=True)
+    assert r["ok"], r["verdict"]
+    with Journal.reader(jdir / "input") as reader:
+        got = reader.read(1 << 20)
+        assert reader.skipped == 0 and not len(reader.read(1))
+    events = read_lobster(lobster_file)
+    assert len(got) == len(events) == r["journaled"]["input_records"] > 0
+    assert got.tobytes() == events.tobytes()
+
+
 def test_cli_and_toml_run_a_builtin_strategy_live(tmp_path, lobster_file):
     # two child Pythons start side by side: each waits up to ATTACH_GUARD_S for the other
     names = fresh_name(), fresh_name()

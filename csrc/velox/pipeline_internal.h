@@ -300,6 +300,18 @@ uint32_t vx_pipe_book_turn(vx_pipeline *p);    /* pipeline_book.c */
  * vx_pipeline_destroy after an abandoned run's join). pipeline_book.c */
 void vx_pipe_user_stages_finish(vx_pipeline *p);
 uint32_t vx_pipe_bundler_turn(vx_pipeline *p); /* pipeline_bundler.c */
+/* The input tap (cfg.input_tap; pipeline_book.c), shared by the book turns: reserve room for
+ * the records of `in` (in block mode shortening `in` to the records that fit, possibly none:
+ * the caller then takes nothing this turn); after the turn took the first n records of `in`,
+ * and BEFORE it releases them, copy them into the tap and publish them, counting in `tapped`
+ * and, for what did not fit (drop mode), `drops_tap`. No-ops without a tap. */
+typedef struct vx_pipe_tap {
+    vx_ring_span span;
+    uint32_t room;
+    int reserved;
+} vx_pipe_tap;
+void vx_pipe_tap_reserve(vx_pipeline *p, vx_ring_span *in, vx_pipe_tap *t);
+void vx_pipe_tap_finish(vx_pipeline *p, const vx_ring_span *in, uint32_t n, vx_pipe_tap *t);
 /* cfg.strategy (pipeline_strategy.c): the book turn of a pipeline hosting a v2 strategy
  * (groups, deliveries, logs, the end), and its construction / teardown / counters. */
 uint32_t vx_pipe_strategy_turn(vx_pipeline *p);

@@ -104,7 +104,8 @@ static int at_edge(const vx_pipeline *p, const strategy_state *s, const vx_mbo *
 
 /* The events of one book turn. Stops early (releasing only the events taken) at a point where
  * the host's logs need the driver first; the rest stay in the ring for the next turn. */
-static uint32_t events_turn(vx_pipeline *p, strategy_state *s, const vx_ring_span *in) {
+static uint32_t events_turn(vx_pipeline *p, strategy_state *s, const vx_ring_span *in,
+                            vx_pipe_tap *tap) {
     book_state *b = &p->bookst;
     const uint32_t n = in->first_n + in->second_n;
     const uint64_t started = vx_tsc_read();
@@ -142,6 +143,7 @@ static uint32_t events_turn(vx_pipeline *p, strategy_state *s, const vx_ring_spa
             }
         }
     }
+    vx_pipe_tap_finish(p, in, taken, tap); /* the journal's copy, before the slots go back */
     vx_ring_release(p->ring_in, taken);
     counter_add(&b->applied, applied);
     if (rejected) counter_add(&b->rejected, rejected);
@@ -199,8 +201,17 @@ uint32_t vx_pipe_strategy_turn(vx_pipeline *p) {
      * "finished and empty" cannot miss a last record */
     uint32_t upstream_done = atomic_load_explicit(&p->stage_done[VX_STAGE_INGRESS], memory_order_acquire);
     vx_ring_span in;
-    if (!s->closing && vx_ring_peek(p->ring_in, p->cfg.batch, &in) == VX_OK)
-        return events_turn(p, s, &in);
+    if (!s->closing && vx_ring_peek(p->ring_in, p->cfg.batch, &in) == VX_OK) {
+        vx_pipe_tap tap = {{0}, 0, 0};
+        if (p->cfg.input_tap) {
+            vx_pipe_tap_reserve(p, &in, &tap);
+            if (in.first_n + in.second_n == 0) { /* block mode, the tap is full: next turn */
+                vx_ring_release(p->ring_in, 0);
+                return 0;
+            }
+        }
+        return events_turn(p, s, &in, &tap);
+    }
     if (!upstream_done) { /* a quiet market: reports still reach the strategy */
         if (!s->group_open) { /* inside an open group, its edge comes first */
             counter_add(&s->idle_delivers, 1);
