@@ -43,7 +43,7 @@ def _check_value(name: str, value: object) -> Value:
             raise ValueError(f"grid {name!r}: NaN is not a parameter value")
         return value
     if hasattr(value, "item") and hasattr(value, "dtype"):  # a NumPy scalar
-        return _check_value(name, value.item())  # type: ignore[union-attr]
+        return _check_value(name, value.item())
     raise TypeError(f"grid {name!r}: values must be int, float, str or bool, got {value!r}")
 
 

@@ -267,6 +267,8 @@ def sweep(inputs: InputsSpec, stage: object, grid: GridSpec = None, *,
     param_sets = expand_grid(grid)
     tasks = make_tasks(specs, stage_spec, param_sets, venue_fields, risk_fields, seed,
                        backtest_kwargs, details)
+    if executor is not None:
+        executor = _as_executor(executor)
     log = RowLog(out) if out is not None else None
     rows: list[Optional[dict[str, Any]]] = [None] * len(tasks)
     pending = []
@@ -292,7 +294,7 @@ def sweep(inputs: InputsSpec, stage: object, grid: GridSpec = None, *,
                 n = min(workers or len(usable_cpus()), len(pending))
                 _run_local(tasks, pending, n, finished)
             else:
-                _run_on(_as_executor(executor), tasks, pending, finished)
+                _run_on(executor, tasks, pending, finished)
     finally:
         bar.close()
         if log is not None:

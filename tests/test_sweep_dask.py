@@ -1,0 +1,124 @@
+"""velox.sweep on a real Dask cluster: a scheduler and two workers started as separate
+processes on loopback, reached by distributed.Client(address); the rows and every task's
+execs, pnl and orders arrays are byte-identical to the local pool's."""
+
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pytest
+
+import velox
+from velox.feedgen import lobster_events
+from velox.feeds import write_lobster
+
+from child_env import IMPORT_ROOT, child_env
+
+if sys.version_info < (3, 13):  # the test extra installs distributed there: it must run
+    import distributed
+else:  # msgpack/psutil have no free-threaded wheels: the extra's marker leaves it out
+    distributed = pytest.importorskip(
+        "distributed", reason="dask.distributed is in the test extra below Python 3.13 only")
+
+GRID = {"size": [1, 3], "max_position": [2, 5]}
+START_TIMEOUT_S = 60
+
+
+def _stop(procs):
+    """Workers first, then the scheduler (a worker whose scheduler is gone retries a while):
+    TERM, a bounded wait, then KILL."""
+    for group in (procs[1:], procs[:1]):
+        for p in group:
+            if p.poll() is None:
+                p.send_signal(signal.SIGTERM)
+        for p in group:
+            try:
+                p.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                p.kill()
+                p.wait(timeout=15)
+
+
+@pytest.fixture(scope="module")
+def cluster(tmp_path_factory):
+    """(address, the scheduler and worker processes): `dask scheduler` and two `dask worker
+    --nthreads 1` processes on 127.0.0.1, torn down (TERM, then KILL) after the module."""
+    d = tmp_path_factory.mktemp("dask")
+    sched_file = d / "scheduler.json"
+    env = child_env()
+    env["DASK_DISTRIBUTED__WORKER__DAEMON"] = "False"
+    common = dict(cwd=IMPORT_ROOT, env=env, stdout=subprocess.DEVNULL, stderr=open(d / "log", "w"))
+    procs = [subprocess.Popen([sys.executable, "-m", "distributed.cli.dask_scheduler",
+                               "--host", "127.0.0.1", "--port", "0", "--no-dashboard",
+                               "--scheduler-file", str(sched_file)], **common)]
+    try:
+        deadline = time.monotonic() + START_TIMEOUT_S
+        while not sched_file.exists():  # bounded wait for the scheduler to publish its address
+            assert procs[0].poll() is None, (d / "log").read_text()
+            assert time.monotonic() < deadline, "the Dask scheduler did not start"
+            time.sleep(0.05)
+        for i in range(2):
+            procs.append(subprocess.Popen(
+                [sys.executable, "-m", "distributed.cli.dask_worker", "--nthreads", "1",
+                 "--no-nanny", "--no-dashboard", "--host", "127.0.0.1",
+                 "--local-directory", str(d / f"w{i}"), "--scheduler-file", str(sched_file)],
+                **common))
+        with distributed.Client(scheduler_file=str(sched_file), timeout=START_TIMEOUT_S) as client:
+            client.wait_for_workers(2, timeout=START_TIMEOUT_S)
+            address = client.scheduler.address
+        yield address, procs
+    finally:
+        _stop(procs)
+        common["stderr"].close()
+
+
+@pytest.fixture(scope="module")
+def days(tmp_path_factory):
+    d = tmp_path_factory.mktemp("days")
+    for i in range(2):
+        write_lobster(d / f"day{i}.csv", lobster_events(6000, seed=40 + i)[:4000])
+    return d
+
+
+def _compare(a, a_dir, b, b_dir):
+    assert a.rows.dtype == b.rows.dtype and len(a.rows) == len(b.rows) == 8
+    for name in a.rows.dtype.names:
+        if name not in ("wall_s", "events_per_s", "peak_rss_kb"):
+            assert a.rows[name].tolist() == b.rows[name].tolist(), name
+    for task in a.rows["task"]:
+        for name in ("execs", "pnl", "orders"):
+            assert (a_dir / task / f"{name}.npy").read_bytes() == \
+                (b_dir / task / f"{name}.npy").read_bytes(), (task, name)
+
+
+def test_a_dask_cluster_gives_the_local_pools_rows_and_execs(cluster, days, tmp_path):
+    address, procs = cluster
+    spec = f"lobster:{days}/day*.csv"
+    local = velox.sweep(spec, "builtin:quote", GRID, out=tmp_path / "local", details=True,
+                        workers=2, seed=9, progress=False)
+    with distributed.Client(address, timeout=START_TIMEOUT_S) as client:
+        assert len(client.scheduler_info()["workers"]) == 2
+        ran = velox.sweep(spec, "builtin:quote", GRID, out=tmp_path / "dask", details=True,
+                          executor=client.get_executor(), seed=9, progress=False)
+        # the Client itself is taken too (its .get_executor())
+        again = velox.sweep(spec, "builtin:quote", GRID, out=tmp_path / "again", details=True,
+                            executor=client, seed=9, progress=False)
+        # the tasks ran in the worker processes, not here
+        pids = client.run(os.getpid)
+    assert sorted(pids.values()) == sorted(p.pid for p in procs[1:])
+    assert local.ok and ran.ok and again.ok and np.all(ran.rows["events"] == 4000)
+    assert len(set(ran.rows["fills"].tolist())) > 1
+    _compare(local, tmp_path / "local", ran, tmp_path / "dask")
+    _compare(local, tmp_path / "local", again, tmp_path / "again")
+    assert all(p.poll() is None for p in procs)  # the cluster is still up: sweep left it running
+
+
+def test_the_cli_runs_on_the_cluster(cluster, days, capsys):
+    from velox.sweep._cli import main
+    address, _ = cluster
+    assert main(["--input", f"{days}/day*.csv", "--stage", "builtin:quote", "--stage-arg",
+                 "size=2", "--dask", address, "--json"]) == 0
+    assert '"verdict": "sweep ok: 2 tasks' in capsys.readouterr().out
