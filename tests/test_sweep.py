@@ -321,11 +321,11 @@ def test_pool_processes_are_pinned_one_cpu_each():
 
 
 def test_peak_rss_is_the_tasks_own(days):
-    big = np.ones(48 << 20 // 8 * 8, np.uint8)  # 48 MiB touched: this process's peak rises
+    big = np.ones(200 << 20, np.uint8)  # 200 MiB touched: this process's peak rises
     before = peak_rss_kb()
     del big
     row = run_task(Task("t", f"lobster:{days}/day0.csv", "builtin:quote", {}))
-    assert row["ok"] and 0 < row["peak_rss_kb"] < before - 32 * 1024
+    assert row["ok"] and 0 < row["peak_rss_kb"] < before - (100 << 10)
 
 
 # -- refusals before the run -------------------------------------------------------------------

@@ -174,7 +174,7 @@ def usable_cpus() -> list[int]:
 
 def _pin_worker(counter: Any, cpus: list[int]) -> None:
     """A pool process's initializer: the i-th process started pins itself to cpus[i % n] and
-    imports what a backtest imports (so the first task's wall_s is the backtest's own)."""
+    has what a backtest imports (so the first task's wall_s is the backtest's own)."""
     with counter.get_lock():
         i = counter.value
         counter.value += 1
@@ -183,18 +183,25 @@ def _pin_worker(counter: Any, cpus: list[int]) -> None:
             os.sched_setaffinity(0, {cpus[i % len(cpus)]})
         except OSError:  # a CPU taken away since: run unpinned rather than not at all
             pass
-    importlib.import_module("velox.backtest._run")
-    for name in ("velox._backtest", "velox.pipeline._driver", "velox.pipeline._sources",
-                 "velox.pipeline._specs", "velox.feeds"):
+    for name in PRELOAD:  # already there when the forkserver preloaded them
         importlib.import_module(name)
 
 
+#: what the forkserver imports once, so that each pool process forks with velox loaded
+PRELOAD = ["velox.backtest._run", "velox.sweep._task", "velox._backtest",
+           "velox.pipeline._driver", "velox.pipeline._sources", "velox.feeds"]
+
+
 def local_pool(workers: int, cpus: Optional[list[int]] = None) -> Any:
-    """A ProcessPoolExecutor of `workers` processes ("spawn": never fork a process that may
-    have threads), each pinned to one of `cpus` (default: the usable CPUs), in order."""
+    """A ProcessPoolExecutor of `workers` processes, each pinned to one of `cpus` (default:
+    the usable CPUs), in order. Context "forkserver" (never fork this process: it may have
+    threads): multiprocessing's server process starts once per Python process, imports
+    velox once (PRELOAD), and forks each pool process from that clean state in
+    milliseconds; a second sweep in the same process starts its pool at once."""
     import multiprocessing
     from concurrent.futures import ProcessPoolExecutor
-    ctx = multiprocessing.get_context("spawn")
+    ctx = multiprocessing.get_context("forkserver")
+    ctx.set_forkserver_preload(PRELOAD)
     cpus = cpus or usable_cpus()
     return ProcessPoolExecutor(max_workers=workers, mp_context=ctx, initializer=_pin_worker,
                                initargs=(ctx.Value("i", 0), cpus))
