@@ -28,6 +28,9 @@ from child_env import IMPORT_ROOT, child_env
 
 GRID = {"size": [1, 2], "max_position": [3, 6]}
 N_DAYS = 2
+#: latency with seeded jitter: a task run with another seed gives other execs
+JITTER = velox.SimVenue(entry_latency_ns=50_000, entry_jitter_ns=400_000,
+                        response_latency_ns=50_000, response_jitter_ns=400_000)
 
 
 @pytest.fixture(scope="module")
@@ -43,7 +46,7 @@ def local(days, tmp_path_factory):
     """One local-pool sweep with details, shared by the tests that read it."""
     out = tmp_path_factory.mktemp("local")
     result = velox.sweep(f"lobster:{days}/day*.csv", "builtin:quote", GRID, out=out,
-                         details=True, workers=2, seed=5, progress=False)
+                         details=True, workers=2, seed=5, progress=False, venue=JITTER)
     return result, out
 
 
@@ -109,7 +112,8 @@ def test_rows_equal_backtests_run_directly_byte_for_byte(local, days):
     assert rows.dtype["size"] == np.int64 and rows.dtype["pnl"] == np.float64
     for row in rows:
         params = {"size": int(row["size"]), "max_position": int(row["max_position"])}
-        direct = velox.backtest(row["input"], "builtin:quote", stage_args=params, seed=5)
+        direct = velox.backtest(row["input"], "builtin:quote", stage_args=params, seed=5,
+                                venue=JITTER)
         s = direct.summary()
         for key in ("orders", "fills", "volume", "events"):
             assert row[key] == s[key], key
@@ -128,7 +132,7 @@ def test_another_executor_gives_the_same_rows_and_execs(local, days, tmp_path):
     result, out = local
     with ThreadPoolExecutor(3) as pool:
         other = velox.sweep(f"lobster:{days}/day*.csv", "builtin:quote", GRID, out=tmp_path,
-                            details=True, executor=pool, seed=5, progress=False)
+                            details=True, executor=pool, seed=5, progress=False, venue=JITTER)
     _same_rows(other, result)
     for task in result.rows["task"]:
         for name in ("execs", "pnl", "orders"):
@@ -155,6 +159,26 @@ def test_a_dead_worker_fails_only_its_own_task(days):
     assert r.rows["ok"].tolist() == [True, False, True]
     assert "worker process died" in r.rows["error"][1]
     assert r.rows["fills"][0] == r.rows["fills"][2] > 0
+
+
+class _LosingExecutor(ThreadPoolExecutor):
+    """Loses the tasks of crash=1, as a cluster that loses a worker does (the future raises)."""
+
+    def submit(self, fn, task):
+        if task.params.get("crash"):
+            from concurrent.futures import Future
+            future = Future()
+            future.set_exception(RuntimeError("worker tcp://10.0.0.7:4000 lost"))
+            return future
+        return super().submit(fn, task)
+
+
+def test_an_executor_that_loses_a_task_gives_its_failed_row(days):
+    with _LosingExecutor(2) as pool:
+        r = velox.sweep([f"lobster:{days}/day0.csv"], "sweep_stages:Quote",
+                        [{"crash": 0}, {"crash": 1}, {"crash": 0}], executor=pool)
+    assert r.rows["ok"].tolist() == [True, False, True]
+    assert r.rows["error"][1] == "RuntimeError: worker tcp://10.0.0.7:4000 lost"
 
 
 def test_a_rerun_skips_the_ok_rows_of_out_and_cuts_a_torn_line(days, tmp_path):

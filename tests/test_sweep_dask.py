@@ -24,6 +24,9 @@ else:  # msgpack/psutil have no free-threaded wheels: the extra's marker leaves 
         "distributed", reason="dask.distributed is in the test extra below Python 3.13 only")
 
 GRID = {"size": [1, 3], "max_position": [2, 5]}
+#: latency with seeded jitter: a task run with another seed gives other execs
+JITTER = velox.SimVenue(entry_latency_ns=50_000, entry_jitter_ns=400_000,
+                        response_latency_ns=50_000, response_jitter_ns=400_000)
 START_TIMEOUT_S = 60
 
 
@@ -98,14 +101,14 @@ def test_a_dask_cluster_gives_the_local_pools_rows_and_execs(cluster, days, tmp_
     address, procs = cluster
     spec = f"lobster:{days}/day*.csv"
     local = velox.sweep(spec, "builtin:quote", GRID, out=tmp_path / "local", details=True,
-                        workers=2, seed=9, progress=False)
+                        workers=2, seed=9, progress=False, venue=JITTER)
     with distributed.Client(address, timeout=START_TIMEOUT_S) as client:
         assert len(client.scheduler_info()["workers"]) == 2
         ran = velox.sweep(spec, "builtin:quote", GRID, out=tmp_path / "dask", details=True,
-                          executor=client.get_executor(), seed=9, progress=False)
+                          executor=client.get_executor(), seed=9, progress=False, venue=JITTER)
         # the Client itself is taken too (its .get_executor())
         again = velox.sweep(spec, "builtin:quote", GRID, out=tmp_path / "again", details=True,
-                            executor=client, seed=9, progress=False)
+                            executor=client, seed=9, progress=False, venue=JITTER)
         # the tasks ran in the worker processes, not here
         pids = client.run(os.getpid)
     assert sorted(pids.values()) == sorted(p.pid for p in procs[1:])
