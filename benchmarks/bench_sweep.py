@@ -24,8 +24,6 @@ pyperf workers to a side file. Share of the machine: print /proc/loadavg beside 
 import json
 import multiprocessing
 import os
-import signal
-import subprocess
 import sys
 import tempfile
 import time
@@ -35,10 +33,13 @@ import pyperf
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 if __package__ is None:  # run from a source checkout: import the in-place build
     sys.path.insert(0, ROOT)
+sys.path.insert(0, os.path.join(ROOT, "tests"))  # dask_cluster: shared with the Dask test
 
 import velox  # noqa: E402
 from velox.feedgen import symbol_names, write_itch_file  # noqa: E402
 from velox.sweep._run import usable_cpus  # noqa: E402
+
+from dask_cluster import LoopbackCluster  # noqa: E402
 
 DAYS = 2
 FULL_MESSAGES, FAST_MESSAGES = 600_000, 150_000
@@ -116,57 +117,25 @@ def bench_hand(loops, specs):
     return total
 
 
-class Cluster:
-    """A scheduler and one single-thread worker per CPU on loopback, as separate processes."""
-
-    def __init__(self, n):
-        import distributed
-        self.dir = tempfile.mkdtemp(prefix="bench-dask-")
-        f = os.path.join(self.dir, "scheduler.json")
-        env = dict(os.environ, PYTHONPATH=os.pathsep.join([ROOT, os.environ.get("PYTHONPATH", "")]))
-        quiet = dict(env=env, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        self.procs = [subprocess.Popen([sys.executable, "-m", "distributed.cli.dask_scheduler",
-                                        "--host", "127.0.0.1", "--port", "0", "--no-dashboard",
-                                        "--scheduler-file", f], **quiet)]
-        deadline = time.monotonic() + 60
-        while not os.path.exists(f):
-            assert time.monotonic() < deadline, "the scheduler did not start"
-            time.sleep(0.05)
-        for i in range(n):
-            self.procs.append(subprocess.Popen(
-                [sys.executable, "-m", "distributed.cli.dask_worker", "--nthreads", "1",
-                 "--no-nanny", "--no-dashboard", "--host", "127.0.0.1", "--scheduler-file", f,
-                 "--local-directory", os.path.join(self.dir, f"w{i}")], **quiet))
-        self.client = distributed.Client(scheduler_file=f, timeout=60)
-        self.client.wait_for_workers(n, timeout=60)
-
-    def close(self):
-        self.client.close()
-        for group in (self.procs[1:], self.procs[:1]):
-            for p in group:
-                p.send_signal(signal.SIGTERM)
-            for p in group:
-                try:
-                    p.wait(timeout=15)
-                except subprocess.TimeoutExpired:
-                    p.kill()
-
-
 def bench_dask(loops, specs):
+    import distributed
     n = len(usable_cpus())
-    cluster = Cluster(n)
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join([ROOT, os.environ.get("PYTHONPATH", "")]))
+    cluster = LoopbackCluster(n, env=env, cwd=ROOT)
+    client = distributed.Client(cluster.address, timeout=60)
     try:
-        velox.sweep(specs[:1], "builtin:quote", {"size": [1]}, executor=cluster.client)  # warm
+        velox.sweep(specs[:1], "builtin:quote", {"size": [1]}, executor=client)  # warm
         total = 0.0
         for _ in range(loops):
             t0 = time.perf_counter()
-            r = velox.sweep(specs, "builtin:quote", GRID, executor=cluster.client.get_executor(),
+            r = velox.sweep(specs, "builtin:quote", GRID, executor=client.get_executor(),
                             progress=False)
             wall = time.perf_counter() - t0
             assert r.ok, r.verdict
             total += wall
             _side("velox on Dask", wall, r.rows["wall_s"].tolist(), int(r.rows["events"].sum()), n)
     finally:
+        client.close()
         cluster.close()
     return total
 

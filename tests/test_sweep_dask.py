@@ -3,10 +3,7 @@ processes on loopback, reached by distributed.Client(address); the rows and ever
 execs, pnl and orders arrays are byte-identical to the local pool's."""
 
 import os
-import signal
-import subprocess
 import sys
-import time
 
 import numpy as np
 import pytest
@@ -16,6 +13,7 @@ from velox.feedgen import lobster_events
 from velox.feeds import write_lobster
 
 from child_env import IMPORT_ROOT, child_env
+from dask_cluster import LoopbackCluster
 
 if sys.version_info < (3, 13):  # the test extra installs distributed there: it must run
     import distributed
@@ -27,55 +25,19 @@ GRID = {"size": [1, 3], "max_position": [2, 5]}
 #: latency with seeded jitter: a task run with another seed gives other execs
 JITTER = velox.SimVenue(entry_latency_ns=50_000, entry_jitter_ns=400_000,
                         response_latency_ns=50_000, response_jitter_ns=400_000)
-START_TIMEOUT_S = 60
-
-
-def _stop(procs):
-    """Workers first, then the scheduler (a worker whose scheduler is gone retries a while):
-    TERM, a bounded wait, then KILL."""
-    for group in (procs[1:], procs[:1]):
-        for p in group:
-            if p.poll() is None:
-                p.send_signal(signal.SIGTERM)
-        for p in group:
-            try:
-                p.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                p.kill()
-                p.wait(timeout=15)
 
 
 @pytest.fixture(scope="module")
 def cluster(tmp_path_factory):
-    """(address, the scheduler and worker processes): `dask scheduler` and two `dask worker
-    --nthreads 1` processes on 127.0.0.1, torn down (TERM, then KILL) after the module."""
+    """(address, the scheduler and worker processes): a scheduler and two `--nthreads 1`
+    workers on 127.0.0.1 (tests/dask_cluster.py), torn down after the module."""
     d = tmp_path_factory.mktemp("dask")
-    sched_file = d / "scheduler.json"
-    env = child_env()
-    env["DASK_DISTRIBUTED__WORKER__DAEMON"] = "False"
-    common = dict(cwd=IMPORT_ROOT, env=env, stdout=subprocess.DEVNULL, stderr=open(d / "log", "w"))
-    procs = [subprocess.Popen([sys.executable, "-m", "distributed.cli.dask_scheduler",
-                               "--host", "127.0.0.1", "--port", "0", "--no-dashboard",
-                               "--scheduler-file", str(sched_file)], **common)]
-    try:
-        deadline = time.monotonic() + START_TIMEOUT_S
-        while not sched_file.exists():  # bounded wait for the scheduler to publish its address
-            assert procs[0].poll() is None, (d / "log").read_text()
-            assert time.monotonic() < deadline, "the Dask scheduler did not start"
-            time.sleep(0.05)
-        for i in range(2):
-            procs.append(subprocess.Popen(
-                [sys.executable, "-m", "distributed.cli.dask_worker", "--nthreads", "1",
-                 "--no-nanny", "--no-dashboard", "--host", "127.0.0.1",
-                 "--local-directory", str(d / f"w{i}"), "--scheduler-file", str(sched_file)],
-                **common))
-        with distributed.Client(scheduler_file=str(sched_file), timeout=START_TIMEOUT_S) as client:
-            client.wait_for_workers(2, timeout=START_TIMEOUT_S)
-            address = client.scheduler.address
-        yield address, procs
-    finally:
-        _stop(procs)
-        common["stderr"].close()
+    with open(d / "log", "w") as log:
+        c = LoopbackCluster(2, env=child_env(), cwd=IMPORT_ROOT, log=log, directory=str(d))
+        try:
+            yield c.address, c.procs
+        finally:
+            c.close()
 
 
 @pytest.fixture(scope="module")
@@ -102,7 +64,7 @@ def test_a_dask_cluster_gives_the_local_pools_rows_and_execs(cluster, days, tmp_
     spec = f"lobster:{days}/day*.csv"
     local = velox.sweep(spec, "builtin:quote", GRID, out=tmp_path / "local", details=True,
                         workers=2, seed=9, progress=False, venue=JITTER)
-    with distributed.Client(address, timeout=START_TIMEOUT_S) as client:
+    with distributed.Client(address, timeout=60) as client:
         assert len(client.scheduler_info()["workers"]) == 2
         ran = velox.sweep(spec, "builtin:quote", GRID, out=tmp_path / "dask", details=True,
                           executor=client.get_executor(), seed=9, progress=False, venue=JITTER)

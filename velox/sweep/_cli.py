@@ -42,14 +42,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _load_grid(path: str) -> dict[str, Any]:
-    import tomllib
-    try:
-        with open(path, "rb") as f:
-            data = tomllib.load(f)
-    except OSError as e:
-        raise ValueError(f"--grid: cannot read {path!r}: {e.strerror}") from None
-    except tomllib.TOMLDecodeError as e:
-        raise ValueError(f"--grid: {path!r} is not valid TOML: {e}") from None
+    from velox.sweep._grid import read_toml
+    data = read_toml(path, "--grid")
     unknown = set(data) - set(GRID_TABLES)
     if unknown:
         raise ValueError(f"--grid: {path!r} holds {sorted(unknown)}; it may hold the tables "

@@ -47,19 +47,26 @@ def _check_value(name: str, value: object) -> Value:
     raise TypeError(f"grid {name!r}: values must be int, float, str or bool, got {value!r}")
 
 
-def load_grid_toml(path: Union[str, "os.PathLike[str]"]) -> Union[dict[str, Any], list[dict[str, Any]]]:
-    """The grid of a TOML file: its [grid] table ({name = [values]}), or its [[grid]] array of
-    tables (explicit parameter sets), or, without either, its top level. ValueError naming the
-    file when it cannot be read or is not TOML."""
+def read_toml(path: Union[str, "os.PathLike[str]"], what: str = "grid file") -> dict[str, Any]:
+    """A TOML file's contents; ValueError naming `what` and the file when it cannot be read or
+    is not TOML."""
     import tomllib
     name = os.fspath(path)
     try:
         with open(name, "rb") as f:
-            data = tomllib.load(f)
+            return tomllib.load(f)
     except OSError as e:
-        raise ValueError(f"grid file {name!r} cannot be read: {e.strerror}") from None
+        raise ValueError(f"{what} {name!r} cannot be read: {e.strerror}") from None
     except tomllib.TOMLDecodeError as e:
-        raise ValueError(f"grid file {name!r} is not valid TOML: {e}") from None
+        raise ValueError(f"{what} {name!r} is not valid TOML: {e}") from None
+
+
+def load_grid_toml(path: Union[str, "os.PathLike[str]"]) -> Union[dict[str, Any], list[dict[str, Any]]]:
+    """The grid of a TOML file: its [grid] table ({name = [values]}), or its [[grid]] array of
+    tables (explicit parameter sets), or, without either, its top level. ValueError naming the
+    file when it cannot be read or is not TOML."""
+    name = os.fspath(path)
+    data = read_toml(name)
     grid = data.get("grid", data)
     if not isinstance(grid, (dict, list)):
         raise ValueError(f"grid file {name!r}: 'grid' must be a table or an array of tables")
