@@ -118,16 +118,17 @@ def test_example_type_checks(mypy_errors, index, request):
     assert not mypy_errors[index], f"{where}:\n" + "\n".join(mypy_errors[index])
 
 
-def test_pipeline_module_is_strictly_typed(tmp_path):
+@pytest.mark.parametrize("name", ["velox.pipeline", "velox.sweep"])
+def test_pipeline_module_is_strictly_typed(tmp_path, name):
     pytest.importorskip("mypy")
-    import velox.pipeline
-    package = os.path.dirname(velox.pipeline.__file__)  # every module of velox/pipeline/
+    import importlib
+    package = os.path.dirname(importlib.import_module(name).__file__)  # every module of it
     r = subprocess.run(
         [sys.executable, "-m", "mypy", "--strict", "--no-incremental",
          "--cache-dir", str(tmp_path / "cache"), "--follow-imports=silent",
          "--no-error-summary", package],
         cwd=tmp_path, capture_output=True, text=True, timeout=600, env=_env())
-    # errors in velox.pipeline itself (a stub of another module may have its own)
+    # errors in the package itself (a stub of another module may have its own)
     mine = [line for line in r.stdout.splitlines() if line.startswith(package + os.sep)]
     assert not mine, "\n".join(mine)
     assert r.returncode in (0, 1), r.stderr  # mypy ran (2: it could not, e.g. a bad path)
