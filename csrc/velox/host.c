@@ -86,6 +86,7 @@ struct vx_host {
     struct inst *inst;
     uint32_t *dirty;         /* instruments whose mark_state is not MARK_NONE (each once) */
     uint32_t dirty_count;
+    uint32_t positioned;     /* instruments whose fill_position is not 0 */
     int total_moved;         /* total P&L may have changed since max_loss was last checked */
 
     char **arg_keys;         /* copies of "key=value": key and value NUL-terminated */
@@ -704,24 +705,33 @@ vx_status vx_host_init(vx_host *h, uint64_t now) {
     return VX_OK;
 }
 
-void vx_host_market(vx_host *h, const vx_mbo *events, uint32_t n, uint64_t now) {
-    if (now > h->now) h->now = now;
-    if (!runnable(h) || n == 0) return;
-    h->counters.market_calls++;
+/* The instruments the events name that have a position: their marks are due (taken when
+ * read). */
+__attribute__((noinline)) static void mark_named(vx_host *h, const vx_mbo *events, uint32_t n) {
     for (uint32_t i = 0; i < n; i++) { /* bounded: n */
         uint32_t k = events[i].instrument;
         if (k >= h->cfg.instruments) continue;
         struct inst *in = &h->inst[k];
         if (in->fill_position == 0 || in->mark_state == MARK_DIRTY) continue;
         if (in->mark_state == MARK_NONE) h->dirty[h->dirty_count++] = k;
-        in->mark_state = MARK_DIRTY; /* its mark is taken when read */
+        in->mark_state = MARK_DIRTY;
     }
-    check_max_loss(h);
-    if (h->cfg.pnl_interval_ns && h->now >= h->next_pnl) {
-        for (uint32_t k = 0; k < h->cfg.instruments; k++) /* bounded: instruments */
-            if (vx_positions_traded(h->positions, k)) pnl_point(h, k, 2);
-        h->next_pnl = (h->now / h->cfg.pnl_interval_ns + 1) * h->cfg.pnl_interval_ns;
-    }
+}
+
+/* One interval point per traded instrument, then the next edge. */
+__attribute__((noinline)) static void interval_points(vx_host *h) {
+    for (uint32_t k = 0; k < h->cfg.instruments; k++) /* bounded: instruments */
+        if (vx_positions_traded(h->positions, k)) pnl_point(h, k, 2);
+    h->next_pnl = (h->now / h->cfg.pnl_interval_ns + 1) * h->cfg.pnl_interval_ns;
+}
+
+void vx_host_market(vx_host *h, const vx_mbo *events, uint32_t n, uint64_t now) {
+    if (now > h->now) h->now = now;
+    if (!runnable(h) || n == 0) return;
+    h->counters.market_calls++;
+    if (h->positioned) mark_named(h, events, n);
+    if (h->cfg.risk.max_loss > 0) check_max_loss(h);
+    if (h->cfg.pnl_interval_ns && h->now >= h->next_pnl) interval_points(h);
     enter(h);
     h->strategy.on_market(h->strategy.state, &h->env, events, n);
     leave(h);
@@ -769,7 +779,12 @@ static int apply_report(vx_host *h, const vx_exec *e) {
                               e->fee) != VX_OK)
             return 0;
         struct inst *in = &h->inst[e->instrument];
+        int was_flat = in->fill_position == 0;
         in->fill_position += sign * (int64_t)e->fill_qty;
+        if (was_flat != (in->fill_position == 0)) {
+            if (was_flat) h->positioned++;
+            else h->positioned--;
+        }
         in->cash -= sign * e->fill_price * (int64_t)e->fill_qty;
         in->fees += e->fee;
         in->last_fill_price = e->fill_price;
@@ -891,6 +906,8 @@ void vx_host_deliver_local(vx_host *h) {
      * only up to rejects_cap; the log room check stops a flood that keeps refilling it */
     while (h->rejects_count && room_ok(h)) deliver_rejects(h);
 }
+
+size_t vx_host_local_pending(const vx_host *h) { return h->rejects_count; }
 
 uint64_t vx_host_next_due(const vx_host *h) {
     if (h->rejects_count) return h->now;

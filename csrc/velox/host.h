@@ -152,6 +152,8 @@ void vx_host_deliver_local(vx_host *h);
 
 /* Earliest time the host has something scheduled (the timer; local REJECTs count as now). */
 uint64_t vx_host_next_due(const vx_host *h);
+/* Local REJECTs queued, not delivered yet (vx_host_deliver_local delivers them). */
+size_t vx_host_local_pending(const vx_host *h);
 
 /* End of the run at `now`: calls finish (orders it sends are refused). */
 void vx_host_finish(vx_host *h, uint64_t now);
