@@ -360,6 +360,22 @@ static void tr_timer(void *s, vx_strategy_env *env, uint64_t now) {
     tr(s, 't');
 }
 
+/* One book, one event a group; `orders` for the venue's tables and the host's max_working. */
+static vx_backtest_config one_book_cfg(uint32_t orders, uint32_t log_capacity) {
+    vx_backtest_config cfg;
+    memset(&cfg, 0, sizeof cfg);
+    cfg.instruments = 1;
+    cfg.levels = 64;
+    cfg.tick = PX(1);
+    cfg.max_orders = 64;
+    cfg.edges = VX_BACKTEST_EDGE_EVENT;
+    cfg.venue.max_orders = orders;
+    cfg.venue.max_in_flight = orders < 16 ? 16 : orders;
+    cfg.host.risk.max_working = orders;
+    cfg.host.log_capacity = log_capacity;
+    return cfg;
+}
+
 static vx_mbo status_at(uint64_t ts) {
     vx_mbo e;
     memset(&e, 0, sizeof e);
@@ -392,18 +408,8 @@ static void test_group_start_deliveries(void) {
     s.on_market = tr_market;
     s.on_exec = tr_exec;
     s.on_timer = tr_timer;
-    vx_backtest_config cfg;
-    memset(&cfg, 0, sizeof cfg);
-    cfg.instruments = 1;
-    cfg.levels = 64;
-    cfg.tick = PX(1);
-    cfg.max_orders = 64;
-    cfg.edges = VX_BACKTEST_EDGE_EVENT;
-    cfg.venue.max_orders = 4;
-    cfg.venue.max_in_flight = 16;
+    vx_backtest_config cfg = one_book_cfg(4, VX_HOST_MIN_LOG_CAPACITY);
     cfg.venue.entry_latency_ns = 9;
-    cfg.host.log_capacity = VX_HOST_MIN_LOG_CAPACITY;
-    cfg.host.risk.max_working = 4;
     vx_backtest *bt = NULL;
     const char *why = NULL;
     REQUIRE(vx_backtest_create(&cfg, &s, &bt, &why) == VX_OK);
@@ -436,18 +442,9 @@ static void test_stops_for_room_with_nothing_due(void) {
     }
     vx_strategy *script;
     REQUIRE(vx_script_create(orders, 2 * EVENTS, &script) == VX_OK);
-    vx_backtest_config cfg;
-    memset(&cfg, 0, sizeof cfg);
-    cfg.instruments = 1;
-    cfg.levels = 64;
-    cfg.tick = PX(1);
-    cfg.max_orders = 64;
-    cfg.edges = VX_BACKTEST_EDGE_EVENT;
-    cfg.venue.max_orders = 2 * EVENTS;
-    cfg.venue.max_in_flight = 2 * EVENTS;
+    /* the least log capacity allowed: one callback's room */
+    vx_backtest_config cfg = one_book_cfg(2 * EVENTS, VX_STRATEGY_MAX_SENDS + 2 + 2 * EVENTS + 1);
     cfg.venue.entry_latency_ns = (uint64_t)1 << 40; /* nothing arrives during the run */
-    cfg.host.risk.max_working = 2 * EVENTS;
-    cfg.host.log_capacity = VX_STRATEGY_MAX_SENDS + 2 + 2 * EVENTS + 1; /* the least allowed */
     vx_backtest *bt = NULL;
     const char *why = NULL;
     REQUIRE(vx_backtest_create(&cfg, script, &bt, &why) == VX_OK);
