@@ -79,6 +79,7 @@ struct tstrat {
     const char *arg_size, *arg_empty, *arg_k, *arg_none;
     int exec_floods;         /* on_exec answers this many REJECTs with MAX_SENDS refused sends */
     vx_status timer_status;
+    vx_position seen;        /* api->position(0) as step_read_position saw it */
 };
 
 static void trace(struct tstrat *t, char c) {
@@ -386,6 +387,14 @@ static void step_two_orders(struct tstrat *t, vx_strategy_env *env) {
     CHECK(send(t, env, new_order(3, VX_SELL, PX(13), 3)) == VX_REJECT_NONE);
 }
 static void step_kill(struct tstrat *t, vx_strategy_env *env) { t->api->kill(env); }
+static void step_order_inst1(struct tstrat *t, vx_strategy_env *env) {
+    vx_order o = new_order(7, VX_BUY, PX(10), 1);
+    o.instrument = 1;
+    CHECK(send(t, env, o) == VX_REJECT_NONE);
+}
+static void step_read_position(struct tstrat *t, vx_strategy_env *env) {
+    CHECK(t->api->position(env, 0, &t->seen) == VX_OK);
+}
 
 static void test_kill_switch(void) {
     vx_host_config cfg = default_cfg();
@@ -467,6 +476,112 @@ static void test_max_loss(void) {
 static void step_flood(struct tstrat *t, vx_strategy_env *env) {
     for (uint32_t i = 0; i < VX_STRATEGY_MAX_SENDS + 3; i++) send(t, env, new_order(1, VX_BUY, PX(10), 0));
 }
+static void del(struct fix *f, uint64_t id) {
+    vx_mbo d;
+    memset(&d, 0, sizeof d);
+    d.action = VX_MBO_DELETE;
+    d.side = VX_SIDE_NONE;
+    d.order_id = id;
+    vx_mbo_reject r;
+    REQUIRE(vx_mbo_set_apply(f->books, &d, &r) == VX_OK);
+}
+
+/* Marks are taken when read (host.h "Marks"), with the figures an eager mark at every
+ * market call would give: the mid of the book of the last market call naming the
+ * instrument while a position is held, whoever reads it (api->position, vx_host_position,
+ * an interval P&L point); frozen while the position is 0. */
+static void test_marks_when_read(void) {
+    vx_host_config cfg = default_cfg();
+    cfg.pnl_interval_ns = 1000;
+    struct fix f;
+    fix_open(&f, &cfg);
+    add(&f, 1, 1001, VX_BUY, PX(1000), 5);
+    add(&f, 1, 1002, VX_SELL, PX(1002), 5);
+    market(&f, 100, step_two_orders); /* an interval point edge at 0: none traded yet */
+    fv_report(f.venue, 105, 1, VX_EXEC_ACK, VX_BUY, 0, 0, 1);
+    fv_report(f.venue, 106, 1, VX_EXEC_FILL, VX_BUY, 1, PX(1001), 0);
+    vx_host_deliver(f.h, 106);
+    vx_position p;
+    CHECK(vx_host_position(f.h, 0, &p) == VX_OK && p.position == 1 && p.mark == PX(1001));
+    /* the book moves to 1004 / 1006 (mid 1005); a market call names instrument 0 */
+    del(&f, 1001);
+    del(&f, 1002);
+    add(&f, 200, 1003, VX_BUY, PX(1004), 5);
+    add(&f, 200, 1004, VX_SELL, PX(1006), 5);
+    market(&f, 200, step_read_position);
+    CHECK(f.t->seen.mark == PX(1005) && f.t->seen.unrealized == PX(4));
+    CHECK(vx_host_position(f.h, 0, &p) == VX_OK && p.mark == PX(1005));
+    /* moves again (mid 992), read only through vx_host_position (nothing takes it first) */
+    del(&f, 1003);
+    del(&f, 1004);
+    add(&f, 300, 1005, VX_BUY, PX(990), 5);
+    add(&f, 300, 1006, VX_SELL, PX(994), 5);
+    market(&f, 300, NULL);
+    CHECK(vx_host_position(f.h, 0, &p) == VX_OK && p.mark == PX(992) &&
+          p.unrealized == -PX(9));
+    /* and again (mid 1010): the interval point of the market call at 1000 carries it */
+    del(&f, 1005);
+    del(&f, 1006);
+    add(&f, 1000, 1007, VX_BUY, PX(1008), 5);
+    add(&f, 1000, 1008, VX_SELL, PX(1012), 5);
+    vx_pnl_point pts[16];
+    size_t n = vx_host_take_pnl(f.h, pts, 16); /* the fill's point */
+    CHECK(n == 1 && pts[0].reason == 1 && pts[0].unrealized == 0);
+    market(&f, 1000, NULL);
+    n = vx_host_take_pnl(f.h, pts, 16);
+    CHECK(n == 1 && pts[0].reason == 2 && pts[0].unrealized == PX(9) && pts[0].total == PX(9));
+    /* flat again (sold at 1012, the mark taken then: mid 1010); the book moves, market calls
+     * name the instrument: the mark stays the one taken at the fill */
+    fv_report(f.venue, 1100, 2, VX_EXEC_ACK, VX_SELL, 0, 0, 2);
+    fv_report(f.venue, 1100, 2, VX_EXEC_PARTIAL_FILL, VX_SELL, 1, PX(1012), 1);
+    vx_host_deliver(f.h, 1100);
+    CHECK(vx_host_position(f.h, 0, &p) == VX_OK && p.position == 0 && p.mark == PX(1010));
+    /* a position in instrument 1 (so some instrument is held) */
+    market(&f, 1150, step_order_inst1);
+    fv_report(f.venue, 1160, 7, VX_EXEC_ACK, VX_BUY, 0, 0, 1);
+    f.venue->reports[f.venue->n_reports - 1].instrument = 1;
+    fv_report(f.venue, 1160, 7, VX_EXEC_FILL, VX_BUY, 1, PX(10), 0);
+    f.venue->reports[f.venue->n_reports - 1].instrument = 1;
+    vx_host_deliver(f.h, 1160);
+    CHECK(vx_host_position(f.h, 1, &p) == VX_OK && p.position == 1);
+    del(&f, 1007);
+    add(&f, 1200, 1009, VX_BUY, PX(1000), 5);
+    market(&f, 1200, step_read_position);
+    CHECK(f.t->seen.mark == PX(1010));
+    CHECK(vx_host_position(f.h, 0, &p) == VX_OK && p.mark == PX(1010));
+    const char *why;
+    CHECK(vx_host_check(f.h, &why) == VX_OK);
+    fix_close(&f);
+}
+
+/* max_loss after a fee: a fee report is not followed by a check, the next market call's
+ * check sees it (the total moved) and engages the kill switch. */
+static void test_max_loss_after_a_fee(void) {
+    vx_host_config cfg = default_cfg();
+    cfg.risk.max_loss = PX(5);
+    struct fix f;
+    fix_open(&f, &cfg);
+    add(&f, 1, 1001, VX_BUY, PX(1000), 5);
+    add(&f, 1, 1002, VX_SELL, PX(1002), 5);
+    market(&f, 100, step_two_orders);
+    fv_report(f.venue, 105, 1, VX_EXEC_ACK, VX_BUY, 0, 0, 1);
+    fv_report(f.venue, 106, 1, VX_EXEC_FILL, VX_BUY, 1, PX(1001), 0); /* at the mid: 0 */
+    vx_host_deliver(f.h, 106);
+    market(&f, 110, NULL);
+    vx_host_counters c;
+    vx_host_counters_read(f.h, &c);
+    CHECK(c.killed == 0);
+    fv_report(f.venue, 120, 2, VX_EXEC_ACK, VX_SELL, 0, 0, 2);
+    f.venue->reports[f.venue->n_reports - 1].fee = PX(6); /* a fee on an ACK: total -6 */
+    vx_host_deliver(f.h, 120);
+    vx_host_counters_read(f.h, &c);
+    CHECK(c.killed == 0); /* no check after a report that is not a fill */
+    market(&f, 130, NULL);
+    vx_host_counters_read(f.h, &c);
+    CHECK(c.killed == 1);
+    fix_close(&f);
+}
+
 static void test_max_sends(void) {
     vx_host_config cfg = default_cfg();
     struct fix f;
@@ -809,6 +924,8 @@ int main(void) {
     RUN(test_refusal_order);
     RUN(test_kill_switch);
     RUN(test_max_loss);
+    RUN(test_marks_when_read);
+    RUN(test_max_loss_after_a_fee);
     RUN(test_max_sends);
     RUN(test_bad_reports);
     RUN(test_args);
