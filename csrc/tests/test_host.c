@@ -476,15 +476,6 @@ static void test_max_loss(void) {
 static void step_flood(struct tstrat *t, vx_strategy_env *env) {
     for (uint32_t i = 0; i < VX_STRATEGY_MAX_SENDS + 3; i++) send(t, env, new_order(1, VX_BUY, PX(10), 0));
 }
-static void del(struct fix *f, uint64_t id) {
-    vx_mbo d;
-    memset(&d, 0, sizeof d);
-    d.action = VX_MBO_DELETE;
-    d.side = VX_SIDE_NONE;
-    d.order_id = id;
-    vx_mbo_reject r;
-    REQUIRE(vx_mbo_set_apply(f->books, &d, &r) == VX_OK);
-}
 
 /* Marks are taken when read (host.h "Marks"), with the figures an eager mark at every
  * market call would give: the mid of the book of the last market call naming the
@@ -504,24 +495,24 @@ static void test_marks_when_read(void) {
     vx_position p;
     CHECK(vx_host_position(f.h, 0, &p) == VX_OK && p.position == 1 && p.mark == PX(1001));
     /* the book moves to 1004 / 1006 (mid 1005); a market call names instrument 0 */
-    del(&f, 1001);
-    del(&f, 1002);
+    del(f.books, 1001);
+    del(f.books, 1002);
     add(&f, 200, 1003, VX_BUY, PX(1004), 5);
     add(&f, 200, 1004, VX_SELL, PX(1006), 5);
     market(&f, 200, step_read_position);
     CHECK(f.t->seen.mark == PX(1005) && f.t->seen.unrealized == PX(4));
     CHECK(vx_host_position(f.h, 0, &p) == VX_OK && p.mark == PX(1005));
     /* moves again (mid 992), read only through vx_host_position (nothing takes it first) */
-    del(&f, 1003);
-    del(&f, 1004);
+    del(f.books, 1003);
+    del(f.books, 1004);
     add(&f, 300, 1005, VX_BUY, PX(990), 5);
     add(&f, 300, 1006, VX_SELL, PX(994), 5);
     market(&f, 300, NULL);
     CHECK(vx_host_position(f.h, 0, &p) == VX_OK && p.mark == PX(992) &&
           p.unrealized == -PX(9));
     /* and again (mid 1010): the interval point of the market call at 1000 carries it */
-    del(&f, 1005);
-    del(&f, 1006);
+    del(f.books, 1005);
+    del(f.books, 1006);
     add(&f, 1000, 1007, VX_BUY, PX(1008), 5);
     add(&f, 1000, 1008, VX_SELL, PX(1012), 5);
     vx_pnl_point pts[16];
@@ -544,7 +535,7 @@ static void test_marks_when_read(void) {
     f.venue->reports[f.venue->n_reports - 1].instrument = 1;
     vx_host_deliver(f.h, 1160);
     CHECK(vx_host_position(f.h, 1, &p) == VX_OK && p.position == 1);
-    del(&f, 1007);
+    del(f.books, 1007);
     add(&f, 1200, 1009, VX_BUY, PX(1000), 5);
     market(&f, 1200, step_read_position);
     CHECK(f.t->seen.mark == PX(1010));
