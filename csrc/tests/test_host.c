@@ -396,6 +396,40 @@ static void step_read_position(struct tstrat *t, vx_strategy_env *env) {
     CHECK(t->api->position(env, 0, &t->seen) == VX_OK);
 }
 
+static void step_after_close(struct tstrat *t, vx_strategy_env *env) {
+    CHECK(send(t, env, new_order(9, VX_BUY, PX(10), 1)) == VX_REJECT_VENUE);
+}
+
+/* vx_host_close (a live pipeline's end): the kill switch's cancels and later sends refused,
+ * but not the kill switch: killed stays 0. */
+static void test_close_is_not_the_kill_switch(void) {
+    vx_host_config cfg = default_cfg();
+    struct fix f;
+    fix_open(&f, &cfg);
+    market(&f, 100, step_two_orders);
+    vx_host_close(f.h, 110);
+    vx_host_counters c;
+    vx_host_counters_read(f.h, &c);
+    CHECK(c.killed == 0);
+    CHECK(f.venue->n_sent == 6);
+    for (size_t i = 3; i < 6; i++) CHECK(f.venue->sent[i].action == VX_ORDER_CANCEL);
+    vx_host_close(f.h, 111); /* a second close sends nothing more */
+    CHECK(f.venue->n_sent == 6);
+    market(&f, 120, step_after_close);
+    CHECK(f.venue->n_sent == 6);
+    fv_report(f.venue, 130, 1, VX_EXEC_CANCELED, VX_BUY, 0, 0, 0);
+    fv_report(f.venue, 130, 2, VX_EXEC_CANCELED, VX_SELL, 0, 0, 0);
+    fv_report(f.venue, 130, 3, VX_EXEC_CANCELED, VX_SELL, 0, 0, 0);
+    vx_host_deliver(f.h, 130);
+    vx_working w[8];
+    CHECK(vx_host_working(f.h, w, 8) == 0);
+    const char *why = NULL;
+    CHECK(vx_host_check(f.h, &why) == VX_OK);
+    vx_host_counters_read(f.h, &c);
+    CHECK(c.killed == 0);
+    fix_close(&f);
+}
+
 static void test_kill_switch(void) {
     vx_host_config cfg = default_cfg();
     struct fix f;
@@ -914,6 +948,7 @@ int main(void) {
     RUN(test_table_refusals);
     RUN(test_refusal_order);
     RUN(test_kill_switch);
+    RUN(test_close_is_not_the_kill_switch);
     RUN(test_max_loss);
     RUN(test_marks_when_read);
     RUN(test_max_loss_after_a_fee);

@@ -98,7 +98,8 @@ struct vx_host {
     uint64_t next_pnl;       /* next interval point time */
     uint32_t sends_in_callback;
     int in_callback;
-    int finished;            /* finish has started: the session is over */
+    int finished;
+    int closing;             /* vx_host_close ran: the session is closing, sends refused */            /* finish has started: the session is over */
     int init_done;
     int killed;
 
@@ -332,7 +333,7 @@ static int position_exceeds(const vx_host *h, uint32_t instrument, int side, int
 }
 
 static vx_reject send_checked(vx_host *h, const vx_order *order) {
-    if (h->finished) return VX_REJECT_VENUE;
+    if (h->finished || h->closing) return VX_REJECT_VENUE;
     if (h->in_callback && h->sends_in_callback > VX_STRATEGY_MAX_SENDS) return VX_REJECT_LIMIT;
     vx_reject r = vx_order_validate(order);
     if (r != VX_REJECT_NONE) return r;
@@ -398,13 +399,10 @@ static vx_reject host_send(vx_host *h, const vx_order *order) {
     return queue_reject(h, order, r, w);
 }
 
-/* Kill switch: a CANCEL for every working order not already being canceled. Host-made
- * cancels are logged and counted in sent; a venue that refuses one leaves the order working
- * (it expires at the close). */
-static void engage_kill(vx_host *h) {
-    if (h->killed) return;
-    h->killed = 1;
-    h->counters.killed = 1;
+/* A CANCEL for every working order not already being canceled. Host-made cancels are logged
+ * and counted in sent; a venue that refuses one leaves the order working (it expires at the
+ * close). The kill switch and the orderly close (vx_host_close) share it. */
+static void cancel_working(vx_host *h) {
     for (size_t i = 0; i <= h->table_mask; i++) { /* bounded: table size */
         struct work *w = &h->table[i];
         if (!w->used || w->w.state == VX_WORKING_PENDING_CANCEL) continue;
@@ -420,6 +418,14 @@ static void engage_kill(vx_host *h) {
         h->counters.sent++;
         w->w.state = VX_WORKING_PENDING_CANCEL;
     }
+}
+
+/* Kill switch: every working order canceled, every later order refused (RISK), `killed`. */
+static void engage_kill(vx_host *h) {
+    if (h->killed) return;
+    h->killed = 1;
+    h->counters.killed = 1;
+    cancel_working(h);
 }
 
 /* ---- the api table --------------------------------------------------------------------- */
@@ -928,6 +934,13 @@ void vx_host_finish(vx_host *h, uint64_t now) {
 void vx_host_kill(vx_host *h, uint64_t now) {
     if (now > h->now) h->now = now;
     engage_kill(h);
+}
+
+void vx_host_close(vx_host *h, uint64_t now) {
+    if (now > h->now) h->now = now;
+    if (h->finished || h->closing) return;
+    h->closing = 1;
+    cancel_working(h);
 }
 
 size_t vx_host_callback_room(const vx_host *h) {

@@ -158,8 +158,15 @@ size_t vx_host_local_pending(const vx_host *h);
 /* End of the run at `now`: calls finish (orders it sends are refused). */
 void vx_host_finish(vx_host *h, uint64_t now);
 
-/* Engage the kill switch from outside (Python's stop, a watchdog). */
+/* Engage the kill switch from outside (Python's stop, a watchdog): every working order
+ * canceled (host-made CANCELs, logged and counted in sent), the session over (finish runs),
+ * every later order refused; counters.killed = 1. */
 void vx_host_kill(vx_host *h, uint64_t now);
+
+/* The orderly end of a live session at `now`: the same CANCELs as the kill switch and the
+ * session over (finish runs), without engaging it (counters.killed stays 0). No-op once the
+ * session is over. */
+void vx_host_close(vx_host *h, uint64_t now);
 
 /* The log room one callback may need: VX_STRATEGY_MAX_SENDS + 2 + risk.max_working +
  * instruments (its sends and their REJECTs, the report delivered, a kill switch's cancels,

@@ -259,8 +259,9 @@ typedef struct vx_pipeline_config {
  * When the host's log room is below vx_host_callback_room after that (the driver is behind),
  * the book stage takes no event until it has room (counted in strategy_log_waits): nothing
  * is lost that way; a record the host still finds no room for is its log_lost.
- * End. Once the input is finished and taken: the open group's on_market, then the kill
- * switch (vx_host_kill: a CANCEL for every working order, every later order refused), then
+ * End. Once the input is finished and taken: the open group's on_market, then
+ * vx_host_close (a CANCEL for every working order, every later order refused; not the kill
+ * switch: `killed` stays 0 unless a risk limit or the strategy engaged it), then
  * vx_host_deliver(last t) on every turn until no order is working or
  * strategy_close_timeout_ns (wall clock) passed, then vx_host_finish, the last logs, and
  * vx_host_check (vx_pipeline_strategy_check). vx_pipeline_abandon skips all of it.

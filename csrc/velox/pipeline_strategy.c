@@ -163,7 +163,7 @@ static int closing_turn(vx_pipeline *p, strategy_state *s) {
     if (!s->closing) {
         if (s->group_len) close_group(p, s); /* the end of the input ends the last group */
         if (!move_logs(p, s)) return 0;
-        vx_host_kill(s->host, s->last_ts); /* a CANCEL for every working order */
+        vx_host_close(s->host, s->last_ts); /* a CANCEL for every working order */
         s->closing = 1;
         counter_add(&s->closing_flag, 1);
         s->close_deadline_ns = vx_monotonic_ns() + p->cfg.strategy_close_timeout_ns;
