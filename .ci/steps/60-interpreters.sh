@@ -15,8 +15,15 @@
 #               python3.14 source, else 3.13t (the newest free-threaded CPython whose source it
 #               serves; today's case). The step says which one ran.
 # First run on a machine: ~10 min to build the free-threaded CPython, ~2 min for the chroot.
-# Which tests: the whole suite (about a minute per interpreter; the pip build of velox is
-# most of each interpreter's time).
+# Which tests: the suite at the secondary scale (common.inc), less what another interpreter
+# does not change (matrix_skip below; each runs in the README run and the wheel step):
+#   - tests/test_typing_examples.py but one mypy run per leg: the docs' examples, the strict
+#     check of velox/pipeline/ and the editable install (a fresh venv, `pip install -e .`,
+#     then mypy) check the stubs and setuptools, which are the same files on every
+#     interpreter. Each leg keeps test_velox_stubs_and_feeds_are_clean_under_mypy_strict:
+#     mypy checks the stubs against the running interpreter's version.
+# Everything in which velox code runs stays, in every leg: the free-threaded leg is the only
+# run of test_free_threading.py, the ring guards and the threaded stress tests without a GIL.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 . .ci/steps/common.inc
@@ -32,7 +39,14 @@ trap 'rm -rf "$work"' EXIT
 # (mypy >= 1.19's native parts) ship abi3 wheels only, which a free-threaded CPython cannot
 # load, and their sdists need crates.io: binary-only makes pip take mypy 1.18 there.
 export PIP_ONLY_BINARY=numpy,hypothesis,ast-serialize,librt
-pytest_args=(-p no:cacheprovider -rA -o "addopts=--strict-markers")
+# matrix_skip: see the header (what each leg leaves out, and why).
+matrix_skip=(
+    tests/test_typing_examples.py::test_example_type_checks
+    tests/test_typing_examples.py::test_pipeline_module_is_strictly_typed
+    tests/test_typing_examples.py::test_mypy_finds_velox_after_an_editable_install
+)
+pytest_args=(-p no:cacheprovider -rA -o "addopts=--strict-markers" --durations=8)
+for t in "${matrix_skip[@]}"; do pytest_args+=(--deselect "$t"); done
 
 pyenv_python() {  # pyenv_python 3.12 -> path of an installed 3.12, or nothing
     local v=$1 p
@@ -44,6 +58,8 @@ pyenv_python() {  # pyenv_python 3.12 -> path of an installed 3.12, or nothing
 
 check_log() {  # check_log NAME LOG: a pytest summary with passes and no failure
     local name=$1 log=$2
+    # the leg's slowest tests (--durations), for the CI budget
+    sed -n '/slowest 8 durations/,/^=/p' "$log" | grep -E '^[0-9.]+s ' | sed "s/^/$name: /" || true
     grep -E '^=+ .*(passed|failed|error).* in [0-9.]+s' "$log" | tail -1 | sed "s/^/$name: /"
     grep -qE '^=+ .*[0-9]+ passed' "$log" || { echo "$name: pytest ran no test" >&2; return 1; }
     if grep -qE '^=+ .*[0-9]+ (failed|error)' "$log"; then
