@@ -10,6 +10,14 @@ Targets (issue 23), printed as ratios at the end of one run:
     python benchmarks/bench_broadcast.py --fast     # quick, noisy
     python benchmarks/bench_broadcast.py            # full pyperf run
 
+Like for like: both sides move the same 1,024-record batches (one zmq message per batch, the
+batched send the target names; a reader copies each message into its own array, as the ring's
+reader copies records out), both are lossless (gated ring, zmq high-water marks off), both
+readers are processes of their own. The ceiling beside them: a NumPy copy of the same bytes in
+one process (1,024-record batches out of a ring-sized array), the copy each reader cannot avoid;
+50x pyzmq needs 50 times pyzmq's rate per reader, and the ceiling says whether the machine's
+copy bandwidth allows it at all.
+
 Each timing: the parent (writer) sends `loops` records in batches of BATCH to two forked
 reader processes that are already running; the clock stops when both readers have accounted
 for the last record (read, or counted lost for an ungated reader). Rates are per reader:
@@ -33,6 +41,9 @@ except ImportError:  # run from a source checkout with an in-place build
     import velox
 
 import zmq
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from _machine import describe  # noqa: E402
 
 REC = velox.TXN_DTYPE  # 32 bytes
 BATCH = 1024
@@ -167,6 +178,24 @@ def bench_zmq(loops):
             pass
 
 
+def bench_numpy_copy(loops):
+    """The ceiling: `loops` records copied batch by batch out of a ring-sized array (one process,
+    as plain 8-byte words: a structured copy goes field by field)."""
+    src = np.zeros(CAPACITY, REC).view(np.uint64)
+    out = np.zeros(BATCH, REC).view(np.uint64)
+    words = BATCH * REC.itemsize // 8
+    slots = CAPACITY // BATCH
+    t0 = time.perf_counter()
+    done = 0
+    i = 0
+    while done < loops:
+        k = i % slots
+        np.copyto(out, src[k * words:(k + 1) * words])
+        done += BATCH
+        i += 1
+    return time.perf_counter() - t0
+
+
 def main():
     runner = pyperf.Runner()
     runner.metadata["description"] = "1 writer -> 2 reader processes, 32-byte records"
@@ -174,12 +203,14 @@ def main():
         ("BroadcastRing gated (lossless)", _ring_case(True)),
         ("BroadcastRing ungated", _ring_case(False)),
         ("pyzmq PUB/SUB ipc:// (1 msg = 1 batch)", bench_zmq),
+        ("NumPy copy, one process (ceiling)", bench_numpy_copy),
     ]
     results = {name: runner.bench_time_func(name, fn) for name, fn in cases}
     if any(r is None for r in results.values()):
         return  # a pyperf worker: only the parent prints the comparison
     rate = {name: 1.0 / r.median() for name, r in results.items()}
     print()
+    print(describe())
     print(f"records/s per reader (median; batches of {BATCH}, 2 readers):")
     for name, _ in cases:
         print(f"  {name:42s} {rate[name]:>16,.0f}")
@@ -187,6 +218,10 @@ def main():
     print(f"gated BroadcastRing / pyzmq:   {rate['BroadcastRing gated (lossless)'] / z:8.1f}x  "
           "(target >= 50x)")
     print(f"ungated BroadcastRing / pyzmq: {rate['BroadcastRing ungated'] / z:8.1f}x")
+    ceiling = rate["NumPy copy, one process (ceiling)"]
+    print(f"copy ceiling / pyzmq:          {ceiling / z:8.1f}x  (the most any reader that copies "
+          "its records can reach on this machine)")
+    print(f"gated BroadcastRing / ceiling: {rate['BroadcastRing gated (lossless)'] / ceiling:8.2f}")
     print(f"ungated: share of records each reader received (the rest it counted lost): "
           f"{_ungated_share():.1%}")
     print(f"cpus: {os.cpu_count()}, load: {os.getloadavg()}")

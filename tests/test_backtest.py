@@ -19,16 +19,10 @@ from velox.feedgen import lobster_events, lobster_book_rows
 from velox.feeds import write_lobster, write_lobster_book
 
 from scale import scaled
+from strategy_tables import MISMATCHES, STRATEGY_SIZE, capsule_new, table_capsule
 
 N_EVENTS = scaled(30_000, 5_000)
 
-# prototypes of our own (other test modules set argtypes on ctypes.pythonapi's functions)
-_capsule_pointer = ctypes.PYFUNCTYPE(ctypes.c_void_p, ctypes.py_object, ctypes.c_char_p)(
-    ("PyCapsule_GetPointer", ctypes.pythonapi))
-_capsule_new = ctypes.PYFUNCTYPE(ctypes.py_object, ctypes.c_void_p, ctypes.c_void_p,
-                                 ctypes.c_void_p)(("PyCapsule_New", ctypes.pythonapi))
-_V2 = b"velox.strategy.v2"
-_STRATEGY_SIZE = 72  # sizeof(vx_strategy): 4 u32, name, state, 5 function pointers
 
 
 @pytest.fixture(scope="module")
@@ -69,18 +63,6 @@ def test_result_dtypes_mirror_the_c_structs():
 
 # -- strategy loading ----------------------------------------------------------------------
 
-def _table_copy(**fields):
-    """A writable copy of builtin:quote's vx_strategy with fields changed (the owner capsule
-    must stay alive: the copy shares its state and callbacks)."""
-    owner = builtin_strategy("quote")
-    buf = ctypes.create_string_buffer(_STRATEGY_SIZE)
-    ctypes.memmove(buf, _capsule_pointer(owner, _V2), _STRATEGY_SIZE)
-    offsets = {"abi_version": 0, "struct_size": 4, "api_version": 8}
-    for name, value in fields.items():
-        ctypes.c_uint32.from_buffer(buf, offsets[name]).value = value
-    return owner, buf
-
-
 def test_a_v1_stage_is_refused_saying_backtests_need_abi_v2(day):
     with pytest.raises(ValueError, match=r"ABI v1.*need a strategy of ABI v2.*strategy\.h"):
         velox.backtest(day[:100], BuiltinStage("noop"))
@@ -91,10 +73,10 @@ def test_a_v1_stage_is_refused_saying_backtests_need_abi_v2(day):
 def test_wrong_objects_and_capsule_names_are_refused(day):
     with pytest.raises(TypeError, match="velox.strategy.v2"):
         velox.backtest(day[:10], 3)
-    buf = ctypes.create_string_buffer(_STRATEGY_SIZE)
+    buf = ctypes.create_string_buffer(STRATEGY_SIZE)
     other = ctypes.create_string_buffer(b"other.name")
     with pytest.raises(ValueError, match="must be named 'velox.strategy.v2'"):
-        velox.backtest(day[:10], _capsule_new(ctypes.addressof(buf), ctypes.addressof(other), None))
+        velox.backtest(day[:10], capsule_new(ctypes.addressof(buf), ctypes.addressof(other), None))
 
     class Bad:
         def __velox_stage__(self):
@@ -107,29 +89,22 @@ def test_wrong_objects_and_capsule_names_are_refused(day):
         velox.backtest(day[:10], "no_such_module_xyz:Thing")
 
 
-@pytest.mark.parametrize("field, value, names", [
-    ("api_version", 99, ("vx_api version 99", "vx_api version 1")),
-    ("abi_version", 3, ("abi_version 3", "version 2")),
-    ("struct_size", 8, ("struct_size 8",)),
-])
+@pytest.mark.parametrize("field, value, names", MISMATCHES)
 def test_a_version_mismatch_is_refused_naming_both(day, field, value, names):
-    owner, buf = _table_copy(**{field: value})
-    name = ctypes.create_string_buffer(_V2)  # the capsule keeps the name's pointer
-    cap = _capsule_new(ctypes.addressof(buf), ctypes.addressof(name), None)
+    cap, keep = table_capsule(**{field: value})
     with pytest.raises(ValueError) as e:
         velox.backtest(day[:100], cap)
+    assert str(e.value).startswith("stage <capsule object"), e.value
     for text in names:
         assert text in str(e.value)
-    del owner
+    del keep
 
 
 def test_an_unchanged_table_copy_runs(day):
-    owner, buf = _table_copy()
-    name = ctypes.create_string_buffer(_V2)
-    cap = _capsule_new(ctypes.addressof(buf), ctypes.addressof(name), None)
+    cap, keep = table_capsule()
     r = velox.backtest(day[:2000], cap, stage_args={"size": 1, "max_position": 5})
     assert len(r.orders) > 0
-    del owner
+    del keep
 
 
 def test_the_capsule_and_its_object_live_as_long_as_the_backtest(day):

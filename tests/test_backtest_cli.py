@@ -106,6 +106,23 @@ def test_toml_config_and_the_command_line_wins(msg, tmp_path, capsys):
     assert e.value.code == 2 and "max-loss" in capsys.readouterr().err
 
 
+@pytest.mark.parametrize("text, match", [
+    (None, "--config: cannot read"),
+    ('input = "x\n', "is not valid TOML"),
+    ('[backtest]\nstage = "builtin:quote"\nspeed = 3\n', "unknown option 'speed'"),
+    ('[pipeline]\nstage = "builtin:quote"\n', "unknown option 'pipeline'"),
+])
+def test_a_bad_config_file_exits_2_with_one_line(tmp_path, capsys, text, match):
+    cfg = tmp_path / "bt.toml"
+    if text is not None:
+        cfg.write_text(text)
+    with pytest.raises(SystemExit) as e:
+        main(["--config", str(cfg)])
+    err = capsys.readouterr().err
+    assert e.value.code == 2
+    assert len(err.strip().splitlines()) == 1 and match in err, err
+
+
 def test_python_dash_m_runs_the_cli(msg):
     p = subprocess.run([sys.executable, "-m", "velox.backtest", "--input", f"lobster:{msg}",
                         "--stage", "builtin:quote", "--json"], capture_output=True, text=True,

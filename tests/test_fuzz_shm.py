@@ -14,7 +14,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from velox import TXN_DTYPE, SharedRing
+from velox import TXN_DTYPE, BroadcastRing, MpscRing, SharedRing
 from velox._shm import unlink
 
 FUZZ = settings(max_examples=int(os.environ.get("VELOX_FUZZ_EXAMPLES", "150")), deadline=None,
@@ -156,6 +156,53 @@ def test_attach_refuses_hostile_dtype_text(text):
             exercise(ring)
         finally:
             ring.close()
+    finally:
+        creator.close()
+        drop(name)
+
+
+# Every kind of segment (shm_segment.h + the kind's header): the bytes of line 0 that attach
+# validates (magic, layout version, header and segment sizes, the kind's own sizes, dtype_len)
+# and the state word. A final value there that differs from the creator's must be refused;
+# identical bytes must attach. Offsets from shm.h, mpsc.h and broadcast.h.
+KINDS = {
+    "spsc": (lambda name: SharedRing.create(name, capacity=8, dtype=TXN_DTYPE),
+             lambda name: SharedRing.attach(name, timeout=0), range(0, 56), range(60, 64)),
+    "mpsc": (lambda name: MpscRing.create(name, 8, TXN_DTYPE),
+             lambda name: MpscRing.attach(name, timeout=0), range(0, 52), range(56, 60)),
+    "broadcast": (lambda name: BroadcastRing.create(name, 8, TXN_DTYPE),
+                  lambda name: BroadcastRing.attach(name, timeout=0), range(0, 48),
+                  range(52, 56)),
+}
+
+
+@FUZZ
+@given(kind=st.sampled_from(sorted(KINDS)), data=st.data())
+def test_attach_refuses_every_changed_validated_word(kind, data):
+    create, attach, words, state = KINDS[kind]
+    offsets = list(words) + list(state)
+    edits = data.draw(st.lists(st.tuples(st.sampled_from(offsets), st.integers(0, 255)),
+                               min_size=1, max_size=4))
+    name = fresh_name()
+    creator = create(name)
+    try:
+        path = os.path.join(SHM_DIR, name)
+        with open(path, "r+b") as f:
+            before = f.read(64)
+            for offset, value in edits:
+                f.seek(offset)
+                f.write(bytes([value]))
+            f.seek(0)
+            after = f.read(64)
+        changed = [i for i in offsets if before[i] != after[i]]
+        other = None
+        try:
+            other = attach(name)
+        except REFUSED:
+            pass
+        if other is not None:
+            other.close()
+        assert (other is None) == bool(changed), (kind, changed, edits)
     finally:
         creator.close()
         drop(name)

@@ -300,3 +300,24 @@ def test_blocking_calls_run_signal_handlers():
     assert ring.push_many(recs(0, 0, 2)) == 2
     assert _interrupt(lambda: ring.push((1, 1), timeout=None)) < 30
     assert len(ring) == 2 and ring.pop_many(np.zeros(4, REC)) == 2  # nothing lost or added
+
+
+def _poke(name, offset, data):
+    with open(f"/dev/shm/{name}", "r+b") as f:
+        f.seek(offset)
+        f.write(data)
+
+
+# the MPSC header's own words (the common ones: tests/test_shm_segment.py)
+@pytest.mark.parametrize("offset, data, match", [
+    (24, (64).to_bytes(8, "little"), "inconsistent header"),      # slots_offset
+    (44, (8).to_bytes(4, "little"), "inconsistent header"),       # slot_size
+    (48, (600).to_bytes(4, "little"), "dtype description not terminated"),
+])
+def test_attach_corrupt_segment(offset, data, match):
+    name = fresh_name()
+    with MpscRing.create(name, 8, REC):
+        _poke(name, offset, data)
+        with pytest.raises(ValueError, match=match) as err:
+            MpscRing.attach(name, timeout=0)
+        assert name in str(err.value)

@@ -44,7 +44,7 @@ def test_get_sources_matches_the_pyx_build_lists_and_dedups():
         got = [os.path.basename(p) for p in velox.get_sources(wanted[0][:-2])]
         assert got == wanted, pyx
     both = [os.path.basename(p) for p in velox.get_sources("shm", "ring", "orderbook")]
-    assert both == ["shm.c", "ring.c", "tsc.c", "types.c", "orderbook.c"]
+    assert both == ["shm.c", "shm_segment.c", "ring.c", "tsc.c", "types.c", "orderbook.c"]
     for path in velox.get_sources("pipeline", "shm", "histogram", "tsc", "types"):
         assert os.path.isfile(path), path
 

@@ -259,3 +259,31 @@ def test_external_ring_arguments_are_checked():
             native(external_ring=ring)
     finally:
         os.unlink(f"/dev/shm/{name}")
+
+
+def hold_producer(name, conn):
+    """Child process: attach `name` and take its producer role (one push), then hold it until
+    the parent says go."""
+    ring = SharedRing.attach(name, BUNDLE_DTYPE)
+    ring.try_push(np.zeros(1, BUNDLE_DTYPE)[0])
+    conn.send("holding")
+    conn.recv()
+    ring.close()
+
+
+def test_an_external_ring_whose_producer_is_another_live_process_is_refused():
+    name = fresh_name()
+    ring = SharedRing.create(name, 8, BUNDLE_DTYPE)
+    parent, child = FORK.Pipe()
+    proc = FORK.Process(target=hold_producer, args=(name, child))
+    proc.start()
+    try:
+        assert parent.poll(30) and parent.recv() == "holding"
+        with pytest.raises(RuntimeError, match="already has a live producer"):
+            native(external_ring=ring)
+    finally:
+        parent.send("go")
+        proc.join(30)
+        ring.close()
+        os.unlink(f"/dev/shm/{name}")
+    assert proc.exitcode == 0

@@ -19,6 +19,7 @@ import pytest
 import velox
 from child_env import IMPORT_ROOT, child_env
 from shm_names import fresh_name
+from strategy_tables import MISMATCHES, table_capsule
 from velox._backtest import builtin_strategy
 from velox.feedgen import lobster_events
 from velox.feeds import write_lobster
@@ -134,6 +135,24 @@ def test_every_order_and_report_end_to_end(tmp_path, lobster_file):
     assert pipe.book.positions()[0]["position"] == signed
     assert pipe.book.working_orders() == []
     assert s["pnl_points"] == len(pipe.pnl) == len(fills)  # a point per fill (no interval)
+
+
+def test_a_live_strategy_run_journals_its_whole_input(tmp_path, lobster_file):
+    """journal=DIR with a v2 strategy: the strategy's book turn copies every event it takes
+    into the input tap, so DIR/input holds the file's events in order and the run's tap
+    conservation (applied + rejected == tapped) holds."""
+    from velox import Journal
+    from velox.feeds import read_lobster
+    jdir = tmp_path / "j"
+    pipe, r, _, _ = run_live(tmp_path, lobster_file, quote(), "--fill-every", 3,
+                             journal=jdir, callback_thread=True)
+    assert r["ok"], r["verdict"]
+    with Journal.reader(jdir / "input") as reader:
+        got = reader.read(1 << 20)
+        assert reader.skipped == 0 and not len(reader.read(1))
+    events = read_lobster(lobster_file)
+    assert len(got) == len(events) == r["journaled"]["input_records"] > 0
+    assert got.tobytes() == events.tobytes()
 
 
 def test_cli_and_toml_run_a_builtin_strategy_live(tmp_path, lobster_file):
@@ -254,6 +273,20 @@ def test_bad_combinations_are_refused_before_the_run(lobster_file):
                        capture_output=True, text=True, timeout=60, cwd=IMPORT_ROOT,
                        env=child_env())
     assert r.returncode == 2 and "live:ORDERS,EXECS" in r.stderr
+
+
+@pytest.mark.parametrize("field, value, names", MISMATCHES)
+def test_a_mismatched_strategy_table_is_refused_naming_both(lobster_file, field, value, names):
+    names_shm = fresh_name(), fresh_name()
+    cap, keep = table_capsule(**{field: value})
+    with pytest.raises(ValueError) as e:
+        velox.Pipeline(input=f"lobster:{lobster_file}", stage=cap,
+                       venue=velox.LiveVenue(*names_shm))
+    assert str(e.value).startswith("strategy <capsule object"), e.value
+    for text in names:
+        assert text in str(e.value)
+    assert not [n for n in os.listdir("/dev/shm") if n in names_shm]  # nothing left behind
+    del keep
 
 
 def test_load_stage_carries_a_v2_strategys_arguments():

@@ -137,18 +137,19 @@ def test_example_type_checks(mypy_errors, index, request):
     assert not mypy_errors[index], f"{where}:\n" + "\n".join(mypy_errors[index])
 
 
-def test_pipeline_module_is_strictly_typed(tmp_path):
+@pytest.mark.parametrize("name", ["velox.pipeline", "velox.sweep"])
+def test_pipeline_module_is_strictly_typed(tmp_path, name):
     pytest.importorskip("mypy")
-    # every module of velox/pipeline/, as a package: mypy finds it where velox is (MYPYPATH
-    # for a built tree, site-packages for an installed velox; a site-packages directory given
-    # as a path would make mypy take its every module for the user's)
+    # every module of the package, as a package: mypy finds it where velox is (MYPYPATH for
+    # a built tree, site-packages for an installed velox; a site-packages directory given as a
+    # path would make mypy take its every module for the user's)
     r = subprocess.run(
         [sys.executable, "-m", "mypy", "--strict", "--no-incremental",
          "--cache-dir", str(tmp_path / "cache"), "--follow-imports=silent",
-         "--no-error-summary", "-p", "velox.pipeline"],
+         "--no-error-summary", "-p", name],
         cwd=tmp_path, capture_output=True, text=True, timeout=600, env=_env())
-    # errors in velox.pipeline itself (a stub of another module may have its own)
-    where = os.path.join("velox", "pipeline") + os.sep
+    # errors in the package itself (a stub of another module may have its own)
+    where = os.path.join(*name.split(".")) + os.sep
     mine = [line for line in r.stdout.splitlines() if where in line.split(":", 1)[0]]
     assert not mine, "\n".join(mine)
     _mypy_ran(r)  # mypy ran (2: it could not, e.g. a bad path; 1 with a MYPYPATH complaint)

@@ -140,6 +140,13 @@ from velox.backtest import BacktestResult, RiskLimits, SimVenue, backtest  # noq
 
 __all__ += ["BacktestResult", "RiskLimits", "SimVenue", "backtest"]
 
+# sweep (backtests over many inputs x a parameter grid, on a local pool or a Dask cluster);
+# velox.sweep is the function, as velox.backtest is (the package's names: from velox.sweep
+# import SweepResult); bound here, before anything imports the package, so it stays the function
+from velox.sweep import SweepResult, sweep  # noqa: E402
+
+__all__ += ["SweepResult", "sweep"]
+
 # C API for downstream Cython (get_include / get_sources)
 import os as _os  # noqa: E402
 

@@ -76,6 +76,10 @@ from velox.backtest import RiskLimits as RiskLimits
 from velox.backtest import SimVenue as SimVenue
 from velox.backtest import backtest as backtest
 
+# sweep (backtests over many inputs x a parameter grid)
+from velox.sweep import SweepResult as SweepResult
+from velox.sweep import sweep as sweep
+
 # C API for downstream Cython (get_include / get_sources)
 def get_include() -> str: ...
 def get_sources(*modules: str) -> list[str]: ...

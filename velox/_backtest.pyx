@@ -103,11 +103,12 @@ def strategy_capsule(stage):
     return cap
 
 
-cdef const vx_strategy *_strategy_table(object stage, object cap) except NULL:
+cdef const vx_strategy *_strategy_table(object stage, object cap, str noun) except NULL:
     """The vx_strategy* inside `cap` (held by the caller), its versions checked with both
-    numbers in the message (vx_backtest_create checks them again, and the rest)."""
+    numbers in the message, which starts with `noun` (velox/_backtest.pxd); the C side
+    (vx_backtest_create, vx_pipeline_create) checks them again, and the rest."""
     cdef const vx_strategy *t = <const vx_strategy *>PyCapsule_GetPointer(cap, VX_STRATEGY_CAPSULE_NAME)
-    label = f"stage {stage!r}"
+    label = f"{noun} {stage!r}"
     if t.abi_version != VX_STRATEGY_ABI_VERSION:
         raise ValueError(f"{label}: its vx_strategy has abi_version {t.abi_version}, this velox "
                          f"runs strategy ABI version {VX_STRATEGY_ABI_VERSION} (rebuild it "
@@ -305,7 +306,7 @@ cdef class NativeBacktest:
         # the capsule (and its object) stay referenced until __dealloc__ destroyed the backtest
         self.stage = stage
         self.capsule = strategy_capsule(stage)
-        cdef const vx_strategy *table = _strategy_table(stage, self.capsule)
+        cdef const vx_strategy *table = _strategy_table(stage, self.capsule, "stage")
         cdef const char *why = NULL
         cdef vx_status st = vx_backtest_create(&self.cfg, table, &self.bt, &why)
         if st != VX_OK:

@@ -1,5 +1,5 @@
 # cython: language_level=3, embedsignature=True, freethreading_compatible=True
-# distutils: sources = csrc/velox/broadcast.c csrc/velox/shm.c csrc/velox/ring.c csrc/velox/tsc.c csrc/velox/types.c
+# distutils: sources = csrc/velox/broadcast.c csrc/velox/shm.c csrc/velox/shm_segment.c csrc/velox/ring.c csrc/velox/tsc.c csrc/velox/types.c
 """BroadcastRing: one writer, any number of readers, each with its own cursor, of fixed-size
 NumPy records, in process or in POSIX shared memory. Thin wrapper over
 ``csrc/velox/broadcast.h`` (see docs/fanout.md).
@@ -16,7 +16,6 @@ import weakref
 import numpy as np
 from numpy.lib.format import descr_to_dtype, dtype_to_descr
 
-from cpython.exc cimport PyErr_CheckSignals
 from cpython.mem cimport PyMem_Free, PyMem_Malloc
 from cpython.number cimport PyNumber_Index
 from libc.errno cimport EEXIST, ENOENT
@@ -29,6 +28,7 @@ from posix.unistd cimport getpid
 
 cimport numpy as cnp
 
+from velox._wait cimport WAIT_SLICE_NS, deadline_ns, slice_end_ns, wait_expired
 from velox.includes.broadcast cimport *
 from velox.includes.shm cimport (VX_SHM_DTYPE_MAX, VX_SHM_NAME_MAX, vx_shm_identity,
                                  vx_shm_name_valid, vx_shm_unlink)
@@ -58,27 +58,10 @@ MAX_READERS = VX_BCAST_MAX_READERS
 """Largest reader table of a gated ring."""
 LAYOUT_VERSION = VX_BCAST_LAYOUT_VERSION
 # Blocking calls re-take the GIL this often to run signal handlers and check the deadline.
-SIGNAL_CHECK_NS = 5_000_000
+SIGNAL_CHECK_NS = WAIT_SLICE_NS
 ATTACH_WAIT_S = 1.0
 # Copies at least this large release the GIL.
 NOGIL_COPY_BYTES = 65536
-
-
-cdef uint64_t _deadline_ns(object timeout, str where) except? 0:
-    if timeout is None:
-        return <uint64_t>-1
-    cdef double seconds
-    try:
-        seconds = float(timeout)
-    except (TypeError, ValueError):
-        raise TypeError(f"{where}: timeout must be a number of seconds or None, got "
-                        f"{timeout!r}") from None
-    if not isfinite(seconds) or seconds < 0:
-        raise ValueError(f"{where}: timeout must be a finite number of seconds >= 0, got "
-                         f"{timeout!r}")
-    if seconds > 1e9:
-        return <uint64_t>-1
-    return vx_monotonic_ns() + <uint64_t>(seconds * 1e9)
 
 
 cdef object _check_dtype(object dtype):
@@ -253,7 +236,7 @@ cdef class BroadcastRing:
         (every size in its header is checked against the segment's real size)."""
         cdef bytes raw = _encode_name(name)
         want = None if dtype is None else _check_dtype(dtype)
-        cdef uint64_t deadline = _deadline_ns(timeout, "BroadcastRing.attach")
+        cdef uint64_t deadline = deadline_ns(timeout, "BroadcastRing.attach")
         cdef uint64_t wait = deadline - vx_monotonic_ns() if deadline != <uint64_t>-1 else deadline
         if deadline != <uint64_t>-1 and deadline < vx_monotonic_ns():
             wait = 0
@@ -468,35 +451,31 @@ cdef class BroadcastRing:
         ``written`` attribute says how many records went. Returns len(array)."""
         self._check_writer("write_many")
         cdef cnp.ndarray arr = self._batch(array, "write_many", False)
-        cdef uint64_t deadline = _deadline_ns(timeout, "BroadcastRing.write_many")
+        cdef uint64_t deadline = deadline_ns(timeout, "BroadcastRing.write_many")
         cdef size_t n = <size_t>arr.shape[0], total = 0, got = 0
         cdef const char *src = <const char *>cnp.PyArray_DATA(arr)
         cdef uint64_t dead_ns = 0 if self.dead_reader_timeout is None else \
             <uint64_t>(self.dead_reader_timeout * 1e9)
-        cdef uint64_t now, slice_end
+        cdef uint64_t slice_end
         cdef vx_status st
         if self.ring.max_readers == 0:
             return self.try_write_many(array)
         self._busy += 1
         try:
             while True:  # bounded: each slice writes or ends at the deadline or raises
-                now = vx_monotonic_ns()
-                slice_end = now + SIGNAL_CHECK_NS
-                if slice_end > deadline or slice_end < now:
-                    slice_end = deadline
+                slice_end = slice_end_ns(deadline)
                 with nogil:
                     st = vx_bcast_write_wait(self.ring, src + total * self.itemsize, n - total,
                                              slice_end, dead_ns, &got)
                 total += got
                 if st == VX_OK:
                     return total
-                if vx_monotonic_ns() >= deadline:
+                if wait_expired(deadline):
                     exc = TimeoutError(f"BroadcastRing.write_many: wrote {total} of {n} "
                                        f"records; registered readers still held the writer "
                                        f"after timeout={timeout!r} s")
                     exc.written = total
                     raise exc
-                PyErr_CheckSignals()
         finally:
             self._busy -= 1
 
@@ -659,10 +638,10 @@ cdef class BroadcastReader:
     cdef size_t _read_into(self, char *dst, size_t n, object timeout, str where) except? <size_t>-1:
         cdef size_t got = 0
         cdef vx_status st
-        cdef uint64_t deadline, now, slice_end
+        cdef uint64_t deadline, slice_end
         if n == 0:
             return 0
-        if timeout is not None and _deadline_ns(timeout, f"BroadcastReader.{where}") and \
+        if timeout is not None and deadline_ns(timeout, f"BroadcastReader.{where}") and \
                 float(timeout) == 0:
             if n * <size_t>self.ring.itemsize >= NOGIL_COPY_BYTES:
                 self.ring._busy += 1
@@ -672,20 +651,16 @@ cdef class BroadcastReader:
             else:
                 st = vx_bcast_read(&self.rd, dst, n, &got)
         else:
-            deadline = _deadline_ns(timeout, f"BroadcastReader.{where}")
+            deadline = deadline_ns(timeout, f"BroadcastReader.{where}")
             self.ring._busy += 1
             try:
                 while True:  # bounded: each slice reads or ends at the deadline or raises
                     self._live(where)
-                    now = vx_monotonic_ns()
-                    slice_end = now + SIGNAL_CHECK_NS
-                    if slice_end > deadline or slice_end < now:
-                        slice_end = deadline
+                    slice_end = slice_end_ns(deadline)
                     with nogil:
                         st = vx_bcast_read_wait(&self.rd, dst, n, slice_end, &got)
-                    if st != VX_TIMEOUT or vx_monotonic_ns() >= deadline:
+                    if st != VX_TIMEOUT or wait_expired(deadline):
                         break
-                    PyErr_CheckSignals()
             finally:
                 self.ring._busy -= 1
         if st == VX_ECORRUPT:

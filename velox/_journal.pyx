@@ -22,6 +22,7 @@ from libc.stdint cimport int64_t, uint32_t, uint64_t
 
 cimport numpy as cnp
 
+from velox._wait cimport WAIT_SLICE_NS
 from velox.includes.journal cimport *
 from velox.includes.types cimport (VX_EINVAL, VX_ERANGE, VX_ESTATE, VX_ESYS, VX_OK, VX_TIMEOUT,
                                    vx_status)
@@ -33,7 +34,7 @@ DTYPE_MAX = VX_JOURNAL_DTYPE_MAX - 1
 MAX_RECORD = VX_JOURNAL_MAX_RECORD
 DEFAULT_SEGMENT_BYTES = 64 << 20
 # Blocking waits re-take the GIL this often to run signal handlers.
-SIGNAL_CHECK_NS = 5_000_000
+SIGNAL_CHECK_NS = WAIT_SLICE_NS
 # Copies of at least this many bytes release the GIL.
 NOGIL_COPY_BYTES = 64 * 1024
 
@@ -448,7 +449,7 @@ cdef class JournalReader:
             if now >= deadline and deadline != 0:
                 slice_ns = 0
             else:
-                slice_ns = SIGNAL_CHECK_NS if deadline == <uint64_t>-1 or deadline - now > SIGNAL_CHECK_NS \
+                slice_ns = WAIT_SLICE_NS if deadline == <uint64_t>-1 or deadline - now > WAIT_SLICE_NS \
                     else deadline - now
             _renter(&self.r, "JournalReader.wait")
             try:

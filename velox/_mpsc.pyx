@@ -1,5 +1,5 @@
 # cython: language_level=3, embedsignature=True, freethreading_compatible=True
-# distutils: sources = csrc/velox/mpsc.c csrc/velox/shm.c csrc/velox/ring.c csrc/velox/tsc.c csrc/velox/types.c
+# distutils: sources = csrc/velox/mpsc.c csrc/velox/shm.c csrc/velox/shm_segment.c csrc/velox/ring.c csrc/velox/tsc.c csrc/velox/types.c
 """MpscRing: a bounded multi-producer, single-consumer ring of fixed-size NumPy records, in
 process or in a named POSIX shared-memory segment. Thin wrapper over ``csrc/velox/mpsc.h``
 (see docs/mpsc.md)."""
@@ -22,6 +22,7 @@ from libc.errno cimport EEXIST, ENOENT
 from libc.stdint cimport uint32_t, uint64_t
 from posix.unistd cimport getpid
 
+from velox._wait cimport WAIT_SLICE_NS, deadline_ns
 from velox.includes.mpsc cimport *
 from velox.includes.shm cimport (VX_SHM_DTYPE_MAX, VX_SHM_FAULT_NOT_READY, VX_SHM_FAULT_SYSTEM,
                                  vx_shm_fault_name, vx_shm_name_valid, vx_shm_unlink)
@@ -34,8 +35,7 @@ cnp.import_array()
 LAYOUT_VERSION = VX_MPSC_LAYOUT_VERSION
 MAX_CAPACITY = VX_MPSC_MAX_CAPACITY
 # Blocking waits re-take the GIL this often to run signal handlers and check the deadline.
-SIGNAL_CHECK_NS = 5_000_000
-cdef uint64_t _slice_ns = SIGNAL_CHECK_NS
+SIGNAL_CHECK_NS = WAIT_SLICE_NS
 ATTACH_WAIT_S = 1.0
 
 cdef extern from *:
@@ -80,12 +80,6 @@ cdef object _seconds(object value, str what, bint allow_none):
     if not (0 <= v <= 365 * 86400):
         raise ValueError(f"{what} must be in [0, 31536000] seconds, got {value!r}")
     return v
-
-
-cdef uint64_t _deadline(object timeout):
-    if timeout is None:
-        return <uint64_t>0xFFFFFFFFFFFFFFFF
-    return vx_monotonic_ns() + <uint64_t>(<double>timeout * 1e9)
 
 
 cdef object _check_dtype(object dtype):
@@ -327,7 +321,7 @@ cdef class MpscRing:
         cdef unsigned rounds = 0
         cdef vx_mpsc_claim claim
         if not forever:
-            deadline = _deadline(timeout)
+            deadline = deadline_ns(timeout, f"MpscRing.{what}")
         self._enter()
         try:
             while claimed < total:
@@ -348,7 +342,7 @@ cdef class MpscRing:
                 if not forever and now >= deadline:
                     raise TimeoutError(f"MpscRing.{what}: ring full for timeout={timeout!r} s "
                                        f"({claimed} of {total} records pushed)")
-                slice_end = now + _slice_ns
+                slice_end = now + WAIT_SLICE_NS
                 with nogil:
                     while True:
                         vx_mpsc_py_pause(rounds)
@@ -408,12 +402,12 @@ cdef class MpscRing:
             raise RuntimeError(f"MpscRing.{what}: only the creating process consumes "
                                f"(this one attached as a producer)")
         if not forever and wait:
-            deadline = _deadline(timeout)
+            deadline = deadline_ns(timeout, f"MpscRing.{what}")
         self._enter()
         try:
             while True:
                 with nogil:
-                    slice_end = vx_monotonic_ns() + _slice_ns
+                    slice_end = vx_monotonic_ns() + WAIT_SLICE_NS
                     while True:
                         more = 0
                         st = vx_mpsc_pop_n(&self.q, out + <size_t>got * self.itemsize, n - got, &more)

@@ -48,5 +48,6 @@ cdef class NativePipeline:
     cdef const char **_set_strategy(self, strategy, venue_orders, venue_execs, strategy_args,
                                     strategy_edges, log_capacity, pnl_interval_ns, max_loss,
                                     max_position, max_order_qty, max_working,
-                                    log_ring_capacity, close_timeout_ns) except? NULL
+                                    log_ring_capacity, close_timeout_ns, sim_venue) except? NULL
+    cdef int _set_sim_venue(self, dict sim) except -1
     cdef vx_host *_host(self, str what) except NULL

@@ -1,5 +1,5 @@
 # cython: language_level=3, embedsignature=True, freethreading_compatible=True
-# distutils: sources = csrc/velox/pipeline.c csrc/velox/pipeline_source.c csrc/velox/pipeline_book.c csrc/velox/pipeline_bundler.c csrc/velox/pipeline_sink.c csrc/velox/pipeline_strategy.c csrc/velox/stage_builtin.c csrc/velox/host.c csrc/velox/positions.c csrc/velox/venue_live.c csrc/velox/orders.c csrc/velox/orderbook.c csrc/velox/mbo.c csrc/velox/ring.c csrc/velox/histogram.c csrc/velox/tsc.c csrc/velox/types.c
+# distutils: sources = csrc/velox/pipeline.c csrc/velox/pipeline_source.c csrc/velox/pipeline_book.c csrc/velox/pipeline_bundler.c csrc/velox/pipeline_sink.c csrc/velox/pipeline_strategy.c csrc/velox/pipeline_sim.c csrc/velox/backtest.c csrc/velox/venue.c csrc/velox/stage_builtin.c csrc/velox/host.c csrc/velox/positions.c csrc/velox/venue_live.c csrc/velox/orders.c csrc/velox/orderbook.c csrc/velox/mbo.c csrc/velox/ring.c csrc/velox/histogram.c csrc/velox/tsc.c csrc/velox/types.c
 """NativePipeline: the C pipeline (csrc/velox/pipeline.h) as a thin Cython class. Use
 velox.Pipeline (velox/pipeline/) for the friendly interface; this class takes the C
 configuration fields as keyword arguments, checks their ranges, and calls one C function per
@@ -15,11 +15,12 @@ import numpy as np
 from velox._mbo import MboOrder
 from libc.stdint cimport int32_t, int64_t, uint32_t, uint64_t
 
+from velox._backtest cimport _strategy_table
 from velox._histogram cimport histogram_snapshot
 from velox._ring cimport SpscRing
 from velox.includes.histogram cimport vx_histogram
 from velox.includes.pipeline cimport *
-from velox.includes.ring cimport vx_ring_elem_size
+from velox.includes.ring cimport vx_ring, vx_ring_elem_size
 from velox.includes.stage cimport *
 from velox.includes.orderbook cimport vx_book_best, vx_book_depth
 from velox.includes.mbo cimport (vx_mbo_best, vx_mbo_depth, vx_mbo_order, vx_mbo_order_info,
@@ -28,7 +29,10 @@ from velox.includes.mbo cimport (vx_mbo_best, vx_mbo_depth, vx_mbo_order, vx_mbo
                                  vx_mbo_counters, vx_mbo_counters_read, VX_MBO_REJECT_COUNT)
 from cpython.pycapsule cimport PyCapsule_CheckExact, PyCapsule_GetPointer, PyCapsule_IsValid, PyCapsule_New
 from libc.stdlib cimport free, malloc
-from velox.includes.types cimport VX_OK, VX_TIMEOUT, vx_bundle, vx_mbo, vx_status, vx_status_name
+from velox.includes.types cimport VX_OK, VX_TIMEOUT, vx_mbo, vx_status, vx_status_name
+from velox.includes.backtest cimport (vx_backtest, vx_backtest_counters,
+                                      vx_backtest_counters_read, vx_backtest_venue)
+from velox.includes.venue cimport vx_sim_venue_counters, vx_sim_venue_counters_read
 
 from velox._records import BUNDLE_DTYPE, EXEC_DTYPE, MBO_DTYPE, ORDER_DTYPE, PNL_DTYPE, TXN_DTYPE, Action
 from velox._mbo import REJECT_REASONS
@@ -68,6 +72,27 @@ def _int_in(name, value, lo, hi):
     if not lo <= value <= hi:
         raise ValueError(f"{name} must be in [{lo}, {hi}], got {value!r}")
     return int(value)
+
+
+_RING_DTYPE_NAMES = ((TXN_DTYPE, "TXN_DTYPE"), (MBO_DTYPE, "MBO_DTYPE"),
+                     (BUNDLE_DTYPE, "BUNDLE_DTYPE"), (ORDER_DTYPE, "ORDER_DTYPE"),
+                     (EXEC_DTYPE, "EXEC_DTYPE"))
+
+
+cdef vx_ring *_ring_arg(str name, object ring, object dtype, bint producer) except NULL:
+    """The C ring of the ring argument `name`: a live velox.SpscRing (or SharedRing) of
+    `dtype`, else TypeError / ValueError naming it. Claims the pipeline's side of it
+    (`producer`: the pipeline pushes); a SharedRing takes that process-wide role here."""
+    dtype_name = next(text for dt, text in _RING_DTYPE_NAMES if dt is dtype)
+    if not isinstance(ring, SpscRing):
+        raise TypeError(f"{name} must be a velox.SpscRing or SharedRing of {dtype_name}, "
+                        f"got {ring!r}")
+    cdef SpscRing r = <SpscRing>ring
+    r._live(name)
+    if r.dtype != dtype or vx_ring_elem_size(r.ring) != <size_t>dtype.itemsize:
+        raise ValueError(f"{name} must hold {dtype_name} records, got a ring of {r.dtype!r}")
+    r._side(producer, name)
+    return r.ring
 
 
 def _float_in(name, value, lo, hi):
@@ -115,7 +140,7 @@ cdef class NativePipeline:
                   log_capacity=4 * VX_STRATEGY_MAX_SENDS, pnl_interval_ns=0, max_loss=0,
                   max_position=0, max_order_qty=0, max_working=64,
                   strategy_log_ring_capacity=4096, strategy_close_timeout_ns=2_000_000_000,
-                  stage_capsules=None):
+                  stage_capsules=None, sim_venue=None):
         self.p = NULL
         self.strategy = None
         self.strategy_capsule = None
@@ -173,18 +198,8 @@ cdef class NativePipeline:
             c.stage_thread[i] = _int_in("stage_thread", stage_thread[i], 0, len(thread_cpu) - 1)
         for i in range(len(thread_cpu)):
             c.thread_cpu[i] = _int_in("thread_cpu", thread_cpu[i], -1, 1023)
-        cdef SpscRing ext
         if external_ring is not None:
-            if not isinstance(external_ring, SpscRing):
-                raise TypeError(f"external_ring must be a velox.SpscRing or SharedRing of "
-                                f"BUNDLE_DTYPE, got {external_ring!r}")
-            ext = <SpscRing>external_ring
-            ext._live("external_ring")
-            if ext.dtype != BUNDLE_DTYPE or vx_ring_elem_size(ext.ring) != sizeof(vx_bundle):
-                raise ValueError(f"external_ring must hold BUNDLE_DTYPE records, got a ring of "
-                                 f"{ext.dtype!r}")
-            ext._side(True, "external_ring")  # a SharedRing claims the producer role here
-            c.external_ring = ext.ring
+            c.external_ring = _ring_arg("external_ring", external_ring, BUNDLE_DTYPE, True)
         if records not in ("txn", "mbo"):
             raise ValueError(f"records must be 'txn' (transactions, L2 book) or 'mbo' "
                              f"(market-by-order events, MBO books), got {records!r}")
@@ -203,31 +218,11 @@ cdef class NativePipeline:
         if mbo_reference is not None:
             self._set_reference(mbo_reference)
         record_dtype = MBO_DTYPE if records == "mbo" else TXN_DTYPE
-        cdef SpscRing src
         if source_ring is not None:
-            if not isinstance(source_ring, SpscRing):
-                raise TypeError(f"source_ring must be a velox.SpscRing or SharedRing of "
-                                f"TXN_DTYPE, got {source_ring!r}")
-            src = <SpscRing>source_ring
-            src._live("source_ring")
-            if vx_ring_elem_size(src.ring) != record_dtype.itemsize or src.dtype != record_dtype:
-                raise ValueError(f"source_ring must hold {'MBO' if records == 'mbo' else 'TXN'}"
-                                 f"_DTYPE records (records={records!r}), got a ring of {src.dtype!r}")
-            src._side(False, "source_ring")  # a SharedRing claims the consumer role here
-            c.source_ring = src.ring
+            c.source_ring = _ring_arg("source_ring", source_ring, record_dtype, False)
             self.source_ring = source_ring
-        cdef SpscRing tap
         if input_tap is not None:
-            if not isinstance(input_tap, SpscRing):
-                raise TypeError(f"input_tap must be a velox.SpscRing of "
-                                f"{'MBO' if records == 'mbo' else 'TXN'}_DTYPE, got {input_tap!r}")
-            tap = <SpscRing>input_tap
-            tap._live("input_tap")
-            if vx_ring_elem_size(tap.ring) != record_dtype.itemsize or tap.dtype != record_dtype:
-                raise ValueError(f"input_tap must hold {'MBO' if records == 'mbo' else 'TXN'}"
-                                 f"_DTYPE records (records={records!r}), got a ring of {tap.dtype!r}")
-            tap._side(True, "input_tap")
-            c.input_tap = tap.ring
+            c.input_tap = _ring_arg("input_tap", input_tap, record_dtype, True)
             self.input_tap = input_tap
         if isinstance(replay_speed, bool) or not isinstance(replay_speed, (int, float, np.integer, np.floating)):
             raise TypeError(f"replay_speed must be a number, got {replay_speed!r}")
@@ -261,9 +256,12 @@ cdef class NativePipeline:
             argv = self._set_strategy(strategy, venue_orders, venue_execs, strategy_args,
                                       strategy_edges, log_capacity, pnl_interval_ns, max_loss,
                                       max_position, max_order_qty, max_working,
-                                      strategy_log_ring_capacity, strategy_close_timeout_ns)
+                                      strategy_log_ring_capacity, strategy_close_timeout_ns,
+                                      sim_venue)
         elif venue_orders is not None or venue_execs is not None:
             raise ValueError("venue rings given without a strategy of ABI v2")
+        elif sim_venue is not None:
+            raise ValueError("sim_venue given without a strategy of ABI v2")
         try:
             self._create(stage_thread, thread_cpu)
         finally:
@@ -287,7 +285,7 @@ cdef class NativePipeline:
     cdef const char **_set_strategy(self, strategy, venue_orders, venue_execs, strategy_args,
                                     strategy_edges, log_capacity, pnl_interval_ns, max_loss,
                                     max_position, max_order_qty, max_working,
-                                    log_ring_capacity, close_timeout_ns) except? NULL:
+                                    log_ring_capacity, close_timeout_ns, sim_venue) except? NULL:
         """cfg.strategy and its host, venue and logs (pipeline.h "Strategies"). Returns the
         malloc'd argv the host config points to (freed by the caller once the host copied it;
         NULL when there are no arguments)."""
@@ -302,30 +300,22 @@ cdef class NativePipeline:
         if cap is None:
             raise TypeError(f"strategy must be an object with __velox_stage__() returning a "
                             f"{STRATEGY_CAPSULE_NAME!r} capsule, or such a capsule; got {strategy!r}")
-        c.strategy = _strategy_table(strategy, cap)
+        c.strategy = _strategy_table(strategy, cap, "strategy")
         self.strategy = strategy
         self.strategy_capsule = cap
-        cdef SpscRing o, e
-        for name, ring, dt in (("venue_orders", venue_orders, ORDER_DTYPE),
-                               ("venue_execs", venue_execs, EXEC_DTYPE)):
-            if not isinstance(ring, SpscRing):
-                raise TypeError(f"{name} must be a velox.SpscRing or SharedRing of "
-                                f"{'ORDER' if dt is ORDER_DTYPE else 'EXEC'}_DTYPE (the live "
-                                f"venue's rings), got {ring!r}")
-            (<SpscRing>ring)._live(name)
-            if (<SpscRing>ring).dtype != dt:
-                raise ValueError(f"{name} must hold {'ORDER' if dt is ORDER_DTYPE else 'EXEC'}"
-                                 f"_DTYPE records, got a ring of {(<SpscRing>ring).dtype!r}")
-        if venue_orders is venue_execs:
-            raise ValueError("venue_orders and venue_execs must be two rings")
-        o = venue_orders
-        e = venue_execs
-        o._side(True, "venue_orders")   # a SharedRing claims the producer role here
-        e._side(False, "venue_execs")   # and the consumer role of the reports' ring
-        c.venue_orders = o.ring
-        c.venue_execs = e.ring
-        self.venue_orders = venue_orders
-        self.venue_execs = venue_execs
+        if sim_venue is not None:
+            if venue_orders is not None or venue_execs is not None:
+                raise ValueError("sim_venue trades against the simulated venue: give no "
+                                 "venue_orders / venue_execs rings")
+            self._set_sim_venue(sim_venue)
+        else:
+            if venue_orders is venue_execs and isinstance(venue_orders, SpscRing):
+                raise ValueError("venue_orders and venue_execs must be two rings")
+            # the live venue's rings: orders out (producer), execution reports in (consumer)
+            c.venue_orders = _ring_arg("venue_orders", venue_orders, ORDER_DTYPE, True)
+            c.venue_execs = _ring_arg("venue_execs", venue_execs, EXEC_DTYPE, False)
+            self.venue_orders = venue_orders
+            self.venue_execs = venue_execs
         if strategy_edges not in ("flag", "event"):
             raise ValueError(f"strategy_edges must be 'flag' (F_LAST, or {VX_STRATEGY_MAX_GROUP} "
                              f"events) or 'event' (every event), got {strategy_edges!r}")
@@ -357,6 +347,33 @@ cdef class NativePipeline:
         argv[len(args)] = NULL
         c.strategy_host.args = argv
         return argv
+
+    cdef int _set_sim_venue(self, dict sim) except -1:
+        """cfg.strategy_venue = VX_STRATEGY_VENUE_SIM and cfg.strategy_sim from the dict of
+        velox.SimVenue.native() fields plus "seed" (pipeline.h "Simulated venue")."""
+        known = {"entry_latency_ns", "response_latency_ns", "entry_jitter_ns",
+                 "response_jitter_ns", "maker_per_lot", "taker_per_lot", "maker_rate",
+                 "taker_rate", "venue_max_orders", "max_in_flight", "seed"}
+        unknown = set(sim) - known
+        if unknown:
+            raise ValueError(f"sim_venue: unknown field(s) {sorted(unknown)}")
+        cdef vx_pipeline_config *c = &self.cfg
+        c.strategy_venue = VX_STRATEGY_VENUE_SIM
+        v = &c.strategy_sim
+        v.max_orders = _int_in("venue_max_orders", sim.get("venue_max_orders", 4096), 1, 1 << 24)
+        v.max_in_flight = _int_in("max_in_flight", sim.get("max_in_flight", 65536), 16, 1 << 24)
+        v.entry_latency_ns = _int_in("entry_latency_ns", sim.get("entry_latency_ns", 0), 0, _U64)
+        v.response_latency_ns = _int_in("response_latency_ns",
+                                        sim.get("response_latency_ns", 0), 0, _U64)
+        v.entry_jitter_ns = _int_in("entry_jitter_ns", sim.get("entry_jitter_ns", 0), 0, _U64)
+        v.response_jitter_ns = _int_in("response_jitter_ns",
+                                       sim.get("response_jitter_ns", 0), 0, _U64)
+        v.seed = _int_in("seed", sim.get("seed", 0), 0, _U64)
+        v.maker.per_lot = _int_in("maker_per_lot", sim.get("maker_per_lot", 0), -_I64, _I64)
+        v.maker.rate = _int_in("maker_rate", sim.get("maker_rate", 0), -_I64, _I64)
+        v.taker.per_lot = _int_in("taker_per_lot", sim.get("taker_per_lot", 0), -_I64, _I64)
+        v.taker.rate = _int_in("taker_rate", sim.get("taker_rate", 0), -_I64, _I64)
+        return 0
 
     def _set_reference(self, ref):
         """mbo_reference=(bid_px, bid_qty, ask_px, ask_qty, first_row): the L2 book after every
@@ -828,6 +845,30 @@ cdef class NativePipeline:
                  "qty": w[i].qty, "leaves_qty": w[i].leaves_qty, "side": w[i].side,
                  "state": w[i].state} for i in range(n)]
 
+    def sim_counters(self):
+        """With the simulated venue (sim_venue=), after join(): {"backtest": the backtest's
+        counters (backtest.h vx_backtest_counters), "venue": the simulated venue's
+        (venue.h vx_sim_venue_counters)}; None with the live venue."""
+        self._host("sim_counters()")
+        cdef vx_backtest *bt = vx_pipeline_strategy_backtest(self.p)
+        if bt == NULL:
+            return None
+        cdef vx_backtest_counters b
+        cdef vx_sim_venue_counters v
+        vx_backtest_counters_read(bt, &b)
+        vx_sim_venue_counters_read(vx_backtest_venue(bt), &v)
+        return {
+            "backtest": {"events": b.events, "applied": b.applied,
+                         "book_rejects": b.book_rejects, "groups": b.groups,
+                         "ts_regressions": b.ts_regressions, "last_ts": b.last_ts,
+                         "finished": bool(b.finished)},
+            "venue": {"orders": v.orders, "acks": v.acks, "rejects": v.rejects,
+                      "fills": v.fills, "partial_fills": v.partial_fills,
+                      "canceled": v.canceled, "modified": v.modified, "expired": v.expired,
+                      "maker_fills": v.maker_fills, "taker_fills": v.taker_fills,
+                      "traded_lots": v.traded_lots, "queue_events": v.queue_events,
+                      "reports_dropped": v.reports_dropped}}
+
     def strategy_check(self):
         """None when the run ended and the host's conservation checks held (host.h
         vx_host_check), else the reason (text); after join()."""
@@ -1027,28 +1068,6 @@ def strategy_capsule(stage):
     stage, or anything else: the caller's checks name it)."""
     cap = fetch_stage_capsule(stage)
     return cap if is_strategy_capsule(cap) else None
-
-
-cdef const vx_strategy *_strategy_table(object stage, object cap) except NULL:
-    """The checked vx_strategy* inside `cap` (held by the caller): the ABI version, the size,
-    the api version and on_market, each refusal naming both versions (strategy.h, Loading)."""
-    cdef const vx_strategy *t = <const vx_strategy *>PyCapsule_GetPointer(cap, VX_STRATEGY_CAPSULE_NAME)
-    label = f"strategy {stage!r}"
-    if t.abi_version != VX_STRATEGY_ABI_VERSION:
-        raise ValueError(f"{label}: its vx_strategy table has abi_version {t.abi_version}, this "
-                         f"velox runs strategies of ABI version {VX_STRATEGY_ABI_VERSION} (rebuild "
-                         "it against this velox's velox/strategy.h)")
-    if t.struct_size < VX_STRATEGY_MIN_SIZE:
-        raise ValueError(f"{label}: its vx_strategy table has struct_size {t.struct_size}, "
-                         f"smaller than ABI {VX_STRATEGY_ABI_VERSION}'s {VX_STRATEGY_MIN_SIZE}; "
-                         "set it to sizeof(vx_strategy)")
-    if t.api_version > VX_API_VERSION:
-        raise ValueError(f"{label} was compiled against vx_api version {t.api_version}; this "
-                         f"velox provides version {VX_API_VERSION} (install a newer velox, or "
-                         "rebuild the strategy against this one)")
-    if t.on_market == NULL:
-        raise ValueError(f"{label}: its vx_strategy table has no on_market")
-    return t
 
 
 cdef tuple _strategy_args(object args):

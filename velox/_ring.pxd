@@ -61,3 +61,12 @@ cdef class SpscRing:
 # Raise the Python exception for an unexpected C status of the SpscRing method `where` (always
 # raises). Shared with velox._txnring so both map every status the same way.
 cdef int _raise_status(vx_status st, str where) except -1
+
+# Marks the producer (producer=True) or consumer side of `ring` busy (delta 1) or done again
+# (delta -1) around a blocking wait: a SharedRing's close() refuses while a side is busy.
+# A function rather than a method, so that SpscRing's method table stays as it was.
+cdef inline void _mark_busy(SpscRing ring, bint producer, int delta) noexcept:
+    if producer:
+        ring._producer_busy += delta
+    else:
+        ring._consumer_busy += delta

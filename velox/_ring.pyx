@@ -9,11 +9,9 @@ except two scratch buffers, one owned by each side."""
 
 from cpython.buffer cimport PyBUF_SIMPLE, PyBuffer_Release, PyObject_GetBuffer
 from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_CheckExact, PyBytes_GET_SIZE
-from cpython.exc cimport PyErr_CheckSignals
 from cpython.mem cimport PyMem_Free, PyMem_Malloc
 from cpython.number cimport PyNumber_Index
 from cpython.object cimport PyObject
-from libc.math cimport isfinite
 from libc.stdint cimport uint32_t, uint64_t
 from libc.string cimport memcpy, memset
 
@@ -21,6 +19,7 @@ cimport numpy as cnp
 import numpy as np
 
 from velox._records cimport Bundle, Transaction
+from velox._wait cimport WAIT_SLICE_NS, deadline_ns, slice_end_ns, wait_expired
 from velox.includes.ring cimport *
 from velox.includes.tsc cimport vx_cpu_relax, vx_monotonic_ns
 from velox.includes.types cimport vx_bundle, vx_status, vx_status_name, vx_txn
@@ -70,8 +69,8 @@ MAX_ITEMSIZE = VX_RING_MAX_ELEM_SIZE
 # 128 KiB). Smaller ones are cheaper than a GIL hand-off.
 NOGIL_COPY_BYTES = 64 * 1024
 # Blocking waits re-take the GIL this often to run signal handlers (Ctrl-C) and to check the
-# deadline.
-SIGNAL_CHECK_NS = 5_000_000
+# deadline (velox/_wait.pxd).
+SIGNAL_CHECK_NS = WAIT_SLICE_NS
 
 cdef enum RecordKind:
     KIND_OTHER = 0
@@ -82,7 +81,6 @@ cdef type _void_type = np.void
 cdef type _generic_type = np.generic
 cdef type _ndarray_type = np.ndarray
 cdef uint64_t _nogil_copy_bytes = NOGIL_COPY_BYTES
-cdef uint64_t _signal_check_ns = SIGNAL_CHECK_NS
 
 
 class RingCorrupted(RuntimeError):
@@ -121,22 +119,6 @@ cdef int _raise_status(vx_status st, str where) except -1:
 
 cdef inline bint _same_dtype(cnp.PyArray_Descr *descr, object dtype):
     return <object>descr is dtype or <object>descr == dtype
-
-
-cdef uint64_t _deadline_ns(object timeout) except? 0:
-    """Absolute vx_monotonic_ns deadline; UINT64_MAX for timeout=None."""
-    if timeout is None:
-        return <uint64_t>-1
-    cdef double seconds
-    try:
-        seconds = float(timeout)
-    except (TypeError, ValueError):
-        raise TypeError(f"timeout must be a number of seconds or None, got {timeout!r}") from None
-    if not isfinite(seconds) or seconds < 0:
-        raise ValueError(f"timeout must be a finite number of seconds >= 0, got {timeout!r}")
-    if seconds > 1e9:  # ~31 years: treat as forever rather than overflow the ns clock
-        return <uint64_t>-1
-    return vx_monotonic_ns() + <uint64_t>(seconds * 1e9)
 
 
 cdef class SpscRing:
@@ -389,7 +371,7 @@ cdef class SpscRing:
             return None
         if st != VX_TIMEOUT:
             _raise_status(st, "push")
-        cdef uint64_t deadline = _deadline_ns(timeout)
+        cdef uint64_t deadline = deadline_ns(timeout, f"{type(self).__name__}.push")
         # The wait reads its own copy: the item may change without the GIL, and a misusing
         # second producer thread converting its item into _push_scratch meanwhile (which the
         # debug guard then rejects) must not change the record this wait pushes.
@@ -419,7 +401,9 @@ cdef class SpscRing:
         cdef vx_status st
         cdef const char *src = <const char *>cnp.PyArray_DATA(arr)
         if timeout is not NO_WAIT:
-            return self._push_many_wait(arr, src, length, _deadline_ns(timeout), timeout)
+            return self._push_many_wait(arr, src, length,
+                                        deadline_ns(timeout, f"{type(self).__name__}.push_many"),
+                                        timeout)
         if n == 0:
             return 0
         if <uint64_t>(n if n < self._capacity else self._capacity) * <uint64_t>self.itemsize >= _nogil_copy_bytes:
@@ -442,7 +426,7 @@ cdef class SpscRing:
         cdef vx_status st
         cdef uint32_t n, got
         cdef Py_ssize_t total = 0
-        cdef uint64_t now, chunk_end
+        cdef uint64_t chunk_end
         self._producer_busy += 1
         try:
             while True:  # bounded: each pass takes records or ends at the deadline or raises
@@ -450,10 +434,7 @@ cdef class SpscRing:
                 if total == length:
                     return total
                 n = <uint32_t>(length - total) if length - total < (1 << 30) else (1 << 30)
-                now = vx_monotonic_ns()
-                chunk_end = now + _signal_check_ns
-                if chunk_end > deadline or chunk_end < now:
-                    chunk_end = deadline
+                chunk_end = slice_end_ns(deadline)
                 got = 0
                 with nogil:
                     st = vx_ring_push_n_wait(self.ring, src + total * self.itemsize, n, &got,
@@ -469,13 +450,12 @@ cdef class SpscRing:
                                           "records were pushed")
                     exc.pushed = total
                     raise exc
-                if vx_monotonic_ns() >= deadline:
+                if wait_expired(deadline):
                     exc = TimeoutError(f"{type(self).__name__}.push_many: pushed {total} of "
                                        f"{length} records; the ring was still full after "
                                        f"timeout={timeout!r} s")
                     exc.pushed = total
                     raise exc
-                PyErr_CheckSignals()
         finally:
             self._producer_busy -= 1
 
@@ -514,7 +494,7 @@ cdef class SpscRing:
         item = self.try_pop()
         if item is not None:
             return item
-        cdef uint64_t deadline = _deadline_ns(timeout)
+        cdef uint64_t deadline = deadline_ns(timeout, f"{type(self).__name__}.pop")
         self._wait(False, NULL, self._pop_scratch, deadline, timeout, "pop")
         return self._scalar_from(self._pop_scratch)
 
@@ -557,7 +537,8 @@ cdef class SpscRing:
         n = <uint32_t>length if length < <Py_ssize_t>0xFFFFFFFF else 0xFFFFFFFF
         dst = cnp.PyArray_DATA(arr)
         if wait:
-            popped = self._pop_many_wait(dst, n, min_n, _deadline_ns(timeout), timeout)
+            popped = self._pop_many_wait(
+                dst, n, min_n, deadline_ns(timeout, f"{type(self).__name__}.pop_many"), timeout)
         elif isinstance(min_n, bool) or not hasattr(type(min_n), "__index__") or min_n != 1:
             raise ValueError(f"SpscRing.pop_many: min_n={min_n!r} needs a timeout (without "
                              "one pop_many takes what is there)")
@@ -594,15 +575,12 @@ cdef class SpscRing:
         backoff.step = 0
         cdef vx_status st
         cdef uint32_t got = 0
-        cdef uint64_t now, chunk_end
+        cdef uint64_t chunk_end
         self._consumer_busy += 1
         try:
             while True:  # bounded: each pass ends at the deadline or returns or raises
                 self._live("pop_many")  # re-checked every slice (signal handlers ran)
-                now = vx_monotonic_ns()
-                chunk_end = now + _signal_check_ns
-                if chunk_end > deadline or chunk_end < now:
-                    chunk_end = deadline
+                chunk_end = slice_end_ns(deadline)
                 with nogil:
                     st = vx_ring_pop_n_wait(self.ring, dst, n, c_min, &got, chunk_end, &backoff)
                 if st == VX_OK:
@@ -617,10 +595,9 @@ cdef class SpscRing:
                         _raise_status(st, "pop_many")
                     raise BrokenPipeError(f"{type(self).__name__}.pop_many: the producer died "
                                           "or closed the ring, and the ring is empty")
-                if vx_monotonic_ns() >= deadline:
+                if wait_expired(deadline):
                     raise TimeoutError(f"{type(self).__name__}.pop_many: fewer than "
                                        f"min_n={c_min} records after timeout={timeout!r} s")
-                PyErr_CheckSignals()
         finally:
             self._consumer_busy -= 1
 
@@ -633,20 +610,14 @@ cdef class SpscRing:
         cdef vx_ring_backoff backoff
         backoff.step = 0
         cdef vx_status st
-        cdef uint64_t now, chunk_end
+        cdef uint64_t chunk_end
         # The side stays busy for the whole wait, not just the GIL-free slices: signal
         # handlers run between slices and must not be able to close (unmap) the ring.
-        if producer:
-            self._producer_busy += 1
-        else:
-            self._consumer_busy += 1
+        _mark_busy(self, producer, 1)
         try:
             while True:  # bounded: each pass ends at the deadline or raises
                 self._live(where)  # re-checked every slice (signal handlers ran)
-                now = vx_monotonic_ns()
-                chunk_end = now + _signal_check_ns
-                if chunk_end > deadline or chunk_end < now:
-                    chunk_end = deadline
+                chunk_end = slice_end_ns(deadline)
                 if producer:
                     with nogil:
                         st = vx_ring_push_wait(self.ring, src, chunk_end, &backoff)
@@ -657,15 +628,11 @@ cdef class SpscRing:
                     return 0
                 if st != VX_TIMEOUT:
                     _raise_status(st, where)
-                if vx_monotonic_ns() >= deadline:
+                if wait_expired(deadline):
                     raise TimeoutError(f"SpscRing.{where}: ring still "
                                        f"{'full' if producer else 'empty'} after timeout={timeout!r} s")
-                PyErr_CheckSignals()
         finally:
-            if producer:
-                self._producer_busy -= 1
-            else:
-                self._consumer_busy -= 1
+            _mark_busy(self, producer, -1)
 
 
 # ---- native benchmark loops (private; used by benchmarks/bench_ring.py) ----------------------

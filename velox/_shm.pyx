@@ -1,5 +1,5 @@
 # cython: language_level=3, embedsignature=True, freethreading_compatible=True
-# distutils: sources = csrc/velox/shm.c csrc/velox/ring.c csrc/velox/tsc.c csrc/velox/types.c
+# distutils: sources = csrc/velox/shm.c csrc/velox/shm_segment.c csrc/velox/ring.c csrc/velox/tsc.c csrc/velox/types.c
 """SharedRing: the SPSC ring of velox._ring placed in a named POSIX shared-memory segment, so
 two processes move fixed-size records with no syscall on the hot path. Thin wrapper over
 ``csrc/velox/shm.h`` (see docs/ipc.md).
@@ -22,7 +22,6 @@ import uuid
 import numpy as np
 from numpy.lib.format import descr_to_dtype, dtype_to_descr
 
-from cpython.exc cimport PyErr_CheckSignals
 from libc.stdint cimport uint32_t, uint64_t
 from libc.errno cimport EEXIST, ENOENT, errno
 from posix.types cimport pid_t
@@ -30,13 +29,13 @@ from posix.unistd cimport getpid
 
 cimport cython
 
-from velox._ring cimport SpscRing
+from velox._ring cimport SpscRing, _mark_busy
+from velox._wait cimport WAIT_SLICE_NS, slice_ns, wait_expired
 from velox._ring import RingCorrupted
 from velox._ring import SpscRing as _SpscRing
 from velox.includes.ring cimport (VX_RING_MAX_CAPACITY, VX_RING_MAX_ELEM_SIZE, vx_ring_destroy,
                                   vx_ring_size)
 from velox.includes.shm cimport *
-from velox.includes.tsc cimport vx_monotonic_ns
 from velox.includes.types cimport (VX_ECORRUPT, VX_EMISUSE, VX_ESTATE, VX_OK, VX_TIMEOUT,
                                    vx_status, vx_status_name)
 
@@ -46,11 +45,9 @@ NAME_MAX = VX_SHM_NAME_MAX
 LAYOUT_VERSION = VX_SHM_LAYOUT_VERSION
 PEER_CHECK_NS = VX_SHM_PEER_CHECK_NS
 # Blocking waits re-take the GIL this often to run signal handlers and check the deadline.
-SIGNAL_CHECK_NS = 5_000_000
+SIGNAL_CHECK_NS = WAIT_SLICE_NS
 # How long attach waits for a creator that is still initialising the segment.
 ATTACH_WAIT_S = 1.0
-
-cdef uint64_t _signal_check_ns = SIGNAL_CHECK_NS
 
 # ---- process identity ----------------------------------------------------------------------
 # A role claimed by this process stays valid until it forks: the child gets a new generation,
@@ -444,21 +441,15 @@ cdef class SharedRing(SpscRing):
         """SpscRing._wait, but through vx_shm_push_wait / vx_shm_pop_wait, which also watch
         the peer process: BrokenPipeError when it died or closed the ring."""
         cdef vx_status st
-        cdef uint64_t now, chunk
+        cdef uint64_t chunk
         cdef pid_t peer = 0
         # Busy for the whole wait, not just the GIL-free slices: a signal handler running
         # between slices cannot close (unmap) the ring under the next slice; close() raises.
-        if producer:
-            self._producer_busy += 1
-        else:
-            self._consumer_busy += 1
+        _mark_busy(self, producer, 1)
         try:
             while True:  # bounded: each pass ends by the deadline or raises
                 self._live(where)  # re-checked every slice (signal handlers ran)
-                now = vx_monotonic_ns()
-                chunk = _signal_check_ns if deadline - now > _signal_check_ns else deadline - now
-                if now >= deadline:
-                    chunk = 0
+                chunk = slice_ns(deadline)
                 if producer:
                     with nogil:
                         st = vx_shm_push_wait(&self.shm, src, chunk, &peer)
@@ -476,16 +467,12 @@ cdef class SharedRing(SpscRing):
                         f"{self.name!r} is {'full' if producer else 'empty'}")
                 if st != VX_TIMEOUT:
                     _raise_misuse(st, where)
-                if vx_monotonic_ns() >= deadline:
+                if wait_expired(deadline):
                     raise TimeoutError(f"SharedRing.{where}: ring {self.name!r} still "
                                        f"{'full' if producer else 'empty'} after "
                                        f"timeout={timeout!r} s")
-                PyErr_CheckSignals()
         finally:
-            if producer:
-                self._producer_busy -= 1
-            else:
-                self._consumer_busy -= 1
+            _mark_busy(self, producer, -1)
 
     cdef int _peer_gone(self, bint producer) except -1:
         """1 if the other side's process died or closed the ring (a syscall or two)."""

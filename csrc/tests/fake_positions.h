@@ -81,6 +81,14 @@ vx_status vx_positions_get(const vx_positions *ps, uint32_t instrument, vx_posit
     out->fills = p->fills;
     return VX_OK;
 }
+vx_status vx_positions_get_marked(const vx_positions *ps, uint32_t instrument, int64_t mark,
+                                  vx_position *out) {
+    vx_status s = vx_positions_get(ps, instrument, out);
+    if (s != VX_OK || mark <= 0) return s;
+    out->unrealized += out->position * (mark - out->mark);
+    out->mark = mark;
+    return VX_OK;
+}
 int64_t vx_positions_total(const vx_positions *ps) {
     int64_t t = 0;
     for (uint32_t i = 0; i < ps->n; i++)

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "check.h"
+#include "mbo_fixture.h"
 #include "velox/backtest.h"
 #include "velox/prng.h"
 #include "velox/strategy_builtin.h"
@@ -34,6 +35,15 @@ struct events {
     uint64_t regressions, rejects;
 };
 
+/* An event about a model order: at its instrument, side and price. */
+static vx_mbo model_event(const struct model_order *o, uint8_t action, uint32_t qty, uint64_t ts,
+                          uint8_t flags) {
+    vx_mbo e = mbo_fx_event(action, o->id, o->side, o->price, qty, ts);
+    e.instrument = o->instrument;
+    e.flags = flags;
+    return e;
+}
+
 /* Seeded MBO stream over 2 instruments: books never cross; planted ts regressions and
  * over-cancels (EXCEEDS rejects). */
 static struct events make_events(size_t n, uint64_t seed) {
@@ -45,23 +55,17 @@ static struct events make_events(size_t n, uint64_t seed) {
     vx_prng rng;
     vx_prng_seed(&rng, seed);
     for (size_t i = 0; i < n; i++) {
-        vx_mbo *e = &ev.e[i];
         uint32_t r = vx_prng_below(&rng, 100);
         ts += vx_prng_below(&rng, 3);
-        e->ts = ts;
+        uint64_t at = ts;
         if (i % 1009 == 1008) {
-            e->ts = ts - 5;
+            at = ts - 5;
             ev.regressions++;
         }
-        if (vx_prng_below(&rng, 3) == 0) e->flags = VX_MBO_F_LAST;
+        uint8_t flags = vx_prng_below(&rng, 3) == 0 ? VX_MBO_F_LAST : 0;
         if (nlive && i % 997 == 996) { /* over-cancel: rejected, nothing changes */
             struct model_order *o = &live[vx_prng_below(&rng, (uint32_t)nlive)];
-            e->action = VX_MBO_CANCEL;
-            e->order_id = o->id;
-            e->instrument = o->instrument;
-            e->side = o->side;
-            e->price = o->price;
-            e->qty = o->qty + 1;
+            ev.e[i] = model_event(o, VX_MBO_CANCEL, o->qty + 1, at, flags);
             ev.rejects++;
             continue;
         }
@@ -73,30 +77,19 @@ static struct events make_events(size_t n, uint64_t seed) {
             o->price = o->side == VX_BUY ? PX(995 + vx_prng_below(&rng, 5))
                                          : PX(1001 + vx_prng_below(&rng, 5));
             o->qty = 1 + vx_prng_below(&rng, 10);
-            e->action = VX_MBO_ADD;
-            e->order_id = o->id;
-            e->instrument = o->instrument;
-            e->side = o->side;
-            e->price = o->price;
-            e->qty = o->qty;
+            ev.e[i] = model_event(o, VX_MBO_ADD, o->qty, at, flags);
             continue;
         }
         size_t k = vx_prng_below(&rng, (uint32_t)nlive);
         struct model_order *o = &live[k];
-        e->order_id = o->id;
-        e->instrument = o->instrument;
-        e->side = o->side;
-        e->price = o->price;
         uint32_t q = 1 + vx_prng_below(&rng, o->qty);
         if (r < 75) {
-            e->action = VX_MBO_EXECUTE;
-            e->qty = q;
+            ev.e[i] = model_event(o, VX_MBO_EXECUTE, q, at, flags);
         } else if (r < 90) {
-            e->action = VX_MBO_DELETE;
+            ev.e[i] = model_event(o, VX_MBO_DELETE, 0, at, flags); /* qty 0: all it has */
             q = o->qty;
         } else {
-            e->action = VX_MBO_CANCEL;
-            e->qty = q;
+            ev.e[i] = model_event(o, VX_MBO_CANCEL, q, at, flags);
         }
         o->qty -= q;
         if (o->qty == 0) live[k] = live[--nlive];
@@ -310,8 +303,170 @@ static void test_refusals(void) {
     vx_builtin_destroy(q);
 }
 
+/* ---- deliveries at group starts (backtest.h step 2), on hand-made events --------------- */
+
+struct tracer {
+    const vx_api *api;
+    char trace[32];
+    size_t n;
+    uint64_t calls;
+    vx_exec execs[8];
+    size_t n_execs;
+};
+
+static void tr(struct tracer *t, char c) {
+    if (t->n < sizeof t->trace - 1) t->trace[t->n++] = c;
+}
+static int tr_init(void *s, const vx_api *api, vx_strategy_env *env) {
+    (void)env;
+    ((struct tracer *)s)->api = api;
+    return 0;
+}
+/* call 1: a refused NEW (qty 0); call 2: a BUY 1 @ 100 (id 7); call 3: the timer at 25. */
+static void tr_market(void *s, vx_strategy_env *env, const vx_mbo *ev, uint32_t n) {
+    struct tracer *t = s;
+    (void)ev;
+    (void)n;
+    tr(t, 'm');
+    t->calls++;
+    vx_order o;
+    memset(&o, 0, sizeof o);
+    o.order_id = 7;
+    o.side = VX_BUY;
+    o.type = VX_ORDER_LIMIT;
+    o.tif = VX_TIF_GTC;
+    o.action = VX_ORDER_NEW;
+    o.price = PX(100);
+    o.qty = t->calls == 1 ? 0 : 1;
+    if (t->calls <= 2) t->api->send(env, &o);
+    if (t->calls == 3) CHECK(t->api->set_timer(env, 25) == VX_OK);
+}
+static void tr_exec(void *s, vx_strategy_env *env, const vx_exec *e) {
+    struct tracer *t = s;
+    (void)env;
+    tr(t, e->kind == VX_EXEC_REJECT ? 'r' : e->kind == VX_EXEC_ACK ? 'a' : 'x');
+    if (t->n_execs < 8) t->execs[t->n_execs++] = *e;
+}
+static void tr_timer(void *s, vx_strategy_env *env, uint64_t now) {
+    (void)env;
+    (void)now;
+    tr(s, 't');
+}
+
+/* One book, one event a group; `orders` for the venue's tables and the host's max_working. */
+static vx_backtest_config one_book_cfg(uint32_t orders, uint32_t log_capacity) {
+    vx_backtest_config cfg;
+    memset(&cfg, 0, sizeof cfg);
+    cfg.instruments = 1;
+    cfg.levels = 64;
+    cfg.tick = PX(1);
+    cfg.max_orders = 64;
+    cfg.edges = VX_BACKTEST_EDGE_EVENT;
+    cfg.venue.max_orders = orders;
+    cfg.venue.max_in_flight = orders < 16 ? 16 : orders;
+    cfg.host.risk.max_working = orders;
+    cfg.host.log_capacity = log_capacity;
+    return cfg;
+}
+
+static vx_mbo status_at(uint64_t ts) {
+    vx_mbo e;
+    memset(&e, 0, sizeof e);
+    e.ts = ts;
+    e.action = VX_MBO_STATUS;
+    e.side = VX_SIDE_NONE;
+    return e;
+}
+
+/* A local REJECT queued at t reaches the strategy before the next group at the same t; an
+ * order arriving at 19 is matched before the event at 20 (which would make it marketable);
+ * its ACK (due 19) and the timer (due 25) come before the groups after them. */
+static void test_group_start_deliveries(void) {
+    vx_mbo ev[5] = {status_at(10), status_at(10), status_at(20), status_at(30), status_at(30)};
+    ev[2].action = VX_MBO_ADD; /* an ask at our bid's price, at 20 */
+    ev[2].order_id = 500;
+    ev[2].side = VX_SELL;
+    ev[2].price = PX(100);
+    ev[2].qty = 5;
+    struct tracer t;
+    memset(&t, 0, sizeof t);
+    vx_strategy s;
+    memset(&s, 0, sizeof s);
+    s.abi_version = VX_STRATEGY_ABI_VERSION;
+    s.struct_size = sizeof(vx_strategy);
+    s.api_version = VX_API_VERSION;
+    s.name = "tracer";
+    s.state = &t;
+    s.init = tr_init;
+    s.on_market = tr_market;
+    s.on_exec = tr_exec;
+    s.on_timer = tr_timer;
+    vx_backtest_config cfg = one_book_cfg(4, VX_HOST_MIN_LOG_CAPACITY);
+    cfg.venue.entry_latency_ns = 9;
+    vx_backtest *bt = NULL;
+    const char *why = NULL;
+    REQUIRE(vx_backtest_create(&cfg, &s, &bt, &why) == VX_OK);
+    size_t consumed = 0;
+    CHECK(vx_backtest_feed(bt, ev, 5, &consumed) == VX_OK && consumed == 5);
+    CHECK(strcmp(t.trace, "mrmamtmm") == 0);
+    CHECK(t.n_execs == 2 && t.execs[1].ts_exchange == 19 && t.execs[1].ts_local == 19);
+    CHECK(vx_backtest_finish(bt, &why) == VX_OK);
+    CHECK(strcmp(t.trace, "mrmamtmmx") == 0); /* EXPIRED at the close */
+    vx_backtest_destroy(bt);
+}
+
+/* Feed stops at a group start whenever the log room is below one callback's, even with
+ * nothing due (orders on their way for longer than the run): drained, nothing lost. */
+static void test_stops_for_room_with_nothing_due(void) {
+    enum { EVENTS = 3000 };
+    vx_mbo *ev = calloc(EVENTS, sizeof *ev);
+    vx_order *orders = calloc(2 * EVENTS, sizeof *orders);
+    REQUIRE(ev && orders);
+    for (size_t i = 0; i < EVENTS; i++) ev[i] = status_at(10 + i);
+    for (size_t i = 0; i < 2 * EVENTS; i++) { /* two orders per event, sent and logged */
+        orders[i].ts = 10 + i / 2;
+        orders[i].order_id = 1 + i;
+        orders[i].side = VX_BUY;
+        orders[i].type = VX_ORDER_LIMIT;
+        orders[i].tif = VX_TIF_GTC;
+        orders[i].action = VX_ORDER_NEW;
+        orders[i].price = PX(100);
+        orders[i].qty = 1;
+    }
+    vx_strategy *script;
+    REQUIRE(vx_script_create(orders, 2 * EVENTS, &script) == VX_OK);
+    /* the least log capacity allowed: one callback's room */
+    vx_backtest_config cfg = one_book_cfg(2 * EVENTS, VX_STRATEGY_MAX_SENDS + 2 + 2 * EVENTS + 1);
+    cfg.venue.entry_latency_ns = (uint64_t)1 << 40; /* nothing arrives during the run */
+    vx_backtest *bt = NULL;
+    const char *why = NULL;
+    REQUIRE(vx_backtest_create(&cfg, script, &bt, &why) == VX_OK);
+    vx_order *taken = calloc(2 * EVENTS, sizeof *taken);
+    REQUIRE(taken);
+    size_t off = 0, n_taken = 0, stops = 0;
+    for (size_t guard = 0; off < EVENTS && guard < 2 * EVENTS; guard++) {
+        size_t consumed = 0;
+        REQUIRE(vx_backtest_feed(bt, ev + off, EVENTS - off, &consumed) == VX_OK);
+        off += consumed;
+        if (off < EVENTS) stops++;
+        n_taken += vx_host_take_orders(vx_backtest_host(bt), taken + n_taken, 2 * EVENTS - n_taken);
+    }
+    CHECK(off == EVENTS);
+    CHECK(stops > 0);
+    vx_host_counters hc;
+    vx_host_counters_read(vx_backtest_host(bt), &hc);
+    CHECK(hc.log_lost == 0 && hc.sent == 2 * EVENTS && n_taken == 2 * EVENTS);
+    vx_backtest_destroy(bt);
+    vx_builtin_destroy(script);
+    free(taken);
+    free(orders);
+    free(ev);
+}
+
 int main(void) {
     RUN(test_refusals);
+    RUN(test_group_start_deliveries);
+    RUN(test_stops_for_room_with_nothing_due);
     RUN(test_determinism_and_counts);
     RUN(test_conservation_fails_on_a_miscount);
     return CHECK_SUMMARY("test_backtest");

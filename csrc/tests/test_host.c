@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "check.h"
+#include "mbo_fixture.h"
 #include "velox/host.h"
 #include "velox/strategy_builtin.h"
 
@@ -78,6 +79,7 @@ struct tstrat {
     const char *arg_size, *arg_empty, *arg_k, *arg_none;
     int exec_floods;         /* on_exec answers this many REJECTs with MAX_SENDS refused sends */
     vx_status timer_status;
+    vx_position seen;        /* api->position(0) as step_read_position saw it */
 };
 
 static void trace(struct tstrat *t, char c) {
@@ -161,7 +163,7 @@ static vx_host_config default_cfg(void) {
 
 static void fix_open(struct fix *f, const vx_host_config *cfg) {
     memset(f, 0, sizeof *f);
-    REQUIRE(vx_mbo_set_create(cfg->instruments, 1024, PX(1), 1024, &f->books) == VX_OK);
+    f->books = mbo_fx_books(cfg->instruments, 1024, PX(1), 1024);
     f->venue = calloc(1, sizeof *f->venue);
     f->t = calloc(1, sizeof *f->t);
     REQUIRE(f->venue && f->t);
@@ -178,26 +180,25 @@ static void fix_close(struct fix *f) {
 }
 
 static void add(struct fix *f, uint64_t ts, uint64_t id, int side, int64_t price, uint32_t qty) {
-    vx_mbo e;
-    memset(&e, 0, sizeof e);
-    e.ts = ts;
-    e.order_id = id;
-    e.price = price;
-    e.qty = qty;
-    e.side = (uint8_t)side;
-    e.action = VX_MBO_ADD;
+    vx_mbo e = mbo_fx_event(VX_MBO_ADD, id, side, price, qty, ts);
     e.flags = VX_MBO_F_LAST;
-    vx_mbo_reject r;
-    REQUIRE(vx_mbo_set_apply(f->books, &e, &r) == VX_OK);
+    REQUIRE(mbo_fx_apply(f->books, &e) == VX_OK);
+}
+/* An order of the books leaves (DELETE, no side: the book knows it). */
+static void del(vx_mbo_set *books, uint64_t id) {
+    vx_mbo d = mbo_fx_event(VX_MBO_DELETE, id, VX_SIDE_NONE, 0, 0, 0);
+    REQUIRE(mbo_fx_apply(books, &d) == VX_OK);
+}
+/* The event a market call carries: a STATUS of `instrument`, the last of its group. */
+static vx_mbo status_event(uint64_t now, uint32_t instrument) {
+    vx_mbo e = mbo_fx_event(VX_MBO_STATUS, 0, VX_SIDE_NONE, 0, 0, now);
+    e.instrument = instrument;
+    e.flags = VX_MBO_F_LAST;
+    return e;
 }
 /* One market call at `now` (an event of instrument 0) running `step`. */
 static void market(struct fix *f, uint64_t now, step_fn step) {
-    vx_mbo e;
-    memset(&e, 0, sizeof e);
-    e.ts = now;
-    e.action = VX_MBO_STATUS;
-    e.side = VX_SIDE_NONE;
-    e.flags = VX_MBO_F_LAST;
+    vx_mbo e = status_event(now, 0);
     f->t->step = step;
     vx_host_market(f->h, &e, 1, now);
     f->t->step = NULL;
@@ -224,8 +225,7 @@ static vx_reject send(struct tstrat *t, vx_strategy_env *env, vx_order o) {
 
 /* Strategy tables velox must refuse, each with a message naming the versions. */
 static void test_table_refusals(void) {
-    vx_mbo_set *books;
-    REQUIRE(vx_mbo_set_create(1, 64, PX(1), 16, &books) == VX_OK);
+    vx_mbo_set *books = mbo_fx_books(1, 64, PX(1), 16);
     struct fake_venue *v = calloc(1, sizeof *v);
     struct tstrat t;
     memset(&t, 0, sizeof t);
@@ -387,6 +387,14 @@ static void step_two_orders(struct tstrat *t, vx_strategy_env *env) {
     CHECK(send(t, env, new_order(3, VX_SELL, PX(13), 3)) == VX_REJECT_NONE);
 }
 static void step_kill(struct tstrat *t, vx_strategy_env *env) { t->api->kill(env); }
+static void step_order_inst1(struct tstrat *t, vx_strategy_env *env) {
+    vx_order o = new_order(7, VX_BUY, PX(10), 1);
+    o.instrument = 1;
+    CHECK(send(t, env, o) == VX_REJECT_NONE);
+}
+static void step_read_position(struct tstrat *t, vx_strategy_env *env) {
+    CHECK(t->api->position(env, 0, &t->seen) == VX_OK);
+}
 
 static void test_kill_switch(void) {
     vx_host_config cfg = default_cfg();
@@ -451,15 +459,8 @@ static void test_max_loss(void) {
     /* the bid drops to 900, ask 940: mid 920, loss 81 >= 50 */
     add(&f, 200, 1003, VX_BUY, PX(900), 5);
     add(&f, 200, 1004, VX_SELL, PX(940), 5);
-    vx_mbo d;
-    memset(&d, 0, sizeof d);
-    vx_mbo_reject r;
-    d.action = VX_MBO_DELETE;
-    d.side = VX_SIDE_NONE;
-    d.order_id = 1001;
-    REQUIRE(vx_mbo_set_apply(f.books, &d, &r) == VX_OK);
-    d.order_id = 1002;
-    REQUIRE(vx_mbo_set_apply(f.books, &d, &r) == VX_OK);
+    del(f.books, 1001);
+    del(f.books, 1002);
     market(&f, 200, NULL);
     CHECK(vx_host_position(f.h, 0, &p) == VX_OK && p.mark == PX(920));
     vx_host_counters_read(f.h, &c);
@@ -475,6 +476,112 @@ static void test_max_loss(void) {
 static void step_flood(struct tstrat *t, vx_strategy_env *env) {
     for (uint32_t i = 0; i < VX_STRATEGY_MAX_SENDS + 3; i++) send(t, env, new_order(1, VX_BUY, PX(10), 0));
 }
+static void del(struct fix *f, uint64_t id) {
+    vx_mbo d;
+    memset(&d, 0, sizeof d);
+    d.action = VX_MBO_DELETE;
+    d.side = VX_SIDE_NONE;
+    d.order_id = id;
+    vx_mbo_reject r;
+    REQUIRE(vx_mbo_set_apply(f->books, &d, &r) == VX_OK);
+}
+
+/* Marks are taken when read (host.h "Marks"), with the figures an eager mark at every
+ * market call would give: the mid of the book of the last market call naming the
+ * instrument while a position is held, whoever reads it (api->position, vx_host_position,
+ * an interval P&L point); frozen while the position is 0. */
+static void test_marks_when_read(void) {
+    vx_host_config cfg = default_cfg();
+    cfg.pnl_interval_ns = 1000;
+    struct fix f;
+    fix_open(&f, &cfg);
+    add(&f, 1, 1001, VX_BUY, PX(1000), 5);
+    add(&f, 1, 1002, VX_SELL, PX(1002), 5);
+    market(&f, 100, step_two_orders); /* an interval point edge at 0: none traded yet */
+    fv_report(f.venue, 105, 1, VX_EXEC_ACK, VX_BUY, 0, 0, 1);
+    fv_report(f.venue, 106, 1, VX_EXEC_FILL, VX_BUY, 1, PX(1001), 0);
+    vx_host_deliver(f.h, 106);
+    vx_position p;
+    CHECK(vx_host_position(f.h, 0, &p) == VX_OK && p.position == 1 && p.mark == PX(1001));
+    /* the book moves to 1004 / 1006 (mid 1005); a market call names instrument 0 */
+    del(&f, 1001);
+    del(&f, 1002);
+    add(&f, 200, 1003, VX_BUY, PX(1004), 5);
+    add(&f, 200, 1004, VX_SELL, PX(1006), 5);
+    market(&f, 200, step_read_position);
+    CHECK(f.t->seen.mark == PX(1005) && f.t->seen.unrealized == PX(4));
+    CHECK(vx_host_position(f.h, 0, &p) == VX_OK && p.mark == PX(1005));
+    /* moves again (mid 992), read only through vx_host_position (nothing takes it first) */
+    del(&f, 1003);
+    del(&f, 1004);
+    add(&f, 300, 1005, VX_BUY, PX(990), 5);
+    add(&f, 300, 1006, VX_SELL, PX(994), 5);
+    market(&f, 300, NULL);
+    CHECK(vx_host_position(f.h, 0, &p) == VX_OK && p.mark == PX(992) &&
+          p.unrealized == -PX(9));
+    /* and again (mid 1010): the interval point of the market call at 1000 carries it */
+    del(&f, 1005);
+    del(&f, 1006);
+    add(&f, 1000, 1007, VX_BUY, PX(1008), 5);
+    add(&f, 1000, 1008, VX_SELL, PX(1012), 5);
+    vx_pnl_point pts[16];
+    size_t n = vx_host_take_pnl(f.h, pts, 16); /* the fill's point */
+    CHECK(n == 1 && pts[0].reason == 1 && pts[0].unrealized == 0);
+    market(&f, 1000, NULL);
+    n = vx_host_take_pnl(f.h, pts, 16);
+    CHECK(n == 1 && pts[0].reason == 2 && pts[0].unrealized == PX(9) && pts[0].total == PX(9));
+    /* flat again (sold at 1012, the mark taken then: mid 1010); the book moves, market calls
+     * name the instrument: the mark stays the one taken at the fill */
+    fv_report(f.venue, 1100, 2, VX_EXEC_ACK, VX_SELL, 0, 0, 2);
+    fv_report(f.venue, 1100, 2, VX_EXEC_PARTIAL_FILL, VX_SELL, 1, PX(1012), 1);
+    vx_host_deliver(f.h, 1100);
+    CHECK(vx_host_position(f.h, 0, &p) == VX_OK && p.position == 0 && p.mark == PX(1010));
+    /* a position in instrument 1 (so some instrument is held) */
+    market(&f, 1150, step_order_inst1);
+    fv_report(f.venue, 1160, 7, VX_EXEC_ACK, VX_BUY, 0, 0, 1);
+    f.venue->reports[f.venue->n_reports - 1].instrument = 1;
+    fv_report(f.venue, 1160, 7, VX_EXEC_FILL, VX_BUY, 1, PX(10), 0);
+    f.venue->reports[f.venue->n_reports - 1].instrument = 1;
+    vx_host_deliver(f.h, 1160);
+    CHECK(vx_host_position(f.h, 1, &p) == VX_OK && p.position == 1);
+    del(&f, 1007);
+    add(&f, 1200, 1009, VX_BUY, PX(1000), 5);
+    market(&f, 1200, step_read_position);
+    CHECK(f.t->seen.mark == PX(1010));
+    CHECK(vx_host_position(f.h, 0, &p) == VX_OK && p.mark == PX(1010));
+    const char *why;
+    CHECK(vx_host_check(f.h, &why) == VX_OK);
+    fix_close(&f);
+}
+
+/* max_loss after a fee: a fee report is not followed by a check, the next market call's
+ * check sees it (the total moved) and engages the kill switch. */
+static void test_max_loss_after_a_fee(void) {
+    vx_host_config cfg = default_cfg();
+    cfg.risk.max_loss = PX(5);
+    struct fix f;
+    fix_open(&f, &cfg);
+    add(&f, 1, 1001, VX_BUY, PX(1000), 5);
+    add(&f, 1, 1002, VX_SELL, PX(1002), 5);
+    market(&f, 100, step_two_orders);
+    fv_report(f.venue, 105, 1, VX_EXEC_ACK, VX_BUY, 0, 0, 1);
+    fv_report(f.venue, 106, 1, VX_EXEC_FILL, VX_BUY, 1, PX(1001), 0); /* at the mid: 0 */
+    vx_host_deliver(f.h, 106);
+    market(&f, 110, NULL);
+    vx_host_counters c;
+    vx_host_counters_read(f.h, &c);
+    CHECK(c.killed == 0);
+    fv_report(f.venue, 120, 2, VX_EXEC_ACK, VX_SELL, 0, 0, 2);
+    f.venue->reports[f.venue->n_reports - 1].fee = PX(6); /* a fee on an ACK: total -6 */
+    vx_host_deliver(f.h, 120);
+    vx_host_counters_read(f.h, &c);
+    CHECK(c.killed == 0); /* no check after a report that is not a fill */
+    market(&f, 130, NULL);
+    vx_host_counters_read(f.h, &c);
+    CHECK(c.killed == 1);
+    fix_close(&f);
+}
+
 static void test_max_sends(void) {
     vx_host_config cfg = default_cfg();
     struct fix f;
@@ -565,8 +672,7 @@ static void test_args(void) {
     fix_close(&f);
     const char *bad[] = {"novalue", NULL};
     cfg.args = bad;
-    vx_mbo_set *books;
-    REQUIRE(vx_mbo_set_create(2, 64, PX(1), 16, &books) == VX_OK);
+    vx_mbo_set *books = mbo_fx_books(2, 64, PX(1), 16);
     struct fake_venue *v = calloc(1, sizeof *v);
     struct tstrat t;
     memset(&t, 0, sizeof t);
@@ -631,7 +737,7 @@ static void test_init_refused(void) {
     vx_host_config cfg = default_cfg();
     struct fix f;
     memset(&f, 0, sizeof f);
-    REQUIRE(vx_mbo_set_create(2, 64, PX(1), 16, &f.books) == VX_OK);
+    f.books = mbo_fx_books(2, 64, PX(1), 16);
     f.venue = calloc(1, sizeof *f.venue);
     f.t = calloc(1, sizeof *f.t);
     f.t->init_rc = 3;
@@ -705,13 +811,7 @@ static vx_host *builtin_host(vx_strategy *s, vx_mbo_set *books, struct fake_venu
     return h;
 }
 static void market_on(vx_host *h, uint64_t now, uint32_t instrument) {
-    vx_mbo e;
-    memset(&e, 0, sizeof e);
-    e.ts = now;
-    e.instrument = instrument;
-    e.action = VX_MBO_STATUS;
-    e.side = VX_SIDE_NONE;
-    e.flags = VX_MBO_F_LAST;
+    vx_mbo e = status_event(now, instrument);
     vx_host_market(h, &e, 1, now);
 }
 
@@ -763,13 +863,7 @@ static void test_quote(void) {
     CHECK(vx_host_init(h, 1) == VX_OK);
     market_on(h, 20, 0); /* bid 1001, ask 1002 */
     CHECK(f.venue->n_sent == 2);
-    vx_mbo d;
-    memset(&d, 0, sizeof d);
-    vx_mbo_reject rj;
-    d.action = VX_MBO_DELETE;
-    d.side = VX_SIDE_NONE;
-    d.order_id = 1003;
-    REQUIRE(vx_mbo_set_apply(f.books, &d, &rj) == VX_OK); /* bid back to 1000 */
+    del(f.books, 1003); /* bid back to 1000 */
     market_on(h, 21, 0);
     CHECK(f.venue->n_sent == 4); /* cancel 1, new bid 3 @ 1000 */
     add(&f, 22, 1004, VX_BUY, PX(1001), 5);
@@ -830,6 +924,8 @@ int main(void) {
     RUN(test_refusal_order);
     RUN(test_kill_switch);
     RUN(test_max_loss);
+    RUN(test_marks_when_read);
+    RUN(test_max_loss_after_a_fee);
     RUN(test_max_sends);
     RUN(test_bad_reports);
     RUN(test_args);

@@ -7,6 +7,7 @@
  * the host's check holds; with log rings of 16 slots and a slow drain the book thread waits
  * for room (log_waits > 0) and still loses nothing; bad configurations are refused by name. */
 #include "check.h"
+#include "strategy_logs.h"
 #include "velox/pipeline.h"
 #include "velox/ring.h"
 #include "velox/strategy_builtin.h"
@@ -15,7 +16,7 @@
 #include <pthread.h>
 #include <string.h>
 
-enum { N_EVENTS = 20000, MAX_LOG = 1 << 16 };
+enum { N_EVENTS = 20000 };
 
 /* A market whose top moves: ADDs of bids and asks around a mid that walks, DELETEs of the
  * order added 8 events before. */
@@ -101,50 +102,14 @@ static void *gateway_main(void *arg) {
     return NULL;
 }
 
-typedef struct drained {
-    vx_order orders[MAX_LOG];
-    vx_exec execs[MAX_LOG];
-    vx_pnl_point pnl[MAX_LOG];
-    uint64_t n[VX_PIPELINE_LOGS];
-} drained;
-
-/* Pops what each log ring holds (at most `most` records per ring). */
-static void drain(vx_pipeline *p, drained *d, uint32_t most) {
-    void *dst[VX_PIPELINE_LOGS] = {d->orders, d->execs, d->pnl};
-    const size_t size[VX_PIPELINE_LOGS] = {sizeof(vx_order), sizeof(vx_exec), sizeof(vx_pnl_point)};
-    for (int k = 0; k < VX_PIPELINE_LOGS; k++) {
-        uint32_t got = 0;
-        uint32_t room = (uint32_t)(MAX_LOG - d->n[k]) < most ? (uint32_t)(MAX_LOG - d->n[k]) : most;
-        if (!room) continue;
-        vx_ring_pop_n(vx_pipeline_strategy_log(p, k), (char *)dst[k] + d->n[k] * size[k], room, &got);
-        d->n[k] += got;
-    }
-}
-
 static void run(uint32_t log_ring, uint32_t drain_most, int slow) {
     vx_ring *src = NULL, *orders = NULL, *execs = NULL;
     REQUIRE(vx_ring_create(1024, sizeof(vx_mbo), &src) == VX_OK);
     REQUIRE(vx_ring_create(64, sizeof(vx_order), &orders) == VX_OK);
     REQUIRE(vx_ring_create(64, sizeof(vx_exec), &execs) == VX_OK);
     vx_strategy *quote = NULL;
-    if (slow) { /* three bursts of 3,800 orders, in the first three callbacks: each one's
-                   REJECTs (LIMIT) leave the host's logs less than a callback's room, so the
-                   book thread must wait for the driver before the next group */
-        enum { ONE = 3800, BURST = 3 * ONE };
-        vx_order *burst = calloc(BURST, sizeof *burst);
-        REQUIRE(burst != NULL);
-        for (uint32_t i = 0; i < BURST; i++) {
-            burst[i].ts = 1000000 + (uint64_t)(i / ONE) * 1000; /* events 0, 1, 2 */
-            burst[i].order_id = 100000 + i;
-            burst[i].price = 90000 + 100 * (int64_t)(i % 10);
-            burst[i].qty = 1;
-            burst[i].side = VX_BUY;
-            burst[i].type = VX_ORDER_LIMIT;
-            burst[i].tif = VX_TIF_GTC;
-            burst[i].action = VX_ORDER_NEW;
-        }
-        REQUIRE(vx_script_create(burst, BURST, &quote) == VX_OK);
-        free(burst);
+    if (slow) { /* bursts: the book thread must wait for the driver (strategy_logs.h) */
+        quote = burst_script();
     } else {
         REQUIRE(vx_quote_create(1, &quote) == VX_OK);
     }

@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "check.h"
+#include "mbo_fixture.h"
 #include "velox/prng.h"
 #include "velox/venue.h"
 
@@ -27,12 +28,14 @@ static vx_sim_venue_config base_cfg(void) {
     return c;
 }
 
-static void fx_open(fixture *f, const vx_sim_venue_config *cfg) {
+static void fx_open_tick(fixture *f, const vx_sim_venue_config *cfg, int64_t tick) {
     memset(f, 0, sizeof *f);
-    REQUIRE(vx_mbo_set_create(2, 256, 1, 1024, &f->set) == VX_OK);
+    f->set = mbo_fx_books(2, 256, tick, 1024);
     REQUIRE(vx_sim_venue_create(cfg, f->set, &f->v) == VX_OK);
     f->seam = vx_sim_venue_seam(f->v);
 }
+
+static void fx_open(fixture *f, const vx_sim_venue_config *cfg) { fx_open_tick(f, cfg, 1); }
 
 static void fx_close(fixture *f) {
     vx_sim_venue_destroy(f->v);
@@ -42,19 +45,9 @@ static void fx_close(fixture *f) {
 /* One market event through the hooks, as the backtest applies it. Returns the book's status. */
 static vx_status ev(fixture *f, uint8_t action, uint64_t id, int side, int64_t price,
                     uint32_t qty, uint64_t ts) {
-    vx_mbo e;
-    memset(&e, 0, sizeof e);
-    e.ts = ts;
-    e.order_id = id;
-    e.price = price;
-    e.qty = qty;
-    e.side = (uint8_t)side;
-    e.action = action;
+    vx_mbo e = mbo_fx_event(action, id, side, price, qty, ts);
     vx_sim_venue_run_until(f->v, ts - 1);
-    vx_sim_venue_before_event(f->v, &e);
-    vx_status st = vx_mbo_set_apply(f->set, &e, NULL);
-    vx_sim_venue_after_event(f->v, &e, st == VX_OK);
-    return st;
+    return mbo_fx_venue_apply(f->v, f->set, &e);
 }
 
 static void add(fixture *f, uint64_t id, int side, int64_t price, uint32_t qty, uint64_t ts) {
@@ -379,18 +372,9 @@ static void test_replace_and_clear(void) {
     fixture f;
     fx_open(&f, &c);
     queue_setup(&f);
-    vx_mbo e;
-    memset(&e, 0, sizeof e);
-    e.ts = 20;
-    e.order_id = 1;
+    vx_mbo e = mbo_fx_event(VX_MBO_REPLACE, 1, VX_SIDE_NONE, 100, 5, 20);
     e.ref = 11;
-    e.price = 100;
-    e.qty = 5;
-    e.side = VX_SIDE_NONE;
-    e.action = VX_MBO_REPLACE;
-    vx_sim_venue_before_event(f.v, &e);
-    REQUIRE(vx_mbo_set_apply(f.set, &e, NULL) == VX_OK);
-    vx_sim_venue_after_event(f.v, &e, 1);
+    REQUIRE(mbo_fx_venue_apply(f.v, f.set, &e) == VX_OK);
     CHECK(ahead_of(&f, 100) == 3);                      /* X1 left; 11 is behind */
     ev(&f, VX_MBO_CLEAR, 0, VX_SIDE_NONE, 0, 0, 21);
     CHECK(ahead_of(&f, 100) == 0);
@@ -612,13 +596,8 @@ static void test_fees(void) {
     c.maker.rate = VX_PRICE_SCALE / 10000;
     c.taker.rate = 3 * (VX_PRICE_SCALE / 10000);
     fixture fx;
-    fx_open(&fx, &c);
+    fx_open_tick(&fx, &c, VX_PRICE_SCALE / 100);
     int64_t P = 100 * VX_PRICE_SCALE;
-    vx_mbo_set_destroy(fx.set);
-    vx_sim_venue_destroy(fx.v);
-    REQUIRE(vx_mbo_set_create(2, 256, VX_PRICE_SCALE / 100, 1024, &fx.set) == VX_OK);
-    REQUIRE(vx_sim_venue_create(&c, fx.set, &fx.v) == VX_OK);
-    fx.seam = vx_sim_venue_seam(fx.v);
     add(&fx, 1, VX_SELL, P, 10, 1);
     add(&fx, 2, VX_BUY, P - VX_PRICE_SCALE, 10, 2);
     limit(&fx, 100, VX_BUY, VX_TIF_IOC, P, 4, 3);
@@ -694,8 +673,7 @@ static void test_full_queues(void) {
 }
 
 static void test_config_and_hot_path(void) {
-    vx_mbo_set *set;
-    REQUIRE(vx_mbo_set_create(2, 64, 1, 16, &set) == VX_OK);
+    vx_mbo_set *set = mbo_fx_books(2, 64, 1, 16);
     vx_sim_venue *v = NULL;
     vx_sim_venue_config c = base_cfg();
     c.instruments = 3;
@@ -716,23 +694,12 @@ static void test_config_and_hot_path(void) {
     fixture f;
     fx_open(&f, &c);
     queue_setup(&f); /* instrument 0 */
-    vx_mbo e;
-    memset(&e, 0, sizeof e);
-    e.ts = 30;
-    e.order_id = 500;
-    e.price = 100;
-    e.qty = 5;
-    e.side = VX_BUY;
-    e.action = VX_MBO_ADD;
+    vx_mbo e = mbo_fx_event(VX_MBO_ADD, 500, VX_BUY, 100, 5, 30);
     e.instrument = 1;
-    vx_sim_venue_before_event(f.v, &e);
-    REQUIRE(vx_mbo_set_apply(f.set, &e, NULL) == VX_OK);
-    vx_sim_venue_after_event(f.v, &e, 1);
+    REQUIRE(mbo_fx_venue_apply(f.v, f.set, &e) == VX_OK);
     e.action = VX_MBO_EXECUTE;
     e.ts = 31;
-    vx_sim_venue_before_event(f.v, &e);
-    REQUIRE(vx_mbo_set_apply(f.set, &e, NULL) == VX_OK);
-    vx_sim_venue_after_event(f.v, &e, 1);
+    REQUIRE(mbo_fx_venue_apply(f.v, f.set, &e) == VX_OK);
     drain(&f, 31);
     CHECK(f.n == 1 && ahead_of(&f, 100) == 8);
     vx_sim_venue_counters k;

@@ -3,6 +3,7 @@
  * corrupt ring refused and counted, and a gateway thread answering every order across the
  * two rings with every order and report checked in sequence. */
 #include "check.h"
+#include "mbo_fixture.h"
 #include "velox/orders.h"
 #include "velox/ring.h"
 #include "velox/tsc.h"
@@ -42,8 +43,7 @@ static vx_exec ack_of(const vx_order *o) {
 
 static void test_create_checks(void) {
     vx_ring *o = NULL, *e = NULL, *t = NULL;
-    CHECK(vx_ring_create(8, sizeof(vx_order), &o) == VX_OK);
-    CHECK(vx_ring_create(8, sizeof(vx_exec), &e) == VX_OK);
+    mbo_fx_live_rings(8, &o, &e);
     CHECK(vx_ring_create(8, sizeof(vx_txn), &t) == VX_OK);
     vx_live_venue *v = (vx_live_venue *)1;
     CHECK(vx_live_venue_create(NULL, e, &v) == VX_EINVAL && v == NULL);
@@ -64,12 +64,11 @@ static void test_create_checks(void) {
 }
 
 static void test_full_and_poll(void) {
-    vx_ring *o = NULL, *e = NULL;
-    CHECK(vx_ring_create(4, sizeof(vx_order), &o) == VX_OK);
-    CHECK(vx_ring_create(4, sizeof(vx_exec), &e) == VX_OK);
-    vx_live_venue *v = NULL;
-    CHECK(vx_live_venue_create(o, e, &v) == VX_OK);
-    vx_venue seam = vx_live_venue_seam(v);
+    mbo_fx_live L;
+    mbo_fx_live_open(&L, 4);
+    vx_ring *o = L.orders, *e = L.execs;
+    vx_live_venue *v = L.venue;
+    vx_venue seam = L.seam;
     for (uint64_t id = 1; id <= 4; id++) {
         vx_order x = order_n(id);
         memset(x.pad, 0xAB, sizeof x.pad); /* a strategy's stack garbage: never leaves */
@@ -101,20 +100,17 @@ static void test_full_and_poll(void) {
     CHECK(seam.poll(seam.self, out, 0, 700) == 0);
     vx_live_venue_counters_read(v, &c);
     CHECK(c.polled == 3 && c.ring_errors == 0);
-    vx_live_venue_destroy(v);
-    vx_ring_destroy(o);
-    vx_ring_destroy(e);
+    mbo_fx_live_close(&L);
 }
 
 /* A peer that breaks a ring's indices: submit refuses (VX_FULL: the order never left), poll
  * returns nothing, both counted, never a read outside the rings. */
 static void test_corrupt_rings(void) {
-    vx_ring *o = NULL, *e = NULL;
-    CHECK(vx_ring_create(4, sizeof(vx_order), &o) == VX_OK);
-    CHECK(vx_ring_create(4, sizeof(vx_exec), &e) == VX_OK);
-    vx_live_venue *v = NULL;
-    CHECK(vx_live_venue_create(o, e, &v) == VX_OK);
-    vx_venue seam = vx_live_venue_seam(v);
+    mbo_fx_live L;
+    mbo_fx_live_open(&L, 4);
+    vx_ring *o = L.orders, *e = L.execs;
+    vx_live_venue *v = L.venue;
+    vx_venue seam = L.seam;
     atomic_store(&e->block->producer.head, 1000); /* execs: head - tail > capacity */
     vx_exec out[4];
     CHECK(seam.poll(seam.self, out, 4, 1) == 0);
@@ -130,9 +126,7 @@ static void test_corrupt_rings(void) {
     vx_live_venue_counters c;
     vx_live_venue_counters_read(v, &c);
     CHECK(c.submitted == 4 && c.polled == 0 && c.refused_full == 0 && c.ring_errors == 3);
-    vx_live_venue_destroy(v);
-    vx_ring_destroy(o);
-    vx_ring_destroy(e);
+    mbo_fx_live_close(&L);
 }
 
 /* ---- a gateway thread ------------------------------------------------------------------- */
@@ -167,12 +161,11 @@ static void *gateway_main(void *arg) {
 }
 
 static void test_gateway_thread(void) {
-    vx_ring *o = NULL, *e = NULL;
-    CHECK(vx_ring_create(16, sizeof(vx_order), &o) == VX_OK);
-    CHECK(vx_ring_create(16, sizeof(vx_exec), &e) == VX_OK);
-    vx_live_venue *v = NULL;
-    CHECK(vx_live_venue_create(o, e, &v) == VX_OK);
-    vx_venue seam = vx_live_venue_seam(v);
+    mbo_fx_live L;
+    mbo_fx_live_open(&L, 16);
+    vx_ring *o = L.orders, *e = L.execs;
+    vx_live_venue *v = L.venue;
+    vx_venue seam = L.seam;
     gateway g = {o, e, vx_test_count(200000, 2000), 0, 0};
     pthread_t th;
     REQUIRE(pthread_create(&th, NULL, gateway_main, &g) == 0);
@@ -205,9 +198,7 @@ static void test_gateway_thread(void) {
     vx_live_venue_counters c;
     vx_live_venue_counters_read(v, &c);
     CHECK(c.submitted == g.n && c.polled == g.n && c.refused_full == full && c.ring_errors == 0);
-    vx_live_venue_destroy(v);
-    vx_ring_destroy(o);
-    vx_ring_destroy(e);
+    mbo_fx_live_close(&L);
 }
 
 int main(void) {

@@ -14,7 +14,8 @@
  *   R1  s1 = load(seq[q], acquire); accept only s1 == 2r+2
  *   R2  x[w] = load(p[q][w], relaxed)         the copy
  *   R3  atomic_thread_fence(acquire)          (one per batch, after every copy of the batch)
- *   R4  s2 = load(seq[q], relaxed); accept only s2 == 2r+2
+ *   R4  s2 = load(seq[q], relaxed); accept only s2 == 2r+2 (once per batch, on its first
+ *       record: (e))
  *
  * (a) The copy is not older than record r: R1 reads W4 of record r (the only store of 2r+2),
  *     a release/acquire pair, so every W3 of record r happens before R2; R2 reads those
@@ -32,6 +33,14 @@
  * (d) Payload words are accessed as relaxed atomics (no data race in the C11 sense, so the
  *     argument holds and ThreadSanitizer agrees); on x86-64 and aarch64 these are plain
  *     loads and stores.
+ * (e) One R4 per batch suffices, on the batch's first record c: if any R2 of the batch read a
+ *     value stored by a W3 of a later record r' (overwriting record r, c <= r < c + capacity,
+ *     so r' >= r + capacity >= c + capacity), then W1 of record c + capacity is sequenced
+ *     before W2 of r' (the writer writes records in order), so by the fence synchronisation
+ *     of (b) it happens before R4 on c's slot, which then reads 2(c+capacity)+1 or more and
+ *     refuses the batch. So a batch whose first slot still says 2c+2 after R3 was copied
+ *     entirely from the records it names. A refused batch returns nothing and the reader
+ *     laps (as a per-record check would: its first record fails that check too).
  *
  * Gating (registered readers): a reader's cursor store (release, after its copies) pairs with
  * the writer's acquire load in bcast_scan, so the copies of records below that cursor happen
@@ -41,11 +50,8 @@
 #include "velox/broadcast.h"
 
 #include <errno.h>
-#include <fcntl.h>
 #include <sched.h>
 #include <string.h>
-#include <sys/mman.h>
-#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -146,15 +152,29 @@ static inline vx_bcast_reader_slot *bcast_rslot(const vx_bcast *ring, uint32_t i
 
 /* ---- writer ------------------------------------------------------------------------------ */
 
-static void bcast_write(vx_bcast *ring, const char *src, size_t n) {
-    uint32_t rs = ring->record_size, full = rs / 8u, tail = rs % 8u;
-    uint64_t s = ring->head;
-    for (size_t i = 0; i < n; i++, s++, src += rs) { /* bounded by n */
-        _Atomic uint64_t *seq = bcast_seq(ring, s);
+/* Record sizes whose copy loops are compiled with the size as a constant (the word loops
+ * unroll): 8 to 64 bytes in steps of 8; other sizes take the same code with a variable size. */
+#define BCAST_SIZE_CASES(X) X(8) X(16) X(24) X(32) X(40) X(48) X(56) X(64)
+
+/* ThreadSanitizer builds keep the write run out of line: gcc refuses an inlined copy of a
+ * function that holds atomic_thread_fence under -fsanitize=thread (-Wtsan). */
+#if defined(__SANITIZE_THREAD__)
+#define BCAST_WRITE_RUN static __attribute__((noinline))
+#else
+#define BCAST_WRITE_RUN static inline
+#endif
+
+/* W1-W4 for records s, s+1, ... in consecutive slots from `slot` (no wrap inside a run). */
+BCAST_WRITE_RUN void
+bcast_write_run(char *slot, const char *src, uint64_t s, size_t n, uint32_t rs) {
+    const uint32_t full = rs / 8u, tail = rs % 8u, stride = 8u + ((rs + 7u) & ~7u);
+    for (size_t i = 0; i < n; i++, s++, src += rs, slot += stride) { /* bounded by n */
+        _Atomic uint64_t *seq = (_Atomic uint64_t *)(void *)slot;
         _Atomic uint64_t *p = seq + 1;
         /* W1: relaxed; ordered before the payload by the fence W2 (argument at the top) */
         atomic_store_explicit(seq, 2 * s + 1, memory_order_relaxed);
         atomic_thread_fence(memory_order_release); /* W2: pairs with the reader's fence R3 */
+#pragma GCC unroll 8
         for (uint32_t w = 0; w < full; w++) {      /* bounded by the record's words */
             uint64_t v;
             memcpy(&v, src + (size_t)w * 8u, 8);
@@ -167,6 +187,29 @@ static void bcast_write(vx_bcast *ring, const char *src, size_t n) {
         }
         /* W4: pairs with the reader's acquire load R1 */
         atomic_store_explicit(seq, 2 * s + 2, memory_order_release);
+    }
+}
+
+static void bcast_write_slots(char *slot, const char *src, uint64_t s, size_t n, uint32_t rs) {
+#define BCAST_WRITE_CASE(N) \
+    case N: bcast_write_run(slot, src, s, n, N); return;
+    switch (rs) {
+    BCAST_SIZE_CASES(BCAST_WRITE_CASE)
+    default: bcast_write_run(slot, src, s, n, rs); return;
+    }
+#undef BCAST_WRITE_CASE
+}
+
+static void bcast_write(vx_bcast *ring, const char *src, size_t n) {
+    uint64_t s = ring->head;
+    /* bounded: each turn writes at least one record (a run ends at the ring's end) */
+    while (n > 0) {
+        uint64_t q = s & ring->mask;
+        size_t run = ring->capacity - q < n ? (size_t)(ring->capacity - q) : n;
+        bcast_write_slots(ring->slots + q * ring->stride, src, s, run, ring->record_size);
+        s += run;
+        src += run * ring->record_size;
+        n -= run;
     }
     ring->head = s;
     /* W5: pairs with the acquire loads of head (R0, vx_bcast_head) */
@@ -326,11 +369,65 @@ static void bcast_lap(vx_bcast_reader *rd, uint64_t head) {
     rd->cursor = target;
 }
 
+/* R1 and R2 for records r, r+1, ... in consecutive slots from `slot` (no wrap inside a run):
+ * copies each record whose slot says it is complete, stops at the first that does not (and
+ * marks the reader corrupt if no writer can have stored what it says). Returns the number
+ * copied. */
+static inline size_t
+bcast_copy_run(const char *slot, char *o, uint64_t r, size_t k, uint32_t rs, int32_t *corrupt) {
+    const uint32_t full = rs / 8u, tail = rs % 8u, stride = 8u + ((rs + 7u) & ~7u);
+    size_t i = 0;
+    for (; i < k; i++, r++, slot += stride, o += rs) { /* bounded by k */
+        const _Atomic uint64_t *seq = (const _Atomic uint64_t *)(const void *)slot;
+        /* R1: pairs with the writer's release store W4 */
+        uint64_t s1 = atomic_load_explicit(seq, memory_order_acquire);
+        if (s1 != 2 * r + 2) {
+            if (s1 < 2 * r + 2) *corrupt = 1; /* (c): no writer stores that */
+            break;
+        }
+        const _Atomic uint64_t *p = seq + 1;
+#pragma GCC unroll 8
+        for (uint32_t w = 0; w < full; w++) { /* bounded by the record's words */
+            uint64_t v = atomic_load_explicit(&p[w], memory_order_relaxed); /* R2 */
+            memcpy(o + (size_t)w * 8u, &v, 8);
+        }
+        if (tail) {
+            uint64_t v = atomic_load_explicit(&p[full], memory_order_relaxed); /* R2 */
+            memcpy(o + (size_t)full * 8u, &v, tail);
+        }
+    }
+    return i;
+}
+
+static size_t bcast_copy_slots(const char *slot, char *o, uint64_t r, size_t k, uint32_t rs,
+                               int32_t *corrupt) {
+#define BCAST_COPY_CASE(N) \
+    case N: return bcast_copy_run(slot, o, r, k, N, corrupt);
+    switch (rs) {
+    BCAST_SIZE_CASES(BCAST_COPY_CASE)
+    default: return bcast_copy_run(slot, o, r, k, rs, corrupt);
+    }
+#undef BCAST_COPY_CASE
+}
+
+/* R1 and R2 for records cursor .. cursor+k-1 (k <= capacity, so at most one wrap): the
+ * number copied before the first record whose slot did not hold it. */
+static size_t bcast_copy(const vx_bcast *ring, uint64_t cursor, char *o, size_t k,
+                         int32_t *corrupt) {
+    uint64_t q = cursor & ring->mask;
+    size_t first = ring->capacity - q < k ? (size_t)(ring->capacity - q) : k;
+    const char *slot = ring->slots + q * ring->stride;
+    size_t copied = bcast_copy_slots(slot, o, cursor, first, ring->record_size, corrupt);
+    if (copied < first || first == k) return copied;
+    return copied + bcast_copy_slots(ring->slots, o + first * ring->record_size, cursor + first,
+                                     k - first, ring->record_size, corrupt);
+}
+
 vx_status vx_bcast_read(vx_bcast_reader *rd, void *dst, size_t max, size_t *got) {
     const vx_bcast *ring = rd->ring;
     char *out = dst;
     size_t n_out = 0;
-    uint32_t rs = ring->record_size, full = rs / 8u, tail = rs % 8u;
+    uint32_t rs = ring->record_size;
     *got = 0;
     if (rd->corrupt) return VX_ECORRUPT;
     for (uint32_t attempt = 0; attempt < VX_BCAST_LAP_RETRIES && n_out < max; attempt++) {
@@ -343,35 +440,14 @@ vx_status vx_bcast_read(vx_bcast_reader *rd, void *dst, size_t max, size_t *got)
         if (head - rd->cursor > ring->capacity) bcast_lap(rd, head);
         uint64_t avail = head - rd->cursor;
         size_t k = avail < (uint64_t)(max - n_out) ? (size_t)avail : max - n_out;
-        size_t copied = 0;
-        char *o = out + n_out * rs;
-        for (; copied < k; copied++, o += rs) { /* bounded by k */
-            uint64_t r = rd->cursor + copied;
-            _Atomic uint64_t *seq = bcast_seq(ring, r);
-            /* R1: pairs with the writer's release store W4 */
-            uint64_t s1 = atomic_load_explicit(seq, memory_order_acquire);
-            if (s1 != 2 * r + 2) {
-                if (s1 < 2 * r + 2) rd->corrupt = 1; /* (c): no writer stores that */
-                break;
-            }
-            const _Atomic uint64_t *p = seq + 1;
-            for (uint32_t w = 0; w < full; w++) { /* bounded by the record's words */
-                uint64_t v = atomic_load_explicit(&p[w], memory_order_relaxed); /* R2 */
-                memcpy(o + (size_t)w * 8u, &v, 8);
-            }
-            if (tail) {
-                uint64_t v = atomic_load_explicit(&p[full], memory_order_relaxed); /* R2 */
-                memcpy(o + (size_t)full * 8u, &v, tail);
-            }
-        }
+        size_t copied = bcast_copy(ring, rd->cursor, out + n_out * rs, k, &rd->corrupt);
         atomic_thread_fence(memory_order_acquire); /* R3: pairs with the writer's fence W2 */
-        size_t ok = 0;
-        for (; ok < copied; ok++) { /* bounded by copied */
-            uint64_t r = rd->cursor + ok;
-            /* R4: relaxed, ordered after the copy by R3 */
-            if (atomic_load_explicit(bcast_seq(ring, r), memory_order_relaxed) != 2 * r + 2)
-                break;
-        }
+        /* R4 for the whole batch, on its first record only (argument (e) at the top): relaxed,
+         * ordered after every copy of the batch by R3 */
+        size_t ok = copied > 0 && atomic_load_explicit(bcast_seq(ring, rd->cursor),
+                                                       memory_order_relaxed) == 2 * rd->cursor + 2
+                        ? copied
+                        : 0;
         rd->cursor += ok;
         rd->read += ok;
         n_out += ok;
@@ -441,46 +517,55 @@ int vx_bcast_reader_registered(const vx_bcast_reader *rd) {
 
 /* ---- shared memory ----------------------------------------------------------------------- */
 
-static vx_status bcast_fail(vx_bcast_shm *shm, vx_status st, const char *fault, int err) {
-    shm->fault = fault;
-    shm->sys_errno = err;
-    return st;
+VX_SHM_SEGMENT_HEADER_ASSERT(vx_bcast_shm_header);
+_Static_assert(sizeof(((vx_bcast_shm_header *)0)->dtype) == VX_SHM_DTYPE_MAX, "dtype field");
+
+/* The broadcast segment for shm_segment.c: the whole header is the private copy. */
+static const vx_shm_segment_kind bcast_kind = {
+    VX_BCAST_SHM_MAGIC, VX_BCAST_LAYOUT_VERSION, VX_BCAST_SHM_BLOCK,
+    (uint32_t)offsetof(vx_bcast_shm_header, state), (uint32_t)sizeof(vx_bcast_shm_header)};
+
+/* vx_bcast_shm.fault's text for each fault (static strings). */
+static const char *bcast_fault_text(vx_shm_fault fault) {
+    switch (fault) {
+    case VX_SHM_FAULT_NONE: return NULL;
+    case VX_SHM_FAULT_NAME: return "invalid segment name";
+    case VX_SHM_FAULT_ARGUMENT: return "argument out of range";
+    case VX_SHM_FAULT_SYSTEM: return "operating system call failed";
+    case VX_SHM_FAULT_NOT_READY: return "creator did not finish initialising";
+    case VX_SHM_FAULT_TOO_SMALL: return "segment smaller than the header";
+    case VX_SHM_FAULT_MAGIC: return "bad magic: not a velox broadcast segment, or corrupted";
+    case VX_SHM_FAULT_VERSION: return "segment written by another layout version";
+    case VX_SHM_FAULT_HEADER: return "inconsistent header sizes (corrupt segment)";
+    case VX_SHM_FAULT_DTYPE: return "dtype description not terminated (corrupt segment)";
+    case VX_SHM_FAULT_RECORD_SIZE: return "record size differs from the expected one";
+    case VX_SHM_FAULT_RING: return "broadcast block disagrees with the segment header";
+    }
+    return "unknown fault";
 }
 
-static int bcast_path(char *path, const char *name) {
-    if (!vx_shm_name_valid(name)) return 0;
-    path[0] = '/';
-    memcpy(path + 1, name, strlen(name) + 1);
-    return 1;
+static vx_status bcast_fail(vx_bcast_shm *shm, vx_status st, vx_shm_fault fault, int err) {
+    shm->fault = bcast_fault_text(fault);
+    shm->sys_errno = err;
+    return st;
 }
 
 vx_status vx_bcast_shm_create(vx_bcast_shm *shm, const char *name, uint32_t capacity,
                               uint32_t record_size, uint32_t max_readers, const char *dtype,
                               size_t dtype_len) {
-    char path[VX_SHM_NAME_MAX + 2];
     memset(shm, 0, sizeof *shm);
-    if (!bcast_path(path, name)) return bcast_fail(shm, VX_EINVAL, "invalid segment name", 0);
+    if (!vx_shm_name_valid(name)) return bcast_fail(shm, VX_EINVAL, VX_SHM_FAULT_NAME, 0);
     size_t block = vx_bcast_footprint(capacity, record_size, max_readers);
     if (block == 0 || dtype == NULL || dtype_len >= sizeof shm->dtype ||
         memchr(dtype, '\0', dtype_len) != NULL || block > SIZE_MAX - VX_BCAST_SHM_BLOCK)
-        return bcast_fail(shm, VX_EINVAL, "argument out of range", 0);
+        return bcast_fail(shm, VX_EINVAL, VX_SHM_FAULT_ARGUMENT, 0);
     size_t total = VX_BCAST_SHM_BLOCK + block;
-    int fd = shm_open(path, O_CREAT | O_EXCL | O_RDWR, 0600);
-    if (fd < 0) return bcast_fail(shm, VX_ESYS, "operating system call failed", errno);
-    if (ftruncate(fd, (off_t)total) != 0) {
-        int err = errno;
-        close(fd);
-        shm_unlink(path);
-        return bcast_fail(shm, VX_ESYS, "operating system call failed", err);
-    }
-    void *base = mmap(NULL, total, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
-    int map_errno = errno;
-    close(fd);
-    if (base == MAP_FAILED) {
-        shm_unlink(path);
-        return bcast_fail(shm, VX_ESYS, "operating system call failed", map_errno);
-    }
-    vx_bcast_shm_header *h = base;
+    vx_shm_segment seg;
+    vx_shm_fault fault = VX_SHM_FAULT_NONE;
+    int err = 0;
+    vx_status st = vx_shm_segment_create(&seg, name, total, &fault, &err);
+    if (st != VX_OK) return bcast_fail(shm, st, fault, err);
+    vx_bcast_shm_header *h = seg.base;
     h->creator_identity = vx_shm_identity(getpid());
     h->magic = VX_BCAST_SHM_MAGIC;
     h->layout_version = VX_BCAST_LAYOUT_VERSION;
@@ -494,10 +579,9 @@ vx_status vx_bcast_shm_create(vx_bcast_shm *shm, const char *name, uint32_t capa
     h->creator_pid = (int32_t)getpid();
     memcpy(h->dtype, dtype, dtype_len);
     h->dtype[dtype_len] = '\0';
-    vx_bcast_init_in(&shm->ring, (char *)base + VX_BCAST_SHM_BLOCK, block, capacity, record_size,
-                     max_readers);
-    /* pairs with the acquire load of state in vx_bcast_shm_attach */
-    atomic_store_explicit(&h->state, 1u, memory_order_release);
+    vx_bcast_init_in(&shm->ring, (char *)seg.base + VX_BCAST_SHM_BLOCK, block, capacity,
+                     record_size, max_readers);
+    vx_shm_segment_publish(&seg, &bcast_kind); /* READY, last */
     shm->header = h;
     shm->mapped_size = total;
     shm->dtype_len = (uint32_t)dtype_len;
@@ -505,95 +589,40 @@ vx_status vx_bcast_shm_create(vx_bcast_shm *shm, const char *name, uint32_t capa
     return VX_OK;
 }
 
-static void bcast_sleep_100us(void) {
-    struct timespec ts = {0, 100000};
-    nanosleep(&ts, NULL);
+/* The broadcast ring's own checks of a private copy whose common words shm_segment.c
+ * validated; the block's own header is checked by vx_bcast_attach. */
+static vx_shm_fault bcast_validate(const vx_bcast_shm_header *h, uint32_t record_size) {
+    size_t block = vx_bcast_footprint(h->capacity, h->record_size, h->max_readers);
+    if (block == 0 || h->block_size != block || h->segment_size != VX_BCAST_SHM_BLOCK + block)
+        return VX_SHM_FAULT_HEADER;
+    if (!vx_shm_segment_dtype_valid(h->dtype, sizeof h->dtype, h->dtype_len))
+        return VX_SHM_FAULT_DTYPE;
+    if (record_size != 0 && h->record_size != record_size) return VX_SHM_FAULT_RECORD_SIZE;
+    return VX_SHM_FAULT_NONE;
 }
 
 vx_status vx_bcast_shm_attach(vx_bcast_shm *shm, const char *name, uint32_t record_size,
                               uint64_t wait_ns) {
-    char path[VX_SHM_NAME_MAX + 2];
     memset(shm, 0, sizeof *shm);
-    if (!bcast_path(path, name)) return bcast_fail(shm, VX_EINVAL, "invalid segment name", 0);
-    uint64_t now = vx_monotonic_ns();
-    uint64_t deadline = wait_ns > UINT64_MAX - now ? UINT64_MAX : now + wait_ns;
-    int fd;
-    for (;;) { /* bounded by the deadline */
-        fd = shm_open(path, O_RDWR, 0);
-        if (fd >= 0) break;
-        int err = errno;
-        if (err != ENOENT || vx_monotonic_ns() >= deadline)
-            return bcast_fail(shm, VX_ESYS, "operating system call failed", err);
-        bcast_sleep_100us();
-    }
-    struct stat sb;
-    for (;;) { /* bounded by the deadline */
-        if (fstat(fd, &sb) != 0) {
-            int err = errno;
-            close(fd);
-            return bcast_fail(shm, VX_ESYS, "operating system call failed", err);
-        }
-        if ((size_t)sb.st_size >= sizeof(vx_bcast_shm_header)) break;
-        if (sb.st_size != 0 || vx_monotonic_ns() >= deadline) {
-            close(fd);
-            return sb.st_size == 0
-                       ? bcast_fail(shm, VX_TIMEOUT, "creator did not finish initialising", 0)
-                       : bcast_fail(shm, VX_ESTATE, "segment smaller than the header", 0);
-        }
-        bcast_sleep_100us();
-    }
-    size_t size = (size_t)sb.st_size;
-    void *base = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
-    int map_errno = errno;
-    close(fd);
-    if (base == MAP_FAILED)
-        return bcast_fail(shm, VX_ESYS, "operating system call failed", map_errno);
-    vx_bcast_shm_header *h = base;
-    const char *fault = NULL;
-    vx_status st = VX_ESTATE;
-    if (h->magic != VX_BCAST_SHM_MAGIC && h->magic != 0) {
-        fault = "bad magic: not a velox broadcast segment, or corrupted";
-    } else {
-        /* pairs with the release store of state in vx_bcast_shm_create */
-        while (atomic_load_explicit(&h->state, memory_order_acquire) != 1u) { /* deadline */
-            if (vx_monotonic_ns() >= deadline) {
-                fault = "creator did not finish initialising";
-                st = VX_TIMEOUT;
-                break;
-            }
-            bcast_sleep_100us();
-        }
-    }
-    vx_bcast_shm_header snap;
-    if (fault == NULL) {
-        memcpy(&snap, h, sizeof snap); /* validated privately: the peer may rewrite it */
-        size_t block = vx_bcast_footprint(snap.capacity, snap.record_size, snap.max_readers);
-        if (snap.magic != VX_BCAST_SHM_MAGIC)
-            fault = "bad magic: not a velox broadcast segment, or corrupted";
-        else if (snap.layout_version != VX_BCAST_LAYOUT_VERSION)
-            fault = "segment written by another layout version";
-        else if (snap.header_size != VX_BCAST_SHM_BLOCK || block == 0 ||
-                 snap.block_size != block || snap.segment_size != VX_BCAST_SHM_BLOCK + block ||
-                 snap.segment_size != size)
-            fault = "inconsistent header sizes (corrupt segment)";
-        else if (snap.dtype_len >= sizeof snap.dtype || snap.dtype[snap.dtype_len] != '\0' ||
-                 memchr(snap.dtype, '\0', snap.dtype_len) != NULL)
-            fault = "dtype description not terminated (corrupt segment)";
-        else if (record_size != 0 && snap.record_size != record_size)
-            fault = "record size differs from the expected one";
-        else if (vx_bcast_attach(&shm->ring, (char *)base + VX_BCAST_SHM_BLOCK, block,
-                                 snap.record_size) != VX_OK ||
-                 shm->ring.capacity != snap.capacity ||
-                 shm->ring.max_readers != snap.max_readers)
-            fault = "broadcast block disagrees with the segment header";
-    }
-    if (fault != NULL) {
-        munmap(base, size);
+    vx_bcast_shm_header snap; /* validated privately: the peer may rewrite the mapping */
+    vx_shm_segment seg;
+    vx_shm_fault fault = VX_SHM_FAULT_NONE;
+    int err = 0;
+    vx_status st = vx_shm_segment_attach(&seg, name, &bcast_kind, wait_ns, &snap, &fault, &err);
+    if (st != VX_OK) return bcast_fail(shm, st, fault, err);
+    fault = bcast_validate(&snap, record_size);
+    if (fault == VX_SHM_FAULT_NONE &&
+        (vx_bcast_attach(&shm->ring, (char *)seg.base + VX_BCAST_SHM_BLOCK,
+                         (size_t)snap.block_size, snap.record_size) != VX_OK ||
+         shm->ring.capacity != snap.capacity || shm->ring.max_readers != snap.max_readers))
+        fault = VX_SHM_FAULT_RING;
+    if (fault != VX_SHM_FAULT_NONE) {
+        vx_shm_segment_unmap(&seg);
         memset(&shm->ring, 0, sizeof shm->ring);
-        return bcast_fail(shm, st, fault, 0);
+        return bcast_fail(shm, VX_ESTATE, fault, 0);
     }
-    shm->header = h;
-    shm->mapped_size = size;
+    shm->header = seg.base;
+    shm->mapped_size = seg.size;
     shm->dtype_len = snap.dtype_len;
     memcpy(shm->dtype, snap.dtype, sizeof shm->dtype);
     return VX_OK;
@@ -601,10 +630,11 @@ vx_status vx_bcast_shm_attach(vx_bcast_shm *shm, const char *name, uint32_t reco
 
 vx_status vx_bcast_shm_detach(vx_bcast_shm *shm) {
     if (shm->header == NULL) return VX_OK;
-    int rc = munmap(shm->header, shm->mapped_size);
+    vx_shm_segment seg = {shm->header, shm->mapped_size};
+    vx_status st = vx_shm_segment_unmap(&seg);
     shm->header = NULL;
     memset(&shm->ring, 0, sizeof shm->ring);
     shm->mapped_size = 0;
-    if (rc != 0) return bcast_fail(shm, VX_ESYS, "operating system call failed", errno);
+    if (st != VX_OK) return bcast_fail(shm, VX_ESYS, VX_SHM_FAULT_SYSTEM, errno);
     return VX_OK;
 }

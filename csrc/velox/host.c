@@ -50,7 +50,17 @@ struct inst {
     int64_t last_fill_price; /* mark when the book has no two-sided market */
     int64_t working_buy;     /* leaves of working buy orders */
     int64_t working_sell;
-    uint64_t mark_stamp;     /* market_calls value when last marked (one mark per call) */
+    int64_t mark_taken;      /* the mark vx_positions_mark last took (0: none yet) */
+    uint32_t mark_state;     /* enum mark_state */
+};
+
+/* Marks are taken when they are read (see "Marks" in host.h): a market call names an
+ * instrument with a position MARK_DIRTY (and lists it once); a reader takes the mark of a
+ * dirty instrument from its book as it stands, which is the book of that market call. */
+enum mark_state {
+    MARK_NONE = 0,   /* not in the dirty list */
+    MARK_DIRTY = 1,  /* in the list, its mark not taken since its book moved */
+    MARK_CLEAN = 2   /* in the list, its mark taken since (a reader of that one instrument) */
 };
 
 struct vx_host {
@@ -60,6 +70,7 @@ struct vx_host {
     const vx_mbo_set *books;
     vx_venue venue;
     vx_positions *positions;
+    const vx_mbo_book **readers; /* per instrument */
     vx_host_counters counters;
 
     struct work *table;
@@ -73,6 +84,10 @@ struct vx_host {
 
     struct log orders_log, execs_log, pnl_log;
     struct inst *inst;
+    uint32_t *dirty;         /* instruments whose mark_state is not MARK_NONE (each once) */
+    uint32_t dirty_count;
+    uint32_t positioned;     /* instruments whose fill_position is not 0 */
+    int total_moved;         /* total P&L may have changed since max_loss was last checked */
 
     char **arg_keys;         /* copies of "key=value": key and value NUL-terminated */
     const char **arg_values;
@@ -188,9 +203,51 @@ static void working_lots_add(vx_host *h, const struct work *w, int64_t lots) {
         in->working_sell += lots;
 }
 
-/* ---- P&L ------------------------------------------------------------------------------- */
+/* ---- marks and P&L ----------------------------------------------------------------------- */
+
+/* The mark the book gives now: the mid when both sides exist, else the last fill price (0:
+ * none yet). */
+static int64_t mark_now(const vx_host *h, uint32_t instrument) {
+    const vx_mbo_book *b = h->readers[instrument];
+    int64_t bid, ask, mark = h->inst[instrument].last_fill_price;
+    uint64_t q;
+    if (b && vx_mbo_best(b, VX_BUY, &bid, &q) == VX_OK && vx_mbo_best(b, VX_SELL, &ask, &q) == VX_OK)
+        mark = bid + (ask - bid) / 2;
+    return mark;
+}
+
+/* Takes the instrument's mark from its book now. A mark equal to the one taken last changes
+ * nothing (vx_positions_mark of the same mark succeeds and stores the same figures: every
+ * update since kept them in range at that mark), so it is not given again. */
+static void take_mark(vx_host *h, uint32_t instrument) {
+    struct inst *in = &h->inst[instrument];
+    int64_t mark = mark_now(h, instrument);
+    if (mark <= 0 || mark == in->mark_taken) return;
+    if (vx_positions_mark(h->positions, instrument, mark) != VX_OK) return;
+    in->mark_taken = mark;
+    h->total_moved = 1;
+}
+
+/* Takes the mark of one instrument when its book moved since (a reader of that instrument). */
+static void settle_mark(vx_host *h, uint32_t instrument) {
+    struct inst *in = &h->inst[instrument];
+    if (in->mark_state != MARK_DIRTY) return;
+    take_mark(h, instrument);
+    in->mark_state = MARK_CLEAN;
+}
+
+/* Takes every mark that is due (a reader of the total or of a P&L point). */
+static void settle_marks(vx_host *h) {
+    for (uint32_t i = 0; i < h->dirty_count; i++) { /* bounded: each instrument once */
+        uint32_t k = h->dirty[i];
+        if (h->inst[k].mark_state == MARK_DIRTY) take_mark(h, k);
+        h->inst[k].mark_state = MARK_NONE;
+    }
+    h->dirty_count = 0;
+}
 
 static void pnl_point(vx_host *h, uint32_t instrument, uint32_t reason) {
+    settle_marks(h); /* the point's total spans every instrument */
     vx_position p;
     vx_pnl_point pt;
     memset(&pt, 0, sizeof pt);
@@ -208,19 +265,14 @@ static void pnl_point(vx_host *h, uint32_t instrument, uint32_t reason) {
 
 static void engage_kill(vx_host *h);
 
+/* Total P&L moves only at a mark taken, a fill or a fee (total_moved): a check with none of
+ * them since the last one would answer as that one did. */
 static void check_max_loss(vx_host *h) {
     if (h->killed || h->cfg.risk.max_loss <= 0) return;
+    settle_marks(h);
+    if (!h->total_moved) return;
+    h->total_moved = 0;
     if (vx_positions_total(h->positions) <= -h->cfg.risk.max_loss) engage_kill(h);
-}
-
-/* The mark: the mid when both sides exist, else the last fill price (0: none yet). */
-static void update_mark(vx_host *h, uint32_t instrument) {
-    const vx_mbo_book *b = vx_mbo_set_reader(h->books, instrument);
-    int64_t bid, ask, mark = h->inst[instrument].last_fill_price;
-    uint64_t q;
-    if (b && vx_mbo_best(b, VX_BUY, &bid, &q) == VX_OK && vx_mbo_best(b, VX_SELL, &ask, &q) == VX_OK)
-        mark = bid + (ask - bid) / 2;
-    if (mark > 0) vx_positions_mark(h->positions, instrument, mark);
 }
 
 /* ---- REJECTs made here ------------------------------------------------------------------ */
@@ -382,7 +434,7 @@ static uint32_t api_instruments(const vx_strategy_env *env) {
 
 static const vx_mbo_book *book_of(const vx_host *h, uint32_t instrument, int side) {
     if (instrument >= h->cfg.instruments || (side != VX_BUY && side != VX_SELL)) return NULL;
-    return vx_mbo_set_reader(h->books, instrument);
+    return h->readers[instrument];
 }
 
 static vx_status api_best(const vx_strategy_env *env, uint32_t instrument, int side,
@@ -452,7 +504,9 @@ static size_t api_working_list(const vx_strategy_env *env, vx_working *out, size
 
 static vx_status api_position(const vx_strategy_env *env, uint32_t instrument,
                               vx_position *out) {
-    return vx_host_position(host_of(env), instrument, out);
+    vx_host *h = host_of(env);
+    if (instrument < h->cfg.instruments) settle_mark(h, instrument);
+    return vx_host_position(h, instrument, out);
 }
 
 static vx_status api_set_timer(vx_strategy_env *env, uint64_t at) {
@@ -576,10 +630,13 @@ vx_status vx_host_create(const vx_host_config *cfg, const vx_strategy *strategy,
     h->rejects_cap = 2 * ((size_t)VX_STRATEGY_MAX_SENDS + 1);
     h->rejects = calloc(h->rejects_cap, sizeof *h->rejects);
     h->inst = calloc(cfg->instruments, sizeof *h->inst);
+    h->dirty = calloc(cfg->instruments, sizeof *h->dirty);
+    h->readers = calloc(cfg->instruments, sizeof *h->readers);
     h->args = nargs;
     h->arg_keys = calloc(nargs + 1, sizeof *h->arg_keys);
     h->arg_values = calloc(nargs + 1, sizeof *h->arg_values);
-    int ok = h->table && h->rejects && h->inst && h->arg_keys && h->arg_values &&
+    int ok = h->table && h->rejects && h->inst && h->dirty && h->readers && h->arg_keys &&
+             h->arg_values &&
              log_init(&h->orders_log, sizeof(vx_order), cfg->log_capacity) &&
              log_init(&h->execs_log, sizeof(vx_exec), cfg->log_capacity) &&
              log_init(&h->pnl_log, sizeof(vx_pnl_point), cfg->log_capacity) &&
@@ -598,6 +655,8 @@ vx_status vx_host_create(const vx_host_config *cfg, const vx_strategy *strategy,
         vx_host_destroy(h);
         return VX_ENOMEM;
     }
+    for (uint32_t k = 0; k < cfg->instruments; k++) /* bounded: instruments */
+        h->readers[k] = vx_mbo_set_reader(books, k);
     *out = h;
     return VX_OK;
 }
@@ -610,6 +669,8 @@ void vx_host_destroy(vx_host *h) {
     free(h->table);
     free(h->rejects);
     free(h->inst);
+    free(h->dirty);
+    free((void *)h->readers);
     free(h->orders_log.buf);
     free(h->execs_log.buf);
     free(h->pnl_log.buf);
@@ -644,25 +705,33 @@ vx_status vx_host_init(vx_host *h, uint64_t now) {
     return VX_OK;
 }
 
-void vx_host_market(vx_host *h, const vx_mbo *events, uint32_t n, uint64_t now) {
-    if (now > h->now) h->now = now;
-    if (!runnable(h) || n == 0) return;
-    h->counters.market_calls++;
-    uint64_t stamp = h->counters.market_calls;
+/* The instruments the events name that have a position: their marks are due (taken when
+ * read). */
+__attribute__((noinline)) static void mark_named(vx_host *h, const vx_mbo *events, uint32_t n) {
     for (uint32_t i = 0; i < n; i++) { /* bounded: n */
         uint32_t k = events[i].instrument;
         if (k >= h->cfg.instruments) continue;
         struct inst *in = &h->inst[k];
-        if (in->mark_stamp == stamp || in->fill_position == 0) continue;
-        in->mark_stamp = stamp;
-        update_mark(h, k);
+        if (in->fill_position == 0 || in->mark_state == MARK_DIRTY) continue;
+        if (in->mark_state == MARK_NONE) h->dirty[h->dirty_count++] = k;
+        in->mark_state = MARK_DIRTY;
     }
-    check_max_loss(h);
-    if (h->cfg.pnl_interval_ns && h->now >= h->next_pnl) {
-        for (uint32_t k = 0; k < h->cfg.instruments; k++) /* bounded: instruments */
-            if (vx_positions_traded(h->positions, k)) pnl_point(h, k, 2);
-        h->next_pnl = (h->now / h->cfg.pnl_interval_ns + 1) * h->cfg.pnl_interval_ns;
-    }
+}
+
+/* One interval point per traded instrument, then the next edge. */
+__attribute__((noinline)) static void interval_points(vx_host *h) {
+    for (uint32_t k = 0; k < h->cfg.instruments; k++) /* bounded: instruments */
+        if (vx_positions_traded(h->positions, k)) pnl_point(h, k, 2);
+    h->next_pnl = (h->now / h->cfg.pnl_interval_ns + 1) * h->cfg.pnl_interval_ns;
+}
+
+void vx_host_market(vx_host *h, const vx_mbo *events, uint32_t n, uint64_t now) {
+    if (now > h->now) h->now = now;
+    if (!runnable(h) || n == 0) return;
+    h->counters.market_calls++;
+    if (h->positioned) mark_named(h, events, n);
+    if (h->cfg.risk.max_loss > 0) check_max_loss(h);
+    if (h->cfg.pnl_interval_ns && h->now >= h->next_pnl) interval_points(h);
     enter(h);
     h->strategy.on_market(h->strategy.state, &h->env, events, n);
     leave(h);
@@ -702,19 +771,28 @@ static int apply_report(vx_host *h, const vx_exec *e) {
     int fill = e->kind == VX_EXEC_FILL || e->kind == VX_EXEC_PARTIAL_FILL;
     if (fill && (e->fill_qty > w->w.leaves_qty || e->leaves_qty != w->w.leaves_qty - e->fill_qty))
         return 0;
+    if (fill || e->fee != 0) /* the account's figures as of the marks before this report */
+        settle_mark(h, e->instrument);
     if (fill) {
         int64_t sign = e->side == VX_BUY ? 1 : -1;
         if (vx_positions_fill(h->positions, e->instrument, e->side, e->fill_price, e->fill_qty,
                               e->fee) != VX_OK)
             return 0;
         struct inst *in = &h->inst[e->instrument];
+        int was_flat = in->fill_position == 0;
         in->fill_position += sign * (int64_t)e->fill_qty;
+        if (was_flat != (in->fill_position == 0)) {
+            if (was_flat) h->positioned++;
+            else h->positioned--;
+        }
         in->cash -= sign * e->fill_price * (int64_t)e->fill_qty;
         in->fees += e->fee;
         in->last_fill_price = e->fill_price;
+        h->total_moved = 1;
     } else if (e->fee != 0) {
         if (vx_positions_fee(h->positions, e->instrument, e->fee) != VX_OK) return 0;
         h->inst[e->instrument].fees += e->fee;
+        h->total_moved = 1;
     }
     switch (e->kind) {
     case VX_EXEC_ACK:
@@ -761,7 +839,7 @@ static int apply_report(vx_host *h, const vx_exec *e) {
     }
     h->counters.reports++;
     if (fill) {
-        update_mark(h, e->instrument);
+        take_mark(h, e->instrument); /* after settle_mark above: its book has not moved */
         pnl_point(h, e->instrument, 1);
         check_max_loss(h);
     }
@@ -829,6 +907,8 @@ void vx_host_deliver_local(vx_host *h) {
     while (h->rejects_count && room_ok(h)) deliver_rejects(h);
 }
 
+size_t vx_host_local_pending(const vx_host *h) { return h->rejects_count; }
+
 uint64_t vx_host_next_due(const vx_host *h) {
     if (h->rejects_count) return h->now;
     return h->timer_at ? h->timer_at : UINT64_MAX;
@@ -836,6 +916,7 @@ uint64_t vx_host_next_due(const vx_host *h) {
 
 void vx_host_finish(vx_host *h, uint64_t now) {
     if (now > h->now) h->now = now;
+    settle_marks(h); /* the positions read after the run hold the marks taken */
     if (h->finished) return;
     h->finished = 1;
     if (!runnable(h) || !h->strategy.finish) return;
@@ -878,7 +959,10 @@ void vx_host_counters_read(const vx_host *h, vx_host_counters *out) {
 
 vx_status vx_host_position(const vx_host *h, uint32_t instrument, vx_position *out) {
     if (!out || instrument >= h->cfg.instruments) return VX_EINVAL;
-    vx_status s = vx_positions_get(h->positions, instrument, out);
+    int64_t mark = h->inst[instrument].mark_state == MARK_DIRTY ? mark_now(h, instrument) : 0;
+    /* a mark due but not taken yet: the answer as if taken (nothing changes here) */
+    vx_status s = mark > 0 ? vx_positions_get_marked(h->positions, instrument, mark, out)
+                           : vx_positions_get(h->positions, instrument, out);
     if (s != VX_OK) return s;
     out->working_buy = h->inst[instrument].working_buy;
     out->working_sell = h->inst[instrument].working_sell;

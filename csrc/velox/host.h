@@ -61,10 +61,18 @@
  *   - Kill switch: one CANCEL (logged, counted in sent) per working order not already being
  *     canceled; a cancel the venue refuses (VX_FULL) leaves the order working (EXPIRED at the
  *     end).
- *   - Marks: in vx_host_market for each instrument of the group's events whose position is
- *     not 0, and after each fill of that instrument: the mid (bid + (ask - bid) / 2) when
- *     both sides exist, else the last fill price. max_loss is checked after each fill and
- *     after the marks of each vx_host_market.
+ *   - Marks: the mid (bid + (ask - bid) / 2) when both sides exist, else the last fill
+ *     price. An instrument is marked after each of its fills, and again once a
+ *     vx_host_market names it (an event of the group has its instrument id) while its
+ *     position is not 0. That mark is taken when first read, not in vx_host_market: a P&L
+ *     point, api->position, vx_host_position, the max_loss check, a fill or fee of that
+ *     instrument, vx_host_finish. It comes from the book as the book is then, which is
+ *     the book of that vx_host_market, because only events naming an instrument move its
+ *     book (except an event about a known order that names another instrument, mbo.h:
+ *     the mark read then shows its move). max_loss is checked after each fill and at
+ *     the end of each vx_host_market's marking, with the marks taken. A check is skipped
+ *     when no mark, fill or fee changed the total since the last check, because it would
+ *     give the same answer.
  *   - P&L interval points are written in vx_host_market, before on_market, when now >= the
  *     next interval edge (initially 0): one point per traded instrument, then the next edge
  *     = (now / interval + 1) * interval (a gap of many intervals writes one set).
@@ -144,6 +152,8 @@ void vx_host_deliver_local(vx_host *h);
 
 /* Earliest time the host has something scheduled (the timer; local REJECTs count as now). */
 uint64_t vx_host_next_due(const vx_host *h);
+/* Local REJECTs queued, not delivered yet (vx_host_deliver_local delivers them). */
+size_t vx_host_local_pending(const vx_host *h);
 
 /* End of the run at `now`: calls finish (orders it sends are refused). */
 void vx_host_finish(vx_host *h, uint64_t now);

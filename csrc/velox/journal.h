@@ -44,6 +44,12 @@
  * the mapper's next touch of the lost pages raise SIGBUS (the files are never truncated by
  * velox; docs/journal.md).
  *
+ * Page faults: after each append (and at create/open) the writer prefaults the slots ahead of
+ * its position, VX_JOURNAL_PREFAULT_BYTES at a time once less than half of that is left
+ * (madvise MADV_POPULATE_WRITE, best effort: older kernels refuse it and the pages fault on
+ * first write as before). The fault cost then falls after a record's commit, not between a
+ * record's append and its commit, so a live tailer rarely waits on the writer's page fault.
+ *
  * Threads: a writer or reader handle is used by one thread at a time (vx_journal_enter guards
  * the Python entry points). The writer's slot stores are plain; only the commit word is
  * atomic (release, paired with the acquire loads in the reader). No allocation after
@@ -68,6 +74,7 @@
 #define VX_JOURNAL_MAX_FILE (1ull << 40)
 #define VX_JOURNAL_MAX_SEGMENTS 1000000u /* directory entries looked at, at most */
 #define VX_JOURNAL_GAP_CHECK_NS 1000000ull /* a waiting reader checks for a gap this often */
+#define VX_JOURNAL_PREFAULT_BYTES (64u << 10) /* slots made writable ahead of the writer */
 
 enum { VX_JOURNAL_TS_NONE = 0, VX_JOURNAL_TS_I64 = 1, VX_JOURNAL_TS_U64 = 2 };
 
@@ -145,6 +152,7 @@ typedef struct vx_journal_writer {
     uint64_t next_seq;      /* sequence of the next append */
     uint64_t first_seq;     /* sequence of the journal's first segment */
     uint64_t cut;           /* records cut at open (a torn or corrupt tail) */
+    uint64_t prefault_seq;  /* slots below this sequence were prefaulted (see Page faults) */
     int64_t last_ts;        /* time of the last record (raw bits; compared per ts_kind) */
     int has_ts;
     vx_journal_fault fault;

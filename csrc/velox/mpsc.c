@@ -2,11 +2,8 @@
 #include "velox/mpsc.h"
 
 #include <errno.h>
-#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
-#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -105,42 +102,28 @@ void vx_mpsc_destroy(vx_mpsc *q) {
     q->header = NULL;
 }
 
-static int mpsc_set_path(char *path, const char *name) {
-    if (!vx_shm_name_valid(name)) return 0;
-    path[0] = '/';
-    memcpy(path + 1, name, strlen(name) + 1);
-    return 1;
-}
+VX_SHM_SEGMENT_HEADER_ASSERT(vx_mpsc_header);
+
+/* The MPSC segment for shm_segment.c: line 0 and the dtype text are the private copy. */
+static const vx_shm_segment_kind mpsc_kind = {
+    VX_MPSC_MAGIC, VX_MPSC_LAYOUT_VERSION, (uint32_t)sizeof(vx_mpsc_header),
+    (uint32_t)offsetof(vx_mpsc_header, state), (uint32_t)offsetof(vx_mpsc_header, head)};
 
 vx_status vx_mpsc_shm_create(vx_mpsc *q, const char *name, uint32_t capacity,
                              uint32_t record_size, const char *dtype, size_t dtype_len,
                              uint64_t stall_timeout_ns) {
     memset(q, 0, sizeof *q);
-    char path[VX_SHM_NAME_MAX + 2];
-    if (!mpsc_set_path(path, name)) return mpsc_fail(q, VX_EINVAL, VX_SHM_FAULT_NAME, 0);
+    if (!vx_shm_name_valid(name)) return mpsc_fail(q, VX_EINVAL, VX_SHM_FAULT_NAME, 0);
     size_t total = vx_mpsc_footprint(capacity, record_size);
     if (total == 0 || dtype == NULL || dtype_len >= VX_SHM_DTYPE_MAX ||
         memchr(dtype, '\0', dtype_len) != NULL)
         return mpsc_fail(q, VX_EINVAL, VX_SHM_FAULT_ARGUMENT, 0);
-    int fd = shm_open(path, O_CREAT | O_EXCL | O_RDWR, 0600);
-    if (fd < 0) return mpsc_fail(q, VX_ESYS, VX_SHM_FAULT_SYSTEM, errno);
-    if (ftruncate(fd, (off_t)total) != 0) {
-        int err = errno;
-        close(fd);
-        shm_unlink(path);
-        return mpsc_fail(q, VX_ESYS, VX_SHM_FAULT_SYSTEM, err);
-    }
-    void *base = mmap(NULL, total, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
-    int map_errno = errno;
-    close(fd);
-    if (base == MAP_FAILED) {
-        shm_unlink(path);
-        return mpsc_fail(q, VX_ESYS, VX_SHM_FAULT_SYSTEM, map_errno);
-    }
-    vx_mpsc_header *h = base;
+    vx_shm_segment seg;
+    vx_status st = vx_shm_segment_create(&seg, name, total, &q->fault, &q->sys_errno);
+    if (st != VX_OK) return st;
+    vx_mpsc_header *h = seg.base;
     mpsc_init_block(h, total, capacity, record_size, dtype, dtype_len);
-    /* pairs with the acquire load of state in vx_mpsc_shm_attach */
-    atomic_store_explicit(&h->state, VX_SHM_READY, memory_order_release);
+    vx_shm_segment_publish(&seg, &mpsc_kind); /* READY, last */
     mpsc_fill_handle(q, h, capacity, record_size, 1, stall_timeout_ns);
     q->mapped_size = total;
     q->dtype_len = (uint32_t)dtype_len;
@@ -149,26 +132,16 @@ vx_status vx_mpsc_shm_create(vx_mpsc *q, const char *name, uint32_t capacity,
     return VX_OK;
 }
 
-static void mpsc_sleep_ns(long ns) {
-    struct timespec ts = {0, ns};
-    nanosleep(&ts, NULL);
-}
-
-/* Validates a private copy of line 0 + dtype against the segment's real size. */
-static vx_shm_fault mpsc_validate(const vx_mpsc_header *h, size_t real_size,
-                                  uint32_t expected_record_size) {
-    if (h->magic != VX_MPSC_MAGIC) return VX_SHM_FAULT_MAGIC;
-    if (h->layout_version != VX_MPSC_LAYOUT_VERSION) return VX_SHM_FAULT_VERSION;
-    if (h->header_size != sizeof(vx_mpsc_header) || h->slots_offset != sizeof(vx_mpsc_header))
-        return VX_SHM_FAULT_HEADER;
+/* The MPSC ring's own checks of a private copy whose common words shm_segment.c validated. */
+static vx_shm_fault mpsc_validate(const vx_mpsc_header *h, uint32_t expected_record_size) {
+    if (h->slots_offset != sizeof(vx_mpsc_header)) return VX_SHM_FAULT_HEADER;
     size_t expect = h->capacity > VX_MPSC_MAX_CAPACITY || h->record_size > VX_MPSC_MAX_RECORD_SIZE
                         ? 0
                         : vx_mpsc_footprint((uint32_t)h->capacity, h->record_size);
-    if (expect == 0 || h->segment_size != expect || expect != real_size ||
+    if (expect == 0 || h->segment_size != expect ||
         h->slot_size != mpsc_slot_size(h->record_size))
         return VX_SHM_FAULT_HEADER;
-    if (h->dtype_len >= VX_SHM_DTYPE_MAX || h->dtype[h->dtype_len] != '\0' ||
-        memchr(h->dtype, '\0', h->dtype_len) != NULL)
+    if (!vx_shm_segment_dtype_valid(h->dtype, sizeof h->dtype, h->dtype_len))
         return VX_SHM_FAULT_DTYPE;
     if (expected_record_size != 0 && h->record_size != expected_record_size)
         return VX_SHM_FAULT_RECORD_SIZE;
@@ -178,65 +151,18 @@ static vx_shm_fault mpsc_validate(const vx_mpsc_header *h, size_t real_size,
 vx_status vx_mpsc_shm_attach(vx_mpsc *q, const char *name, uint32_t expected_record_size,
                              uint64_t wait_ns) {
     memset(q, 0, sizeof *q);
-    char path[VX_SHM_NAME_MAX + 2];
-    if (!mpsc_set_path(path, name)) return mpsc_fail(q, VX_EINVAL, VX_SHM_FAULT_NAME, 0);
-    uint64_t now = vx_monotonic_ns();
-    uint64_t deadline = wait_ns > UINT64_MAX - now ? UINT64_MAX : now + wait_ns;
-    int fd;
-    for (;;) { /* bounded by the deadline */
-        fd = shm_open(path, O_RDWR, 0);
-        if (fd >= 0) break;
-        int err = errno;
-        if (err != ENOENT || vx_monotonic_ns() >= deadline)
-            return mpsc_fail(q, VX_ESYS, VX_SHM_FAULT_SYSTEM, err);
-        mpsc_sleep_ns(100000);
-    }
-    struct stat sb;
-    for (;;) { /* bounded by the deadline: wait for the creator's ftruncate */
-        if (fstat(fd, &sb) != 0) {
-            int err = errno;
-            close(fd);
-            return mpsc_fail(q, VX_ESYS, VX_SHM_FAULT_SYSTEM, err);
-        }
-        if ((size_t)sb.st_size >= sizeof(vx_mpsc_header)) break;
-        if (sb.st_size != 0 || vx_monotonic_ns() >= deadline) {
-            close(fd);
-            return sb.st_size == 0 ? mpsc_fail(q, VX_TIMEOUT, VX_SHM_FAULT_NOT_READY, 0)
-                                   : mpsc_fail(q, VX_ESTATE, VX_SHM_FAULT_TOO_SMALL, 0);
-        }
-        mpsc_sleep_ns(100000);
-    }
-    size_t size = (size_t)sb.st_size;
-    void *base = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
-    int map_errno = errno;
-    close(fd);
-    if (base == MAP_FAILED) return mpsc_fail(q, VX_ESYS, VX_SHM_FAULT_SYSTEM, map_errno);
-    vx_mpsc_header *h = base;
-    vx_shm_fault fault = VX_SHM_FAULT_NONE;
-    vx_mpsc_header snap;
-    memset(&snap, 0, sizeof snap);
-    if (h->magic != VX_MPSC_MAGIC && h->magic != 0) {
-        fault = VX_SHM_FAULT_MAGIC;
-    } else {
-        /* pairs with the release store of READY in vx_mpsc_shm_create */
-        while (atomic_load_explicit(&h->state, memory_order_acquire) != VX_SHM_READY) {
-            if (vx_monotonic_ns() >= deadline) { /* bounded by the deadline */
-                fault = VX_SHM_FAULT_NOT_READY;
-                break;
-            }
-            mpsc_sleep_ns(100000);
-        }
-        if (fault == VX_SHM_FAULT_NONE) {
-            memcpy(&snap, h, offsetof(vx_mpsc_header, head)); /* private copy, validated */
-            fault = mpsc_validate(&snap, size, expected_record_size);
-        }
-    }
+    vx_mpsc_header snap; /* line 0 and the dtype text: validated and kept privately */
+    vx_shm_segment seg;
+    vx_status st =
+        vx_shm_segment_attach(&seg, name, &mpsc_kind, wait_ns, &snap, &q->fault, &q->sys_errno);
+    if (st != VX_OK) return st;
+    vx_shm_fault fault = mpsc_validate(&snap, expected_record_size);
     if (fault != VX_SHM_FAULT_NONE) {
-        munmap(base, size);
-        return mpsc_fail(q, fault == VX_SHM_FAULT_NOT_READY ? VX_TIMEOUT : VX_ESTATE, fault, 0);
+        vx_shm_segment_unmap(&seg);
+        return mpsc_fail(q, VX_ESTATE, fault, 0);
     }
-    mpsc_fill_handle(q, h, snap.capacity, snap.record_size, 0, 0);
-    q->mapped_size = size;
+    mpsc_fill_handle(q, seg.base, snap.capacity, snap.record_size, 0, 0);
+    q->mapped_size = seg.size;
     q->dtype_len = snap.dtype_len;
     memcpy(q->dtype, snap.dtype, sizeof q->dtype);
     q->consumer_identity = snap.creator_identity;
@@ -245,10 +171,11 @@ vx_status vx_mpsc_shm_attach(vx_mpsc *q, const char *name, uint32_t expected_rec
 
 vx_status vx_mpsc_shm_detach(vx_mpsc *q) {
     if (q->header == NULL || q->mapped_size == 0) return VX_OK;
-    int rc = munmap(q->header, q->mapped_size);
+    vx_shm_segment seg = {q->header, q->mapped_size};
+    vx_status st = vx_shm_segment_unmap(&seg);
     q->header = NULL;
     q->mapped_size = 0;
-    return rc == 0 ? VX_OK : mpsc_fail(q, VX_ESYS, VX_SHM_FAULT_SYSTEM, errno);
+    return st == VX_OK ? VX_OK : mpsc_fail(q, VX_ESYS, VX_SHM_FAULT_SYSTEM, errno);
 }
 
 int vx_mpsc_consumer_gone(const vx_mpsc *q) {

@@ -148,10 +148,24 @@ vx_status vx_pipeline_config_validate(const vx_pipeline_config *c, const char **
         bad = "user_emit_capacity"; /* block mode needs room for a batch plus every emit buffer */
     else if (c->strategy && (c->records != VX_RECORDS_MBO || c->user_stage_count))
         bad = "strategy"; /* market-by-order pipelines, alone on the book thread */
-    else if (c->strategy && (!c->venue_orders || vx_ring_elem_size(c->venue_orders) != sizeof(vx_order)))
+    else if (c->strategy && c->strategy_venue != VX_STRATEGY_VENUE_LIVE &&
+             c->strategy_venue != VX_STRATEGY_VENUE_SIM)
+        bad = "strategy_venue";
+    else if (c->strategy && c->strategy_venue == VX_STRATEGY_VENUE_SIM &&
+             (c->venue_orders || c->venue_execs))
+        bad = "venue_orders"; /* the simulated venue needs no gateway rings */
+    else if (c->strategy && c->strategy_venue == VX_STRATEGY_VENUE_SIM && c->mbo_follow)
+        bad = "mbo_follow"; /* the backtest's books keep their windows (as vx_backtest) */
+    else if (c->strategy && c->strategy_venue == VX_STRATEGY_VENUE_SIM && c->mbo_reference)
+        bad = "mbo_reference"; /* seeding levels mid-run would change the backtest's books */
+    else if (c->strategy && c->strategy_venue == VX_STRATEGY_VENUE_SIM && c->input_tap)
+        bad = "input_tap";
+    else if (c->strategy && c->strategy_venue == VX_STRATEGY_VENUE_LIVE &&
+             (!c->venue_orders || vx_ring_elem_size(c->venue_orders) != sizeof(vx_order)))
         bad = "venue_orders";
-    else if (c->strategy && (!c->venue_execs || c->venue_execs == c->venue_orders ||
-                             vx_ring_elem_size(c->venue_execs) != sizeof(vx_exec)))
+    else if (c->strategy && c->strategy_venue == VX_STRATEGY_VENUE_LIVE &&
+             (!c->venue_execs || c->venue_execs == c->venue_orders ||
+              vx_ring_elem_size(c->venue_execs) != sizeof(vx_exec)))
         bad = "venue_execs";
     else if (c->strategy && c->strategy_edges != VX_STRATEGY_EDGE_FLAG &&
              c->strategy_edges != VX_STRATEGY_EDGE_EVENT)
@@ -207,7 +221,10 @@ vx_status vx_pipeline_create(const vx_pipeline_config *cfg, vx_pipeline **out) {
         if ((st = vx_ring_create(cfg->python_ring_capacity, sizeof(vx_bundle), &p->ring_py)) != VX_OK) goto fail;
         p->memory_bytes += vx_ring_footprint(cfg->python_ring_capacity, sizeof(vx_bundle));
     }
-    if (cfg->records == VX_RECORDS_MBO) {
+    if (cfg->records == VX_RECORDS_MBO && cfg->strategy &&
+        cfg->strategy_venue == VX_STRATEGY_VENUE_SIM) {
+        /* the backtest's books are the pipeline's: made with it (vx_pipe_strategy_create) */
+    } else if (cfg->records == VX_RECORDS_MBO) {
         if ((st = vx_mbo_set_create(cfg->mbo_instruments, cfg->levels, cfg->tick_size,
                                     cfg->mbo_max_orders, &p->mbo)) != VX_OK) goto fail;
         p->memory_bytes += vx_mbo_memory_bytes(vx_mbo_set_book(p->mbo, 0))

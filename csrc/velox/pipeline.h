@@ -66,6 +66,7 @@
 
 #include <stdint.h>
 
+#include "velox/backtest.h"
 #include "velox/histogram.h"
 #include "velox/host.h"
 #include "velox/mbo.h"
@@ -221,9 +222,15 @@ typedef struct vx_pipeline_config {
                                         see vx_pipeline_reference), checked against instrument
                                         0's book after each event the book stage takes */
     /* A strategy of ABI v2 (strategy.h) hosted on the book thread (host.h), trading through
-     * the live venue (venue_live.h) over two caller-owned rings. MBO pipelines only, and no
-     * user_stages beside it (the v1 stages keep their own path). See "Strategies" below. */
+     * the live venue (venue_live.h) over two caller-owned rings, or (strategy_venue
+     * VX_STRATEGY_VENUE_SIM) through the simulated venue of a backtest (backtest.h) that the
+     * book thread drives. MBO pipelines only, and no user_stages beside it (the v1 stages keep
+     * their own path). See "Strategies" below. */
     const vx_strategy *strategy;     /* NULL: none (the rest of these fields are unused) */
+    uint32_t strategy_venue;         /* VX_STRATEGY_VENUE_LIVE (default) or _SIM */
+    vx_sim_venue_config strategy_sim;/* _SIM: the simulated venue (its instruments is set
+                                        from mbo_instruments); venue_orders / venue_execs,
+                                        mbo_follow, mbo_reference and input_tap must be unset */
     vx_host_config strategy_host;    /* log_capacity, pnl_interval_ns, risk, args; its
                                         instruments is set from mbo_instruments */
     vx_ring *venue_orders;           /* vx_order records to the gateway (this pipeline is the
@@ -261,6 +268,21 @@ typedef struct vx_pipeline_config {
  * memory_bytes) and read only on the book thread; vx_pipeline_strategy_host gives the host
  * to the caller once joined. */
 enum { VX_STRATEGY_EDGE_FLAG = 1, VX_STRATEGY_EDGE_EVENT = 2 };
+/* Simulated venue (strategy_venue = VX_STRATEGY_VENUE_SIM): the book stage owns a vx_backtest
+ * (backtest.h) made by vx_pipeline_create from the MBO fields (mbo_instruments, levels,
+ * tick_size, mbo_max_orders), strategy_edges, strategy_sim and strategy_host; its books are
+ * the pipeline's books (vx_pipeline_mbo, the live view, snapshots seeded before start). Each
+ * book turn feeds the events it peeked to vx_backtest_feed, in ring order, and releases what
+ * the backtest consumed (it stops at a group edge when the logs need draining: the rest stay
+ * in the ring). The backtest, not the book thread, cuts groups and makes deliveries, so the
+ * batch edges, pacing, topology and thread timing are invisible to the strategy: its orders,
+ * reports and P&L are byte-identical to a vx_backtest fed the same events with the same
+ * configuration. A turn with no event does nothing (the strategy's clock is the data's). Logs
+ * move into the same three rings after every feed. End: vx_backtest_finish (again on later
+ * turns while it says VX_FULL), the last logs, its conservation result as
+ * vx_pipeline_strategy_check. applied / rejected count the backtest's applied and
+ * book_rejects. */
+enum { VX_STRATEGY_VENUE_LIVE = 0, VX_STRATEGY_VENUE_SIM = 1 };
 enum { VX_PIPELINE_LOG_ORDERS = 0, VX_PIPELINE_LOG_EXECS = 1, VX_PIPELINE_LOG_PNL = 2,
        VX_PIPELINE_LOGS = 3 };
 
@@ -455,6 +477,11 @@ vx_ring *vx_pipeline_strategy_log(vx_pipeline *p, int which);
  * pipeline is joined (before that the book thread owns it); NULL without a strategy or
  * before the join. */
 vx_host *vx_pipeline_strategy_host(vx_pipeline *p);
+
+/* cfg.strategy_venue == VX_STRATEGY_VENUE_SIM: the backtest, for its counters and its
+ * venue's (vx_backtest_counters_read, vx_sim_venue_counters_read) once joined; NULL otherwise
+ * (no simulated venue, or the book thread owns it). */
+vx_backtest *vx_pipeline_strategy_backtest(vx_pipeline *p);
 
 /* cfg.strategy, once joined: VX_OK when the run ended (finish ran) and vx_host_check held;
  * VX_ESTATE with *why (static text) otherwise ("abandoned" when the end never ran). */

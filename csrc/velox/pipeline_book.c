@@ -166,16 +166,7 @@ void vx_pipe_reference_event(vx_pipeline *p, uint64_t *seeded, uint32_t *differi
 
 /* ---- input tap (cfg.input_tap) ----------------------------------------------------------- */
 
-/* The tap's reserve for one turn. */
-typedef struct tap_turn {
-    vx_ring_span span;
-    uint32_t room;
-    int reserved;
-} tap_turn;
-
-/* Reserves the tap for the records of `in`; in block mode shortens `in` to the records that
- * fit (possibly none: the caller then takes nothing this turn). */
-static void tap_reserve(vx_pipeline *p, vx_ring_span *in, tap_turn *t) {
+void vx_pipe_tap_reserve(vx_pipeline *p, vx_ring_span *in, vx_pipe_tap *t) {
     const uint32_t n = in->first_n + in->second_n;
     t->reserved = vx_ring_reserve(p->cfg.input_tap, n, &t->span) == VX_OK;
     t->room = t->reserved ? t->span.first_n + t->span.second_n : 0;
@@ -189,11 +180,9 @@ static void tap_reserve(vx_pipeline *p, vx_ring_span *in, tap_turn *t) {
     }
 }
 
-/* Copies the first n records of `in` (the ones this turn took) into the tap reserved by
- * tap_reserve and publishes them; counts what did not fit (drop mode). No-op without a tap.
- * At most four memcpy runs: the two spans' wrap points split the copy. */
-static void tap_finish(vx_pipeline *p, book_state *s, const vx_ring_span *in, uint32_t n,
-                       tap_turn *t) {
+/* At most four memcpy runs: the two spans' wrap points split the copy. */
+void vx_pipe_tap_finish(vx_pipeline *p, const vx_ring_span *in, uint32_t n, vx_pipe_tap *t) {
+    book_state *s = &p->bookst;
     if (!p->cfg.input_tap) return;
     const size_t size = p->mbo ? sizeof(vx_mbo) : sizeof(vx_txn);
     const uint32_t put = n < t->room ? n : t->room;
@@ -217,7 +206,7 @@ static void tap_finish(vx_pipeline *p, book_state *s, const vx_ring_span *in, ui
 
 /* An MBO pipeline's turn: applies the peeked events to the set of books; the user stage sees
  * the applied ones and only its orders go on to the bundler (events are not bundled). */
-static uint32_t mbo_turn(vx_pipeline *p, book_state *s, const vx_ring_span *in, tap_turn *tap) {
+static uint32_t mbo_turn(vx_pipeline *p, book_state *s, const vx_ring_span *in, vx_pipe_tap *tap) {
     const uint32_t n = in->first_n + in->second_n;
     const uint32_t need = s->user_live * p->cfg.user_emit_capacity; /* every live stage's buffer */
     vx_ring_span out = {0};
@@ -230,7 +219,7 @@ static uint32_t mbo_turn(vx_pipeline *p, book_state *s, const vx_ring_span *in, 
             /* applying is not undoable, nor is a stage's decision to emit: only go on with
              * room for every stage's whole emit buffer */
             if (reserved) vx_ring_commit(p->ring_mid, 0);
-            tap_finish(p, s, in, 0, tap);
+            vx_pipe_tap_finish(p, in, 0, tap);
             vx_ring_release(p->ring_in, 0);
             return 0;
         }
@@ -270,7 +259,7 @@ static uint32_t mbo_turn(vx_pipeline *p, book_state *s, const vx_ring_span *in, 
         pushed = user_stages_batch(p, s, now, seen, applied, &wout, 0, room, &dropped);
     }
     if (reserved) vx_ring_commit(p->ring_mid, pushed);
-    tap_finish(p, s, in, n, tap);
+    vx_pipe_tap_finish(p, in, n, tap);
     vx_ring_release(p->ring_in, n);
     s->pushed += pushed;
     counter_add(&s->applied, applied);
@@ -288,7 +277,8 @@ static uint32_t mbo_turn(vx_pipeline *p, book_state *s, const vx_ring_span *in, 
 uint32_t vx_pipe_book_turn(vx_pipeline *p) {
     book_state *s = &p->bookst;
     if (s->done) return 0;
-    if (p->cfg.strategy) return vx_pipe_strategy_turn(p); /* pipeline_strategy.c */
+    if (p->cfg.strategy) /* pipeline_sim.c, pipeline_strategy.c */
+        return p->strat.bt ? vx_pipe_sim_turn(p) : vx_pipe_strategy_turn(p);
     if (p->cfg.user_stage_count && !s->user_inited) user_stages_start(p, s);
     /* acquire pairs with the release in stage_finish(ingress); read before the ring so that
      * "finished and empty" cannot miss a last record */
@@ -301,9 +291,9 @@ uint32_t vx_pipe_book_turn(vx_pipeline *p) {
         }
         return 0;
     }
-    tap_turn tap = {{0}, 0, 0};
+    vx_pipe_tap tap = {{0}, 0, 0};
     if (p->cfg.input_tap) {
-        tap_reserve(p, &in, &tap);
+        vx_pipe_tap_reserve(p, &in, &tap);
         if (in.first_n + in.second_n == 0) { /* block mode, the tap is full: next turn */
             vx_ring_release(p->ring_in, 0);
             return 0;
@@ -322,7 +312,7 @@ uint32_t vx_pipe_book_turn(vx_pipeline *p) {
          * decision to emit: keep room for every stage's whole emit buffer) */
         if (room <= extra) {
             if (reserved) vx_ring_commit(p->ring_mid, 0);
-            tap_finish(p, s, &in, 0, &tap);
+            vx_pipe_tap_finish(p, &in, 0, &tap);
             vx_ring_release(p->ring_in, 0);
             return 0;
         }
@@ -361,7 +351,7 @@ uint32_t vx_pipe_book_turn(vx_pipeline *p) {
     if (events && applied)
         pushed += user_stages_batch(p, s, now, events, applied, &wout, pushed, room, &dropped);
     if (reserved) vx_ring_commit(p->ring_mid, pushed);
-    tap_finish(p, s, &in, n, &tap);
+    vx_pipe_tap_finish(p, &in, n, &tap);
     vx_ring_release(p->ring_in, n);
     run_flush(p, h, now, &run);
     s->pushed += pushed;

@@ -94,8 +94,9 @@ typedef struct book_state {
 
 /* cfg.strategy's driver on the book thread (pipeline_strategy.c; pipeline.h "Strategies"). */
 typedef struct strategy_state {
-    vx_host *host;
-    vx_live_venue *venue;
+    vx_host *host;             /* live: owned; sim: the backtest's (vx_backtest_host) */
+    vx_live_venue *venue;      /* live only */
+    vx_backtest *bt;           /* sim only (pipeline_sim.c): owns the host, venue and books */
     vx_ring *logs[VX_PIPELINE_LOGS]; /* producer: the book thread; consumer: the driver */
     vx_mbo *group;             /* [VX_STRATEGY_MAX_GROUP]: the open group's applied events */
     uint32_t group_n;          /* applied events in the open group */
@@ -110,6 +111,8 @@ typedef struct strategy_state {
     const char *check_why;
     vx_counter groups, idle_delivers, log_waits, logged[VX_PIPELINE_LOGS];
     vx_counter closing_flag, close_timed_out;
+    uint64_t sim_applied, sim_rejected, sim_groups; /* sim: the backtest's counters already
+                                                       added to the pipeline's */
 } strategy_state;
 
 typedef struct bundler_state {
@@ -297,12 +300,32 @@ uint32_t vx_pipe_book_turn(vx_pipeline *p);    /* pipeline_book.c */
  * vx_pipeline_destroy after an abandoned run's join). pipeline_book.c */
 void vx_pipe_user_stages_finish(vx_pipeline *p);
 uint32_t vx_pipe_bundler_turn(vx_pipeline *p); /* pipeline_bundler.c */
+/* The input tap (cfg.input_tap; pipeline_book.c), shared by the book turns: reserve room for
+ * the records of `in` (in block mode shortening `in` to the records that fit, possibly none:
+ * the caller then takes nothing this turn); after the turn took the first n records of `in`,
+ * and BEFORE it releases them, copy them into the tap and publish them, counting in `tapped`
+ * and, for what did not fit (drop mode), `drops_tap`. No-ops without a tap. */
+typedef struct vx_pipe_tap {
+    vx_ring_span span;
+    uint32_t room;
+    int reserved;
+} vx_pipe_tap;
+void vx_pipe_tap_reserve(vx_pipeline *p, vx_ring_span *in, vx_pipe_tap *t);
+void vx_pipe_tap_finish(vx_pipeline *p, const vx_ring_span *in, uint32_t n, vx_pipe_tap *t);
 /* cfg.strategy (pipeline_strategy.c): the book turn of a pipeline hosting a v2 strategy
  * (groups, deliveries, logs, the end), and its construction / teardown / counters. */
 uint32_t vx_pipe_strategy_turn(vx_pipeline *p);
 vx_status vx_pipe_strategy_create(vx_pipeline *p);
 void vx_pipe_strategy_destroy(vx_pipeline *p);
 void vx_pipe_strategy_counters(const vx_pipeline *p, vx_pipeline_counters *c);
+/* Moves the host's logs into the log rings; 1 when the host has room for one more callback
+ * afterwards (pipeline_strategy.c; the simulated venue's turn shares it). */
+int vx_pipe_strategy_move_logs(vx_pipeline *p);
+/* cfg.strategy_venue == VX_STRATEGY_VENUE_SIM (pipeline_sim.c): the backtest the book turn
+ * drives (it sets p->mbo and p->strat.host to the backtest's), its turn and teardown. */
+vx_status vx_pipe_sim_create(vx_pipeline *p);
+void vx_pipe_sim_destroy(vx_pipeline *p);
+uint32_t vx_pipe_sim_turn(vx_pipeline *p);
 /* The book stage's per-event and per-batch helpers the strategy turn shares
  * (pipeline_book.c): the L2 reference check after each event taken, and following the
  * market after `events` applied. */

@@ -22,6 +22,9 @@ vx_status vx_pipe_strategy_create(vx_pipeline *p) {
             return st;
         p->memory_bytes += vx_ring_footprint(c->strategy_log_ring_capacity, elem[k]);
     }
+    s->check = VX_ESTATE;
+    s->check_why = "the run did not end (abandoned)";
+    if (c->strategy_venue == VX_STRATEGY_VENUE_SIM) return vx_pipe_sim_create(p); /* pipeline_sim.c */
     s->group = calloc(VX_STRATEGY_MAX_GROUP, sizeof(vx_mbo));
     if (!s->group) return VX_ENOMEM;
     p->memory_bytes += VX_STRATEGY_MAX_GROUP * sizeof(vx_mbo);
@@ -33,15 +36,17 @@ vx_status vx_pipe_strategy_create(vx_pipeline *p) {
                              &why)) != VX_OK)
         return st;
     p->memory_bytes += 3 * (uint64_t)hc.log_capacity * 56; /* the host's logs (the bulk) */
-    s->check = VX_ESTATE;
-    s->check_why = "the run did not end (abandoned)";
     return VX_OK;
 }
 
 void vx_pipe_strategy_destroy(vx_pipeline *p) {
     strategy_state *s = &p->strat;
-    vx_host_destroy(s->host);
-    vx_live_venue_destroy(s->venue);
+    if (s->bt) {
+        vx_pipe_sim_destroy(p); /* the host is the backtest's */
+    } else {
+        vx_host_destroy(s->host);
+        vx_live_venue_destroy(s->venue);
+    }
     for (int k = 0; k < VX_PIPELINE_LOGS; k++) vx_ring_destroy(s->logs[k]);
     free(s->group);
 }
@@ -49,6 +54,7 @@ void vx_pipe_strategy_destroy(vx_pipeline *p) {
 /* ---- logs ----------------------------------------------------------------------------- */
 
 typedef size_t (*take_fn)(vx_host *h, void *out, size_t cap);
+static int move_logs(vx_pipeline *p, strategy_state *s);
 
 static size_t take_orders(vx_host *h, void *out, size_t cap) { return vx_host_take_orders(h, out, cap); }
 static size_t take_execs(vx_host *h, void *out, size_t cap) { return vx_host_take_execs(h, out, cap); }
@@ -58,6 +64,8 @@ static size_t take_pnl(vx_host *h, void *out, size_t cap) { return vx_host_take_
  * between): orders first, so a report about an order never reaches its ring before the order
  * reached its own (a driver that pops the execs ring before the orders ring sees every
  * report's order). Returns 1 when the host has room for one more callback afterwards. */
+int vx_pipe_strategy_move_logs(vx_pipeline *p) { return move_logs(p, &p->strat); }
+
 static int move_logs(vx_pipeline *p, strategy_state *s) {
     static const take_fn take[VX_PIPELINE_LOGS] = {take_orders, take_execs, take_pnl};
     for (int k = 0; k < VX_PIPELINE_LOGS; k++) {
@@ -96,7 +104,8 @@ static int at_edge(const vx_pipeline *p, const strategy_state *s, const vx_mbo *
 
 /* The events of one book turn. Stops early (releasing only the events taken) at a point where
  * the host's logs need the driver first; the rest stay in the ring for the next turn. */
-static uint32_t events_turn(vx_pipeline *p, strategy_state *s, const vx_ring_span *in) {
+static uint32_t events_turn(vx_pipeline *p, strategy_state *s, const vx_ring_span *in,
+                            vx_pipe_tap *tap) {
     book_state *b = &p->bookst;
     const uint32_t n = in->first_n + in->second_n;
     const uint64_t started = vx_tsc_read();
@@ -134,6 +143,7 @@ static uint32_t events_turn(vx_pipeline *p, strategy_state *s, const vx_ring_spa
             }
         }
     }
+    vx_pipe_tap_finish(p, in, taken, tap); /* the journal's copy, before the slots go back */
     vx_ring_release(p->ring_in, taken);
     counter_add(&b->applied, applied);
     if (rejected) counter_add(&b->rejected, rejected);
@@ -191,8 +201,17 @@ uint32_t vx_pipe_strategy_turn(vx_pipeline *p) {
      * "finished and empty" cannot miss a last record */
     uint32_t upstream_done = atomic_load_explicit(&p->stage_done[VX_STAGE_INGRESS], memory_order_acquire);
     vx_ring_span in;
-    if (!s->closing && vx_ring_peek(p->ring_in, p->cfg.batch, &in) == VX_OK)
-        return events_turn(p, s, &in);
+    if (!s->closing && vx_ring_peek(p->ring_in, p->cfg.batch, &in) == VX_OK) {
+        vx_pipe_tap tap = {{0}, 0, 0};
+        if (p->cfg.input_tap) {
+            vx_pipe_tap_reserve(p, &in, &tap);
+            if (in.first_n + in.second_n == 0) { /* block mode, the tap is full: next turn */
+                vx_ring_release(p->ring_in, 0);
+                return 0;
+            }
+        }
+        return events_turn(p, s, &in, &tap);
+    }
     if (!upstream_done) { /* a quiet market: reports still reach the strategy */
         if (!s->group_open) { /* inside an open group, its edge comes first */
             counter_add(&s->idle_delivers, 1);
@@ -232,6 +251,11 @@ vx_ring *vx_pipeline_strategy_log(vx_pipeline *p, int which) {
 vx_host *vx_pipeline_strategy_host(vx_pipeline *p) {
     if (!p || !p->cfg.strategy || (p->started && !p->joined)) return NULL;
     return p->strat.host;
+}
+
+vx_backtest *vx_pipeline_strategy_backtest(vx_pipeline *p) {
+    if (!p || !p->cfg.strategy || (p->started && !p->joined)) return NULL;
+    return p->strat.bt;
 }
 
 vx_status vx_pipeline_strategy_check(const vx_pipeline *p, const char **why) {

@@ -118,9 +118,7 @@ vx_status vx_positions_mark(vx_positions *p, uint32_t instrument, int64_t mark) 
     return VX_OK;
 }
 
-vx_status vx_positions_get(const vx_positions *p, uint32_t instrument, vx_position *out) {
-    if (instrument >= p->instruments) return VX_EINVAL;
-    const instrument_account *a = &p->accounts[instrument];
+static void get_account(const instrument_account *a, vx_position *out) {
     int64_t mark = mark_of(a);
     vx_position r = {0};
     r.position = a->position;
@@ -132,6 +130,21 @@ vx_status vx_positions_get(const vx_positions *p, uint32_t instrument, vx_positi
     r.volume = a->volume;
     r.fills = a->fills;
     *out = r;
+}
+
+vx_status vx_positions_get(const vx_positions *p, uint32_t instrument, vx_position *out) {
+    if (instrument >= p->instruments) return VX_EINVAL;
+    get_account(&p->accounts[instrument], out);
+    return VX_OK;
+}
+
+vx_status vx_positions_get_marked(const vx_positions *p, uint32_t instrument, int64_t mark,
+                                  vx_position *out) {
+    if (instrument >= p->instruments || mark < 0) return VX_EINVAL;
+    instrument_account a = p->accounts[instrument];
+    int64_t effective = mark != 0 ? mark : a.last_fill;
+    if (figures_fit(a.position, a.cash, a.open_cost, a.fees, effective)) a.mark = mark;
+    get_account(&a, out);
     return VX_OK;
 }
 

@@ -78,6 +78,11 @@ vx_status vx_positions_mark(vx_positions *p, uint32_t instrument, int64_t mark);
 
 /* The instrument's position (working_buy / working_sell left 0: the host fills them). */
 vx_status vx_positions_get(const vx_positions *p, uint32_t instrument, vx_position *out);
+/* What vx_positions_get would answer after vx_positions_mark(p, instrument, mark) (the
+ * account as it is when that would refuse the mark), changing nothing: a mark computed when
+ * it is read (host.c). VX_EINVAL for a bad instrument or mark < 0. */
+vx_status vx_positions_get_marked(const vx_positions *p, uint32_t instrument, int64_t mark,
+                                  vx_position *out);
 /* Whole-strategy total P&L after fees (sum over instruments, in 128 bits; saturates at
  * INT64_MIN / INT64_MAX). */
 int64_t vx_positions_total(const vx_positions *p);

@@ -21,25 +21,12 @@
 
 /* ---- names and sizes --------------------------------------------------------------------- */
 
-int vx_shm_name_valid(const char *name) {
-    if (name == NULL || name[0] == '\0' || name[0] == '.') return 0;
-    size_t i = 0;
-    for (; name[i] != '\0'; i++) { /* bounded: stops at VX_SHM_NAME_MAX + 1 */
-        if (i >= VX_SHM_NAME_MAX) return 0;
-        char c = name[i];
-        int ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-                 c == '.' || c == '_' || c == '-';
-        if (!ok) return 0;
-    }
-    return 1;
-}
+VX_SHM_SEGMENT_HEADER_ASSERT(vx_shm_header);
 
-static int shm_set_name(vx_shm *shm, const char *name) {
-    if (!vx_shm_name_valid(name)) return 0;
-    shm->name[0] = '/';
-    memcpy(shm->name + 1, name, strlen(name) + 1);
-    return 1;
-}
+/* The SPSC ring's segment for shm_segment.c: line 0 and the dtype text are the private copy. */
+static const vx_shm_segment_kind shm_kind = {
+    VX_SHM_MAGIC, VX_SHM_LAYOUT_VERSION, (uint32_t)sizeof(vx_shm_header),
+    (uint32_t)offsetof(vx_shm_header, state), (uint32_t)offsetof(vx_shm_header, producer)};
 
 size_t vx_shm_segment_size(uint32_t capacity, uint32_t record_size) {
     size_t ring = vx_ring_footprint(capacity, record_size);
@@ -53,35 +40,23 @@ static vx_status shm_fail(vx_shm *shm, vx_status status, vx_shm_fault fault, int
     return status;
 }
 
-/* ---- create / attach / detach / unlink --------------------------------------------------- */
+/* ---- create / attach / detach ------------------------------------------------------------ */
 
 vx_status vx_shm_create(vx_shm *shm, const char *name, uint32_t capacity, uint32_t record_size,
                         const char *dtype, size_t dtype_len) {
     memset(shm, 0, sizeof *shm);
-    if (!shm_set_name(shm, name)) return shm_fail(shm, VX_EINVAL, VX_SHM_FAULT_NAME, 0);
+    if (!vx_shm_segment_path(shm->name, name)) return shm_fail(shm, VX_EINVAL, VX_SHM_FAULT_NAME, 0);
     size_t total = vx_shm_segment_size(capacity, record_size);
     if (total == 0 || dtype == NULL || dtype_len >= VX_SHM_DTYPE_MAX ||
         memchr(dtype, '\0', dtype_len) != NULL)
         return shm_fail(shm, VX_EINVAL, VX_SHM_FAULT_ARGUMENT, 0);
 
-    int fd = shm_open(shm->name, O_CREAT | O_EXCL | O_RDWR, 0600);
-    if (fd < 0) return shm_fail(shm, VX_ESYS, VX_SHM_FAULT_SYSTEM, errno);
-    if (ftruncate(fd, (off_t)total) != 0) {
-        int err = errno;
-        close(fd);
-        shm_unlink(shm->name);
-        return shm_fail(shm, VX_ESYS, VX_SHM_FAULT_SYSTEM, err);
-    }
-    void *base = mmap(NULL, total, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
-    int map_errno = errno;
-    close(fd); /* the mapping keeps the segment referenced */
-    if (base == MAP_FAILED) {
-        shm_unlink(shm->name);
-        return shm_fail(shm, VX_ESYS, VX_SHM_FAULT_SYSTEM, map_errno);
-    }
+    vx_shm_segment seg;
+    vx_status st = vx_shm_segment_create(&seg, name, total, &shm->fault, &shm->sys_errno);
+    if (st != VX_OK) return st;
 
     /* ftruncate zero-filled the segment: state is INITIALISING, role words are free. */
-    vx_shm_header *h = base;
+    vx_shm_header *h = seg.base;
     /* first, so that a creator killed during the rest is still known (vx_shm_creator_state) */
     h->creator_identity = vx_shm_identity(getpid());
     h->magic = VX_SHM_MAGIC;
@@ -97,16 +72,14 @@ vx_status vx_shm_create(vx_shm *shm, const char *name, uint32_t capacity, uint32
     memcpy(h->dtype, dtype, dtype_len);
     h->dtype[dtype_len] = '\0';
 
-    vx_status st = vx_ring_init_in(&shm->ring, (char *)base + h->ring_offset, (size_t)h->ring_size,
-                                   capacity, record_size);
+    st = vx_ring_init_in(&shm->ring, (char *)seg.base + h->ring_offset, (size_t)h->ring_size,
+                         capacity, record_size);
     if (st != VX_OK) {
-        munmap(base, total);
-        shm_unlink(shm->name);
+        vx_shm_segment_unmap(&seg);
+        vx_shm_unlink(name);
         return shm_fail(shm, st, VX_SHM_FAULT_ARGUMENT, 0);
     }
-    /* pairs with the acquire load of state in vx_shm_attach: everything above is visible to
-     * an attacher that sees READY */
-    atomic_store_explicit(&h->state, VX_SHM_READY, memory_order_release);
+    vx_shm_segment_publish(&seg, &shm_kind); /* READY, last */
 
     shm->header = h;
     shm->mapped_size = total;
@@ -117,26 +90,16 @@ vx_status vx_shm_create(vx_shm *shm, const char *name, uint32_t capacity, uint32
     return VX_OK;
 }
 
-static void shm_sleep_ns(long ns) {
-    struct timespec ts = {0, ns};
-    nanosleep(&ts, NULL);
-}
-
-/* Validates a mapped, READY header against the segment's real size. */
-static vx_shm_fault shm_validate(const vx_shm_header *h, size_t real_size,
-                                 uint32_t expected_record_size) {
-    if (h->magic != VX_SHM_MAGIC) return VX_SHM_FAULT_MAGIC;
-    if (h->layout_version != VX_SHM_LAYOUT_VERSION) return VX_SHM_FAULT_VERSION;
-    if (h->header_size != sizeof(vx_shm_header) || h->ring_offset != sizeof(vx_shm_header))
-        return VX_SHM_FAULT_HEADER;
+/* The ring's own checks of a private copy whose common words shm_segment.c validated. */
+static vx_shm_fault shm_validate(const vx_shm_header *h, uint32_t expected_record_size) {
+    if (h->ring_offset != sizeof(vx_shm_header)) return VX_SHM_FAULT_HEADER;
     size_t expect = h->capacity > VX_RING_MAX_CAPACITY
                         ? 0
                         : vx_shm_segment_size((uint32_t)h->capacity, h->record_size);
-    if (expect == 0 || h->segment_size != expect || h->segment_size != real_size ||
+    if (expect == 0 || h->segment_size != expect ||
         h->ring_size != expect - sizeof(vx_shm_header))
         return VX_SHM_FAULT_HEADER;
-    if (h->dtype_len >= VX_SHM_DTYPE_MAX || h->dtype[h->dtype_len] != '\0' ||
-        memchr(h->dtype, '\0', h->dtype_len) != NULL)
+    if (!vx_shm_segment_dtype_valid(h->dtype, sizeof h->dtype, h->dtype_len))
         return VX_SHM_FAULT_DTYPE;
     if (expected_record_size != 0 && h->record_size != expected_record_size)
         return VX_SHM_FAULT_RECORD_SIZE;
@@ -146,78 +109,27 @@ static vx_shm_fault shm_validate(const vx_shm_header *h, size_t real_size,
 vx_status vx_shm_attach(vx_shm *shm, const char *name, uint32_t expected_record_size,
                         uint64_t wait_ns) {
     memset(shm, 0, sizeof *shm);
-    if (!shm_set_name(shm, name)) return shm_fail(shm, VX_EINVAL, VX_SHM_FAULT_NAME, 0);
-    uint64_t now = vx_monotonic_ns();
-    uint64_t deadline = wait_ns > UINT64_MAX - now ? UINT64_MAX : now + wait_ns;
-    /* A segment not created yet: wait for its name to appear. Bounded by the deadline. */
-    int fd;
-    for (;;) {
-        fd = shm_open(shm->name, O_RDWR, 0);
-        if (fd >= 0) break;
-        int err = errno;
-        if (err != ENOENT || vx_monotonic_ns() >= deadline)
-            return shm_fail(shm, VX_ESYS, VX_SHM_FAULT_SYSTEM, err);
-        shm_sleep_ns(100000);
-    }
-
-    /* A creator between shm_open and ftruncate shows a zero-size segment: wait for the size,
-     * then for READY. Bounded by the deadline. */
-    struct stat sb;
-    for (;;) {
-        if (fstat(fd, &sb) != 0) {
-            int err = errno;
-            close(fd);
-            return shm_fail(shm, VX_ESYS, VX_SHM_FAULT_SYSTEM, err);
-        }
-        if ((size_t)sb.st_size >= sizeof(vx_shm_header)) break;
-        if (sb.st_size != 0 || vx_monotonic_ns() >= deadline) {
-            close(fd);
-            return sb.st_size == 0 ? shm_fail(shm, VX_TIMEOUT, VX_SHM_FAULT_NOT_READY, 0)
-                                   : shm_fail(shm, VX_ESTATE, VX_SHM_FAULT_TOO_SMALL, 0);
-        }
-        shm_sleep_ns(100000);
-    }
-    size_t size = (size_t)sb.st_size;
-    void *base = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
-    int map_errno = errno;
-    close(fd);
-    if (base == MAP_FAILED) return shm_fail(shm, VX_ESYS, VX_SHM_FAULT_SYSTEM, map_errno);
-
-    vx_shm_header *h = base;
-    vx_shm_fault fault = VX_SHM_FAULT_NONE;
-    vx_status st = VX_OK;
+    if (!vx_shm_segment_path(shm->name, name)) return shm_fail(shm, VX_EINVAL, VX_SHM_FAULT_NAME, 0);
     /* line 0 and the dtype text, copied once: validated and kept privately (the peer may
      * rewrite the mapping at any time) */
     vx_shm_header snap;
-    memset(&snap, 0, sizeof snap);
-    if (h->magic != VX_SHM_MAGIC && h->magic != 0) {
-        fault = VX_SHM_FAULT_MAGIC; /* not ours: do not wait for a READY that will never come */
-    } else {
-        /* pairs with the release store of READY in vx_shm_create */
-        while (atomic_load_explicit(&h->state, memory_order_acquire) != VX_SHM_READY) {
-            if (vx_monotonic_ns() >= deadline) { /* bounded by the deadline */
-                fault = VX_SHM_FAULT_NOT_READY;
-                break;
-            }
-            shm_sleep_ns(100000);
-        }
-        if (fault == VX_SHM_FAULT_NONE) {
-            memcpy(&snap, h, offsetof(vx_shm_header, producer));
-            fault = shm_validate(&snap, size, expected_record_size);
-        }
-    }
+    vx_shm_segment seg;
+    vx_status st = vx_shm_segment_attach(&seg, name, &shm_kind, wait_ns, &snap, &shm->fault,
+                                         &shm->sys_errno);
+    if (st != VX_OK) return st;
+    vx_shm_fault fault = shm_validate(&snap, expected_record_size);
     if (fault == VX_SHM_FAULT_NONE &&
-        (vx_ring_attach(&shm->ring, (char *)base + snap.ring_offset, (size_t)snap.ring_size) != VX_OK ||
+        (vx_ring_attach(&shm->ring, (char *)seg.base + snap.ring_offset, (size_t)snap.ring_size) != VX_OK ||
          vx_ring_capacity(&shm->ring) != snap.capacity ||
          vx_ring_elem_size(&shm->ring) != snap.record_size))
         fault = VX_SHM_FAULT_RING;
     if (fault != VX_SHM_FAULT_NONE) {
-        munmap(base, size);
-        st = fault == VX_SHM_FAULT_NOT_READY ? VX_TIMEOUT : VX_ESTATE;
-        return shm_fail(shm, st, fault, 0);
+        vx_shm_segment_unmap(&seg);
+        memset(&shm->ring, 0, sizeof shm->ring);
+        return shm_fail(shm, VX_ESTATE, fault, 0);
     }
-    shm->header = h;
-    shm->mapped_size = size;
+    shm->header = seg.base;
+    shm->mapped_size = seg.size;
     shm->capacity = snap.capacity;
     shm->record_size = snap.record_size;
     shm->dtype_len = snap.dtype_len;
@@ -227,23 +139,13 @@ vx_status vx_shm_attach(vx_shm *shm, const char *name, uint32_t expected_record_
 
 vx_status vx_shm_detach(vx_shm *shm) {
     if (shm->header == NULL) return VX_OK;
-    int rc = munmap(shm->header, shm->mapped_size);
+    vx_shm_segment seg = {shm->header, shm->mapped_size};
+    vx_status st = vx_shm_segment_unmap(&seg);
     shm->header = NULL;
     memset(&shm->ring, 0, sizeof shm->ring);
     shm->mapped_size = 0;
-    if (rc != 0) return shm_fail(shm, VX_ESYS, VX_SHM_FAULT_SYSTEM, errno);
+    if (st != VX_OK) return shm_fail(shm, VX_ESYS, VX_SHM_FAULT_SYSTEM, errno);
     return VX_OK;
-}
-
-vx_status vx_shm_unlink(const char *name) {
-    char path[VX_SHM_NAME_MAX + 2];
-    if (!vx_shm_name_valid(name)) {
-        errno = EINVAL;
-        return VX_EINVAL;
-    }
-    path[0] = '/';
-    memcpy(path + 1, name, strlen(name) + 1);
-    return shm_unlink(path) == 0 ? VX_OK : VX_ESYS;
 }
 
 /* ---- roles and liveness ------------------------------------------------------------------ */
@@ -320,8 +222,7 @@ vx_shm_peer vx_shm_identity_state(uint64_t identity) {
 vx_shm_peer vx_shm_creator_state(const char *name, pid_t *pid) {
     if (pid) *pid = 0;
     char path[VX_SHM_NAME_MAX + 2];
-    if (!vx_shm_name_valid(name)) return VX_SHM_PEER_NONE;
-    snprintf(path, sizeof path, "/%s", name);
+    if (!vx_shm_segment_path(path, name)) return VX_SHM_PEER_NONE;
     int fd = shm_open(path, O_RDONLY, 0);
     if (fd < 0) return VX_SHM_PEER_NONE;
     vx_shm_header line0; /* only the first line is read (a dead creator's stores are all in
@@ -426,22 +327,4 @@ vx_status vx_shm_push_wait(vx_shm *shm, const void *record, uint64_t timeout_ns,
 
 vx_status vx_shm_pop_wait(vx_shm *shm, void *record, uint64_t timeout_ns, pid_t *peer_pid) {
     return shm_wait(shm, VX_SHM_PRODUCER, timeout_ns, peer_pid, vx_ring_pop_wait, record);
-}
-
-const char *vx_shm_fault_name(vx_shm_fault fault) {
-    switch (fault) {
-    case VX_SHM_FAULT_NONE: return "no fault";
-    case VX_SHM_FAULT_NAME: return "invalid segment name";
-    case VX_SHM_FAULT_ARGUMENT: return "argument out of range";
-    case VX_SHM_FAULT_SYSTEM: return "operating system call failed";
-    case VX_SHM_FAULT_NOT_READY: return "creator did not finish initialising the segment";
-    case VX_SHM_FAULT_TOO_SMALL: return "segment smaller than the velox header";
-    case VX_SHM_FAULT_MAGIC: return "bad magic: not a velox segment, or corrupted";
-    case VX_SHM_FAULT_VERSION: return "segment written by another layout version";
-    case VX_SHM_FAULT_HEADER: return "inconsistent header sizes or offsets (corrupt segment)";
-    case VX_SHM_FAULT_DTYPE: return "dtype description not terminated (corrupt segment)";
-    case VX_SHM_FAULT_RECORD_SIZE: return "record size differs from the expected one";
-    case VX_SHM_FAULT_RING: return "ring header disagrees with the segment header";
-    }
-    return "unknown fault";
 }

@@ -33,7 +33,10 @@
  *
  * Lifecycle: vx_shm_create (O_EXCL: never reuses an existing name) / vx_shm_attach (validates
  * everything in line 0 against the segment's real size) → use → vx_shm_detach (munmap; the
- * name stays) ; vx_shm_unlink removes the name (the creator's job). No allocation after
+ * name stays) ; vx_shm_unlink removes the name (the creator's job). Names, the exclusive
+ * create, the bounded attach and its common checks (magic, version, header and segment
+ * size), the fault codes and unlink are velox/shm_segment.h's, shared with the MPSC and
+ * broadcast segments; this file adds the ring's own checks. No allocation after
  * create/attach; every loop is bounded by a count or a deadline; errors are vx_status codes,
  * with the reason in vx_shm.fault and the OS errno in vx_shm.sys_errno.
  */
@@ -46,16 +49,13 @@
 #include <sys/types.h>
 
 #include "velox/ring.h"
+#include "velox/shm_segment.h"
 #include "velox/types.h"
 
 #define VX_SHM_MAGIC 0x4D4853584F4C4556ull /* "VELOXSHM" read as a little-endian uint64 */
 #define VX_SHM_LAYOUT_VERSION 1u
 #define VX_SHM_LINE 128          /* padding unit: two 64-byte lines (adjacent-line prefetch) */
-#define VX_SHM_DTYPE_MAX 512     /* bytes in the dtype description field, NUL included */
-#define VX_SHM_NAME_MAX 200      /* characters in a segment name, without the leading '/' */
 #define VX_SHM_PEER_CHECK_NS 2000000ull /* a blocked wait checks the peer this often (2 ms) */
-
-enum { VX_SHM_INITIALISING = 0, VX_SHM_READY = 1 };
 
 typedef enum vx_shm_role { VX_SHM_PRODUCER = 0, VX_SHM_CONSUMER = 1 } vx_shm_role;
 
@@ -66,22 +66,6 @@ typedef enum vx_shm_peer {
     VX_SHM_PEER_DEAD = 2,     /* the holder process is gone (crashed or exited without release) */
     VX_SHM_PEER_DEPARTED = 3  /* the holder called vx_shm_release */
 } vx_shm_peer;
-
-/* Why create or attach failed (vx_shm.fault); VX_SHM_FAULT_NONE on success. */
-typedef enum vx_shm_fault {
-    VX_SHM_FAULT_NONE = 0,
-    VX_SHM_FAULT_NAME = 1,         /* name empty, too long, or not [A-Za-z0-9._-] */
-    VX_SHM_FAULT_ARGUMENT = 2,     /* capacity/record size/dtype text out of range */
-    VX_SHM_FAULT_SYSTEM = 3,       /* an OS call failed: see sys_errno (ENOENT: no such segment) */
-    VX_SHM_FAULT_NOT_READY = 4,    /* the creator did not finish initialising within the wait */
-    VX_SHM_FAULT_TOO_SMALL = 5,    /* the segment is smaller than the header */
-    VX_SHM_FAULT_MAGIC = 6,        /* not a velox segment (or corrupted) */
-    VX_SHM_FAULT_VERSION = 7,      /* written by another layout version */
-    VX_SHM_FAULT_HEADER = 8,       /* header_size, offsets or sizes inconsistent (corrupt) */
-    VX_SHM_FAULT_DTYPE = 9,        /* dtype description not NUL-terminated at dtype_len */
-    VX_SHM_FAULT_RECORD_SIZE = 10, /* record size differs from the one the attacher expects */
-    VX_SHM_FAULT_RING = 11         /* the ring's own header disagrees with line 0 */
-} vx_shm_fault;
 
 /* The header at offset 0 of every segment. */
 typedef struct vx_shm_header {
@@ -146,10 +130,6 @@ static inline vx_ring *vx_shm_ring(vx_shm *shm) { return shm->header ? &shm->rin
  * ring's range. */
 size_t vx_shm_segment_size(uint32_t capacity, uint32_t record_size);
 
-/* 1 if name is a valid segment name: 1..VX_SHM_NAME_MAX characters of [A-Za-z0-9._-], not
- * starting with '.'; it is used as "/name" (on Linux the file /dev/shm/name). */
-int vx_shm_name_valid(const char *name);
-
 /* Creates the segment exclusively (fails with VX_ESYS/EEXIST if the name exists), sizes it,
  * maps it, writes the header and the dtype text (dtype_len < VX_SHM_DTYPE_MAX, no NUL inside),
  * places the ring, then publishes READY. On failure nothing is left behind (the name is
@@ -180,10 +160,6 @@ vx_status vx_shm_attach(vx_shm *shm, const char *name, uint32_t expected_record_
 
 /* Unmaps the segment (the name and the data stay). Idempotent: VX_OK if not mapped. */
 vx_status vx_shm_detach(vx_shm *shm);
-
-/* Removes the name: new attaches fail, mapped processes keep working, the memory is freed
- * when the last mapping goes. VX_ESYS with errno ENOENT if there is no such segment. */
-vx_status vx_shm_unlink(const char *name);
 
 /* The identity word of process pid (pid | start-time bits), or 0 if pid does not exist. */
 uint64_t vx_shm_identity(pid_t pid);
@@ -216,8 +192,5 @@ vx_status vx_shm_push_wait(vx_shm *shm, const void *record, uint64_t timeout_ns,
  * is empty and the producer is dead or departed (records it pushed before leaving are still
  * delivered first). The caller must hold the consumer role. */
 vx_status vx_shm_pop_wait(vx_shm *shm, void *record, uint64_t timeout_ns, pid_t *peer_pid);
-
-/* Static description of a fault (never NULL). */
-const char *vx_shm_fault_name(vx_shm_fault fault);
 
 #endif /* VELOX_SHM_H */

@@ -488,8 +488,9 @@ static size_t seam_poll(void *self, vx_exec *out, size_t cap, uint64_t now) {
     return n;
 }
 
-static uint64_t seam_next_due(const void *self) {
-    const vx_sim_venue *v = self;
+static uint64_t seam_next_due(const void *self) { return vx_sim_venue_next_due(self); }
+
+uint64_t vx_sim_venue_next_due(const vx_sim_venue *v) {
     uint64_t due = UINT64_MAX;
     if (v->orders_count > 0) due = v->ring_orders[v->orders_head].arrival;
     if (v->reports_count > 0 && v->ring_reports[v->reports_head].ts_local < due)

@@ -172,6 +172,10 @@ void vx_sim_venue_destroy(vx_sim_venue *v);
 /* The seam for this venue. */
 vx_venue vx_sim_venue_seam(vx_sim_venue *v);
 
+/* The seam's next_due, called directly: the earliest arrival or report time, UINT64_MAX when
+ * nothing is scheduled. */
+uint64_t vx_sim_venue_next_due(const vx_sim_venue *v);
+
 /* Matching work due at or before `t` (orders reaching the engine): done now against the
  * books as they are. The backtest calls it before applying an event with ts > t. */
 void vx_sim_venue_run_until(vx_sim_venue *v, uint64_t t);

@@ -9,7 +9,9 @@ import json
 import sys
 from typing import Any, Sequence
 
-from velox.pipeline._config import _float_option, _int_range, _Parser, _stage_arg, _stage_args_toml
+from velox.backtest._venue import RiskLimits, SimVenue
+from velox.pipeline._config import (_float_option, _int_range, _Parser, _stage_arg, _stage_args_toml,
+                                    load_toml_options)
 
 PROG = "python -m velox.backtest"
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
@@ -34,6 +36,21 @@ def build_parser() -> argparse.ArgumentParser:
     a("--stage", metavar="SPEC", help="the strategy: builtin:quote, or MODULE:ATTR of an importable ABI v2 strategy (a class is made with the --stage-arg values) [required]")
     a("--stage-arg", metavar="KEY=VALUE", dest="stage_args", type=_stage_arg, action="append", help="a strategy parameter (builtin:quote: size, max_position); it reaches the strategy's api->arg as text, and a class's constructor as a keyword argument (VALUE read as an int, else a float, else true/false, else text); repeatable; TOML: stage_args = {KEY = VALUE}")
     a("--seed", type=_int_range(0, 2**64 - 1), help="seed of the venue's latency draws [default: 0]")
+    add_venue_options(a)
+    a("--json", action="store_true", default=None, help="print one JSON object (verdict, summary, counters) instead of the text summary")
+    return p
+
+
+#: the simulated venue's knobs and the risk limits as options (dest names): the backtest's
+#: CLI and the pipeline's (--venue sim) share them
+VENUE_OPTIONS = ("entry_latency_ns", "response_latency_ns", "maker_fee", "taker_fee",
+                 "maker_fee_bps", "taker_fee_bps")
+RISK_OPTIONS = ("max_position", "max_order_qty", "max_loss")
+
+
+def add_venue_options(a: Any) -> None:
+    """Adds the simulated venue's and the risk limits' options (VENUE_OPTIONS, RISK_OPTIONS)
+    with ``a`` = a parser's add_argument."""
     a("--entry-latency-ns", type=_latency, help="ns from sending an order to its arrival at the venue [default: 0]")
     a("--response-latency-ns", type=_latency, help="ns from the venue's report to its arrival at the strategy [default: 0]")
     a("--maker-fee", type=_fee, help="fee per lot of a resting (maker) fill, currency; negative: a rebate [default: 0]")
@@ -43,31 +60,27 @@ def build_parser() -> argparse.ArgumentParser:
     a("--max-position", type=_int_range(0, 2**63 - 1), help="risk limit: largest |position| in lots, working orders included (0: none) [default: 0]")
     a("--max-order-qty", type=_lots, help="risk limit: largest order in lots (0: none) [default: 0]")
     a("--max-loss", type=_loss, help="risk limit: the kill switch engages when the total P&L after fees reaches -MAX_LOSS (currency; 0: none) [default: 0]")
-    a("--json", action="store_true", default=None, help="print one JSON object (verdict, summary, counters) instead of the text summary")
-    return p
+
+
+def venue_from_args(args: argparse.Namespace) -> SimVenue:
+    """velox.SimVenue from the VENUE_OPTIONS of ``args`` (None: the default)."""
+    return SimVenue(**{k: getattr(args, k) for k in VENUE_OPTIONS
+                       if getattr(args, k, None) is not None})
+
+
+def risk_from_args(args: argparse.Namespace) -> RiskLimits:
+    """velox.RiskLimits from the RISK_OPTIONS of ``args`` (None: the default)."""
+    return RiskLimits(**{k: getattr(args, k) for k in RISK_OPTIONS
+                         if getattr(args, k, None) is not None})
 
 
 _TOML_STRING_KEYS = frozenset({"input", "stage"})
 
 
 def _load_config(path: str, parser: argparse.ArgumentParser) -> dict[str, Any]:
-    import tomllib
-    try:
-        with open(path, "rb") as f:
-            data = tomllib.load(f)
-    except OSError as e:
-        parser.error(f"--config: cannot read {path!r}: {e.strerror}")
-    except tomllib.TOMLDecodeError as e:
-        parser.error(f"--config: {path!r} is not valid TOML: {e}")
-    if isinstance(data.get("backtest"), dict):
-        data = data["backtest"]
-    known = {act.dest: act for act in parser._actions if act.dest not in ("help", "config")}
     values: dict[str, Any] = {}
-    for key, value in data.items():
-        dest = key.replace("-", "_")
-        act = known.get(dest)
-        if act is None:
-            parser.error(f"--config: unknown option {key!r} in {path!r}")
+    for key, act, value in load_toml_options(parser, path, "backtest"):
+        dest = act.dest
         if dest == "stage_args":
             items = _stage_args_toml(value, parser)
             if any(index is not None for index, _, _ in items):
@@ -115,7 +128,6 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of ``python -m velox.backtest``; returns the exit status."""
     from velox.backtest._run import backtest
-    from velox.backtest._venue import RiskLimits, SimVenue
     from velox.pipeline._sources import InputError
     args = parse_args(argv)
 
@@ -123,14 +135,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         value = getattr(args, name)
         return default if value is None else value
     try:
-        venue = SimVenue(
-            entry_latency_ns=given("entry_latency_ns", 0),
-            response_latency_ns=given("response_latency_ns", 0),
-            maker_fee=given("maker_fee", 0.0), taker_fee=given("taker_fee", 0.0),
-            maker_fee_bps=given("maker_fee_bps", 0.0), taker_fee_bps=given("taker_fee_bps", 0.0))
-        risk = RiskLimits(max_position=given("max_position", 0),
-                          max_order_qty=given("max_order_qty", 0),
-                          max_loss=given("max_loss", 0.0))
+        venue = venue_from_args(args)
+        risk = risk_from_args(args)
         result = backtest(args.input, args.stage, stage_args=args.stage_args, venue=venue,
                           risk=risk, seed=given("seed", 0))
     except InputError as e:  # the input failed part way: the run did not see all of it

@@ -14,6 +14,16 @@ from velox.backtest._venue import RiskLimits, SimVenue, _count
 
 #: log records per log between drains (the native minimum is 2 * MAX_SENDS)
 LOG_CAPACITY = 1 << 16
+#: pnl_interval_ns's default: a P&L point per traded instrument every second of event time
+PNL_INTERVAL_NS = 1_000_000_000
+
+
+def log_capacity(max_working: int, instruments: int) -> int:
+    """The host's log capacity for a backtest (velox.backtest, and a Pipeline with a
+    SimVenue): room for what one callback may log (csrc/velox/host.h
+    vx_host_callback_room), never below LOG_CAPACITY."""
+    from velox._backtest import MAX_SENDS
+    return max(LOG_CAPACITY, 2 * (MAX_SENDS + 2 + max_working + instruments))
 _U32 = 2**32 - 1
 
 
@@ -23,7 +33,7 @@ def backtest(input: object, stage: object, *, stage_args: Optional[Mapping[str, 
              instruments: Optional[int] = None, tick: Optional[float] = None,
              levels: Optional[int] = None, max_orders: Optional[int] = None,
              edges: Optional[str] = None,
-             pnl_interval_ns: int = 1_000_000_000) -> BacktestResult:
+             pnl_interval_ns: int = PNL_INTERVAL_NS) -> BacktestResult:
     """Replays market-by-order events through books, a compiled strategy (ABI v2,
     csrc/velox/strategy.h) and the simulated venue, on this thread, deterministically: the
     result depends only on the events and these arguments (seed included), never on chunking
@@ -54,7 +64,7 @@ def backtest(input: object, stage: object, *, stage_args: Optional[Mapping[str, 
     strategy table's refusals (a v1 stage, another ABI or api version) are ValueError. An
     input that fails part way (a bad record past the first chunk) raises
     velox.pipeline.InputError (a ValueError)."""
-    from velox._backtest import MAX_SENDS, NativeBacktest
+    from velox._backtest import NativeBacktest
     from velox.pipeline._driver import seed_books
     from velox.pipeline._sources import InputError
     from velox.pipeline._specs import DEFAULT_LEVELS, DEFAULT_TICK_SIZE, _fixed
@@ -101,7 +111,7 @@ def backtest(input: object, stage: object, *, stage_args: Optional[Mapping[str, 
             strategy, instruments=instruments, levels=levels, tick=tick_fixed,
             max_orders=max_orders, edges=edges or src.edges, seed=seed,
             pnl_interval_ns=pnl_interval_ns, args=texts,
-            log_capacity=max(LOG_CAPACITY, 2 * (MAX_SENDS + 2 + risk.max_working + instruments)),
+            log_capacity=log_capacity(risk.max_working, instruments),
             **venue.native(), **risk.native())
         if snap is not None:
             seed_books(native, snap, instruments, "the backtest")

@@ -1,5 +1,5 @@
 # C declarations of csrc/velox/pipeline.h (the native pipeline).
-from libc.stdint cimport int32_t, int64_t, uint8_t, uint32_t, uint64_t
+from libc.stdint cimport int32_t, int64_t, uint32_t, uint64_t
 
 from velox.includes.histogram cimport vx_histogram
 from velox.includes.types cimport vx_mbo, vx_status
@@ -8,90 +8,31 @@ from velox.includes.ring cimport vx_ring, vx_ring_pop_n, vx_ring_size
 from velox.includes.stage cimport vx_user_stage
 from velox.includes.orderbook cimport vx_book
 from velox.includes.mbo cimport vx_mbo_reject, vx_mbo_set
+from velox.includes.backtest cimport vx_backtest
+from velox.includes.venue cimport vx_sim_venue_config
 
-# The parts of strategy.h, positions.h and host.h that a pipeline hosting a v2 strategy uses
-# (pipeline.h includes host.h).
+# The parts of strategy.h, positions.h, orders.h and host.h that a pipeline hosting a v2
+# strategy uses (pipeline.h includes host.h), declared once in their own .pxd files; cimported
+# here so that `from velox.includes.pipeline cimport *` still reaches them.
+from velox.includes.host cimport (VX_HOST_MIN_LOG_CAPACITY, vx_host, vx_host_config,
+                                  vx_host_counters, vx_host_counters_read, vx_host_position,
+                                  vx_host_working)
+from velox.includes.orders cimport VX_REJECT_MAX
+from velox.includes.positions cimport vx_risk_limits
+from velox.includes.strategy cimport (VX_API_VERSION, VX_STRATEGY_ABI_VERSION,
+                                      VX_STRATEGY_CAPSULE_NAME, VX_STRATEGY_MAX_GROUP,
+                                      VX_STRATEGY_MAX_SENDS, VX_STRATEGY_MIN_SIZE, vx_position,
+                                      vx_strategy, vx_working)
+
 cdef extern from "velox/pipeline.h" nogil:
     enum:
-        VX_STRATEGY_ABI_VERSION
-        VX_API_VERSION
-        VX_STRATEGY_MAX_SENDS
-        VX_STRATEGY_MAX_GROUP
         VX_STRATEGY_EDGE_FLAG
         VX_STRATEGY_EDGE_EVENT
+        VX_STRATEGY_VENUE_LIVE
+        VX_STRATEGY_VENUE_SIM
         VX_PIPELINE_LOG_ORDERS
         VX_PIPELINE_LOG_EXECS
         VX_PIPELINE_LOG_PNL
-        VX_HOST_MIN_LOG_CAPACITY
-        VX_REJECT_MAX
-    const char *VX_STRATEGY_CAPSULE_NAME
-    size_t VX_STRATEGY_MIN_SIZE
-
-    ctypedef struct vx_strategy:
-        uint32_t abi_version
-        uint32_t struct_size
-        uint32_t api_version
-        uint32_t reserved
-        const char *name
-        void *on_market
-
-    ctypedef struct vx_risk_limits:
-        int64_t max_loss
-        uint64_t max_position
-        uint32_t max_order_qty
-        uint32_t max_working
-
-    ctypedef struct vx_host_config:
-        uint32_t instruments
-        uint32_t log_capacity
-        uint64_t pnl_interval_ns
-        vx_risk_limits risk
-        const char *const *args
-
-    ctypedef struct vx_host:
-        pass
-
-    ctypedef struct vx_host_counters:
-        uint64_t market_calls
-        uint64_t exec_calls
-        uint64_t timer_calls
-        uint64_t sent
-        uint64_t refused
-        uint64_t refused_by_reason[17]
-        uint64_t reports
-        uint64_t bad_reports
-        uint64_t log_lost
-        uint64_t killed
-        uint64_t init_failed
-        uint64_t refused_unreported
-
-    ctypedef struct vx_position:
-        int64_t position
-        int64_t avg_price
-        int64_t realized
-        int64_t unrealized
-        int64_t fees
-        int64_t mark
-        uint64_t volume
-        uint64_t fills
-        int64_t working_buy
-        int64_t working_sell
-
-    ctypedef struct vx_working:
-        uint64_t order_id
-        int64_t price
-        uint32_t instrument
-        uint32_t qty
-        uint32_t leaves_qty
-        uint8_t side
-        uint8_t state
-
-    void vx_host_counters_read(const vx_host *h, vx_host_counters *out)
-    vx_status vx_host_position(const vx_host *h, uint32_t instrument, vx_position *out)
-    size_t vx_host_working(const vx_host *h, vx_working *out, size_t cap)
-
-cdef extern from "velox/pipeline.h" nogil:
-    enum:
         VX_STAGE_INGRESS
         VX_STAGE_BOOK
         VX_STAGE_BUNDLER
@@ -183,6 +124,8 @@ cdef extern from "velox/pipeline.h" nogil:
         uint32_t mbo_follow
         const vx_pipeline_reference *mbo_reference
         const vx_strategy *strategy
+        uint32_t strategy_venue
+        vx_sim_venue_config strategy_sim
         vx_host_config strategy_host
         vx_ring *venue_orders
         vx_ring *venue_execs
@@ -278,4 +221,5 @@ cdef extern from "velox/pipeline.h" nogil:
     uint64_t vx_pipeline_book_digest(const vx_pipeline *p)
     vx_ring *vx_pipeline_strategy_log(vx_pipeline *p, int which)
     vx_host *vx_pipeline_strategy_host(vx_pipeline *p)
+    vx_backtest *vx_pipeline_strategy_backtest(vx_pipeline *p)
     vx_status vx_pipeline_strategy_check(const vx_pipeline *p, const char **why)

@@ -5,26 +5,13 @@ from posix.types cimport pid_t
 from velox.includes.ring cimport vx_ring
 from velox.includes.types cimport vx_status
 
-cdef extern from "velox/shm.h" nogil:
-    unsigned long long VX_SHM_MAGIC
-    unsigned int VX_SHM_LAYOUT_VERSION
+# Names, fault codes and unlink: every segment kind's (shm.h includes shm_segment.h).
+cdef extern from "velox/shm_segment.h" nogil:
     enum:
-        VX_SHM_LINE
         VX_SHM_DTYPE_MAX
         VX_SHM_NAME_MAX
         VX_SHM_INITIALISING
         VX_SHM_READY
-    unsigned long long VX_SHM_PEER_CHECK_NS
-
-    ctypedef enum vx_shm_role:
-        VX_SHM_PRODUCER
-        VX_SHM_CONSUMER
-
-    ctypedef enum vx_shm_peer:
-        VX_SHM_PEER_NONE
-        VX_SHM_PEER_ALIVE
-        VX_SHM_PEER_DEAD
-        VX_SHM_PEER_DEPARTED
 
     ctypedef enum vx_shm_fault:
         VX_SHM_FAULT_NONE
@@ -39,6 +26,28 @@ cdef extern from "velox/shm.h" nogil:
         VX_SHM_FAULT_DTYPE
         VX_SHM_FAULT_RECORD_SIZE
         VX_SHM_FAULT_RING
+
+    int vx_shm_name_valid(const char *name)
+    vx_status vx_shm_unlink(const char *name)
+    const char *vx_shm_fault_name(vx_shm_fault fault)
+
+cdef extern from "velox/shm.h" nogil:
+    unsigned long long VX_SHM_MAGIC
+    unsigned int VX_SHM_LAYOUT_VERSION
+    enum:
+        VX_SHM_LINE
+    unsigned long long VX_SHM_PEER_CHECK_NS
+
+    ctypedef enum vx_shm_role:
+        VX_SHM_PRODUCER
+        VX_SHM_CONSUMER
+
+    ctypedef enum vx_shm_peer:
+        VX_SHM_PEER_NONE
+        VX_SHM_PEER_ALIVE
+        VX_SHM_PEER_DEAD
+        VX_SHM_PEER_DEPARTED
+
 
     # Only the immutable line-0 fields are declared for reading; the atomics stay in C.
     ctypedef struct vx_shm_header:
@@ -69,14 +78,12 @@ cdef extern from "velox/shm.h" nogil:
 
     vx_ring *vx_shm_ring(vx_shm *shm)
     size_t vx_shm_segment_size(uint32_t capacity, uint32_t record_size)
-    int vx_shm_name_valid(const char *name)
     vx_status vx_shm_create(vx_shm *shm, const char *name, uint32_t capacity,
                             uint32_t record_size, const char *dtype, size_t dtype_len)
     vx_shm_peer vx_shm_creator_state(const char *name, pid_t *pid)
     vx_status vx_shm_attach(vx_shm *shm, const char *name, uint32_t expected_record_size,
                             uint64_t wait_ns)
     vx_status vx_shm_detach(vx_shm *shm)
-    vx_status vx_shm_unlink(const char *name)
     uint64_t vx_shm_identity(pid_t pid)
     vx_status vx_shm_claim(vx_shm *shm, vx_shm_role role, uint64_t me, pid_t *holder_pid)
     vx_status vx_shm_release(vx_shm *shm, vx_shm_role role, uint64_t me)
@@ -84,4 +91,3 @@ cdef extern from "velox/shm.h" nogil:
     vx_status vx_shm_push_wait(vx_shm *shm, const void *record, uint64_t timeout_ns,
                                pid_t *peer_pid)
     vx_status vx_shm_pop_wait(vx_shm *shm, void *record, uint64_t timeout_ns, pid_t *peer_pid)
-    const char *vx_shm_fault_name(vx_shm_fault fault)

@@ -16,6 +16,8 @@ from velox.pipeline._sources import InputError
 from velox.pipeline._report import _cpu_name, _judge, _progress_line, format_summary
 from velox.pipeline._config import parse_args
 from velox.pipeline._driver import Pipeline
+from velox.pipeline._venue import LiveVenue
+from velox.backtest._venue import RiskLimits, SimVenue
 
 
 EXIT_MISSING_SYMBOLS = 3
@@ -48,8 +50,26 @@ def main(argv: Sequence[str] | None = None) -> int:
             json_file.close()
 
 
+def _venue_and_risk(args: argparse.Namespace) -> tuple[LiveVenue | SimVenue | str | None,
+                                                      RiskLimits | None]:
+    """--venue (sim: a velox.SimVenue made from velox.backtest's options) and the risk limits
+    (None when no limit is given). ValueError when a simulated venue's option comes without
+    --venue sim."""
+    from velox.backtest._cli import RISK_OPTIONS, VENUE_OPTIONS, risk_from_args, venue_from_args
+    knobs = [k for k in VENUE_OPTIONS if getattr(args, k) is not None]
+    venue: LiveVenue | SimVenue | str | None = args.venue
+    if args.venue == "sim":
+        venue = venue_from_args(args)
+    elif knobs:
+        raise ValueError(f"--{knobs[0].replace('_', '-')} sets the simulated venue: it needs "
+                         "--venue sim")
+    given = any(getattr(args, k) is not None for k in RISK_OPTIONS)
+    return venue, risk_from_args(args) if given else None
+
+
 def _run(args: argparse.Namespace, json_file: IO[str] | None) -> int:
     try:
+        venue, risk = _venue_and_risk(args)
         pipe = Pipeline(
             rate=args.rate, cores=args.cores, topology=args.topology, seed=args.seed,
             levels=args.levels,
@@ -60,7 +80,7 @@ def _run(args: argparse.Namespace, json_file: IO[str] | None) -> int:
             replay_speed=args.speed, records=args.records, instruments=args.instruments,
             max_orders=args.max_orders, follow_market=args.follow_market,
             snapshot=args.snapshot, seed_from_book=args.seed_from_book,
-            batch=args.batch, journal=args.journal, venue=args.venue,
+            batch=args.batch, journal=args.journal, venue=venue, risk=risk,
             stage=None if not args.stage else [
                 load_stage(spec, None if args.stage_args is None else args.stage_args[i])
                 for i, spec in enumerate(args.stage)])

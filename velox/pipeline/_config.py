@@ -7,7 +7,6 @@ from __future__ import annotations
 import argparse
 import math
 import re
-import sys
 from typing import Any, Callable, Sequence
 
 from velox.pipeline._journal import check_journal_dir
@@ -22,8 +21,12 @@ DEFAULTS: dict[str, Any] = {
     "wait": None, "output": None, "json": None, "quiet": False, "count": 0,
     "cancel_share": 0.2, "timestamps": "tsc", "keep_shm": False, "input": "synthetic",
     "speed": None, "stage": None, "stage_args": None, "batch": 64, "topology": None, "records": None, "instruments": 1,
-    "max_orders": 1 << 20, "follow_market": True, "snapshot": None, "seed_from_book": None,
+    "max_orders": 1 << 20, "follow_market": None, "snapshot": None, "seed_from_book": None,
     "journal": None, "venue": None,
+    # --venue sim's knobs and the risk limits (velox.backtest's options, velox/backtest/_cli.py)
+    "entry_latency_ns": None, "response_latency_ns": None, "maker_fee": None, "taker_fee": None,
+    "maker_fee_bps": None, "taker_fee_bps": None, "max_position": None, "max_order_qty": None,
+    "max_loss": None,
 }
 
 
@@ -144,8 +147,10 @@ def _stage_key(text: str, key: str) -> str:
 
 
 def _venue(text: str) -> str:
-    """--venue live:ORDERS,EXECS, checked here (the Pipeline makes the LiveVenue)."""
+    """--venue live:ORDERS,EXECS or sim, checked here (the Pipeline makes the venue)."""
     from velox.pipeline._venue import LiveVenue
+    if text == "sim":
+        return text
     try:
         LiveVenue.parse(text)
     except (TypeError, ValueError) as e:
@@ -226,13 +231,15 @@ def build_parser() -> argparse.ArgumentParser:
     a("--topology", metavar="STAGES@CPU,...", type=_topology, help="an explicit thread layout instead of --cores: threads separated by ',', the stages each runs joined by '+', '@CPU' pins it ('@*' or none: unpinned); stages ingress, book, bundler, output, each on one of 1-4 threads, e.g. 'ingress+book@1,bundler+output@1' [default: from --cores]")
     a("--stage", metavar="builtin:KIND|MODULE:ATTR", action="append", help="a user stage on the book's thread: velox's builtin:noop|imbalance|echo, or ATTR of an importable MODULE (a compiled strategy such as examples/strategy's velox_strategy:Imbalance; a class is instantiated with the --stage-arg values, none by default); repeat for several stages (up to 8), run in that order over the same events [default: none]")
     a("--stage-arg", metavar="[INDEX.]KEY=VALUE", dest="stage_args", type=_stage_arg, action="append", help="a keyword argument for the --stage class (builtin stages: ratio); VALUE is read as an int, else a float (decimal digits with an optional fraction or exponent), else true/false, else text ('...' or \"...\" quotes keep a number as text); with several --stage, INDEX (0-based, in --stage order) names the stage; repeatable; TOML: stage_args = {KEY = VALUE} or a list of such tables, one per stage [default: none]")
-    a("--venue", metavar="live:ORDERS,EXECS", type=_venue, help="the live venue of a --stage that is a strategy of ABI v2 (e.g. builtin:quote): the pipeline creates two shared-memory rings, ORDERS (the strategy's orders, ORDER_DTYPE) and EXECS (the gateway's execution reports, EXEC_DTYPE), which a gateway process attaches (examples/gateway); market-by-order inputs only [default: none]")
+    a("--venue", metavar="live:ORDERS,EXECS|sim", type=_venue, help="the venue of a --stage that is a strategy of ABI v2 (e.g. builtin:quote): live:ORDERS,EXECS = the pipeline creates two shared-memory rings, ORDERS (the strategy's orders, ORDER_DTYPE) and EXECS (the gateway's execution reports, EXEC_DTYPE), which a gateway process attaches (examples/gateway); sim = velox's simulated venue, deterministically (the orders, reports and P&L of python -m velox.backtest with the same options; --seed seeds its latency draws; the options below set it); market-by-order inputs only [default: none]")
+    from velox.backtest._cli import add_venue_options  # here: velox.backtest._cli imports this module
+    add_venue_options(a)
     a("--batch", type=_int_range(1, 4096), help="items each native stage takes per turn (and the largest batch a user stage sees) [default: 64]")
     a("--speed", type=_speed, help="pace a file or shared-ring input by its records' tsc field read as ns timestamps: 1 = as recorded, 10 = ten times faster (in [0.001, 1e6]) [default: as fast as possible]")
     a("--duration", type=_positive_float, help="run time in seconds (the run also ends when --count transactions are through, or a file input is replayed) [default: 10 for synthetic input, unlimited for a file]")
     a("--count", type=_int_range(0, 2**63), help="stop ingress after this many transactions (0: no limit) [default: 0]")
     a("--cores", type=_cores, help="CPUs to pin the stage threads to, e.g. '0', '0,1', '0-3'; 1 CPU runs all stages on one thread, 2 group them in pairs, 4+ give each its own [default: every CPU this process may use but the first, left to Python and the OS]")
-    a("--seed", type=_int_range(0, 2**64 - 1), help="seed of the order-flow generator [default: 1]")
+    a("--seed", type=_int_range(0, 2**64 - 1), help="seed of the order-flow generator; with --venue sim, of the simulated venue's latency draws [default: 1]")
     a("--levels", type=_int_range(2, 1 << 20, pow2=True), help="order-book price levels per side (a power of two) [default: 1024]")
     a("--records", choices=("txn", "mbo"), help="what a shm: input carries: transactions into the L2 book, or market-by-order events into market-by-order books (file inputs say it themselves) [default: txn, mbo for lobster:/itch:/mbo:/dbn: files; a journal: its dtype's]")
     a("--instruments", type=_int_range(1, 1 << 16), help="market-by-order books, instrument ids 0..N-1 (itch: one per named symbol) [default: 1]")
@@ -260,14 +267,18 @@ def build_parser() -> argparse.ArgumentParser:
 _TOML_STRING_KEYS = frozenset({"input", "output", "topology", "json", "journal", "venue"})
 
 
-def _load_config(path: str, parser: argparse.ArgumentParser) -> dict[str, Any]:
-    if sys.version_info >= (3, 11):
-        import tomllib
-    else:  # Python < 3.11
-        try:
-            import tomli as tomllib
-        except ModuleNotFoundError:
-            parser.error("--config: reading TOML needs Python 3.11+ or the 'tomli' package (pip install tomli)")
+def load_toml_options(parser: argparse.ArgumentParser, path: str,
+                      section: str) -> list[tuple[str, argparse.Action, Any]]:
+    """The options a ``--config FILE.toml`` sets, for a command line built on ``parser``.
+
+    Reads the TOML file ``path``; when it holds a table ``[section]``, only that table counts,
+    else its top level. Returns ``(key, action, value)`` per key, in the file's order: the key
+    as written, the parser's action it names (keys are long option names with ``-`` or ``_``;
+    never ``help`` or ``config``) and the TOML value as read. The caller checks and converts
+    each value (``action.type``, booleans, tables) and merges them under the command line's.
+    An unreadable file, invalid TOML or an unknown key ends in ``parser.error``: one line
+    starting ``--config:`` (exit 2 with velox's parsers)."""
+    import tomllib
     try:
         with open(path, "rb") as f:
             data = tomllib.load(f)
@@ -275,16 +286,22 @@ def _load_config(path: str, parser: argparse.ArgumentParser) -> dict[str, Any]:
         parser.error(f"--config: cannot read {path!r}: {e.strerror}")
     except tomllib.TOMLDecodeError as e:
         parser.error(f"--config: {path!r} is not valid TOML: {e}")
-    if isinstance(data.get("pipeline"), dict):
-        data = data["pipeline"]
+    if isinstance(data.get(section), dict):
+        data = data[section]
     known = {act.dest: act for act in parser._actions if act.dest not in ("help", "config")}
-    values: dict[str, Any] = {}
+    options: list[tuple[str, argparse.Action, Any]] = []
     for key, value in data.items():
-        dest = key.replace("-", "_")
-        act = known.get(dest)
+        act = known.get(key.replace("-", "_"))
         if act is None:
             parser.error(f"--config: unknown option {key!r} in {path!r}")
-        option = act.option_strings[-1]
+        options.append((key, act, value))
+    return options
+
+
+def _load_config(path: str, parser: argparse.ArgumentParser) -> dict[str, Any]:
+    values: dict[str, Any] = {}
+    for key, act, value in load_toml_options(parser, path, "pipeline"):
+        dest, option = act.dest, act.option_strings[-1]
         if dest == "stage_args":  # a table, or one table per stage
             values[dest] = _stage_args_toml(value, parser)
             continue

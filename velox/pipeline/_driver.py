@@ -27,6 +27,9 @@ from velox.pipeline._drain import Callback, _drain_batches, _drain_loop
 from velox.pipeline._strategy import (
     BuiltinStrategy, StrategyLogs, WithArgs, drain_logs_loop, is_strategy, split_stages)
 from velox.pipeline._venue import LiveVenue
+from velox.backtest._venue import RiskLimits, SimVenue
+from velox.backtest._run import PNL_INTERVAL_NS as SIM_PNL_INTERVAL_NS
+from velox.backtest._run import log_capacity as sim_log_capacity
 from velox.pipeline._journal import PipelineJournal, check_journal_dir, journal_loop
 from velox.pipeline._view import BookView
 from velox.pipeline._report import _judge, _missing_symbols_warning, build_report
@@ -151,11 +154,11 @@ class Pipeline:
                  feed_capacity: int = 1 << 16, replay_speed: float | None = None,
                  attach_timeout: float = 10.0, topology: Topology = None,
                  records: str | None = None, instruments: int = 1,
-                 max_orders: int = 1 << 20, follow_market: bool = True,
+                 max_orders: int = 1 << 20, follow_market: bool | None = None,
                  snapshot: object = None,
                  seed_from_book: str | os.PathLike[str] | None = None,
                  journal: str | os.PathLike[str] | None = None,
-                 venue: LiveVenue | str | None = None,
+                 venue: LiveVenue | SimVenue | str | None = None,
                  risk: Any = None) -> None:
         if timestamps not in ("tsc", "logical"):
             raise ValueError(f"timestamps must be 'tsc' or 'logical', got {timestamps!r}")
@@ -166,32 +169,36 @@ class Pipeline:
         # WithArgs (its capsule, its api->arg values)
         stage, stage_capsules = split_stages(stage, None)
         if isinstance(venue, str):
-            venue = LiveVenue.parse(venue)
-        if venue is not None and not isinstance(venue, LiveVenue):
-            raise TypeError(f"venue must be a velox.LiveVenue or 'live:ORDERS,EXECS', got {venue!r}")
+            venue = SimVenue() if venue == "sim" else LiveVenue.parse(venue)
+        if venue is not None and not isinstance(venue, (LiveVenue, SimVenue)):
+            raise TypeError(f"venue must be a velox.LiveVenue, a velox.SimVenue, "
+                            f"'live:ORDERS,EXECS' or 'sim', got {venue!r}")
+        sim = isinstance(venue, SimVenue)
         #: the strategy of ABI v2 this pipeline hosts (stage=<v2 strategy>), or None
         self.strategy: object = stage if is_strategy(stage) else None
         if self.strategy is not None and venue is None:
             raise ValueError(f"stage {stage!r} is a strategy of ABI v2: its orders need a venue "
                              "(venue=velox.LiveVenue(orders='SHM_NAME', execs='SHM_NAME'), CLI "
-                             "--venue live:ORDERS,EXECS); backtest it with velox.backtest")
+                             "--venue live:ORDERS,EXECS; or venue=velox.SimVenue(...), CLI "
+                             "--venue sim: the simulated venue)")
         if venue is not None and self.strategy is None:
             raise ValueError(f"venue={venue!r} needs a strategy of ABI v2 as the stage (a "
                              f"'velox.strategy.v2' capsule or an object returning one), got "
                              f"stage={stage!r}")
         if risk is not None and self.strategy is None:
             raise ValueError("risk limits need a strategy of ABI v2 as the stage")
-        if risk is not None and hasattr(risk, "native"):  # velox.RiskLimits, as a backtest's
+        if isinstance(risk, RiskLimits):  # as a backtest's
             risk = risk.native()
         if risk is not None and not isinstance(risk, dict):
             raise TypeError(f"risk must be a velox.RiskLimits or a dict of limits, got {risk!r}")
-        risk = dict(risk or {})
+        # the simulated venue: velox.backtest's defaults (max_working 1024), then what is given
+        risk = dict(RiskLimits().native() if sim else {}, **(risk or {}))
         unknown = set(risk) - {"max_loss", "max_position", "max_order_qty", "max_working"}
         if unknown:
             raise ValueError(f"risk: unknown limit(s) {sorted(unknown)} (max_loss, max_position, "
                              "max_order_qty, max_working)")
-        #: the live venue of the strategy (None without one)
-        self.venue: LiveVenue | None = venue
+        #: the strategy's venue: live (a gateway) or simulated (None without a strategy)
+        self.venue: LiveVenue | SimVenue | None = venue
         if rate in (None, "max", 0):
             rate_per_s = 0.0
         else:
@@ -221,8 +228,20 @@ class Pipeline:
             raise TypeError(f"callback must be callable, got {callback!r}")
         if not isinstance(keep_shm, bool):
             raise TypeError(f"keep_shm must be a bool, got {keep_shm!r}")
+        if follow_market is None:
+            follow_market = not sim  # the simulated venue's books keep their windows
         if not isinstance(follow_market, bool):
             raise TypeError(f"follow_market must be a bool, got {follow_market!r}")
+        if sim and follow_market:
+            raise ValueError("follow_market=True: with venue=SimVenue the books keep their "
+                             "windows where the first ADD placed them, as velox.backtest's do "
+                             "(recentering would change which events the books accept)")
+        if sim and journal is not None:
+            raise ValueError("journal: not available with venue=SimVenue (journal the input "
+                             "without a strategy, then replay it)")
+        if sim and seed_from_book is not None:
+            raise ValueError("seed_from_book: not available with venue=SimVenue (seeding levels "
+                             "during the run would change the simulated venue's market)")
         self.follow_market = follow_market
         if not isinstance(callback_thread, bool):
             raise TypeError(f"callback_thread must be a bool, got {callback_thread!r}")
@@ -368,8 +387,15 @@ class Pipeline:
                 self.strategy = stage
             args = stage.args if isinstance(stage, WithArgs) else None
             edges = "flag" if source[0] == "dbn" else "event"  # as velox.backtest chooses
-            strategy_kw = dict(strategy=stage, strategy_args=args, strategy_edges=edges,
-                               strategy_close_timeout_ns=int(venue.close_timeout * 1e9), **risk)
+            if isinstance(venue, SimVenue):
+                strategy_kw = dict(
+                    strategy=stage, strategy_args=args, strategy_edges=edges,
+                    sim_venue=dict(venue.native(), seed=seed), pnl_interval_ns=SIM_PNL_INTERVAL_NS,
+                    log_capacity=sim_log_capacity(risk["max_working"], instruments), **risk)
+            else:
+                strategy_kw = dict(strategy=stage, strategy_args=args, strategy_edges=edges,
+                                   strategy_close_timeout_ns=int(venue.close_timeout * 1e9),
+                                   **risk)
             self.strategy_logs = StrategyLogs()
             #: how the book thread cuts the events into groups for the strategy: "flag" (an
             #: event with F_LAST) or "event" (every event), chosen by the input
@@ -382,7 +408,7 @@ class Pipeline:
         elif target is not None and len(target) == 3:
             self.output_ring = SharedRing.create(target[1], target[2], BUNDLE_DTYPE)
         try:
-            if venue is not None:
+            if isinstance(venue, LiveVenue):
                 strategy_kw["venue_orders"], strategy_kw["venue_execs"] = venue.open()
             self._native = NativePipeline(
                 ticks_per_ns=ticks_per_ns, rate_per_s=rate_per_s, max_txns=max_txns, seed=seed,
@@ -407,7 +433,7 @@ class Pipeline:
                 self.journal.create()  # last: a refused configuration leaves no directory
         except BaseException:
             self._native = None  # its rings' busy marks go with it before the venue closes
-            if venue is not None:
+            if isinstance(venue, LiveVenue):
                 venue.close(unlink=True)
             self._close_fd()
             self._close_shm(unlink=True)
@@ -529,7 +555,7 @@ class Pipeline:
         (LiveVenue.attach_timeout; when it does not: TimeoutError, nothing started, and what
         the pipeline holds released as by stop_unstarted(): the venue's rings closed and their
         names removed, so a failed start leaks no segment; make a new Pipeline to retry)."""
-        if self.venue is not None and self._t_start is None:
+        if isinstance(self.venue, LiveVenue) and self._t_start is None:
             try:
                 self.venue.wait_for_gateway()
             except TimeoutError:
@@ -716,7 +742,7 @@ class Pipeline:
                 self.poll()  # re-raises what the callback raised on the drain thread
             finally:
                 self._strategy_final = self._strategy_state()
-                if self.venue is not None:
+                if isinstance(self.venue, LiveVenue):
                     self.venue.close(unlink=not self._keep_shm)
                 self._close_fd()
                 self._close_shm(unlink=not self._keep_shm)
@@ -755,7 +781,7 @@ class Pipeline:
         if self._t_start is not None:
             raise RuntimeError("stop_unstarted(): the pipeline started; use stop()")
         self._native = None  # the native part drops its rings' roles first
-        if self.venue is not None:
+        if isinstance(self.venue, LiveVenue):
             self.venue.close(unlink=not self._keep_shm)
         self._close_fd()
         self._close_shm(unlink=not self._keep_shm)
@@ -775,8 +801,12 @@ class Pipeline:
         if self.strategy is None or self._native is None or self._t_start is None:
             return None
         n = self._native
-        return {"counters": n.strategy_counters(), "positions": n.strategy_positions(),
-                "working_at_end": n.strategy_working(), "check_failed": n.strategy_check()}
+        out = {"counters": n.strategy_counters(), "positions": n.strategy_positions(),
+               "working_at_end": n.strategy_working(), "check_failed": n.strategy_check()}
+        sim = n.sim_counters()
+        if sim is not None:  # the simulated venue: the backtest's own counters
+            out["backtest"], out["sim_venue"] = sim["backtest"], sim["venue"]
+        return out
 
     @property
     def orders(self) -> npt.NDArray[np.void]:

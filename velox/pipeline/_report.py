@@ -143,6 +143,10 @@ def strategy_report(pipe: Pipeline, c: dict[str, Any], final: bool) -> dict[str,
     if hc.get("bad_reports"):
         failures.append(f"the gateway sent {hc['bad_reports']:,} report(s) that failed "
                         "validation or matched no order (logged, not applied)")
+    sim = host.get("sim_venue")
+    if sim and sim["reports_dropped"]:
+        failures.append(f"the simulated venue dropped {sim['reports_dropped']:,} report(s) "
+                        "(max_in_flight)")
     if c["venue"]["ring_errors"]:
         failures.append(f"a live venue ring broke its invariant ({c['venue']['ring_errors']:,} "
                         "call(s) refused)")
@@ -486,6 +490,13 @@ def _strategy_lines(r: dict[str, Any]) -> list[str]:
              f" {s['orders']:,} orders sent, {s['execs']:,} reports, {s['pnl_points']:,} P&L points",
              f"  venue: {v['submitted']:,} orders to the gateway ({v['refused_full']:,} refused:"
              f" ring full), {v['polled']:,} reports from it"]
+    sim, bt = s.get("sim_venue"), s.get("backtest")
+    if sim and bt:  # the simulated venue: the backtest's own account replaces the gateway's
+        lines[1] = (f"  simulated venue: {sim['orders']:,} orders, {sim['fills']:,} fills "
+                    f"({sim['maker_fills']:,} maker, {sim['taker_fills']:,} taker), "
+                    f"{sim['traded_lots']:,} lots, {sim['canceled']:,} canceled, "
+                    f"{sim['expired']:,} expired; backtest: {bt['events']:,} events "
+                    f"({bt['book_rejects']:,} refused by the books), {bt['groups']:,} groups")
     hc = s.get("counters")
     if hc:
         refused = ", ".join(f"{k} {n:,}" for k, n in hc["refused_by_reason"].items())

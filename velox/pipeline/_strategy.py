@@ -42,14 +42,16 @@ class WithArgs:
 
 
 #: velox's own v2 strategies (csrc/velox/strategy_builtin.h), by --stage builtin:KIND
-BUILTIN_STRATEGIES = ("quote",)
+BUILTIN_STRATEGIES = ("quote", "script")
 
 
 class BuiltinStrategy:
     """``builtin:quote``: velox's quoting strategy (one order of ``size`` lots at the best bid
     and the best ask of every instrument, re-priced when the top changes, within
     ``max_position``), made for the pipeline's number of instruments when the Pipeline is
-    built (``velox._backtest.builtin_strategy``)."""
+    built (``velox._backtest.builtin_strategy``). ``builtin:script``: sends the ORDER_DTYPE
+    array ``args["orders"]``, each at the first market event with ts >= its ts (from Python:
+    the CLI's text cannot carry an array)."""
 
     def __init__(self, kind: str, args: dict[str, Any] | None = None) -> None:
         if kind not in BUILTIN_STRATEGIES:
@@ -59,6 +61,15 @@ class BuiltinStrategy:
 
     def make(self, instruments: int) -> WithArgs:
         from velox._backtest import builtin_strategy
+        if self.kind == "script":
+            args = dict(self.args)
+            if "orders" not in args:
+                raise ValueError("builtin:script needs stage_args={'orders': an ORDER_DTYPE "
+                                 "array} (the orders it sends)")
+            orders = args.pop("orders")
+            return WithArgs(builtin_strategy("script", orders=orders), args)
+        if "orders" in self.args:
+            raise ValueError("builtin:quote takes no 'orders' (that is builtin:script)")
         return WithArgs(builtin_strategy(self.kind, instruments=instruments), self.args)
 
     def __repr__(self) -> str:
