@@ -15,8 +15,18 @@
 #               python3.14 source, else 3.13t (the newest free-threaded CPython whose source it
 #               serves; today's case). The step says which one ran.
 # First run on a machine: ~10 min to build the free-threaded CPython, ~2 min for the chroot.
-# Which tests: the whole suite (about a minute per interpreter; the pip build of velox is
-# most of each interpreter's time).
+# Which tests: the suite at the secondary scale (common.inc), less what another interpreter
+# does not change (matrix_skip below; each runs in the README run and the wheel step):
+#   - tests/test_typing_examples.py, all but one mypy run: the docs' examples, the strict
+#     check of velox/pipeline/ and the editable install (a fresh venv, `pip install -e .`,
+#     then mypy) check the stubs and setuptools, which are the same files on every
+#     interpreter. Each GIL leg keeps test_velox_stubs_and_feeds_are_clean_under_mypy_strict:
+#     mypy checks the stubs against the running interpreter's version. The free-threaded leg
+#     leaves that out too: mypy has no notion of the GIL, the GIL leg of the same version
+#     runs it, and the free-threaded leg's mypy is an uncompiled one (binary-only, below),
+#     about 45 s a run there against 5 s.
+# Everything in which velox code runs stays, in every leg: the free-threaded leg is the only
+# run of test_free_threading.py, the ring guards and the threaded stress tests without a GIL.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 . .ci/steps/common.inc
@@ -32,7 +42,15 @@ trap 'rm -rf "$work"' EXIT
 # (mypy >= 1.19's native parts) ship abi3 wheels only, which a free-threaded CPython cannot
 # load, and their sdists need crates.io: binary-only makes pip take mypy 1.18 there.
 export PIP_ONLY_BINARY=numpy,hypothesis,ast-serialize,librt
-pytest_args=(-p no:cacheprovider -rA -o "addopts=--strict-markers")
+# matrix_skip: see the header (what each leg leaves out, and why).
+matrix_skip=(
+    tests/test_typing_examples.py::test_example_type_checks
+    tests/test_typing_examples.py::test_pipeline_module_is_strictly_typed
+    tests/test_typing_examples.py::test_mypy_finds_velox_after_an_editable_install
+)
+typing_stubs=tests/test_typing_examples.py::test_velox_stubs_and_feeds_are_clean_under_mypy_strict
+pytest_args=(-p no:cacheprovider -rA -o "addopts=--strict-markers" --durations=8)
+for t in "${matrix_skip[@]}"; do pytest_args+=(--deselect "$t"); done
 
 pyenv_python() {  # pyenv_python 3.12 -> path of an installed 3.12, or nothing
     local v=$1 p
@@ -44,6 +62,8 @@ pyenv_python() {  # pyenv_python 3.12 -> path of an installed 3.12, or nothing
 
 check_log() {  # check_log NAME LOG: a pytest summary with passes and no failure
     local name=$1 log=$2
+    # the leg's slowest tests (--durations), for the CI budget
+    sed -n '/slowest 8 durations/,/^=/p' "$log" | grep -E '^[0-9.]+s ' | sed "s/^/$name: /" || true
     grep -E '^=+ .*(passed|failed|error).* in [0-9.]+s' "$log" | tail -1 | sed "s/^/$name: /"
     grep -qE '^=+ .*[0-9]+ passed' "$log" || { echo "$name: pytest ran no test" >&2; return 1; }
     if grep -qE '^=+ .*[0-9]+ (failed|error)' "$log"; then
@@ -56,8 +76,9 @@ show_failure() {  # the assertion lines and the summary of a failed pytest log
     tail -15 "$1"
 }
 
-run_host() {  # run_host NAME PYTHON [extra check]
+run_host() {  # run_host NAME PYTHON [more pytest arguments]
     local name=$1 py=$2 t0 dir
+    shift 2
     t0=$(date +%s)
     dir="$work/$name"
     copy_tree "$dir/src"
@@ -66,7 +87,7 @@ run_host() {  # run_host NAME PYTHON [extra check]
     "$dir/venv/bin/pip" install -q "$dir/src[test,oracle]" > "$dir/pip.log" 2>&1 || { tail -30 "$dir/pip.log"; return 1; }
     # `pytest`, not `python -m pytest`: the working directory (the source copy, no built
     # extension) must not shadow the installed velox.
-    (cd "$dir/src" && "$dir/venv/bin/pytest" "${pytest_args[@]}" tests) > "$dir/pytest.log" 2>&1 || true
+    (cd "$dir/src" && "$dir/venv/bin/pytest" "${pytest_args[@]}" "$@" tests) > "$dir/pytest.log" 2>&1 || true
     check_log "$name" "$dir/pytest.log" || { show_failure "$dir/pytest.log"; return 1; }
     echo "[$name] passed in $(( $(date +%s) - t0 )) s"
 }
@@ -115,7 +136,7 @@ leg() {  # leg WHICH: one interpreter's build + suite (exit status = pass/fail)
                 echo "interpreters: no free-threaded CPython could be built" >&2; return 1
             fi
             name="cp$("$py" -c 'import sys; print("%d%d" % sys.version_info[:2])')t"
-            run_host "$name" "$py" || return 1
+            run_host "$name" "$py" --deselect "$typing_stubs" || return 1
             # The GIL check ran and passed (on a GIL build it would be a skip).
             if ! grep -q '^PASSED tests/test_free_threading.py::test_gil_stays_disabled' "$work/$name/pytest.log"; then
                 echo "$name: test_gil_stays_disabled did not PASS" >&2; return 1
