@@ -4,6 +4,7 @@ benchmarks/bench_sweep.py. Every wait is bounded; close() stops the workers firs
 whose scheduler is gone retries for a while), then the scheduler: TERM, then KILL."""
 
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -19,6 +20,7 @@ class LoopbackCluster:
     environment (velox importable); log: a file for their stderr (default: discarded)."""
 
     def __init__(self, n_workers, env=None, cwd=None, log=None, directory=None):
+        self._own_dir = directory is None  # made here: removed by close()
         self.dir = directory or tempfile.mkdtemp(prefix="velox-dask-")
         sched_file = os.path.join(self.dir, "scheduler.json")
         common = dict(cwd=cwd, env=env, stdout=subprocess.DEVNULL,
@@ -59,3 +61,5 @@ class LoopbackCluster:
                 except subprocess.TimeoutExpired:
                     p.kill()
                     p.wait(timeout=STOP_TIMEOUT_S)
+        if self._own_dir:  # the scheduler file and the workers' local directories
+            shutil.rmtree(self.dir, ignore_errors=True)
