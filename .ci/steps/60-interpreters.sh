@@ -35,13 +35,14 @@ here=$(pwd)
 start=$(date +%s)
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
-# numpy, hypothesis: wheels only. The newest numpy may have no wheel yet for a new interpreter
-# (cp313t), the newest hypothesis a Rust part without one (no crates.io here),
-# and building numpy from source takes longer than this whole step; pip then picks the newest
-# numpy that has one (the build-isolation env inherits this too). ast-serialize and librt
+# Wheels only, for every dependency (velox itself, a local directory, is still built): a new
+# release without a wheel for an interpreter yet (pyarrow 25+ has no cp313t wheel; numpy,
+# hypothesis and mypy's native parts have had the same gaps) would otherwise be built from its
+# sdist, which needs crates.io or takes longer than this whole step; pip picks the newest
+# release that has one (the build-isolation env inherits this too). ast-serialize and librt
 # (mypy >= 1.19's native parts) ship abi3 wheels only, which a free-threaded CPython cannot
-# load, and their sdists need crates.io: binary-only makes pip take mypy 1.18 there.
-export PIP_ONLY_BINARY=numpy,hypothesis,ast-serialize,librt
+# load: pip takes mypy 1.18 there.
+export PIP_ONLY_BINARY=:all:
 # matrix_skip: see the header (what each leg leaves out, and why).
 matrix_skip=(
     tests/test_typing_examples.py::test_example_type_checks
