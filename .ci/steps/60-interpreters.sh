@@ -1,10 +1,16 @@
 #!/usr/bin/env bash
-# CI step: the interpreter matrix. For each maintained CPython besides the main run's (3.11):
-# a clean copy of the tree, a fresh venv, `pip install '.[test,oracle]'` (builds from source with that
-# interpreter) and pytest on the installed velox. The free-threaded interpreter must also PASS
-# tests/test_free_threading.py::test_gil_stays_disabled (a skip there fails this step).
+# CI step: the interpreter matrix and the manylinux wheel. For each maintained CPython besides
+# the main run's (3.11), one leg: a fresh venv, velox installed, and pytest on the installed
+# velox. 3.13, 3.14 and the free-threaded build install from source (a clean copy of the tree,
+# `pip install '.[test,oracle]'`, built with that interpreter); 3.12 installs the manylinux
+# wheel users get (leg `wheel`: scripts/build-wheel.sh --python 3.12: an sdist, and from it a
+# wheel compiled with zig cc against glibc 2.28's symbols, checked and retagged by auditwheel,
+# no generated C inside, installed with its [test,oracle] extras; then scripts/check-wheel.sh:
+# typing and Cython files, a downstream Cython extension built against velox.get_include()).
+# The free-threaded interpreter must also PASS tests/test_free_threading.py::test_gil_stays_disabled
+# (a skip there fails this step).
 #
-#   bash .ci/steps/60-interpreters.sh            (VELOX_INTERPRETERS="ft 3.12 3.13 3.14" default)
+#   bash .ci/steps/60-interpreters.sh            (VELOX_INTERPRETERS="ft wheel 3.13 3.14" default)
 #
 # Where each interpreter comes from (see CLAUDE.md, "Build and distribution"):
 #   3.12, 3.13  pyenv's ~/.pyenv/versions/3.1N.* (or python3.1N on PATH)
@@ -14,9 +20,12 @@
 #               cached under ~/.cache/velox-cpython): 3.14t when Debian's archive serves the
 #               python3.14 source, else 3.13t (the newest free-threaded CPython whose source it
 #               serves; today's case). The step says which one ran.
-# First run on a machine: ~10 min to build the free-threaded CPython, ~2 min for the chroot.
+# First run on a machine: ~10 min to build the free-threaded CPython, ~2 min for the chroot,
+# ~1 min to fetch ziglang / auditwheel into ~/.cache/velox-wheel and let zig build its glibc
+# 2.28 stubs.
 # Which tests: the suite at the secondary scale (common.inc), less what another interpreter
-# does not change (matrix_skip below; each runs in the README run and the wheel step):
+# does not change (matrix_skip below; each runs in the README run and the wheel leg, which
+# runs the whole suite):
 #   - tests/test_typing_examples.py, all but one mypy run: the docs' examples, the strict
 #     check of velox/pipeline/ and the editable install (a fresh venv, `pip install -e .`,
 #     then mypy) check the stubs and setuptools, which are the same files on every
@@ -110,6 +119,23 @@ run_debian() {  # run_debian NAME VERSION: Debian's pythonVERSION in the chroot
     echo "[$name] passed in $(( $(date +%s) - t0 )) s"
 }
 
+run_wheel() {  # run_wheel NAME PYTHON: the manylinux wheel for PYTHON, built, installed, tested
+    local name=$1 py=$2 t0 dir
+    t0=$(date +%s)
+    dir="$work/$name"
+    mkdir -p "$dir"
+    echo "+ [$name] $("$py" -VV | head -1): scripts/build-wheel.sh --python $py"
+    # build-wheel.sh prints the tail of its pytest run (the suite against the installed wheel)
+    # and fails when that run fails or ran nothing.
+    bash scripts/build-wheel.sh --python "$py" --out "$dir/dist" > "$dir/build.log" 2>&1 \
+        || { grep -E '^(E |FAILED |ERROR |Fatal Python error)' "$dir/build.log" | head -80; tail -40 "$dir/build.log"; return 1; }
+    grep -E '^build-wheel.sh: |^[0-9]+ passed|^=+ .* in [0-9.]+s' "$dir/build.log" | sed "s/^/$name: /"
+    PYTHON="$py" bash scripts/check-wheel.sh "$(ls "$dir"/dist/velox-*manylinux*.whl)" \
+        > "$dir/check.log" 2>&1 || { tail -40 "$dir/check.log"; return 1; }
+    tail -2 "$dir/check.log" | sed "s/^/$name: /"
+    echo "[$name] passed in $(( $(date +%s) - t0 )) s"
+}
+
 free_threaded_python() {  # prints the free-threaded interpreter to use (3.14t, else 3.13t)
     local v py
     for v in 3.14 3.13; do
@@ -126,6 +152,10 @@ free_threaded_python() {  # prints the free-threaded interpreter to use (3.14t, 
 leg() {  # leg WHICH: one interpreter's build + suite (exit status = pass/fail)
     local which=$1 py name
     case "$which" in
+        wheel)
+            py=$(pyenv_python 3.12)
+            if [ -z "$py" ]; then echo "interpreters: CPython 3.12 not found" >&2; return 1; fi
+            run_wheel "cp312-manylinux-wheel" "$py" ;;
         3.1[0-3])
             py=$(pyenv_python "$which")
             if [ -z "$py" ]; then echo "interpreters: CPython $which not found" >&2; return 1; fi
@@ -161,7 +191,7 @@ finish_any() {  # waits for whichever running leg ends first and prints its outp
     [ "$rc" = 0 ] || status=1
     unset "leg_of[$pid]"
 }
-for which in ${VELOX_INTERPRETERS:-ft 3.12 3.13 3.14}; do
+for which in ${VELOX_INTERPRETERS:-ft wheel 3.13 3.14}; do
     [ "${#leg_of[@]}" -ge "$jobs_max" ] && finish_any
     leg "$which" > "$work/leg-$which.out" 2>&1 &
     leg_of[$!]=$which
