@@ -31,7 +31,10 @@ while [ $# -gt 0 ]; do
     esac
 done
 case "$arch" in x86_64|aarch64) ;; *) echo "build-wheel.sh: --arch x86_64|aarch64, got $arch" >&2; exit 2 ;; esac
-glibc=2.28
+glibc=2.28  # the glibc zig compiles and links against (its headers and symbol versions)
+# The tag README promises (glibc >= 2.17): a symbol of a newer glibc version (glibc's own
+# getrandom() wrapper, GLIBC_2.25, once made the wheel manylinux_2_26) fails the build here.
+promise=2.17
 plat="manylinux_${glibc/./_}_$arch"
 start=$(date +%s)
 
@@ -110,11 +113,11 @@ PY
 # --- auditwheel --------------------------------------------------------------------------------
 echo "+ auditwheel show"
 "$tools/bin/auditwheel" show "$raw" | tee "$work/show.txt"
-# The most compatible tag auditwheel finds; it must be manylinux_2_28 or older.
+# The most compatible tag auditwheel finds; it must be manylinux_2_17 (the promise) or older.
 found=$(tr -d '\n' < "$work/show.txt" | sed -n 's/.*platform tag: *"\(manylinux_2_[0-9]*_[a-z0-9_]*\)".*/\1/p')
 minor=$(echo "$found" | sed -n 's/^manylinux_2_\([0-9]*\)_.*/\1/p')
-if [ -z "$minor" ] || [ "$minor" -gt "${glibc#2.}" ]; then
-    echo "build-wheel.sh: auditwheel does not accept $plat or older (found '${found}')" >&2; exit 1
+if [ -z "$minor" ] || [ "$minor" -gt "${promise#2.}" ]; then
+    echo "build-wheel.sh: auditwheel does not accept manylinux_${promise/./_}_$arch or older (found '${found}': see the symbol versions above)" >&2; exit 1
 fi
 plat=$found
 mkdir -p "$work/repaired"

@@ -19,7 +19,7 @@
  * is scanned and the ids it now covers move into it (O(spill capacity); only when ids arrive
  * out of order by more than a window).
  *
- * Spill table: linear probing with a random odd multiplier (getrandom, per table), load kept
+ * Spill table: linear probing with a random odd multiplier (vx_entropy64, per table), load kept
  * <= 1/2, deletion by backward shift (no tombstones); every probe bounded by the capacity.
  *
  * Foreign bytes: every message's length is checked against the buffer and against its type's
@@ -29,15 +29,14 @@
  * is masked into the level array).
  */
 #ifndef _GNU_SOURCE
-#define _GNU_SOURCE /* getrandom */
+#define _GNU_SOURCE /* syscall (velox/entropy.h) */
 #endif
 #include "velox/itch_levels.h"
+#include "velox/entropy.h"
 
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/random.h>
-#include <time.h>
 
 #include "velox/itch.h"
 #include "velox/bigendian.h"
@@ -86,13 +85,7 @@ static uint32_t log2u(uint64_t v) {
 }
 
 static uint64_t random_odd(const void *salt) {
-    uint64_t r = 0;
-    if (getrandom(&r, sizeof r, GRND_NONBLOCK) != (ssize_t)sizeof r) {
-        struct timespec ts;
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        r = (uint64_t)ts.tv_nsec * 0x9E3779B97F4A7C15ull ^ (uint64_t)(uintptr_t)salt;
-    }
-    return r | 1;
+    return vx_entropy64(salt) | 1;
 }
 
 vx_status vx_itch_levels_create(uint32_t instruments, uint32_t levels, uint32_t tick,

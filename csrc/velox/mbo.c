@@ -61,17 +61,16 @@
  * reader follows is bounds-checked before use, and every walk is bounded by the capacity.
  */
 #ifndef _GNU_SOURCE
-#define _GNU_SOURCE /* getrandom */
+#define _GNU_SOURCE /* syscall (velox/entropy.h) */
 #endif
 #include "velox/mbo.h"
+#include "velox/entropy.h"
 
 #include <stdalign.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/random.h>
-#include <time.h>
 
 #include "velox/backoff.h"
 #include "velox/ladder.h"
@@ -653,17 +652,6 @@ static uint32_t index_bits_for(uint32_t capacity) {
     return bits;
 }
 
-/* A seed no file can know: getrandom, else the clock and an address. */
-static uint64_t entropy(const void *salt) {
-    uint64_t s = 0;
-    if (getrandom(&s, sizeof s, GRND_NONBLOCK) != (ssize_t)sizeof s) {
-        struct timespec ts;
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        s = (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-    }
-    return s ^ (uint64_t)(uintptr_t)salt;
-}
-
 /* The next odd multiplier of hash_id (splitmix64 of the table's state). */
 static uint64_t next_multiplier(struct table *t) {
     uint64_t z = (t->rng += UINT64_C(0x9E3779B97F4A7C15));
@@ -697,7 +685,7 @@ static struct table *table_new(uint32_t capacity) {
     if (t == NULL) return NULL;
     memset(t, 0, sizeof *t);
     set_index_bits(t, index_bits_for(capacity));
-    t->rng = entropy(t);
+    t->rng = vx_entropy64(t);
     atomic_init(&t->hash_mul, next_multiplier(t));
     t->slots = alloc_lines((size_t)capacity * sizeof(struct slot));
     t->index = alloc_lines((size_t)(t->index_mask + 1) * sizeof(uint64_t));
