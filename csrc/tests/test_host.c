@@ -430,6 +430,58 @@ static void test_close_is_not_the_kill_switch(void) {
     fix_close(&f);
 }
 
+/* The session's phases (host.h "Sending", vx_host_close, vx_host_kill, vx_host_finish):
+ * after a close, sends are refused (VENUE) and those REJECTs still reach the strategy; a
+ * second close sends nothing, even for cancels the venue refused the first time; the kill
+ * switch engaged while closing sends its cancels and VENUE still comes first; finish runs
+ * after a close, once, and its REJECTs are logged, never delivered. A second kill sends
+ * nothing; a close after the kill switch still sends its cancels. */
+static void test_session_phases(void) {
+    vx_host_config cfg = default_cfg();
+    struct fix f;
+    fix_open(&f, &cfg);
+    market(&f, 100, step_two_orders);
+    f.venue->full = 1;
+    vx_host_close(f.h, 110); /* the venue refuses the three cancels */
+    f.venue->full = 0;
+    vx_host_close(f.h, 111);
+    CHECK(f.venue->n_sent == 3);
+    market(&f, 120, step_after_close);
+    vx_host_deliver(f.h, 120);
+    CHECK(f.t->n_execs == 1 && f.t->execs[0].kind == VX_EXEC_REJECT &&
+          f.t->execs[0].reason == VX_REJECT_VENUE);
+    vx_host_kill(f.h, 125);
+    vx_host_counters c;
+    vx_host_counters_read(f.h, &c);
+    CHECK(c.killed == 1 && f.venue->n_sent == 6);
+    market(&f, 126, step_after_close); /* VENUE, not the kill switch's RISK */
+    vx_host_deliver(f.h, 126);
+    CHECK(f.t->n_execs == 2 && f.t->execs[1].reason == VX_REJECT_VENUE);
+    f.t->step = step_after_close;
+    vx_host_finish(f.h, 130);
+    f.t->step = NULL;
+    vx_host_finish(f.h, 131);
+    CHECK(strcmp(f.t->trace, "mmemef") == 0);
+    CHECK(vx_host_local_pending(f.h) == 0);
+    vx_host_deliver(f.h, 140);
+    CHECK(f.t->n_execs == 2);
+    vx_exec execs[8];
+    CHECK(vx_host_take_execs(f.h, execs, 8) == 3 && execs[2].reason == VX_REJECT_VENUE);
+    fix_close(&f);
+
+    fix_open(&f, &cfg);
+    market(&f, 100, step_two_orders);
+    f.venue->full = 1;
+    vx_host_kill(f.h, 110);
+    f.venue->full = 0;
+    vx_host_kill(f.h, 111);
+    CHECK(f.venue->n_sent == 3);
+    vx_host_close(f.h, 112);
+    vx_host_counters_read(f.h, &c);
+    CHECK(c.killed == 1 && f.venue->n_sent == 6);
+    fix_close(&f);
+}
+
 static void test_kill_switch(void) {
     vx_host_config cfg = default_cfg();
     struct fix f;
@@ -949,6 +1001,7 @@ int main(void) {
     RUN(test_refusal_order);
     RUN(test_kill_switch);
     RUN(test_close_is_not_the_kill_switch);
+    RUN(test_session_phases);
     RUN(test_max_loss);
     RUN(test_marks_when_read);
     RUN(test_max_loss_after_a_fee);
