@@ -400,6 +400,19 @@ static void step_after_close(struct tstrat *t, vx_strategy_env *env) {
     CHECK(send(t, env, new_order(9, VX_BUY, PX(10), 1)) == VX_REJECT_VENUE);
 }
 
+/* The venue confirms the cancels of step_two_orders' three orders at `ts`: once delivered,
+ * nothing is working and conservation holds. */
+static void confirm_cancels(struct fix *f, uint64_t ts) {
+    fv_report(f->venue, ts, 1, VX_EXEC_CANCELED, VX_BUY, 0, 0, 0);
+    fv_report(f->venue, ts, 2, VX_EXEC_CANCELED, VX_SELL, 0, 0, 0);
+    fv_report(f->venue, ts, 3, VX_EXEC_CANCELED, VX_SELL, 0, 0, 0);
+    vx_host_deliver(f->h, ts);
+    vx_working w[8];
+    CHECK(vx_host_working(f->h, w, 8) == 0);
+    const char *why = NULL;
+    CHECK(vx_host_check(f->h, &why) == VX_OK);
+}
+
 /* vx_host_close (a live pipeline's end): the kill switch's cancels and later sends refused,
  * but not the kill switch: killed stays 0. */
 static void test_close_is_not_the_kill_switch(void) {
@@ -417,14 +430,7 @@ static void test_close_is_not_the_kill_switch(void) {
     CHECK(f.venue->n_sent == 6);
     market(&f, 120, step_after_close);
     CHECK(f.venue->n_sent == 6);
-    fv_report(f.venue, 130, 1, VX_EXEC_CANCELED, VX_BUY, 0, 0, 0);
-    fv_report(f.venue, 130, 2, VX_EXEC_CANCELED, VX_SELL, 0, 0, 0);
-    fv_report(f.venue, 130, 3, VX_EXEC_CANCELED, VX_SELL, 0, 0, 0);
-    vx_host_deliver(f.h, 130);
-    vx_working w[8];
-    CHECK(vx_host_working(f.h, w, 8) == 0);
-    const char *why = NULL;
-    CHECK(vx_host_check(f.h, &why) == VX_OK);
+    confirm_cancels(&f, 130);
     vx_host_counters_read(f.h, &c);
     CHECK(c.killed == 0);
     fix_close(&f);
@@ -504,14 +510,7 @@ static void test_kill_switch(void) {
     CHECK(f.venue->n_sent == 6);
     market(&f, 120, step_after_kill);
     CHECK(f.venue->n_sent == 6);
-    /* cancels confirmed: nothing working, conservation holds */
-    fv_report(f.venue, 130, 1, VX_EXEC_CANCELED, VX_BUY, 0, 0, 0);
-    fv_report(f.venue, 130, 2, VX_EXEC_CANCELED, VX_SELL, 0, 0, 0);
-    fv_report(f.venue, 130, 3, VX_EXEC_CANCELED, VX_SELL, 0, 0, 0);
-    vx_host_deliver(f.h, 130);
-    CHECK(vx_host_working(f.h, w, 8) == 0);
-    const char *why = NULL;
-    CHECK(vx_host_check(f.h, &why) == VX_OK);
+    confirm_cancels(&f, 130);
     fix_close(&f);
     /* the venue refusing (VX_FULL) -> LIMIT */
     fix_open(&f, &cfg);
