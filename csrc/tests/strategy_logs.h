@@ -6,6 +6,7 @@
 #define VELOX_TEST_STRATEGY_LOGS_H
 
 #include <stdlib.h>
+#include <string.h>
 #include <time.h>
 
 #include "check.h"
@@ -35,6 +36,31 @@ static inline void drain(vx_pipeline *p, drained *d, uint32_t most) {
         vx_ring_pop_n(vx_pipeline_strategy_log(p, k), (char *)dst[k] + d->n[k] * size[k], room, &got);
         d->n[k] += got;
     }
+}
+
+/* Event i of a market whose top moves (instrument 0, ts 1000000 + 1000 i, each event its own
+ * group): ADDs of bids and asks around a mid that walks (every even i and the first 8), and
+ * at each other i the order added 8 events before: DELETEd, or (executes) EXECUTEd one lot
+ * at a time (the quotes at the touch fill) and DELETEd at every third. */
+static inline vx_mbo strategy_market_event(uint64_t i, int executes) {
+    vx_mbo e;
+    memset(&e, 0, sizeof e);
+    e.ts = 1000000 + i * 1000;
+    int64_t mid = 100000 + (int64_t)((i / 32) % 50) * 100;
+    if (i % 2 == 0 || i < 8) {
+        e.action = VX_MBO_ADD;
+        e.order_id = i + 1;
+        e.side = (uint8_t)((i / 2) % 2);
+        e.price = mid + (e.side == VX_SELL ? 100 : -100) * (int64_t)(1 + (i / 4) % 3);
+        e.qty = (uint32_t)(1 + i % 7);
+    } else {
+        e.action = executes && i % 6 != 3 ? VX_MBO_EXECUTE : VX_MBO_DELETE;
+        e.order_id = i - 8 + 1 - ((i - 8) % 2);
+        e.qty = e.action == VX_MBO_EXECUTE ? 1 : 0;
+        e.side = VX_SIDE_NONE;
+    }
+    e.flags = VX_MBO_F_LAST;
+    return e;
 }
 
 /* What every configuration of these tests shares: an MBO pipeline from `src` hosting

@@ -16,32 +16,8 @@
 
 enum { N_EVENTS = 20000, LOG_CAPACITY = 1 << 14 };
 
-/* A market whose top moves, with executions at the touch (the quotes fill): ADDs around a
- * walking mid, EXECUTEs of a resting order, DELETEs of the order added 8 events before. */
-static vx_mbo event_at(uint64_t i) {
-    vx_mbo e;
-    memset(&e, 0, sizeof e);
-    e.ts = 1000000 + i * 1000;
-    int64_t mid = 100000 + (int64_t)((i / 32) % 50) * 100;
-    if (i % 2 == 0 || i < 8) {
-        e.action = VX_MBO_ADD;
-        e.order_id = i + 1;
-        e.side = (uint8_t)((i / 2) % 2);
-        e.price = mid + (e.side == VX_SELL ? 100 : -100) * (int64_t)(1 + (i / 4) % 3);
-        e.qty = (uint32_t)(1 + i % 7);
-    } else if (i % 6 == 3) {
-        e.action = VX_MBO_DELETE;
-        e.order_id = i - 8 + 1 - ((i - 8) % 2);
-        e.side = VX_SIDE_NONE;
-    } else {
-        e.action = VX_MBO_EXECUTE;
-        e.order_id = i - 8 + 1 - ((i - 8) % 2);
-        e.qty = 1;
-        e.side = VX_SIDE_NONE;
-    }
-    e.flags = VX_MBO_F_LAST;
-    return e;
-}
+/* The moving market of strategy_logs.h with executions at the touch (the quotes fill). */
+static vx_mbo event_at(uint64_t i) { return strategy_market_event(i, 1); }
 
 static vx_sim_venue_config venue_config(void) {
     vx_sim_venue_config v;

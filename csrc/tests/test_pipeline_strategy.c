@@ -18,27 +18,8 @@
 
 enum { N_EVENTS = 20000 };
 
-/* A market whose top moves: ADDs of bids and asks around a mid that walks, DELETEs of the
- * order added 8 events before. */
-static vx_mbo event_at(uint64_t i) {
-    vx_mbo e;
-    memset(&e, 0, sizeof e);
-    e.ts = 1000000 + i * 1000;
-    int64_t mid = 100000 + (int64_t)((i / 32) % 50) * 100;
-    if (i % 2 == 0 || i < 8) {
-        e.action = VX_MBO_ADD;
-        e.order_id = i + 1;
-        e.side = (uint8_t)((i / 2) % 2);
-        e.price = mid + (e.side == VX_SELL ? 100 : -100) * (int64_t)(1 + (i / 4) % 3);
-        e.qty = (uint32_t)(1 + i % 7);
-    } else {
-        e.action = VX_MBO_DELETE;
-        e.order_id = i - 8 + 1 - ((i - 8) % 2);
-        e.side = VX_SIDE_NONE;
-    }
-    e.flags = VX_MBO_F_LAST;
-    return e;
-}
+/* The moving market of strategy_logs.h, without executions. */
+static vx_mbo event_at(uint64_t i) { return strategy_market_event(i, 0); }
 
 typedef struct gateway {
     vx_ring *orders, *execs;
