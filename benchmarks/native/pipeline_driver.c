@@ -1,13 +1,18 @@
 /*
  * pipeline_driver.c — runs the native pipeline from C, without Python, for load-independent
- * measurements: instruction counts per transaction under callgrind, context switches, and a
- * determinism check of the output file against another build.
+ * measurements: the synthetic L2 flow (transactions, vx_txn) through its four stages
+ * (ingress, book, bundler, output), no MBO records and no strategy. It prints throughput,
+ * instruction counts per transaction under callgrind, context switches, the conservation
+ * check and the book's digest, and can write the output file for a determinism check against
+ * another build. pipeline.c wires every stage kind, so the link needs the MBO and strategy
+ * modules too (the pipeline's dependencies in csrc/tests/deps.mk, less stage_builtin):
  *
- *   S=csrc; gcc -std=c11 -O3 -g -DNDEBUG -D_GNU_SOURCE -I$S benchmarks/native/pipeline_driver.c \
- *       $S/velox/pipeline.c $S/velox/pipeline_source.c $S/velox/pipeline_book.c \
- *       $S/velox/pipeline_bundler.c $S/velox/pipeline_sink.c \
- *       $S/velox/orderbook.c $S/velox/ring.c $S/velox/histogram.c \
- *       $S/velox/tsc.c $S/velox/types.c -o build/pipeline_driver -pthread -lm   [-flto]
+ *   S=csrc/velox; gcc -std=c11 -O3 -g -DNDEBUG -D_GNU_SOURCE -Icsrc \
+ *       benchmarks/native/pipeline_driver.c $S/pipeline.c $S/pipeline_source.c \
+ *       $S/pipeline_book.c $S/pipeline_bundler.c $S/pipeline_sink.c $S/pipeline_strategy.c \
+ *       $S/pipeline_sim.c $S/backtest.c $S/venue.c $S/venue_live.c $S/host.c $S/positions.c \
+ *       $S/orders.c $S/orderbook.c $S/mbo.c $S/ring.c $S/histogram.c $S/tsc.c $S/types.c \
+ *       -o build/pipeline_driver -pthread -lm   [-flto]
  *   valgrind --tool=callgrind build/pipeline_driver 1000000 1 64 2.5   # Ir / 1e6 = per txn
  *   build/pipeline_driver 20000000 1                                   # unpaced throughput
  *   build/pipeline_driver 2000000 1 64 0 1000000 2                     # paced 1 M/s, backoff

@@ -400,6 +400,19 @@ static void step_after_close(struct tstrat *t, vx_strategy_env *env) {
     CHECK(send(t, env, new_order(9, VX_BUY, PX(10), 1)) == VX_REJECT_VENUE);
 }
 
+/* The venue confirms the cancels of step_two_orders' three orders at `ts`: once delivered,
+ * nothing is working and conservation holds. */
+static void confirm_cancels(struct fix *f, uint64_t ts) {
+    fv_report(f->venue, ts, 1, VX_EXEC_CANCELED, VX_BUY, 0, 0, 0);
+    fv_report(f->venue, ts, 2, VX_EXEC_CANCELED, VX_SELL, 0, 0, 0);
+    fv_report(f->venue, ts, 3, VX_EXEC_CANCELED, VX_SELL, 0, 0, 0);
+    vx_host_deliver(f->h, ts);
+    vx_working w[8];
+    CHECK(vx_host_working(f->h, w, 8) == 0);
+    const char *why = NULL;
+    CHECK(vx_host_check(f->h, &why) == VX_OK);
+}
+
 /* vx_host_close (a live pipeline's end): the kill switch's cancels and later sends refused,
  * but not the kill switch: killed stays 0. */
 static void test_close_is_not_the_kill_switch(void) {
@@ -417,16 +430,61 @@ static void test_close_is_not_the_kill_switch(void) {
     CHECK(f.venue->n_sent == 6);
     market(&f, 120, step_after_close);
     CHECK(f.venue->n_sent == 6);
-    fv_report(f.venue, 130, 1, VX_EXEC_CANCELED, VX_BUY, 0, 0, 0);
-    fv_report(f.venue, 130, 2, VX_EXEC_CANCELED, VX_SELL, 0, 0, 0);
-    fv_report(f.venue, 130, 3, VX_EXEC_CANCELED, VX_SELL, 0, 0, 0);
-    vx_host_deliver(f.h, 130);
-    vx_working w[8];
-    CHECK(vx_host_working(f.h, w, 8) == 0);
-    const char *why = NULL;
-    CHECK(vx_host_check(f.h, &why) == VX_OK);
+    confirm_cancels(&f, 130);
     vx_host_counters_read(f.h, &c);
     CHECK(c.killed == 0);
+    fix_close(&f);
+}
+
+/* The session's phases (host.h "Sending", vx_host_close, vx_host_kill, vx_host_finish):
+ * after a close, sends are refused (VENUE) and those REJECTs still reach the strategy; a
+ * second close sends nothing, even for cancels the venue refused the first time; the kill
+ * switch engaged while closing sends its cancels and VENUE still comes first; finish runs
+ * after a close, once, and its REJECTs are logged, never delivered. A second kill sends
+ * nothing; a close after the kill switch still sends its cancels. */
+static void test_session_phases(void) {
+    vx_host_config cfg = default_cfg();
+    struct fix f;
+    fix_open(&f, &cfg);
+    market(&f, 100, step_two_orders);
+    f.venue->full = 1;
+    vx_host_close(f.h, 110); /* the venue refuses the three cancels */
+    f.venue->full = 0;
+    vx_host_close(f.h, 111);
+    CHECK(f.venue->n_sent == 3);
+    market(&f, 120, step_after_close);
+    vx_host_deliver(f.h, 120);
+    CHECK(f.t->n_execs == 1 && f.t->execs[0].kind == VX_EXEC_REJECT &&
+          f.t->execs[0].reason == VX_REJECT_VENUE);
+    vx_host_kill(f.h, 125);
+    vx_host_counters c;
+    vx_host_counters_read(f.h, &c);
+    CHECK(c.killed == 1 && f.venue->n_sent == 6);
+    market(&f, 126, step_after_close); /* VENUE, not the kill switch's RISK */
+    vx_host_deliver(f.h, 126);
+    CHECK(f.t->n_execs == 2 && f.t->execs[1].reason == VX_REJECT_VENUE);
+    f.t->step = step_after_close;
+    vx_host_finish(f.h, 130);
+    f.t->step = NULL;
+    vx_host_finish(f.h, 131);
+    CHECK(strcmp(f.t->trace, "mmemef") == 0);
+    CHECK(vx_host_local_pending(f.h) == 0);
+    vx_host_deliver(f.h, 140);
+    CHECK(f.t->n_execs == 2);
+    vx_exec execs[8];
+    CHECK(vx_host_take_execs(f.h, execs, 8) == 3 && execs[2].reason == VX_REJECT_VENUE);
+    fix_close(&f);
+
+    fix_open(&f, &cfg);
+    market(&f, 100, step_two_orders);
+    f.venue->full = 1;
+    vx_host_kill(f.h, 110);
+    f.venue->full = 0;
+    vx_host_kill(f.h, 111);
+    CHECK(f.venue->n_sent == 3);
+    vx_host_close(f.h, 112);
+    vx_host_counters_read(f.h, &c);
+    CHECK(c.killed == 1 && f.venue->n_sent == 6);
     fix_close(&f);
 }
 
@@ -452,14 +510,7 @@ static void test_kill_switch(void) {
     CHECK(f.venue->n_sent == 6);
     market(&f, 120, step_after_kill);
     CHECK(f.venue->n_sent == 6);
-    /* cancels confirmed: nothing working, conservation holds */
-    fv_report(f.venue, 130, 1, VX_EXEC_CANCELED, VX_BUY, 0, 0, 0);
-    fv_report(f.venue, 130, 2, VX_EXEC_CANCELED, VX_SELL, 0, 0, 0);
-    fv_report(f.venue, 130, 3, VX_EXEC_CANCELED, VX_SELL, 0, 0, 0);
-    vx_host_deliver(f.h, 130);
-    CHECK(vx_host_working(f.h, w, 8) == 0);
-    const char *why = NULL;
-    CHECK(vx_host_check(f.h, &why) == VX_OK);
+    confirm_cancels(&f, 130);
     fix_close(&f);
     /* the venue refusing (VX_FULL) -> LIMIT */
     fix_open(&f, &cfg);
@@ -949,6 +1000,7 @@ int main(void) {
     RUN(test_refusal_order);
     RUN(test_kill_switch);
     RUN(test_close_is_not_the_kill_switch);
+    RUN(test_session_phases);
     RUN(test_max_loss);
     RUN(test_marks_when_read);
     RUN(test_max_loss_after_a_fee);

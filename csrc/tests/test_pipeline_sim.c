@@ -10,41 +10,14 @@
 #include "velox/pipeline.h"
 #include "velox/ring.h"
 #include "velox/strategy_builtin.h"
-#include "velox/tsc.h"
 
-#include <sched.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 enum { N_EVENTS = 20000, LOG_CAPACITY = 1 << 14 };
 
-/* A market whose top moves, with executions at the touch (the quotes fill): ADDs around a
- * walking mid, EXECUTEs of a resting order, DELETEs of the order added 8 events before. */
-static vx_mbo event_at(uint64_t i) {
-    vx_mbo e;
-    memset(&e, 0, sizeof e);
-    e.ts = 1000000 + i * 1000;
-    int64_t mid = 100000 + (int64_t)((i / 32) % 50) * 100;
-    if (i % 2 == 0 || i < 8) {
-        e.action = VX_MBO_ADD;
-        e.order_id = i + 1;
-        e.side = (uint8_t)((i / 2) % 2);
-        e.price = mid + (e.side == VX_SELL ? 100 : -100) * (int64_t)(1 + (i / 4) % 3);
-        e.qty = (uint32_t)(1 + i % 7);
-    } else if (i % 6 == 3) {
-        e.action = VX_MBO_DELETE;
-        e.order_id = i - 8 + 1 - ((i - 8) % 2);
-        e.side = VX_SIDE_NONE;
-    } else {
-        e.action = VX_MBO_EXECUTE;
-        e.order_id = i - 8 + 1 - ((i - 8) % 2);
-        e.qty = 1;
-        e.side = VX_SIDE_NONE;
-    }
-    e.flags = VX_MBO_F_LAST;
-    return e;
-}
+/* The moving market of strategy_logs.h with executions at the touch (the quotes fill). */
+static vx_mbo event_at(uint64_t i) { return strategy_market_event(i, 1); }
 
 static vx_sim_venue_config venue_config(void) {
     vx_sim_venue_config v;
@@ -132,27 +105,18 @@ static void run(int bursts) {
     REQUIRE(vx_ring_create(256, sizeof(vx_mbo), &src) == VX_OK);
     vx_strategy *quote = make_strategy(bursts);
     vx_pipeline_config c;
-    vx_pipeline_config_default(&c);
-    c.ticks_per_ns = vx_tsc_calibrate(20000000);
-    c.levels = 1024;
-    c.tick_size = 100;
+    /* 16-slot log rings: the driver is behind often, the backtest waits */
+    strategy_run_config(&c, src, quote, 16);
     c.batch = 7;
-    c.wait = VX_WAIT_YIELD;
-    c.records = VX_RECORDS_MBO;
-    c.on_full = VX_ON_FULL_BLOCK;
-    c.source_ring = src;
     c.mbo_follow = 0;
     c.thread_count = 2; /* ingress + bundler on one, book + output on the other */
     c.stage_thread[VX_STAGE_INGRESS] = 0;
     c.stage_thread[VX_STAGE_BOOK] = 1;
     c.stage_thread[VX_STAGE_BUNDLER] = 0;
     c.stage_thread[VX_STAGE_OUTPUT] = 1;
-    c.strategy = quote;
     c.strategy_venue = VX_STRATEGY_VENUE_SIM;
     c.strategy_sim = venue_config();
     c.strategy_host = host_config(bursts);
-    c.strategy_edges = VX_STRATEGY_EDGE_EVENT;
-    c.strategy_log_ring_capacity = 16; /* the driver is behind often: the backtest waits */
     vx_pipeline *p = NULL;
     REQUIRE(vx_pipeline_create(&c, &p) == VX_OK);
     REQUIRE(vx_pipeline_mbo(p) != NULL);
@@ -162,24 +126,7 @@ static void run(int bursts) {
         if (vx_ring_try_push(src, &e) != VX_OK) break;
     }
     REQUIRE(vx_pipeline_start(p) == VX_OK);
-    const uint64_t deadline = vx_monotonic_ns() + 120000000000ull;
-    while (!vx_pipeline_finished(p) && vx_monotonic_ns() < deadline) { /* bounded */
-        while (fed < n) {
-            vx_mbo e = event_at(fed);
-            if (vx_ring_try_push(src, &e) != VX_OK) break;
-            if (++fed == n) vx_pipeline_close_source(p);
-        }
-        drain(p, got, 16);
-        if (bursts) { /* a slow driver */
-            struct timespec ts = {0, 200000};
-            nanosleep(&ts, NULL);
-        } else {
-            sched_yield();
-        }
-    }
-    REQUIRE(vx_pipeline_finished(p));
-    vx_pipeline_join(p);
-    drain(p, got, MAX_LOG);
+    fed = strategy_feed_and_drain(p, src, event_at, fed, n, got, 16, bursts); /* bursts: slow */
     vx_pipeline_counters m;
     vx_pipeline_read_counters(p, &m);
     CHECK(fed == n && m.generated == n && m.applied + m.rejected == n);
@@ -221,12 +168,8 @@ static void test_bad_configurations_are_named(void) {
     const char *field = NULL;
 #define BASE()                                                                 \
     do {                                                                       \
-        vx_pipeline_config_default(&c);                                        \
-        c.ticks_per_ns = 1.0;                                                  \
-        c.records = VX_RECORDS_MBO;                                            \
-        c.source_ring = src;                                                   \
+        strategy_base_config(&c, src, quote);                                  \
         c.mbo_follow = 0;                                                      \
-        c.strategy = quote;                                                    \
         c.strategy_venue = VX_STRATEGY_VENUE_SIM;                              \
         c.strategy_sim = venue_config();                                       \
     } while (0)

@@ -18,27 +18,8 @@
 
 enum { N_EVENTS = 20000 };
 
-/* A market whose top moves: ADDs of bids and asks around a mid that walks, DELETEs of the
- * order added 8 events before. */
-static vx_mbo event_at(uint64_t i) {
-    vx_mbo e;
-    memset(&e, 0, sizeof e);
-    e.ts = 1000000 + i * 1000;
-    int64_t mid = 100000 + (int64_t)((i / 32) % 50) * 100;
-    if (i % 2 == 0 || i < 8) {
-        e.action = VX_MBO_ADD;
-        e.order_id = i + 1;
-        e.side = (uint8_t)((i / 2) % 2);
-        e.price = mid + (e.side == VX_SELL ? 100 : -100) * (int64_t)(1 + (i / 4) % 3);
-        e.qty = (uint32_t)(1 + i % 7);
-    } else {
-        e.action = VX_MBO_DELETE;
-        e.order_id = i - 8 + 1 - ((i - 8) % 2);
-        e.side = VX_SIDE_NONE;
-    }
-    e.flags = VX_MBO_F_LAST;
-    return e;
-}
+/* The moving market of strategy_logs.h, without executions. */
+static vx_mbo event_at(uint64_t i) { return strategy_market_event(i, 0); }
 
 typedef struct gateway {
     vx_ring *orders, *execs;
@@ -114,21 +95,11 @@ static void run(uint32_t log_ring, uint32_t drain_most, int slow) {
         REQUIRE(vx_quote_create(1, &quote) == VX_OK);
     }
     vx_pipeline_config c;
-    vx_pipeline_config_default(&c);
-    c.ticks_per_ns = vx_tsc_calibrate(20000000);
-    c.levels = 1024;
-    c.tick_size = 100;
-    c.wait = VX_WAIT_YIELD;
-    c.records = VX_RECORDS_MBO;
-    c.on_full = VX_ON_FULL_BLOCK;
-    c.source_ring = src;
+    strategy_run_config(&c, src, quote, log_ring);
     c.thread_count = 1;
     memset(c.stage_thread, 0, sizeof c.stage_thread);
-    c.strategy = quote;
     c.venue_orders = orders;
     c.venue_execs = execs;
-    c.strategy_edges = VX_STRATEGY_EDGE_EVENT;
-    c.strategy_log_ring_capacity = log_ring;
     c.strategy_host.risk.max_working = slow ? 1024 : 16;
     c.strategy_host.log_capacity = VX_HOST_MIN_LOG_CAPACITY; /* 8192: a burst fills half */
     static const char *const args[] = {"size=2", "max_position=8", NULL};
@@ -145,25 +116,7 @@ static void run(uint32_t log_ring, uint32_t drain_most, int slow) {
     REQUIRE(vx_test_wait_started(&g->started, 20.0));
     REQUIRE(vx_pipeline_start(p) == VX_OK);
     const uint64_t n = vx_test_count(N_EVENTS, 5000);
-    const uint64_t deadline = vx_monotonic_ns() + 120000000000ull;
-    uint64_t fed = 0;
-    while (!vx_pipeline_finished(p) && vx_monotonic_ns() < deadline) { /* bounded */
-        while (fed < n) { /* feed what fits */
-            vx_mbo e = event_at(fed);
-            if (vx_ring_try_push(src, &e) != VX_OK) break;
-            if (++fed == n) vx_pipeline_close_source(p);
-        }
-        drain(p, d, drain_most);
-        if (slow) {
-            struct timespec ts = {0, 200000};
-            nanosleep(&ts, NULL);
-        } else {
-            sched_yield();
-        }
-    }
-    REQUIRE(vx_pipeline_finished(p));
-    vx_pipeline_join(p);
-    drain(p, d, MAX_LOG);
+    const uint64_t fed = strategy_feed_and_drain(p, src, event_at, 0, n, d, drain_most, slow);
     atomic_store(&g->stop, 1);
     pthread_join(th, NULL);
     vx_pipeline_counters m;
@@ -226,11 +179,7 @@ static void test_bad_configurations_are_named(void) {
     const char *field = NULL;
 #define BASE()                                                                 \
     do {                                                                       \
-        vx_pipeline_config_default(&c);                                        \
-        c.ticks_per_ns = 1.0;                                                  \
-        c.records = VX_RECORDS_MBO;                                            \
-        c.source_ring = src;                                                   \
-        c.strategy = quote;                                                    \
+        strategy_base_config(&c, src, quote);                                  \
         c.venue_orders = orders;                                               \
         c.venue_execs = execs;                                                 \
     } while (0)

@@ -63,6 +63,17 @@ enum mark_state {
     MARK_CLEAN = 2   /* in the list, its mark taken since (a reader of that one instrument) */
 };
 
+/* Where the session stands (host.h "Sending", vx_host_close, vx_host_finish). It only moves
+ * forward, and only in session_advance. The kill switch is not one of these: it engages in
+ * any of them (a max_loss breach while the close's reports arrive, a strategy calling
+ * api->kill in its finish) and is kept in counters.killed, set only by engage_kill. */
+enum session {
+    SESSION_OPEN = 0,     /* orders go to the venue */
+    SESSION_CLOSING = 1,  /* vx_host_close ran: sends refused (VENUE), reports delivered */
+    SESSION_FINISHED = 2  /* finish has started: sends refused (VENUE), their REJECTs only
+                             logged (finish is the last call) */
+};
+
 struct vx_host {
     struct vx_strategy_env env;
     vx_strategy strategy;
@@ -98,10 +109,8 @@ struct vx_host {
     uint64_t next_pnl;       /* next interval point time */
     uint32_t sends_in_callback;
     int in_callback;
-    int finished;
-    int closing;             /* vx_host_close ran: the session is closing, sends refused */            /* finish has started: the session is over */
+    enum session session;
     int init_done;
-    int killed;
 
     /* conservation */
     uint64_t news_sent;      /* NEW orders that left for the venue */
@@ -109,6 +118,14 @@ struct vx_host {
     uint64_t lots_mismatches;/* ended orders whose filled + leaves != lots */
     uint64_t limit_unreported; /* refusals turned into LIMIT without a report */
 };
+
+/* The one place the session moves: forward only. 1 when it moved to `to` (the caller's
+ * transition runs), 0 when it was already there or past it. */
+static int session_advance(vx_host *h, enum session to) {
+    if (h->session >= to) return 0;
+    h->session = to;
+    return 1;
+}
 
 /* ---- logs ------------------------------------------------------------------------------ */
 
@@ -269,7 +286,7 @@ static void engage_kill(vx_host *h);
 /* Total P&L moves only at a mark taken, a fill or a fee (total_moved): a check with none of
  * them since the last one would answer as that one did. */
 static void check_max_loss(vx_host *h) {
-    if (h->killed || h->cfg.risk.max_loss <= 0) return;
+    if (h->counters.killed || h->cfg.risk.max_loss <= 0) return;
     settle_marks(h);
     if (!h->total_moved) return;
     h->total_moved = 0;
@@ -284,7 +301,7 @@ static void check_max_loss(vx_host *h) {
 static vx_reject queue_reject(vx_host *h, const vx_order *o, vx_reject reason,
                               const struct work *w) {
     h->counters.refused++;
-    if (!h->finished &&
+    if (h->session != SESSION_FINISHED &&
         ((reason == VX_REJECT_LIMIT && h->in_callback &&
           h->sends_in_callback > VX_STRATEGY_MAX_SENDS + 1) ||
          h->rejects_count == h->rejects_cap)) {
@@ -310,7 +327,7 @@ static vx_reject queue_reject(vx_host *h, const vx_order *o, vx_reject reason,
     } else {
         e.side = VX_SIDE_NONE;
     }
-    if (h->finished) { /* finish's orders: logged, never delivered (finish is the last call) */
+    if (h->session == SESSION_FINISHED) { /* finish's orders: logged, never delivered */
         log_push(h, &h->execs_log, &e);
         return reason;
     }
@@ -333,12 +350,12 @@ static int position_exceeds(const vx_host *h, uint32_t instrument, int side, int
 }
 
 static vx_reject send_checked(vx_host *h, const vx_order *order) {
-    if (h->finished || h->closing) return VX_REJECT_VENUE;
+    if (h->session != SESSION_OPEN) return VX_REJECT_VENUE;
     if (h->in_callback && h->sends_in_callback > VX_STRATEGY_MAX_SENDS) return VX_REJECT_LIMIT;
     vx_reject r = vx_order_validate(order);
     if (r != VX_REJECT_NONE) return r;
     if (order->instrument >= h->cfg.instruments) return VX_REJECT_UNKNOWN_INSTRUMENT;
-    if (h->killed) return VX_REJECT_RISK;
+    if (h->counters.killed) return VX_REJECT_RISK;
     struct work *w = work_find(h, order->order_id);
     if (order->action == VX_ORDER_NEW) {
         if (w) return VX_REJECT_DUPLICATE_ID;
@@ -420,10 +437,10 @@ static void cancel_working(vx_host *h) {
     }
 }
 
-/* Kill switch: every working order canceled, every later order refused (RISK), `killed`. */
+/* Kill switch: every working order canceled, every later order refused (RISK),
+ * counters.killed (the only place that sets it). */
 static void engage_kill(vx_host *h) {
-    if (h->killed) return;
-    h->killed = 1;
+    if (h->counters.killed) return;
     h->counters.killed = 1;
     cancel_working(h);
 }
@@ -923,8 +940,7 @@ uint64_t vx_host_next_due(const vx_host *h) {
 void vx_host_finish(vx_host *h, uint64_t now) {
     if (now > h->now) h->now = now;
     settle_marks(h); /* the positions read after the run hold the marks taken */
-    if (h->finished) return;
-    h->finished = 1;
+    if (!session_advance(h, SESSION_FINISHED)) return;
     if (!runnable(h) || !h->strategy.finish) return;
     enter(h);
     h->strategy.finish(h->strategy.state, &h->env);
@@ -938,8 +954,7 @@ void vx_host_kill(vx_host *h, uint64_t now) {
 
 void vx_host_close(vx_host *h, uint64_t now) {
     if (now > h->now) h->now = now;
-    if (h->finished || h->closing) return;
-    h->closing = 1;
+    if (!session_advance(h, SESSION_CLOSING)) return;
     cancel_working(h);
 }
 

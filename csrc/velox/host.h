@@ -10,14 +10,13 @@
  *
  * Sending (api->send): an order is checked, in this order, and refused with a REJECT report
  * (ts_exchange 0, delivered to on_exec before the next market event, ts_local = that delivery
- * time; also
- * logged) on the first failure:
- *   the session is over (finish) -> VENUE; the strategy has sent VX_STRATEGY_MAX_SENDS orders
- *   in this callback -> LIMIT; vx_order_validate; instrument >= instruments ->
- *   UNKNOWN_INSTRUMENT; the kill switch -> RISK; NEW: order_id working -> DUPLICATE_ID,
- *   max_order_qty / max_position -> RISK, max_working orders working -> LIMIT; CANCEL /
- *   MODIFY: order_id not working -> UNKNOWN_ORDER; MODIFY: max_order_qty / max_position ->
- *   RISK; the venue refuses (VX_FULL) -> LIMIT.
+ * time; also logged) on the first failure:
+ *   the session is closing or over (vx_host_close, finish) -> VENUE; the strategy has sent
+ *   VX_STRATEGY_MAX_SENDS orders in this callback -> LIMIT; vx_order_validate; instrument >=
+ *   instruments -> UNKNOWN_INSTRUMENT; the kill switch -> RISK; NEW: order_id working ->
+ *   DUPLICATE_ID, max_order_qty / max_position -> RISK, max_working orders working -> LIMIT;
+ *   CANCEL / MODIFY: order_id not working -> UNKNOWN_ORDER; MODIFY: max_order_qty /
+ *   max_position -> RISK; the venue refuses (VX_FULL) -> LIMIT.
  * Accepted orders get ts = now, are logged, and go to the venue; the working table holds a
  * NEW from its send until a report ends it (REJECT of a NEW, FILL, CANCELED, EXPIRED).
  *
@@ -163,9 +162,10 @@ void vx_host_finish(vx_host *h, uint64_t now);
  * every later order refused; counters.killed = 1. */
 void vx_host_kill(vx_host *h, uint64_t now);
 
-/* The orderly end of a live session at `now`: the same CANCELs as the kill switch and the
- * session over (finish runs), without engaging it (counters.killed stays 0). No-op once the
- * session is over. */
+/* The orderly end of a live session at `now`: the same CANCELs as the kill switch, and every
+ * later order refused (VENUE) while reports are still delivered, without engaging the kill
+ * switch (counters.killed stays 0; a risk limit may still engage it). The driver calls
+ * vx_host_finish after. No-op once closing or after finish. */
 void vx_host_close(vx_host *h, uint64_t now);
 
 /* The log room one callback may need: VX_STRATEGY_MAX_SENDS + 2 + risk.max_working +

@@ -103,8 +103,10 @@ typedef struct strategy_state {
     uint32_t group_len;        /* events taken in it (applied or not) */
     int group_open;            /* its delivery point ran (vx_host_deliver before its first) */
     int inited;                /* vx_host_init ran */
-    int closing;               /* the input ended: the open group closed, the kill switch on */
-    int ended;                 /* vx_host_finish ran and the logs are out */
+    int closing;               /* the input ended: the open group closed; live: vx_host_close
+                                  ran; sim: the backtest is finishing */
+    int ended;                 /* vx_host_finish (sim: vx_backtest_finish) ran; the logs may
+                                  still be on their way out (vx_pipe_strategy_logs_out) */
     uint64_t last_ts;          /* event time: the last event's ts, made non-decreasing */
     uint64_t close_deadline_ns;/* closing: vx_monotonic_ns() after which it stops waiting */
     vx_status check;           /* ended: vx_host_check's result (why in check_why) */
@@ -321,6 +323,11 @@ void vx_pipe_strategy_counters(const vx_pipeline *p, vx_pipeline_counters *c);
 /* Moves the host's logs into the log rings; 1 when the host has room for one more callback
  * afterwards (pipeline_strategy.c; the simulated venue's turn shares it). */
 int vx_pipe_strategy_move_logs(vx_pipeline *p);
+/* The end of the run, after finish: moves the host's logs into the log rings; 1 once the
+ * host's logs are empty (their room is their whole capacity), so the book stage may finish
+ * (the driver drains the rings after the join); 0: the driver first, again next turn. Both
+ * closing turns end with it. */
+int vx_pipe_strategy_logs_out(vx_pipeline *p);
 /* cfg.strategy_venue == VX_STRATEGY_VENUE_SIM (pipeline_sim.c): the backtest the book turn
  * drives (it sets p->mbo and p->strat.host to the backtest's), its turn and teardown. */
 vx_status vx_pipe_sim_create(vx_pipeline *p);

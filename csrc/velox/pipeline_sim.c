@@ -103,9 +103,7 @@ static int closing_turn(vx_pipeline *p, strategy_state *s) {
         s->check_why = st == VX_OK ? NULL : (why ? why : "the backtest's conservation failed");
         s->ended = 1;
     }
-    /* every log record out before the stage finishes (the driver drains after the join) */
-    vx_pipe_strategy_move_logs(p);
-    return vx_host_log_room(s->host) >= p->cfg.strategy_host.log_capacity;
+    return vx_pipe_strategy_logs_out(p);
 }
 
 uint32_t vx_pipe_sim_turn(vx_pipeline *p) {

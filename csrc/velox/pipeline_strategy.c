@@ -80,6 +80,11 @@ static int move_logs(vx_pipeline *p, strategy_state *s) {
     return vx_host_log_room(s->host) >= vx_host_callback_room(s->host);
 }
 
+int vx_pipe_strategy_logs_out(vx_pipeline *p) {
+    move_logs(p, &p->strat);
+    return vx_host_log_room(p->strat.host) >= p->cfg.strategy_host.log_capacity;
+}
+
 /* Delivers what is due at `t` and moves the logs; 1 when everything due went (the host
  * stops a delivery early when its logs run short: then 0, and the caller retries later). */
 static int deliver(vx_pipeline *p, strategy_state *s, uint64_t t) {
@@ -178,10 +183,7 @@ static int closing_turn(vx_pipeline *p, strategy_state *s) {
         vx_host_finish(s->host, s->last_ts);
         s->ended = 1;
     }
-    /* every log record out before the stage finishes (the driver drains after the join):
-     * the host's logs are empty when their room is their whole capacity */
-    move_logs(p, s);
-    if (vx_host_log_room(s->host) < p->cfg.strategy_host.log_capacity) return 0;
+    if (!vx_pipe_strategy_logs_out(p)) return 0; /* every record out before the check */
     s->check = vx_host_check(s->host, &s->check_why);
     if (s->check == VX_OK) s->check_why = NULL;
     return 1;
