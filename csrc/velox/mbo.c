@@ -568,9 +568,11 @@ static inline void set_level(vx_mbo_book *b, int side, uint32_t index, uint64_t 
         if (after) vx_rankmap_set(&b->nonempty[side], rank);
         else vx_rankmap_unset(&b->nonempty[side], rank);
         /* relaxed: only the writer writes hints */
-        uint32_t start = atomic_load_explicit(&b->best[side], memory_order_relaxed);
-        if (after && rank > start) start = rank;
-        uint32_t best = next_best(b, side, start);
+        uint32_t hint = atomic_load_explicit(&b->best[side], memory_order_relaxed);
+        /* The hint is exact (vx_mbo_verify_invariants checks it): a level filling above it is
+         * the new best, a level filling or emptying below it changes nothing, and only the best
+         * emptying needs the search, from the rank below it. */
+        uint32_t best = after ? (rank > hint ? rank : hint) : rank == hint ? next_best(b, side, rank - 1) : hint;
         /* release: pairs with the acquire hint loads of readers */
         atomic_store_explicit(&b->best[side], best, memory_order_release);
         if (best) { /* a best within the margin of either edge: follow the market */
