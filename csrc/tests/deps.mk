@@ -45,3 +45,5 @@ TESTS += test_pipeline_sim
 TEST_DEPS_test_pipeline_sim = pipeline pipeline_source pipeline_book pipeline_bundler pipeline_sink pipeline_strategy pipeline_sim backtest venue stage_builtin strategy_builtin orderbook mbo ring histogram tsc types host positions venue_live orders
 TESTS += test_shm_segment
 TEST_DEPS_test_shm_segment = shm_segment tsc types
+TESTS += test_rankmap
+TEST_DEPS_test_rankmap = types

@@ -865,6 +865,197 @@ static void test_crafted_ids_rehash(void) {
     vx_mbo_destroy(b);
 }
 
+/* ---- the next best level (the writer's rankmap, velox/rankmap.h) ---- */
+
+/* The best price of a side, or INT64_MIN when the side is empty. */
+static int64_t best_px(const vx_mbo_book *b, int side) {
+    int64_t px = INT64_MIN;
+    return vx_mbo_best(b, side, &px, NULL) == VX_OK ? px : INT64_MIN;
+}
+
+/* Levels emptying far below the best, on a large ladder: the best empties and the next one
+ * lies tens of thousands of ranks down, across every tier of the rankmap, down to rank 1
+ * (bid index 0, ask index levels - 1: bit 0) and from rank `levels` (bid index levels - 1,
+ * ask index 0: the last bit). verify() compares the rankmap with every level and the hints
+ * with a walk of the quantities. */
+static void test_next_best_across_gaps(void) {
+    static const uint32_t ladders[] = {1u << 16, VX_MBO_MAX_LEVELS};
+    for (size_t k = 0; k < sizeof ladders / sizeof ladders[0]; k++) {
+        uint32_t n = ladders[k];
+        vx_mbo_book *b = make(n, 64);
+        /* bids at indices 0, 1, 64, 4095, 4096, n - 1; asks mirrored (ask rank = n - index) */
+        static const uint32_t at[] = {0, 1, 64, 4095, 4096};
+        uint64_t id = 1;
+        for (size_t i = 0; i < sizeof at / sizeof at[0]; i++) {
+            REQUIRE(apply(b, ev(VX_MBO_ADD, VX_BUY, id++, P(at[i]), 1)) == VX_OK);
+            REQUIRE(apply(b, ev(VX_MBO_ADD, VX_SELL, id++, P(n - 1 - at[i]), 1)) == VX_OK);
+        }
+        REQUIRE(apply(b, ev(VX_MBO_ADD, VX_BUY, 100, P(n - 1), 1)) == VX_OK);  /* top rank */
+        REQUIRE(apply(b, ev(VX_MBO_ADD, VX_SELL, 101, P(0), 1)) == VX_OK);     /* top rank */
+        CHECK(best_px(b, VX_BUY) == P(n - 1) && best_px(b, VX_SELL) == P(0));
+        verify(b);
+        /* the top empties: the next best is thousands of ranks below (all of tier 2 at 2^20) */
+        CHECK(apply(b, ev(VX_MBO_DELETE, VX_BUY, 100, 0, 0)) == VX_OK);
+        CHECK(apply(b, ev(VX_MBO_DELETE, VX_SELL, 101, 0, 0)) == VX_OK);
+        CHECK(best_px(b, VX_BUY) == P(4096) && best_px(b, VX_SELL) == P(n - 1 - 4096));
+        verify(b);
+        /* then down through the word and tier-1 boundaries to bit 0 */
+        for (size_t i = sizeof at / sizeof at[0]; i-- > 1;) {
+            CHECK(apply(b, ev(VX_MBO_DELETE, VX_BUY, 1 + 2 * i, 0, 0)) == VX_OK);
+            CHECK(apply(b, ev(VX_MBO_DELETE, VX_SELL, 2 + 2 * i, 0, 0)) == VX_OK);
+            CHECK(best_px(b, VX_BUY) == P(at[i - 1]) && best_px(b, VX_SELL) == P(n - 1 - at[i - 1]));
+            verify(b);
+        }
+        /* a level below the best fills and empties: the best stays */
+        CHECK(apply(b, ev(VX_MBO_DELETE, VX_BUY, 1, 0, 0)) == VX_OK);
+        CHECK(apply(b, ev(VX_MBO_DELETE, VX_SELL, 2, 0, 0)) == VX_OK);
+        CHECK(best_px(b, VX_BUY) == INT64_MIN && best_px(b, VX_SELL) == INT64_MIN);
+        verify(b);
+        CHECK(apply(b, ev(VX_MBO_ADD, VX_BUY, 200, P(n / 2), 1)) == VX_OK);
+        CHECK(apply(b, ev(VX_MBO_ADD, VX_BUY, 201, P(0), 1)) == VX_OK);
+        CHECK(apply(b, ev(VX_MBO_DELETE, VX_BUY, 201, 0, 0)) == VX_OK);
+        CHECK(best_px(b, VX_BUY) == P(n / 2));
+        CHECK(apply(b, ev(VX_MBO_DELETE, VX_BUY, 200, 0, 0)) == VX_OK);
+        CHECK(best_px(b, VX_BUY) == INT64_MIN);
+        verify(b);
+        vx_mbo_destroy(b);
+    }
+}
+
+/* The smallest ladder: two levels per side, so rank 1 and rank 2 are bits 0 and 1 of one word. */
+static void test_next_best_two_levels(void) {
+    vx_mbo_book *b = make(2, 16);
+    CHECK(apply(b, ev(VX_MBO_ADD, VX_BUY, 1, P(0), 3)) == VX_OK);
+    CHECK(apply(b, ev(VX_MBO_ADD, VX_BUY, 2, P(1), 4)) == VX_OK);
+    CHECK(apply(b, ev(VX_MBO_ADD, VX_SELL, 3, P(0), 5)) == VX_OK);
+    CHECK(apply(b, ev(VX_MBO_ADD, VX_SELL, 4, P(1), 6)) == VX_OK);
+    CHECK(best_px(b, VX_BUY) == P(1) && best_px(b, VX_SELL) == P(0));
+    verify(b);
+    CHECK(apply(b, ev(VX_MBO_DELETE, VX_BUY, 2, 0, 0)) == VX_OK);
+    CHECK(apply(b, ev(VX_MBO_DELETE, VX_SELL, 3, 0, 0)) == VX_OK);
+    CHECK(best_px(b, VX_BUY) == P(0) && best_px(b, VX_SELL) == P(1));
+    verify(b);
+    CHECK(vx_mbo_seed_level(b, VX_BUY, P(1), 7) == VX_OK); /* seeded lots fill a level too */
+    CHECK(best_px(b, VX_BUY) == P(1));
+    verify(b);
+    CHECK(vx_mbo_seed_level(b, VX_BUY, P(1), 0) == VX_OK);
+    CHECK(apply(b, ev(VX_MBO_CANCEL, VX_BUY, 1, P(0), 3)) == VX_OK);
+    CHECK(apply(b, ev(VX_MBO_EXECUTE, VX_SELL, 4, P(1), 6)) == VX_OK);
+    CHECK(best_px(b, VX_BUY) == INT64_MIN && best_px(b, VX_SELL) == INT64_MIN);
+    verify(b);
+    CHECK(apply(b, ev(VX_MBO_ADD, VX_SELL, 5, P(1), 1)) == VX_OK);
+    CHECK(apply(b, ev(VX_MBO_CLEAR, VX_SIDE_NONE, 0, 0, 0)) == VX_OK); /* clear empties the map */
+    verify(b);
+    CHECK(apply(b, ev(VX_MBO_ADD, VX_SELL, 6, P(1), 1)) == VX_OK);
+    CHECK(best_px(b, VX_SELL) == P(1));
+    verify(b);
+    vx_mbo_destroy(b);
+}
+
+/* Recenter moves the levels wholesale (and brings orders in from outside): the rankmap is
+ * rebuilt, so the best that empties next finds the right level below it. */
+static void test_next_best_after_recenter(void) {
+    vx_mbo_book *b = make(256, 64);
+    CHECK(apply(b, ev(VX_MBO_ADD, VX_BUY, 1, P(10), 1)) == VX_OK);
+    CHECK(apply(b, ev(VX_MBO_ADD, VX_BUY, 2, P(200), 1)) == VX_OK);
+    CHECK(apply(b, ev(VX_MBO_ADD, VX_BUY, 3, P(300), 1)) == VX_OK);  /* outside, above */
+    CHECK(apply(b, ev(VX_MBO_ADD, VX_SELL, 4, P(250), 1)) == VX_OK);
+    CHECK(apply(b, ev(VX_MBO_ADD, VX_SELL, 5, P(-50), 1)) == VX_OK); /* outside, below */
+    CHECK(best_px(b, VX_BUY) == P(200) && best_px(b, VX_SELL) == P(250));
+    CHECK(vx_mbo_recenter(b, P(100)) == VX_OK); /* 10 leaves, 300 enters; bids shift down */
+    verify(b);
+    CHECK(best_px(b, VX_BUY) == P(300) && best_px(b, VX_SELL) == P(250));
+    CHECK(apply(b, ev(VX_MBO_DELETE, VX_BUY, 3, 0, 0)) == VX_OK);
+    CHECK(best_px(b, VX_BUY) == P(200));
+    CHECK(apply(b, ev(VX_MBO_DELETE, VX_BUY, 2, 0, 0)) == VX_OK);
+    CHECK(best_px(b, VX_BUY) == INT64_MIN); /* 10 is outside the window now */
+    verify(b);
+    CHECK(vx_mbo_recenter(b, P(-100)) == VX_OK); /* 10 and -50 come back, 250 leaves */
+    verify(b);
+    CHECK(best_px(b, VX_BUY) == P(10) && best_px(b, VX_SELL) == P(-50));
+    CHECK(apply(b, ev(VX_MBO_ADD, VX_SELL, 6, P(-90), 1)) == VX_OK);
+    CHECK(apply(b, ev(VX_MBO_DELETE, VX_SELL, 5, 0, 0)) == VX_OK);
+    CHECK(best_px(b, VX_SELL) == P(-90));
+    CHECK(apply(b, ev(VX_MBO_ADD, VX_BUY, 7, P(-99), 1)) == VX_OK);
+    CHECK(apply(b, ev(VX_MBO_DELETE, VX_BUY, 1, 0, 0)) == VX_OK);
+    CHECK(best_px(b, VX_BUY) == P(-99));
+    verify(b);
+    vx_mbo_destroy(b);
+}
+
+/* A sparse ladder under random churn that mostly removes the best (the next-best search on
+ * every such event), with recenters and seeded lots: the best of each side equals a model's
+ * after every event, and verify() holds every 256 events. Also a set's books (one block of
+ * rankmaps for all of them). */
+static void test_next_best_random_sparse(void) {
+    enum { LEVELS = 1u << 14, IDS = 512 };
+    vx_mbo_book *b = make(LEVELS, IDS);
+    vx_prng rng;
+    vx_prng_seed(&rng, 22);
+    static int64_t px_of[IDS];
+    static int side_of[IDS];
+    static bool live[IDS];
+    int64_t base = BASE;
+    uint64_t n = vx_test_count(60000, 3000), bad = 0;
+    for (uint64_t i = 0; i < n; i++) {
+        uint32_t id = vx_prng_below(&rng, IDS);
+        if (!live[id]) {
+            int side = (int)vx_prng_below(&rng, 2);
+            uint32_t k = vx_prng_below(&rng, 4) == 0 ? vx_prng_below(&rng, 4) * (LEVELS / 4 - 1)
+                                                     : vx_prng_below(&rng, LEVELS);
+            px_of[id] = base + (int64_t)k * TICK;
+            side_of[id] = side;
+            live[id] = apply(b, ev(VX_MBO_ADD, side, id + 1, px_of[id], 1)) == VX_OK;
+        } else {
+            /* usually the side's best order instead of the drawn one */
+            if (vx_prng_below(&rng, 4) != 0) {
+                int side = side_of[id];
+                for (uint32_t j = 0; j < IDS; j++) /* bounded */
+                    if (live[j] && side_of[j] == side &&
+                        (side == VX_BUY ? px_of[j] > px_of[id] : px_of[j] < px_of[id]))
+                        id = j;
+            }
+            CHECK(apply(b, ev(VX_MBO_DELETE, side_of[id], id + 1, 0, 0)) == VX_OK);
+            live[id] = false;
+        }
+        if ((i & 4095) == 4095) { /* a recenter by a random shift, orders leave and return */
+            base += ((int64_t)vx_prng_below(&rng, LEVELS) - LEVELS / 2) * TICK;
+            REQUIRE(vx_mbo_recenter(b, base) == VX_OK);
+        }
+        for (int side = 0; side < 2; side++) {
+            int64_t want = INT64_MIN;
+            for (uint32_t j = 0; j < IDS; j++) /* bounded */
+                if (live[j] && side_of[j] == side && px_of[j] >= base &&
+                    px_of[j] < base + (int64_t)LEVELS * TICK &&
+                    (want == INT64_MIN || (side == VX_BUY ? px_of[j] > want : px_of[j] < want)))
+                    want = px_of[j];
+            bad += best_px(b, side) != want;
+        }
+        if ((i & 255) == 0) verify(b);
+    }
+    CHECK(bad == 0);
+    verify(b);
+    vx_mbo_destroy(b);
+
+    vx_mbo_set *s = NULL;
+    REQUIRE(vx_mbo_set_create(3, 4096, TICK, 64, &s) == VX_OK);
+    for (uint32_t inst = 0; inst < 3; inst++) {
+        vx_mbo e = ev(VX_MBO_ADD, VX_BUY, 10 + inst, P(0), 1);
+        e.instrument = inst;
+        REQUIRE(vx_mbo_set_apply(s, &e, NULL) == VX_OK); /* placed: P(0) at level 2048 */
+        e = ev(VX_MBO_ADD, VX_BUY, 20 + inst, P(-2048), 1); /* level 0 */
+        e.instrument = inst;
+        REQUIRE(vx_mbo_set_apply(s, &e, NULL) == VX_OK);
+    }
+    vx_mbo e = ev(VX_MBO_DELETE, VX_BUY, 11, 0, 0);
+    CHECK(vx_mbo_set_apply(s, &e, NULL) == VX_OK);
+    for (uint32_t inst = 0; inst < 3; inst++) {
+        CHECK(best_px(vx_mbo_set_reader(s, inst), VX_BUY) == (inst == 1 ? P(-2048) : P(0)));
+        verify(vx_mbo_set_reader(s, inst));
+    }
+    vx_mbo_set_destroy(s);
+}
+
 int main(void) {
     RUN(test_create_arguments);
     RUN(test_fifo_and_queue_position);
@@ -880,5 +1071,9 @@ int main(void) {
     RUN(test_reader_never_misses_a_shifted_order);
     RUN(test_reader_never_misses_an_order_the_window_slides_past);
     RUN(test_crafted_ids_rehash);
+    RUN(test_next_best_across_gaps);
+    RUN(test_next_best_two_levels);
+    RUN(test_next_best_after_recenter);
+    RUN(test_next_best_random_sparse);
     return CHECK_SUMMARY("test_mbo");
 }

@@ -37,6 +37,14 @@
  * level, prev/next in the slots). Orders outside the window sit in the book's `outside` list,
  * kept in arrival order (seq), so a recenter can move them onto the ladder in time priority.
  *
+ * Best hints. Each side's hint is the rank of its best non-empty level. When a level fills or
+ * empties, the writer settles the hint from the side's rankmap (rankmap.h: a three-tier bitmap
+ * of the non-empty ranks, the writer's alone), so the next best after the best empties is
+ * found in at most 8 word loads however far below it lies (a walk down the levels cost ~230
+ * instructions per event at 4096 levels). Readers never touch the rankmap: they start at the
+ * hint and read the level quantities. vx_mbo_verify_invariants checks the rankmap against the
+ * quantities and the hints against a walk of the quantities (scan_down), not the rankmap.
+ *
  * Concurrency (single writer, readers anywhere). Level aggregates, order counts and best hints
  * are atomics the writer publishes with release stores and readers load with acquire. Slot
  * fields and index entries are atomics too (writer: release stores; readers: acquire loads;
@@ -74,6 +82,7 @@
 
 #include "velox/backoff.h"
 #include "velox/ladder.h"
+#include "velox/rankmap.h"
 
 enum { LINE = 128 };
 
@@ -174,8 +183,14 @@ struct vx_mbo_book {
     uint32_t book_index;  /* index in t->books */
     _Atomic bool placed;  /* window placed (a set's books start unplaced); release after g is
                            * written (place, recenter), acquire by readers before they read g */
-    bool owns;            /* standalone: owns t and lv */
+    bool owns;            /* standalone: owns t, lv and the rankmaps' storage */
     uint32_t out_head, out_tail, out_count; /* outside list (writer only) */
+    /* Which ranks of each side are non-empty (rankmap.h): WRITER-ONLY state, plain words, no
+     * atomics; readers never look at it (they read the level quantities). Kept equal to
+     * (lv[side][i].qty != 0) by set_level, clear_book and recenter (rebuild_nonempty), the only
+     * writers of a level's qty; vx_mbo_verify_invariants checks it. nonempty[0].tier[0] is
+     * the start of both sides' storage (one block; a set's books share the set's block). */
+    vx_rankmap nonempty[2];
     /* following the market (writer only; see vx_mbo_follow) */
     uint32_t follow_next;  /* next marked book (index in t->books) */
     bool follow_marked;
@@ -189,6 +204,7 @@ struct vx_mbo_book {
 _Static_assert(offsetof(struct vx_mbo_book, best) % LINE == 0, "hints own a line");
 _Static_assert(VX_MBO_MAX_INSTRUMENTS <= (1u << INST_BITS), "book index fits in INST_BITS");
 _Static_assert(VX_MBO_MAX_LEVELS < LOC_OUTSIDE, "level index fits below LOC_OUTSIDE");
+_Static_assert((uint32_t)VX_MBO_MAX_LEVELS <= (uint32_t)VX_RANKMAP_MAX_RANKS, "a rankmap covers the largest ladder");
 _Static_assert((uint64_t)VX_MBO_MAX_ORDERS * UINT32_MAX + VX_MBO_MAX_SEED < (uint64_t)INT64_MAX,
                "a level aggregate cannot overflow");
 
@@ -196,6 +212,7 @@ struct vx_mbo_set {
     struct table *t;
     vx_mbo_book *books;
     struct level *levels; /* one block for every book */
+    uint64_t *rank_words; /* every book's rankmaps, one block */
     uint32_t instruments;
 };
 
@@ -496,7 +513,9 @@ static inline void slot_free(struct table *t, uint32_t s) {
     t->free_head = s;
 }
 
-/* First non-empty rank at or below start (0 if none). */
+/* First non-empty rank at or below start (0 if none), by the level quantities: O(start). The
+ * writer asks its rankmap instead (next_best); this walk is the independent oracle of
+ * vx_mbo_verify_invariants. */
 static uint32_t scan_down(const vx_mbo_book *b, int side, uint32_t start) {
     for (uint32_t r = start; r > 0; r--) { /* bounded: start <= levels */
         /* acquire: pairs with the release store in set_level */
@@ -524,16 +543,35 @@ static inline void follow_mark(vx_mbo_book *b) {
     b->t->follow_head = b->book_index;
 }
 
-/* Writer: a level's aggregate goes before → after; settle the hint if emptiness changed. */
+/* Writer: first non-empty rank at or below start (0 if none), from the rankmap: O(1). */
+static inline uint32_t next_best(const vx_mbo_book *b, int side, uint32_t start) {
+    return vx_rankmap_highest_at_or_below(&b->nonempty[side], start);
+}
+
+/* Writer (or exclusive): side's rankmap from its level quantities, after levels moved
+ * wholesale (recenter). O(levels). */
+static void rebuild_nonempty(vx_mbo_book *b, int side) {
+    vx_rankmap *m = &b->nonempty[side];
+    vx_rankmap_clear(m);
+    for (uint32_t i = 0; i < b->g.levels; i++) /* bounded */
+        if (LD(&b->lv[side][i].qty)) vx_rankmap_set(m, vx_ladder_rank_of_index(b->g.levels, side, i));
+}
+
+/* Writer: a level's aggregate goes before → after; settle the rankmap and the hint if
+ * emptiness changed. */
 static inline void set_level(vx_mbo_book *b, int side, uint32_t index, uint64_t before, uint64_t after) {
-    /* release: pairs with the acquire loads of readers (scan_down, best, qty, depth) */
+    /* release: pairs with the acquire loads of readers (best, qty, depth) */
     atomic_store_explicit(&b->lv[side][index].qty, after, memory_order_release);
     if ((before == 0) != (after == 0)) {
-        /* relaxed: only the writer writes hints */
-        uint32_t start = atomic_load_explicit(&b->best[side], memory_order_relaxed);
         uint32_t rank = vx_ladder_rank_of_index(b->g.levels, side, index);
-        if (after && rank > start) start = rank;
-        uint32_t best = scan_down(b, side, start);
+        if (after) vx_rankmap_set(&b->nonempty[side], rank);
+        else vx_rankmap_unset(&b->nonempty[side], rank);
+        /* relaxed: only the writer writes hints */
+        uint32_t hint = atomic_load_explicit(&b->best[side], memory_order_relaxed);
+        /* The hint is exact (vx_mbo_verify_invariants checks it): a level filling above it is
+         * the new best, a level filling or emptying below it changes nothing, and only the best
+         * emptying needs the search, from the rank below it. */
+        uint32_t best = after ? (rank > hint ? rank : hint) : rank == hint ? next_best(b, side, rank - 1) : hint;
         /* release: pairs with the acquire hint loads of readers */
         atomic_store_explicit(&b->best[side], best, memory_order_release);
         if (best) { /* a best within the margin of either edge: follow the market */
@@ -719,10 +757,13 @@ static void table_free(struct table *t) {
     free(t);
 }
 
+/* rank_words: 2 x vx_rankmap_words(levels) words for the two sides' rankmaps. */
 static void book_init(vx_mbo_book *b, struct table *t, struct level *bids, struct level *asks,
-                      uint32_t instrument, uint32_t book_index) {
+                      uint64_t *rank_words, uint32_t instrument, uint32_t book_index) {
     b->lv[0] = bids;
     b->lv[1] = asks;
+    vx_rankmap_init(&b->nonempty[0], rank_words, b->g.levels);
+    vx_rankmap_init(&b->nonempty[1], rank_words + vx_rankmap_words(b->g.levels), b->g.levels);
     for (int side = 0; side < 2; side++) {
         for (uint32_t i = 0; i < b->g.levels; i++) { /* bounded */
             struct level *l = &b->lv[side][i];
@@ -749,10 +790,12 @@ vx_status vx_mbo_create(uint32_t levels, int64_t tick, int64_t base, uint32_t ma
     if (vx_ladder_init(&g, levels, VX_MBO_MAX_LEVELS, tick, base) != VX_OK) return VX_EINVAL;
     vx_mbo_book *b = alloc_lines(sizeof *b);
     struct level *lv = alloc_lines((size_t)levels * 2 * sizeof(struct level));
+    uint64_t *rank_words = alloc_lines((size_t)vx_rankmap_words(levels) * 2 * sizeof(uint64_t));
     struct table *t = table_new(max_orders);
-    if (b == NULL || lv == NULL || t == NULL) {
+    if (b == NULL || lv == NULL || rank_words == NULL || t == NULL) {
         free(b);
         free(lv);
+        free(rank_words);
         table_free(t);
         return VX_ENOMEM;
     }
@@ -760,7 +803,7 @@ vx_status vx_mbo_create(uint32_t levels, int64_t tick, int64_t base, uint32_t ma
     b->g = g;
     atomic_store_explicit(&b->placed, true, memory_order_release); /* pairs with is_placed */
     b->owns = true;
-    book_init(b, t, lv, lv + levels, instrument, 0);
+    book_init(b, t, lv, lv + levels, rank_words, instrument, 0);
     t->books = b;
     t->nbooks = 1;
     *out = b;
@@ -771,6 +814,7 @@ void vx_mbo_destroy(vx_mbo_book *b) {
     if (b == NULL || !b->owns) return; /* a set's books die with the set */
     table_free(b->t);
     free(b->lv[0]);
+    free(b->nonempty[0].tier[0]); /* both sides' rankmaps: one block (vx_mbo_create) */
     free(b);
 }
 
@@ -784,11 +828,14 @@ vx_status vx_mbo_set_create(uint32_t instruments, uint32_t levels, int64_t tick,
     vx_mbo_set *set = malloc(sizeof *set);
     vx_mbo_book *books = alloc_lines((size_t)instruments * sizeof(vx_mbo_book));
     struct level *lv = alloc_lines((size_t)instruments * levels * 2 * sizeof(struct level));
+    size_t book_words = (size_t)vx_rankmap_words(levels) * 2;
+    uint64_t *rank_words = alloc_lines((size_t)instruments * book_words * sizeof(uint64_t));
     struct table *t = table_new(max_orders);
-    if (set == NULL || books == NULL || lv == NULL || t == NULL) {
+    if (set == NULL || books == NULL || lv == NULL || rank_words == NULL || t == NULL) {
         free(set);
         free(books);
         free(lv);
+        free(rank_words);
         table_free(t);
         return VX_ENOMEM;
     }
@@ -799,13 +846,14 @@ vx_status vx_mbo_set_create(uint32_t instruments, uint32_t levels, int64_t tick,
         atomic_init(&b->placed, false);
         b->owns = false;
         struct level *mine = lv + (size_t)i * levels * 2;
-        book_init(b, t, mine, mine + levels, i, i);
+        book_init(b, t, mine, mine + levels, rank_words + (size_t)i * book_words, i, i);
     }
     t->books = books;
     t->nbooks = instruments;
     set->t = t;
     set->books = books;
     set->levels = lv;
+    set->rank_words = rank_words;
     set->instruments = instruments;
     *out = set;
     return VX_OK;
@@ -815,6 +863,7 @@ void vx_mbo_set_destroy(vx_mbo_set *set) {
     if (set == NULL) return;
     table_free(set->t);
     free(set->levels);
+    free(set->rank_words);
     free(set->books);
     free(set);
 }
@@ -946,7 +995,8 @@ uint32_t vx_mbo_instrument(const vx_mbo_book *b) { return b->instrument; }
 
 size_t vx_mbo_memory_bytes(const vx_mbo_book *b) {
     return (size_t)b->t->capacity * sizeof(struct slot) + (size_t)(b->t->index_mask + 1) * 8 +
-           (size_t)b->t->win_size * VX_MBO_WINDOW_ENTRY_BYTES + (size_t)b->g.levels * 2 * sizeof(struct level) + sizeof *b;
+           (size_t)b->t->win_size * VX_MBO_WINDOW_ENTRY_BYTES + (size_t)b->g.levels * 2 * sizeof(struct level) +
+           (size_t)vx_rankmap_words(b->g.levels) * 2 * sizeof(uint64_t) + sizeof *b;
 }
 
 vx_status vx_mbo_locate(const vx_mbo_book *b, int64_t price, uint32_t *index) {
@@ -1060,6 +1110,7 @@ static void clear_book(vx_mbo_book *b) {
             /* release: pairs with the acquire loads of readers */
             atomic_store_explicit(&l->qty, 0, memory_order_release);
         }
+        vx_rankmap_clear(&b->nonempty[side]);
         /* release: pairs with the acquire hint loads of readers */
         atomic_store_explicit(&b->best[side], 0, memory_order_release);
     }
@@ -1398,8 +1449,9 @@ static vx_status recenter(vx_mbo_book *b, int64_t new_base, uint64_t *walked) {
     }
     ST(&t->outside, LD(&t->outside) - out_before + b->out_count);
     for (int side = 0; side < 2; side++) {
+        rebuild_nonempty(b, side); /* the levels moved wholesale */
         /* release: pairs with the acquire hint loads of readers */
-        atomic_store_explicit(&b->best[side], scan_down(b, side, n), memory_order_release);
+        atomic_store_explicit(&b->best[side], next_best(b, side, n), memory_order_release);
     }
     bump(&t->dropped_seeded_qty, dropped);
     bump(&t->recenters, 1);
@@ -1804,7 +1856,12 @@ vx_status vx_mbo_verify_invariants(const vx_mbo_book *b, const char **why) {
             if (count != LD(&l->count)) FAIL("a level's order count does not match its queue");
             if (sum != LD(&l->qty)) FAIL("a level's aggregate != its orders + seeded lots");
             if (LD(&l->seeded) > VX_MBO_MAX_SEED) FAIL("a level's seeded qty exceeds VX_MBO_MAX_SEED");
+            uint32_t rank = vx_ladder_rank_of_index(b->g.levels, side, i);
+            if (vx_rankmap_has(&b->nonempty[side], rank) != (LD(&l->qty) != 0))
+                FAIL("the writer's rankmap disagrees with a level's emptiness");
         }
+        if (!vx_rankmap_check(&b->nonempty[side])) FAIL("the writer's rankmap tiers disagree");
+        /* scan_down over the quantities: the oracle, independent of the rankmap */
         if (atomic_load_explicit(&b->best[side], memory_order_acquire) != scan_down(b, side, b->g.levels))
             FAIL(side == VX_BUY ? "best bid hint does not match the ladder"
                                 : "best ask hint does not match the ladder");

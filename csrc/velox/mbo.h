@@ -17,7 +17,10 @@
  *     order references) are found in one load. Books and answers are the same with any
  *     window, or none (vx_mbo_id_window(book, 0)).
  *   - Per side a ladder of `levels` price levels (power of two), level i = base + i * tick;
- *     each level keeps its aggregate quantity, order count and FIFO head/tail.
+ *     each level keeps its aggregate quantity, order count and FIFO head/tail (32 B). Per side
+ *     the writer also keeps a bitmap of its non-empty levels (rankmap.h, three tiers of 64-bit
+ *     words: about levels / 8 bytes), so the next best level after the best empties is found
+ *     in O(1) whatever the gap; it is writer-only state (readers use the quantities).
  *   - Orders priced outside the window are kept in the order table (counted in
  *     out_of_window_orders) and reach the ladder when a recenter brings their price in.
  *   - Seeded quantity (vx_mbo_seed_level): resting lots with no order identity, from an L2
@@ -159,8 +162,9 @@ int64_t vx_mbo_base(const vx_mbo_book *book);
 uint32_t vx_mbo_capacity(const vx_mbo_book *book);  /* max_orders */
 uint32_t vx_mbo_live_orders(const vx_mbo_book *book);
 uint32_t vx_mbo_instrument(const vx_mbo_book *book); /* UINT32_MAX = any */
-size_t vx_mbo_memory_bytes(const vx_mbo_book *book); /* table + index + ladder (a set: table
-                                                        and index are the whole set's) */
+size_t vx_mbo_memory_bytes(const vx_mbo_book *book); /* table + index + id window + ladder +
+                                                        rankmaps (a set: table, index and window
+                                                        are the whole set's) */
 
 /* One event (SINGLE WRITER). Returns VX_OK or the reject's status; *reason may be NULL. */
 vx_status vx_mbo_apply(vx_mbo_book *book, const vx_mbo *event, vx_mbo_reject *reason);
@@ -263,7 +267,8 @@ vx_status vx_mbo_verify_invariants(const vx_mbo_book *book, const char **why);
 /* ---- Multi-instrument set (see "Multi-instrument" above) ---------------------------------- */
 
 /* instruments in [1, VX_MBO_MAX_INSTRUMENTS] books of `levels` levels of `tick`, one shared
- * table of max_orders. Memory: max_orders * (48 + 16..32 + 8..16) B + instruments * levels * 64 B. */
+ * table of max_orders. Memory: max_orders * (48 + 16..32 + 8..16) B + instruments * (levels * 64 B
+ * + 16 * vx_rankmap_words(levels) B), the second term the two sides' rankmaps (about levels / 4 B). */
 vx_status vx_mbo_set_create(uint32_t instruments, uint32_t levels, int64_t tick,
                             uint32_t max_orders, vx_mbo_set **out);
 void vx_mbo_set_destroy(vx_mbo_set *set);

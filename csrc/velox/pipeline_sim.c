@@ -29,8 +29,7 @@ vx_status vx_pipe_sim_create(vx_pipeline *p) {
     }
     p->mbo = vx_backtest_books(s->bt); /* seedable until the first feed (snapshots) */
     s->host = vx_backtest_host(s->bt);
-    p->memory_bytes += vx_mbo_memory_bytes(vx_mbo_set_book(p->mbo, 0))
-                       + (uint64_t)(c->mbo_instruments - 1) * c->levels * 64 /* mbo.h */
+    p->memory_bytes += mbo_set_memory_bytes(p->mbo, c->mbo_instruments, c->levels)
                        + 3 * (uint64_t)c->strategy_host.log_capacity * 56;  /* host logs */
     return VX_OK;
 }
