@@ -302,3 +302,81 @@ def test_input_tap_must_hold_the_source_records():
         _native(SpscRing(8, MBO_DTYPE), "block", 10)
     with pytest.raises(TypeError, match="input_tap must be a velox.SpscRing"):
         _native(object(), "block", 10)
+
+
+# -- the journal thread's appends straight from the rings (journal_tap / journal_output) -------
+
+def _drain_into(nat, step):
+    """Calls step() (one journal_tap / journal_output) until the pipeline has finished and a
+    last call finds nothing; returns how many records the calls reported."""
+    total = 0
+    deadline = time.monotonic() + 60  # hang guard only
+    while True:
+        finished = nat.finished  # read before the call: a finished pipeline pushes no more
+        n = step()
+        total += n
+        if finished and not n:
+            return total
+        assert time.monotonic() < deadline, "timed out"
+
+
+def test_journal_tap_appends_the_tap_in_order_across_its_wrap(tmp_path):
+    # an 8-slot tap read 5 at a time: most peeks hand out two runs (the wrap)
+    tap = SpscRing(8, TXN_DTYPE)
+    nat = _native(tap, "block", 1000)
+    j = Journal.create(tmp_path / "in", TXN_DTYPE)
+    nat.start()
+    got = _drain_into(nat, lambda: nat.journal_tap(j, 5))
+    nat.join()
+    c = nat.counters()
+    assert got == j.next_seq == c["tapped"] == 1000 and len(tap) == 0
+    assert nat.conservation_failures() == []
+    j.close()
+    dtype, data = read_journal(tmp_path / "in")
+    assert (np.frombuffer(data, TXN_DTYPE)["tsc"] == np.arange(1000)).all()
+
+
+def test_journal_output_appends_every_bundle_the_output_stage_wrote(tmp_path):
+    out = tmp_path / "out.bin"
+    fd = os.open(out, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+    try:
+        nat = NativePipeline(ticks_per_ns=1.0, rate_per_s=0, max_txns=3000, on_full="block",
+                             logical_timestamps=True, bundle_timeout_ns=0, output_fd=fd,
+                             python_ring_capacity=8, stage_thread=(0, 0, 0, 0),
+                             thread_cpu=(-1,))
+        j = Journal.create(tmp_path / "out", BUNDLE_DTYPE)
+        nat.start()
+        got = _drain_into(nat, lambda: nat.journal_output(j, 5))
+        nat.join()
+    finally:
+        os.close(fd)
+    c = nat.counters()
+    assert got == j.next_seq == c["python_bundles"] == c["output_bundles"] > 8
+    assert nat.conservation_failures() == []
+    j.close()
+    assert read_journal(tmp_path / "out")[1] == out.read_bytes()
+
+
+def test_journal_tap_and_output_refuse_a_wrong_or_closed_journal(tmp_path):
+    tap = SpscRing(8, TXN_DTYPE)
+    nat = _native(tap, "block", 10)
+    bundles = Journal.create(tmp_path / "b", BUNDLE_DTYPE)
+    with pytest.raises(TypeError, match="journal's dtype .* is not the tap's"):
+        nat.journal_tap(bundles)
+    with pytest.raises(RuntimeError, match="no python ring"):
+        nat.journal_output(bundles)
+    txns = Journal.create(tmp_path / "t", TXN_DTYPE)
+    txns.close()
+    with pytest.raises(ValueError, match="journal_tap: the journal is closed"):
+        nat.journal_tap(txns)
+    with pytest.raises(ValueError, match="max_records"):
+        nat.journal_tap(Journal.create(tmp_path / "t2", TXN_DTYPE), 0)
+    nat2 = NativePipeline(ticks_per_ns=1.0, rate_per_s=0, max_txns=10, python_ring_capacity=8,
+                          stage_thread=(0, 0, 0, 0), thread_cpu=(-1,))
+    with pytest.raises(RuntimeError, match="no input tap"):
+        nat2.journal_tap(txns)
+    with pytest.raises(TypeError, match="is not BUNDLE_DTYPE"):
+        nat2.journal_output(Journal.create(tmp_path / "t3", TXN_DTYPE))
+    bundles.close()
+    with pytest.raises(ValueError, match="journal_output: the journal is closed"):
+        nat2.journal_output(bundles)

@@ -17,10 +17,12 @@ from libc.stdint cimport int32_t, int64_t, uint32_t, uint64_t
 
 from velox._backtest cimport _strategy_table
 from velox._histogram cimport histogram_snapshot
-from velox._ring cimport SpscRing
+from velox._journal cimport Journal
+from velox._ring cimport SpscRing, _mark_busy
 from velox.includes.histogram cimport vx_histogram
 from velox.includes.pipeline cimport *
-from velox.includes.ring cimport vx_ring, vx_ring_elem_size
+from velox.includes.ring cimport (vx_ring, vx_ring_elem_size, vx_ring_peek, vx_ring_release,
+                                  vx_ring_span)
 from velox.includes.stage cimport *
 from velox.includes.orderbook cimport vx_book_best, vx_book_depth
 from velox.includes.mbo cimport (vx_mbo_best, vx_mbo_depth, vx_mbo_order, vx_mbo_order_info,
@@ -29,7 +31,7 @@ from velox.includes.mbo cimport (vx_mbo_best, vx_mbo_depth, vx_mbo_order, vx_mbo
                                  vx_mbo_counters, vx_mbo_counters_read, VX_MBO_REJECT_COUNT)
 from cpython.pycapsule cimport PyCapsule_CheckExact, PyCapsule_GetPointer, PyCapsule_IsValid, PyCapsule_New
 from libc.stdlib cimport free, malloc
-from velox.includes.types cimport VX_OK, VX_TIMEOUT, vx_mbo, vx_status, vx_status_name
+from velox.includes.types cimport VX_EMPTY, VX_OK, VX_TIMEOUT, vx_mbo, vx_status, vx_status_name
 from velox.includes.backtest cimport (vx_backtest, vx_backtest_counters,
                                       vx_backtest_counters_read, vx_backtest_venue)
 from velox.includes.venue cimport vx_sim_venue_counters, vx_sim_venue_counters_read
@@ -102,6 +104,28 @@ def _float_in(name, value, lo, hi):
     if not lo <= v <= hi:  # also rejects NaN
         raise ValueError(f"{name} must be in [{lo}, {hi}], got {value!r}")
     return v
+
+
+cdef uint64_t _journal_ring(vx_ring *ring, Journal journal, uint32_t max_n) except? 0xFFFFFFFFFFFFFFFF:
+    """Appends up to max_n records waiting in ring (the consumer side) to journal straight from
+    the ring's slots, one copy-and-hash per record and no array between, then frees them in
+    the ring; returns how many. A failed append raises after freeing what was appended (the
+    rest stays in the ring)."""
+    cdef vx_ring_span span
+    cdef vx_status st = vx_ring_peek(ring, max_n, &span)
+    if st == VX_EMPTY:
+        vx_ring_release(ring, 0)
+        return 0
+    if st != VX_OK:
+        raise RuntimeError(f"reading a ring for the journal: {vx_status_name(st).decode()}")
+    cdef uint64_t before = journal.w.next_seq
+    try:
+        journal._append(span.first, span.first_n, "append_many", None)
+        if span.second_n:
+            journal._append(span.second, span.second_n, "append_many", None)
+    finally:  # the records appended, also when the second run (or a roll) failed
+        vx_ring_release(ring, <uint32_t>(journal.w.next_seq - before))
+    return journal.w.next_seq - before
 
 
 # no_gc_clear: __dealloc__ joins the threads, which may still be writing into external_ring,
@@ -771,6 +795,42 @@ cdef class NativePipeline:
         with nogil:
             vx_ring_pop_n(ring, data, n, &popped)
         return out[:popped]
+
+
+    def journal_output(self, Journal journal not None, max_bundles=4096):
+        """Appends up to max_bundles bundles waiting in the python ring to journal (a
+        BUNDLE_DTYPE velox.Journal) straight from the ring's slots: the drain() copy without
+        the array. Returns how many (0: none waiting). A failed append raises (the bundles it
+        appended are taken, the rest stay in the ring). One consumer at a time, as drain()."""
+        cdef vx_ring *ring = vx_pipeline_python_ring(self.p)
+        if ring == NULL:
+            raise RuntimeError("this pipeline has no python ring (python_ring_capacity=0)")
+        journal._live("journal_output")
+        if journal.dtype != self.bundle_dtype:
+            raise TypeError(f"journal_output: the journal's dtype {journal.dtype} is not "
+                            f"BUNDLE_DTYPE")
+        return _journal_ring(ring, journal, _int_in("max_bundles", max_bundles, 1, _U32))
+
+    def journal_tap(self, Journal journal not None, max_records=4096):
+        """Appends up to max_records records waiting in the input tap to journal (of the tap's
+        dtype) straight from the tap's slots, without the pop_many copy into an array. Returns
+        how many (0: none waiting). A failed append raises (the records it appended are taken,
+        the rest stay in the tap). The tap's consumer: one thread at a time."""
+        if self.input_tap is None:
+            raise RuntimeError("this pipeline has no input tap (input_tap=None)")
+        cdef SpscRing tap = self.input_tap
+        tap._live("journal_tap")
+        tap._side(False, "journal_tap")
+        journal._live("journal_tap")
+        if journal.dtype != tap.dtype:
+            raise TypeError(f"journal_tap: the journal's dtype {journal.dtype} is not the "
+                            f"tap's {tap.dtype}")
+        cdef uint32_t n = _int_in("max_records", max_records, 1, _U32)
+        _mark_busy(tap, False, 1)
+        try:
+            return _journal_ring(tap.ring, journal, n)
+        finally:
+            _mark_busy(tap, False, -1)
 
     # -- a hosted v2 strategy (cfg.strategy) ------------------------------------------------
 

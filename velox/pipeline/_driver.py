@@ -30,7 +30,8 @@ from velox.pipeline._venue import LiveVenue
 from velox.backtest._venue import RiskLimits, SimVenue
 from velox.backtest._run import PNL_INTERVAL_NS as SIM_PNL_INTERVAL_NS
 from velox.backtest._run import log_capacity as sim_log_capacity
-from velox.pipeline._journal import PipelineJournal, check_journal_dir, journal_loop
+from velox.pipeline._journal import (
+    JOURNAL_PYTHON_RING_CAPACITY, PipelineJournal, check_journal_dir, journal_loop)
 from velox.pipeline._view import BookView
 from velox.pipeline._report import _judge, _missing_symbols_warning, build_report
 
@@ -63,7 +64,8 @@ class Pipeline:
     idle). An exception raised by the callback stops the drain thread and is re-raised by the
     next poll()/stats()/wait()/stop(). With callback_thread=False the callback runs on the
     calling thread, only from poll(), stats(), wait() and stop(): call poll() often, or
-    bundles are dropped once the python ring (python_ring_capacity bundles) is full.
+    bundles are dropped once the python ring (python_ring_capacity bundles: None = 1024, or
+    16,384 with journal=DIR) is full.
     max_txns: stop ingress after this many (0: no limit).
     timestamps: "tsc" (each transaction carries the TSC tick it was made at) or "logical"
     (it carries its sequence number instead, so a seeded, unpaced, block-mode run with
@@ -147,7 +149,7 @@ class Pipeline:
                  output: str | os.PathLike[str] | None = None,
                  callback: Callback | None = None, max_txns: int = 0,
                  cancel_share: float = 0.2, max_qty: int = 100, batch: int = 64,
-                 python_ring_capacity: int = 1024, ticks_per_ns: float | None = None,
+                 python_ring_capacity: int | None = None, ticks_per_ns: float | None = None,
                  timestamps: str = "tsc", keep_shm: bool = False,
                  callback_thread: bool = True, stage: object = None,
                  stage_args: StageArgs = None, emit_capacity: int = 64, input: str = "synthetic",
@@ -416,8 +418,10 @@ class Pipeline:
                 base_price=_fixed("base_price", base_price), cancel_share=cancel_share,
                 max_qty=max_qty, bundle_timeout_ns=int(round(bundle_timeout_us * 1000)),
                 on_full=on_full, wait=wait, batch=batch,
-                python_ring_capacity=(python_ring_capacity if callback is not None
-                                      or self.journal is not None else 0),
+                python_ring_capacity=(
+                    0 if callback is None and self.journal is None
+                    else python_ring_capacity if python_ring_capacity is not None
+                    else JOURNAL_PYTHON_RING_CAPACITY if self.journal is not None else 1024),
                 output_fd=self._fd, stage_thread=stage_thread, thread_cpu=thread_cpu,
                 logical_timestamps=timestamps == "logical", external_ring=self.output_ring,
                 user_stage=None if self.strategy is not None else stage,
