@@ -10,7 +10,6 @@ a GIL-free section of the ring or of one of its readers."""
 
 import ast
 import os
-import uuid
 import weakref
 
 import numpy as np
@@ -191,12 +190,12 @@ cdef class BroadcastRing:
                dead_reader_timeout=5.0):
         """create(name=None, capacity=4096, dtype=velox.TXN_DTYPE, *, gated=False, max_readers=16, dead_reader_timeout=5.0) -> BroadcastRing
 
-        Create the POSIX shared-memory segment ``name`` (None: a fresh ``velox-bc-<pid>-<uuid>``)
+        Create the POSIX shared-memory segment ``name`` (None: a fresh ``velox-bc-<pid>-<hex>``)
         holding an empty broadcast ring; this process is its writer. FileExistsError if the
         name exists. Other processes read it with ``BroadcastRing.attach(name)`` (or receive
         this object pickled: it attaches by name)."""
         if name is None:
-            name = f"velox-bc-{os.getpid()}-{uuid.uuid4().hex[:12]}"
+            name = f"velox-bc-{os.getpid()}-{os.urandom(6).hex()}"
         cdef bytes raw = _encode_name(name)
         cdef uint32_t cap = _check_capacity(capacity)
         dt = _check_dtype(dtype)

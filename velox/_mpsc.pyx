@@ -6,7 +6,6 @@ process or in a named POSIX shared-memory segment. Thin wrapper over ``csrc/velo
 
 import ast
 import os
-import uuid
 
 import numpy as np
 from numpy.lib.format import descr_to_dtype, dtype_to_descr
@@ -156,13 +155,13 @@ cdef class MpscRing:
     def create(name=None, capacity=4096, dtype=None, *, stall_timeout=1.0):
         """create(name=None, capacity=4096, dtype=TXN_DTYPE, *, stall_timeout=1.0) -> MpscRing
 
-        Create the shared-memory segment ``name`` (None: a fresh ``velox-mpsc-<pid>-<uuid>``);
+        Create the shared-memory segment ``name`` (None: a fresh ``velox-mpsc-<pid>-<hex>``);
         this process is its consumer. FileExistsError if the name exists."""
         if dtype is None:
             from velox._records import TXN_DTYPE
             dtype = TXN_DTYPE
         if name is None:
-            name = f"velox-mpsc-{os.getpid()}-{uuid.uuid4().hex[:12]}"
+            name = f"velox-mpsc-{os.getpid()}-{os.urandom(6).hex()}"
         cdef bytes raw = _encode_name(name)
         cdef uint32_t cap = _check_capacity(capacity)
         dt = _check_dtype(dtype)

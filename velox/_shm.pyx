@@ -17,7 +17,6 @@ close() refuses to unmap while another thread is inside a GIL-free section of th
 
 import ast
 import os
-import uuid
 
 import numpy as np
 from numpy.lib.format import descr_to_dtype, dtype_to_descr
@@ -185,7 +184,7 @@ cdef class SharedRing(SpscRing):
         """create(name=None, capacity=4096, dtype=velox.TXN_DTYPE, *, replace_stale=False) -> SharedRing
 
         Create the segment ``name`` (on Linux /dev/shm/NAME; None: a fresh
-        ``velox-<pid>-<uuid>``) holding an empty ring of ``capacity`` records (a power of two
+        ``velox-<pid>-<hex>``) holding an empty ring of ``capacity`` records (a power of two
         in [2, 2**30]) of ``dtype`` (any fixed-size NumPy dtype without Python objects whose
         description fits DTYPE_MAX characters).
 
@@ -202,7 +201,7 @@ cdef class SharedRing(SpscRing):
             from velox._records import TXN_DTYPE
             dtype = TXN_DTYPE
         if name is None:
-            name = f"velox-{os.getpid()}-{uuid.uuid4().hex[:12]}"
+            name = f"velox-{os.getpid()}-{os.urandom(6).hex()}"
         cdef bytes raw = _encode_name(name)
         if isinstance(capacity, bool) or not hasattr(type(capacity), "__index__"):
             raise TypeError(f"capacity must be an int, got {capacity!r}")
