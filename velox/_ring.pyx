@@ -336,13 +336,7 @@ cdef class SpscRing:
         rejected_full). Never blocks."""
         self._live("try_push")
         self._side(True, "try_push")
-        cdef const char *data = self._item_data(item, "try_push")
-        cdef vx_status st = vx_ring_try_push(self.ring, data)
-        if st == VX_OK:
-            return True
-        if st == VX_FULL:
-            return False
-        _raise_status(st, "try_push")
+        return _try_push_data(self, self._item_data(item, "try_push"))
 
     def push(self, item, timeout=None):
         """Copy one record in, waiting (GIL released; spin, then yield, then sleep) while the
