@@ -323,6 +323,35 @@ def test_bad_snapshots_fail_before_the_run(day, tmp_path):
         Pipeline(input=msg, snapshot=3.5)
 
 
+@pytest.mark.parametrize("runner", ["Pipeline", "backtest"])
+def test_a_snapshot_event_the_book_refuses_is_named_with_its_reason(runner):
+    """Both native paths that apply MBO snapshot events (NativePipeline and NativeBacktest:
+    velox/_backtest.pxd): the first event a book refuses is named, with its reject reason,
+    before the run."""
+    adds = np.zeros(3, MBO_DTYPE)
+    adds["action"], adds["side"], adds["qty"] = Action.ADD, BUY, 5
+    adds["order_id"] = [7, 8, 7]  # the third ADD reuses a live order's id
+    adds["price"] = [10**10, 10**10 - TICK, 10**10 - 2 * TICK]
+    off_grid = adds.copy()
+    off_grid["order_id"] = [7, 8, 9]
+    off_grid["price"][1] = 10**10 + 1
+
+    def start(snapshot):
+        if runner == "Pipeline":
+            Pipeline(input="feed", records="mbo", levels=LEVELS, snapshot=snapshot)
+        else:
+            events = adds[:1].copy()
+            events["order_id"], events["ts"] = 100, 1
+            velox.backtest(events, "builtin:quote", snapshot=snapshot, tick=0.01, levels=LEVELS)
+
+    for snapshot, k, reason in ((adds, 2, "duplicate"), (off_grid, 1, "off_grid")):
+        with pytest.raises(ValueError, match=rf"^snapshot event {k} \(np.void\(\(0, "
+                                             rf"{snapshot['order_id'][k]}, .*\)\) was refused "
+                                             rf"by the book \(reject reason {reason}\)$"):
+            start(snapshot)
+    start(adds[:2])  # the events before the refused one are good
+
+
 def test_cli_snapshot_errors_are_one_line_exit_2(day, tmp_path):
     d, events, book = day
     for snap in (f"lobster-book:{tmp_path / 'nope.csv'}", f"lobster-book:{d / 'book.csv'}#-1"):

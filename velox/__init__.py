@@ -97,18 +97,30 @@ from velox._histogram import Histogram  # noqa: E402
 __all__ += ["Histogram", "Pipeline", "LiveVenue"]
 
 
+# Classes imported when first asked for (name -> its module): `import velox` does not load
+# the velox.pipeline package (its driver, CLI, TOML and report modules), nor the backtest's
+# and the sweep's modules behind their functions, until one of these is used.
+_LAZY = {
+    "Pipeline": "velox.pipeline",
+    "LiveVenue": "velox.pipeline",
+    "BacktestResult": "velox.backtest._result",
+    "RiskLimits": "velox.backtest._venue",
+    "SimVenue": "velox.backtest._venue",
+    "SweepResult": "velox.sweep._result",
+}
+
+
 def __getattr__(name):
-    # velox.Pipeline is imported lazily: `import velox` does not load the velox.pipeline
-    # package (its driver, CLI, TOML and report modules) until Pipeline is asked for.
-    if name == "Pipeline":
-        from velox.pipeline import Pipeline
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'velox' has no attribute {name!r}")
+    import importlib
 
-        return Pipeline
-    if name == "LiveVenue":
-        from velox.pipeline import LiveVenue
+    return getattr(importlib.import_module(module), name)
 
-        return LiveVenue
-    raise AttributeError(f"module 'velox' has no attribute {name!r}")
+
+def __dir__():
+    return sorted(set(globals()) | set(_LAZY))
 
 # orderbook (price-ladder order book)
 from velox._orderbook import OrderBook  # noqa: E402
@@ -135,15 +147,18 @@ from velox._mbo import MboBook, MboOrder  # noqa: E402
 __all__ += ["MboBook", "MboOrder"]
 
 # backtest (a compiled strategy against market-by-order data through the simulated venue);
-# velox.backtest is the function (the package's own names: from velox.backtest import ...)
-from velox.backtest import BacktestResult, RiskLimits, SimVenue, backtest  # noqa: E402
+# velox.backtest is the function (the package's own names: from velox.backtest import ...);
+# BacktestResult, RiskLimits and SimVenue through __getattr__ (_LAZY)
+from velox.backtest import backtest  # noqa: E402
 
 __all__ += ["BacktestResult", "RiskLimits", "SimVenue", "backtest"]
 
 # sweep (backtests over many inputs x a parameter grid, on a local pool or a Dask cluster);
 # velox.sweep is the function, as velox.backtest is (the package's names: from velox.sweep
-# import SweepResult); bound here, before anything imports the package, so it stays the function
-from velox.sweep import SweepResult, sweep  # noqa: E402
+# import SweepResult); bound here, before anything imports the package, so it stays the
+# function (importing a submodule later sets velox.sweep only when the package is new);
+# SweepResult through __getattr__ (_LAZY)
+from velox.sweep import sweep  # noqa: E402
 
 __all__ += ["SweepResult", "sweep"]
 

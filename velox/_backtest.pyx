@@ -103,6 +103,32 @@ def strategy_capsule(stage):
     return cap
 
 
+cdef cnp.ndarray _snapshot_events(object events):
+    """A 1-D MBO_DTYPE array as a fresh, aligned copy (velox/_backtest.pxd)."""
+    if not isinstance(events, np.ndarray) or events.dtype != MBO_DTYPE or events.ndim != 1:
+        raise TypeError(f"events must be a 1-D MBO_DTYPE array, got "
+                        f"{getattr(events, 'dtype', type(events).__name__)}")
+    cdef cnp.ndarray arr = np.zeros(len(events), MBO_DTYPE)
+    arr[:] = events
+    return arr
+
+
+cdef int _apply_snapshot(cnp.ndarray arr, snapshot_apply_fn apply, void *books) except -1:
+    """Applies arr's events in order; ValueError naming the first one refused (velox/_backtest.pxd)."""
+    cdef const vx_mbo *e = <const vx_mbo *>cnp.PyArray_DATA(arr)
+    cdef vx_mbo_reject reason
+    cdef Py_ssize_t k
+    for k in range(len(arr)):
+        if apply(books, &e[k], &reason) != VX_OK:
+            raise ValueError(f"snapshot event {k} ({arr[k]!r}) was refused by the book "
+                             f"(reject reason {REJECT_REASONS[<int>reason]})")
+    return 0
+
+
+cdef vx_status _apply_to_set(void *books, const vx_mbo *event, vx_mbo_reject *reason) noexcept:
+    return vx_mbo_set_apply(<vx_mbo_set *>books, event, reason)
+
+
 cdef const vx_strategy *_strategy_table(object stage, object cap, str noun) except NULL:
     """The vx_strategy* inside `cap` (held by the caller), its versions checked with both
     numbers in the message, which starts with `noun` (velox/_backtest.pxd); the C side
@@ -371,22 +397,10 @@ cdef class NativeBacktest:
     def apply_before_start(self, events):
         """Before the first feed (a snapshot): applies a 1-D MBO_DTYPE array to the books in
         order. ValueError naming the first event a book refuses (nothing after it applied)."""
-        if not isinstance(events, np.ndarray) or events.dtype != MBO_DTYPE or events.ndim != 1:
-            raise TypeError(f"events must be a 1-D MBO_DTYPE array, got "
-                            f"{getattr(events, 'dtype', type(events).__name__)}")
-        cdef cnp.ndarray arr = np.zeros(len(events), MBO_DTYPE)  # a fresh, aligned copy
-        arr[:] = events
-        cdef const vx_mbo *e = <const vx_mbo *>cnp.PyArray_DATA(arr)
-        cdef vx_mbo_reject reason
-        cdef Py_ssize_t k
-        cdef vx_mbo_set *books
+        cdef cnp.ndarray arr = _snapshot_events(events)
         self._enter("apply_before_start")
         try:
-            books = self._books_before_start("apply_before_start")
-            for k in range(len(arr)):
-                if vx_mbo_set_apply(books, &e[k], &reason) != VX_OK:
-                    raise ValueError(f"snapshot event {k} ({arr[k]!r}) was refused by the book "
-                                     f"(reject reason {REJECT_REASONS[<int>reason]})")
+            _apply_snapshot(arr, _apply_to_set, self._books_before_start("apply_before_start"))
         finally:
             self._leave()
 

@@ -27,6 +27,7 @@ from posix.unistd cimport getpid
 
 cimport numpy as cnp
 
+from velox._checks cimport check_capacity, check_record_dtype
 from velox._wait cimport WAIT_SLICE_NS, deadline_ns, slice_end_ns, wait_expired
 from velox.includes.broadcast cimport *
 from velox.includes.shm cimport (VX_SHM_DTYPE_MAX, VX_SHM_NAME_MAX, vx_shm_identity,
@@ -61,28 +62,6 @@ SIGNAL_CHECK_NS = WAIT_SLICE_NS
 ATTACH_WAIT_S = 1.0
 # Copies at least this large release the GIL.
 NOGIL_COPY_BYTES = 65536
-
-
-cdef object _check_dtype(object dtype):
-    try:
-        dt = np.dtype(dtype)
-    except (TypeError, SyntaxError) as exc:
-        raise TypeError(f"dtype must be a NumPy dtype, got {dtype!r} ({exc})") from None
-    if dt.hasobject:
-        raise ValueError(f"dtype must not contain Python objects, got {dt!r}")
-    if dt.itemsize < 1 or dt.itemsize > VX_BCAST_MAX_RECORD_SIZE:
-        raise ValueError(f"dtype itemsize must be in [1, {VX_BCAST_MAX_RECORD_SIZE}] bytes, got "
-                         f"{dt!r} with itemsize {dt.itemsize}")
-    return dt
-
-
-cdef uint32_t _check_capacity(object capacity) except 0:
-    if isinstance(capacity, bool) or not hasattr(type(capacity), "__index__"):
-        raise TypeError(f"capacity must be an int, got {capacity!r}")
-    cap = PyNumber_Index(capacity)
-    if cap < VX_BCAST_MIN_CAPACITY or cap > VX_BCAST_MAX_CAPACITY or (cap & (cap - 1)) != 0:
-        raise ValueError(f"capacity must be a power of two in [2, 2**30], got {capacity!r}")
-    return <uint32_t>cap
 
 
 cdef uint32_t _check_readers(object gated, object max_readers) except? 0:
@@ -155,8 +134,8 @@ cdef class BroadcastRing:
                  dead_reader_timeout=5.0):
         if self.ring != NULL:
             raise TypeError("BroadcastRing is already initialised")
-        cdef uint32_t cap = _check_capacity(capacity)
-        dt = _check_dtype(dtype)
+        cdef uint32_t cap = check_capacity(capacity, VX_BCAST_MIN_CAPACITY, VX_BCAST_MAX_CAPACITY)
+        dt = check_record_dtype(dtype, VX_BCAST_MAX_RECORD_SIZE)
         cdef uint32_t readers = _check_readers(gated, max_readers)
         self.dead_reader_timeout = _check_dead_timeout(dead_reader_timeout)
         cdef size_t size = vx_bcast_footprint(cap, <uint32_t>dt.itemsize, readers)
@@ -197,8 +176,8 @@ cdef class BroadcastRing:
         if name is None:
             name = f"velox-bc-{os.getpid()}-{os.urandom(6).hex()}"
         cdef bytes raw = _encode_name(name)
-        cdef uint32_t cap = _check_capacity(capacity)
-        dt = _check_dtype(dtype)
+        cdef uint32_t cap = check_capacity(capacity, VX_BCAST_MIN_CAPACITY, VX_BCAST_MAX_CAPACITY)
+        dt = check_record_dtype(dtype, VX_BCAST_MAX_RECORD_SIZE)
         cdef uint32_t readers = _check_readers(gated, max_readers)
         timeout = _check_dead_timeout(dead_reader_timeout)
         cdef bytes text = _describe(dt)
@@ -234,7 +213,7 @@ cdef class BroadcastRing:
         segment at the deadline; ValueError if the segment is not a valid broadcast ring
         (every size in its header is checked against the segment's real size)."""
         cdef bytes raw = _encode_name(name)
-        want = None if dtype is None else _check_dtype(dtype)
+        want = None if dtype is None else check_record_dtype(dtype, VX_BCAST_MAX_RECORD_SIZE)
         cdef uint64_t deadline = deadline_ns(timeout, "BroadcastRing.attach")
         cdef uint64_t wait = deadline - vx_monotonic_ns() if deadline != <uint64_t>-1 else deadline
         if deadline != <uint64_t>-1 and deadline < vx_monotonic_ns():

@@ -21,6 +21,7 @@ from libc.errno cimport EEXIST, ENOENT
 from libc.stdint cimport uint32_t, uint64_t
 from posix.unistd cimport getpid
 
+from velox._checks cimport check_capacity, check_record_dtype
 from velox._wait cimport WAIT_SLICE_NS, deadline_ns
 from velox.includes.mpsc cimport *
 from velox.includes.shm cimport (VX_SHM_DTYPE_MAX, VX_SHM_FAULT_NOT_READY, VX_SHM_FAULT_SYSTEM,
@@ -81,27 +82,6 @@ cdef object _seconds(object value, str what, bint allow_none):
     return v
 
 
-cdef object _check_dtype(object dtype):
-    try:
-        dt = np.dtype(dtype)
-    except (TypeError, SyntaxError) as exc:
-        raise TypeError(f"dtype must be a NumPy dtype, got {dtype!r} ({exc})") from None
-    if dt.hasobject:
-        raise ValueError(f"dtype must not contain Python objects, got {dt!r}")
-    if dt.itemsize < 1 or dt.itemsize > VX_MPSC_MAX_RECORD_SIZE:
-        raise ValueError(f"dtype itemsize must be in [1, {VX_MPSC_MAX_RECORD_SIZE}], got {dt!r}")
-    return dt
-
-
-cdef uint32_t _check_capacity(object capacity) except 0:
-    if isinstance(capacity, bool) or not hasattr(type(capacity), "__index__"):
-        raise TypeError(f"capacity must be an int, got {capacity!r}")
-    cap = capacity.__index__()
-    if cap < 2 or cap > VX_MPSC_MAX_CAPACITY or (cap & (cap - 1)) != 0:
-        raise ValueError(f"capacity must be a power of two in [2, 2**30], got {capacity!r}")
-    return <uint32_t>cap
-
-
 cdef bytes _encode_name(object name):
     if not isinstance(name, str):
         raise TypeError(f"name must be a str, got {name!r}")
@@ -132,8 +112,8 @@ cdef class MpscRing:
         if dtype is None:
             from velox._records import TXN_DTYPE
             dtype = TXN_DTYPE
-        cdef uint32_t cap = _check_capacity(capacity)
-        dt = _check_dtype(dtype)
+        cdef uint32_t cap = check_capacity(capacity, 2, VX_MPSC_MAX_CAPACITY)
+        dt = check_record_dtype(dtype, VX_MPSC_MAX_RECORD_SIZE)
         stall = _seconds(stall_timeout, "stall_timeout", False)
         if vx_mpsc_create(&self.q, cap, <uint32_t>dt.itemsize, <uint64_t>(stall * 1e9)) != VX_OK:
             raise MemoryError(f"cannot allocate an MpscRing of {capacity} x {dt.itemsize} bytes")
@@ -163,8 +143,8 @@ cdef class MpscRing:
         if name is None:
             name = f"velox-mpsc-{os.getpid()}-{os.urandom(6).hex()}"
         cdef bytes raw = _encode_name(name)
-        cdef uint32_t cap = _check_capacity(capacity)
-        dt = _check_dtype(dtype)
+        cdef uint32_t cap = check_capacity(capacity, 2, VX_MPSC_MAX_CAPACITY)
+        dt = check_record_dtype(dtype, VX_MPSC_MAX_RECORD_SIZE)
         stall = _seconds(stall_timeout, "stall_timeout", False)
         text = repr(dtype_to_descr(dt))
         if len(text) > VX_SHM_DTYPE_MAX - 1 or descr_to_dtype(ast.literal_eval(text)) != dt:
@@ -198,7 +178,7 @@ cdef class MpscRing:
         appear. FileNotFoundError, TimeoutError (creator never finished), ValueError (not a
         compatible velox MPSC segment)."""
         cdef bytes raw = _encode_name(name)
-        expected = None if dtype is None else _check_dtype(dtype)
+        expected = None if dtype is None else check_record_dtype(dtype, VX_MPSC_MAX_RECORD_SIZE)
         wait = _seconds(timeout, "timeout", False)
         cdef MpscRing self = MpscRing.__new__(MpscRing, _shared=True)
         cdef uint32_t size = 0 if expected is None else <uint32_t>expected.itemsize

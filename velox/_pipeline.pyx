@@ -15,7 +15,7 @@ import numpy as np
 from velox._mbo import MboOrder
 from libc.stdint cimport int32_t, int64_t, uint32_t, uint64_t
 
-from velox._backtest cimport _strategy_table
+from velox._backtest cimport _apply_snapshot, _snapshot_events, _strategy_table
 from velox._histogram cimport histogram_snapshot
 from velox._journal cimport Journal
 from velox._ring cimport SpscRing, _mark_busy
@@ -126,6 +126,10 @@ cdef uint64_t _journal_ring(vx_ring *ring, Journal journal, uint32_t max_n) exce
     finally:  # the records appended, also when the second run (or a roll) failed
         vx_ring_release(ring, <uint32_t>(journal.w.next_seq - before))
     return journal.w.next_seq - before
+
+
+cdef vx_status _apply_before_start(void *p, const vx_mbo *event, vx_mbo_reject *reason) noexcept:
+    return vx_pipeline_apply_before_start(<vx_pipeline *>p, event, reason)
 
 
 # no_gc_clear: __dealloc__ joins the threads, which may still be writing into external_ring,
@@ -459,18 +463,7 @@ cdef class NativePipeline:
         """Before start() (a snapshot): applies a 1-D MBO_DTYPE array to the books in order.
         ValueError naming the first event a book refuses (nothing after it is applied)."""
         self._before_start("apply_before_start")
-        if not isinstance(events, np.ndarray) or events.dtype != MBO_DTYPE or events.ndim != 1:
-            raise TypeError(f"events must be a 1-D MBO_DTYPE array, got "
-                            f"{getattr(events, 'dtype', type(events).__name__)}")
-        cdef cnp.ndarray arr = np.zeros(len(events), MBO_DTYPE)  # a fresh, aligned copy
-        arr[:] = events
-        cdef const vx_mbo *e = <const vx_mbo *>cnp.PyArray_DATA(arr)
-        cdef vx_mbo_reject reason
-        cdef Py_ssize_t k
-        for k in range(len(arr)):
-            if vx_pipeline_apply_before_start(self.p, &e[k], &reason) != VX_OK:
-                raise ValueError(f"snapshot event {k} ({arr[k]!r}) was refused by the book "
-                                 f"(reject reason {<int>reason})")
+        _apply_snapshot(_snapshot_events(events), _apply_before_start, self.p)
 
     def _before_start(self, what):
         if self.cfg.records != VX_RECORDS_MBO:

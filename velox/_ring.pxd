@@ -17,8 +17,8 @@ from libc.stdint cimport uint32_t, uint64_t
 
 cimport numpy as cnp
 
-from velox.includes.ring cimport vx_ring
-from velox.includes.types cimport vx_status
+from velox.includes.ring cimport vx_ring, vx_ring_try_push
+from velox.includes.types cimport VX_FULL, VX_OK, vx_status
 
 cdef class SpscRing:
     cdef vx_ring *ring            # the C ring (owned; freed with the object)
@@ -61,6 +61,17 @@ cdef class SpscRing:
 # Raise the Python exception for an unexpected C status of the SpscRing method `where` (always
 # raises). Shared with velox._txnring so both map every status the same way.
 cdef int _raise_status(vx_status st, str where) except -1
+
+# try_push's end, after the caller's _live and _side: one record from `data` into the ring;
+# True, or False when full (counted in rejected_full); another status raises. Shared by
+# SpscRing.try_push and TxnRing.try_push's Transaction path.
+cdef inline object _try_push_data(SpscRing ring, const void *data):
+    cdef vx_status st = vx_ring_try_push(ring.ring, data)
+    if st == VX_OK:
+        return True
+    if st == VX_FULL:
+        return False
+    _raise_status(st, "try_push")
 
 # Marks the producer (producer=True) or consumer side of `ring` busy (delta 1) or done again
 # (delta -1) around a blocking wait: a SharedRing's close() refuses while a side is busy.

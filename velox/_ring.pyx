@@ -18,6 +18,7 @@ from libc.string cimport memcpy, memset
 cimport numpy as cnp
 import numpy as np
 
+from velox._checks cimport check_capacity, check_record_dtype
 from velox._records cimport Bundle, Transaction
 from velox._wait cimport WAIT_SLICE_NS, deadline_ns, slice_end_ns, wait_expired
 from velox.includes.ring cimport *
@@ -143,24 +144,11 @@ cdef class SpscRing:
         self._wait_scratch = NULL
         self._producer_busy = 0
         self._consumer_busy = 0
-        if isinstance(capacity, bool) or not hasattr(type(capacity), "__index__"):
-            raise TypeError(f"capacity must be an int, got {capacity!r}")
-        cap = PyNumber_Index(capacity)
-        if cap < VX_RING_MIN_CAPACITY or cap > VX_RING_MAX_CAPACITY or (cap & (cap - 1)) != 0:
-            raise ValueError(f"capacity must be a power of two in [2, 2**30], got {capacity!r}")
-        try:
-            dt = np.dtype(dtype)
-        except (TypeError, SyntaxError) as exc:  # np.dtype(",") raises SyntaxError
-            raise TypeError(f"dtype must be a NumPy dtype, got {dtype!r} ({exc})") from None
-        if dt.hasobject:
-            raise ValueError(f"dtype must not contain Python objects, got {dt!r}")
-        if dt.itemsize < 1 or dt.itemsize > VX_RING_MAX_ELEM_SIZE:
-            raise ValueError(
-                f"dtype itemsize must be in [1, {VX_RING_MAX_ELEM_SIZE}] bytes, got {dt!r} "
-                f"with itemsize {dt.itemsize}")
+        cdef uint32_t cap = check_capacity(capacity, VX_RING_MIN_CAPACITY, VX_RING_MAX_CAPACITY)
+        dt = check_record_dtype(dtype, VX_RING_MAX_ELEM_SIZE)
         self.dtype = dt
         self.itemsize = dt.itemsize
-        self._capacity = <uint32_t>cap
+        self._capacity = cap
         if dt == TXN_DTYPE:
             self._record_kind = KIND_TXN
         elif dt == BUNDLE_DTYPE:
@@ -348,13 +336,7 @@ cdef class SpscRing:
         rejected_full). Never blocks."""
         self._live("try_push")
         self._side(True, "try_push")
-        cdef const char *data = self._item_data(item, "try_push")
-        cdef vx_status st = vx_ring_try_push(self.ring, data)
-        if st == VX_OK:
-            return True
-        if st == VX_FULL:
-            return False
-        _raise_status(st, "try_push")
+        return _try_push_data(self, self._item_data(item, "try_push"))
 
     def push(self, item, timeout=None):
         """Copy one record in, waiting (GIL released; spin, then yield, then sleep) while the

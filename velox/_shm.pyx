@@ -17,7 +17,6 @@ close() refuses to unmap while another thread is inside a GIL-free section of th
 
 import ast
 import os
-import uuid
 
 import numpy as np
 from numpy.lib.format import descr_to_dtype, dtype_to_descr
@@ -29,6 +28,7 @@ from posix.unistd cimport getpid
 
 cimport cython
 
+from velox._checks cimport check_capacity
 from velox._ring cimport SpscRing, _mark_busy
 from velox._wait cimport WAIT_SLICE_NS, slice_ns, wait_expired
 from velox._ring import RingCorrupted
@@ -185,7 +185,7 @@ cdef class SharedRing(SpscRing):
         """create(name=None, capacity=4096, dtype=velox.TXN_DTYPE, *, replace_stale=False) -> SharedRing
 
         Create the segment ``name`` (on Linux /dev/shm/NAME; None: a fresh
-        ``velox-<pid>-<uuid>``) holding an empty ring of ``capacity`` records (a power of two
+        ``velox-<pid>-<hex>``) holding an empty ring of ``capacity`` records (a power of two
         in [2, 2**30]) of ``dtype`` (any fixed-size NumPy dtype without Python objects whose
         description fits DTYPE_MAX characters).
 
@@ -202,16 +202,12 @@ cdef class SharedRing(SpscRing):
             from velox._records import TXN_DTYPE
             dtype = TXN_DTYPE
         if name is None:
-            name = f"velox-{os.getpid()}-{uuid.uuid4().hex[:12]}"
+            name = f"velox-{os.getpid()}-{os.urandom(6).hex()}"
         cdef bytes raw = _encode_name(name)
-        if isinstance(capacity, bool) or not hasattr(type(capacity), "__index__"):
-            raise TypeError(f"capacity must be an int, got {capacity!r}")
-        cap = capacity.__index__()
-        if cap < 2 or cap > VX_RING_MAX_CAPACITY or (cap & (cap - 1)) != 0:
-            raise ValueError(f"capacity must be a power of two in [2, 2**30], got {capacity!r}")
+        cdef uint32_t cap = check_capacity(capacity, 2, VX_RING_MAX_CAPACITY)
         cdef SharedRing self = SharedRing.__new__(SharedRing, 2, dtype)  # checks the dtype
         cdef bytes text = _describe(self.dtype).encode("ascii")
-        cdef vx_status st = vx_shm_create(&self.shm, raw, <uint32_t>cap, <uint32_t>self.itemsize,
+        cdef vx_status st = vx_shm_create(&self.shm, raw, cap, <uint32_t>self.itemsize,
                                           text, len(text))
         cdef pid_t creator = 0
         cdef vx_shm_peer creator_state
@@ -220,7 +216,7 @@ cdef class SharedRing(SpscRing):
             if replace_stale and creator_state == VX_SHM_PEER_DEAD:
                 if vx_shm_unlink(raw) != VX_OK and errno != ENOENT:
                     _raise_sys(errno, "cannot remove the stale shared ring", name)
-                st = vx_shm_create(&self.shm, raw, <uint32_t>cap, <uint32_t>self.itemsize,
+                st = vx_shm_create(&self.shm, raw, cap, <uint32_t>self.itemsize,
                                    text, len(text))
                 if st != VX_OK and self.shm.fault == VX_SHM_FAULT_SYSTEM and self.shm.sys_errno == EEXIST:
                     creator_state = vx_shm_creator_state(raw, &creator)  # made again meanwhile
@@ -231,7 +227,7 @@ cdef class SharedRing(SpscRing):
                 _raise_sys(self.shm.sys_errno, "cannot create shared ring", name)
             raise ValueError(f"cannot create shared ring {name!r}: "
                              f"{vx_shm_fault_name(self.shm.fault).decode()}")
-        self._adopt(<uint32_t>cap)
+        self._adopt(cap)
         self.name = name
         self._creator_pid = getpid()
         return self

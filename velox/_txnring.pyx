@@ -22,7 +22,7 @@ from cpython.ref cimport Py_DECREF
 from libc.string cimport memcpy
 
 from velox._records cimport Transaction
-from velox._ring cimport SpscRing, _raise_status
+from velox._ring cimport SpscRing, _raise_status, _try_push_data
 from velox.includes.ring cimport (vx_ring_backoff, vx_ring_peek, vx_ring_push_wait, vx_ring_release,
                                   vx_ring_span, vx_ring_try_push)
 from velox.includes.types cimport VX_EMPTY, VX_FIELD_NONE, VX_FULL, VX_OK, VX_TIMEOUT
@@ -112,12 +112,7 @@ cdef class TxnRing(SpscRing):
             return SpscRing.try_push(self, item)
         self._live("try_push")
         self._side(True, "try_push")
-        cdef vx_status st = vx_ring_try_push(self.ring, &(<Transaction>item).c)
-        if st == VX_OK:
-            return True
-        if st == VX_FULL:
-            return False
-        _raise_status(st, "try_push")
+        return _try_push_data(self, &(<Transaction>item).c)
 
     def push(self, item, timeout=None):
         """push(item, timeout=None) -> None

@@ -8,7 +8,7 @@ says which. ``calibrate()`` measures ticks per nanosecond against CLOCK_MONOTONI
 the conversions calibrate on first use (50 ms) if you have not.
 """
 
-import threading
+import _thread
 import warnings
 
 from libc.stdint cimport uint64_t
@@ -18,7 +18,7 @@ from velox.includes.tsc cimport *
 source = VX_TSC_SOURCE.decode("ascii")
 """Which counter ``read()`` uses: ``"rdtsc"``, ``"cntvct"`` or ``"clock_gettime"``."""
 
-_lock = threading.Lock()
+_lock = _thread.allocate_lock()
 _ticks_per_ns = None  # float once calibrated; guarded by _lock for writers
 _U64_MAX = 0xFFFFFFFFFFFFFFFF
 

@@ -60,7 +60,8 @@ libtsan=$(${CC:-gcc} -print-file-name=libtsan.so)
 #    hand-offs, every topology, spinning and backoff, the callback drain thread, teardown of a
 #    running pipeline, the live views read during a run and during recentering, the journal
 #    drain and input tap, the shm: watcher, a file reader thread, user stages, the strategy
-#    thread with its log drain and a live gateway), not each file's refusals and CLI runs.
+#    thread with its log drain and a live gateway, the simulated venue driven by the book
+#    thread in each thread layout and paced), not each file's refusals and CLI runs.
 tsan_tests=(
     tests/test_ring.py::test_blocking_push_item_copied_before_wait
     tests/test_ring.py::test_signal_interrupts_blocking_pop
@@ -129,6 +130,8 @@ tsan_tests=(
     tests/test_pipeline_stage.py::test_a_capsule_that_owns_its_table_lives_as_long_as_the_pipeline
     tests/test_pipeline_strategy.py::test_every_order_and_report_end_to_end
     tests/test_pipeline_strategy.py::test_reports_reach_the_strategy_while_the_market_is_quiet
+    tests/test_pipeline_sim.py::test_paced_replay_matches_the_backtest
+    tests/test_pipeline_sim.py::test_every_topology_matches_the_backtest
 )
 export LD_PRELOAD="$libtsan"
 export TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1 suppressions=$supp"

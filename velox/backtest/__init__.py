@@ -4,8 +4,26 @@ csrc/velox/strategy.h) against market-by-order data through the simulated venue
 (``python -m velox.backtest``). Modules: _venue (SimVenue, RiskLimits), _inputs (input specs ->
 chunk streams), _stages (strategy specs), _run (backtest), _result (BacktestResult), _cli."""
 
-from velox.backtest._result import BacktestResult
+from typing import TYPE_CHECKING, Any
+
 from velox.backtest._run import backtest
-from velox.backtest._venue import RiskLimits, SimVenue
+
+if TYPE_CHECKING:
+    from velox.backtest._result import BacktestResult
+    from velox.backtest._venue import RiskLimits, SimVenue
 
 __all__ = ["BacktestResult", "RiskLimits", "SimVenue", "backtest"]
+
+
+def __getattr__(name: str) -> Any:
+    # `import velox` imports this package (velox.backtest is the function, bound there
+    # eagerly): the classes are imported when first asked for
+    if name == "BacktestResult":
+        from velox.backtest._result import BacktestResult
+
+        return BacktestResult
+    if name in ("RiskLimits", "SimVenue"):
+        from velox.backtest import _venue
+
+        return getattr(_venue, name)
+    raise AttributeError(f"module 'velox.backtest' has no attribute {name!r}")

@@ -5,12 +5,13 @@ the BacktestResult."""
 from __future__ import annotations
 
 import time
-from typing import Any, Mapping, Optional
+from typing import TYPE_CHECKING, Any, Mapping, Optional
 
-from velox.backtest._inputs import open_input
-from velox.backtest._result import BacktestResult
-from velox.backtest._stages import make_strategy
-from velox.backtest._venue import RiskLimits, SimVenue, _count
+# `import velox` binds velox.backtest to the function below, so this module is imported with
+# velox: what a backtest runs with is imported by backtest() on the first call.
+if TYPE_CHECKING:
+    from velox.backtest._result import BacktestResult
+    from velox.backtest._venue import RiskLimits, SimVenue
 
 #: log records per log between drains (the native minimum is 2 * MAX_SENDS)
 LOG_CAPACITY = 1 << 16
@@ -65,6 +66,10 @@ def backtest(input: object, stage: object, *, stage_args: Optional[Mapping[str, 
     input that fails part way (a bad record past the first chunk) raises
     velox.pipeline.InputError (a ValueError)."""
     from velox._backtest import NativeBacktest
+    from velox.backtest._inputs import open_input
+    from velox.backtest._result import BacktestResult
+    from velox.backtest._stages import make_strategy
+    from velox.backtest._venue import RiskLimits, SimVenue, _count
     from velox.pipeline._driver import seed_books
     from velox.pipeline._sources import InputError
     from velox.pipeline._specs import DEFAULT_LEVELS, DEFAULT_TICK_SIZE, _fixed

@@ -4,21 +4,19 @@ to out=DIR as it finishes (and skips the rows already there), and returns the Sw
 
 from __future__ import annotations
 
-import glob
-import hashlib
-import importlib
-import json
 import os
 import re
 import sys
-from typing import Any, Callable, Iterable, Mapping, Optional, Union
+from typing import TYPE_CHECKING, Any, Callable, Iterable, Mapping, Optional, Union
 
-from velox.backtest._venue import RiskLimits, SimVenue, _count
-from velox.sweep._grid import GridSpec, expand_grid, split_params
-from velox.sweep._progress import Progress
-from velox.sweep._result import SweepResult
-from velox.sweep._rows import RowLog
-from velox.sweep._task import Task, describe_error, error_row, run_task
+# `import velox` binds velox.sweep to the function below, so this module is imported with
+# velox: what a sweep runs with (the backtest, the pool, the row log, hashing, JSON) is
+# imported by the functions that use it, on the first sweep.
+if TYPE_CHECKING:
+    from velox.backtest._venue import RiskLimits, SimVenue
+    from velox.sweep._grid import GridSpec
+    from velox.sweep._result import SweepResult
+    from velox.sweep._task import Task
 
 InputsSpec = Union[str, "os.PathLike[str]", Iterable[Union[str, "os.PathLike[str]"]]]
 
@@ -53,6 +51,7 @@ def resolve_inputs(inputs: InputsSpec) -> list[str]:
         if not path:
             raise ValueError(f"input {item!r} names no file")
         if _GLOB_CHARS.search(path) and not os.path.exists(path):
+            import glob
             matches = sorted(glob.glob(path))
             if not matches:
                 raise ValueError(f"input {item!r}: the glob {path!r} matches no file")
@@ -99,6 +98,7 @@ def _stage_spec(stage: object) -> str:
     module, sep, attr = stage.partition(":")
     if not sep or not module or not attr:
         raise ValueError(f"stage {stage!r} must be 'builtin:NAME' or 'MODULE:ATTR'")
+    import importlib
     try:
         obj: Any = importlib.import_module(module)
     except ImportError as e:
@@ -119,6 +119,7 @@ def _dataclass_fields(name: str, value: object, cls: type) -> dict[str, Any]:
 
 
 def _jsonable(name: str, value: object) -> Any:
+    import json
     try:
         json.dumps(value, sort_keys=True)
     except (TypeError, ValueError):
@@ -132,6 +133,8 @@ def task_id(identity: Mapping[str, Any], stage: str, params: Mapping[str, Any],
             seed: int, backtest: Mapping[str, Any]) -> str:
     """The stable id of a task: 16 hex digits of the SHA-256 of its input (path, size,
     mtime), stage, parameters, venue, risk limits, seed and other backtest keywords."""
+    import hashlib
+    import json
     doc = json.dumps({"input": dict(identity), "stage": stage, "params": dict(params),
                       "stage_args": dict(stage_args), "venue": dict(venue), "risk": dict(risk),
                       "seed": seed, "backtest": dict(backtest)}, sort_keys=True)
@@ -142,6 +145,9 @@ def make_tasks(inputs: list[str], stage: str, param_sets: list[dict[str, Any]],
                venue: Mapping[str, Any], risk: Mapping[str, Any], seed: int,
                backtest: Mapping[str, Any], details: bool) -> list[Task]:
     """One task per (input, parameter set): input order, then grid order."""
+    from velox.backtest._venue import RiskLimits, SimVenue
+    from velox.sweep._grid import split_params
+    from velox.sweep._task import Task
     fixed_args = dict(backtest.get("stage_args") or {})
     rest = {k: v for k, v in backtest.items() if k != "stage_args" and v is not None}
     tasks = []
@@ -183,6 +189,7 @@ def _pin_worker(counter: Any, cpus: list[int]) -> None:
             os.sched_setaffinity(0, {cpus[i % len(cpus)]})
         except OSError:  # a CPU taken away since: run unpinned rather than not at all
             pass
+    import importlib
     for name in PRELOAD:  # already there when the forkserver preloaded them
         importlib.import_module(name)
 
@@ -250,6 +257,11 @@ def sweep(inputs: InputsSpec, stage: object, grid: GridSpec = None, *,
     Bad arguments raise TypeError / ValueError naming them before any task runs. A task that
     fails (a bad file, a strategy error, a lost worker) is a row with ok False and its error;
     SweepResult.verdict counts them."""
+    from velox.backtest._venue import RiskLimits, SimVenue, _count
+    from velox.sweep._grid import expand_grid
+    from velox.sweep._progress import Progress
+    from velox.sweep._result import SweepResult
+    from velox.sweep._rows import RowLog
     unknown = set(backtest_kwargs) - set(BACKTEST_KEYWORDS)
     if unknown:
         raise TypeError(f"sweep() got unexpected keyword arguments {sorted(unknown)} (velox."
@@ -316,6 +328,8 @@ def _run_on(executor: Any, tasks: list[Task], pending: list[int],
     """Submits every pending task and records each row as it completes; an executor's
     exception (a lost worker, a cancelled future) becomes the task's error row."""
     from concurrent.futures import as_completed
+
+    from velox.sweep._task import describe_error, error_row, run_task
     futures = {executor.submit(run_task, tasks[i]): i for i in pending}
     try:
         for future in as_completed(futures):
@@ -339,6 +353,8 @@ def _run_local(tasks: list[Task], pending: list[int], workers: int,
     error row."""
     from concurrent.futures import as_completed
     from concurrent.futures.process import BrokenProcessPool
+
+    from velox.sweep._task import describe_error, error_row, run_task
     orphans: list[int] = []
     with local_pool(workers) as pool:
         futures = {pool.submit(run_task, tasks[i]): i for i in pending}
