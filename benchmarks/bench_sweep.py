@@ -4,7 +4,7 @@ hand-rolled multiprocessing.Pool loop (what users of other engines write), in on
     python benchmarks/bench_sweep.py --fast         # quick look (smaller days, fewer values)
     python benchmarks/bench_sweep.py -o sweep.json  # full pyperf run
 
-The work: DAYS generated ITCH days (velox.feedgen.write_itch_file, 4 symbols, MESSAGES (3.6 M; --fast 150,000)
+The work: DAYS generated ITCH days (velox.feedgen.write_itch_file, 4 symbols, MESSAGES (5 M; --fast 150,000)
 messages each, seeds 1..DAYS, cached under ~/.cache/velox-bench/) x 4 parameter sets of
 builtin:quote (size 1, 2 x max_position 5, 10) = 8 backtests of about 1 s each on a quiet CPU.
 Cases (each loop = the whole case, pool start-up included):
@@ -19,6 +19,11 @@ ratio to (a)'s events/s (target >= 1.8x on 2 cores); scheduling overhead of (b),
 (wall - sum of the task walls / workers) / wall (target <= 5 % for tasks of >= 1 s). The task
 walls come from the rows (velox) or from each call's own clock (hand-rolled), written by the
 pyperf workers to a side file. Share of the machine: print /proc/loadavg beside the figures.
+
+Every pool process imports this script (as __mp_main__: multiprocessing's forkserver and spawn
+import the caller's main script in each process they start, at every sweep), so its top level
+imports only what the tasks need; pyperf and the Dask helpers are imported where they are used
+(docs/sweeps.md gives users the same advice).
 """
 
 import json
@@ -27,8 +32,6 @@ import os
 import sys
 import tempfile
 import time
-
-import pyperf
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 if __package__ is None:  # run from a source checkout: import the in-place build
@@ -39,10 +42,8 @@ import velox  # noqa: E402
 from velox.feedgen import symbol_names, write_itch_file  # noqa: E402
 from velox.sweep._run import usable_cpus  # noqa: E402
 
-from dask_cluster import LoopbackCluster  # noqa: E402
-
 DAYS = 2
-FULL_MESSAGES, FAST_MESSAGES = 3_600_000, 150_000  # full: tasks of >= 1 s on a quiet CPU
+FULL_MESSAGES, FAST_MESSAGES = 5_000_000, 150_000  # full: tasks of >= 1 s on a quiet CPU
 SYMBOLS = 4
 GRID = {"size": [1, 2], "max_position": [5, 10]}
 CACHE = os.path.expanduser("~/.cache/velox-bench")
@@ -119,6 +120,7 @@ def bench_hand(loops, specs):
 
 def bench_dask(loops, specs):
     import distributed
+    from dask_cluster import LoopbackCluster
     n = len(usable_cpus())
     env = dict(os.environ, PYTHONPATH=os.pathsep.join([ROOT, os.environ.get("PYTHONPATH", "")]))
     cluster = LoopbackCluster(n, env=env, cwd=ROOT)
@@ -171,6 +173,7 @@ def _worker_args(cmd, args):
 
 
 def main():
+    import pyperf
     global SIDE
     runner = pyperf.Runner(processes=3, values=3, warmups=1, add_cmdline_args=_worker_args)
     runner.argparser.add_argument("--side", default=SIDE, help="the task walls' side file")
