@@ -62,3 +62,13 @@ def test_feed_reports_bad_bytes():
         books.feed(feeds.ItchParser(), b"", np.empty(0, MBO_DTYPE))
     with pytest.raises(ValueError, match="instrument"):
         books.best(2)
+
+
+def test_memory_bytes_counts_every_book_of_the_set():
+    """ItchBooks.memory_bytes is the whole set's: the shared table once, and each book's
+    ladder (64 B a level, both sides) and rankmaps; not book 0's alone."""
+    levels = 1024
+    one = feeds.ItchBooks(1, levels, TICK, 1 << 12)
+    four = feeds.ItchBooks(4, levels, TICK, 1 << 12)
+    per_book = four.memory_bytes - one.memory_bytes
+    assert per_book % 3 == 0 and per_book // 3 >= levels * 64

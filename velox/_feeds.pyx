@@ -451,7 +451,7 @@ cdef class ItchBooks:
 
     @property
     def memory_bytes(self):
-        return vx_mbo_memory_bytes(vx_mbo_set_book(self.set, 0))
+        return vx_mbo_set_memory_bytes(self.set)
 
     def counters(self):
         """The set's counters (dict)."""

@@ -993,10 +993,24 @@ uint32_t vx_mbo_capacity(const vx_mbo_book *b) { return b->t->capacity; }
 uint32_t vx_mbo_live_orders(const vx_mbo_book *b) { return LD(&b->t->live); }
 uint32_t vx_mbo_instrument(const vx_mbo_book *b) { return b->instrument; }
 
-size_t vx_mbo_memory_bytes(const vx_mbo_book *b) {
-    return (size_t)b->t->capacity * sizeof(struct slot) + (size_t)(b->t->index_mask + 1) * 8 +
-           (size_t)b->t->win_size * VX_MBO_WINDOW_ENTRY_BYTES + (size_t)b->g.levels * 2 * sizeof(struct level) +
+/* One book's own part: its ladder, its two rankmaps and its struct. */
+static size_t book_bytes(const vx_mbo_book *b) {
+    return (size_t)b->g.levels * 2 * sizeof(struct level) +
            (size_t)vx_rankmap_words(b->g.levels) * 2 * sizeof(uint64_t) + sizeof *b;
+}
+
+/* The table's part, shared by a set's books: slots, index and id window. */
+static size_t table_bytes(const struct table *t) {
+    return (size_t)t->capacity * sizeof(struct slot) + (size_t)(t->index_mask + 1) * 8 +
+           (size_t)t->win_size * VX_MBO_WINDOW_ENTRY_BYTES;
+}
+
+size_t vx_mbo_memory_bytes(const vx_mbo_book *b) { return table_bytes(b->t) + book_bytes(b); }
+
+size_t vx_mbo_set_memory_bytes(const vx_mbo_set *set) {
+    size_t bytes = table_bytes(set->t);
+    for (uint32_t i = 0; i < set->instruments; i++) bytes += book_bytes(&set->books[i]); /* bounded */
+    return bytes;
 }
 
 vx_status vx_mbo_locate(const vx_mbo_book *b, int64_t price, uint32_t *index) {

@@ -273,6 +273,9 @@ vx_status vx_mbo_set_create(uint32_t instruments, uint32_t levels, int64_t tick,
                             uint32_t max_orders, vx_mbo_set **out);
 void vx_mbo_set_destroy(vx_mbo_set *set);
 uint32_t vx_mbo_set_instruments(const vx_mbo_set *set);
+/* The whole set's bytes: the shared table, index and id window, and every book's ladder and
+ * rankmaps (the formula above). */
+size_t vx_mbo_set_memory_bytes(const vx_mbo_set *set);
 /* The book of instrument i (NULL when i >= instruments); valid for the set's lifetime. */
 vx_mbo_book *vx_mbo_set_book(vx_mbo_set *set, uint32_t instrument);
 /* The same book for readers only (best, qty, depth, order, queue_position, counters): what a

@@ -227,7 +227,7 @@ vx_status vx_pipeline_create(const vx_pipeline_config *cfg, vx_pipeline **out) {
     } else if (cfg->records == VX_RECORDS_MBO) {
         if ((st = vx_mbo_set_create(cfg->mbo_instruments, cfg->levels, cfg->tick_size,
                                     cfg->mbo_max_orders, &p->mbo)) != VX_OK) goto fail;
-        p->memory_bytes += mbo_set_memory_bytes(p->mbo, cfg->mbo_instruments, cfg->levels);
+        p->memory_bytes += vx_mbo_set_memory_bytes(p->mbo);
     } else {
         if ((st = vx_book_create(cfg->levels, cfg->tick_size, cfg->base_price, &p->book)) != VX_OK) goto fail;
         p->memory_bytes += 2 * (uint64_t)cfg->levels * sizeof(uint64_t); /* the ladders (approx.) */

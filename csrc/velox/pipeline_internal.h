@@ -21,7 +21,6 @@
 #include "velox/mbo.h"
 #include "velox/orderbook.h"
 #include "velox/prng.h"
-#include "velox/rankmap.h"
 #include "velox/ring.h"
 #include "velox/tsc.h"
 #include "velox/venue_live.h"
@@ -50,14 +49,6 @@ static inline void counter_add(vx_counter *c, uint64_t n) {
 static inline uint64_t counter_get(const vx_counter *c) {
     /* relaxed: pairs with the relaxed store in counter_add (a statistic) */
     return atomic_load_explicit(c, memory_order_relaxed);
-}
-
-/* Bytes of a set of `instruments` books of `levels` (mbo.h's formula): book 0's
- * vx_mbo_memory_bytes (the shared table, index and id window, its ladder and rankmaps) and each
- * further book's ladder (levels x 64 B) and two rankmaps (2 x vx_rankmap_words(levels) words). */
-static inline uint64_t mbo_set_memory_bytes(vx_mbo_set *set, uint32_t instruments, uint32_t levels) {
-    uint64_t per_book = (uint64_t)levels * 64 + 2 * (uint64_t)vx_rankmap_words(levels) * sizeof(uint64_t);
-    return vx_mbo_memory_bytes(vx_mbo_set_book(set, 0)) + (uint64_t)(instruments - 1) * per_book;
 }
 
 typedef struct ingress_state {

@@ -29,7 +29,7 @@ vx_status vx_pipe_sim_create(vx_pipeline *p) {
     }
     p->mbo = vx_backtest_books(s->bt); /* seedable until the first feed (snapshots) */
     s->host = vx_backtest_host(s->bt);
-    p->memory_bytes += mbo_set_memory_bytes(p->mbo, c->mbo_instruments, c->levels)
+    p->memory_bytes += vx_mbo_set_memory_bytes(p->mbo)
                        + 3 * (uint64_t)c->strategy_host.log_capacity * 56;  /* host logs */
     return VX_OK;
 }

@@ -99,6 +99,7 @@ cdef extern from "velox/mbo.h" nogil:
     void vx_mbo_set_destroy(vx_mbo_set *set)
     uint32_t vx_mbo_set_instruments(const vx_mbo_set *set)
     vx_mbo_book *vx_mbo_set_book(vx_mbo_set *set, uint32_t instrument)
+    size_t vx_mbo_set_memory_bytes(const vx_mbo_set *set)
     const vx_mbo_book *vx_mbo_set_reader(const vx_mbo_set *set, uint32_t instrument)
     vx_status vx_mbo_set_apply(vx_mbo_set *set, const vx_mbo *event, vx_mbo_reject *reason)
     void vx_mbo_set_apply_many(vx_mbo_set *set, const vx_mbo *events, size_t n,
