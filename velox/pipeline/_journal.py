@@ -161,9 +161,8 @@ class PipelineJournal:
         total = 0
         for _ in range(16):
             if isinstance(self.input, Journal) and not self.errors:
-                failed = len(self.errors)
                 n = self._append_ring(native, output=False)
-                if not n and len(self.errors) == failed:
+                if not n and not self.errors:  # empty; after a failure the pop path takes over
                     break
             else:
                 n = self.tap.pop_many(self._buf)
@@ -173,9 +172,8 @@ class PipelineJournal:
             total += n
         for _ in range(16):
             if callback is None and isinstance(self.output, Journal) and not self.errors:
-                failed = len(self.errors)
                 n = self._append_ring(native, output=True)
-                if not n and len(self.errors) == failed:
+                if not n and not self.errors:  # empty; after a failure the pop path takes over
                     break
                 total += n
                 continue
