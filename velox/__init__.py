@@ -111,12 +111,9 @@ _LAZY = {
 
 
 def __getattr__(name):
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module 'velox' has no attribute {name!r}")
-    import importlib
+    from velox._lazy import lazy_attr
 
-    return getattr(importlib.import_module(module), name)
+    return lazy_attr("velox", _LAZY, name)
 
 
 def __dir__():

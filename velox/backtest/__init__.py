@@ -6,6 +6,7 @@ chunk streams), _stages (strategy specs), _run (backtest), _result (BacktestResu
 
 from typing import TYPE_CHECKING, Any
 
+from velox._lazy import lazy_attr
 from velox.backtest._run import backtest
 
 if TYPE_CHECKING:
@@ -15,15 +16,11 @@ if TYPE_CHECKING:
 __all__ = ["BacktestResult", "RiskLimits", "SimVenue", "backtest"]
 
 
+# `import velox` imports this package (velox.backtest is the function, bound there eagerly):
+# the classes are imported when first asked for
+_LAZY = {"BacktestResult": "velox.backtest._result", "RiskLimits": "velox.backtest._venue",
+         "SimVenue": "velox.backtest._venue"}
+
+
 def __getattr__(name: str) -> Any:
-    # `import velox` imports this package (velox.backtest is the function, bound there
-    # eagerly): the classes are imported when first asked for
-    if name == "BacktestResult":
-        from velox.backtest._result import BacktestResult
-
-        return BacktestResult
-    if name in ("RiskLimits", "SimVenue"):
-        from velox.backtest import _venue
-
-        return getattr(_venue, name)
-    raise AttributeError(f"module 'velox.backtest' has no attribute {name!r}")
+    return lazy_attr("velox.backtest", _LAZY, name)

@@ -6,6 +6,7 @@ Modules: _grid (grid expansion), _task (one task, run in a worker), _run (sweep)
 
 from typing import TYPE_CHECKING, Any
 
+from velox._lazy import lazy_attr
 from velox.sweep._run import sweep
 
 if TYPE_CHECKING:
@@ -15,15 +16,10 @@ if TYPE_CHECKING:
 __all__ = ["SweepResult", "expand_grid", "sweep"]
 
 
+# `import velox` imports this package (velox.sweep is the function, bound there eagerly): the
+# rest is imported when first asked for
+_LAZY = {"SweepResult": "velox.sweep._result", "expand_grid": "velox.sweep._grid"}
+
+
 def __getattr__(name: str) -> Any:
-    # `import velox` imports this package (velox.sweep is the function, bound there eagerly):
-    # the rest is imported when first asked for
-    if name == "SweepResult":
-        from velox.sweep._result import SweepResult
-
-        return SweepResult
-    if name == "expand_grid":
-        from velox.sweep._grid import expand_grid
-
-        return expand_grid
-    raise AttributeError(f"module 'velox.sweep' has no attribute {name!r}")
+    return lazy_attr("velox.sweep", _LAZY, name)
