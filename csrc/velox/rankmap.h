@@ -46,19 +46,29 @@ typedef struct vx_rankmap {
     uint32_t ranks;    /* levels */
 } vx_rankmap;
 
+/* Words of each tier for a side of `ranks` levels: n[0] = ceil(ranks / 64), and each tier
+ * above one bit per word of the tier below. */
+static inline void vx_rankmap_tiers(uint32_t ranks, uint32_t n[3]) {
+    n[0] = (ranks + 63) / 64;
+    n[1] = (n[0] + 63) / 64;
+    n[2] = (n[1] + 63) / 64;
+}
+
 /* Words of storage for a side of `ranks` levels (1 <= ranks <= VX_RANKMAP_MAX_RANKS). */
 static inline uint32_t vx_rankmap_words(uint32_t ranks) {
-    uint32_t n0 = (ranks + 63) / 64, n1 = (n0 + 63) / 64, n2 = (n1 + 63) / 64;
-    return n0 + n1 + n2;
+    uint32_t n[3];
+    vx_rankmap_tiers(ranks, n);
+    return n[0] + n[1] + n[2];
 }
 
 /* Lays m over storage[0 .. vx_rankmap_words(ranks)) and empties it. */
 static inline void vx_rankmap_init(vx_rankmap *m, uint64_t *storage, uint32_t ranks) {
-    uint32_t n0 = (ranks + 63) / 64, n1 = (n0 + 63) / 64;
+    uint32_t n[3];
+    vx_rankmap_tiers(ranks, n);
     m->tier[0] = storage;
-    m->tier[1] = storage + n0;
-    m->tier[2] = storage + n0 + n1;
-    m->words = vx_rankmap_words(ranks);
+    m->tier[1] = storage + n[0];
+    m->tier[2] = storage + n[0] + n[1];
+    m->words = n[0] + n[1] + n[2];
     m->ranks = ranks;
     memset(storage, 0, (size_t)m->words * sizeof *storage);
 }
@@ -133,9 +143,7 @@ static inline uint32_t vx_rankmap_highest_at_or_below(const vx_rankmap *m, uint3
  * caller checks tier 0 against its ladder. */
 static inline bool vx_rankmap_check(const vx_rankmap *m) {
     uint32_t n[3];
-    n[0] = (m->ranks + 63) / 64;
-    n[1] = (n[0] + 63) / 64;
-    n[2] = (n[1] + 63) / 64;
+    vx_rankmap_tiers(m->ranks, n);
     if (m->ranks % 64 && m->tier[0][n[0] - 1] >> (m->ranks % 64)) return false;
     for (int t = 0; t < 2; t++) {
         for (uint32_t w = 0; w < n[t + 1] * 64; w++) { /* bounded: every bit of the tier above */
