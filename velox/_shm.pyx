@@ -33,8 +33,8 @@ from velox._ring cimport SpscRing, _mark_busy
 from velox._wait cimport WAIT_SLICE_NS, slice_ns, wait_expired
 from velox._ring import RingCorrupted
 from velox._ring import SpscRing as _SpscRing
-from velox.includes.ring cimport (VX_RING_MAX_CAPACITY, VX_RING_MAX_ELEM_SIZE, vx_ring_destroy,
-                                  vx_ring_size)
+from velox.includes.ring cimport (VX_RING_MAX_CAPACITY, VX_RING_MAX_ELEM_SIZE,
+                                  VX_RING_MIN_CAPACITY, vx_ring_destroy, vx_ring_size)
 from velox.includes.shm cimport *
 from velox.includes.types cimport (VX_ECORRUPT, VX_EMISUSE, VX_ESTATE, VX_OK, VX_TIMEOUT,
                                    vx_status, vx_status_name)
@@ -204,7 +204,7 @@ cdef class SharedRing(SpscRing):
         if name is None:
             name = f"velox-{os.getpid()}-{os.urandom(6).hex()}"
         cdef bytes raw = _encode_name(name)
-        cdef uint32_t cap = check_capacity(capacity, 2, VX_RING_MAX_CAPACITY)
+        cdef uint32_t cap = check_capacity(capacity, VX_RING_MIN_CAPACITY, VX_RING_MAX_CAPACITY)
         cdef SharedRing self = SharedRing.__new__(SharedRing, 2, dtype)  # checks the dtype
         cdef bytes text = _describe(self.dtype).encode("ascii")
         cdef vx_status st = vx_shm_create(&self.shm, raw, cap, <uint32_t>self.itemsize,
