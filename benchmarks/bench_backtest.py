@@ -33,6 +33,7 @@ import time
 
 import numpy as np
 import pyperf
+from _pyperf import Runner
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 if __package__ is None:  # run from a source checkout: import the in-place build
@@ -195,7 +196,7 @@ def main():
     # each loop is a whole day (seconds), and every worker process compiles hftbacktest's
     # numba functions (tens of seconds; numba cannot cache functions of its jitclasses):
     # few processes, one loop per value
-    runner = pyperf.Runner(processes=3, values=3, warmups=1, loops=1)
+    runner = Runner(processes=3, values=3, warmups=1, loops=1)
     runner.metadata["stream"] = (f"LOBSTER-representable day, {N_EVENTS} MBO events "
                                  f"({len(HBT_EVENTS)} hftbacktest rows), seed {SEED}")
     results = {}

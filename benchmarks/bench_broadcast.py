@@ -32,7 +32,7 @@ import time
 import uuid
 
 import numpy as np
-import pyperf
+from _pyperf import Runner
 
 try:
     import velox
@@ -197,7 +197,7 @@ def bench_numpy_copy(loops):
 
 
 def main():
-    runner = pyperf.Runner()
+    runner = Runner()
     runner.metadata["description"] = "1 writer -> 2 reader processes, 32-byte records"
     cases = [
         ("BroadcastRing gated (lossless)", _ring_case(True)),

@@ -8,7 +8,7 @@ Target (issue 2): velox.tsc.read() costs at most half of time.perf_counter_ns().
 
 import time
 
-import pyperf
+from _pyperf import Runner
 
 import velox
 
@@ -25,7 +25,7 @@ def bench_calls(loops, fn):
 
 
 def main():
-    runner = pyperf.Runner()
+    runner = Runner()
     runner.metadata["description"] = "Per-call cost of reading a clock from Python"
     results = {}
     for name, fn in [

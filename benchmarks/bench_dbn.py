@@ -23,6 +23,7 @@ import tempfile
 
 import numpy as np
 import pyperf
+from _pyperf import Runner
 
 if __package__ is None:  # run from a source checkout: import the in-place build
     sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -165,7 +166,7 @@ CASES = [
 
 
 def main():
-    runner = pyperf.Runner()
+    runner = Runner()
     runner.metadata["stream"] = f"{N_RECORDS} DBN MBO records, {SYMBOLS} instruments, seed {SEED}"
     results = {}
     for name, func in CASES:

@@ -9,7 +9,7 @@ record_many(ndarray) far faster still (per value).
 import time
 
 import numpy as np
-import pyperf
+from _pyperf import Runner
 from hdrh.histogram import HdrHistogram
 
 import velox
@@ -37,7 +37,7 @@ def bench_record_many(loops, h):
 
 
 def main():
-    runner = pyperf.Runner()
+    runner = Runner()
     runner.metadata["description"] = "Recording one latency value into a histogram from Python"
     vh = velox.Histogram()
     hh = HdrHistogram(1, 2**40, 2)

@@ -26,7 +26,7 @@ import time
 import uuid
 
 import numpy as np
-import pyperf
+from _pyperf import Runner
 
 try:
     import velox
@@ -225,7 +225,7 @@ def bench_ff_roundtrip(loops):
 
 
 def main():
-    runner = pyperf.Runner()
+    runner = Runner()
     runner.metadata["description"] = "32-byte records between two processes"
     cases = [
         ("SharedRing push/pop", bench_ring_blocking),

@@ -42,7 +42,7 @@ import tempfile
 import time
 
 import numpy as np
-import pyperf
+from _pyperf import Runner
 
 try:
     import velox
@@ -330,7 +330,7 @@ def _percentiles(name, lat):
 
 
 def main():
-    runner = pyperf.Runner()
+    runner = Runner()
     runner.metadata["description"] = "journal append/replay of 32-byte records vs pyarrow IPC"
     cases = [
         ("velox Journal append_many (65536)", bench_journal_append),

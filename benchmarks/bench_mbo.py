@@ -32,6 +32,7 @@ import tempfile
 
 import numpy as np
 import pyperf
+from _pyperf import Runner
 
 if __package__ is None:  # run from a source checkout: import the in-place build
     sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -487,7 +488,7 @@ CASES = [
 
 
 def main():
-    runner = pyperf.Runner()
+    runner = Runner()
     runner.metadata["stream"] = f"{N_EVENTS} MBO events, ~{LIVE} live orders, seed {SEED}"
     results = {}
     for name, func, per_loop in CASES:

@@ -24,7 +24,7 @@ import time
 import uuid
 
 import numpy as np
-import pyperf
+from _pyperf import Runner
 
 try:
     import velox
@@ -160,7 +160,7 @@ def bench_ff_batches(loops):
 
 
 def main():
-    runner = pyperf.Runner()
+    runner = Runner()
     runner.metadata["description"] = "32-byte records, two producer processes, one consumer"
     cases = [
         ("MpscRing push_many/pop_many (4096)", bench_ring_batches),

@@ -23,6 +23,7 @@ import sys
 
 import numpy as np
 import pyperf
+from _pyperf import Runner
 
 try:
     import order_book  # noqa: F401  (the peer; may have no wheel for a new interpreter)
@@ -242,7 +243,7 @@ def add_cmdline_args(cmd, args):
 
 
 def main():
-    runner = pyperf.Runner(add_cmdline_args=add_cmdline_args)
+    runner = Runner(add_cmdline_args=add_cmdline_args)
     runner.argparser.add_argument(
         "--only", default="", help="comma-separated case-name prefixes, e.g. 'velox set (,order-book update,dict'")
     runner.metadata["stream"] = f"{N_UPDATES} L2 updates, seed {SEED}, {LEVELS} levels"

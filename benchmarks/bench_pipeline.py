@@ -23,7 +23,7 @@ import sys
 import threading
 import time
 
-import pyperf
+from _pyperf import Runner
 
 import velox
 from velox import Pipeline
@@ -156,7 +156,7 @@ def extras(unpaced_txn_per_s):
 
 
 def main():
-    runner = pyperf.Runner()
+    runner = Runner()
     runner.metadata["description"] = "Transactions through ingress -> book -> bundler -> output"
     r = {
         "velox pipeline (unpaced, block)": runner.bench_time_func(

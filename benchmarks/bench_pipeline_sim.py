@@ -21,6 +21,7 @@ import sys
 import tempfile
 
 import pyperf
+from _pyperf import Runner
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 if __package__ is None:  # run from a source checkout: import the in-place build
@@ -89,7 +90,7 @@ CASES = [
 
 
 def main():
-    runner = pyperf.Runner(processes=3, values=3, warmups=1, loops=1)
+    runner = Runner(processes=3, values=3, warmups=1, loops=1)
     runner.metadata["stream"] = f"LOBSTER file, {N_EVENTS} events, lobster_events seed 1"
     results = {}
     for name, func in CASES:

@@ -16,7 +16,7 @@ import tempfile
 import time
 
 import numpy as np
-import pyperf
+from _pyperf import Runner
 
 import velox
 from velox import TXN_DTYPE, Pipeline
@@ -76,7 +76,7 @@ def feed(loops):
 
 def main():
     make_events()
-    runner = pyperf.Runner()
+    runner = Runner()
     runner.metadata["load_avg"] = " ".join(f"{x:.2f}" for x in os.getloadavg())
     runner.bench_time_func("replay_l2_no_stage_per_event", replay(None))
     runner.bench_time_func("replay_l2_noop_stage_per_event", replay("noop"))

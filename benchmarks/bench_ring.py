@@ -28,7 +28,7 @@ import threading
 import time
 
 import numpy as np
-import pyperf
+from _pyperf import Runner
 
 try:
     import velox
@@ -251,7 +251,7 @@ def add_cmdline_args(cmd, args):
 
 
 def main():
-    runner = pyperf.Runner(add_cmdline_args=add_cmdline_args)
+    runner = Runner(add_cmdline_args=add_cmdline_args)
     runner.argparser.add_argument("--only", default="",
                                   help="comma-separated key prefixes (e.g. py.item,py.2t.item)")
     runner.metadata["description"] = "velox.SpscRing vs Python queues (per record)"

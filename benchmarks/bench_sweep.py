@@ -173,9 +173,9 @@ def _worker_args(cmd, args):
 
 
 def main():
-    import pyperf
+    from _pyperf import Runner
     global SIDE
-    runner = pyperf.Runner(processes=3, values=3, warmups=1, add_cmdline_args=_worker_args)
+    runner = Runner(processes=3, values=3, warmups=1, add_cmdline_args=_worker_args)
     runner.argparser.add_argument("--side", default=SIDE, help="the task walls' side file")
     args = runner.parse_args()
     SIDE = args.side
