@@ -151,7 +151,7 @@ def _segment_path(d, first):
 
 def test_torn_last_record_is_cut(tmp_path):
     """A file as a crash leaves it: the last record's bytes half written, its commit word 0;
-    and a committed record whose bytes do not match its hash (torn under a machine crash)."""
+    and a committed record whose bytes do not match its CRC (torn under a machine crash)."""
     d = str(tmp_path / "j")
     with Journal.create(d, DT, segment_bytes=SEG) as j:
         j.append_many(records(0, 70))

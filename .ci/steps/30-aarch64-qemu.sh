@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # CI step: the C core and every C test (tsc's CNTVCT_EL0 clock path, ring/book/pipeline/shm
-# stress tests, the ring litmus tests, CRC32C's ARMv8 CRC32 path) cross-compiled for aarch64 with Debian's
-# gcc-aarch64-linux-gnu and run under qemu-user.
+# stress tests, the ring litmus tests, CRC32C on the ARMv8 CRC32 instructions) cross-compiled
+# for aarch64 with Debian's gcc-aarch64-linux-gnu and run under qemu-user.
 #
 #   bash .ci/steps/30-aarch64-qemu.sh           (1-2 minutes on 2 cores, mostly cross-compiling)
 #

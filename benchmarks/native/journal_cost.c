@@ -9,7 +9,7 @@
  * vx_journal_append and vx_journal_reader_read are read with --toggle-collect.
  *
  *   S=csrc; gcc -std=c11 -O3 -D_GNU_SOURCE -I$S benchmarks/native/journal_cost.c \
- *       $S/velox/journal.c $S/velox/types.c -o build/journal_cost
+ *       $S/velox/journal.c $S/velox/crc32c.c $S/velox/types.c -o build/journal_cost
  *   build/journal_cost [records=2097152] [batch=65536] [dir=/tmp/vx-journal-cost] [rounds=3] [size=32]
  *   valgrind --tool=callgrind --toggle-collect=vx_journal_reader_read build/journal_cost 262144
  * (the reader's count covers two replays: divide by 2 * records; VELOX_NO_HW_CRC=1 measures the

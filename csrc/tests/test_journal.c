@@ -88,7 +88,7 @@ static void test_torn_and_corrupt(void) {
     for (int i = 0; i < 15; i++) batch[i] = make((uint64_t)i);
     CHECK(vx_journal_append(&w, batch, 15, NULL) == VX_OK);
     vx_journal_close(&w);
-    /* segment 10: slot 4 (seq 14) loses its record bytes' last word: a hash mismatch */
+    /* segment 10: slot 4 (seq 14) loses its record bytes' last word: a CRC mismatch */
     snprintf(path, sizeof path, "%s/%020d.vxj", dir, 10);
     int fd = open(path, O_RDWR);
     REQUIRE(fd >= 0);

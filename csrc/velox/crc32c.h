@@ -120,16 +120,17 @@ VX_CRC32C_TARGET_armv8 static inline uint32_t vx_crc32c_step64_armv8(uint32_t c,
 #endif
 
 /* vx_crc32c_copy_<impl>(crc, dst, src, n) and vx_crc32c_sum_<impl>(crc, p, n): vx_crc32c_copy
- * and vx_crc32c with one implementation, inline (a constant n unrolls them). */
+ * and vx_crc32c with one implementation, inline (a constant n unrolls them). Both are
+ * vx_crc32c_run_<impl> with `store` a constant, so the test of it folds away. */
 #define VX_CRC32C_DEFINE_COPY(IMPL)                                                             \
     VX_CRC32C_TARGET_##IMPL static inline __attribute__((always_inline)) uint32_t              \
-    vx_crc32c_copy_##IMPL(uint32_t crc, uint8_t *dst, const uint8_t *src, size_t n) {          \
+    vx_crc32c_run_##IMPL(uint32_t crc, uint8_t *dst, const uint8_t *src, size_t n, int store) { \
         uint32_t c = ~crc;                                                                       \
         size_t i = 0;                                                                            \
         for (; i + 32 <= n; i += 32) { /* bounded by n; 4 words a turn (loop cost) */            \
             uint64_t x[4];                                                                       \
             memcpy(x, src + i, 32);                                                              \
-            memcpy(dst + i, x, 32);                                                              \
+            if (store) memcpy(dst + i, x, 32);                                                   \
             c = vx_crc32c_step64_##IMPL(c, x[0]);                                                \
             c = vx_crc32c_step64_##IMPL(c, x[1]);                                                \
             c = vx_crc32c_step64_##IMPL(c, x[2]);                                                \
@@ -138,35 +139,23 @@ VX_CRC32C_TARGET_armv8 static inline uint32_t vx_crc32c_step64_armv8(uint32_t c,
         for (; i + 8 <= n; i += 8) { /* bounded by n: at most 3 words */                         \
             uint64_t x;                                                                          \
             memcpy(&x, src + i, 8);                                                              \
-            memcpy(dst + i, &x, 8);                                                              \
+            if (store) memcpy(dst + i, &x, 8);                                                   \
             c = vx_crc32c_step64_##IMPL(c, x);                                                   \
         }                                                                                        \
         for (; i < n; i++) { /* bounded by n: at most 7 bytes */                                 \
             uint8_t b = src[i];                                                                  \
-            dst[i] = b;                                                                          \
+            if (store) dst[i] = b;                                                               \
             c = vx_crc32c_step8_##IMPL(c, b);                                                    \
         }                                                                                        \
         return ~c;                                                                               \
     }                                                                                            \
     VX_CRC32C_TARGET_##IMPL static inline __attribute__((always_inline)) uint32_t              \
+    vx_crc32c_copy_##IMPL(uint32_t crc, uint8_t *dst, const uint8_t *src, size_t n) {          \
+        return vx_crc32c_run_##IMPL(crc, dst, src, n, 1);                                        \
+    }                                                                                            \
+    VX_CRC32C_TARGET_##IMPL static inline __attribute__((always_inline)) uint32_t              \
     vx_crc32c_sum_##IMPL(uint32_t crc, const uint8_t *p, size_t n) {                           \
-        uint32_t c = ~crc;                                                                       \
-        size_t i = 0;                                                                            \
-        for (; i + 32 <= n; i += 32) { /* bounded by n; 4 words a turn (loop cost) */            \
-            uint64_t x[4];                                                                       \
-            memcpy(x, p + i, 32);                                                                \
-            c = vx_crc32c_step64_##IMPL(c, x[0]);                                                \
-            c = vx_crc32c_step64_##IMPL(c, x[1]);                                                \
-            c = vx_crc32c_step64_##IMPL(c, x[2]);                                                \
-            c = vx_crc32c_step64_##IMPL(c, x[3]);                                                \
-        }                                                                                        \
-        for (; i + 8 <= n; i += 8) { /* bounded by n: at most 3 words */                         \
-            uint64_t x;                                                                          \
-            memcpy(&x, p + i, 8);                                                                \
-            c = vx_crc32c_step64_##IMPL(c, x);                                                   \
-        }                                                                                        \
-        for (; i < n; i++) c = vx_crc32c_step8_##IMPL(c, p[i]); /* bounded: at most 7 */        \
-        return ~c;                                                                               \
+        return vx_crc32c_run_##IMPL(crc, NULL, p, n, 0);                                         \
     }
 
 VX_CRC32C_DEFINE_COPY(portable)
