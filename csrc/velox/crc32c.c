@@ -386,7 +386,7 @@ int vx_crc32c_supported(int impl) {
 #ifdef VX_CRC32C_HAVE_SSE42
     case VX_CRC32C_SSE42: {
         unsigned a, b, c, d;
-        return __get_cpuid(1, &a, &b, &c, &d) && (c & bit_SSE4_2) != 0;
+        return __get_cpuid(1, &a, &b, &c, &d) && (c & (1u << 20)) != 0; /* CPUID.1:ECX.SSE4_2 */
     }
 #endif
 #if defined(VX_CRC32C_HAVE_ARMV8) && defined(__linux__)
