@@ -94,7 +94,11 @@ static inline uint32_t vx_crc32c_step64_portable(uint32_t c, uint64_t word) {
 #if defined(__x86_64__)
 #include <nmmintrin.h>
 #define VX_CRC32C_HAVE_SSE42 1
+#if defined(__clang__) /* clang >= 14 gates the crc32 intrinsics on a feature of their own */
+#define VX_CRC32C_TARGET_sse42 __attribute__((target("sse4.2,crc32")))
+#else
 #define VX_CRC32C_TARGET_sse42 __attribute__((target("sse4.2")))
+#endif
 VX_CRC32C_TARGET_sse42 static inline uint32_t vx_crc32c_step8_sse42(uint32_t c, uint8_t b) {
     return _mm_crc32_u8(c, b);
 }
