@@ -16,6 +16,7 @@ import pytest
 import velox
 from velox import Journal, JournalCorrupted, JournalReader
 from velox import journal as cli
+from velox._journal import LAYOUT_VERSION, checksum, checksum_implementation
 
 from child_env import IMPORT_ROOT, child_env
 from scale import scaled
@@ -150,7 +151,7 @@ def _segment_path(d, first):
 
 def test_torn_last_record_is_cut(tmp_path):
     """A file as a crash leaves it: the last record's bytes half written, its commit word 0;
-    and a committed record whose bytes do not match its hash (torn under a machine crash)."""
+    and a committed record whose bytes do not match its CRC (torn under a machine crash)."""
     d = str(tmp_path / "j")
     with Journal.create(d, DT, segment_bytes=SEG) as j:
         j.append_many(records(0, 70))
@@ -411,3 +412,139 @@ def read_all_dtype(path, dt):
         out = np.zeros(100, dt)
         k = r.read_many(out)
         return out[:k], r.skipped
+
+
+def test_checksum_is_crc32c_and_the_format_uses_it(tmp_path):
+    """checksum() is the standard CRC-32C (check value and RFC 3720 vectors, a byte at a time
+    through a bitwise reference); a segment's header_check is it of the header with the field
+    zero (zero-extended), and each commit word is crc32c(record) << 32 | 1 << 31 | seq
+    (docs/journal.md, "Checksums")."""
+    def reference(data):
+        c = 0xFFFFFFFF
+        for byte in data:
+            c ^= byte
+            for _ in range(8):
+                c = (c >> 1) ^ (0x82F63B78 if c & 1 else 0)
+        return c ^ 0xFFFFFFFF
+
+    assert checksum(b"123456789") == 0xE3069283 and checksum(b"") == 0
+    assert checksum(bytes(32)) == 0x8A9136AA and checksum(b"\xff" * 32) == 0x62A8AB43
+    assert checksum(bytes(range(32))) == 0x46DD794E
+    rng = np.random.default_rng(7)
+    for n in (1, 7, 8, 9, 31, 33, 100):
+        data = rng.integers(0, 256, n, dtype=np.uint8).tobytes()
+        assert checksum(data) == reference(data)
+    assert checksum_implementation() in ("sse4.2", "armv8-crc", "portable")
+    d = str(tmp_path / "j")
+    with Journal.create(d, DT, segment_bytes=SEG) as j:
+        j.append_many(records(0, 60))
+    with open(_segment_path(d, 50), "rb") as f:
+        seg = f.read()
+    header = bytearray(seg[:1024])
+    assert int.from_bytes(header[8:12], "little") == LAYOUT_VERSION == 2
+    check = int.from_bytes(header[64:72], "little")
+    header[64:72] = bytes(8)
+    assert check == checksum(bytes(header)) == reference(bytes(header))
+    data = records(50, 10)
+    for i in range(10):
+        slot = seg[1024 + i * SLOT:1024 + (i + 1) * SLOT]
+        rec = data[i:i + 1].tobytes()
+        assert slot[8:] == rec
+        assert int.from_bytes(slot[:8], "little") == checksum(rec) << 32 | 1 << 31 | (50 + i)
+
+
+def _v1_hash(data):
+    """The version-1 journal's header hash (two multiply-xor lanes; journal.c before CRC32C)."""
+    mask = (1 << 64) - 1
+
+    def mix(h):
+        h ^= h >> 33
+        h = h * 0xFF51AFD7ED558CCD & mask
+        return h ^ h >> 33
+
+    n = len(data)
+    a, b = 0x9E3779B97F4A7C15 ^ n, 0xC2B2AE3D27D4EB4F
+    padded = bytes(data) + bytes(-n % 16)
+    for i in range(0, len(padded), 16):
+        x = int.from_bytes(padded[i:i + 8], "little")
+        y = int.from_bytes(padded[i + 8:i + 16], "little")
+        a = (a ^ x) * 0x9E3779B97F4A7C15 & mask
+        b = (b ^ y) * 0xC2B2AE3D27D4EB4F & mask
+        if i + 16 <= n:
+            a ^= a >> 29
+            b ^= b >> 31
+    return mix(a ^ mix(b + n & mask))
+
+
+def test_version_1_journal_is_refused_naming_both_versions(tmp_path, capsys):
+    """A journal of layout version 1 (hand-made: version 1 and its own header hash, records
+    with its commit words) is refused on open by the writer, the reader and the CLI, with a
+    message naming version 1 and version 2; nothing is cut or rewritten."""
+    d = str(tmp_path / "j")
+    with Journal.create(d, DT, segment_bytes=SEG) as j:
+        j.append_many(records(0, 3))
+    path = _segment_path(d, 0)
+    with open(path, "r+b") as f:
+        seg = bytearray(f.read())
+        seg[8:12] = (1).to_bytes(4, "little")
+        seg[64:72] = bytes(8)
+        seg[64:72] = _v1_hash(bytes(seg[:1024])).to_bytes(8, "little")
+        for i, rec in enumerate(records(0, 3)):
+            word = _v1_hash(rec.tobytes()) & ~0xFFFFFFFF | 1 << 31 | i
+            seg[1024 + i * SLOT:1024 + i * SLOT + 8] = word.to_bytes(8, "little")
+        f.seek(0)
+        f.write(seg)
+    want = r"layout version 1; this velox reads and writes version 2 only"
+    with pytest.raises(JournalCorrupted, match=want):
+        Journal.open(d)
+    with pytest.raises(JournalCorrupted, match=want):
+        Journal.reader(d)
+    assert cli.main(["cat", d]) == 2
+    assert "layout version 1" in capsys.readouterr().err
+    with open(path, "rb") as f:
+        assert f.read() == seg
+
+
+CHILD_CRC = r"""
+import sys
+import numpy as np
+from velox import Journal
+from velox._journal import checksum_implementation
+sys.path.insert(0, sys.argv[3])
+from test_journal import DT, SEG, records
+mode, d = sys.argv[1], sys.argv[2]
+if mode == "write":
+    with Journal.create(d, DT, segment_bytes=SEG, ts_field="ts") as j:
+        j.append_many(records(0, 120))
+else:
+    with Journal.reader(d) as r:
+        out = np.zeros(1000, DT)
+        n = r.read_many(out)
+        np.save(d + ".npy", out[:n])
+        print("skipped", r.skipped)
+print(checksum_implementation())
+"""
+
+
+def test_portable_and_hardware_checksums_interchange(tmp_path):
+    """A journal written with the portable CRC32C (a child Python with VELOX_NO_HW_CRC=1)
+    reads back and reopens for appending in this process (the CPU's CRC32C instructions where
+    it has them), and the records this process appends read back in a portable child."""
+    d = str(tmp_path / "j")
+    tests_dir = os.path.dirname(os.path.abspath(__file__))
+    env = dict(child_env(), VELOX_NO_HW_CRC="1")
+
+    def child(mode):
+        r = subprocess.run([sys.executable, "-c", CHILD_CRC, mode, d, tests_dir], cwd=IMPORT_ROOT,
+                           env=env, capture_output=True, text=True, timeout=120)
+        assert r.returncode == 0, r.stderr
+        return r.stdout.split()
+
+    assert child("write") == ["portable"]
+    got, skipped = read_all(d)
+    assert skipped == 0 and got.tobytes() == records(0, 120).tobytes()
+    with Journal.open(d) as j:
+        assert j.cut == 0 and j.next_seq == 120
+        j.append_many(records(120, 80))
+    assert child("read") == ["skipped", "0", "portable"]
+    assert np.load(d + ".npy").tobytes() == records(0, 200).tobytes()

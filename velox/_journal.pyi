@@ -13,7 +13,10 @@ NOGIL_COPY_BYTES: int
 
 class JournalCorrupted(ValueError): ...
 
+LAYOUT_VERSION: int
+
 def checksum(data: bytes | bytearray | memoryview) -> int: ...
+def checksum_implementation() -> str: ...
 
 class Journal:
     @property

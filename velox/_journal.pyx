@@ -1,5 +1,5 @@
 # cython: language_level=3, embedsignature=True, freethreading_compatible=True
-# distutils: sources = csrc/velox/journal.c csrc/velox/types.c
+# distutils: sources = csrc/velox/journal.c csrc/velox/crc32c.c csrc/velox/types.c
 """Journal: an append-only, memory-mapped journal of fixed-size records (any NumPy dtype) in a
 directory of segment files; one writer, any number of readers in any process that tail it live
 or replay it from any sequence number or time. Thin wrapper over ``csrc/velox/journal.h``
@@ -23,6 +23,7 @@ from libc.stdint cimport int64_t, uint32_t, uint64_t
 cimport numpy as cnp
 
 from velox._wait cimport WAIT_SLICE_NS
+from velox.includes.crc32c cimport vx_crc32c, vx_crc32c_impl, vx_crc32c_impl_name
 from velox.includes.journal cimport *
 from velox.includes.types cimport (VX_EINVAL, VX_ERANGE, VX_ESTATE, VX_ESYS, VX_OK, VX_TIMEOUT,
                                    vx_status)
@@ -43,19 +44,36 @@ class JournalCorrupted(ValueError):
     """A journal file failed validation (bad header, checksum, shape or sequence)."""
 
 
+LAYOUT_VERSION = VX_JOURNAL_VERSION
+
+
 def checksum(data) -> int:
-    """The 64-bit hash the journal uses for header checks (``header_check``) and, in its high
-    32 bits, for record commit words. For tests and tools that craft segment files."""
+    """The CRC32C (Castagnoli, the standard CRC-32C: ``checksum(b"123456789") == 0xE3069283``)
+    of the bytes of ``data``, as the journal computes it: a record's commit word holds it in its
+    high 32 bits, a segment's ``header_check`` is it of the header with that field zero. For
+    tests and tools that craft segment files (docs/journal.md, "Checksums")."""
     cdef Py_buffer view
     PyObject_GetBuffer(data, &view, PyBUF_SIMPLE)
     try:
-        return vx_journal_hash(view.buf, <size_t>view.len)
+        return vx_crc32c(0, view.buf, <size_t>view.len)
     finally:
         PyBuffer_Release(&view)
 
 
-cdef object _fault_error(vx_status st, vx_journal_fault fault, int err, str where, object path):
+def checksum_implementation() -> str:
+    """Which CRC32C code this process runs: ``"sse4.2"`` or ``"armv8-crc"`` (the CPU's
+    instructions) or ``"portable"`` (tables; also when the environment variable
+    ``VELOX_NO_HW_CRC`` is set, e.g. to 1, before the first checksum). All give the same
+    values."""
+    return vx_crc32c_impl_name(vx_crc32c_impl()).decode()
+
+
+cdef object _fault_error(vx_status st, vx_journal_fault fault, int err, str where, object path,
+                         uint32_t version=0):
     msg = f"{where}: {path!s}: {vx_journal_fault_name(fault).decode()}"
+    if fault == VX_JOURNAL_FAULT_VERSION:
+        msg += (f": a segment has layout version {version}; this velox reads and writes version "
+                f"{VX_JOURNAL_VERSION} only (docs/journal.md, \"Versions\")")
     if st == VX_ESYS:
         return OSError(err, f"{msg}: {os.strerror(err)}", os.fspath(path))
     if fault == VX_JOURNAL_FAULT_LOCKED or fault == VX_JOURNAL_FAULT_EXISTS or fault == VX_JOURNAL_FAULT_EMPTY:
@@ -166,7 +184,8 @@ cdef class Journal:
         cdef vx_status st = vx_journal_create(&j.w, bp, <uint32_t>dt.itemsize, segment_bytes,
                                               text, len(text), ts_offset, ts_kind)
         if st != VX_OK:
-            raise _fault_error(st, j.w.fault, j.w.sys_errno, "Journal.create", p)
+            raise _fault_error(st, j.w.fault, j.w.sys_errno, "Journal.create", p,
+                               j.w.fault_version)
         j._open = True
         j.path = p
         j.dtype = dt
@@ -182,7 +201,8 @@ cdef class Journal:
         bp = os.fsencode(p)
         cdef vx_status st = vx_journal_open(&j.w, bp)
         if st != VX_OK:
-            raise _fault_error(st, j.w.fault, j.w.sys_errno, "Journal.open", p)
+            raise _fault_error(st, j.w.fault, j.w.sys_errno, "Journal.open", p,
+                               j.w.fault_version)
         j._open = True
         j.path = p
         try:
@@ -271,7 +291,8 @@ cdef class Journal:
                              f"{rec[self.ts_field]!r}, below the previous record's time "
                              "(times must not decrease); nothing was appended")
         if st != VX_OK:
-            raise _fault_error(st, self.w.fault, self.w.sys_errno, f"Journal.{where}", self.path)
+            raise _fault_error(st, self.w.fault, self.w.sys_errno, f"Journal.{where}", self.path,
+                               self.w.fault_version)
         return first
 
     def sync(self):
@@ -284,7 +305,8 @@ cdef class Journal:
         finally:
             vx_journal_writer_leave(&self.w)
         if st != VX_OK:
-            raise _fault_error(st, self.w.fault, self.w.sys_errno, "Journal.sync", self.path)
+            raise _fault_error(st, self.w.fault, self.w.sys_errno, "Journal.sync", self.path,
+                               self.w.fault_version)
 
     def close(self):
         """close(): unmaps and releases the writer lock. Idempotent."""
@@ -344,7 +366,8 @@ cdef class JournalReader:
         bp = os.fsencode(p)
         cdef vx_status st = vx_journal_reader_open(&self.r, bp)
         if st != VX_OK:
-            raise _fault_error(st, self.r.fault, self.r.sys_errno, "JournalReader", p)
+            raise _fault_error(st, self.r.fault, self.r.sys_errno, "JournalReader", p,
+                               self.r.fault_version)
         self._open = True
         self.path = p
         self.dtype = _dtype_from_text(self.r.shape.dtype, self.r.shape.dtype_len, p)
@@ -371,7 +394,7 @@ cdef class JournalReader:
     cdef int _check(self, vx_status st, str where) except -1:
         if st != VX_OK:
             raise _fault_error(st, self.r.fault, self.r.sys_errno, f"JournalReader.{where}",
-                               self.path)
+                               self.path, self.r.fault_version)
         return 0
 
     def to_start(self):

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # CI step: the C core and every C test (tsc's CNTVCT_EL0 clock path, ring/book/pipeline/shm
-# stress tests, the ring litmus tests) cross-compiled for aarch64 with Debian's
-# gcc-aarch64-linux-gnu and run under qemu-user.
+# stress tests, the ring litmus tests, CRC32C on the ARMv8 CRC32 instructions) cross-compiled
+# for aarch64 with Debian's gcc-aarch64-linux-gnu and run under qemu-user.
 #
 #   bash .ci/steps/30-aarch64-qemu.sh           (1-2 minutes on 2 cores, mostly cross-compiling)
 #
@@ -21,9 +21,15 @@ need_apt gcc-aarch64-linux-gnu libc6-dev-arm64-cross qemu-user
 sysroot=/usr/aarch64-linux-gnu
 echo "+ make -C csrc check-plain CC=aarch64-linux-gnu-gcc RUNNER='qemu-aarch64 -L $sysroot'"
 rm -rf csrc/build/aarch64
+log=csrc/build/aarch64/check.log
+mkdir -p csrc/build/aarch64
 make -C csrc BUILD=build/aarch64 CC=aarch64-linux-gnu-gcc \
     RUNNER="qemu-aarch64 -L $sysroot" SCALE_plain="${VELOX_AARCH64_SCALE:-0.05}" check-plain \
-    | grep --line-buffered -v '^aarch64-linux-gnu-gcc '
+    | grep --line-buffered -v '^aarch64-linux-gnu-gcc ' | tee "$log"
+# The journal's checksum ran on the ARMv8 CRC32 instructions (qemu's CPU has them), not only
+# on the portable tables: test_crc32c prints the implementation its run-time choice picked.
+grep -qx 'crc32c: armv8-crc' "$log" \
+    || { echo "test_crc32c did not pick the ARMv8 CRC32 instructions under qemu" >&2; exit 1; }
 # The binaries really are aarch64 (not a host build picked up by mistake).
 file_out=$(od -An -tx1 -j18 -N2 csrc/build/aarch64/plain/test_tsc | tr -d ' ')
 [ "$file_out" = "b700" ] || { echo "test_tsc is not an aarch64 ELF (e_machine $file_out)" >&2; exit 1; }

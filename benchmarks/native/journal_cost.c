@@ -1,16 +1,19 @@
 /*
  * journal_cost.c — the journal's append and replay without Python, beside the machine's copy
- * ceiling for the same bytes: appends `records` 32-byte records in batches of `batch` to a new
- * journal, replays them with a reader opened afresh (its first pass maps and faults the pages)
+ * ceiling for the same bytes: appends `records` records of `size` bytes (default 32; each
+ * starts with the 32-byte record below, the rest is filled per record) in batches of `batch` to
+ * a new journal, replays them with a reader opened afresh (its first pass maps and faults the pages)
  * and again with the same reader (warm mapping), and copies the same bytes between two warm
  * buffers with memcpy. Prints GB/s of record bytes for each (best of `rounds`) and the page
  * faults of each phase (getrusage). Under callgrind the per-record instruction counts of
  * vx_journal_append and vx_journal_reader_read are read with --toggle-collect.
  *
  *   S=csrc; gcc -std=c11 -O3 -D_GNU_SOURCE -I$S benchmarks/native/journal_cost.c \
- *       $S/velox/journal.c $S/velox/types.c -o build/journal_cost
- *   build/journal_cost [records=2097152] [batch=65536] [dir=/tmp/vx-journal-cost] [rounds=3]
+ *       $S/velox/journal.c $S/velox/crc32c.c $S/velox/types.c -o build/journal_cost
+ *   build/journal_cost [records=2097152] [batch=65536] [dir=/tmp/vx-journal-cost] [rounds=3] [size=32]
  *   valgrind --tool=callgrind --toggle-collect=vx_journal_reader_read build/journal_cost 262144
+ * (the reader's count covers two replays: divide by 2 * records; VELOX_NO_HW_CRC=1 measures the
+ * portable checksum)
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -40,7 +43,7 @@ static void report(const char *what, double best_s, uint64_t bytes, long flt, ui
 }
 
 /* Reads n records in batches from the reader's position; returns how many it got. */
-static uint64_t replay(vx_journal_reader *r, rec *dst, uint64_t n, uint64_t batch) {
+static uint64_t replay(vx_journal_reader *r, uint8_t *dst, uint64_t n, uint64_t batch) {
     uint64_t total = 0;
     for (uint64_t k = 0; k < n; k += batch) { /* bounded by n */
         uint64_t got = 0;
@@ -55,13 +58,23 @@ int main(int argc, char **argv) {
     uint64_t batch = argc > 2 ? strtoull(argv[2], NULL, 10) : 65536;
     const char *dir = argc > 3 ? argv[3] : "/tmp/vx-journal-cost";
     int rounds = argc > 4 ? atoi(argv[4]) : 3;
-    if (batch == 0 || n % batch || rounds < 1) return 2;
-    rec *src = calloc(batch, sizeof *src), *dst = calloc(batch, sizeof *dst);
-    rec *big_a = calloc(n, sizeof *big_a), *big_b = calloc(n, sizeof *big_b);
+    uint64_t size = argc > 5 ? strtoull(argv[5], NULL, 10) : sizeof(rec);
+    if (batch == 0 || n % batch || rounds < 1 || size < sizeof(rec) || size % 8 || size > 4096)
+        return 2;
+    uint8_t *src = calloc(batch, size), *dst = calloc(batch, size);
+    uint8_t *big_a = calloc(n, size), *big_b = calloc(n, size);
     if (!src || !dst || !big_a || !big_b) return 1;
-    for (uint64_t i = 0; i < batch; i++) src[i] = (rec){(int64_t)i, i, (int64_t)i * 25, (uint32_t)(i % 1000), 0};
-    const char dt[] = "[('ts', '<i8'), ('seq', '<u8'), ('px', '<i8'), ('qty', '<u4'), ('flags', '<u4')]";
-    uint64_t bytes = n * sizeof(rec);
+    for (uint64_t i = 0; i < batch; i++) { /* bounded by batch */
+        rec r = {(int64_t)i, i, (int64_t)i * 25, (uint32_t)(i % 1000), 0};
+        memcpy(src + i * size, &r, sizeof r);
+        for (uint64_t b = sizeof r; b < size; b++) src[i * size + b] = (uint8_t)(i * 31 + b);
+    }
+    char dt[128];
+    if (size == sizeof(rec))
+        snprintf(dt, sizeof dt, "%s", "[('ts', '<i8'), ('seq', '<u8'), ('px', '<i8'), ('qty', '<u4'), ('flags', '<u4')]");
+    else
+        snprintf(dt, sizeof dt, "'|V%llu'", (unsigned long long)size);
+    uint64_t bytes = n * size;
     double best_append = 1e30, best_cold = 1e30, best_warm = 1e30, best_copy = 1e30;
     long f_append = 0, f_cold = 0, f_warm = 0;
     char cmd[512];
@@ -70,7 +83,8 @@ int main(int argc, char **argv) {
         if (system(cmd) != 0) return 1;
         vx_journal_writer w;
         /* one segment holds the whole run: the roll is not what this measures */
-        if (vx_journal_create(&w, dir, sizeof(rec), 1024 + (n + 1) * 40, dt, strlen(dt), 0, 0) != VX_OK)
+        if (vx_journal_create(&w, dir, (uint32_t)size, 1024 + (n + 1) * (8 + size), dt, strlen(dt), 0,
+                              0) != VX_OK)
             return 1;
         long f0 = faults();
         uint64_t t0 = vx_monotonic_ns();
@@ -106,8 +120,8 @@ int main(int argc, char **argv) {
         if (wm < best_warm) best_warm = wm, f_warm = f3 - f2;
         if (cp < best_copy) best_copy = cp;
     }
-    printf("%llu records of 32 bytes (%.1f MiB), batches of %llu, best of %d rounds, %s:\n",
-           (unsigned long long)n, bytes / 1048576.0, (unsigned long long)batch, rounds, dir);
+    printf("%llu records of %llu bytes (%.1f MiB), batches of %llu, best of %d rounds, %s:\n",
+           (unsigned long long)n, (unsigned long long)size, bytes / 1048576.0, (unsigned long long)batch, rounds, dir);
     report("append (new segment, page cache)", best_append, bytes, f_append, n);
     report("replay, new reader (cold mapping)", best_cold, bytes, f_cold, n);
     report("replay, same reader (warm mapping)", best_warm, bytes, f_warm, n);

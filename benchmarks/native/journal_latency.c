@@ -12,7 +12,7 @@
  * apart, several times.
  *
  *   S=csrc; gcc -std=c11 -O2 -D_GNU_SOURCE -pthread -I$S benchmarks/native/journal_latency.c \
- *       $S/velox/journal.c $S/velox/types.c $S/velox/tsc.c -o build/journal_latency -lm
+ *       $S/velox/journal.c $S/velox/crc32c.c $S/velox/types.c $S/velox/tsc.c -o build/journal_latency -lm
  *   chrt -f 50 build/journal_latency [records=20000] [dir=/tmp/vx-journal-latency]
  */
 #include <pthread.h>

@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "check.h"
+#include "velox/crc32c.h"
 #include "velox/journal.h"
 
 typedef struct rec {
@@ -87,7 +88,7 @@ static void test_torn_and_corrupt(void) {
     for (int i = 0; i < 15; i++) batch[i] = make((uint64_t)i);
     CHECK(vx_journal_append(&w, batch, 15, NULL) == VX_OK);
     vx_journal_close(&w);
-    /* segment 10: slot 4 (seq 14) loses its record bytes' last word: a hash mismatch */
+    /* segment 10: slot 4 (seq 14) loses its record bytes' last word: a CRC mismatch */
     snprintf(path, sizeof path, "%s/%020d.vxj", dir, 10);
     int fd = open(path, O_RDWR);
     REQUIRE(fd >= 0);
@@ -116,6 +117,103 @@ static void test_torn_and_corrupt(void) {
     CHECK(vx_journal_reader_read(&r, out, 20, &got) == VX_OK && got == 1 && out[0].seq == 14);
     vx_journal_reader_close(&r);
     rmdir_all(dir);
+}
+
+/* The record bytes of sequence i for a record of `size` bytes (varied per record and byte). */
+static void fill(uint8_t *p, uint32_t size, uint64_t i) {
+    for (uint32_t b = 0; b < size; b++) p[b] = (uint8_t)(i * 131 + b * 7 + (b >> 3));
+}
+
+/* The format (journal.h): header_check = CRC32C of the header with the field zero, zero-extended;
+ * commit word = crc32c(record) << 32 | 1 << 31 | seq. A journal written with each CRC32C
+ * implementation this CPU runs reads back under each (reader and the writer's recovery at
+ * open), for a size-specialised record (32 bytes), one with tail bytes (20) and a large one
+ * (256); a flipped byte is caught under each. */
+static void test_checksum_implementations_interchange(void) {
+    const int impls[] = {VX_CRC32C_PORTABLE, VX_CRC32C_SSE42, VX_CRC32C_ARMV8};
+    const uint32_t sizes[] = {32, 20, 256};
+    int orig = vx_crc32c_impl(), pairs = 0;
+    static uint8_t src[25 * 256], out[30 * 256];
+    for (int wi = 0; wi < 3; wi++) {
+        for (int ri = 0; ri < 3; ri++) {
+            if (!vx_crc32c_supported(impls[wi]) || !vx_crc32c_supported(impls[ri])) continue;
+            pairs++;
+            for (int z = 0; z < 3; z++) {
+                uint32_t size = sizes[z], slot = 8 + ((size + 7u) & ~7u);
+                char dir[64], path[128];
+                tmpdir(dir, sizeof dir);
+                for (uint64_t i = 0; i < 25; i++) fill(src + i * size, size, i);
+                REQUIRE(vx_crc32c_use(impls[wi]) == 0);
+                vx_journal_writer w;
+                REQUIRE(vx_journal_create(&w, dir, size, 1024 + 10 * slot, "'|V'", 4, 0, 0) == VX_OK);
+                CHECK(vx_journal_append(&w, src, 25, NULL) == VX_OK);
+                vx_journal_close(&w);
+                /* the bytes of segment 10, checked against the portable CRC */
+                snprintf(path, sizeof path, "%s/%020d.vxj", dir, 10);
+                int fd = open(path, O_RDWR);
+                REQUIRE(fd >= 0);
+                static uint8_t file[1024 + 10 * 264];
+                REQUIRE(pread(fd, file, 1024 + 10 * slot, 0) == (ssize_t)(1024 + 10 * slot));
+                uint64_t check;
+                memcpy(&check, file + 64, 8);
+                memset(file + 64, 0, 8);
+                CHECK(check == vx_crc32c_with(VX_CRC32C_PORTABLE, 0, file, 1024));
+                for (uint64_t j = 0; j < 10; j++) {
+                    uint64_t c, seq = 10 + j;
+                    memcpy(&c, file + 1024 + j * slot, 8);
+                    uint64_t want = (uint64_t)vx_crc32c_with(VX_CRC32C_PORTABLE, 0,
+                                                             src + seq * size, size) << 32 |
+                                    0x80000000u | seq;
+                    CHECK(c == want);
+                    CHECK(memcmp(file + 1024 + j * slot + 8, src + seq * size, size) == 0);
+                }
+                /* seq 13: one record byte flipped */
+                uint8_t flip = file[1024 + 3 * slot + 8 + size - 1] ^ 0x10;
+                REQUIRE(pwrite(fd, &flip, 1, 1024 + 3 * slot + 8 + size - 1) == 1);
+                close(fd);
+                REQUIRE(vx_crc32c_use(impls[ri]) == 0);
+                vx_journal_reader r;
+                uint64_t got = 0;
+                CHECK(vx_journal_reader_open(&r, dir) == VX_OK);
+                CHECK(vx_journal_reader_read(&r, out, 30, &got) == VX_OK && got == 24 &&
+                      r.skipped == 1);
+                CHECK(memcmp(out, src, 13 * size) == 0);
+                CHECK(memcmp(out + 13 * size, src + 14 * size, 11 * size) == 0);
+                vx_journal_reader_close(&r);
+                CHECK(vx_journal_open(&w, dir) == VX_OK && w.next_seq == 25 && w.cut == 0);
+                vx_journal_close(&w);
+                rmdir_all(dir);
+            }
+        }
+    }
+    CHECK(pairs >= 1);
+    REQUIRE(vx_crc32c_use(orig) == 0);
+}
+
+/* A segment of another layout version (a version-1 journal: the hash before CRC32C, or a
+ * later one) is refused by the reader and the writer, naming the version found. */
+static void test_other_version_refused(void) {
+    const uint32_t versions[] = {1, 3};
+    for (int v = 0; v < 2; v++) {
+        char dir[64], path[128];
+        tmpdir(dir, sizeof dir);
+        vx_journal_writer w;
+        REQUIRE(vx_journal_create(&w, dir, sizeof(rec), SEG_BYTES, DT, strlen(DT), 0, 0) == VX_OK);
+        rec x = make(0);
+        CHECK(vx_journal_append(&w, &x, 1, NULL) == VX_OK);
+        vx_journal_close(&w);
+        snprintf(path, sizeof path, "%s/%020d.vxj", dir, 0);
+        int fd = open(path, O_RDWR);
+        REQUIRE(fd >= 0);
+        REQUIRE(pwrite(fd, &versions[v], 4, 8) == 4);
+        close(fd);
+        vx_journal_reader r;
+        CHECK(vx_journal_reader_open(&r, dir) == VX_ESTATE && r.fault == VX_JOURNAL_FAULT_VERSION &&
+              r.fault_version == versions[v]);
+        CHECK(vx_journal_open(&w, dir) == VX_ESTATE && w.fault == VX_JOURNAL_FAULT_VERSION &&
+              w.fault_version == versions[v]);
+        rmdir_all(dir);
+    }
 }
 
 typedef struct tail_arg {
@@ -277,6 +375,8 @@ static void test_prefault_ahead(void) {
 int main(void) {
     RUN(test_append_reopen_seek);
     RUN(test_torn_and_corrupt);
+    RUN(test_checksum_implementations_interchange);
+    RUN(test_other_version_refused);
     RUN(test_live_tail);
     RUN(test_live_tail_one_mapping);
     RUN(test_prefault_ahead);

@@ -14,69 +14,27 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "velox/crc32c.h"
 #include "velox/tsc.h"
 
 #define SEQ_BITS 0x7fffffffull
 #define COMMIT_FLAG 0x80000000ull
 
-/* ---- hash ------------------------------------------------------------------------------ */
+/* ---- checksum ---------------------------------------------------------------------------- */
 
-static inline uint64_t mix(uint64_t h) {
-    h ^= h >> 33;
-    h *= 0xff51afd7ed558ccdull;
-    h ^= h >> 33;
-    return h;
+/* CRC32C (crc32c.h) of every record and of each header: detects flipped bits and torn words
+ * (every burst of up to 32 bits, every odd number of flipped bits); not cryptographic (a writer
+ * of the files can forge it, and can then only make a reader return bytes that are a
+ * well-formed record of the right size). */
+static inline uint64_t commit_word(uint32_t crc, uint64_t seq) {
+    return (uint64_t)crc << 32 | COMMIT_FLAG | (seq & SEQ_BITS);
 }
 
-/* Two multiply-xor-shift lanes over 16-byte steps, then a final mix. Detects flipped bits and
- * torn words with high probability; not cryptographic (a writer of the files can forge it, and
- * can then only make a reader return bytes that are a well-formed record of the right size).
- *
- * With dst != NULL the n bytes are also copied to dst in the same pass: every word is loaded
- * once, stored to dst and hashed from the register, so the hash is that of the bytes stored in
- * dst even when src changes meanwhile. Inlined with a constant n (the record sizes dispatched
- * in read_slots / write_slots) the loop unrolls into straight-line code. */
-static inline __attribute__((always_inline)) uint64_t hash_copy(const uint8_t *p, uint8_t *dst,
-                                                                size_t n) {
-    uint64_t a = 0x9E3779B97F4A7C15ull ^ n, b = 0xC2B2AE3D27D4EB4Full;
-    size_t i = 0;
-    for (; i + 16 <= n; i += 16) { /* bounded by n */
-        uint64_t x, y;
-        memcpy(&x, p + i, 8);
-        memcpy(&y, p + i + 8, 8);
-        if (dst) {
-            memcpy(dst + i, &x, 8);
-            memcpy(dst + i + 8, &y, 8);
-        }
-        a = (a ^ x) * 0x9E3779B97F4A7C15ull;
-        b = (b ^ y) * 0xC2B2AE3D27D4EB4Full;
-        a ^= a >> 29;
-        b ^= b >> 31;
-    }
-    if (i < n) {
-        uint8_t tail[16] = {0};
-        memcpy(tail, p + i, n - i);
-        if (dst) memcpy(dst + i, tail, n - i);
-        uint64_t x, y;
-        memcpy(&x, tail, 8);
-        memcpy(&y, tail + 8, 8);
-        a = (a ^ x) * 0x9E3779B97F4A7C15ull;
-        b = (b ^ y) * 0xC2B2AE3D27D4EB4Full;
-    }
-    return mix(a ^ mix(b + n));
-}
-
-uint64_t vx_journal_hash(const void *data, size_t n) { return hash_copy(data, NULL, n); }
-
-static inline uint64_t commit_word(uint64_t hash, uint64_t seq) {
-    return (hash & 0xffffffff00000000ull) | COMMIT_FLAG | (seq & SEQ_BITS);
-}
-
-static uint64_t header_hash(const vx_journal_header *h) {
+static uint64_t header_crc(const vx_journal_header *h) {
     vx_journal_header copy;
     memcpy(&copy, h, sizeof copy);
     copy.header_check = 0;
-    return vx_journal_hash(&copy, sizeof copy);
+    return vx_crc32c(0, &copy, sizeof copy);
 }
 
 /* ---- slots ----------------------------------------------------------------------------- */
@@ -86,78 +44,60 @@ static inline uint8_t *slot_at(const vx_journal_seg *s, const vx_journal_shape *
 }
 
 static inline uint64_t load_commit(const uint8_t *slot) {
-    /* acquire: pairs with the release store in append_one (the record bytes before it) */
+    /* acquire: pairs with the release store in write_run (the record bytes before it) */
     return atomic_load_explicit((_Atomic uint64_t *)(uintptr_t)slot, memory_order_acquire);
 }
 
-/* 1 if the committed slot holds sequence seq with a matching hash (the record is copied to out
- * first when out != NULL, and the hash is that of the copy). */
+/* 1 if the committed slot holds sequence seq with a matching checksum. */
 static int slot_valid(const uint8_t *slot, uint64_t commit, const vx_journal_shape *sh,
-                      uint64_t seq, void *out) {
+                      uint64_t seq) {
     if ((commit & (COMMIT_FLAG | SEQ_BITS)) != (COMMIT_FLAG | (seq & SEQ_BITS))) return 0;
-    return (hash_copy(slot + 8, out, sh->record_size) >> 32) == (commit >> 32);
+    return vx_crc32c(0, slot + 8, sh->record_size) == (uint32_t)(commit >> 32);
 }
 
-/* Reads the slots of one mapped run: slot j (0 <= j < slots) holds sequence seq + j. Copies
- * committed, valid records to dst one after another (at most want), steps over corrupt ones
- * (counted in *skipped), stops at the first uncommitted slot. Returns the slots stepped over
- * (copied + skipped). `size` is a constant where read_slots inlines it. */
-static inline __attribute__((always_inline)) uint64_t
-read_run(const uint8_t *slot, uint64_t seq, uint64_t slots, uint8_t *dst, uint64_t want,
-         uint32_t size, uint64_t *copied, uint64_t *skipped) {
-    const uint32_t slot_size = 8 + ((size + 7u) & ~7u);
-    uint64_t j = 0, k = 0, bad = 0;
-    for (; j < slots && k < want; j++, slot += slot_size) { /* bounded by slots */
-        uint64_t c = load_commit(slot);
-        if (c == 0) break;
-        /* the sequence bits first: a slot of another sequence is not copied at all */
-        if ((c & (COMMIT_FLAG | SEQ_BITS)) == (COMMIT_FLAG | ((seq + j) & SEQ_BITS)) &&
-            (hash_copy(slot + 8, dst + k * size, size) >> 32) == (c >> 32))
-            k++;
-        else
-            bad++;
-    }
-    *copied = k;
-    *skipped = bad;
-    return j;
-}
+/* read_slots_<impl>, write_slots_<impl>: one pair per CRC32C implementation (journal_slots.h) */
+#define VX_SLOTS_IMPL portable
+#include "velox/journal_slots.h"
+#undef VX_SLOTS_IMPL
+#ifdef VX_CRC32C_HAVE_SSE42
+#define VX_SLOTS_IMPL sse42
+#include "velox/journal_slots.h"
+#undef VX_SLOTS_IMPL
+#endif
+#ifdef VX_CRC32C_HAVE_ARMV8
+#define VX_SLOTS_IMPL armv8
+#include "velox/journal_slots.h"
+#undef VX_SLOTS_IMPL
+#endif
 
-/* read_run with the record size made a constant for the common sizes (records of 16..64
- * bytes in steps of 8: the loop body unrolls into straight-line copy-and-hash code). */
-static uint64_t read_slots(const uint8_t *slot, uint64_t seq, uint64_t slots, uint8_t *dst,
-                           uint64_t want, uint32_t size, uint64_t *copied, uint64_t *skipped) {
-#define VX_READ_CASE(N) \
-    case N: return read_run(slot, seq, slots, dst, want, N, copied, skipped);
-    switch (size) {
-    VX_READ_CASE(16) VX_READ_CASE(24) VX_READ_CASE(32) VX_READ_CASE(40)
-    VX_READ_CASE(48) VX_READ_CASE(56) VX_READ_CASE(64)
-    default: return read_run(slot, seq, slots, dst, want, size, copied, skipped);
-    }
-#undef VX_READ_CASE
-}
-
-/* Writes `count` records from src into consecutive slots from `slot` on, sequences seq..:
- * each record's bytes, then its commit word with release. */
-static inline __attribute__((always_inline)) void
-write_run(uint8_t *slot, const uint8_t *src, uint64_t seq, uint64_t count, uint32_t size) {
-    const uint32_t slot_size = 8 + ((size + 7u) & ~7u);
-    for (uint64_t j = 0; j < count; j++, slot += slot_size, src += size) { /* bounded by count */
-        uint64_t c = commit_word(hash_copy(src, slot + 8, size), seq + j);
-        /* release: pairs with the acquire in load_commit (the record bytes above) */
-        atomic_store_explicit((_Atomic uint64_t *)(uintptr_t)slot, c, memory_order_release);
+/* The loops of implementation impl (vx_crc32c_impl(), read once per batch call). */
+static uint64_t read_slots(int impl, const uint8_t *slot, uint64_t seq, uint64_t slots,
+                           uint8_t *dst, uint64_t want, uint32_t size, uint64_t *copied,
+                           uint64_t *skipped) {
+    switch (impl) {
+#ifdef VX_CRC32C_HAVE_SSE42
+    case VX_CRC32C_SSE42:
+        return read_slots_sse42(slot, seq, slots, dst, want, size, copied, skipped);
+#endif
+#ifdef VX_CRC32C_HAVE_ARMV8
+    case VX_CRC32C_ARMV8:
+        return read_slots_armv8(slot, seq, slots, dst, want, size, copied, skipped);
+#endif
+    default: return read_slots_portable(slot, seq, slots, dst, want, size, copied, skipped);
     }
 }
 
-static void write_slots(uint8_t *slot, const uint8_t *src, uint64_t seq, uint64_t count,
-                        uint32_t size) {
-#define VX_WRITE_CASE(N) \
-    case N: write_run(slot, src, seq, count, N); return;
-    switch (size) {
-    VX_WRITE_CASE(16) VX_WRITE_CASE(24) VX_WRITE_CASE(32) VX_WRITE_CASE(40)
-    VX_WRITE_CASE(48) VX_WRITE_CASE(56) VX_WRITE_CASE(64)
-    default: write_run(slot, src, seq, count, size); return;
+static void write_slots(int impl, uint8_t *slot, const uint8_t *src, uint64_t seq,
+                        uint64_t count, uint32_t size) {
+    switch (impl) {
+#ifdef VX_CRC32C_HAVE_SSE42
+    case VX_CRC32C_SSE42: write_slots_sse42(slot, src, seq, count, size); return;
+#endif
+#ifdef VX_CRC32C_HAVE_ARMV8
+    case VX_CRC32C_ARMV8: write_slots_armv8(slot, src, seq, count, size); return;
+#endif
+    default: write_slots_portable(slot, src, seq, count, size); return;
     }
-#undef VX_WRITE_CASE
 }
 
 static inline int ts_less(const vx_journal_shape *sh, int64_t a, int64_t b) {
@@ -208,7 +148,7 @@ static vx_journal_fault header_fault(const vx_journal_header *h, uint64_t file_s
     if (file_size < VX_JOURNAL_HEADER_SIZE) return VX_JOURNAL_FAULT_SIZE;
     if (h->magic != VX_JOURNAL_MAGIC) return VX_JOURNAL_FAULT_MAGIC;
     if (h->version != VX_JOURNAL_VERSION) return VX_JOURNAL_FAULT_VERSION;
-    if (h->header_check != header_hash(h)) return VX_JOURNAL_FAULT_CHECK;
+    if (h->header_check != header_crc(h)) return VX_JOURNAL_FAULT_CHECK;
     if (h->header_size != VX_JOURNAL_HEADER_SIZE) return VX_JOURNAL_FAULT_HEADER;
     if (h->record_size == 0 || h->record_size > VX_JOURNAL_MAX_RECORD) return VX_JOURNAL_FAULT_HEADER;
     if (h->slot_size != 8 + ((h->record_size + 7u) & ~7u)) return VX_JOURNAL_FAULT_HEADER;
@@ -248,9 +188,11 @@ static int shape_equal(const vx_journal_shape *sh, const vx_journal_header *h) {
 
 /* Maps segment `first` (read-write if writable), validating its header (a private copy read
  * with pread) and, when shape != NULL and adopt == 0, its shape against *shape; adopt == 1
- * fills *shape from it. VX_ESYS with ENOENT when the file does not exist. */
+ * fills *shape from it. VX_ESYS with ENOENT when the file does not exist; fault VERSION sets
+ * *version to the segment's. */
 static vx_status seg_map(vx_journal_seg *s, int dirfd, uint64_t first, int writable,
-                         vx_journal_shape *shape, int adopt, vx_journal_fault *fault, int *err) {
+                         vx_journal_shape *shape, int adopt, vx_journal_fault *fault, int *err,
+                         uint32_t *version) {
     char name[32];
     seg_name(name, sizeof name, first);
     int fd = openat(dirfd, name, (writable ? O_RDWR : O_RDONLY) | O_CLOEXEC);
@@ -270,6 +212,7 @@ static vx_status seg_map(vx_journal_seg *s, int dirfd, uint64_t first, int writa
     if (f == VX_JOURNAL_FAULT_NONE && !adopt && !shape_equal(shape, &h)) f = VX_JOURNAL_FAULT_MISMATCH;
     if (f != VX_JOURNAL_FAULT_NONE) {
         close(fd);
+        if (f == VX_JOURNAL_FAULT_VERSION) *version = h.version;
         *fault = f;
         return VX_ESTATE;
     }
@@ -337,7 +280,7 @@ static vx_status seg_create(vx_journal_writer *w, uint64_t first) {
     h.ts_kind = w->shape.ts_kind;
     h.dtype_len = w->shape.dtype_len;
     memcpy(h.dtype, w->shape.dtype, w->shape.dtype_len);
-    h.header_check = header_hash(&h);
+    h.header_check = header_crc(&h);
     char name[32], tmp[48];
     seg_name(name, sizeof name, first);
     snprintf(tmp, sizeof tmp, ".tmp-%s", name);
@@ -367,7 +310,8 @@ static vx_status seg_create(vx_journal_writer *w, uint64_t first) {
         return rc;
     }
     unlinkat(w->dirfd, tmp, 0);
-    return seg_map(&w->seg, w->dirfd, first, 1, &w->shape, 0, &w->fault, &w->sys_errno);
+    return seg_map(&w->seg, w->dirfd, first, 1, &w->shape, 0,
+                   &w->fault, &w->sys_errno, &w->fault_version);
 }
 
 /* ---- writer ---------------------------------------------------------------------------- */
@@ -468,7 +412,8 @@ vx_status vx_journal_open(vx_journal_writer *w, const char *dir) {
     uint64_t lo = 0, hi = 0, n = 0;
     if (rc == VX_OK) rc = seg_range(w->dirfd, &lo, &hi, &n, &w->fault, &w->sys_errno);
     if (rc == VX_OK)
-        rc = seg_map(&w->seg, w->dirfd, lo, 1, &w->shape, 1, &w->fault, &w->sys_errno);
+        rc = seg_map(&w->seg, w->dirfd, lo, 1, &w->shape, 1,
+                     &w->fault, &w->sys_errno, &w->fault_version);
     if (rc != VX_OK) goto fail;
     uint64_t cap = w->shape.capacity;
     if (lo % cap || hi % cap || (hi - lo) / cap + 1 != n) {
@@ -479,7 +424,8 @@ vx_status vx_journal_open(vx_journal_writer *w, const char *dir) {
     w->first_seq = lo;
     /* every segment's header, in order (bounded by n <= VX_JOURNAL_MAX_SEGMENTS) */
     for (uint64_t s = lo + cap; s <= hi && s > lo; s += cap) {
-        rc = seg_map(&w->seg, w->dirfd, s, 1, &w->shape, 0, &w->fault, &w->sys_errno);
+        rc = seg_map(&w->seg, w->dirfd, s, 1, &w->shape, 0,
+                     &w->fault, &w->sys_errno, &w->fault_version);
         if (rc != VX_OK) {
             if (rc == VX_ESYS && w->sys_errno == ENOENT) w->fault = VX_JOURNAL_FAULT_MISSING, rc = VX_ESTATE;
             goto fail;
@@ -491,7 +437,7 @@ vx_status vx_journal_open(vx_journal_writer *w, const char *dir) {
     for (; i < cap; i++) { /* bounded by capacity */
         const uint8_t *slot = slot_at(&w->seg, sh, i);
         uint64_t c = load_commit(slot);
-        if (c == 0 || !slot_valid(slot, c, sh, hi + i, NULL)) break;
+        if (c == 0 || !slot_valid(slot, c, sh, hi + i)) break;
         if (sh->ts_kind) {
             int64_t t = rec_ts(sh, slot + 8);
             if (w->has_ts && ts_less(sh, t, w->last_ts)) break;
@@ -518,7 +464,8 @@ vx_status vx_journal_open(vx_journal_writer *w, const char *dir) {
     if (sh->ts_kind && !w->has_ts && hi > lo) {
         /* the last segment is empty: the time floor is the previous segment's last record */
         vx_journal_seg prev = {0};
-        if (seg_map(&prev, w->dirfd, hi - cap, 0, &w->shape, 0, &w->fault, &w->sys_errno) == VX_OK) {
+        if (seg_map(&prev, w->dirfd, hi - cap, 0, &w->shape, 0,
+                    &w->fault, &w->sys_errno, &w->fault_version) == VX_OK) {
             const uint8_t *slot = slot_at(&prev, sh, cap - 1);
             if (load_commit(slot) != 0) {
                 w->last_ts = rec_ts(sh, slot + 8);
@@ -561,6 +508,7 @@ vx_status vx_journal_append(vx_journal_writer *w, const void *records, uint64_t 
         }
     }
     uint64_t cap = sh->capacity;
+    int impl = vx_crc32c_impl();
     /* bounded: each turn appends at least one record (a full segment rolls first) */
     for (uint64_t k = 0; k < n;) {
         if (w->next_seq - w->seg.first == cap) {
@@ -569,7 +517,7 @@ vx_status vx_journal_append(vx_journal_writer *w, const void *records, uint64_t 
         }
         uint64_t i = w->next_seq - w->seg.first;
         uint64_t run = n - k < cap - i ? n - k : cap - i;
-        write_slots(slot_at(&w->seg, sh, i), src + k * sh->record_size, w->next_seq, run,
+        write_slots(impl, slot_at(&w->seg, sh, i), src + k * sh->record_size, w->next_seq, run,
                     sh->record_size);
         w->next_seq += run;
         k += run;
@@ -605,7 +553,8 @@ vx_status vx_journal_reader_open(vx_journal_reader *r, const char *dir) {
     if (r->dirfd < 0) return sys_fail(&r->fault, &r->sys_errno);
     uint64_t lo, hi, n;
     vx_status rc = seg_range(r->dirfd, &lo, &hi, &n, &r->fault, &r->sys_errno);
-    if (rc == VX_OK) rc = seg_map(&r->seg, r->dirfd, lo, 0, &r->shape, 1, &r->fault, &r->sys_errno);
+    if (rc == VX_OK) rc = seg_map(&r->seg, r->dirfd, lo, 0, &r->shape, 1,
+                                  &r->fault, &r->sys_errno, &r->fault_version);
     if (rc != VX_OK) {
         vx_journal_reader_close(r);
         return rc;
@@ -619,7 +568,8 @@ vx_status vx_journal_reader_open(vx_journal_reader *r, const char *dir) {
 static vx_status reader_map_for(vx_journal_reader *r, uint64_t seq) {
     uint64_t first = seq - seq % r->shape.capacity;
     if (r->seg.base && r->seg.first == first) return VX_OK;
-    return seg_map(&r->seg, r->dirfd, first, 0, &r->shape, 0, &r->fault, &r->sys_errno);
+    return seg_map(&r->seg, r->dirfd, first, 0, &r->shape, 0,
+                   &r->fault, &r->sys_errno, &r->fault_version);
 }
 
 vx_status vx_journal_reader_to_start(vx_journal_reader *r) {
@@ -718,6 +668,7 @@ vx_status vx_journal_reader_read(vx_journal_reader *r, void *out, uint64_t n, ui
     /* bounded: at most n + capacity slots are stepped over per call (copies, and skips of a
      * corrupt segment); each turn steps over at least one slot or stops */
     uint64_t budget = n + sh->capacity;
+    int impl = vx_crc32c_impl();
     while (k < n && budget > 0) {
         uint64_t i = r->pos - r->seg.first;
         if (!r->seg.base || r->pos < r->seg.first || i >= sh->capacity) {
@@ -730,7 +681,7 @@ vx_status vx_journal_reader_read(vx_journal_reader *r, void *out, uint64_t n, ui
         }
         uint64_t slots = sh->capacity - i < budget ? sh->capacity - i : budget;
         uint64_t want = n - k, copied = 0, skipped = 0;
-        uint64_t stepped = read_slots(slot_at(&r->seg, sh, i), r->pos, slots,
+        uint64_t stepped = read_slots(impl, slot_at(&r->seg, sh, i), r->pos, slots,
                                       dst + k * sh->record_size, want, sh->record_size,
                                       &copied, &skipped);
         k += copied;

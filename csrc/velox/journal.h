@@ -14,20 +14,30 @@
  *
  *   offset    0  vx_journal_header (VX_JOURNAL_HEADER_SIZE bytes), immutable once renamed:
  *                magic "VELOXJNL", version, header_size, file_size, first_seq, capacity,
- *                record_size, slot_size, ts_offset, ts_kind, dtype_len, header_check (a hash
- *                of the header with this field zero), and at byte 128 the dtype text.
+ *                record_size, slot_size, ts_offset, ts_kind, dtype_len, header_check, and at
+ *                byte 128 the dtype text (byte offsets in vx_journal_header below).
+ *                header_check = vx_crc32c(0, header with header_check zero, 1024), zero-extended
+ *                to 64 bits (the high 32 bits are 0).
  *   offset 1024  capacity slots of slot_size = 8 + record_size rounded up to 8 bytes:
  *                  [commit word, 8 bytes][record bytes][zero padding]
  *
  * Commit word: 0 = not written. The writer copies the record into the slot, then stores
- *   commit = hash32(record) << 32 | 0x80000000 | (seq & 0x7fffffff)
- * with release. A reader loads it with acquire; if it is 0 the record is not there yet (live
- * tail) or was torn by a crash. A nonzero word whose sequence bits differ from the slot's
- * sequence, or whose hash differs from the copied record's, marks a corrupt record: readers
- * skip it and count it (vx_journal_reader.skipped), never return it as data.
+ *   commit = crc32c(record) << 32 | 0x80000000 | (seq & 0x7fffffff)
+ * with release, where crc32c(record) = vx_crc32c(0, record, record_size) (crc32c.h: the
+ * standard CRC-32C of the record's bytes, padding excluded): bits 63..32 the CRC, bit 31 set,
+ * bits 30..0 the low 31 bits of the sequence. A reader loads it with acquire; if it is 0 the
+ * record is not there yet (live tail) or was torn by a crash. A nonzero word whose sequence
+ * bits differ from the slot's sequence, or whose CRC differs from the copied record's, marks a
+ * corrupt record: readers skip it and count it (vx_journal_reader.skipped), never return it as
+ * data. The writer computes the CRC of the bytes it stored in the slot and the reader that of
+ * the bytes it copied out (each word loaded once), so a source changing during the copy cannot
+ * make the two disagree silently.
+ *
+ * Versions: version 2 = this layout with CRC32C; version 1 (a multiply-xor hash in the same
+ * places) is refused by readers and writers alike (fault VERSION, *.fault_version = 1).
  *
  * Crash recovery (vx_journal_open): the last segment is scanned from its first slot; the first
- * slot whose commit word is 0, names another sequence, or whose hash does not match ends the
+ * slot whose commit word is 0, names another sequence, or whose CRC does not match ends the
  * journal; that slot and every later slot of the segment are zeroed ("cut", counted in
  * vx_journal_writer.cut), so neither a torn record nor any byte after it is read as data.
  *
@@ -66,7 +76,7 @@
 #include "velox/types.h"
 
 #define VX_JOURNAL_MAGIC 0x4C4E4A584F4C4556ull /* "VELOXJNL" read as a little-endian uint64 */
-#define VX_JOURNAL_VERSION 1u
+#define VX_JOURNAL_VERSION 2u
 #define VX_JOURNAL_HEADER_SIZE 1024u
 #define VX_JOURNAL_DTYPE_MAX 512u /* bytes of dtype text, NUL included */
 #define VX_JOURNAL_MAX_RECORD (1u << 20)
@@ -87,7 +97,7 @@ typedef enum vx_journal_fault {
     VX_JOURNAL_FAULT_LOCKED = 5,    /* another writer holds the journal */
     VX_JOURNAL_FAULT_SIZE = 6,      /* a segment file is smaller than its header says */
     VX_JOURNAL_FAULT_MAGIC = 7,     /* not a velox journal segment */
-    VX_JOURNAL_FAULT_VERSION = 8,   /* another layout version */
+    VX_JOURNAL_FAULT_VERSION = 8,   /* another layout version (found: fault_version) */
     VX_JOURNAL_FAULT_CHECK = 9,     /* header_check does not match the header */
     VX_JOURNAL_FAULT_HEADER = 10,   /* header fields inconsistent (sizes, dtype text, ts field) */
     VX_JOURNAL_FAULT_MISMATCH = 11, /* a segment's shape differs from the journal's first */
@@ -110,7 +120,7 @@ typedef struct vx_journal_header {
     uint32_t ts_kind;      /* VX_JOURNAL_TS_* */
     uint32_t dtype_len;    /* strlen(dtype), < VX_JOURNAL_DTYPE_MAX */
     uint32_t reserved;     /* 0 */
-    uint64_t header_check; /* vx_journal_hash of the header with this field 0 */
+    uint64_t header_check; /* vx_crc32c of the header with this field 0, zero-extended */
     uint8_t pad0[128 - 72];
     char dtype[VX_JOURNAL_DTYPE_MAX];
     uint8_t pad1[VX_JOURNAL_HEADER_SIZE - 128 - VX_JOURNAL_DTYPE_MAX];
@@ -157,6 +167,7 @@ typedef struct vx_journal_writer {
     int has_ts;
     vx_journal_fault fault;
     int sys_errno;
+    uint32_t fault_version; /* the segment's version when fault is VERSION */
     _Atomic int busy;
 } vx_journal_writer;
 
@@ -170,6 +181,7 @@ typedef struct vx_journal_reader {
     uint64_t last_gap_check;
     vx_journal_fault fault;
     int sys_errno;
+    uint32_t fault_version; /* the segment's version when fault is VERSION */
     _Atomic int busy;
 } vx_journal_reader;
 
@@ -178,10 +190,6 @@ static inline int vx_journal_writer_enter(vx_journal_writer *w) { return vx_jour
 static inline void vx_journal_writer_leave(vx_journal_writer *w) { vx_journal_leave(&w->busy); }
 static inline int vx_journal_reader_enter(vx_journal_reader *r) { return vx_journal_enter(&r->busy); }
 static inline void vx_journal_reader_leave(vx_journal_reader *r) { vx_journal_leave(&r->busy); }
-
-/* 64-bit hash of n bytes (two multiply-xor lanes over 8-byte words). Commit words keep the
- * high 32 bits; header_check keeps all 64. */
-uint64_t vx_journal_hash(const void *data, size_t n);
 
 /* Creates a journal in the existing directory `dir` (which must hold no segment) and opens it
  * for appending: record_size bytes per record, segment files of at most segment_bytes (at

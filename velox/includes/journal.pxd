@@ -22,6 +22,7 @@ cdef extern from "velox/journal.h" nogil:
         VX_JOURNAL_FAULT_EMPTY
         VX_JOURNAL_FAULT_EXISTS
         VX_JOURNAL_FAULT_LOCKED
+        VX_JOURNAL_FAULT_VERSION
         VX_JOURNAL_FAULT_TIME
 
     ctypedef struct vx_journal_shape:
@@ -47,6 +48,7 @@ cdef extern from "velox/journal.h" nogil:
         uint64_t cut
         vx_journal_fault fault
         int sys_errno
+        uint32_t fault_version
 
     ctypedef struct vx_journal_reader:
         vx_journal_shape shape
@@ -56,12 +58,12 @@ cdef extern from "velox/journal.h" nogil:
         uint64_t skipped
         vx_journal_fault fault
         int sys_errno
+        uint32_t fault_version
 
     bint vx_journal_writer_enter(vx_journal_writer *w)
     void vx_journal_writer_leave(vx_journal_writer *w)
     bint vx_journal_reader_enter(vx_journal_reader *r)
     void vx_journal_reader_leave(vx_journal_reader *r)
-    uint64_t vx_journal_hash(const void *data, size_t n)
     vx_status vx_journal_create(vx_journal_writer *w, const char *dir, uint32_t record_size,
                                 uint64_t segment_bytes, const char *dtype, size_t dtype_len,
                                 uint32_t ts_offset, uint32_t ts_kind)
