@@ -234,6 +234,27 @@ static void *alloc_lines(size_t bytes) {
     return aligned_alloc(LINE, rounded ? rounded : LINE);
 }
 
+/* Zeroed, LINE-aligned memory for the order table's large arrays (slots, hash index, id
+ * window: tens of MB at 2^20 orders), freed with zfree_lines. calloc serves a large size from
+ * fresh anonymous pages without writing them (glibc, musl), so a page costs a fault only when
+ * an order first touches it: creating a 2^20-order book does not zero 70+ MB up front. The
+ * pointer calloc returned sits in the word before the aligned block. */
+static void *zalloc_lines(size_t bytes) {
+    if (bytes > SIZE_MAX - LINE - sizeof(void *)) return NULL;
+    unsigned char *raw = calloc(1, bytes + LINE + sizeof(void *));
+    if (raw == NULL) return NULL;
+    uintptr_t at = ((uintptr_t)(raw + sizeof(void *)) + LINE - 1) & ~(uintptr_t)(LINE - 1);
+    memcpy((void *)(at - sizeof(void *)), &raw, sizeof raw);
+    return (void *)at;
+}
+
+static void zfree_lines(void *p) {
+    if (p == NULL) return;
+    void *raw;
+    memcpy(&raw, (unsigned char *)p - sizeof raw, sizeof raw);
+    free(raw);
+}
+
 static inline uint64_t read_begin(const struct table *t) {
     /* acquire: pairs with the release store in erase_at's end */
     return atomic_load_explicit(&t->erase_seq, memory_order_acquire);
@@ -713,9 +734,7 @@ static uint64_t default_window(uint32_t capacity) {
 
 static _Atomic uint32_t *window_new(uint64_t ids) {
     if (ids == 0) return NULL;
-    _Atomic uint32_t *win = alloc_lines((size_t)ids * sizeof *win);
-    if (win != NULL) memset(win, 0, (size_t)ids * sizeof *win); /* 0 = no order */
-    return win;
+    return zalloc_lines((size_t)ids * sizeof(_Atomic uint32_t)); /* zero = no order */
 }
 
 static struct table *table_new(uint32_t capacity) {
@@ -725,8 +744,8 @@ static struct table *table_new(uint32_t capacity) {
     set_index_bits(t, index_bits_for(capacity));
     t->rng = vx_entropy64(t);
     atomic_init(&t->hash_mul, next_multiplier(t));
-    t->slots = alloc_lines((size_t)capacity * sizeof(struct slot));
-    t->index = alloc_lines((size_t)(t->index_mask + 1) * sizeof(uint64_t));
+    t->slots = zalloc_lines((size_t)capacity * sizeof(struct slot));
+    t->index = zalloc_lines((size_t)(t->index_mask + 1) * sizeof(uint64_t)); /* 0 = empty entry */
     t->win_size = default_window(capacity);
     t->win_mask = t->win_size - 1;
     t->win = window_new(t->win_size);
@@ -734,14 +753,12 @@ static struct table *table_new(uint32_t capacity) {
     t->hash_above_min = UINT64_MAX;
     atomic_init(&t->win_lo, 0);
     if (t->slots == NULL || t->index == NULL || t->win == NULL) {
-        free(t->slots);
-        free(t->index);
-        free(t->win);
+        zfree_lines(t->slots);
+        zfree_lines(t->index);
+        zfree_lines(t->win);
         free(t);
         return NULL;
     }
-    memset(t->slots, 0, (size_t)capacity * sizeof(struct slot));
-    memset(t->index, 0, (size_t)(t->index_mask + 1) * sizeof(uint64_t)); /* 0 = empty entry */
     t->capacity = capacity;
     t->free_head = NIL;
     t->follow_head = NIL;
@@ -751,9 +768,9 @@ static struct table *table_new(uint32_t capacity) {
 
 static void table_free(struct table *t) {
     if (t == NULL) return;
-    free(t->slots);
-    free(t->index);
-    free(t->win);
+    zfree_lines(t->slots);
+    zfree_lines(t->index);
+    zfree_lines(t->win);
     free(t);
 }
 
@@ -930,7 +947,7 @@ uint64_t vx_mbo_index_max_distance(const vx_mbo_book *b) {
 /* Exclusive: the window becomes win (ids entries, 0 = none; the old one is freed) and every
  * live order is indexed again (window or index). lo moves down if lo + 2W would pass 2^64. */
 static void window_install(struct table *t, _Atomic uint32_t *win, uint64_t ids) {
-    free(t->win);
+    zfree_lines(t->win);
     t->win = win;
     t->win_size = ids;
     t->win_mask = ids ? ids - 1 : 0;
@@ -963,19 +980,19 @@ vx_status vx_mbo_reserve(vx_mbo_book *b, uint32_t max_orders) {
     uint32_t bits = index_bits_for(max_orders);
     uint64_t mask = ((uint64_t)1 << bits) - 1;
     uint64_t win_ids = t->win_auto ? default_window(max_orders) : t->win_size;
-    struct slot *slots = alloc_lines((size_t)max_orders * sizeof(struct slot));
-    _Atomic uint64_t *index = alloc_lines((size_t)(mask + 1) * sizeof(uint64_t));
+    struct slot *slots = zalloc_lines((size_t)max_orders * sizeof(struct slot));
+    _Atomic uint64_t *index = zalloc_lines((size_t)(mask + 1) * sizeof(uint64_t));
     _Atomic uint32_t *win = window_new(win_ids);
     if (slots == NULL || index == NULL || (win_ids != 0 && win == NULL)) {
-        free(slots);
-        free(index);
-        free(win);
+        zfree_lines(slots);
+        zfree_lines(index);
+        zfree_lines(win);
         return VX_ENOMEM;
     }
+    /* the slots past the old capacity are zero already (zalloc_lines) */
     memcpy(slots, t->slots, (size_t)t->capacity * sizeof(struct slot)); /* exclusive: no reader */
-    memset(slots + t->capacity, 0, (size_t)(max_orders - t->capacity) * sizeof(struct slot));
-    free(t->slots);
-    free(t->index);
+    zfree_lines(t->slots);
+    zfree_lines(t->index);
     t->slots = slots;
     t->index = index;
     t->capacity = max_orders;
