@@ -454,27 +454,11 @@ VX_CRC32C_OUT_OF_LINE(armv8)
 #endif
 
 uint32_t vx_crc32c_copy_with(int impl, uint32_t crc, void *dst, const void *src, size_t n) {
-    switch (impl) {
-#ifdef VX_CRC32C_HAVE_SSE42
-    case VX_CRC32C_SSE42: return copy_sse42(crc, dst, src, n);
-#endif
-#ifdef VX_CRC32C_HAVE_ARMV8
-    case VX_CRC32C_ARMV8: return copy_armv8(crc, dst, src, n);
-#endif
-    default: return copy_portable(crc, dst, src, n);
-    }
+    return VX_CRC32C_PICK(impl, copy)(crc, dst, src, n);
 }
 
 uint32_t vx_crc32c_with(int impl, uint32_t crc, const void *p, size_t n) {
-    switch (impl) {
-#ifdef VX_CRC32C_HAVE_SSE42
-    case VX_CRC32C_SSE42: return sum_sse42(crc, p, n);
-#endif
-#ifdef VX_CRC32C_HAVE_ARMV8
-    case VX_CRC32C_ARMV8: return sum_armv8(crc, p, n);
-#endif
-    default: return sum_portable(crc, p, n);
-    }
+    return VX_CRC32C_PICK(impl, sum)(crc, p, n);
 }
 
 uint32_t vx_crc32c(uint32_t crc, const void *p, size_t n) {

@@ -25,8 +25,8 @@
  *
  * Hot loops (journal.c): the word steps below are inline, so a loop compiled once per
  * implementation (the caller's function carrying VX_CRC32C_TARGET_<impl>) keeps the
- * instruction inline; the caller picks the loop once per batch (vx_crc32c_impl), never an
- * indirect call per record. vx_crc32c_copy_<impl> loads every 8-byte word once, stores it to
+ * instruction inline; the caller picks the loop once per batch (VX_CRC32C_PICK of
+ * vx_crc32c_impl()), never an indirect call per record. vx_crc32c_copy_<impl> loads every 8-byte word once, stores it to
  * dst and folds the register value into the CRC, so the CRC is that of the bytes stored in dst
  * even if src changes meanwhile.
  *
@@ -169,5 +169,21 @@ VX_CRC32C_DEFINE_COPY(sse42)
 #ifdef VX_CRC32C_HAVE_ARMV8
 VX_CRC32C_DEFINE_COPY(armv8)
 #endif
+
+/* VX_CRC32C_PICK(impl, fn): fn_sse42, fn_armv8 or fn_portable, whichever of them is
+ * implementation impl's in this build (fn_portable for any other value): for a caller that
+ * compiles one function per implementation (same type) and picks one per batch. */
+#ifdef VX_CRC32C_HAVE_SSE42
+#define VX_CRC32C_IF_SSE42_(impl, fn, other) ((impl) == VX_CRC32C_SSE42 ? fn##_sse42 : (other))
+#else
+#define VX_CRC32C_IF_SSE42_(impl, fn, other) (other)
+#endif
+#ifdef VX_CRC32C_HAVE_ARMV8
+#define VX_CRC32C_IF_ARMV8_(impl, fn, other) ((impl) == VX_CRC32C_ARMV8 ? fn##_armv8 : (other))
+#else
+#define VX_CRC32C_IF_ARMV8_(impl, fn, other) (other)
+#endif
+#define VX_CRC32C_PICK(impl, fn) \
+    VX_CRC32C_IF_SSE42_(impl, fn, VX_CRC32C_IF_ARMV8_(impl, fn, fn##_portable))
 
 #endif

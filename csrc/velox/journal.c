@@ -55,7 +55,8 @@ static int slot_valid(const uint8_t *slot, uint64_t commit, const vx_journal_sha
     return vx_crc32c(0, slot + 8, sh->record_size) == (uint32_t)(commit >> 32);
 }
 
-/* read_slots_<impl>, write_slots_<impl>: one pair per CRC32C implementation (journal_slots.h) */
+/* read_slots_<impl>, write_slots_<impl>: one pair per CRC32C implementation (journal_slots.h),
+ * picked per batch call with VX_CRC32C_PICK */
 #define VX_SLOTS_IMPL portable
 #include "velox/journal_slots.h"
 #undef VX_SLOTS_IMPL
@@ -69,36 +70,6 @@ static int slot_valid(const uint8_t *slot, uint64_t commit, const vx_journal_sha
 #include "velox/journal_slots.h"
 #undef VX_SLOTS_IMPL
 #endif
-
-/* The loops of implementation impl (vx_crc32c_impl(), read once per batch call). */
-static uint64_t read_slots(int impl, const uint8_t *slot, uint64_t seq, uint64_t slots,
-                           uint8_t *dst, uint64_t want, uint32_t size, uint64_t *copied,
-                           uint64_t *skipped) {
-    switch (impl) {
-#ifdef VX_CRC32C_HAVE_SSE42
-    case VX_CRC32C_SSE42:
-        return read_slots_sse42(slot, seq, slots, dst, want, size, copied, skipped);
-#endif
-#ifdef VX_CRC32C_HAVE_ARMV8
-    case VX_CRC32C_ARMV8:
-        return read_slots_armv8(slot, seq, slots, dst, want, size, copied, skipped);
-#endif
-    default: return read_slots_portable(slot, seq, slots, dst, want, size, copied, skipped);
-    }
-}
-
-static void write_slots(int impl, uint8_t *slot, const uint8_t *src, uint64_t seq,
-                        uint64_t count, uint32_t size) {
-    switch (impl) {
-#ifdef VX_CRC32C_HAVE_SSE42
-    case VX_CRC32C_SSE42: write_slots_sse42(slot, src, seq, count, size); return;
-#endif
-#ifdef VX_CRC32C_HAVE_ARMV8
-    case VX_CRC32C_ARMV8: write_slots_armv8(slot, src, seq, count, size); return;
-#endif
-    default: write_slots_portable(slot, src, seq, count, size); return;
-    }
-}
 
 static inline int ts_less(const vx_journal_shape *sh, int64_t a, int64_t b) {
     if (sh->ts_kind == VX_JOURNAL_TS_U64) return (uint64_t)a < (uint64_t)b;
@@ -508,7 +479,9 @@ vx_status vx_journal_append(vx_journal_writer *w, const void *records, uint64_t 
         }
     }
     uint64_t cap = sh->capacity;
-    int impl = vx_crc32c_impl();
+    /* the slot loops of the CRC32C implementation in use, picked once per call */
+    void (*write_slots)(uint8_t *, const uint8_t *, uint64_t, uint64_t, uint32_t) =
+        VX_CRC32C_PICK(vx_crc32c_impl(), write_slots);
     /* bounded: each turn appends at least one record (a full segment rolls first) */
     for (uint64_t k = 0; k < n;) {
         if (w->next_seq - w->seg.first == cap) {
@@ -517,7 +490,7 @@ vx_status vx_journal_append(vx_journal_writer *w, const void *records, uint64_t 
         }
         uint64_t i = w->next_seq - w->seg.first;
         uint64_t run = n - k < cap - i ? n - k : cap - i;
-        write_slots(impl, slot_at(&w->seg, sh, i), src + k * sh->record_size, w->next_seq, run,
+        write_slots(slot_at(&w->seg, sh, i), src + k * sh->record_size, w->next_seq, run,
                     sh->record_size);
         w->next_seq += run;
         k += run;
@@ -668,7 +641,9 @@ vx_status vx_journal_reader_read(vx_journal_reader *r, void *out, uint64_t n, ui
     /* bounded: at most n + capacity slots are stepped over per call (copies, and skips of a
      * corrupt segment); each turn steps over at least one slot or stops */
     uint64_t budget = n + sh->capacity;
-    int impl = vx_crc32c_impl();
+    /* the slot loops of the CRC32C implementation in use, picked once per call */
+    uint64_t (*read_slots)(const uint8_t *, uint64_t, uint64_t, uint8_t *, uint64_t, uint32_t,
+                           uint64_t *, uint64_t *) = VX_CRC32C_PICK(vx_crc32c_impl(), read_slots);
     while (k < n && budget > 0) {
         uint64_t i = r->pos - r->seg.first;
         if (!r->seg.base || r->pos < r->seg.first || i >= sh->capacity) {
@@ -681,7 +656,7 @@ vx_status vx_journal_reader_read(vx_journal_reader *r, void *out, uint64_t n, ui
         }
         uint64_t slots = sh->capacity - i < budget ? sh->capacity - i : budget;
         uint64_t want = n - k, copied = 0, skipped = 0;
-        uint64_t stepped = read_slots(impl, slot_at(&r->seg, sh, i), r->pos, slots,
+        uint64_t stepped = read_slots(slot_at(&r->seg, sh, i), r->pos, slots,
                                       dst + k * sh->record_size, want, sh->record_size,
                                       &copied, &skipped);
         k += copied;

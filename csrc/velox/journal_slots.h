@@ -34,7 +34,7 @@ VX_SLOTS_FN(read_run)(const uint8_t *slot, uint64_t seq, uint64_t slots, uint8_t
         if (c == 0) break;
         /* the sequence bits first: a slot of another sequence is not copied at all */
         if ((uint32_t)c == low &&
-            VX_SLOTS_CAT(vx_crc32c_copy, VX_SLOTS_IMPL)(0, dst + k * size, slot + 8, size) ==
+            VX_SLOTS_FN(vx_crc32c_copy)(0, dst + k * size, slot + 8, size) ==
                 (uint32_t)(c >> 32))
             k++;
         else
@@ -67,7 +67,7 @@ VX_SLOTS_FN(write_run)(uint8_t *slot, const uint8_t *src, uint64_t seq, uint64_t
                        uint32_t size) {
     const uint32_t slot_size = 8 + ((size + 7u) & ~7u);
     for (uint64_t j = 0; j < count; j++, slot += slot_size, src += size) { /* bounded by count */
-        uint32_t crc = VX_SLOTS_CAT(vx_crc32c_copy, VX_SLOTS_IMPL)(0, slot + 8, src, size);
+        uint32_t crc = VX_SLOTS_FN(vx_crc32c_copy)(0, slot + 8, src, size);
         /* release: pairs with the acquire in load_commit (the record bytes above) */
         atomic_store_explicit((_Atomic uint64_t *)(uintptr_t)slot, commit_word(crc, seq + j),
                               memory_order_release);
