@@ -70,6 +70,23 @@ static void test_create_arguments(void) {
     vx_mbo_destroy(b);
 }
 
+/* Changing the id window re-indexes every live order into an emptied hash index: orders that
+ * were in the index (ids outside the window) and now fall inside the new window leave it. */
+static void test_id_window_change_reindexes(void) {
+    vx_mbo_book *b = make(64, 100);
+    REQUIRE(vx_mbo_id_window(b, 0) == VX_OK); /* every id in the hash index */
+    for (uint64_t id = 1; id <= 40; id++)
+        CHECK(apply(b, ev(VX_MBO_ADD, VX_BUY, id * 3, P(10), 1)) == VX_OK);
+    verify(b);
+    REQUIRE(vx_mbo_id_window(b, 256) == VX_OK); /* now the window covers them all */
+    verify(b);
+    for (uint64_t id = 1; id <= 40; id += 2)
+        CHECK(apply(b, ev(VX_MBO_DELETE, VX_BUY, id * 3, 0, 0)) == VX_OK);
+    verify(b);
+    CHECK(qty_at(b, VX_BUY, P(10)) == 20);
+    vx_mbo_destroy(b);
+}
+
 static void test_fifo_and_queue_position(void) {
     vx_mbo_book *b = make(64, 16);
     CHECK(apply(b, ev(VX_MBO_ADD, VX_BUY, 1, P(10), 10)) == VX_OK);
@@ -1058,6 +1075,7 @@ static void test_next_best_random_sparse(void) {
 
 int main(void) {
     RUN(test_create_arguments);
+    RUN(test_id_window_change_reindexes);
     RUN(test_fifo_and_queue_position);
     RUN(test_seeded_and_unknown);
     RUN(test_side_none);

@@ -945,7 +945,8 @@ uint64_t vx_mbo_index_max_distance(const vx_mbo_book *b) {
 }
 
 /* Exclusive: the window becomes win (ids entries, 0 = none; the old one is freed) and every
- * live order is indexed again (window or index). lo moves down if lo + 2W would pass 2^64. */
+ * live order is indexed again (window or index), into an index the caller has emptied (a new
+ * one from zalloc_lines is). lo moves down if lo + 2W would pass 2^64. */
 static void window_install(struct table *t, _Atomic uint32_t *win, uint64_t ids) {
     zfree_lines(t->win);
     t->win = win;
@@ -956,7 +957,6 @@ static void window_install(struct table *t, _Atomic uint32_t *win, uint64_t ids)
     if (ids && lo > UINT64_MAX - 2 * ids) lo = UINT64_MAX - 2 * ids;
     /* relaxed: exclusive (no reader) */
     atomic_store_explicit(&t->win_lo, lo, memory_order_relaxed);
-    for (uint64_t p = 0; p <= t->index_mask; p++) ST(&t->index[p], 0); /* bounded */
     reinsert_all(t, true);
 }
 
@@ -966,6 +966,7 @@ vx_status vx_mbo_id_window(vx_mbo_book *b, uint64_t ids) {
         return VX_EINVAL;
     _Atomic uint32_t *win = window_new(ids);
     if (ids != 0 && win == NULL) return VX_ENOMEM;
+    for (uint64_t p = 0; p <= t->index_mask; p++) ST(&t->index[p], 0); /* bounded */
     window_install(t, win, ids);
     t->win_auto = false;
     return VX_OK;
