@@ -294,7 +294,8 @@ def test_digest_is_deterministic():
 def _big_stream(live, rest, seed):
     """`live` ADDs (dense ids, bids below level 32, asks at or above), then `rest` events that
     DELETE, CANCEL part of or EXECUTE part of random live orders, or ADD new ones: a table of
-    about `live` orders, more than apply_many's prefetch threshold (mbo.c, PF_MIN_LIVE)."""
+    about `live` orders, more than apply_many's prefetch threshold (mbo.c, PF_MIN_BYTES: 2 MiB
+    of live slots and levels)."""
     rng = np.random.default_rng(seed)
     n = live + rest
     ev = np.zeros(n, dtype=MBO_DTYPE)
@@ -341,7 +342,7 @@ def test_apply_many_over_a_large_table_equals_per_call_apply():
     a = MboBook(64, TICK, BASE, max_orders=1 << 18)
     b = MboBook(64, TICK, BASE, max_orders=1 << 18)
     results = [a.apply_many(chunk) for chunk in np.array_split(ev, len(ev) // 1000)]
-    assert sum(r.applied for r in results) == len(ev) and a.live_orders > 65_536
+    assert sum(r.applied for r in results) == len(ev) and a.live_orders > 50_000  # > 2 MiB
     for e in ev:
         b.apply(e)
     assert a.digest() == b.digest()

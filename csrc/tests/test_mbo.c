@@ -601,8 +601,9 @@ static void writer_reader_stress(uint64_t window_ids) {
 }
 
 /* apply_many over a table too big for the caches runs its prefetch stages (mbo.c: "batch
- * prefetch", from PF_MIN_LIVE = 65,536 live orders): the batches must apply exactly what
- * per-event calls do, for a book and for a set (events spread over 3 instruments). */
+ * prefetch", from PF_MIN_BYTES = 2 MiB of live slots and levels: ~43,000 orders here): the
+ * batches must apply exactly what per-event calls do, for a book and for a set (events spread
+ * over 3 instruments). */
 static void test_prefetched_batches_match_per_event(void) {
     size_t n = (size_t)vx_test_count(600000, 300000);
     stream s = make_stream(n, 120000, 23); /* 60,000 to 240,000 live */
@@ -615,7 +616,7 @@ static void test_prefetched_batches_match_per_event(void) {
         applied += a;
         CHECK(r == 0);
     }
-    CHECK(applied == n && vx_mbo_live_orders(many) > 65536);
+    CHECK(applied == n && vx_mbo_live_orders(many) > 65536 /* 3 MiB */);
     CHECK(vx_mbo_digest(many) == vx_mbo_digest(one));
     vx_mbo_counters c1, c2;
     vx_mbo_counters_read(one, &c1);

@@ -1306,101 +1306,114 @@ vx_status vx_mbo_apply(vx_mbo_book *b, const vx_mbo *e, vx_mbo_reject *reason) {
 /* ---- batch prefetch ----
  * A table larger than the caches makes each event wait for memory: the id's window entry, its
  * slot, the slot's neighbours in the queue (unlink writes their links) and its level; an ADD
- * waits for its level and the level's tail slot. The batch loops walk three stages ahead of
- * the event applied: PF_ID events ahead the window entry is prefetched, PF_SLOT ahead the
- * entry is read and the slot prefetched (an ADD: its level), PF_NEAR ahead the slot is read
- * and its neighbours and level prefetched (an ADD: the level's tail slot). The stages only
- * read the writer's own state and prefetch; every index they follow is range-checked first,
- * so a stale or hostile value costs a useless prefetch, never a wrong access. Below
- * PF_MIN_LIVE live orders the table stays in cache and the stages are skipped (their ~30
- * instructions per event would be pure cost). */
-enum { PF_ID = 24, PF_SLOT = 12, PF_NEAR = 4, PF_MIN_LIVE = 1u << 16 };
+ * waits for its level and the level's tail slot. The batch loops apply events in blocks of
+ * PF_BLOCK and, before each block, run three stages on the blocks ahead of it: three blocks
+ * ahead the window entries are prefetched; two ahead each entry is read and its slot
+ * prefetched (an ADD's level instead), and what was found is kept in a small ring; one ahead
+ * each kept slot is read and its neighbours and level prefetched (a kept level: its tail
+ * slot). The stages only read the writer's own state and prefetch; every index they follow
+ * is range-checked first, so a stale or hostile value costs a useless prefetch, never a wrong
+ * access, and what they keep is never used but to prefetch. While the live slots and the
+ * books' levels together take less than PF_MIN_BYTES (four times a 512 KiB L2), they stay
+ * in cache and the stages are skipped. */
+enum { PF_BLOCK = 8, PF_RING = 2 * PF_BLOCK };
+#define PF_MIN_BYTES (UINT64_C(2) << 20)
+_Static_assert((PF_RING & (PF_RING - 1)) == 0 && PF_RING >= 2 * PF_BLOCK,
+               "the ring holds the block being read and the block being written");
 
-static inline void prefetch_bytes(const void *p, size_t bytes) {
-    __builtin_prefetch(p, 1);
-    __builtin_prefetch((const char *)p + bytes - 1, 1);
+/* Whether a batch's events will wait for memory (checked once per batch). */
+static inline bool worth_prefetching(const struct table *t, uint32_t levels) {
+    uint64_t bytes = (uint64_t)LD(&t->live) * sizeof(struct slot) +
+                     (uint64_t)t->nbooks * levels * 2 * sizeof(struct level);
+    return t->win_size != 0 && bytes >= PF_MIN_BYTES;
 }
 
-/* The book an event's new order would rest in (NULL: none, or not placed yet). */
-static inline const vx_mbo_book *pf_book(const vx_mbo_book *books, uint32_t nbooks, const vx_mbo *e) {
-    const vx_mbo_book *b = nbooks == 1 ? books : e->instrument < nbooks ? &books[e->instrument] : NULL;
-    return b && LD(&b->placed) ? b : NULL;
+typedef struct {
+    const struct table *t;
+    const vx_mbo_book *books; /* a set's books, or the one book */
+    uint32_t nbooks;
+    uintptr_t ring[PF_RING];  /* event i's find: a slot pointer, a level pointer | 1, or 0 */
+} prefetcher;
+
+/* Stage 1: the window entry of each event in [lo, hi). */
+static void pf_entries(const prefetcher *p, const vx_mbo *events, size_t lo, size_t hi) {
+    const struct table *t = p->t;
+    uint64_t wlo = LD(&t->win_lo);
+    for (size_t i = lo; i < hi; i++) /* bounded: hi - lo <= PF_BLOCK */
+        if (events[i].order_id - wlo < t->win_size) __builtin_prefetch(&t->win[events[i].order_id & t->win_mask], 1);
 }
 
-/* The level an ADD-like event at (side, price) would rest on, or NULL. */
-static inline const struct level *pf_level(const vx_mbo_book *b, const vx_mbo *e) {
-    uint32_t k;
-    if (!b || e->side > VX_SELL || vx_ladder_locate(&b->g, e->price, &k) != VX_OK) return NULL;
-    return &b->lv[e->side][k];
-}
-
-/* The slot the window maps e's id to (NIL: not in the window, or none). */
-static inline uint32_t pf_slot(const struct table *t, const vx_mbo *e) {
-    if (e->order_id - LD(&t->win_lo) >= t->win_size) return NIL;
-    uint32_t v = LD(&t->win[e->order_id & t->win_mask]) - 1;
-    return v < t->capacity ? v : NIL;
-}
-
-static inline void pf_id_stage(const struct table *t, const vx_mbo *e) {
-    if (e->order_id - LD(&t->win_lo) < t->win_size) __builtin_prefetch(&t->win[e->order_id & t->win_mask], 1);
-}
-
-static inline void pf_slot_stage(const struct table *t, const vx_mbo_book *books, uint32_t nbooks,
-                                 const vx_mbo *e) {
-    uint32_t s = pf_slot(t, e);
-    if (s != NIL) {
-        prefetch_bytes(&t->slots[s], sizeof t->slots[s]);
-    } else if (e->action == VX_MBO_ADD) {
-        const struct level *l = pf_level(pf_book(books, nbooks, e), e);
-        if (l) __builtin_prefetch(l, 1);
+/* Stage 2: each event's slot (in the window) or, for an ADD, the level it would rest on. */
+static void pf_slots(prefetcher *p, const vx_mbo *events, size_t lo, size_t hi) {
+    const struct table *t = p->t;
+    uint64_t wlo = LD(&t->win_lo);
+    for (size_t i = lo; i < hi; i++) { /* bounded: hi - lo <= PF_BLOCK */
+        const vx_mbo *e = &events[i];
+        uintptr_t found = 0;
+        uint32_t s = e->order_id - wlo < t->win_size ? LD(&t->win[e->order_id & t->win_mask]) - 1 : NIL;
+        if (s < t->capacity) {
+            found = (uintptr_t)&t->slots[s];
+            __builtin_prefetch(&t->slots[s], 1);
+            __builtin_prefetch((const char *)&t->slots[s] + sizeof(struct slot) - 1, 1);
+        } else if (e->action == VX_MBO_ADD && e->side <= VX_SELL) {
+            const vx_mbo_book *b = p->nbooks == 1 ? p->books : e->instrument < p->nbooks ? &p->books[e->instrument] : NULL;
+            uint32_t k;
+            if (b && LD(&b->placed) && vx_ladder_locate(&b->g, e->price, &k) == VX_OK) {
+                const struct level *l = &b->lv[e->side][k];
+                __builtin_prefetch(l, 1);
+                found = (uintptr_t)l | 1; /* struct level is 8-aligned */
+            }
+        }
+        p->ring[i & (PF_RING - 1)] = found;
     }
 }
 
-static inline void pf_near_stage(const struct table *t, const vx_mbo_book *books, uint32_t nbooks,
-                                 const vx_mbo *e) {
-    uint32_t s = pf_slot(t, e);
-    if (s != NIL) {
-        const struct slot *o = &t->slots[s];
-        uint32_t prev = LD(&o->prev), next = LD(&o->next), loc = LD(&o->loc);
-        if (prev < t->capacity) __builtin_prefetch(&t->slots[prev].next, 1);
-        if (next < t->capacity) __builtin_prefetch(&t->slots[next].prev, 1);
-        uint32_t bi = nbooks == 1 ? 0 : (uint32_t)(LD(&o->seq_inst) & ((1u << INST_BITS) - 1));
-        if (loc_level(loc) < books[0].g.levels && bi < nbooks)
-            __builtin_prefetch(&books[bi].lv[loc_side(loc)][loc_level(loc)], 1);
-    } else if (e->action == VX_MBO_ADD) {
-        const struct level *l = pf_level(pf_book(books, nbooks, e), e);
-        uint32_t tail = l ? l->tail : NIL;
-        if (tail < t->capacity) __builtin_prefetch(&t->slots[tail].next, 1);
+/* Stage 3: what stage 2 found: a slot's queue neighbours and level, a level's tail slot. */
+static void pf_near(const prefetcher *p, size_t lo, size_t hi) {
+    const struct table *t = p->t;
+    for (size_t i = lo; i < hi; i++) { /* bounded: hi - lo <= PF_BLOCK */
+        uintptr_t found = p->ring[i & (PF_RING - 1)];
+        if (found & 1) {
+            uint32_t tail = ((const struct level *)(found - 1))->tail;
+            if (tail < t->capacity) __builtin_prefetch(&t->slots[tail].next, 1);
+        } else if (found) {
+            const struct slot *o = (const struct slot *)found;
+            uint32_t prev = LD(&o->prev), next = LD(&o->next), loc = LD(&o->loc);
+            if (prev < t->capacity) __builtin_prefetch(&t->slots[prev].next, 1);
+            if (next < t->capacity) __builtin_prefetch(&t->slots[next].prev, 1);
+            uint32_t bi = p->nbooks == 1 ? 0 : (uint32_t)(LD(&o->seq_inst) & ((1u << INST_BITS) - 1));
+            if (loc_level(loc) < p->books[0].g.levels && bi < p->nbooks)
+                __builtin_prefetch(&p->books[bi].lv[loc_side(loc)][loc_level(loc)], 1);
+        }
     }
 }
 
-/* Prefetches for the events PF_* ahead of event i of events[0, n). */
-static inline void prefetch_ahead(const struct table *t, const vx_mbo_book *books, uint32_t nbooks,
-                                  const vx_mbo *events, size_t i, size_t n) {
-    if (i + PF_ID < n) pf_id_stage(t, &events[i + PF_ID]);
-    if (i + PF_SLOT < n) pf_slot_stage(t, books, nbooks, &events[i + PF_SLOT]);
-    if (i + PF_NEAR < n) pf_near_stage(t, books, nbooks, &events[i + PF_NEAR]);
-}
+static inline size_t pf_min(size_t a, size_t b) { return a < b ? a : b; }
 
-/* The stages' warm-up: the first events of a batch get the stages they are still ahead for. */
-static inline void prefetch_start(const struct table *t, const vx_mbo_book *books, uint32_t nbooks,
-                                  const vx_mbo *events, size_t n) {
-    for (size_t i = 0; i < PF_ID && i < n; i++) pf_id_stage(t, &events[i]); /* bounded */
-    for (size_t i = 0; i < PF_SLOT && i < n; i++) pf_slot_stage(t, books, nbooks, &events[i]); /* bounded */
+/* Before the block at lo: the stages for the blocks 1, 2 and 3 ahead (at lo == 0 also for
+ * the first blocks themselves). Not inlined: once per PF_BLOCK events. */
+__attribute__((noinline)) static void prefetch_blocks(prefetcher *p, const vx_mbo *events, size_t lo, size_t n) {
+    if (lo == 0) {
+        for (size_t k = 0; k < 3; k++) /* bounded */
+            pf_entries(p, events, pf_min(k * PF_BLOCK, n), pf_min((k + 1) * PF_BLOCK, n));
+        pf_slots(p, events, 0, pf_min(PF_BLOCK, n));
+        pf_slots(p, events, pf_min(PF_BLOCK, n), pf_min(2 * PF_BLOCK, n));
+        pf_near(p, 0, pf_min(PF_BLOCK, n));
+    }
+    pf_entries(p, events, pf_min(lo + 3 * PF_BLOCK, n), pf_min(lo + 4 * PF_BLOCK, n));
+    pf_slots(p, events, pf_min(lo + 2 * PF_BLOCK, n), pf_min(lo + 3 * PF_BLOCK, n));
+    pf_near(p, pf_min(lo + PF_BLOCK, n), pf_min(lo + 2 * PF_BLOCK, n));
 }
 
 void vx_mbo_apply_many(vx_mbo_book *b, const vx_mbo *events, size_t n, uint64_t *applied,
                        uint64_t *rejected) {
     uint64_t ok = 0;
-    struct table *t = b->t;
-    if (LD(&t->live) >= PF_MIN_LIVE && t->win_size) {
-        prefetch_start(t, b, 1, events, n);
-        for (size_t i = 0; i < n; i++) { /* bounded */
-            prefetch_ahead(t, b, 1, events, i, n);
+    prefetcher pf = {.t = b->t, .books = b, .nbooks = 1};
+    bool fetch = worth_prefetching(b->t, b->g.levels);
+    for (size_t lo = 0; lo < n; lo += PF_BLOCK) { /* bounded */
+        if (fetch) prefetch_blocks(&pf, events, lo, n);
+        for (size_t i = lo, hi = pf_min(lo + PF_BLOCK, n); i < hi; i++) /* bounded */
             ok += book_apply(b, &events[i], NULL) == VX_OK;
-        }
-    } else {
-        for (size_t i = 0; i < n; i++) ok += book_apply(b, &events[i], NULL) == VX_OK; /* bounded */
     }
     if (applied) *applied = ok;
     if (rejected) *rejected = n - ok;
@@ -1418,15 +1431,12 @@ vx_status vx_mbo_set_apply(vx_mbo_set *set, const vx_mbo *e, vx_mbo_reject *reas
 void vx_mbo_set_apply_many(vx_mbo_set *set, const vx_mbo *events, size_t n, uint64_t *applied,
                            uint64_t *rejected) {
     uint64_t ok = 0;
-    struct table *t = set->t;
-    if (LD(&t->live) >= PF_MIN_LIVE && t->win_size) {
-        prefetch_start(t, set->books, set->instruments, events, n);
-        for (size_t i = 0; i < n; i++) { /* bounded */
-            prefetch_ahead(t, set->books, set->instruments, events, i, n);
+    prefetcher pf = {.t = set->t, .books = set->books, .nbooks = set->instruments};
+    bool fetch = worth_prefetching(set->t, set->books[0].g.levels);
+    for (size_t lo = 0; lo < n; lo += PF_BLOCK) { /* bounded */
+        if (fetch) prefetch_blocks(&pf, events, lo, n);
+        for (size_t i = lo, hi = pf_min(lo + PF_BLOCK, n); i < hi; i++) /* bounded */
             ok += vx_mbo_set_apply(set, &events[i], NULL) == VX_OK;
-        }
-    } else {
-        for (size_t i = 0; i < n; i++) ok += vx_mbo_set_apply(set, &events[i], NULL) == VX_OK; /* bounded */
     }
     if (applied) *applied = ok;
     if (rejected) *rejected = n - ok;
