@@ -294,8 +294,8 @@ def test_digest_is_deterministic():
 def _big_stream(live, rest, seed):
     """`live` ADDs (dense ids, bids below level 32, asks at or above), then `rest` events that
     DELETE, CANCEL part of or EXECUTE part of random live orders, or ADD new ones: a table of
-    about `live` orders, more than apply_many's prefetch threshold (mbo.c, PF_MIN_BYTES: 2 MiB
-    of live slots and levels)."""
+    about `live` orders, more than apply_many's prefetch threshold (mbo.c, PF_MIN_BYTES: 4 MiB
+    of live slots, 87,382 orders)."""
     rng = np.random.default_rng(seed)
     n = live + rest
     ev = np.zeros(n, dtype=MBO_DTYPE)
@@ -336,13 +336,13 @@ def _big_stream(live, rest, seed):
 
 
 def test_apply_many_over_a_large_table_equals_per_call_apply():
-    # Batches of 1,000 over 100,000+ live orders run apply_many's prefetching loop; per-call
+    # Batches of 1,000 over about 100,000 live orders run apply_many's prefetching loop; per-call
     # apply never does. Same digest, counters and invariants, and a reader meanwhile.
     ev = _big_stream(100_000, 60_000, seed=5)
     a = MboBook(64, TICK, BASE, max_orders=1 << 18)
     b = MboBook(64, TICK, BASE, max_orders=1 << 18)
     results = [a.apply_many(chunk) for chunk in np.array_split(ev, len(ev) // 1000)]
-    assert sum(r.applied for r in results) == len(ev) and a.live_orders > 50_000  # > 2 MiB
+    assert sum(r.applied for r in results) == len(ev) and a.live_orders > 87_382
     for e in ev:
         b.apply(e)
     assert a.digest() == b.digest()

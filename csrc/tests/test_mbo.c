@@ -601,12 +601,12 @@ static void writer_reader_stress(uint64_t window_ids) {
 }
 
 /* apply_many over a table too big for the caches runs its prefetch stages (mbo.c: "batch
- * prefetch", from PF_MIN_BYTES = 2 MiB of live slots and levels: ~43,000 orders here): the
- * batches must apply exactly what per-event calls do, for a book and for a set (events spread
- * over 3 instruments). */
+ * prefetch", from PF_MIN_BYTES = 4 MiB of live slots: 87,382 orders): the batches must apply
+ * exactly what per-event calls do, for a book and for a set (events spread over 3
+ * instruments). */
 static void test_prefetched_batches_match_per_event(void) {
     size_t n = (size_t)vx_test_count(600000, 300000);
-    stream s = make_stream(n, 120000, 23); /* 60,000 to 240,000 live */
+    stream s = make_stream(n, 200000, 23); /* 100,000 ADDs, then about as many live */
     vx_mbo_book *one = make(SL, 1u << 19), *many = make(SL, 1u << 19);
     for (size_t i = 0; i < n; i++) CHECK(vx_mbo_apply(one, &s.events[i], NULL) == VX_OK);
     uint64_t applied = 0, a, r;
@@ -616,7 +616,7 @@ static void test_prefetched_batches_match_per_event(void) {
         applied += a;
         CHECK(r == 0);
     }
-    CHECK(applied == n && vx_mbo_live_orders(many) > 65536 /* 3 MiB */);
+    CHECK(applied == n && vx_mbo_live_orders(many) > 87382);
     CHECK(vx_mbo_digest(many) == vx_mbo_digest(one));
     vx_mbo_counters c1, c2;
     vx_mbo_counters_read(one, &c1);
@@ -646,7 +646,7 @@ static void test_prefetched_batches_match_per_event(void) {
         CHECK(vx_mbo_digest(x) == vx_mbo_digest(y));
         verify(y);
     }
-    CHECK(vx_mbo_live_orders(vx_mbo_set_book(smany, 0)) > 65536);
+    CHECK(vx_mbo_live_orders(vx_mbo_set_book(smany, 0)) > 87382);
     vx_mbo_set_destroy(sone);
     vx_mbo_set_destroy(smany);
     free(s.events);
