@@ -291,6 +291,65 @@ def test_digest_is_deterministic():
     assert a.digest() != b.digest() or b.order(int(ev[0]["order_id"])) is None
 
 
+def _big_stream(live, rest, seed):
+    """`live` ADDs (dense ids, bids below level 32, asks at or above), then `rest` events that
+    DELETE, CANCEL part of or EXECUTE part of random live orders, or ADD new ones: a table of
+    about `live` orders, more than apply_many's prefetch threshold (mbo.c, PF_MIN_BYTES: 4 MiB
+    of live slots, 87,382 orders)."""
+    rng = np.random.default_rng(seed)
+    n = live + rest
+    ev = np.zeros(n, dtype=MBO_DTYPE)
+    ev["ts"] = np.arange(1, n + 1)
+    side = rng.integers(0, 2, n)
+    lvl = rng.integers(1, 31, n)
+    ev["side"] = side
+    ev["price"] = np.where(side == 0, P(32) - lvl * TICK, P(32) + lvl * TICK)
+    ev["qty"] = rng.integers(20, 50, n)
+    ev["action"] = Action.ADD
+    ev["order_id"] = np.arange(1, n + 1)
+    ids = list(range(1, live + 1))
+    left = dict.fromkeys(ids, 0)
+    for i in range(live):
+        left[i + 1] = int(ev[i]["qty"])
+    for i in range(live, n):
+        roll = rng.random()
+        if roll < 0.3:
+            continue  # an ADD of id i + 1, already filled in
+        k = int(rng.integers(0, len(ids)))
+        oid = ids[k]
+        ev[i]["order_id"], ev[i]["price"] = oid, 0
+        if roll < 0.6 or left[oid] <= 1:
+            ev[i]["action"], ev[i]["qty"] = Action.DELETE, 0
+            ids[k] = ids[-1]
+            ids.pop()
+            del left[oid]
+        else:
+            q = int(rng.integers(1, left[oid]))
+            ev[i]["action"], ev[i]["qty"] = (Action.CANCEL if roll < 0.8 else Action.EXECUTE), q
+            left[oid] -= q
+        ev[i]["side"] = SIDE_NONE if roll > 0.9 else ev[oid - 1]["side"]
+    for i in range(live, n):
+        if ev[i]["action"] == Action.ADD:
+            ids.append(i + 1)
+            left[i + 1] = int(ev[i]["qty"])
+    return ev
+
+
+def test_apply_many_over_a_large_table_equals_per_call_apply():
+    # Batches of 1,000 over about 100,000 live orders run apply_many's prefetching loop; per-call
+    # apply never does. Same digest, counters and invariants, and a reader meanwhile.
+    ev = _big_stream(100_000, 60_000, seed=5)
+    a = MboBook(64, TICK, BASE, max_orders=1 << 18)
+    b = MboBook(64, TICK, BASE, max_orders=1 << 18)
+    results = [a.apply_many(chunk) for chunk in np.array_split(ev, len(ev) // 1000)]
+    assert sum(r.applied for r in results) == len(ev) and a.live_orders > 87_382
+    for e in ev:
+        b.apply(e)
+    assert a.digest() == b.digest()
+    assert a.counters == b.counters
+    a.verify_invariants()
+
+
 def test_apply_accepts_an_equal_but_distinct_dtype():
     import pickle
     other = pickle.loads(pickle.dumps(MBO_DTYPE))  # what np.load gives: equal, another object

@@ -600,6 +600,58 @@ static void writer_reader_stress(uint64_t window_ids) {
     free(s.events);
 }
 
+/* apply_many over a table too big for the caches runs its prefetch stages (mbo.c: "batch
+ * prefetch", from PF_MIN_BYTES = 4 MiB of live slots: 87,382 orders): the batches must apply
+ * exactly what per-event calls do, for a book and for a set (events spread over 3
+ * instruments). */
+static void test_prefetched_batches_match_per_event(void) {
+    size_t n = (size_t)vx_test_count(600000, 300000);
+    stream s = make_stream(n, 200000, 23); /* 100,000 ADDs, then about as many live */
+    vx_mbo_book *one = make(SL, 1u << 19), *many = make(SL, 1u << 19);
+    for (size_t i = 0; i < n; i++) CHECK(vx_mbo_apply(one, &s.events[i], NULL) == VX_OK);
+    uint64_t applied = 0, a, r;
+    for (size_t off = 0; off < n; off += 1000) { /* batch edges inside the stages' reach */
+        size_t k = n - off < 1000 ? n - off : 1000;
+        vx_mbo_apply_many(many, s.events + off, k, &a, &r);
+        applied += a;
+        CHECK(r == 0);
+    }
+    CHECK(applied == n && vx_mbo_live_orders(many) > 87382);
+    CHECK(vx_mbo_digest(many) == vx_mbo_digest(one));
+    vx_mbo_counters c1, c2;
+    vx_mbo_counters_read(one, &c1);
+    vx_mbo_counters_read(many, &c2);
+    CHECK(memcmp(&c1, &c2, sizeof c1) == 0);
+    verify(many);
+    vx_mbo_destroy(one);
+    vx_mbo_destroy(many);
+
+    for (size_t i = 0; i < n; i++) s.events[i].instrument = (uint32_t)(s.events[i].order_id % 3);
+    for (size_t i = 0; i < n; i++) /* a REPLACE's new order rests in the old one's book */
+        if (s.events[i].action == VX_MBO_REPLACE) s.events[i].instrument = (uint32_t)(s.events[i].ref % 3);
+    vx_mbo_set *sone = NULL, *smany = NULL;
+    REQUIRE(vx_mbo_set_create(3, SL, TICK, 1u << 19, &sone) == VX_OK);
+    REQUIRE(vx_mbo_set_create(3, SL, TICK, 1u << 19, &smany) == VX_OK);
+    for (size_t i = 0; i < n; i++) CHECK(vx_mbo_set_apply(sone, &s.events[i], NULL) == VX_OK);
+    applied = 0;
+    for (size_t off = 0; off < n; off += 1000) {
+        size_t k = n - off < 1000 ? n - off : 1000;
+        vx_mbo_set_apply_many(smany, s.events + off, k, &a, &r);
+        applied += a;
+        CHECK(r == 0);
+    }
+    CHECK(applied == n);
+    for (uint32_t k = 0; k < 3; k++) {
+        vx_mbo_book *x = vx_mbo_set_book(sone, k), *y = vx_mbo_set_book(smany, k);
+        CHECK(vx_mbo_digest(x) == vx_mbo_digest(y));
+        verify(y);
+    }
+    CHECK(vx_mbo_live_orders(vx_mbo_set_book(smany, 0)) > 87382);
+    vx_mbo_set_destroy(sone);
+    vx_mbo_set_destroy(smany);
+    free(s.events);
+}
+
 static void test_writer_reader_stress(void) {
     writer_reader_stress(DEFAULT_WINDOW); /* 2 x capacity */
     writer_reader_stress(0); /* no window: every id through the hash index */
@@ -1077,6 +1129,7 @@ int main(void) {
     RUN(test_create_arguments);
     RUN(test_id_window_change_reindexes);
     RUN(test_fifo_and_queue_position);
+    RUN(test_prefetched_batches_match_per_event);
     RUN(test_seeded_and_unknown);
     RUN(test_side_none);
     RUN(test_index_churn);
