@@ -1311,16 +1311,17 @@ vx_status vx_mbo_apply(vx_mbo_book *b, const vx_mbo *e, vx_mbo_reject *reason) {
  * ahead the window entries are prefetched; two ahead each entry is read and its slot
  * prefetched (an ADD's level instead), and what was found is kept in a small ring; one ahead
  * each kept slot is read and its neighbours and level prefetched (a kept level: its tail
- * slot). The stages only read the writer's own state and prefetch; every index they follow
- * is range-checked first, so a stale or hostile value costs a useless prefetch, never a wrong
- * access, and what they keep is never used but to prefetch. While the live slots take less
+ * slot). The stages only read the writer's own state and prefetch; every index they follow,
+ * kept ones included, is range-checked right before use, so a stale or hostile value costs a
+ * useless prefetch, never a wrong access, and what they keep is never used but to prefetch. While the live slots take less
  * than PF_MIN_BYTES, most of what an event touches is in the caches and the stages (about 85
  * instructions per event) cost more than they save: measured on a DBN day of 44,000 live
  * orders in 101 books of 4,096 levels, no faster with them; an ITCH day of 1.2 M live orders,
  * 3-5x faster (docs/mbo.md). */
-enum { PF_BLOCK = 8, PF_RING = 2 * PF_BLOCK };
+enum { PF_BLOCK = VX_MBO_PREFETCH_BLOCK, PF_RING = 2 * PF_BLOCK };
 #define PF_MIN_BYTES (UINT64_C(4) << 20) /* 87,382 live orders */
-_Static_assert((PF_RING & (PF_RING - 1)) == 0 && PF_RING >= 2 * PF_BLOCK,
+_Static_assert((PF_RING & (PF_RING - 1)) == 0 && PF_RING >= 2 * PF_BLOCK &&
+                   sizeof(((vx_mbo_prefetch *)0)->hints) == PF_RING * sizeof(uint64_t),
                "the ring holds the block being read and the block being written");
 
 /* Whether a batch's events will wait for memory (checked once per batch). */
@@ -1332,8 +1333,18 @@ typedef struct {
     const struct table *t;
     const vx_mbo_book *books; /* a set's books, or the one book */
     uint32_t nbooks;
-    uintptr_t ring[PF_RING];  /* event i's find: a slot pointer, a level pointer | 1, or 0 */
+    uint64_t *ring;           /* [PF_RING]: what stage 2 found for event i (pf_slot_hint) */
 } prefetcher;
+
+/* Stage 2's finds, kept as indices that stage 3 range-checks again before use (the ring is
+ * the caller's memory): slot s -> s << 1; level k of `side` in book bi -> (bi << 21 | side << 20
+ * | k) << 1 | 1; nothing -> UINT64_MAX. */
+_Static_assert(VX_MBO_MAX_LEVELS <= (1u << 20) && VX_MBO_MAX_INSTRUMENTS <= (1u << 16),
+               "a level hint fits in 38 bits");
+static inline uint64_t pf_slot_hint(uint32_t s) { return (uint64_t)s << 1; }
+static inline uint64_t pf_level_hint(uint32_t bi, int side, uint32_t k) {
+    return ((uint64_t)bi << 21 | (uint64_t)side << 20 | k) << 1 | 1;
+}
 
 /* Stage 1: the window entry of each event in [lo, hi). */
 static void pf_entries(const prefetcher *p, const vx_mbo *events, size_t lo, size_t hi) {
@@ -1349,19 +1360,18 @@ static void pf_slots(prefetcher *p, const vx_mbo *events, size_t lo, size_t hi) 
     uint64_t wlo = LD(&t->win_lo);
     for (size_t i = lo; i < hi; i++) { /* bounded: hi - lo <= PF_BLOCK */
         const vx_mbo *e = &events[i];
-        uintptr_t found = 0;
+        uint64_t found = UINT64_MAX;
         uint32_t s = e->order_id - wlo < t->win_size ? LD(&t->win[e->order_id & t->win_mask]) - 1 : NIL;
         if (s < t->capacity) {
-            found = (uintptr_t)&t->slots[s];
+            found = pf_slot_hint(s);
             __builtin_prefetch(&t->slots[s], 1);
             __builtin_prefetch((const char *)&t->slots[s] + sizeof(struct slot) - 1, 1);
         } else if (e->action == VX_MBO_ADD && e->side <= VX_SELL) {
-            const vx_mbo_book *b = p->nbooks == 1 ? p->books : e->instrument < p->nbooks ? &p->books[e->instrument] : NULL;
-            uint32_t k;
-            if (b && LD(&b->placed) && vx_ladder_locate(&b->g, e->price, &k) == VX_OK) {
-                const struct level *l = &b->lv[e->side][k];
-                __builtin_prefetch(l, 1);
-                found = (uintptr_t)l | 1; /* struct level is 8-aligned */
+            uint32_t bi = p->nbooks == 1 ? 0 : e->instrument, k;
+            const vx_mbo_book *b = &p->books[bi < p->nbooks ? bi : 0];
+            if (bi < p->nbooks && LD(&b->placed) && vx_ladder_locate(&b->g, e->price, &k) == VX_OK) {
+                __builtin_prefetch(&b->lv[e->side][k], 1);
+                found = pf_level_hint(bi, e->side, k);
             }
         }
         p->ring[i & (PF_RING - 1)] = found;
@@ -1372,12 +1382,14 @@ static void pf_slots(prefetcher *p, const vx_mbo *events, size_t lo, size_t hi) 
 static void pf_near(const prefetcher *p, size_t lo, size_t hi) {
     const struct table *t = p->t;
     for (size_t i = lo; i < hi; i++) { /* bounded: hi - lo <= PF_BLOCK */
-        uintptr_t found = p->ring[i & (PF_RING - 1)];
-        if (found & 1) {
-            uint32_t tail = ((const struct level *)(found - 1))->tail;
+        uint64_t found = p->ring[i & (PF_RING - 1)] >> 1;
+        if (p->ring[i & (PF_RING - 1)] & 1) {
+            uint32_t bi = (uint32_t)(found >> 21), k = (uint32_t)found & ((1u << 20) - 1);
+            if (bi >= p->nbooks || k >= p->books[0].g.levels) continue;
+            uint32_t tail = p->books[bi].lv[found >> 20 & 1][k].tail;
             if (tail < t->capacity) __builtin_prefetch(&t->slots[tail].next, 1);
-        } else if (found) {
-            const struct slot *o = (const struct slot *)found;
+        } else if (found < t->capacity) {
+            const struct slot *o = &t->slots[found];
             uint32_t prev = LD(&o->prev), next = LD(&o->next), loc = LD(&o->loc);
             if (prev < t->capacity) __builtin_prefetch(&t->slots[prev].next, 1);
             if (next < t->capacity) __builtin_prefetch(&t->slots[next].prev, 1);
@@ -1408,7 +1420,8 @@ __attribute__((noinline)) static void prefetch_blocks(prefetcher *p, const vx_mb
 void vx_mbo_apply_many(vx_mbo_book *b, const vx_mbo *events, size_t n, uint64_t *applied,
                        uint64_t *rejected) {
     uint64_t ok = 0;
-    prefetcher pf = {.t = b->t, .books = b, .nbooks = 1};
+    vx_mbo_prefetch ring;
+    prefetcher pf = {.t = b->t, .books = b, .nbooks = 1, .ring = ring.hints};
     bool fetch = worth_prefetching(b->t);
     for (size_t lo = 0; lo < n; lo += PF_BLOCK) { /* bounded */
         if (fetch) prefetch_blocks(&pf, events, lo, n);
@@ -1431,7 +1444,8 @@ vx_status vx_mbo_set_apply(vx_mbo_set *set, const vx_mbo *e, vx_mbo_reject *reas
 void vx_mbo_set_apply_many(vx_mbo_set *set, const vx_mbo *events, size_t n, uint64_t *applied,
                            uint64_t *rejected) {
     uint64_t ok = 0;
-    prefetcher pf = {.t = set->t, .books = set->books, .nbooks = set->instruments};
+    vx_mbo_prefetch ring;
+    prefetcher pf = {.t = set->t, .books = set->books, .nbooks = set->instruments, .ring = ring.hints};
     bool fetch = worth_prefetching(set->t);
     for (size_t lo = 0; lo < n; lo += PF_BLOCK) { /* bounded */
         if (fetch) prefetch_blocks(&pf, events, lo, n);
@@ -1440,6 +1454,14 @@ void vx_mbo_set_apply_many(vx_mbo_set *set, const vx_mbo *events, size_t n, uint
     }
     if (applied) *applied = ok;
     if (rejected) *rejected = n - ok;
+}
+
+bool vx_mbo_set_prefetch_wanted(const vx_mbo_set *set) { return worth_prefetching(set->t); }
+
+void vx_mbo_set_prefetch(const vx_mbo_set *set, vx_mbo_prefetch *ring, const vx_mbo *events, size_t i,
+                         size_t n) {
+    prefetcher pf = {.t = set->t, .books = set->books, .nbooks = set->instruments, .ring = ring->hints};
+    if (i < n) prefetch_blocks(&pf, events, i, n);
 }
 
 vx_status vx_mbo_seed_level(vx_mbo_book *b, int side, int64_t price, uint64_t qty) {

@@ -286,4 +286,20 @@ vx_status vx_mbo_set_apply(vx_mbo_set *set, const vx_mbo *event, vx_mbo_reject *
 void vx_mbo_set_apply_many(vx_mbo_set *set, const vx_mbo *events, size_t n,
                            uint64_t *applied, uint64_t *rejected);
 
+/* Prefetch for a writer that applies a set's events one by one with vx_mbo_set_apply (it acts
+ * between events: the pipeline's book stage). vx_mbo_set_apply_many does the same by itself
+ * (mbo.c, "batch prefetch"). vx_mbo_set_prefetch_wanted: whether the table is large enough
+ * for it to pay (ask once per batch). Then, for each run events[0, n) applied in order, call
+ * vx_mbo_set_prefetch(set, pf, events, i, n) before applying events[i] for every i that is a
+ * multiple of VX_MBO_PREFETCH_BLOCK (i = 0 starts the run). It only prefetches and keeps
+ * hints in *pf (the caller's, any contents): the books are the same with or without it.
+ * Writer only (it reads the writer's own state). */
+#define VX_MBO_PREFETCH_BLOCK 8
+typedef struct vx_mbo_prefetch {
+    uint64_t hints[2 * VX_MBO_PREFETCH_BLOCK];
+} vx_mbo_prefetch;
+bool vx_mbo_set_prefetch_wanted(const vx_mbo_set *set);
+void vx_mbo_set_prefetch(const vx_mbo_set *set, vx_mbo_prefetch *pf, const vx_mbo *events, size_t i,
+                         size_t n);
+
 #endif /* VELOX_MBO_H */

@@ -236,8 +236,16 @@ static uint32_t mbo_turn(vx_pipeline *p, book_state *s, const vx_ring_span *in, 
     const int referenced = p->cfg.mbo_reference != NULL;
     uint64_t ref_seeded = 0;
     uint32_t ref_differing = 0, ref_checked = 0;
+    /* a table past the caches: the set's prefetch stages run ahead in each run of the span */
+    vx_mbo_prefetch pf;
+    const int prefetch = vx_mbo_set_prefetch_wanted(p->mbo);
     for (uint32_t i = 0; i < n; i++) { /* bounded by batch */
         const vx_mbo *e = walk_next(&win, sizeof(vx_mbo));
+        if (prefetch) {
+            uint32_t at = i < in->first_n ? i : i - in->first_n;
+            if (at % VX_MBO_PREFETCH_BLOCK == 0)
+                vx_mbo_set_prefetch(p->mbo, &pf, e - at, at, i < in->first_n ? in->first_n : in->second_n);
+        }
         vx_status st = vx_mbo_set_apply(p->mbo, e, NULL);
         if (referenced) vx_pipe_reference_event(p, &ref_seeded, &ref_differing, &ref_checked);
         if (st != VX_OK) { /* untrusted input: refused, counted */

@@ -104,3 +104,10 @@ cdef extern from "velox/mbo.h" nogil:
     vx_status vx_mbo_set_apply(vx_mbo_set *set, const vx_mbo *event, vx_mbo_reject *reason)
     void vx_mbo_set_apply_many(vx_mbo_set *set, const vx_mbo *events, size_t n,
                                uint64_t *applied, uint64_t *rejected)
+
+    enum: VX_MBO_PREFETCH_BLOCK
+    ctypedef struct vx_mbo_prefetch:
+        uint64_t hints[16]
+    bint vx_mbo_set_prefetch_wanted(const vx_mbo_set *set)
+    void vx_mbo_set_prefetch(const vx_mbo_set *set, vx_mbo_prefetch *pf, const vx_mbo *events,
+                             size_t i, size_t n)
