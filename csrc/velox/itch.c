@@ -255,10 +255,12 @@ static inline void put_word(vx_mbo *e, size_t i, uint64_t v) { memcpy((char *)e 
 
 /* Whole messages of the fast types from buf[pos..) into out[*k..cap) while FAST_WINDOW bytes
  * are left and the events fit; returns the new pos (a message it does not take stays there for
- * the careful loop). filter/route are the parser's, passed as constants (one copy each). */
+ * the careful loop). *at_stop = 1 when it ran to that bound rather than to such a message.
+ * filter/route are the parser's, passed as constants (one copy each). */
 static inline __attribute__((always_inline)) size_t
 fast_run(vx_itch_parser *p, const uint8_t *buf, size_t len, size_t pos, vx_mbo *out, size_t *k,
-         size_t cap, const int filter, const int route) {
+         size_t cap, int *at_stop, const int filter, const int route) {
+    *at_stop = 0;
     if (len - pos < FAST_WINDOW) return pos;
     /* q < stop: FAST_WINDOW bytes from q on; and since each message moves q by
      * >= FAST_MIN_SIZE and writes <= 1 event, k < cap at every pass */
@@ -293,6 +295,7 @@ fast_run(vx_itch_parser *p, const uint8_t *buf, size_t len, size_t pos, vx_mbo *
         put_word(e, 5, d->tail | (code & d->code_keep));                      /* side .. pad */
         e++;
     }
+    *at_stop = q >= stop; /* then q moved: stop > buf + pos */
     p->counts.messages += (uint64_t)(e - e0) + filtered;
     p->counts.filtered += filtered;
     *k = (size_t)(e - out);
@@ -305,12 +308,14 @@ vx_status vx_itch_parse(vx_itch_parser *p, const uint8_t *buf, size_t len, vx_mb
     vx_status st = VX_OK;
     vx_itch_counts *c = &p->counts;
     const int filter = p->filter_on, route = p->route_on;
-    /* bounded: each pass consumes >= 3 bytes (the careful message) or leaves */
+    /* bounded: each pass consumes >= 3 bytes (fast messages, or the careful one) or leaves */
     while (k < cap && len - pos >= 2) {
-        if (!filter) pos = fast_run(p, buf, len, pos, out, &k, cap, 0, 0);
-        else if (!route) pos = fast_run(p, buf, len, pos, out, &k, cap, 1, 0);
-        else pos = fast_run(p, buf, len, pos, out, &k, cap, 1, 1);
-        if (k >= cap || len - pos < 2) break;
+        int at_stop;
+        if (!filter) pos = fast_run(p, buf, len, pos, out, &k, cap, &at_stop, 0, 0);
+        else if (!route) pos = fast_run(p, buf, len, pos, out, &k, cap, &at_stop, 1, 0);
+        else pos = fast_run(p, buf, len, pos, out, &k, cap, &at_stop, 1, 1);
+        if (at_stop) continue; /* it ran to its bound (having consumed): again */
+        if (len - pos < 2) break;
         /* the careful loop: one message (one the fast loop did not take, or near the end) */
         size_t mlen = vx_be16(buf + pos);
         if (mlen == 0) { st = fail(p, pos, 0, "zero message length"); break; }
