@@ -7,13 +7,15 @@
  * length. So no field read can leave the buffer whatever the bytes say.
  *
  * The fast loop (fast_run) takes the order messages (A F E C X D U P) while at least
- * FAST_WINDOW bytes (2 + the longest fixed length) are left from a message's length prefix:
- * then every read at offsets below FAST_WINDOW is inside the buffer, so one compare of the
- * prefix against the type's fixed length validates a message, and fields are read at the
- * type's offsets without branching on the type (a table row per type: offsets and masks; the
- * order types' random sequence would mispredict a switch on most messages). Anything else (an
- * other type, a length that differs, an unknown type, an A/F side other than B/S) leaves the
- * fast loop before that message is consumed and the careful loop takes it, with its errors.
+ * FAST_WINDOW bytes (2 + P's length, the longest of them) are left from a message's length
+ * prefix: then every read below FAST_WINDOW is inside the buffer, so one compare of the prefix
+ * and type byte against the type's row validates a message, and fields are read at the row's
+ * offsets without branching on the type (masks zero what the type lacks; the order types'
+ * random sequence would mispredict a switch on most messages). Reads may go past a short
+ * message's end, never past FAST_WINDOW, and only masked bytes come from there. Anything else
+ * (an other type, a length that differs, an unknown type, an A/F side other than B/S) leaves
+ * the fast loop before that message is consumed and the careful loop takes it, with its
+ * errors, so both loops give the same events, counts and errors.
  */
 #include "velox/itch.h"
 #include "velox/bigendian.h"
