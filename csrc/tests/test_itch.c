@@ -114,15 +114,10 @@ static void test_streaming_and_filter(void) {
     vx_itch_parser_destroy(p);
 }
 
-static void test_write_roundtrip(void) {
-    enum { N = 2000 };
-    static vx_mbo ev[N], back[N];
-    static uint8_t buf[N * 46];
-    vx_prng r;
-    vx_prng_seed(&r, 7);
-    char syms[8 * 3];
-    memcpy(syms, "AAA     BBB     CCC     ", 24);
-    for (int i = 0; i < N; i++) {
+/* n random events that ITCH can carry, instruments 0..2 (symbols AAA, BBB, CCC). */
+static void random_events(vx_mbo *ev, int n, vx_prng *rp) {
+    vx_prng r = *rp;
+    for (int i = 0; i < n; i++) {
         vx_mbo *e = &ev[i];
         memset(e, 0, sizeof *e);
         e->action = (uint8_t)(1 + vx_prng_next(&r) % 10);
@@ -150,6 +145,18 @@ static void test_write_roundtrip(void) {
         }
         if (e->action == VX_MBO_STATUS && e->flags) e->instrument = 0;
     }
+    *rp = r;
+}
+
+static void test_write_roundtrip(void) {
+    enum { N = 2000 };
+    static vx_mbo ev[N], back[N];
+    static uint8_t buf[N * 46];
+    vx_prng r;
+    vx_prng_seed(&r, 7);
+    char syms[8 * 3];
+    memcpy(syms, "AAA     BBB     CCC     ", 24);
+    random_events(ev, N, &r);
     size_t done, written;
     CHECK(vx_itch_write(ev, N, syms, 3, buf, sizeof buf, &done, &written) == VX_OK && done == N);
     vx_itch_parser *p;
@@ -256,6 +263,110 @@ static void test_fuzz(void) {
     vx_itch_parser_destroy(p);
 }
 
+/* One parse of in[0..len) to the end or the first error (after a reset; mode 1 filters, mode 2
+ * routes to CCC, AAA), in calls of at most cap events (a heap output of exactly cap events)
+ * or, with one_by_one, one message per call from a heap copy of that message's bytes alone.
+ * events[] gets every event; the rest of what it saw is returned. */
+typedef struct parse_result {
+    vx_status st;
+    size_t events;
+    uint64_t offset, error_offset;
+    uint8_t error_type;
+    const char *error;
+    vx_itch_counts counts;
+} parse_result;
+
+static parse_result parse_all(vx_itch_parser *p, int mode, const uint8_t *in, size_t len,
+                              size_t cap, int one_by_one, vx_mbo *events, size_t max_events) {
+    parse_result res = { .st = VX_OK };
+    vx_itch_parser_reset(p);
+    if (mode == 1) CHECK(vx_itch_filter_symbols(p, "CCC     AAA     ", 2) == VX_OK);
+    if (mode == 2) CHECK(vx_itch_route_symbols(p, "CCC     AAA     ", 2) == VX_OK);
+    vx_mbo *out = malloc(cap * sizeof *out);
+    size_t pos = 0;
+    for (size_t guard = 0; guard <= len; guard++) { /* bounded: each call consumes or stops */
+        size_t n = len - pos;
+        if (one_by_one && n >= 2) {
+            size_t m = 2 + ((size_t)in[pos] << 8 | in[pos + 1]);
+            if (m < n) n = m;
+        }
+        uint8_t *heap = malloc(n ? n : 1);
+        memcpy(heap, in + pos, n);
+        size_t consumed = 0, produced = 0;
+        res.st = vx_itch_parse(p, heap, n, out, cap, &consumed, &produced);
+        free(heap);
+        CHECK(consumed <= n && produced <= cap && res.events + produced <= max_events);
+        memcpy(events + res.events, out, produced * sizeof *out);
+        res.events += produced;
+        pos += consumed;
+        if (res.st != VX_OK || consumed == 0) break;
+    }
+    free(out);
+    res.offset = vx_itch_offset(p);
+    res.error_offset = vx_itch_error_offset(p);
+    res.error_type = vx_itch_error_type(p);
+    res.error = vx_itch_error(p);
+    res.counts = *vx_itch_counts_get(p);
+    return res;
+}
+
+static int same_result(const parse_result *x, const vx_mbo *xe, const parse_result *y,
+                       const vx_mbo *ye) {
+    return x->st == y->st && x->events == y->events && x->offset == y->offset &&
+           (x->st == VX_OK || (x->error_offset == y->error_offset &&
+                               x->error_type == y->error_type && !strcmp(x->error, y->error))) &&
+           !memcmp(&x->counts, &y->counts, sizeof x->counts) &&
+           !memcmp(xe, ye, x->events * sizeof *xe);
+}
+
+/* Mixed streams (every type the writer makes, directory entries, mutated bytes, cut
+ * anywhere; no filter, a filter, routing) with exact-size heap input and output, so ASan sees
+ * any read or write outside them: the same events, counts and error (offset, type, text)
+ * whether parsed in one call, in calls of a random capacity, or one message per call from a
+ * buffer holding only it (the fast loop takes different runs of messages in each). */
+static void test_fuzz_mixed(void) {
+    enum { N = 600, CAP = N + N / 100, BYTES = N * 46 + 41 * (N / 100) };
+    static vx_mbo ev[N], one[CAP], some[CAP], all[CAP];
+    static uint8_t valid[BYTES], buf[BYTES];
+    char syms[8 * 3];
+    memcpy(syms, "AAA     BBB     CCC     ", 24);
+    vx_prng r;
+    vx_prng_seed(&r, 23);
+    random_events(ev, N, &r);
+    size_t n = 0, done, written;
+    for (int i = 0; i < N; i += 100) { /* a directory entry before every 100 events */
+        int sym = i / 100 % 3;
+        CHECK(vx_itch_write_directory((uint16_t)(sym + 1), 0, syms + 8 * sym, valid + n, 41,
+                                      &written) == VX_OK);
+        n += written;
+        CHECK(vx_itch_write(ev + i, 100, syms, 3, valid + n, BYTES - n, &done, &written) == VX_OK);
+        CHECK(done == 100);
+        n += written;
+    }
+    vx_itch_parser *p;
+    CHECK(vx_itch_parser_create(&p) == VX_OK);
+    long rounds = (long)(600 * vx_test_scale()) + 30;
+    int same = 1, errors = 0, filtered = 0;
+    for (long i = 0; i < rounds; i++) {
+        size_t len = i < 3 ? n : (size_t)(vx_prng_next(&r) % (n + 1));
+        memcpy(buf, valid, n);
+        int muts = i < 3 ? 0 : (int)(vx_prng_next(&r) % 4);
+        for (int m = 0; m < muts; m++) buf[vx_prng_next(&r) % n] = (uint8_t)vx_prng_next(&r);
+        size_t cap = 1 + (size_t)(vx_prng_next(&r) % 70);
+        int mode = (int)(i % 3);
+        parse_result x = parse_all(p, mode, buf, len, 1, 1, one, CAP);
+        parse_result y = parse_all(p, mode, buf, len, cap, 0, some, CAP);
+        parse_result z = parse_all(p, mode, buf, len, CAP, 0, all, CAP);
+        same &= same_result(&x, one, &y, some) && same_result(&x, one, &z, all);
+        if (i == 0) CHECK(x.st == VX_OK && x.offset == n && !memcmp(all, ev, N * sizeof *ev));
+        errors += x.st != VX_OK;
+        filtered += x.counts.filtered > 0;
+    }
+    CHECK(same);
+    CHECK(errors > 0 && filtered > 0); /* the rounds reach both */
+    vx_itch_parser_destroy(p);
+}
+
 int main(void) {
     RUN(test_add_fields);
     RUN(test_errors);
@@ -263,5 +374,6 @@ int main(void) {
     RUN(test_write_roundtrip);
     RUN(test_route);
     RUN(test_fuzz);
+    RUN(test_fuzz_mixed);
     return CHECK_SUMMARY("test_itch");
 }

@@ -1,14 +1,26 @@
 /*
  * itch.c — ITCH 5.0 parser and writer (contract in itch.h).
  *
- * The parse loop reads a 2-byte length, checks that the whole message is in the buffer, looks
- * up the type's fixed length (a 256-entry table; 0 = not an ITCH 5.0 type) and compares, and
- * only then reads fields, each at a constant offset below that fixed length. So no field read
- * can leave the buffer whatever the bytes say.
+ * The careful loop (vx_itch_parse's body) reads a 2-byte length, checks that the whole message
+ * is in the buffer, looks up the type's fixed length (a 256-entry table; 0 = not an ITCH 5.0
+ * type) and compares, and only then reads fields, each at a constant offset below that fixed
+ * length. So no field read can leave the buffer whatever the bytes say.
+ *
+ * The fast loop (fast_run) takes the order messages (A F E C X D U P) while at least
+ * FAST_WINDOW bytes (2 + P's length, the longest of them) are left from a message's length
+ * prefix: then every read below FAST_WINDOW is inside the buffer, so one compare of the prefix
+ * and type byte against the type's row validates a message, and fields are read at the row's
+ * offsets without branching on the type (masks zero what the type lacks; the order types'
+ * random sequence would mispredict a switch on most messages). Reads may go past a short
+ * message's end, never past FAST_WINDOW, and only masked bytes come from there. Anything else
+ * (an other type, a length that differs, an unknown type, an A/F side other than B/S) leaves
+ * the fast loop before that message is consumed and the careful loop takes it, with its
+ * errors, so both loops give the same events, counts and errors.
  */
 #include "velox/itch.h"
 #include "velox/bigendian.h"
 
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -31,12 +43,15 @@ struct vx_itch_parser {
                                                                   as a big-endian integer) */
 };
 
-/* Fixed lengths, type byte included (NASDAQ TotalView-ITCH 5.0 specification). */
+/* Fixed lengths, type byte included (NASDAQ TotalView-ITCH 5.0 specification). The order
+ * messages' lengths are named: the fast loop's window is derived from them. */
+enum { LEN_A = 36, LEN_F = 40, LEN_E = 31, LEN_C = 36, LEN_X = 23, LEN_D = 19, LEN_U = 35,
+       LEN_P = 44 };
 const uint8_t vx_itch_fixed_length[256] = {
     ['S'] = 12, ['R'] = 39, ['H'] = 25, ['Y'] = 20, ['L'] = 26, ['V'] = 35, ['W'] = 12,
-    ['K'] = 28, ['J'] = 35, ['h'] = 21, ['A'] = 36, ['F'] = 40, ['E'] = 31, ['C'] = 36,
-    ['X'] = 23, ['D'] = 19, ['U'] = 35, ['P'] = 44, ['Q'] = 40, ['B'] = 19, ['I'] = 50,
-    ['N'] = 20, ['O'] = 48,
+    ['K'] = 28, ['J'] = 35, ['h'] = 21, ['A'] = LEN_A, ['F'] = LEN_F, ['E'] = LEN_E,
+    ['C'] = LEN_C, ['X'] = LEN_X, ['D'] = LEN_D, ['U'] = LEN_U, ['P'] = LEN_P, ['Q'] = 40,
+    ['B'] = 19, ['I'] = 50, ['N'] = 20, ['O'] = 48,
 };
 _Static_assert(sizeof(vx_mbo) == 48, "vx_mbo is 48 bytes");
 
@@ -128,14 +143,182 @@ static inline void base(vx_mbo *e, const uint8_t *m, uint8_t action) {
     e->action = action;
 }
 
+/* ---- fast loop (order messages; see the top comment) ------------------------------------ */
+
+enum {
+    FAST_WINDOW = 2 + LEN_P,  /* bytes readable from a length prefix on: 2 + the longest fast type */
+    FAST_MIN_SIZE = 2 + LEN_D /* the fewest bytes a message the fast loop consumes takes */
+};
+_Static_assert(LEN_A <= LEN_P && LEN_F <= LEN_P && LEN_E <= LEN_P && LEN_C <= LEN_P &&
+               LEN_X <= LEN_P && LEN_U <= LEN_P && LEN_D <= LEN_P, "FAST_WINDOW covers every fast type");
+_Static_assert(LEN_A >= LEN_D && LEN_F >= LEN_D && LEN_E >= LEN_D && LEN_C >= LEN_D &&
+               LEN_X >= LEN_D && LEN_U >= LEN_D && LEN_P >= LEN_D, "FAST_MIN_SIZE is the shortest");
+/* Reads of every row, from the message's type byte: ts 8 bytes at 5 (2 of them masked off by the
+ * shift), order_id 8 at 11, the side byte 19, the printable byte 31, a qty 4 at qty_at, a price
+ * 4 at price_at, a ref 8 at ref_at; the largest of these ends at P's ref, 36 + 8 = LEN_P. */
+_Static_assert(5 + 8 <= LEN_P && 11 + 8 <= LEN_P && 31 + 1 <= LEN_P && 36 + 8 <= LEN_P,
+               "every fast read is inside FAST_WINDOW");
+
+/* The first 3 bytes of a message (big-endian length prefix, type byte) as a host-order 32-bit
+ * load of them reads, under KEY_MASK. A row's key can only match its own type byte; KEY_NEVER
+ * matches nothing (row 0: an all-zero key would match a zero length before a 0 byte). */
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
+#define KEY_MASK 0xFFFFFF00u
+#define KEY(len, type) ((uint32_t)(len) << 16 | (uint32_t)(type) << 8)
+#else
+#define KEY_MASK 0x00FFFFFFu
+#define KEY(len, type) ((uint32_t)(len) << 8 | (uint32_t)(type) << 16)
+#endif
+#define KEY_NEVER 0xFFFFFFFFu
+
+/* The event is stored as 6 host-order words: ts, order_id, price, ref, then qty and instrument
+ * (offsets 32, 36) in one word and side, action, flags, status, pad (offsets 40..47) in one.
+ * AT32(i) / AT8(i): the shift of the i-th 4-byte / 1-byte piece of a word in host order. */
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
+#define AT32(i) (32 - 32 * (i))
+#define AT8(i) (56 - 8 * (i))
+#else
+#define AT32(i) (32 * (i))
+#define AT8(i) (8 * (i))
+#endif
+_Static_assert(offsetof(vx_mbo, qty) == 32 && offsetof(vx_mbo, instrument) == 36 &&
+               offsetof(vx_mbo, side) == 40 && offsetof(vx_mbo, action) == 41 &&
+               offsetof(vx_mbo, flags) == 42 && offsetof(vx_mbo, status) == 43 &&
+               offsetof(vx_mbo, pad) == 44, "the fast loop's word layout");
+
+/* One row per type byte; zero rows (every type but the order messages) never match. A row
+ * reads the message's fields at its offsets and masks off those its type does not carry. */
+struct fast_type {
+    uint64_t size;       /* 2 + fixed length: the bytes the message takes */
+    uint64_t tail;       /* the side..pad word before the code's part: action, VX_SIDE_NONE for
+                            types without a side */
+    uint64_t code_keep;  /* the part of CODE[m[code_at]] the tail takes (side, or C's flags) */
+    uint64_t code_check; /* A/F: a code with this bit (side byte not B/S) leaves the loop */
+    uint64_t ref_mask;   /* all ones when the type carries a reference at ref_at, else 0 */
+    uint32_t key;        /* KEY(fixed length, type) */
+    uint32_t qty_mask;   /* as ref_mask, for the 4-byte shares at qty_at */
+    uint32_t price_mask; /* as ref_mask, for the 4-byte price at price_at */
+    uint8_t qty_at, price_at, ref_at, code_at; /* offsets from the type byte; 0 where masked */
+    uint8_t unused[8];
+};
+_Static_assert(sizeof(struct fast_type) == 64, "fast rows are 64 bytes");
+
+#define TAIL(action, side) ((uint64_t)(action) << AT8(1) | (uint64_t)(side) << AT8(0))
+#define SIDE_BYTE(x) ((uint64_t)(x) << AT8(0))
+#define FLAGS_BYTE(x) ((uint64_t)(x) << AT8(2))
+#define ALL32 0xFFFFFFFFu
+#define ALL64 0xFFFFFFFFFFFFFFFFull
+#define ADD_ROW(len, t) { .key = KEY(len, t), .size = 2 + (len), .tail = TAIL(VX_MBO_ADD, 0), \
+    .code_at = 19, .code_keep = SIDE_BYTE(0x7f), .code_check = SIDE_BYTE(0x80), \
+    .qty_mask = ALL32, .qty_at = 20, .price_mask = ALL32, .price_at = 32 }
+#define SIDELESS(len, t, action) .key = KEY(len, t), .size = 2 + (len), \
+    .tail = TAIL(action, VX_SIDE_NONE)
+static const struct fast_type FAST[256] = {
+    [0] = { .key = KEY_NEVER },
+    ['A'] = ADD_ROW(LEN_A, 'A'),
+    ['F'] = ADD_ROW(LEN_F, 'F'),
+    ['E'] = { SIDELESS(LEN_E, 'E', VX_MBO_EXECUTE), .qty_mask = ALL32, .qty_at = 19,
+              .ref_mask = ALL64, .ref_at = 23 },
+    ['C'] = { SIDELESS(LEN_C, 'C', VX_MBO_EXECUTE), .qty_mask = ALL32, .qty_at = 19,
+              .price_mask = ALL32, .price_at = 32, .ref_mask = ALL64, .ref_at = 23,
+              .code_at = 31, .code_keep = FLAGS_BYTE(0xff) },
+    ['X'] = { SIDELESS(LEN_X, 'X', VX_MBO_CANCEL), .qty_mask = ALL32, .qty_at = 19 },
+    ['D'] = { SIDELESS(LEN_D, 'D', VX_MBO_DELETE) },
+    ['U'] = { SIDELESS(LEN_U, 'U', VX_MBO_REPLACE), .qty_mask = ALL32, .qty_at = 27,
+              .price_mask = ALL32, .price_at = 31, .ref_mask = ALL64, .ref_at = 19 },
+    ['P'] = { .key = KEY(LEN_P, 'P'), .size = 2 + LEN_P, .tail = TAIL(VX_MBO_TRADE, 0),
+              .code_at = 19, .code_keep = SIDE_BYTE(0x7f), .qty_mask = ALL32, .qty_at = 20,
+              .price_mask = ALL32, .price_at = 32, .ref_mask = ALL64, .ref_at = 36 },
+};
+#undef ADD_ROW
+#undef SIDELESS
+
+/* A side or printable byte -> its part of the side..pad word: B, S -> side VX_BUY, VX_SELL;
+ * Y -> flags VX_MBO_F_PRINTABLE and side 0x80 | VX_SIDE_NONE; anything else -> side
+ * 0x80 | VX_SIDE_NONE (A/F leave the loop on the 0x80 bit; P keeps VX_SIDE_NONE; C keeps only
+ * the flags). */
+#define NO SIDE_BYTE(0x80 | VX_SIDE_NONE)
+#define R16 NO, NO, NO, NO, NO, NO, NO, NO, NO, NO, NO, NO, NO, NO, NO, NO
+static const uint64_t CODE[256] = {
+    R16, R16, R16, R16,                                                   /* 0x00 - 0x3f */
+    NO, NO, SIDE_BYTE(VX_BUY), NO, NO, NO, NO, NO, NO, NO, NO, NO, NO, NO, NO, NO, /* 0x40 */
+    NO, NO, NO, SIDE_BYTE(VX_SELL), NO, NO, NO, NO,                       /* 0x50 - 0x57 */
+    NO, NO | FLAGS_BYTE(VX_MBO_F_PRINTABLE), NO, NO, NO, NO, NO, NO,      /* 0x58 - 0x5f */
+    R16, R16,                                                             /* 0x60 - 0x7f */
+    R16, R16, R16, R16, R16, R16, R16, R16,                               /* 0x80 - 0xff */
+};
+#undef R16
+#undef NO
+_Static_assert('B' == 0x42 && 'S' == 0x53 && 'Y' == 0x59, "CODE rows are ASCII");
+_Static_assert(VX_BUY < 0x80 && VX_SELL < 0x80 && VX_SIDE_NONE < 0x80, "side codes fit 0x7f");
+
+/* The i-th 8-byte word of an event. */
+static inline void put_word(vx_mbo *e, size_t i, uint64_t v) { memcpy((char *)e + 8 * i, &v, 8); }
+
+/* Whole messages of the fast types from buf[pos..) into out[*k..cap) while FAST_WINDOW bytes
+ * are left and the events fit; returns the new pos (a message it does not take stays there for
+ * the careful loop). *at_stop = 1 when it ran to that bound rather than to such a message.
+ * filter/route are the parser's, passed as constants (one copy each). */
+static inline __attribute__((always_inline)) size_t
+fast_run(vx_itch_parser *p, const uint8_t *buf, size_t len, size_t pos, vx_mbo *out, size_t *k,
+         size_t cap, int *at_stop, const int filter, const int route) {
+    *at_stop = 0;
+    if (len - pos < FAST_WINDOW) return pos;
+    /* q < stop: FAST_WINDOW bytes from q on; and since each message moves q by
+     * >= FAST_MIN_SIZE and writes <= 1 event, k < cap at every pass */
+    size_t room = len - pos - FAST_WINDOW + 1;
+    if (room / FAST_MIN_SIZE >= cap - *k) room = (cap - *k) * FAST_MIN_SIZE;
+    const uint8_t *q = buf + pos, *const stop = buf + pos + room;
+    vx_mbo *e = out + *k, *const e0 = e;
+    uint64_t filtered = 0, *const by_type = p->counts.by_type;
+    while (q < stop) { /* bounded: each pass moves q by >= FAST_MIN_SIZE or leaves */
+        uint32_t head;
+        memcpy(&head, q, 4);
+        const uint8_t type = q[2];
+        const struct fast_type *d = &FAST[type];
+        if ((head & KEY_MASK) != d->key) break;      /* not a fast type, or a wrong length */
+        const uint8_t *m = q + 2;
+        const uint64_t code = CODE[m[d->code_at]];
+        if (code & d->code_check) break;             /* A/F side not B/S: the careful loop says so */
+        uint32_t instrument = vx_be16(m + 1);
+        by_type[type]++;
+        q += d->size;
+        if (filter) {
+            uint32_t book = p->book[instrument];
+            if (book == 0) { filtered++; continue; }
+            if (route) instrument = book - 1;
+        }
+        put_word(e, 0, vx_be64(m + 5) >> 16);                                 /* ts */
+        put_word(e, 1, vx_be64(m + 11));                                      /* order_id */
+        put_word(e, 2, (uint64_t)(vx_be32(m + d->price_at) & d->price_mask) * 10000); /* price */
+        put_word(e, 3, vx_be64(m + d->ref_at) & d->ref_mask);                 /* ref */
+        put_word(e, 4, (uint64_t)(vx_be32(m + d->qty_at) & d->qty_mask) << AT32(0) |
+                           (uint64_t)instrument << AT32(1));                  /* qty, instrument */
+        put_word(e, 5, d->tail | (code & d->code_keep));                      /* side .. pad */
+        e++;
+    }
+    *at_stop = q >= stop; /* then q moved: stop > buf + pos */
+    p->counts.messages += (uint64_t)(e - e0) + filtered;
+    p->counts.filtered += filtered;
+    *k = (size_t)(e - out);
+    return (size_t)(q - buf);
+}
+
 vx_status vx_itch_parse(vx_itch_parser *p, const uint8_t *buf, size_t len, vx_mbo *out,
                         size_t cap, size_t *consumed, size_t *produced) {
     size_t pos = 0, k = 0;
     vx_status st = VX_OK;
     vx_itch_counts *c = &p->counts;
     const int filter = p->filter_on, route = p->route_on;
-    /* bounded: each pass consumes >= 3 bytes or leaves */
+    /* bounded: each pass consumes >= 3 bytes (fast messages, or the careful one) or leaves */
     while (k < cap && len - pos >= 2) {
+        int at_stop;
+        if (!filter) pos = fast_run(p, buf, len, pos, out, &k, cap, &at_stop, 0, 0);
+        else if (!route) pos = fast_run(p, buf, len, pos, out, &k, cap, &at_stop, 1, 0);
+        else pos = fast_run(p, buf, len, pos, out, &k, cap, &at_stop, 1, 1);
+        if (at_stop) continue; /* it ran to its bound (having consumed): again */
+        if (len - pos < 2) break;
+        /* the careful loop: one message (one the fast loop did not take, or near the end) */
         size_t mlen = vx_be16(buf + pos);
         if (mlen == 0) { st = fail(p, pos, 0, "zero message length"); break; }
         if (len - pos - 2 < mlen) break; /* incomplete: resume here with more bytes */
