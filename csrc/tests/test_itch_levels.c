@@ -155,7 +155,7 @@ static void test_reset_is_a_new_object(void) {
         n += add(buf + n, (uint16_t)(i % 4), id, i & 1 ? 'S' : 'B', 3 + (uint32_t)(i % 5), px);
         if (i % 3 == 0) n += cancel(buf + n, (uint16_t)(i % 4), id, 1);
     }
-    vx_itch_levels *b = make(4, 1 << 13), *f = make(4, 1 << 13);
+    vx_itch_levels *b = make(10, 1 << 13), *f = make(10, 1 << 13); /* most orders stay in the window */
     feed_all(b, buf, n);
     vx_itch_levels_counts c, fc, zero;
     vx_itch_levels_counts_read(b, &c);
@@ -175,7 +175,7 @@ static void test_reset_is_a_new_object(void) {
         for (int side = 0; side < 2; side++) CHECK(vx_itch_levels_depth(b, i, side, 64, px, q) == 0);
     }
     /* no order is left anywhere: deleting every id meets none */
-    static uint8_t dels[N * 21];
+    static uint8_t dels[N * 3 * 21]; /* up to three deletes (21 B) per order */
     size_t nd = 0;
     for (uint64_t i = 0; i < N; i++) {
         nd += del(dels + nd, 0, 10000 + i);

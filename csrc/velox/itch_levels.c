@@ -43,7 +43,7 @@
 #include "velox/ladder.h"
 
 #define OUTSIDE 0x80000000u
-#define AHEAD 16 /* messages ahead whose order record is prefetched */
+#define AHEAD 32 /* messages ahead whose order record is prefetched; its level: AHEAD / 2 */
 
 struct rec {
     uint32_t qty;   /* 0 = free */
@@ -467,18 +467,43 @@ static inline vx_status fail(vx_itch_levels *b, size_t pos, uint8_t type, const 
     return VX_EINVAL;
 }
 
+static const struct rec no_record = {0, OUTSIDE}; /* no level to prefetch */
+
+/* The cursor's step for the message at buf + *ahead (if its first 21 bytes are in the buffer):
+ * the 8 bytes at offset 11 (the order reference of A F E C X D U), whatever the type, inside
+ * the window: prefetches their record and *rec = it (the loop prefetches the level that record
+ * names AHEAD / 2 messages later); below the window while orders are spilled: prefetches their
+ * spill table home slot. Else *rec = no_record. Checks nothing else: every address it
+ * prefetches is inside the window or the spill table (a prefetch never faults anyway), and a
+ * message it passes is validated when the loop reaches it. */
+static inline __attribute__((always_inline)) void look_ahead(const vx_itch_levels *b, const uint8_t *buf,
+                                                             size_t len, size_t *ahead,
+                                                             const struct rec **rec) {
+    *rec = &no_record;
+    if (*ahead + 2 + 19 > len) return;
+    uint64_t id = vx_be64(buf + *ahead + 2 + 11);
+    if (id - b->lo < b->win_size) {
+        *rec = &b->win[id & b->win_mask];
+        __builtin_prefetch(*rec, 1);
+    } else if (id < b->lo && b->sp_count) {
+        __builtin_prefetch(&b->sp[sp_home(b, id)], 1);
+    }
+    *ahead += 2 + vx_be16(buf + *ahead);
+}
+
 /* The loop, inlined twice: with timed = false (feed) the timestamp test is compiled out.
  *
- * Prefetch: a cursor walks the same length prefixes AHEAD messages ahead of pos and prefetches
- * the window record of the 8 bytes at offset 11 of each message (the order reference of A F E
- * C X D U) when they fall in the window, whatever the type: an address in the window is
- * harmless to prefetch, and the cursor reads nothing outside buf[0..len). It checks nothing
- * else (a message it passes is validated when pos reaches it). */
+ * Prefetch (look_ahead): a cursor walks the same length prefixes AHEAD messages ahead of pos and
+ * prefetches each message's order record (or spill slot); AHEAD / 2 messages ahead the loop
+ * prefetches the level named by the record the cursor saw for that message (fetched by then;
+ * an ADD's fresh record names none). The prefetches sit in always-inlined code on purpose: GCC
+ * deleted calls to static helpers holding only __builtin_prefetch as pure calls. */
 static inline __attribute__((always_inline)) vx_status
 feed_loop(vx_itch_levels *b, const uint8_t *buf, size_t len, uint64_t until_ns, size_t *consumed,
           const bool timed) {
     size_t pos = 0, ahead = 0;
-    for (int i = 0; i < AHEAD && ahead + 2 <= len; i++) ahead += 2 + vx_be16(buf + ahead); /* bounded */
+    const struct rec *ahead_rec[AHEAD]; /* [message % AHEAD]: its record, as the cursor saw it */
+    for (int i = 0; i < AHEAD; i++) look_ahead(b, buf, len, &ahead, &ahead_rec[i]); /* bounded */
     vx_status st = VX_OK;
     vx_itch_levels_counts *c = &b->c;
     uint64_t messages = 0, applied = 0; /* added to c at the end */
@@ -489,11 +514,9 @@ feed_loop(vx_itch_levels *b, const uint8_t *buf, size_t len, uint64_t until_ns, 
             if (mlen == 0) st = fail(b, pos, 0, "zero message length");
             break; /* else incomplete: resume here with more bytes */
         }
-        if (ahead + 2 + 19 <= len) {
-            uint64_t id = vx_be64(buf + ahead + 2 + 11);
-            if (id - b->lo < b->win_size) __builtin_prefetch(&b->win[id & b->win_mask], 1);
-            ahead += 2 + vx_be16(buf + ahead);
-        }
+        const struct rec *near = ahead_rec[(messages + AHEAD / 2) % AHEAD];
+        if (!(near->where & OUTSIDE)) __builtin_prefetch(&b->lv[near->where], 1);
+        look_ahead(b, buf, len, &ahead, &ahead_rec[messages % AHEAD]);
         const uint8_t *m = buf + pos + 2;
         uint8_t type = m[0];
         if (mlen != vx_itch_fixed_length[type]) {
