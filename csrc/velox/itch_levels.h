@@ -38,8 +38,8 @@
  *   kernel grants them).
  *
  * Streaming: vx_itch_levels_feed consumes whole messages; the next call continues where
- *   *consumed ended (state in the object). Prefetch: the loop prefetches the window record of
- *   the order reference of the message 16 ahead.
+ *   *consumed ended (state in the object). Prefetch: the loop prefetches the order record (or
+ *   spill slot) of the message 32 ahead and the level of the order of the message 16 ahead.
  *
  * Concurrency: single-threaded object (feed and the readers from one thread at a time; the
  *   Python class holds a lock). No allocation after create; every loop bounded.
