@@ -25,7 +25,8 @@
  * Foreign bytes: every message's length is checked against the buffer and against its type's
  * fixed length (vx_itch_fixed_length) before any field is read. The prefetch cursor ahead of
  * the loop follows the same length prefixes unchecked, reads only inside the buffer and only
- * prefetches (an address inside the window; a prefetch never faults).
+ * prefetches (addresses inside the window, the spill table or the level array; a prefetch
+ * never faults anyway).
  */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE /* syscall (velox/entropy.h) */
