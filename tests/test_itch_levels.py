@@ -70,18 +70,25 @@ def day(tmp_path_factory):
     return path.read_bytes()
 
 
+def _feed_in_parts(day, parts, lv, check):
+    """Feeds the day to lv and to new MBO books in `parts` pieces; check(piece, mb) after each.
+    Returns the bytes consumed and the parser."""
+    mb = ItchBooks(13, 1024, TICK, 1 << 18)
+    p = ItchParser()
+    done = 0
+    for cut in np.linspace(0, len(day), parts + 1)[1:].astype(int):
+        c = lv.feed(memoryview(day)[done:cut])
+        mb.feed(p, memoryview(day)[done:done + c])
+        check(memoryview(day)[done:done + c], mb)
+        done += c
+    return done, p
+
+
 @pytest.mark.parametrize("window_bits", [4, 7, 22])
 def test_generated_day_matches_the_mbo_books_at_every_cut(day, window_bits):
     # cuts through the day (the day drains at its end, so the end alone proves little)
     lv = ItchLevels(13, 1024, TICK, window_bits, 1 << 16)
-    mb = ItchBooks(13, 1024, TICK, 1 << 18)
-    p = ItchParser()
-    done = 0
-    for cut in np.linspace(0, len(day), 9)[1:].astype(int):
-        c = lv.feed(memoryview(day)[done:cut])
-        mb.feed(p, memoryview(day)[done:done + c])
-        done += c
-        _same(lv, mb, 13)
+    done, p = _feed_in_parts(day, 8, lv, lambda piece, mb: _same(lv, mb, 13))
     assert done == len(day)
     counts = lv.counters()
     assert counts["messages"] == p.counts["messages"]
@@ -234,6 +241,31 @@ def test_full_spill_table_rejects_the_add_and_counts_it():
     assert c["live"] == 1 + 8
     assert c["rejected_by_reason"][4] == 3  # FULL
     assert lv.best(1)[1][1] == 9
+
+
+@pytest.mark.parametrize("window_bits", [4, 22])
+def test_reset_object_builds_what_a_new_one_builds(day, window_bits):
+    # half a day leaves orders live (in the window; spilled with a small one) and books
+    # placed; after reset the whole day must give exactly a new object's books and counters
+    lv = ItchLevels(13, 1024, TICK, window_bits, 1 << 16)
+    lv.feed(memoryview(day)[: len(day) // 2])
+    c = lv.counters()
+    assert c["live"] > 0 and (window_bits > 8 or c["spilled"] > 0)
+    with pytest.raises(ValueError, match="zero message length"):
+        lv.feed(b"\0\0")
+    lv.reset()
+    assert all(v == 0 for v in lv.counters().values() if isinstance(v, int))
+    assert all(lv.base(i) is None and lv.best(i) == (None, None) for i in range(13))
+    fresh = ItchLevels(13, 1024, TICK, window_bits, 1 << 16)
+
+    def check(piece, mb):
+        assert fresh.feed(piece) == len(piece)
+        _same(lv, fresh, 13)
+        _same(lv, mb, 13)
+        assert lv.counters() == fresh.counters()
+        assert [lv.base(i) for i in range(13)] == [fresh.base(i) for i in range(13)]
+
+    assert _feed_in_parts(day, 4, lv, check)[0] == len(day)
 
 
 def test_errors_name_the_offset_and_keep_what_came_before():

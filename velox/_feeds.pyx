@@ -527,6 +527,13 @@ cdef class ItchLevels:
                                  f"{vx_itch_levels_error_offset(self.b)} (type {bytes([t])!r})")
         return consumed
 
+    def reset(self):
+        """Back to the state after construction (every book unplaced and empty, no orders,
+        counters zero) in the same memory: the next day on one object touches no new page for
+        what the last day used."""
+        with self._lock:
+            vx_itch_levels_reset(self.b)
+
     def _check(self, uint32_t instrument):
         if instrument >= self.instruments:
             raise ValueError(f"instrument must be in [0, {self.instruments}), got {instrument}")

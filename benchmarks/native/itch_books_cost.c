@@ -1,14 +1,17 @@
 /* itch_books_cost.c — velox's ITCH paths on a file, natively (for callgrind instruction and
  * cache-miss counts per message, and wall-clock beside benchmarks/native/itch_floor.c):
  *   levels  vx_itch_levels_feed over the whole mapped file (ItchLevels, build_itch_books
- *           levels_only=True): instruments 65536? no: INSTR below, 1024 levels of one cent
+ *           levels_only=True): INSTRUMENTS books of 1024 one-cent levels, window 2^22, spill
+ *           2^20. One object, vx_itch_levels_reset between rounds (untimed), as itch_floor.c
+ *           reuses its arrays: both time the loop over memory an earlier round touched
+ *   levels-fresh  the same with a new object every round (timed: the first touch of its pages)
  *   books   vx_itch_parse into a 256-event batch + vx_mbo_set_apply_many (ItchBooks.feed
  *           with out=None): market-by-order books with queues
  *   parse   vx_itch_parse only, into a 65,536-event batch
  *
  *   S=csrc; gcc -std=c11 -O3 -DNDEBUG -D_GNU_SOURCE -I$S benchmarks/native/itch_books_cost.c \
  *       $S/velox/itch_levels.c $S/velox/itch.c $S/velox/mbo.c $S/velox/types.c -o build/itch_books_cost
- *   build/itch_books_cost FILE levels|books|parse [ROUNDS] [INSTRUMENTS]
+ *   build/itch_books_cost FILE levels|levels-fresh|books|parse [ROUNDS] [INSTRUMENTS]
  *   valgrind --tool=callgrind --cache-sim=yes build/itch_books_cost FILE levels 0
  * (ROUNDS 0: one untimed pass, for callgrind.) Prints JSON.
  */
@@ -34,7 +37,7 @@ static double now(void) {
 static vx_mbo batch[65536];
 
 int main(int argc, char **argv) {
-    if (argc < 3) { fprintf(stderr, "usage: %s FILE levels|books|parse [ROUNDS] [INSTRUMENTS]\n", argv[0]); return 2; }
+    if (argc < 3) { fprintf(stderr, "usage: %s FILE levels|levels-fresh|books|parse [ROUNDS] [INSTRUMENTS]\n", argv[0]); return 2; }
     const char *mode = argv[2];
     int rounds = argc > 3 ? atoi(argv[3]) : 3;
     uint32_t instr = argc > 4 ? (uint32_t)atoi(argv[4]) : 1024;
@@ -47,11 +50,15 @@ int main(int argc, char **argv) {
     madvise((void *)buf, len, MADV_SEQUENTIAL);
     double best = 1e30;
     uint64_t messages = 0, live = 0, shares = 0, mem = 0;
+    vx_itch_levels *lb = NULL; /* levels: the object the next round resets */
     for (int r = 0; r < (rounds ? rounds + 1 : 1); r++) { /* round 0 warms the page cache */
         double t0, t1;
-        if (!strcmp(mode, "levels")) {
-            vx_itch_levels *b;
-            if (vx_itch_levels_create(instr, 1024, 100, 22, 1 << 20, &b) != VX_OK) return 1;
+        if (!strncmp(mode, "levels", 6)) {
+            vx_itch_levels *b = lb;
+            int fresh = !strcmp(mode, "levels-fresh");
+            if (b && !fresh) vx_itch_levels_reset(b);
+            else if (vx_itch_levels_create(instr, 1024, 100, 22, 1 << 20, &b) != VX_OK) return 1;
+            lb = b;
             size_t consumed;
             t0 = now();
             vx_status s = vx_itch_levels_feed(b, buf, len, &consumed);
@@ -70,7 +77,10 @@ int main(int argc, char **argv) {
                     for (size_t k = 0; k < n; k++) shares += q[k];
                 }
             mem = vx_itch_levels_memory_bytes(b);
-            vx_itch_levels_destroy(b);
+            if (fresh) {
+                vx_itch_levels_destroy(b);
+                lb = NULL;
+            }
         } else {
             int books = !strcmp(mode, "books");
             vx_itch_parser *p;
@@ -106,6 +116,7 @@ int main(int argc, char **argv) {
         }
         if ((r || !rounds) && t1 - t0 < best) best = t1 - t0;
     }
+    vx_itch_levels_destroy(lb);
     printf("{\"mode\": \"%s\", \"messages\": %llu, \"seconds\": %.6f, \"rate\": %.1f, \"live\": %llu, "
            "\"level_shares\": %llu, \"memory_bytes\": %llu}\n",
            mode, (unsigned long long)messages, best, (double)messages / best,

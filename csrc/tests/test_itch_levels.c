@@ -138,6 +138,72 @@ static void test_window_and_spill(void) {
     vx_itch_levels_destroy(b);
 }
 
+/* reset: the object reads as new (counts, books, error), and the same bytes fed again give
+ * what a new object gives, whether the orders were left in the window, the spill table or
+ * outside their book. */
+static void test_reset_is_a_new_object(void) {
+    enum { N = 600 };
+    static uint8_t buf[N * 64 + 64]; /* an add (38 B) and a cancel (25 B) per order */
+    vx_prng r;
+    vx_prng_seed(&r, 9);
+    size_t n = 0;
+    for (uint64_t i = 0; i < N; i++) { /* far, old and rising ids; some outside the book */
+        uint64_t id = 10000 + i, k = vx_prng_next(&r) % 16;
+        if (k == 0) id = (uint64_t)1 << 40 | i;
+        if (k == 1) id = i + 1;
+        uint32_t px = k == 2 ? 900000 : 200000 + 100 * (uint32_t)(vx_prng_next(&r) % 8);
+        n += add(buf + n, (uint16_t)(i % 4), id, i & 1 ? 'S' : 'B', 3 + (uint32_t)(i % 5), px);
+        if (i % 3 == 0) n += cancel(buf + n, (uint16_t)(i % 4), id, 1);
+    }
+    vx_itch_levels *b = make(10, 1 << 13), *f = make(10, 1 << 13); /* most orders stay in the window */
+    feed_all(b, buf, n);
+    vx_itch_levels_counts c, fc, zero;
+    vx_itch_levels_counts_read(b, &c);
+    CHECK(c.live > 0 && c.spilled > 0 && c.outside > 0 && c.slides > 0); /* all of it used */
+    size_t used;
+    buf[n] = buf[n + 1] = 0; /* a zero length: the object holds an error too */
+    CHECK(vx_itch_levels_feed(b, buf, n + 2, &used) == VX_EINVAL);
+    vx_itch_levels_reset(b);
+    memset(&zero, 0, sizeof zero);
+    vx_itch_levels_counts_read(b, &c);
+    CHECK(memcmp(&c, &zero, sizeof c) == 0);
+    CHECK(vx_itch_levels_error_offset(b) == 0 && vx_itch_levels_error(b)[0] == 0);
+    int64_t base, px[64];
+    uint64_t q[64];
+    for (uint32_t i = 0; i < 4; i++) {
+        CHECK(!vx_itch_levels_base(b, i, &base));
+        for (int side = 0; side < 2; side++) CHECK(vx_itch_levels_depth(b, i, side, 64, px, q) == 0);
+    }
+    /* no order is left anywhere: deleting every id meets none */
+    static uint8_t dels[N * 3 * 21]; /* up to three deletes (21 B) per order */
+    size_t nd = 0;
+    for (uint64_t i = 0; i < N; i++) {
+        nd += del(dels + nd, 0, 10000 + i);
+        nd += del(dels + nd, 0, (uint64_t)1 << 40 | i);
+        if (i < N / 2) nd += del(dels + nd, 0, i + 1);
+    }
+    feed_all(b, dels, nd);
+    vx_itch_levels_counts_read(b, &c);
+    CHECK(c.unknown_orders == c.messages && c.live == 0);
+    vx_itch_levels_reset(b);
+    feed_all(b, buf, n);
+    feed_all(f, buf, n);
+    vx_itch_levels_counts_read(b, &c);
+    vx_itch_levels_counts_read(f, &fc);
+    CHECK(memcmp(&c, &fc, sizeof c) == 0);
+    for (uint32_t i = 0; i < 4; i++) {
+        int64_t fpx[64];
+        uint64_t fq[64];
+        for (int side = 0; side < 2; side++) {
+            size_t k = vx_itch_levels_depth(b, i, side, 64, px, q);
+            CHECK(k == vx_itch_levels_depth(f, i, side, 64, fpx, fq));
+            CHECK(memcmp(px, fpx, k * sizeof *px) == 0 && memcmp(q, fq, k * sizeof *q) == 0);
+        }
+    }
+    vx_itch_levels_destroy(b);
+    vx_itch_levels_destroy(f);
+}
+
 static void test_errors_and_arguments(void) {
     uint8_t buf[128];
     size_t n = add(buf, 1, 1, 'B', 1, 100000), c;
@@ -218,6 +284,7 @@ static void test_fuzz(void) {
 int main(void) {
     RUN(test_semantics);
     RUN(test_window_and_spill);
+    RUN(test_reset_is_a_new_object);
     RUN(test_errors_and_arguments);
     RUN(test_fuzz);
     return CHECK_SUMMARY("test_itch_levels");

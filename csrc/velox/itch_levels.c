@@ -23,10 +23,10 @@
  * <= 1/2, deletion by backward shift (no tombstones); every probe bounded by the capacity.
  *
  * Foreign bytes: every message's length is checked against the buffer and against its type's
- * fixed length (vx_itch_message_length) before any field is read; the lookahead cursors that
- * prefetch walk the same prefixes and stop at the first that does not fit, and only prefetch
- * (a prefetch of any address is harmless; an index read from a record for the level prefetch
- * is masked into the level array).
+ * fixed length (vx_itch_fixed_length) before any field is read. The prefetch cursor ahead of
+ * the loop follows the same length prefixes unchecked, reads only inside the buffer and only
+ * prefetches (addresses inside the window, the spill table or the level array; a prefetch
+ * never faults anyway).
  */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE /* syscall (velox/entropy.h) */
@@ -37,14 +37,14 @@
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 
 #include "velox/itch.h"
 #include "velox/bigendian.h"
 #include "velox/ladder.h"
 
 #define OUTSIDE 0x80000000u
-#define AHEAD_ORDER 16 /* messages ahead whose order record is prefetched */
-#define AHEAD_LEVEL 8  /* messages ahead whose order's level is prefetched */
+#define AHEAD 32 /* messages ahead whose order record is prefetched; its level: AHEAD / 2 */
 
 struct rec {
     uint32_t qty;   /* 0 = free */
@@ -60,6 +60,7 @@ _Static_assert(sizeof(struct spill) == VX_ITCH_LEVELS_SPILL_BYTES, "a spill entr
 
 struct vx_itch_levels {
     uint64_t *lv;        /* [(instrument * 2 + side) << level_bits | level] aggregate shares */
+    size_t lv_mapped, win_mapped; /* their mapping lengths (zalloc_big), 0 = from calloc */
     int64_t *base;       /* per instrument: level 0's price; INT64_MIN = unplaced */
     struct rec *win;     /* the direct window */
     uint64_t win_size, win_mask, lo, win_live;
@@ -82,6 +83,44 @@ static uint32_t log2u(uint64_t v) {
     uint32_t k = 0;
     while (k < 63 && ((uint64_t)1 << k) < v) k++; /* bounded */
     return k;
+}
+
+#if defined(__SANITIZE_ADDRESS__)
+#define BIG_FROM_CALLOC 1 /* ASan: calloc'd arrays, so that its redzones guard them */
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define BIG_FROM_CALLOC 1
+#endif
+#endif
+#define HUGE_PAGE ((size_t)2 << 20)
+
+/* n zeroed bytes. An array of at least 2 MiB is an anonymous mapping aligned to 2 MiB and
+ * advised for transparent huge pages (best effort), so the loop's scattered accesses to it miss
+ * the TLB less and its first touches fault 2 MiB at a time; pages are still committed only when
+ * first written. *mapped = the mapping's length (for munmap), 0 for a calloc'd array. */
+static void *zalloc_big(size_t n, size_t *mapped) {
+    *mapped = 0;
+#ifndef BIG_FROM_CALLOC
+    if (n >= HUGE_PAGE) {
+        size_t len = (n + HUGE_PAGE - 1) & ~(HUGE_PAGE - 1);
+        uint8_t *p = mmap(NULL, len + HUGE_PAGE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+        if (p == MAP_FAILED) return NULL;
+        uint8_t *a = p + ((HUGE_PAGE - (uintptr_t)p % HUGE_PAGE) % HUGE_PAGE);
+        if (a > p) munmap(p, (size_t)(a - p)); /* the slack before and after the aligned part */
+        if (a < p + HUGE_PAGE) munmap(a + len, (size_t)(p + HUGE_PAGE - a));
+#ifdef MADV_HUGEPAGE
+        (void)madvise(a, len, MADV_HUGEPAGE); /* refused without THP: 4 KiB pages then */
+#endif
+        *mapped = len;
+        return a;
+    }
+#endif
+    return calloc(1, n);
+}
+
+static void free_big(void *p, size_t mapped) {
+    if (mapped) munmap(p, mapped);
+    else free(p);
 }
 
 static uint64_t random_odd(const void *salt) {
@@ -117,9 +156,9 @@ vx_status vx_itch_levels_create(uint32_t instruments, uint32_t levels, uint32_t 
     b->sp_mul = random_odd(b);
     b->sp_above_min = UINT64_MAX;
     b->error = "";
-    b->lv = calloc((size_t)instruments * 2 * levels, sizeof *b->lv);
+    b->lv = zalloc_big((size_t)instruments * 2 * levels * sizeof *b->lv, &b->lv_mapped);
     b->base = malloc((size_t)instruments * sizeof *b->base);
-    b->win = calloc(b->win_size, sizeof *b->win);
+    b->win = zalloc_big(b->win_size * sizeof *b->win, &b->win_mapped);
     b->sp = calloc(spill_capacity, sizeof *b->sp);
     if (!b->lv || !b->base || !b->win || !b->sp) {
         vx_itch_levels_destroy(b);
@@ -132,11 +171,29 @@ vx_status vx_itch_levels_create(uint32_t instruments, uint32_t levels, uint32_t 
 
 void vx_itch_levels_destroy(vx_itch_levels *b) {
     if (!b) return;
-    free(b->lv);
+    if (b->lv) free_big(b->lv, b->lv_mapped);
     free(b->base);
-    free(b->win);
+    if (b->win) free_big(b->win, b->win_mapped);
     free(b->sp);
     free(b);
+}
+
+void vx_itch_levels_reset(vx_itch_levels *b) {
+    size_t book = (size_t)2 << b->level_bits; /* a book's two sides, in levels */
+    for (uint32_t i = 0; i < b->instruments; i++) { /* bounded */
+        if (b->base[i] == INT64_MIN) continue; /* unplaced: its levels were never written */
+        memset(&b->lv[i * book], 0, book * sizeof *b->lv);
+        b->base[i] = INT64_MIN;
+    }
+    /* a record is free when its qty is 0: only live ones need clearing */
+    if (b->win_live) memset(b->win, 0, b->win_size * sizeof *b->win);
+    if (b->sp_count) memset(b->sp, 0, (b->sp_mask + 1) * sizeof *b->sp);
+    b->lo = b->win_live = b->sp_count = b->sp_above = 0;
+    b->sp_above_min = UINT64_MAX;
+    b->offset = b->error_offset = 0;
+    b->error = "";
+    b->error_type = 0;
+    memset(&b->c, 0, sizeof b->c);
 }
 
 /* ---- spill table ----------------------------------------------------------------------- */
@@ -188,8 +245,11 @@ static void sp_erase(vx_itch_levels *b, struct spill *e) {
 
 /* ---- order table ----------------------------------------------------------------------- */
 
-static inline struct rec *find(vx_itch_levels *b, uint64_t id) {
-    if (id - b->lo < b->win_size) {
+/* The live order of id, or NULL; *in_win: its record is in the window (else in the spill
+ * table), so that the caller forgets it without asking where it is. */
+static inline struct rec *find(vx_itch_levels *b, uint64_t id, bool *in_win) {
+    *in_win = id - b->lo < b->win_size;
+    if (*in_win) {
         struct rec *r = &b->win[id & b->win_mask];
         return r->qty ? r : NULL;
     }
@@ -198,12 +258,8 @@ static inline struct rec *find(vx_itch_levels *b, uint64_t id) {
     return e ? &e->r : NULL;
 }
 
-static inline bool in_window(const vx_itch_levels *b, const struct rec *r) {
-    return r >= b->win && r < b->win + b->win_size;
-}
-
-static inline void forget(vx_itch_levels *b, struct rec *r) {
-    if (in_window(b, r)) {
+static inline void forget(vx_itch_levels *b, struct rec *r, bool in_win) {
+    if (in_win) {
         r->qty = 0;
         b->win_live--;
     } else {
@@ -316,24 +372,23 @@ static inline vx_mbo_reject locate(vx_itch_levels *b, uint32_t inst, int side, u
 static inline void rest(vx_itch_levels *b, uint32_t where, uint32_t qty) {
     if (where & OUTSIDE) b->c.outside++;
     else b->lv[where] += qty;
-    b->c.live++;
 }
 
-static inline void leave(vx_itch_levels *b, struct rec *r) {
+static inline void leave(vx_itch_levels *b, struct rec *r, bool in_win) {
     if (r->where & OUTSIDE) b->c.outside--;
     else b->lv[r->where] -= r->qty;
-    b->c.live--;
-    forget(b, r);
+    forget(b, r, in_win);
 }
 
 static inline uint32_t key_of(const vx_itch_levels *b, uint32_t where) {
     return where & OUTSIDE ? where & ~OUTSIDE : where >> b->level_bits;
 }
 
-static inline vx_mbo_reject add(vx_itch_levels *b, uint32_t inst, uint64_t id, int side,
-                                uint32_t qty, uint32_t price) {
-    if (qty == 0) return VX_MBO_REJECT_INVALID;
-    if (find(b, id)) return VX_MBO_REJECT_DUPLICATE;
+/* An ADD whose id is not in the window (above it: may slide; below or far above: spill). */
+static __attribute__((noinline)) vx_mbo_reject add_outside_window(vx_itch_levels *b, uint32_t inst,
+                                                                  uint64_t id, int side, uint32_t qty,
+                                                                  uint32_t price) {
+    if (b->sp_count && sp_find(b, id)) return VX_MBO_REJECT_DUPLICATE;
     struct rec *slot = place_id(b, id, true);
     if (!slot) return VX_MBO_REJECT_FULL;
     uint32_t where;
@@ -345,9 +400,26 @@ static inline vx_mbo_reject add(vx_itch_levels *b, uint32_t inst, uint64_t id, i
     return VX_MBO_REJECT_NONE;
 }
 
+static inline vx_mbo_reject add(vx_itch_levels *b, uint32_t inst, uint64_t id, int side,
+                                uint32_t qty, uint32_t price) {
+    if (qty == 0) return VX_MBO_REJECT_INVALID;
+    if (id - b->lo >= b->win_size) return add_outside_window(b, inst, id, side, qty, price);
+    struct rec *slot = &b->win[id & b->win_mask]; /* the window never shadows a spilled id */
+    if (slot->qty) return VX_MBO_REJECT_DUPLICATE;
+    uint32_t where;
+    vx_mbo_reject why = locate(b, inst, side, price, &where);
+    if (why) return why;
+    slot->qty = qty;
+    slot->where = where;
+    b->win_live++;
+    rest(b, where, qty);
+    return VX_MBO_REJECT_NONE;
+}
+
 static inline vx_mbo_reject reduce(vx_itch_levels *b, uint64_t id, uint32_t qty, bool trade) {
     if (qty == 0) return VX_MBO_REJECT_INVALID;
-    struct rec *r = find(b, id);
+    bool in_win;
+    struct rec *r = find(b, id, &in_win);
     if (!r) {
         b->c.unknown_orders++;
         return VX_MBO_REJECT_NONE;
@@ -355,7 +427,7 @@ static inline vx_mbo_reject reduce(vx_itch_levels *b, uint64_t id, uint32_t qty,
     if (qty > r->qty) return VX_MBO_REJECT_EXCEEDS;
     if (trade) b->c.traded_qty += qty;
     if (qty == r->qty) {
-        leave(b, r);
+        leave(b, r, in_win);
     } else {
         r->qty -= qty;
         if (!(r->where & OUTSIDE)) b->lv[r->where] -= qty;
@@ -363,11 +435,12 @@ static inline vx_mbo_reject reduce(vx_itch_levels *b, uint64_t id, uint32_t qty,
     return VX_MBO_REJECT_NONE;
 }
 
-static inline vx_mbo_reject replace(vx_itch_levels *b, uint64_t id, uint64_t ref, uint32_t qty,
-                                    uint32_t price) {
+static vx_mbo_reject replace(vx_itch_levels *b, uint64_t id, uint64_t ref, uint32_t qty,
+                             uint32_t price) {
     if (qty == 0) return VX_MBO_REJECT_INVALID;
-    if (ref != id && find(b, ref)) return VX_MBO_REJECT_DUPLICATE;
-    struct rec *r = find(b, id);
+    bool in_win;
+    if (ref != id && find(b, ref, &in_win)) return VX_MBO_REJECT_DUPLICATE;
+    struct rec *r = find(b, id, &in_win);
     if (!r) {
         b->c.unknown_orders++;
         return VX_MBO_REJECT_NONE;
@@ -379,7 +452,7 @@ static inline vx_mbo_reject replace(vx_itch_levels *b, uint64_t id, uint64_t ref
     /* room for ref, decided before anything changes (no slide: r may move) */
     uint64_t d = ref - b->lo;
     if (d >= b->win_size && !sp_room(b, 1) && ref != id) return VX_MBO_REJECT_FULL;
-    leave(b, r);
+    leave(b, r, in_win);
     struct rec *slot = place_id(b, ref, false);
     if (!slot) return VX_MBO_REJECT_FULL; /* unreachable: checked above or a slot was freed */
     struct rec nr = {qty, where};
@@ -395,93 +468,79 @@ static inline vx_status fail(vx_itch_levels *b, size_t pos, uint8_t type, const 
     return VX_EINVAL;
 }
 
-/* Prefetch for the message at m (fixed length already checked by the caller). */
-static inline void prefetch_order(const vx_itch_levels *b, const uint8_t *m) {
-    uint8_t t = m[0];
-    if (t == 'A' || t == 'F' || t == 'E' || t == 'C' || t == 'X' || t == 'D' || t == 'U')
-        __builtin_prefetch(&b->win[vx_be64(m + 11) & b->win_mask], 1);
-}
+static const struct rec no_record = {0, OUTSIDE}; /* no level to prefetch */
 
-static inline void prefetch_level(const vx_itch_levels *b, const uint8_t *m) {
-    uint8_t t = m[0];
-    uint64_t id = vx_be64(m + 11);
-    if (t == 'A' || t == 'F') {
-        uint32_t inst = vx_be16(m + 1);
-        if (inst >= b->instruments || b->base[inst] == INT64_MIN) return;
-        uint32_t k;
-        if (vx_ladder_locate_raw(b->base[inst], b->tick, b->span, b->tick_recip, vx_be32(m + 32), &k) != VX_OK)
-            return;
-        uint32_t side = m[19] == 'S';
-        __builtin_prefetch(&b->lv[(inst * 2 + side) << b->level_bits | (uint32_t)k], 1);
-    } else if (t == 'E' || t == 'C' || t == 'X' || t == 'D' || t == 'U') {
-        if (id - b->lo >= b->win_size) return;
-        const struct rec *r = &b->win[id & b->win_mask];
-        if (r->qty && !(r->where & OUTSIDE)) __builtin_prefetch(&b->lv[r->where], 1);
+/* The cursor's step for the message at buf + *ahead (if its first 21 bytes are in the buffer):
+ * the 8 bytes at offset 11 (the order reference of A F E C X D U), whatever the type, inside
+ * the window: prefetches their record and *rec = it (the loop prefetches the level that record
+ * names AHEAD / 2 messages later); below the window while orders are spilled: prefetches their
+ * spill table home slot. Else *rec = no_record. Checks nothing else: every address it
+ * prefetches is inside the window or the spill table (a prefetch never faults anyway), and a
+ * message it passes is validated when the loop reaches it. */
+static inline __attribute__((always_inline)) void look_ahead(const vx_itch_levels *b, const uint8_t *buf,
+                                                             size_t len, size_t *ahead,
+                                                             const struct rec **rec) {
+    *rec = &no_record;
+    if (*ahead + 2 + 19 > len) return;
+    uint64_t id = vx_be64(buf + *ahead + 2 + 11);
+    if (id - b->lo < b->win_size) {
+        *rec = &b->win[id & b->win_mask];
+        __builtin_prefetch(*rec, 1);
+    } else if (id < b->lo && b->sp_count) {
+        __builtin_prefetch(&b->sp[sp_home(b, id)], 1);
     }
+    *ahead += 2 + vx_be16(buf + *ahead);
 }
 
-/* The message at buf + *pos if it fits and has its type's length (else NULL); moves *pos. */
-static inline const uint8_t *next_known(const uint8_t *buf, size_t len, size_t *pos) {
-    if (len - *pos < 2) return NULL;
-    size_t mlen = vx_be16(buf + *pos);
-    if (mlen == 0 || len - *pos - 2 < mlen) return NULL;
-    const uint8_t *m = buf + *pos + 2;
-    *pos += 2 + mlen;
-    return vx_itch_fixed_length[m[0]] == mlen && mlen >= 19 ? m : buf; /* buf: skip */
-}
-
-/* The loop, inlined twice: with timed = false (feed) the timestamp test is compiled out. */
+/* The loop, inlined twice: with timed = false (feed) the timestamp test is compiled out.
+ *
+ * Prefetch (look_ahead): a cursor walks the same length prefixes AHEAD messages ahead of pos and
+ * prefetches each message's order record (or spill slot); AHEAD / 2 messages ahead the loop
+ * prefetches the level named by the record the cursor saw for that message (fetched by then;
+ * an ADD's fresh record names none). The prefetches sit in always-inlined code on purpose: GCC
+ * deleted calls to static helpers holding only __builtin_prefetch as pure calls. */
 static inline __attribute__((always_inline)) vx_status
 feed_loop(vx_itch_levels *b, const uint8_t *buf, size_t len, uint64_t until_ns, size_t *consumed,
           const bool timed) {
-    size_t pos = 0, far = 0, near = 0;
-    size_t far_n = 0, near_n = 0; /* messages the cursors are ahead of pos */
+    size_t pos = 0, ahead = 0;
+    const struct rec *ahead_rec[AHEAD]; /* [message % AHEAD]: its record, as the cursor saw it */
+    for (int i = 0; i < AHEAD; i++) look_ahead(b, buf, len, &ahead, &ahead_rec[i]); /* bounded */
     vx_status st = VX_OK;
     vx_itch_levels_counts *c = &b->c;
+    uint64_t messages = 0, applied = 0; /* added to c at the end */
     /* bounded: each pass consumes >= 3 bytes or leaves */
     while (len - pos >= 2) {
         size_t mlen = vx_be16(buf + pos);
-        if (mlen == 0) { st = fail(b, pos, 0, "zero message length"); break; }
-        if (len - pos - 2 < mlen) break; /* incomplete: resume here with more bytes */
-        /* lookahead: keep the cursors AHEAD_ORDER / AHEAD_LEVEL messages ahead (bounded) */
-        if (far < pos) { far = pos; far_n = 0; }
-        if (near < pos) { near = pos; near_n = 0; }
-        while (far_n < AHEAD_ORDER) {
-            const uint8_t *m = next_known(buf, len, &far);
-            if (!m) { far_n = AHEAD_ORDER; far = len; break; }
-            if (m != buf) prefetch_order(b, m);
-            far_n++;
+        if (mlen - 1 >= len - pos - 2) { /* mlen 0 wraps: one test for both */
+            if (mlen == 0) st = fail(b, pos, 0, "zero message length");
+            break; /* else incomplete: resume here with more bytes */
         }
-        while (near_n < AHEAD_LEVEL) {
-            const uint8_t *m = next_known(buf, len, &near);
-            if (!m) { near_n = AHEAD_LEVEL; near = len; break; }
-            if (m != buf) prefetch_level(b, m);
-            near_n++;
-        }
-        far_n--;
-        near_n--;
+        const struct rec *near = ahead_rec[(messages + AHEAD / 2) % AHEAD];
+        if (!(near->where & OUTSIDE)) __builtin_prefetch(&b->lv[near->where], 1);
+        look_ahead(b, buf, len, &ahead, &ahead_rec[messages % AHEAD]);
         const uint8_t *m = buf + pos + 2;
         uint8_t type = m[0];
-        size_t want = vx_itch_fixed_length[type];
-        if (want == 0) {
-            c->unknown_types++;
-            c->messages++;
-            pos += 2 + mlen;
-            continue;
+        if (mlen != vx_itch_fixed_length[type]) {
+            if (vx_itch_fixed_length[type] == 0) {
+                c->unknown_types++;
+                messages++;
+                pos += 2 + mlen;
+                continue;
+            }
+            st = fail(b, pos, type, "message length differs from its type's fixed length");
+            break;
         }
-        if (mlen != want) { st = fail(b, pos, type, "message length differs from its type's fixed length"); break; }
         /* every ITCH 5.0 type carries its 6-byte timestamp at offset 5 (fixed lengths >= 12) */
         if (timed &&
             ((uint64_t)vx_be16(m + 5) << 32 | vx_be32(m + 7)) >= until_ns)
             break;
         vx_mbo_reject why = VX_MBO_REJECT_NONE;
-        bool book = true;
         uint32_t inst = vx_be16(m + 1);
         switch (type) {
         case 'A':
         case 'F': {
-            uint8_t s = m[19];
-            if (s != 'B' && s != 'S') { st = fail(b, pos, type, "add order side is not 'B' or 'S'"); goto done; }
+            int s = m[19]; /* 'B' or 'S': one test, no branch on the side */
+            if ((s - 'B') * (s - 'S') != 0) { st = fail(b, pos, type, "add order side is not 'B' or 'S'"); goto done; }
             why = inst >= b->instruments ? VX_MBO_REJECT_INSTRUMENT
                                          : add(b, inst, vx_be64(m + 11), s == 'S', vx_be32(m + 20), vx_be32(m + 32));
             break;
@@ -495,8 +554,9 @@ feed_loop(vx_itch_levels *b, const uint8_t *buf, size_t len, uint64_t until_ns, 
             break;
         case 'D': {
             if (inst >= b->instruments) { why = VX_MBO_REJECT_INSTRUMENT; break; }
-            struct rec *r = find(b, vx_be64(m + 11));
-            if (r) leave(b, r);
+            bool in_win;
+            struct rec *r = find(b, vx_be64(m + 11), &in_win);
+            if (r) leave(b, r, in_win);
             else c->unknown_orders++;
             break;
         }
@@ -504,20 +564,21 @@ feed_loop(vx_itch_levels *b, const uint8_t *buf, size_t len, uint64_t until_ns, 
             why = inst >= b->instruments ? VX_MBO_REJECT_INSTRUMENT
                                          : replace(b, vx_be64(m + 11), vx_be64(m + 19), vx_be32(m + 27), vx_be32(m + 31));
             break;
-        default:
-            book = false;
+        default: /* no book effect */
             c->other_messages++;
+            messages++;
+            pos += 2 + mlen;
+            continue;
         }
-        if (book) {
-            if (why == VX_MBO_REJECT_NONE) c->applied++;
-            else { c->rejected++; c->rejected_by_reason[why]++; }
-        }
-        c->messages++;
+        if (why == VX_MBO_REJECT_NONE) applied++;
+        else { c->rejected++; c->rejected_by_reason[why]++; }
+        messages++;
         pos += 2 + mlen;
     }
 done:
     b->offset += pos;
-    c->spilled = b->sp_count;
+    c->messages += messages;
+    c->applied += applied;
     *consumed = pos;
     return st;
 }
@@ -533,7 +594,11 @@ vx_status vx_itch_levels_feed_until(vx_itch_levels *b, const uint8_t *buf, size_
     return feed_loop(b, buf, len, until_ns, consumed, true);
 }
 
-void vx_itch_levels_counts_read(const vx_itch_levels *b, vx_itch_levels_counts *out) { *out = b->c; }
+void vx_itch_levels_counts_read(const vx_itch_levels *b, vx_itch_levels_counts *out) {
+    *out = b->c;
+    out->spilled = b->sp_count;
+    out->live = b->win_live + b->sp_count; /* every live order is in one of the two */
+}
 uint64_t vx_itch_levels_error_offset(const vx_itch_levels *b) { return b->error_offset; }
 uint8_t vx_itch_levels_error_type(const vx_itch_levels *b) { return b->error_type; }
 const char *vx_itch_levels_error(const vx_itch_levels *b) { return b->error; }

@@ -33,11 +33,13 @@
  *   far above it (more than one window) goes to the spill table: open addressing of
  *   `spill_capacity` 16-byte entries (power of two, load <= 1/2, keyed multiplicative hash).
  *   An ADD that finds no room is FULL. Memory: 8 B x 2^window_bits + 16 B x spill_capacity +
- *   8 B x 2 x levels x instruments, all allocated at create.
+ *   8 B x 2 x levels x instruments, all allocated at create (zeroed, committed when first
+ *   written; the window and level arrays, from 2 MiB up, in transparent huge pages where the
+ *   kernel grants them).
  *
  * Streaming: vx_itch_levels_feed consumes whole messages; the next call continues where
- *   *consumed ended (state in the object). Prefetch: the loop looks 16 messages ahead for the
- *   order records and 8 ahead for the levels those orders rest at.
+ *   *consumed ended (state in the object). Prefetch: the loop prefetches the order record (or
+ *   spill slot) of the message 32 ahead and the level of the order of the message 16 ahead.
  *
  * Concurrency: single-threaded object (feed and the readers from one thread at a time; the
  *   Python class holds a lock). No allocation after create; every loop bounded.
@@ -82,6 +84,11 @@ vx_status vx_itch_levels_create(uint32_t instruments, uint32_t levels, uint32_t 
                                 uint32_t window_bits, uint32_t spill_capacity,
                                 vx_itch_levels **out);
 void vx_itch_levels_destroy(vx_itch_levels *b);
+/* Back to the state after create (every book unplaced and empty, no orders, counts and error
+ * cleared) in the same memory: the next day on one object faults no page the last one touched.
+ * Clears the placed books' levels, the window only if orders are live in it, the spill table
+ * only if orders are spilled. */
+void vx_itch_levels_reset(vx_itch_levels *b);
 
 /* Applies the whole messages of buf[0..len). VX_OK (*consumed < len: the last message is
  * incomplete; pass the rest again with more bytes) or VX_EINVAL at a malformed message

@@ -87,6 +87,7 @@ cdef extern from "velox/itch_levels.h" nogil:
                                     uint32_t window_bits, uint32_t spill_capacity,
                                     vx_itch_levels **out)
     void vx_itch_levels_destroy(vx_itch_levels *b)
+    void vx_itch_levels_reset(vx_itch_levels *b)
     vx_status vx_itch_levels_feed(vx_itch_levels *b, const uint8_t *buf, size_t len,
                                   size_t *consumed)
     vx_status vx_itch_levels_feed_until(vx_itch_levels *b, const uint8_t *buf, size_t len,
