@@ -25,6 +25,7 @@ from velox import BUNDLE_DTYPE, MBO_DTYPE, MboBook, Pipeline
 from velox._pipeline import BuiltinStage
 from velox.feedgen import lobster_events
 from velox.feeds import read_lobster, write_lobster
+from velox.pipeline import format_summary
 
 LEVELS = 4096
 TICK = velox.to_fixed("0.01")
@@ -205,12 +206,28 @@ def test_itch_replay_gives_each_symbol_its_own_book(tmp_path):
         assert all(np.array_equal(got[s][k], want[s][k]) for s in (0, 1) for k in (0, 1)), sym
         emitted += int((own["action"] == 1).sum())
     assert c["user_stage"]["emitted"] == emitted == len(orders_of(data))
+    # the books share one order table and its counters: the report counts them once, and
+    # lists the books that took orders
+    t = r["mbo"]["totals"]
+    assert t["applied"] == c["applied"] == sum(t["by_action"].values())
+    assert [b["symbol"] for b in r["mbo"]["books"]] == symbols
+    text = format_summary(r)
+    assert f"add {t['by_action']['add']:,}," in text and "book(s) took orders" in text
     with pytest.raises(ValueError, match=r"\?symbols="):
         Pipeline(input=f"itch:{path}")
     with pytest.raises(ValueError, match="each symbol once"):
         Pipeline(input=f"itch:{path}?symbols=S1,S1")
     with pytest.raises(ValueError, match="cannot read"):
         Pipeline(input=f"itch:{tmp_path / 'none.itch'}?symbols=S1")
+
+
+def test_summary_shortens_a_long_symbol_list():
+    from velox.pipeline._report import _short_input
+    names = ",".join(f"S{i}" for i in range(1000))
+    assert _short_input(f"itch:day.itch?symbols={names}") == (
+        "itch:day.itch?symbols=S0,S1,S2,S3,... (1,000 symbols)")
+    assert _short_input("itch:day.itch?symbols=A,B") == "itch:day.itch?symbols=A,B"
+    assert _short_input("lobster:msg.csv") == "lobster:msg.csv"
 
 
 def test_shm_source_of_mbo_events_from_another_process(tmp_path, lobster_file):

@@ -27,7 +27,7 @@ from velox.includes.stage cimport *
 from velox.includes.orderbook cimport vx_book_best, vx_book_depth
 from velox.includes.mbo cimport (vx_mbo_best, vx_mbo_depth, vx_mbo_order, vx_mbo_order_info,
                                  vx_mbo_queue_position, vx_mbo_set_reader, vx_mbo_book,
-                                 vx_mbo_reject,
+                                 vx_mbo_reject, vx_mbo_placed,
                                  vx_mbo_counters, vx_mbo_counters_read, VX_MBO_REJECT_COUNT)
 from cpython.pycapsule cimport PyCapsule_CheckExact, PyCapsule_GetPointer, PyCapsule_IsValid, PyCapsule_New
 from libc.stdlib cimport free, malloc
@@ -688,11 +688,19 @@ cdef class NativePipeline:
             raise TimeoutError(f"{what}({order_id!r}): the book thread rewrote it on every read")
         return st
 
+    def mbo_placed(self, instrument=0):
+        """records="mbo": whether book `instrument`'s price window is placed (its first ADD
+        came; the counters cannot tell, being the whole set's)."""
+        self._need_mbo("mbo_placed")
+        return vx_mbo_placed(self._mbo_book(instrument))
+
     def mbo_counters(self, instrument=0):
-        """records="mbo": book `instrument`'s counters as a dict: applied, rejected,
-        by_action (applied events per action name), rejected_by_reason (per reason name),
-        unknown_orders, out_of_window_orders (a gauge), traded_qty, recenters. Relaxed reads
-        while the pipeline runs (a recent view), exact once it finished."""
+        """records="mbo": the books' counters as a dict: applied, rejected, by_action
+        (applied events per action name), rejected_by_reason (per reason name),
+        unknown_orders, out_of_window_orders (a gauge), traded_qty, recenters. The books
+        share one order table and these counters, so every `instrument` gives the same
+        (kept for the bounds check). Relaxed reads while the pipeline runs (a recent view),
+        exact once it finished."""
         self._need_mbo("mbo_counters")
         cdef const vx_mbo_book *b = self._mbo_book(instrument)
         cdef vx_mbo_counters c

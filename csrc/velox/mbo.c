@@ -1010,6 +1010,7 @@ int64_t vx_mbo_base(const vx_mbo_book *b) { return b->g.base; }
 uint32_t vx_mbo_capacity(const vx_mbo_book *b) { return b->t->capacity; }
 uint32_t vx_mbo_live_orders(const vx_mbo_book *b) { return LD(&b->t->live); }
 uint32_t vx_mbo_instrument(const vx_mbo_book *b) { return b->instrument; }
+bool vx_mbo_placed(const vx_mbo_book *b) { return is_placed(b); }
 
 /* One book's own part: its ladder, its two rankmaps and its struct. */
 static size_t book_bytes(const vx_mbo_book *b) {

@@ -162,6 +162,10 @@ int64_t vx_mbo_base(const vx_mbo_book *book);
 uint32_t vx_mbo_capacity(const vx_mbo_book *book);  /* max_orders */
 uint32_t vx_mbo_live_orders(const vx_mbo_book *book);
 uint32_t vx_mbo_instrument(const vx_mbo_book *book); /* UINT32_MAX = any */
+/* Whether the book's window is placed: a standalone book always; a set's book once its first
+ * ADD or seed_level placed it (or vx_mbo_recenter did). Counters are the whole set's, so this
+ * is what tells which of a set's books took orders. Readers: acquire. */
+bool vx_mbo_placed(const vx_mbo_book *book);
 size_t vx_mbo_memory_bytes(const vx_mbo_book *book); /* table + index + id window + ladder +
                                                         rankmaps (a set: table, index and window
                                                         are the whole set's) */

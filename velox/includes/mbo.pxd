@@ -68,6 +68,7 @@ cdef extern from "velox/mbo.h" nogil:
     uint32_t vx_mbo_capacity(const vx_mbo_book *book)
     uint32_t vx_mbo_live_orders(const vx_mbo_book *book)
     uint32_t vx_mbo_instrument(const vx_mbo_book *book)
+    bint vx_mbo_placed(const vx_mbo_book *book)
     size_t vx_mbo_memory_bytes(const vx_mbo_book *book)
 
     vx_status vx_mbo_apply(vx_mbo_book *book, const vx_mbo *event, vx_mbo_reject *reason)

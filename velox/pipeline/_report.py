@@ -159,29 +159,34 @@ def strategy_report(pipe: Pipeline, c: dict[str, Any], final: bool) -> dict[str,
     return out
 
 
+def _short_input(spec: str) -> str:
+    """An input spec for the summary: a long `?symbols=` list shows its first names and its
+    count (the report's "input" keeps the whole spec)."""
+    head, sep, names = spec.partition("?symbols=")
+    names, amp, rest = names.partition("&")
+    listed = names.split(",")
+    if not sep or len(listed) <= 8:
+        return spec
+    return f"{head}?symbols={','.join(listed[:4])},... ({len(listed):,} symbols){amp}{rest}"
+
+
 def mbo_report(pipe: Pipeline, native: NativePipeline) -> dict[str, Any]:
-    """The market-by-order part of the report: per book (those that saw an event) its
-    counters and top of book; totals over the books."""
+    """The market-by-order part of the report: the books' counters (one order table and one
+    set of counters for all of them: counted once) and, per book whose window a first ADD
+    placed, its top of book."""
+    m = native.mbo_counters(0)
+    totals = {k: m[k] for k in ("applied", "rejected", "by_action", "rejected_by_reason",
+                                "unknown_orders", "out_of_window_orders")}
     books = []
-    totals: dict[str, Any] = {"applied": 0, "rejected": 0, "by_action": {},
-                              "rejected_by_reason": {}, "unknown_orders": 0,
-                              "out_of_window_orders": 0}
     for i in range(pipe._instruments):  # bounded: <= 65536 books
-        m = native.mbo_counters(i)
-        if not m["applied"] and not m["rejected"]:
+        if not native.mbo_placed(i):
             continue
-        for key in ("applied", "rejected", "unknown_orders", "out_of_window_orders"):
-            totals[key] += m[key]
-        for key in ("by_action", "rejected_by_reason"):
-            for name, n in m[key].items():
-                totals[key][name] = totals[key].get(name, 0) + n
         try:
             bid, ask = native.best(0, i), native.best(1, i)
         except TimeoutError:  # the book stage kept recentering (a live report only)
             bid = ask = None
-        m.update(instrument=i, best_bid=bid, best_ask=ask,
-                 symbol=pipe.symbols[i] if pipe.symbols and i < len(pipe.symbols) else None)
-        books.append(m)
+        books.append({"instrument": i, "best_bid": bid, "best_ask": ask,
+                      "symbol": pipe.symbols[i] if pipe.symbols and i < len(pipe.symbols) else None})
     return {"totals": totals, "books": books}
 
 
@@ -537,7 +542,7 @@ def _format_mbo_summary(r: dict[str, Any]) -> str:
     if r.get("interrupted_by"):
         lines.append(f"interrupted by {r['interrupted_by']} after {r['duration_s']:.2f} s")
     speed = f", paced at {r['replay_speed']:g}x recorded time" if r.get("replay_speed") else ""
-    lines.append(f"input {r['input']}: {c['generated']:,} events read in {r['duration_s']:.2f} s"
+    lines.append(f"input {_short_input(r['input'])}: {c['generated']:,} events read in {r['duration_s']:.2f} s"
                  f" ({_fmt_rate(r['rate']['achieved'])} events/s mean{speed})"
                  + (f"; {r['left_unreplayed']:,} fed events left unreplayed by the stop"
                     if r.get("left_unreplayed") else ""))
@@ -561,13 +566,12 @@ def _format_mbo_summary(r: dict[str, Any]) -> str:
     lines.append(f"executions: {c['traded']:,} EXECUTE events" + late)
     lines.extend(_snapshot_lines(r))
     books = m["books"]
-    lines.append(f"top of book at the end ({len(books):,} book(s) saw events"
+    lines.append(f"top of book at the end ({len(books):,} book(s) took orders"
                  + (", first 16 shown" if len(books) > 16 else "") + "):")
     for b in books[:16]:
         name = f" {b['symbol']}" if b.get("symbol") else ""
         lines.append(f"  instrument {b['instrument']}{name}: bid {_fmt_level(b['best_bid'])}"
-                     f" | ask {_fmt_level(b['best_ask'])}  ({b['applied']:,} applied,"
-                     f" {b['rejected']:,} rejected)")
+                     f" | ask {_fmt_level(b['best_ask'])}")
     lines.extend(_stage_lines(r))
     lines.extend(_strategy_lines(r))
     if c["bundled"] or c["user_stage"]["emitted"]:
