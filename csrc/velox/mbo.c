@@ -1423,11 +1423,14 @@ void vx_mbo_apply_many(vx_mbo_book *b, const vx_mbo *events, size_t n, uint64_t 
     uint64_t ok = 0;
     vx_mbo_prefetch ring;
     prefetcher pf = {.t = b->t, .books = b, .nbooks = 1, .ring = ring.hints};
-    bool fetch = worth_prefetching(b->t);
-    for (size_t lo = 0; lo < n; lo += PF_BLOCK) { /* bounded */
-        if (fetch) prefetch_blocks(&pf, events, lo, n);
-        for (size_t i = lo, hi = pf_min(lo + PF_BLOCK, n); i < hi; i++) /* bounded */
-            ok += book_apply(b, &events[i], NULL) == VX_OK;
+    if (worth_prefetching(b->t)) {
+        for (size_t lo = 0; lo < n; lo += PF_BLOCK) { /* bounded */
+            prefetch_blocks(&pf, events, lo, n);
+            for (size_t i = lo, hi = pf_min(lo + PF_BLOCK, n); i < hi; i++) /* bounded */
+                ok += book_apply(b, &events[i], NULL) == VX_OK;
+        }
+    } else {
+        for (size_t i = 0; i < n; i++) ok += book_apply(b, &events[i], NULL) == VX_OK; /* bounded */
     }
     if (applied) *applied = ok;
     if (rejected) *rejected = n - ok;
@@ -1447,11 +1450,14 @@ void vx_mbo_set_apply_many(vx_mbo_set *set, const vx_mbo *events, size_t n, uint
     uint64_t ok = 0;
     vx_mbo_prefetch ring;
     prefetcher pf = {.t = set->t, .books = set->books, .nbooks = set->instruments, .ring = ring.hints};
-    bool fetch = worth_prefetching(set->t);
-    for (size_t lo = 0; lo < n; lo += PF_BLOCK) { /* bounded */
-        if (fetch) prefetch_blocks(&pf, events, lo, n);
-        for (size_t i = lo, hi = pf_min(lo + PF_BLOCK, n); i < hi; i++) /* bounded */
-            ok += vx_mbo_set_apply(set, &events[i], NULL) == VX_OK;
+    if (worth_prefetching(set->t)) {
+        for (size_t lo = 0; lo < n; lo += PF_BLOCK) { /* bounded */
+            prefetch_blocks(&pf, events, lo, n);
+            for (size_t i = lo, hi = pf_min(lo + PF_BLOCK, n); i < hi; i++) /* bounded */
+                ok += vx_mbo_set_apply(set, &events[i], NULL) == VX_OK;
+        }
+    } else {
+        for (size_t i = 0; i < n; i++) ok += vx_mbo_set_apply(set, &events[i], NULL) == VX_OK; /* bounded */
     }
     if (applied) *applied = ok;
     if (rejected) *rejected = n - ok;
