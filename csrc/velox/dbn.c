@@ -5,6 +5,13 @@
  * reads its rtype; an MBO record is further checked to be at least 56 bytes before any field
  * is read, each at a constant offset below 56. So no read can leave the buffer whatever the
  * bytes say.
+ *
+ * Then the fast path (fast_run) takes the run of records that follows: k of them, as many as
+ * fit whole in the buffer at this record's length and in out. Each must have the same two
+ * header bytes (length, rtype), an action/side/F_LAST combination found in the parser's
+ * table and a whole 1e-8 price; it reads only offsets below 56 of a slot that lies inside the
+ * buffer, so a record that fails these checks is left, unread past its slot, to the
+ * record-by-record code below, which decides it exactly as before (event, skip or error).
  */
 #include "velox/dbn.h"
 
