@@ -6,6 +6,7 @@ decoder with a Python reference decoder; readers on threads check every event.""
 
 import datetime
 import os
+import pickle
 import struct
 import sys
 import threading
@@ -401,6 +402,17 @@ def test_arguments():
         feeds.read_dbn("/dev/null", ts="exchange")
     with pytest.raises(TypeError, match="MBO_DTYPE"):
         feeds.DbnParser().parse(b"", np.zeros(3, np.int64))
+    with pytest.raises(TypeError, match="numpy array"):
+        feeds.DbnParser().parse(b"", [0, 0])
+    frozen = np.zeros(3, feeds.MBO_DTYPE)
+    frozen.flags.writeable = False
+    for bad in (frozen, np.zeros(6, feeds.MBO_DTYPE)[::2], np.zeros((2, 2), feeds.MBO_DTYPE)):
+        with pytest.raises(ValueError, match="writeable 1-d C-contiguous"):
+            feeds.DbnParser().parse(b"", bad)
+    # an equal dtype built anew (not numpy's cached object) is accepted
+    same = pickle.loads(pickle.dumps(feeds.MBO_DTYPE))
+    assert same == feeds.MBO_DTYPE and same is not feeds.MBO_DTYPE
+    assert feeds.DbnParser().parse(b"", np.zeros(2, same)) == (0, 0)
 
 
 def test_modify_keeps_or_loses_queue_priority_as_databento(tmp_path):

@@ -18,6 +18,8 @@ from velox.includes.types cimport VX_OK, vx_mbo, vx_status
 
 from velox._records import MBO_DTYPE
 
+_MBO_DESCR = np.dtype(MBO_DTYPE)  # the descr numpy gives arrays of MBO_DTYPE (identity fast path)
+
 cnp.import_array()
 
 import threading
@@ -51,14 +53,18 @@ cdef class DbnParser:
 
     def parse(self, const uint8_t[::1] buf, out):
         """Decode whole records of ``buf`` into ``out``; returns ``(consumed, produced)``."""
-        if not isinstance(out, np.ndarray):
+        # C-level checks (this runs once per chunk: Python attribute lookups here cost as much
+        # as decoding a few dozen records)
+        if not cnp.PyArray_Check(out):
             raise TypeError(f"out must be a numpy array of MBO_DTYPE, got {type(out).__name__}")
-        if out.dtype != MBO_DTYPE:
+        cdef cnp.ndarray arr = <cnp.ndarray>out
+        if <object>cnp.PyArray_DESCR(arr) is not _MBO_DESCR and out.dtype != MBO_DTYPE:
             raise TypeError(f"out must have dtype MBO_DTYPE, got {out.dtype}")
-        if out.ndim != 1 or not out.flags.c_contiguous or not out.flags.writeable:
+        if (cnp.PyArray_NDIM(arr) != 1 or not cnp.PyArray_IS_C_CONTIGUOUS(arr)
+                or not cnp.PyArray_ISWRITEABLE(arr)):
             raise ValueError("out must be a writeable 1-d C-contiguous array")
-        cdef size_t cap = out.shape[0]
-        cdef vx_mbo *ev = <vx_mbo *>cnp.PyArray_DATA(<cnp.ndarray>out)
+        cdef size_t cap = <size_t>cnp.PyArray_DIM(arr, 0)
+        cdef vx_mbo *ev = <vx_mbo *>cnp.PyArray_DATA(arr)
         if cap and (<uintptr_t>ev) & 7:
             raise ValueError("out must be 8-byte aligned (write into an MBO_DTYPE array numpy "
                              "allocated)")

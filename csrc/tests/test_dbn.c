@@ -97,6 +97,81 @@ static void test_errors(void) {
     }
 }
 
+/* Streams of valid records (every action and side, F_LAST and other flags, UNDEF_PRICE where
+ * allowed, 64-byte ts_out records and other rtypes between them) decoded in random pieces
+ * into random capacities: every event and count as the spec gives them record by record. */
+static void test_runs_match_spec(void) {
+    enum { RECS = 200, CAP = RECS };
+    uint8_t *buf = malloc(RECS * 64);
+    vx_mbo *out = malloc(CAP * sizeof(vx_mbo)), *want = malloc(CAP * sizeof(vx_mbo));
+    CHECK(buf && out && want);
+    vx_prng rng;
+    vx_prng_seed(&rng, 11);
+    static const char acts[] = "ACMRTFN", sides[] = "BAN";
+    uint64_t rounds = vx_test_count(3000, 100);
+    for (uint64_t round = 0; round < rounds; round++) { /* bounded: rounds */
+        int ts_event = (int)(round & 1);
+        size_t n = 0, nwant = 0, other = 0, nrec = 1 + vx_prng_below(&rng, RECS);
+        uint64_t by_action[256] = {0}, by_flags[256] = {0}, mbo = 0;
+        for (size_t i = 0; i < nrec; i++) { /* bounded: nrec */
+            uint32_t pick = vx_prng_below(&rng, 64);
+            if (pick == 0) { /* another rtype */
+                n += put(buf + n, 10, 0x13, 0, 0, 0, 0, 0, 0, 0);
+                other++;
+                continue;
+            }
+            char a = acts[vx_prng_below(&rng, 7)], s = sides[vx_prng_below(&rng, 3)];
+            if ((a == 'A' || a == 'M') && s == 'N') s = "BA"[i & 1];
+            uint8_t flags = (uint8_t)vx_prng_next(&rng);
+            int64_t px = ((int64_t)vx_prng_below(&rng, 2000000) - 1000000) * 10;
+            if (a != 'A' && a != 'M' && vx_prng_below(&rng, 8) == 0) px = INT64_MAX;
+            uint64_t oid = vx_prng_next(&rng) >> 1;
+            uint32_t inst = vx_prng_below(&rng, 50), qty = (uint32_t)vx_prng_next(&rng);
+            uint8_t words = vx_prng_below(&rng, 16) == 0 ? 16 : 14;
+            n += put(buf + n, words, 0xA0, inst, oid, px, qty, flags, a, s);
+            mbo++;
+            by_action[(uint8_t)a]++;
+            by_flags[flags]++;
+            if (a == 'N') continue;
+            uint8_t act = a == 'A' ? VX_MBO_ADD : a == 'C' ? VX_MBO_CANCEL
+                        : a == 'M' ? VX_MBO_MODIFY : a == 'R' ? VX_MBO_CLEAR : VX_MBO_TRADE;
+            vx_mbo e = {.ts = ts_event ? 1000 + oid : 2000 + oid, .instrument = inst,
+                        .side = VX_SIDE_NONE, .action = act,
+                        .flags = (flags & VX_DBN_F_LAST) ? VX_MBO_F_LAST : 0};
+            if (a != 'R') {
+                e.order_id = oid;
+                e.price = px == INT64_MAX ? 0 : px / 10;
+                e.qty = qty;
+                e.side = s == 'B' ? VX_BUY : s == 'A' ? VX_SELL : VX_SIDE_NONE;
+            }
+            want[nwant++] = e;
+        }
+        vx_dbn_parser *p;
+        CHECK(vx_dbn_parser_create(ts_event, &p) == VX_OK);
+        size_t pos = 0, got = 0;
+        for (int step = 0; step < 4 * RECS && pos < n; step++) { /* bounded: steps */
+            size_t piece = 1 + vx_prng_below(&rng, (uint32_t)(n - pos));
+            size_t cap = 1 + vx_prng_below(&rng, 40), consumed, produced;
+            if (cap > CAP - got) cap = CAP - got;
+            CHECK(vx_dbn_parse(p, buf + pos, piece, out + got, cap, &consumed, &produced) ==
+                  VX_OK);
+            pos += consumed;
+            got += produced;
+        }
+        CHECK(pos == n && got == nwant);
+        CHECK(memcmp(out, want, nwant * sizeof(vx_mbo)) == 0);
+        const vx_dbn_counts *c = vx_dbn_counts_get(p);
+        CHECK(c->records == mbo + other && c->skipped == other && c->events == nwant);
+        CHECK(c->by_rtype[0xA0] == mbo && c->by_rtype[0x13] == other);
+        CHECK(memcmp(c->by_action, by_action, sizeof by_action) == 0);
+        CHECK(memcmp(c->by_flags, by_flags, sizeof by_flags) == 0);
+        vx_dbn_parser_destroy(p);
+    }
+    free(buf);
+    free(out);
+    free(want);
+}
+
 static void test_fuzz(void) {
     enum { RECS = 64 };
     uint8_t *buf = malloc(RECS * 56);
@@ -131,6 +206,7 @@ static void test_fuzz(void) {
 int main(void) {
     RUN(test_fields_and_actions);
     RUN(test_errors);
+    RUN(test_runs_match_spec);
     RUN(test_fuzz);
     return CHECK_SUMMARY("test_dbn");
 }
