@@ -1314,11 +1314,10 @@ vx_status vx_mbo_apply(vx_mbo_book *b, const vx_mbo *e, vx_mbo_reject *reason) {
  * each kept slot is read and its neighbours and level prefetched (a kept level: its tail
  * slot). The stages only read the writer's own state and prefetch; every index they follow,
  * kept ones included, is range-checked right before use, so a stale or hostile value costs a
- * useless prefetch, never a wrong access, and what they keep is never used but to prefetch. While the live slots take less
- * than PF_MIN_BYTES, most of what an event touches is in the caches and the stages (about 85
- * instructions per event) cost more than they save: measured on a DBN day of 44,000 live
- * orders in 101 books of 4,096 levels, no faster with them; an ITCH day of 1.2 M live orders,
- * 3-5x faster (docs/mbo.md). */
+ * useless prefetch, never a wrong access. While the live slots take less than PF_MIN_BYTES,
+ * most of what an event touches is in the caches and the stages (about 85 instructions per
+ * event) cost more than they save: a DBN day of 44,000 live orders in 101 books of 4,096
+ * levels ran no faster with them, an ITCH day of 1.2 M live orders 3-5x faster (docs/mbo.md). */
 enum { PF_BLOCK = VX_MBO_PREFETCH_BLOCK, PF_RING = 2 * PF_BLOCK };
 #define PF_MIN_BYTES (UINT64_C(4) << 20) /* 87,382 live orders */
 _Static_assert((PF_RING & (PF_RING - 1)) == 0 && PF_RING >= 2 * PF_BLOCK &&
@@ -1331,10 +1330,8 @@ static inline bool worth_prefetching(const struct table *t) {
 }
 
 typedef struct {
-    const struct table *t;
-    const vx_mbo_book *books; /* a set's books, or the one book */
-    uint32_t nbooks;
-    uint64_t *ring;           /* [PF_RING]: what stage 2 found for event i (pf_slot_hint) */
+    const struct table *t; /* its books: t->books[0, t->nbooks) */
+    uint64_t *ring;        /* [PF_RING]: what stage 2 found for event i (pf_slot_hint) */
 } prefetcher;
 
 /* Stage 2's finds, kept as indices that stage 3 range-checks again before use (the ring is
@@ -1368,10 +1365,11 @@ static void pf_slots(prefetcher *p, const vx_mbo *events, size_t lo, size_t hi) 
             __builtin_prefetch(&t->slots[s], 1);
             __builtin_prefetch((const char *)&t->slots[s] + sizeof(struct slot) - 1, 1);
         } else if (e->action == VX_MBO_ADD && e->side <= VX_SELL) {
-            uint32_t bi = p->nbooks == 1 ? 0 : e->instrument, k;
-            const vx_mbo_book *b = &p->books[bi < p->nbooks ? bi : 0];
-            if (bi < p->nbooks && LD(&b->placed) && vx_ladder_locate(&b->g, e->price, &k) == VX_OK) {
-                __builtin_prefetch(&b->lv[e->side][k], 1);
+            /* the book an ADD rests in: a standalone book's, or the set's of its instrument */
+            uint32_t bi = t->nbooks == 1 ? 0 : e->instrument, k;
+            if (bi < t->nbooks && is_placed(&t->books[bi]) &&
+                vx_ladder_locate(&t->books[bi].g, e->price, &k) == VX_OK) {
+                __builtin_prefetch(&t->books[bi].lv[e->side][k], 1);
                 found = pf_level_hint(bi, e->side, k);
             }
         }
@@ -1382,21 +1380,21 @@ static void pf_slots(prefetcher *p, const vx_mbo *events, size_t lo, size_t hi) 
 /* Stage 3: what stage 2 found: a slot's queue neighbours and level, a level's tail slot. */
 static void pf_near(const prefetcher *p, size_t lo, size_t hi) {
     const struct table *t = p->t;
+    const uint32_t levels = t->books[0].g.levels; /* every book of a set has as many */
     for (size_t i = lo; i < hi; i++) { /* bounded: hi - lo <= PF_BLOCK */
-        uint64_t found = p->ring[i & (PF_RING - 1)] >> 1;
-        if (p->ring[i & (PF_RING - 1)] & 1) {
-            uint32_t bi = (uint32_t)(found >> 21), k = (uint32_t)found & ((1u << 20) - 1);
-            if (bi >= p->nbooks || k >= p->books[0].g.levels) continue;
-            uint32_t tail = p->books[bi].lv[found >> 20 & 1][k].tail;
+        uint64_t hint = p->ring[i & (PF_RING - 1)], v = hint >> 1;
+        if (hint & 1) {
+            uint32_t bi = (uint32_t)(v >> 21), k = (uint32_t)v & ((1u << 20) - 1);
+            if (bi >= t->nbooks || k >= levels) continue;
+            uint32_t tail = t->books[bi].lv[v >> 20 & 1][k].tail;
             if (tail < t->capacity) __builtin_prefetch(&t->slots[tail].next, 1);
-        } else if (found < t->capacity) {
-            const struct slot *o = &t->slots[found];
+        } else if (v < t->capacity) {
+            const struct slot *o = &t->slots[v];
             uint32_t prev = LD(&o->prev), next = LD(&o->next), loc = LD(&o->loc);
             if (prev < t->capacity) __builtin_prefetch(&t->slots[prev].next, 1);
             if (next < t->capacity) __builtin_prefetch(&t->slots[next].prev, 1);
-            uint32_t bi = p->nbooks == 1 ? 0 : (uint32_t)(LD(&o->seq_inst) & ((1u << INST_BITS) - 1));
-            if (loc_level(loc) < p->books[0].g.levels && bi < p->nbooks)
-                __builtin_prefetch(&p->books[bi].lv[loc_side(loc)][loc_level(loc)], 1);
+            if (loc_level(loc) < levels) /* in a level: book_of_slot's index is the writer's own */
+                __builtin_prefetch(&book_of_slot(t, (uint32_t)v)->lv[loc_side(loc)][loc_level(loc)], 1);
         }
     }
 }
@@ -1422,7 +1420,7 @@ void vx_mbo_apply_many(vx_mbo_book *b, const vx_mbo *events, size_t n, uint64_t 
                        uint64_t *rejected) {
     uint64_t ok = 0;
     vx_mbo_prefetch ring;
-    prefetcher pf = {.t = b->t, .books = b, .nbooks = 1, .ring = ring.hints};
+    prefetcher pf = {.t = b->t, .ring = ring.hints};
     if (worth_prefetching(b->t)) {
         for (size_t lo = 0; lo < n; lo += PF_BLOCK) { /* bounded */
             prefetch_blocks(&pf, events, lo, n);
@@ -1449,7 +1447,7 @@ void vx_mbo_set_apply_many(vx_mbo_set *set, const vx_mbo *events, size_t n, uint
                            uint64_t *rejected) {
     uint64_t ok = 0;
     vx_mbo_prefetch ring;
-    prefetcher pf = {.t = set->t, .books = set->books, .nbooks = set->instruments, .ring = ring.hints};
+    prefetcher pf = {.t = set->t, .ring = ring.hints};
     if (worth_prefetching(set->t)) {
         for (size_t lo = 0; lo < n; lo += PF_BLOCK) { /* bounded */
             prefetch_blocks(&pf, events, lo, n);
@@ -1467,7 +1465,7 @@ bool vx_mbo_set_prefetch_wanted(const vx_mbo_set *set) { return worth_prefetchin
 
 void vx_mbo_set_prefetch(const vx_mbo_set *set, vx_mbo_prefetch *ring, const vx_mbo *events, size_t i,
                          size_t n) {
-    prefetcher pf = {.t = set->t, .books = set->books, .nbooks = set->instruments, .ring = ring->hints};
+    prefetcher pf = {.t = set->t, .ring = ring->hints};
     if (i < n) prefetch_blocks(&pf, events, i, n);
 }
 
