@@ -26,7 +26,8 @@ from velox.includes.positions cimport vx_pnl_point, vx_risk_limits
 from velox.includes.strategy cimport *
 from velox.includes.strategy_builtin cimport *
 from velox.includes.types cimport VX_EMPTY, VX_ENOMEM, VX_ESTATE, VX_FULL, VX_OK, vx_mbo, vx_status, vx_status_name
-from velox.includes.venue cimport vx_fee, vx_sim_venue_config, vx_sim_venue_counters, vx_sim_venue_counters_read
+from velox.includes.venue cimport (VX_QUEUE_MAX_POWER, VX_QUEUE_PROB, vx_fee, vx_sim_venue_config,
+                                   vx_sim_venue_counters, vx_sim_venue_counters_read)
 
 import numpy as np
 
@@ -253,8 +254,9 @@ cdef class NativeBacktest:
     """NativeBacktest(stage, *, instruments, levels, tick, max_orders, edges="event",
     entry_latency_ns=0, response_latency_ns=0, entry_jitter_ns=0, response_jitter_ns=0,
     maker_per_lot=0, maker_rate=0, taker_per_lot=0, taker_rate=0, venue_max_orders=4096,
-    max_in_flight=65536, seed=0, max_loss=0, max_position=0, max_order_qty=0,
-    max_working=1024, pnl_interval_ns=1_000_000_000, log_capacity=65536, args=())
+    max_in_flight=65536, seed=0, queue_model=0, queue_power=0, max_loss=0, max_position=0,
+    max_order_qty=0, max_working=1024, pnl_interval_ns=1_000_000_000, log_capacity=65536,
+    args=())
 
     One ``vx_backtest`` (csrc/velox/backtest.h). stage: a strategy object with
     ``__velox_stage__()`` or a "velox.strategy.v2" capsule (kept, with its object, until this
@@ -283,7 +285,7 @@ cdef class NativeBacktest:
                   entry_latency_ns=0, response_latency_ns=0, entry_jitter_ns=0,
                   response_jitter_ns=0, maker_per_lot=0, maker_rate=0, taker_per_lot=0,
                   taker_rate=0, venue_max_orders=4096, max_in_flight=65536, seed=0,
-                  max_loss=0, max_position=0, max_order_qty=0, max_working=1024,
+                  queue_model=0, queue_power=0, max_loss=0, max_position=0, max_order_qty=0, max_working=1024,
                   pnl_interval_ns=1_000_000_000, log_capacity=65536, args=()):
         self.bt = NULL
         self._argv = NULL
@@ -310,6 +312,8 @@ cdef class NativeBacktest:
         c.venue.maker.rate = _int_in("maker_rate", maker_rate, -_I64, _I64)
         c.venue.taker.per_lot = _int_in("taker_per_lot", taker_per_lot, -_I64, _I64)
         c.venue.taker.rate = _int_in("taker_rate", taker_rate, -_I64, _I64)
+        c.venue.queue_model = _int_in("queue_model", queue_model, 0, VX_QUEUE_PROB)
+        c.venue.queue_power = _int_in("queue_power", queue_power, 0, VX_QUEUE_MAX_POWER)
         c.host.instruments = c.instruments
         c.host.log_capacity = _int_in("log_capacity", log_capacity, VX_HOST_MIN_LOG_CAPACITY, _U32)
         c.host.pnl_interval_ns = _int_in("pnl_interval_ns", pnl_interval_ns, 0, _U64)

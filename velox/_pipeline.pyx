@@ -34,7 +34,8 @@ from libc.stdlib cimport free, malloc
 from velox.includes.types cimport VX_EMPTY, VX_OK, VX_TIMEOUT, vx_mbo, vx_status, vx_status_name
 from velox.includes.backtest cimport (vx_backtest, vx_backtest_counters,
                                       vx_backtest_counters_read, vx_backtest_venue)
-from velox.includes.venue cimport vx_sim_venue_counters, vx_sim_venue_counters_read
+from velox.includes.venue cimport (VX_QUEUE_MAX_POWER, VX_QUEUE_PROB, vx_sim_venue_counters,
+                                   vx_sim_venue_counters_read)
 
 from velox._records import BUNDLE_DTYPE, EXEC_DTYPE, MBO_DTYPE, ORDER_DTYPE, PNL_DTYPE, TXN_DTYPE, Action
 from velox._mbo import REJECT_REASONS
@@ -381,7 +382,8 @@ cdef class NativePipeline:
         velox.SimVenue.native() fields plus "seed" (pipeline.h "Simulated venue")."""
         known = {"entry_latency_ns", "response_latency_ns", "entry_jitter_ns",
                  "response_jitter_ns", "maker_per_lot", "taker_per_lot", "maker_rate",
-                 "taker_rate", "venue_max_orders", "max_in_flight", "seed"}
+                 "taker_rate", "venue_max_orders", "max_in_flight", "seed", "queue_model",
+                 "queue_power"}
         unknown = set(sim) - known
         if unknown:
             raise ValueError(f"sim_venue: unknown field(s) {sorted(unknown)}")
@@ -401,6 +403,8 @@ cdef class NativePipeline:
         v.maker.rate = _int_in("maker_rate", sim.get("maker_rate", 0), -_I64, _I64)
         v.taker.per_lot = _int_in("taker_per_lot", sim.get("taker_per_lot", 0), -_I64, _I64)
         v.taker.rate = _int_in("taker_rate", sim.get("taker_rate", 0), -_I64, _I64)
+        v.queue_model = _int_in("queue_model", sim.get("queue_model", 0), 0, VX_QUEUE_PROB)
+        v.queue_power = _int_in("queue_power", sim.get("queue_power", 0), 0, VX_QUEUE_MAX_POWER)
         return 0
 
     def _set_reference(self, ref):

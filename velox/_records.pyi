@@ -96,6 +96,7 @@ class Action(enum.IntEnum):
     CLEAR = 9
     STATUS = 10
     MODIFY = 11
+    LEVEL = 12
 
 class MboFlag(enum.IntFlag):
     SYSTEM = 1

@@ -93,6 +93,7 @@ class Action(enum.IntEnum):
     CLEAR = VX_MBO_CLEAR
     STATUS = VX_MBO_STATUS
     MODIFY = VX_MBO_MODIFY
+    LEVEL = VX_MBO_LEVEL
 
 
 SIDE_NONE = VX_SIDE_NONE

@@ -1122,6 +1122,31 @@ static void reduce_seeded(vx_mbo_book *b, int side, int64_t price, uint32_t qty)
     set_level(b, side, index, before, before - take);
 }
 
+/* LEVEL (L2 data): the level (side, price) shows e->qty lots in all; the seeded lots make up
+ * what the identified orders there do not hold. Not inlined: off the L3 path. */
+__attribute__((noinline)) static verdict set_shown(vx_mbo_book *b, const vx_mbo *e) {
+    if (!valid_side(e->side)) return rej(VX_MBO_REJECT_INVALID, VX_EINVAL);
+    if (!is_placed(b)) {
+        if (e->qty == 0) return OK; /* nothing to show on a book with no place yet */
+        if (!place(b, e->price)) return rej(VX_MBO_REJECT_OFF_GRID, VX_EINVAL);
+    }
+    uint32_t index;
+    vx_status st = vx_ladder_locate(&b->g, e->price, &index);
+    if (st == VX_EINVAL) return rej(VX_MBO_REJECT_OFF_GRID, VX_EINVAL);
+    if (st != VX_OK) { /* outside the window: not kept, counted */
+        bump(&b->t->dropped_seeded_qty, e->qty);
+        return OK;
+    }
+    struct level *l = &b->lv[e->side][index];
+    uint64_t seeded = LD(&l->seeded), before = LD(&l->qty);
+    uint64_t identified = before - seeded;
+    uint64_t now = e->qty > identified ? e->qty - identified : 0;
+    if (now == seeded) return OK;
+    ST(&l->seeded, now);
+    set_level(b, e->side, index, before, identified + now);
+    return OK;
+}
+
 static void clear_book(vx_mbo_book *b) {
     struct table *t = b->t;
     for (int side = 0; side < 2; side++) {
@@ -1174,6 +1199,7 @@ static inline verdict apply_event(struct table *t, vx_mbo_book *b, const vx_mbo 
         return rej(VX_MBO_REJECT_INVALID, VX_EINVAL);
     if (action > VX_MBO_REPLACE && action != VX_MBO_MODIFY) {
         if (action == VX_MBO_CLEAR) clear_book(b);
+        if (action == VX_MBO_LEVEL) return set_shown(b, e);
         return OK; /* TRADE, CROSS, BROKEN, STATUS: no book effect */
     }
     uint64_t pos;

@@ -50,6 +50,12 @@
  *            OFF_GRID, book unchanged). qty 0 → INVALID. An unknown order is added on the
  *            event's side (counted in unknown_orders); with VX_SIDE_NONE it is not added.
  *   TRADE, CROSS, BROKEN, STATUS: no book effect (applied, counted by action).
+ *   LEVEL    (L2 data; routed by instrument, order_id ignored) the level (side, price) now
+ *            shows qty lots: its seeded lots become qty minus the identified orders' lots
+ *            there (0 when they already hold qty or more). side not BUY/SELL → INVALID, price
+ *            off the grid → OFF_GRID. The first LEVEL with qty > 0 places an unplaced book (as
+ *            seed_level); a LEVEL outside the window is applied but not kept: its qty counts
+ *            in dropped_seeded_qty.
  *   CLEAR    every order and every seeded lot of the book leaves.
  *   A rejected event leaves the book unchanged.
  *
@@ -127,7 +133,8 @@ typedef struct vx_mbo_counters {
     uint64_t out_of_window_orders;   /* live orders now outside the ladder (a gauge) */
     uint64_t recenters;
     uint64_t traded_qty;             /* EXECUTE lots (known and unknown orders) */
-    uint64_t dropped_seeded_qty;     /* seeded lots that left the window in a recenter */
+    uint64_t dropped_seeded_qty;     /* seeded lots that left the window in a recenter, and
+                                        the qty of LEVEL events outside the window */
     uint64_t read_retries;           /* order/queue_position retries (a writer was busy) */
     uint64_t index_rehashes;         /* index rebuilds with a new multiplier (PROBE_LIMIT) */
     /* (appended) an event's order id looked up by the writer: in the direct window, or in the

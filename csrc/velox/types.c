@@ -22,7 +22,7 @@ vx_txn_field vx_bundle_validate(const vx_bundle *bundle, int *bad_index) {
 vx_txn_field vx_mbo_validate(const vx_mbo *event) {
     uint8_t a = event->action;
     if (a < VX_MBO_ADD || a > VX_MBO_ACTION_MAX) return VX_FIELD_ACTION;
-    if (a == VX_MBO_ADD) {
+    if (a == VX_MBO_ADD || a == VX_MBO_LEVEL) {
         if (event->side != VX_BUY && event->side != VX_SELL) return VX_FIELD_SIDE;
     } else if (event->side > VX_SIDE_NONE) {
         return VX_FIELD_SIDE;

@@ -118,6 +118,9 @@ _Static_assert(sizeof(int64_t) == 8 && sizeof(uint32_t) == 4, "fixed-width integ
  *   STATUS   a system or trading-status event: status = its code character (ITCH S event code
  *            'O','S','Q','M','E','C'; ITCH H trading state 'H','P','Q','T'; LOBSTER type 7:
  *            'H' halt, 'Q' quoting resumes, 'T' trading resumes); flags say which (F_SYSTEM).
+ *   LEVEL    market-by-price (L2) data: the level (side, price) now shows qty lots in all
+ *            (0: the level is gone); order_id and ref are 0; side BUY/SELL. With L2 data the
+ *            executions are TRADE events (side: the resting side whose lots traded).
  * instrument: the feed's instrument number (ITCH stock locate; LOBSTER 0 or caller-chosen).
  * ts: nanoseconds (feeds: since midnight, as the exchange stamps them).
  */
@@ -133,7 +136,8 @@ enum vx_mbo_action {
     VX_MBO_CLEAR = 9,
     VX_MBO_STATUS = 10,
     VX_MBO_MODIFY = 11,
-    VX_MBO_ACTION_MAX = 11
+    VX_MBO_LEVEL = 12,
+    VX_MBO_ACTION_MAX = 12
 };
 enum { VX_SIDE_NONE = 2 }; /* vx_mbo.side for events that have no side (status, clear, cross)
                               or whose feed does not carry it (ITCH E/C/X/D/U) */

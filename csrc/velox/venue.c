@@ -27,18 +27,21 @@ __extension__ typedef unsigned __int128 uwide;
 #define DEPTH_CHUNK 32u              /* levels read per vx_mbo_depth call when taking */
 #define MAX_CAPACITY (1u << 24)      /* max_orders / max_in_flight ceiling (memory sanity) */
 #define RESPONSE_SEED_XOR UINT64_C(0xD1B54A32D192ED03)
+#define QUEUE_SEED_XOR UINT64_C(0x9E6C63D0676A9A99)
+#define TWO_POW_64 18446744073709551616.0
 
 typedef struct venue_order {
     uint64_t order_id;
     int64_t price;
     uint64_t ahead;       /* lots ahead of it in its queue */
     uint64_t placed_ts;   /* t_O: when it came to rest (arrival time of its NEW / MODIFY) */
+    uint64_t traded;      /* VX_QUEUE_PROB: TRADE lots at its price since the last LEVEL there */
     uint32_t leaves;
     uint32_t instrument;
     uint32_t prev, next;  /* list of its (instrument, side); `next` chains free slots */
     uint8_t side, tif, used, pad[5];
 } venue_order;
-_Static_assert(sizeof(venue_order) == 56, "venue_order: 7 words");
+_Static_assert(sizeof(venue_order) == 64, "venue_order: 8 words, one line");
 
 typedef struct in_flight_order {
     vx_order order;
@@ -53,8 +56,10 @@ typedef struct pending_event {
     int64_t price;        /* the order's price (known) or the event's price (unknown) */
     uint32_t qty;         /* the order's lots before the event (known) */
     uint64_t placed_ts;   /* the order's placement ts (known) */
+    uint64_t shown;       /* LEVEL: the lots the book showed at (side, price) before it */
 } pending_event;
-enum { PEND_NONE = 0, PEND_KNOWN = 1, PEND_UNKNOWN = 2, PEND_CLEAR = 3 };
+enum { PEND_NONE = 0, PEND_KNOWN = 1, PEND_UNKNOWN = 2, PEND_CLEAR = 3, PEND_LEVEL = 4,
+       PEND_TRADE = 5 };
 
 struct vx_sim_venue {
     vx_sim_venue_config cfg;
@@ -76,7 +81,7 @@ struct vx_sim_venue {
     uint64_t last_local;          /* response path made non-decreasing */
     uint64_t clock;               /* venue time: the latest time it acted */
     int closed;
-    vx_prng entry_rng, response_rng;
+    vx_prng entry_rng, response_rng, queue_rng;
     pending_event pend;
     vx_sim_venue_counters counters;
 };
@@ -321,6 +326,7 @@ static void rest(vx_sim_venue *v, uint32_t slot, uint64_t at) {
     venue_order *r = &v->orders[slot];
     r->placed_ts = at;
     r->ahead = displayed(v, r->instrument, r->side, r->price);
+    r->traded = 0;
     list_append(v, slot);
 }
 
@@ -516,6 +522,7 @@ vx_status vx_sim_venue_create(const vx_sim_venue_config *cfg, const vx_mbo_set *
         return VX_EINVAL;
     if (cfg->max_orders < 1 || cfg->max_orders > MAX_CAPACITY) return VX_EINVAL;
     if (cfg->max_in_flight < 16 || cfg->max_in_flight > MAX_CAPACITY) return VX_EINVAL;
+    if (cfg->queue_model > VX_QUEUE_PROB || cfg->queue_power > VX_QUEUE_MAX_POWER) return VX_EINVAL;
     if (cfg->reserved != 0) return VX_EINVAL;
     vx_sim_venue *v = calloc(1, sizeof *v);
     if (v == NULL) return VX_ENOMEM;
@@ -547,6 +554,7 @@ vx_status vx_sim_venue_create(const vx_sim_venue_config *cfg, const vx_mbo_set *
     v->free_head = 0;
     vx_prng_seed(&v->entry_rng, cfg->seed);
     vx_prng_seed(&v->response_rng, cfg->seed ^ RESPONSE_SEED_XOR);
+    vx_prng_seed(&v->queue_rng, cfg->seed ^ QUEUE_SEED_XOR);
     *out = v;
     return VX_OK;
 }
@@ -634,8 +642,37 @@ __attribute__((noinline)) static void before_event_ours(vx_sim_venue *v, const v
         }
         break;
     }
+    case VX_MBO_LEVEL: {
+        if (e->side != VX_BUY && e->side != VX_SELL) return;
+        if (!touches_ours(v, inst * 2u + e->side, e->side, e->price, 0, 0)) return;
+        uint64_t shown = 0;
+        (void)vx_mbo_qty(book, e->side, e->price, &shown); /* 0 off the grid / window */
+        v->pend.kind = PEND_LEVEL;
+        v->pend.side = e->side;
+        v->pend.price = e->price;
+        v->pend.shown = shown;
+        return;
+    }
+    case VX_MBO_TRADE: {
+        if (v->cfg.queue_model == VX_QUEUE_FIFO || e->price == 0) return;
+        int side = e->side;
+        if (side != VX_BUY && side != VX_SELL) { /* which side traded: from the book */
+            int64_t best;
+            uint64_t lots;
+            if (vx_mbo_best(book, VX_BUY, &best, &lots) == VX_OK && e->price <= best) side = VX_BUY;
+            else if (vx_mbo_best(book, VX_SELL, &best, &lots) == VX_OK && e->price >= best)
+                side = VX_SELL;
+            else return;
+        }
+        if (!touches_ours(v, inst * 2u + (uint32_t)side, side, e->price, 1, e->price)) return;
+        v->pend.kind = PEND_TRADE;
+        v->pend.side = side;
+        v->pend.price = e->price;
+        return;
+    }
     default:
-        return; /* ADD, TRADE, CROSS, BROKEN, STATUS: no queue ahead changes, no fill */
+        return; /* ADD, CROSS, BROKEN, STATUS (and TRADE with VX_QUEUE_FIFO): no queue ahead
+                   changes, no fill */
     }
 }
 
@@ -661,6 +698,77 @@ static int fill_resting(vx_sim_venue *v, uint32_t slot, uint64_t lots, uint64_t 
     return 1;
 }
 
+/* VX_QUEUE_PROB: the lots of x that left ahead of r (venue.h, "Queue models"). */
+static uint64_t prob_advance(vx_sim_venue *v, const venue_order *r, uint64_t shown, uint64_t x) {
+    uint64_t back = shown > r->ahead ? shown - r->ahead : 0;
+    double fa = 1.0, fb = 1.0;
+    double a = (double)r->ahead, b = (double)back;
+    for (uint32_t k = 0; k < v->cfg.queue_power; k++) { /* bounded: VX_QUEUE_MAX_POWER */
+        fa *= a;
+        fb *= b;
+    }
+    double sum = fa + fb;
+    double share = fa / sum; /* sum > 0: a > 0, so fa > 0 */
+    double cut = share * (double)x;
+    double behind = (double)x - cut;
+    if (behind > b) cut = (double)x - b;
+    if (cut >= TWO_POW_64) return UINT64_MAX;
+    uint64_t lots = (uint64_t)cut;         /* cut >= 0: truncation is the floor */
+    double frac = cut - (double)lots;      /* exact: lots came from a double */
+    if (frac > 0.0 && vx_prng_next(&v->queue_rng) < (uint64_t)(frac * TWO_POW_64) &&
+        lots < UINT64_MAX)
+        lots++;
+    return lots;
+}
+
+/* A LEVEL at (p->side, p->price): each of our orders there per the queue model. */
+static int level_changed(vx_sim_venue *v, const vx_mbo *e, const pending_event *p) {
+    uint64_t now = 0;
+    (void)vx_mbo_qty(v->readers[e->instrument], p->side, p->price, &now);
+    uint64_t d = p->shown > now ? p->shown - now : 0;
+    int touched = 0;
+    uint32_t i = v->heads[e->instrument * 2u + (uint32_t)p->side];
+    for (uint32_t step = 0; i != NONE && step < v->cfg.max_orders; step++) { /* bounded */
+        venue_order *r = &v->orders[i];
+        i = r->next;
+        if (r->price != p->price) continue;
+        uint64_t before = r->ahead;
+        if (v->cfg.queue_model == VX_QUEUE_FIFO) {
+            r->ahead -= d < r->ahead ? d : r->ahead;
+        } else {
+            if (v->cfg.queue_model == VX_QUEUE_PROB) {
+                uint64_t traded = r->traded;
+                r->traded = 0;
+                if (d > traded && r->ahead > 0) {
+                    uint64_t lots = prob_advance(v, r, p->shown, d - traded);
+                    r->ahead -= lots < r->ahead ? lots : r->ahead;
+                }
+            }
+            if (r->ahead > now) r->ahead = now;
+        }
+        touched |= r->ahead != before;
+    }
+    return touched;
+}
+
+/* A TRADE print of e->qty lots at p->price on resting side p->side (L2 models). */
+static int trade_printed(vx_sim_venue *v, const vx_mbo *e, const pending_event *p) {
+    int touched = 0;
+    uint32_t i = v->heads[e->instrument * 2u + (uint32_t)p->side];
+    for (uint32_t step = 0; i != NONE && step < v->cfg.max_orders; step++) { /* bounded */
+        uint32_t next = v->orders[i].next; /* fill_resting may release i */
+        venue_order *r = &v->orders[i];
+        if (r->price == p->price) {
+            if (v->cfg.queue_model == VX_QUEUE_PROB) r->traded = sat_add(r->traded, e->qty);
+            touched |= fill_resting(v, i, e->qty, e->ts);
+        } else if (through(p->side, p->price, r->price)) {
+            touched |= fill_resting(v, i, e->qty, e->ts);
+        }
+        i = next;
+    }
+    return touched;
+}
+
 /* after_event when before_event noted something. */
 __attribute__((noinline)) static void after_event_ours(vx_sim_venue *v, const vx_mbo *e, int applied) {
     pending_event p = v->pend;
@@ -679,6 +787,14 @@ __attribute__((noinline)) static void after_event_ours(vx_sim_venue *v, const vx
         return;
     }
     if (!applied) return; /* the book refused the event: nothing changed */
+    if (p.kind == PEND_LEVEL) {
+        if (level_changed(v, e, &p)) v->counters.queue_events++;
+        return;
+    }
+    if (p.kind == PEND_TRADE) {
+        if (trade_printed(v, e, &p)) v->counters.queue_events++;
+        return;
+    }
     uint64_t lots = 0;    /* lots the event's order lost (known) or the event's lots */
     if (p.kind == PEND_KNOWN) {
         switch (e->action) {

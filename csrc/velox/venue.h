@@ -97,6 +97,34 @@
  *   - CLEAR of the instrument: a = 0 for each O of it (everything ahead left); no fill.
  * queue_events counts the events that changed some O's ahead or filled some O.
  * Fills at venue time e->ts. Reports of one event in the order above.
+ *
+ * Queue models (cfg.queue_model) for market-by-price (L2) data: LEVEL events (the level now
+ * shows q lots; types.h) and TRADE prints. Every other event acts as above in every model.
+ * Let q0 / q be the lots the book shows at the LEVEL's (side, price) before / after it
+ * (vx_mbo_qty; 0 outside the window) and d = q0 - q when q0 > q, else 0. For each O resting
+ * at that (side, price), in the order they came to rest:
+ *   VX_QUEUE_FIFO (0, the default; exact with L3 data, optimistic with L2): the lots that
+ *     left were ahead of O: a -= min(d, a). TRADE prints do nothing (as above).
+ *   VX_QUEUE_RISK_AVERSE (1): O advances only by trades; a LEVEL only caps a: a = min(a, q).
+ *   VX_QUEUE_PROB (2): x = d - t_O (t_O = TRADE lots at O's price since the last LEVEL there,
+ *     signed arithmetic; t_O = 0 afterwards). When x > 0 and a > 0, the part of x that left
+ *     ahead of O is estimated as hftbacktest's probabilistic models do: with b = q0 - a
+ *     (0 when negative), f(y) = y^n (n = cfg.queue_power in [0, 8], doubles, n
+ *     multiplications, y^0 = 1), share = f(a) / (f(a) + f(b)), cut = share * x, and when
+ *     x - cut > b (the lots behind cannot have held that many) cut = x - b. O advances by
+ *     floor(cut) lots plus one more with probability frac = cut - floor(cut): when frac > 0
+ *     one draw u from the queue stream (vx_prng_seed(seed ^ 0x9E6C63D0676A9A99)) adds 1 when
+ *     u < (uint64_t)(frac * 2^64). a -= min(that, a). Then (x <= 0 too) a = min(a, q).
+ *   In both L2 models a TRADE of L lots at price p with a price != 0 consumes the resting side
+ *   r = its side when BUY / SELL; with VX_SIDE_NONE r is taken from the book before the event
+ *   (BUY when a best bid exists and p <= it, else SELL when a best ask exists and p >= it,
+ *   else the print is ignored). For each O on side r in the order they came to rest: at p,
+ *   t_O += L (VX_QUEUE_PROB) and the fill rule (c = min(L, a), a -= c, O fills
+ *   min(L - c, leaves) at its price, MAKER); at a price p through O's (r = BUY: p < O's
+ *   price; SELL: p > it), the same fill rule.
+ *   queue_events counts LEVEL and TRADE events that changed some a or filled some O. The
+ *   double arithmetic is IEEE-754 binary64 with no fused multiply-add (the build's -std=c11),
+ *   so every machine gives the same reports.
  * A report made when the report queue is full is dropped and counted (reports_dropped; the
  * counters still count it by kind): size max_in_flight for the bursts a run can make.
  * Fees per fill (vx_fee_of): lots * per_lot + (price * lots) * rate / VX_PRICE_SCALE, with
@@ -140,7 +168,7 @@ typedef struct vx_sim_venue_config {
     uint32_t max_orders;       /* working orders at once (>= 1) */
     uint32_t max_in_flight;    /* capacity of each queue: orders on their way, reports on
                                   their way ([16, 2^24]; max_orders <= 2^24 too) */
-    uint32_t reserved;         /* 0 */
+    uint32_t queue_model;      /* VX_QUEUE_FIFO (0), VX_QUEUE_RISK_AVERSE, VX_QUEUE_PROB */
     uint64_t entry_latency_ns;
     uint64_t entry_jitter_ns;
     uint64_t response_latency_ns;
@@ -148,7 +176,12 @@ typedef struct vx_sim_venue_config {
     uint64_t seed;
     vx_fee maker;
     vx_fee taker;
+    uint32_t queue_power;      /* VX_QUEUE_PROB's n, in [0, VX_QUEUE_MAX_POWER] */
+    uint32_t reserved;         /* 0 */
 } vx_sim_venue_config;
+
+enum vx_queue_model { VX_QUEUE_FIFO = 0, VX_QUEUE_RISK_AVERSE = 1, VX_QUEUE_PROB = 2 };
+enum { VX_QUEUE_MAX_POWER = 8 };
 
 typedef struct vx_sim_venue vx_sim_venue;
 
@@ -164,7 +197,7 @@ typedef struct vx_sim_venue_counters {
 
 /* `books` is read (never written) at arrivals and in the event hooks; it must outlive the
  * venue. VX_EINVAL (bad config: instruments not in [1, the set's instruments], max_orders,
- * max_in_flight out of range, reserved != 0), VX_ENOMEM. */
+ * max_in_flight, queue_model or queue_power out of range, reserved != 0), VX_ENOMEM. */
 vx_status vx_sim_venue_create(const vx_sim_venue_config *cfg, const vx_mbo_set *books,
                               vx_sim_venue **out);
 void vx_sim_venue_destroy(vx_sim_venue *v);

@@ -17,6 +17,10 @@ _I64 = 2**63 - 1
 #: a fee per lot or in bps larger than this is a typo, not a fee (fixed point stays in int64)
 _MAX_FEE = 1e9
 _MAX_BPS = 1e4
+#: SimVenue.queue_model names, by their native number (csrc/velox/venue.h, vx_queue_model)
+QUEUE_MODELS = ("fifo", "risk_averse", "prob")
+#: the largest SimVenue.queue_power (VX_QUEUE_MAX_POWER)
+MAX_QUEUE_POWER = 8
 
 
 def _count(name: str, value: object, lo: int, hi: int) -> int:
@@ -53,8 +57,12 @@ class SimVenue:
     it. Fees per fill, by liquidity: maker_fee / taker_fee in currency per lot, plus
     maker_fee_bps / taker_fee_bps of the notional (negative: a rebate). max_orders: the
     strategy's orders working at the venue at once; max_in_flight: orders and reports on
-    their way at once (more are refused, REJECT reason LIMIT). Every field is checked here:
-    TypeError / ValueError naming it."""
+    their way at once (more are refused, REJECT reason LIMIT). queue_model: how a resting
+    order advances in its queue (docs/backtest.md, "Queue models"): "fifo" (every lot that
+    leaves the level ahead of it; exact with market-by-order data), "risk_averse" (only
+    trades; L2 data), "prob" (trades, and the part of each level decrease that a power-law
+    estimate with exponent queue_power, an integer in [0, 8], puts ahead of it; L2 data).
+    Every field is checked here: TypeError / ValueError naming it."""
 
     entry_latency_ns: int = 0
     response_latency_ns: int = 0
@@ -66,6 +74,8 @@ class SimVenue:
     taker_fee_bps: float = 0.0
     max_orders: int = 4096
     max_in_flight: int = 65536
+    queue_model: str = "fifo"
+    queue_power: int = 2
 
     def __post_init__(self) -> None:
         for name in ("entry_latency_ns", "response_latency_ns", "entry_jitter_ns",
@@ -80,6 +90,11 @@ class SimVenue:
         object.__setattr__(self, "max_orders", _count("SimVenue max_orders", self.max_orders, 1, 1 << 24))
         object.__setattr__(self, "max_in_flight",
                            _count("SimVenue max_in_flight", self.max_in_flight, 16, 1 << 24))
+        if self.queue_model not in QUEUE_MODELS:
+            raise ValueError(f"SimVenue queue_model must be one of {', '.join(QUEUE_MODELS)}, "
+                             f"got {self.queue_model!r}")
+        object.__setattr__(self, "queue_power",
+                           _count("SimVenue queue_power", self.queue_power, 0, MAX_QUEUE_POWER))
 
     def native(self) -> dict[str, Any]:
         """NativeBacktest's venue keyword arguments (fees in fixed point; a bps figure as the
@@ -95,6 +110,8 @@ class SimVenue:
             "taker_rate": int(to_fixed(Decimal(repr(self.taker_fee_bps)) / 10000)),
             "venue_max_orders": self.max_orders,
             "max_in_flight": self.max_in_flight,
+            "queue_model": QUEUE_MODELS.index(self.queue_model),
+            "queue_power": self.queue_power,
         }
 
 

@@ -72,6 +72,7 @@ cdef extern from "velox/types.h" nogil:
         VX_MBO_CLEAR
         VX_MBO_STATUS
         VX_MBO_MODIFY
+        VX_MBO_LEVEL
         VX_MBO_ACTION_MAX
         VX_SIDE_NONE
         VX_MBO_F_SYSTEM

@@ -21,7 +21,7 @@ cdef extern from "velox/venue.h" nogil:
         uint32_t instruments
         uint32_t max_orders
         uint32_t max_in_flight
-        uint32_t reserved
+        uint32_t queue_model
         uint64_t entry_latency_ns
         uint64_t entry_jitter_ns
         uint64_t response_latency_ns
@@ -29,6 +29,14 @@ cdef extern from "velox/venue.h" nogil:
         uint64_t seed
         vx_fee maker
         vx_fee taker
+        uint32_t queue_power
+        uint32_t reserved
+
+    enum:
+        VX_QUEUE_FIFO
+        VX_QUEUE_RISK_AVERSE
+        VX_QUEUE_PROB
+        VX_QUEUE_MAX_POWER
 
     ctypedef struct vx_sim_venue:
         pass
