@@ -62,6 +62,18 @@ class ModelBook:
         """None when applied, else the reject reason name."""
         if (action == ADD and side not in (0, 1)) or side > SIDE_NONE:
             return "invalid"  # ADD needs a side; the rest may say NONE (ITCH E/C/X/D/U)
+        if action == Action.LEVEL:  # L2: the level shows qty; seeded lots make up the rest
+            if side not in (0, 1):
+                return "invalid"
+            if not self.on_grid(price):
+                return "off_grid"
+            if self.in_window(price):
+                identified = sum(o[2] for o in self.orders.values()
+                                 if o[0] == side and o[1] == price)
+                self.seeded[(side, price)] = max(qty - identified, 0)
+                if not self.seeded[(side, price)]:
+                    del self.seeded[(side, price)]
+            return None
         if action > REPLACE and action != Action.MODIFY:
             if action == Action.CLEAR:
                 self.orders.clear()
@@ -231,6 +243,10 @@ class MboMachine(RuleBasedStateMachine):
           side=st.integers(0, 3))
     def no_effect(self, action, side):
         self._apply(action, side, 0, 0, 0)
+
+    @rule(side=st.integers(0, 3), price=prices, qty=st.integers(0, 30))
+    def level(self, side, price, qty):
+        self._apply(Action.LEVEL, side, 0, price, qty)
 
     @rule(side=st.integers(2, 3), action=st.sampled_from([ADD, DELETE]))
     def bad_side(self, side, action):

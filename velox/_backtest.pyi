@@ -26,7 +26,8 @@ class NativeBacktest:
                  response_latency_ns: int = 0, entry_jitter_ns: int = 0,
                  response_jitter_ns: int = 0, maker_per_lot: int = 0, maker_rate: int = 0,
                  taker_per_lot: int = 0, taker_rate: int = 0, venue_max_orders: int = 4096,
-                 max_in_flight: int = 65536, seed: int = 0, max_loss: int = 0,
+                 max_in_flight: int = 65536, seed: int = 0, queue_model: int = 0,
+                 queue_power: int = 0, max_loss: int = 0,
                  max_position: int = 0, max_order_qty: int = 0, max_working: int = 1024,
                  pnl_interval_ns: int = 1_000_000_000, log_capacity: int = 65536,
                  args: Iterable[str] = ()) -> None: ...

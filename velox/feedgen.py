@@ -520,6 +520,72 @@ def lobster_events(n_messages: int, *, seed: int = 0, **kw) -> np.ndarray:
     return concat([ev])  # boolean indexing above left the padding uninitialised
 
 
+def market_by_price(events: np.ndarray) -> np.ndarray:
+    """What a market-by-price (L2) feed of the same market says: each MBO_DTYPE event about an
+    order becomes a LEVEL event per level it touched (that level's new total, on its
+    instrument and side), an EXECUTE first a TRADE print of its lots at the order's price
+    (side: the resting side) and then the LEVEL; TRADE, CROSS, BROKEN, STATUS, CLEAR and LEVEL
+    events are copied. An event's ts and instrument stay on every event made from it, its
+    F_LAST flag on the last one. For trying the simulated venue's L2 queue models on a stream
+    whose L3 answer is known (docs/backtest.md). ValueError when an event names an order the
+    stream never added (the stream must hold every order it touches) or an ADD repeats a
+    live id."""
+    if not isinstance(events, np.ndarray) or events.dtype != MBO_DTYPE or events.ndim != 1:
+        raise TypeError("market_by_price takes a 1-D MBO_DTYPE array")
+    orders: Dict[int, List[int]] = {}        # id -> [instrument, side, price, qty]
+    levels: Dict[Tuple[int, int, int], int] = {}
+    out: List[Tuple[int, ...]] = []
+    last = int(MboFlag.LAST)
+
+    def level(inst: int, side: int, price: int, delta: int, ts: int) -> None:
+        key = (inst, side, price)
+        levels[key] = levels.get(key, 0) + delta
+        out.append((ts, 0, price, 0, levels[key], inst, side, int(Action.LEVEL), 0, 0))
+
+    for i, e in enumerate(events.tolist()):
+        ts, oid, price, ref, qty, inst, side, action, flags, _status = e
+        if action in (_ADD, _CANCEL, _DELETE, _EXECUTE, _REPLACE, int(Action.MODIFY)):
+            o = orders.get(oid)
+            if action == _ADD:
+                if o is not None:
+                    raise ValueError(f"event {i}: ADD of order {oid}, which is live")
+                orders[oid] = [inst, side, price, qty]
+                level(inst, side, price, qty, ts)
+            elif o is None:
+                raise ValueError(f"event {i}: {Action(action).name} of order {oid}, which the "
+                                 "stream never added (market_by_price needs every order)")
+            elif action in (_CANCEL, _EXECUTE):
+                lots = min(qty, o[3])
+                if action == _EXECUTE:
+                    out.append((ts, oid, o[2], ref, lots, o[0], o[1], _TRADE, flags & ~last, 0))
+                o[3] -= lots
+                level(o[0], o[1], o[2], -lots, ts)
+                if o[3] == 0:
+                    del orders[oid]
+            elif action == _DELETE:
+                level(o[0], o[1], o[2], -o[3], ts)
+                del orders[oid]
+            else:  # REPLACE (a new id) or MODIFY (the same id): at the new price and size
+                del orders[oid]
+                new_id = ref if action == _REPLACE else oid
+                if new_id in orders:
+                    raise ValueError(f"event {i}: {Action(action).name} to order {new_id}, "
+                                     "which is live")
+                orders[new_id] = [o[0], o[1], price, qty]
+                if price == o[2]:  # one level: an L2 feed shows the net change
+                    level(o[0], o[1], price, qty - o[3], ts)
+                else:
+                    level(o[0], o[1], o[2], -o[3], ts)
+                    level(o[0], o[1], price, qty, ts)
+        else:
+            if action == int(Action.CLEAR):
+                orders = {k: v for k, v in orders.items() if v[0] != inst}
+                levels = {k: v for k, v in levels.items() if k[0] != inst}
+            out.append(tuple(e))
+        out[-1] = out[-1][:8] + ((out[-1][8] & ~last) | (flags & last),) + out[-1][9:]
+    return np.array(out, dtype=MBO_DTYPE) if out else np.zeros(0, MBO_DTYPE)
+
+
 def lobster_book_rows(events: np.ndarray, levels: int):
     """The LOBSTER orderbook file of a message stream (``velox.feeds.LobsterBook``): row i =
     the top ``levels`` levels after event i, aggregated from the events by a plain Python

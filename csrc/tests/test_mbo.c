@@ -168,6 +168,58 @@ static void test_seeded_and_unknown(void) {
     vx_mbo_destroy(b);
 }
 
+/* LEVEL (L2 data): the level shows qty lots; seeded lots make up what identified orders do
+ * not hold; routed by instrument in a set, placing an unplaced book; off grid, bad side and
+ * outside the window as mbo.h says. */
+static void test_level_events(void) {
+    vx_mbo_book *b = make(64, 16);
+    CHECK(apply(b, ev(VX_MBO_LEVEL, VX_BUY, 0, P(10), 50)) == VX_OK);
+    CHECK(qty_at(b, VX_BUY, P(10)) == 50);
+    int64_t price;
+    uint64_t q;
+    CHECK(vx_mbo_best(b, VX_BUY, &price, &q) == VX_OK && price == P(10) && q == 50);
+    CHECK(apply(b, ev(VX_MBO_ADD, VX_BUY, 1, P(10), 20)) == VX_OK); /* behind the 50 */
+    CHECK(qty_at(b, VX_BUY, P(10)) == 70);
+    CHECK(apply(b, ev(VX_MBO_LEVEL, VX_BUY, 0, P(10), 30)) == VX_OK); /* 20 identified + 10 */
+    CHECK(qty_at(b, VX_BUY, P(10)) == 30);
+    uint64_t ahead;
+    CHECK(vx_mbo_queue_position(b, 1, &ahead) == VX_OK && ahead == 10);
+    CHECK(apply(b, ev(VX_MBO_LEVEL, VX_BUY, 0, P(10), 5)) == VX_OK); /* less than order 1 */
+    CHECK(qty_at(b, VX_BUY, P(10)) == 20);
+    CHECK(apply(b, ev(VX_MBO_DELETE, VX_BUY, 1, 0, 0)) == VX_OK);
+    CHECK(vx_mbo_best(b, VX_BUY, NULL, NULL) == VX_EMPTY);
+    CHECK(apply(b, ev(VX_MBO_LEVEL, VX_SELL, 0, P(12), 7)) == VX_OK);
+    CHECK(apply(b, ev(VX_MBO_LEVEL, VX_SELL, 0, P(11), 3)) == VX_OK);
+    CHECK(vx_mbo_best(b, VX_SELL, &price, &q) == VX_OK && price == P(11) && q == 3);
+    CHECK(apply(b, ev(VX_MBO_LEVEL, VX_SELL, 0, P(11), 0)) == VX_OK); /* the level is gone */
+    CHECK(vx_mbo_best(b, VX_SELL, &price, &q) == VX_OK && price == P(12) && q == 7);
+    vx_mbo_reject why;
+    vx_mbo e = ev(VX_MBO_LEVEL, VX_SIDE_NONE, 0, P(12), 1);
+    CHECK(vx_mbo_apply(b, &e, &why) == VX_EINVAL && why == VX_MBO_REJECT_INVALID);
+    e = ev(VX_MBO_LEVEL, VX_SELL, 0, P(12) + 1, 1);
+    CHECK(vx_mbo_apply(b, &e, &why) == VX_EINVAL && why == VX_MBO_REJECT_OFF_GRID);
+    CHECK(apply(b, ev(VX_MBO_LEVEL, VX_SELL, 0, P(64), 9)) == VX_OK); /* outside: not kept */
+    vx_mbo_counters c;
+    vx_mbo_counters_read(b, &c);
+    CHECK(c.dropped_seeded_qty == 9 && c.by_action[VX_MBO_LEVEL] == 7 && c.rejected == 2);
+    CHECK(qty_at(b, VX_SELL, P(12)) == 7);
+    verify(b);
+    vx_mbo_destroy(b);
+
+    vx_mbo_set *s = NULL;
+    REQUIRE(vx_mbo_set_create(2, 64, TICK, 8, &s) == VX_OK);
+    vx_mbo_book *b1 = vx_mbo_set_book(s, 1);
+    e = ev(VX_MBO_LEVEL, VX_BUY, 0, P(500), 0);
+    e.instrument = 1;
+    CHECK(vx_mbo_set_apply(s, &e, NULL) == VX_OK && !vx_mbo_placed(b1)); /* 0: stays unplaced */
+    e.qty = 4;
+    CHECK(vx_mbo_set_apply(s, &e, NULL) == VX_OK && vx_mbo_placed(b1));
+    CHECK(vx_mbo_base(b1) == P(500) - 32 * TICK && qty_at(b1, VX_BUY, P(500)) == 4);
+    CHECK(!vx_mbo_placed(vx_mbo_set_book(s, 0)));
+    verify(b1);
+    vx_mbo_set_destroy(s);
+}
+
 /* The hash index under churn: random and sequential ids, adds and deletes interleaved, every
  * live id found, every deleted one gone (backward-shift deletion must not lose entries). */
 static void test_index_churn(void) {
@@ -1131,6 +1183,7 @@ int main(void) {
     RUN(test_fifo_and_queue_position);
     RUN(test_prefetched_batches_match_per_event);
     RUN(test_seeded_and_unknown);
+    RUN(test_level_events);
     RUN(test_side_none);
     RUN(test_index_churn);
     RUN(test_out_of_window_and_recenter);

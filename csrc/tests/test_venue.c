@@ -687,6 +687,12 @@ static void test_config_and_hot_path(void) {
     c = base_cfg();
     c.reserved = 1;
     CHECK(vx_sim_venue_create(&c, set, &v) == VX_EINVAL);
+    c = base_cfg();
+    c.queue_model = VX_QUEUE_PROB + 1;
+    CHECK(vx_sim_venue_create(&c, set, &v) == VX_EINVAL);
+    c = base_cfg();
+    c.queue_power = VX_QUEUE_MAX_POWER + 1;
+    CHECK(vx_sim_venue_create(&c, set, &v) == VX_EINVAL);
     CHECK(v == NULL);
     vx_mbo_set_destroy(set);
     /* events of an instrument without our orders touch nothing */
@@ -744,6 +750,150 @@ static void test_index_churn(void) {
     fx_close(&f);
 }
 
+/* ---- queue models for L2 data (venue.h "Queue models") ---- */
+
+static void level(fixture *f, int side, int64_t price, uint32_t qty, uint64_t ts) {
+    REQUIRE(ev(f, VX_MBO_LEVEL, 0, side, price, qty, ts) == VX_OK);
+}
+
+static void trade(fixture *f, int side, int64_t price, uint32_t qty, uint64_t ts) {
+    REQUIRE(ev(f, VX_MBO_TRADE, 0, side, price, qty, ts) == VX_OK);
+}
+
+/* One L2 story under each model: bid 100 shows 10, we join (ahead 10), 4 lots join behind us,
+ * 4 leave, a trade of 5, the level drops to 4, a print with no side, a print through us. */
+static void l2_story(uint32_t model, uint32_t power, uint64_t expect_ahead[4]) {
+    vx_sim_venue_config c = base_cfg();
+    c.queue_model = model;
+    c.queue_power = power;
+    fixture f;
+    fx_open(&f, &c);
+    level(&f, VX_BUY, 100, 10, 1);
+    level(&f, VX_SELL, 101, 10, 1);
+    limit(&f, 100, VX_BUY, VX_TIF_GTC, 100, 3, 2);
+    CHECK(f.n == 1 && is(&f.r[0], VX_EXEC_ACK, 100, 0, 0, 3));
+    CHECK(ahead_of(&f, 100) == 10);
+    level(&f, VX_BUY, 100, 14, 3); /* 4 behind us */
+    CHECK(ahead_of(&f, 100) == 10);
+    level(&f, VX_BUY, 100, 10, 4); /* 4 leave */
+    CHECK(ahead_of(&f, 100) == expect_ahead[0]);
+    trade(&f, VX_SELL, 100, 5, 5); /* the other side's print: not ours */
+    CHECK(ahead_of(&f, 100) == expect_ahead[0]);
+    trade(&f, VX_BUY, 100, 5, 5);
+    CHECK(ahead_of(&f, 100) == expect_ahead[1]);
+    level(&f, VX_BUY, 100, 4, 6);
+    CHECK(ahead_of(&f, 100) == expect_ahead[2]);
+    trade(&f, VX_SIDE_NONE, 100, 1, 6); /* no side: p <= the best bid, so the bids traded */
+    CHECK(ahead_of(&f, 100) == expect_ahead[3]);
+    drain(&f, 6);
+    vx_sim_venue_counters k;
+    vx_sim_venue_counters_read(f.v, &k);
+    if (model == VX_QUEUE_FIFO) {
+        /* prints never fill; the order is still working, nothing ahead */
+        CHECK(f.n == 1 && k.fills + k.partial_fills == 0);
+    }
+    fx_close(&f);
+}
+
+static void test_queue_models_on_l2_data(void) {
+    /* fifo: 10 -> 6 (the 4 that left were ahead); prints do nothing; 10 -> 4 leaves 6: 0 */
+    uint64_t fifo[4] = {6, 6, 0, 0};
+    l2_story(VX_QUEUE_FIFO, 0, fifo);
+    /* risk averse: a cancel moves nothing (cap 10); the print of 5 takes 5; cap at 4; 1 more */
+    uint64_t averse[4] = {10, 5, 4, 3};
+    l2_story(VX_QUEUE_RISK_AVERSE, 0, averse);
+    /* prob, n = 0: share 1/2, x = 4 -> 2 exactly (no draw): 8; the print 5: 3; then
+     * d = 6 of which 5 were the print: x = 1, a = 3, b = 7: cut 0.5 -> 0 or 1 by one draw */
+    vx_prng q;
+    vx_prng_seed(&q, 7 ^ UINT64_C(0x9E6C63D0676A9A99));
+    uint64_t extra = vx_prng_next(&q) < (uint64_t)(0.5 * 18446744073709551616.0);
+    uint64_t prob[4] = {8, 3, 3 - extra, 2 - extra};
+    l2_story(VX_QUEUE_PROB, 0, prob);
+}
+
+static void test_queue_model_fills(void) {
+    for (uint32_t model = VX_QUEUE_RISK_AVERSE; model <= VX_QUEUE_PROB; model++) {
+        vx_sim_venue_config c = base_cfg();
+        c.queue_model = model;
+        fixture f;
+        fx_open(&f, &c);
+        level(&f, VX_BUY, 100, 4, 1);
+        level(&f, VX_SELL, 102, 9, 1);
+        limit(&f, 100, VX_BUY, VX_TIF_GTC, 100, 3, 2);
+        limit(&f, 101, VX_SELL, VX_TIF_GTC, 102, 2, 2);
+        trade(&f, VX_SIDE_NONE, 101, 7, 3); /* inside the spread, no side: ignored */
+        CHECK(ahead_of(&f, 100) == 4 && ahead_of(&f, 101) == 9);
+        trade(&f, VX_BUY, 100, 6, 4);       /* 4 ahead, then 2 of our 3 */
+        drain(&f, 4);
+        CHECK(f.n == 3 && is(&f.r[2], VX_EXEC_PARTIAL_FILL, 100, 100, 2, 1));
+        CHECK(f.r[2].liquidity == VX_LIQ_MAKER);
+        trade(&f, VX_BUY, 99, 1, 5);        /* through our price: fills the rest */
+        drain(&f, 5);
+        CHECK(f.n == 4 && is(&f.r[3], VX_EXEC_FILL, 100, 100, 1, 0));
+        trade(&f, VX_SIDE_NONE, 103, 20, 6); /* p >= the best ask: the asks traded, through ours */
+        drain(&f, 6);
+        CHECK(f.n == 5 && is(&f.r[4], VX_EXEC_FILL, 101, 102, 2, 0));
+        vx_sim_venue_counters k;
+        vx_sim_venue_counters_read(f.v, &k);
+        CHECK(k.queue_events == 3 && k.maker_fills == 3);
+        fx_close(&f);
+    }
+    /* fifo: the same prints fill nothing */
+    vx_sim_venue_config c = base_cfg();
+    fixture f;
+    fx_open(&f, &c);
+    level(&f, VX_BUY, 100, 4, 1);
+    limit(&f, 100, VX_BUY, VX_TIF_GTC, 100, 3, 2);
+    trade(&f, VX_BUY, 100, 6, 4);
+    trade(&f, VX_BUY, 99, 1, 5);
+    drain(&f, 5);
+    CHECK(f.n == 1 && ahead_of(&f, 100) == 4);
+    fx_close(&f);
+}
+
+/* prob with n = 1: the cut is 4 x 10/14; the fraction is settled by the queue stream's draw. */
+static void test_prob_draws_from_the_queue_stream(void) {
+    for (uint64_t seed = 0; seed < 16; seed++) {
+        vx_sim_venue_config c = base_cfg();
+        c.queue_model = VX_QUEUE_PROB;
+        c.queue_power = 1;
+        c.seed = seed;
+        fixture f;
+        fx_open(&f, &c);
+        level(&f, VX_BUY, 100, 10, 1);
+        limit(&f, 100, VX_BUY, VX_TIF_GTC, 100, 3, 2);
+        level(&f, VX_BUY, 100, 14, 3);
+        level(&f, VX_BUY, 100, 10, 4);
+        double cut = (10.0 / (10.0 + 4.0)) * 4.0;
+        vx_prng q;
+        vx_prng_seed(&q, seed ^ UINT64_C(0x9E6C63D0676A9A99));
+        uint64_t lots = 2 + (vx_prng_next(&q) < (uint64_t)((cut - 2.0) * 18446744073709551616.0));
+        CHECK(ahead_of(&f, 100) == 10 - lots);
+        fx_close(&f);
+    }
+    /* n = 0 with 1 lot behind us and 5 leaving: half is 2.5 but only 1 can have been behind,
+     * so 4 were ahead: no fraction, no draw. The next decrease (a 6, b 14, x 3: cut 1.5)
+     * takes the stream's first draw. */
+    for (uint64_t seed = 0; seed < 16; seed++) {
+        vx_sim_venue_config c = base_cfg();
+        c.queue_model = VX_QUEUE_PROB;
+        c.seed = seed;
+        fixture f;
+        fx_open(&f, &c);
+        level(&f, VX_BUY, 100, 10, 1);
+        limit(&f, 100, VX_BUY, VX_TIF_GTC, 100, 3, 2);
+        level(&f, VX_BUY, 100, 11, 3);
+        level(&f, VX_BUY, 100, 6, 4);
+        CHECK(ahead_of(&f, 100) == 6);
+        level(&f, VX_BUY, 100, 20, 5);
+        level(&f, VX_BUY, 100, 17, 6);
+        vx_prng q;
+        vx_prng_seed(&q, seed ^ UINT64_C(0x9E6C63D0676A9A99));
+        CHECK(ahead_of(&f, 100) == 5 - (vx_prng_next(&q) < (UINT64_C(1) << 63)));
+        fx_close(&f);
+    }
+}
+
 int main(void) {
     RUN(test_taker_level_by_level);
     RUN(test_taker_deeper_than_a_chunk);
@@ -764,5 +914,8 @@ int main(void) {
     RUN(test_full_queues);
     RUN(test_config_and_hot_path);
     RUN(test_index_churn);
+    RUN(test_queue_models_on_l2_data);
+    RUN(test_queue_model_fills);
+    RUN(test_prob_draws_from_the_queue_stream);
     return CHECK_SUMMARY("test_venue");
 }

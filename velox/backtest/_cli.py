@@ -9,7 +9,7 @@ import json
 import sys
 from typing import Any, Sequence
 
-from velox.backtest._venue import RiskLimits, SimVenue
+from velox.backtest._venue import MAX_QUEUE_POWER, QUEUE_MODELS, RiskLimits, SimVenue
 from velox.pipeline._config import (_float_option, _int_range, _Parser, _stage_arg, _stage_args_toml,
                                     load_toml_options)
 
@@ -44,7 +44,7 @@ def build_parser() -> argparse.ArgumentParser:
 #: the simulated venue's knobs and the risk limits as options (dest names): the backtest's
 #: CLI and the pipeline's (--venue sim) share them
 VENUE_OPTIONS = ("entry_latency_ns", "response_latency_ns", "maker_fee", "taker_fee",
-                 "maker_fee_bps", "taker_fee_bps")
+                 "maker_fee_bps", "taker_fee_bps", "queue_model", "queue_power")
 RISK_OPTIONS = ("max_position", "max_order_qty", "max_loss")
 
 
@@ -57,6 +57,8 @@ def add_venue_options(a: Any) -> None:
     a("--taker-fee", type=_fee, help="fee per lot of a taking fill, currency [default: 0]")
     a("--maker-fee-bps", type=_bps, help="maker fee in basis points of the notional [default: 0]")
     a("--taker-fee-bps", type=_bps, help="taker fee in basis points of the notional [default: 0]")
+    a("--queue-model", choices=QUEUE_MODELS, help="how a resting order advances in its queue: fifo (every lot that leaves ahead of it; exact with market-by-order data), risk_averse (only trades; L2 data), prob (trades and a power-law share of each level decrease; L2 data) [default: fifo]")
+    a("--queue-power", type=_int_range(0, MAX_QUEUE_POWER), help=f"the prob model's exponent, an integer in [0, {MAX_QUEUE_POWER}] [default: 2]")
     a("--max-position", type=_int_range(0, 2**63 - 1), help="risk limit: largest |position| in lots, working orders included (0: none) [default: 0]")
     a("--max-order-qty", type=_lots, help="risk limit: largest order in lots (0: none) [default: 0]")
     a("--max-loss", type=_loss, help="risk limit: the kill switch engages when the total P&L after fees reaches -MAX_LOSS (currency; 0: none) [default: 0]")
@@ -74,7 +76,7 @@ def risk_from_args(args: argparse.Namespace) -> RiskLimits:
                          if getattr(args, k, None) is not None})
 
 
-_TOML_STRING_KEYS = frozenset({"input", "stage"})
+_TOML_STRING_KEYS = frozenset({"input", "stage", "queue_model"})
 
 
 def _load_config(path: str, parser: argparse.ArgumentParser) -> dict[str, Any]:
@@ -93,6 +95,9 @@ def _load_config(path: str, parser: argparse.ArgumentParser) -> dict[str, Any]:
         elif dest in _TOML_STRING_KEYS:
             if not isinstance(value, str):
                 parser.error(f"--config: {key} must be a string, got {value!r}")
+            if act.choices is not None and value not in act.choices:
+                parser.error(f"argument {act.option_strings[-1]}: invalid choice {value!r} "
+                             f"(choose from {', '.join(act.choices)})")
             values[dest] = value
         else:
             if isinstance(value, bool) or not isinstance(value, (int, float)):

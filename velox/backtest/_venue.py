@@ -8,7 +8,7 @@ import numbers
 import operator
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import Any
+from typing import Any, Optional
 
 from velox._records import to_fixed
 
@@ -59,9 +59,11 @@ class SimVenue:
     strategy's orders working at the venue at once; max_in_flight: orders and reports on
     their way at once (more are refused, REJECT reason LIMIT). queue_model: how a resting
     order advances in its queue (docs/backtest.md, "Queue models"): "fifo" (every lot that
-    leaves the level ahead of it; exact with market-by-order data), "risk_averse" (only
-    trades; L2 data), "prob" (trades, and the part of each level decrease that a power-law
-    estimate with exponent queue_power, an integer in [0, 8], puts ahead of it; L2 data).
+    leaves the level ahead of it; exact with market-by-order data; trade prints never fill),
+    "risk_averse" (only trades; L2 data), "prob" (trades, and the part of each level decrease
+    that a power-law estimate with exponent queue_power, an integer in [0, 8], puts ahead of
+    it; L2 data); None: fifo, but velox.backtest refuses to guess on an input that starts with
+    L2 data (LEVEL events, no ADD).
     Every field is checked here: TypeError / ValueError naming it."""
 
     entry_latency_ns: int = 0
@@ -74,7 +76,7 @@ class SimVenue:
     taker_fee_bps: float = 0.0
     max_orders: int = 4096
     max_in_flight: int = 65536
-    queue_model: str = "fifo"
+    queue_model: Optional[str] = None
     queue_power: int = 2
 
     def __post_init__(self) -> None:
@@ -90,7 +92,7 @@ class SimVenue:
         object.__setattr__(self, "max_orders", _count("SimVenue max_orders", self.max_orders, 1, 1 << 24))
         object.__setattr__(self, "max_in_flight",
                            _count("SimVenue max_in_flight", self.max_in_flight, 16, 1 << 24))
-        if self.queue_model not in QUEUE_MODELS:
+        if self.queue_model is not None and self.queue_model not in QUEUE_MODELS:
             raise ValueError(f"SimVenue queue_model must be one of {', '.join(QUEUE_MODELS)}, "
                              f"got {self.queue_model!r}")
         object.__setattr__(self, "queue_power",
@@ -110,7 +112,7 @@ class SimVenue:
             "taker_rate": int(to_fixed(Decimal(repr(self.taker_fee_bps)) / 10000)),
             "venue_max_orders": self.max_orders,
             "max_in_flight": self.max_in_flight,
-            "queue_model": QUEUE_MODELS.index(self.queue_model),
+            "queue_model": QUEUE_MODELS.index(self.queue_model or "fifo"),
             "queue_power": self.queue_power,
         }
 

@@ -25,7 +25,8 @@ DEFAULTS: dict[str, Any] = {
     "journal": None, "venue": None,
     # --venue sim's knobs and the risk limits (velox.backtest's options, velox/backtest/_cli.py)
     "entry_latency_ns": None, "response_latency_ns": None, "maker_fee": None, "taker_fee": None,
-    "maker_fee_bps": None, "taker_fee_bps": None, "max_position": None, "max_order_qty": None,
+    "maker_fee_bps": None, "taker_fee_bps": None, "queue_model": None, "queue_power": None,
+    "max_position": None, "max_order_qty": None,
     "max_loss": None,
 }
 
@@ -264,7 +265,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 #: TOML keys whose value is text the option parses itself (a path, a spec): anything but a
 #: TOML string is refused, never turned into text with str() (json = 7 would name fd 7).
-_TOML_STRING_KEYS = frozenset({"input", "output", "topology", "json", "journal", "venue"})
+_TOML_STRING_KEYS = frozenset({"input", "output", "topology", "json", "journal", "venue",
+                               "queue_model"})
 
 
 def load_toml_options(parser: argparse.ArgumentParser, path: str,
