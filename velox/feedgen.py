@@ -28,7 +28,8 @@ The same arguments give the same events, byte for byte.
 ``write_itch_file`` writes the day as ITCH 5.0 (R directory first); ``lobster_events`` makes
 one instrument's LOBSTER-representable stream and ``write_lobster_files`` its message and
 orderbook files. ``txn_flow`` makes a TXN_DTYPE order flow for the pipeline's L2 book
-(Pipeline.feed, events: files, shm: sources).
+(Pipeline.feed, events: files, shm: sources). ``market_by_price`` turns any MBO stream into
+what a market-by-price (L2) feed of it says (LEVEL and TRADE events).
 """
 
 from __future__ import annotations
