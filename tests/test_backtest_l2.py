@@ -156,6 +156,18 @@ def test_the_pipeline_sim_venue_matches_the_backtest(day, tmp_path, model):
         assert getattr(pipe, which).tobytes() == getattr(r, which).tobytes(), which
 
 
+def test_the_pipeline_refuses_to_guess_too(day, tmp_path):
+    _, l2 = day
+    path = tmp_path / "l2.mbo"
+    l2.tofile(path)
+    with pytest.raises(ValueError, match="market-by-price data.*queue_model"):
+        velox.Pipeline(input=f"mbo:{path}", stage=BuiltinStrategy("quote", dict(ARGS)),
+                       venue=velox.SimVenue())
+    from velox.pipeline._cli import main as pipeline_main
+    assert pipeline_main(["--input", f"mbo:{path}", "--stage", "builtin:quote", "--venue",
+                          "sim", "--quiet"]) == 2
+
+
 def test_backtest_cli_queue_options_and_toml(day, tmp_path, capsys):
     _, l2 = day
     path = tmp_path / "l2.mbo"

@@ -36,6 +36,22 @@ from velox.pipeline._view import BookView
 from velox.pipeline._report import _judge, _missing_symbols_warning, build_report
 
 
+def _refuse_unchosen_queue_model(venue: SimVenue, source: Any) -> None:
+    """velox.backtest's refusal to guess a queue model for market-by-price input, for the
+    inputs whose first records can be read before the run without consuming them: a
+    regular mbo: file (a pipe or FIFO is not peeked)."""
+    if venue.queue_model is not None or source[0] != "mbo" or not os.path.isfile(source[1]):
+        return
+    from velox.backtest._run import _market_by_price
+    first = np.fromfile(source[1], dtype=MBO_DTYPE, count=1 << 16)
+    if _market_by_price(first):
+        raise ValueError(
+            f"input 'mbo:{source[1]}' is market-by-price data (LEVEL events, no ADD in its "
+            "first 65,536 records): choose how resting orders advance in their queues, "
+            "SimVenue(queue_model='risk_averse' or 'prob'), or 'fifo' (there, trade prints "
+            "never fill a resting order); CLI --queue-model")
+
+
 class Pipeline:
     """The native pipeline, configured and driven from Python.
 
@@ -390,6 +406,7 @@ class Pipeline:
             args = stage.args if isinstance(stage, WithArgs) else None
             edges = "flag" if source[0] == "dbn" else "event"  # as velox.backtest chooses
             if isinstance(venue, SimVenue):
+                _refuse_unchosen_queue_model(venue, source)
                 strategy_kw = dict(
                     strategy=stage, strategy_args=args, strategy_edges=edges,
                     sim_venue=dict(venue.native(), seed=seed), pnl_interval_ns=SIM_PNL_INTERVAL_NS,
