@@ -851,45 +851,45 @@ static void test_queue_model_fills(void) {
     fx_close(&f);
 }
 
-/* prob with n = 1: the cut is 4 x 10/14; the fraction is settled by the queue stream's draw. */
+/* The prob model's first draw for `seed`: the queue stream's first output. */
+static uint64_t first_queue_draw(uint64_t seed) {
+    vx_prng q;
+    vx_prng_seed(&q, seed ^ UINT64_C(0x9E6C63D0676A9A99));
+    return vx_prng_next(&q);
+}
+
+/* prob, power n, seed: bid 100 shows 10, our order joins (ahead 10), `behind` lots join
+ * behind it. */
+static void prob_queue(fixture *f, uint32_t power, uint64_t seed, uint32_t behind) {
+    vx_sim_venue_config c = base_cfg();
+    c.queue_model = VX_QUEUE_PROB;
+    c.queue_power = power;
+    c.seed = seed;
+    fx_open(f, &c);
+    level(f, VX_BUY, 100, 10, 1);
+    limit(f, 100, VX_BUY, VX_TIF_GTC, 100, 3, 2);
+    level(f, VX_BUY, 100, 10 + behind, 3);
+}
+
 static void test_prob_draws_from_the_queue_stream(void) {
     for (uint64_t seed = 0; seed < 16; seed++) {
-        vx_sim_venue_config c = base_cfg();
-        c.queue_model = VX_QUEUE_PROB;
-        c.queue_power = 1;
-        c.seed = seed;
+        /* n = 1, 4 behind, 4 leave: the cut is 4 x 10/14, its fraction settled by the draw */
         fixture f;
-        fx_open(&f, &c);
-        level(&f, VX_BUY, 100, 10, 1);
-        limit(&f, 100, VX_BUY, VX_TIF_GTC, 100, 3, 2);
-        level(&f, VX_BUY, 100, 14, 3);
+        prob_queue(&f, 1, seed, 4);
         level(&f, VX_BUY, 100, 10, 4);
         double cut = (10.0 / (10.0 + 4.0)) * 4.0;
-        vx_prng q;
-        vx_prng_seed(&q, seed ^ UINT64_C(0x9E6C63D0676A9A99));
-        uint64_t lots = 2 + (vx_prng_next(&q) < (uint64_t)((cut - 2.0) * 18446744073709551616.0));
+        uint64_t lots = 2 + (first_queue_draw(seed) < (uint64_t)((cut - 2.0) * 18446744073709551616.0));
         CHECK(ahead_of(&f, 100) == 10 - lots);
         fx_close(&f);
-    }
-    /* n = 0 with 1 lot behind us and 5 leaving: half is 2.5 but only 1 can have been behind,
-     * so 4 were ahead: no fraction, no draw. The next decrease (a 6, b 14, x 3: cut 1.5)
-     * takes the stream's first draw. */
-    for (uint64_t seed = 0; seed < 16; seed++) {
-        vx_sim_venue_config c = base_cfg();
-        c.queue_model = VX_QUEUE_PROB;
-        c.seed = seed;
-        fixture f;
-        fx_open(&f, &c);
-        level(&f, VX_BUY, 100, 10, 1);
-        limit(&f, 100, VX_BUY, VX_TIF_GTC, 100, 3, 2);
-        level(&f, VX_BUY, 100, 11, 3);
+        /* n = 0, 1 behind, 5 leave: half is 2.5 but only 1 can have been behind, so 4 were
+         * ahead: no fraction, no draw. The next decrease (a 6, b 14, x 3: cut 1.5) takes the
+         * stream's first draw. */
+        prob_queue(&f, 0, seed, 1);
         level(&f, VX_BUY, 100, 6, 4);
         CHECK(ahead_of(&f, 100) == 6);
         level(&f, VX_BUY, 100, 20, 5);
         level(&f, VX_BUY, 100, 17, 6);
-        vx_prng q;
-        vx_prng_seed(&q, seed ^ UINT64_C(0x9E6C63D0676A9A99));
-        CHECK(ahead_of(&f, 100) == 5 - (vx_prng_next(&q) < (UINT64_C(1) << 63)));
+        CHECK(ahead_of(&f, 100) == 5 - (first_queue_draw(seed) < (UINT64_C(1) << 63)));
         fx_close(&f);
     }
 }
