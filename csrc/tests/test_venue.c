@@ -760,14 +760,26 @@ static void trade(fixture *f, int side, int64_t price, uint32_t qty, uint64_t ts
     REQUIRE(ev(f, VX_MBO_TRADE, 0, side, price, qty, ts) == VX_OK);
 }
 
-/* One L2 story under each model: bid 100 shows 10, we join (ahead 10), 4 lots join behind us,
- * 4 leave, a trade of 5, the level drops to 4, a print with no side, a print through us. */
-static void l2_story(uint32_t model, uint32_t power, uint64_t expect_ahead[4]) {
+static void fx_open_model(fixture *f, uint32_t model, uint32_t power, uint64_t seed) {
     vx_sim_venue_config c = base_cfg();
     c.queue_model = model;
     c.queue_power = power;
+    c.seed = seed;
+    fx_open(f, &c);
+}
+
+/* The prob model's first draw for `seed`: the queue stream's first output. */
+static uint64_t first_queue_draw(uint64_t seed) {
+    vx_prng q;
+    vx_prng_seed(&q, seed ^ UINT64_C(0x9E6C63D0676A9A99));
+    return vx_prng_next(&q);
+}
+
+/* One L2 story under each model: bid 100 shows 10, we join (ahead 10), 4 lots join behind us,
+ * 4 leave, a trade of 5, the level drops to 4, a print with no side, a print through us. */
+static void l2_story(uint32_t model, uint32_t power, uint64_t expect_ahead[4]) {
     fixture f;
-    fx_open(&f, &c);
+    fx_open_model(&f, model, power, 7);
     level(&f, VX_BUY, 100, 10, 1);
     level(&f, VX_SELL, 101, 10, 1);
     limit(&f, 100, VX_BUY, VX_TIF_GTC, 100, 3, 2);
@@ -804,19 +816,15 @@ static void test_queue_models_on_l2_data(void) {
     l2_story(VX_QUEUE_RISK_AVERSE, 0, averse);
     /* prob, n = 0: share 1/2, x = 4 -> 2 exactly (no draw): 8; the print 5: 3; then
      * d = 6 of which 5 were the print: x = 1, a = 3, b = 7: cut 0.5 -> 0 or 1 by one draw */
-    vx_prng q;
-    vx_prng_seed(&q, 7 ^ UINT64_C(0x9E6C63D0676A9A99));
-    uint64_t extra = vx_prng_next(&q) < (uint64_t)(0.5 * 18446744073709551616.0);
+    uint64_t extra = first_queue_draw(7) < (UINT64_C(1) << 63);
     uint64_t prob[4] = {8, 3, 3 - extra, 2 - extra};
     l2_story(VX_QUEUE_PROB, 0, prob);
 }
 
 static void test_queue_model_fills(void) {
     for (uint32_t model = VX_QUEUE_RISK_AVERSE; model <= VX_QUEUE_PROB; model++) {
-        vx_sim_venue_config c = base_cfg();
-        c.queue_model = model;
         fixture f;
-        fx_open(&f, &c);
+        fx_open_model(&f, model, 2, 7);
         level(&f, VX_BUY, 100, 4, 1);
         level(&f, VX_SELL, 102, 9, 1);
         limit(&f, 100, VX_BUY, VX_TIF_GTC, 100, 3, 2);
@@ -839,9 +847,8 @@ static void test_queue_model_fills(void) {
         fx_close(&f);
     }
     /* fifo: the same prints fill nothing */
-    vx_sim_venue_config c = base_cfg();
     fixture f;
-    fx_open(&f, &c);
+    fx_open_model(&f, VX_QUEUE_FIFO, 0, 7);
     level(&f, VX_BUY, 100, 4, 1);
     limit(&f, 100, VX_BUY, VX_TIF_GTC, 100, 3, 2);
     trade(&f, VX_BUY, 100, 6, 4);
@@ -851,21 +858,10 @@ static void test_queue_model_fills(void) {
     fx_close(&f);
 }
 
-/* The prob model's first draw for `seed`: the queue stream's first output. */
-static uint64_t first_queue_draw(uint64_t seed) {
-    vx_prng q;
-    vx_prng_seed(&q, seed ^ UINT64_C(0x9E6C63D0676A9A99));
-    return vx_prng_next(&q);
-}
-
 /* prob, power n, seed: bid 100 shows 10, our order joins (ahead 10), `behind` lots join
  * behind it. */
 static void prob_queue(fixture *f, uint32_t power, uint64_t seed, uint32_t behind) {
-    vx_sim_venue_config c = base_cfg();
-    c.queue_model = VX_QUEUE_PROB;
-    c.queue_power = power;
-    c.seed = seed;
-    fx_open(f, &c);
+    fx_open_model(f, VX_QUEUE_PROB, power, seed);
     level(f, VX_BUY, 100, 10, 1);
     limit(f, 100, VX_BUY, VX_TIF_GTC, 100, 3, 2);
     level(f, VX_BUY, 100, 10 + behind, 3);
