@@ -47,7 +47,8 @@ def test_mbo_dtype_layout_matches_c():
         assert MBO_DTYPE.fields[name][1] == offset, name
     assert [a.name for a in Action] == ["ADD", "CANCEL", "DELETE", "EXECUTE", "REPLACE",
                                         "TRADE", "CROSS", "BROKEN", "CLEAR", "STATUS",
-                                        "MODIFY"]
+                                        "MODIFY", "LEVEL"]
+    assert [int(a) for a in Action] == list(range(1, 13))
 
 
 @given(transactions)
