@@ -123,7 +123,7 @@
  *   min(L - c, leaves) at its price, MAKER); at a price p through O's (r = BUY: p < O's
  *   price; SELL: p > it), the same fill rule.
  *   queue_events counts LEVEL and TRADE events that changed some a or filled some O. The
- *   double arithmetic is IEEE-754 binary64 with no fused multiply-add (the build's -std=c11),
+ *   double arithmetic is IEEE-754 binary64 with no fused multiply-add (-ffp-contract=off),
  *   so every machine gives the same reports.
  * A report made when the report queue is full is dropped and counted (reports_dropped; the
  * counters still count it by kind): size max_in_flight for the bursts a run can make.
