@@ -22,7 +22,9 @@
  *       valgrind --tool=callgrind --toggle-collect='feed_all*' build/backtest_cost lob.mbo $k 1
  *   done                      # instructions / events = per event; callgrind_annotate: self
  *   build/backtest_cost lob.mbo quote 5          # best wall-clock ns/event of 5 rounds
- *   (arguments: PATH replay|quote [ROUNDS] [flag|event] [LEVELS] [MAX_LOSS fixed point])
+ *   (arguments: PATH replay|quote [ROUNDS] [flag|event] [LEVELS] [MAX_LOSS fixed point]
+ *    [QUEUE_MODEL 0 fifo|1 risk_averse|2 prob] [QUEUE_POWER]; an L2 file for models 1 and 2:
+ *    velox.feedgen.market_by_price(events))
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -114,6 +116,9 @@ int main(int argc, char **argv) {
     int by_event = argc > 4 && strcmp(argv[4], "event") == 0;
     uint32_t levels = argc > 5 ? (uint32_t)strtoul(argv[5], NULL, 10) : 4096;
     int64_t max_loss = argc > 6 ? strtoll(argv[6], NULL, 10) : 0;
+    /* the venue's queue model (venue.h): 0 fifo, 1 risk_averse, 2 prob; its power */
+    uint32_t queue_model = argc > 7 ? (uint32_t)strtoul(argv[7], NULL, 10) : 0;
+    uint32_t queue_power = argc > 8 ? (uint32_t)strtoul(argv[8], NULL, 10) : 2;
     size_t n = 0;
     vx_mbo *ev = read_file(argv[1], &n);
     if (!ev || n == 0) {
@@ -142,6 +147,8 @@ int main(int argc, char **argv) {
         cfg.venue.max_in_flight = 65536;
         cfg.venue.entry_latency_ns = 10000;
         cfg.venue.response_latency_ns = 10000;
+        cfg.venue.queue_model = queue_model;
+        cfg.venue.queue_power = queue_power;
         cfg.host.log_capacity = LOG_CAPACITY;
         cfg.host.pnl_interval_ns = 1000000000;
         cfg.host.risk.max_working = 1024;
