@@ -5,8 +5,10 @@ strategy.h, orders.h, mbo.h, types.h), never from the C sources: velox.backtest 
 the same orders, execution reports and P&L points, byte for byte. Everything here favours
 obviousness over speed: dicts and lists, one event at a time.
 
-Pieces: ``Books`` (market-by-order books of several instruments sharing one order table),
-``Venue`` (latency queues, matching, queue-ahead tracking), ``Host`` (refusal order, working
+Pieces: ``Books`` (market-by-order books of several instruments sharing one order table;
+LEVEL events of market-by-price data kept as seeded lots), ``Venue`` (latency queues,
+matching, queue-ahead tracking, the queue models fifo / risk_averse / prob of venue.h
+"Queue models"), ``Host`` (refusal order, working
 table, positions), ``ScriptStrategy`` / ``QuoteStrategy`` (builtin:script, builtin:quote),
 ``run`` (the loop of backtest.h).
 
@@ -36,12 +38,30 @@ R6  vx_backtest_finish: deliveries until nothing is scheduled, close at the last
 R7  A CANCEL / MODIFY whose order id works on another instrument is refused by the host
     (UNKNOWN_ORDER, side VX_SIDE_NONE, leaves 0), as the venue's CANCEL rule reads
     "working" (id AND instrument); host.h says only "order_id not working".
+R8  LEVEL (mbo.h) with qty 0 on an unplaced book is applied and changes nothing (the book
+    stays unplaced: only a LEVEL with qty > 0 places it); a LEVEL outside a placed book's
+    window is applied and kept nowhere, and shows 0 lots before and after (q0 = q = 0).
+R9  VX_QUEUE_PROB's "t_O" (TRADE lots at O's price since the last LEVEL there; venue.h also
+    calls O's arrival time t_O, R3) belongs to each resting order: 0 when it comes to rest
+    (also when a MODIFY matches it again), += L for each print that reaches it at its price
+    (side r), kept by a MODIFY in place, 0 after every applied LEVEL at its (side, price).
+    Prints before it rested do not count.
+R10 The prob estimate: a and b converted to double once; f(y) = 1.0 * y * ... * y (n
+    multiplications, left to right); "x - cut > b" as (double)x - cut > (double)b and
+    "cut = x - b" as (double)x - (double)b (= (double)(x - b) below 2^53). The draw is made
+    whenever frac > 0 (x > 0, a > 0), also when floor(cut) alone empties a; one LEVEL draws
+    once per such order, in the order they came to rest.
+R11 A TRADE print acts (risk_averse, prob) only when the book applies it (valid instrument
+    and side); with VX_SIDE_NONE its side comes from the displayed book before it (seeded
+    lots included: LEVEL events show there).
 Not modelled (the oracle raises NotImplementedError or the tests do not drive it): orders or
-events outside the books' window (recentering), timers, the max-loss kill switch, snapshots
-(seeded lots are modelled in Books but not fed by the tests), saturation at int64 / uint64.
+events outside the books' window (recentering; a LEVEL outside it is, R8), timers, the
+max-loss kill switch, snapshots (seeded lots come only from LEVEL events), saturation at
+int64 / uint64 (the prob estimate's cut >= 2^64 included).
 """
 from __future__ import annotations
 
+import math
 from collections import deque
 from dataclasses import dataclass, field
 from typing import Any, Dict, List, Optional, Tuple
@@ -53,7 +73,7 @@ import velox
 SCALE = 10**8
 BUY, SELL, SIDE_NONE = 0, 1, 2
 (ADD, M_CANCEL, DELETE, EXECUTE, REPLACE, TRADE, CROSS, BROKEN, CLEAR, STATUS,
- M_MODIFY) = range(1, 12)
+ M_MODIFY, LEVEL) = range(1, 13)
 F_LAST = 4
 LIMIT, MARKET = 1, 2
 GTC, IOC, POST_ONLY = 1, 2, 3
@@ -66,6 +86,9 @@ R_WOULD_CROSS, R_RISK, R_VENUE, R_LIMIT = 13, 14, 15, 16
 MAX_SENDS = 4096
 MAX_GROUP = 256
 UINT64 = 1 << 64
+FIFO, RISK_AVERSE, PROB = 0, 1, 2
+QUEUE_MODELS = ("fifo", "risk_averse", "prob")
+QUEUE_SEED_XOR = 0x9E6C63D0676A9A99
 
 PNL_DTYPE = getattr(velox, "PNL_DTYPE", None) or np.dtype({
     "names": ["ts", "instrument", "reason", "position", "realized", "unrealized", "fees",
@@ -188,6 +211,17 @@ class Books:
             raise NotImplementedError(f"price {price} outside the window of book {inst}")
         return True
 
+    def in_window(self, inst: int, price: int) -> bool:
+        """On the ladder of a placed book (what vx_mbo_qty can answer for)."""
+        if inst not in self.base:
+            return False
+        k, r = divmod(price - self.base[inst], self.tick)
+        return r == 0 and 0 <= k < self.levels
+
+    def shown(self, inst: int, side: int, price: int) -> int:
+        """vx_mbo_qty: the lots the book shows at (side, price), 0 outside the window."""
+        return self.qty_at(inst, side, price) if self.in_window(inst, price) else 0
+
     def qty_at(self, inst: int, side: int, price: int) -> int:
         key = (inst, side, price)
         return self.seeded.get(key, 0) + sum(self.orders[i].qty for i in self.queues.get(key, ()))
@@ -240,7 +274,7 @@ class Books:
     def _apply(self, e: Dict[str, int], ts: int, dry: bool) -> bool:
         act, oid, side, price, qty = e["action"], e["order_id"], e["side"], e["price"], e["qty"]
         inst = e["instrument"]
-        if not 1 <= act <= 11 or side not in (BUY, SELL, SIDE_NONE):
+        if not 1 <= act <= LEVEL or side not in (BUY, SELL, SIDE_NONE):
             return False
         if act == ADD and side == SIDE_NONE:
             return False
@@ -311,6 +345,27 @@ class Books:
                 return True
             self._leave(oid)
             self._rest(oid, known.instrument, known.side, price, qty, ts)
+        elif act == LEVEL:
+            # mbo.h LEVEL: the level now shows qty lots; its seeded lots = qty minus the
+            # identified orders' lots there (>= 0); the first LEVEL with qty > 0 places an
+            # unplaced book; outside the window: applied, not kept (R8)
+            if side == SIDE_NONE:
+                return False
+            if inst not in self.base:
+                if qty == 0:
+                    return True
+                if not dry:
+                    self.base[inst] = price - (self.levels // 2) * self.tick
+            else:
+                k, r = divmod(price - self.base[inst], self.tick)
+                if r:
+                    return False
+                if not 0 <= k < self.levels:
+                    return True
+            if not dry:
+                key = (inst, side, price)
+                held = sum(self.orders[i].qty for i in self.queues.get(key, ()))
+                self.seeded[key] = max(0, qty - held)
         elif act == CLEAR:
             if dry:
                 return True
@@ -334,6 +389,7 @@ class Resting:
     placed: int   # arrival time t_O
     ahead: int
     seq: int      # order of coming to rest
+    traded: int = 0   # VX_QUEUE_PROB's t_O: TRADE lots at its price since the last LEVEL there
 
 
 def exec_record(**kw: int) -> Dict[str, int]:
@@ -346,8 +402,13 @@ def exec_record(**kw: int) -> Dict[str, int]:
 class Venue:
     def __init__(self, books: Books, entry_ns: int, response_ns: int,
                  maker: Tuple[int, int], taker: Tuple[int, int], entry_jitter_ns: int = 0,
-                 response_jitter_ns: int = 0, seed: int = 0, max_orders: int = 4096):
+                 response_jitter_ns: int = 0, seed: int = 0, max_orders: int = 4096,
+                 queue_model: str = "fifo", queue_power: int = 2):
+        if queue_model not in QUEUE_MODELS or not 0 <= queue_power <= 8:
+            raise ValueError(f"queue_model {queue_model!r} / queue_power {queue_power!r}")
         self.books = books
+        self.model, self.power = QUEUE_MODELS.index(queue_model), queue_power
+        self.queue_rng = Prng(seed ^ QUEUE_SEED_XOR)
         self.entry_ns, self.response_ns = entry_ns, response_ns
         self.entry_jitter, self.response_jitter = entry_jitter_ns, response_jitter_ns
         self.entry_rng = Prng(seed)
@@ -492,6 +553,10 @@ class Venue:
         act = e["action"]
         if not self.working:
             return
+        if act == TRADE:
+            if self.model != FIFO:
+                self._trade(e, ts)
+            return
         if act == CLEAR:
             for r in self.working.values():
                 if r.instrument == e["instrument"]:
@@ -528,6 +593,73 @@ class Venue:
             elif act == EXECUTE and (xprice == r.price or
                                      (exec_price < r.price if side == BUY else exec_price > r.price)):
                 self._maker_fill(r, lost, ts)
+
+    def _resting(self, inst: int, side: int) -> List[Resting]:
+        """Our orders resting at (instrument, side), in the order they came to rest."""
+        return sorted((r for r in self.working.values()
+                       if r.instrument == inst and r.side == side), key=lambda r: r.seq)
+
+    def _trade(self, e: Dict[str, int], ts: int) -> None:
+        """venue.h "Queue models", both L2 models: a TRADE print of L lots at p consumes the
+        resting side r (the print's, or from the book before it when VX_SIDE_NONE); at p
+        (t_O += L) and through p the fill rule."""
+        inst, p, lots, r = e["instrument"], e["price"], e["qty"], e["side"]
+        if p == 0:
+            return
+        if r == SIDE_NONE:
+            bid, ask = self.books.best(inst, BUY), self.books.best(inst, SELL)
+            if bid is not None and p <= bid:
+                r = BUY
+            elif ask is not None and p >= ask:
+                r = SELL
+            else:
+                return
+        for o in self._resting(inst, r):
+            if o.price == p:
+                if self.model == PROB:
+                    o.traded += lots
+                self._maker_fill(o, lots, ts)
+            elif p < o.price if r == BUY else p > o.price:
+                self._maker_fill(o, lots, ts)
+
+    def on_level(self, e: Dict[str, int], q0: int, q: int) -> None:
+        """venue.h "Queue models": a LEVEL the books applied, which took the lots shown at its
+        (side, price) from q0 to q. Call after the books applied it."""
+        if not self.working:
+            return
+        d = q0 - q if q0 > q else 0
+        for o in self._resting(e["instrument"], e["side"]):
+            if o.price != e["price"]:
+                continue
+            if self.model == FIFO:
+                o.ahead -= min(d, o.ahead)
+            elif self.model == RISK_AVERSE:
+                o.ahead = min(o.ahead, q)
+            else:
+                x = d - o.traded
+                o.traded = 0
+                if x > 0 and o.ahead > 0:
+                    o.ahead -= min(self._prob_advance(o.ahead, q0, x), o.ahead)
+                o.ahead = min(o.ahead, q)
+
+    def _prob_advance(self, a: int, q0: int, x: int) -> int:
+        """VX_QUEUE_PROB: the lots of x (> 0) that left ahead of an order with a (> 0) ahead
+        at a level that showed q0: floor(cut) + one seeded Bernoulli(frac) draw. Python
+        floats are IEEE binary64: each operation below rounds as the header's C does."""
+        b = max(q0 - a, 0)
+        fa = fb = 1.0
+        for _ in range(self.power):
+            fa *= float(a)
+            fb *= float(b)
+        share = fa / (fa + fb)
+        cut = share * float(x)
+        if float(x) - cut > float(b):
+            cut = float(x) - float(b)
+        whole = math.floor(cut)
+        frac = cut - float(whole)
+        if frac > 0.0 and self.queue_rng.next() < int(frac * 2.0**64):
+            whole += 1
+        return whole
 
     def _maker_fill(self, r: Resting, e: int, ts: int) -> None:
         used = min(e, r.ahead)
@@ -874,14 +1006,16 @@ def run(events: np.ndarray, strategy: Any, *, instruments: int, tick: int, level
         response_jitter_ns: int = 0, seed: int = 0,
         maker_fee: float = 0.0, taker_fee: float = 0.0, maker_fee_bps: float = 0.0,
         taker_fee_bps: float = 0.0, max_orders: int = 4096, risk: Optional[Risk] = None,
-        edges: str = "flag", pnl_interval_ns: int = 0) -> Result:
+        edges: str = "flag", pnl_interval_ns: int = 0, queue_model: str = "fifo",
+        queue_power: int = 2) -> Result:
     """The backtest of backtest.h over MBO_DTYPE `events` with `strategy` (ScriptStrategy /
     QuoteStrategy). Fees as SimVenue's arguments (currency per lot, basis points)."""
     books = Books(instruments, tick, levels)
     venue = Venue(books, entry_latency_ns, response_latency_ns,
                   (fixed(maker_fee), fixed(maker_fee_bps) // 10000),
                   (fixed(taker_fee), fixed(taker_fee_bps) // 10000),
-                  entry_jitter_ns, response_jitter_ns, seed, max_orders)
+                  entry_jitter_ns, response_jitter_ns, seed, max_orders, queue_model,
+                  queue_power)
     host = Host(books, venue, risk or Risk())
     host.interval = pnl_interval_ns
     host.strategy = strategy
@@ -920,9 +1054,15 @@ def run(events: np.ndarray, strategy: Any, *, instruments: int, tick: int, level
             prev = e["ts"]
             if k == 0:
                 deliver_before(e["ts"])
-            if books.accepts(e):
-                venue.on_event(e, e["ts"])
+            if not books.accepts(e):
+                books.apply(e, e["ts"])   # rejected: changes nothing, counted
+                continue
+            where = (e["instrument"], e["side"], e["price"])
+            q0 = books.shown(*where) if e["action"] == LEVEL else 0
+            venue.on_event(e, e["ts"])
             books.apply(e, e["ts"])
+            if e["action"] == LEVEL:
+                venue.on_level(e, q0, books.shown(*where))
         groups += 1
         host.market(group, group[-1]["ts"])
         i = j

@@ -4,7 +4,9 @@ Two halves. The oracle's own unit tests (hand-written expected reports from the 
 text) run everywhere. The comparisons (hypothesis-generated market-by-order streams and
 script strategies, a generated LOBSTER day with builtin:quote) need velox.backtest and skip
 until it exists; each asserts velox's orders, execs and fill P&L points byte-identical to the
-oracle's and checks conservation on both."""
+oracle's and checks conservation on both. The last part does the same for market-by-price
+(L2) data: LEVEL events and TRADE prints under each queue model (fifo, risk_averse, prob),
+streams computed by hand and generated ones, pure L2 and mixed with L3 events."""
 from __future__ import annotations
 
 from typing import Any, Dict, List
@@ -19,7 +21,7 @@ import velox
 import ref_venue as rv
 from scale import scaled
 from ref_venue import (ACK, ADD, BUY, CANCEL, CANCELED, DELETE, EXECUTE, EXPIRED, F_LAST,
-                       FILL, GTC, IOC, LIMIT, M_CANCEL, M_MODIFY, MAKER, MARKET, MODIFY,
+                       FILL, GTC, IOC, LEVEL, LIMIT, M_CANCEL, M_MODIFY, MAKER, MARKET, MODIFY,
                        MODIFIED, NEW, PARTIAL_FILL, POST_ONLY, REJECT, REPLACE, SCALE, SELL,
                        SIDE_NONE, TAKER, TRADE)
 
@@ -580,3 +582,275 @@ def test_queue_positions_match_the_oracle(case: str) -> None:
                    maker_fee=-0.002)
     fills = [int(x["fill_qty"]) for x in want.execs if x["kind"] in (FILL, PARTIAL_FILL)]
     assert fills, case
+
+
+# ---- market-by-price (L2) data: LEVEL events, TRADE prints and the three queue models -------
+# venue.h "Queue models"; mbo.h LEVEL. Hand-computed streams first (velox and the oracle must
+# both give the reports written here), then generated ones.
+
+MODELS = ("fifo", "risk_averse", "prob")
+
+
+def lv(ts: int, side: int, price: int, qty: int, inst: int = 0,
+       last: bool = True) -> Dict[str, int]:
+    """LEVEL: (side, price) of instrument inst now shows qty lots."""
+    return ev(ts, LEVEL, 0, side, price, qty, inst, last=last)
+
+
+def fills(execs: np.ndarray) -> List[Any]:
+    """(ts_exchange, order id, lots, price, liquidity) of every fill report."""
+    return [(int(x["ts_exchange"]), int(x["order_id"]), int(x["fill_qty"]), int(x["fill_price"]),
+             int(x["liquidity"])) for x in execs if x["kind"] in (FILL, PARTIAL_FILL)]
+
+
+# BUY 6 at P(-1) reaches the venue at 10 behind the 10 lots the level shows (a = 10). Per model
+# (prob: queue_power 2, seed 0: the queue stream's draws are u1 = 0.1014 x 2^64,
+# u2 = 0.6261 x 2^64):
+#  ts  event                         fifo           risk_averse       prob
+#  20  LEVEL 10 -> 15 (increase)     a 10           a = min(10,15)=10 x = 0: a = min(10,15) = 10
+#  30  LEVEL 15 -> 12 (3 left)       a 10-3 = 7     a = min(10,12)=10 x=3, b=5, share=100/125,
+#                                                                     cut=2.4: 2 + (u1 < 0.4: 1)
+#                                                                     a = 7
+#  40  TRADE BUY P(-1) 4             nothing        c=4: a 6          t=4, c=4: a 3
+#  45  TRADE BUY price 0; TRADE NONE P(0) (between the sides): ignored by every model
+#  50  LEVEL 12 -> 5 (7 left)        a 7-7 = 0      a = min(6,5) = 5  x = 7-4 = 3, b = 9,
+#                                                                     share = 9/90, cut = 0.3:
+#                                                                     0 + (u2 >= 0.3: 0): a 3
+#  60  TRADE NONE P(-1) 6 (<= best   nothing        c=5, fills 1      c=3, fills 3
+#      bid P(-1): the BUY side)
+#  70  TRADE NONE P(-2) 3 (through)  nothing        fills 3           fills 3 (FILL)
+#  80  EXECUTE unknown BUY P(-1) 4   c=0, fills 4   fills 2 (FILL)    (done)
+#      (an L3 event: as before in every model)
+L2_STREAM = [lv(10, BUY, P(-1), 10), lv(10, SELL, P(1), 8), lv(20, BUY, P(-1), 15),
+             lv(30, BUY, P(-1), 12), ev(40, TRADE, 0, BUY, P(-1), 4),
+             ev(45, TRADE, 0, BUY, 0, 9), ev(45, TRADE, 0, SIDE_NONE, P(0), 9),
+             lv(50, BUY, P(-1), 5), ev(60, TRADE, 0, SIDE_NONE, P(-1), 6),
+             ev(70, TRADE, 0, SIDE_NONE, P(-2), 3), ev(80, EXECUTE, 77, BUY, P(-1), 4)]
+L2_FILLS = {
+    "fifo": [(80, 7, 4, P(-1), MAKER)],
+    "risk_averse": [(60, 7, 1, P(-1), MAKER), (70, 7, 3, P(-1), MAKER), (80, 7, 2, P(-1), MAKER)],
+    "prob": [(60, 7, 3, P(-1), MAKER), (70, 7, 3, P(-1), MAKER)],
+}
+
+
+@pytest.mark.parametrize("model", MODELS)
+def test_l2_queue_models_by_hand(model: str) -> None:
+    want = compare(mbo(L2_STREAM), orders([order(10, 7, price=P(-1), qty=6)]),
+                   queue_model=model, queue_power=2, seed=0)
+    got = reports(want)
+    assert got[0] == rep(ACK, 7, 10, 10, leaves_qty=6)
+    assert fills(want.execs) == L2_FILLS[model]
+    assert got[-1]["kind"] == (EXPIRED if model == "fifo" else FILL)
+
+
+# The prob model's estimate, one LEVEL decrease at a time: BUY 6 at P(-1) behind a = 10 (the
+# level shows 10), the level grows to `up` (behind us), then shows `down`: d = up - down
+# lots left, x = d - t (t: TRADE lots at P(-1) since the last LEVEL), with `extra` events
+# in between (by ts). Then TRADE BUY P(-1) `lots` at 40 and 9 at 50 show the a reached: the
+# first fills lots - a when a < lots. Draws: seed 0's u1 = 0.1014 x 2^64, u2 = 0.6261 x 2^64;
+# seed 2's u1 = 0.5887 x 2^64; seed 5's u1 = 0.9784 x 2^64.
+PROB_CASES = {
+    # x = 2, b = 5, share = 0.8, cut = 1.6: 1 + (u < 0.6: 1) -> a = 8
+    "draw adds one": (15, 13, 2, 0, [], 9, [(40, 1), (50, 5)]),
+    # the same, u >= 0.6: a = 9
+    "draw adds nothing": (15, 13, 2, 5, [], 9, [(50, 6)]),
+    # the same, u = 0.5887: below 0.6 (n = 2), above n = 1's 0.333 (share 10/15): a = 8
+    "draw between the powers' fractions": (15, 13, 2, 2, [], 9, [(40, 1), (50, 5)]),
+    # n = 0: share = 1/2, cut = 1.0: no fraction, no draw: a = 9
+    "power 0": (15, 13, 0, 0, [], 9, [(50, 6)]),
+    # n = 8: share = 10^8 / (10^8 + 5^8), cut = 1.992: 1 + (u < 0.992: 1) -> a = 8
+    "power 8": (15, 13, 8, 5, [], 9, [(40, 1), (50, 5)]),
+    # up 12, down 5: x = 7, b = 2, n = 0: cut = 3.5 but x - cut > b: cut = x - b = 5: a = 5
+    # (no fraction: no draw)
+    "lots behind cannot hold it": (12, 5, 0, 0, [], 9, [(40, 4), (50, 2)]),
+    # the same, then the level 5 -> 8 -> 7 at 35, 37: x = 1, b = 3, cut = 0.5: 0 + (u1 < 0.5:
+    # 1) -> a = 4 (u1: the clamp at 30 drew nothing)
+    "the clamp draws nothing": (12, 5, 0, 0, [lv(35, BUY, P(-1), 8), lv(37, BUY, P(-1), 7)], 9,
+                                [(40, 5), (50, 1)]),
+    # a TRADE of 2 at 25 (c = 2: a = 8, t = 2), then 2 lots leave: x = 0: only the cap (a 8)
+    "trades explain the decrease": (15, 13, 2, 0, [ev(25, TRADE, 0, BUY, P(-1), 2)], 9,
+                                    [(40, 1), (50, 5)]),
+    # the same, then 13 -> 11 at 35: t was reset by the LEVEL at 30: x = 2, a = 8, b = 5,
+    # share = 64/89, cut = 1.438: 1 + (u1 < 0.438: 1) -> a = 6
+    "a LEVEL resets the trades": (15, 13, 2, 0, [ev(25, TRADE, 0, BUY, P(-1), 2),
+                                                 lv(35, BUY, P(-1), 11)], 9, [(40, 3), (50, 3)]),
+    # a TRADE of 2 at 25 (a = 8, t = 2), 3 lots leave: x = 1, b = 7, share = 64/113, cut = 0.566:
+    # 0 + (u < 0.566: 1) -> a = 7
+    "trades explain part of it": (15, 12, 2, 0, [ev(25, TRADE, 0, BUY, P(-1), 2)], 9,
+                                  [(40, 2), (50, 4)]),
+    # a TRADE of 5 at 25 (a = 5, t = 5), the level falls 15 -> 2: x = 8, b = 10, share =
+    # 25/125, cut = 1.6: 1 + (u < 0.6: 1) -> a = 3, then the cap a = min(a, q) = 2
+    "cap": (15, 2, 2, 0, [ev(25, TRADE, 0, BUY, P(-1), 5)], 4, [(40, 2), (50, 4)]),
+}
+
+
+@pytest.mark.parametrize("case", sorted(PROB_CASES))
+def test_prob_queue_model_by_hand(case: str) -> None:
+    up, down, power, seed, extra, lots, want_fills = PROB_CASES[case]
+    rows = [lv(10, BUY, P(-1), 10), lv(10, SELL, P(1), 8), lv(20, BUY, P(-1), up),
+            lv(30, BUY, P(-1), down), ev(40, TRADE, 0, BUY, P(-1), lots),
+            ev(50, TRADE, 0, BUY, P(-1), 9)]
+    rows = sorted(rows + extra, key=lambda r: r["ts"])
+    want = compare(mbo(rows), orders([order(10, 7, price=P(-1), qty=6)]), queue_model="prob",
+                   queue_power=power, seed=seed)
+    assert [(t, q) for t, _, q, _, _ in fills(want.execs)] == want_fills
+
+
+# LEVEL on a book with identified (L3) orders: the level's seeded lots are qty minus their
+# lots (mbo.h). ADD 3 (BUY 4 at P(-1)) then LEVEL P(-1) 10: 6 seeded, shows 10; ADD 4 (BUY 5
+# at P(-2)) then LEVEL P(-2) 3: 0 seeded, shows 5. Our BUY 5 at P(-1) rests behind a = 10;
+# an unknown EXECUTE of 12 there (an L3 event: as before in every model) consumes the 10
+# and fills 2; the book then shows P(-1): 4 (order 3; seeded 6 - 12 -> 0), P(-2): 5, which a
+# MARKET SELL of 20 takes (then CANCELED 11).
+MIXED_STREAM = [ev(10, ADD, 1, SELL, P(1), 5), ev(10, ADD, 3, BUY, P(-1), 4),
+                lv(10, BUY, P(-1), 10), ev(10, ADD, 4, BUY, P(-2), 5), lv(10, BUY, P(-2), 3),
+                ev(20, EXECUTE, 77, BUY, P(-1), 12), ev(40, TRADE, 0, SELL, P(5), 1)]
+
+
+@pytest.mark.parametrize("model", MODELS)
+def test_level_keeps_identified_orders_by_hand(model: str) -> None:
+    want = compare(mbo(MIXED_STREAM),
+                   orders([order(10, 7, price=P(-1), qty=5),
+                           order(30, 8, side=SELL, qty=20, otype=MARKET, tif=IOC)]),
+                   queue_model=model)
+    assert fills(want.execs) == [(20, 7, 2, P(-1), MAKER), (40, 8, 4, P(-1), TAKER),
+                                 (40, 8, 5, P(-2), TAKER)]
+    assert reports(want)[-2] == rep(CANCELED, 8, 40, 40, side=SELL)
+
+
+@st.composite
+def level_streams(draw: Any, max_events: int = 40, mixed: bool = False) -> np.ndarray:
+    """L2 data: LEVEL events (mostly moving a level up or down from what it shows, sometimes
+    to 0; a few with SIDE_NONE, which the book rejects) and TRADE prints (side BUY / SELL /
+    SIDE_NONE, at a level, between the sides, through a level, or price 0) on a few
+    instruments; ts ties and regressions; quantities small, or up to 2^32 - 1 (large a and b
+    for the prob model's doubles). mixed: L3 ADD / CANCEL / EXECUTE / DELETE of known orders
+    and events of unknown ones among them."""
+    n_inst = draw(st.sampled_from([1, 1, 2, 3]))
+    big = draw(st.sampled_from([False, False, False, True]))
+    top = 2**32 - 1 if big else 20
+    shown: Dict[Any, int] = {}
+    live: Dict[int, List[int]] = {}
+    next_id = 100
+    ts = 1000
+    rows = []
+    kinds = ["level"] * 5 + ["trade"] * 3
+    if mixed:
+        kinds += ["add", "add", "cancel", "execute", "delete", "unknown", "unknown"]
+    for _ in range(draw(st.integers(1, max_events))):
+        ts = max(1, ts + draw(st.sampled_from([0, 0, 1, 3, 10, 50, -7])))
+        last = draw(st.integers(0, 9)) < 8
+        inst = draw(st.integers(0, n_inst - 1))
+        side = draw(st.sampled_from([BUY, SELL]))
+        kind = draw(st.sampled_from(kinds))
+        if kind in ("cancel", "execute", "delete") and not live:
+            kind = "add"
+        # levels seen so far: LEVEL'd ones and those where identified orders rest
+        keys = sorted(set(shown) | {(v[0], v[1], v[2]) for v in live.values()})
+        if kind == "level":
+            if keys and draw(st.integers(0, 2)):
+                inst, side, price = draw(st.sampled_from(keys))   # move a level again
+            else:
+                k = draw(st.sampled_from([-2, -1, -1, 0, 0, 1, -4]))
+                price = P(k if side == BUY else -k)
+            old = shown.get((inst, side, price), 0)
+            how = draw(st.sampled_from(["down", "down", "up", "up", "zero", "any", "none"]))
+            if how == "down":
+                qty = draw(st.integers(0, old)) if old else 0
+            elif how == "up":
+                qty = min(top, old + draw(st.integers(1, top)))
+            elif how == "zero":
+                qty = 0
+            else:
+                qty = draw(st.integers(0, top))
+            if how == "none":
+                rows.append(lv(ts, SIDE_NONE, price, qty, inst, last=last))
+            else:
+                shown[(inst, side, price)] = qty
+                rows.append(lv(ts, side, price, qty, inst, last=last))
+        elif kind == "trade":
+            tside = draw(st.sampled_from([BUY, SELL, SIDE_NONE]))
+            price = draw(st.sampled_from([0] + [P(k) for k in (-3, -2, -1, -1, 0, 1, 1, 2, 3)]))
+            qty = draw(st.integers(1, 9)) if draw(st.integers(0, 3)) else draw(st.integers(1, top))
+            if mixed and tside != SIDE_NONE and price and draw(st.booleans()):
+                # the same lots as an L3 execute of an unknown order (fills in every model)
+                rows.append(ev(ts, EXECUTE, 90, tside, price, qty, inst, last=last))
+            else:
+                rows.append(ev(ts, TRADE, 0, tside, price, qty, inst, last=last))
+        elif kind == "add":
+            price = P(draw(st.integers(-3, 0)) if side == BUY else draw(st.integers(0, 3)))
+            qty = draw(st.integers(1, 9))
+            live[next_id] = [inst, side, price, qty]
+            rows.append(ev(ts, ADD, next_id, side, price, qty, inst, last=last))
+            next_id += 1
+        elif kind == "unknown":
+            act = draw(st.sampled_from([M_CANCEL, DELETE, EXECUTE, EXECUTE, EXECUTE]))
+            price = P(draw(st.integers(-4, 4)))
+            if keys and draw(st.integers(0, 2)):
+                inst, side, price = draw(st.sampled_from(keys))
+            rows.append(ev(ts, act, 90, side, price, draw(st.integers(1, 20)), inst, last=last))
+        else:
+            oid = draw(st.sampled_from(sorted(live)))
+            inst, side, price, qty = live[oid]
+            eside = draw(st.sampled_from([side, SIDE_NONE]))
+            if kind == "delete":
+                rows.append(ev(ts, DELETE, oid, eside, price, qty, inst, last=last))
+                q = qty
+            else:
+                q = draw(st.integers(1, qty))
+                rows.append(ev(ts, M_CANCEL if kind == "cancel" else EXECUTE, oid, eside,
+                               draw(st.sampled_from([0, price])) if kind == "execute" else price,
+                               q, inst, last=last))
+            live[oid][3] -= q
+            if live[oid][3] == 0:
+                del live[oid]
+    return mbo(rows)
+
+
+@st.composite
+def l2_orders(draw: Any, events: np.ndarray, n_inst: int) -> np.ndarray:
+    """script_orders' mix, plus GTC orders that rest where the stream's LEVEL events are
+    (the same instrument, side and price, sent when such an event is applied), so that the
+    levels' later moves reach them."""
+    rows = [{k: int(x[k]) for k in rv.ORDER_FIELDS} for x in draw(script_orders(events, n_inst, 8))]
+    levels = [x for x in events if x["action"] == LEVEL and x["side"] != SIDE_NONE]
+    for k in range(draw(st.integers(1, 8)) if levels else 0):
+        x = draw(st.sampled_from(levels))     # sent when it is applied: behind what it shows
+        rows.append(order(int(x["ts"]), 1000 + k, NEW, int(x["side"]), int(x["price"]),
+                          draw(st.integers(1, 12)), int(x["instrument"])))
+    rows.sort(key=lambda r: r["ts"])
+    return orders(rows)
+
+
+@st.composite
+def l2_scenarios(draw: Any, mixed: bool = False) -> Any:
+    events = draw(level_streams(mixed=mixed))
+    n = n_instruments(events)
+    latency = dict(draw(LATENCY))
+    latency["edges"] = draw(st.sampled_from(["flag", "flag", "event"]))
+    queue = {"queue_power": draw(st.integers(0, 8)), "seed": draw(st.integers(0, 2**64 - 1))}
+    return events, draw(l2_orders(events, n)), draw(FEES), latency, queue
+
+
+@pytest.mark.parametrize("mixed", [False, True], ids=["l2", "mixed_l3"])
+@pytest.mark.parametrize("model", MODELS)
+@settings(max_examples=scaled(130, 25), deadline=None,
+          suppress_health_check=[HealthCheck.too_slow])
+@given(data=st.data())
+def test_l2_streams_match_the_oracle(model: str, mixed: bool, data: Any) -> None:
+    """LEVEL + TRADE streams (mixed_l3: with ADD / CANCEL / EXECUTE / DELETE among them),
+    every queue_power, any seed."""
+    events, strategy_orders, fees, latency, queue = data.draw(l2_scenarios(mixed=mixed))
+    compare(events, strategy_orders, queue_model=model, **queue, **fees, **latency)
+
+
+@pytest.mark.parametrize("model", MODELS)
+@settings(max_examples=scaled(40, 10), deadline=None,
+          suppress_health_check=[HealthCheck.too_slow])
+@given(events=level_streams(max_events=60), size=st.integers(1, 4), power=st.integers(0, 8),
+       seed=st.integers(0, 2**64 - 1), latency=LATENCY)
+def test_l2_quote_strategy_matches_the_oracle(model: str, events: np.ndarray, size: int,
+                                              power: int, seed: int,
+                                              latency: Dict[str, int]) -> None:
+    compare(events, quote={"size": size, "max_position": 8}, queue_model=model,
+            queue_power=power, seed=seed, **latency)
