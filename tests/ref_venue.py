@@ -41,8 +41,8 @@ R7  A CANCEL / MODIFY whose order id works on another instrument is refused by t
 R8  LEVEL (mbo.h) with qty 0 on an unplaced book is applied and changes nothing (the book
     stays unplaced: only a LEVEL with qty > 0 places it); a LEVEL outside a placed book's
     window is applied and kept nowhere, and shows 0 lots before and after (q0 = q = 0).
-R9  VX_QUEUE_PROB's "t_O" (TRADE lots at O's price since the last LEVEL there; venue.h also
-    calls O's arrival time t_O, R3) belongs to each resting order: 0 when it comes to rest
+R9  VX_QUEUE_PROB's p_O (TRADE lots at O's price since the last LEVEL there) belongs to each
+    resting order: 0 when it comes to rest
     (also when a MODIFY matches it again), += L for each print that reaches it at its price
     (side r), kept by a MODIFY in place, 0 after every applied LEVEL at its (side, price).
     Prints before it rested do not count.
@@ -389,7 +389,7 @@ class Resting:
     placed: int   # arrival time t_O
     ahead: int
     seq: int      # order of coming to rest
-    traded: int = 0   # VX_QUEUE_PROB's t_O: TRADE lots at its price since the last LEVEL there
+    traded: int = 0   # VX_QUEUE_PROB's p_O: TRADE lots at its price since the last LEVEL there
 
 
 def exec_record(**kw: int) -> Dict[str, int]:
@@ -602,7 +602,7 @@ class Venue:
     def _trade(self, e: Dict[str, int], ts: int) -> None:
         """venue.h "Queue models", both L2 models: a TRADE print of L lots at p consumes the
         resting side r (the print's, or from the book before it when VX_SIDE_NONE); at p
-        (t_O += L) and through p the fill rule."""
+        (p_O += L) and through p the fill rule."""
         inst, p, lots, r = e["instrument"], e["price"], e["qty"], e["side"]
         if p == 0:
             return

@@ -103,15 +103,18 @@
  * Let q0 / q be the lots the book shows at the LEVEL's (side, price) before / after it
  * (vx_mbo_qty; 0 outside the window) and d = q0 - q when q0 > q, else 0. For each O resting
  * at that (side, price), in the order they came to rest:
- *   VX_QUEUE_FIFO (0, the default; exact with L3 data, optimistic with L2): the lots that
- *     left were ahead of O: a -= min(d, a). TRADE prints do nothing (as above).
+ *   VX_QUEUE_FIFO (0, the default; exact with L3 data): the lots that left were ahead of O:
+ *     a -= min(d, a). TRADE prints do nothing (as above), so on L2 data (no EXECUTE) no
+ *     resting order ever fills: velox.backtest refuses L2 input unless a model is chosen.
  *   VX_QUEUE_RISK_AVERSE (1): O advances only by trades; a LEVEL only caps a: a = min(a, q).
- *   VX_QUEUE_PROB (2): x = d - t_O (t_O = TRADE lots at O's price since the last LEVEL there,
- *     signed arithmetic; t_O = 0 afterwards). When x > 0 and a > 0, the part of x that left
+ *   VX_QUEUE_PROB (2): x = d - p_O (p_O = TRADE lots at O's price since the last LEVEL there
+ *     or since O came to rest, a MODIFY's re-match included; signed arithmetic; p_O = 0
+ *     afterwards). When x > 0 and a > 0, the part of x that left
  *     ahead of O is estimated as hftbacktest's probabilistic models do: with b = q0 - a
  *     (0 when negative), f(y) = y^n (n = cfg.queue_power in [0, 8], doubles, n
  *     multiplications, y^0 = 1), share = f(a) / (f(a) + f(b)), cut = share * x, and when
- *     x - cut > b (the lots behind cannot have held that many) cut = x - b. O advances by
+ *     x - cut > b (the lots behind cannot have held that many) cut = x - b (then the cap
+ *     below gives the same a; the bound's visible effect is that no draw is made). O advances by
  *     floor(cut) lots plus one more with probability frac = cut - floor(cut): when frac > 0
  *     one draw u from the queue stream (vx_prng_seed(seed ^ 0x9E6C63D0676A9A99)) adds 1 when
  *     u < (uint64_t)(frac * 2^64). a -= min(that, a). Then (x <= 0 too) a = min(a, q).
@@ -119,7 +122,7 @@
  *   r = its side when BUY / SELL; with VX_SIDE_NONE r is taken from the book before the event
  *   (BUY when a best bid exists and p <= it, else SELL when a best ask exists and p >= it,
  *   else the print is ignored). For each O on side r in the order they came to rest: at p,
- *   t_O += L (VX_QUEUE_PROB) and the fill rule (c = min(L, a), a -= c, O fills
+ *   p_O += L (VX_QUEUE_PROB) and the fill rule (c = min(L, a), a -= c, O fills
  *   min(L - c, leaves) at its price, MAKER); at a price p through O's (r = BUY: p < O's
  *   price; SELL: p > it), the same fill rule.
  *   queue_events counts LEVEL and TRADE events that changed some a or filled some O. The
