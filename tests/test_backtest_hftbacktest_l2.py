@@ -34,6 +34,7 @@ RESPONSE_NS = 10_000
 MAX_POSITION = 1_000_000   # out of reach: see test_backtest_hftbacktest.py
 SEEDS = (1, 2, 3)
 MESSAGES = 50_000          # LOBSTER messages per generated day (about 56,000 L2 events)
+ROUND_LOT = 100            # shares per lot of the L2 view (see `days`)
 
 
 def _l2(rows):
@@ -94,13 +95,24 @@ def test_l2_conversion_refuses_what_it_cannot_carry():
                          queue_model="prob")
 
 
+def round_lots(l2):
+    """The L2 stream in round lots: every LEVEL's and TRADE's qty / ROUND_LOT, rounded up (a
+    level that shows shares shows at least a lot). Queues of a few lots, not hundreds of
+    shares, so the prob models' fractions of a lot decide fills often enough to compare. Both
+    venues read the same stream: it need not be an L3 stream's exact view."""
+    out = l2.copy()
+    out["qty"] = -(-l2["qty"].astype(np.int64) // ROUND_LOT)
+    return out
+
+
 @pytest.fixture(scope="module")
 def days():
-    """seed -> (the L2 view of a generated LOBSTER day with F_LAST per timestamp, its
-    hftbacktest events)."""
+    """seed -> (the L2 view, in round lots, of a generated LOBSTER day with F_LAST per
+    timestamp; its hftbacktest events)."""
     out = {}
     for seed in SEEDS:
-        l2 = hq.with_timestamp_edges(market_by_price(lobster_events(MESSAGES, seed=seed)))
+        l2 = round_lots(market_by_price(lobster_events(MESSAGES, seed=seed)))
+        l2 = hq.with_timestamp_edges(l2)
         out[seed] = (l2, hq.to_hftbacktest_l2(l2))
     return out
 
@@ -219,45 +231,53 @@ def test_quote_fills_agree_with_hftbacktest_l2_risk_averse(days, sideless):
 
 
 # The prob models' agreement is statistical: hftbacktest keeps a fractional front, velox whole
-# lots with a seeded draw for the fraction, so one order can fill at a different print in each
-# (a pair of unmatched fills, one per side). Measured on seeds 1-10, n = 0-3 (40 runs, about
-# 11,000 velox fills): 8 such pairs, at most 1 per run. The test allows, per run, 1 % of
-# velox's fills + 2 fills unexplained (about 4-5 fills, 2 pairs: a run more than 10 times the
-# measured rate), and over the SEEDS together 0.5 % + 2. A rule out of step with hftbacktest's
-# moves every order whose front it estimates: power_prob_queue_model2 / 3 or log_prob against
-# velox's prob leave 4-22 unexplained fills per run (seeds 1-3, n = 2, 3).
+# lots with a seeded draw for the fraction (venue.h), so one order can fill at a different
+# print in each (a pair of unmatched fills), and the quoting paths then differ for a while.
+# Measured on the round-lot days of seeds 1-10, n = 0-3 (40 runs): velox's fill count within
+# 0.4 % of hftbacktest's fills not explained by the other side reaching the order (no sign
+# bias: -0.37 % .. +0.12 % per n), unexplained fills 1.2-3.8 % of velox's fills per n over
+# seeds 1-3 (about 40 of 1,080 at most: +-6 by counting noise), at least 96.8 % of each run's
+# velox fills matched. The test allows, over SEEDS per n: counts within 1.5 %, unexplained
+# at most 5 % (the largest measured + 2 sigma), and per run 90 % matched. Rules out of step
+# with hftbacktest's leave more: advancing only by whole lots (no draw) 6-8 % unexplained and
+# -0.9 % fills; hftbacktest's sibling models against velox's prob: see the test below.
 @pytest.mark.parametrize("power", [0, 1, 2, 3])
 def test_quote_fills_agree_with_hftbacktest_l2_prob(days, power):
     """velox's prob (queue_power n) against hftbacktest's power_prob_queue_model(n): the part
     of a level decrease not explained by the prints since the last one is split between the
     lots ahead and behind as f(ahead) : f(behind), f(x) = x^n. Fills match as under
-    risk_averse, but for the statistical difference the comment above bounds."""
-    total_v = total_odd = 0
+    risk_averse, within the statistical bounds the comment above gives."""
+    fills_v = fills_h = unexplained = 0
     for seed in SEEDS:
         l2, data = days[seed]
         v, h, un_v, un_h, reached = compare(l2, data, "prob", power, "power_prob", seed)
         why = _why("prob", power, seed, v, h, un_v, un_h, reached)
         assert len(h) >= 200, why
-        odd = len(un_v) + len(un_h) - len(reached)
-        assert odd <= 0.01 * len(v) + 2, why
-        assert len(v) >= 0.5 * len(h), why
-        total_v += len(v)
-        total_odd += odd
-    assert total_odd <= 0.005 * total_v + 2, (power, total_odd, total_v)
+        assert len(v) - len(un_v) >= 0.9 * len(v), why
+        fills_v += len(v)
+        fills_h += len(h) - len(reached)
+        unexplained += len(un_v) + len(un_h) - len(reached)
+    figures = (power, fills_v, fills_h, unexplained)
+    assert abs(fills_v - fills_h) <= 0.015 * fills_h, figures
+    assert unexplained <= 0.05 * fills_v, figures
 
 
 def test_power_prob_is_the_hftbacktest_model_velox_prob_follows(days):
     """Of hftbacktest's probabilistic models, power_prob_queue_model(n) (share ahead =
     f(front) / (f(front) + f(back))) is the one velox's prob rule is: against its siblings
-    (f(back) / f(back + front); 1 - f(front / (front + back)); f = log(1 + x)) velox's fills
-    differ clearly more."""
-    l2, data = days[SEEDS[0]]
-
-    def odd(hbt_model, power):
-        v, h, un_v, un_h, reached = compare(l2, data, "prob", power, hbt_model, SEEDS[0])
-        return len(un_v) + len(un_h) - len(reached)
+    (power_prob_queue_model2: f(back) / f(back + front) behind; power_prob_queue_model3:
+    1 - f(front / (front + back)); log_prob: f = log(1 + x)) velox's fills leave at least
+    twice as many unexplained over SEEDS (measured with n = 2, 3: power_prob 22 and 13,
+    the siblings 54-122). At n = 1 the three power models are one model."""
+    def unexplained(hbt_model, power):
+        n = 0
+        for seed in SEEDS:
+            l2, data = days[seed]
+            v, h, un_v, un_h, reached = compare(l2, data, "prob", power, hbt_model, seed)
+            n += len(un_v) + len(un_h) - len(reached)
+        return n
 
     for power in (2, 3):
-        same = odd("power_prob", power)
-        others = {m: odd(m, power) for m in ("power_prob2", "power_prob3", "log_prob")}
-        assert all(same + 3 <= n for n in others.values()), (power, same, others)
+        same = unexplained("power_prob", power)
+        others = {m: unexplained(m, power) for m in ("power_prob2", "power_prob3", "log_prob")}
+        assert all(2 * same <= n for n in others.values()), (power, same, others)
