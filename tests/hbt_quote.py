@@ -1,7 +1,8 @@
 """hftbacktest 2.4.4 beside velox.backtest: a market-by-order stream converted to hftbacktest's
-L3 events, and velox's builtin:quote strategy written again in numba against hftbacktest's
-API. Shared by tests/test_backtest_hftbacktest.py (the cross-check) and
-benchmarks/bench_backtest.py (the speed comparison). Imports hftbacktest and numba only when
+L3 events, a market-by-price stream to its L2 events, and velox's builtin:quote strategy
+written again in numba against hftbacktest's API. Shared by tests/test_backtest_hftbacktest.py
+and tests/test_backtest_hftbacktest_l2.py (the cross-checks) and benchmarks/bench_backtest.py
+(the speed comparison). Imports hftbacktest and numba only when
 a function here is called, so the module itself imports anywhere.
 
 Conversion (MBO_DTYPE -> hftbacktest event_dtype; every row is both an exchange and a local
