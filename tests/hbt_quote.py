@@ -1,7 +1,8 @@
 """hftbacktest 2.4.4 beside velox.backtest: a market-by-order stream converted to hftbacktest's
-L3 events, and velox's builtin:quote strategy written again in numba against hftbacktest's
-API. Shared by tests/test_backtest_hftbacktest.py (the cross-check) and
-benchmarks/bench_backtest.py (the speed comparison). Imports hftbacktest and numba only when
+L3 events, a market-by-price stream to its L2 events, and velox's builtin:quote strategy
+written again in numba against hftbacktest's API. Shared by tests/test_backtest_hftbacktest.py
+and tests/test_backtest_hftbacktest_l2.py (the cross-checks) and benchmarks/bench_backtest.py
+(the speed comparison). Imports hftbacktest and numba only when
 a function here is called, so the module itself imports anywhere.
 
 Conversion (MBO_DTYPE -> hftbacktest event_dtype; every row is both an exchange and a local
@@ -16,21 +17,40 @@ event at its own ts):
   TRADE (a non-displayed execution) -> nothing: no order of the book is named, and velox's
                                   venue does not fill on it either
 Prices: fixed point (1e8) -> float; the tick is the stream's (0.01), qty in lots.
+
+Market-by-price (L2) conversion (to_hftbacktest_l2; LEVEL and TRADE events only, one
+instrument), for hftbacktest's L2 queue models on its L2 market depth:
+  LEVEL (side, price, qty)     -> DEPTH_EVENT with BUY_EVENT (bids) / SELL_EVENT (asks), px,
+                                  qty = the level's new total (0: the level is gone)
+  TRADE (resting side r)       -> TRADE_EVENT flagged with the AGGRESSOR's side, the other
+                                  one: velox's TRADE side is the resting side whose lots traded,
+                                  hftbacktest's is the initiator's (its exchange fills our
+                                  SELL orders on a BUY_EVENT trade: nopartialfillexchange.rs)
+                                  so r = BUY -> SELL_EVENT, r = SELL -> BUY_EVENT
+  TRADE with SIDE_NONE         -> r taken from the book before the print, as velox's venue
+                                  does (venue.h "Queue models"): BUY when a bid exists and the
+                                  price <= the best bid, else SELL when an ask exists and the
+                                  price >= the best ask; otherwise the print is dropped (velox
+                                  ignores it; hftbacktest would too, having no side)
+  TRADE at price 0             -> dropped (velox ignores it)
 """
 
 from __future__ import annotations
 
-from typing import Any, Dict
+from collections import defaultdict
+from typing import Any, DefaultDict, Dict, List, Set, Tuple
 
 import numpy as np
 
-ADD, CANCEL, DELETE, EXECUTE, TRADE = 1, 2, 3, 4, 6   # velox Action values
-BUY, SELL = 0, 1                                       # velox side values
+ADD, CANCEL, DELETE, EXECUTE, TRADE, LEVEL = 1, 2, 3, 4, 6, 12   # velox Action values
+BUY, SELL, SIDE_NONE = 0, 1, 2                                     # velox side values
 PRICE_SCALE = 100_000_000
+Fill = Tuple[int, int, int]   # side +1 buy / -1 sell, price tick, exchange ts
 
 # hftbacktest.types, spelled out so the converter needs no hftbacktest import
 EXCH_EVENT, LOCAL_EVENT, BUY_EVENT, SELL_EVENT = 1 << 31, 1 << 30, 1 << 29, 1 << 28
 ADD_ORDER_EVENT, CANCEL_ORDER_EVENT, MODIFY_ORDER_EVENT, FILL_EVENT = 10, 11, 12, 13
+DEPTH_EVENT, TRADE_EVENT = 1, 2
 HBT_EVENT_DTYPE = np.dtype([("ev", "u8"), ("exch_ts", "i8"), ("local_ts", "i8"), ("px", "f8"),
                             ("qty", "f8"), ("order_id", "u8"), ("ival", "i8"), ("fval", "f8")],
                            align=True)
@@ -107,6 +127,62 @@ def to_hftbacktest(events: np.ndarray) -> np.ndarray:
     return out
 
 
+def resting_sides(events: np.ndarray) -> np.ndarray:
+    """The resting side of each TRADE of an L2 stream (LEVEL, TRADE): its own side when BUY or
+    SELL; for SIDE_NONE the side velox's venue takes from the book before the print (BUY when
+    a bid exists and price <= the best bid, else SELL when an ask exists and price >= the best
+    ask), else SIDE_NONE (ignored). Other rows: their side, unchanged."""
+    sides = events["side"].astype(np.int64)
+    act = events["action"]
+    if not ((act == TRADE) & (sides == SIDE_NONE)).any():
+        return sides
+    levels: Dict[int, Dict[int, int]] = {BUY: {}, SELL: {}}
+    for i, (a, s, p, q) in enumerate(zip(act.tolist(), sides.tolist(),
+                                         events["price"].tolist(), events["qty"].tolist())):
+        if a == LEVEL:
+            if q > 0:
+                levels[s][p] = q
+            else:
+                levels[s].pop(p, None)
+        elif s == SIDE_NONE:
+            bids, asks = levels[BUY], levels[SELL]
+            if bids and p <= max(bids):
+                sides[i] = BUY
+            elif asks and p >= min(asks):
+                sides[i] = SELL
+    return sides
+
+
+def to_hftbacktest_l2(events: np.ndarray) -> np.ndarray:
+    """hftbacktest L2 events (event_dtype) of one instrument's market-by-price MBO_DTYPE stream
+    (LEVEL and TRADE events; see the module docstring). Raises ValueError for other actions,
+    a LEVEL without a side, and more than one instrument."""
+    act = events["action"]
+    known = (act == LEVEL) | (act == TRADE)
+    if not known.all():
+        raise ValueError(f"action {int(act[~known][0])} has no hftbacktest L2 conversion here")
+    if ((act == LEVEL) & (events["side"] != BUY) & (events["side"] != SELL)).any():
+        raise ValueError("a LEVEL event without a side (BUY / SELL)")
+    if len(events) and (events["instrument"] != events["instrument"][0]).any():
+        raise ValueError("one instrument per hftbacktest asset: the stream has several")
+    sides = resting_sides(events)
+    trade = act == TRADE
+    keep = ~trade | ((sides != SIDE_NONE) & (events["price"] != 0))
+    ev, sides, trade = events[keep], sides[keep], trade[keep]
+    out = np.zeros(len(ev), HBT_EVENT_DTYPE)
+    # a LEVEL's flag is its own side; a print's the aggressor's (the side opposite the resting)
+    buy_flag = np.where(trade, sides == SELL, sides == BUY)
+    kind = np.where(trade, TRADE_EVENT, DEPTH_EVENT)
+    out["ev"] = (np.uint64(EXCH_EVENT | LOCAL_EVENT)
+                 | np.where(buy_flag, BUY_EVENT, SELL_EVENT).astype(np.uint64)
+                 | kind.astype(np.uint64))
+    out["exch_ts"] = ev["ts"].astype(np.int64)
+    out["local_ts"] = out["exch_ts"]
+    out["px"] = ev["price"] / PRICE_SCALE
+    out["qty"] = ev["qty"]
+    return out
+
+
 def with_timestamp_edges(events: np.ndarray) -> np.ndarray:
     """A copy whose last event of each run of equal timestamps carries F_LAST (4): velox's
     strategy then runs once per timestamp, as hftbacktest's wait_next_feed returns once per
@@ -116,6 +192,30 @@ def with_timestamp_edges(events: np.ndarray) -> np.ndarray:
     last = np.r_[ts[1:] != ts[:-1], True]
     out["flags"] = np.where(last, out["flags"] | 4, out["flags"] & ~np.uint8(4))
     return out
+
+
+def match_fills(a: List[Fill], b: List[Fill], window_ns: int) -> Tuple[List[Fill], List[Fill]]:
+    """Greedy match of two sorted lists of fills (side +1/-1, price tick, exchange ts) by equal
+    (side, price) and exchange times within window_ns; returns the unmatched of each."""
+    pool: DefaultDict[Tuple[int, int], List[int]] = defaultdict(list)
+    for k in b:
+        pool[(k[0], k[1])].append(k[2])
+    used: DefaultDict[Tuple[int, int], Set[int]] = defaultdict(set)
+    left_a = []
+    for s, p, t in a:
+        cands = pool[(s, p)]
+        best = None
+        for j, tb in enumerate(cands):
+            if j not in used[(s, p)] and abs(tb - t) <= window_ns:
+                best = j
+                break
+        if best is None:
+            left_a.append((s, p, t))
+        else:
+            used[(s, p)].add(best)
+    left_b = [(s, p, t) for (s, p), ts_ in pool.items() for j, t in enumerate(ts_)
+              if j not in used[(s, p)]]
+    return left_a, left_b
 
 
 _JIT: Dict[str, Any] = {}
@@ -278,16 +378,34 @@ def _compiled() -> Dict[str, Any]:
     return _JIT
 
 
+# hftbacktest's queue models by name: l3_fifo on its L3 market-by-order depth (to_hftbacktest
+# data), the others on its L2 depth (to_hftbacktest_l2 data). power_prob is the one velox's
+# "prob" model follows: the share of a level decrease ahead of the order is
+# f(front) / (f(front) + f(back)), f(x) = x^n (PowerProbQueueFunc: prob = f(back) / (f(back) +
+# f(front)) is the part behind); power_prob2 / power_prob3 / log_prob / log_prob2 spread it
+# otherwise (f(back) / f(back + front), 1 - f(front / (front + back)), f = log(1 + x)).
+QUEUE_MODELS = {"l3_fifo": "l3_fifo_queue_model", "risk_adverse": "risk_adverse_queue_model",
+                "power_prob": "power_prob_queue_model", "power_prob2": "power_prob_queue_model2",
+                "power_prob3": "power_prob_queue_model3", "log_prob": "log_prob_queue_model",
+                "log_prob2": "log_prob_queue_model2"}
+
+
 def make_backtest(data: np.ndarray, *, entry_latency_ns: int, response_latency_ns: int,
-                  tick: float = 0.01, maker_fee: float = 0.0, taker_fee: float = 0.0) -> Any:
-    """An hftbacktest HashMapMarketDepthBacktest over converted events: L3 FIFO queue model,
-    no-partial-fill exchange, constant order latency, linear asset, fees as fractions of
-    traded value (hftbacktest's trading_value_fee_model)."""
+                  tick: float = 0.01, maker_fee: float = 0.0, taker_fee: float = 0.0,
+                  queue_model: str = "l3_fifo", queue_power: float = 0.0) -> Any:
+    """An hftbacktest HashMapMarketDepthBacktest over converted events: the queue model named
+    (QUEUE_MODELS; queue_power = n of the power models), no-partial-fill exchange, constant
+    order latency, linear asset, fees as fractions of traded value (hftbacktest's
+    trading_value_fee_model)."""
     from hftbacktest import BacktestAsset, HashMapMarketDepthBacktest
 
+    if queue_model not in QUEUE_MODELS:
+        raise ValueError(f"queue_model {queue_model!r}: one of {sorted(QUEUE_MODELS)}")
     asset = (BacktestAsset().data(data).linear_asset(1.0)
-             .constant_order_latency(entry_latency_ns, response_latency_ns)
-             .l3_fifo_queue_model().no_partial_fill_exchange()
+             .constant_order_latency(entry_latency_ns, response_latency_ns))
+    choose = getattr(asset, QUEUE_MODELS[queue_model])
+    asset = choose(float(queue_power)) if queue_model.startswith("power_prob") else choose()
+    asset = (asset.no_partial_fill_exchange()
              .trading_value_fee_model(maker_fee, taker_fee)
              .tick_size(tick).lot_size(1.0).last_trades_capacity(0))
     return HashMapMarketDepthBacktest([asset])
@@ -301,10 +419,12 @@ def run_replay(data: np.ndarray) -> int:
     return int(n)
 
 
-def run_tops(data: np.ndarray) -> np.ndarray:
+def run_tops(data: np.ndarray, *, queue_model: str = "l3_fifo") -> np.ndarray:
     """The top of hftbacktest's book after each feed timestamp: rows of (ts, best bid tick,
-    its qty, best ask tick, its qty), 0 for an empty side."""
-    hbt = make_backtest(data, entry_latency_ns=0, response_latency_ns=0)
+    its qty, best ask tick, its qty), 0 for an empty side (queue_model: "l3_fifo" for L3
+    data, an L2 model for L2 data)."""
+    hbt = make_backtest(data, entry_latency_ns=0, response_latency_ns=0,
+                        queue_model=queue_model)
     out = np.zeros((len(data), 5), np.int64)
     n = _compiled()["tops"](hbt, out)
     hbt.close()
@@ -313,9 +433,10 @@ def run_tops(data: np.ndarray) -> np.ndarray:
 
 def run_quote(data: np.ndarray, *, size: int = 1, max_position: int = 10,
               entry_latency_ns: int, response_latency_ns: int, maker_fee: float = 0.0,
-              taker_fee: float = 0.0, tick: float = 0.01,
-              max_fills: int = 0) -> Dict[str, Any]:
-    """The quoting strategy through hftbacktest, from the start of the data to its end.
+              taker_fee: float = 0.0, tick: float = 0.01, max_fills: int = 0,
+              queue_model: str = "l3_fifo", queue_power: float = 0.0) -> Dict[str, Any]:
+    """The quoting strategy through hftbacktest, from the start of the data to its end, with
+    the queue model named (make_backtest).
     Figures: feeds, sent, cancels, position, balance, fee, num_trades, volume, value, pnl
     (balance + position * mid - fees, in price units; mid = the last mid of a two-sided book:
     the generated day ends with an empty book), and with max_fills > 0 `fills`: up to
@@ -323,7 +444,8 @@ def run_quote(data: np.ndarray, *, size: int = 1, max_position: int = 10,
     ts, local ts at sending, side +1/-1, price tick, qty, maker 1/0), in arrival order."""
     hbt = make_backtest(data, entry_latency_ns=entry_latency_ns,
                         response_latency_ns=response_latency_ns, maker_fee=maker_fee,
-                        taker_fee=taker_fee, tick=tick)
+                        taker_fee=taker_fee, tick=tick, queue_model=queue_model,
+                        queue_power=queue_power)
     out = np.zeros(6, np.int64)
     fills = np.zeros((max_fills, 6), np.int64)
     _compiled()["quote"](hbt, float(size), float(max_position), out, fills)

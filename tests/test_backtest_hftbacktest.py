@@ -216,7 +216,7 @@ def test_quote_fills_and_pnl_agree_with_hftbacktest_l3_fifo():
     h_keys = sorted(zip(hf[:, 2].tolist(), hf[:, 3].tolist(), hf[:, 0].tolist()))
     # a fill matches one of the other run's with the same side and price whose exchange
     # times are within the two latencies
-    unmatched_v, unmatched_h = match_fills(v_keys, h_keys, ENTRY_NS + RESPONSE_NS)
+    unmatched_v, unmatched_h = hq.match_fills(v_keys, h_keys, ENTRY_NS + RESPONSE_NS)
     at = stream_index(events)
     crossing = [f for f in unmatched_h if book_crossed(at, events, *f)]
     through = [f for f in unmatched_v if executed_through(at, events, *f)]
@@ -270,28 +270,3 @@ def executed_through(at, events, side, tick, ts):
                 and (p < tick if side == 1 else p > tick):
             return True
     return False
-
-
-def match_fills(a, b, window_ns):
-    """Greedy match of two sorted fill lists by equal (side, price) and exchange times within
-    window_ns; returns the unmatched of each."""
-    from collections import defaultdict
-    pool = defaultdict(list)
-    for k in b:
-        pool[(k[0], k[1])].append(k[2])
-    used = defaultdict(set)
-    left_a = []
-    for s, p, t in a:
-        cands = pool[(s, p)]
-        best = None
-        for j, tb in enumerate(cands):
-            if j not in used[(s, p)] and abs(tb - t) <= window_ns:
-                best = j
-                break
-        if best is None:
-            left_a.append((s, p, t))
-        else:
-            used[(s, p)].add(best)
-    left_b = [(s, p, t) for (s, p), ts_ in pool.items() for j, t in enumerate(ts_)
-              if j not in used[(s, p)]]
-    return left_a, left_b
