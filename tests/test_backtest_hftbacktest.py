@@ -3,8 +3,6 @@ stream to hftbacktest's L3 events, and the cross-check of velox.backtest's quoti
 hftbacktest's L3 FIFO queue model on the same stream (docs/backtest.md, "Cross-check with
 hftbacktest", lists the two models' differences and the tolerance they give)."""
 
-import os
-import sys
 
 import numpy as np
 import pytest
@@ -17,16 +15,9 @@ from velox.feedgen import lobster_events
 
 import hbt_quote as hq
 
-# In the `oracle` extra for Python < 3.13 only (numba and hftbacktest's numpy < 2.3 pin have no
-# free-threaded or 3.14 wheels; see pyproject.toml): required there, skipped on the newer legs
-# and where VELOX_NO_ORACLE=1 says the extra is left out on purpose (CI's ASan step: numba's
-# LLVM does not run under the ASan preload).
-if sys.version_info < (3, 13) and os.environ.get("VELOX_NO_ORACLE") != "1":
-    import hftbacktest  # noqa: F401
-    import numba  # noqa: F401
-else:
-    pytest.importorskip("hftbacktest")
-    pytest.importorskip("numba")
+from hbt_guard import require_hftbacktest
+
+require_hftbacktest()
 
 TICK = velox.to_fixed("0.01")
 LEVELS = 4096

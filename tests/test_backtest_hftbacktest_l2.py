@@ -5,8 +5,6 @@ events, and the quoting run of velox.backtest with SimVenue(queue_model="risk_av
 L2 depth, fill by fill (docs/backtest.md, "Cross-check with hftbacktest", market-by-price
 paragraph: the differences and the tolerance they give)."""
 
-import os
-import sys
 
 import numpy as np
 import pytest
@@ -17,15 +15,9 @@ from velox.feedgen import lobster_events, market_by_price
 
 import hbt_quote as hq
 
-# The same guard as tests/test_backtest_hftbacktest.py: the `oracle` extra exists for Python
-# < 3.13 only (required there), skipped on the newer legs and where VELOX_NO_ORACLE=1 leaves it
-# out on purpose (CI's ASan step).
-if sys.version_info < (3, 13) and os.environ.get("VELOX_NO_ORACLE") != "1":
-    import hftbacktest  # noqa: F401
-    import numba  # noqa: F401
-else:
-    pytest.importorskip("hftbacktest")
-    pytest.importorskip("numba")
+from hbt_guard import require_hftbacktest
+
+require_hftbacktest()
 
 TICK = velox.to_fixed("0.01")
 LEVELS = 4096
