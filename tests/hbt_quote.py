@@ -419,6 +419,26 @@ def run_replay(data: np.ndarray) -> int:
     return int(n)
 
 
+def book_tops(book: Any, events: np.ndarray, tick: int) -> np.ndarray:
+    """velox's side of run_tops: ``events`` applied to a velox MboBook one timestamp at a
+    time (every event applied), and after each, a row of (ts, best bid tick, its qty, best
+    ask tick, its qty), 0 for an empty side."""
+    ts = events["ts"]
+    ends = np.flatnonzero(np.r_[ts[1:] != ts[:-1], True]) + 1
+    out = np.zeros((len(ends), 5), np.int64)
+    start = 0
+    for i, end in enumerate(ends):
+        assert book.apply_many(events[start:end]).rejected == 0
+        start = end
+        out[i, 0] = ts[end - 1]
+        bid, ask = book.best_bid(), book.best_ask()
+        if bid:
+            out[i, 1], out[i, 2] = bid[0] // tick, bid[1]
+        if ask:
+            out[i, 3], out[i, 4] = ask[0] // tick, ask[1]
+    return out
+
+
 def run_tops(data: np.ndarray, *, queue_model: str = "l3_fifo") -> np.ndarray:
     """The top of hftbacktest's book after each feed timestamp: rows of (ts, best bid tick,
     its qty, best ask tick, its qty), 0 for an empty side (queue_model: "l3_fifo" for L3

@@ -132,22 +132,7 @@ def velox_tops(events):
     first = int(events[events["action"] == hq.ADD]["price"][0])
     book = MboBook(levels=LEVELS, tick_size=TICK, base_price=first - LEVELS // 2 * TICK,
                    max_orders=1 << 20)
-    events = events[events["action"] != hq.TRADE]
-    ts = events["ts"]
-    ends = np.flatnonzero(np.r_[ts[1:] != ts[:-1], True]) + 1
-    out = np.zeros((len(ends), 5), np.int64)
-    start = 0
-    for i, end in enumerate(ends):
-        res = book.apply_many(events[start:end])
-        assert res.rejected == 0
-        start = end
-        out[i, 0] = ts[end - 1]
-        bid, ask = book.best_bid(), book.best_ask()
-        if bid:
-            out[i, 1], out[i, 2] = bid[0] // TICK, bid[1]
-        if ask:
-            out[i, 3], out[i, 4] = ask[0] // TICK, ask[1]
-    return out
+    return hq.book_tops(book, events[events["action"] != hq.TRADE], TICK)
 
 
 def test_hftbacktest_replays_the_converted_stream_to_velox_books():

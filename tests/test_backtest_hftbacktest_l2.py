@@ -114,20 +114,7 @@ def velox_l2_tops(events):
     rows of (ts, bid tick, qty, ask tick, qty)."""
     first = int(events[events["action"] == int(Action.LEVEL)]["price"][0])
     book = MboBook(levels=LEVELS, tick_size=TICK, base_price=first - LEVELS // 2 * TICK)
-    ts = events["ts"]
-    ends = np.flatnonzero(np.r_[ts[1:] != ts[:-1], True]) + 1
-    out = np.zeros((len(ends), 5), np.int64)
-    start = 0
-    for i, end in enumerate(ends):
-        assert book.apply_many(events[start:end]).rejected == 0
-        start = end
-        out[i, 0] = ts[end - 1]
-        bid, ask = book.best_bid(), book.best_ask()
-        if bid:
-            out[i, 1], out[i, 2] = bid[0] // TICK, bid[1]
-        if ask:
-            out[i, 3], out[i, 4] = ask[0] // TICK, ask[1]
-    return out
+    return hq.book_tops(book, events, TICK)
 
 
 def test_hftbacktest_l2_depth_replays_the_converted_stream_to_velox_books(days):

@@ -63,6 +63,7 @@ _DEFAULTS: Dict[str, Any] = dict(peak_live_orders=None, p_aggressive=0.15, p_rep
 _ADD, _CANCEL, _DELETE, _EXECUTE, _REPLACE, _TRADE = (
     int(Action.ADD), int(Action.CANCEL), int(Action.DELETE), int(Action.EXECUTE),
     int(Action.REPLACE), int(Action.TRADE))
+_MODIFY, _CLEAR, _LEVEL = int(Action.MODIFY), int(Action.CLEAR), int(Action.LEVEL)
 _PRINTABLE = int(MboFlag.PRINTABLE)
 
 
@@ -541,11 +542,11 @@ def market_by_price(events: np.ndarray) -> np.ndarray:
     def level(inst: int, side: int, price: int, delta: int, ts: int) -> None:
         key = (inst, side, price)
         levels[key] = levels.get(key, 0) + delta
-        out.append((ts, 0, price, 0, levels[key], inst, side, int(Action.LEVEL), 0, 0))
+        out.append((ts, 0, price, 0, levels[key], inst, side, _LEVEL, 0, 0))
 
     for i, e in enumerate(events.tolist()):
         ts, oid, price, ref, qty, inst, side, action, flags, _status = e
-        if action in (_ADD, _CANCEL, _DELETE, _EXECUTE, _REPLACE, int(Action.MODIFY)):
+        if action in (_ADD, _CANCEL, _DELETE, _EXECUTE, _REPLACE, _MODIFY):
             o = orders.get(oid)
             if action == _ADD:
                 if o is not None:
@@ -579,7 +580,7 @@ def market_by_price(events: np.ndarray) -> np.ndarray:
                     level(o[0], o[1], o[2], -o[3], ts)
                     level(o[0], o[1], price, qty, ts)
         else:
-            if action == int(Action.CLEAR):
+            if action == _CLEAR:
                 orders = {k: v for k, v in orders.items() if v[0] != inst}
                 levels = {k: v for k, v in levels.items() if k[0] != inst}
             out.append(tuple(e))

@@ -713,11 +713,10 @@ static uint64_t prob_advance(vx_sim_venue *v, const venue_order *r, uint64_t sho
     double behind = (double)x - cut;
     if (behind > b) cut = (double)x - b;
     if (cut >= TWO_POW_64) return UINT64_MAX;
-    uint64_t lots = (uint64_t)cut;         /* cut >= 0: truncation is the floor */
+    /* cut in [0, 2^64): truncation is the floor, at most 2^64 - 2048, so lots + 1 fits */
+    uint64_t lots = (uint64_t)cut;
     double frac = cut - (double)lots;      /* exact: lots came from a double */
-    if (frac > 0.0 && vx_prng_next(&v->queue_rng) < (uint64_t)(frac * TWO_POW_64) &&
-        lots < UINT64_MAX)
-        lots++;
+    if (frac > 0.0 && vx_prng_next(&v->queue_rng) < (uint64_t)(frac * TWO_POW_64)) lots++;
     return lots;
 }
 

@@ -28,17 +28,6 @@ def log_capacity(max_working: int, instruments: int) -> int:
 _U32 = 2**32 - 1
 
 
-def _market_by_price(first: object) -> bool:
-    """Whether a first chunk is L2 data: LEVEL events and no ADD."""
-    import numpy as np
-
-    from velox._records import Action
-    if not isinstance(first, np.ndarray) or not len(first):
-        return False
-    actions = first["action"]
-    return bool((actions == Action.LEVEL).any() and not (actions == Action.ADD).any())
-
-
 def backtest(input: object, stage: object, *, stage_args: Optional[Mapping[str, Any]] = None,
              snapshot: object = None, venue: Optional[SimVenue] = None,
              risk: Optional[RiskLimits] = None, seed: int = 0,
@@ -80,7 +69,7 @@ def backtest(input: object, stage: object, *, stage_args: Optional[Mapping[str, 
     from velox.backtest._inputs import open_input
     from velox.backtest._result import BacktestResult
     from velox.backtest._stages import make_strategy
-    from velox.backtest._venue import RiskLimits, SimVenue, _count
+    from velox.backtest._venue import RiskLimits, SimVenue, _count, check_queue_model
     from velox.pipeline._driver import seed_books
     from velox.pipeline._sources import InputError
     from velox.pipeline._specs import DEFAULT_LEVELS, DEFAULT_TICK_SIZE, _fixed
@@ -115,12 +104,7 @@ def backtest(input: object, stage: object, *, stage_args: Optional[Mapping[str, 
         elif src.instruments is not None and src.instruments > instruments:
             raise ValueError(f"input {src.spec!r} has {src.instruments} instruments, more than "
                              f"instruments={instruments}")
-        if venue.queue_model is None and _market_by_price(src.first):
-            raise ValueError(
-                f"input {src.spec!r} is market-by-price data (LEVEL events, no ADD in its first "
-                "chunk): choose how resting orders advance in their queues, "
-                "SimVenue(queue_model='risk_averse' or 'prob'), or 'fifo' (there, trade prints "
-                "never fill a resting order)")
+        check_queue_model(venue, src.first, f"input {src.spec!r} (its first chunk)")
         strategy, texts = make_strategy(stage, stage_args, instruments)
         snap = None
         if snapshot is not None:

@@ -10,7 +10,9 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any, Optional
 
-from velox._records import to_fixed
+import numpy as np
+
+from velox._records import Action, to_fixed
 
 _U32 = 2**32 - 1
 _I64 = 2**63 - 1
@@ -115,6 +117,21 @@ class SimVenue:
             "queue_model": QUEUE_MODELS.index(self.queue_model or "fifo"),
             "queue_power": self.queue_power,
         }
+
+
+def check_queue_model(venue: SimVenue, first: object, what: str) -> None:
+    """ValueError, before a run, when ``venue`` leaves queue_model at None and ``first`` (the
+    input's first records, an MBO_DTYPE array) is market-by-price data: LEVEL events and no
+    ADD. Under the fifo that None stands for, trade prints never fill a resting order, so the
+    model must be chosen. ``what`` names the input and how much of it was read."""
+    if venue.queue_model is not None or not isinstance(first, np.ndarray) or not len(first):
+        return
+    actions = first["action"]
+    if (actions == Action.LEVEL).any() and not (actions == Action.ADD).any():
+        raise ValueError(
+            f"{what} is market-by-price data (LEVEL events, no ADD): choose how resting orders "
+            "advance in their queues, SimVenue(queue_model='risk_averse' or 'prob') (CLI "
+            "--queue-model), or 'fifo' (there, trade prints never fill a resting order)")
 
 
 @dataclass(frozen=True)

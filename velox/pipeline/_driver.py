@@ -27,7 +27,7 @@ from velox.pipeline._drain import Callback, _drain_batches, _drain_loop
 from velox.pipeline._strategy import (
     BuiltinStrategy, StrategyLogs, WithArgs, drain_logs_loop, is_strategy, split_stages)
 from velox.pipeline._venue import LiveVenue
-from velox.backtest._venue import RiskLimits, SimVenue
+from velox.backtest._venue import RiskLimits, SimVenue, check_queue_model
 from velox.backtest._run import PNL_INTERVAL_NS as SIM_PNL_INTERVAL_NS
 from velox.backtest._run import log_capacity as sim_log_capacity
 from velox.pipeline._journal import (
@@ -42,14 +42,8 @@ def _refuse_unchosen_queue_model(venue: SimVenue, source: Any) -> None:
     regular mbo: file (a pipe or FIFO is not peeked)."""
     if venue.queue_model is not None or source[0] != "mbo" or not os.path.isfile(source[1]):
         return
-    from velox.backtest._run import _market_by_price
     first = np.fromfile(source[1], dtype=MBO_DTYPE, count=1 << 16)
-    if _market_by_price(first):
-        raise ValueError(
-            f"input 'mbo:{source[1]}' is market-by-price data (LEVEL events, no ADD in its "
-            "first 65,536 records): choose how resting orders advance in their queues, "
-            "SimVenue(queue_model='risk_averse' or 'prob'), or 'fifo' (there, trade prints "
-            "never fill a resting order); CLI --queue-model")
+    check_queue_model(venue, first, f"input 'mbo:{source[1]}' (its first 65,536 records)")
 
 
 class Pipeline:
