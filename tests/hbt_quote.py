@@ -194,6 +194,20 @@ def with_timestamp_edges(events: np.ndarray) -> np.ndarray:
     return out
 
 
+def fill_keys(execs: np.ndarray, hbt_fills: np.ndarray, tick: int) -> Tuple[List[Fill], List[Fill]]:
+    """The fills of a velox run (its EXEC_DTYPE reports) and of an hftbacktest run (run_quote's
+    `fills`) as sorted (side +1/-1, price tick, exchange ts) keys for match_fills; both runs
+    must have traded single lots (asserted)."""
+    fill = (execs["kind"] == 3) | (execs["kind"] == 4)   # FILL, PARTIAL_FILL
+    vf = execs[fill]
+    assert (hbt_fills[:, 4] == 1).all() and (vf["fill_qty"] == 1).all()
+    v_keys = sorted(zip(np.where(vf["side"] == BUY, 1, -1).tolist(),
+                        (vf["fill_price"] // tick).tolist(), vf["ts_exchange"].tolist()))
+    h_keys = sorted(zip(hbt_fills[:, 2].tolist(), hbt_fills[:, 3].tolist(),
+                        hbt_fills[:, 0].tolist()))
+    return v_keys, h_keys
+
+
 def match_fills(a: List[Fill], b: List[Fill], window_ns: int) -> Tuple[List[Fill], List[Fill]]:
     """Greedy match of two sorted lists of fills (side +1/-1, price tick, exchange ts) by equal
     (side, price) and exchange times within window_ns; returns the unmatched of each."""

@@ -156,14 +156,8 @@ def compare(l2, data, model, power, hbt_model, seed=1):
                                             taker_fee=0, queue_model=model, queue_power=power),
                        tick=0.01, levels=LEVELS, max_orders=1 << 20, edges="flag", seed=seed)
     assert r.ok
-    ex = r.execs
-    vf = ex[(ex["kind"] == int(velox.ExecKind.FILL))
-            | (ex["kind"] == int(velox.ExecKind.PARTIAL_FILL))]
-    hf = h["fills"]
-    assert len(hf) == h["num_trades"] and (hf[:, 4] == 1).all() and (vf["fill_qty"] == 1).all()
-    v_keys = sorted(zip(np.where(vf["side"] == BUY, 1, -1).tolist(),
-                        (vf["fill_price"] // TICK).tolist(), vf["ts_exchange"].tolist()))
-    h_keys = sorted(zip(hf[:, 2].tolist(), hf[:, 3].tolist(), hf[:, 0].tolist()))
+    assert len(h["fills"]) == h["num_trades"]
+    v_keys, h_keys = hq.fill_keys(r.execs, h["fills"], TICK)
     un_v, un_h = hq.match_fills(v_keys, h_keys, ENTRY_NS + RESPONSE_NS)
     at = {}
     for i, t in enumerate(l2["ts"].tolist()):
