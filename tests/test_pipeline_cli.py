@@ -233,6 +233,20 @@ def test_toml_string_options_refuse_other_types_with_one_line(tmp_path, key, val
     assert r.stdout == ""
 
 
+@pytest.mark.parametrize("key,value", [("on-full", '"sometimes"'), ("wait", '"sleep"'),
+                                       ("timestamps", '"wall"'), ("records", '"txns"')])
+def test_toml_choices_are_checked_as_on_the_command_line(tmp_path, key, value):
+    """A TOML value outside an option's choices is argparse's own one-line error, exit 2,
+    before the run (the check velox.backtest's --config shares: _config.check_choice)."""
+    cfg = tmp_path / "run.toml"
+    cfg.write_text(f'rate = "max"\ncount = 1000\nquiet = true\n{key} = {value}\n')
+    r = run("--config", str(cfg))
+    assert r.returncode == 2, r.stdout + r.stderr
+    lines = r.stderr.strip().splitlines()
+    assert len(lines) == 1 and f"argument --{key}: invalid choice {value.strip(chr(34))!r}" in lines[0], r.stderr
+    assert r.stdout == ""
+
+
 def test_a_json_path_that_is_not_a_file_name_exits_2(tmp_path):
     cfg = tmp_path / "run.toml"
     cfg.write_text('rate = "max"\ncount = 1000\nquiet = true\njson = "a\\u0000b"\n')

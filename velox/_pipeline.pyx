@@ -693,7 +693,7 @@ cdef class NativePipeline:
         return st
 
     def mbo_placed(self, instrument=0):
-        """records="mbo": whether book `instrument`'s price window is placed (its first ADD
+        """records="mbo": whether book `instrument`'s price window is placed (its first ADD or LEVEL
         came; the counters cannot tell, being the whole set's)."""
         self._need_mbo("mbo_placed")
         return vx_mbo_placed(self._mbo_book(instrument))

@@ -970,7 +970,7 @@ static void test_script(void) {
                           new_order(3, VX_BUY, PX(10), 0)};
     orders[0].ts = 100;
     orders[1].ts = 200;
-    orders[2].ts = 200;
+    orders[2].ts = 300; /* the last order due alone: a spent-script test must not skip it */
     vx_strategy *s = NULL;
     REQUIRE(vx_script_create(orders, 3, &s) == VX_OK);
     orders[0].qty = 77; /* copied at create */
@@ -985,8 +985,11 @@ static void test_script(void) {
     CHECK(f.venue->n_sent == 2 && f.venue->sent[1].order_id == 2);
     vx_host_counters c;
     vx_host_counters_read(h, &c);
+    CHECK(c.refused_by_reason[VX_REJECT_QTY] == 0);
+    market_on(h, 300, 0); /* order 3 (qty 0): sent by the script, refused by the host */
+    vx_host_counters_read(h, &c);
     CHECK(c.refused_by_reason[VX_REJECT_QTY] == 1);
-    market_on(h, 300, 0);
+    market_on(h, 400, 0);
     CHECK(f.venue->n_sent == 2);
     vx_host_destroy(h);
     vx_builtin_destroy(s);

@@ -11,7 +11,7 @@ from typing import Any, Sequence
 
 from velox.backtest._venue import MAX_QUEUE_POWER, QUEUE_MODELS, RiskLimits, SimVenue
 from velox.pipeline._config import (_float_option, _int_range, _Parser, _stage_arg, _stage_args_toml,
-                                    load_toml_options)
+                                    check_choice, load_toml_options)
 
 PROG = "python -m velox.backtest"
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
@@ -95,9 +95,7 @@ def _load_config(path: str, parser: argparse.ArgumentParser) -> dict[str, Any]:
         elif dest in _TOML_STRING_KEYS:
             if not isinstance(value, str):
                 parser.error(f"--config: {key} must be a string, got {value!r}")
-            if act.choices is not None and value not in act.choices:
-                parser.error(f"argument {act.option_strings[-1]}: invalid choice {value!r} "
-                             f"(choose from {', '.join(act.choices)})")
+            check_choice(parser, act, value)
             values[dest] = value
         else:
             if isinstance(value, bool) or not isinstance(value, (int, float)):

@@ -245,7 +245,7 @@ def build_parser() -> argparse.ArgumentParser:
     a("--records", choices=("txn", "mbo"), help="what a shm: input carries: transactions into the L2 book, or market-by-order events into market-by-order books (file inputs say it themselves) [default: txn, mbo for lobster:/itch:/mbo:/dbn: files; a journal: its dtype's]")
     a("--instruments", type=_int_range(1, 1 << 16), help="market-by-order books, instrument ids 0..N-1 (itch: one per named symbol) [default: 1]")
     a("--max-orders", type=_int_range(1, 1 << 30), help="live orders the market-by-order books hold together [default: 1048576]")
-    a("--no-follow-market", dest="follow_market", action="store_false", default=None, help="keep each market-by-order book's window where its first ADD placed it (by default the book stage recenters a window on its market when the market nears an edge or leaves it; TOML: follow-market = false)")
+    a("--no-follow-market", dest="follow_market", action="store_false", default=None, help="keep each market-by-order book's window where its first ADD (or LEVEL) placed it (by default the book stage recenters a window on its market when the market nears an edge or leaves it; TOML: follow-market = false)")
     a("--snapshot", metavar="lobster-book:PATH[#ROW]", help="start the market-by-order book from row ROW of a LOBSTER orderbook file (seeded lots with no order identity); a lobster: input then replays from message ROW+1 (row ROW is the book after message ROW). Without #ROW: the book before the lobster: input's first message, derived from row 0 and message 0 [default: empty books]")
     a("--seed-from-book", metavar="PATH", help="the LOBSTER orderbook file of a level-limited lobster: message file: during the replay, seed each level that comes into view in the file's top levels while the book does not hold it (the file omits events beyond its levels), and count the levels seeded and the rows the book still differs from [default: none]")
     a("--tick-size", type=_positive_float, help="price step between levels, in price units [default: 0.01]")
@@ -300,6 +300,13 @@ def load_toml_options(parser: argparse.ArgumentParser, path: str,
     return options
 
 
+def check_choice(parser: argparse.ArgumentParser, act: argparse.Action, value: Any) -> None:
+    """A TOML value for an option with choices: one of them, else argparse's own error."""
+    if act.choices is not None and value not in act.choices:
+        parser.error(f"argument {act.option_strings[-1]}: invalid choice {value!r} "
+                     f"(choose from {', '.join(act.choices)})")
+
+
 def _load_config(path: str, parser: argparse.ArgumentParser) -> dict[str, Any]:
     values: dict[str, Any] = {}
     for key, act, value in load_toml_options(parser, path, "pipeline"):
@@ -321,8 +328,7 @@ def _load_config(path: str, parser: argparse.ArgumentParser) -> dict[str, Any]:
         if dest in _TOML_STRING_KEYS and not isinstance(value, str):
             parser.error(f"--config: {key} must be a string, got {value!r} "
                          f"({type(value).__name__}) in {path!r}")
-        if act.choices is not None and value not in act.choices:
-            parser.error(f"argument {option}: invalid choice {value!r} (choose from {', '.join(act.choices)})")
+        check_choice(parser, act, value)
         convert = act.type
         if callable(convert):
             try:

@@ -104,7 +104,7 @@ class Pipeline:
     recenters a book whose market (best bid / ask) nears an edge of its `levels`-tick window
     or left it, so the market stays on the ladder however far the price drifts (amortised to
     O(1) per event; never while the live view reads: counters "recenters" and
-    "recenters_deferred"). False keeps each window where the book's first ADD placed it.
+    "recenters_deferred"). False keeps each window where the book's first ADD (or LEVEL) placed it.
 
     snapshot (records="mbo"): the state the books start from, put in before start():
     "lobster-book:PATH#ROW" (row ROW of a LOBSTER orderbook file as seeded lots; a lobster:
@@ -246,7 +246,7 @@ class Pipeline:
             raise TypeError(f"follow_market must be a bool, got {follow_market!r}")
         if sim and follow_market:
             raise ValueError("follow_market=True: with venue=SimVenue the books keep their "
-                             "windows where the first ADD placed them, as velox.backtest's do "
+                             "windows where the first ADD or LEVEL placed them, as velox.backtest's do "
                              "(recentering would change which events the books accept)")
         if sim and journal is not None:
             raise ValueError("journal: not available with venue=SimVenue (journal the input "

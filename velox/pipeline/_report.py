@@ -173,7 +173,7 @@ def _short_input(spec: str) -> str:
 def mbo_report(pipe: Pipeline, native: NativePipeline) -> dict[str, Any]:
     """The market-by-order part of the report: the books' counters (one order table and one
     set of counters for all of them: counted once) and, per book whose window a first ADD
-    placed, its top of book."""
+    or LEVEL placed, its top of book."""
     m = native.mbo_counters(0)
     totals = {k: m[k] for k in ("applied", "rejected", "by_action", "rejected_by_reason",
                                 "unknown_orders", "out_of_window_orders")}
@@ -558,7 +558,7 @@ def _format_mbo_summary(r: dict[str, Any]) -> str:
     lines.append(f"price windows: {c['recenters']:,} recenters on the market"
                  f" ({c['recenters_deferred']:,} put off while the live view read)"
                  if r.get("follow_market") else
-                 "price windows: fixed where each book's first ADD placed them (--no-follow-market)")
+                 "price windows: fixed where each book's first ADD or LEVEL placed them (--no-follow-market)")
     late = ""
     if r.get("replay_speed"):
         late = (f"; {c['late']:,} events released >= {LATE_NS // 1000} us after their recorded"
