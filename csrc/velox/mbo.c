@@ -1061,6 +1061,22 @@ static inline verdict rej(vx_mbo_reject reason, vx_status st) {
 }
 static const verdict OK = {VX_OK, VX_MBO_REJECT_NONE};
 
+/* add_order's order outside the window: the outside list, and the market's edge. */
+__attribute__((noinline)) static void rest_outside(vx_mbo_book *b, uint32_t s, int side, int64_t price, uint64_t id) {
+    ST(&b->t->slots[s].loc, loc_make(side, LOC_OUTSIDE));
+    outside_append(b, s);
+    /* a bid above the window or an ask below it: the market has left the window */
+    if (is_beyond(b, side, price)) {
+        b->beyond_count[side]++;
+        if (!b->beyond[side] || (side == VX_BUY ? price > b->beyond_px[side] : price < b->beyond_px[side])) {
+            b->beyond[side] = true;
+            b->beyond_id[side] = id;
+            b->beyond_px[side] = price;
+        }
+        follow_mark(b);
+    }
+}
+
 /* Rests a new order (id free at index position pos) in book b, on `side`, with e's price,
  * qty and ts. Checks before changing. */
 static verdict add_order(vx_mbo_book *b, uint64_t id, uint64_t pos, int side, const vx_mbo *e) {
@@ -1087,18 +1103,7 @@ static verdict add_order(vx_mbo_book *b, uint64_t id, uint64_t pos, int side, co
     if (st == VX_OK) {
         queue_append(b, side, level, s, qty);
     } else {
-        ST(&o->loc, loc_make(side, LOC_OUTSIDE));
-        outside_append(b, s);
-        /* a bid above the window or an ask below it: the market has left the window */
-        if (is_beyond(b, side, price)) {
-            b->beyond_count[side]++;
-            if (!b->beyond[side] || (side == VX_BUY ? price > b->beyond_px[side] : price < b->beyond_px[side])) {
-                b->beyond[side] = true;
-                b->beyond_id[side] = id;
-                b->beyond_px[side] = price;
-            }
-            follow_mark(b);
-        }
+        rest_outside(b, s, side, price, id);
     }
     /* the generation after the fields, the index entry after the generation (both release) */
     ST(&o->seq_inst, t->next_seq++ << INST_BITS | b->book_index);
