@@ -424,14 +424,14 @@ static inline void entry_insert(struct table *t, uint64_t pos, uint64_t id, uint
     index_insert(t, pos, id, s);
 }
 
-/* Removes id's entry at pos, as find() returned it (writer). */
-static inline void entry_erase(struct table *t, uint64_t pos, uint64_t id) {
+/* Removes the entry at pos of the order in slot s, as find() returned it (writer). */
+static inline void entry_erase(struct table *t, uint64_t pos, uint32_t s) {
     if (pos & POS_WIN) {
         ST(&t->win[pos & ~POS_WIN], 0);
         t->win_live--;
         return;
     }
-    if (above_window(t, id)) t->hash_above--;
+    if (above_window(t, LD(&t->slots[s].order_id))) t->hash_above--;
     erase_at(t, pos);
 }
 
@@ -517,20 +517,11 @@ static inline uint64_t window_place(struct table *t, uint64_t id, uint64_t pos) 
     return POS_WIN | (id & t->win_mask);
 }
 
-static inline uint32_t slot_alloc(struct table *t) {
-    uint32_t s = t->free_head;
-    if (s != NIL) {
-        t->free_head = LD(&t->slots[s].next);
-        return s;
-    }
-    if (t->high_water < t->capacity) return t->high_water++;
-    return NIL;
-}
-
 /* The caller zeroed the generation first. order_id is left: no index entry points here. */
 static inline void slot_free(struct table *t, uint32_t s) {
-    ST(&t->slots[s].loc, LOC_FREE);
-    ST(&t->slots[s].next, t->free_head);
+    struct slot *o = &t->slots[s]; /* the writer's own pointer: read once */
+    ST(&o->loc, LOC_FREE);
+    ST(&o->next, t->free_head);
     t->free_head = s;
 }
 
@@ -578,30 +569,41 @@ static void rebuild_nonempty(vx_mbo_book *b, int side) {
         if (LD(&b->lv[side][i].qty)) vx_rankmap_set(m, vx_ladder_rank_of_index(b->g.levels, side, i));
 }
 
+/* Writer: a level just filled (after > 0, it was 0) or emptied (after == 0): settle the
+ * side's rankmap and hint, and mark the book for following when its best nears an edge. */
+static inline void settle_emptiness(vx_mbo_book *b, int side, uint32_t index, bool filled) {
+    uint32_t rank = vx_ladder_rank_of_index(b->g.levels, side, index);
+    if (filled) vx_rankmap_set(&b->nonempty[side], rank);
+    else vx_rankmap_unset(&b->nonempty[side], rank);
+    /* relaxed: only the writer writes hints */
+    uint32_t hint = atomic_load_explicit(&b->best[side], memory_order_relaxed);
+    /* The hint is exact (vx_mbo_verify_invariants checks it): a level filling above it is
+     * the new best, a level filling or emptying below it changes nothing, and only the best
+     * emptying needs the search, from the rank below it. */
+    uint32_t best = filled ? (rank > hint ? rank : hint) : rank == hint ? next_best(b, side, rank - 1) : hint;
+    /* release: pairs with the acquire hint loads of readers */
+    atomic_store_explicit(&b->best[side], best, memory_order_release);
+    if (best) { /* a best within the margin of either edge: follow the market */
+        uint32_t at = vx_ladder_index_of_rank(b->g.levels, side, best), m = follow_margin(b->g.levels);
+        if (at < m || at >= b->g.levels - m) follow_mark(b);
+    } else if (b->out_count) {
+        follow_mark(b); /* the side's market may rest outside the window now */
+    }
+}
+
 /* Writer: a level's aggregate goes before → after; settle the rankmap and the hint if
  * emptiness changed. */
 static inline void set_level(vx_mbo_book *b, int side, uint32_t index, uint64_t before, uint64_t after) {
     /* release: pairs with the acquire loads of readers (best, qty, depth) */
     atomic_store_explicit(&b->lv[side][index].qty, after, memory_order_release);
-    if ((before == 0) != (after == 0)) {
-        uint32_t rank = vx_ladder_rank_of_index(b->g.levels, side, index);
-        if (after) vx_rankmap_set(&b->nonempty[side], rank);
-        else vx_rankmap_unset(&b->nonempty[side], rank);
-        /* relaxed: only the writer writes hints */
-        uint32_t hint = atomic_load_explicit(&b->best[side], memory_order_relaxed);
-        /* The hint is exact (vx_mbo_verify_invariants checks it): a level filling above it is
-         * the new best, a level filling or emptying below it changes nothing, and only the best
-         * emptying needs the search, from the rank below it. */
-        uint32_t best = after ? (rank > hint ? rank : hint) : rank == hint ? next_best(b, side, rank - 1) : hint;
-        /* release: pairs with the acquire hint loads of readers */
-        atomic_store_explicit(&b->best[side], best, memory_order_release);
-        if (best) { /* a best within the margin of either edge: follow the market */
-            uint32_t at = vx_ladder_index_of_rank(b->g.levels, side, best), m = follow_margin(b->g.levels);
-            if (at < m || at >= b->g.levels - m) follow_mark(b);
-        } else if (b->out_count) {
-            follow_mark(b); /* the side's market may rest outside the window now */
-        }
-    }
+    if ((before == 0) != (after == 0)) settle_emptiness(b, side, index, after != 0);
+}
+
+/* Writer: an order in level l keeps its place with `lots` fewer (it still has some): the level
+ * stays non-empty, so its rankmap bit and the side's hint stay as they are. */
+static inline void level_reduce(struct level *l, uint64_t lots) {
+    /* release: pairs with the acquire loads of readers (best, qty, depth) */
+    atomic_store_explicit(&l->qty, LD(&l->qty) - lots, memory_order_release);
 }
 
 static inline void set_count(struct level *l, uint32_t count) {
@@ -611,18 +613,23 @@ static inline void set_count(struct level *l, uint32_t count) {
 
 /* ---- queues ---- */
 
-static inline void queue_append(vx_mbo_book *b, int side, uint32_t index, uint32_t s) {
-    struct table *t = b->t;
+/* s (its fields filled, qty > 0) joins the tail of level index's queue: the level cannot be
+ * empty after it, so only before == 0 changes its emptiness. */
+static inline void queue_append(vx_mbo_book *b, int side, uint32_t index, uint32_t s, uint32_t qty) {
+    struct slot *slots = b->t->slots; /* the writer's own pointer: read once */
     struct level *l = &b->lv[side][index];
-    ST(&t->slots[s].prev, l->tail);
-    ST(&t->slots[s].next, NIL);
-    if (l->tail == NIL) l->head = s;
-    else ST(&t->slots[l->tail].next, s);
+    uint32_t tail = l->tail; /* writer only */
+    ST(&slots[s].prev, tail);
+    ST(&slots[s].next, NIL);
+    if (tail == NIL) l->head = s;
+    else ST(&slots[tail].next, s);
     l->tail = s;
-    ST(&t->slots[s].loc, loc_make(side, index));
+    ST(&slots[s].loc, loc_make(side, index));
     uint64_t before = LD(&l->qty); /* our own value */
     set_count(l, LD(&l->count) + 1);
-    set_level(b, side, index, before, before + LD(&t->slots[s].qty));
+    /* release: pairs with the acquire loads of readers (best, qty, depth) */
+    atomic_store_explicit(&l->qty, before + qty, memory_order_release);
+    if (before == 0) settle_emptiness(b, side, index, true);
 }
 
 static inline void outside_append(vx_mbo_book *b, uint32_t s) {
@@ -636,31 +643,34 @@ static inline void outside_append(vx_mbo_book *b, uint32_t s) {
     bump(&t->outside, 1);
 }
 
-/* Unlinks s from its level queue or the outside list and takes its qty off the level. */
-static void order_unlink(vx_mbo_book *b, uint32_t s) {
-    struct table *t = b->t;
-    struct slot *o = &t->slots[s];
+/* Unlinks s from its level queue or the outside list and takes its qty off the level; slots
+ * is b->t->slots. */
+static void order_unlink(vx_mbo_book *b, struct slot *slots, uint32_t s) {
+    struct slot *o = &slots[s];
     uint32_t loc = LD(&o->loc), prev = LD(&o->prev), next = LD(&o->next);
     uint32_t level = loc_level(loc);
     if (level == LOC_OUTSIDE) {
         if (is_beyond(b, loc_side(loc), LD(&o->price))) b->beyond_count[loc_side(loc)]--;
         if (prev == NIL) b->out_head = next;
-        else ST(&t->slots[prev].next, next);
+        else ST(&slots[prev].next, next);
         if (next == NIL) b->out_tail = prev;
-        else ST(&t->slots[next].prev, prev);
+        else ST(&slots[next].prev, prev);
         b->out_count--;
-        ST(&t->outside, LD(&t->outside) - 1);
+        ST(&b->t->outside, LD(&b->t->outside) - 1);
         return;
     }
     int side = loc_side(loc);
     struct level *l = &b->lv[side][level];
     if (prev == NIL) l->head = next;
-    else ST(&t->slots[prev].next, next);
+    else ST(&slots[prev].next, next);
     if (next == NIL) l->tail = prev;
-    else ST(&t->slots[next].prev, prev);
-    uint64_t before = LD(&l->qty);
+    else ST(&slots[next].prev, prev);
+    uint64_t after = LD(&l->qty) - LD(&o->qty);
     set_count(l, LD(&l->count) - 1);
-    set_level(b, side, level, before, before - LD(&o->qty));
+    /* release: pairs with the acquire loads of readers (best, qty, depth) */
+    atomic_store_explicit(&l->qty, after, memory_order_release);
+    /* the level held this order's qty (> 0): only after == 0 changes its emptiness */
+    if (after == 0) settle_emptiness(b, side, level, false);
 }
 
 static inline vx_mbo_book *book_of_slot(const struct table *t, uint32_t s) {
@@ -1051,37 +1061,49 @@ static inline verdict rej(vx_mbo_reject reason, vx_status st) {
 }
 static const verdict OK = {VX_OK, VX_MBO_REJECT_NONE};
 
-/* Rests a new order (id free at index position pos) in book b. Checks before changing. */
-static verdict add_order(vx_mbo_book *b, uint64_t id, uint64_t pos, int side, int64_t price,
-                         uint32_t qty, uint64_t ts) {
+/* add_order's order outside the window: the outside list, and the market's edge. */
+__attribute__((noinline)) static void rest_outside(vx_mbo_book *b, uint32_t s, int side, int64_t price, uint64_t id) {
+    ST(&b->t->slots[s].loc, loc_make(side, LOC_OUTSIDE));
+    outside_append(b, s);
+    /* a bid above the window or an ask below it: the market has left the window */
+    if (is_beyond(b, side, price)) {
+        b->beyond_count[side]++;
+        if (!b->beyond[side] || (side == VX_BUY ? price > b->beyond_px[side] : price < b->beyond_px[side])) {
+            b->beyond[side] = true;
+            b->beyond_id[side] = id;
+            b->beyond_px[side] = price;
+        }
+        follow_mark(b);
+    }
+}
+
+/* Rests a new order (id free at index position pos) in book b, on `side`, with e's price,
+ * qty and ts. Checks before changing. */
+static verdict add_order(vx_mbo_book *b, uint64_t id, uint64_t pos, int side, const vx_mbo *e) {
+    const int64_t price = e->price;
+    const uint32_t qty = e->qty;
     struct table *t = b->t;
-    if (t->free_head == NIL && t->high_water >= t->capacity) return rej(VX_MBO_REJECT_FULL, VX_FULL);
+    /* Its slot: the free stack's top, else the first never used (taken below, after the
+     * checks: nothing in between allocates or frees a slot). */
+    uint32_t s = t->free_head;
+    if (s == NIL && t->high_water >= t->capacity) return rej(VX_MBO_REJECT_FULL, VX_FULL);
     if (!is_placed(b) && !place(b, price)) return rej(VX_MBO_REJECT_INVALID, VX_EINVAL);
     uint32_t level;
     vx_status st = vx_ladder_locate(&b->g, price, &level);
     if (st == VX_EINVAL) return rej(VX_MBO_REJECT_OFF_GRID, VX_EINVAL);
     pos = window_place(t, id, pos); /* may slide the window (the book is unchanged by it) */
-    uint32_t s = slot_alloc(t);
-    struct slot *o = &t->slots[s];
+    struct slot *slots = t->slots; /* the writer's own pointer: read once */
+    if (s != NIL) t->free_head = LD(&slots[s].next); /* pop the free stack */
+    else s = t->high_water++;
+    struct slot *o = &slots[s];
     ST(&o->order_id, id);
     ST(&o->price, price);
-    ST(&o->ts, ts);
+    ST(&o->ts, e->ts);
     ST(&o->qty, qty);
     if (st == VX_OK) {
-        queue_append(b, side, level, s);
+        queue_append(b, side, level, s, qty);
     } else {
-        ST(&o->loc, loc_make(side, LOC_OUTSIDE));
-        outside_append(b, s);
-        /* a bid above the window or an ask below it: the market has left the window */
-        if (is_beyond(b, side, price)) {
-            b->beyond_count[side]++;
-            if (!b->beyond[side] || (side == VX_BUY ? price > b->beyond_px[side] : price < b->beyond_px[side])) {
-                b->beyond[side] = true;
-                b->beyond_id[side] = id;
-                b->beyond_px[side] = price;
-            }
-            follow_mark(b);
-        }
+        rest_outside(b, s, side, price, id);
     }
     /* the generation after the fields, the index entry after the generation (both release) */
     ST(&o->seq_inst, t->next_seq++ << INST_BITS | b->book_index);
@@ -1099,10 +1121,11 @@ static verdict add_order(vx_mbo_book *b, uint64_t id, uint64_t pos, int side, in
 }
 
 static void remove_order(struct table *t, uint32_t s, uint64_t pos) {
+    struct slot *slots = t->slots; /* the writer's own pointer: read once */
     vx_mbo_book *ob = book_of_slot(t, s);
-    ST(&t->slots[s].seq_inst, 0); /* generation first: readers stop trusting the slot */
-    order_unlink(ob, s);
-    entry_erase(t, pos, LD(&t->slots[s].order_id));
+    ST(&slots[s].seq_inst, 0); /* generation first: readers stop trusting the slot */
+    order_unlink(ob, slots, s);
+    entry_erase(t, pos, s);
     slot_free(t, s);
     ST(&t->live, LD(&t->live) - 1);
 }
@@ -1157,7 +1180,7 @@ static void clear_book(vx_mbo_book *b) {
                 uint64_t pos;
                 ST(&t->slots[s].seq_inst, 0); /* generation first */
                 uint64_t id = LD(&t->slots[s].order_id);
-                if (find(t, id, &pos) == s) entry_erase(t, pos, id);
+                if (find(t, id, &pos) == s) entry_erase(t, pos, s);
                 slot_free(t, s);
                 ST(&t->live, LD(&t->live) - 1);
                 s = next;
@@ -1177,7 +1200,7 @@ static void clear_book(vx_mbo_book *b) {
         uint64_t pos;
         ST(&t->slots[s].seq_inst, 0); /* generation first */
         uint64_t id = LD(&t->slots[s].order_id);
-        if (find(t, id, &pos) == s) entry_erase(t, pos, id);
+        if (find(t, id, &pos) == s) entry_erase(t, pos, s);
         slot_free(t, s);
         ST(&t->live, LD(&t->live) - 1);
         s = next;
@@ -1189,15 +1212,31 @@ static void clear_book(vx_mbo_book *b) {
     b->beyond_count[0] = b->beyond_count[1] = 0;
 }
 
+/* Per action byte, one load per event: in the low bits vx_mbo_validate's rule, the side an
+ * event of that action may have is below ACT_SIDES (BUY/SELL for ADD, any of BUY/SELL/NONE
+ * otherwise: NONE on an order event means the feed does not say; see reduce_seeded, REPLACE;
+ * 0 for a byte that is no action: every side is rejected); ACT_ORDER marks the actions about
+ * one order (they look its id up; the others act on the book or on nothing). */
+enum { ACT_SIDES = 3, ACT_ORDER = 4 };
+#define ORDER_ACT (ACT_ORDER | (VX_SIDE_NONE + 1))
+static const uint8_t action_kind[256] = {
+    [VX_MBO_ADD] = ACT_ORDER | (VX_SELL + 1), [VX_MBO_CANCEL] = ORDER_ACT,
+    [VX_MBO_DELETE] = ORDER_ACT,              [VX_MBO_EXECUTE] = ORDER_ACT,
+    [VX_MBO_REPLACE] = ORDER_ACT,             [VX_MBO_MODIFY] = ORDER_ACT,
+    [VX_MBO_TRADE] = VX_SIDE_NONE + 1,        [VX_MBO_CROSS] = VX_SIDE_NONE + 1,
+    [VX_MBO_BROKEN] = VX_SIDE_NONE + 1,       [VX_MBO_CLEAR] = VX_SIDE_NONE + 1,
+    [VX_MBO_STATUS] = VX_SIDE_NONE + 1,       [VX_MBO_LEVEL] = VX_SIDE_NONE + 1,
+};
+#undef ORDER_ACT
+_Static_assert(VX_MBO_ACTION_MAX == VX_MBO_LEVEL && VX_MBO_ADD == 1 && VX_SIDE_NONE + 1 <= ACT_SIDES,
+               "action_kind names every action (vx_mbo_validate) and its side bound fits ACT_SIDES");
+_Static_assert(sizeof(((vx_mbo *)0)->action) == 1, "action_kind covers every action byte");
+
 /* One event. `b` is the book events about new or unknown orders go to. */
 static inline verdict apply_event(struct table *t, vx_mbo_book *b, const vx_mbo *e) {
-    uint32_t action = e->action;
-    /* vx_mbo_validate, inlined: action in range; side BUY/SELL for ADD, any of BUY/SELL/NONE
-     * otherwise (NONE on an order event: the feed does not say; see reduce_seeded, REPLACE) */
-    if (__builtin_expect(action - VX_MBO_ADD > VX_MBO_ACTION_MAX - VX_MBO_ADD, 0) ||
-        __builtin_expect(e->side > (action == VX_MBO_ADD ? VX_SELL : VX_SIDE_NONE), 0))
-        return rej(VX_MBO_REJECT_INVALID, VX_EINVAL);
-    if (action > VX_MBO_REPLACE && action != VX_MBO_MODIFY) {
+    uint32_t action = e->action, kind = action_kind[action];
+    if (__builtin_expect(e->side >= (kind & ACT_SIDES), 0)) return rej(VX_MBO_REJECT_INVALID, VX_EINVAL);
+    if (!(kind & ACT_ORDER)) {
         if (action == VX_MBO_CLEAR) clear_book(b);
         if (action == VX_MBO_LEVEL) return set_shown(b, e);
         return OK; /* TRADE, CROSS, BROKEN, STATUS: no book effect */
@@ -1210,7 +1249,7 @@ static inline verdict apply_event(struct table *t, vx_mbo_book *b, const vx_mbo 
     case VX_MBO_ADD:
         if (e->qty == 0) return rej(VX_MBO_REJECT_INVALID, VX_EINVAL);
         if (s != NIL) return rej(VX_MBO_REJECT_DUPLICATE, VX_ESTATE);
-        return add_order(b, e->order_id, pos, side, e->price, e->qty, e->ts);
+        return add_order(b, e->order_id, pos, side, e);
     case VX_MBO_CANCEL:
     case VX_MBO_EXECUTE: {
         if (e->qty == 0) return rej(VX_MBO_REJECT_INVALID, VX_EINVAL);
@@ -1228,9 +1267,7 @@ static inline verdict apply_event(struct table *t, vx_mbo_book *b, const vx_mbo 
                 uint32_t loc = LD(&o->loc);
                 if (loc_level(loc) != LOC_OUTSIDE) {
                     vx_mbo_book *ob = book_of_slot(t, s);
-                    struct level *l = &ob->lv[loc_side(loc)][loc_level(loc)];
-                    uint64_t before = LD(&l->qty);
-                    set_level(ob, loc_side(loc), loc_level(loc), before, before - e->qty);
+                    level_reduce(&ob->lv[loc_side(loc)][loc_level(loc)], e->qty);
                 }
             }
         }
@@ -1252,7 +1289,7 @@ static inline verdict apply_event(struct table *t, vx_mbo_book *b, const vx_mbo 
                 bump(&t->unknown_orders, 1);
                 return OK;
             }
-            verdict v = add_order(b, e->order_id, pos, side, e->price, e->qty, e->ts);
+            verdict v = add_order(b, e->order_id, pos, side, e);
             if (v.status == VX_OK) bump(&t->unknown_orders, 1);
             return v;
         }
@@ -1264,9 +1301,7 @@ static inline verdict apply_event(struct table *t, vx_mbo_book *b, const vx_mbo 
             uint32_t loc = LD(&o->loc);
             if (loc_level(loc) != LOC_OUTSIDE) {
                 vx_mbo_book *ob = book_of_slot(t, s);
-                struct level *l = &ob->lv[loc_side(loc)][loc_level(loc)];
-                uint64_t before = LD(&l->qty);
-                set_level(ob, loc_side(loc), loc_level(loc), before, before - (have - e->qty));
+                level_reduce(&ob->lv[loc_side(loc)][loc_level(loc)], have - e->qty);
             }
             return OK;
         }
@@ -1276,11 +1311,13 @@ static inline verdict apply_event(struct table *t, vx_mbo_book *b, const vx_mbo 
             return rej(VX_MBO_REJECT_OFF_GRID, VX_EINVAL);
         int old_side = loc_side(LD(&o->loc));
         remove_order(t, s, pos);
-        uint64_t new_pos;
-        (void)writer_find(t, e->order_id, &new_pos); /* the index moved: probe again */
-        return add_order(ob, e->order_id, new_pos, old_side, e->price, e->qty, e->ts);
+        /* the id's place in the window stays (only an ADD moves the window); in the index the
+         * entries moved: probe again */
+        uint64_t new_pos = pos;
+        if (!(pos & POS_WIN)) (void)writer_find(t, e->order_id, &new_pos);
+        return add_order(ob, e->order_id, new_pos, old_side, e);
     }
-    default: { /* VX_MBO_REPLACE */
+    case VX_MBO_REPLACE: {
         if (e->qty == 0) return rej(VX_MBO_REJECT_INVALID, VX_EINVAL);
         uint64_t new_pos;
         uint32_t clash = writer_find(t, e->ref, &new_pos);
@@ -1290,7 +1327,7 @@ static inline verdict apply_event(struct table *t, vx_mbo_book *b, const vx_mbo 
                 bump(&t->unknown_orders, 1);
                 return OK;
             }
-            verdict v = add_order(b, e->ref, new_pos, side, e->price, e->qty, e->ts);
+            verdict v = add_order(b, e->ref, new_pos, side, e);
             if (v.status == VX_OK) bump(&t->unknown_orders, 1);
             return v;
         }
@@ -1300,9 +1337,12 @@ static inline verdict apply_event(struct table *t, vx_mbo_book *b, const vx_mbo 
             return rej(VX_MBO_REJECT_OFF_GRID, VX_EINVAL);
         int old_side = loc_side(LD(&t->slots[s].loc));
         remove_order(t, s, pos);
-        (void)writer_find(t, e->ref, &new_pos); /* the index moved: probe again */
-        return add_order(ob, e->ref, new_pos, old_side, e->price, e->qty, e->ts); /* a slot is free */
+        /* as MODIFY: the window place stays, the index entries moved */
+        if (!(new_pos & POS_WIN)) (void)writer_find(t, e->ref, &new_pos);
+        return add_order(ob, e->ref, new_pos, old_side, e); /* a slot is free */
     }
+    default:
+        __builtin_unreachable(); /* action_kind marks the six cases above ACT_ORDER */
     }
 }
 
