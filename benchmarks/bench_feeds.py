@@ -142,7 +142,7 @@ def _level_shares(books, instruments, levels):
     return total
 
 
-def phase_levels(path, repeat, symbols, levels):
+def phase_levels(path, repeat, symbols, levels, window_bits):
     from velox.feedgen import TICK
     from velox.feeds import ItchLevels
     f, mm = _map(path)
@@ -152,7 +152,7 @@ def phase_levels(path, repeat, symbols, levels):
     # one object, reset between passes (untimed), as itch_floor.c reuses its arrays: both time
     # the loop over memory an earlier pass touched (pass 0, on the new object, also pays the
     # first touch of its pages and of the page cache: printed as fresh_rate)
-    books = ItchLevels(symbols + 1, levels, TICK, 22, 1 << 20)
+    books = ItchLevels(symbols + 1, levels, TICK, window_bits, 1 << 20)
     fresh_rate = None
     for r in range(repeat + 1):  # pass 0 warms the page cache
         books.reset()
@@ -171,7 +171,7 @@ def phase_levels(path, repeat, symbols, levels):
         res = {"live_orders": c["live"], "book_memory_mb": books.memory_bytes / 2**20,
                "level_shares": _level_shares(books, symbols + 1, levels),
                "rejected": c["rejected"], "outside": c["outside"], "spilled": c["spilled"],
-               "slides": c["slides"], "messages": c["messages"], "fresh_rate": fresh_rate}
+               "slides": c["slides"], "slides_refused": c["slides_refused"], "messages": c["messages"], "fresh_rate": fresh_rate}
     del books
     view.release()
     mm.close()
@@ -215,6 +215,9 @@ def main():
     ap.add_argument("--batch", type=int, default=65536)
     ap.add_argument("--max-orders", type=int, default=1 << 24)
     ap.add_argument("--levels", type=int, default=1024)
+    ap.add_argument("--window-bits", type=int, default=22,
+                    help="levels phase: ItchLevels' direct window of 2**N order references "
+                         "(a day with more live orders than 2**N + 2**19 refuses ADDs: FULL)")
     ap.add_argument("--phase", choices=["parse", "books", "levels", "floor"])
     ap.add_argument("--phases", default="parse,books,levels,floor")
     ap.add_argument("--books-batch", type=int, default=256,
@@ -230,7 +233,7 @@ def main():
                                      a.levels)))
         return
     if a.phase == "levels":
-        print(json.dumps(phase_levels(a.path, a.repeat, a.symbols, a.levels)))
+        print(json.dumps(phase_levels(a.path, a.repeat, a.symbols, a.levels, a.window_bits)))
         return
     if a.phase == "floor":
         print(json.dumps(phase_floor(a.path, a.repeat, a.symbols + 1)))
@@ -243,7 +246,7 @@ def main():
         cmd = [sys.executable, __file__, a.path, "--phase", ph, "--repeat", str(a.repeat),
                "--batch", str(a.batch), "--symbols", str(a.symbols),
                "--max-orders", str(a.max_orders), "--levels", str(a.levels),
-               "--books-batch", str(a.books_batch)]
+               "--books-batch", str(a.books_batch), "--window-bits", str(a.window_bits)]
         r = json.loads(subprocess.run(cmd, check=True, capture_output=True, text=True).stdout)
         rates = ", ".join(f"{x / 1e6:.1f}" for x in r["rates"])
         print(f"{ph:6s} {r['messages']:,} messages: best {r['best'] / 1e6:.1f} M msg/s, "

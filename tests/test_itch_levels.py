@@ -232,6 +232,28 @@ def test_the_window_slides_when_only_its_evicted_orders_need_the_spill_table():
     assert lv.best(1)[0] == (10_000 * 10_000, 12)
 
 
+def test_a_refused_slide_is_counted_again_only_when_deletes_could_make_room():
+    """A window full of live orders that the spill table cannot take when it would slide:
+    the ADDs above it spill, then are FULL. Counting the orders a slide would move is a walk
+    over the window, so it is done again only when deletes could have made room, never at
+    every ADD (a 1.4 GB day with more live orders than window + spill once ran for more than
+    11 minutes, unfinished). Every ADD still gets the answer it got before: spilled or FULL."""
+    lv = ItchLevels(2, 64, TICK, 6, 16)  # a 64-id window, spill holds 8
+    lv.feed(b"".join(_a(1, i, b"S", 1, 10_100) for i in range(1, 64)))  # ids 1..63: all live
+    lv.feed(b"".join(_a(1, i, b"B", 1, 10_000) for i in range(64, 2064)))  # 2,000 above it
+    c = lv.counters()
+    assert c["slides_refused"] == 1, c  # one walk for 2,000 ADDs
+    assert c["spilled"] == 8 and c["rejected_by_reason"][4] == 2000 - 8 and c["live"] == 71, c
+    assert lv.best(1)[0] == (10_000 * 10_000, 8) and c["slides"] == 0
+    # exactly enough deletes for the same slide to fit: 9 of the 16 window orders it moves
+    # (7 left to move, + the ADD = 8) and the 8 spilled ADDs (room for 8); both kinds count
+    lv.feed(b"".join(_d(1, i) for i in list(range(1, 10)) + list(range(64, 72))))
+    lv.feed(_a(1, 64, b"B", 3, 10_000))
+    c = lv.counters()
+    assert c["slides"] == 1 and c["slides_refused"] == 1 and c["rejected"] == 2000 - 8, c
+    assert c["live"] == 55 and c["spilled"] == 7 and lv.best(1)[0] == (10_000 * 10_000, 3)
+
+
 def test_full_spill_table_rejects_the_add_and_counts_it():
     lv = ItchLevels(2, 64, TICK, 4, 16)  # spill holds 8 (load 1/2)
     # ids below the window after the first ADD sets it: all spill

@@ -587,7 +587,8 @@ cdef class ItchLevels:
     def counters(self):
         """Counts (dict): messages, applied, rejected, rejected_by_reason (index = MBO reject
         reason), unknown_orders, other_messages, unknown_types, traded_qty, live, outside,
-        spilled, slides."""
+        spilled, slides, slides_refused (a slide the spill table had no room for: raise
+        window_bits or spill_capacity)."""
         cdef vx_itch_levels_counts c
         with self._lock:
             vx_itch_levels_counts_read(self.b, &c)
@@ -595,4 +596,5 @@ cdef class ItchLevels:
                 "rejected_by_reason": [c.rejected_by_reason[i] for i in range(8)],
                 "unknown_orders": c.unknown_orders, "other_messages": c.other_messages,
                 "unknown_types": c.unknown_types, "traded_qty": c.traded_qty, "live": c.live,
-                "outside": c.outside, "spilled": c.spilled, "slides": c.slides}
+                "outside": c.outside, "spilled": c.spilled, "slides": c.slides,
+                "slides_refused": c.slides_refused}

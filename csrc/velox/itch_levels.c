@@ -69,6 +69,11 @@ struct vx_itch_levels {
     uint64_t sp_above, sp_above_min; /* spill entries stored above the window then (an upper
                                         bound: erases do not decrement) and their least id */
     uint32_t sp_shift;   /* 64 - log2(spill capacity) */
+    /* A slide refused for lack of spill room: the new lo it wanted (0: none) and how many
+     * records it lacked, less the window and spill deletes since, plus the spill inserts
+     * since. While the credit is > 0, a slide to that lo or above cannot fit (place_id). */
+    uint64_t refused_lo;
+    int64_t refused_credit;
     uint32_t instruments, levels, level_bits, tick;
     uint64_t span, tick_recip; /* vx_ladder_locate_raw's window span and reciprocal */
     uint64_t offset;     /* absolute bytes consumed */
@@ -189,6 +194,8 @@ void vx_itch_levels_reset(vx_itch_levels *b) {
     if (b->win_live) memset(b->win, 0, b->win_size * sizeof *b->win);
     if (b->sp_count) memset(b->sp, 0, (b->sp_mask + 1) * sizeof *b->sp);
     b->lo = b->win_live = b->sp_count = b->sp_above = 0;
+    b->refused_lo = 0;
+    b->refused_credit = 0;
     b->sp_above_min = UINT64_MAX;
     b->offset = b->error_offset = 0;
     b->error = "";
@@ -224,6 +231,7 @@ static inline void sp_insert(vx_itch_levels *b, uint64_t id, struct rec r) {
     b->sp[pos].id = id;
     b->sp[pos].r = r;
     b->sp_count++;
+    b->refused_credit++; /* one record less room */
 }
 
 static void sp_erase(vx_itch_levels *b, struct spill *e) {
@@ -241,6 +249,7 @@ static void sp_erase(vx_itch_levels *b, struct spill *e) {
     }
     b->sp[i].r.qty = 0;
     b->sp_count--;
+    b->refused_credit--; /* one record more room */
 }
 
 /* ---- order table ----------------------------------------------------------------------- */
@@ -262,6 +271,7 @@ static inline void forget(vx_itch_levels *b, struct rec *r, bool in_win) {
     if (in_win) {
         r->qty = 0;
         b->win_live--;
+        b->refused_credit--; /* at most one record less to move */
     } else {
         sp_erase(b, (struct spill *)((char *)r - offsetof(struct spill, r)));
     }
@@ -314,6 +324,7 @@ static void slide(vx_itch_levels *b, uint64_t new_lo) {
         }
     }
     b->lo = new_lo;
+    b->refused_lo = 0;
     b->c.slides++;
     adopt(b);
 }
@@ -325,15 +336,27 @@ static inline struct rec *place_id(vx_itch_levels *b, uint64_t id, bool may_slid
     if (id > b->lo && may_slide) {
         if (b->win_live == 0) { /* nothing to move: the window jumps */
             b->lo = id - b->win_size / 2; /* > lo: id >= lo + W */
+            b->refused_lo = 0;
             b->c.slides++;
             adopt(b);
             return &b->win[id & b->win_mask];
         }
         if (d < 2 * b->win_size) {
             uint64_t new_lo = id + b->win_size / 4 + 1 - b->win_size;
-            if (sp_room(b, leaving(b, new_lo) + 1)) {
-                slide(b, new_lo);
-                return &b->win[id & b->win_mask];
+            /* Counting the records that would leave is O(W): after a refusal, count again
+             * only when the slide may fit (its credit spent) or wants less (a lower lo).
+             * Refused with shortfall s = need - room, a slide to lo' >= that lo needs
+             * s <= window deletes + spill deletes - spill inserts since (the leaving range
+             * only grows with lo', window inserts only add to it): credit > 0 = no fit. */
+            if (!b->refused_lo || new_lo < b->refused_lo || b->refused_credit <= 0) {
+                uint64_t need = leaving(b, new_lo) + 1;
+                if (sp_room(b, need)) {
+                    slide(b, new_lo);
+                    return &b->win[id & b->win_mask];
+                }
+                b->c.slides_refused++;
+                b->refused_lo = new_lo;
+                b->refused_credit = (int64_t)(b->sp_count + need - (b->sp_mask + 1) / 2);
             }
         }
     }

@@ -75,6 +75,9 @@ typedef struct vx_itch_levels_counts {
     uint64_t outside;         /* live orders outside their book's window (gauge) */
     uint64_t spilled;         /* live orders in the spill table (gauge) */
     uint64_t slides;          /* times the direct window moved up */
+    uint64_t slides_refused;  /* slides refused: the spill table lacked room for the orders
+                                 leaving the window (those ADDs spill, or are FULL when the
+                                 spill is full: a larger window_bits or spill_capacity) */
 } vx_itch_levels_counts;
 
 /* instruments in [1, 65536]; levels a power of two in [2, 2^20] with instruments * 2 * levels

@@ -82,6 +82,7 @@ cdef extern from "velox/itch_levels.h" nogil:
         uint64_t outside
         uint64_t spilled
         uint64_t slides
+        uint64_t slides_refused
 
     vx_status vx_itch_levels_create(uint32_t instruments, uint32_t levels, uint32_t tick,
                                     uint32_t window_bits, uint32_t spill_capacity,
