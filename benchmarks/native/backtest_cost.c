@@ -33,8 +33,7 @@
 
 #include "velox/backtest.h"
 #include "velox/strategy_builtin.h"
-
-_Static_assert(sizeof(vx_mbo) == 48, "the file holds 48-byte MBO_DTYPE records");
+#include "mbo_file.h"
 
 #define LOG_CAPACITY 65536u
 #define DRAIN 4096u
@@ -85,22 +84,6 @@ __attribute__((noinline)) int feed_all(vx_backtest *bt, const vx_mbo *ev, size_t
     return done == n ? 0 : -1;
 }
 
-static vx_mbo *read_file(const char *path, size_t *n) {
-    FILE *f = fopen(path, "rb");
-    if (!f) return NULL;
-    fseek(f, 0, SEEK_END);
-    long bytes = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    *n = (size_t)bytes / sizeof(vx_mbo);
-    vx_mbo *ev = aligned_alloc(64, (*n * sizeof(vx_mbo) + 63) / 64 * 64 + 64);
-    if (ev && fread(ev, sizeof(vx_mbo), *n, f) != *n) {
-        free(ev);
-        ev = NULL;
-    }
-    fclose(f);
-    return ev;
-}
-
 int main(int argc, char **argv) {
     if (argc < 3) {
         fprintf(stderr, "usage: %s PATH replay|quote [ROUNDS] [flag|event] [LEVELS] [MAX_LOSS]\n",
@@ -120,7 +103,7 @@ int main(int argc, char **argv) {
     uint32_t queue_model = argc > 7 ? (uint32_t)strtoul(argv[7], NULL, 10) : 0;
     uint32_t queue_power = argc > 8 ? (uint32_t)strtoul(argv[8], NULL, 10) : 2;
     size_t n = 0;
-    vx_mbo *ev = read_file(argv[1], &n);
+    vx_mbo *ev = read_mbo_file(argv[1], &n);
     if (!ev || n == 0) {
         fprintf(stderr, "cannot read MBO records from %s\n", argv[1]);
         return 2;

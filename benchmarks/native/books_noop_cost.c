@@ -20,9 +20,8 @@
 #include <time.h>
 
 #include "velox/mbo.h"
+#include "mbo_file.h"
 #include "velox/strategy.h"
-
-_Static_assert(sizeof(vx_mbo) == 48, "the file holds 48-byte MBO_DTYPE records");
 
 typedef struct totals {
     uint64_t events, applied, rejects, groups;
@@ -59,22 +58,6 @@ __attribute__((noinline)) void feed_all(vx_mbo_set *books, const vx_mbo *ev, siz
     if (gs < n) fn(t, &ev[gs], (uint32_t)(n - gs));
 }
 
-static vx_mbo *read_file(const char *path, size_t *n) {
-    FILE *f = fopen(path, "rb");
-    if (!f) return NULL;
-    fseek(f, 0, SEEK_END);
-    long bytes = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    *n = (size_t)bytes / sizeof(vx_mbo);
-    vx_mbo *ev = aligned_alloc(64, (*n * sizeof(vx_mbo) + 63) / 64 * 64 + 64);
-    if (ev && fread(ev, sizeof(vx_mbo), *n, f) != *n) {
-        free(ev);
-        ev = NULL;
-    }
-    fclose(f);
-    return ev;
-}
-
 int main(int argc, char **argv) {
     if (argc < 2) {
         fprintf(stderr, "usage: %s PATH [ROUNDS] [flag|event] [LEVELS]\n", argv[0]);
@@ -84,7 +67,7 @@ int main(int argc, char **argv) {
     int by_event = argc > 3 && strcmp(argv[3], "event") == 0;
     uint32_t levels = argc > 4 ? (uint32_t)strtoul(argv[4], NULL, 10) : 4096;
     size_t n = 0;
-    vx_mbo *ev = read_file(argv[1], &n);
+    vx_mbo *ev = read_mbo_file(argv[1], &n);
     if (!ev || n == 0) {
         fprintf(stderr, "cannot read MBO records from %s\n", argv[1]);
         return 2;
