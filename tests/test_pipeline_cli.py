@@ -224,13 +224,19 @@ def test_toml_string_options_refuse_other_types_with_one_line(tmp_path, key, val
     """json = 7 must not become file descriptor 7 (written, then closed), nor json = true
     fd 1: every TOML value is type-checked, and a wrong type is exit 2 with one line naming
     the key, before the run."""
+    assert f"{key} must be a string" in _refused_toml_line(tmp_path, key, value)
+
+
+def _refused_toml_line(tmp_path, key, value):
+    """Runs the CLI with `key = value` in a --config file; asserts exit 2 before the run with
+    exactly one line on stderr, and returns that line."""
     cfg = tmp_path / "run.toml"
     cfg.write_text(f'rate = "max"\ncount = 1000\nquiet = true\n{key} = {value}\n')
     r = run("--config", str(cfg))
     assert r.returncode == 2, r.stdout + r.stderr
     lines = r.stderr.strip().splitlines()
-    assert len(lines) == 1 and f"{key} must be a string" in lines[0], r.stderr
-    assert r.stdout == ""
+    assert len(lines) == 1 and r.stdout == "", r.stdout + r.stderr
+    return lines[0]
 
 
 @pytest.mark.parametrize("key,value", [("on-full", '"sometimes"'), ("wait", '"sleep"'),
@@ -238,13 +244,8 @@ def test_toml_string_options_refuse_other_types_with_one_line(tmp_path, key, val
 def test_toml_choices_are_checked_as_on_the_command_line(tmp_path, key, value):
     """A TOML value outside an option's choices is argparse's own one-line error, exit 2,
     before the run (the check velox.backtest's --config shares: _config.check_choice)."""
-    cfg = tmp_path / "run.toml"
-    cfg.write_text(f'rate = "max"\ncount = 1000\nquiet = true\n{key} = {value}\n')
-    r = run("--config", str(cfg))
-    assert r.returncode == 2, r.stdout + r.stderr
-    lines = r.stderr.strip().splitlines()
-    assert len(lines) == 1 and f"argument --{key}: invalid choice {value.strip(chr(34))!r}" in lines[0], r.stderr
-    assert r.stdout == ""
+    line = _refused_toml_line(tmp_path, key, value)
+    assert f"argument --{key}: invalid choice {value.strip(chr(34))!r}" in line, line
 
 
 def test_a_json_path_that_is_not_a_file_name_exits_2(tmp_path):

@@ -103,14 +103,9 @@ int main(int argc, char **argv) {
     uint32_t queue_model = argc > 7 ? (uint32_t)strtoul(argv[7], NULL, 10) : 0;
     uint32_t queue_power = argc > 8 ? (uint32_t)strtoul(argv[8], NULL, 10) : 2;
     size_t n = 0;
-    vx_mbo *ev = read_mbo_file(argv[1], &n);
-    if (!ev || n == 0) {
-        fprintf(stderr, "cannot read MBO records from %s\n", argv[1]);
-        return 2;
-    }
     uint32_t instruments = 1;
-    for (size_t i = 0; i < n; i++)
-        if (ev[i].instrument + 1u > instruments) instruments = ev[i].instrument + 1u;
+    vx_mbo *ev = read_mbo_file(argv[1], &n, &instruments);
+    if (!ev) return 2;
     static const char *quote_args[] = {"size=1", "max_position=10", NULL};
     double best = 1e30;
     totals t = {0};

@@ -67,14 +67,9 @@ int main(int argc, char **argv) {
     int by_event = argc > 3 && strcmp(argv[3], "event") == 0;
     uint32_t levels = argc > 4 ? (uint32_t)strtoul(argv[4], NULL, 10) : 4096;
     size_t n = 0;
-    vx_mbo *ev = read_mbo_file(argv[1], &n);
-    if (!ev || n == 0) {
-        fprintf(stderr, "cannot read MBO records from %s\n", argv[1]);
-        return 2;
-    }
     uint32_t instruments = 1;
-    for (size_t i = 0; i < n; i++)
-        if (ev[i].instrument + 1u > instruments) instruments = ev[i].instrument + 1u;
+    vx_mbo *ev = read_mbo_file(argv[1], &n, &instruments);
+    if (!ev) return 2;
     double best = 1e30;
     totals t = {0};
     for (int r = 0; r < rounds; r++) {
